@@ -1,0 +1,1 @@
+"""tsunagu application core: settings, database, conversation engine, web app and CLI."""

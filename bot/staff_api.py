@@ -1,0 +1,281 @@
+"""The staff JSON API (``/api/staff``): cases, missing-person alerts and pre-registrations.
+
+Every request carries ``Authorization: Bearer <token>``; only the token's SHA-256 hash
+is stored (``tsunagu staff add`` prints a new token once). A staff member sees only
+the cases and alerts of their own counters — another counter's case answers 404 like
+a missing one, so ids cannot be probed — and the pre-registrations of persons living
+in a ward, care area or town that one of their counters covers. Approving an alert is a
+staff decision that needs ``can_approve_alerts`` (403 without it).
+
+Mount with ``app.include_router(bot.staff_api.router)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Collection, Iterator
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db import session_factory
+from bot.models import Alert, Case, CaseStatus, RegisteredPerson, Sighting, StaffUser
+from bot.settings import settings
+from routing import alerts as alert_lifecycle
+from routing import fanout
+from routing.cases import OPEN_STATUSES, case_for_counter, cases_for_counter
+from routing.snapshot import CITY, get_directory
+
+__all__ = ["router", "hash_token", "create_staff_user", "visible_persons"]
+
+router = APIRouter(prefix="/api/staff", tags=["staff"])
+_bearer = HTTPBearer(auto_error=False)
+TOKEN_BYTES = 32
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a staff token (SHA-256, hex)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_staff_user(
+    session: Session, username: str, counter_ids: Collection[str], *, can_approve_alerts: bool = False
+) -> tuple[StaffUser, str]:
+    """Create a staff account and its API token.
+
+    Args:
+        session: the caller's session.
+        username: unique login name.
+        counter_ids: the counters (service ids of the directory) whose cases they see.
+        can_approve_alerts: whether they may approve missing-person alerts.
+
+    Returns:
+        ``(user, token)``; the token is not stored and cannot be shown again.
+
+    Raises:
+        ValueError: for a taken username, no counter, or a counter not in the directory.
+    """
+    if not counter_ids:
+        raise ValueError("a staff member needs at least one counter")
+    unknown = sorted(set(counter_ids) - set(get_directory(session).services))
+    if unknown:
+        raise ValueError(f"not counters of the directory: {', '.join(unknown)}")
+    if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise ValueError(f"staff user '{username}' already exists")
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    user = StaffUser(username=username, counter_ids=list(dict.fromkeys(counter_ids)),
+                     can_approve_alerts=can_approve_alerts, token_hash=hash_token(token))
+    session.add(user)
+    session.flush()
+    return user, token
+
+
+# --------------------------------------------------------------------------- dependencies
+
+
+def get_session() -> Iterator[Session]:
+    """One session per request on the configured database."""
+    with session_factory(settings.database_url)() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_staff(
+    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> StaffUser:
+    """The active staff member whose token the request carries (401 otherwise)."""
+    user = None
+    if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
+        user = session.scalar(
+            select(StaffUser).where(StaffUser.token_hash == hash_token(credentials.credentials),
+                                    StaffUser.active.is_(True))
+        )
+    if user is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid staff token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+StaffDep = Annotated[StaffUser, Depends(current_staff)]
+
+
+def _not_found(what: str, number: int) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} {number} not found")
+
+
+# --------------------------------------------------------------------------- JSON shapes
+
+
+def _case_json(case: Case, *, full: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": case.id, "kind": case.kind.value, "topic": case.topic, "status": case.status.value,
+        "urgent": case.urgent, "counter_id": case.counter_id, "town_id": case.town_id, "sphere": case.sphere,
+        "ward": case.ward, "channel": case.channel, "language": case.language, "report_count": case.report_count,
+        "created_at": case.created_at, "first_contact_due": case.first_contact_due,
+        "acknowledged_at": case.acknowledged_at, "contacted_at": case.contacted_at, "closed_at": case.closed_at,
+    }
+    if full:
+        data |= {
+            "routing_reason": case.routing_reason,
+            "details": case.details,
+            "callback_consent": case.callback_consent,
+            "close_reason": case.close_reason,
+            "events": [{"id": e.id, "kind": e.kind, "actor": e.actor, "created_at": e.created_at,
+                        "details": e.details} for e in case.events],
+        }
+    return data
+
+
+def _sighting_json(sighting: Sighting) -> dict[str, Any]:
+    return {
+        "id": sighting.id, "group_id": sighting.group_id, "town_id": sighting.town_id,
+        "latitude": sighting.latitude, "longitude": sighting.longitude, "seen_at": sighting.seen_at,
+        "text": sighting.text, "photo_ref": sighting.photo_ref, "created_at": sighting.created_at,
+    }
+
+
+def _alert_json(session: Session, alert: Alert, *, full: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": alert.id, "case_id": alert.case_id, "person_id": alert.person_id, "status": alert.status.value,
+        "ward": alert.ward, "town_id": alert.town_id, "last_seen_place": alert_lifecycle.last_seen_label(session, alert),
+        "latitude": alert.latitude, "longitude": alert.longitude, "last_seen_at": alert.last_seen_at,
+        "description": alert.description, "clothing": alert.clothing, "photo_ref": alert.photo_ref,
+        "stage": alert.stage, "radius_km": alert.radius_km, "approved_by": alert.approved_by,
+        "approved_at": alert.approved_at, "created_at": alert.created_at, "next_widen_at": alert.next_widen_at,
+        "ended_at": alert.ended_at, "purge_after": alert.purge_after, "purged": alert.purged, "stats": alert.stats,
+    }
+    if full:
+        sightings = session.scalars(select(Sighting).where(Sighting.alert_id == alert.id).order_by(Sighting.id))
+        data |= {"progress": fanout.progress(session, alert.id),
+                 "sightings": [_sighting_json(sighting) for sighting in sightings]}
+    return data
+
+
+def _person_json(person: RegisteredPerson) -> dict[str, Any]:
+    return {
+        "id": person.id, "town_id": person.town_id, "description": person.description,
+        "photo_ref": person.photo_ref, "usual_places": person.usual_places,
+        "emergency_contacts": person.emergency_contacts, "consented_at": person.consented_at,
+        "created_at": person.created_at,
+    }
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@router.get("/cases")
+def list_cases(
+    session: SessionDep, user: StaffDep, include_closed: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200, offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[dict[str, Any]]:
+    """The cases of the staff member's counters: urgent first, then by first-contact deadline."""
+    statuses: tuple[CaseStatus, ...] | None = None if include_closed else OPEN_STATUSES
+    cases = cases_for_counter(session, user.counter_ids, statuses=statuses, limit=limit, offset=offset)
+    return [_case_json(case) for case in cases]
+
+
+@router.get("/cases/{case_id}")
+def get_case(case_id: int, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+    """One case of the staff member's counters, with its details and events."""
+    case = case_for_counter(session, case_id, user.counter_ids)
+    if case is None:
+        raise _not_found("case", case_id)
+    return _case_json(case, full=True)
+
+
+# --------------------------------------------------------------------------- alerts
+
+
+def _own_alert(session: Session, user: StaffUser, alert_id: int, *, lock: bool = False) -> Alert:
+    alert = session.get(Alert, alert_id, with_for_update=lock)
+    case = session.get(Case, alert.case_id) if alert is not None and alert.case_id is not None else None
+    if alert is None or case is None or case.counter_id not in set(user.counter_ids):
+        raise _not_found("alert", alert_id)
+    return alert
+
+
+@router.get("/alerts")
+def list_alerts(session: SessionDep, user: StaffDep) -> list[dict[str, Any]]:
+    """The alerts of the staff member's counters, newest first."""
+    return [_alert_json(session, alert) for alert in alert_lifecycle.alerts_for_counters(session, user.counter_ids)]
+
+
+@router.get("/alerts/{alert_id}")
+def get_alert(alert_id: int, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+    """One alert with its delivery progress (queued / sent / failed / cancelled) and sightings."""
+    return _alert_json(session, _own_alert(session, user, alert_id), full=True)
+
+
+Action = Literal["approve", "widen", "found", "cancel"]
+
+
+@router.post("/alerts/{alert_id}/{action}")
+def act_on_alert(alert_id: int, action: Action, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+    """Approve (needs ``can_approve_alerts``), widen, mark found or cancel an alert.
+
+    Answers 409 when the alert's state does not allow the step.
+    """
+    if action == "approve" and not user.can_approve_alerts:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "approving alerts needs the can_approve_alerts right")
+    alert = _own_alert(session, user, alert_id, lock=True)
+    step = {"approve": alert_lifecycle.approve, "widen": alert_lifecycle.widen,
+            "found": alert_lifecycle.found, "cancel": alert_lifecycle.cancel}[action]
+    try:
+        queued = step(session, alert, by=user.username)
+    except alert_lifecycle.AlertError as error:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    session.commit()
+    fanout.kick()
+    return {**_alert_json(session, alert), "queued": queued}
+
+
+@router.get("/alerts/{alert_id}/cap")
+def alert_cap(
+    alert_id: int, session: SessionDep, user: StaffDep, msg_type: Literal["Alert", "Update", "Cancel"] | None = None,
+) -> Response:
+    """The alert as a CAP 1.2 XML message (``msg_type`` defaults to the alert's current state)."""
+    alert = _own_alert(session, user, alert_id)
+    xml = alert_lifecycle.to_cap(alert, msg_type, area_desc=alert_lifecycle.last_seen_label(session, alert) or None)
+    return Response(content=xml, media_type="application/xml")
+
+
+# --------------------------------------------------------------------------- pre-registrations
+
+
+def visible_persons(session: Session, counter_ids: Collection[str]) -> list[RegisteredPerson]:
+    """The pre-registrations of persons living where one of the counters serves.
+
+    A counter covers the towns of its service areas (a town, a care area, a ward, or the
+    whole city); a registration without a town is shown only to city-wide counters.
+
+    Args:
+        session: a session.
+        counter_ids: the staff member's counters.
+
+    Returns:
+        The registrations, oldest first.
+    """
+    directory = get_directory(session)
+    codes = {code for counter_id in counter_ids if counter_id in directory.services
+             for code in directory.services[counter_id].area_codes}
+    if not codes:
+        return []
+    towns = [town_id for town_id, record in directory.towns.items()
+             if codes & {town_id, record.option.sphere, record.option.ward_code, CITY}]
+    condition = RegisteredPerson.town_id.in_(towns)
+    if CITY in codes:
+        condition = condition | RegisteredPerson.town_id.is_(None)
+    return list(session.scalars(select(RegisteredPerson).where(condition).order_by(RegisteredPerson.id)))
+
+
+@router.get("/persons")
+def list_persons(session: SessionDep, user: StaffDep) -> list[dict[str, Any]]:
+    """Pre-registered persons living in the areas the staff member's counters cover."""
+    return [_person_json(person) for person in visible_persons(session, user.counter_ids)]

@@ -1,0 +1,87 @@
+"""Console channel: `tsunagu chat` — talk to the engine in a terminal, or replay a script.
+
+Interactive mode uses rich for a readable screen; ``--script FILE`` reads one message
+per line (non-interactive, for demos and tests) and prints the replies. Buttons are
+shown as numbered lines; typing the number (or the words) answers them, as on LINE.
+A line ``@35.0,135.5`` sends a location, as a LINE location message would.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from itertools import count
+
+from rich.console import Console
+
+from bot.messages import InboundMessage, Reply, TurnResult
+from channels.base import EngineHandler, location_label, numbered_text
+
+__all__ = ["ConsoleChannel"]
+
+_LOCATION_LINE = re.compile(r"^@\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
+_QUIT = {"/quit", "/exit", ":q"}
+
+
+class ConsoleChannel:
+    """Feeds lines to the engine as one console user and renders what it says."""
+
+    @staticmethod
+    def name() -> str:
+        return "console"
+
+    def __init__(self, handle: EngineHandler, console: Console, *, user_id: str = "console-user",
+                 language: str = "ja") -> None:
+        self.handle = handle
+        self.console = console
+        self.user_id = user_id
+        self.language = language
+        self._event_ids = count(1)
+
+    def inbound(self, line: str) -> InboundMessage:
+        location = _LOCATION_LINE.match(line)
+        event_id = f"{self.user_id}:{next(self._event_ids)}"
+        if location:
+            return InboundMessage(channel="console", user_id=self.user_id, event_id=event_id,
+                                  latitude=float(location.group(1)), longitude=float(location.group(2)),
+                                  language=self.language)
+        return InboundMessage(channel="console", user_id=self.user_id, text=line, event_id=event_id,
+                              language=self.language)
+
+    def render(self, result: TurnResult) -> None:
+        for reply in result.replies:
+            self._print(reply, result.language)
+
+    def _print(self, reply: Reply, language: str) -> None:
+        style = "bold red" if reply.urgent else "cyan"
+        self.console.print(numbered_text(reply), style=style, highlight=False, markup=False)
+        if reply.request_location:
+            hint = "（@緯度,経度 と入力すると位置情報を送れます）" if language == "ja" else "(type @lat,lon to send a location)"
+            self.console.print(f"[{location_label(language)}] {hint}", style="dim", highlight=False, markup=False)
+
+    def open(self) -> None:
+        """Start as LINE's follow event does: greeting and menu."""
+        self.render(self.handle(InboundMessage(channel="console", user_id=self.user_id, event="follow",
+                                               event_id=f"{self.user_id}:0", language=self.language)))
+
+    def run_script(self, lines: Iterable[str], echo: Callable[[str], None] | None = None) -> None:
+        for raw in lines:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if echo:
+                echo(line)
+            self.render(self.handle(self.inbound(line)))
+
+    def run_interactive(self) -> None:
+        prompt = "あなた> " if self.language == "ja" else "you> "
+        while True:
+            try:
+                line = self.console.input(f"[bold green]{prompt}[/]").strip()
+            except (EOFError, KeyboardInterrupt):
+                self.console.print()
+                return
+            if line in _QUIT:
+                return
+            if line:
+                self.render(self.handle(self.inbound(line)))

@@ -1,0 +1,1 @@
+"""Conversation flows: one module per flow, registered with the engine."""

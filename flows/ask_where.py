@@ -1,0 +1,203 @@
+"""ask_where: name the ONE right counter for the resident's problem and area.
+
+Asks for the area only when the counter depends on it, answers with one counter
+(name, phone, address, hours), says what to do while it is closed, and offers a
+call-back, which becomes a ``consult`` case for that counter.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from bot.messages import Choice
+from bot.models import CaseKind
+from flows.base import Flow, TurnContext, is_no, is_yes, register
+from flows.place_question import (
+    PLACE_RESPONSES,
+    area_from_record,
+    ask_place,
+    place_label,
+    place_record,
+    read_place,
+)
+from intents import get_classifier
+from intents.places import extract_place
+from routing.areas import AreaResolution, resolve_area
+from routing.cases import open_case
+from routing.counters import CounterChoice, CounterInfo, choose_counter
+from routing.directory import load_gazetteer
+
+__all__ = ["AskWhereFlow", "say_counter", "format_opening", "parse_phone", "hotlines_text"]
+
+TOPIC_CHOICES = ("elderly", "disability", "child", "money", "mental", "complex")
+PHONE_RE = re.compile(r"^0\d{9,10}$")
+
+
+def format_opening(ctx: TurnContext, counter: CounterInfo) -> str:
+    """When a closed counter opens next, in the resident's language and time zone."""
+    if counter.next_opening is None:
+        return ""
+    when = counter.next_opening
+    if ctx.lang == "en":
+        return when.strftime("%a %d %b at %H:%M")
+    weekday = "月火水木金土日"[when.weekday()]
+    return f"{when.month}月{when.day}日（{weekday}）{when.hour}時{when.minute:02d}分".replace("時00分", "時")
+
+
+def hotlines_text(ctx: TurnContext, hotlines: tuple[CounterInfo, ...]) -> str:
+    separator = ", " if ctx.lang == "en" else "\n"
+    return separator.join(f"{line.name} {line.phone or ''}".strip() for line in hotlines)
+
+
+def say_counter(ctx: TurnContext, choice: CounterChoice) -> None:
+    """The answer: one counter, whether it is open, and a 24-hour line when it is not."""
+    counter = choice.counter
+    assert counter is not None
+    hours = counter.hours_en if ctx.lang == "en" else counter.hours_ja
+    ctx.say("utter_counter", name=counter.name, phone=counter.phone or "-", address=counter.address or "-", hours=hours)
+    if counter.open_now:
+        ctx.say("utter_counter_open_now")
+    else:
+        ctx.say("utter_counter_closed", next_opening=format_opening(ctx, counter))
+    urgent_lines = [line for line in choice.hotlines if line.open_now]
+    if urgent_lines and (not counter.open_now or ctx.slots.get("topic") in ("child_abuse", "dv")):
+        line = urgent_lines[0]
+        ctx.say(
+            "utter_counter_hotline",
+            hotline_name=line.name,
+            hotline_phone=line.phone or "",
+            hotline_hours=line.hours_en if ctx.lang == "en" else line.hours_ja,
+        )
+
+
+def parse_phone(text: str) -> str | None:
+    """A Japanese phone number from free text (full-width digits, hyphens, spaces), or None."""
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
+    return digits if PHONE_RE.match(digits) else None
+
+
+@register
+class AskWhereFlow(Flow):
+    name = "ask_where"
+    intents = ("ask_where",)
+    responses = (
+        "utter_ask_topic",
+        "utter_ask_area",
+        "utter_counter",
+        "utter_counter_open_now",
+        "utter_counter_closed",
+        "utter_counter_hotline",
+        "utter_outside_city",
+        "utter_offer_callback",
+        "utter_ask_callback_phone",
+        "utter_bad_phone",
+        "utter_callback_created",
+        "utter_anything_else",
+        "utter_choice_yes",
+        "utter_choice_no",
+        *PLACE_RESPONSES,
+        *(f"utter_topic_{topic}" for topic in TOPIC_CHOICES),
+    )
+
+    def start(self, ctx: TurnContext) -> None:
+        classification = ctx.classification
+        if classification is not None and classification.intent == "ask_where" and classification.topic:
+            ctx.set_slot("topic", classification.topic)
+        if ctx.text:
+            place = extract_place(ctx.text, load_gazetteer(ctx.session), ctx.message.latitude, ctx.message.longitude)
+            if place is not None:
+                area = resolve_area(ctx.session, place)
+                if area.status in ("resolved", "ward_only", "outside"):
+                    ctx.set_slot("place", place_record(area, place.detail, place.matched))
+        self._answer_or_ask(ctx)
+
+    def resume(self, ctx: TurnContext) -> None:
+        step = ctx.step
+        if step == "topic":
+            topic = ctx.answer.removeprefix("topic:") if ctx.answer.startswith("topic:") else None
+            if topic is None and ctx.text:
+                topic = get_classifier().classify(ctx.text).topic
+            if topic is None:
+                ctx.repeat_prompt()
+                return
+            ctx.set_slot("topic", topic)
+            self._answer_or_ask(ctx)
+        elif step == "area":
+            area = read_place(ctx, ctx.slots.get("needs_area", "town"), "utter_ask_area")
+            if area is None:
+                return
+            detail = ctx.slots.get("_place_detail")
+            ctx.set_slot("place", place_record(area, detail, place_label(area, detail, ctx.text)))
+            self._answer_or_ask(ctx)
+        elif step == "callback_offer":
+            if is_yes(ctx.answer):
+                if ctx.channel == "voice" and parse_phone(ctx.message.user_id):
+                    self._create_callback(ctx, parse_phone(ctx.message.user_id) or "")
+                else:
+                    ctx.set_step("callback_phone")
+                    ctx.ask("utter_ask_callback_phone")
+            elif is_no(ctx.answer):
+                ctx.say("utter_anything_else")
+                ctx.finish()
+            else:
+                # Not an answer to the offer: treat it as a new request.
+                ctx.switch("*")
+        elif step == "callback_phone":
+            phone = parse_phone(ctx.text)
+            if phone is None:
+                ctx.say("utter_bad_phone")
+                return
+            self._create_callback(ctx, phone)
+
+    def _area(self, ctx: TurnContext) -> AreaResolution | None:
+        record = ctx.slots.get("place")
+        return area_from_record(ctx, record) if record else None
+
+    def _answer_or_ask(self, ctx: TurnContext) -> None:
+        topic = ctx.slots.get("topic")
+        if not topic:
+            ctx.set_step("topic")
+            choices = [Choice(ctx.t(f"utter_topic_{name}"), f"topic:{name}") for name in TOPIC_CHOICES]
+            ctx.ask("utter_ask_topic", choices=choices)
+            return
+        area = self._area(ctx)
+        if area is not None and area.status == "outside":
+            choice = choose_counter(ctx.session, intent="ask_where", topic=topic, area=None, now=ctx.now)
+            ctx.say("utter_outside_city", hotlines=hotlines_text(ctx, choice.hotlines))
+            ctx.finish()
+            return
+        choice = choose_counter(ctx.session, intent="ask_where", topic=topic, area=area, now=ctx.now)
+        if choice.counter is None:
+            ctx.set_step("area")
+            ctx.set_slot("needs_area", choice.needs_area or "town")
+            ask_place(ctx, "utter_ask_area")
+            return
+        say_counter(ctx, choice)
+        ctx.set_slot("counter_id", choice.counter.id)
+        ctx.set_slot("counter_name", choice.counter.name)
+        ctx.set_slot("reason", choice.reason)
+        ctx.set_step("callback_offer")
+        ctx.ask("utter_offer_callback", choices=[
+            Choice(ctx.t("utter_choice_yes"), "yes"), Choice(ctx.t("utter_choice_no"), "no")])
+
+    def _create_callback(self, ctx: TurnContext, phone: str) -> None:
+        area = self._area(ctx)
+        counter_id = ctx.slots["counter_id"]
+        case, _ = open_case(
+            ctx.session,
+            kind=CaseKind.consult,
+            topic=ctx.slots["topic"],
+            counter_id=counter_id,
+            area=area,
+            details={"callback_phone": phone},
+            reason=ctx.slots.get("reason", ""),
+            channel=ctx.channel,
+            language=ctx.lang,
+            reporter_contact_id=ctx.contact.id,
+            callback_consent=True,
+            now=ctx.now,
+        )
+        ctx.say("utter_callback_created", name=ctx.slots["counter_name"], case_id=case.id)
+        ctx.effect("case_created", case_id=case.id, counter_id=counter_id)
+        ctx.finish()

@@ -1,0 +1,195 @@
+"""What every flow is built from: the turn context, the flow base class and the flow registry.
+
+A flow is a small state machine over one conversation: ``start`` runs on the message
+that chose it, ``resume`` on each later message while it is active. Flows talk only
+through ``TurnContext`` (say / ask / finish / switch), never to a platform SDK, and
+find every sentence in domain.yml by response name. Flows register themselves with
+``@register``; the engine picks the flow whose ``intents`` claim the message.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from bot.domain import Domain
+from bot.messages import Choice, Effect, Handoff, InboundMessage, Reply
+from bot.models import Contact, Conversation
+
+if TYPE_CHECKING:
+    from intents import Classification
+
+__all__ = ["Flow", "TurnContext", "register", "FLOWS", "flow_for_intent", "required_responses", "is_yes", "is_no"]
+
+FLOWS: dict[str, "Flow"] = {}
+
+# Slot keys the engine keeps for itself (prompt to repeat, choices to match digits against).
+PROMPT_SLOT = "_prompt"
+CHOICES_SLOT = "_choices"
+
+
+@dataclass
+class TurnContext:
+    """Everything a flow may read or do during one turn."""
+
+    session: Session
+    message: InboundMessage
+    contact: Contact
+    conversation: Conversation
+    domain: Domain
+    now: datetime
+    classification: "Classification | None" = None
+    # The resident's answer after choice matching: a choice payload or the (stripped) text.
+    answer: str = ""
+    replies: list[Reply] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+    switch_to: str | None = None
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def lang(self) -> str:
+        return self.conversation.language
+
+    @property
+    def channel(self) -> str:
+        return self.message.channel
+
+    @property
+    def text(self) -> str:
+        return (self.message.text or "").strip()
+
+    @property
+    def slots(self) -> dict[str, Any]:
+        return self.conversation.slots
+
+    @property
+    def step(self) -> str | None:
+        return self.conversation.step
+
+    def set_slot(self, name: str, value: Any) -> None:
+        self.conversation.slots[name] = value
+        flag_modified(self.conversation, "slots")
+
+    def set_step(self, step: str | None) -> None:
+        self.conversation.step = step
+
+    # ------------------------------------------------------------------ talking
+    def t(self, name: str, **values: Any) -> str:
+        """A response's text in the conversation language (for labels inside other texts)."""
+        return self.domain.text(name, self.lang, self.channel, **values)
+
+    def choice(self, payload: str, response: str, digit: str | None = None) -> Choice:
+        return Choice(title=self.t(response), payload=payload, digit=digit)
+
+    def say(self, name: str, *, urgent: bool = False, handoff: Handoff | None = None,
+            record: bool = False, end: bool = False, **values: Any) -> None:
+        self.replies.append(
+            Reply(text=self.t(name, **values), urgent=urgent, handoff=handoff, record=record, end=end)
+        )
+
+    def say_text(self, text: str, *, urgent: bool = False) -> None:
+        """Say already-rendered text (assembled from domain responses by the flow)."""
+        self.replies.append(Reply(text=text, urgent=urgent))
+
+    def ask(self, name: str, *, choices: Sequence[Choice] = (), request_location: bool = False,
+            **values: Any) -> None:
+        """Ask a question; it is remembered so silence or a bad answer repeats it."""
+        numbered = tuple(
+            c if c.digit else Choice(c.title, c.payload, str(i)) for i, c in enumerate(choices, start=1)
+        )
+        reply = Reply(text=self.t(name, **values), choices=numbered, request_location=request_location)
+        self.replies.append(reply)
+        self.set_slot(PROMPT_SLOT, {"name": name, "values": values, "request_location": request_location,
+                                    "choices": [[c.title, c.payload, c.digit] for c in numbered]})
+        self.set_slot(CHOICES_SLOT, [[c.title, c.payload, c.digit] for c in numbered])
+
+    def repeat_prompt(self) -> bool:
+        """Ask the last question again; False when there is none."""
+        prompt = self.slots.get(PROMPT_SLOT)
+        if not prompt:
+            return False
+        choices = [Choice(title, payload, digit) for title, payload, digit in prompt["choices"]]
+        self.ask(prompt["name"], choices=choices, request_location=prompt["request_location"], **prompt["values"])
+        return True
+
+    def effect(self, kind: str, **data: Any) -> None:
+        self.effects.append(Effect(kind, data))
+
+    # ------------------------------------------------------------------ flow control
+    def finish(self, keep_prompt: bool = False) -> None:
+        """End the active flow and forget its slots (keeping the last question if asked to,
+        so a menu just shown can still be answered with a button or a phone key)."""
+        kept = {key: self.slots[key] for key in (PROMPT_SLOT, CHOICES_SLOT) if keep_prompt and key in self.slots}
+        self.conversation.flow = None
+        self.conversation.step = None
+        self.conversation.slots = kept
+
+    def switch(self, flow_name: str) -> None:
+        """Hand this same message to another flow (e.g. a menu button pressed mid-flow)."""
+        self.finish()
+        self.switch_to = flow_name
+
+
+class Flow:
+    """Base class: set ``name``, ``intents`` and ``responses``; implement ``start``/``resume``."""
+
+    name: ClassVar[str]
+    intents: ClassVar[tuple[str, ...]] = ()
+    responses: ClassVar[tuple[str, ...]] = ()
+
+    def start(self, ctx: TurnContext) -> None:
+        raise NotImplementedError
+
+    def resume(self, ctx: TurnContext) -> None:
+        self.start(ctx)
+
+
+def register(cls: type[Flow]) -> type[Flow]:
+    """Class decorator: make a flow available to the engine."""
+    if cls.name in FLOWS:
+        raise ValueError(f"flow '{cls.name}' registered twice")
+    FLOWS[cls.name] = cls()
+    return cls
+
+
+def flow_for_intent(intent: str) -> Flow | None:
+    for flow in FLOWS.values():
+        if intent in flow.intents:
+            return flow
+    return None
+
+
+def required_responses() -> set[str]:
+    names: set[str] = set()
+    for flow in FLOWS.values():
+        names.update(flow.responses)
+    return names
+
+
+_YES = {"はい", "はいそうです", "うん", "ええ", "お願いします", "おねがいします", "お願い", "そうです", "いいです",
+        "大丈夫です", "よろしいです", "かまいません", "構いません", "送る", "送って", "ok", "okay", "yes", "y",
+        "yeah", "sure", "please", "いいよ", "ええよ", "頼むわ", "たのみます", "はい お願いします"}
+_NO = {"いいえ", "いや", "いえ", "結構です", "けっこうです", "不要", "不要です", "いらない", "いりません", "やめて",
+       "だめ", "ダメ", "no", "n", "nope", "no thanks", "いらん", "ええわ", "ない", "なし"}
+
+
+def _plain(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).strip().lower()
+    return re.sub(r"[\s。、．，.,!！?？〜ー]+$", "", text)
+
+
+def is_yes(answer: str) -> bool:
+    plain = _plain(answer)
+    return answer == "yes" or plain in _YES or plain.startswith(("はい", "yes"))
+
+
+def is_no(answer: str) -> bool:
+    plain = _plain(answer)
+    return answer == "no" or plain in _NO or plain.startswith(("いいえ", "no "))

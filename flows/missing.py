@@ -1,0 +1,176 @@
+"""report_missing: a family reports a missing person; 110 guidance first, then an urgent case.
+
+The very first reply tells the family to call 110 (the police search; we only help).
+Then it collects missing_form (who, last seen where and when, clothing) quickly — no
+confirmation round-trip, time matters — and creates an urgent case for the ward's
+見守り相談室, the alert desk that decides on a cooperator alert. A family that
+pre-registered someone (flows/person.py) first picks the person, whose registered
+description then answers "who". With the case comes a *pending* alert
+(routing/alerts.py): nothing reaches cooperators until staff approve it, unless
+``auto_approve_registered`` lets a pre-registered person's alert go out at once.
+"""
+
+from __future__ import annotations
+
+from bot.messages import Choice
+from bot.models import Case, CaseKind, RegisteredPerson
+from bot.settings import settings
+from flows.ask_where import parse_phone
+from flows.base import Flow, TurnContext, is_no, is_yes, register
+from flows.person import person_label, persons_of
+from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_label, place_record, read_place
+from flows.when import parse_when
+from routing.alerts import approve, create_from_case
+from routing.cases import open_case
+from routing.counters import choose_counter
+
+__all__ = ["MissingFlow"]
+
+QUESTIONS = {
+    "missing_who": "utter_ask_missing_who",
+    "last_seen_where": "utter_ask_last_seen_where",
+    "last_seen_when": "utter_ask_last_seen_when",
+    "clothing": "utter_ask_clothing",
+    "callback_phone": "utter_ask_callback_phone",
+}
+
+
+@register
+class MissingFlow(Flow):
+    name = "report_missing"
+    intents = ("report_missing",)
+    responses = (
+        "utter_missing_intro",
+        *QUESTIONS.values(),
+        "utter_missing_created",
+        "utter_bad_phone",
+        "utter_outside_city",
+        "utter_ask_missing_registered",
+        "utter_person_choice_label",
+        "utter_choice_not_registered_person",
+        "utter_missing_alert_pending",
+        "utter_missing_alert_sent",
+        *PLACE_RESPONSES,
+    )
+
+    def start(self, ctx: TurnContext) -> None:
+        ctx.say("utter_missing_intro", urgent=True)
+        if ctx.text and not ctx.message.postback:
+            ctx.set_slot("first_report", ctx.text)
+        persons = persons_of(ctx)
+        if persons:
+            ctx.set_step("registered_person")
+            choices = [Choice(person_label(ctx, person), f"person:{person.id}") for person in persons]
+            ctx.ask("utter_ask_missing_registered",
+                    choices=[*choices, Choice(ctx.t("utter_choice_not_registered_person"), "not_registered")])
+            return
+        self._next(ctx)
+
+    def _pick_person(self, ctx: TurnContext) -> None:
+        """The family's answer to "is it a pre-registered person?" — never a reason to ask twice."""
+        persons = {f"person:{person.id}": person for person in persons_of(ctx)}
+        person = persons.get(ctx.answer)
+        if person is None and len(persons) == 1 and is_yes(ctx.answer):
+            [person] = persons.values()
+        if person is not None:
+            ctx.set_slot("person_id", person.id)
+            ctx.set_slot("missing_who", person.description)
+        elif ctx.text and not is_no(ctx.answer) and ctx.answer != "not_registered":
+            # They described the person instead of choosing: that answers the next question.
+            ctx.set_slot("missing_who", ctx.text)
+
+    def resume(self, ctx: TurnContext) -> None:
+        step = ctx.step
+        if step == "registered_person":
+            self._pick_person(ctx)
+        elif step == "last_seen_where":
+            area = read_place(ctx, "ward", "utter_ask_last_seen_where")
+            if area is None:
+                return
+            if area.status == "outside":
+                ctx.say("utter_outside_city", hotlines="110")
+                ctx.finish()
+                return
+            detail = ctx.slots.get("_place_detail")
+            ctx.set_slot("last_seen_where", place_record(area, detail, place_label(area, detail, ctx.text)))
+            if ctx.message.has_location:
+                ctx.set_slot("last_seen_point", [ctx.message.latitude, ctx.message.longitude])
+        elif step == "callback_phone":
+            phone = parse_phone(ctx.text)
+            if phone is None:
+                ctx.say("utter_bad_phone")
+                return
+            ctx.set_slot("callback_phone", phone)
+        elif step in QUESTIONS:
+            ctx.set_slot(step, ctx.text)
+        self._next(ctx)
+
+    def _next(self, ctx: TurnContext) -> None:
+        caller = parse_phone(ctx.message.user_id) if ctx.channel == "voice" else None
+        if caller and "callback_phone" not in ctx.slots:
+            ctx.set_slot("callback_phone", caller)
+        for slot, question in QUESTIONS.items():
+            if slot not in ctx.slots:
+                ctx.set_step(slot)
+                if slot == "last_seen_where":
+                    ask_place(ctx, question)
+                else:
+                    ctx.ask(question)
+                return
+        self._create_case(ctx)
+
+    def _create_case(self, ctx: TurnContext) -> None:
+        where = ctx.slots["last_seen_where"]
+        area = area_from_record(ctx, where)
+        choice = choose_counter(ctx.session, intent="report_missing", topic=None, area=area, now=ctx.now)
+        assert choice.counter is not None, "a ward's 見守り相談室 must exist for every ward"
+        case, _ = open_case(
+            ctx.session,
+            kind=CaseKind.missing,
+            topic="missing",
+            counter_id=choice.counter.id,
+            area=area,
+            details={
+                "first_report": ctx.slots.get("first_report"),
+                "who": ctx.slots["missing_who"],
+                "last_seen_where": where["label"],
+                "last_seen_when": ctx.slots["last_seen_when"],
+                "clothing": ctx.slots["clothing"],
+                "callback_phone": ctx.slots["callback_phone"],
+                # Lets the alert's purge find and erase this conversation's texts.
+                "conversation_id": ctx.conversation.id,
+            },
+            reason=choice.reason,
+            channel=ctx.channel,
+            language=ctx.lang,
+            urgent=True,
+            reporter_contact_id=ctx.contact.id,
+            callback_consent=True,
+            now=ctx.now,
+        )
+        ctx.say("utter_missing_created", urgent=True, case_id=case.id, counter_name=choice.counter.name)
+        ctx.effect("case_created", case_id=case.id, counter_id=case.counter_id, urgent=True)
+        self._create_alert(ctx, case)
+        ctx.finish()
+
+    def _create_alert(self, ctx: TurnContext, case: Case) -> None:
+        person_id = ctx.slots.get("person_id")
+        person = ctx.session.get(RegisteredPerson, person_id) if person_id else None
+        if person is not None and person.family_contact_id != ctx.contact.id:
+            person = None
+        point = ctx.slots.get("last_seen_point")
+        alert = create_from_case(
+            ctx.session,
+            case,
+            person=person,
+            point=(point[0], point[1]) if point else None,
+            last_seen_at=parse_when(ctx.slots["last_seen_when"], ctx.now),
+            now=ctx.now,
+        )
+        ctx.effect("alert_created", alert_id=alert.id, case_id=case.id)
+        if person is not None and settings.auto_approve_registered:
+            queued = approve(ctx.session, alert, by="auto", now=ctx.now)
+            ctx.effect("alert_queued", alert_id=alert.id, queued=queued)
+            ctx.say("utter_missing_alert_sent")
+        else:
+            ctx.say("utter_missing_alert_pending")

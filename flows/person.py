@@ -1,0 +1,313 @@
+"""register_person: a family pre-registers (事前登録) a relative who might go missing.
+
+New registration (person_form in domain.yml): explicit consent first, then the
+person's description, where they live (a town: staff covering that ward can see the
+registration), an optional photo (an image message; its media reference is kept),
+places they often go, and emergency contacts; a confirmation creates the
+RegisteredPerson linked to this family's contact. A family that already registered
+someone gets their registrations as choices: view one, change any item, or delete it
+(「登録を削除して」 also works while one is shown). A family only ever sees its own.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.messages import Choice
+from bot.models import RegisteredPerson
+from flows.base import Flow, TurnContext, is_no, is_yes, register
+from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
+from routing.areas import resolve_town_id
+
+__all__ = ["RegisterPersonFlow", "persons_of", "person_label"]
+
+# The order of person_form's required slots in domain.yml.
+QUESTIONS = {
+    "person_description": "utter_ask_person_description",
+    "person_home": "utter_ask_person_home",
+    "person_photo": "utter_ask_person_photo",
+    "usual_places": "utter_ask_usual_places",
+    "emergency_contacts": "utter_ask_emergency_contacts",
+}
+# Items a family may skip with "none".
+OPTIONAL = ("person_photo", "usual_places")
+# The registration's column for each item.
+COLUMNS = {
+    "person_description": "description",
+    "person_home": "town_id",
+    "person_photo": "photo_ref",
+    "usual_places": "usual_places",
+    "emergency_contacts": "emergency_contacts",
+}
+EDIT_CHOICES = (
+    ("person_description", "utter_choice_edit_description"),
+    ("person_home", "utter_choice_edit_home"),
+    ("person_photo", "utter_choice_edit_photo"),
+    ("usual_places", "utter_choice_edit_usual_places"),
+    ("emergency_contacts", "utter_choice_edit_emergency_contacts"),
+)
+DELETE_WORDS = ("削除", "消して", "けして", "取り消して", "delete", "remove")
+NONE = "none"
+SHORT_LABEL = 20
+# Returned by _read when the answer was not usable and the question was asked again.
+_ASKED_AGAIN = object()
+
+
+def persons_of(ctx: TurnContext) -> list[RegisteredPerson]:
+    """The registrations made from this contact, oldest first."""
+    return list(ctx.session.scalars(
+        select(RegisteredPerson).where(RegisteredPerson.family_contact_id == ctx.contact.id)
+        .order_by(RegisteredPerson.id)
+    ))
+
+
+def person_label(ctx: TurnContext, person: RegisteredPerson) -> str:
+    """A button title for a registration: its number and the start of its description."""
+    short = person.description if len(person.description) <= SHORT_LABEL else person.description[:SHORT_LABEL] + "…"
+    return ctx.t("utter_person_choice_label", person_id=person.id, short=short)
+
+
+def _own_person(ctx: TurnContext, person_id: Any) -> RegisteredPerson | None:
+    person = ctx.session.get(RegisteredPerson, person_id) if isinstance(person_id, int) else None
+    return person if person is not None and person.family_contact_id == ctx.contact.id else None
+
+
+def _wants_delete(text: str) -> bool:
+    lowered = text.lower()
+    return any(word in lowered for word in DELETE_WORDS)
+
+
+@register
+class RegisterPersonFlow(Flow):
+    name = "register_person"
+    intents = ("register_person",)
+    responses = (
+        "utter_person_consent",
+        *QUESTIONS.values(),
+        "utter_person_summary",
+        "utter_person_confirm",
+        "utter_person_registered",
+        "utter_person_menu",
+        "utter_person_choice_label",
+        "utter_choice_person_new",
+        "utter_person_actions",
+        *(response for _, response in EDIT_CHOICES),
+        "utter_choice_delete_registration",
+        "utter_choice_done",
+        "utter_person_updated",
+        "utter_person_delete_confirm",
+        "utter_person_deleted",
+        "utter_person_kept",
+        "utter_registration_declined",
+        "utter_choice_agree",
+        "utter_choice_disagree",
+        "utter_choice_none",
+        "utter_choice_register",
+        "utter_choice_cancel",
+        "utter_choice_yes",
+        "utter_choice_no",
+        "utter_photo_yes_label",
+        "utter_none_label",
+        "utter_unknown_label",
+        *PLACE_RESPONSES,
+    )
+
+    # ------------------------------------------------------------------ entry
+    def start(self, ctx: TurnContext) -> None:
+        persons = persons_of(ctx)
+        if not persons:
+            self._ask_consent(ctx)
+            return
+        ctx.set_step("menu")
+        choices = [Choice(person_label(ctx, person), f"person:{person.id}") for person in persons]
+        ctx.ask("utter_person_menu", choices=[*choices, Choice(ctx.t("utter_choice_person_new"), "new")])
+
+    def _ask_consent(self, ctx: TurnContext) -> None:
+        ctx.set_step("consent")
+        ctx.ask("utter_person_consent", choices=[Choice(ctx.t("utter_choice_agree"), "agree"),
+                                                 Choice(ctx.t("utter_choice_disagree"), "disagree")])
+
+    def resume(self, ctx: TurnContext) -> None:
+        step, answer = ctx.step or "", ctx.answer
+        if step == "menu":
+            self._menu(ctx)
+        elif step == "consent":
+            if answer == "agree" or is_yes(answer):
+                self._next(ctx)
+            elif answer == "disagree" or is_no(answer):
+                ctx.say("utter_registration_declined")
+                ctx.finish()
+            else:
+                ctx.repeat_prompt()
+        elif step == "confirm":
+            if answer == "register" or is_yes(answer):
+                self._create(ctx)
+            elif answer == "cancel" or is_no(answer):
+                ctx.say("utter_registration_declined")
+                ctx.finish()
+            else:
+                ctx.repeat_prompt()
+        elif step == "actions":
+            self._action(ctx)
+        elif step == "delete_confirm":
+            self._delete(ctx)
+        elif step.startswith("edit:"):
+            self._edit(ctx, step.removeprefix("edit:"))
+        elif step in QUESTIONS:
+            value = self._read(ctx, step)
+            if value is not _ASKED_AGAIN:
+                ctx.set_slot(step, value)
+                self._next(ctx)
+
+    # ------------------------------------------------------------------ answers
+    def _read(self, ctx: TurnContext, item: str) -> Any:
+        """The value of one item from this message, or _ASKED_AGAIN after asking once more."""
+        if item in OPTIONAL and (ctx.answer == NONE or is_no(ctx.answer)):
+            return None
+        if item == "person_home":
+            area = read_place(ctx, "town", QUESTIONS[item])
+            if area is None:
+                return _ASKED_AGAIN
+            if area.status != "resolved" or area.town is None:
+                ctx.say("utter_place_not_found")
+                ask_place(ctx, QUESTIONS[item])
+                return _ASKED_AGAIN
+            return area.town.town_id
+        if item == "person_photo":
+            if ctx.message.media_ref:
+                return ctx.message.media_ref
+            ctx.repeat_prompt()
+            return _ASKED_AGAIN
+        if not ctx.text:
+            ctx.repeat_prompt()
+            return _ASKED_AGAIN
+        return ctx.text
+
+    def _ask(self, ctx: TurnContext, item: str) -> None:
+        if item == "person_home":
+            ask_place(ctx, QUESTIONS[item])
+        elif item in OPTIONAL:
+            ctx.ask(QUESTIONS[item], choices=[Choice(ctx.t("utter_choice_none"), NONE)])
+        else:
+            ctx.ask(QUESTIONS[item])
+
+    def _next(self, ctx: TurnContext) -> None:
+        for item in QUESTIONS:
+            if item not in ctx.slots:
+                ctx.set_step(item)
+                self._ask(ctx, item)
+                return
+        ctx.set_step("confirm")
+        self._say_summary(ctx, None, {COLUMNS[item]: ctx.slots[item] for item in QUESTIONS})
+        ctx.ask("utter_person_confirm", choices=[Choice(ctx.t("utter_choice_register"), "register"),
+                                                 Choice(ctx.t("utter_choice_cancel"), "cancel")])
+
+    def _say_summary(self, ctx: TurnContext, person_id: int | None, values: dict[str, Any]) -> None:
+        none = ctx.t("utter_none_label")
+        town_id = values.get("town_id")
+        home = place_label(resolve_town_id(ctx.session, town_id), None, town_id) if town_id else ctx.t("utter_unknown_label")
+        ctx.say(
+            "utter_person_summary",
+            person_id=person_id if person_id is not None else "-",
+            description=values.get("description") or none,
+            home=home,
+            photo=ctx.t("utter_photo_yes_label") if values.get("photo_ref") else none,
+            usual_places=values.get("usual_places") or none,
+            emergency_contacts=values.get("emergency_contacts") or none,
+        )
+
+    def _create(self, ctx: TurnContext) -> None:
+        values = {COLUMNS[item]: ctx.slots[item] for item in QUESTIONS}
+        person = RegisteredPerson(
+            family_contact_id=ctx.contact.id,
+            town_id=values["town_id"],
+            description=values["description"],
+            photo_ref=values["photo_ref"],
+            usual_places=values["usual_places"] or "",
+            emergency_contacts=values["emergency_contacts"],
+            consented_at=ctx.now,
+            created_at=ctx.now,
+        )
+        ctx.session.add(person)
+        ctx.session.flush()
+        ctx.say("utter_person_registered", person_id=person.id)
+        ctx.effect("person_registered", person_id=person.id)
+        ctx.finish()
+
+    # ------------------------------------------------------------------ view, edit, delete
+    def _menu(self, ctx: TurnContext) -> None:
+        if ctx.answer == "new":
+            self._ask_consent(ctx)
+            return
+        persons = persons_of(ctx)
+        person = None
+        if ctx.answer.startswith("person:") and ctx.answer.removeprefix("person:").isdigit():
+            person = _own_person(ctx, int(ctx.answer.removeprefix("person:")))
+        elif _wants_delete(ctx.text) and len(persons) == 1:
+            self._ask_delete(ctx, persons[0])
+            return
+        if person is None:
+            ctx.repeat_prompt()
+            return
+        self._show(ctx, person)
+
+    def _show(self, ctx: TurnContext, person: RegisteredPerson) -> None:
+        self._say_summary(ctx, person.id, {column: getattr(person, column) for column in COLUMNS.values()})
+        ctx.set_slot("person_id", person.id)
+        ctx.set_step("actions")
+        choices = [Choice(ctx.t(response), f"edit:{item}") for item, response in EDIT_CHOICES]
+        ctx.ask("utter_person_actions", choices=[*choices, Choice(ctx.t("utter_choice_delete_registration"), "delete"),
+                                                 Choice(ctx.t("utter_choice_done"), "done")])
+
+    def _action(self, ctx: TurnContext) -> None:
+        person = _own_person(ctx, ctx.slots.get("person_id"))
+        if person is None:
+            ctx.finish()
+            return
+        if ctx.answer.startswith("edit:") and ctx.answer.removeprefix("edit:") in QUESTIONS:
+            item = ctx.answer.removeprefix("edit:")
+            ctx.set_step(f"edit:{item}")
+            self._ask(ctx, item)
+        elif ctx.answer == "delete" or _wants_delete(ctx.text):
+            self._ask_delete(ctx, person)
+        elif ctx.answer == "done" or is_no(ctx.answer):
+            ctx.finish()
+        else:
+            ctx.repeat_prompt()
+
+    def _edit(self, ctx: TurnContext, item: str) -> None:
+        person = _own_person(ctx, ctx.slots.get("person_id"))
+        if person is None or item not in QUESTIONS:
+            ctx.finish()
+            return
+        value = self._read(ctx, item)
+        if value is _ASKED_AGAIN:
+            return
+        setattr(person, COLUMNS[item], value if value is not None or item == "person_photo" else "")
+        ctx.say("utter_person_updated")
+        self._show(ctx, person)
+
+    def _ask_delete(self, ctx: TurnContext, person: RegisteredPerson) -> None:
+        ctx.set_slot("person_id", person.id)
+        ctx.set_step("delete_confirm")
+        ctx.ask("utter_person_delete_confirm", person_id=person.id,
+                choices=[Choice(ctx.t("utter_choice_yes"), "yes"), Choice(ctx.t("utter_choice_no"), "no")])
+
+    def _delete(self, ctx: TurnContext) -> None:
+        person = _own_person(ctx, ctx.slots.get("person_id"))
+        if person is None:
+            ctx.finish()
+            return
+        if is_yes(ctx.answer):
+            ctx.session.delete(person)
+            ctx.say("utter_person_deleted")
+            ctx.effect("person_deleted", person_id=person.id)
+            ctx.finish()
+        elif is_no(ctx.answer):
+            ctx.say("utter_person_kept")
+            self._show(ctx, person)
+        else:
+            ctx.repeat_prompt()
+

@@ -1,0 +1,186 @@
+"""report_sighting: a cooperator saw the person of a missing-person alert.
+
+Started by a reply to an alert ("見かけた") or by the alert's button (payload
+``sighting:<alert_id>``). Without a button the alert is the active one this chat was
+sent, or the only active one; with several it asks which. Then sighting_form: where
+(the place question, or a location, kept exactly: it is the missing person's position,
+erased with the alert), when (read into a time when the words are clear), and an
+optional photo. The sighting is stored at once and shows on the alert's case for staff;
+reports of the same town within minutes are grouped (``routing.alerts.record_sighting``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.messages import Choice
+from bot.models import Alert, AlertStatus, OutboxItem
+from flows.base import Flow, TurnContext, is_no, register
+from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
+from flows.when import parse_when
+from routing.alerts import last_seen_label, record_sighting
+
+__all__ = ["SightingFlow", "SIGHTING_PAYLOAD"]
+
+# The postback of the "I saw them" button on an alert: sighting:<alert_id>.
+SIGHTING_PAYLOAD = "sighting:"
+# The order of sighting_form's required slots in domain.yml.
+QUESTIONS = {
+    "sighting_where": "utter_ask_sighting_where",
+    "sighting_when": "utter_ask_sighting_when",
+    "sighting_photo": "utter_ask_sighting_photo",
+}
+NONE = "none"
+# Quick answers to "when?".
+WHEN_CHOICES = (("now", "utter_choice_just_now", 0), ("ten_minutes", "utter_choice_ten_minutes_ago", 10))
+
+
+def _payload_alert_id(answer: str) -> int | None:
+    value = answer.removeprefix(SIGHTING_PAYLOAD) if answer.startswith(SIGHTING_PAYLOAD) else ""
+    return int(value) if value.isdigit() else None
+
+
+def _active_alerts_for(ctx: TurnContext) -> list[Alert]:
+    """Active alerts, those this chat was sent first."""
+    active = list(ctx.session.scalars(select(Alert).where(Alert.status == AlertStatus.active).order_by(Alert.id)))
+    received = set(ctx.session.scalars(
+        select(OutboxItem.alert_id).where(OutboxItem.channel == ctx.channel,
+                                          OutboxItem.address == ctx.contact.channel_user_id)
+    ))
+    mine = [alert for alert in active if alert.id in received]
+    return mine or active
+
+
+@register
+class SightingFlow(Flow):
+    name = "report_sighting"
+    intents = ("report_sighting",)
+    responses = (
+        "utter_sighting_no_alert",
+        "utter_sighting_alert_ended",
+        "utter_ask_which_alert",
+        "utter_alert_choice_label",
+        "utter_sighting_intro",
+        *QUESTIONS.values(),
+        *(response for _, response, _ in WHEN_CHOICES),
+        "utter_choice_none",
+        "utter_sighting_recorded",
+        *PLACE_RESPONSES,
+    )
+
+    def start(self, ctx: TurnContext) -> None:
+        if ctx.text and not ctx.message.postback:
+            ctx.set_slot("note", ctx.text)
+        alert_id = _payload_alert_id(ctx.answer)
+        if alert_id is not None:
+            alert = ctx.session.get(Alert, alert_id)
+            if alert is not None and alert.status == AlertStatus.active:
+                self._begin(ctx, alert)
+            elif alert is not None and alert.status in (AlertStatus.found, AlertStatus.cancelled):
+                ctx.say("utter_sighting_alert_ended", alert_id=alert_id)
+                ctx.finish()
+            else:
+                ctx.say("utter_sighting_no_alert")
+                ctx.finish()
+            return
+        candidates = _active_alerts_for(ctx)
+        if not candidates:
+            ctx.say("utter_sighting_no_alert")
+            ctx.finish()
+        elif len(candidates) == 1:
+            self._begin(ctx, candidates[0])
+        else:
+            ctx.set_step("which_alert")
+            ctx.ask("utter_ask_which_alert", choices=[
+                Choice(ctx.t("utter_alert_choice_label", alert_id=alert.id,
+                             where=last_seen_label(ctx.session, alert) or "-"), f"{SIGHTING_PAYLOAD}{alert.id}")
+                for alert in candidates
+            ])
+
+    def _begin(self, ctx: TurnContext, alert: Alert) -> None:
+        ctx.set_slot("alert_id", alert.id)
+        ctx.say("utter_sighting_intro", alert_id=alert.id)
+        self._next(ctx)
+
+    def resume(self, ctx: TurnContext) -> None:
+        step = ctx.step
+        if step == "which_alert":
+            alert_id = _payload_alert_id(ctx.answer)
+            alert = ctx.session.get(Alert, alert_id) if alert_id is not None else None
+            if alert is None or alert.status != AlertStatus.active:
+                ctx.repeat_prompt()
+                return
+            self._begin(ctx, alert)
+            return
+        if step == "sighting_where":
+            area = read_place(ctx, "ward", QUESTIONS[step])
+            if area is None:
+                return
+            message = ctx.message
+            detail = ctx.slots.get("_place_detail")
+            ctx.set_slot("sighting_where", {
+                "town_id": area.town.town_id if area.town else None,
+                "label": place_label(area, detail, ctx.text or message.address or "-"),
+                "point": [message.latitude, message.longitude] if message.has_location else None,
+            })
+        elif step == "sighting_when":
+            minutes = next((m for payload, _, m in WHEN_CHOICES if payload == ctx.answer), None)
+            if minutes is not None:
+                moment: datetime | None = ctx.now - timedelta(minutes=minutes)
+                words = ctx.t(next(r for p, r, _ in WHEN_CHOICES if p == ctx.answer))
+            else:
+                moment, words = parse_when(ctx.text, ctx.now), ctx.text
+            ctx.set_slot("sighting_when", {"text": words, "at": moment.isoformat() if moment else None})
+        elif step == "sighting_photo":
+            if ctx.message.media_ref:
+                ctx.set_slot("sighting_photo", ctx.message.media_ref)
+            elif ctx.answer == NONE or is_no(ctx.answer):
+                ctx.set_slot("sighting_photo", None)
+            else:
+                ctx.repeat_prompt()
+                return
+        self._next(ctx)
+
+    def _next(self, ctx: TurnContext) -> None:
+        for slot, question in QUESTIONS.items():
+            if slot not in ctx.slots:
+                ctx.set_step(slot)
+                if slot == "sighting_where":
+                    ask_place(ctx, question)
+                elif slot == "sighting_when":
+                    ctx.ask(question, choices=[Choice(ctx.t(r), p) for p, r, _ in WHEN_CHOICES])
+                else:
+                    ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
+                return
+        self._record(ctx)
+
+    def _record(self, ctx: TurnContext) -> None:
+        alert = ctx.session.get(Alert, ctx.slots["alert_id"])
+        if alert is None or alert.status != AlertStatus.active:
+            ctx.say("utter_sighting_alert_ended", alert_id=ctx.slots["alert_id"])
+            ctx.finish()
+            return
+        where, when = ctx.slots["sighting_where"], ctx.slots["sighting_when"]
+        seen_at = datetime.fromisoformat(when["at"]) if when["at"] else None
+        # The reporter's note, plus their words for the time when no time could be read from them.
+        text = "\n".join(part for part in (ctx.slots.get("note"), None if seen_at else when["text"]) if part) or None
+        sighting = record_sighting(
+            ctx.session,
+            alert,
+            contact_id=ctx.contact.id,
+            text=text,
+            town_id=where["town_id"],
+            point=tuple(where["point"]) if where["point"] else None,
+            seen_at=seen_at,
+            photo_ref=ctx.slots["sighting_photo"],
+            where_label=where["label"],
+            when_text=when["text"],
+            channel=ctx.channel,
+            conversation_id=ctx.conversation.id,
+            now=ctx.now,
+        )
+        ctx.say("utter_sighting_recorded", sighting_id=sighting.id)
+        ctx.effect("sighting_recorded", alert_id=alert.id, sighting_id=sighting.id, group_id=sighting.group_id)
+        ctx.finish()

@@ -1,0 +1,190 @@
+"""report_worry: a 見守りの気づき about someone else, turned into a case for the area's 見守り相談室.
+
+Asks only what the counter needs (worry_form in domain.yml): what was noticed, where
+the person lives, since when, and whether the counter may call the reporter back,
+then confirms and creates the case. A repeat report about the same household within
+the linking window is added to the open case instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+from bot.messages import Choice
+from bot.models import CaseKind
+from bot.settings import settings
+from flows.ask_where import parse_phone
+from flows.base import Flow, TurnContext, is_no, is_yes, register
+from flows.place_question import (
+    PLACE_RESPONSES,
+    area_from_record,
+    ask_place,
+    place_label,
+    place_record,
+    read_place,
+)
+from intents.places import extract_place
+from routing.areas import resolve_area
+from routing.cases import household_key, open_case
+from routing.counters import choose_counter
+from routing.directory import load_gazetteer
+
+__all__ = ["WorryFlow"]
+
+# The order of worry_form's required slots in domain.yml; the flow asks for the first one missing.
+QUESTIONS = {
+    "noticed": "utter_ask_noticed",
+    "where": "utter_ask_where",
+    "since_when": "utter_ask_since_when",
+    "callback_consent": "utter_ask_callback_consent",
+}
+
+
+@register
+class WorryFlow(Flow):
+    name = "report_worry"
+    intents = ("report_worry",)
+    responses = (
+        "utter_worry_intro",
+        *QUESTIONS.values(),
+        "utter_ask_callback_phone",
+        "utter_bad_phone",
+        "utter_worry_confirm",
+        "utter_worry_created",
+        "utter_worry_linked",
+        "utter_worry_if_danger",
+        "utter_outside_city",
+        "utter_cancelled",
+        "utter_choice_yes",
+        "utter_choice_no",
+        "utter_choice_send",
+        "utter_choice_cancel",
+        "utter_yes_label",
+        "utter_no_label",
+        "utter_unknown_label",
+        *PLACE_RESPONSES,
+    )
+
+    def start(self, ctx: TurnContext) -> None:
+        ctx.say("utter_worry_intro")
+        # A free-text report already says what was noticed; a menu button does not.
+        if ctx.text and ctx.classification is not None and not ctx.message.postback:
+            ctx.set_slot("noticed", ctx.text)
+            place = extract_place(ctx.text, load_gazetteer(ctx.session))
+            if place is not None:
+                area = resolve_area(ctx.session, place)
+                if area.status in ("resolved", "ward_only"):
+                    ctx.set_slot("where", place_record(area, place.detail, place_label(area, place.detail, place.matched)))
+        self._next(ctx)
+
+    def resume(self, ctx: TurnContext) -> None:
+        step = ctx.step
+        if step == "noticed":
+            ctx.set_slot("noticed", ctx.text)
+        elif step == "where":
+            area = read_place(ctx, "ward", "utter_ask_where")
+            if area is None:
+                return
+            if area.status == "outside":
+                ctx.say("utter_outside_city", hotlines="110")
+                ctx.finish()
+                return
+            detail = ctx.slots.get("_place_detail")
+            ctx.set_slot("where", place_record(area, detail, place_label(area, detail, ctx.text)))
+        elif step == "since_when":
+            ctx.set_slot("since_when", ctx.text or ctx.t("utter_unknown_label"))
+        elif step == "callback_consent":
+            if is_yes(ctx.answer):
+                ctx.set_slot("callback_consent", True)
+            elif is_no(ctx.answer):
+                ctx.set_slot("callback_consent", False)
+            else:
+                ctx.repeat_prompt()
+                return
+        elif step == "callback_phone":
+            phone = parse_phone(ctx.text)
+            if phone is None:
+                ctx.say("utter_bad_phone")
+                return
+            ctx.set_slot("callback_phone", phone)
+        elif step == "confirm":
+            if is_yes(ctx.answer) or ctx.answer == "send":
+                self._create_case(ctx)
+            elif is_no(ctx.answer) or ctx.answer == "cancel":
+                ctx.say("utter_cancelled")
+                ctx.finish()
+            else:
+                ctx.repeat_prompt()
+            return
+        self._next(ctx)
+
+    def _next(self, ctx: TurnContext) -> None:
+        for slot, question in QUESTIONS.items():
+            if slot not in ctx.slots:
+                ctx.set_step(slot)
+                if slot == "where":
+                    ask_place(ctx, question)
+                elif slot == "callback_consent":
+                    ctx.ask(question, choices=[Choice(ctx.t("utter_choice_yes"), "yes", "1"),
+                                               Choice(ctx.t("utter_choice_no"), "no", "2")])
+                else:
+                    ctx.ask(question)
+                return
+        if ctx.slots["callback_consent"] and "callback_phone" not in ctx.slots:
+            caller = parse_phone(ctx.message.user_id) if ctx.channel == "voice" else None
+            if caller:
+                ctx.set_slot("callback_phone", caller)
+            else:
+                ctx.set_step("callback_phone")
+                ctx.ask("utter_ask_callback_phone")
+                return
+        self._confirm(ctx)
+
+    def _confirm(self, ctx: TurnContext) -> None:
+        area = area_from_record(ctx, ctx.slots["where"])
+        choice = choose_counter(ctx.session, intent="report_worry", topic=None, area=area, now=ctx.now)
+        assert choice.counter is not None, "a ward's 見守り相談室 must exist for every ward"
+        ctx.set_slot("counter_id", choice.counter.id)
+        ctx.set_slot("counter_name", choice.counter.name)
+        ctx.set_slot("reason", choice.reason)
+        ctx.set_step("confirm")
+        callback = ctx.t("utter_yes_label") if ctx.slots["callback_consent"] else ctx.t("utter_no_label")
+        ctx.ask(
+            "utter_worry_confirm",
+            choices=[Choice(ctx.t("utter_choice_send"), "send", "1"), Choice(ctx.t("utter_choice_cancel"), "cancel", "2")],
+            counter_name=choice.counter.name,
+            noticed=ctx.slots["noticed"],
+            where=ctx.slots["where"]["label"],
+            since_when=ctx.slots["since_when"],
+            callback=callback,
+        )
+
+    def _create_case(self, ctx: TurnContext) -> None:
+        where = ctx.slots["where"]
+        area = area_from_record(ctx, where)
+        consent = bool(ctx.slots["callback_consent"])
+        details = {"noticed": ctx.slots["noticed"], "where": where["label"], "since_when": ctx.slots["since_when"]}
+        if consent:
+            details["callback_phone"] = ctx.slots.get("callback_phone")
+        case, linked = open_case(
+            ctx.session,
+            kind=CaseKind.worry,
+            topic="watch",
+            counter_id=ctx.slots["counter_id"],
+            area=area,
+            details=details,
+            reason=ctx.slots["reason"],
+            channel=ctx.channel,
+            language=ctx.lang,
+            household_key=household_key(area, where.get("detail"), where["label"]),
+            reporter_contact_id=ctx.contact.id if consent else None,
+            callback_consent=consent,
+            now=ctx.now,
+        )
+        if linked:
+            ctx.say("utter_worry_linked", case_id=case.id, counter_name=ctx.slots["counter_name"])
+            ctx.effect("case_linked", case_id=case.id, counter_id=case.counter_id)
+        else:
+            hours = round((case.first_contact_due - case.created_at).total_seconds() / 3600) if case.first_contact_due else settings.first_contact_hours
+            ctx.say("utter_worry_created", case_id=case.id, counter_name=ctx.slots["counter_name"], hours=hours)
+            ctx.effect("case_created", case_id=case.id, counter_id=case.counter_id)
+        ctx.say("utter_worry_if_danger")
+        ctx.finish()

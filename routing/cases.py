@@ -1,0 +1,341 @@
+"""Cases: a matter handed to one counter, its first-contact deadline, lifecycle and deliveries.
+
+A case moves ``new → acknowledged → contacted → closed``; closing needs a reason.
+Its first contact is due ``first_contact_hours`` after it was opened (the counter's
+own value from the directory, else the setting). A worry report about a household
+that already has an open case reported within ``duplicate_worry_days`` is linked to
+that case as a ``repeat_report`` event — the counter gets the new sighting as an
+update instead of a second case. Every new case and linked report is queued for
+delivery to each active target of the case's counter, and only that counter's.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from bot.models import Case, CaseEvent, CaseKind, CaseStatus, Delivery, DeliveryTarget, utcnow
+from bot.settings import settings
+from routing.areas import AreaResolution
+from routing.snapshot import get_directory
+from routing.targets import ensure_console_target
+
+__all__ = [
+    "OPEN_STATUSES",
+    "InvalidTransition",
+    "case_for_counter",
+    "cases_for_counter",
+    "household_key",
+    "open_case",
+    "overdue_cases",
+    "transition",
+]
+
+OPEN_STATUSES = (CaseStatus.new, CaseStatus.acknowledged, CaseStatus.contacted)
+# Forward only. A counter may close a case it never had to contact (a duplicate, the
+# person turned up) and may call before acknowledging.
+TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
+    CaseStatus.new: frozenset({CaseStatus.acknowledged, CaseStatus.contacted, CaseStatus.closed}),
+    CaseStatus.acknowledged: frozenset({CaseStatus.contacted, CaseStatus.closed}),
+    CaseStatus.contacted: frozenset({CaseStatus.closed}),
+    CaseStatus.closed: frozenset(),
+}
+
+_KANJI_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
+_KANJI_NUMBER_RE = re.compile(r"[〇零一二三四五六七八九十]+(?=丁目|番|号|の|-)")
+_SEPARATOR = r"(?:丁目|番地|番|号|の|[-‐‑‒–—−ー])"
+_ADDRESS_RE = re.compile(rf"(\d+)(?:\s*{_SEPARATOR}\s*(\d+))?(?:\s*{_SEPARATOR}\s*(\d+))?\s*(丁目|番地?|号)?")
+_NOISE_RE = re.compile(r"[\s、。,.・「」()（）]+")
+
+
+class InvalidTransition(ValueError):
+    """A status change the lifecycle does not allow (or a close without a reason)."""
+
+
+def _kanji_number(match: re.Match[str]) -> str:
+    digits = match.group(0)
+    if "十" not in digits:
+        return digits.translate(_KANJI_DIGITS)
+    tens, _, ones = digits.partition("十")
+    return str(int(tens.translate(_KANJI_DIGITS) or 1) * 10 + int(ones.translate(_KANJI_DIGITS) or 0))
+
+
+def household_key(area: AreaResolution | None, detail: str | None, where_text: str | None) -> str | None:
+    """A normalised address of the person concerned, used to link repeat worry reports.
+
+    The town id plus the 丁目-番-号 numbers, so that 「柳町2丁目3番」「柳町２－３」
+    「柳町二丁目三番地」 give the same key. Without numbers the rest of the text after
+    the town name is used (「柳町の角の青い家」); without a town there is no key.
+
+    Args:
+        area: the resolved place; only a resolved town gives a key.
+        detail: the 丁目/番地 part found by place extraction, if any.
+        where_text: the resident's own words for the place.
+
+    Returns:
+        ``"kita-2-2:2-3"``-style key, or None.
+    """
+    if area is None or area.status != "resolved" or area.town is None:
+        return None
+    source = unicodedata.normalize("NFKC", " ".join(part for part in (detail, where_text) if part))
+    for name in (area.town.ward, area.town.town):
+        source = source.replace(name, " ")
+    source = _KANJI_NUMBER_RE.sub(_kanji_number, source)
+    for match in _ADDRESS_RE.finditer(source):
+        numbers = [str(int(n)) for n in match.groups()[:3] if n]
+        # A lone number is an address only when marked as one (2丁目) — not 「3階」.
+        if len(numbers) > 1 or match.group(4):
+            return f"{area.town.town_id}:{'-'.join(numbers)}"
+    rest = _NOISE_RE.sub("", source).lstrip("のにで")
+    return f"{area.town.town_id}:~{rest}" if rest else None
+
+
+def _queue_deliveries(session: Session, case: Case, event: CaseEvent) -> None:
+    ensure_console_target(session, case.counter_id)
+    targets = session.scalars(
+        select(DeliveryTarget).where(DeliveryTarget.counter_id == case.counter_id, DeliveryTarget.active)
+    )
+    session.add_all(Delivery(case_id=case.id, case_event_id=event.id, target_id=target.id) for target in targets)
+
+
+def _open_duplicate(session: Session, key: str, now: datetime) -> Case | None:
+    if session.get_bind().dialect.name == "postgresql":
+        # Two reports about the same household at the same moment must not open two cases.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    window_start = now - timedelta(days=settings.duplicate_worry_days)
+    return session.scalar(
+        select(Case)
+        .where(
+            Case.kind == CaseKind.worry,
+            Case.household_key == key,
+            Case.status.in_(OPEN_STATUSES),
+            Case.last_report_at >= window_start,
+        )
+        .order_by(Case.id.desc())
+        .limit(1)
+    )
+
+
+def open_case(
+    session: Session,
+    *,
+    kind: CaseKind,
+    topic: str,
+    counter_id: str,
+    area: AreaResolution | None,
+    details: dict[str, Any],
+    reason: str,
+    channel: str | None,
+    language: str,
+    urgent: bool = False,
+    household_key: str | None = None,
+    reporter_contact_id: int | None = None,
+    callback_consent: bool = False,
+    now: datetime | None = None,
+) -> tuple[Case, bool]:
+    """Open a case for a counter, or link a repeat worry report to the open one.
+
+    Queues a delivery to every active target of the counter (a console target is
+    always there). Runs in the caller's transaction; call
+    ``routing.delivery.schedule_delivery`` after committing.
+
+    Args:
+        session: the caller's session.
+        kind: consult, worry, missing or callback.
+        topic: the directory topic (``watch`` for worry reports).
+        counter_id: the service id chosen by ``choose_counter``.
+        area: the resolved place of the matter.
+        details: what the counter needs (what was noticed, since when, ...); stored as given.
+        reason: why this counter (``CounterChoice.reason``).
+        channel: the channel the report came in on.
+        language: the reporter's language.
+        urgent: shown first to staff.
+        household_key: from ``household_key``; worry reports with the same key are linked.
+        reporter_contact_id: kept only when the reporter agreed to a call back.
+        callback_consent: whether the counter may contact the reporter.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        ``(case, linked)``: linked is True when the report was added to an existing case.
+
+    Raises:
+        ValueError: when ``counter_id`` is not an active service of the directory.
+    """
+    now = now or utcnow()
+    service = get_directory(session).services.get(counter_id)
+    if service is None:
+        raise ValueError(f"'{counter_id}' is not an active service of the directory")
+    if kind == CaseKind.worry and household_key:
+        existing = _open_duplicate(session, household_key, now)
+        if existing is not None:
+            event = CaseEvent(
+                case_id=existing.id,
+                kind="repeat_report",
+                actor=channel,
+                created_at=now,
+                details={
+                    "details": details,
+                    "reason": reason,
+                    "channel": channel,
+                    "urgent": urgent,
+                    "callback_consent": callback_consent,
+                    "reporter_contact_id": reporter_contact_id if callback_consent else None,
+                },
+            )
+            session.add(event)
+            existing.report_count += 1
+            existing.last_report_at = now
+            existing.urgent = existing.urgent or urgent
+            session.flush()
+            _queue_deliveries(session, existing, event)
+            session.flush()
+            return existing, True
+    hours = service.first_contact_hours or settings.first_contact_hours
+    case = Case(
+        kind=kind,
+        topic=topic,
+        status=CaseStatus.new,
+        urgent=urgent,
+        counter_id=counter_id,
+        town_id=area.town.town_id if area and area.town else None,
+        sphere=area.sphere if area else None,
+        ward=area.ward_code if area else None,
+        household_key=household_key,
+        routing_reason=reason,
+        details=details,
+        channel=channel,
+        language=language,
+        reporter_contact_id=reporter_contact_id if callback_consent else None,
+        callback_consent=callback_consent,
+        created_at=now,
+        last_report_at=now,
+        first_contact_due=now + timedelta(hours=hours),
+    )
+    session.add(case)
+    session.flush()
+    event = CaseEvent(case_id=case.id, kind="created", actor=channel, created_at=now, details={"reason": reason})
+    session.add(event)
+    session.flush()
+    _queue_deliveries(session, case, event)
+    session.flush()
+    return case, False
+
+
+def transition(
+    session: Session,
+    case: Case,
+    status: CaseStatus,
+    *,
+    actor: str,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Move a case forward in its lifecycle and record who did it.
+
+    Args:
+        session: the caller's session.
+        case: the case to change.
+        status: the new status.
+        actor: who (staff username or ``cli``).
+        reason: why; required to close.
+        now: the current time (aware); defaults to now.
+
+    Raises:
+        InvalidTransition: for a backward or repeated step, or a close without a reason.
+    """
+    now = now or utcnow()
+    status = CaseStatus(status)
+    if status not in TRANSITIONS[case.status]:
+        raise InvalidTransition(f"case {case.id}: cannot go from {case.status.value} to {status.value}")
+    if status == CaseStatus.closed and not (reason and reason.strip()):
+        raise InvalidTransition(f"case {case.id}: closing needs a reason")
+    previous = case.status
+    if status in (CaseStatus.acknowledged, CaseStatus.contacted) and case.acknowledged_at is None:
+        case.acknowledged_at = now
+    if status == CaseStatus.contacted:
+        case.contacted_at = now
+    if status == CaseStatus.closed:
+        case.closed_at, case.close_reason = now, reason.strip() if reason else None
+    case.status = status
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            kind="status",
+            actor=actor,
+            created_at=now,
+            details={"from": previous.value, "to": status.value, "reason": reason},
+        )
+    )
+    session.flush()
+
+
+def overdue_cases(
+    session: Session, now: datetime | None = None, counter_ids: Collection[str] | None = None
+) -> list[Case]:
+    """Cases whose first contact is past due and not yet made, most overdue first.
+
+    Args:
+        session: a session.
+        now: the current time (aware); defaults to now.
+        counter_ids: only these counters' cases; all counters when None.
+
+    Returns:
+        The overdue cases.
+    """
+    now = now or utcnow()
+    query = select(Case).where(
+        Case.status.in_((CaseStatus.new, CaseStatus.acknowledged)), Case.first_contact_due < now
+    )
+    if counter_ids is not None:
+        query = query.where(Case.counter_id.in_(list(counter_ids)))
+    return list(session.scalars(query.order_by(Case.first_contact_due, Case.id)))
+
+
+def cases_for_counter(
+    session: Session,
+    counter_ids: Collection[str],
+    *,
+    statuses: Collection[CaseStatus] | None = OPEN_STATUSES,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[Case]:
+    """The cases of some counters — staff only ever see their own counters' cases.
+
+    Args:
+        session: a session.
+        counter_ids: the counters the staff member belongs to; empty means no cases.
+        statuses: which statuses to list (open ones by default); None for all.
+        limit: page size.
+        offset: page start.
+
+    Returns:
+        Urgent cases first, then by first-contact deadline.
+    """
+    if not counter_ids:
+        return []
+    query = select(Case).where(Case.counter_id.in_(list(counter_ids)))
+    if statuses is not None:
+        query = query.where(Case.status.in_(list(statuses)))
+    order = (Case.urgent.desc(), func.coalesce(Case.first_contact_due, Case.created_at), Case.id)
+    return list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
+
+
+def case_for_counter(session: Session, case_id: int, counter_ids: Collection[str]) -> Case | None:
+    """One case, only if it belongs to one of ``counter_ids`` (None otherwise).
+
+    Args:
+        session: a session.
+        case_id: the case id.
+        counter_ids: the counters the staff member belongs to.
+
+    Returns:
+        The case or None.
+    """
+    case = session.get(Case, case_id)
+    return case if case is not None and case.counter_id in set(counter_ids) else None

@@ -1,0 +1,371 @@
+"""Command-line commands of the routing package, added to ``tsunagu`` by ``register``.
+
+``directory import|show``, ``route`` (JSON lines in, one JSON line out per input),
+``cases list|overdue|ack|contact|close``, ``targets import|list`` and ``deliver``.
+Every command first brings the database up to date with ``bot.db.init_db``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.models import Case, CaseStatus, Delivery, DeliveryState, DeliveryTarget
+from bot.settings import settings
+
+__all__ = ["register", "route_text"]
+
+err = Console(stderr=True)
+out = Console()
+
+directory_app = typer.Typer(help="The counter directory (Open Referral HSDS tables).", no_args_is_help=True)
+cases_app = typer.Typer(help="Cases handed to counters.", no_args_is_help=True)
+targets_app = typer.Typer(help="Where counters receive their cases.", no_args_is_help=True)
+
+ROUTE_KEYS = ("intent", "topic", "area", "counter_id", "reason")
+
+
+# The URL is always passed on: the database is whatever the settings say at call time.
+def _ready() -> None:
+    from bot.db import init_db
+
+    init_db(settings.database_url)
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    from bot.db import session_scope
+
+    with session_scope(settings.database_url) as session:
+        yield session
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code=1)
+
+
+# --------------------------------------------------------------------------- directory
+
+
+@directory_app.command("import")
+def directory_import(path: Annotated[Path, typer.Argument(help="Folder with the directory CSV files and towns.geojson.")]) -> None:
+    """Replace the directory with the tables in PATH (validated first, one transaction)."""
+    from routing.directory import DirectoryError, import_directory
+
+    _ready()
+    try:
+        with err.status(f"importing {path} …"), _session() as session:
+            summary = import_directory(
+                session, path, progress=lambda table, rows: err.print(f"  {table}: {rows} rows", highlight=False)
+            )
+    except DirectoryError as error:
+        _fail(str(error))
+    err.print(f"[green]imported[/green] {summary.total} rows from {path}", highlight=False)
+
+
+@directory_app.command("show")
+def directory_show() -> None:
+    """List the counters and lines of the loaded directory."""
+    from routing.snapshot import get_directory
+
+    _ready()
+    with _session() as session:
+        directory = get_directory(session)
+    table = Table(title="Counters")
+    for column in ("id", "name", "topics", "area", "phone", "hours"):
+        table.add_column(column)
+    for service in directory.services.values():
+        table.add_row(
+            service.id,
+            service.name,
+            ", ".join(sorted(service.topics)),
+            ", ".join(service.area_codes),
+            service.phone or "",
+            service.hours.describe("ja"),
+        )
+    out.print(table)
+
+
+# --------------------------------------------------------------------------- route
+
+
+def route_text(
+    session: Session, text: str, latitude: float | None = None, longitude: float | None = None
+) -> dict[str, Any]:
+    """Classify one message, find its place and choose its counter (the ``route`` command's line).
+
+    Args:
+        session: a session on the database holding the directory.
+        text: the resident's message.
+        latitude: a shared location, if any.
+        longitude: a shared location, if any.
+
+    Returns:
+        ``{"intent", "topic", "area", "counter_id", "reason"}``.
+    """
+    from intents.places import extract_place
+
+    from intents import detect_safety, get_classifier
+    from routing.areas import resolve_area
+    from routing.counters import INTENT_DESKS, INTENT_HOTLINE_TOPIC, choose_counter
+    from routing.directory import load_gazetteer
+
+    classification = get_classifier().classify(text)
+    signal = getattr(classification, "safety", None) or detect_safety(text)
+    intent, topic, service, prefix = classification.intent, classification.topic, None, ""
+    if signal is not None and signal.kind == "emergency":
+        intent, service = "emergency", signal.service
+    elif signal is not None and signal.kind == "crisis":
+        # Suicidal ideation: the ward's こころの相談, with the crisis lines.
+        intent, topic, prefix = "ask_where", "mental", "crisis: "
+    area = resolve_area(session, extract_place(text, load_gazetteer(session), latitude, longitude))
+    choice = choose_counter(session, intent=intent, topic=topic, area=area, emergency_service=service)
+    if intent == "emergency":
+        topic = "emergency"
+    elif intent in INTENT_DESKS:
+        topic = INTENT_HOTLINE_TOPIC[intent]
+    reason = prefix + choice.reason
+    if choice.counter is None and choice.hotlines:
+        reason += "; lines: " + ", ".join(f"{line.name} {line.phone or ''}".strip() for line in choice.hotlines)
+    return {
+        "intent": intent,
+        "topic": topic,
+        "area": area.to_dict(),
+        "counter_id": choice.counter.id if choice.counter else None,
+        "reason": reason,
+    }
+
+
+@contextmanager
+def _results_stream() -> Iterator[IO[str]]:
+    """A stream for the JSON lines; everything else printed meanwhile goes to stderr.
+
+    Libraries loading models may print to stdout, even from C code, so the file
+    descriptor itself is pointed at stderr while the results keep a copy of it.
+    """
+    stdout = sys.stdout
+    try:
+        fd = stdout.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        fd = None
+    if fd is None:  # a captured stdout (tests): no descriptor to guard
+        sys.stdout = sys.stderr
+        try:
+            yield stdout
+        finally:
+            sys.stdout = stdout
+        return
+    stdout.flush()
+    results = os.fdopen(os.dup(fd), "w", encoding="utf-8")
+    os.dup2(sys.stderr.fileno(), fd)
+    sys.stdout = sys.stderr
+    try:
+        yield results
+    finally:
+        results.flush()
+        os.dup2(results.fileno(), fd)
+        sys.stdout = stdout
+        results.close()
+
+
+def _coordinate(record: dict[str, Any], key: str) -> float | None:
+    value = record.get(key)
+    return None if value is None else float(value)
+
+
+def route() -> None:
+    """Read JSON lines {"text", "latitude"?, "longitude"?} on stdin; write one JSON line per input."""
+    with _results_stream() as results:
+        _ready()
+        with _session() as session:
+            for line in sys.stdin:
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                    if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+                        raise TypeError('expected an object with a "text" string')
+                    answer = route_text(
+                        session, record["text"], _coordinate(record, "latitude"), _coordinate(record, "longitude")
+                    )
+                except (ValueError, TypeError) as error:
+                    answer = {key: None for key in ROUTE_KEYS} | {"reason": f"bad input line: {error}"}
+                results.write(json.dumps(answer, ensure_ascii=False) + "\n")
+                results.flush()
+
+
+# --------------------------------------------------------------------------- cases
+
+
+def _cases_table(cases: list[Case], title: str) -> None:
+    table = Table(title=title)
+    for column in ("id", "kind", "topic", "counter", "place", "status", "due", "reports", "urgent"):
+        table.add_column(column)
+    for case in cases:
+        due = case.first_contact_due.astimezone().strftime("%Y-%m-%d %H:%M") if case.first_contact_due else ""
+        table.add_row(
+            str(case.id),
+            case.kind.value,
+            case.topic,
+            case.counter_id,
+            case.town_id or case.ward or "",
+            case.status.value,
+            due,
+            str(case.report_count),
+            "!" if case.urgent else "",
+        )
+    out.print(table)
+
+
+@cases_app.command("list")
+def cases_list(
+    counter: Annotated[list[str] | None, typer.Option("--counter", "-c", help="Only this counter (repeatable).")] = None,
+    all_statuses: Annotated[bool, typer.Option("--all", help="Include closed cases.")] = False,
+) -> None:
+    """List open cases, urgent first, by first-contact deadline."""
+    from routing.cases import OPEN_STATUSES, cases_for_counter
+
+    _ready()
+    with _session() as session:
+        counters = counter or list(session.scalars(select(Case.counter_id).distinct()))
+        cases = cases_for_counter(session, counters, statuses=None if all_statuses else OPEN_STATUSES)
+        _cases_table(cases, "Cases")
+
+
+@cases_app.command("overdue")
+def cases_overdue(
+    counter: Annotated[list[str] | None, typer.Option("--counter", "-c", help="Only this counter (repeatable).")] = None,
+) -> None:
+    """List cases whose first contact is overdue."""
+    from routing.cases import overdue_cases
+
+    _ready()
+    with _session() as session:
+        _cases_table(overdue_cases(session, counter_ids=counter), "Overdue cases")
+
+
+def _move(case_id: int, status: CaseStatus, actor: str, reason: str | None) -> None:
+    from routing.cases import InvalidTransition, transition
+
+    _ready()
+    try:
+        with _session() as session:
+            case = session.get(Case, case_id)
+            if case is None:
+                _fail(f"no case {case_id}")
+            transition(session, case, status, actor=actor, reason=reason)
+    except InvalidTransition as error:
+        _fail(str(error))
+    err.print(f"case {case_id}: {status.value}")
+
+
+ActorOption = Annotated[str, typer.Option("--actor", help="Who made the change.")]
+
+
+@cases_app.command("ack")
+def cases_ack(case_id: int, actor: ActorOption = "cli") -> None:
+    """Acknowledge a case (the counter has seen it)."""
+    _move(case_id, CaseStatus.acknowledged, actor, None)
+
+
+@cases_app.command("contact")
+def cases_contact(case_id: int, actor: ActorOption = "cli") -> None:
+    """Record the first contact with the person concerned."""
+    _move(case_id, CaseStatus.contacted, actor, None)
+
+
+@cases_app.command("close")
+def cases_close(
+    case_id: int,
+    reason: Annotated[str, typer.Option("--reason", "-r", help="Why the case is closed (required).")],
+    actor: ActorOption = "cli",
+) -> None:
+    """Close a case, with the reason."""
+    _move(case_id, CaseStatus.closed, actor, reason)
+
+
+# --------------------------------------------------------------------------- targets and delivery
+
+
+@targets_app.command("import")
+def targets_import(file: Annotated[Path, typer.Argument(help="delivery_targets.csv or .yml")]) -> None:
+    """Configure the e-mail and webhook targets of counters from FILE (console targets stay)."""
+    from routing.targets import TargetsError, import_targets
+
+    _ready()
+    try:
+        with _session() as session:
+            active = import_targets(session, file)
+    except TargetsError as error:
+        _fail(str(error))
+    err.print(f"[green]{len(active)} active targets[/green]", highlight=False)
+
+
+@targets_app.command("list")
+def targets_list() -> None:
+    """List delivery targets with their sent / pending / failed deliveries."""
+    _ready()
+    with _session() as session:
+        counts: dict[tuple[int, DeliveryState], int] = {
+            (target_id, state): number
+            for target_id, state, number in session.execute(
+                select(Delivery.target_id, Delivery.state, func.count()).group_by(Delivery.target_id, Delivery.state)
+            )
+        }
+        table = Table(title="Delivery targets")
+        for column in ("id", "counter", "method", "address", "active", "sent", "pending", "failed"):
+            table.add_column(column)
+        for target in session.scalars(select(DeliveryTarget).order_by(DeliveryTarget.counter_id, DeliveryTarget.id)):
+            pending = counts.get((target.id, DeliveryState.unprocessed), 0) + counts.get(
+                (target.id, DeliveryState.processing), 0
+            )
+            table.add_row(
+                str(target.id),
+                target.counter_id,
+                target.method,
+                target.address,
+                "yes" if target.active else "no",
+                str(counts.get((target.id, DeliveryState.sent), 0)),
+                str(pending),
+                str(counts.get((target.id, DeliveryState.failed), 0)),
+            )
+        out.print(table)
+
+
+def deliver() -> None:
+    """Run one delivery pass (for cron or a worker loop)."""
+    from bot.db import session_factory
+    from routing.delivery import deliver_pending
+
+    _ready()
+    run = deliver_pending(session_factory(settings.database_url))
+    err.print(
+        f"claimed {run.claimed}: sent {run.sent}, retrying {run.retrying}, failed {run.failed}; waiting {run.waiting}",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the routing commands to the ``tsunagu`` CLI.
+
+    Args:
+        app: the top-level Typer application.
+    """
+    app.add_typer(directory_app, name="directory")
+    app.add_typer(cases_app, name="cases")
+    app.add_typer(targets_app, name="targets")
+    app.command("route")(route)
+    app.command("deliver")(deliver)

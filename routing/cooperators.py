@@ -1,0 +1,249 @@
+"""The cooperator (協力者) register: sign-up, one-message unsubscribe, yearly re-confirmation.
+
+A cooperator is an area at town precision (the town's centroid, never a resident's
+exact position), one or more endpoints in order of preference (the chat they signed up
+on first, then e-mail, then SMS), optional quiet hours, and a consent date. Consent is
+renewed yearly: ``due_for_reconfirmation`` lists those whose ``reconfirm_due`` has
+passed (the city sends them ``utter_helper_reconfirm_request``); answering "このまま続ける"
+in the register_helper flow calls ``reconfirm``; ``lapse_unconfirmed`` stops alerts to
+those who did not answer within ``cooperator_reconfirm_grace_days``
+(`tsunagu helper reconfirm-due --lapse`, daily).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from bot.models import Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
+from bot.settings import settings
+
+__all__ = [
+    "PUSH_CHANNELS",
+    "EndpointSpec",
+    "cooperator_at",
+    "due_for_reconfirmation",
+    "lapse_unconfirmed",
+    "parse_email",
+    "parse_mobile",
+    "parse_quiet_hours",
+    "reconfirm",
+    "register_cooperator",
+    "unsubscribe_endpoint",
+]
+
+# Chat channels the fan-out can push an alert to, with their display names. A cooperator
+# who signs up on one of them is reached there first; the phone line and the web chat
+# cannot be pushed to, so they need an e-mail address or an SMS number.
+PUSH_CHANNELS = {"line": "LINE", "telegram": "Telegram"}
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+MOBILE_RE = re.compile(r"^0[789]0\d{8}$")
+_TIME = r"(\d{1,2})(?:\s*(?::|時)\s*(\d{1,2})?\s*分?)?"
+QUIET_RE = re.compile(rf"^{_TIME}\s*(?:-|~|〜|ー|から|to)\s*{_TIME}$")
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """One way to reach a cooperator: channel (line, telegram, email, sms) and address."""
+
+    channel: str
+    address: str
+
+
+def parse_email(text: str) -> str | None:
+    """An e-mail address (full-width characters folded), or None."""
+    candidate = unicodedata.normalize("NFKC", text).strip()
+    return candidate if len(candidate) <= 254 and EMAIL_RE.match(candidate) else None
+
+
+def parse_mobile(text: str) -> str | None:
+    """A Japanese mobile number (070/080/090) in E.164 form for SMS ("+8190…"), or None."""
+    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
+    if digits.startswith("81") and len(digits) == 12:
+        digits = "0" + digits[2:]
+    return "+81" + digits[1:] if MOBILE_RE.match(digits) else None
+
+
+def parse_quiet_hours(text: str) -> tuple[str, str] | None:
+    """Quiet hours such as 「22:00-07:00」「22時〜7時」「22-7」 as ("22:00", "07:00"), or None."""
+    plain = unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "")
+    match = QUIET_RE.match(plain)
+    if match is None:
+        return None
+    start_h, start_m, end_h, end_m = (int(group or 0) for group in match.groups())
+    if not (0 <= start_h <= 23 and 0 <= end_h <= 24 and 0 <= start_m <= 59 and 0 <= end_m <= 59):
+        return None
+    start, end = f"{start_h:02d}:{start_m:02d}", f"{end_h % 24:02d}:{end_m:02d}"
+    return (start, end) if start != end else None
+
+
+def cooperator_at(session: Session, endpoints: Sequence[EndpointSpec], *, active_only: bool = False) -> Cooperator | None:
+    """The cooperator behind the first of ``endpoints`` that is registered, or None.
+
+    Args:
+        session: a session.
+        endpoints: candidate (channel, address) pairs, most telling first.
+        active_only: only an active cooperator counts.
+
+    Returns:
+        The cooperator or None.
+    """
+    for spec in endpoints:
+        endpoint = session.scalar(
+            select(CooperatorEndpoint).where(CooperatorEndpoint.channel == spec.channel,
+                                             CooperatorEndpoint.address == spec.address)
+        )
+        if endpoint is not None and (endpoint.cooperator.active or not active_only):
+            return endpoint.cooperator
+    return None
+
+
+def register_cooperator(
+    session: Session,
+    *,
+    endpoints: Sequence[EndpointSpec],
+    town_id: str,
+    latitude: float,
+    longitude: float,
+    quiet_hours: tuple[str, str] | None,
+    language: str,
+    now: datetime | None = None,
+) -> Cooperator:
+    """Register a cooperator, or renew the registration that already owns one of the endpoints.
+
+    Endpoints are ranked in the given order (first = preferred). An endpoint that belonged
+    to another cooperator moves to this one: one address, one cooperator.
+
+    Args:
+        session: the caller's session.
+        endpoints: how to reach them, preferred first; at least one.
+        town_id: the town of their area.
+        latitude: the town's centroid (never a resident's own position).
+        longitude: the town's centroid.
+        quiet_hours: ("22:00", "07:00") or None.
+        language: the language of their alerts.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The active cooperator with exactly these endpoints.
+
+    Raises:
+        ValueError: without any endpoint.
+    """
+    if not endpoints:
+        raise ValueError("a cooperator needs at least one endpoint")
+    now = now or utcnow()
+    cooperator = cooperator_at(session, endpoints)
+    if cooperator is None:
+        cooperator = Cooperator()
+        session.add(cooperator)
+    cooperator.town_id = town_id
+    cooperator.latitude, cooperator.longitude = latitude, longitude
+    cooperator.quiet_start, cooperator.quiet_end = quiet_hours or (None, None)
+    cooperator.language = language
+    cooperator.active = True
+    cooperator.consented_at = now
+    cooperator.reconfirm_due = now + timedelta(days=settings.cooperator_reconfirm_days)
+    session.flush()
+    wanted = {(spec.channel, spec.address): priority for priority, spec in enumerate(endpoints)}
+    for endpoint in list(cooperator.endpoints):
+        if (endpoint.channel, endpoint.address) not in wanted:
+            cooperator.endpoints.remove(endpoint)
+    session.flush()
+    kept = {(endpoint.channel, endpoint.address): endpoint for endpoint in cooperator.endpoints}
+    for (channel, address), priority in wanted.items():
+        endpoint = kept.get((channel, address)) or session.scalar(
+            select(CooperatorEndpoint).where(CooperatorEndpoint.channel == channel,
+                                             CooperatorEndpoint.address == address)
+        )
+        if endpoint is None:
+            endpoint = CooperatorEndpoint(channel=channel, address=address)
+            session.add(endpoint)
+        endpoint.cooperator = cooperator
+        endpoint.priority = priority
+        endpoint.active = True
+    session.flush()
+    return cooperator
+
+
+def unsubscribe_endpoint(session: Session, endpoints: Sequence[EndpointSpec]) -> Cooperator | None:
+    """Stop everything for the cooperator behind an endpoint: registration, endpoints, queued messages.
+
+    Args:
+        session: the caller's session.
+        endpoints: the (channel, address) pairs the request came from.
+
+    Returns:
+        The deactivated cooperator, or None when no active cooperator is behind them.
+    """
+    cooperator = cooperator_at(session, endpoints, active_only=True)
+    if cooperator is None:
+        return None
+    cooperator.active = False
+    for endpoint in cooperator.endpoints:
+        endpoint.active = False
+    session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.cooperator_id == cooperator.id, OutboxItem.state == OutboxState.queued)
+        .values(state=OutboxState.cancelled)
+    )
+    session.flush()
+    return cooperator
+
+
+def due_for_reconfirmation(session: Session, now: datetime | None = None) -> list[Cooperator]:
+    """Active cooperators whose yearly re-confirmation is due, oldest first.
+
+    Args:
+        session: a session.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The cooperators (send each ``utter_helper_reconfirm_request``).
+    """
+    now = now or utcnow()
+    return list(session.scalars(
+        select(Cooperator).where(Cooperator.active.is_(True), Cooperator.reconfirm_due <= now)
+        .order_by(Cooperator.reconfirm_due, Cooperator.id)
+    ))
+
+
+def reconfirm(cooperator: Cooperator, now: datetime | None = None) -> None:
+    """The cooperator said they want to continue: renew consent for another period.
+
+    Args:
+        cooperator: the cooperator.
+        now: the current time (aware); defaults to now.
+    """
+    now = now or utcnow()
+    cooperator.consented_at = now
+    cooperator.reconfirm_due = now + timedelta(days=settings.cooperator_reconfirm_days)
+
+
+def lapse_unconfirmed(session: Session, now: datetime | None = None) -> int:
+    """Deactivate cooperators who let the re-confirmation grace period pass without answering.
+
+    Args:
+        session: the caller's session.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        How many cooperators were deactivated.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(days=settings.cooperator_reconfirm_grace_days)
+    lapsed = session.scalars(
+        select(Cooperator).where(Cooperator.active.is_(True), Cooperator.reconfirm_due < cutoff)
+    ).all()
+    for cooperator in lapsed:
+        cooperator.active = False
+        for endpoint in cooperator.endpoints:
+            endpoint.active = False
+    session.flush()
+    return len(lapsed)

@@ -1,0 +1,63 @@
+"""Commands of the alert fan-out: ``tsunagu worker`` and ``tsunagu fanout process / progress``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from bot.settings import settings
+
+__all__ = ["dramatiq_argv", "register"]
+
+
+def dramatiq_argv(processes: int, threads: int) -> list[str]:
+    """The command line that runs the fan-out's Dramatiq workers with this Python."""
+    return [sys.executable, "-m", "dramatiq", "routing.fanout_worker",
+            "--processes", str(processes), "--threads", str(threads)]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``worker`` and the ``fanout`` group to the ``tsunagu`` command line."""
+    fanout = typer.Typer(help="Missing-person alert fan-out: send the outbox, show progress.", no_args_is_help=True)
+
+    @app.command()
+    def worker(
+        processes: Annotated[int, typer.Option("--processes", "-p", min=1, help="Worker processes.")] = 2,
+        threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="Threads per process.")] = 4,
+    ) -> None:
+        """Run the alert fan-out workers (Dramatiq on TSUNAGU_REDIS_URL) until stopped."""
+        if not settings.redis_url:
+            typer.echo("tsunagu worker needs TSUNAGU_REDIS_URL. Without Redis, `tsunagu serve` sends alerts "
+                       "itself and `tsunagu fanout process` sends what is due once.", err=True)
+            raise typer.Exit(2)
+        argv = dramatiq_argv(processes, threads)
+        # Replace this process, so a supervisor's signals reach Dramatiq directly.
+        os.execv(argv[0], argv)
+
+    @fanout.command("process")
+    def process(
+        seconds: Annotated[float | None, typer.Option(help="Stop taking new batches after this long.")] = None,
+    ) -> None:
+        """Send the alert messages that are due now, in this process, then exit."""
+        from bot.db import init_db
+        from routing.fanout_runner import process_outbox
+
+        init_db()
+        for channel, counts in process_outbox(seconds=seconds).items():
+            summary = ", ".join(f"{what} {number}" for what, number in sorted(counts.items())) or "nothing due"
+            typer.echo(f"{channel}: {summary}")
+
+    @fanout.command("progress")
+    def show_progress(alert_id: Annotated[int, typer.Argument(help="The alert's number.")]) -> None:
+        """How many of an alert's messages are queued, sending, sent, failed or cancelled."""
+        from bot.db import session_scope
+        from routing.fanout import progress
+
+        with session_scope() as session:
+            counts = progress(session, alert_id)
+        typer.echo("  ".join(f"{state} {number}" for state, number in counts.items()))
+
+    app.add_typer(fanout, name="fanout")

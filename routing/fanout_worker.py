@@ -1,0 +1,73 @@
+"""Dramatiq entry point of the alert fan-out: ``tsunagu worker`` runs ``dramatiq routing.fanout_worker``.
+
+Importing this module configures the Redis broker from ``settings.redis_url`` (keys
+under ``<fanout_namespace>:dramatiq``) and declares one actor. A message names a
+channel; the actor sends that channel's due rows for at most
+``fanout_slice_seconds`` (``routing.fanout_runner.run_pass``), then, if rows are left
+— due now, waiting for a retry, or leased by a worker that may have died — enqueues
+its own follow-up for when they are due. Follow-ups for the same channel and second
+are enqueued once (a ``SET NX`` key), so kicks do not multiply into endless chains.
+
+A worker that boots sends a kick, so work left behind by a stopped worker resumes.
+Several workers may serve the same channel at once: claims never overlap (``SKIP
+LOCKED`` / conditional update) and the rate limits live in Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+from dramatiq import Middleware, Worker
+from dramatiq.brokers.redis import RedisBroker
+
+from bot.db import session_scope
+from bot.models import utcnow
+from bot.settings import settings
+from routing.fanout import ACTOR_NAME, QUEUE_NAME, kick, redis_broker
+from routing.fanout_outbox import next_due
+from routing.fanout_runner import process_outbox
+
+__all__ = ["broker", "process_channel"]
+
+log = logging.getLogger(__name__)
+
+# A slice may overrun by its last batch (a platform's Retry-After); Dramatiq must not kill it.
+_TIME_LIMIT_MARGIN_SECONDS = 600
+
+
+class _KickOnBoot(Middleware):
+    """Resume whatever the outbox holds when a worker process starts."""
+
+    def after_worker_boot(self, broker: RedisBroker, worker: Worker) -> None:
+        kick()
+
+
+if not settings.redis_url:
+    raise RuntimeError("the fan-out workers need TSUNAGU_REDIS_URL; without Redis the web process sends alerts itself")
+
+broker = redis_broker(settings.redis_url, settings.fanout_namespace)
+broker.add_middleware(_KickOnBoot())
+dramatiq.set_broker(broker)
+
+
+@dramatiq.actor(
+    actor_name=ACTOR_NAME,
+    queue_name=QUEUE_NAME,
+    broker=broker,
+    max_retries=5,
+    time_limit=int((settings.fanout_slice_seconds + _TIME_LIMIT_MARGIN_SECONDS) * 1000),
+)
+def process_channel(channel: str) -> None:
+    """Send one channel's due rows for one slice, then schedule the follow-up."""
+    counts = process_outbox([channel], seconds=settings.fanout_slice_seconds)[channel]
+    if counts:
+        log.info("%s: %s", channel, dict(counts))
+    with session_scope() as session:
+        due = next_due(session, [channel], now=utcnow())
+    if due is None:
+        return
+    delay_ms = max(0, int((due - utcnow()).total_seconds() * 1000))
+    key = f"{settings.fanout_namespace}:fanout:follow-up:{channel}:{int(due.timestamp())}"
+    if broker.client.set(key, "1", nx=True, px=delay_ms + 10_000):
+        process_channel.send_with_options(args=(channel,), delay=delay_ms or None)

@@ -1,0 +1,379 @@
+"""A read-only, in-memory view of the loaded directory, built once per import.
+
+Routing answers every resident message, so it must not walk thousands of rows per
+turn. ``get_directory`` reads the token of the latest directory import (one tiny
+query) and returns the matching ``Directory``: towns with their readings, postal
+codes and prepared polygons, active services with topics, areas, phones, address
+and opening hours, and per-topic coverage maps computed on first use. A new
+import gets a new token, so every process picks up the new directory at once.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import shapely
+from shapely.geometry import Point, shape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import (
+    Address,
+    Attribute,
+    DirectoryImport,
+    Location,
+    Phone,
+    Schedule,
+    Service,
+    ServiceArea,
+    ServiceAtLocation,
+    TaxonomyTerm,
+    Town,
+)
+from routing.hours import OpeningHours, parse_rule
+
+__all__ = [
+    "CITY",
+    "LEVEL_NAMES",
+    "NATIONAL",
+    "Coverage",
+    "Directory",
+    "ServiceRecord",
+    "TownOption",
+    "TownRecord",
+    "get_directory",
+    "invalidate_directory_cache",
+]
+
+CITY = "city"
+NATIONAL = "japan"
+# Coverage levels, most specific first: a town-level service beats a care-area one,
+# which beats a ward one, which beats a city-wide one.
+LEVEL_NAMES = ("town", "care area", "ward", "city")
+KM_PER_DEGREE_LAT = 110.574
+KM_PER_DEGREE_LON_EQUATOR = 111.320
+CACHE_SIZE = 4
+
+
+@dataclass(frozen=True)
+class TownOption:
+    """A town as the flows show it: id, names, ward and care area (sphere)."""
+
+    town_id: str
+    town: str
+    ward: str
+    ward_code: str
+    sphere: str
+
+
+@dataclass(frozen=True)
+class TownRecord:
+    """Everything the router knows about one town."""
+
+    option: TownOption
+    postal_code: str
+    latitude: float
+    longitude: float
+    town_kana: str
+    ward_kana: str
+    ward_romaji: str
+
+
+@dataclass(frozen=True)
+class ServiceRecord:
+    """An active counter or hotline with what a resident needs to reach it."""
+
+    id: str
+    name: str
+    position: int
+    topics: frozenset[str]
+    area_codes: tuple[str, ...]
+    phone: str | None
+    address: str | None
+    postal_code: str | None
+    hours: OpeningHours
+    first_contact_hours: int | None
+
+    @property
+    def national(self) -> bool:
+        return NATIONAL in self.area_codes
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which service answers a topic set in each town, and how specific that answer is."""
+
+    by_town: dict[str, tuple[str, int, str]]  # town_id -> (service_id, level, area_code)
+    by_ward: dict[str, frozenset[str | None]]  # ward_code -> distinct services of its towns
+    everywhere: frozenset[str | None]
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "")
+
+
+@dataclass
+class _Geometry:
+    """Town shapes projected to kilometres around the city, in a spatial index."""
+
+    town_ids: list[str]
+    tree: shapely.STRtree
+    scale: tuple[float, float]  # km per degree of longitude, latitude
+
+    def project(self, latitude: float, longitude: float) -> tuple[float, float]:
+        return longitude * self.scale[0], latitude * self.scale[1]
+
+
+@dataclass
+class Directory:
+    """The loaded directory; build with ``get_directory``."""
+
+    token: str
+    towns: dict[str, TownRecord]
+    geometries: dict[str, dict[str, Any] | None]
+    services: dict[str, ServiceRecord]
+    _coverage: dict[tuple[frozenset[str], ...], Coverage] = field(default_factory=dict, repr=False)
+
+    # ------------------------------------------------------------------ towns and wards
+    @cached_property
+    def wards(self) -> dict[str, str]:
+        """Ward code -> ward name, in the directory's order."""
+        wards: dict[str, str] = {}
+        for record in self.towns.values():
+            wards.setdefault(record.option.ward_code, record.option.ward)
+        return wards
+
+    @cached_property
+    def towns_by_ward(self) -> dict[str, tuple[TownOption, ...]]:
+        grouped: dict[str, list[TownOption]] = {}
+        for record in self.towns.values():
+            grouped.setdefault(record.option.ward_code, []).append(record.option)
+        return {code: tuple(options) for code, options in grouped.items()}
+
+    @cached_property
+    def towns_by_postal(self) -> dict[str, tuple[str, ...]]:
+        grouped: dict[str, list[str]] = {}
+        for town_id, record in self.towns.items():
+            if record.postal_code:
+                grouped.setdefault(record.postal_code, []).append(town_id)
+        return {code: tuple(ids) for code, ids in grouped.items()}
+
+    @cached_property
+    def postal_prefixes(self) -> frozenset[str]:
+        """The 3-digit postal areas of the city: a code outside them is not the city's."""
+        return frozenset(code[:3] for code in self.towns_by_postal)
+
+    @cached_property
+    def _ward_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for record in self.towns.values():
+            code = record.option.ward_code
+            for name in (code, record.option.ward, record.ward_kana, record.ward_romaji):
+                if name:
+                    names.setdefault(_fold(name), code)
+            # "Kita-ku" is also written "Kita ku", "Kitaku" or just "Kita".
+            if record.ward_romaji:
+                bare = _fold(record.ward_romaji).replace("-", "")
+                names.setdefault(bare, code)
+                names.setdefault(bare.removesuffix("ku"), code)
+        return names
+
+    def ward_code_for(self, name: str | None) -> str | None:
+        """The ward code for a ward's name, code, kana or romaji; None when unknown."""
+        if not name:
+            return None
+        return self._ward_names.get(_fold(name))
+
+    # ------------------------------------------------------------------ geometry
+    @cached_property
+    def _geometry(self) -> _Geometry | None:
+        if not self.towns:
+            return None
+        # An equirectangular projection around the city's mean latitude: exact enough for
+        # distances of a few kilometres, and it makes shapely's distances kilometres.
+        origin_lat = sum(record.latitude for record in self.towns.values()) / len(self.towns)
+        scale = (KM_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(origin_lat)), KM_PER_DEGREE_LAT)
+        town_ids, shapes = [], []
+        for town_id, record in self.towns.items():
+            geometry = self.geometries.get(town_id)
+            # A town without a polygon still takes part as its centroid, for the nearest fallback.
+            geom = shape(geometry) if geometry else Point(record.longitude, record.latitude)
+            geom = shapely.transform(geom, lambda coords: coords * scale)
+            shapely.prepare(geom)
+            town_ids.append(town_id)
+            shapes.append(geom)
+        return _Geometry(town_ids, shapely.STRtree(shapes), scale)
+
+    def town_at(self, latitude: float, longitude: float) -> tuple[str, float] | None:
+        """The town containing a point (distance 0) or else the nearest one, with its distance in km.
+
+        Args:
+            latitude: WGS84 latitude.
+            longitude: WGS84 longitude.
+
+        Returns:
+            ``(town_id, km)``, or None for an empty directory. Points on a shared border
+            go to the town first in the directory's order.
+        """
+        geometry = self._geometry
+        if geometry is None:
+            return None
+        point = Point(geometry.project(latitude, longitude))
+        hits = geometry.tree.query(point, predicate="intersects")
+        if len(hits):
+            return geometry.town_ids[int(min(hits))], 0.0
+        index, distance = geometry.tree.query_nearest(point, return_distance=True, all_matches=False)
+        return geometry.town_ids[int(index[0])], float(distance[0])
+
+    # ------------------------------------------------------------------ services
+    @cached_property
+    def _services_by_topic(self) -> dict[str, tuple[ServiceRecord, ...]]:
+        grouped: dict[str, list[ServiceRecord]] = {}
+        for service in self.services.values():
+            for topic in service.topics:
+                grouped.setdefault(topic, []).append(service)
+        return {topic: tuple(sorted(items, key=lambda s: s.position)) for topic, items in grouped.items()}
+
+    def services_for(self, topics: Iterable[str]) -> tuple[ServiceRecord, ...]:
+        """Active services tagged with every topic in ``topics``, in directory order."""
+        wanted = frozenset(topics)
+        if not wanted:
+            return ()
+        first = min(wanted, key=lambda topic: len(self._services_by_topic.get(topic, ())))
+        return tuple(s for s in self._services_by_topic.get(first, ()) if wanted <= s.topics)
+
+    def coverage(self, topic_sets: tuple[frozenset[str], ...]) -> Coverage:
+        """For each town, the most specific local service for the first topic set that has one.
+
+        Args:
+            topic_sets: alternatives in order of preference, e.g. ``({"watch", "missing"}, {"watch"})``.
+
+        Returns:
+            The coverage map (computed once per directory and topic sets).
+        """
+        cached = self._coverage.get(topic_sets)
+        if cached is not None:
+            return cached
+        by_town: dict[str, tuple[str, int, str]] = {}
+        for topics in topic_sets:
+            by_code: dict[str, list[ServiceRecord]] = {}
+            for service in self.services_for(topics):
+                for code in service.area_codes:
+                    if code != NATIONAL:
+                        by_code.setdefault(code, []).append(service)
+            for town_id, record in self.towns.items():
+                if town_id in by_town:
+                    continue
+                option = record.option
+                for level, code in enumerate((town_id, option.sphere, option.ward_code, CITY)):
+                    if code in by_code:
+                        by_town[town_id] = (by_code[code][0].id, level, code)
+                        break
+        by_ward: dict[str, set[str | None]] = {}
+        for town_id, record in self.towns.items():
+            by_ward.setdefault(record.option.ward_code, set()).add(by_town.get(town_id, (None,))[0])
+        everywhere = frozenset(service for services in by_ward.values() for service in services)
+        coverage = Coverage(by_town, {ward: frozenset(s) for ward, s in by_ward.items()}, everywhere)
+        self._coverage[topic_sets] = coverage
+        return coverage
+
+
+def _load(session: Session, token: str) -> Directory:
+    towns: dict[str, TownRecord] = {}
+    geometries: dict[str, dict[str, Any] | None] = {}
+    for town in session.scalars(select(Town).order_by(Town.position, Town.town_id)):
+        towns[town.town_id] = TownRecord(
+            option=TownOption(town.town_id, town.town, town.ward, town.ward_code, town.sphere),
+            postal_code=town.postal_code,
+            latitude=town.latitude,
+            longitude=town.longitude,
+            town_kana=town.town_kana,
+            ward_kana=town.ward_kana,
+            ward_romaji=town.ward_romaji,
+        )
+        geometries[town.town_id] = town.geometry
+
+    topics: dict[str, set[str]] = {}
+    for link_id, code in session.execute(
+        select(Attribute.link_id, TaxonomyTerm.code)
+        .join(TaxonomyTerm, TaxonomyTerm.id == Attribute.taxonomy_term_id)
+        .where(Attribute.link_type == "service")
+    ):
+        topics.setdefault(link_id, set()).add(code)
+    areas: dict[str, list[str]] = {}
+    for service_id, code in session.execute(select(ServiceArea.service_id, ServiceArea.area_code).order_by(ServiceArea.id)):
+        areas.setdefault(service_id, []).append(code)
+    phones: dict[str, str] = {}
+    for service_id, number in session.execute(select(Phone.service_id, Phone.number).order_by(Phone.id)):
+        phones.setdefault(service_id, number)
+    rules: dict[str, list[Any]] = {}
+    for row in session.scalars(select(Schedule).order_by(Schedule.id)):
+        rules.setdefault(row.service_id, []).append(parse_rule(row.byday, row.opens_at, row.closes_at))
+    addresses: dict[str, tuple[str, str]] = {}
+    for service_id, address in session.execute(
+        select(ServiceAtLocation.service_id, Address)
+        .join(Location, Location.id == ServiceAtLocation.location_id)
+        .join(Address, Address.location_id == Location.id)
+        .order_by(ServiceAtLocation.id, Address.id)
+    ):
+        addresses.setdefault(service_id, (f"{address.city}{address.address_1}", address.postal_code))
+
+    services = {}
+    for service in session.scalars(select(Service).where(Service.status == "active").order_by(Service.position, Service.id)):
+        address, postal = addresses.get(service.id, (None, None))
+        services[service.id] = ServiceRecord(
+            id=service.id,
+            name=service.name,
+            position=service.position,
+            topics=frozenset(topics.get(service.id, ())),
+            area_codes=tuple(areas.get(service.id, ())),
+            phone=phones.get(service.id),
+            address=address,
+            postal_code=postal or None,
+            hours=OpeningHours(tuple(rules.get(service.id, ()))),
+            first_contact_hours=service.first_contact_hours,
+        )
+    return Directory(token=token, towns=towns, geometries=geometries, services=services)
+
+
+_CACHE: OrderedDict[str, Directory] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def get_directory(session: Session) -> Directory:
+    """The in-memory directory for the database behind ``session`` (cached per import).
+
+    Args:
+        session: any session on the database; only the import token is queried when cached.
+
+    Returns:
+        The directory of the latest import.
+    """
+    token = session.scalar(select(DirectoryImport.token).order_by(DirectoryImport.id.desc()).limit(1))
+    if token is None:
+        # Tables filled by other means than import_directory: nothing to key a cache on.
+        return _load(session, "")
+    with _LOCK:
+        cached = _CACHE.get(token)
+        if cached is not None:
+            _CACHE.move_to_end(token)
+            return cached
+    directory = _load(session, token)
+    with _LOCK:
+        _CACHE[token] = directory
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return directory
+
+
+def invalidate_directory_cache() -> None:
+    """Forget every cached directory (after editing directory tables by hand)."""
+    with _LOCK:
+        _CACHE.clear()

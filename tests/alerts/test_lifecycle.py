@@ -1,0 +1,244 @@
+"""Alert lifecycle on SQLite and PostgreSQL: pending → approved (nearest first) → widened →
+found / cancelled → purged after retention, leaving only anonymous statistics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import session_scope
+from bot.domain import load_domain
+from bot.models import (
+    Alert,
+    AlertStatus,
+    Case,
+    CaseEvent,
+    Contact,
+    Conversation,
+    Message,
+    MessageDirection,
+    OutboxState,
+    RegisteredPerson,
+    Sighting,
+)
+from bot.privacy import purge_expired
+from bot.settings import settings
+from routing.alerts import (
+    AlertError,
+    approve,
+    cancel,
+    create_from_case,
+    found,
+    purge_expired_alerts,
+    record_sighting,
+    render_alert_message,
+    widen,
+    widen_due,
+)
+from tests.alerts.conftest import MORNING, add_cooperator, mark_sent, missing_case, outbox
+
+# Sample-city towns by distance from 中央区 本町 (chuo-1-1)'s centroid: 0, ~1.7, ~1.8, ~2.5, ~7 km.
+HONMACHI, MOTOMACHI, NISHIKICHO, OTEMACHI, ASAHIMACHI = "chuo-1-1", "chuo-1-3", "chuo-1-2", "chuo-1-4", "kita-2-4"
+
+
+def _network(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    """One cooperator per town, plus a second one in 本町 on Telegram."""
+    ids = {town: add_cooperator(session, town).id for town in (ASAHIMACHI, OTEMACHI, NISHIKICHO, MOTOMACHI, HONMACHI)}
+    ids["honmachi-telegram"] = add_cooperator(session, HONMACHI, channel="telegram", address="777").id
+    return ids
+
+
+def test_nothing_is_queued_before_a_staff_decision(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _network(session)
+        case = missing_case(session)
+        alert = create_from_case(session, case, now=MORNING)
+        assert alert.status == AlertStatus.pending
+        assert (alert.latitude, alert.longitude) == (34.6975, 135.47), "the town's centroid"
+        assert alert.description == "80歳の男性 白髪 背が低い" and alert.clothing == "紺色のジャンパー"
+        assert outbox(session, alert) == []
+        assert alert.approved_by is None
+
+
+def test_approve_queues_the_first_radius_nearest_first(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with session_scope(db_url) as session:
+        ids = _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        queued = approve(session, alert, by="tanaka", now=MORNING)
+        rows = outbox(session, alert)
+        assert queued == 2
+        assert {row.cooperator_id for row in rows} == {ids[HONMACHI], ids["honmachi-telegram"]}
+        assert {row.channel for row in rows} == {"line", "telegram"}
+        assert alert.status == AlertStatus.active and alert.radius_km == 1.0 and alert.stage == 0
+        assert alert.approved_by == "tanaka" and alert.approved_at == MORNING
+        assert alert.next_widen_at == MORNING + timedelta(minutes=settings.alert_widen_minutes)
+        events = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == alert.case_id)).all()
+        assert "alert_approved" in events
+
+    # With a wider first stage the order is visible: 本町, 元町, 錦町, 大手町.
+    monkeypatch.setattr(settings, "alert_radius_stages_km", [3.0])
+    with session_scope(db_url) as session:
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        approve(session, alert, by="tanaka", now=MORNING)
+        order = [row.cooperator_id for row in outbox(session, alert)]
+        assert order[2:] == [ids[MOTOMACHI], ids[NISHIKICHO], ids[OTEMACHI]]
+        assert set(order[:2]) == {ids[HONMACHI], ids["honmachi-telegram"]}
+        assert ids[ASAHIMACHI] not in order
+
+
+def test_approve_is_a_one_time_decision(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        approve(session, alert, by="tanaka", now=MORNING)
+        with pytest.raises(AlertError, match="not pending"):
+            approve(session, alert, by="suzuki", now=MORNING)
+        assert alert.approved_by == "tanaka"
+
+
+def test_widen_goes_1km_then_3km_then_the_whole_city_to_new_cooperators_only(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        ids = _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        approve(session, alert, by="tanaka", now=MORNING)
+        later = MORNING + timedelta(minutes=5)
+        assert widen(session, alert, by="tanaka", now=later) == 3
+        assert alert.stage == 1 and alert.radius_km == 3.0
+        updates = outbox(session, alert, "update")
+        assert [row.cooperator_id for row in updates] == [ids[MOTOMACHI], ids[NISHIKICHO], ids[OTEMACHI]]
+        assert widen(session, alert, by="tanaka", now=later) == 1
+        assert alert.radius_km is None and alert.next_widen_at is None
+        assert [row.cooperator_id for row in outbox(session, alert, "update")][-1] == ids[ASAHIMACHI]
+        assert len(outbox(session, alert)) == 6, "every cooperator exactly once"
+        with pytest.raises(AlertError, match="whole city"):
+            widen(session, alert, by="tanaka", now=later)
+
+
+def test_widen_due_follows_the_clock(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        pending = create_from_case(session, missing_case(session), now=MORNING)
+        approve(session, alert, by="tanaka", now=MORNING)
+        step = timedelta(minutes=settings.alert_widen_minutes)
+        assert widen_due(session, MORNING + step - timedelta(seconds=1)) == []
+        assert widen_due(session, MORNING + step) == [alert.id]
+        assert alert.stage == 1 and alert.next_widen_at == MORNING + 2 * step
+        assert widen_due(session, MORNING + 2 * step) == [alert.id]
+        assert alert.radius_km is None
+        assert widen_due(session, MORNING + 10 * step) == [], "the whole city is the last stage"
+        assert pending.stage == 0 and pending.status == AlertStatus.pending, "never widened before approval"
+
+
+def test_found_cancels_pending_and_thanks_only_those_who_received_it(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        ids = _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        approve(session, alert, by="tanaka", now=MORNING)
+        widen(session, alert, by="tanaka", now=MORNING)
+        sent = [row for row in outbox(session, alert) if row.cooperator_id in (ids[HONMACHI], ids[MOTOMACHI])]
+        mark_sent(session, sent)
+        ended = MORNING + timedelta(hours=2)
+        assert found(session, alert, by="tanaka", now=ended) == 2
+        states = {(row.cooperator_id, row.kind): row.state for row in outbox(session, alert)}
+        assert states[(ids[NISHIKICHO], "update")] == OutboxState.cancelled
+        assert states[(ids["honmachi-telegram"], "alert")] == OutboxState.cancelled
+        thanked = {row.cooperator_id for row in outbox(session, alert, "found")}
+        assert thanked == {ids[HONMACHI], ids[MOTOMACHI]}
+        assert alert.status == AlertStatus.found and alert.ended_at == ended
+        assert alert.purge_after == ended + timedelta(days=settings.missing_retention_days)
+        assert alert.stats["minutes_to_found"] == 120
+        with pytest.raises(AlertError, match="already ended"):
+            found(session, alert, by="tanaka", now=ended)
+
+
+def test_cancel_tells_only_those_who_received_it(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        ids = _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        approve(session, alert, by="tanaka", now=MORNING)
+        mark_sent(session, [row for row in outbox(session, alert) if row.cooperator_id == ids[HONMACHI]])
+        assert cancel(session, alert, by="tanaka", now=MORNING) == 1
+        [notice] = outbox(session, alert, "cancelled")
+        assert notice.cooperator_id == ids[HONMACHI] and notice.state == OutboxState.queued
+        assert alert.status == AlertStatus.cancelled and alert.purge_after is not None
+
+
+def test_a_pending_alert_can_be_cancelled_without_any_message(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        assert cancel(session, alert, by="tanaka", now=MORNING) == 0
+        assert outbox(session, alert) == []
+
+
+def test_purge_after_retention_keeps_only_anonymous_statistics(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _network(session)
+        family = Contact(channel="line", channel_user_id="U-family")
+        session.add(family)
+        session.flush()
+        person = RegisteredPerson(family_contact_id=family.id, town_id=HONMACHI, description="82歳 女性",
+                                  photo_ref="line-image:123", emergency_contacts="長男 090-1111-2222")
+        reporter = Conversation(contact_id=family.id, slots={"missing_who": "82歳 女性"})
+        session.add_all([person, reporter])
+        session.flush()
+        session.add(Message(contact_id=family.id, conversation_id=reporter.id, direction=MessageDirection.inbound,
+                            channel="line", text="母が帰ってこない"))
+        case = missing_case(session)
+        case.details = {**case.details, "conversation_id": reporter.id}
+        alert = create_from_case(session, case, person=person, now=MORNING)
+        assert alert.photo_ref == "line-image:123"
+        approve(session, alert, by="tanaka", now=MORNING)
+        mark_sent(session, outbox(session, alert))
+        for minute in (0, 4):
+            record_sighting(session, alert, contact_id=None, text="駅前で見た", town_id=HONMACHI,
+                            point=(34.698, 135.471), seen_at=None, photo_ref="line-image:9", where_label="本町 駅前",
+                            when_text="いま", channel="line", conversation_id=None,
+                            now=MORNING + timedelta(minutes=30 + minute))
+        found(session, alert, by="tanaka", now=MORNING + timedelta(hours=1))
+        alert_id, case_id, person_id, family_id = alert.id, case.id, person.id, family.id
+
+    retention = timedelta(days=settings.missing_retention_days)
+    with session_scope(db_url) as session:
+        assert purge_expired_alerts(session, MORNING + retention) == 0, "not before the retention has passed"
+    with session_scope(db_url) as session:
+        report = purge_expired(session, MORNING + timedelta(hours=1) + retention)
+    assert report["ended alerts purged"] == 1
+
+    with session_scope(db_url) as session:
+        alert = session.get(Alert, alert_id)
+        assert alert.purged
+        assert (alert.description, alert.clothing, alert.photo_ref) == (None, None, None)
+        assert (alert.latitude, alert.longitude, alert.town_id, alert.person_id) == (None, None, None, None)
+        assert alert.stats["minutes_to_found"] == 60
+        assert alert.stats["sightings"] == 2 and alert.stats["sighting_groups"] == 1
+        assert alert.stats["messages"]["alert_sent"] == 2
+        assert alert.stats["messages"]["found_queued"] == 2
+        assert alert.stats["pre_registered"] is True and alert.stats["outcome"] == "found"
+        for sighting in session.scalars(select(Sighting).where(Sighting.alert_id == alert_id)):
+            assert (sighting.text, sighting.photo_ref, sighting.latitude, sighting.town_id) == (None, None, None, None)
+        case = session.get(Case, case_id)
+        assert "who" not in case.details and "clothing" not in case.details and "last_seen_where" not in case.details
+        for event in case.events:
+            assert "where" not in event.details
+        assert session.scalars(select(Message.text).where(Message.contact_id == family_id)).all() == [None]
+        # The family's own pre-registration stays until they delete it.
+        assert session.get(RegisteredPerson, person_id).description == "82歳 女性"
+
+
+def test_message_texts_come_from_the_domain_in_each_language(db_url: str) -> None:
+    domain = load_domain()
+    with session_scope(db_url) as session:
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        ja = render_alert_message(domain, alert, "alert", "ja")
+        for part in (f"番号 {alert.id}", "80歳の男性 白髪 背が低い", "紺色のジャンパー", "中央区 本町 2丁目", "今朝8時ごろ", "見かけた"):
+            assert part in ja
+        en = render_alert_message(domain, alert, "update", "en")
+        assert "wider area" in en and "紺色のジャンパー" in en
+        assert render_alert_message(domain, alert, "found", "ja").endswith("見つかりました。ご協力ありがとうございました。")
+        assert "withdrawn" in render_alert_message(domain, alert, "cancelled", "en")
+        with pytest.raises(KeyError):
+            render_alert_message(domain, alert, "reminder", "ja")

@@ -1,0 +1,80 @@
+"""domain.yml is validated at start-up: schema, taxonomy intents, forms, and every response the code uses."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.domain import INTENTS, DomainError, load_domain, parse_domain
+from bot.engine import ENGINE_RESPONSES
+from bot.settings import DEFAULT_DOMAIN
+from flows.base import required_responses
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = DEFAULT_DOMAIN.read_text(encoding="utf-8")
+
+
+def test_real_domain_has_every_response_the_code_needs_in_both_languages() -> None:
+    load_domain().check_required(required_responses() | set(ENGINE_RESPONSES))
+
+
+def test_every_response_name_written_in_the_code_exists() -> None:
+    """A safety net beyond the flows' declarations: any utter_* literal in the code."""
+    names = set()
+    for folder in ("bot", "flows", "routing", "channels", "intents"):
+        for path in (ROOT / folder).rglob("*.py"):
+            names.update(re.findall(r"[\"'](utter_[a-z0-9_]+)[\"']", path.read_text(encoding="utf-8")))
+    missing = names - load_domain().response_names
+    assert not missing
+
+
+def test_missing_response_is_an_error_at_start() -> None:
+    domain = parse_domain(SOURCE.replace("  utter_goodbye:", "  utter_goodbye_renamed:"))
+    with pytest.raises(DomainError, match="utter_goodbye"):
+        domain.check_required(required_responses())
+
+
+def test_response_without_english_is_an_error() -> None:
+    broken = SOURCE.replace(
+        '''  utter_cancelled:
+    - condition: [{type: slot, name: language, value: en}]
+      text: "I have cancelled that. You can start again at any time."
+''', "  utter_cancelled:\n")
+    assert broken != SOURCE
+    with pytest.raises(DomainError, match="utter_cancelled.*'en'"):
+        parse_domain(broken).check_required({"utter_cancelled"})
+
+
+def test_duplicate_key_is_refused() -> None:
+    duplicated = SOURCE.replace("responses:\n", 'responses:\n  utter_goodbye:\n    - text: "x"\n', 1)
+    with pytest.raises(DomainError, match="duplicate key 'utter_goodbye'"):
+        parse_domain(duplicated)
+
+
+def test_intents_must_be_the_taxonomy() -> None:
+    with pytest.raises(DomainError, match="unknown \\['order_pizza'\\]"):
+        parse_domain(SOURCE.replace("  - greet\n", "  - greet\n  - order_pizza\n", 1))
+    with pytest.raises(DomainError, match="missing \\['greet'\\]"):
+        parse_domain(SOURCE.replace("  - greet\n", "", 1))
+
+
+def test_form_with_undefined_slot_is_refused() -> None:
+    with pytest.raises(DomainError, match="worry_form"):
+        parse_domain(SOURCE.replace("required_slots: [noticed,", "required_slots: [noticed_typo,"))
+
+
+def test_schema_error_names_the_place() -> None:
+    with pytest.raises(DomainError, match="responses/utter_goodbye"):
+        parse_domain(SOURCE.replace("  utter_goodbye:\n", "  utter_goodbye: []\n  utter_goodbye_old:\n"))
+
+
+def test_render_language_channel_and_placeholders() -> None:
+    domain = load_domain()
+    assert domain.text("utter_greet", "en").startswith("Hello")
+    assert "お電話" in domain.text("utter_greet", "ja", "voice")
+    assert "こんにちは" in domain.text("utter_greet", "ja", "line")
+    text = domain.text("utter_counter", "ja", None, name="X窓口", phone="06-1", address="A", hours="H")
+    assert "X窓口" in text and "{" not in text
+    assert set(domain.intents) == set(INTENTS)

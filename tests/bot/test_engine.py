@@ -1,0 +1,220 @@
+"""The engine end to end on SQLite and PostgreSQL: flows, persistence, idempotency, safety first."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from bot.db import session_scope
+from bot.engine import ConversationEngine
+from bot.messages import InboundMessage
+from bot.models import Case, CaseKind, CaseStatus, Contact, Message, MessageDirection
+from tests.bot.conftest import OPEN_HOURS, Resident
+
+
+def _cases(db_url: str) -> list[Case]:
+    with session_scope(db_url) as session:
+        return list(session.scalars(select(Case).order_by(Case.id)))
+
+
+def test_ask_where_asks_the_area_then_names_one_counter(resident: Resident) -> None:
+    first = resident.send("母の介護のことで相談したい")
+    assert any(reply.request_location for reply in first.replies), "the area question offers a location button"
+    answer = resident.says("北区柳町")
+    assert "北区松原町地域包括支援センター" in answer
+    assert "06-0000-1002" in answer
+    assert "9:00" in answer and "17:30" in answer
+    # ONE counter: no other 地域包括 named
+    assert "北区青葉台地域包括支援センター" not in answer
+
+
+def test_ask_where_with_place_in_first_message_answers_at_once(resident: Resident) -> None:
+    answer = resident.says("南区住吉町に住んでいます。父の介護保険の申請はどこですか")
+    assert "南区住吉町地域包括支援センター" in answer
+
+
+def test_ask_where_callback_creates_consult_case(resident: Resident, db_url: str) -> None:
+    resident.send("母の介護のことで相談したい")
+    resident.send("北区柳町")
+    assert "電話番号" in resident.says("はい")
+    assert "数字" in resident.says("わかりません")
+    done = resident.says("０９０－１２３４－５６７８")
+    assert "受付番号" in done
+    [case] = _cases(db_url)
+    assert case.kind == CaseKind.consult
+    assert case.counter_id == "houkatsu-kita-2"
+    assert case.details["callback_phone"] == "09012345678"
+    assert case.callback_consent
+
+
+def test_worry_report_creates_case_for_the_wards_watch_room(resident: Resident, db_url: str) -> None:
+    intro = resident.says("隣のおばあさんを最近見かけない。新聞がたまっている")
+    assert "見守り相談室" in intro
+    assert any(reply.request_location for reply in resident.replies), "asks where first"
+    assert "いつ頃" in resident.says("南区朝日町3丁目")
+    consent = resident.send("3日前から")
+    assert [choice.payload for choice in consent.replies[-1].choices] == ["yes", "no"]
+    assert "電話番号" in resident.says("はい")
+    confirm = resident.says("090-1111-2222")
+    assert "南区見守り相談室" in confirm and "新聞がたまっている" in confirm
+    assert not _cases(db_url), "nothing is sent before the resident confirms"
+    done = resident.says("1")
+    assert "受付番号" in done and "24時間以内" in done
+    [case] = _cases(db_url)
+    assert case.kind == CaseKind.worry
+    assert case.counter_id == "mimamori-minami"
+    assert case.status == CaseStatus.new
+    assert case.town_id == "minami-1-2"
+    assert case.first_contact_due - case.created_at == timedelta(hours=24)
+    assert case.reporter_contact_id is not None
+    assert case.details["since_when"] == "3日前から"
+
+
+def test_worry_report_without_consent_keeps_no_reporter(resident: Resident, db_url: str) -> None:
+    resident.send("隣のじいちゃん最近見いひんねん")
+    resident.send("北区")
+    resident.send("旭町")
+    resident.send("一週間くらい前から")
+    resident.send("いいえ")
+    resident.send("はい")
+    [case] = _cases(db_url)
+    assert case.counter_id == "mimamori-kita"
+    assert case.reporter_contact_id is None
+    assert not case.callback_consent
+    assert "callback_phone" not in case.details
+
+
+def test_second_report_about_same_household_is_linked(engine: ConversationEngine, db_url: str) -> None:
+    for user in ("neighbour-a", "neighbour-b"):
+        resident = Resident(engine, user_id=user)
+        resident.send("近所のおじいさんの家の郵便受けに郵便物がたまっている")
+        resident.send("中央区港町2丁目5番")
+        resident.send("先週から")
+        resident.send("いいえ")
+        final = resident.says("はい")
+    assert "すでに" in final
+    [case] = _cases(db_url)
+    with session_scope(db_url) as session:
+        kinds = [event.kind for event in session.get(Case, case.id).events]
+    assert "repeat_report" in kinds
+
+
+def test_missing_report_gives_110_first_and_creates_urgent_case(resident: Resident, db_url: str) -> None:
+    first = resident.send("認知症の父が朝から帰ってこない")
+    assert first.replies[0].urgent and "110" in first.replies[0].text
+    resident.send("80歳の男性で、背が低く白髪です")
+    resident.send("中央区本町")
+    resident.send("今朝8時ごろ")
+    resident.send("紺色のジャンパーとグレーのズボン")
+    done = resident.says("090-3333-4444")
+    assert "受付番号" in done and "110" in done
+    [case] = _cases(db_url)
+    assert case.kind == CaseKind.missing and case.urgent
+    assert case.counter_id == "mimamori-chuo"
+    assert case.details["clothing"] == "紺色のジャンパーとグレーのズボン"
+
+
+def test_emergency_inside_a_flow_comes_first_and_keeps_the_flow(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    turn = resident.send("いま窓からのぞいたら、人が倒れて動かない")
+    assert turn.replies[0].urgent and "119" in turn.replies[0].text
+    # The flow survived: the place question is still open and answerable.
+    assert "いつ頃" in resident.says("南区朝日町")
+
+
+def test_emergency_needs_no_question_first(resident: Resident) -> None:
+    for text in ("隣の人が倒れて動かない", "息をしていない", "火事です！", "包丁を持った男が暴れている"):
+        turn = Resident(resident.engine, user_id=text).send(text)
+        assert turn.replies[0].urgent, text
+        assert "119" in turn.replies[0].text or "110" in turn.replies[0].text, text
+
+
+def test_suicidal_ideation_gets_crisis_lines_then_a_counter(resident: Resident) -> None:
+    turn = resident.send("もう死にたい")
+    assert turn.replies[0].urgent
+    assert "よりそいホットライン" in turn.replies[0].text
+    assert "119" in turn.replies[0].text
+
+
+def test_cancel_works_in_any_flow(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("北区柳町")
+    assert "取り消しました" in resident.says("やめる")
+    assert not _cases(db_url)
+    assert "見守り相談室" not in resident.says("こんにちは")
+
+
+def test_human_request_works_mid_flow(resident: Resident) -> None:
+    resident.send("母の介護のことで相談したい")
+    resident.send("北区柳町")
+    turn = resident.send("担当の人と話したい")
+    handoffs = [reply.handoff for reply in turn.replies if reply.handoff]
+    assert handoffs and handoffs[0].open_now and handoffs[0].phone
+
+
+def test_after_hours_human_request_takes_a_message(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, now=OPEN_HOURS.replace(hour=21))
+    resident.send("職員と話したい")
+    turn = resident.send("南区")
+    assert any(reply.record for reply in turn.replies)
+    resident.send("介護の申請のことで折り返しお願いします")
+    [case] = _cases(db_url)
+    assert case.kind == CaseKind.callback
+    assert case.counter_id == "sougou-minami"
+
+
+def test_duplicate_event_is_processed_once(resident: Resident, db_url: str) -> None:
+    first = resident.send("こんにちは", event_id="line-evt-1")
+    again = resident.send("こんにちは", event_id="line-evt-1")
+    assert first.replies and not first.duplicate
+    assert again.duplicate and not again.replies
+    with session_scope(db_url) as session:
+        inbound = session.scalar(select(func.count()).select_from(Message)
+                                 .where(Message.direction == MessageDirection.inbound))
+    assert inbound == 1
+
+
+def test_quiet_conversation_times_out(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.now += timedelta(hours=3)
+    answer = resident.says("こんにちは")
+    assert "最初から" in answer
+    assert not _cases(db_url)
+
+
+def test_english_conversation(engine: ConversationEngine) -> None:
+    resident = Resident(engine, language="en")
+    resident.send("I can't pay my rent this month")
+    answer = resident.says("Minami-ku")
+    assert "くらしの相談窓口" in answer and "Phone" in answer
+
+
+def test_phone_menu_digits_and_silence(engine: ConversationEngine) -> None:
+    caller = Resident(engine, channel="voice", user_id="+81312345678")
+    menu = caller.send(event="call_start")
+    digits = [choice.digit for choice in menu.replies[-1].choices]
+    assert digits == ["1", "2", "3", "0"]
+    repeat = caller.send(event="silence")
+    assert repeat.replies[-1].text == menu.replies[-1].text
+    intro = caller.send("3")
+    assert intro.replies[0].urgent and "110" in intro.replies[0].text
+
+
+def test_unfollow_deactivates_contact(resident: Resident, db_url: str) -> None:
+    resident.send("こんにちは")
+    resident.send(event="unfollow")
+    with session_scope(db_url) as session:
+        contact = session.scalars(select(Contact)).one()
+    assert not contact.active
+
+
+def test_message_text_is_not_logged_at_info(resident: Resident, caplog) -> None:  # type: ignore[no-untyped-def]
+    caplog.set_level("INFO")
+    resident.send("隣のおばあさんを最近見かけない。新聞がたまっている")
+    assert "新聞" not in caplog.text
+
+
+def test_inbound_message_defaults() -> None:
+    message = InboundMessage(channel="line", user_id="U1", latitude=34.7, longitude=135.5)
+    assert message.has_location and message.event == "message" and message.received_at.tzinfo

@@ -1,0 +1,1 @@
+"""Channel tests: webhooks end to end against fake platform APIs."""

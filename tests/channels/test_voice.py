@@ -1,0 +1,183 @@
+"""Phone hotline end to end: Twilio-signed webhooks into the app (real engine, SQLite) behind a
+proxy: Twilio calls the public https URL, the app sees http://testserver."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.db import session_scope
+from bot.models import Message, MessageDirection
+from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings, open_client, stored
+from tests.fakes.twilio import twilio_signature
+
+
+@pytest.fixture
+async def client(engine_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in open_client(channel_settings(engine_db), ["voice"]):
+        yield client
+
+
+class Caller:
+    """One phone call: follows the TwiML the app returns, as Twilio would."""
+
+    def __init__(self, client: httpx.AsyncClient, call_sid: str, caller: str = "+819011112222") -> None:
+        self.client = client
+        self.call_sid = call_sid
+        self.caller = caller
+        self.action = f"{PUBLIC_BASE_URL}/webhooks/voice"
+        self.twiml = ET.Element("Response")
+
+    async def post(self, url: str, params: dict[str, str], headers: dict[str, str] | None = None) -> httpx.Response:
+        params = {"CallSid": self.call_sid, "AccountSid": "AC" + "0" * 32, "From": self.caller,
+                  "To": "+815012345678", "CallStatus": "in-progress", **params}
+        signed = {"X-Twilio-Signature": twilio_signature(url, params, TWILIO_TOKEN), **(headers or {})}
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return await self.client.post(path, data=params, headers=signed)
+
+    async def step(self, params: dict[str, str], headers: dict[str, str] | None = None) -> ET.Element:
+        response = await self.post(self.action, params, headers)
+        assert response.status_code == 200, response.text
+        assert response.headers["content-type"].startswith("application/xml")
+        self.twiml = ET.fromstring(response.text)
+        gather = self.twiml.find("Gather")
+        if gather is not None:
+            self.action = gather.attrib["action"]
+        return self.twiml
+
+    async def call(self) -> ET.Element:
+        return await self.step({})
+
+    async def say(self, speech: str) -> ET.Element:
+        return await self.step({"SpeechResult": speech, "Confidence": "0.91"})
+
+    async def press(self, digits: str) -> ET.Element:
+        return await self.step({"Digits": digits})
+
+    async def silence(self) -> ET.Element:
+        return await self.step({})
+
+    def spoken(self) -> list[str]:
+        return [element.text or "" for element in self.twiml.iter("Say")]
+
+
+async def test_call_start_greets_and_offers_the_menu_by_voice_or_keys(client: httpx.AsyncClient) -> None:
+    caller = Caller(client, "CA" + "1" * 32)
+    twiml = await caller.call()
+    gather = twiml.find("Gather")
+    assert gather is not None
+    assert gather.attrib["input"] == "speech dtmf" and gather.attrib["language"] == "ja-JP"
+    assert gather.attrib["action"] == f"{PUBLIC_BASE_URL}/webhooks/voice/gather"
+    assert gather.attrib["numDigits"] == "1"
+    spoken = caller.spoken()
+    for line in ("1番、相談先を知りたい。", "2番、近所の方が心配。", "3番、家族が行方不明。", "0番、職員と話す。"):
+        assert line in spoken
+    assert all(say.attrib == {"language": "ja-JP", "voice": "Polly.Mizuki"} for say in twiml.iter("Say"))
+
+
+async def test_silence_repeats_the_prompt(client: httpx.AsyncClient) -> None:
+    caller = Caller(client, "CA" + "2" * 32)
+    await caller.call()
+    menu = caller.spoken()
+    await caller.silence()
+    assert caller.spoken()[-5:] == menu[-5:]
+
+
+async def test_worry_report_by_speech(client: httpx.AsyncClient, engine_db: str) -> None:
+    caller = Caller(client, "CA" + "3" * 32)
+    await caller.call()
+    await caller.say("えーと 隣のおばあさんを 最近 見かけないんです")
+    assert any("見守り相談室" in line for line in caller.spoken())
+    await caller.say("南区朝日町3丁目")
+    assert any("いつ頃" in line for line in caller.spoken())
+    await caller.say("3日前から")
+    await caller.say("いいえ")
+    assert any("南区見守り相談室" in line for line in caller.spoken())
+    await caller.say("はい")
+    assert any("受付番号" in line for line in caller.spoken())
+    [case] = cases(engine_db)
+    assert (case.counter_id, case.town_id, case.channel) == ("mimamori-minami", "minami-1-2", "voice")
+
+
+async def test_worry_report_by_keypad(client: httpx.AsyncClient, engine_db: str) -> None:
+    caller = Caller(client, "CA" + "4" * 32)
+    await caller.call()
+    await caller.press("2")  # 近所の方が心配
+    assert any("見守り相談室" in line for line in caller.spoken())
+    await caller.say("南区朝日町")
+    await caller.say("先週から")
+    consent = caller.spoken()
+    no_digit = next(line.split("番")[0] for line in consent if line.endswith("いいえ。"))
+    await caller.press(no_digit)
+    assert any("南区見守り相談室" in line for line in caller.spoken())
+    yes_digit = next(line.split("番")[0] for line in caller.spoken() if "はい" in line and "番、" in line)
+    await caller.press(yes_digit)
+    assert any("受付番号" in line for line in caller.spoken())
+    [case] = cases(engine_db)
+    assert case.counter_id == "mimamori-minami" and case.channel == "voice"
+
+
+async def test_emergency_words_get_119_first(client: httpx.AsyncClient) -> None:
+    caller = Caller(client, "CA" + "5" * 32)
+    await caller.call()
+    await caller.say("人が倒れて動かない")
+    assert "119" in caller.spoken()[0]
+
+
+async def test_zero_reaches_a_person_or_records_a_message(client: httpx.AsyncClient) -> None:
+    caller = Caller(client, "CA" + "6" * 32)
+    await caller.call()
+    await caller.press("0")
+    await caller.say("南区")
+    verbs = {child.tag for child in caller.twiml}
+    # Dial during the counter's hours, Record after hours (depends on when the test runs).
+    assert verbs & {"Dial", "Record", "Gather"}
+
+
+async def test_signature_is_checked_against_the_public_url_not_the_one_the_app_sees(
+    client: httpx.AsyncClient, engine_db: str
+) -> None:
+    caller = Caller(client, "CA" + "7" * 32)
+    # Signed for the URL the app itself sees (http://testserver/...): Twilio never signs that.
+    params = {"CallSid": caller.call_sid, "From": caller.caller}
+    seen_by_app = "http://testserver/webhooks/voice"
+    response = await client.post("/webhooks/voice", data=params,
+                                 headers={"X-Twilio-Signature": twilio_signature(seen_by_app, params, TWILIO_TOKEN)})
+    assert response.status_code == 403
+    response = await client.post("/webhooks/voice", data=params)
+    assert response.status_code == 403
+    assert stored(engine_db) == {"contacts": 0, "messages": 0, "cases": 0}
+    # The same request signed for the public URL is accepted.
+    assert (await caller.post(f"{PUBLIC_BASE_URL}/webhooks/voice", params)).status_code == 200
+
+
+async def test_tampered_parameters_are_refused(client: httpx.AsyncClient, engine_db: str) -> None:
+    url = f"{PUBLIC_BASE_URL}/webhooks/voice/gather"
+    params = {"CallSid": "CA" + "8" * 32, "From": "+819011112222", "Digits": "1"}
+    signature = twilio_signature(url, params, TWILIO_TOKEN)
+    response = await client.post("/webhooks/voice/gather", data={**params, "Digits": "0"},
+                                 headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 403
+    assert stored(engine_db)["messages"] == 0
+
+
+async def test_retried_webhook_is_processed_once(client: httpx.AsyncClient, engine_db: str) -> None:
+    caller = Caller(client, "CA" + "9" * 32)
+    await caller.call()
+    action = caller.action
+    retry = {"I-Twilio-Idempotency-Token": "f6b3c1c8-idem-token"}
+    first = await caller.step({"SpeechResult": "母の介護のことで相談したい"}, retry)
+    caller.action = action
+    again = await caller.step({"SpeechResult": "母の介護のことで相談したい"}, retry)
+    assert again.find("Gather") is not None and not list(again.iter("Say")), "nothing said twice"
+    assert first.find("Gather") is not None
+    with session_scope(engine_db) as session:
+        texts = session.scalars(select(Message.text).where(Message.direction == MessageDirection.inbound,
+                                                           Message.kind == "text")).all()
+    assert texts == ["母の介護のことで相談したい"]

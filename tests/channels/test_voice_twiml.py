@@ -1,0 +1,93 @@
+"""Exact TwiML for each kind of turn (the renderer alone, on hand-made engine results)."""
+
+from __future__ import annotations
+
+from bot.messages import Choice, Handoff, Reply, TurnResult
+from channels.voice import TwiMLRenderer, dial_number
+
+BASE = "https://tsunagu.city.example.jp/webhooks/voice"
+HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
+renderer = TwiMLRenderer(BASE + "/gather", BASE + "/recording", {"ja": "Polly.Mizuki", "en": "Polly.Joanna"})
+
+
+def say(text: str, voice: str = "Polly.Mizuki", language: str = "ja-JP") -> str:
+    return f'<Say language="{language}" voice="{voice}">{text}</Say>'
+
+
+def test_menu_is_spoken_with_digits_inside_a_speech_and_dtmf_gather() -> None:
+    menu = Reply("ご用件をお選びください。", choices=(
+        Choice("相談先を知りたい", "intent:ask_where", "1"),
+        Choice("近所の方が心配", "intent:report_worry", "2"),
+        Choice("家族が行方不明", "intent:report_missing", "3"),
+        Choice("職員と話す", "intent:talk_to_human", "0"),
+    ))
+    twiml = renderer.render(TurnResult([Reply("つなぐです。"), menu]))
+    assert twiml == (
+        HEAD + "<Response>"
+        f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" input="speech dtmf" language="ja-JP" '
+        'method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
+        + say("つなぐです。") + say("ご用件をお選びください。")
+        + say("1番、相談先を知りたい。") + say("2番、近所の方が心配。") + say("3番、家族が行方不明。")
+        + say("0番、職員と話す。")
+        + "</Gather></Response>"
+    )
+
+
+def test_choices_without_digits_are_numbered_and_mapped_in_the_action_url() -> None:
+    twiml = renderer.render(TurnResult([Reply("よろしいですか。", choices=(Choice("はい", "yes"), Choice("いいえ", "no")))]))
+    assert twiml == (
+        HEAD + "<Response>"
+        f'<Gather action="{BASE}/gather?k=1%3Ayes&amp;k=2%3Ano" actionOnEmptyResult="true" input="speech dtmf" '
+        'language="ja-JP" method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
+        + say("よろしいですか。") + say("1番、はい。") + say("2番、いいえ。")
+        + "</Gather></Response>"
+    )
+
+
+def test_open_question_takes_free_speech_or_keys_without_a_digit_limit() -> None:
+    twiml = renderer.render(TurnResult([Reply("どちらの町ですか。", request_location=True)]))
+    assert twiml == (
+        HEAD + "<Response>"
+        f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" input="speech dtmf" language="ja-JP" '
+        'method="POST" speechTimeout="auto" timeout="6">'
+        + say("どちらの町ですか。") + "</Gather></Response>"
+    )
+
+
+def test_open_counter_is_dialled() -> None:
+    handoff = Handoff("houkatsu-kita-2", "北区松原町地域包括支援センター", "06-0000-1002", open_now=True)
+    twiml = renderer.render(TurnResult([Reply("おつなぎします。", handoff=handoff)]))
+    assert twiml == HEAD + "<Response>" + say("おつなぎします。") + '<Dial timeout="30">+81600001002</Dial></Response>'
+
+
+def test_closed_counter_records_a_message() -> None:
+    handoff = Handoff("sougou-minami", "南区総合相談窓口", "06-0000-3001", open_now=False)
+    twiml = renderer.render(TurnResult([Reply("発信音のあとにお話しください。", handoff=handoff, record=True)]))
+    assert twiml == (
+        HEAD + "<Response>" + say("発信音のあとにお話しください。")
+        + f'<Record action="{BASE}/recording" finishOnKey="#" maxLength="120" playBeep="true" /></Response>'
+    )
+
+
+def test_emergency_end_hangs_up_after_speaking() -> None:
+    twiml = renderer.render(TurnResult([Reply("すぐに電話を切って119番に電話してください。", urgent=True, end=True)]))
+    assert twiml == HEAD + "<Response>" + say("すぐに電話を切って119番に電話してください。") + "<Hangup /></Response>"
+
+
+def test_english_turn_uses_the_english_voice() -> None:
+    twiml = renderer.render(TurnResult([Reply("Is that right?", choices=(Choice("Yes", "yes", "1"),))], language="en"))
+    assert say("Is that right?", "Polly.Joanna", "en-US") + say("Press 1 for Yes.", "Polly.Joanna", "en-US") in twiml
+    assert 'language="en-US"' in twiml.split("<Say")[0]
+
+
+def test_no_replies_listen_again_so_silence_repeats_the_prompt() -> None:
+    assert renderer.render(TurnResult(duplicate=True)) == (
+        HEAD + "<Response>"
+        f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" input="speech dtmf" language="ja-JP" '
+        'method="POST" speechTimeout="auto" timeout="6" /></Response>'
+    )
+
+
+def test_japanese_numbers_are_dialled_in_e164() -> None:
+    assert dial_number("06-0000-1002") == "+81600001002"
+    assert dial_number("+81 6 0000 1002") == "+81600001002"

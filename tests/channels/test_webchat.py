@@ -1,0 +1,111 @@
+"""Web chat: the JSON endpoint through httpx, and the page itself in headless Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from bot.app import create_app
+from tests.channels.conftest import cases, channel_settings, open_client, stored
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture
+async def client(engine_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    async for client in open_client(channel_settings(engine_db), ["webchat"]):
+        yield client
+
+
+async def test_first_message_sets_a_session_cookie_and_returns_replies(client: httpx.AsyncClient) -> None:
+    response = await client.post("/webhooks/webchat/messages", json={"id": "m1", "event": "follow"})
+    assert response.status_code == 200
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("tsunagu_chat=") and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    body = response.json()
+    assert body["language"] == "ja"
+    assert body["replies"] and {"text", "choices", "request_location", "urgent", "handoff"} <= set(body["replies"][0])
+    menu = body["replies"][-1]["choices"]
+    assert [choice["digit"] for choice in menu] == ["1", "2", "3", "0"]
+
+
+async def test_a_resent_message_is_processed_once(client: httpx.AsyncClient, engine_db: str) -> None:
+    first = await client.post("/webhooks/webchat/messages", json={"id": "m1", "text": "母の介護のことで相談したい"})
+    again = await client.post("/webhooks/webchat/messages", json={"id": "m1", "text": "母の介護のことで相談したい"})
+    assert first.json()["replies"] and again.json()["replies"] == []
+    assert stored(engine_db)["contacts"] == 1
+
+
+async def test_emergency_phrase_gets_119_guidance_first(client: httpx.AsyncClient) -> None:
+    response = await client.post("/webhooks/webchat/messages", json={"id": "m1", "text": "人が倒れて動かない"})
+    first = response.json()["replies"][0]
+    assert first["urgent"] and "119" in first["text"]
+
+
+async def test_only_json_is_accepted(client: httpx.AsyncClient, engine_db: str) -> None:
+    response = await client.post("/webhooks/webchat/messages", data={"text": "こんにちは"})
+    assert response.status_code in (415, 422)
+    assert stored(engine_db)["messages"] == 0
+
+
+@pytest.fixture
+def live_server(engine_db: str) -> Iterator[str]:
+    """The app served by uvicorn on a random loopback port, for the browser."""
+    app = create_app(channel_settings(engine_db), channel_names=["webchat"])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(600):
+        if server.started:
+            break
+        threading.Event().wait(0.05)
+    assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(15)
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
+async def test_worry_report_in_the_browser(live_server: str, engine_db: str, tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(locale="ja-JP", viewport={"width": 420, "height": 860})
+            await page.goto(f"{live_server}/chat")
+            bot = page.locator("#log li.bot")
+            await expect(page.get_by_role("button", name="近所の方が心配")).to_be_visible()
+            assert await page.locator("html").get_attribute("lang") == "ja"
+
+            await page.get_by_role("button", name="近所の方が心配").click()
+            await expect(page.get_by_role("button", name="位置情報を送る")).to_be_visible()
+            await page.get_by_label("メッセージ").fill("南区朝日町3丁目")
+            await page.keyboard.press("Enter")
+            await expect(bot.last).to_contain_text("いつ頃")
+            await page.get_by_label("メッセージ").fill("3日前から")
+            await page.get_by_role("button", name="送信").click()
+            await page.get_by_role("button", name="いいえ").last.click()
+            await expect(bot.last).to_contain_text("南区見守り相談室")
+            await page.get_by_role("button", name="はい").last.click()
+            await expect(bot.last).to_contain_text("受付番号")
+            await page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
+
+            await page.get_by_role("button", name="English").click()
+            await expect(page.locator("#title")).to_have_text("Tsunagu welfare chat")
+            assert await page.locator("html").get_attribute("lang") == "en"
+            await expect(page.get_by_role("button", name="Send")).to_be_visible()
+        finally:
+            await browser.close()
+    await asyncio.sleep(0)
+    [case] = cases(engine_db)
+    assert (case.counter_id, case.town_id, case.channel) == ("mimamori-minami", "minami-1-2", "webchat")

@@ -1,0 +1,143 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL schema, one trained model per run,
+and a guard that fails any test trying to reach a non-loopback address."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.settings import settings
+
+POSTGRES_URL = os.environ.get("TSUNAGU_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# Tables holding conversation and case state; emptied between tests (the directory stays).
+STATE_TABLES = (
+    "sightings", "outbox", "alerts", "registered_persons", "cooperator_endpoints", "cooperators",
+    "staff_users", "deliveries", "delivery_targets", "case_events", "cases", "messages", "conversations", "contacts",
+)
+
+
+# --------------------------------------------------------------------------- no network
+
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    if isinstance(address, tuple) and address:
+        host = address[0]
+        try:
+            ip = ipaddress.ip_address(socket.gethostbyname(host) if not _is_ip(host) else host)
+        except (socket.gaierror, ValueError):
+            raise RuntimeError(f"test tried to reach {host!r}: tests must not use the network") from None
+        if not ip.is_loopback:
+            raise RuntimeError(f"test tried to reach {host!r}: tests must not use the network")
+    return _real_connect(self, address)  # type: ignore[arg-type]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+# --------------------------------------------------------------------------- model
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One data dir (and so one trained model) for the whole run, reused across runs if cached."""
+    cached = os.environ.get("TSUNAGU_TEST_DATA_DIR")
+    data_dir = Path(cached) if cached else tmp_path_factory.mktemp("data")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir = data_dir
+    return data_dir
+
+
+# --------------------------------------------------------------------------- databases
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file with the sample city imported, copied for each test."""
+    from bot.db import init_db
+
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    init_db(f"sqlite:///{path}")
+    from bot.db import get_engine
+
+    get_engine(f"sqlite:///{path}").dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schema() -> Iterator[str]:
+    """A private schema in the test database, migrated and seeded once per run."""
+    from bot.db import init_db
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:  # noqa: BLE001 - turn a missing server into a clear failure
+        pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}")
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    init_db(url)
+    yield url
+    from bot.db import get_engine
+
+    get_engine(url).dispose()
+    with admin.begin() as connection:
+        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A database with the sample city loaded and no conversations or cases, on both engines.
+
+    The app's settings point at it for the test, so code that opens its own sessions
+    (engine, deliveries, commands) uses the same database.
+    """
+    if request.param == "sqlite":
+        path = tmp_path / "tsunagu.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_schema")
+        from bot.db import get_engine
+
+        with get_engine(url).begin() as connection:
+            connection.execute(text(f"TRUNCATE {', '.join(STATE_TABLES)} RESTART IDENTITY CASCADE"))
+    monkeypatch.setattr(settings, "database_url", url)
+    yield url
+    if request.param == "sqlite":
+        from bot.db import get_engine
+
+        get_engine(url).dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Only SQLite, for tests about the embedded default itself."""
+    path = tmp_path / "tsunagu.db"
+    shutil.copy(sqlite_template, path)
+    url = f"sqlite:///{path}"
+    monkeypatch.setattr(settings, "database_url", url)
+    return url

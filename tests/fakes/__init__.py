@@ -1,0 +1,1 @@
+"""Fake LINE, Telegram and Twilio HTTP APIs for tests (real servers on loopback)."""

@@ -1,0 +1,198 @@
+"""A fake LINE Messaging API (reply, push, multicast) and builders for signed webhook bodies.
+
+Wire formats follow the LINE Messaging API reference: requests carry
+``Authorization: Bearer <channel access token>``; reply/push answer
+``{"sentMessages": [{"id", "quoteToken"}]}``, multicast ``{}``; a spent or unknown reply
+token is ``400 {"message": "Invalid reply token"}``; more than five messages or more
+than thirteen quick-reply items is a 400 with ``details``; a push or multicast whose
+``X-Line-Retry-Key`` was already accepted is a 409 with ``x-line-accepted-request-id``.
+Webhook events are shaped like LINE's: ``webhookEventId`` (ULID-like),
+``deliveryContext.isRedelivery``, ``mode``, ``source``, ``replyToken``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import json
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.server import PARAMS, FakeServer
+
+__all__ = ["FakeLineAPI", "LineEvents", "sign"]
+
+
+def sign(body: str, channel_secret: str) -> str:
+    """The ``x-line-signature`` LINE computes for ``body``."""
+    digest = hmac.new(channel_secret.encode(), body.encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+def _error(status: int, message: str, details: list[dict[str, str]] | None = None, **headers: str) -> web.Response:
+    body: dict[str, Any] = {"message": message}
+    if details:
+        body["details"] = details
+    return web.json_response(body, status=status, headers=headers)
+
+
+class FakeLineAPI(FakeServer):
+    """The LINE Messaging API endpoints tsunagu uses, on loopback."""
+
+    def __init__(self, access_token: str) -> None:
+        super().__init__()
+        self.access_token = access_token
+        self.token_owner: dict[str, str] = {}  # every issued reply token -> user id
+        self.unused_tokens: set[str] = set()
+        self.retry_keys: dict[str, str] = {}  # accepted retry key -> request id
+        self.app.router.add_post("/v2/bot/message/reply", self.reply)
+        self.app.router.add_post("/v2/bot/message/push", self.push)
+        self.app.router.add_post("/v2/bot/message/multicast", self.multicast)
+
+    def issue_reply_token(self, user_id: str) -> str:
+        """A reply token for one webhook event (valid once)."""
+        token = uuid.uuid4().hex
+        self.token_owner[token] = user_id
+        self.unused_tokens.add(token)
+        return token
+
+    def _check(self, request: web.Request) -> web.Response | None:
+        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+            return _error(401, "Authentication failed. Confirm that the access token in the authorization header is valid.")
+        messages = request[PARAMS].get("messages") or []
+        if not 1 <= len(messages) <= 5:
+            return _error(400, "The request body has 1 error(s)",
+                          [{"message": "Size must be between 1 and 5", "property": "messages"}])
+        for index, message in enumerate(messages):
+            items = (message.get("quickReply") or {}).get("items", [])
+            if len(items) > 13:
+                return _error(400, "The request body has 1 error(s)",
+                              [{"message": "Size must be between 1 and 13",
+                                "property": f"messages[{index}].quickReply.items"}])
+        return None
+
+    @staticmethod
+    def _sent(count: int) -> web.Response:
+        return web.json_response(
+            {"sentMessages": [{"id": str(time.time_ns() + i), "quoteToken": uuid.uuid4().hex} for i in range(count)]}
+        )
+
+    def _retry_conflict(self, request: web.Request) -> web.Response | None:
+        key = request.headers.get("X-Line-Retry-Key")
+        if key is None:
+            return None
+        if key in self.retry_keys:
+            return _error(409, "The retry key is already accepted",
+                          **{"x-line-accepted-request-id": self.retry_keys[key]})
+        self.retry_keys[key] = uuid.uuid4().hex
+        return None
+
+    async def reply(self, request: web.Request) -> web.Response:
+        if (error := self._check(request)) is not None:
+            return error
+        token = request[PARAMS].get("replyToken")
+        if token not in self.unused_tokens:
+            return _error(400, "Invalid reply token")
+        self.unused_tokens.discard(token)
+        return self._sent(len(request[PARAMS]["messages"]))
+
+    async def push(self, request: web.Request) -> web.Response:
+        if (error := self._check(request) or self._retry_conflict(request)) is not None:
+            return error
+        return self._sent(len(request[PARAMS]["messages"]))
+
+    async def multicast(self, request: web.Request) -> web.Response:
+        if (error := self._check(request)) is not None:
+            return error
+        if not 1 <= len(request[PARAMS].get("to", [])) <= 500:
+            return _error(400, "The request body has 1 error(s)",
+                          [{"message": "Size must be between 1 and 500", "property": "to"}])
+        if (error := self._retry_conflict(request)) is not None:
+            return error
+        return web.json_response({})
+
+    def messages_to(self, user_id: str) -> list[dict[str, Any]]:
+        """Every message delivered to ``user_id`` (replies and pushes), in order."""
+        out: list[dict[str, Any]] = []
+        for call in self.calls("/v2/bot/message/"):
+            body = call.body
+            recipients = {
+                "/reply": [self.token_owner.get(body.get("replyToken", ""))],
+                "/push": [body.get("to")],
+                "/multicast": body.get("to", []),
+            }[call.path[call.path.rindex("/"):]]
+            if user_id in recipients:
+                out.extend(body["messages"])
+        return out
+
+
+class LineEvents:
+    """Builds webhook bodies the way LINE sends them, with fresh ids and reply tokens."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, api: FakeLineAPI, channel_secret: str, bot_user_id: str = "U0bot") -> None:
+        self.api = api
+        self.channel_secret = channel_secret
+        self.bot_user_id = bot_user_id
+
+    def _base(self, user_id: str, kind: str, *, reply: bool = True, redelivery: bool = False,
+              mode: str = "active") -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "type": kind,
+            "mode": mode,
+            "timestamp": int(time.time() * 1000),
+            "source": {"type": "user", "userId": user_id},
+            "webhookEventId": f"01TSUNAGU{next(self._ids):017d}",
+            "deliveryContext": {"isRedelivery": redelivery},
+        }
+        if reply:
+            event["replyToken"] = self.api.issue_reply_token(user_id)
+        return event
+
+    def text(self, user_id: str, text: str, **options: Any) -> dict[str, Any]:
+        event = self._base(user_id, "message", **options)
+        event["message"] = {"type": "text", "id": str(time.time_ns()), "quoteToken": uuid.uuid4().hex, "text": text}
+        return event
+
+    def location(self, user_id: str, latitude: float, longitude: float, address: str | None = None,
+                 **options: Any) -> dict[str, Any]:
+        event = self._base(user_id, "message", **options)
+        event["message"] = {"type": "location", "id": str(time.time_ns()), "title": "位置情報",
+                            "address": address, "latitude": latitude, "longitude": longitude}
+        return event
+
+    def image(self, user_id: str, **options: Any) -> dict[str, Any]:
+        event = self._base(user_id, "message", **options)
+        event["message"] = {"type": "image", "id": str(time.time_ns()), "quoteToken": uuid.uuid4().hex,
+                            "contentProvider": {"type": "line"}}
+        return event
+
+    def postback(self, user_id: str, data: str, **options: Any) -> dict[str, Any]:
+        event = self._base(user_id, "postback", **options)
+        event["postback"] = {"data": data}
+        return event
+
+    def follow(self, user_id: str, **options: Any) -> dict[str, Any]:
+        event = self._base(user_id, "follow", **options)
+        event["follow"] = {"isUnblocked": False}
+        return event
+
+    def unfollow(self, user_id: str, **options: Any) -> dict[str, Any]:
+        return self._base(user_id, "unfollow", reply=False, **options)
+
+    def redelivered(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The same event again, as LINE redelivers it (same id, isRedelivery true)."""
+        again = json.loads(json.dumps(event))
+        again["deliveryContext"]["isRedelivery"] = True
+        return again
+
+    def body(self, *events: dict[str, Any]) -> tuple[str, dict[str, str]]:
+        """The raw body and headers of one webhook request carrying ``events``."""
+        body = json.dumps({"destination": self.bot_user_id, "events": list(events)}, ensure_ascii=False)
+        return body, {"content-type": "application/json", "x-line-signature": sign(body, self.channel_secret)}

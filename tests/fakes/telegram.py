@@ -1,0 +1,166 @@
+"""A fake Telegram Bot API and builders for the Update JSON Telegram posts to a webhook.
+
+Wire format (Telegram Bot API): ``POST /bot<token>/<method>`` with form or JSON
+parameters (complex ones such as ``reply_markup`` JSON-encoded); answers
+``{"ok": true, "result": …}`` or ``{"ok": false, "error_code": …, "description": …}``;
+flood control is ``429`` with ``"parameters": {"retry_after": N}``. Implemented methods:
+getMe, sendMessage, answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.server import PARAMS, FakeServer
+
+__all__ = ["FakeTelegramAPI", "TelegramUpdates", "retry_after_body"]
+
+BOT_USER = {
+    "id": 7000000001,
+    "is_bot": True,
+    "first_name": "つなぐ",
+    "username": "tsunagu_test_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+
+
+def retry_after_body(seconds: int) -> dict[str, Any]:
+    """The body of Telegram's flood-control answer."""
+    return {"ok": False, "error_code": 429, "description": f"Too Many Requests: retry after {seconds}",
+            "parameters": {"retry_after": seconds}}
+
+
+class FakeTelegramAPI(FakeServer):
+    """The Bot API methods tsunagu uses; ``base_url`` is what PTB's ``base_url()`` takes."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+        self.webhook: dict[str, Any] = {}
+        self._message_ids = itertools.count(1000)
+        self.app.router.add_post("/bot{token}/{method}", self.dispatch)
+        self.app.router.add_get("/bot{token}/{method}", self.dispatch)
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/bot"
+
+    async def dispatch(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+        method = request.match_info["method"]
+        params = request[PARAMS]
+        handler = getattr(self, f"_{method}", None)
+        if handler is None:
+            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
+        return web.json_response({"ok": True, "result": handler(params)})
+
+    def _getMe(self, params: dict[str, Any]) -> dict[str, Any]:
+        return BOT_USER
+
+    def _sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
+        chat_id = int(params["chat_id"])
+        return {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": BOT_USER,
+            "text": params["text"],
+        }
+
+    def _answerCallbackQuery(self, params: dict[str, Any]) -> bool:
+        return True
+
+    def _setWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = dict(params)
+        return True
+
+    def _deleteWebhook(self, params: dict[str, Any]) -> bool:
+        self.webhook = {}
+        return True
+
+    def _getWebhookInfo(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.webhook.get("url", ""), "has_custom_certificate": False, "pending_update_count": 0}
+
+    def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
+        """sendMessage parameters for one chat, ``reply_markup`` decoded."""
+        out = []
+        for call in self.calls("/sendMessage"):
+            if int(call.body["chat_id"]) == chat_id:
+                params = dict(call.body)
+                if isinstance(params.get("reply_markup"), str):
+                    params["reply_markup"] = json.loads(params["reply_markup"])
+                out.append(params)
+        return out
+
+
+class TelegramUpdates:
+    """Update objects as Telegram posts them to a webhook, with increasing update ids."""
+
+    _ids = itertools.count(500_000_001)
+
+    def __init__(self, language_code: str = "ja") -> None:
+        self.language_code = language_code
+
+    def _user(self, chat_id: int) -> dict[str, Any]:
+        return {"id": chat_id, "is_bot": False, "first_name": "太郎", "language_code": self.language_code}
+
+    def _message(self, chat_id: int, **content: Any) -> dict[str, Any]:
+        return {
+            "update_id": next(self._ids),
+            "message": {
+                "message_id": next(self._ids) % 100000,
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private", "first_name": "太郎"},
+                "from": self._user(chat_id),
+                **content,
+            },
+        }
+
+    def text(self, chat_id: int, text: str) -> dict[str, Any]:
+        entities = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}] if text.startswith("/") else []
+        update = self._message(chat_id, text=text)
+        if entities:
+            update["message"]["entities"] = entities
+        return update
+
+    def location(self, chat_id: int, latitude: float, longitude: float) -> dict[str, Any]:
+        return self._message(chat_id, location={"latitude": latitude, "longitude": longitude})
+
+    def callback(self, chat_id: int, data: str) -> dict[str, Any]:
+        return {
+            "update_id": next(self._ids),
+            "callback_query": {
+                "id": str(next(self._ids)),
+                "from": self._user(chat_id),
+                "chat_instance": "-1234567890",
+                "data": data,
+                "message": {
+                    "message_id": 1000,
+                    "date": int(time.time()),
+                    "chat": {"id": chat_id, "type": "private", "first_name": "太郎"},
+                    "from": BOT_USER,
+                    "text": "…",
+                },
+            },
+        }
+
+    def blocked(self, chat_id: int) -> dict[str, Any]:
+        """The resident blocked the bot (my_chat_member, status kicked)."""
+        return {
+            "update_id": next(self._ids),
+            "my_chat_member": {
+                "chat": {"id": chat_id, "type": "private", "first_name": "太郎"},
+                "from": self._user(chat_id),
+                "date": int(time.time()),
+                "old_chat_member": {"user": BOT_USER, "status": "member"},
+                "new_chat_member": {"user": BOT_USER, "status": "kicked", "until_date": 0},
+            },
+        }

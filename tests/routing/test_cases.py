@@ -1,0 +1,174 @@
+"""Cases: deadlines, linking repeat worry reports, the lifecycle, overdue lists, counter isolation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.models import Case, CaseKind, CaseStatus, Delivery, DeliveryState, DeliveryTarget, Service
+from bot.settings import settings
+from routing.areas import AreaResolution, resolve_town_id, resolve_ward_code
+from routing.cases import (
+    InvalidTransition,
+    case_for_counter,
+    cases_for_counter,
+    household_key,
+    open_case,
+    overdue_cases,
+    transition,
+)
+from routing.counters import choose_counter
+from routing.snapshot import invalidate_directory_cache
+from tests.routing.conftest import WORKDAY_MORNING, SampleCity
+
+NOW = WORKDAY_MORNING
+
+
+def worry(session: Session, area: AreaResolution, key: str | None, *, now=NOW, noticed: str = "新聞がたまっている",
+          urgent: bool = False) -> tuple[Case, bool]:  # type: ignore[no-untyped-def]
+    choice = choose_counter(session, intent="report_worry", topic=None, area=area, now=now)
+    return open_case(
+        session, kind=CaseKind.worry, topic="watch", counter_id=choice.counter.id, area=area,
+        details={"noticed": noticed, "since_when": "3日前"}, reason=choice.reason, channel="line", language="ja",
+        urgent=urgent, household_key=key, callback_consent=False, now=now,
+    )
+
+
+@pytest.fixture
+def yanagi(session: Session, city: SampleCity) -> AreaResolution:
+    town = next(t for t in city.towns if t["town"] == "柳町")
+    return resolve_town_id(session, town["town_id"])
+
+
+@pytest.mark.parametrize(
+    ("detail", "where"),
+    [("2丁目3番", None), (None, "柳町２－３"), (None, "北区柳町2丁目3番地"), (None, "柳町二丁目三番"),
+     ("2-3", "柳町 2-3"), (None, "柳町2の3"), (None, "柳町 ２丁目３番")],
+)
+def test_household_key_normalises_the_address(yanagi: AreaResolution, detail: str | None, where: str | None) -> None:
+    assert household_key(yanagi, detail, where) == f"{yanagi.town.town_id}:2-3"
+
+
+def test_household_key_edge_cases(session: Session, yanagi: AreaResolution) -> None:
+    town_id = yanagi.town.town_id
+    assert household_key(yanagi, None, "柳町2丁目3番5号") == f"{town_id}:2-3-5"
+    assert household_key(yanagi, None, "柳町2丁目") == f"{town_id}:2"
+    assert household_key(yanagi, None, "柳町十二丁目") == f"{town_id}:12"
+    assert household_key(yanagi, None, "柳町の角の青い家") == f"{town_id}:~角の青い家"
+    assert household_key(yanagi, None, "柳町") is None
+    assert household_key(resolve_ward_code(session, "kita"), "2-3", "北区 2-3") is None
+    assert household_key(None, "2-3", None) is None
+
+
+def test_a_case_gets_its_counter_deadline_and_console_delivery(session: Session, yanagi: AreaResolution) -> None:
+    case, linked = worry(session, yanagi, household_key(yanagi, "2-3", None))
+    assert not linked and case.status == CaseStatus.new
+    assert case.counter_id == "mimamori-kita" and case.ward == "kita" and case.sphere == yanagi.sphere
+    assert case.town_id == yanagi.town.town_id and "mimamori-kita" in case.routing_reason
+    assert case.first_contact_due == NOW + timedelta(hours=settings.first_contact_hours)
+    assert [event.kind for event in case.events] == ["created"]
+    assert [(d.target.method, d.state) for d in case.deliveries] == [("console", DeliveryState.unprocessed)]
+
+
+def test_first_contact_hours_per_counter(session: Session, yanagi: AreaResolution) -> None:
+    session.get(Service, "mimamori-kita").first_contact_hours = 4
+    session.flush()
+    invalidate_directory_cache()
+    try:
+        case, _ = worry(session, yanagi, None)
+        assert case.first_contact_due == NOW + timedelta(hours=4)
+    finally:
+        session.rollback()
+        invalidate_directory_cache()
+
+
+def test_repeat_worry_reports_are_linked_and_delivered_as_updates(session: Session, yanagi: AreaResolution) -> None:
+    session.add(DeliveryTarget(counter_id="mimamori-kita", method="email", address="kita@example.jp"))
+    session.flush()
+    first, _ = worry(session, yanagi, household_key(yanagi, None, "柳町2丁目3番"))
+    second, linked = worry(session, yanagi, household_key(yanagi, None, "柳町２－３"), now=NOW + timedelta(days=2),
+                           noticed="夜も電気がつかない", urgent=True)
+    assert linked and second.id == first.id
+    assert session.scalar(select(Case.id).where(Case.id != first.id)) is None, "no second case"
+    assert first.report_count == 2 and first.urgent and first.last_report_at == NOW + timedelta(days=2)
+    repeat = first.events[-1]
+    assert repeat.kind == "repeat_report" and repeat.details["details"]["noticed"] == "夜も電気がつかない"
+    deliveries = session.scalars(select(Delivery).where(Delivery.case_id == first.id).order_by(Delivery.id)).all()
+    assert len(deliveries) == 4  # (created + repeat) × (console + email)
+    assert {d.case_event_id for d in deliveries} == {first.events[0].id, repeat.id}
+
+
+def test_no_linking_after_the_window_or_once_closed_or_elsewhere(session: Session, yanagi: AreaResolution) -> None:
+    key = household_key(yanagi, "2-3", None)
+    first, _ = worry(session, yanagi, key)
+    late, linked = worry(session, yanagi, key, now=NOW + timedelta(days=settings.duplicate_worry_days, minutes=1))
+    assert not linked and late.id != first.id
+    other_house, linked = worry(session, yanagi, household_key(yanagi, "2-4", None), now=NOW + timedelta(days=8))
+    assert not linked and other_house.id not in (first.id, late.id)
+    transition(session, late, CaseStatus.closed, actor="staff", reason="本人と連絡がとれた", now=NOW + timedelta(days=9))
+    after_close, linked = worry(session, yanagi, key, now=NOW + timedelta(days=9, hours=1))
+    assert not linked and after_close.id != late.id
+    _, linked = worry(session, yanagi, None)
+    assert not linked
+
+
+def test_the_lifecycle(session: Session, yanagi: AreaResolution) -> None:
+    case, _ = worry(session, yanagi, None)
+    with pytest.raises(InvalidTransition):
+        transition(session, case, CaseStatus.new, actor="staff")
+    transition(session, case, CaseStatus.acknowledged, actor="sato", now=NOW + timedelta(hours=1))
+    with pytest.raises(InvalidTransition):
+        transition(session, case, CaseStatus.acknowledged, actor="sato")
+    transition(session, case, CaseStatus.contacted, actor="sato", now=NOW + timedelta(hours=5))
+    with pytest.raises(InvalidTransition):
+        transition(session, case, CaseStatus.acknowledged, actor="sato")
+    with pytest.raises(InvalidTransition, match="reason"):
+        transition(session, case, CaseStatus.closed, actor="sato", reason="  ")
+    transition(session, case, CaseStatus.closed, actor="sato", reason="包括に引き継ぎ", now=NOW + timedelta(days=1))
+    with pytest.raises(InvalidTransition):
+        transition(session, case, CaseStatus.contacted, actor="sato")
+    assert case.acknowledged_at == NOW + timedelta(hours=1) and case.contacted_at == NOW + timedelta(hours=5)
+    assert case.closed_at == NOW + timedelta(days=1) and case.close_reason == "包括に引き継ぎ"
+    steps = [(e.details["from"], e.details["to"], e.actor) for e in case.events if e.kind == "status"]
+    assert steps == [("new", "acknowledged", "sato"), ("acknowledged", "contacted", "sato"),
+                     ("contacted", "closed", "sato")]
+
+
+def test_calling_at_once_acknowledges_too(session: Session, yanagi: AreaResolution) -> None:
+    case, _ = worry(session, yanagi, None)
+    transition(session, case, CaseStatus.contacted, actor="sato", now=NOW + timedelta(minutes=30))
+    assert case.acknowledged_at == case.contacted_at == NOW + timedelta(minutes=30)
+
+
+def test_overdue_list(session: Session, city: SampleCity, yanagi: AreaResolution) -> None:
+    kita, _ = worry(session, yanagi, None)
+    minami_area = resolve_ward_code(session, "minami")
+    minami, _ = worry(session, minami_area, None, now=NOW + timedelta(hours=2))
+    contacted, _ = worry(session, yanagi, None)
+    transition(session, contacted, CaseStatus.contacted, actor="sato", now=NOW + timedelta(hours=1))
+    assert overdue_cases(session, now=NOW + timedelta(hours=23)) == []
+    later = NOW + timedelta(hours=25)
+    assert [c.id for c in overdue_cases(session, now=later)] == [kita.id]
+    assert [c.id for c in overdue_cases(session, now=later + timedelta(hours=2))] == [kita.id, minami.id]
+    assert [c.id for c in overdue_cases(session, now=later + timedelta(hours=2), counter_ids=["mimamori-minami"])] == [
+        minami.id
+    ]
+
+
+def test_staff_see_only_their_counters_cases(session: Session, yanagi: AreaResolution) -> None:
+    kita, _ = worry(session, yanagi, None)
+    minami, _ = worry(session, resolve_ward_code(session, "minami"), None, urgent=True)
+    assert [c.id for c in cases_for_counter(session, ["mimamori-kita"])] == [kita.id]
+    assert [c.id for c in cases_for_counter(session, ["mimamori-kita", "mimamori-minami"])] == [minami.id, kita.id]
+    assert cases_for_counter(session, []) == []
+    assert case_for_counter(session, minami.id, ["mimamori-kita"]) is None
+    assert case_for_counter(session, kita.id, ["mimamori-kita"]) is kita
+
+
+def test_unknown_counter_is_refused(session: Session, yanagi: AreaResolution) -> None:
+    with pytest.raises(ValueError, match="no-such-desk"):
+        open_case(session, kind=CaseKind.consult, topic="elderly", counter_id="no-such-desk", area=yanagi,
+                  details={}, reason="", channel=None, language="ja")
