@@ -154,9 +154,9 @@ class Domain:
             if field
         }
 
-    def text(self, name: str, language: str = "ja", channel: str | None = None, **values: Any) -> str:
-        """Render response ``name`` in ``language``, preferring the ``channel`` variation."""
-        variations = self._responses[name]
+    def text(self, response: str, language: str = "ja", channel: str | None = None, /, **values: Any) -> str:
+        """Render ``response`` in ``language``, preferring the ``channel`` variation."""
+        variations = self._responses[response]
         in_language = [v for v in variations if v.language == language] or [
             v for v in variations if v.language == "ja"
         ]

@@ -31,9 +31,11 @@ from bot.messages import Choice, InboundMessage, Reply, TurnResult
 from bot.models import Contact, Conversation, Message, MessageDirection, utcnow
 from bot.settings import settings
 from flows.ask_where import hotlines_text
-from flows.base import CHOICES_SLOT, FLOWS, TurnContext, flow_for_intent, required_responses
+from flows.base import CHOICES_SLOT, FLOWS, TurnContext, flow_claiming, flow_for_intent, required_responses
 from flows.conversation import MENU, ask_menu
 from intents import Classification, SafetySignal, detect_safety, get_classifier
+from intents.classifier import CONFIDENCE_THRESHOLD
+from routing import fanout
 from routing.counters import choose_counter
 from routing.delivery import schedule_delivery
 
@@ -98,6 +100,8 @@ class ConversationEngine:
             session.commit()
         if any(effect.kind in ("case_created", "case_linked") for effect in result.effects):
             schedule_delivery()
+        if any(effect.kind == "alert_queued" for effect in result.effects):
+            fanout.kick()
         return result
 
     # ------------------------------------------------------------------ the turn
@@ -161,6 +165,10 @@ class ConversationEngine:
         if ctx.answer.startswith("intent:"):
             self._start(ctx, ctx.answer.removeprefix("intent:"))
             return
+        claimed = flow_claiming(ctx.answer, plain)
+        if claimed is not None:
+            self._start(ctx, claimed.name)
+            return
 
         active = FLOWS.get(ctx.conversation.flow or "")
         if active is not None:
@@ -207,7 +215,12 @@ class ConversationEngine:
         if classification.intent == "emergency":
             self._start(ctx, "emergency", classified=True)
             return
-        if not classification.is_confident:
+        # out_of_scope says what we do and shows the menu; ask_where with an unclear topic
+        # asks the topic itself. Anything else we are unsure of gets a clarifying question.
+        sure_of_intent = classification.is_confident or (
+            classification.intent in ("out_of_scope", "ask_where")
+            and classification.confidence >= CONFIDENCE_THRESHOLD)
+        if not sure_of_intent:
             self._clarify(ctx, classification)
             return
         self._start(ctx, classification.intent, classified=True)

@@ -99,7 +99,9 @@ class Conversation(Base):
     language: Mapped[str] = mapped_column(String(8), default="ja")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set by the engine to the message's time (not the wall clock) so the quiet-period
+    # timeout follows the conversation's own clock.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     contact: Mapped[Contact] = relationship()
 

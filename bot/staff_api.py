@@ -30,7 +30,7 @@ from routing import fanout
 from routing.cases import OPEN_STATUSES, case_for_counter, cases_for_counter
 from routing.snapshot import CITY, get_directory
 
-__all__ = ["router", "hash_token", "create_staff_user", "visible_persons"]
+__all__ = ["create_staff_user", "hash_token", "router", "visible_persons"]
 
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 _bearer = HTTPBearer(auto_error=False)
@@ -143,7 +143,8 @@ def _sighting_json(sighting: Sighting) -> dict[str, Any]:
 def _alert_json(session: Session, alert: Alert, *, full: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": alert.id, "case_id": alert.case_id, "person_id": alert.person_id, "status": alert.status.value,
-        "ward": alert.ward, "town_id": alert.town_id, "last_seen_place": alert_lifecycle.last_seen_label(session, alert),
+        "ward": alert.ward, "town_id": alert.town_id,
+        "last_seen_place": alert_lifecycle.last_seen_label(session, alert),
         "latitude": alert.latitude, "longitude": alert.longitude, "last_seen_at": alert.last_seen_at,
         "description": alert.description, "clothing": alert.clothing, "photo_ref": alert.photo_ref,
         "stage": alert.stage, "radius_km": alert.radius_km, "approved_by": alert.approved_by,

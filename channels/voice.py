@@ -16,9 +16,8 @@ The engine's replies become TwiML (:class:`TwiMLRenderer`): every text in ``<Say
 the configured voice, choices spoken with their key digits, inside
 ``<Gather input="speech dtmf">`` so the caller can answer by voice or keypad at any time;
 a handoff to an open counter becomes ``<Dial>``, after hours ``<Record>``, and the end of
-the conversation ``<Hangup>``. A choice without a digit is numbered by position and the
-digit-to-payload map travels in the ``<Gather>`` action URL (signed by Twilio like the
-rest). Retried webhooks (connection overrides) carry ``I-Twilio-Idempotency-Token``,
+the conversation ``<Hangup>``. Key presses go to the engine as text ("1"), which matches
+them against the digits of the choices it offered. Retried webhooks (connection overrides) carry ``I-Twilio-Idempotency-Token``,
 which becomes the event id, so the engine processes them once.
 """
 
@@ -30,7 +29,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Self
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import ImmutableMultiDict
@@ -103,19 +102,13 @@ class TwiMLRenderer:
                     verb.say(sentence, voice=self.voices[language], language=_LANGUAGE_TAGS[language])
 
     def _gather_attributes(self, final: Reply | None, language: str) -> dict[str, object]:
-        action = self.gather_url
         attributes: dict[str, object] = {}
-        if final is not None and final.choices:
-            digits = choice_digits(final.choices)
-            positional = [(d, c.payload) for d, c in zip(digits, final.choices) if c.digit is None]
-            if positional:
-                action += "?" + urlencode([("k", f"{d}:{payload}") for d, payload in positional])
-            if all(len(d) == 1 for d in digits):
-                attributes["num_digits"] = 1
+        if final is not None and final.choices and all(len(d) == 1 for d in choice_digits(final.choices)):
+            attributes["num_digits"] = 1  # a menu: one key press answers at once
         return {
             "input": "speech dtmf",
             "language": _LANGUAGE_TAGS[language],
-            "action": action,
+            "action": self.gather_url,
             "method": "POST",
             "action_on_empty_result": True,
             "timeout": GATHER_TIMEOUT,
@@ -198,11 +191,8 @@ class VoiceChannel(InputChannel):
         base = replace(base, event_id=f"{call_sid}:{retry_token}" if retry_token else None)
         digits = params.get("Digits", "").strip()
         speech = params.get("SpeechResult", "").strip()
-        if digits:
+        if digits:  # the engine matches a key press against the digits of the choices it offered
             metadata["input"] = "dtmf"
-            mapped = dict(item.split(":", 1) for item in request.query_params.getlist("k") if ":" in item)
-            if digits in mapped:
-                return replace(base, postback=mapped[digits])
             return replace(base, text=digits)
         if speech:
             metadata.update(input="speech", confidence=params.get("Confidence"))

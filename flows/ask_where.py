@@ -102,7 +102,8 @@ class AskWhereFlow(Flow):
 
     def start(self, ctx: TurnContext) -> None:
         classification = ctx.classification
-        if classification is not None and classification.intent == "ask_where" and classification.topic:
+        # A weak topic guess is not used: the flow asks with choices instead.
+        if classification is not None and classification.topic and classification.is_confident:
             ctx.set_slot("topic", classification.topic)
         if ctx.text:
             place = extract_place(ctx.text, load_gazetteer(ctx.session), ctx.message.latitude, ctx.message.longitude)

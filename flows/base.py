@@ -26,7 +26,7 @@ from bot.models import Contact, Conversation
 if TYPE_CHECKING:
     from intents import Classification
 
-__all__ = ["Flow", "TurnContext", "register", "FLOWS", "flow_for_intent", "required_responses", "is_yes", "is_no"]
+__all__ = ["Flow", "TurnContext", "register", "FLOWS", "flow_for_intent", "flow_claiming", "required_responses", "is_yes", "is_no"]
 
 FLOWS: dict[str, "Flow"] = {}
 
@@ -81,32 +81,32 @@ class TurnContext:
         self.conversation.step = step
 
     # ------------------------------------------------------------------ talking
-    def t(self, name: str, **values: Any) -> str:
+    def t(self, response: str, /, **values: Any) -> str:
         """A response's text in the conversation language (for labels inside other texts)."""
-        return self.domain.text(name, self.lang, self.channel, **values)
+        return self.domain.text(response, self.lang, self.channel, **values)
 
     def choice(self, payload: str, response: str, digit: str | None = None) -> Choice:
         return Choice(title=self.t(response), payload=payload, digit=digit)
 
-    def say(self, name: str, *, urgent: bool = False, handoff: Handoff | None = None,
+    def say(self, response: str, /, *, urgent: bool = False, handoff: Handoff | None = None,
             record: bool = False, end: bool = False, **values: Any) -> None:
         self.replies.append(
-            Reply(text=self.t(name, **values), urgent=urgent, handoff=handoff, record=record, end=end)
+            Reply(text=self.t(response, **values), urgent=urgent, handoff=handoff, record=record, end=end)
         )
 
     def say_text(self, text: str, *, urgent: bool = False) -> None:
         """Say already-rendered text (assembled from domain responses by the flow)."""
         self.replies.append(Reply(text=text, urgent=urgent))
 
-    def ask(self, name: str, *, choices: Sequence[Choice] = (), request_location: bool = False,
+    def ask(self, response: str, /, *, choices: Sequence[Choice] = (), request_location: bool = False,
             **values: Any) -> None:
         """Ask a question; it is remembered so silence or a bad answer repeats it."""
         numbered = tuple(
             c if c.digit else Choice(c.title, c.payload, str(i)) for i, c in enumerate(choices, start=1)
         )
-        reply = Reply(text=self.t(name, **values), choices=numbered, request_location=request_location)
+        reply = Reply(text=self.t(response, **values), choices=numbered, request_location=request_location)
         self.replies.append(reply)
-        self.set_slot(PROMPT_SLOT, {"name": name, "values": values, "request_location": request_location,
+        self.set_slot(PROMPT_SLOT, {"name": response, "values": values, "request_location": request_location,
                                     "choices": [[c.title, c.payload, c.digit] for c in numbered]})
         self.set_slot(CHOICES_SLOT, [[c.title, c.payload, c.digit] for c in numbered])
 
@@ -143,6 +143,10 @@ class Flow:
     name: ClassVar[str]
     intents: ClassVar[tuple[str, ...]] = ()
     responses: ClassVar[tuple[str, ...]] = ()
+    # A button payload prefix (e.g. "sighting:") that starts this flow from anywhere.
+    postback_prefix: ClassVar[str | None] = None
+    # Words that take over from any active flow (e.g. "配信を停止して").
+    interrupts: ClassVar[re.Pattern[str] | None] = None
 
     def start(self, ctx: TurnContext) -> None:
         raise NotImplementedError
@@ -162,6 +166,16 @@ def register(cls: type[Flow]) -> type[Flow]:
 def flow_for_intent(intent: str) -> Flow | None:
     for flow in FLOWS.values():
         if intent in flow.intents:
+            return flow
+    return None
+
+
+def flow_claiming(answer: str, text: str) -> Flow | None:
+    """The flow that claims this message whatever flow is active, if any."""
+    for flow in FLOWS.values():
+        if flow.postback_prefix and answer.startswith(flow.postback_prefix):
+            return flow
+        if flow.interrupts is not None and text and flow.interrupts.search(text):
             return flow
     return None
 

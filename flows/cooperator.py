@@ -13,6 +13,8 @@ unsubscribe: one message stops everything for the cooperator behind this chat.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from bot.messages import Choice
@@ -43,6 +45,13 @@ QUESTIONS = {
     "quiet_hours": "utter_ask_quiet_hours",
 }
 NONE = "none"
+# 「配信を停止して」「お知らせはもういらない」「stop alerts」 (matched on NFKC-folded, lower-cased text).
+STOP_WORDS = re.compile(
+    r"配信(を|は)?(停止|止め|とめ|やめ|中止|解除|いらない|不要)|"
+    r"(通知|お知らせ|見守りメール)(を|は)?(もう)?(停止|止め|とめ|やめ|いらない|不要)|"
+    r"協力者(の|を)?(登録)?(を)?(解除|やめ|辞め|退会)|"
+    r"stop (the )?alerts|unsubscribe"
+)
 
 
 def contact_endpoints(ctx: TurnContext) -> list[EndpointSpec]:
@@ -224,7 +233,7 @@ class RegisterHelperFlow(Flow):
 
     def _describe_endpoint(self, ctx: TurnContext, endpoint: EndpointSpec) -> str:
         if endpoint.channel in PUSH_CHANNELS:
-            return ctx.t("utter_helper_endpoint_chat", channel=PUSH_CHANNELS[endpoint.channel])
+            return ctx.t("utter_helper_endpoint_chat", chat=PUSH_CHANNELS[endpoint.channel])
         return ctx.t(f"utter_helper_endpoint_{endpoint.channel}", address=endpoint.address)
 
     def _confirm(self, ctx: TurnContext) -> None:
@@ -233,7 +242,8 @@ class RegisterHelperFlow(Flow):
         ctx.set_step("confirm")
         ctx.ask(
             "utter_helper_confirm",
-            choices=[Choice(ctx.t("utter_choice_register"), "register"), Choice(ctx.t("utter_choice_cancel"), "cancel")],
+            choices=[Choice(ctx.t("utter_choice_register"), "register"),
+                     Choice(ctx.t("utter_choice_cancel"), "cancel")],
             area=ctx.slots["helper_area"]["label"],
             channels=separator.join(self._describe_endpoint(ctx, e) for e in self._endpoints(ctx)),
             quiet="-".join(quiet) if quiet else ctx.t("utter_none_label"),
@@ -262,6 +272,8 @@ class RegisterHelperFlow(Flow):
 class UnsubscribeFlow(Flow):
     name = "unsubscribe"
     intents = ("unsubscribe",)
+    # One message stops everything, even in the middle of another conversation.
+    interrupts = STOP_WORDS
     responses = ("utter_unsubscribed", "utter_unsubscribe_not_registered")
 
     def start(self, ctx: TurnContext) -> None:

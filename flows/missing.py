@@ -75,7 +75,7 @@ class MissingFlow(Flow):
         if person is not None:
             ctx.set_slot("person_id", person.id)
             ctx.set_slot("missing_who", person.description)
-        elif ctx.text and not is_no(ctx.answer) and ctx.answer != "not_registered":
+        elif ctx.text and not (is_yes(ctx.answer) or is_no(ctx.answer)) and ctx.answer != "not_registered":
             # They described the person instead of choosing: that answers the next question.
             ctx.set_slot("missing_who", ctx.text)
 

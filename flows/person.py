@@ -21,7 +21,7 @@ from flows.base import Flow, TurnContext, is_no, is_yes, register
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
 from routing.areas import resolve_town_id
 
-__all__ = ["RegisterPersonFlow", "persons_of", "person_label"]
+__all__ = ["RegisterPersonFlow", "person_label", "persons_of"]
 
 # The order of person_form's required slots in domain.yml.
 QUESTIONS = {
@@ -207,7 +207,8 @@ class RegisterPersonFlow(Flow):
     def _say_summary(self, ctx: TurnContext, person_id: int | None, values: dict[str, Any]) -> None:
         none = ctx.t("utter_none_label")
         town_id = values.get("town_id")
-        home = place_label(resolve_town_id(ctx.session, town_id), None, town_id) if town_id else ctx.t("utter_unknown_label")
+        unknown = ctx.t("utter_unknown_label")
+        home = place_label(resolve_town_id(ctx.session, town_id), None, town_id) if town_id else unknown
         ctx.say(
             "utter_person_summary",
             person_id=person_id if person_id is not None else "-",

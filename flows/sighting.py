@@ -22,7 +22,7 @@ from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_p
 from flows.when import parse_when
 from routing.alerts import last_seen_label, record_sighting
 
-__all__ = ["SightingFlow", "SIGHTING_PAYLOAD"]
+__all__ = ["SIGHTING_PAYLOAD", "SightingFlow"]
 
 # The postback of the "I saw them" button on an alert: sighting:<alert_id>.
 SIGHTING_PAYLOAD = "sighting:"
@@ -57,6 +57,8 @@ def _active_alerts_for(ctx: TurnContext) -> list[Alert]:
 class SightingFlow(Flow):
     name = "report_sighting"
     intents = ("report_sighting",)
+    # The alert's button works whatever the cooperator was doing in the chat.
+    postback_prefix = SIGHTING_PAYLOAD
     responses = (
         "utter_sighting_no_alert",
         "utter_sighting_alert_ended",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -59,7 +59,7 @@ def _alert(session: Session, alert_id: int, *, lock: bool = False) -> Alert:
 
 @alert_app.command("list")
 def list_alerts(
-    status: Annotated[Optional[AlertStatus], typer.Option(help="Only alerts in this status.")] = None,
+    status: Annotated[AlertStatus | None, typer.Option(help="Only alerts in this status.")] = None,
 ) -> None:
     """Alerts, newest first, with their stage and delivery progress."""
     from routing import fanout
@@ -92,7 +92,8 @@ def show(alert_id: int) -> None:
             "id": alert.id, "status": alert.status.value, "case_id": alert.case_id, "person_id": alert.person_id,
             "last_seen_place": last_seen_label(session, alert), "description": alert.description,
             "clothing": alert.clothing, "photo_ref": alert.photo_ref, "stage": alert.stage,
-            "radius_km": alert.radius_km, "approved_by": alert.approved_by, "progress": fanout.progress(session, alert.id),
+            "radius_km": alert.radius_km, "approved_by": alert.approved_by,
+            "progress": fanout.progress(session, alert.id),
             "sightings": [{"id": s.id, "group_id": s.group_id, "town_id": s.town_id, "text": s.text,
                            "seen_at": s.seen_at.isoformat() if s.seen_at else None} for s in sightings],
             "stats": alert.stats,
@@ -152,7 +153,9 @@ def cancel(alert_id: int, by: By = "cli") -> None:
 @alert_app.command("cap")
 def cap(
     alert_id: int,
-    msg_type: Annotated[Optional[str], typer.Option("--type", help="Alert, Update or Cancel (default: current state).")] = None,
+    msg_type: Annotated[
+        str | None, typer.Option("--type", help="Alert, Update or Cancel (default: current state).")
+    ] = None,
 ) -> None:
     """Print the alert as a CAP 1.2 XML message."""
     from routing.alerts import last_seen_label, to_cap
@@ -185,7 +188,9 @@ def tick() -> None:
 @staff_app.command("add")
 def add_staff(
     username: str,
-    counter: Annotated[list[str], typer.Option("--counter", help="A counter (service id) whose cases they see; repeat for several.")],
+    counter: Annotated[
+        list[str], typer.Option("--counter", help="A counter (service id) whose cases they see; repeat for several.")
+    ],
     can_approve: Annotated[bool, typer.Option("--can-approve", help="May approve missing-person alerts.")] = False,
 ) -> None:
     """Create a staff account and print its API token (shown this once only)."""

@@ -44,8 +44,8 @@ from bot.settings import settings
 from routing.snapshot import get_directory
 
 __all__ = [
-    "AlertError",
     "CAP_NAMESPACE",
+    "AlertError",
     "alerts_for_counters",
     "approve",
     "cancel",
@@ -382,7 +382,8 @@ def record_sighting(
         window = timedelta(minutes=settings.sighting_group_minutes)
         moment = seen_at or now
         for earlier in session.scalars(
-            select(Sighting).where(Sighting.alert_id == alert.id, Sighting.town_id == town_id, Sighting.id != sighting.id)
+            select(Sighting)
+            .where(Sighting.alert_id == alert.id, Sighting.town_id == town_id, Sighting.id != sighting.id)
             .order_by(Sighting.id)
         ):
             if abs((earlier.seen_at or earlier.created_at) - moment) <= window:
@@ -459,7 +460,8 @@ def render_alert_message(domain: Domain, alert: Alert, kind: str, language: str)
     case = session.get(Case, alert.case_id) if session is not None and alert.case_id else None
     details = case.details if case is not None else {}
     unknown = domain.text("utter_unknown_label", language)
-    when = details.get("last_seen_when") or (_format_time(alert.last_seen_at, language) if alert.last_seen_at else unknown)
+    seen_at = _format_time(alert.last_seen_at, language) if alert.last_seen_at else unknown
+    when = details.get("last_seen_when") or seen_at
     return domain.text(
         response,
         language,
@@ -480,7 +482,7 @@ def _statistics(session: Session, alert: Alert) -> dict[str, Any]:
         select(OutboxItem.kind, OutboxItem.state, func.count())
         .where(OutboxItem.alert_id == alert.id).group_by(OutboxItem.kind, OutboxItem.state)
     ):
-        key = f"{kind}_{state.value if isinstance(state, OutboxState) else state}"
+        key = f"{kind}_{OutboxState(state).value}"
         by_state[key] = by_state.get(key, 0) + number
     sightings = session.scalar(select(func.count()).select_from(Sighting).where(Sighting.alert_id == alert.id)) or 0
     groups = session.scalar(

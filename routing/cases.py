@@ -49,9 +49,11 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 
 _KANJI_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _KANJI_NUMBER_RE = re.compile(r"[〇零一二三四五六七八九十]+(?=丁目|番|号|の|-)")
-_SEPARATOR = r"(?:丁目|番地|番|号|の|[-‐‑‒–—−ー])"
-_ADDRESS_RE = re.compile(rf"(\d+)(?:\s*{_SEPARATOR}\s*(\d+))?(?:\s*{_SEPARATOR}\s*(\d+))?\s*(丁目|番地?|号)?")
-_NOISE_RE = re.compile(r"[\s、。,.・「」()（）]+")
+# Between two numbers of one address: 丁目 (spoken with pauses: 「2 丁目 3 番」), or 番/番地/の/a
+# dash written tight — so that 「3番 4日前から」 does not become 3-4.
+_SEPARATOR = r"(?:\s*丁目\s*|\s*(?:番地|番|の|[-‐‑‒–—−ー]))"
+_ADDRESS_RE = re.compile(rf"(\d+)(?:{_SEPARATOR}(\d+))?(?:{_SEPARATOR}(\d+))?\s*(丁目|番地?|号)?")
+_POSTAL_RE = re.compile(r"〒?\s*\d{3}-?\d{4}")
 
 
 class InvalidTransition(ValueError):
@@ -70,20 +72,21 @@ def household_key(area: AreaResolution | None, detail: str | None, where_text: s
     """A normalised address of the person concerned, used to link repeat worry reports.
 
     The town id plus the 丁目-番-号 numbers, so that 「柳町2丁目3番」「柳町２－３」
-    「柳町二丁目三番地」 give the same key. Without numbers the rest of the text after
-    the town name is used (「柳町の角の青い家」); without a town there is no key.
+    「柳町二丁目三番地」 give the same key. Without a resolved town or without house
+    numbers there is no key: linking a whole town's reports would merge neighbours.
 
     Args:
         area: the resolved place; only a resolved town gives a key.
-        detail: the 丁目/番地 part found by place extraction, if any.
-        where_text: the resident's own words for the place.
+        detail: the 丁目/番地 part found by place extraction; preferred when given.
+        where_text: the resident's words (or the flow's label) for the place.
 
     Returns:
         ``"kita-2-2:2-3"``-style key, or None.
     """
     if area is None or area.status != "resolved" or area.town is None:
         return None
-    source = unicodedata.normalize("NFKC", " ".join(part for part in (detail, where_text) if part))
+    source = unicodedata.normalize("NFKC", detail or where_text or "")
+    source = _POSTAL_RE.sub(" ", source)
     for name in (area.town.ward, area.town.town):
         source = source.replace(name, " ")
     source = _KANJI_NUMBER_RE.sub(_kanji_number, source)
@@ -92,8 +95,7 @@ def household_key(area: AreaResolution | None, detail: str | None, where_text: s
         # A lone number is an address only when marked as one (2丁目) — not 「3階」.
         if len(numbers) > 1 or match.group(4):
             return f"{area.town.town_id}:{'-'.join(numbers)}"
-    rest = _NOISE_RE.sub("", source).lstrip("のにで")
-    return f"{area.town.town_id}:~{rest}" if rest else None
+    return None
 
 
 def _queue_deliveries(session: Session, case: Case, event: CaseEvent) -> None:

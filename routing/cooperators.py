@@ -42,7 +42,9 @@ __all__ = [
 # who signs up on one of them is reached there first; the phone line and the web chat
 # cannot be pushed to, so they need an e-mail address or an SMS number.
 PUSH_CHANNELS = {"line": "LINE", "telegram": "Telegram"}
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+EMAIL_RE = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
+)
 MOBILE_RE = re.compile(r"^0[789]0\d{8}$")
 _TIME = r"(\d{1,2})(?:\s*(?::|時)\s*(\d{1,2})?\s*分?)?"
 QUIET_RE = re.compile(rf"^{_TIME}\s*(?:-|~|〜|ー|から|to)\s*{_TIME}$")
@@ -83,7 +85,9 @@ def parse_quiet_hours(text: str) -> tuple[str, str] | None:
     return (start, end) if start != end else None
 
 
-def cooperator_at(session: Session, endpoints: Sequence[EndpointSpec], *, active_only: bool = False) -> Cooperator | None:
+def cooperator_at(
+    session: Session, endpoints: Sequence[EndpointSpec], *, active_only: bool = False
+) -> Cooperator | None:
     """The cooperator behind the first of ``endpoints`` that is registered, or None.
 
     Args:

@@ -48,16 +48,9 @@ __all__ = [
 INTENT_DESKS: dict[str, tuple[frozenset[str], ...]] = {
     "report_worry": (frozenset({"watch"}),),
     "report_missing": (frozenset({"watch", "missing"}), frozenset({"watch"})),
-    "report_sighting": (frozenset({"watch", "missing"}), frozenset({"watch"})),
-    "register_person": (frozenset({"watch", "missing"}), frozenset({"watch"})),
 }
 # The topic whose 24-hour and national lines are offered with each intent's desk.
-INTENT_HOTLINE_TOPIC = {
-    "report_worry": "watch",
-    "report_missing": "missing",
-    "report_sighting": "missing",
-    "register_person": "missing",
-}
+INTENT_HOTLINE_TOPIC = {"report_worry": "watch", "report_missing": "missing"}
 TOPIC_INTENTS = ("ask_where", "talk_to_human")
 # 総合相談窓口 (重層的支援) takes any matter: where a human is asked for without a topic.
 ANY_MATTER_TOPIC = "complex"

@@ -29,9 +29,9 @@ import logging
 import math
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.orm import Session
 
 from bot.models import Alert, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, Town, utcnow
@@ -66,6 +66,7 @@ UNKNOWN_DISTANCE_M = 1e9
 """Distance given to a cooperator with no known town: last in line, and outside any radius."""
 
 _EARTH_RADIUS_M = 6_371_008.8
+_ANALYZE_AFTER_ROWS = 10_000
 
 
 def distance_m(origin: tuple[float, float], point: tuple[float, float]) -> float:
@@ -105,7 +106,8 @@ def enqueue_alert(session: Session, alert: Alert, *, kind: str = "alert", now: d
         raise ValueError(f"enqueue_alert queues {ALERT_KINDS}, not {kind!r}")
     now = now or utcnow()
     session.flush()
-    towns = {town_id: (lat, lon) for town_id, lat, lon in session.execute(select(Town.town_id, Town.latitude, Town.longitude))}
+    towns = {town_id: (lat, lon)
+             for town_id, lat, lon in session.execute(select(Town.town_id, Town.latitude, Town.longitude))}
     origin = _alert_point(towns, alert)
     if origin is None:
         log.warning("alert %s has no point or town: sending to every cooperator", alert.id)
@@ -141,6 +143,10 @@ def enqueue_alert(session: Session, alert: Alert, *, kind: str = "alert", now: d
     before = count_rows(session, alert.id)
     insert_ignore(session, rows)
     added = count_rows(session, alert.id) - before
+    if added >= _ANALYZE_AFTER_ROWS and session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics before the workers' first claims: planned with a stale row
+        # count (autovacuum comes a minute later), each claim takes several times longer.
+        session.execute(text("ANALYZE outbox"))
     log.info("alert %s: %d %s messages queued", alert.id, added, kind)
     return added
 
@@ -189,7 +195,10 @@ def enqueue_found(session: Session, alert: Alert, *, now: datetime | None = None
 
 
 def cancel_pending(session: Session, alert_id: int) -> int:
-    """Cancel the alert's messages that are still queued (in-flight ones finish).
+    """Cancel the alert's ``alert`` and ``update`` messages still queued (in-flight ones finish).
+
+    ``found`` and ``cancelled`` notices are left alone, so calling this again after an
+    alert has ended never stops its closing notices.
 
     Args:
         session: the caller's session.
@@ -198,11 +207,13 @@ def cancel_pending(session: Session, alert_id: int) -> int:
     Returns:
         The number of rows cancelled.
     """
-    result = session.execute(
-        update(OutboxItem.__table__)
-        .where(OutboxItem.alert_id == alert_id, OutboxItem.state == OutboxState.queued)
+    result = cast(CursorResult[Any], session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.alert_id == alert_id, OutboxItem.kind.in_(ALERT_KINDS),
+               OutboxItem.state == OutboxState.queued)
         .values(state=OutboxState.cancelled)
-    )
+        .execution_options(synchronize_session=False)
+    ))
     if result.rowcount:
         log.info("alert %s: %d queued messages cancelled", alert_id, result.rowcount)
     return result.rowcount
@@ -260,7 +271,9 @@ def kick() -> None:
     try:
         broker = redis_broker(settings.redis_url, settings.fanout_namespace)
         for channel in configured_channels():
-            broker.enqueue(Message(queue_name=QUEUE_NAME, actor_name=ACTOR_NAME, args=(channel,), kwargs={}, options={}))
+            broker.enqueue(
+                Message(queue_name=QUEUE_NAME, actor_name=ACTOR_NAME, args=(channel,), kwargs={}, options={})
+            )
     except Exception:  # noqa: BLE001 - the outbox is durable; a lost kick only delays
         log.exception("fan-out: could not reach Redis to start the workers")
 

@@ -38,9 +38,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import Alert, AlertStatus, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState
@@ -72,7 +72,7 @@ CHANNELS = ("line", "telegram", "email", "sms")
 ALERT_KINDS = ("alert", "update")
 """Kinds that carry the alert itself; a ``found``/``cancelled`` notice follows only these."""
 
-_OUTBOX = OutboxItem.__table__
+_OUTBOX = cast(Table, OutboxItem.__table__)
 
 
 def configured_channels(config: Settings | None = None) -> tuple[str, ...]:
@@ -237,7 +237,14 @@ def _claim_queued(session: Session, channel: str, limit: int, token: datetime, n
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
+        # Two statements: inside an UPDATE the planner may run a LIMIT … SKIP LOCKED
+        # subquery more than once and take more rows than asked for.
+        ids = list(session.scalars(due.with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(
+                update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(state=OutboxState.sending, claimed_at=token)
+            )
+        return ids
     # On SQLite the state condition makes the UPDATE itself the claim (one writer at a time).
     return _claimed_ids(
         session,
@@ -280,6 +287,7 @@ def claim(session: Session, channel: str, limit: int, *, now: datetime, config: 
 
 
 def _screen(session: Session, batch: Batch, ids: list[int], now: datetime, config: Settings) -> Batch:
+    """Keep the claimed rows that may be sent now; cancel, defer or move the others."""
     endpoint = and_(
         CooperatorEndpoint.cooperator_id == OutboxItem.cooperator_id,
         CooperatorEndpoint.channel == OutboxItem.channel,
@@ -344,19 +352,26 @@ def _fall_back(session: Session, batch: Batch, row_id: int, cooperator_id: int, 
     )
 
 
-def renew(session: Session, batch: Batch, *, now: datetime) -> int:
-    """Renew the lease of a batch being sent (a new token for all its rows) and commit.
+def renew(session: Session, batch: Batch, items: Sequence[Item], *, now: datetime) -> int:
+    """Renew the lease of a batch's rows still being sent (a new token for all) and commit.
+
+    Args:
+        session: a session of its own.
+        batch: the batch; its ``lease`` becomes the new token.
+        items: its rows whose outcome is not recorded yet.
+        now: the current time (aware).
 
     Returns:
         How many rows were still ours (fewer when another worker took some back).
     """
     token = _token(now)
-    ids = [item.id for item in batch.items]
-    renewed = session.execute(
+    ids = [item.id for item in items]
+    result = cast(CursorResult[Any], session.execute(
         update(_OUTBOX)
         .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.state == OutboxState.sending, _OUTBOX.c.claimed_at == batch.lease)
         .values(claimed_at=token)
-    ).rowcount
+    ))
+    renewed = result.rowcount
     session.commit()
     batch.lease = token
     if renewed < len(ids):
@@ -365,14 +380,19 @@ def renew(session: Session, batch: Batch, *, now: datetime) -> int:
 
 
 def record(
-    session: Session, batch: Batch, outcomes: Sequence[Outcome], *, now: datetime, config: Settings | None = None
+    session: Session,
+    batch: Batch,
+    results: Sequence[tuple[Item, Outcome]],
+    *,
+    now: datetime,
+    config: Settings | None = None,
 ) -> Counter[str]:
-    """Store the outcome of each item of ``batch`` (same order) and commit.
+    """Store what happened to some rows of ``batch`` and commit.
 
     Args:
         session: a session of its own.
-        batch: the batch as sent.
-        outcomes: one per item.
+        batch: the batch the rows were claimed in (its current lease guards every update).
+        results: (row, outcome) pairs, each row once.
         now: the current time (aware).
         config: settings (back-off, attempts, lease); the process's by default.
 
@@ -382,7 +402,7 @@ def record(
     config = config or settings
     mine = and_(_OUTBOX.c.state == OutboxState.sending, _OUTBOX.c.claimed_at == batch.lease)
     by_status: dict[Status, list[tuple[Item, Outcome]]] = {status: [] for status in Status}
-    for item, outcome in zip(batch.items, outcomes, strict=True):
+    for item, outcome in results:
         by_status[outcome.status].append((item, outcome))
     counts: Counter[str] = Counter({status.value: len(pairs) for status, pairs in by_status.items() if pairs})
 
@@ -499,7 +519,7 @@ def queue_notices(
         alert_id: the alert.
         kind: ``found`` or ``cancelled`` (rendered by ``routing.alerts.render_alert_message``).
         cooperator_ids: only these cooperators (default: all who were sent the alert).
-        now: the current time (aware).
+        now: the current time (aware); the notices are due from then.
 
     Returns:
         The number of rows added (a cooperator who already has one gets none).
@@ -516,7 +536,7 @@ def queue_notices(
             rows[cooperator_id] = {
                 "alert_id": alert_id, "cooperator_id": cooperator_id, "kind": kind, "channel": channel,
                 "address": address, "distance_m": distance, "state": OutboxState.queued,
-                "fail_count": 0, "next_attempt_at": None,
+                "fail_count": 0, "next_attempt_at": now,
             }
     before = count_rows(session, alert_id)
     insert_ignore(session, list(rows.values()))
@@ -526,7 +546,9 @@ def queue_notices(
 # --------------------------------------------------------------------------- scheduling
 
 
-def next_due(session: Session, channels: Sequence[str], *, now: datetime, config: Settings | None = None) -> datetime | None:
+def next_due(
+    session: Session, channels: Sequence[str], *, now: datetime, config: Settings | None = None
+) -> datetime | None:
     """When a worker should next look at ``channels``: now, later, or None (nothing pending).
 
     A queued row is due at its ``next_attempt_at`` (now when empty); a ``sending`` row

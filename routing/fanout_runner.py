@@ -30,7 +30,7 @@ from bot.domain import load_domain
 from bot.models import Alert, utcnow
 from bot.settings import Settings, settings
 from channels.ratelimit import RedisRateLimiter
-from routing.fanout_outbox import Batch, Outcome, Status, claim, configured_channels, next_due, record, renew
+from routing.fanout_outbox import Batch, Item, Outcome, Status, claim, configured_channels, next_due, record, renew
 from routing.fanout_senders import SENDERS, Sender, make_limiter
 
 __all__ = ["ChannelWorker", "EmbeddedRunner", "embedded_runner", "process_outbox", "run_pass"]
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 # by another process).
 MAX_SLEEP_SECONDS = 60.0
 IDLE_SLEEP_SECONDS = 1.0
+# Outcomes of a batch being sent are written at least this often.
+RECORD_SECONDS = 0.1
 
 
 class _Texts:
@@ -89,52 +91,77 @@ class ChannelWorker:
             batch = await asyncio.to_thread(self._claim)
             if batch is None:
                 break
-            if not batch.items:  # everything claimed was screened out (quiet hours, unsubscribed)
-                continue
-            outcomes = await self._send(batch)
-            counts.update(await asyncio.to_thread(self._record, batch, outcomes))
+            if batch.items:  # else everything claimed was screened out (quiet hours, unsubscribed)
+                counts.update(await self._send(batch))
         return counts
 
     def _claim(self) -> Batch | None:
         with self._sessions() as session:
             return claim(session, self.channel, self.sender.batch_size, now=utcnow(), config=self._config)
 
-    def _record(self, batch: Batch, outcomes: list[Outcome]) -> Counter[str]:
+    def _record(self, batch: Batch, results: list[tuple[Item, Outcome]]) -> Counter[str]:
         with self._sessions() as session:
-            return record(session, batch, outcomes, now=utcnow(), config=self._config)
+            return record(session, batch, results, now=utcnow(), config=self._config)
 
-    def _renew(self, batch: Batch) -> None:
+    def _renew(self, batch: Batch, items: list[Item]) -> None:
         with self._sessions() as session:
-            renew(session, batch, now=utcnow())
+            renew(session, batch, items, now=utcnow())
 
-    async def _keep_lease(self, batch: Batch, done: asyncio.Event) -> None:
-        interval = self._config.fanout_lease_seconds / 3
-        while True:
-            try:
-                await asyncio.wait_for(done.wait(), interval)
-                return
-            except TimeoutError:
-                await asyncio.to_thread(self._renew, batch)
+    async def _send(self, batch: Batch) -> Counter[str]:
+        """Send a batch group by group while a bookkeeper records outcomes and renews the lease.
 
-    async def _send(self, batch: Batch) -> list[Outcome]:
-        done = asyncio.Event()
-        # Awaited, never cancelled: a renewal in its thread must finish before the outcome
-        # is recorded under the batch's (then current) lease token.
-        keeper = asyncio.create_task(self._keep_lease(batch, done))
-        outcomes: dict[int, Outcome] = {}
+        Outcomes are written within ``RECORD_SECONDS`` of being known, so a worker that
+        dies re-sends (on Telegram, e-mail and SMS, which have no idempotency key) at
+        most the messages of its last moments. Recording and renewing share one task:
+        both use the batch's lease token, which a renewal changes.
+        """
+        known: list[tuple[Item, Outcome]] = []
+        reported: set[int] = set()
+        recorded: set[int] = set()
+        finished = asyncio.Event()
+        counts: Counter[str] = Counter()
+
+        def report(item: Item, outcome: Outcome) -> None:
+            reported.add(item.id)
+            known.append((item, outcome))
+
+        async def bookkeeper() -> None:
+            renewed = time.monotonic()
+            while True:
+                last_round = finished.is_set()
+                if known:
+                    results = known[:]
+                    del known[:]
+                    counts.update(await asyncio.to_thread(self._record, batch, results))
+                    recorded.update(item.id for item, _ in results)
+                if last_round:
+                    return
+                if time.monotonic() - renewed >= self._config.fanout_lease_seconds / 3:
+                    # Every row not written yet, reported meanwhile or not, moves to the new token.
+                    pending = [item for item in batch.items if item.id not in recorded]
+                    await asyncio.to_thread(self._renew, batch, pending)
+                    renewed = time.monotonic()
+                try:
+                    await asyncio.wait_for(finished.wait(), RECORD_SECONDS)
+                except TimeoutError:
+                    pass
+
+        keeper = asyncio.create_task(bookkeeper())
         try:
             for (alert_id, kind, language), items in batch.groups().items():
                 try:
                     text = await self._texts.get(alert_id, kind, language)
-                    results = await self.sender.send(items, text, language)
+                    await self.sender.send(items, text, language, report)
                 except Exception as exc:  # noqa: BLE001 - a failed group is retried, the pass goes on
-                    log.exception("%s: sending %d %s messages of alert %s failed", self.channel, len(items), kind, alert_id)
-                    results = [Outcome(Status.retry, type(exc).__name__)] * len(items)
-                outcomes.update(zip((item.id for item in items), results, strict=True))
+                    log.exception("%s: sending %d %s messages of alert %s failed",
+                                  self.channel, len(items), kind, alert_id)
+                    for item in items:
+                        if item.id not in reported:
+                            report(item, Outcome(Status.retry, type(exc).__name__))
         finally:
-            done.set()
+            finished.set()
             await keeper
-        return [outcomes[item.id] for item in batch.items]
+        return counts
 
 
 async def run_pass(
@@ -218,7 +245,8 @@ class EmbeddedRunner:
             progressed = False
             try:
                 counts = process_outbox(config=config)
-                progressed = any(sum(channel.values()) for channel in counts.values())
+                progressed = any(number for channel in counts.values()
+                                 for what, number in channel.items() if what != "error")
                 with sessions() as session:
                     due = next_due(session, configured_channels(config), now=utcnow(), config=config)
             except Exception:  # noqa: BLE001 - keep the sender alive; look again later

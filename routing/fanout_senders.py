@@ -25,7 +25,7 @@ import re
 import smtplib
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from functools import lru_cache
@@ -46,7 +46,7 @@ from channels.sms import SmsSender
 from channels.telegram import TelegramOutput, TelegramRateLimiter
 from routing.fanout_outbox import SENT, Item, Outcome, Status
 
-__all__ = ["SENDERS", "EmailSender", "LineSender", "Sender", "SmsChannelSender", "TelegramSender",
+__all__ = ["SENDERS", "EmailSender", "LineSender", "Report", "Sender", "SmsChannelSender", "TelegramSender",
            "batch_retry_key", "fanout_limits", "make_limiter"]
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,9 @@ _TELEGRAM_GONE = ("chat not found", "user is deactivated", "peer_id_invalid", "b
 # Twilio: invalid number, no permission for the region, unsubscribed (STOP), unroutable, not a mobile.
 _TWILIO_GONE = {21211, 21408, 21610, 21612, 21614}
 _LINE_RECIPIENT = re.compile(r"^to\[(\d+)\]$")
+
+Report = Callable[[Item, Outcome], None]
+"""Called by a sender as soon as it knows what happened to one row (recorded within moments)."""
 
 
 def fanout_limits(config: Settings) -> dict[str, Limit]:
@@ -112,18 +115,19 @@ class Sender(ABC):
         rate = self.limiter.limits[self.rule].rate
         return max(1, min(100, round(rate / 2)))
 
-    async def send(self, items: Sequence[Item], text: str, language: str) -> list[Outcome]:
-        """Send ``text`` to every item; one outcome per item, in order.
+    async def send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
+        """Send ``text`` to every item, reporting each item's outcome as soon as it is known.
 
         Args:
             items: rows of this channel that share the text.
             text: the message (personal data: never logged).
             language: the cooperators' language, for channel-owned labels.
+            report: called once per item, as soon as its outcome is known.
         """
         if not self._opened:
             await self.open()
             self._opened = True
-        return await self._send(items, text, language)
+        await self._send(items, text, language, report)
 
     async def close(self) -> None:
         """Release the connections, if any were opened."""
@@ -139,7 +143,7 @@ class Sender(ABC):
     async def _close(self) -> None: ...
 
     @abstractmethod
-    async def _send(self, items: Sequence[Item], text: str, language: str) -> list[Outcome]: ...
+    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None: ...
 
 
 class LineSender(Sender):
@@ -162,13 +166,17 @@ class LineSender(Sender):
     async def _close(self) -> None:
         await self._client.close()
 
-    async def _send(self, items: Sequence[Item], text: str, language: str) -> list[Outcome]:
+    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
+        for item, outcome in zip(items, await self._multicast(items, text, language), strict=True):
+            report(item, outcome)
+
+    async def _multicast(self, items: Sequence[Item], text: str, language: str) -> list[Outcome]:
         try:
             await self._output.multicast([item.address for item in items], [Reply(text)], batch_retry_key(items),
                                          language=language)
         except ApiException as exc:
             return self._refused(exc, items)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             # LINE may have accepted it: retry the same rows under the same key.
             return [Outcome(Status.hold, f"LINE {type(exc).__name__}")] * len(items)
         return [SENT] * len(items)
@@ -187,7 +195,8 @@ class LineSender(Sender):
             return [Outcome(Status.gone, "LINE: unknown user") if index in invalid else Outcome(Status.later, None)
                     for index in range(len(items))]
         log.error("line: multicast refused with %s", status)
-        return [Outcome(Status.retry, f"LINE {status}")] * len(items)
+        # A malformed request stays malformed; a token problem can be fixed while we retry.
+        return [Outcome(Status.failed if status == 400 else Status.retry, f"LINE {status}")] * len(items)
 
     @staticmethod
     def _invalid_recipients(exc: ApiException) -> set[int]:
@@ -219,28 +228,32 @@ class TelegramSender(Sender):
     async def _close(self) -> None:
         await self._bot.shutdown()
 
-    async def _send(self, items: Sequence[Item], text: str, language: str) -> list[Outcome]:
+    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
         slots = asyncio.Semaphore(self.concurrency)
 
-        async def one(item: Item) -> Outcome:
+        async def one(item: Item) -> None:
             async with slots:
-                try:
-                    await self._output.send(item.address, [Reply(text)], language=language)
-                except Forbidden as exc:
-                    return Outcome(Status.gone, f"Telegram: {exc.message}")
-                except RetryAfter as exc:
-                    after = exc.retry_after
-                    return Outcome(Status.later, "Telegram RetryAfter",
-                                   after if isinstance(after, (int, float)) else after.total_seconds())
-                except BadRequest as exc:
-                    if any(marker in exc.message.lower() for marker in _TELEGRAM_GONE):
-                        return Outcome(Status.gone, f"Telegram: {exc.message}")
-                    return Outcome(Status.retry, f"Telegram: {exc.message}")
-                except TelegramError as exc:  # network errors and time-outs: maybe delivered, retried
-                    return Outcome(Status.retry, f"Telegram {type(exc).__name__}")
-                return SENT
+                report(item, await self._send_one(item, text, language))
 
-        return list(await asyncio.gather(*(one(item) for item in items)))
+        await asyncio.gather(*(one(item) for item in items))
+
+    async def _send_one(self, item: Item, text: str, language: str) -> Outcome:
+        try:
+            await self._output.send(item.address, [Reply(text)], language=language)
+        except Forbidden as exc:
+            return Outcome(Status.gone, f"Telegram: {exc.message}")
+        except RetryAfter as exc:
+            after = exc.retry_after
+            return Outcome(Status.later, "Telegram RetryAfter",
+                           after if isinstance(after, (int, float)) else after.total_seconds())
+        except BadRequest as exc:
+            if any(marker in exc.message.lower() for marker in _TELEGRAM_GONE):
+                return Outcome(Status.gone, f"Telegram: {exc.message}")
+            # e.g. a text too long: sending it again will not help.
+            return Outcome(Status.failed, f"Telegram: {exc.message}")
+        except TelegramError as exc:  # network errors and time-outs: maybe delivered, retried
+            return Outcome(Status.retry, f"Telegram {type(exc).__name__}")
+        return SENT
 
 
 class EmailSender(Sender):
@@ -264,8 +277,9 @@ class EmailSender(Sender):
             except (smtplib.SMTPException, OSError):
                 smtp.close()
 
-    async def _send(self, items: Sequence[Item], text: str, language: str) -> list[Outcome]:
-        return [await self._send_one(item.address, text) for item in items]
+    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
+        for item in items:
+            report(item, await self._send_one(item.address, text))
 
     async def _send_one(self, address: str, text: str) -> Outcome:
         message = EmailMessage()
@@ -286,7 +300,7 @@ class EmailSender(Sender):
         except smtplib.SMTPResponseException as exc:
             if 400 <= exc.smtp_code < 500:
                 return Outcome(Status.later, f"SMTP {exc.smtp_code}", self.config.fanout_retry_seconds)
-            return Outcome(Status.retry, f"SMTP {exc.smtp_code}")
+            return Outcome(Status.failed, f"SMTP {exc.smtp_code}")  # refused for good
         except (smtplib.SMTPException, OSError) as exc:
             await self._close_quietly()
             return Outcome(Status.retry, f"SMTP {type(exc).__name__}")
@@ -333,24 +347,29 @@ class SmsChannelSender(Sender):
     async def _close(self) -> None:
         await self._sms.close()
 
-    async def _send(self, items: Sequence[Item], text: str, language: str) -> list[Outcome]:
+    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
         slots = asyncio.Semaphore(self.concurrency)
 
-        async def one(item: Item) -> Outcome:
+        async def one(item: Item) -> None:
             async with slots:
-                try:
-                    await self._sms.send_text(item.address, text)
-                except TwilioRestException as exc:
-                    if exc.status == 429:
-                        return Outcome(Status.later, "Twilio 429", self.config.fanout_retry_seconds)
-                    if exc.code in _TWILIO_GONE:
-                        return Outcome(Status.gone, f"Twilio {exc.code}")
-                    return Outcome(Status.retry, f"Twilio {exc.status} {exc.code}")
-                except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
-                    return Outcome(Status.retry, f"Twilio {type(exc).__name__}")
-                return SENT
+                report(item, await self._send_one(item, text))
 
-        return list(await asyncio.gather(*(one(item) for item in items)))
+        await asyncio.gather(*(one(item) for item in items))
+
+    async def _send_one(self, item: Item, text: str) -> Outcome:
+        try:
+            await self._sms.send_text(item.address, text)
+        except TwilioRestException as exc:
+            if exc.status == 429:
+                return Outcome(Status.later, "Twilio 429", self.config.fanout_retry_seconds)
+            if exc.code in _TWILIO_GONE:
+                return Outcome(Status.gone, f"Twilio {exc.code}")
+            # Other 4xx: this message is refused (e.g. too long); 5xx and auth may pass later.
+            permanent = exc.status == 400
+            return Outcome(Status.failed if permanent else Status.retry, f"Twilio {exc.status} {exc.code}")
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            return Outcome(Status.retry, f"Twilio {type(exc).__name__}")
+        return SENT
 
 
 SENDERS: dict[str, type[Sender]] = {

@@ -18,8 +18,7 @@ from __future__ import annotations
 import logging
 
 import dramatiq
-from dramatiq import Middleware, Worker
-from dramatiq.brokers.redis import RedisBroker
+from dramatiq import Broker, Middleware, Worker
 
 from bot.db import session_scope
 from bot.models import utcnow
@@ -39,12 +38,16 @@ _TIME_LIMIT_MARGIN_SECONDS = 600
 class _KickOnBoot(Middleware):
     """Resume whatever the outbox holds when a worker process starts."""
 
-    def after_worker_boot(self, broker: RedisBroker, worker: Worker) -> None:
+    def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         kick()
 
 
 if not settings.redis_url:
     raise RuntimeError("the fan-out workers need TSUNAGU_REDIS_URL; without Redis the web process sends alerts itself")
+
+# Dramatiq's command line logs at INFO, and httpx logs every request URL at INFO: for
+# Telegram that URL holds the bot token.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 broker = redis_broker(settings.redis_url, settings.fanout_namespace)
 broker.add_middleware(_KickOnBoot())

@@ -26,11 +26,12 @@ CATEGORIES = {"Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "E
 
 
 def _alert(**changes: object) -> Alert:
-    values: dict[str, object] = dict(
-        id=7, case_id=3, status=AlertStatus.active, ward="chuo", town_id="chuo-1-1", latitude=34.6975,
-        longitude=135.47, description="80歳の男性 白髪", clothing="紺色のジャンパー", radius_km=1.0, stage=0,
-        created_at=MORNING, approved_at=MORNING + timedelta(minutes=5), approved_by="tanaka", stats={},
-    )
+    values: dict[str, object] = {
+        "id": 7, "case_id": 3, "status": AlertStatus.active, "ward": "chuo", "town_id": "chuo-1-1",
+        "latitude": 34.6975, "longitude": 135.47, "description": "80歳の男性 白髪", "clothing": "紺色のジャンパー",
+        "radius_km": 1.0, "stage": 0, "created_at": MORNING, "approved_at": MORNING + timedelta(minutes=5),
+        "approved_by": "tanaka", "stats": {},
+    }
     values.update(changes)
     return Alert(**values)
 

@@ -113,7 +113,8 @@ def test_an_address_belongs_to_one_cooperator(db_url: str) -> None:
 
 def test_unsubscribe_stops_everything_including_queued_alerts(db_url: str) -> None:
     with session_scope(db_url) as session:
-        cooperator = register_cooperator(session, endpoints=[EndpointSpec("line", "U1"), EndpointSpec("email", "a@x.jp")],
+        endpoints = [EndpointSpec("line", "U1"), EndpointSpec("email", "a@x.jp")]
+        cooperator = register_cooperator(session, endpoints=endpoints,
                                          town_id="chuo-1-1", latitude=34.6975, longitude=135.47, quiet_hours=None,
                                          language="ja", now=MORNING)
         alert = create_from_case(session, missing_case(session), now=MORNING)

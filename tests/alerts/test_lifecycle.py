@@ -234,11 +234,13 @@ def test_message_texts_come_from_the_domain_in_each_language(db_url: str) -> Non
     with session_scope(db_url) as session:
         alert = create_from_case(session, missing_case(session), now=MORNING)
         ja = render_alert_message(domain, alert, "alert", "ja")
-        for part in (f"番号 {alert.id}", "80歳の男性 白髪 背が低い", "紺色のジャンパー", "中央区 本町 2丁目", "今朝8時ごろ", "見かけた"):
+        for part in (f"番号 {alert.id}", "80歳の男性 白髪 背が低い", "紺色のジャンパー", "中央区 本町 2丁目",
+                     "今朝8時ごろ", "見かけた"):
             assert part in ja
         en = render_alert_message(domain, alert, "update", "en")
         assert "wider area" in en and "紺色のジャンパー" in en
-        assert render_alert_message(domain, alert, "found", "ja").endswith("見つかりました。ご協力ありがとうございました。")
+        found_text = render_alert_message(domain, alert, "found", "ja")
+        assert found_text.endswith("見つかりました。ご協力ありがとうございました。")
         assert "withdrawn" in render_alert_message(domain, alert, "cancelled", "en")
         with pytest.raises(KeyError):
             render_alert_message(domain, alert, "reminder", "ja")

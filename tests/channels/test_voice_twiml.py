@@ -33,17 +33,6 @@ def test_menu_is_spoken_with_digits_inside_a_speech_and_dtmf_gather() -> None:
     )
 
 
-def test_choices_without_digits_are_numbered_and_mapped_in_the_action_url() -> None:
-    twiml = renderer.render(TurnResult([Reply("よろしいですか。", choices=(Choice("はい", "yes"), Choice("いいえ", "no")))]))
-    assert twiml == (
-        HEAD + "<Response>"
-        f'<Gather action="{BASE}/gather?k=1%3Ayes&amp;k=2%3Ano" actionOnEmptyResult="true" input="speech dtmf" '
-        'language="ja-JP" method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
-        + say("よろしいですか。") + say("1番、はい。") + say("2番、いいえ。")
-        + "</Gather></Response>"
-    )
-
-
 def test_open_question_takes_free_speech_or_keys_without_a_digit_limit() -> None:
     twiml = renderer.render(TurnResult([Reply("どちらの町ですか。", request_location=True)]))
     assert twiml == (

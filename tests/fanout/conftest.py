@@ -182,10 +182,10 @@ def seed(url: str, city: City, endpoints: list[list[tuple[str, str]]], *, langua
         ids = list(session.scalars(insert(Cooperator).returning(Cooperator.id, sort_by_parameter_order=True), rows))
         session.execute(insert(CooperatorEndpoint), [
             {"cooperator_id": cooperator_id, "channel": channel, "address": where, "priority": priority, "active": True}
-            for cooperator_id, wanted in zip(ids, endpoints) for priority, (channel, where) in enumerate(wanted)
+            for cooperator_id, wanted in zip(ids, endpoints, strict=True) for priority, (channel, where) in enumerate(wanted)
         ])
     added = [Helper(cooperator_id, row["town_id"], list(wanted), language=row["language"])
-             for cooperator_id, row, wanted in zip(ids, rows, endpoints)]
+             for cooperator_id, row, wanted in zip(ids, rows, endpoints, strict=True)]
     city.helpers.extend(added)
     return added
 

