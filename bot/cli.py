@@ -30,6 +30,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more
     right counter, takes worry reports and missing-person reports, and delivers them."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs request URLs at INFO, and a Telegram URL carries the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @app.command()

@@ -20,7 +20,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,7 +28,7 @@ import flows
 from bot.db import init_db, session_factory
 from bot.domain import Domain, load_domain
 from bot.messages import Choice, InboundMessage, Reply, TurnResult
-from bot.models import Contact, Conversation, Message, MessageDirection, utcnow
+from bot.models import Contact, Conversation, CooperatorEndpoint, Message, MessageDirection
 from bot.settings import settings
 from flows.ask_where import hotlines_text
 from flows.base import CHOICES_SLOT, FLOWS, TurnContext, flow_claiming, flow_for_intent, required_responses
@@ -108,7 +108,12 @@ class ConversationEngine:
     def _turn(self, session: Session, message: InboundMessage) -> TurnResult:
         contact = self._contact(session, message)
         if message.event == "unfollow":
+            # Blocked or left: stop writing to them, alerts included (LINE multicast drops
+            # such users silently, so the outbox would count them as sent).
             contact.active = False
+            session.execute(update(CooperatorEndpoint).where(
+                CooperatorEndpoint.channel == message.channel,
+                CooperatorEndpoint.address == message.user_id).values(active=False))
             return TurnResult(contact_id=contact.id, language=contact.language)
         contact.active = True
         inbound = self._persist_inbound(session, contact, message)

@@ -9,7 +9,16 @@ from sqlalchemy import func, select
 from bot.db import session_scope
 from bot.engine import ConversationEngine
 from bot.messages import InboundMessage
-from bot.models import Case, CaseKind, CaseStatus, Contact, Message, MessageDirection
+from bot.models import (
+    Case,
+    CaseKind,
+    CaseStatus,
+    Contact,
+    Cooperator,
+    CooperatorEndpoint,
+    Message,
+    MessageDirection,
+)
 from tests.bot.conftest import OPEN_HOURS, Resident
 
 
@@ -201,12 +210,18 @@ def test_phone_menu_digits_and_silence(engine: ConversationEngine) -> None:
     assert intro.replies[0].urgent and "110" in intro.replies[0].text
 
 
-def test_unfollow_deactivates_contact(resident: Resident, db_url: str) -> None:
+def test_unfollow_deactivates_contact_and_alert_endpoint(resident: Resident, db_url: str) -> None:
+    with session_scope(db_url) as session:
+        session.add(Cooperator(town_id="kita-2-2", endpoints=[
+            CooperatorEndpoint(channel=resident.channel, address=resident.user_id),
+            CooperatorEndpoint(channel="email", address="helper@example.org", priority=1)]))
     resident.send("こんにちは")
     resident.send(event="unfollow")
     with session_scope(db_url) as session:
         contact = session.scalars(select(Contact)).one()
+        endpoints = {e.channel: e.active for e in session.scalars(select(CooperatorEndpoint))}
     assert not contact.active
+    assert endpoints == {resident.channel: False, "email": True}
 
 
 def test_message_text_is_not_logged_at_info(resident: Resident, caplog) -> None:  # type: ignore[no-untyped-def]

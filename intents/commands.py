@@ -1,0 +1,209 @@
+"""`tsunagu train`, `tsunagu eval` and `tsunagu classify`.
+
+``bot/cli.py`` calls :func:`register`. ``classify`` is a JSON-lines filter:
+exactly one output line per input line, in order, and nothing else on stdout
+(progress and logs go to stderr), so it can sit in a shell pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any, TextIO
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+__all__ = ["classify_stream", "register"]
+
+logger = logging.getLogger(__name__)
+
+# The bar `tsunagu eval` checks (issue 4): a release must meet all three.
+TARGET_MACRO_F1 = 0.95
+TARGET_EMERGENCY_RECALL = 1.0
+TARGET_TOPIC_ACCURACY = 0.92
+
+
+def _train(out: Annotated[Path | None, typer.Option("--out", help="Model directory (default: settings.model_dir).")] = None) -> None:
+    """Train the intent and topic classifier from intents/data/train and save it."""
+    from intents.classifier import train_model
+
+    console = Console()
+    report = train_model(out, progress=True)
+    console.print(f"saved [bold]{report.path}[/] in [bold]{report.seconds:.1f} s[/]")
+    console.print(
+        f"{report.examples} examples ({report.topic_examples} with a topic); cross-validated on the train split: "
+        f"intent macro-F1 {report.intent_cv_macro_f1:.3f}, topic accuracy {report.topic_cv_accuracy:.3f}"
+    )
+
+
+def _metric_row(table: Table, name: str, value: float, target: float | None) -> None:
+    verdict = "" if target is None else ("[green]ok[/]" if value >= target else "[red]below target[/]")
+    table.add_row(name, f"{value:.3f}", "" if target is None else f"{target:.2f}", verdict)
+
+
+def _eval(
+    show_errors: Annotated[bool, typer.Option("--errors", help="List every misclassified example.")] = False,
+) -> None:
+    """Score the classifier on the evaluation split (never used for training or tuning)."""
+    from intents.classifier import get_classifier
+    from intents.data import load_split
+    from intents.evaluate import evaluate
+
+    console = Console()
+    examples = load_split("eval")
+    if not examples:
+        console.print("[red]no evaluation data under intents/data/eval[/]")
+        raise typer.Exit(1)
+    report = evaluate(get_classifier(), examples)
+
+    summary = Table(title=f"Evaluation split: {report.examples} messages")
+    for column in ("metric", "value", "target", ""):
+        summary.add_column(column)
+    _metric_row(summary, "intent macro-F1", report.macro_f1, TARGET_MACRO_F1)
+    _metric_row(summary, "intent accuracy", report.accuracy, None)
+    _metric_row(summary, f"emergency recall (n={report.emergency_examples})", report.emergency_recall, TARGET_EMERGENCY_RECALL)
+    _metric_row(summary, f"topic accuracy (n={report.topic_examples})", report.topic_accuracy, TARGET_TOPIC_ACCURACY)
+    _metric_row(summary, "answered without a clarifying question", report.confident_share, None)
+    console.print(summary)
+
+    per_intent = Table(title="Per intent")
+    for column in ("intent", "precision", "recall", "F1", "support"):
+        per_intent.add_column(column, justify="left" if column == "intent" else "right")
+    for intent, score in report.per_intent.items():
+        per_intent.add_row(intent, f"{score.precision:.3f}", f"{score.recall:.3f}", f"{score.f1:.3f}", str(score.support))
+    console.print(per_intent)
+
+    styles = Table(title="Intent accuracy per style")
+    styles.add_column("style")
+    styles.add_column("accuracy", justify="right")
+    for style, accuracy in report.style_accuracy.items():
+        styles.add_row(style, f"{accuracy:.3f}")
+    console.print(styles)
+
+    confusion = Table(title="Confusion matrix (rows: expected, columns: predicted)")
+    confusion.add_column("")
+    short = [label[:8] for label in report.labels]
+    for label in short:
+        confusion.add_column(label, justify="right")
+    for label, row in zip(report.labels, report.confusion):
+        confusion.add_row(label, *[str(n) if n else "·" for n in row])
+    console.print(confusion)
+
+    if show_errors:
+        errors = Table(title="Misclassified")
+        for column in ("text", "expected", "predicted"):
+            errors.add_column(column)
+        for text, expected, predicted in report.errors:
+            errors.add_row(text, expected, predicted)
+        console.print(errors)
+
+
+def _load_gazetteer() -> Any:
+    try:
+        from routing.directory import load_gazetteer
+
+        return load_gazetteer()
+    except Exception as error:  # noqa: BLE001 - classify must work without a migrated database
+        from bot.settings import settings
+        from intents.places import Gazetteer
+
+        logger.warning("directory database unavailable (%s); using %s", type(error).__name__, settings.directory_path)
+        return Gazetteer.from_csv(Path(settings.directory_path) / "towns.csv")
+
+
+def _coordinate(record: dict[str, Any], key: str) -> float | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f'"{key}" must be a number')
+    return float(value)
+
+
+def classify_stream(lines: TextIO, out: TextIO) -> int:
+    """Classify JSON lines ``{"text": ...}`` (optional ``latitude``/``longitude``).
+
+    Writes exactly one JSON line per input line, in order:
+    ``{"text", "intent", "topic", "confidence", "place"}``, or ``{"text", "error"}``
+    for a line that is not a JSON object with a string ``text``.
+
+    Args:
+        lines: the input stream.
+        out: the output stream (flushed after every line).
+
+    Returns:
+        The number of lines that could not be classified.
+    """
+    from intents.classifier import get_classifier
+    from intents.places import extract_place
+
+    classifier = None
+    gazetteer = None
+    failures = 0
+    for number, line in enumerate(lines, 1):
+        text: Any = None
+        try:
+            if not line.strip():
+                raise ValueError("empty line")
+            record = json.loads(line)
+            if not isinstance(record, dict):
+                raise ValueError("expected a JSON object")
+            text = record.get("text")
+            if not isinstance(text, str):
+                raise ValueError('"text" must be a string')
+            latitude, longitude = _coordinate(record, "latitude"), _coordinate(record, "longitude")
+        except ValueError as error:  # json.JSONDecodeError is a ValueError
+            failures += 1
+            _write(out, {"text": text if isinstance(text, str) else None, "error": str(error)})
+            continue
+        if classifier is None:
+            # Loaded on the first good line: training (if needed) reports on stderr.
+            classifier, gazetteer = get_classifier(), _load_gazetteer()
+        try:
+            result = classifier.classify(text)
+            place = extract_place(text, gazetteer, latitude, longitude)
+        except Exception as error:  # noqa: BLE001 - one bad message must not stop the stream
+            failures += 1
+            logger.exception("classify: line %d failed", number)
+            _write(out, {"text": text, "error": f"could not classify: {type(error).__name__}"})
+            continue
+        _write(
+            out,
+            {
+                "text": text,
+                "intent": result.intent,
+                "topic": result.topic,
+                "confidence": result.confidence,
+                "place": place.to_dict() if place else None,
+            },
+        )
+    return failures
+
+
+def _write(out: TextIO, record: dict[str, Any]) -> None:
+    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    out.flush()
+
+
+def _classify() -> None:
+    """Read JSON lines {"text": ...} on stdin; write one JSON line per input on stdout."""
+    # JSON lines are UTF-8 whatever the locale of the pipe.
+    for stream in (sys.stdin, sys.stdout):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
+    classify_stream(sys.stdin, sys.stdout)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``train``, ``eval`` and ``classify`` to the tsunagu command line.
+
+    Args:
+        app: the top-level Typer application.
+    """
+    app.command("train")(_train)
+    app.command("eval")(_eval)
+    app.command("classify")(_classify)
