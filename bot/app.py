@@ -3,9 +3,10 @@
 ``create_app()`` mounts every *configured* channel of :data:`channels.CHANNELS` at
 ``/webhooks/<name>`` (a channel whose secret is empty is left out: an empty secret
 would verify forged requests), serves the web chat page at ``GET /chat`` and answers
-``GET /healthz``. Its lifespan migrates and seeds the database, then starts the
-channels (HTTP clients, the Telegram Application) and, on the way out, lets background
-work finish and closes them. ``serve()`` runs it with uvicorn (``tsunagu serve``).
+``GET /healthz``. Its lifespan migrates and seeds the database, loads the engine and
+its classifier, then starts the channels (HTTP clients, the Telegram Application) and,
+on the way out, lets background work finish and closes them. The engine is the
+process-wide one (``bot.engine.conversation_engine``), on the process-wide settings. ``serve()`` runs it with uvicorn (``tsunagu serve``).
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def create_app(
 
     Args:
         settings: Secrets, URLs and the database; the process-wide settings by default.
-        handler: The engine entry point; by default ``conversation_engine().handle``.
+        handler: The engine entry point; by default ``conversation_engine().handle``,
+            loaded at start-up.
         channel_names: Which channels to mount (default: every configured one).
         init_database: Migrate and seed ``settings.database_url`` at start-up.
 
@@ -65,6 +67,10 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if init_database:
             await run_in_threadpool(init_db, settings.database_url)
+        if handler is None:
+            # Load the engine and its classifier now (training one if none is saved), so
+            # the first webhook is not the one that waits: Twilio gives up after 15 s.
+            await run_in_threadpool(_warm_up)
         started: list[InputChannel] = []
         try:
             for channel in channels:
@@ -90,6 +96,14 @@ def create_app(
         return {"status": "ok", "channels": sorted(app.state.channels)}
 
     return app
+
+
+def _warm_up() -> None:
+    from bot.engine import conversation_engine
+    from intents import get_classifier
+
+    conversation_engine()
+    get_classifier()
 
 
 def serve(host: str, port: int) -> None:

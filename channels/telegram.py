@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import warnings
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import timedelta
 from typing import Any, Self
@@ -34,6 +35,7 @@ from telegram import (
 )
 from telegram.error import RetryAfter, TelegramError
 from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.messages import InboundMessage, Reply
 from bot.settings import Settings
@@ -49,7 +51,9 @@ MAX_CALLBACK_DATA = 64  # bytes
 
 def _retry_delay(exc: BaseException) -> float | None:
     if isinstance(exc, RetryAfter):
-        value = exc.retry_after
+        with warnings.catch_warnings():  # int today, timedelta in PTB's next major version
+            warnings.simplefilter("ignore", PTBDeprecationWarning)
+            value = exc.retry_after
         return value.total_seconds() if isinstance(value, timedelta) else float(value)
     return None
 
@@ -209,7 +213,7 @@ class TelegramChannel(InputChannel):
                 return Response("forbidden", status_code=403)
             try:
                 update = Update.de_json(await request.json(), self.application.bot)
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, AttributeError):
                 return Response("malformed update", status_code=400)
             chat = update.effective_chat
             key = str(chat.id) if chat else f"update:{update.update_id}"

@@ -14,7 +14,9 @@ are never taken from the request. A bad or missing signature is a 403, nothing s
 
 The engine's replies become TwiML (:class:`TwiMLRenderer`): every text in ``<Say>`` with
 the configured voice, choices spoken with their key digits, inside
-``<Gather input="speech dtmf">`` so the caller can answer by voice or keypad at any time;
+``<Gather input="speech dtmf">`` so the caller can answer by voice or keypad at any time
+(choices are not spoken again when the prompt already names their keys, as the phone
+variations in ``domain.yml`` do);
 a handoff to an open counter becomes ``<Dial>``, after hours ``<Record>``, and the end of
 the conversation ``<Hangup>``. Key presses go to the engine as text ("1"), which matches
 them against the digits of the choices it offered. Retried webhooks (connection overrides) carry ``I-Twilio-Idempotency-Token``,
@@ -51,6 +53,14 @@ DIAL_TIMEOUT = 30  # seconds of ringing
 _LANGUAGE_TAGS = {"ja": "ja-JP", "en": "en-US"}
 _CALLER_ID = re.compile(r"^\+?\d{6,15}$")
 _WITHHELD = {"+266696687", "+7378742833", "+2562533", "+8656696"}  # Twilio's "anonymous" numbers
+
+
+def _names_keys(reply: Reply) -> bool:
+    """Whether the text already mentions every choice's key as a lone digit (not in a number)."""
+    return all(
+        re.search(rf"(?<![0-9０-９\-]){re.escape(digit)}(?![0-9０-９\-])", reply.text)
+        for digit in choice_digits(reply.choices)
+    )
 
 
 def dial_number(phone: str) -> str:
@@ -97,7 +107,9 @@ class TwiMLRenderer:
 
     def _say(self, verb: VoiceResponse, replies: list[Reply], language: str) -> None:
         for reply in replies:
-            for sentence in [reply.text, *spoken_choices(reply.choices, language)]:
+            # A phone prompt usually names its keys itself ("…方は1。"): then say it as it is.
+            keys = [] if _names_keys(reply) else spoken_choices(reply.choices, language)
+            for sentence in [reply.text, *keys]:
                 if sentence.strip():
                     verb.say(sentence, voice=self.voices[language], language=_LANGUAGE_TAGS[language])
 

@@ -47,10 +47,12 @@ def _sudachi():  # noqa: ANN202 - the tokenizer type lives in an optional packag
         logger.warning("sudachipy is not installed: kana readings fall back to kana folding only")
         return None
     try:
-        return Dictionary(dict="small").create()
+        dictionary = Dictionary(dict="small")
     except Exception:  # noqa: BLE001 - a missing dictionary package raises several error types
         logger.warning("sudachidict-small is not installed: kana readings fall back to kana folding only")
         return None
+    # SudachiPy 0.7 renamed create() to tokenizer().
+    return dictionary.tokenizer() if hasattr(dictionary, "tokenizer") else dictionary.create()
 
 
 def reader_identity() -> str:
@@ -141,7 +143,7 @@ class LookupTables:
             lowered = text.lower()
             kana = katakana_to_hiragana(_SPACES_RE.sub("", lowered))
             read = reading(lowered)
-            for col, (forms, english) in enumerate(zip(self.japanese, self.english)):
+            for col, (forms, english) in enumerate(zip(self.japanese, self.english, strict=True)):
                 if any(form in kana or form in read for form in forms) or (english and english.search(lowered)):
                     out[row, col] = 1.0
         return out

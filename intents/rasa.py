@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -71,8 +72,10 @@ def _topic_scores(payload: Mapping[str, Any]) -> dict[str, float]:
 def parse_rasa_response(payload: Mapping[str, Any], text: str) -> Classification:
     """Map a Rasa ``/model/parse`` result to a Classification (safety layer first).
 
-    Intents outside TAXONOMY.md (e.g. Rasa's ``nlu_fallback``) count as
-    ``out_of_scope``; retrieval names (``ask_where/dv``) count as ``ask_where``.
+    Intents outside TAXONOMY.md count as ``out_of_scope``; when Rasa's own
+    decision is one of them (its FallbackClassifier's ``nlu_fallback``) the
+    answer is ``out_of_scope`` with the other intents as choices. Retrieval
+    names (``ask_where/dv``) count as ``ask_where``.
 
     Args:
         payload: the parsed JSON answer.
@@ -89,7 +92,20 @@ def parse_rasa_response(payload: Mapping[str, Any], text: str) -> Classification
         intent = _split(name)[0]
         intent = intent if intent in INTENTS else "out_of_scope"
         intents[intent] = max(intents.get(intent, 0.0), float(item.get("confidence") or 0.0))
-    return compose(detect_safety(text), intents or {"out_of_scope": 0.0}, _topic_scores(payload))
+    result = compose(detect_safety(text), intents or {"out_of_scope": 0.0}, _topic_scores(payload))
+    top = payload.get("intent") or {}
+    if top.get("name") and _split(str(top["name"]))[0] not in INTENTS and result.safety is None:
+        # Rasa's own fallback decided "not sure": keep that decision, offer the rest as choices.
+        others = sorted(((k, round(v, 4)) for k, v in intents.items() if k != "out_of_scope"), key=lambda kv: -kv[1])
+        return replace(
+            result,
+            intent="out_of_scope",
+            topic=None,
+            topics=(),
+            confidence=round(float(top.get("confidence") or 0.0), 4),
+            alternatives=tuple(others[:3]),
+        )
+    return result
 
 
 class RasaClassifier(IntentClassifier):

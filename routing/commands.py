@@ -116,15 +116,14 @@ def route_text(
     Returns:
         ``{"intent", "topic", "area", "counter_id", "reason"}``.
     """
+    from intents import get_classifier
     from intents.places import extract_place
-
-    from intents import detect_safety, get_classifier
     from routing.areas import resolve_area
     from routing.counters import INTENT_DESKS, INTENT_HOTLINE_TOPIC, choose_counter
     from routing.directory import load_gazetteer
 
     classification = get_classifier().classify(text)
-    signal = getattr(classification, "safety", None) or detect_safety(text)
+    signal = classification.safety
     intent, topic, service, prefix = classification.intent, classification.topic, None, ""
     if signal is not None and signal.kind == "emergency":
         intent, service = "emergency", signal.service

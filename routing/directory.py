@@ -36,6 +36,7 @@ from bot.models import (
     TaxonomyTerm,
     Town,
 )
+from routing.snapshot import forget_session_directory, get_directory
 
 if TYPE_CHECKING:
     from intents.places import Gazetteer
@@ -424,6 +425,7 @@ def import_directory(
             progress(name, len(rows))
     session.add(DirectoryImport(token=uuid.uuid4().hex, source=str(Path(folder).resolve()), counts=counts))
     session.flush()
+    forget_session_directory(session)
     return ImportSummary(counts)
 
 
@@ -436,15 +438,14 @@ def load_gazetteer(session: Session | None = None) -> Gazetteer:
     Returns:
         The gazetteer ``intents.places.extract_place`` matches residents' words against.
     """
-    from intents.places import Gazetteer
-
     from bot.db import session_scope
     from bot.settings import settings
+    from intents.places import Gazetteer
 
     if session is None:
         with session_scope(settings.database_url) as own_session:
             return load_gazetteer(own_session)
-    token = session.scalar(select(DirectoryImport.token).order_by(DirectoryImport.id.desc()).limit(1))
+    token = get_directory(session).token
     cached = _GAZETTEER_CACHE.get(token) if token else None
     if cached is None:
         cached = Gazetteer.from_towns(list(session.scalars(select(Town).order_by(Town.position, Town.town_id))))

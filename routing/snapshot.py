@@ -48,6 +48,7 @@ __all__ = [
     "ServiceRecord",
     "TownOption",
     "TownRecord",
+    "forget_session_directory",
     "get_directory",
     "invalidate_directory_cache",
 ]
@@ -345,35 +346,51 @@ def _load(session: Session, token: str) -> Directory:
 
 _CACHE: OrderedDict[str, Directory] = OrderedDict()
 _LOCK = threading.Lock()
+# Bumped by invalidate_directory_cache, so directories held by open transactions are dropped too.
+_generation = 0
+SESSION_KEY = "tsunagu.directory"
 
 
 def get_directory(session: Session) -> Directory:
     """The in-memory directory for the database behind ``session`` (cached per import).
 
+    Within one transaction the directory is looked up once (a turn calls this several
+    times); a new transaction checks the import token again, one tiny query.
+
     Args:
-        session: any session on the database; only the import token is queried when cached.
+        session: any session on the database.
 
     Returns:
         The directory of the latest import.
     """
+    held = session.info.get(SESSION_KEY)
+    if held is not None and held[0] is session.get_transaction() and held[1] == _generation:
+        return held[2]
     token = session.scalar(select(DirectoryImport.token).order_by(DirectoryImport.id.desc()).limit(1))
-    if token is None:
-        # Tables filled by other means than import_directory: nothing to key a cache on.
-        return _load(session, "")
     with _LOCK:
-        cached = _CACHE.get(token)
-        if cached is not None:
+        directory = _CACHE.get(token) if token else None
+        if directory is not None:
             _CACHE.move_to_end(token)
-            return cached
-    directory = _load(session, token)
-    with _LOCK:
-        _CACHE[token] = directory
-        while len(_CACHE) > CACHE_SIZE:
-            _CACHE.popitem(last=False)
+    if directory is None:
+        directory = _load(session, token or "")
+        # Without an import token (tables filled by other means) there is nothing to key a cache on.
+        if token:
+            with _LOCK:
+                _CACHE[token] = directory
+                while len(_CACHE) > CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+    session.info[SESSION_KEY] = (session.get_transaction(), _generation, directory)
     return directory
+
+
+def forget_session_directory(session: Session) -> None:
+    """Make the next ``get_directory`` on this session look again (after an import in it)."""
+    session.info.pop(SESSION_KEY, None)
 
 
 def invalidate_directory_cache() -> None:
     """Forget every cached directory (after editing directory tables by hand)."""
+    global _generation
     with _LOCK:
         _CACHE.clear()
+        _generation += 1

@@ -16,9 +16,9 @@ async def test_registry_names_every_webhook_channel() -> None:
 
 
 async def test_configured_channels_are_mounted_and_listed(
-    sqlite_url: str, line_api: FakeLineAPI, telegram_api: FakeTelegramAPI
+    engine_db: str, line_api: FakeLineAPI, telegram_api: FakeTelegramAPI
 ) -> None:
-    settings = channel_settings(sqlite_url, line_api_host=line_api.url, telegram_base_url=telegram_api.base_url)
+    settings = channel_settings(engine_db, line_api_host=line_api.url, telegram_base_url=telegram_api.base_url)
     async for client in open_client(settings, list(CHANNELS)):
         health = await client.get("/healthz")
         assert health.json() == {"status": "ok", "channels": ["line", "telegram", "voice", "webchat"]}
@@ -27,8 +27,8 @@ async def test_configured_channels_are_mounted_and_listed(
         assert "/webhooks/webchat/messages" in page.text
 
 
-async def test_a_channel_without_its_secret_is_not_mounted(sqlite_url: str) -> None:
-    settings = channel_settings(sqlite_url, line_channel_secret="", telegram_secret_token="", twilio_auth_token="")
+async def test_a_channel_without_its_secret_is_not_mounted(engine_db: str) -> None:
+    settings = channel_settings(engine_db, line_channel_secret="", telegram_secret_token="", twilio_auth_token="")
     async for client in open_client(settings, list(CHANNELS)):
         assert (await client.get("/healthz")).json()["channels"] == ["webchat"]
         for path in ("/webhooks/line", "/webhooks/telegram", "/webhooks/voice"):

@@ -78,8 +78,9 @@ async def test_worry_report_with_location_and_buttons_creates_a_case(
     assert "南区見守り相談室" in texts(confirm)
     assert not cases(engine_db), "nothing is sent before the resident confirms"
 
-    yes = {action["label"]: action for action in quick_reply(confirm)}
-    done = await user.send(line_events.postback(user.user_id, yes["はい"]["data"]))
+    send = {action["data"]: action for action in quick_reply(confirm)}["send"]
+    assert send["label"] == "この内容で送る"
+    done = await user.send(line_events.postback(user.user_id, send["data"]))
     assert "受付番号" in texts(done)
     [case] = cases(engine_db)
     assert case.counter_id == "mimamori-minami"
@@ -193,3 +194,11 @@ async def test_image_is_stored_as_a_reference_only(
     with session_scope(engine_db) as session:
         row = session.scalars(select(Message).where(Message.channel_event_id == event["webhookEventId"])).one()
     assert row.payload == {"media_ref": f"line:message:{event['message']['id']}"}
+
+
+async def test_signed_but_malformed_body_is_a_400(client: httpx.AsyncClient, engine_db: str) -> None:
+    body = '{"destination": "U0bot", "events": 3}'
+    response = await client.post("/webhooks/line", content=body.encode(),
+                                 headers={"x-line-signature": sign(body, LINE_SECRET)})
+    assert response.status_code == 400
+    assert stored(engine_db)["messages"] == 0

@@ -76,7 +76,7 @@ async def test_worry_report_with_location_and_inline_buttons_creates_a_case(
     assert telegram_api.calls("/answerCallbackQuery"), "the button press is acknowledged"
     assert "南区見守り相談室" in texts(confirm)
 
-    done = await user.send(telegram_updates.callback(user.chat_id, inline_buttons(confirm[-1])["はい"]))
+    done = await user.send(telegram_updates.callback(user.chat_id, inline_buttons(confirm[-1])["この内容で送る"]))
     assert "受付番号" in texts(done)
     [case] = cases(engine_db)
     assert (case.counter_id, case.town_id, case.channel) == ("mimamori-minami", "minami-1-2", "telegram")
@@ -143,3 +143,11 @@ async def test_flood_control_retry_after_is_honoured(
     assert replies
     statuses = [call.status for call in telegram_api.calls("/sendMessage", successful=False)]
     assert statuses[:2] == [429, 200]
+
+
+async def test_malformed_update_with_the_right_secret_is_a_400(client: httpx.AsyncClient, engine_db: str) -> None:
+    for body in (b"not json", b"[1, 2]", b'{"message": {}}'):
+        response = await client.post("/webhooks/telegram", content=body,
+                                     headers={**SECRET_HEADER, "Content-Type": "application/json"})
+        assert response.status_code == 400, body
+    assert stored(engine_db)["messages"] == 0

@@ -33,6 +33,21 @@ def test_menu_is_spoken_with_digits_inside_a_speech_and_dtmf_gather() -> None:
     )
 
 
+def test_a_prompt_that_names_its_keys_is_not_followed_by_the_keys_again() -> None:
+    consent = Reply("折り返しご連絡してもよろしいですか。よろしければ1、不要なら2を押してください。",
+                    choices=(Choice("はい", "yes", "1"), Choice("いいえ", "no", "2")))
+    twiml = renderer.render(TurnResult([consent]))
+    assert twiml == (
+        HEAD + "<Response>"
+        f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" input="speech dtmf" language="ja-JP" '
+        'method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
+        + say(consent.text) + "</Gather></Response>"
+    )
+    # A digit inside a phone number is not a key announcement.
+    counter = Reply("電話番号は06-0000-1002です。", choices=(Choice("はい", "yes", "1"), Choice("いいえ", "no", "2")))
+    assert say("1番、はい。") in renderer.render(TurnResult([counter]))
+
+
 def test_open_question_takes_free_speech_or_keys_without_a_digit_limit() -> None:
     twiml = renderer.render(TurnResult([Reply("どちらの町ですか。", request_location=True)]))
     assert twiml == (

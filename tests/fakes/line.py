@@ -34,7 +34,8 @@ def sign(body: str, channel_secret: str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def _error(status: int, message: str, details: list[dict[str, str]] | None = None, **headers: str) -> web.Response:
+def _error(status: int, message: str, details: list[dict[str, str]] | None = None,
+           headers: dict[str, str] | None = None) -> web.Response:
     body: dict[str, Any] = {"message": message}
     if details:
         body["details"] = details
@@ -88,7 +89,7 @@ class FakeLineAPI(FakeServer):
             return None
         if key in self.retry_keys:
             return _error(409, "The retry key is already accepted",
-                          **{"x-line-accepted-request-id": self.retry_keys[key]})
+                          headers={"x-line-accepted-request-id": self.retry_keys[key]})
         self.retry_keys[key] = uuid.uuid4().hex
         return None
 
@@ -119,7 +120,8 @@ class FakeLineAPI(FakeServer):
     def messages_to(self, user_id: str) -> list[dict[str, Any]]:
         """Every message delivered to ``user_id`` (replies and pushes), in order."""
         out: list[dict[str, Any]] = []
-        for call in self.calls("/v2/bot/message/"):
+        sends = [call for suffix in ("/reply", "/push", "/multicast") for call in self.calls(suffix)]
+        for call in sorted(sends, key=self.requests.index):
             body = call.body
             recipients = {
                 "/reply": [self.token_owner.get(body.get("replyToken", ""))],

@@ -159,7 +159,7 @@ def test_route_jsonl_contract(sqlite_url: str, city: SampleCity) -> None:
         "",
         "this is not json",
         json.dumps({"text": "隣のおばあさんを最近見かけない。新聞がたまっている。中央区本町です"}, ensure_ascii=False),
-        json.dumps({"text": "あさひまちに住んでいますが家賃が払えません"}, ensure_ascii=False),
+        json.dumps({"text": "あさひに住んでいますが家賃が払えません"}, ensure_ascii=False),
     ]
     env = {**os.environ, "TSUNAGU_DATABASE_URL": sqlite_url, "TSUNAGU_DATA_DIR": str(settings.data_dir)}
     result = subprocess.run([sys.executable, "-m", "bot", "route"], input="\n".join(lines) + "\n",
