@@ -195,7 +195,6 @@ def main() -> int:
             text_result = None
             try:
                 from intents.places import extract_place
-
                 from routing.directory import load_gazetteer
             except ImportError:
                 pass

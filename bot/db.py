@@ -37,9 +37,15 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    return make_engine(url or settings.database_url)
+    """The shared engine for ``url`` (the configured database when None)."""
+    # Resolve before the cache: a changed settings.database_url must get its own engine.
+    return _engine_for(url or settings.database_url)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    return make_engine(url)
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:

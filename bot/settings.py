@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     rasa_url: str | None = None
     encoder_threads: int = 2
 
+    # Routing: a city may replace the counter choice with its own function ("pkg.module:function").
+    counter_chooser: str | None = None
+    # "thread": deliver cases from a background thread of this process (embedded default);
+    # "worker": leave it to `tsunagu deliver` run by cron or a worker (production).
+    delivery_mode: Literal["thread", "worker"] = "thread"
+
     # Case handling and privacy.
     first_contact_hours: int = 24
     message_retention_days: int = 90

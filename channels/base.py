@@ -53,7 +53,7 @@ WEBHOOK_PREFIX = "/webhooks"
 EngineHandler = Callable[[InboundMessage], TurnResult]
 """The engine's entry point: ``conversation_engine().handle`` or a test double."""
 
-ENGINE_THREADS = 2
+ENGINE_THREADS = 1
 """Worker threads per channel running engine turns. Few: turns are CPU-bound (GIL), and
 the event loop must stay free to acknowledge webhooks quickly."""
 

@@ -276,6 +276,6 @@ def choose_counter(
     Returns:
         The counter (or what to ask first), why, and the matching hotlines.
     """
-    path = getattr(settings, "counter_chooser", None)
+    path = settings.counter_chooser
     chooser = _load_chooser(path) if path else default_choose_counter
     return chooser(session, intent=intent, topic=topic, area=area, now=now, emergency_service=emergency_service)

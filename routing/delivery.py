@@ -220,7 +220,7 @@ def schedule_delivery(*, url: str | None = None) -> None:
     Args:
         url: the database URL; the configured one when None.
     """
-    if getattr(settings, "delivery_mode", "thread") != "thread":
+    if settings.delivery_mode != "thread":
         return
     url = url or settings.database_url
     with _workers_lock:

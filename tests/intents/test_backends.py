@@ -53,7 +53,10 @@ def _tiny_sentence_transformer(path: Path) -> Path:
     """A 32-dim character-level StaticEmbedding model, built from the training texts: no download."""
     st = pytest.importorskip("sentence_transformers", reason="optional extra tsunagu[st] is not installed")
     tokenizers = pytest.importorskip("tokenizers")
-    from sentence_transformers.models import StaticEmbedding
+    try:  # sentence-transformers >= 6 moved the modules
+        from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+    except ImportError:
+        from sentence_transformers.models import StaticEmbedding
     characters = sorted({c for e in load_split("train") for c in e.text.lower()})
     vocab = {"[UNK]": 0, "[PAD]": 1, **{c: i + 2 for i, c in enumerate(characters)}}
     tokenizer = tokenizers.Tokenizer(tokenizers.models.WordLevel(vocab=vocab, unk_token="[UNK]"))
