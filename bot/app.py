@@ -1,4 +1,4 @@
-"""The web application: channel webhooks, the web chat page and a health check.
+"""The web application: channel webhooks, the web chat page, the staff API and a health check.
 
 ``create_app()`` mounts every *configured* channel of :data:`channels.CHANNELS` at
 ``/webhooks/<name>`` (a channel whose secret is empty is left out: an empty secret
@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.db import init_db
 from bot.settings import Settings
+from bot.staff_api import router as staff_router
 from bot.settings import settings as default_settings
 from channels import CHANNELS
 from channels.base import EngineHandler, InputChannel
@@ -87,6 +88,8 @@ def create_app(
     for channel in channels:
         app.include_router(channel.router(), prefix=channel.path(), tags=[channel.name()])
 
+    app.include_router(staff_router)
+
     @app.get("/chat", include_in_schema=False)
     async def chat_page() -> FileResponse:
         return FileResponse(STATIC_DIR / "chat.html", media_type="text/html; charset=utf-8")
@@ -101,9 +104,14 @@ def create_app(
 def _warm_up() -> None:
     from bot.engine import conversation_engine
     from intents import get_classifier
+    from routing import fanout
+    from routing.delivery import schedule_delivery
 
     conversation_engine()
     get_classifier()
+    # Resume what a previous process left half done: undelivered cases, unsent alerts.
+    schedule_delivery()
+    fanout.kick()
 
 
 def serve(host: str, port: int) -> None:

@@ -54,8 +54,10 @@ EngineHandler = Callable[[InboundMessage], TurnResult]
 """The engine's entry point: ``conversation_engine().handle`` or a test double."""
 
 ENGINE_THREADS = 1
-"""Worker threads per channel running engine turns. Few: turns are CPU-bound (GIL), and
-the event loop must stay free to acknowledge webhooks quickly."""
+"""Worker threads per channel running engine turns. One: a turn is a few milliseconds of
+CPU under the GIL, and every extra thread takes the GIL from the event loop that must
+acknowledge webhooks quickly (measured with benchmarks/webhook_load.py). Scale out with
+more processes instead."""
 
 _LOCATION_LABEL = {"ja": "位置情報を送る", "en": "Send my location"}
 

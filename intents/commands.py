@@ -11,11 +11,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from intents.classifier import IntentClassifier
+    from intents.places import Gazetteer
 
 __all__ = ["classify_stream", "register"]
 
@@ -25,6 +29,13 @@ logger = logging.getLogger(__name__)
 TARGET_MACRO_F1 = 0.95
 TARGET_EMERGENCY_RECALL = 1.0
 TARGET_TOPIC_ACCURACY = 0.92
+
+# Row and column names of the confusion matrix.
+_SHORT = {
+    "ask_where": "ask", "report_worry": "worry", "report_missing": "miss", "report_sighting": "sight",
+    "emergency": "emerg", "register_helper": "help", "register_person": "pers", "unsubscribe": "unsub",
+    "talk_to_human": "human", "greet": "greet", "goodbye": "bye", "out_of_scope": "oos",
+}  # fmt: skip
 
 
 def _train(
@@ -90,13 +101,13 @@ def _eval(
         styles.add_row(style, f"{accuracy:.3f}")
     console.print(styles)
 
-    confusion = Table(title="Confusion matrix (rows: expected, columns: predicted)")
+    # Borderless and unpadded: twelve columns must fit an 80-column terminal.
+    confusion = Table(title="Confusion matrix (rows: expected, columns: predicted)", box=None, padding=(0, 1))
     confusion.add_column("")
-    short = [label[:8] for label in report.labels]
-    for label in short:
-        confusion.add_column(label, justify="right")
+    for label in report.labels:
+        confusion.add_column(_SHORT.get(label, label), justify="right")
     for label, row in zip(report.labels, report.confusion, strict=True):
-        confusion.add_row(label, *[str(n) if n else "·" for n in row])
+        confusion.add_row(_SHORT.get(label, label), *[str(n) if n else "·" for n in row])
     console.print(confusion)
 
     if show_errors:
@@ -108,7 +119,7 @@ def _eval(
         console.print(errors)
 
 
-def _load_gazetteer() -> Any:
+def _load_gazetteer() -> Gazetteer:
     try:
         from routing.directory import load_gazetteer
 
@@ -147,8 +158,8 @@ def classify_stream(lines: TextIO, out: TextIO) -> int:
     from intents.classifier import get_classifier
     from intents.places import extract_place
 
-    classifier = None
-    gazetteer = None
+    classifier: IntentClassifier | None = None
+    gazetteer: Gazetteer | None = None
     failures = 0
     for number, line in enumerate(lines, 1):
         text: Any = None
@@ -166,7 +177,7 @@ def classify_stream(lines: TextIO, out: TextIO) -> int:
             failures += 1
             _write(out, {"text": text if isinstance(text, str) else None, "error": str(error)})
             continue
-        if classifier is None:
+        if classifier is None or gazetteer is None:
             # Loaded on the first good line: training (if needed) reports on stderr.
             classifier, gazetteer = get_classifier(), _load_gazetteer()
         try:

@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -118,7 +119,7 @@ class Head:
 
 
 def _collapse(
-    probabilities: np.ndarray, fine: Sequence[str], output_of: Mapping[str, str], labels: Sequence[str]
+    probabilities: np.ndarray, fine: Sequence[str] | np.ndarray, output_of: Mapping[str, str], labels: Sequence[str]
 ) -> np.ndarray:
     index = {label: i for i, label in enumerate(labels)}
     out = np.zeros((probabilities.shape[0], len(labels)), dtype=np.float64)
@@ -205,7 +206,7 @@ def _fit_temperature(scores: np.ndarray, labels: np.ndarray, classes: np.ndarray
     best, best_nll = 1.0, np.inf
     for temperature in _TEMPERATURES:
         probabilities = _softmax(scores / temperature)
-        nll = -np.mean(np.log(probabilities[np.arange(len(truth)), truth] + 1e-12))
+        nll = float(-np.mean(np.log(probabilities[np.arange(len(truth)), truth] + 1e-12)))
         if nll < best_nll:
             best, best_nll = float(temperature), nll
     return best
@@ -373,7 +374,7 @@ def fit_model(
     return TrainedModel(intent.head, topic.head, threshold, data_hash, encoder.identity, report)
 
 
-def _write_atomically(directory: Path, name: str, write: Callable[[object], None], mode: str) -> Path:
+def _write_atomically(directory: Path, name: str, write: Callable[[Any], None], mode: str) -> Path:
     # Several workers may train at once: readers must never see half a file.
     encoding = None if "b" in mode else "utf-8"
     with tempfile.NamedTemporaryFile(mode, dir=directory, suffix=".tmp", delete=False, encoding=encoding) as handle:

@@ -245,8 +245,15 @@ class Gazetteer:
             }
             if not values["town_id"] or not values["town"]:
                 continue
-            coordinates = {key: float(values.pop(key) or 0.0) for key in ("latitude", "longitude")}
-            rows.append(Town(**{key: str(value or "").strip() for key, value in values.items()}, **coordinates))
+            text = {key: str(value or "").strip() for key, value in values.items()}
+            rows.append(
+                Town(
+                    town_id=text["town_id"], ward=text["ward"], town=text["town"], sphere=text["sphere"],
+                    postal_code=text["postal_code"], latitude=float(values["latitude"] or 0.0),
+                    longitude=float(values["longitude"] or 0.0), ward_kana=text["ward_kana"],
+                    town_kana=text["town_kana"], ward_romaji=text["ward_romaji"], town_romaji=text["town_romaji"],
+                )
+            )  # fmt: skip
         return cls(rows)
 
     @classmethod

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.db import get_engine, session_scope
+from bot.db import session_scope
 from bot.models import Case, Contact, Message
 from bot.settings import Settings, settings
 from channels import ratelimit
@@ -75,12 +75,9 @@ def engine_db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setitem(ratelimit.LIMITS, "telegram.chat", ratelimit.Limit(rate=100.0, burst=100))
     from bot.engine import conversation_engine
 
-    # get_engine(None) is cached under None, i.e. for the first database_url it saw.
-    get_engine.cache_clear()
     conversation_engine.cache_clear()
     yield sqlite_url
     conversation_engine.cache_clear()
-    get_engine.cache_clear()
 
 
 def channel_settings(database_url: str, **overrides: Any) -> Settings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -15,7 +14,6 @@ from bot.app import create_app
 from tests.channels.conftest import cases, channel_settings, open_client, stored
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOT = Path("/tmp/tsunagu-chat.png")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -105,7 +103,7 @@ async def test_worry_report_in_the_browser(live_server: str, engine_db: str, tmp
             await expect(bot.last).to_contain_text("南区見守り相談室")
             await page.get_by_role("button", name="この内容で送る").click()
             await expect(page.locator("#log li.bot", has_text="受付番号")).to_be_visible()
-            await page.screenshot(path=str(SCREENSHOT), full_page=True)
+            await page.screenshot(path=str(tmp_path / "chat.png"), full_page=True)
 
             await page.get_by_role("button", name="English").click()
             await expect(page.locator("#title")).to_have_text("Tsunagu welfare chat")
@@ -113,6 +111,5 @@ async def test_worry_report_in_the_browser(live_server: str, engine_db: str, tmp
             await expect(page.get_by_role("button", name="Send")).to_be_visible()
         finally:
             await browser.close()
-    await asyncio.sleep(0)
     [case] = cases(engine_db)
     assert (case.counter_id, case.town_id, case.channel) == ("mimamori-minami", "minami-1-2", "webchat")

@@ -30,6 +30,7 @@ EMERGENCIES_119 = [
     "おかんが倒れとる、息してへん",
     "隣の家燃えとるで！",
     "おとんが倒れて動かへん",
+    "おかんが倒れてもうた、血ぃ止まらへん",
     # phone transcript
     "もしもし あの 隣の おばあちゃんが 庭で 倒れて ぴくりとも しないん です",
     "えーと 主人が 胸を 押さえて 倒れまして",
@@ -38,6 +39,7 @@ EMERGENCIES_119 = [
     "ちち が いき を して いない",
     "いえ が もえて います",
     "きゅうきゅうしゃ を よんで ください",
+    "たすけて ひと が しんでる",
     # English
     "My neighbor collapsed and is not breathing",
     "my father is unconscious",
@@ -69,6 +71,7 @@ CRISES = [
     "I keep thinking about killing myself",
     "I don't want to live anymore",
     "もう死ぬしかない",
+    "生きとってもしゃあないわ",
     "I have nothing to live for",
 ]
 NOT_EMERGENCIES = [
@@ -94,6 +97,7 @@ NOT_EMERGENCIES = [
     "I got fired last month and can't pay rent",
     "My husband had a stroke last year and needs care",
     "息が苦しいのは喘息のせいですか",
+    "倒れても大丈夫なように手すりをつけたい",
     "ともだち が たくさん います",
     "わたし に たいして やさしい です",
 ]
