@@ -22,36 +22,10 @@ import jsonschema
 import yaml
 
 from bot.settings import settings
+from intents.taxonomy import INTENTS, TOPICS
 
 __all__ = ["Domain", "DomainError", "INTENTS", "TOPICS", "load_domain"]
 
-# The fixed vocabulary of ../shared/TAXONOMY.md.
-INTENTS: tuple[str, ...] = (
-    "ask_where",
-    "report_worry",
-    "report_missing",
-    "report_sighting",
-    "emergency",
-    "register_helper",
-    "register_person",
-    "unsubscribe",
-    "talk_to_human",
-    "greet",
-    "goodbye",
-    "out_of_scope",
-)
-TOPICS: tuple[str, ...] = (
-    "elderly",
-    "disability",
-    "child",
-    "child_abuse",
-    "dv",
-    "money",
-    "mental",
-    "hikikomori",
-    "consumer",
-    "complex",
-)
 LANGUAGES = ("ja", "en")
 
 _VARIATION = {

@@ -18,6 +18,8 @@ from typing import Literal
 
 import yaml
 
+from intents.taxonomy import COMPLEX_TOPIC, INTENTS, TOPICS
+
 __all__ = [
     "COMPLEX_TOPIC",
     "DATA_DIR",
@@ -31,35 +33,9 @@ __all__ = [
     "load_split",
 ]
 
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
-INTENTS: tuple[str, ...] = (
-    "ask_where",
-    "report_worry",
-    "report_missing",
-    "report_sighting",
-    "emergency",
-    "register_helper",
-    "register_person",
-    "unsubscribe",
-    "talk_to_human",
-    "greet",
-    "goodbye",
-    "out_of_scope",
-)
-TOPICS: tuple[str, ...] = (
-    "elderly",
-    "disability",
-    "child",
-    "child_abuse",
-    "dv",
-    "money",
-    "mental",
-    "hikikomori",
-    "consumer",
-    "complex",
-)
-COMPLEX_TOPIC = "complex"
 STYLES: tuple[str, ...] = ("standard", "kansai", "phone", "easy", "english")
 
 Split = Literal["train", "eval"]
