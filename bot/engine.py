@@ -31,7 +31,15 @@ from bot.messages import Choice, InboundMessage, Reply, TurnResult
 from bot.models import Contact, Conversation, CooperatorEndpoint, Message, MessageDirection
 from bot.settings import settings
 from flows.ask_where import hotlines_text
-from flows.base import CHOICES_SLOT, FLOWS, TurnContext, flow_claiming, flow_for_intent, required_responses
+from flows.base import (
+    CHOICES_SLOT,
+    FLOWS,
+    TurnContext,
+    check_forms,
+    flow_claiming,
+    flow_for_intent,
+    required_responses,
+)
 from flows.conversation import MENU, ask_menu
 from intents import Classification, SafetySignal, detect_safety, get_classifier
 from intents.classifier import CONFIDENCE_THRESHOLD
@@ -90,6 +98,7 @@ class ConversationEngine:
 
     def __init__(self, sessions: sessionmaker[Session], domain: Domain) -> None:
         domain.check_required(required_responses() | set(ENGINE_RESPONSES))
+        check_forms(domain)
         self.sessions = sessions
         self.domain = domain
 

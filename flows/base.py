@@ -19,14 +19,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from bot.domain import Domain
+from bot.domain import Domain, DomainError
 from bot.messages import Choice, Effect, Handoff, InboundMessage, Reply
 from bot.models import Contact, Conversation
 
 if TYPE_CHECKING:
     from intents import Classification
 
-__all__ = ["Flow", "TurnContext", "register", "FLOWS", "flow_for_intent", "flow_claiming", "required_responses", "is_yes", "is_no"]
+__all__ = ["Flow", "FormFlow", "check_forms", "TurnContext", "register", "FLOWS", "flow_for_intent", "flow_claiming", "required_responses", "is_yes", "is_no"]
 
 FLOWS: dict[str, "Flow"] = {}
 
@@ -153,6 +153,44 @@ class Flow:
 
     def resume(self, ctx: TurnContext) -> None:
         self.start(ctx)
+
+
+class FormFlow(Flow):
+    """A flow that fills a domain.yml form: it asks for each required slot in turn.
+
+    ``form`` names the form in domain.yml and ``questions`` maps each of its slots, in
+    the form's order, to the response that asks for it (checked against domain.yml at
+    start-up). Override ``ask_slot`` for a question that needs buttons or a place.
+    """
+
+    form: ClassVar[str]
+    questions: ClassVar[dict[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.responses = tuple(dict.fromkeys((*cls.responses, *cls.questions.values())))
+
+    def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
+        ctx.ask(question)
+
+    def ask_next(self, ctx: TurnContext) -> bool:
+        """Ask for the first slot not yet filled; False when the form is complete."""
+        for slot, question in self.questions.items():
+            if slot not in ctx.slots:
+                ctx.set_step(slot)
+                self.ask_slot(ctx, slot, question)
+                return True
+        return False
+
+
+def check_forms(domain: Domain) -> None:
+    """Every form flow asks exactly its domain.yml form's slots, in that order."""
+    for flow in FLOWS.values():
+        if isinstance(flow, FormFlow):
+            expected = domain.forms.get(flow.form)
+            if expected != list(flow.questions):
+                raise DomainError(f"flow '{flow.name}' asks {list(flow.questions)} but form "
+                                  f"'{flow.form}' in domain.yml requires {expected}")
 
 
 def register(cls: type[Flow]) -> type[Flow]:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.messages import Choice
 from bot.models import Cooperator, Message, MessageDirection
-from flows.base import Flow, TurnContext, is_no, is_yes, register
+from flows.base import Flow, FormFlow, TurnContext, is_no, is_yes, register
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
 from routing.areas import resolve_town_id
 from routing.cooperators import (
@@ -81,12 +81,13 @@ def _forget_exact_point(ctx: TurnContext, latitude: float, longitude: float) -> 
 
 
 @register
-class RegisterHelperFlow(Flow):
+class RegisterHelperFlow(FormFlow):
     name = "register_helper"
     intents = ("register_helper",)
+    form = "cooperator_form"
+    questions = QUESTIONS
     responses = (
         "utter_helper_consent",
-        *QUESTIONS.values(),
         "utter_bad_email",
         "utter_bad_mobile",
         "utter_bad_quiet_hours",
@@ -221,15 +222,14 @@ class RegisterHelperFlow(Flow):
             # Nothing we could push an alert to: ask for an address again.
             ctx.say("utter_helper_need_endpoint")
             ctx.conversation.slots = {k: v for k, v in ctx.slots.items() if k not in ("helper_email", "helper_sms")}
-        for slot, question in QUESTIONS.items():
-            if slot not in ctx.slots:
-                ctx.set_step(slot)
-                if slot == "helper_area":
-                    ask_place(ctx, question)
-                else:
-                    ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
-                return
-        self._confirm(ctx)
+        if not self.ask_next(ctx):
+            self._confirm(ctx)
+
+    def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
+        if slot == "helper_area":
+            ask_place(ctx, question)
+        else:
+            ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
 
     def _describe_endpoint(self, ctx: TurnContext, endpoint: EndpointSpec) -> str:
         if endpoint.channel in PUSH_CHANNELS:

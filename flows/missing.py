@@ -16,7 +16,7 @@ from bot.messages import Choice
 from bot.models import Case, CaseKind, RegisteredPerson
 from bot.settings import settings
 from flows.ask_where import parse_phone
-from flows.base import Flow, TurnContext, is_no, is_yes, register
+from flows.base import FormFlow, TurnContext, is_no, is_yes, register
 from flows.person import person_label, persons_of
 from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_label, place_record, read_place
 from flows.when import parse_when
@@ -36,12 +36,13 @@ QUESTIONS = {
 
 
 @register
-class MissingFlow(Flow):
+class MissingFlow(FormFlow):
     name = "report_missing"
     intents = ("report_missing",)
+    form = "missing_form"
+    questions = QUESTIONS
     responses = (
         "utter_missing_intro",
-        *QUESTIONS.values(),
         "utter_missing_created",
         "utter_bad_phone",
         "utter_outside_city",
@@ -109,15 +110,14 @@ class MissingFlow(Flow):
         caller = parse_phone(ctx.message.user_id) if ctx.channel == "voice" else None
         if caller and "callback_phone" not in ctx.slots:
             ctx.set_slot("callback_phone", caller)
-        for slot, question in QUESTIONS.items():
-            if slot not in ctx.slots:
-                ctx.set_step(slot)
-                if slot == "last_seen_where":
-                    ask_place(ctx, question)
-                else:
-                    ctx.ask(question)
-                return
-        self._create_case(ctx)
+        if not self.ask_next(ctx):
+            self._create_case(ctx)
+
+    def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
+        if slot == "last_seen_where":
+            ask_place(ctx, question)
+        else:
+            ctx.ask(question)
 
     def _create_case(self, ctx: TurnContext) -> None:
         where = ctx.slots["last_seen_where"]

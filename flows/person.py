@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.messages import Choice
 from bot.models import RegisteredPerson
-from flows.base import Flow, TurnContext, is_no, is_yes, register
+from flows.base import FormFlow, TurnContext, is_no, is_yes, register
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
 from routing.areas import resolve_town_id
 
@@ -80,12 +80,13 @@ def _wants_delete(text: str) -> bool:
 
 
 @register
-class RegisterPersonFlow(Flow):
+class RegisterPersonFlow(FormFlow):
     name = "register_person"
     intents = ("register_person",)
+    form = "person_form"
+    questions = QUESTIONS
     responses = (
         "utter_person_consent",
-        *QUESTIONS.values(),
         "utter_person_summary",
         "utter_person_confirm",
         "utter_person_registered",
@@ -185,20 +186,17 @@ class RegisterPersonFlow(Flow):
             return _ASKED_AGAIN
         return ctx.text
 
-    def _ask(self, ctx: TurnContext, item: str) -> None:
-        if item == "person_home":
-            ask_place(ctx, QUESTIONS[item])
-        elif item in OPTIONAL:
-            ctx.ask(QUESTIONS[item], choices=[Choice(ctx.t("utter_choice_none"), NONE)])
+    def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
+        if slot == "person_home":
+            ask_place(ctx, question)
+        elif slot in OPTIONAL:
+            ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
         else:
-            ctx.ask(QUESTIONS[item])
+            ctx.ask(question)
 
     def _next(self, ctx: TurnContext) -> None:
-        for item in QUESTIONS:
-            if item not in ctx.slots:
-                ctx.set_step(item)
-                self._ask(ctx, item)
-                return
+        if self.ask_next(ctx):
+            return
         ctx.set_step("confirm")
         self._say_summary(ctx, None, {COLUMNS[item]: ctx.slots[item] for item in QUESTIONS})
         ctx.ask("utter_person_confirm", choices=[Choice(ctx.t("utter_choice_register"), "register"),
@@ -270,7 +268,7 @@ class RegisterPersonFlow(Flow):
         if ctx.answer.startswith("edit:") and ctx.answer.removeprefix("edit:") in QUESTIONS:
             item = ctx.answer.removeprefix("edit:")
             ctx.set_step(f"edit:{item}")
-            self._ask(ctx, item)
+            self.ask_slot(ctx, item, QUESTIONS[item])
         elif ctx.answer == "delete" or _wants_delete(ctx.text):
             self._ask_delete(ctx, person)
         elif ctx.answer == "done" or is_no(ctx.answer):

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from bot.messages import Choice
 from bot.models import Alert, AlertStatus, OutboxItem
-from flows.base import Flow, TurnContext, is_no, register
+from flows.base import FormFlow, TurnContext, is_no, register
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
 from flows.when import parse_when
 from routing.alerts import last_seen_label, record_sighting
@@ -54,9 +54,11 @@ def _active_alerts_for(ctx: TurnContext) -> list[Alert]:
 
 
 @register
-class SightingFlow(Flow):
+class SightingFlow(FormFlow):
     name = "report_sighting"
     intents = ("report_sighting",)
+    form = "sighting_form"
+    questions = QUESTIONS
     # The alert's button works whatever the cooperator was doing in the chat.
     postback_prefix = SIGHTING_PAYLOAD
     responses = (
@@ -65,7 +67,6 @@ class SightingFlow(Flow):
         "utter_ask_which_alert",
         "utter_alert_choice_label",
         "utter_sighting_intro",
-        *QUESTIONS.values(),
         *(response for _, response, _ in WHEN_CHOICES),
         "utter_choice_none",
         "utter_sighting_recorded",
@@ -145,18 +146,17 @@ class SightingFlow(Flow):
                 return
         self._next(ctx)
 
+    def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
+        if slot == "sighting_where":
+            ask_place(ctx, question)
+        elif slot == "sighting_when":
+            ctx.ask(question, choices=[Choice(ctx.t(r), p) for p, r, _ in WHEN_CHOICES])
+        else:
+            ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
+
     def _next(self, ctx: TurnContext) -> None:
-        for slot, question in QUESTIONS.items():
-            if slot not in ctx.slots:
-                ctx.set_step(slot)
-                if slot == "sighting_where":
-                    ask_place(ctx, question)
-                elif slot == "sighting_when":
-                    ctx.ask(question, choices=[Choice(ctx.t(r), p) for p, r, _ in WHEN_CHOICES])
-                else:
-                    ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
-                return
-        self._record(ctx)
+        if not self.ask_next(ctx):
+            self._record(ctx)
 
     def _record(self, ctx: TurnContext) -> None:
         alert = ctx.session.get(Alert, ctx.slots["alert_id"])

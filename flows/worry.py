@@ -12,7 +12,7 @@ from bot.messages import Choice
 from bot.models import CaseKind
 from bot.settings import settings
 from flows.ask_where import parse_phone
-from flows.base import Flow, TurnContext, is_no, is_yes, register
+from flows.base import FormFlow, TurnContext, is_no, is_yes, register
 from flows.place_question import (
     PLACE_RESPONSES,
     area_from_record,
@@ -39,12 +39,13 @@ QUESTIONS = {
 
 
 @register
-class WorryFlow(Flow):
+class WorryFlow(FormFlow):
     name = "report_worry"
     intents = ("report_worry",)
+    form = "worry_form"
+    questions = QUESTIONS
     responses = (
         "utter_worry_intro",
-        *QUESTIONS.values(),
         "utter_ask_callback_phone",
         "utter_bad_phone",
         "utter_worry_confirm",
@@ -116,18 +117,18 @@ class WorryFlow(Flow):
             return
         self._next(ctx)
 
+    def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
+        if slot == "where":
+            ask_place(ctx, question)
+        elif slot == "callback_consent":
+            ctx.ask(question, choices=[Choice(ctx.t("utter_choice_yes"), "yes", "1"),
+                                       Choice(ctx.t("utter_choice_no"), "no", "2")])
+        else:
+            ctx.ask(question)
+
     def _next(self, ctx: TurnContext) -> None:
-        for slot, question in QUESTIONS.items():
-            if slot not in ctx.slots:
-                ctx.set_step(slot)
-                if slot == "where":
-                    ask_place(ctx, question)
-                elif slot == "callback_consent":
-                    ctx.ask(question, choices=[Choice(ctx.t("utter_choice_yes"), "yes", "1"),
-                                               Choice(ctx.t("utter_choice_no"), "no", "2")])
-                else:
-                    ctx.ask(question)
-                return
+        if self.ask_next(ctx):
+            return
         if ctx.slots["callback_consent"] and "callback_phone" not in ctx.slots:
             caller = parse_phone(ctx.message.user_id) if ctx.channel == "voice" else None
             if caller:

@@ -78,3 +78,14 @@ def test_render_language_channel_and_placeholders() -> None:
     text = domain.text("utter_counter", "ja", None, name="X窓口", phone="06-1", address="A", hours="H")
     assert "X窓口" in text and "{" not in text
     assert set(domain.intents) == set(INTENTS)
+
+
+def test_form_flows_ask_exactly_their_forms_slots() -> None:
+    import bot.engine  # noqa: F401 - registers every flow
+    from flows.base import check_forms
+
+    check_forms(load_domain())
+    reordered = SOURCE.replace("required_slots: [noticed, where, since_when, callback_consent]",
+                               "required_slots: [where, noticed, since_when, callback_consent]")
+    with pytest.raises(DomainError, match="report_worry"):
+        check_forms(parse_domain(reordered))
