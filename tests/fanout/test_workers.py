@@ -83,9 +83,10 @@ def _assert_once_each(fakes: Fakes, cooperators: list[list[tuple[str, str]]]) ->
     assert fakes.line.duplicates_refused >= 1
 
 
-def test_an_embedded_sender_killed_mid_broadcast_is_finished_by_the_next(
-    fanout_env: dict[str, str], fakes: Fakes, city, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def _stalled_broadcast(
+    fanout_env: dict[str, str], fakes: Fakes, city, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list, int]:
+    """An approved alert to the test cooperators, with every fake platform hanging."""
     monkeypatch.setattr(settings, "fanout_lease_seconds", LEASE_SECONDS)
     fanout_env["TSUNAGU_FANOUT_LEASE_SECONDS"] = str(LEASE_SECONDS)
     cooperators = _cooperators()
@@ -93,6 +94,13 @@ def test_an_embedded_sender_killed_mid_broadcast_is_finished_by_the_next(
     alert_id = make_alert(db_url, city, next(iter(city.towns)))
     assert enqueue(db_url, alert_id) == len(cooperators)
     _stall_everything(fakes)
+    return cooperators, alert_id
+
+
+def test_an_embedded_sender_killed_mid_broadcast_is_finished_by_the_next(
+    fanout_env: dict[str, str], fakes: Fakes, city, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cooperators, alert_id = _stalled_broadcast(fanout_env, fakes, city, db_url, monkeypatch)
 
     log = tmp_path / "sender.log"
     sender = _start([sys.executable, "-c", "from routing.fanout_runner import process_outbox; process_outbox()"],
@@ -115,13 +123,7 @@ def test_a_dramatiq_worker_killed_mid_broadcast_is_finished_by_a_restarted_one(
     redis_namespace: str, fanout_env: dict[str, str], fakes: Fakes, city, db_url: str,
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(settings, "fanout_lease_seconds", LEASE_SECONDS)
-    fanout_env["TSUNAGU_FANOUT_LEASE_SECONDS"] = str(LEASE_SECONDS)
-    cooperators = _cooperators()
-    seed(db_url, city, cooperators)
-    alert_id = make_alert(db_url, city, next(iter(city.towns)))
-    assert enqueue(db_url, alert_id) == len(cooperators)
-    _stall_everything(fakes)
+    cooperators, alert_id = _stalled_broadcast(fanout_env, fakes, city, db_url, monkeypatch)
 
     log = tmp_path / "worker.log"
     first = _start(dramatiq_argv(1, 4), fanout_env, log)
