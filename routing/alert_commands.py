@@ -113,6 +113,33 @@ def _step(alert_id: int, by: str, step: Callable[..., int], done: str) -> None:
             _fail(str(error))
     fanout.kick()
     typer.echo(f"alert {alert_id} {done}: {queued} messages queued")
+    if queued and not settings.redis_url:
+        _send_here(alert_id)
+
+
+def _send_here(alert_id: int) -> None:
+    """Embedded default: this process is the sender, so it stays until the queue is empty."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bot.db import session_scope
+    from routing import fanout
+
+    def counts() -> tuple[int, int]:
+        with session_scope(settings.database_url) as session:
+            state = fanout.progress(session, alert_id)
+        return state["sent"] + state["failed"] + state["cancelled"], sum(state.values())
+
+    try:
+        with Progress(TextColumn("sending"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
+            task = bar.add_task("sending")
+            while not fanout.wait(1.0):
+                done, total = counts()
+                bar.update(task, completed=done, total=total)
+            done, total = counts()
+            bar.update(task, completed=done, total=total)
+    except KeyboardInterrupt:
+        err.print("stopped: the rest stays queued for `tsunagu fanout process` or `tsunagu serve`")
+        raise typer.Exit(code=130) from None
 
 
 By = Annotated[str, typer.Option("--by", help="Who decided (staff name), recorded on the case.")]
