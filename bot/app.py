@@ -11,6 +11,7 @@ process-wide one (``bot.engine.conversation_engine``), on the process-wide setti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.db import init_db
+from bot.housekeeping import every_minute
 from bot.settings import Settings
 from bot.staff_api import router as staff_router
 from bot.settings import settings as default_settings
@@ -72,6 +74,7 @@ def create_app(
             # Load the engine and its classifier now (training one if none is saved), so
             # the first webhook is not the one that waits: Twilio gives up after 15 s.
             await run_in_threadpool(_warm_up)
+        housekeeping = asyncio.create_task(every_minute(settings.database_url)) if handler is None else None
         started: list[InputChannel] = []
         try:
             for channel in channels:
@@ -80,6 +83,8 @@ def create_app(
             log.info("channels ready: %s", ", ".join(c.name() for c in started) or "none")
             yield
         finally:
+            if housekeeping is not None:
+                housekeeping.cancel()
             for channel in reversed(started):
                 await channel.shutdown()
 

@@ -197,16 +197,13 @@ def cap(
 
 @alert_app.command("tick")
 def tick() -> None:
-    """Widen the alerts whose next stage is due and purge ended ones past retention (run every minute)."""
-    from routing import fanout
-    from routing.alerts import purge_expired_alerts, widen_due
+    """Widen the alerts whose next stage is due and purge data past retention (run every minute)."""
+    from bot.db import init_db
+    from bot.housekeeping import run_due_jobs
 
-    with _session() as session:
-        widened = widen_due(session)
-        purged = purge_expired_alerts(session)
-    if widened:
-        fanout.kick()
-    typer.echo(f"widened: {len(widened)}, purged: {purged}")
+    init_db(settings.database_url)
+    for what, number in run_due_jobs(settings.database_url).items():
+        typer.echo(f"{what}: {number}")
 
 
 # --------------------------------------------------------------------------- staff
