@@ -1,4 +1,5 @@
-"""Jobs that run on a clock: widen missing-person alerts on schedule, erase expired data.
+"""Jobs that run on a clock: widen missing-person alerts on schedule, erase expired data,
+ask cooperators whose yearly re-confirmation fell due whether to continue.
 
 The embedded default runs them every minute inside `tsunagu serve`; a production
 deployment may instead run `tsunagu alert tick` from cron. Both call ``run_due_jobs``.
@@ -23,16 +24,24 @@ INTERVAL_SECONDS = 60
 
 
 def run_due_jobs(url: str | None = None, now: datetime | None = None) -> dict[str, int]:
-    """Widen due alerts and purge what is past retention; returns counts for the log."""
+    """Widen due alerts, purge what is past retention, send due re-confirmation requests.
+
+    Returns counts for the log.
+    """
     from routing import fanout
     from routing.alerts import widen_due
+    from routing.cooperators import send_reconfirm_requests
 
     with session_scope(url) as session:
         widened = widen_due(session, now)
         purged = purge_expired(session, now)
     if widened:
         fanout.kick()
-    return {"alerts widened": len(widened), **purged}
+    # After the commit above and in a session of its own: these requests go out over the
+    # network, and the alerts must be widened whatever happens to them.
+    with session_scope(url) as session:
+        requested = send_reconfirm_requests(session, now)
+    return {"alerts widened": len(widened), **purged, "reconfirmation requests": requested}
 
 
 async def every_minute(url: str | None = None) -> None:

@@ -440,6 +440,9 @@ class Cooperator(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     consented_at: Mapped[datetime] = mapped_column(default=utcnow)
     reconfirm_due: Mapped[datetime | None] = mapped_column()
+    # When utter_helper_reconfirm_request was last sent; earlier than reconfirm_due means
+    # the current cycle's request is still to be sent.
+    reconfirm_requested_at: Mapped[datetime | None] = mapped_column()
 
     endpoints: Mapped[list[CooperatorEndpoint]] = relationship(
         back_populates="cooperator", cascade="all, delete-orphan", order_by="CooperatorEndpoint.priority"

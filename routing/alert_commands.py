@@ -237,7 +237,7 @@ def add_staff(
 def reconfirm_due(
     lapse: Annotated[bool, typer.Option("--lapse", help="Also stop alerts to those past the grace period.")] = False,
 ) -> None:
-    """List cooperators whose yearly re-confirmation is due (send them utter_helper_reconfirm_request)."""
+    """List cooperators whose yearly re-confirmation is due (housekeeping asks each of them once)."""
     from routing.cooperators import due_for_reconfirmation, lapse_unconfirmed
 
     with _session() as session:

@@ -4,7 +4,8 @@ A cooperator is an area at town precision (the town's centroid, never a resident
 exact position), one or more endpoints in order of preference (the chat they signed up
 on first, then e-mail, then SMS), optional quiet hours, and a consent date. Consent is
 renewed yearly: ``due_for_reconfirmation`` lists those whose ``reconfirm_due`` has
-passed (the city sends them ``utter_helper_reconfirm_request``); answering "このまま続ける"
+passed; ``send_reconfirm_requests`` (run every minute by ``bot.housekeeping``) sends each
+of them ``utter_helper_reconfirm_request`` once per cycle; answering "このまま続ける"
 in the register_helper flow calls ``reconfirm``; ``lapse_unconfirmed`` stops alerts to
 those who did not answer within ``cooperator_reconfirm_grace_days``
 (`tsunagu helper reconfirm-due --lapse`, daily).
@@ -12,17 +13,24 @@ those who did not answer within ``cooperator_reconfirm_grace_days``
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, selectinload
 
+from bot.domain import load_domain
 from bot.models import Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
 from bot.settings import settings
+from channels.ratelimit import RedisRateLimiter
+from routing.fanout_outbox import Item, Outcome, Status, configured_channels, quiet_until
+from routing.fanout_senders import SENDERS, Sender, make_limiter
 
 __all__ = [
     "PUSH_CHANNELS",
@@ -35,8 +43,11 @@ __all__ = [
     "parse_quiet_hours",
     "reconfirm",
     "register_cooperator",
+    "send_reconfirm_requests",
     "unsubscribe_endpoint",
 ]
+
+log = logging.getLogger(__name__)
 
 # Chat channels the fan-out can push an alert to, with their display names. A cooperator
 # who signs up on one of them is reached there first; the phone line and the web chat
@@ -45,6 +56,13 @@ PUSH_CHANNELS = {"line": "LINE", "telegram": "Telegram"}
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
+# About 1/365 of the cooperators fall due each day and the housekeeping runs every minute,
+# so this drains even the first year's backlog quickly while keeping one run short.
+RECONFIRM_REQUESTS_PER_RUN = 500
+# The same housekeeping run widens missing-person alerts: a slow or hanging channel must
+# not hold that up. Requests not sent by then are sent by a later run.
+RECONFIRM_SEND_SECONDS = 20.0
+RECONFIRM_RESPONSE = "utter_helper_reconfirm_request"
 MOBILE_RE = re.compile(r"^0[789]0\d{8}$")
 _TIME = r"(\d{1,2})(?:\s*(?::|時)\s*(\d{1,2})?\s*分?)?"
 QUIET_RE = re.compile(rf"^{_TIME}\s*(?:-|~|〜|ー|から|to)\s*{_TIME}$")
@@ -216,6 +234,123 @@ def due_for_reconfirmation(session: Session, now: datetime | None = None) -> lis
         select(Cooperator).where(Cooperator.active.is_(True), Cooperator.reconfirm_due <= now)
         .order_by(Cooperator.reconfirm_due, Cooperator.id)
     ))
+
+
+def send_reconfirm_requests(session: Session, now: datetime | None = None) -> int:
+    """Ask each cooperator whose re-confirmation fell due, once per cycle, whether to continue.
+
+    Active cooperators whose ``reconfirm_due`` has passed and who were not asked in this
+    cycle get ``utter_helper_reconfirm_request`` in their language on their preferred
+    active endpoint of a configured channel, through the alert fan-out's senders (so the
+    same clients and shared rate limits), unless they are in their quiet hours. A sent
+    request sets ``reconfirm_requested_at``; one that failed leaves it empty, so a later
+    run tries again, and an endpoint the platform reports gone (blocked, unknown) is
+    deactivated, so that run uses the next one. At most ``RECONFIRM_REQUESTS_PER_RUN``
+    per call.
+
+    Args:
+        session: the caller's session, best with nothing else pending: the due
+            cooperators stay locked (PostgreSQL) while the requests are sent.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        How many requests were sent.
+    """
+    now = now or utcnow()
+    due = session.scalars(
+        select(Cooperator)
+        .where(
+            Cooperator.active.is_(True),
+            Cooperator.reconfirm_due <= now,
+            # A request is only sent once the cycle's due date has passed, so one sent
+            # before the current reconfirm_due belongs to an earlier cycle.
+            or_(Cooperator.reconfirm_requested_at.is_(None),
+                Cooperator.reconfirm_requested_at < Cooperator.reconfirm_due),
+        )
+        .order_by(Cooperator.reconfirm_due, Cooperator.id)
+        .limit(RECONFIRM_REQUESTS_PER_RUN)
+        .options(selectinload(Cooperator.endpoints))
+        # Two schedulers (several servers, or cron beside serve) never ask the same person twice.
+        .with_for_update(skip_locked=True)
+    ).all()
+    channels = configured_channels(settings)
+    chosen: dict[int, tuple[Cooperator, CooperatorEndpoint]] = {}
+    groups: dict[tuple[str, str], list[Item]] = defaultdict(list)
+    for cooperator in due:
+        if quiet_until(now, cooperator.quiet_start, cooperator.quiet_end) is not None:
+            continue  # a run after their quiet hours asks them
+        endpoint = next((e for e in cooperator.endpoints if e.active and e.channel in channels), None)
+        if endpoint is None:
+            continue  # unreachable: they lapse after the grace period like anyone who does not answer
+        chosen[cooperator.id] = (cooperator, endpoint)
+        groups[(endpoint.channel, cooperator.language)].append(Item(
+            id=_request_id(cooperator), alert_id=0, cooperator_id=cooperator.id, kind="reconfirm",
+            address=endpoint.address, distance_m=0.0, fail_count=0, language=cooperator.language,
+        ))
+    if not groups:
+        return 0
+    domain = load_domain(settings.domain_path)
+    texts = {language: domain.text(RECONFIRM_RESPONSE, language, days=settings.cooperator_reconfirm_grace_days)
+             for _, language in groups}
+    outcomes = asyncio.run(_send_requests(groups, texts))
+    sent = 0
+    for cooperator_id, (cooperator, endpoint) in chosen.items():
+        outcome = outcomes.get(cooperator_id)
+        if outcome is not None and outcome.status is Status.sent:
+            cooperator.reconfirm_requested_at = now
+            sent += 1
+        elif outcome is not None and outcome.status is Status.gone:
+            endpoint.active = False
+    session.flush()
+    if sent < len(chosen):
+        log.warning("re-confirmation requests: %d of %d not sent, retried next run", len(chosen) - sent, len(chosen))
+    return sent
+
+
+def _request_id(cooperator: Cooperator) -> int:
+    """The sender's item id of a request: one per cooperator and cycle, negative.
+
+    LINE's retry key is derived from the item ids, and LINE refuses an accepted key as a
+    duplicate (which the sender counts as sent). Negative ids keep the key apart from
+    those of alert multicasts (positive outbox row ids); the cycle's due date keeps next
+    year's request from passing for a retry of this year's.
+    """
+    assert cooperator.reconfirm_due is not None  # only due cooperators are asked
+    return -((cooperator.id << 32) | (int(cooperator.reconfirm_due.timestamp()) & 0xFFFFFFFF))
+
+
+async def _send_requests(groups: dict[tuple[str, str], list[Item]], texts: dict[str, str]) -> dict[int, Outcome]:
+    """Send each (channel, language) group its text; the outcome per cooperator id (none if unknown)."""
+    limiter = make_limiter(settings)
+    senders: dict[str, Sender] = {}
+    outcomes: dict[int, Outcome] = {}
+
+    def report(item: Item, outcome: Outcome) -> None:
+        outcomes[item.cooperator_id] = outcome
+
+    try:
+        async with asyncio.timeout(RECONFIRM_SEND_SECONDS):
+            for (channel, language), items in groups.items():
+                if channel not in senders:
+                    senders[channel] = SENDERS[channel](settings, limiter)
+                sender = senders[channel]
+                for start in range(0, len(items), sender.batch_size):
+                    chunk = items[start:start + sender.batch_size]
+                    try:
+                        await sender.send(chunk, texts[language], language, report)
+                    except Exception:  # noqa: BLE001 - these stay unasked and are retried; the others go on
+                        log.exception("%s: sending %d re-confirmation requests failed", channel, len(chunk))
+    except TimeoutError:
+        log.warning("re-confirmation requests: time is up after %d outcomes", len(outcomes))
+    finally:
+        for sender in senders.values():
+            try:
+                await sender.close()
+            except Exception:  # noqa: BLE001 - closing must not hide what was sent
+                log.warning("%s: closing the sender failed", sender.channel, exc_info=True)
+        if isinstance(limiter, RedisRateLimiter):
+            await limiter.close()
+    return outcomes
 
 
 def reconfirm(cooperator: Cooperator, now: datetime | None = None) -> None:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 16:30:54.517975
+Create Date: 2026-11-23 17:52:44.066885
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ def upgrade() -> None:
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('consented_at', bot.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('reconfirm_due', bot.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reconfirm_requested_at', bot.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cooperators'))
     )
     with op.batch_alter_table('cooperators', schema=None) as batch_op:
