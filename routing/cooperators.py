@@ -29,7 +29,13 @@ from bot.domain import load_domain
 from bot.models import Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
 from bot.settings import settings
 from channels.ratelimit import RedisRateLimiter
-from routing.fanout_outbox import Item, Outcome, Status, configured_channels, quiet_until
+from routing.fanout_outbox import (
+    Item,
+    Outcome,
+    Status,
+    configured_channels,
+    quiet_until,
+)
 from routing.fanout_senders import SENDERS, Sender, make_limiter
 
 __all__ = [
@@ -338,7 +344,7 @@ async def _send_requests(groups: dict[tuple[str, str], list[Item]], texts: dict[
                     chunk = items[start:start + sender.batch_size]
                     try:
                         await sender.send(chunk, texts[language], language, report)
-                    except Exception:  # noqa: BLE001 - these stay unasked and are retried; the others go on
+                    except Exception:  # these stay unasked and are retried; the others go on
                         log.exception("%s: sending %d re-confirmation requests failed", channel, len(chunk))
     except TimeoutError:
         log.warning("re-confirmation requests: time is up after %d outcomes", len(outcomes))
@@ -346,7 +352,7 @@ async def _send_requests(groups: dict[tuple[str, str], list[Item]], texts: dict[
         for sender in senders.values():
             try:
                 await sender.close()
-            except Exception:  # noqa: BLE001 - closing must not hide what was sent
+            except Exception:  # closing must not hide what was sent
                 log.warning("%s: closing the sender failed", sender.channel, exc_info=True)
         if isinstance(limiter, RedisRateLimiter):
             await limiter.close()
