@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import flows
 from bot.db import init_db, session_factory
 from bot.domain import Domain, load_domain
-from bot.messages import Choice, InboundMessage, Reply, TurnResult
+from bot.messages import Choice, InboundMessage, TurnResult
 from bot.models import Contact, Conversation, CooperatorEndpoint, Message, MessageDirection
 from bot.settings import settings
 from flows.ask_where import hotlines_text

@@ -17,16 +17,15 @@ from flows.place_question import (
     PLACE_RESPONSES,
     area_from_record,
     ask_place,
+    place_already_given,
     place_label,
     place_record,
     read_place,
 )
 from intents import get_classifier
-from intents.places import extract_place
-from routing.areas import AreaResolution, resolve_area
+from routing.areas import AreaResolution
 from routing.cases import open_case
 from routing.counters import CounterChoice, CounterInfo, choose_counter
-from routing.directory import load_gazetteer
 
 __all__ = ["AskWhereFlow", "say_counter", "format_opening", "parse_phone", "hotlines_text"]
 
@@ -105,12 +104,9 @@ class AskWhereFlow(Flow):
         # A weak topic guess is not used: the flow asks with choices instead.
         if classification is not None and classification.topic and classification.is_confident:
             ctx.set_slot("topic", classification.topic)
-        if ctx.text:
-            place = extract_place(ctx.text, load_gazetteer(ctx.session), ctx.message.latitude, ctx.message.longitude)
-            if place is not None:
-                area = resolve_area(ctx.session, place)
-                if area.status in ("resolved", "ward_only", "outside"):
-                    ctx.set_slot("place", place_record(area, place.detail, place.matched))
+        given = place_already_given(ctx, ("resolved", "ward_only", "outside"))
+        if given is not None:
+            ctx.set_slot("place", given)
         self._answer_or_ask(ctx)
 
     def resume(self, ctx: TurnContext) -> None:

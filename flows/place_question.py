@@ -7,6 +7,7 @@ one follow-up question with the candidates as buttons; we never guess silently.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal
 
 from bot.messages import Choice
@@ -15,7 +16,7 @@ from intents.places import extract_place
 from routing.areas import AreaResolution, resolve_area, resolve_town_id, resolve_ward_code, ward_options
 from routing.directory import load_gazetteer
 
-__all__ = ["ask_place", "read_place", "place_label", "place_record", "area_from_record", "PLACE_RESPONSES"]
+__all__ = ["ask_place", "read_place", "place_label", "place_record", "place_already_given", "area_from_record", "PLACE_RESPONSES"]
 
 PLACE_RESPONSES = (
     "utter_ask_ward",
@@ -44,6 +45,20 @@ def place_from_message(ctx: TurnContext) -> tuple[AreaResolution, str | None]:
     text = " ".join(part for part in (ctx.text, message.address or "") if part)
     place = extract_place(text, load_gazetteer(ctx.session), message.latitude, message.longitude)
     return resolve_area(ctx.session, place), (place.detail if place else None)
+
+
+def place_already_given(ctx: TurnContext, keep: Collection[str]) -> dict[str, Any] | None:
+    """The place the resident's first message already names, as a slot record.
+
+    Only kept when it resolved to one of the statuses in ``keep``; otherwise the flow
+    asks its place question as usual.
+    """
+    if not ctx.text:
+        return None
+    area, detail = place_from_message(ctx)
+    if area.status not in keep:
+        return None
+    return place_record(area, detail, place_label(area, detail, ctx.text))
 
 
 def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str) -> AreaResolution | None:

@@ -17,15 +17,13 @@ from flows.place_question import (
     PLACE_RESPONSES,
     area_from_record,
     ask_place,
+    place_already_given,
     place_label,
     place_record,
     read_place,
 )
-from intents.places import extract_place
-from routing.areas import resolve_area
 from routing.cases import household_key, open_case
 from routing.counters import choose_counter
-from routing.directory import load_gazetteer
 
 __all__ = ["WorryFlow"]
 
@@ -69,11 +67,9 @@ class WorryFlow(FormFlow):
         # A free-text report already says what was noticed; a menu button does not.
         if ctx.text and ctx.classification is not None and not ctx.message.postback:
             ctx.set_slot("noticed", ctx.text)
-            place = extract_place(ctx.text, load_gazetteer(ctx.session))
-            if place is not None:
-                area = resolve_area(ctx.session, place)
-                if area.status in ("resolved", "ward_only"):
-                    ctx.set_slot("where", place_record(area, place.detail, place_label(area, place.detail, place.matched)))
+            given = place_already_given(ctx, ("resolved", "ward_only"))
+            if given is not None:
+                ctx.set_slot("where", given)
         self._next(ctx)
 
     def resume(self, ctx: TurnContext) -> None:
