@@ -53,9 +53,9 @@ from bot.models import (  # noqa: E402
     utcnow,
 )
 from bot.settings import settings  # noqa: E402
-from routing import fanout  # noqa: E402
-from routing.fanout_commands import dramatiq_argv  # noqa: E402
-from tests.fanout.fakes import FanoutLineAPI, FanoutSMTP, FanoutTelegramAPI  # noqa: E402
+from alerts.fanout import enqueue as fanout  # noqa: E402
+from alerts.fanout.commands import dramatiq_argv  # noqa: E402
+from tests.alerts.fanout.fakes import FanoutLineAPI, FanoutSMTP, FanoutTelegramAPI  # noqa: E402
 
 LIMITS = {"line.multicast": 200.0, "telegram.global": 30.0, "email.send": 50.0}
 CHANNELS = ("line", "telegram", "email")

@@ -109,7 +109,7 @@ def create_app(
 def _warm_up() -> None:
     from bot.engine import conversation_engine
     from intents import get_classifier
-    from routing import fanout
+    from alerts.fanout import enqueue as fanout
     from routing.delivery import schedule_delivery
 
     conversation_engine()

@@ -98,9 +98,9 @@ def purge() -> None:
 
 def _register_subcommands() -> None:
     from intents.commands import register as register_intents
-    from routing.alert_commands import register as register_alerts
+    from alerts.commands import register as register_alerts
     from routing.commands import register as register_routing
-    from routing.fanout_commands import register as register_fanout
+    from alerts.fanout.commands import register as register_fanout
 
     register_intents(app)
     register_routing(app)

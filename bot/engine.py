@@ -43,7 +43,7 @@ from flows.base import (
 from flows.conversation import MENU, ask_menu
 from intents import Classification, SafetySignal, detect_safety, get_classifier
 from intents.classifier import CONFIDENCE_THRESHOLD
-from routing import fanout
+from alerts.fanout import enqueue as fanout
 from routing.counters import choose_counter
 from routing.delivery import schedule_delivery
 

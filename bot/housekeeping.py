@@ -28,9 +28,9 @@ def run_due_jobs(url: str | None = None, now: datetime | None = None) -> dict[st
 
     Returns counts for the log.
     """
-    from routing import fanout
-    from routing.alerts import widen_due
-    from routing.cooperators import send_reconfirm_requests
+    from alerts.fanout import enqueue as fanout
+    from alerts.alerts import widen_due
+    from alerts.cooperators import send_reconfirm_requests
 
     with session_scope(url) as session:
         widened = widen_due(session, now)

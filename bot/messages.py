@@ -84,6 +84,9 @@ class Reply:
     record: bool = False
     # The conversation is over (voice: hang up after speaking).
     end: bool = False
+    # The domain.yml response this text was rendered from: tests and logs name what was
+    # said without depending on a city's wording.
+    response: str | None = None
 
 
 @dataclass(frozen=True)

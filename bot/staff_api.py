@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from bot.db import session_factory
 from bot.models import Alert, Case, CaseStatus, RegisteredPerson, Sighting, StaffUser
 from bot.settings import settings
-from routing import alerts as alert_lifecycle
-from routing import fanout
+from alerts import alerts as alert_lifecycle
+from alerts.fanout import enqueue as fanout
 from routing.cases import OPEN_STATUSES, case_for_counter, cases_for_counter
 from routing.snapshot import CITY, get_directory
 

@@ -91,12 +91,9 @@ class TurnContext:
     def say(self, response: str, /, *, urgent: bool = False, handoff: Handoff | None = None,
             record: bool = False, end: bool = False, **values: Any) -> None:
         self.replies.append(
-            Reply(text=self.t(response, **values), urgent=urgent, handoff=handoff, record=record, end=end)
+            Reply(text=self.t(response, **values), urgent=urgent, handoff=handoff, record=record, end=end,
+                  response=response)
         )
-
-    def say_text(self, text: str, *, urgent: bool = False) -> None:
-        """Say already-rendered text (assembled from domain responses by the flow)."""
-        self.replies.append(Reply(text=text, urgent=urgent))
 
     def ask(self, response: str, /, *, choices: Sequence[Choice] = (), request_location: bool = False,
             **values: Any) -> None:
@@ -104,7 +101,8 @@ class TurnContext:
         numbered = tuple(
             c if c.digit else Choice(c.title, c.payload, str(i)) for i, c in enumerate(choices, start=1)
         )
-        reply = Reply(text=self.t(response, **values), choices=numbered, request_location=request_location)
+        reply = Reply(text=self.t(response, **values), choices=numbered, request_location=request_location,
+                      response=response)
         self.replies.append(reply)
         self.set_slot(PROMPT_SLOT, {"name": response, "values": values, "request_location": request_location,
                                     "choices": [[c.title, c.payload, c.digit] for c in numbered]})

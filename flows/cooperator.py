@@ -22,7 +22,7 @@ from bot.models import Cooperator, Message, MessageDirection
 from flows.base import Flow, FormFlow, TurnContext, is_no, is_yes, register
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
 from routing.areas import resolve_town_id
-from routing.cooperators import (
+from alerts.cooperators import (
     PUSH_CHANNELS,
     EndpointSpec,
     cooperator_at,

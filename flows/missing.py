@@ -20,7 +20,7 @@ from flows.base import FormFlow, TurnContext, is_no, is_yes, register
 from flows.person import person_label, persons_of
 from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_label, place_record, read_place
 from flows.when import parse_when
-from routing.alerts import approve, create_from_case
+from alerts.alerts import approve, create_from_case
 from routing.cases import open_case
 from routing.counters import choose_counter
 

@@ -6,7 +6,7 @@ sent, or the only active one; with several it asks which. Then sighting_form: wh
 (the place question, or a location, kept exactly: it is the missing person's position,
 erased with the alert), when (read into a time when the words are clear), and an
 optional photo. The sighting is stored at once and shows on the alert's case for staff;
-reports of the same town within minutes are grouped (``routing.alerts.record_sighting``).
+reports of the same town within minutes are grouped (``alerts.alerts.record_sighting``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.models import Alert, AlertStatus, OutboxItem
 from flows.base import FormFlow, TurnContext, is_no, register
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
 from flows.when import parse_when
-from routing.alerts import last_seen_label, record_sighting
+from alerts.alerts import last_seen_label, record_sighting
 
 __all__ = ["SIGHTING_PAYLOAD", "SightingFlow"]
 

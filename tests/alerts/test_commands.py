@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from bot.db import session_scope
 from bot.models import Alert, AlertStatus, OutboxItem, StaffUser, utcnow
 from bot.staff_api import hash_token
-from routing.alert_commands import register
-from routing.alerts import create_from_case
-from routing.cooperators import EndpointSpec, register_cooperator
+from alerts.commands import register
+from alerts.alerts import create_from_case
+from alerts.cooperators import EndpointSpec, register_cooperator
 from tests.alerts.conftest import Kicks, add_cooperator, missing_case
 
 runner = CliRunner()

@@ -12,8 +12,8 @@ from bot.db import session_scope
 from bot.models import Cooperator, CooperatorEndpoint, OutboxState
 from bot.settings import settings
 from flows.when import parse_when
-from routing.alerts import approve, create_from_case
-from routing.cooperators import (
+from alerts.alerts import approve, create_from_case
+from alerts.cooperators import (
     EndpointSpec,
     due_for_reconfirmation,
     lapse_unconfirmed,

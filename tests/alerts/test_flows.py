@@ -33,7 +33,7 @@ from bot.models import (
     utcnow,
 )
 from bot.settings import settings
-from routing.alerts import approve, create_from_case
+from alerts.alerts import approve, create_from_case
 from tests.alerts.conftest import Kicks, add_cooperator, missing_case
 from tests.bot.conftest import Resident
 

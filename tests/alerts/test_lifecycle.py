@@ -25,7 +25,7 @@ from bot.models import (
 )
 from bot.privacy import purge_expired
 from bot.settings import settings
-from routing.alerts import (
+from alerts.alerts import (
     AlertError,
     approve,
     cancel,

@@ -15,15 +15,15 @@ from bot.domain import load_domain
 from bot.housekeeping import run_due_jobs
 from bot.models import Cooperator
 from bot.settings import settings
-from routing import fanout_senders
-from routing.cooperators import (
+from alerts.fanout import senders as fanout_senders
+from alerts.cooperators import (
     EndpointSpec,
     reconfirm,
     register_cooperator,
     send_reconfirm_requests,
 )
 from tests.alerts.conftest import MORNING, TOKYO
-from tests.fanout.fakes import FanoutLineAPI, FanoutSMTP
+from tests.alerts.fanout.fakes import FanoutLineAPI, FanoutSMTP
 
 LINE_TOKEN = "line-access-token-for-reconfirm-tests"
 YEAR = timedelta(days=365)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.db import session_scope
 from bot.models import Alert, Contact, OutboxItem, RegisteredPerson, StaffUser
 from bot.staff_api import create_staff_user, hash_token, router
-from routing.alerts import CAP_NAMESPACE, create_from_case, record_sighting
+from alerts.alerts import CAP_NAMESPACE, create_from_case, record_sighting
 from tests.alerts.conftest import MORNING, Kicks, add_cooperator, missing_case
 
 

@@ -22,11 +22,11 @@ from pathlib import Path
 import pytest
 
 from bot.settings import settings
-from routing import fanout
-from routing.fanout_commands import dramatiq_argv
-from tests.fanout.conftest import Fakes, address, enqueue, make_alert, outbox_states, seed
+from alerts.fanout import enqueue as fanout
+from alerts.fanout.commands import dramatiq_argv
+from tests.alerts.fanout.conftest import Fakes, address, enqueue, make_alert, outbox_states, seed
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 LEASE_SECONDS = 2.0
 
 
@@ -103,7 +103,7 @@ def test_an_embedded_sender_killed_mid_broadcast_is_finished_by_the_next(
     cooperators, alert_id = _stalled_broadcast(fanout_env, fakes, city, db_url, monkeypatch)
 
     log = tmp_path / "sender.log"
-    sender = _start([sys.executable, "-c", "from routing.fanout_runner import process_outbox; process_outbox()"],
+    sender = _start([sys.executable, "-c", "from alerts.fanout.runner import process_outbox; process_outbox()"],
                     fanout_env, log)
     try:
         _wait_until_hanging(fakes, log)

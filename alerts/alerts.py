@@ -10,9 +10,9 @@ it: queued messages are cancelled and a short notice goes only to those who rece
 the alert. ``retention`` days later ``purge_expired_alerts`` erases the description,
 clothing, photo reference, last-seen point and sightings, leaving anonymous statistics.
 
-The outbox itself (who gets what, in which order, at what rate) is ``routing.fanout``'s;
+The outbox itself (who gets what, in which order, at what rate) is ``alerts.fanout.enqueue``'s;
 this module decides *when* and *what*. Every function runs in the caller's transaction;
-call ``routing.fanout.kick()`` after committing.
+call ``alerts.fanout.enqueue.kick()`` after committing.
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def approve(session: Session, alert: Alert, *, by: str, now: datetime | None = N
     Raises:
         AlertError: when the alert is not pending.
     """
-    from routing import fanout  # here, not at the top: routing.fanout renders with this module
+    from alerts.fanout import enqueue as fanout  # here, not at the top: alerts.fanout.enqueue renders with this module
 
     now = now or utcnow()
     if alert.status != AlertStatus.pending:
@@ -217,7 +217,7 @@ def widen(session: Session, alert: Alert, *, by: str, now: datetime | None = Non
     Raises:
         AlertError: when the alert is not active or already covers the whole city.
     """
-    from routing import fanout  # here, not at the top: routing.fanout renders with this module
+    from alerts.fanout import enqueue as fanout  # here, not at the top: alerts.fanout.enqueue renders with this module
 
     now = now or utcnow()
     if alert.status != AlertStatus.active:
@@ -284,7 +284,7 @@ def found(session: Session, alert: Alert, *, by: str, now: datetime | None = Non
     Raises:
         AlertError: when the alert has already ended.
     """
-    from routing import fanout  # here, not at the top: routing.fanout renders with this module
+    from alerts.fanout import enqueue as fanout  # here, not at the top: alerts.fanout.enqueue renders with this module
 
     now = now or utcnow()
     _end(alert, AlertStatus.found, now)
@@ -315,7 +315,7 @@ def cancel(session: Session, alert: Alert, *, by: str, now: datetime | None = No
     Raises:
         AlertError: when the alert has already ended.
     """
-    from routing import fanout  # here, not at the top: routing.fanout renders with this module
+    from alerts.fanout import enqueue as fanout  # here, not at the top: alerts.fanout.enqueue renders with this module
 
     now = now or utcnow()
     _end(alert, AlertStatus.cancelled, now)

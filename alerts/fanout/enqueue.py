@@ -1,6 +1,6 @@
 """Missing-person alert fan-out: who gets an alert, in which order, and starting the senders.
 
-``routing.alerts`` decides *when* an alert goes out (approve, widen, found, cancel);
+``alerts.alerts`` decides *when* an alert goes out (approve, widen, found, cancel);
 this module turns that into outbox rows and wakes the workers that send them:
 
 * :func:`enqueue_alert` writes one ``OutboxItem`` per active cooperator — not per
@@ -14,13 +14,13 @@ this module turns that into outbox rows and wakes the workers that send them:
   sent the alert; :func:`cancel_pending` just stops; :func:`progress` counts rows by
   state for the staff console.
 * :func:`kick`, called after the caller commits, starts the senders: in the embedded
-  default a background thread of this process (``routing.fanout_runner``); with
+  default a background thread of this process (``alerts.fanout.runner``); with
   ``settings.redis_url`` a Dramatiq message per channel for ``tsunagu worker``
-  (``routing.fanout_worker``).
+  (``alerts.fanout.worker``).
 
-How rows are claimed, leased, retried and recorded is in ``routing.fanout_outbox``;
+How rows are claimed, leased, retried and recorded is in ``alerts.fanout.outbox``;
 the per-channel senders (LINE multicast, Telegram, SMTP, Twilio SMS) in
-``routing.fanout_senders``. docs/alerts.md explains the whole for operators.
+``alerts.fanout.senders``. docs/alerts.md explains the whole for operators.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import Alert, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, Town, utcnow
 from bot.settings import settings
-from routing.fanout_outbox import ALERT_KINDS, configured_channels, count_rows, insert_ignore, queue_notices
+from alerts.fanout.outbox import ALERT_KINDS, configured_channels, count_rows, insert_ignore, queue_notices
 
 if TYPE_CHECKING:
     from dramatiq.brokers.redis import RedisBroker
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_NAME = "fanout"
 ACTOR_NAME = "fanout_process_channel"
-"""The Dramatiq queue and actor of ``routing.fanout_worker`` (messages are built here too)."""
+"""The Dramatiq queue and actor of ``alerts.fanout.worker`` (messages are built here too)."""
 
 UNKNOWN_DISTANCE_M = 1e9
 """Distance given to a cooperator with no known town: last in line, and outside any radius."""
@@ -155,7 +155,7 @@ def enqueue_notice(session: Session, alert: Alert, kind: str, *, now: datetime |
     """Queue a ``found`` or ``cancelled`` notice to each cooperator whose alert or update was sent.
 
     In-flight messages (``sending``) are waited for, so one delivered after this call
-    still gets its notice (see ``routing.fanout_outbox.record``).
+    still gets its notice (see ``alerts.fanout.outbox.record``).
 
     Args:
         session: the caller's session, in which the alert's status is already ended.
@@ -262,7 +262,7 @@ def kick() -> None:
     the rows stay queued for the next kick or worker start.
     """
     if not settings.redis_url:
-        from routing.fanout_runner import embedded_runner
+        from alerts.fanout.runner import embedded_runner
 
         embedded_runner(settings.database_url).wake()
         return
@@ -292,6 +292,6 @@ def wait(timeout: float | None = None) -> bool:
     """
     if settings.redis_url:
         return True
-    from routing.fanout_runner import embedded_runner
+    from alerts.fanout.runner import embedded_runner
 
     return embedded_runner(settings.database_url).wait(timeout)

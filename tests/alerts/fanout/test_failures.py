@@ -10,10 +10,11 @@ from sqlalchemy import select, update
 
 from bot.db import session_scope
 from bot.models import Alert, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
-from routing import alerts, fanout
-from routing.fanout_outbox import Batch, Item, Outcome, Status, record
+from alerts import alerts
+from alerts.fanout import enqueue as fanout
+from alerts.fanout.outbox import Batch, Item, Outcome, Status, record
 from tests.fakes.telegram import retry_after_body
-from tests.fanout.conftest import City, Fakes, address, enqueue, make_alert, outbox_states, seed
+from tests.alerts.fanout.conftest import City, Fakes, address, enqueue, make_alert, outbox_states, seed
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -7,9 +7,9 @@ from collections import Counter
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.models import Alert
-from routing import fanout
-from routing.alerts import render_alert_message
-from tests.fanout.conftest import Fakes, address, assert_nearest_first, enqueue, make_alert, outbox_states, seed
+from alerts.fanout import enqueue as fanout
+from alerts.alerts import render_alert_message
+from tests.alerts.fanout.conftest import Fakes, address, assert_nearest_first, enqueue, make_alert, outbox_states, seed
 
 CHANNELS = ("line", "telegram", "email")
 

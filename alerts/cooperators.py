@@ -29,14 +29,14 @@ from bot.domain import load_domain
 from bot.models import Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
 from bot.settings import settings
 from channels.ratelimit import RedisRateLimiter
-from routing.fanout_outbox import (
+from alerts.fanout.outbox import (
     Item,
     Outcome,
     Status,
     configured_channels,
     quiet_until,
 )
-from routing.fanout_senders import SENDERS, Sender, make_limiter
+from alerts.fanout.senders import SENDERS, Sender, make_limiter
 
 __all__ = [
     "PUSH_CHANNELS",

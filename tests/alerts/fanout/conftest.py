@@ -19,10 +19,10 @@ from sqlalchemy import insert, select, update
 from bot.db import session_scope
 from bot.models import Alert, AlertStatus, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, Town, utcnow
 from bot.settings import settings
-from routing import fanout, fanout_senders
-from routing.fanout_runner import embedded_runner
+from alerts.fanout import enqueue as fanout, senders as fanout_senders
+from alerts.fanout.runner import embedded_runner
 from tests.fakes.twilio import FakeTwilioAPI
-from tests.fanout.fakes import FanoutLineAPI, FanoutSMTP, FanoutTelegramAPI
+from tests.alerts.fanout.fakes import FanoutLineAPI, FanoutSMTP, FanoutTelegramAPI
 
 LINE_TOKEN = "line-access-token-for-fanout-tests"
 TELEGRAM_TOKEN = "123456:telegram-token-for-fanout-tests"
@@ -54,6 +54,18 @@ class Fakes:
     def release(self) -> None:
         for fake in (self.line, self.telegram, self.smtp):
             fake.release()
+
+
+# tests/alerts/conftest.py stops the fan-out from being woken and configures channels for
+# the lifecycle tests; these tests run the real fan-out against fake platforms instead.
+@pytest.fixture(autouse=True)
+def kicks() -> None:
+    """The real wake-up stays in place here."""
+
+
+@pytest.fixture(autouse=True)
+def alert_channels() -> None:
+    """Channels come from ``fanout_env`` here."""
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ on until nothing of its channel is due or the pass's time is up. Database work r
 in threads so that one channel's commit never stalls another channel's sends.
 
 The embedded default (no Redis) runs passes in one daemon thread per database,
-woken by ``routing.fanout.kick()``; between passes it sleeps until the next retry or
+woken by ``alerts.fanout.enqueue.kick()``; between passes it sleeps until the next retry or
 lease expiry is due, and it ends when no row is left queued or sending. With Redis,
-``routing.fanout_worker`` runs the same pass inside Dramatiq actors.
+``alerts.fanout.worker`` runs the same pass inside Dramatiq actors.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from bot.domain import load_domain
 from bot.models import Alert, utcnow
 from bot.settings import Settings, settings
 from channels.ratelimit import RedisRateLimiter
-from routing.fanout_outbox import Batch, Item, Outcome, Status, claim, configured_channels, next_due, record, renew
-from routing.fanout_senders import SENDERS, Sender, make_limiter
+from alerts.fanout.outbox import Batch, Item, Outcome, Status, claim, configured_channels, next_due, record, renew
+from alerts.fanout.senders import SENDERS, Sender, make_limiter
 
 __all__ = ["ChannelWorker", "EmbeddedRunner", "embedded_runner", "process_outbox", "run_pass"]
 
@@ -61,7 +61,7 @@ class _Texts:
         return self._cache[key]
 
     def _render(self, alert_id: int, kind: str, language: str) -> str:
-        from routing.alerts import render_alert_message
+        from alerts.alerts import render_alert_message
 
         with self._sessions() as session:
             alert = session.get(Alert, alert_id)

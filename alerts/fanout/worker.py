@@ -1,9 +1,9 @@
-"""Dramatiq entry point of the alert fan-out: ``tsunagu worker`` runs ``dramatiq routing.fanout_worker``.
+"""Dramatiq entry point of the alert fan-out: ``tsunagu worker`` runs ``dramatiq alerts.fanout.worker``.
 
 Importing this module configures the Redis broker from ``settings.redis_url`` (keys
 under ``<fanout_namespace>:dramatiq``) and declares one actor. A message names a
 channel; the actor sends that channel's due rows for at most
-``fanout_slice_seconds`` (``routing.fanout_runner.run_pass``), then, if rows are left
+``fanout_slice_seconds`` (``alerts.fanout.runner.run_pass``), then, if rows are left
 — due now, waiting for a retry, or leased by a worker that may have died — enqueues
 its own follow-up for when they are due. Follow-ups for the same channel and second
 are enqueued once (a ``SET NX`` key), so kicks do not multiply into endless chains.
@@ -23,9 +23,9 @@ from dramatiq import Broker, Middleware, Worker
 from bot.db import session_scope
 from bot.models import utcnow
 from bot.settings import settings
-from routing.fanout import ACTOR_NAME, QUEUE_NAME, kick, redis_broker
-from routing.fanout_outbox import next_due
-from routing.fanout_runner import process_outbox
+from alerts.fanout.enqueue import ACTOR_NAME, QUEUE_NAME, kick, redis_broker
+from alerts.fanout.outbox import next_due
+from alerts.fanout.runner import process_outbox
 
 __all__ = ["broker", "process_channel"]
 

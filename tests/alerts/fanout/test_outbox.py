@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 from bot.db import session_scope
 from bot.models import Alert, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
 from bot.settings import settings
-from routing import fanout
-from routing.fanout_outbox import Outcome, Status, claim, next_due, quiet_until, record
-from tests.fanout.conftest import City, address, enqueue, make_alert, outbox_states, seed
+from alerts.fanout import enqueue as fanout
+from alerts.fanout.outbox import Outcome, Status, claim, next_due, quiet_until, record
+from tests.alerts.fanout.conftest import City, address, enqueue, make_alert, outbox_states, seed
 
 TOKYO_OFFSET = timezone(timedelta(hours=9))
 

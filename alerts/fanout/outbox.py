@@ -67,7 +67,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHANNELS = ("line", "telegram", "email", "sms")
-"""Channels the fan-out can send on, each with a sender in ``routing.fanout_senders``."""
+"""Channels the fan-out can send on, each with a sender in ``alerts.fanout.senders``."""
 
 ALERT_KINDS = ("alert", "update")
 """Kinds that carry the alert itself; a ``found``/``cancelled`` notice follows only these."""
@@ -517,7 +517,7 @@ def queue_notices(
     Args:
         session: the caller's session.
         alert_id: the alert.
-        kind: ``found`` or ``cancelled`` (rendered by ``routing.alerts.render_alert_message``).
+        kind: ``found`` or ``cancelled`` (rendered by ``alerts.alerts.render_alert_message``).
         cooperator_ids: only these cooperators (default: all who were sent the alert).
         now: the current time (aware); the notices are due from then.
 

@@ -1,4 +1,4 @@
-"""`tsunagu fanout process / progress` and `tsunagu worker` (added by routing.fanout_commands.register)."""
+"""`tsunagu fanout process / progress` and `tsunagu worker` (added by alerts.fanout.commands.register)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import typer
 from typer.testing import CliRunner
 
 from bot.settings import settings
-from routing.fanout_commands import dramatiq_argv, register
-from tests.fanout.conftest import City, Fakes, address, enqueue, make_alert, seed
+from alerts.fanout.commands import dramatiq_argv, register
+from tests.alerts.fanout.conftest import City, Fakes, address, enqueue, make_alert, seed
 
 
 @pytest.fixture
@@ -42,5 +42,5 @@ def test_worker_needs_redis_and_runs_the_fanout_module_under_dramatiq(
     monkeypatch.setattr(settings, "redis_url", None)
     result = CliRunner().invoke(app, ["worker"])
     assert result.exit_code == 2 and "TSUNAGU_REDIS_URL" in result.output
-    assert dramatiq_argv(2, 4) == [sys.executable, "-m", "dramatiq", "routing.fanout_worker",
+    assert dramatiq_argv(2, 4) == [sys.executable, "-m", "dramatiq", "alerts.fanout.worker",
                                    "--processes", "2", "--threads", "4"]

@@ -62,8 +62,8 @@ def list_alerts(
     status: Annotated[AlertStatus | None, typer.Option(help="Only alerts in this status.")] = None,
 ) -> None:
     """Alerts, newest first, with their stage and delivery progress."""
-    from routing import fanout
-    from routing.alerts import last_seen_label
+    from alerts.fanout import enqueue as fanout
+    from alerts.alerts import last_seen_label
 
     with _session() as session:
         query = select(Alert).order_by(Alert.id.desc())
@@ -82,8 +82,8 @@ def list_alerts(
 @alert_app.command("show")
 def show(alert_id: int) -> None:
     """One alert as JSON: description, stage, progress and sightings (personal data: staff only)."""
-    from routing import fanout
-    from routing.alerts import last_seen_label
+    from alerts.fanout import enqueue as fanout
+    from alerts.alerts import last_seen_label
 
     with _session() as session:
         alert = _alert(session, alert_id)
@@ -102,8 +102,8 @@ def show(alert_id: int) -> None:
 
 
 def _step(alert_id: int, by: str, step: Callable[..., int], done: str) -> None:
-    from routing import fanout
-    from routing.alerts import AlertError
+    from alerts.fanout import enqueue as fanout
+    from alerts.alerts import AlertError
 
     with _session() as session:
         alert = _alert(session, alert_id, lock=True)
@@ -122,7 +122,7 @@ def _send_here(alert_id: int) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from bot.db import session_scope
-    from routing import fanout
+    from alerts.fanout import enqueue as fanout
 
     def counts() -> tuple[int, int]:
         with session_scope(settings.database_url) as session:
@@ -148,7 +148,7 @@ By = Annotated[str, typer.Option("--by", help="Who decided (staff name), recorde
 @alert_app.command("approve")
 def approve(alert_id: int, by: By) -> None:
     """Approve a pending alert: it goes to the cooperators within the first radius, nearest first."""
-    from routing.alerts import approve as approve_alert
+    from alerts.alerts import approve as approve_alert
 
     _step(alert_id, by, approve_alert, "approved")
 
@@ -156,7 +156,7 @@ def approve(alert_id: int, by: By) -> None:
 @alert_app.command("widen")
 def widen(alert_id: int, by: By = "cli") -> None:
     """Widen an active alert to its next radius now (it also widens by itself on a schedule)."""
-    from routing.alerts import widen as widen_alert
+    from alerts.alerts import widen as widen_alert
 
     _step(alert_id, by, widen_alert, "widened")
 
@@ -164,7 +164,7 @@ def widen(alert_id: int, by: By = "cli") -> None:
 @alert_app.command("found")
 def found(alert_id: int, by: By = "cli") -> None:
     """The person was found: stop pending messages, thank those who received the alert."""
-    from routing.alerts import found as found_alert
+    from alerts.alerts import found as found_alert
 
     _step(alert_id, by, found_alert, "marked found")
 
@@ -172,7 +172,7 @@ def found(alert_id: int, by: By = "cli") -> None:
 @alert_app.command("cancel")
 def cancel(alert_id: int, by: By = "cli") -> None:
     """Withdraw an alert: stop pending messages, tell those who received it."""
-    from routing.alerts import cancel as cancel_alert
+    from alerts.alerts import cancel as cancel_alert
 
     _step(alert_id, by, cancel_alert, "cancelled")
 
@@ -185,7 +185,7 @@ def cap(
     ] = None,
 ) -> None:
     """Print the alert as a CAP 1.2 XML message."""
-    from routing.alerts import last_seen_label, to_cap
+    from alerts.alerts import last_seen_label, to_cap
 
     if msg_type not in (None, "Alert", "Update", "Cancel"):
         _fail("--type must be Alert, Update or Cancel")
@@ -238,7 +238,7 @@ def reconfirm_due(
     lapse: Annotated[bool, typer.Option("--lapse", help="Also stop alerts to those past the grace period.")] = False,
 ) -> None:
     """List cooperators whose yearly re-confirmation is due (housekeeping asks each of them once)."""
-    from routing.cooperators import due_for_reconfirmation, lapse_unconfirmed
+    from alerts.cooperators import due_for_reconfirmation, lapse_unconfirmed
 
     with _session() as session:
         due = due_for_reconfirmation(session)

@@ -2,7 +2,7 @@
 
 A sender takes a group of claimed rows that share one text (same alert, kind and
 language), sends it and says what happened to each row as an
-:class:`~routing.fanout_outbox.Outcome`. The platform clients and their rate limits
+:class:`~alerts.fanout.outbox.Outcome`. The platform clients and their rate limits
 are the channels' own: :class:`channels.line.LineOutput` (multicast, up to 500 users,
 ``X-Line-Retry-Key``), :class:`channels.telegram.TelegramOutput` through PTB with
 :class:`channels.telegram.TelegramRateLimiter`, :class:`channels.sms.SmsSender`, and
@@ -44,7 +44,7 @@ from channels.line import MAX_MULTICAST_RECIPIENTS, LineOutput
 from channels.ratelimit import LIMITS, Limit, MemoryRateLimiter, RateLimiter, RedisRateLimiter, send_with_backoff
 from channels.sms import SmsSender
 from channels.telegram import TelegramOutput, TelegramRateLimiter
-from routing.fanout_outbox import SENT, Item, Outcome, Status
+from alerts.fanout.outbox import SENT, Item, Outcome, Status
 
 __all__ = ["SENDERS", "EmailSender", "LineSender", "Report", "Sender", "SmsChannelSender", "TelegramSender",
            "batch_retry_key", "fanout_limits", "make_limiter"]
@@ -375,4 +375,4 @@ class SmsChannelSender(Sender):
 SENDERS: dict[str, type[Sender]] = {
     sender.channel: sender for sender in (LineSender, TelegramSender, EmailSender, SmsChannelSender)
 }
-"""Channel name → sender class; ``routing.fanout_outbox.CHANNELS`` lists the same names."""
+"""Channel name → sender class; ``alerts.fanout.outbox.CHANNELS`` lists the same names."""

@@ -15,7 +15,7 @@ __all__ = ["dramatiq_argv", "register"]
 
 def dramatiq_argv(processes: int, threads: int) -> list[str]:
     """The command line that runs the fan-out's Dramatiq workers with this Python."""
-    return [sys.executable, "-m", "dramatiq", "routing.fanout_worker",
+    return [sys.executable, "-m", "dramatiq", "alerts.fanout.worker",
             "--processes", str(processes), "--threads", str(threads)]
 
 
@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Send the alert messages that are due now, in this process, then exit."""
         from bot.db import init_db
-        from routing.fanout_runner import process_outbox
+        from alerts.fanout.runner import process_outbox
 
         init_db()
         for channel, counts in process_outbox(seconds=seconds).items():
@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
     def show_progress(alert_id: Annotated[int, typer.Argument(help="The alert's number.")]) -> None:
         """How many of an alert's messages are queued, sending, sent, failed or cancelled."""
         from bot.db import session_scope
-        from routing.fanout import progress
+        from alerts.fanout.enqueue import progress
 
         with session_scope() as session:
             counts = progress(session, alert_id)
