@@ -1,0 +1,140 @@
+"""ask_where, whole conversations: one counter for the matter and the area, then a call-back.
+
+Spoken several ways (standard Japanese, Kansai dialect in kana, English, LINE buttons, the
+phone keypad); every turn is checked for the responses chosen and what the flow kept.
+"""
+
+from __future__ import annotations
+
+from bot.engine import ConversationEngine
+from bot.models import CaseKind
+from tests.bot.conftest import OPEN_HOURS, Resident
+from tests.flows.conftest import Left, cases, effects, left, said
+
+ANSWER = ["utter_counter", "utter_counter_open_now", "utter_offer_callback"]
+WARD_BUTTONS = ["ward:kita", "ward:chuo", "ward:minami"]
+
+
+def test_standard_japanese_with_a_call_back(resident: Resident, db_url: str) -> None:
+    turn = resident.send("母の介護のことで相談したい")
+    assert said(turn) == ["utter_ask_area"]
+    assert turn.replies[0].request_location and [c.payload for c in turn.replies[0].choices] == WARD_BUTTONS
+    assert left(db_url, resident) == Left("ask_where", "area", {"topic": "elderly", "needs_area": "town"})
+
+    assert said(resident.send("北区柳町")) == ANSWER
+    kept = left(db_url, resident)
+    assert kept.step == "callback_offer" and kept.slots["counter_id"] == "houkatsu-kita-2"
+    assert kept.slots["place"]["area"]["town_id"] == "kita-2-2"
+
+    assert said(resident.send("はい")) == ["utter_ask_callback_phone"]
+    assert said(resident.send("わかりません")) == ["utter_bad_phone"]
+    assert left(db_url, resident).step == "callback_phone", "a bad number asks again"
+    assert not cases(db_url)
+
+    done = resident.send("０９０－１２３４－５６７８")
+    assert said(done) == ["utter_callback_created"]
+    [case] = cases(db_url)
+    assert effects(done) == [("case_created", {"case_id": case.id, "counter_id": "houkatsu-kita-2"})]
+    assert (case.kind, case.counter_id, case.town_id, case.topic) == (CaseKind.consult, "houkatsu-kita-2",
+                                                                      "kita-2-2", "elderly")
+    assert case.details == {"callback_phone": "09012345678"} and case.callback_consent
+    assert left(db_url, resident) == Left(None, None, {})
+
+
+def test_kansai_dialect_in_kana_declines_the_call_back(resident: Resident, db_url: str) -> None:
+    assert said(resident.send("おかんの介護のことでどこに相談したらええの")) == ["utter_ask_area"]
+    assert left(db_url, resident).slots == {"topic": "elderly", "needs_area": "town"}
+    assert said(resident.send("みなみく あさひちょう")) == ANSWER
+    kept = left(db_url, resident)
+    assert kept.slots["counter_id"] == "houkatsu-minami-1" and kept.slots["place"]["area"]["town_id"] == "minami-1-2"
+    assert said(resident.send("いらん")) == ["utter_anything_else"]
+    assert left(db_url, resident) == Left(None, None, {})
+    assert not cases(db_url)
+
+
+def test_english_a_ward_is_enough_for_money_matters(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, language="en")
+    first = resident.send("I can't pay my rent this month")
+    assert said(first) == ["utter_ask_area"] and first.language == "en"
+    assert left(db_url, resident).slots == {"topic": "money", "needs_area": "ward"}
+    assert said(resident.send("Minami-ku")) == ANSWER
+    kept = left(db_url, resident)
+    assert kept.slots["counter_id"] == "kurashi-minami" and kept.slots["place"]["status"] == "ward_only"
+    assert said(resident.send("no")) == ["utter_anything_else"]
+    assert not cases(db_url)
+
+
+def test_line_buttons_all_the_way(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-ask")
+    assert said(resident.send(event="follow")) == ["utter_greet", "utter_menu"]
+    topics = resident.send(postback="intent:ask_where")
+    assert said(topics) == ["utter_ask_topic"]
+    assert [c.payload for c in topics.replies[0].choices] == [
+        "topic:elderly", "topic:disability", "topic:child", "topic:money", "topic:mental", "topic:complex"]
+    assert left(db_url, resident) == Left("ask_where", "topic", {})
+    assert said(resident.send(postback="topic:child")) == ["utter_ask_area"]
+    assert left(db_url, resident).slots == {"topic": "child", "needs_area": "ward"}
+    assert said(resident.send(postback="ward:kita")) == ANSWER
+    assert left(db_url, resident).slots["counter_id"] == "kodomo-kita"
+    assert said(resident.send(postback="yes")) == ["utter_ask_callback_phone"]
+    assert said(resident.send("09012345678")) == ["utter_callback_created"]
+    [case] = cases(db_url)
+    assert (case.counter_id, case.ward, case.town_id, case.channel) == ("kodomo-kita", "kita", None, "line")
+
+
+def test_phone_keypad_calls_back_the_caller_without_asking(engine: ConversationEngine, db_url: str) -> None:
+    caller = Resident(engine, channel="voice", user_id="0312345678")
+    menu = caller.send(event="call_start")
+    assert said(menu) == ["utter_greet", "utter_menu"]
+    assert said(caller.send("1")) == ["utter_ask_topic"]
+    assert said(caller.send("3")) == ["utter_ask_area"]
+    assert left(db_url, caller).slots["topic"] == "child"
+    assert said(caller.send("きたく あさひまち")) == ANSWER
+    done = caller.send("1")
+    assert said(done) == ["utter_callback_created"], "the caller's own number is the call-back number"
+    [case] = cases(db_url)
+    assert (case.counter_id, case.town_id) == ("kodomo-kita", "kita-2-4")
+    assert case.details == {"callback_phone": "0312345678"}
+
+
+def test_an_ambiguous_place_is_asked_with_its_candidates(resident: Resident, db_url: str) -> None:
+    resident.send("母の介護のことで相談したい")
+    which = resident.send("あさひ")
+    assert said(which) == ["utter_ask_which_town"]
+    assert [c.payload for c in which.replies[0].choices] == ["town:kita-2-4", "town:minami-1-2"]
+    assert left(db_url, resident).step == "area"
+    assert said(resident.send("2")) == ANSWER
+    assert left(db_url, resident).slots["counter_id"] == "houkatsu-minami-1"
+
+
+def test_an_unknown_place_is_asked_again(resident: Resident, db_url: str) -> None:
+    resident.send("母の介護のことで相談したい")
+    assert said(resident.send("よくわからない")) == ["utter_place_not_found", "utter_ask_area"]
+    assert left(db_url, resident) == Left("ask_where", "area", {"topic": "elderly", "needs_area": "town"})
+
+
+def test_a_topic_in_words_after_the_menu_button(resident: Resident, db_url: str) -> None:
+    resident.send(postback="intent:ask_where")
+    assert said(resident.send("えっと")) == ["utter_ask_topic"], "no topic read: the question is repeated"
+    assert said(resident.send("息子がひきこもっている")) == ANSWER, "a city-wide counter needs no area"
+    assert left(db_url, resident).slots["counter_id"] == "hikikomori-city"
+
+
+def test_after_hours_and_a_new_matter_instead_of_an_answer(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, now=OPEN_HOURS.replace(hour=21))
+    first = resident.send("南区住吉町に住んでいます。父の介護保険の申請はどこですか")
+    assert said(first) == ["utter_counter", "utter_counter_closed", "utter_offer_callback"]
+    assert left(db_url, resident).slots["counter_id"] == "houkatsu-minami-2"
+    # Not a yes or no: the offer is dropped and the message is read as a new request.
+    assert said(resident.send("隣のおばあさんを最近見かけない")) == ["utter_worry_intro", "utter_ask_where"]
+    assert left(db_url, resident).flow == "report_worry"
+
+
+def test_an_emergency_mid_flow_comes_first_and_the_question_stays(resident: Resident, db_url: str) -> None:
+    resident.send("母の介護のことで相談したい")
+    turn = resident.send("母が倒れて動かない")
+    assert said(turn) == ["utter_emergency_119", "utter_after_emergency_resume", "utter_ask_area"]
+    assert turn.replies[0].urgent
+    assert effects(turn) == [("emergency_guidance", {"service": "119"})]
+    assert left(db_url, resident) == Left("ask_where", "area", {"topic": "elderly", "needs_area": "town"})
+    assert said(resident.send("北区柳町")) == ANSWER

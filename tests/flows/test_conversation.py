@@ -1,0 +1,127 @@
+"""The conversation around the flows, whole: greeting and the main menu, clarifying when unsure,
+out-of-scope, cancel, goodbye, the phone's silence, a quiet conversation timing out, and the
+safety layer (119 / 110 / crisis lines) before anything else.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.db import session_scope
+from bot.engine import ConversationEngine
+from bot.models import Contact, Conversation
+from tests.bot.conftest import Resident
+from tests.flows.conftest import Left, cases, effects, left, said
+
+MENU = ["intent:ask_where", "intent:report_worry", "intent:report_missing", "intent:talk_to_human"]
+
+
+def test_standard_japanese_greeting_menu_cancel_goodbye(resident: Resident, db_url: str) -> None:
+    hello = resident.send("こんにちは")
+    assert said(hello) == ["utter_greet", "utter_menu"]
+    assert [(c.payload, c.digit) for c in hello.replies[1].choices] == list(zip(MENU, ["1", "2", "3", "0"]))
+    assert left(db_url, resident) == Left(None, None, {}), "no flow: the menu waits for an answer"
+    assert said(resident.send("1")) == ["utter_ask_topic"], "the menu answered by its number"
+    assert left(db_url, resident) == Left("ask_where", "topic", {})
+    assert said(resident.send("やめる")) == ["utter_cancelled"]
+    assert left(db_url, resident) == Left(None, None, {})
+    bye = resident.send("ありがとうございました")
+    assert said(bye) == ["utter_goodbye"] and bye.replies[0].end
+
+
+def test_kansai_dialect_out_of_scope_shows_the_menu(resident: Resident, db_url: str) -> None:
+    assert said(resident.send("まいど")) == ["utter_greet", "utter_menu"]
+    assert said(resident.send("明日の天気はどうなん")) == ["utter_out_of_scope", "utter_menu"]
+    assert said(resident.send("1")) == ["utter_ask_topic"]
+    assert said(resident.send("もういい")) == ["utter_cancelled"]
+    assert said(resident.send("ほな さいなら")) == ["utter_goodbye"]
+
+
+def test_english(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, language="en")
+    hello = resident.send("hello")
+    assert said(hello) == ["utter_greet", "utter_menu"] and hello.language == "en"
+    assert said(resident.send("what's the weather tomorrow")) == ["utter_out_of_scope", "utter_menu"]
+    resident.send("I can't pay my rent this month")
+    assert said(resident.send("cancel")) == ["utter_cancelled"]
+    assert said(resident.send("thank you, bye")) == ["utter_goodbye"]
+
+
+def test_unsure_it_asks_with_the_menus_choices(resident: Resident, db_url: str) -> None:
+    unsure = resident.send("えっと")
+    assert said(unsure) == ["utter_clarify"]
+    assert [c.payload for c in unsure.replies[0].choices] == MENU
+    assert left(db_url, resident) == Left(None, None, {})
+    assert said(resident.send("1")) == ["utter_ask_topic"]
+
+
+def test_line_follow_buttons_cancel_and_unfollow(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-conv")
+    assert said(resident.send(event="follow")) == ["utter_greet", "utter_menu"]
+    assert said(resident.send(postback="intent:report_worry")) == ["utter_worry_intro", "utter_ask_noticed"]
+    assert said(resident.send(postback="intent:cancel")) == ["utter_cancelled"]
+    assert left(db_url, resident) == Left(None, None, {})
+    assert resident.send(event="unfollow").replies == []
+    with session_scope(db_url) as session:
+        assert session.scalars(select(Contact.active)).all() == [False]
+
+
+def test_phone_menu_keys_silence_and_cancel(engine: ConversationEngine, db_url: str) -> None:
+    caller = Resident(engine, channel="voice", user_id="+81312345678")
+    menu = caller.send(event="call_start")
+    assert said(menu) == ["utter_greet", "utter_menu"]
+    assert [c.digit for c in menu.replies[-1].choices] == ["1", "2", "3", "0"]
+    assert said(caller.send(event="silence")) == ["utter_menu"], "silence repeats the menu"
+    intro = caller.send("3")
+    assert said(intro) == ["utter_missing_intro", "utter_ask_missing_who"] and intro.replies[0].urgent
+    assert said(caller.send(event="silence")) == ["utter_ask_missing_who"], "silence repeats the question"
+    assert left(db_url, caller).step == "missing_who"
+    assert said(caller.send("やめます")) == ["utter_cancelled"]
+    assert left(db_url, caller) == Left(None, None, {})
+    assert not cases(db_url)
+
+
+def test_a_quiet_conversation_times_out_and_starts_afresh(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    assert left(db_url, resident).flow == "report_worry"
+    resident.now += timedelta(hours=3)
+    assert said(resident.send("こんにちは")) == ["utter_timeout_restart", "utter_greet", "utter_menu"]
+    with session_scope(db_url) as session:
+        flows = session.execute(select(Conversation.flow, Conversation.active).order_by(Conversation.id)).all()
+    assert flows == [("report_worry", False), (None, True)]
+    assert not cases(db_url)
+
+
+def test_emergencies_need_no_question_first(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine)
+    fire = resident.send("火事です！")
+    assert said(fire) == ["utter_emergency_119"] and fire.replies[0].urgent
+    assert effects(fire) == [("emergency_guidance", {"service": "119"})]
+    assert left(db_url, resident) == Left(None, None, {})
+    knife = resident.send("包丁を持った男が暴れている")
+    assert said(knife) == ["utter_emergency_110"] and knife.replies[0].urgent
+    assert effects(knife) == [("emergency_guidance", {"service": "110"})]
+    # The wording is the point here: the phone line must say the number to call.
+    caller = Resident(engine, channel="voice", user_id="+81312345678")
+    assert "119" in caller.send("人が倒れて動かない").replies[0].text
+
+
+def test_suicidal_ideation_gets_crisis_lines_then_a_counter(resident: Resident, db_url: str) -> None:
+    crisis = resident.send("もう死にたい")
+    assert said(crisis) == ["utter_crisis", "utter_ask_area"] and crisis.replies[0].urgent
+    assert effects(crisis) == [("crisis_guidance", {})]
+    # The wording is the point here: a crisis line's number (from the directory) is said at once.
+    assert "0120-279-338" in crisis.replies[0].text
+    assert left(db_url, resident) == Left("ask_where", "area", {"topic": "mental", "needs_area": "ward"})
+    assert said(resident.send("北区")) == ["utter_counter", "utter_counter_open_now", "utter_offer_callback"]
+    assert left(db_url, resident).slots["counter_id"] == "seishin-kita"
+
+
+def test_crisis_words_inside_a_flow_come_first_and_the_question_stays(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    before = left(db_url, resident)
+    crisis = resident.send("もう死にたい")
+    assert said(crisis) == ["utter_crisis", "utter_ask_where"]
+    assert left(db_url, resident) == before

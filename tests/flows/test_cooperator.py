@@ -1,0 +1,226 @@
+"""register_helper and unsubscribe, whole conversations: becoming a 協力者 of the
+missing-person alert network on LINE, Telegram, web chat and the phone, continuing a year
+later, and stopping with one message even in the middle of another conversation.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.db import session_scope
+from bot.engine import ConversationEngine
+from bot.messages import TurnResult
+from bot.models import Contact, Cooperator, CooperatorEndpoint, Message, MessageDirection
+from bot.settings import settings
+from tests.bot.conftest import Resident
+from tests.flows.conftest import Left, effects, left, rendered, said
+
+# Inside 中央区 本町's polygon, but not its centroid (34.6975, 135.47).
+NEAR_HONMACHI = {"latitude": 34.7012, "longitude": 135.4763}
+HONMACHI = {"town_id": "chuo-1-1", "label": "中央区 本町"}
+
+
+def _sign_up(resident: Resident, *place: object, email: str = "なし", sms: str = "なし",
+             quiet: str = "なし") -> TurnResult:
+    resident.send(postback="intent:register_helper")
+    resident.send(postback="agree")
+    for answer in place:
+        resident.send(**answer) if isinstance(answer, dict) else resident.send(str(answer))
+    resident.send(email)
+    resident.send(sms)
+    return resident.send(quiet)
+
+
+def _cooperators(db_url: str) -> list[Cooperator]:
+    with session_scope(db_url) as session:
+        cooperators = list(session.scalars(select(Cooperator).order_by(Cooperator.id)))
+        for cooperator in cooperators:
+            _ = cooperator.endpoints
+        return cooperators
+
+
+def test_line_sign_up_keeps_the_town_not_the_point_then_one_message_stops_it(engine: ConversationEngine,
+                                                                              db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-line-1")
+    consent = resident.send(postback="intent:register_helper")
+    assert said(consent) == ["utter_helper_consent"]
+    assert [c.payload for c in consent.replies[-1].choices] == ["agree", "disagree"]
+    area = resident.send(postback="agree")
+    assert said(area) == ["utter_ask_helper_area"] and area.replies[-1].request_location
+    assert said(resident.send(**NEAR_HONMACHI)) == ["utter_ask_helper_email"]
+    assert left(db_url, resident).slots == {"helper_area": HONMACHI}
+    assert said(resident.send("なし")) == ["utter_ask_helper_sms"]
+    resident.send(postback="none")
+    confirm = resident.send("22:00-07:00")
+    assert said(confirm) == ["utter_helper_confirm"]
+    assert confirm.replies[0].text == rendered(
+        "utter_helper_confirm", "ja", "line", area="中央区 本町", quiet="22:00-07:00",
+        channels=rendered("utter_helper_endpoint_chat", "ja", "line", chat="LINE"))
+    assert not _cooperators(db_url), "nothing is registered before the confirmation"
+    registered = resident.send(postback="register")
+    assert said(registered) == ["utter_helper_registered"]
+
+    [cooperator] = _cooperators(db_url)
+    assert effects(registered) == [("cooperator_registered", {"cooperator_id": cooperator.id})]
+    assert (cooperator.town_id, cooperator.latitude, cooperator.longitude) == ("chuo-1-1", 34.6975, 135.47)
+    assert [(e.channel, e.address, e.priority) for e in cooperator.endpoints] == [("line", "U-line-1", 0)]
+    assert (cooperator.quiet_start, cooperator.quiet_end) == ("22:00", "07:00")
+    assert cooperator.reconfirm_due - cooperator.consented_at == timedelta(days=settings.cooperator_reconfirm_days)
+    with session_scope(db_url) as session:
+        payloads = session.scalars(select(Message.payload).where(Message.direction == MessageDirection.inbound,
+                                                                 Message.kind == "location")).all()
+    assert payloads == [{"latitude": 34.6975, "longitude": 135.47}], "the exact point is not kept anywhere"
+
+    stopped = resident.send("配信を停止して")
+    assert said(stopped) == ["utter_unsubscribed"]
+    assert effects(stopped) == [("cooperator_unsubscribed", {"cooperator_id": cooperator.id})]
+    [cooperator] = _cooperators(db_url)
+    assert not cooperator.active and not cooperator.endpoints[0].active
+
+
+def test_kansai_dialect_in_words(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-kansai")
+    assert said(resident.send("見守りメールに登録したいんやけど")) == ["utter_helper_consent"]
+    assert said(resident.send("はい")) == ["utter_ask_helper_area"]
+    assert said(resident.send("ちゅうおうく ほんまち")) == ["utter_ask_helper_email"]
+    assert said(resident.send("いらん")) == ["utter_ask_helper_sms"]
+    assert said(resident.send("なし")) == ["utter_ask_quiet_hours"]
+    assert said(resident.send("夜は困る")) == ["utter_bad_quiet_hours", "utter_ask_quiet_hours"]
+    assert said(resident.send("22時から7時")) == ["utter_helper_confirm"]
+    assert left(db_url, resident) == Left("register_helper", "confirm", {
+        "helper_area": HONMACHI, "helper_email": None, "helper_sms": None, "quiet_hours": ["22:00", "07:00"]})
+    assert said(resident.send("ええよ")) == ["utter_helper_registered"]
+    [cooperator] = _cooperators(db_url)
+    assert (cooperator.town_id, cooperator.quiet_start, cooperator.quiet_end) == ("chuo-1-1", "22:00", "07:00")
+
+    assert said(resident.send("協力者の登録")) == ["utter_helper_already"]
+    assert said(resident.send("2")) == ["utter_helper_consent"], "2 = change the registration"
+    assert said(resident.send("2")) == ["utter_registration_declined"]
+    assert said(resident.send("もう配信はいらない")) == ["utter_unsubscribed"]
+    assert not _cooperators(db_url)[0].active
+
+
+def test_phone_caller_registers_a_mobile_by_voice_and_stops_by_phone(engine: ConversationEngine,
+                                                                     db_url: str) -> None:
+    caller = Resident(engine, channel="voice", user_id="+819011112222")
+    caller.send(event="call_start")
+    assert said(caller.send("協力者になりたいです")) == ["utter_helper_consent"]
+    assert said(caller.send("1")) == ["utter_ask_helper_area"]
+    assert said(caller.send("きたく やなぎまち")) == ["utter_ask_helper_email"]
+    assert said(caller.send("1")) == ["utter_ask_helper_sms"], "1 = none"
+    assert said(caller.send("ぜろきゅうぜろ")) == ["utter_bad_mobile", "utter_ask_helper_sms"]
+    assert said(caller.send("090 1111 2222")) == ["utter_ask_quiet_hours"]
+    assert left(db_url, caller).slots["helper_sms"] == "+819011112222"
+    assert said(caller.send("1")) == ["utter_helper_confirm"]
+    assert said(caller.send("1")) == ["utter_helper_registered"]
+    [cooperator] = _cooperators(db_url)
+    assert (cooperator.town_id, [(e.channel, e.address) for e in cooperator.endpoints]) == (
+        "kita-2-2", [("sms", "+819011112222")])
+
+    caller.send(event="call_start")
+    assert said(caller.send("配信を停止して")) == ["utter_unsubscribed"], "the caller's number is the SMS endpoint"
+    assert not _cooperators(db_url)[0].active
+
+
+def test_telegram_sign_up_in_english_with_email_and_sms(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="telegram", user_id="5551234", language="en")
+    resident.send(postback="intent:register_helper")
+    assert said(resident.send("yes")) == ["utter_ask_helper_area"]
+    resident.send("北区柳町")
+    assert said(resident.send("my address")) == ["utter_bad_email", "utter_ask_helper_email"]
+    resident.send("helper@example.jp")
+    assert said(resident.send("03-1234-5678")) == ["utter_bad_mobile", "utter_ask_helper_sms"]
+    resident.send("090-1234-5678")
+    confirm = resident.send(postback="none")
+    assert said(confirm) == ["utter_helper_confirm"]
+    channels = ", ".join([rendered("utter_helper_endpoint_chat", "en", "telegram", chat="Telegram"),
+                          rendered("utter_helper_endpoint_email", "en", "telegram", address="helper@example.jp"),
+                          rendered("utter_helper_endpoint_sms", "en", "telegram", address="+819012345678")])
+    assert confirm.replies[0].text == rendered("utter_helper_confirm", "en", "telegram", area="北区 柳町",
+                                               channels=channels, quiet=rendered("utter_none_label", "en"))
+    assert said(resident.send("yes")) == ["utter_helper_registered"]
+    [cooperator] = _cooperators(db_url)
+    assert cooperator.town_id == "kita-2-2" and cooperator.language == "en" and cooperator.quiet_start is None
+    assert [(e.channel, e.address) for e in cooperator.endpoints] == [
+        ("telegram", "5551234"), ("email", "helper@example.jp"), ("sms", "+819012345678")]
+
+    # Stopping works in the middle of another conversation, by its button too.
+    resident.send(postback="intent:register_person")
+    assert said(resident.send(postback="intent:unsubscribe")) == ["utter_unsubscribed"]
+    assert not _cooperators(db_url)[0].active
+
+
+def test_a_chat_alerts_cannot_reach_needs_an_address(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="webchat", user_id="web-1")
+    resident.send(postback="intent:register_helper")
+    resident.send(postback="agree")
+    resident.send("中央区本町")
+    resident.send(postback="none")
+    assert said(resident.send(postback="none")) == ["utter_helper_need_endpoint", "utter_ask_helper_email"]
+    assert left(db_url, resident).slots == {"helper_area": HONMACHI}, "the addresses are asked again"
+    resident.send("me@example.jp")
+    resident.send("なし")
+    resident.send("なし")
+    resident.send(postback="register")
+    [cooperator] = _cooperators(db_url)
+    assert [(e.channel, e.address) for e in cooperator.endpoints] == [("email", "me@example.jp")]
+
+
+def test_a_registered_cooperator_continues_changes_or_stops(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-2")
+    _sign_up(resident, "中央区本町")
+    resident.send(postback="register")
+    with session_scope(db_url) as session:
+        # A year has passed: the re-confirmation is due.
+        session.scalars(select(Cooperator)).one().reconfirm_due = resident.now - timedelta(days=1)
+    again = resident.send(postback="intent:register_helper")
+    assert said(again) == ["utter_helper_already"]
+    assert again.replies[0].text == rendered("utter_helper_already", "ja", "line", area="中央区 本町")
+    assert [c.payload for c in again.replies[0].choices] == ["keep", "change", "unsubscribe"]
+    assert said(resident.send(postback="keep")) == ["utter_helper_reconfirmed"]
+    assert _cooperators(db_url)[0].reconfirm_due == resident.now + timedelta(days=settings.cooperator_reconfirm_days)
+    resident.send(postback="intent:register_helper")
+    assert "utter_unsubscribed" in said(resident.send(postback="unsubscribe"))
+    assert not _cooperators(db_url)[0].active
+
+
+def test_unsubscribing_when_not_registered_is_answered_kindly(engine: ConversationEngine) -> None:
+    resident = Resident(engine, channel="line", user_id="U-stranger")
+    turn = resident.send(postback="intent:unsubscribe")
+    assert said(turn) == ["utter_unsubscribe_not_registered"] and effects(turn) == []
+
+
+def test_declining_consent_registers_nothing(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-3")
+    resident.send(postback="intent:register_helper")
+    assert said(resident.send(postback="disagree")) == ["utter_registration_declined"]
+    assert left(db_url, resident) == Left(None, None, {})
+    assert not _cooperators(db_url)
+
+
+def test_an_emergency_mid_flow_comes_first_and_the_question_stays(engine: ConversationEngine,
+                                                                  db_url: str) -> None:
+    resident = Resident(engine, channel="telegram", user_id="5550777", language="en")
+    resident.send("I want to register as a helper for missing person alerts")
+    resident.send("yes")
+    turn = resident.send("someone collapsed in front of me")
+    assert said(turn) == ["utter_emergency_119", "utter_after_emergency_resume", "utter_ask_helper_area"]
+    assert effects(turn) == [("emergency_guidance", {"service": "119"})]
+    assert left(db_url, resident) == Left("register_helper", "helper_area", {})
+    assert said(resident.send("Kita-ku Sakaemachi")) == ["utter_ask_helper_email"]
+
+
+def test_stop_alerts_in_words_in_the_middle_of_another_flow(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-mid")
+    _sign_up(resident, "中央区本町")
+    resident.send(postback="register")
+    resident.send(postback="intent:register_person")
+    resident.send(postback="agree")
+    assert said(resident.send("配信を停止して")) == ["utter_unsubscribed"]
+    assert left(db_url, resident) == Left(None, None, {}), "the flow that was active is left"
+    assert not _cooperators(db_url)[0].active
+    with session_scope(db_url) as session:
+        assert session.scalars(select(Contact.active)).all() == [True]
+        assert session.scalars(select(CooperatorEndpoint.active)).all() == [False]

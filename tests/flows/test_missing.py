@@ -1,0 +1,217 @@
+"""report_missing, whole conversations: 110 guidance first, then an urgent case for the ward's
+見守り相談室 and a pending alert that no cooperator sees before staff approve it (or, when
+the city allows it, at once for a pre-registered person).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import session_scope
+from bot.engine import ConversationEngine
+from bot.messages import TurnResult
+from bot.models import Alert, AlertStatus, CaseKind, OutboxItem
+from bot.settings import settings
+from tests.alerts.conftest import Kicks, add_cooperator
+from tests.bot.conftest import Resident
+from tests.flows.conftest import Left, cases, effects, left, persons, pre_register, said
+
+CREATED = ["utter_missing_created", "utter_missing_alert_pending"]
+
+
+def _alerts(db_url: str) -> list[Alert]:
+    with session_scope(db_url) as session:
+        return list(session.scalars(select(Alert).order_by(Alert.id)))
+
+
+def _this_morning_at_8(now: datetime) -> datetime:
+    """「今朝8時ごろ」 said at ``now``: 8:00 of the local day, or of the day before when that is ahead."""
+    local = now.astimezone(settings.tz)
+    moment = local.replace(hour=8, minute=0, second=0, microsecond=0)
+    return moment if moment <= local + timedelta(minutes=10) else moment - timedelta(days=1)
+
+
+def _report_missing(family: Resident, *, pick: str | None) -> TurnResult:
+    first = family.send(postback="intent:report_missing")
+    assert said(first)[0] == "utter_missing_intro" and first.replies[0].urgent
+    if pick is not None:
+        family.send(postback=pick)
+    family.send("中央区本町")
+    family.send("今朝8時ごろ")
+    family.send("紺色のジャンパー")
+    return family.send("090-3333-4444")
+
+
+def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(resident: Resident,
+                                                                              db_url: str) -> None:
+    first = resident.send("認知症の父が朝から帰ってこない")
+    assert said(first) == ["utter_missing_intro", "utter_ask_missing_who"]
+    assert first.replies[0].urgent, "110 guidance comes first, before any question"
+    assert left(db_url, resident) == Left("report_missing", "missing_who",
+                                          {"first_report": "認知症の父が朝から帰ってこない"})
+    assert said(resident.send("80歳の男性で、背が低く白髪です")) == ["utter_ask_last_seen_where"]
+    assert said(resident.send("中央区本町")) == ["utter_ask_last_seen_when"]
+    assert said(resident.send("今朝8時ごろ")) == ["utter_ask_clothing"]
+    assert said(resident.send("紺色のジャンパーとグレーのズボン")) == ["utter_ask_callback_phone"]
+    assert said(resident.send("わからない")) == ["utter_bad_phone"]
+    kept = left(db_url, resident)
+    assert kept.step == "callback_phone" and kept.slots["last_seen_when"] == "今朝8時ごろ"
+    assert not cases(db_url), "no confirmation round-trip, but nothing before the form is complete"
+
+    done = resident.send("090-3333-4444")
+    assert said(done) == CREATED and done.replies[0].urgent
+    [case] = cases(db_url)
+    [alert] = _alerts(db_url)
+    assert effects(done) == [
+        ("case_created", {"case_id": case.id, "counter_id": "mimamori-chuo", "urgent": True}),
+        ("alert_created", {"alert_id": alert.id, "case_id": case.id})]
+    assert (case.kind, case.urgent, case.counter_id, case.town_id) == (CaseKind.missing, True, "mimamori-chuo",
+                                                                       "chuo-1-1")
+    assert case.details["callback_phone"] == "09033334444"
+    assert (alert.status, alert.case_id, alert.town_id) == (AlertStatus.pending, case.id, "chuo-1-1")
+    assert (alert.description, alert.clothing) == ("80歳の男性で、背が低く白髪です", "紺色のジャンパーとグレーのズボン")
+    assert alert.last_seen_at == _this_morning_at_8(resident.now)
+    assert left(db_url, resident) == Left(None, None, {})
+
+
+def test_english(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, language="en")
+    assert said(family.send("My mother with dementia went out and has not come back")) == [
+        "utter_missing_intro", "utter_ask_missing_who"]
+    family.send("78 year old woman, short grey hair")
+    assert said(family.send("Kita-ku Yanagimachi")) == ["utter_ask_last_seen_when"]
+    family.send("about 2 hours ago")
+    assert said(family.send("a beige coat")) == ["utter_ask_callback_phone"]
+    assert said(family.send("my number is 080-5555-6666")) == CREATED
+    [case] = cases(db_url)
+    [alert] = _alerts(db_url)
+    assert (case.counter_id, case.language, case.details["callback_phone"]) == ("mimamori-kita", "en", "08055556666")
+    assert (alert.town_id, alert.description) == ("kita-2-2", "78 year old woman, short grey hair")
+
+
+def test_phone_keypad_and_speech_use_the_callers_number(engine: ConversationEngine, db_url: str) -> None:
+    caller = Resident(engine, channel="voice", user_id="0312345678")
+    caller.send(event="call_start")
+    first = caller.send("3")
+    assert said(first) == ["utter_missing_intro", "utter_ask_missing_who"] and first.replies[0].urgent
+    assert left(db_url, caller).slots["callback_phone"] == "0312345678"
+    caller.send("おやじが おらんように なった 85さい")
+    assert said(caller.send("みなみく すみよしちょう")) == ["utter_ask_last_seen_when"]
+    assert said(caller.send("ひるごろ")) == ["utter_ask_clothing"]
+    assert said(caller.send("ちゃいろの ぼうし")) == CREATED, "no phone question on the phone"
+    [case] = cases(db_url)
+    [alert] = _alerts(db_url)
+    assert (case.counter_id, case.channel, case.details["callback_phone"]) == ("mimamori-minami", "voice",
+                                                                               "0312345678")
+    assert (alert.town_id, alert.last_seen_at) == ("minami-2-1", None), "「ひるごろ」 is kept as words only"
+
+
+def test_a_shared_location_is_the_alerts_point_and_an_emergency_comes_first(engine: ConversationEngine,
+                                                                          db_url: str) -> None:
+    family = Resident(engine, channel="line", user_id="U-kansai")
+    family.send("うちのばあちゃんがおらんようになってん")
+    family.send("母 75歳 小柄")
+    before = left(db_url, family)
+    turn = family.send("母が川に落ちた")
+    assert said(turn) == ["utter_emergency_119", "utter_after_emergency_resume", "utter_ask_last_seen_where"]
+    assert effects(turn) == [("emergency_guidance", {"service": "119"})]
+    assert left(db_url, family) == before
+    assert said(family.send(latitude=34.7012, longitude=135.4763)) == ["utter_ask_last_seen_when"]
+    assert left(db_url, family).slots["last_seen_point"] == [34.7012, 135.4763]
+    family.send("10分前")
+    family.send("赤いセーター")
+    assert said(family.send("09012345678")) == CREATED
+    [alert] = _alerts(db_url)
+    assert (alert.town_id, alert.latitude, alert.longitude) == ("chuo-1-1", 34.7012, 135.4763)
+
+
+def test_a_place_outside_the_city_ends_the_report(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, channel="line", user_id="U-far")
+    family.send(postback="intent:report_missing")
+    family.send("父")
+    assert said(family.send(latitude=35.68, longitude=139.76)) == ["utter_outside_city"]
+    assert left(db_url, family) == Left(None, None, {})
+    assert not cases(db_url) and not _alerts(db_url)
+
+
+def test_missing_report_of_a_registered_person_makes_a_pending_alert(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, channel="line", user_id="U-family")
+    pre_register(family)
+    family.send(postback="register")
+    [person] = persons(db_url)
+    with session_scope(db_url) as session:
+        add_cooperator(session, "chuo-1-1")
+
+    question = family.send(postback="intent:report_missing")
+    assert said(question) == ["utter_missing_intro", "utter_ask_missing_registered"]
+    assert [c.payload for c in question.replies[-1].choices] == [f"person:{person.id}", "not_registered"]
+    assert said(family.send(postback=f"person:{person.id}")) == ["utter_ask_last_seen_where"]
+    assert left(db_url, family).slots == {"person_id": person.id, "missing_who": "82歳 女性 白髪 杖をつく"}
+    family.send("中央区本町")
+    family.send("今朝8時ごろ")
+    family.send("紺色のジャンパー")
+    assert said(family.send("090-3333-4444")) == CREATED
+
+    with session_scope(db_url) as session:
+        alert = session.scalars(select(Alert)).one()
+        assert alert.status == AlertStatus.pending and alert.person_id == person.id
+        assert alert.description == "82歳 女性 白髪 杖をつく" and alert.photo_ref == "line-content:photo-1"
+        assert alert.clothing == "紺色のジャンパー" and alert.town_id == "chuo-1-1"
+        assert alert.last_seen_at == _this_morning_at_8(family.now)
+        assert session.scalars(select(OutboxItem)).all() == [], "nothing is broadcast without staff"
+
+
+def test_a_family_may_describe_someone_else_instead_of_choosing(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, channel="line", user_id="U-family")
+    pre_register(family)
+    family.send(postback="register")
+    family.send(postback="intent:report_missing")
+    where = family.send("夫です。78歳の男性、灰色の帽子")
+    assert said(where) == ["utter_ask_last_seen_where"], "the description answered 'who': the next question is where"
+    family.send("中央区本町")
+    family.send("昼ごろ")
+    family.send("灰色の帽子と黒いコート")
+    family.send("090-3333-4444")
+    with session_scope(db_url) as session:
+        alert = session.scalars(select(Alert)).one()
+        assert alert.person_id is None and alert.photo_ref is None
+        assert alert.description == "夫です。78歳の男性、灰色の帽子" and alert.last_seen_at is None
+
+
+def test_auto_approval_for_a_pre_registered_person(engine: ConversationEngine, db_url: str, kicks: Kicks,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "auto_approve_registered", True)
+    family = Resident(engine, channel="line", user_id="U-family")
+    pre_register(family)
+    family.send(postback="register")
+    [person] = persons(db_url)
+    with session_scope(db_url) as session:
+        add_cooperator(session, "chuo-1-1")
+    done = _report_missing(family, pick=f"person:{person.id}")
+    assert said(done) == ["utter_missing_created", "utter_missing_alert_sent"]
+    [alert] = _alerts(db_url)
+    assert effects(done)[-1] == ("alert_queued", {"alert_id": alert.id, "queued": 1})
+    assert kicks.calls == 1, "the engine wakes the fan-out after committing the turn"
+    with session_scope(db_url) as session:
+        alert = session.scalars(select(Alert)).one()
+        assert alert.status == AlertStatus.active and alert.approved_by == "auto"
+        assert len(session.scalars(select(OutboxItem)).all()) == 1
+
+
+def test_auto_approval_never_applies_to_someone_not_registered(engine: ConversationEngine, db_url: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "auto_approve_registered", True)
+    family = Resident(engine, channel="line", user_id="U-family-2")
+    family.send(postback="intent:report_missing")
+    family.send("80歳の男性で、背が低く白髪です")
+    family.send("中央区本町")
+    family.send("今朝8時ごろ")
+    family.send("紺色のジャンパー")
+    assert said(family.send("090-3333-4444")) == CREATED
+    with session_scope(db_url) as session:
+        alert = session.scalars(select(Alert)).one()
+        assert alert.status == AlertStatus.pending and alert.person_id is None
+        assert alert.description == "80歳の男性で、背が低く白髪です"

@@ -1,0 +1,132 @@
+"""report_worry, whole conversations: a 見守りの気づき becomes a case for the ward's 見守り相談室.
+
+What was noticed, where, since when, may we call back — then a confirmation, and only then
+the case. Spoken several ways; every turn is checked for the responses chosen and the slots.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.engine import ConversationEngine
+from bot.models import CaseKind, CaseStatus
+from tests.bot.conftest import Resident
+from tests.flows.conftest import Left, cases, effects, left, said
+
+FORM = ("noticed", "where", "since_when", "callback_consent")
+
+
+def test_standard_japanese_with_a_call_back_number(resident: Resident, db_url: str) -> None:
+    first = resident.send("向かいのおじいさんの家、郵便受けに新聞がたまっている")
+    assert said(first) == ["utter_worry_intro", "utter_ask_where"]
+    assert first.replies[-1].request_location
+    assert left(db_url, resident) == Left("report_worry", "where",
+                                          {"noticed": "向かいのおじいさんの家、郵便受けに新聞がたまっている"})
+
+    assert said(resident.send("南区朝日町3丁目")) == ["utter_ask_since_when"]
+    where = left(db_url, resident).slots["where"]
+    assert (where["area"]["town_id"], where["detail"]) == ("minami-1-2", "3丁目")
+
+    consent = resident.send("3日前から")
+    assert said(consent) == ["utter_ask_callback_consent"]
+    assert [(c.payload, c.digit) for c in consent.replies[0].choices] == [("yes", "1"), ("no", "2")]
+    assert said(resident.send("はい")) == ["utter_ask_callback_phone"]
+    assert said(resident.send("090-1111-2222")) == ["utter_worry_confirm"]
+    kept = left(db_url, resident)
+    assert kept.step == "confirm" and kept.slots["counter_id"] == "mimamori-minami"
+    assert {key: kept.slots[key] for key in ("since_when", "callback_consent", "callback_phone")} == {
+        "since_when": "3日前から", "callback_consent": True, "callback_phone": "09011112222"}
+    assert not cases(db_url), "nothing is sent before the resident confirms"
+
+    done = resident.send("1")
+    assert said(done) == ["utter_worry_created", "utter_worry_if_danger"]
+    [case] = cases(db_url)
+    assert effects(done) == [("case_created", {"case_id": case.id, "counter_id": "mimamori-minami"})]
+    assert (case.kind, case.status, case.counter_id, case.town_id) == (CaseKind.worry, CaseStatus.new,
+                                                                       "mimamori-minami", "minami-1-2")
+    assert case.first_contact_due - case.created_at == timedelta(hours=24)
+    assert case.details["callback_phone"] == "09011112222" and case.reporter_contact_id is not None
+    assert left(db_url, resident) == Left(None, None, {})
+
+
+def test_kansai_dialect_a_ward_is_enough_and_no_call_back(resident: Resident, db_url: str) -> None:
+    assert said(resident.send("隣のじいちゃん最近見いひんねん")) == ["utter_worry_intro", "utter_ask_where"]
+    # The ward's 見守り相談室 takes the report: the ward alone answers "where".
+    assert said(resident.send("北区")) == ["utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["status"] == "ward_only"
+    assert said(resident.send("一週間くらい前から")) == ["utter_ask_callback_consent"]
+    assert said(resident.send("いらん")) == ["utter_worry_confirm"]
+    assert left(db_url, resident).slots["callback_consent"] is False
+    assert said(resident.send("ええよ")) == ["utter_worry_created", "utter_worry_if_danger"]
+    [case] = cases(db_url)
+    assert (case.counter_id, case.ward, case.town_id) == ("mimamori-kita", "kita", None)
+    assert case.reporter_contact_id is None and not case.callback_consent
+    assert case.details == {"noticed": "隣のじいちゃん最近見いひんねん", "where": "北区", "since_when": "一週間くらい前から"}
+
+
+def test_english(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, language="en")
+    text = "My elderly neighbour hasn't been seen for days and his mail is piling up"
+    assert said(resident.send(text)) == ["utter_worry_intro", "utter_ask_where"]
+    assert said(resident.send("Chuo-ku Minatomachi")) == ["utter_ask_since_when"]
+    assert said(resident.send("since last week")) == ["utter_ask_callback_consent"]
+    assert said(resident.send("no")) == ["utter_worry_confirm"]
+    assert said(resident.send("maybe")) == ["utter_worry_confirm"], "not an answer: the confirmation is asked again"
+    assert said(resident.send("yes")) == ["utter_worry_created", "utter_worry_if_danger"]
+    [case] = cases(db_url)
+    assert (case.counter_id, case.town_id, case.language) == ("mimamori-chuo", "chuo-2-3", "en")
+    assert case.details["since_when"] == "since last week"
+
+
+def test_line_buttons_and_a_shared_location_then_cancelled(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-worry")
+    resident.send(event="follow")
+    # A menu button says nothing about what was noticed: the flow asks.
+    assert said(resident.send(postback="intent:report_worry")) == ["utter_worry_intro", "utter_ask_noticed"]
+    assert left(db_url, resident) == Left("report_worry", "noticed", {})
+    assert said(resident.send("向かいの家の雨戸がずっと閉まったまま")) == ["utter_ask_where"]
+    assert said(resident.send(latitude=34.7012, longitude=135.4763)) == ["utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "chuo-1-1"
+    assert said(resident.send("おととい")) == ["utter_ask_callback_consent"]
+    assert said(resident.send(postback="yes")) == ["utter_ask_callback_phone"]
+    confirm = resident.send("080 2222 3333")
+    assert said(confirm) == ["utter_worry_confirm"]
+    assert [c.payload for c in confirm.replies[0].choices] == ["send", "cancel"]
+    assert said(resident.send(postback="cancel")) == ["utter_cancelled"]
+    assert left(db_url, resident) == Left(None, None, {})
+    assert not cases(db_url)
+
+
+def test_phone_speech_uses_the_callers_number(engine: ConversationEngine, db_url: str) -> None:
+    caller = Resident(engine, channel="voice", user_id="0312345678")
+    caller.send(event="call_start")
+    assert said(caller.send("となりの おばあちゃんを さいきん みかけない")) == ["utter_worry_intro", "utter_ask_where"]
+    assert said(caller.send("みなみく あさひちょう")) == ["utter_ask_since_when"]
+    assert said(caller.send("きのうから")) == ["utter_ask_callback_consent"]
+    assert said(caller.send("1")) == ["utter_worry_confirm"], "the caller's number: no phone question"
+    assert left(db_url, caller).slots["callback_phone"] == "0312345678"
+    assert said(caller.send("1")) == ["utter_worry_created", "utter_worry_if_danger"]
+    [case] = cases(db_url)
+    assert (case.counter_id, case.channel, case.details["callback_phone"]) == ("mimamori-minami", "voice",
+                                                                               "0312345678")
+
+
+def test_a_place_outside_the_city_ends_the_report(resident: Resident, db_url: str) -> None:
+    resident.send("近所の一人暮らしのおばあさん、夜になっても電気がつかない")
+    assert said(resident.send(latitude=35.68, longitude=139.76)) == ["utter_outside_city"]
+    assert left(db_url, resident) == Left(None, None, {})
+    assert not cases(db_url)
+
+
+def test_an_emergency_mid_flow_comes_first_and_the_question_stays(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("南区朝日町")
+    before = left(db_url, resident)
+    assert before.step == "since_when"
+    turn = resident.send("包丁を持った男が暴れている")
+    assert said(turn) == ["utter_emergency_110", "utter_after_emergency_resume", "utter_ask_since_when"]
+    assert turn.replies[0].urgent
+    assert effects(turn) == [("emergency_guidance", {"service": "110"})]
+    assert left(db_url, resident) == before, "what the resident already told us is kept"
+    assert said(resident.send("昨日から")) == ["utter_ask_callback_consent"]
+    assert set(FORM) - set(left(db_url, resident).slots) == {"callback_consent"}
