@@ -1,13 +1,13 @@
 """Alert fan-out throughput: 100,000 cooperators, fake LINE / Telegram / SMTP with real limits.
 
 Cooperators are spread over the sample city's towns, a third each on LINE, Telegram and
-e-mail. Fake platforms on 127.0.0.1 enforce LINE multicast 200 requests/s, Telegram 30
-messages/s and SMTP 50 messages/s (429 / 451 beyond), and the fan-out is configured to
-the same limits. One city-wide alert is queued and sent, embedded (a thread of this
-process, SQLite by default) or by two Dramatiq worker processes on Redis (PostgreSQL by
-default). Printed: time to write the outbox, time until the nearest 1,000 cooperators
-were sent, the rate achieved on each channel as a fraction of its limit, refusals by
-the fakes, and peak memory.
+e-mail. Fake platforms on 127.0.0.1 (benchmarks/platforms.py) enforce LINE multicast 200
+requests/s, Telegram 30 messages/s and SMTP 50 messages/s (429 / 451 beyond), and the
+fan-out is configured to the same limits. One city-wide alert is queued and sent,
+embedded (a thread of this process, SQLite by default) or by two Dramatiq worker
+processes on Redis (PostgreSQL by default). Printed: time to write the outbox, time
+until the nearest 1,000 cooperators were sent, the rate achieved on each channel as a
+fraction of its limit, refusals by the fakes, and peak memory.
 
 Telegram at 30 messages/s would need about 20 minutes for its third of 100,000, so the
 measurement stops after --window seconds; the rest is cancelled (as staff would by
@@ -55,10 +55,12 @@ from bot.models import (  # noqa: E402
 from bot.settings import settings  # noqa: E402
 from alerts.fanout import enqueue as fanout  # noqa: E402
 from alerts.fanout.commands import dramatiq_argv  # noqa: E402
-from tests.alerts.fanout.fakes import FanoutLineAPI, FanoutSMTP, FanoutTelegramAPI  # noqa: E402
+from benchmarks.platforms import CHANNELS, Platforms  # noqa: E402
 
 LIMITS = {"line.multicast": 200.0, "telegram.global": 30.0, "email.send": 50.0}
-CHANNELS = ("line", "telegram", "email")
+# The fake platforms enforce the same limits, by channel.
+PLATFORM_LIMITS = {"line": LIMITS["line.multicast"], "telegram": LIMITS["telegram.global"],
+                   "email": LIMITS["email.send"]}
 POSTGRES_URL = os.environ.get("TSUNAGU_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TSUNAGU_TEST_REDIS", "redis://127.0.0.1:6379/0")
 LINE_TOKEN = "benchmark-line-token"
@@ -114,14 +116,13 @@ def seed(url: str, helpers: int) -> None:
             session.execute(text("ANALYZE cooperator_endpoints"))
 
 
-def configure(url: str, line: FanoutLineAPI, telegram: FanoutTelegramAPI, smtp: FanoutSMTP,
-              redis_url: str | None) -> dict[str, str]:
+def configure(url: str, platforms: Platforms, redis_url: str | None) -> dict[str, str]:
     """Point this process's settings at the fakes; return the same as TSUNAGU_* variables."""
     values = {
         "database_url": url, "redis_url": redis_url,
-        "line_channel_access_token": LINE_TOKEN, "line_api_host": line.url,
-        "telegram_bot_token": TELEGRAM_TOKEN, "telegram_base_url": telegram.base_url,
-        "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_from": "alerts@aoba.example.jp",
+        "line_channel_access_token": LINE_TOKEN, "line_api_host": platforms.line_url,
+        "telegram_bot_token": TELEGRAM_TOKEN, "telegram_base_url": platforms.telegram_base_url,
+        "smtp_host": "127.0.0.1", "smtp_port": platforms.smtp_port, "smtp_from": "alerts@aoba.example.jp",
         "twilio_account_sid": "", "fanout_rate_limits": LIMITS,
         "fanout_namespace": f"tsunagu-bench-{uuid.uuid4().hex[:8]}", "fanout_slice_seconds": 30.0,
     }
@@ -220,10 +221,8 @@ def main() -> None:
 
     with ExitStack() as stack, tempfile.TemporaryDirectory() as logs:
         url = stack.enter_context(database(choice))
-        line = stack.enter_context(FanoutLineAPI(LINE_TOKEN, rate=LIMITS["line.multicast"]))
-        telegram = stack.enter_context(FanoutTelegramAPI(TELEGRAM_TOKEN, rate=LIMITS["telegram.global"]))
-        smtp = stack.enter_context(FanoutSMTP(rate=LIMITS["email.send"]))
-        env = configure(url, line, telegram, smtp, REDIS_URL if args.mode == "dramatiq" else None)
+        platforms = stack.enter_context(Platforms(PLATFORM_LIMITS))
+        env = configure(url, platforms, REDIS_URL if args.mode == "dramatiq" else None)
         began = time.monotonic()
         init_db(url)
         seed(url, args.helpers)
@@ -259,8 +258,7 @@ def main() -> None:
         fanout.kick()
 
         def delivered() -> set[tuple[str, str]]:
-            return ({("line", a) for _, a in line.deliveries} | {("telegram", a) for _, a in telegram.deliveries}
-                    | {("email", a) for _, a in smtp.deliveries})
+            return {(channel, a) for channel, log in platforms.deliveries.items() for _, a in log}
 
         nearest_done = None
         window_end = kicked + args.window
@@ -278,7 +276,7 @@ def main() -> None:
               + (f"{nearest_done:.2f} s" if nearest_done is not None else f"not within {args.window:.0f} s"))
         print(f"measured for {args.window:.0f} s, then the rest cancelled"
               f"{'' if settled else ' (some messages still in flight after 60 s)'}: {counts}")
-        report_rates(line, telegram, smtp, kicked, window_end)
+        report_rates(platforms, kicked, window_end)
         rss_end = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of this process: {rss_end:.0f} MB"
               + (" (fakes + embedded sender)" if not workers else " (fakes + outbox writer)"))
@@ -305,16 +303,14 @@ def _settle(url: str, alert_id: int) -> bool:
     return wait_until(quiet, SETTLE_SECONDS, poll=0.5)
 
 
-def report_rates(line: FanoutLineAPI, telegram: FanoutTelegramAPI, smtp: FanoutSMTP, kicked: float,
-                 window_end: float) -> None:
+def report_rates(platforms: Platforms, kicked: float, window_end: float) -> None:
     """Rate per channel over its busy part of the window, as a fraction of its limit."""
     series = {
-        "line": ([moment for moment, _ in line.accepted_requests], "requests", line.rate_limited),
-        "telegram": ([moment for moment, _ in telegram.deliveries], "messages", telegram.rate_limited),
-        "email": ([moment for moment, _ in smtp.deliveries], "messages", smtp.rate_limited),
+        "line": ([moment for moment, _ in platforms.line_requests], "requests"),
+        "telegram": ([moment for moment, _ in platforms.deliveries["telegram"]], "messages"),
+        "email": ([moment for moment, _ in platforms.deliveries["email"]], "messages"),
     }
-    limits = {"line": LIMITS["line.multicast"], "telegram": LIMITS["telegram.global"], "email": LIMITS["email.send"]}
-    for channel, (times, unit, refused) in series.items():
+    for channel, (times, unit) in series.items():
         if not times:
             print(f"{channel}: nothing sent")
             continue
@@ -324,10 +320,11 @@ def report_rates(line: FanoutLineAPI, telegram: FanoutTelegramAPI, smtp: FanoutS
         end = min(window_end, last)
         start = min(first + 1.0, end)
         achieved = rate(times, start, end) if end - start >= 1.0 else len(times) / max(last - first, 1e-3)
-        recipients = f", {sum(n for _, n in line.accepted_requests):,} recipients" if channel == "line" else ""
+        recipients = f", {sum(n for _, n in platforms.line_requests):,} recipients" if channel == "line" else ""
+        limit = PLATFORM_LIMITS[channel]
         print(f"{channel}: {len(times):,} {unit}{recipients} in {last - first:.1f} s from {first - kicked:.2f} s; "
-              f"{achieved:.1f} {unit}/s = {achieved / limits[channel]:.2f} of {limits[channel]:.0f}/s; "
-              f"refused by the fake: {refused}")
+              f"{achieved:.1f} {unit}/s = {achieved / limit:.2f} of {limit:.0f}/s; "
+              f"refused by the fake: {platforms.refused[channel]}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Starts ``bot.app.serve`` (what ``tsunagu serve`` runs: uvicorn and ``create_app()``) on
 127.0.0.1 in a child process, with the real engine, flows and database, and the LINE API
-pointed at the fake LINE server of ``tests/fakes`` running in this process. Then, per
+pointed at the fake LINE API of ``benchmarks/platforms.py`` in a second child process. Then, per
 database, with signed text-message webhooks from 200 LINE users:
 
 1. the **latency at the target rate**: requests sent at a fixed rate (``--rate``, 200/s)
@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -35,14 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiohttp import web
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.line import FakeLineAPI, LineEvents
-from tests.fakes.server import PARAMS
+from benchmarks.platforms import Platforms
 
 SECRET = "bench-channel-secret"
 TOKEN = "bench-access-token"
@@ -61,30 +62,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class BenchLineAPI(FakeLineAPI):
-    """The fake LINE API, in its own process: any reply token is good once (the webhook
-    bodies are made in the load generator's process), and ``GET /bench/answered`` counts
-    the replies and pushes received."""
-
-    def __init__(self) -> None:
-        super().__init__(TOKEN)
-        self.app.router.add_get("/bench/answered", self.answered)
-
-    async def reply(self, request: web.Request) -> web.Response:
-        token = request[PARAMS].get("replyToken", "")
-        if token not in self.token_owner:  # first use
-            self.token_owner[token] = ""
-            self.unused_tokens.add(token)
-        return await super().reply(request)
-
-    async def answered(self, request: web.Request) -> web.Response:
-        return web.json_response(len(self.calls("/reply")) + len(self.calls("/push")))
-
-
 def run_fake_line_api(port_file: str) -> None:
-    """Child process: serve the fake until killed; write its port to ``port_file``."""
-    with BenchLineAPI() as api:
-        Path(port_file).write_text(str(api.port))
+    """Child process: serve the fake LINE API until killed; write its port to ``port_file``.
+
+    ``GET /bench/answered`` counts the replies and pushes it received.
+    """
+    with Platforms() as platforms:
+        Path(port_file).write_text(str(platforms.http_port))
         while True:
             time.sleep(3600)
 
@@ -148,11 +132,21 @@ async def wait_for_replies(line_url: str, expected: int, timeout: float) -> floa
     return None
 
 
-def signed_bodies(events: LineEvents, count: int, users: int) -> list[tuple[bytes, dict[str, str]]]:
+def signed_bodies(count: int, users: int) -> list[tuple[bytes, dict[str, str]]]:
+    """Text-message webhooks from ``users`` LINE users, shaped and signed as LINE sends them."""
     bodies = []
     for index in range(count):
-        body, headers = events.body(events.text(f"Ubench{index % users:05d}", TEXTS[index % len(TEXTS)]))
-        bodies.append((body.encode(), headers))
+        event = {
+            "type": "message", "mode": "active", "timestamp": int(time.time() * 1000),
+            "source": {"type": "user", "userId": f"Ubench{index % users:05d}"},
+            "webhookEventId": uuid.uuid4().hex[:26].upper(), "deliveryContext": {"isRedelivery": False},
+            "replyToken": uuid.uuid4().hex,
+            "message": {"type": "text", "id": str(time.time_ns()), "quoteToken": uuid.uuid4().hex,
+                        "text": TEXTS[index % len(TEXTS)]},
+        }
+        body = json.dumps({"destination": "U0bench", "events": [event]}, ensure_ascii=False).encode()
+        signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+        bodies.append((body, {"content-type": "application/json", "x-line-signature": signature}))
     return bodies
 
 
@@ -229,25 +223,23 @@ def summary(latencies: list[float], failures: int, wall: float) -> dict[str, Any
 async def run_one(name: str, database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as directory:
         fake, line_url = start_fake_line_api(Path(directory))
-        # Webhook bodies are signed here; their reply tokens are accepted by BenchLineAPI.
-        events = LineEvents(FakeLineAPI(TOKEN), SECRET)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         process = start_server(database_url, line_url, args.data_dir, port)
         try:
             await wait_until_up(base, process)
-            warm = signed_bodies(events, args.warmup, args.users)
+            warm = signed_bodies(args.warmup, args.users)
             await closed_loop(base, warm, 4, 60)
             await wait_for_replies(line_url, len(warm), timeout=60)
 
             # 1. Latency at the target rate, open loop, then let the background turns finish.
             before = await answered(line_url)
-            steady = await open_loop(base, signed_bodies(events, args.requests, args.users), args.rate,
+            steady = await open_loop(base, signed_bodies(args.requests, args.users), args.rate,
                                      args.max_seconds)
             drained = await wait_for_replies(line_url, before + len(steady[0]), timeout=args.max_seconds * 4)
             # 2. Saturation throughput, closed loop.
             before = await answered(line_url)
-            saturated = await closed_loop(base, signed_bodies(events, args.requests, args.users),
+            saturated = await closed_loop(base, signed_bodies(args.requests, args.users),
                                           args.concurrency, args.max_seconds)
             await wait_for_replies(line_url, before + len(saturated[0]), timeout=args.max_seconds * 4)
         finally:

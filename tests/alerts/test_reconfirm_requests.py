@@ -1,6 +1,6 @@
 """The yearly re-confirmation request: sent once per cycle to each due cooperator, in their
 language, on their preferred endpoint, outside quiet hours, through the fan-out's senders
-(against the fake LINE API and SMTP server of the fan-out tests)."""
+(against the fake LINE API and SMTP server of tests/fakes)."""
 
 from __future__ import annotations
 
@@ -23,16 +23,17 @@ from alerts.cooperators import (
     send_reconfirm_requests,
 )
 from tests.alerts.conftest import MORNING, TOKYO
-from tests.alerts.fanout.fakes import FanoutLineAPI, FanoutSMTP
+from tests.fakes.line import FakeLineAPI
+from tests.fakes.smtp import FakeSMTP
 
 LINE_TOKEN = "line-access-token-for-reconfirm-tests"
 YEAR = timedelta(days=365)
 
 
 @pytest.fixture
-def line(monkeypatch: pytest.MonkeyPatch) -> Iterator[FanoutLineAPI]:
+def line(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLineAPI]:
     """The fake LINE API, with the settings pointing at it."""
-    with FanoutLineAPI(LINE_TOKEN) as api:
+    with FakeLineAPI(LINE_TOKEN) as api:
         monkeypatch.setattr(settings, "line_channel_access_token", LINE_TOKEN)
         monkeypatch.setattr(settings, "line_api_host", api.url)
         fanout_senders._memory_limiter.cache_clear()
@@ -41,9 +42,9 @@ def line(monkeypatch: pytest.MonkeyPatch) -> Iterator[FanoutLineAPI]:
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FanoutSMTP]:
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSMTP]:
     """The fake SMTP server, with the settings pointing at it."""
-    with FanoutSMTP() as server:
+    with FakeSMTP() as server:
         monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
         monkeypatch.setattr(settings, "smtp_port", server.port)
         yield server
@@ -66,11 +67,11 @@ def _request_text(language: str) -> str:
     return load_domain(settings.domain_path).text("utter_helper_reconfirm_request", language, days=30)
 
 
-def _line_texts(line: FanoutLineAPI, user_id: str) -> list[str]:
+def _line_texts(line: FakeLineAPI, user_id: str) -> list[str]:
     return [message["text"] for message in line.messages_to(user_id)]
 
 
-def test_due_cooperators_are_asked_once_in_their_language(db_url: str, line: FanoutLineAPI, smtp: FanoutSMTP) -> None:
+def test_due_cooperators_are_asked_once_in_their_language(db_url: str, line: FakeLineAPI, smtp: FakeSMTP) -> None:
     with session_scope(db_url) as session:
         due_line = _register(session, [EndpointSpec("line", "U-due")]).id
         due_mail = _register(session, [EndpointSpec("email", "due@example.jp")], language="en").id
@@ -96,7 +97,7 @@ def test_due_cooperators_are_asked_once_in_their_language(db_url: str, line: Fan
     assert len(smtp.messages) == 1
 
 
-def test_renewal_starts_a_new_cycle_that_is_asked_again(db_url: str, line: FanoutLineAPI) -> None:
+def test_renewal_starts_a_new_cycle_that_is_asked_again(db_url: str, line: FakeLineAPI) -> None:
     with session_scope(db_url) as session:
         cooperator_id = _register(session, [EndpointSpec("line", "U-renews")]).id
     with session_scope(db_url) as session:
@@ -110,7 +111,7 @@ def test_renewal_starts_a_new_cycle_that_is_asked_again(db_url: str, line: Fanou
     assert _line_texts(line, "U-renews") == [_request_text("ja")] * 2
 
 
-def test_quiet_hours_put_the_request_off(db_url: str, line: FanoutLineAPI) -> None:
+def test_quiet_hours_put_the_request_off(db_url: str, line: FakeLineAPI) -> None:
     with session_scope(db_url) as session:
         _register(session, [EndpointSpec("line", "U-sleeps")], quiet_hours=("22:00", "07:00"))
     night = (MORNING + YEAR).astimezone(TOKYO).replace(hour=23)
@@ -123,7 +124,7 @@ def test_quiet_hours_put_the_request_off(db_url: str, line: FanoutLineAPI) -> No
 
 
 def test_failed_request_is_retried_next_run_on_the_next_endpoint(
-    db_url: str, line: FanoutLineAPI, smtp: FanoutSMTP
+    db_url: str, line: FakeLineAPI, smtp: FakeSMTP
 ) -> None:
     with session_scope(db_url) as session:
         cooperator_id = _register(session, [EndpointSpec("line", "U-blocked"), EndpointSpec("email", "b@example.jp")]).id
@@ -142,7 +143,7 @@ def test_failed_request_is_retried_next_run_on_the_next_endpoint(
     assert [to for to, _, _ in smtp.messages] == ["b@example.jp"]
 
 
-def test_housekeeping_sends_the_requests(db_url: str, line: FanoutLineAPI) -> None:
+def test_housekeeping_sends_the_requests(db_url: str, line: FakeLineAPI) -> None:
     with session_scope(db_url) as session:
         _register(session, [EndpointSpec("line", "U-housekeeping")])
     assert run_due_jobs(db_url, MORNING + YEAR)["reconfirmation requests"] == 1

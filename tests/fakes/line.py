@@ -8,6 +8,12 @@ than thirteen quick-reply items is a 400 with ``details``; a push or multicast w
 ``X-Line-Retry-Key`` was already accepted is a 409 with ``x-line-accepted-request-id``.
 Webhook events are shaped like LINE's: ``webhookEventId`` (ULID-like),
 ``deliveryContext.isRedelivery``, ``mode``, ``source``, ``replyToken``.
+
+For the fan-out, multicast also has a rate limit (``rate``: 429 beyond it), user ids LINE
+does not know (``unknown_users``: 400 naming ``to[i]``), a log of every recipient of an
+accepted multicast (``deliveries``; a repeated retry key delivers nothing, as on the real
+API) and ``stall_after(n)``: the multicast after ``n`` more is accepted (its retry key is
+taken) and never answered, as if the sender died before it read the response.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import PARAMS, FakeServer
+from tests.fakes.server import PARAMS, FakeHTTPServer
 
 __all__ = ["FakeLineAPI", "LineEvents", "sign"]
 
@@ -42,15 +48,18 @@ def _error(status: int, message: str, details: list[dict[str, str]] | None = Non
     return web.json_response(body, status=status, headers=headers)
 
 
-class FakeLineAPI(FakeServer):
+class FakeLineAPI(FakeHTTPServer):
     """The LINE Messaging API endpoints tsunagu uses, on loopback."""
 
-    def __init__(self, access_token: str) -> None:
-        super().__init__()
+    def __init__(self, access_token: str, *, rate: float | None = None) -> None:
+        super().__init__(rate=rate)
         self.access_token = access_token
         self.token_owner: dict[str, str] = {}  # every issued reply token -> user id
         self.unused_tokens: set[str] = set()
         self.retry_keys: dict[str, str] = {}  # accepted retry key -> request id
+        self.unknown_users: set[str] = set()
+        self.accepted_requests: list[tuple[float, int]] = []  # (monotonic time, recipients) of each multicast
+        self.duplicates_refused = 0
         self.app.router.add_post("/v2/bot/message/reply", self.reply)
         self.app.router.add_post("/v2/bot/message/push", self.push)
         self.app.router.add_post("/v2/bot/message/multicast", self.multicast)
@@ -108,13 +117,24 @@ class FakeLineAPI(FakeServer):
         return self._sent(len(request[PARAMS]["messages"]))
 
     async def multicast(self, request: web.Request) -> web.Response:
+        if self.over_limit():
+            return _error(429, "The API rate limit has been exceeded. Try again later.", headers={"Retry-After": "1"})
         if (error := self._check(request)) is not None:
             return error
-        if not 1 <= len(request[PARAMS].get("to", [])) <= 500:
+        to = request[PARAMS].get("to", [])
+        if not 1 <= len(to) <= 500:
             return _error(400, "The request body has 1 error(s)",
                           [{"message": "Size must be between 1 and 500", "property": "to"}])
+        if unknown := [index for index, user in enumerate(to) if user in self.unknown_users]:
+            return _error(400, "The request body has 1 error(s)",
+                          [{"message": "Invalid user id", "property": f"to[{index}]"} for index in unknown])
         if (error := self._retry_conflict(request)) is not None:
+            self.duplicates_refused += 1
             return error
+        self.accepted_requests.append((time.monotonic(), len(to)))
+        self.delivered(*to)
+        if self.stall.should_stall():
+            await self.stall.hold()
         return web.json_response({})
 
     def messages_to(self, user_id: str) -> list[dict[str, Any]]:

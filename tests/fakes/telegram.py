@@ -5,6 +5,11 @@ parameters (complex ones such as ``reply_markup`` JSON-encoded); answers
 ``{"ok": true, "result": …}`` or ``{"ok": false, "error_code": …, "description": …}``;
 flood control is ``429`` with ``"parameters": {"retry_after": N}``. Implemented methods:
 getMe, sendMessage, answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo.
+
+For the fan-out, sendMessage also has a global rate limit (``rate``: 429 with retry_after
+beyond it), chats that blocked the bot (``blocked``: 403), a log of every chat a message was
+delivered to (``deliveries``) and ``stall_after(n)``: after ``n`` more, a sendMessage hangs
+*before* delivering until released, then fails with a 500.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import PARAMS, FakeServer
+from tests.fakes.server import PARAMS, FakeHTTPServer
 
 __all__ = ["FakeTelegramAPI", "TelegramUpdates", "retry_after_body"]
 
@@ -37,12 +42,13 @@ def retry_after_body(seconds: int) -> dict[str, Any]:
             "parameters": {"retry_after": seconds}}
 
 
-class FakeTelegramAPI(FakeServer):
+class FakeTelegramAPI(FakeHTTPServer):
     """The Bot API methods tsunagu uses; ``base_url`` is what PTB's ``base_url()`` takes."""
 
-    def __init__(self, token: str) -> None:
-        super().__init__()
+    def __init__(self, token: str, *, rate: float | None = None) -> None:
+        super().__init__(rate=rate)
         self.token = token
+        self.blocked: set[str] = set()  # chat ids, as strings
         self.webhook: dict[str, Any] = {}
         self._message_ids = itertools.count(1000)
         self.app.router.add_post("/bot{token}/{method}", self.dispatch)
@@ -60,7 +66,25 @@ class FakeTelegramAPI(FakeServer):
         handler = getattr(self, f"_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
-        return web.json_response({"ok": True, "result": handler(params)})
+        if method == "sendMessage" and (refused := await self._refuse_message(str(params.get("chat_id")))):
+            return refused
+        response = web.json_response({"ok": True, "result": handler(params)})
+        if method == "sendMessage":
+            self.delivered(str(params.get("chat_id")))
+        return response
+
+    async def _refuse_message(self, chat: str) -> web.Response | None:
+        """The fan-out's failures, in the order Telegram checks: blocked, flood control, a hang."""
+        if chat in self.blocked:
+            return web.json_response({"ok": False, "error_code": 403,
+                                      "description": "Forbidden: bot was blocked by the user"}, status=403)
+        if self.over_limit():
+            return web.json_response(retry_after_body(1), status=429)
+        if self.stall.should_stall():
+            await self.stall.hold()
+            return web.json_response({"ok": False, "error_code": 500, "description": "Internal Server Error"},
+                                     status=500)
+        return None
 
     def _getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return BOT_USER

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import BasicAuth, web
 
-from tests.fakes.server import PARAMS, FakeServer
+from tests.fakes.server import PARAMS, FakeHTTPServer
 
 __all__ = ["FakeTwilioAPI", "too_many_requests", "twilio_signature"]
 
@@ -38,7 +38,7 @@ def too_many_requests() -> dict[str, Any]:
             "status": 429}
 
 
-class FakeTwilioAPI(FakeServer):
+class FakeTwilioAPI(FakeHTTPServer):
     """Twilio's Messages endpoint on loopback."""
 
     def __init__(self, account_sid: str, auth_token: str) -> None:

@@ -13,7 +13,7 @@ from intents.backends import SentenceTransformerEncoder, Usem3Encoder, make_enco
 from intents.classifier import IntentClassifier, LocalClassifier, get_classifier
 from intents.data import INTENTS, TOPICS, load_split
 from intents.rasa import RasaClassifier, parse_rasa_response
-from tests.intents.conftest import FakeRasa
+from tests.fakes.rasa import FakeRasa
 
 
 @pytest.fixture
@@ -139,7 +139,9 @@ def test_rasa_backend_maps_the_documented_parse_result(fake_rasa: FakeRasa) -> N
     fake_rasa.respond = lambda body: (200, _rasa_answer(body["text"], "ask_where", 0.93, "elderly"))
     classifier = RasaClassifier(fake_rasa.url, token="secret")
     result = classifier.classify("母の介護のことで相談したい")
-    assert fake_rasa.requests == [("/model/parse?token=secret", {"text": "母の介護のことで相談したい"})]
+    assert [(r.path, r.query, r.body) for r in fake_rasa.requests] == [
+        ("/model/parse", {"token": "secret"}, {"text": "母の介護のことで相談したい"})
+    ]
     assert (result.intent, result.topic, result.confidence) == ("ask_where", "elderly", 0.93)
     assert result.topics == (("elderly", 0.81), ("money", 0.15))
     assert result.alternatives[0] == ("report_worry", 0.06)

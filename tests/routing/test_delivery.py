@@ -10,18 +10,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,6 +28,8 @@ from routing.cases import household_key, open_case
 from routing.counters import choose_counter
 from routing.delivery import MAX_ATTEMPTS, deliver_pending, schedule_delivery
 from routing.targets import TargetsError, import_targets
+from tests.fakes.smtp import FakeSMTP
+from tests.fakes.webhook import FakeWebhookReceiver
 from tests.routing.conftest import WORKDAY_MORNING, SampleCity
 
 T0 = WORKDAY_MORNING
@@ -42,78 +39,19 @@ SECRET = "s3cret-for-tests"
 # --------------------------------------------------------------------------- local servers
 
 
-class FlakySMTP:
-    """An aiosmtpd handler that answers 451 (try later) to the first ``failures`` messages."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.attempts = 0
-        self.messages: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.attempts += 1
-        if self.failures > 0:
-            self.failures -= 1
-            return "451 4.3.0 mailbox busy, try again later"
-        self.messages.append(envelope)
-        return "250 OK"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@pytest.fixture
+def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSMTP]:
+    with FakeSMTP() as server:
+        monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
+        monkeypatch.setattr(settings, "smtp_port", server.port)
+        monkeypatch.setattr(settings, "smtp_from", "tsunagu@city.example.jp")
+        yield server
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlakySMTP]:
-    handler = FlakySMTP(failures=2)
-    port = _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    monkeypatch.setattr(settings, "smtp_host", "127.0.0.1")
-    monkeypatch.setattr(settings, "smtp_port", port)
-    monkeypatch.setattr(settings, "smtp_from", "tsunagu@city.example.jp")
-    yield handler
-    controller.stop()
-
-
-class Receiver:
-    """What the webhook server saw; it answers 500 to the first ``failures`` requests."""
-
-    def __init__(self, failures: int) -> None:
-        self.failures = failures
-        self.attempts = 0
-        self.accepted: list[tuple[dict[str, str], bytes]] = []
-        self.lock = threading.Lock()
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, Receiver]]:
-    receiver = Receiver(failures=2)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with receiver.lock:
-                receiver.attempts += 1
-                fail = receiver.failures > 0
-                if fail:
-                    receiver.failures -= 1
-                else:
-                    receiver.accepted.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(500 if fail else 204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/tsunagu/cases", receiver
-    server.shutdown()
-    server.server_close()
+def webhook() -> Iterator[FakeWebhookReceiver]:
+    with FakeWebhookReceiver() as receiver:
+        yield receiver
 
 
 # --------------------------------------------------------------------------- helpers
@@ -151,9 +89,11 @@ def _deliveries(db_url: str, case_id: int) -> dict[str, Delivery]:
 
 
 def test_email_and_webhook_with_retries(
-    db_url: str, city: SampleCity, smtp: FlakySMTP, webhook: tuple[str, Receiver]
+    db_url: str, city: SampleCity, smtp: FakeSMTP, webhook: FakeWebhookReceiver
 ) -> None:
-    url, receiver = webhook
+    url, receiver = webhook.endpoint, webhook
+    smtp.fail_next(2)
+    receiver.fail_next_attempts(2)
     _add_targets(
         db_url,
         DeliveryTarget(counter_id="mimamori-kita", method="email", address="mimamori-kita@city.example.jp"),
@@ -187,17 +127,15 @@ def test_email_and_webhook_with_retries(
     assert smtp.attempts == 3 and len(smtp.messages) == 1
     assert receiver.attempts == 3 and len(receiver.accepted) == 1
 
-    envelope = smtp.messages[0]
-    assert envelope.rcpt_tos == ["mimamori-kita@city.example.jp"]
-    mail = message_from_bytes(envelope.content, policy=policy.default)
-    assert f"#{case_id}" in mail["Subject"] and "柳町" in mail["Subject"]
-    text = mail.get_content()
+    [(recipient, subject, text)] = smtp.messages
+    assert recipient == "mimamori-kita@city.example.jp"
+    assert f"#{case_id}" in subject and "柳町" in subject
     assert "新聞が3日分たまっている" in text and "3日前" in text and "折り返し: 可" in text
 
-    headers, body = receiver.accepted[0]
-    expected = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(headers["x-tsunagu-signature"], expected)
-    payload = json.loads(body)
+    delivered = receiver.accepted[0]
+    expected = hmac.new(SECRET.encode(), delivered.raw, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(delivered.headers["x-tsunagu-signature"], expected)
+    payload = delivered.body
     assert payload["event"] == "created" and payload["case"]["id"] == case_id
     assert payload["case"]["kind"] == "worry" and payload["case"]["topic"] == "watch"
     assert payload["case"]["area"]["ward"] == "kita" and payload["case"]["callback_consent"] is True
@@ -205,9 +143,8 @@ def test_email_and_webhook_with_retries(
     assert "reporter_contact_id" not in json.dumps(payload)
 
 
-def test_a_linked_report_is_delivered_as_an_update(db_url: str, city: SampleCity, webhook: tuple[str, Receiver]) -> None:
-    url, receiver = webhook
-    receiver.failures = 0
+def test_a_linked_report_is_delivered_as_an_update(db_url: str, city: SampleCity, webhook: FakeWebhookReceiver) -> None:
+    url, receiver = webhook.endpoint, webhook
     _add_targets(db_url, DeliveryTarget(counter_id="mimamori-kita", method="webhook", address=url, secret=SECRET))
     first = _worry_case(db_url, city)
     deliver_pending(session_factory(db_url), now=T0)
@@ -215,14 +152,14 @@ def test_a_linked_report_is_delivered_as_an_update(db_url: str, city: SampleCity
     assert again == first
     run = deliver_pending(session_factory(db_url), now=T0 + timedelta(days=1))
     assert run.sent == 2  # console + webhook, for the new report only
-    payloads = [json.loads(body) for _, body in receiver.accepted]
+    payloads = [call.body for call in receiver.accepted]
     assert [p["event"] for p in payloads] == ["created", "repeat_report"]
     assert payloads[1]["case"]["report_count"] == 2 and payloads[1]["update"]["details"]["since_when"] == "3日前"
 
 
-def test_a_dead_target_ends_failed_and_visible(db_url: str, city: SampleCity, webhook: tuple[str, Receiver]) -> None:
-    url, receiver = webhook
-    receiver.failures = 10**6
+def test_a_dead_target_ends_failed_and_visible(db_url: str, city: SampleCity, webhook: FakeWebhookReceiver) -> None:
+    url, receiver = webhook.endpoint, webhook
+    receiver.fail_next_attempts(10**6)
     _add_targets(db_url, DeliveryTarget(counter_id="mimamori-kita", method="webhook", address=url, secret=SECRET))
     case_id = _worry_case(db_url, city)
     factory = session_factory(db_url)
@@ -238,10 +175,9 @@ def test_a_dead_target_ends_failed_and_visible(db_url: str, city: SampleCity, we
 
 
 def test_a_counter_never_receives_another_counters_case(
-    db_url: str, city: SampleCity, webhook: tuple[str, Receiver]
+    db_url: str, city: SampleCity, webhook: FakeWebhookReceiver
 ) -> None:
-    url, receiver = webhook
-    receiver.failures = 0
+    url, receiver = webhook.endpoint, webhook
     case_id = _worry_case(db_url, city)  # a 北区 case
     with session_scope(db_url) as session:
         stranger = DeliveryTarget(counter_id="mimamori-minami", method="webhook", address=url, secret=SECRET)
@@ -256,9 +192,8 @@ def test_a_counter_never_receives_another_counters_case(
         assert bad.state == DeliveryState.failed and "mimamori-minami" in bad.last_failure_reason
 
 
-def test_parallel_workers_never_send_twice(db_url: str, city: SampleCity, webhook: tuple[str, Receiver]) -> None:
-    url, receiver = webhook
-    receiver.failures = 0
+def test_parallel_workers_never_send_twice(db_url: str, city: SampleCity, webhook: FakeWebhookReceiver) -> None:
+    url, receiver = webhook.endpoint, webhook
     _add_targets(db_url, DeliveryTarget(counter_id="mimamori-kita", method="webhook", address=url, secret=SECRET))
     cases = [_worry_case(db_url, city, detail=f"1-{n}") for n in range(1, 31)]
     factory = session_factory(db_url)
@@ -267,7 +202,7 @@ def test_parallel_workers_never_send_twice(db_url: str, city: SampleCity, webhoo
         thread.start()
     for thread in threads:
         thread.join()
-    delivered = [json.loads(body)["case"]["id"] for _, body in receiver.accepted]
+    delivered = [call.body["case"]["id"] for call in receiver.accepted]
     assert sorted(delivered) == cases
     with session_scope(db_url) as session:
         states = set(session.scalars(select(Delivery.state)))
@@ -330,15 +265,15 @@ def test_bad_targets_file_names_line_and_column(session: Session, tmp_path: Path
 
 
 def test_env_secret_is_read_at_send_time(
-    db_url: str, city: SampleCity, webhook: tuple[str, Receiver], monkeypatch: pytest.MonkeyPatch
+    db_url: str, city: SampleCity, webhook: FakeWebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, receiver = webhook
-    receiver.failures = 0
+    url, receiver = webhook.endpoint, webhook
     monkeypatch.setenv("KITA_WEBHOOK_SECRET", "from-the-environment")
     _add_targets(db_url, DeliveryTarget(counter_id="mimamori-kita", method="webhook", address=url,
                                         secret="env:KITA_WEBHOOK_SECRET"))
     _worry_case(db_url, city)
     deliver_pending(session_factory(db_url), now=T0)
-    headers, body = receiver.accepted[0]
-    assert headers["x-tsunagu-signature"] == hmac.new(b"from-the-environment", body, hashlib.sha256).hexdigest()
+    delivered = receiver.accepted[0]
+    assert delivered.headers["x-tsunagu-signature"] == hmac.new(b"from-the-environment", delivered.raw,
+                                                               hashlib.sha256).hexdigest()
 

@@ -21,8 +21,10 @@ from bot.models import Alert, AlertStatus, Cooperator, CooperatorEndpoint, Outbo
 from bot.settings import settings
 from alerts.fanout import enqueue as fanout, senders as fanout_senders
 from alerts.fanout.runner import embedded_runner
+from tests.fakes.line import FakeLineAPI
+from tests.fakes.smtp import FakeSMTP
+from tests.fakes.telegram import FakeTelegramAPI
 from tests.fakes.twilio import FakeTwilioAPI
-from tests.alerts.fanout.fakes import FanoutLineAPI, FanoutSMTP, FanoutTelegramAPI
 
 LINE_TOKEN = "line-access-token-for-fanout-tests"
 TELEGRAM_TOKEN = "123456:telegram-token-for-fanout-tests"
@@ -37,9 +39,9 @@ FAST_LIMITS = {"line.multicast": 1000.0, "telegram.global": 5000.0, "telegram.ch
 
 @dataclass
 class Fakes:
-    line: FanoutLineAPI
-    telegram: FanoutTelegramAPI
-    smtp: FanoutSMTP
+    line: FakeLineAPI
+    telegram: FakeTelegramAPI
+    smtp: FakeSMTP
     twilio: FakeTwilioAPI
 
     def deliveries(self) -> dict[str, list[str]]:
@@ -70,8 +72,8 @@ def alert_channels() -> None:
 
 @pytest.fixture
 def fakes() -> Iterator[Fakes]:
-    with FanoutLineAPI(LINE_TOKEN) as line, FanoutTelegramAPI(TELEGRAM_TOKEN) as telegram, \
-            FanoutSMTP() as smtp, FakeTwilioAPI(TWILIO_SID, TWILIO_TOKEN) as twilio:
+    with FakeLineAPI(LINE_TOKEN) as line, FakeTelegramAPI(TELEGRAM_TOKEN) as telegram, \
+            FakeSMTP() as smtp, FakeTwilioAPI(TWILIO_SID, TWILIO_TOKEN) as twilio:
         found = Fakes(line, telegram, smtp, twilio)
         yield found
         found.release()

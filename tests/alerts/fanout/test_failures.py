@@ -30,7 +30,7 @@ def test_a_429_storm_slows_the_broadcast_but_loses_nothing(fanout_env, fakes: Fa
     fakes.telegram.fail_next("/sendMessage", 429, retry_after_body(1), count=60)
     fakes.twilio.fail_next("/Messages.json", 429, {"code": 20429, "message": "Too Many Requests", "status": 429},
                            count=8)
-    fakes.smtp.fail_next = 2
+    fakes.smtp.fail_next(2)
 
     started = time.monotonic()
     fanout.kick()
