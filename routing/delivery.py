@@ -3,33 +3,35 @@
 Each ``Delivery`` row is one case event for one target and moves
 ``unprocessed → processing → sent``, or back to ``unprocessed`` with its fail count
 raised, until it has failed ``MAX_ATTEMPTS`` times and stays ``failed`` (visible
-to staff). The back-off lives in the claim query, as in FixMyStreet: a first
-retry after 5 minutes, then one every 30 minutes; a retry only touches the
-targets that failed. Workers claim rows with ``SELECT … FOR UPDATE SKIP LOCKED``
-on PostgreSQL and with a conditional ``UPDATE`` on SQLite, so two workers never
-send the same row; a row left ``processing`` by a crashed worker is taken again
-after ``LEASE``.
+to staff). Claims, the lease and the back-off are ``bot.workqueue``'s, shared with
+the alert outbox: the back-off lives in the claim query, as in FixMyStreet (a first
+retry after 5 minutes, then one every 30 minutes); a retry only touches the
+targets that failed; two workers never send the same row; a row left
+``processing`` by a crashed worker is taken again after ``LEASE``. The deliveries of
+one claimed batch share their connections (one SMTP connection per batch).
 
-``schedule_delivery`` is what the engine calls after committing a turn that
-created or linked a case: in the embedded default it wakes a background thread
-(the resident's reply never waits for SMTP); with ``delivery_mode = "worker"``
-it does nothing and ``tsunagu deliver`` (cron) or a worker process runs the passes.
+``schedule_delivery`` is what runs after a commit that created or linked a case: in
+the embedded default it wakes a background thread (the resident's reply never waits
+for SMTP); with ``delivery_mode = "worker"`` it does nothing and ``tsunagu deliver``
+(cron) or a worker process runs the passes.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from bot import db
 from bot.models import Delivery, DeliveryState, utcnow
 from bot.settings import settings
-from routing.methods import METHODS, DeliveryFailure, build_message
+from bot.workqueue import Backoff, claim_due, embedded_runner, lease_expired
+from routing.methods import METHODS, Connections, DeliveryFailure, build_message
 from routing.snapshot import get_directory
 
 __all__ = ["FIRST_RETRY", "LATER_RETRY", "MAX_ATTEMPTS", "DeliveryRun", "deliver_pending", "schedule_delivery"]
@@ -38,11 +40,15 @@ log = logging.getLogger(__name__)
 
 FIRST_RETRY = timedelta(minutes=5)
 LATER_RETRY = timedelta(minutes=30)
+# 5 minutes, then 30 (5 × 6, at most 30) every time after.
+BACKOFF = Backoff(first=FIRST_RETRY, factor=6.0, most=LATER_RETRY)
 LEASE = timedelta(minutes=10)
 # 5 min + 8 × 30 min: a target that is down for over four hours is shown as failed.
 MAX_ATTEMPTS = 10
 BATCH = 50
-RETRY_POLL_SECONDS = 60.0
+# While deliveries wait for their retry, the background thread looks again this often.
+RETRY_POLL = timedelta(seconds=60)
+_DELIVERIES = cast(Table, Delivery.__table__)
 
 
 @dataclass(frozen=True)
@@ -58,43 +64,18 @@ class DeliveryRun:
 
 def _due(now: datetime) -> ColumnElement[bool]:
     """Rows a worker may take now: the back-off is here, in the query."""
+    rows = _DELIVERIES.c
     return or_(
-        and_(
-            Delivery.state == DeliveryState.unprocessed,
-            or_(
-                Delivery.fail_count == 0,
-                and_(Delivery.fail_count == 1, Delivery.last_attempt_at <= now - FIRST_RETRY),
-                and_(Delivery.fail_count >= 2, Delivery.last_attempt_at <= now - LATER_RETRY),
-            ),
-        ),
-        and_(Delivery.state == DeliveryState.processing, Delivery.last_attempt_at <= now - LEASE),
+        and_(rows.state == DeliveryState.unprocessed, BACKOFF.due(rows.fail_count, rows.last_attempt_at, now)),
+        and_(rows.state == DeliveryState.processing, lease_expired(rows.last_attempt_at, now, LEASE)),
     )
 
 
 def _claim(session: Session, now: datetime) -> list[int]:
-    claim = {"state": DeliveryState.processing, "last_attempt_at": now}
-    candidates = select(Delivery.id).where(_due(now)).order_by(Delivery.id).limit(BATCH)
-    if session.get_bind().dialect.name == "postgresql":
-        ids = list(session.scalars(candidates.with_for_update(skip_locked=True)))
-        if ids:
-            session.execute(
-                update(Delivery).where(Delivery.id.in_(ids)).values(**claim).execution_options(synchronize_session=False)
-            )
-    else:
-        # SQLite has one writer at a time: a row is ours if it was still due when we updated it.
-        ids = [
-            delivery_id
-            for delivery_id in session.scalars(candidates)
-            if session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, _due(now))
-                .values(**claim)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            == 1
-        ]
+    ids = claim_due(session, _DELIVERIES, _due(now), order_by=[_DELIVERIES.c.id], limit=BATCH,
+                    values={"state": DeliveryState.processing, "last_attempt_at": now})
     session.commit()
-    return ids
+    return sorted(ids)
 
 
 def _area_label(session: Session, town_id: str | None, ward_code: str | None) -> str | None:
@@ -105,7 +86,7 @@ def _area_label(session: Session, town_id: str | None, ward_code: str | None) ->
     return directory.wards.get(ward_code or "")
 
 
-def _attempt(session: Session, delivery_id: int, now: datetime) -> str:
+def _attempt(session: Session, delivery_id: int, now: datetime, connections: Connections) -> str:
     """Send one claimed delivery and record the outcome; returns sent, retrying or failed."""
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
@@ -133,7 +114,7 @@ def _attempt(session: Session, delivery_id: int, now: datetime) -> str:
             counter_name=service.name if service else case.counter_id,
             area_label=_area_label(session, case.town_id, case.ward),
         )
-        method(target, message)
+        method(target, message, connections)
     except Exception as error:  # noqa: BLE001 - any plug-in failure is a failed attempt, not a crashed pass
         delivery.fail_count += 1
         delivery.last_failure_reason = str(error)[:2000] or type(error).__name__
@@ -172,9 +153,10 @@ def deliver_pending(session_factory: Callable[[], Session], now: datetime | None
         if not ids:
             break
         claimed += len(ids)
-        for delivery_id in ids:
-            with session_factory() as session:
-                outcomes[_attempt(session, delivery_id, now)] += 1
+        with Connections() as connections:
+            for delivery_id in ids:
+                with session_factory() as session:
+                    outcomes[_attempt(session, delivery_id, now, connections)] += 1
     with session_factory() as session:
         waiting = session.scalar(
             select(func.count()).select_from(Delivery).where(Delivery.state == DeliveryState.unprocessed)
@@ -182,32 +164,10 @@ def deliver_pending(session_factory: Callable[[], Session], now: datetime | None
     return DeliveryRun(claimed=claimed, waiting=waiting or 0, **outcomes)
 
 
-class _Worker(threading.Thread):
-    """The embedded background sender: a pass when woken, and every minute while retries wait."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(name="tsunagu-delivery", daemon=True)
-        self.url = url
-        self.wake = threading.Event()
-
-    def run(self) -> None:
-        from bot.db import session_factory
-
-        timeout: float | None = None
-        while True:
-            self.wake.wait(timeout)
-            self.wake.clear()
-            try:
-                result = deliver_pending(session_factory(self.url))
-            except Exception:
-                log.exception("delivery pass failed")
-                timeout = RETRY_POLL_SECONDS
-                continue
-            timeout = RETRY_POLL_SECONDS if result.waiting else None
-
-
-_workers: dict[str, _Worker] = {}
-_workers_lock = threading.Lock()
+def _background_pass(url: str) -> datetime | None:
+    """One pass of the embedded thread; while deliveries wait for a retry, look again in a minute."""
+    result = deliver_pending(db.session_factory(url))
+    return utcnow() + RETRY_POLL if result.waiting else None
 
 
 def schedule_delivery(*, url: str | None = None) -> None:
@@ -222,10 +182,4 @@ def schedule_delivery(*, url: str | None = None) -> None:
     """
     if settings.delivery_mode != "thread":
         return
-    url = url or settings.database_url
-    with _workers_lock:
-        worker = _workers.get(url)
-        if worker is None or not worker.is_alive():
-            worker = _workers[url] = _Worker(url)
-            worker.start()
-    worker.wake.set()
+    embedded_runner("delivery", url or settings.database_url, _background_pass).wake()

@@ -1,11 +1,13 @@
 """Delivery methods, as plug-ins: how a case reaches a counter's target.
 
-A method is a function ``(target, message) -> None`` registered under a name with
-``@delivery_method("name")``; it raises ``DeliveryFailure`` (or any error) when the
-target did not take the message, and the delivery is retried later. Built in:
+A method is a function ``(target, message, connections) -> None`` registered under a
+name with ``@delivery_method("name")``; it raises ``DeliveryFailure`` (or any error)
+when the target did not take the message, and the delivery is retried later.
+:class:`Connections` holds what the deliveries of one batch share. Built in:
 
 * ``console``: the staff console inbox reads cases from the database — nothing to send.
-* ``email``: a plain-text e-mail through the SMTP server in the settings.
+* ``email``: a plain-text e-mail through the SMTP server in the settings
+  (:class:`channels.email.EmailSender`: one connection per batch).
 * ``webhook``: ``POST`` of the JSON payload, signed with HMAC-SHA256 of the raw body
   under the target's secret, hex-encoded in ``X-Tsunagu-Signature``.
 
@@ -24,19 +26,20 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import make_msgid
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 
 from bot.models import Case, CaseEvent, DeliveryTarget
 from bot.settings import settings
+from channels.email import EmailSender
 
 __all__ = [
     "METHODS",
     "SIGNATURE_HEADER",
     "CaseMessage",
+    "Connections",
     "DeliveryFailure",
     "build_message",
     "delivery_method",
@@ -74,7 +77,26 @@ class CaseMessage:
     body: str
 
 
-Method = Callable[[DeliveryTarget, CaseMessage], None]
+class Connections:
+    """What the deliveries of one batch share: one SMTP connection, opened with the first e-mail."""
+
+    def __init__(self) -> None:
+        self.mail = EmailSender.from_settings(settings)
+
+    def close(self) -> None:
+        """Close what was opened."""
+        self.mail.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+Method = Callable[[DeliveryTarget, CaseMessage, Connections], None]
 METHODS: dict[str, Method] = {}
 
 
@@ -195,24 +217,20 @@ def _secret(target: DeliveryTarget) -> str:
 
 
 @delivery_method("console")
-def send_console(target: DeliveryTarget, message: CaseMessage) -> None:
+def send_console(target: DeliveryTarget, message: CaseMessage, connections: Connections) -> None:
     """The staff console shows cases straight from the database: nothing to send."""
 
 
 @delivery_method("email")
-def send_email(target: DeliveryTarget, message: CaseMessage) -> None:
+def send_email(target: DeliveryTarget, message: CaseMessage, connections: Connections) -> None:
     """Send the case as a plain-text e-mail through ``settings.smtp_host:smtp_port``."""
-    email = EmailMessage()
-    email["Subject"] = message.subject
-    email["From"] = settings.smtp_from
-    email["To"] = target.address
-    email["Message-ID"] = make_msgid(idstring=f"tsunagu-delivery-{message.delivery_id}")
-    email.set_content(message.body)
+    mail = connections.mail
+    email = mail.compose(to=target.address, subject=message.subject, body=message.body,
+                         idstring=f"tsunagu-delivery-{message.delivery_id}")
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_SECONDS) as smtp:
-            smtp.send_message(email)
+        mail.send(email)
     except (smtplib.SMTPException, OSError) as error:
-        raise DeliveryFailure(f"SMTP {settings.smtp_host}:{settings.smtp_port}: {error}") from error
+        raise DeliveryFailure(f"SMTP {mail.host}:{mail.port}: {error}") from error
 
 
 _client: httpx.Client | None = None
@@ -226,7 +244,7 @@ def _http() -> httpx.Client:
 
 
 @delivery_method("webhook")
-def send_webhook(target: DeliveryTarget, message: CaseMessage) -> None:
+def send_webhook(target: DeliveryTarget, message: CaseMessage, connections: Connections) -> None:
     """POST the JSON payload to the target URL, signed with the target's secret."""
     body = json.dumps(message.payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     headers = {

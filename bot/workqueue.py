@@ -1,0 +1,226 @@
+"""Work kept as database rows: claiming due rows, leases, back-off, and the background runner.
+
+Case delivery (``routing.delivery``) and the alert outbox (``alerts.fanout.outbox``) both
+keep their work FixMyStreet style: each row has a state, a fail count and the time of
+its last attempt, and workers take it with this module's pieces:
+
+* :func:`claim_due` marks up to N due rows as taken, so that two workers (threads,
+  processes, servers) never take the same row: ``SELECT … FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL, a conditional ``UPDATE`` on SQLite (one writer at a time).
+* A *lease*: a taken row whose worker has not written back within the lease is due
+  again (:func:`lease_expired`); :func:`lease_token` makes the claim times that tell
+  one claim's rows from another's.
+* :class:`Backoff`: how long a failed row waits before the next attempt, as a
+  duration (for a row that stores when it is due) or as a query condition over the
+  fail count and the last attempt (the back-off lives in the query).
+* :class:`Runner`: the embedded default's background thread, which runs passes of one
+  job while work is left and sleeps until the job's next row is due.
+
+This module knows no table: the callers pass their own columns and conditions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.models import utcnow
+
+__all__ = ["Backoff", "Runner", "claim_due", "embedded_runner", "lease_expired", "lease_token"]
+
+log = logging.getLogger(__name__)
+
+# The runner looks again at least this often while rows wait (a retry, a lease), and
+# after a pass that failed.
+MAX_SLEEP_SECONDS = 60.0
+# Past this many failures the back-off has long reached its ceiling.
+_MAX_GROWTH_STEPS = 64
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """The wait after the n-th failure: ``first``, then times ``factor`` each time, at most ``most``.
+
+    ``Backoff(first=5 min, factor=6, most=30 min)`` retries after 5 minutes, then every
+    30; ``Backoff(first=2 s, factor=2, most=300 s)`` doubles from 2 seconds to 5 minutes.
+    """
+
+    first: timedelta
+    factor: float
+    most: timedelta
+
+    def delay(self, fail_count: int) -> timedelta:
+        """The wait before the attempt after ``fail_count`` failures (``first`` for 0 or 1)."""
+        steps = min(_MAX_GROWTH_STEPS, max(0, fail_count - 1))
+        seconds = self.first.total_seconds() * self.factor**steps
+        return timedelta(seconds=min(self.most.total_seconds(), seconds))
+
+    def due(
+        self, fail_count: ColumnElement[int], last_attempt: ColumnElement[datetime], now: datetime
+    ) -> ColumnElement[bool]:
+        """The back-off as a query condition: never failed, or waited long enough since the last attempt.
+
+        One term per fail count until the wait reaches ``most``, then one for all the rest.
+
+        Args:
+            fail_count: the rows' fail count column.
+            last_attempt: the rows' last attempt time column.
+            now: the current time (aware).
+
+        Returns:
+            A condition true for the rows whose next attempt is due.
+        """
+        terms = [fail_count == 0]
+        failures = 1
+        while (wait := self.delay(failures)) < self.most and failures <= _MAX_GROWTH_STEPS:
+            terms.append(and_(fail_count == failures, last_attempt <= now - wait))
+            failures += 1
+        terms.append(and_(fail_count >= failures, last_attempt <= now - self.most))
+        return or_(*terms)
+
+
+_token_lock = threading.Lock()
+_last_token: datetime | None = None
+
+
+def lease_token(now: datetime) -> datetime:
+    """A claim time that tells this claim's rows apart: ``now``, moved on a microsecond if just used.
+
+    Args:
+        now: the current time (aware).
+
+    Returns:
+        ``now``, or a microsecond after the token this process handed out last.
+    """
+    global _last_token
+    with _token_lock:
+        # Only claims made within the same millisecond need telling apart; a "now" far
+        # from the last one (tests moving the clock) is taken as it is.
+        if _last_token is not None and now <= _last_token < now + timedelta(milliseconds=1):
+            now = _last_token + timedelta(microseconds=1)
+        _last_token = now
+        return now
+
+
+def lease_expired(claimed_at: ColumnElement[datetime], now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Rows claimed longer ago than ``lease``: their worker stopped, another may take them."""
+    return claimed_at <= now - lease
+
+
+def claim_due(
+    session: Session,
+    table: Table,
+    due: ColumnElement[bool],
+    *,
+    order_by: Sequence[ColumnElement[Any]],
+    limit: int,
+    values: Mapping[str, Any],
+) -> list[int]:
+    """Take up to ``limit`` due rows of ``table`` (first in ``order_by``) by setting ``values`` on them.
+
+    Does not commit. No row is taken by two callers at once, on either engine.
+
+    Args:
+        session: the worker's session.
+        table: the table; its primary key column is ``id``.
+        due: which rows may be taken now (state, back-off, expired lease).
+        order_by: which due rows come first.
+        limit: the most rows to take.
+        values: what marks a row as taken (state, claim time).
+
+    Returns:
+        The ids of the rows taken, in no particular order.
+    """
+    candidates = select(table.c.id).where(due).order_by(*order_by).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two statements: inside an UPDATE the planner may run a LIMIT … SKIP LOCKED
+        # subquery more than once and take more rows than asked for.
+        ids = list(session.scalars(candidates.with_for_update(skip_locked=True)))
+        if ids:
+            session.execute(update(table).where(table.c.id.in_(ids)).values(**values))
+        return ids
+    # SQLite has one writer at a time: a row is ours if it was still due when we updated it.
+    statement = update(table).where(table.c.id.in_(candidates.scalar_subquery()), due).values(**values)
+    return [row_id for (row_id,) in session.execute(statement.returning(table.c.id))]
+
+
+Job = Callable[[str], datetime | None]
+"""One pass over a database's rows (given its URL); returns when the next row is due, or None."""
+
+
+class Runner:
+    """The embedded background worker of one job and database: a daemon thread that runs passes.
+
+    :meth:`wake` starts the thread (or cuts its sleep short); after each pass it sleeps
+    until the job's next row is due (at most ``MAX_SLEEP_SECONDS``), and it ends when
+    the job reports nothing pending and nobody woke it meanwhile.
+    """
+
+    def __init__(self, name: str, url: str, job: Job) -> None:
+        self.name = name
+        self.url = url
+        self._job = job
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def wake(self) -> None:
+        """Run a pass soon: start the thread, or interrupt its sleep."""
+        with self._lock:
+            self._wake.set()
+            self._idle.clear()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=f"tsunagu-{self.name}", daemon=True)
+                self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the thread has ended (nothing pending); False on timeout."""
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                due = self._job(self.url)
+            except Exception:  # noqa: BLE001 - keep the runner alive; look again later
+                log.exception("%s pass failed", self.name)
+                due = utcnow() + timedelta(seconds=MAX_SLEEP_SECONDS)
+            with self._lock:
+                if due is None and not self._wake.is_set():
+                    self._thread = None
+                    self._idle.set()
+                    return
+            delay = 0.0 if due is None else (due - utcnow()).total_seconds()
+            if delay > 0:
+                self._wake.wait(min(delay, MAX_SLEEP_SECONDS))
+
+
+_runners: dict[tuple[str, str], Runner] = {}
+_runners_lock = threading.Lock()
+
+
+def embedded_runner(name: str, url: str, job: Job) -> Runner:
+    """The runner of job ``name`` on the database at ``url`` (one per job, database and process).
+
+    Args:
+        name: the job's name (the thread is called ``tsunagu-<name>``).
+        url: the database URL, handed to ``job``.
+        job: one pass; the first caller's job is kept.
+
+    Returns:
+        The runner (not started: call :meth:`Runner.wake`).
+    """
+    with _runners_lock:
+        runner = _runners.get((name, url))
+        if runner is None:
+            runner = _runners[(name, url)] = Runner(name, url, job)
+        return runner
