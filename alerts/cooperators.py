@@ -4,8 +4,9 @@ A cooperator is an area at town precision (the town's centroid, never a resident
 exact position), one or more endpoints in order of preference (the chat they signed up
 on first, then e-mail, then SMS), optional quiet hours, and a consent date. Consent is
 renewed yearly: ``due_for_reconfirmation`` lists those whose ``reconfirm_due`` has
-passed; ``send_reconfirm_requests`` (run every minute by ``bot.housekeeping``) sends each
-of them ``utter_helper_reconfirm_request`` once per cycle; answering "このまま続ける"
+passed; ``queue_reconfirm_requests`` (run every minute by ``bot.housekeeping``) queues
+``utter_helper_reconfirm_request`` for each of them once per cycle, and the alert
+fan-out sends it like any outbox row; answering "このまま続ける"
 in the register_helper flow calls ``reconfirm``; ``lapse_unconfirmed`` stops alerts to
 those who did not answer within ``cooperator_reconfirm_grace_days``
 (`tsunagu helper reconfirm-due --lapse`, daily).
@@ -13,11 +14,9 @@ those who did not answer within ``cooperator_reconfirm_grace_days``
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,31 +24,24 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bot.domain import load_domain
+from alerts.fanout.enqueue import enqueue_requests
+from alerts.fanout.items import RECONFIRM_KIND, configured_channels
 from bot.models import Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
 from bot.settings import settings
-from channels.ratelimit import RedisRateLimiter
-from alerts.fanout.outbox import (
-    Item,
-    Outcome,
-    Status,
-    configured_channels,
-    quiet_until,
-)
-from alerts.fanout.senders import SENDERS, Sender, make_limiter
 
 __all__ = [
     "PUSH_CHANNELS",
     "EndpointSpec",
     "cooperator_at",
+    "deactivate_endpoints",
     "due_for_reconfirmation",
     "lapse_unconfirmed",
     "parse_email",
     "parse_mobile",
     "parse_quiet_hours",
+    "queue_reconfirm_requests",
     "reconfirm",
     "register_cooperator",
-    "send_reconfirm_requests",
     "unsubscribe_endpoint",
 ]
 
@@ -65,10 +57,6 @@ EMAIL_RE = re.compile(
 # About 1/365 of the cooperators fall due each day and the housekeeping runs every minute,
 # so this drains even the first year's backlog quickly while keeping one run short.
 RECONFIRM_REQUESTS_PER_RUN = 500
-# The same housekeeping run widens missing-person alerts: a slow or hanging channel must
-# not hold that up. Requests not sent by then are sent by a later run.
-RECONFIRM_SEND_SECONDS = 20.0
-RECONFIRM_RESPONSE = "utter_helper_reconfirm_request"
 MOBILE_RE = re.compile(r"^0[789]0\d{8}$")
 _TIME = r"(\d{1,2})(?:\s*(?::|時)\s*(\d{1,2})?\s*分?)?"
 QUIET_RE = re.compile(rf"^{_TIME}\s*(?:-|~|〜|ー|から|to)\s*{_TIME}$")
@@ -225,6 +213,21 @@ def unsubscribe_endpoint(session: Session, endpoints: Sequence[EndpointSpec]) ->
     return cooperator
 
 
+def deactivate_endpoints(session: Session, *, channel: str, address: str) -> None:
+    """Stop sending alerts to a chat the resident blocked or left (LINE unfollow, Telegram kicked).
+
+    LINE multicast drops such users silently, so the outbox would count them as sent.
+    The cooperator's other endpoints (e-mail, SMS) stay as they are.
+
+    Args:
+        session: the caller's session; the caller commits.
+        channel: the channel the resident left.
+        address: their id on that channel.
+    """
+    session.execute(update(CooperatorEndpoint).where(
+        CooperatorEndpoint.channel == channel, CooperatorEndpoint.address == address).values(active=False))
+
+
 def due_for_reconfirmation(session: Session, now: datetime | None = None) -> list[Cooperator]:
     """Active cooperators whose yearly re-confirmation is due, oldest first.
 
@@ -242,27 +245,31 @@ def due_for_reconfirmation(session: Session, now: datetime | None = None) -> lis
     ))
 
 
-def send_reconfirm_requests(session: Session, now: datetime | None = None) -> int:
-    """Ask each cooperator whose re-confirmation fell due, once per cycle, whether to continue.
+def queue_reconfirm_requests(session: Session, now: datetime | None = None) -> int:
+    """Queue the yearly request to continue for each due cooperator not yet asked in this cycle.
 
-    Active cooperators whose ``reconfirm_due`` has passed and who were not asked in this
-    cycle get ``utter_helper_reconfirm_request`` in their language on their preferred
-    active endpoint of a configured channel, through the alert fan-out's senders (so the
-    same clients and shared rate limits), unless they are in their quiet hours. A sent
-    request sets ``reconfirm_requested_at``; one that failed leaves it empty, so a later
-    run tries again, and an endpoint the platform reports gone (blocked, unknown) is
-    deactivated, so that run uses the next one. At most ``RECONFIRM_REQUESTS_PER_RUN``
-    per call.
+    Active cooperators whose ``reconfirm_due`` has passed, who were not asked in this
+    cycle and have no request waiting get ``utter_helper_reconfirm_request`` as an
+    outbox row (``alerts.fanout.enqueue.enqueue_requests``) on their preferred active
+    endpoint of a configured channel; the fan-out sends it like an alert message (same
+    senders and rate limits, after their quiet hours, on the next endpoint if one is
+    gone) and, once it is sent, sets ``reconfirm_requested_at``. A request that failed
+    for good leaves that empty, so a later run queues another. At most
+    ``RECONFIRM_REQUESTS_PER_RUN`` per call. Wake the senders after committing.
 
     Args:
-        session: the caller's session, best with nothing else pending: the due
-            cooperators stay locked (PostgreSQL) while the requests are sent.
+        session: the caller's session.
         now: the current time (aware); defaults to now.
 
     Returns:
-        How many requests were sent.
+        How many requests were queued.
     """
     now = now or utcnow()
+    waiting = select(OutboxItem.id).where(
+        OutboxItem.cooperator_id == Cooperator.id,
+        OutboxItem.kind == RECONFIRM_KIND,
+        OutboxItem.state.in_((OutboxState.queued, OutboxState.sending)),
+    )
     due = session.scalars(
         select(Cooperator)
         .where(
@@ -272,6 +279,7 @@ def send_reconfirm_requests(session: Session, now: datetime | None = None) -> in
             # before the current reconfirm_due belongs to an earlier cycle.
             or_(Cooperator.reconfirm_requested_at.is_(None),
                 Cooperator.reconfirm_requested_at < Cooperator.reconfirm_due),
+            ~waiting.exists(),
         )
         .order_by(Cooperator.reconfirm_due, Cooperator.id)
         .limit(RECONFIRM_REQUESTS_PER_RUN)
@@ -279,84 +287,16 @@ def send_reconfirm_requests(session: Session, now: datetime | None = None) -> in
         # Two schedulers (several servers, or cron beside serve) never ask the same person twice.
         .with_for_update(skip_locked=True)
     ).all()
-    channels = configured_channels(settings)
-    chosen: dict[int, tuple[Cooperator, CooperatorEndpoint]] = {}
-    groups: dict[tuple[str, str], list[Item]] = defaultdict(list)
-    for cooperator in due:
-        if quiet_until(now, cooperator.quiet_start, cooperator.quiet_end) is not None:
-            continue  # a run after their quiet hours asks them
-        endpoint = next((e for e in cooperator.endpoints if e.active and e.channel in channels), None)
-        if endpoint is None:
-            continue  # unreachable: they lapse after the grace period like anyone who does not answer
-        chosen[cooperator.id] = (cooperator, endpoint)
-        groups[(endpoint.channel, cooperator.language)].append(Item(
-            id=_request_id(cooperator), alert_id=0, cooperator_id=cooperator.id, kind="reconfirm",
-            address=endpoint.address, distance_m=0.0, fail_count=0, language=cooperator.language,
-        ))
-    if not groups:
-        return 0
-    domain = load_domain(settings.domain_path)
-    texts = {language: domain.text(RECONFIRM_RESPONSE, language, days=settings.cooperator_reconfirm_grace_days)
-             for _, language in groups}
-    outcomes = asyncio.run(_send_requests(groups, texts))
-    sent = 0
-    for cooperator_id, (cooperator, endpoint) in chosen.items():
-        outcome = outcomes.get(cooperator_id)
-        if outcome is not None and outcome.status is Status.sent:
-            cooperator.reconfirm_requested_at = now
-            sent += 1
-        elif outcome is not None and outcome.status is Status.gone:
-            endpoint.active = False
+    channels = configured_channels()
+    # Unreachable cooperators (no endpoint left) are not asked: they lapse after the grace
+    # period like anyone who does not answer.
+    endpoints = [endpoint for cooperator in due
+                 if (endpoint := next((e for e in cooperator.endpoints if e.active and e.channel in channels), None))]
+    queued = enqueue_requests(session, endpoints, now=now)
     session.flush()
-    if sent < len(chosen):
-        log.warning("re-confirmation requests: %d of %d not sent, retried next run", len(chosen) - sent, len(chosen))
-    return sent
-
-
-def _request_id(cooperator: Cooperator) -> int:
-    """The sender's item id of a request: one per cooperator and cycle, negative.
-
-    LINE's retry key is derived from the item ids, and LINE refuses an accepted key as a
-    duplicate (which the sender counts as sent). Negative ids keep the key apart from
-    those of alert multicasts (positive outbox row ids); the cycle's due date keeps next
-    year's request from passing for a retry of this year's.
-    """
-    assert cooperator.reconfirm_due is not None  # only due cooperators are asked
-    return -((cooperator.id << 32) | (int(cooperator.reconfirm_due.timestamp()) & 0xFFFFFFFF))
-
-
-async def _send_requests(groups: dict[tuple[str, str], list[Item]], texts: dict[str, str]) -> dict[int, Outcome]:
-    """Send each (channel, language) group its text; the outcome per cooperator id (none if unknown)."""
-    limiter = make_limiter(settings)
-    senders: dict[str, Sender] = {}
-    outcomes: dict[int, Outcome] = {}
-
-    def report(item: Item, outcome: Outcome) -> None:
-        outcomes[item.cooperator_id] = outcome
-
-    try:
-        async with asyncio.timeout(RECONFIRM_SEND_SECONDS):
-            for (channel, language), items in groups.items():
-                if channel not in senders:
-                    senders[channel] = SENDERS[channel](settings, limiter)
-                sender = senders[channel]
-                for start in range(0, len(items), sender.batch_size):
-                    chunk = items[start:start + sender.batch_size]
-                    try:
-                        await sender.send(chunk, texts[language], language, report)
-                    except Exception:  # these stay unasked and are retried; the others go on
-                        log.exception("%s: sending %d re-confirmation requests failed", channel, len(chunk))
-    except TimeoutError:
-        log.warning("re-confirmation requests: time is up after %d outcomes", len(outcomes))
-    finally:
-        for sender in senders.values():
-            try:
-                await sender.close()
-            except Exception:  # closing must not hide what was sent
-                log.warning("%s: closing the sender failed", sender.channel, exc_info=True)
-        if isinstance(limiter, RedisRateLimiter):
-            await limiter.close()
-    return outcomes
+    if queued:
+        log.info("re-confirmation requests: %d queued", queued)
+    return queued
 
 
 def reconfirm(cooperator: Cooperator, now: datetime | None = None) -> None:

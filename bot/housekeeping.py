@@ -1,8 +1,10 @@
 """Jobs that run on a clock: widen missing-person alerts on schedule, erase expired data,
-ask cooperators whose yearly re-confirmation fell due whether to continue.
+queue the request to continue for cooperators whose yearly re-confirmation fell due.
 
 The embedded default runs them every minute inside `tsunagu serve`; a production
 deployment may instead run `tsunagu alert tick` from cron. Both call ``run_due_jobs``.
+The jobs only write rows; once they are committed, the alert fan-out is woken to send
+what they queued (``bot.effects``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,13 @@ from datetime import datetime
 
 from starlette.concurrency import run_in_threadpool
 
+from alerts.cooperators import queue_reconfirm_requests
+from alerts.lifecycle import widen_due
 from bot.db import session_scope
+from bot.effects import run_effects
+from bot.messages import Effect, EffectKind
 from bot.privacy import purge_expired
+from bot.settings import settings
 
 __all__ = ["run_due_jobs", "every_minute"]
 
@@ -24,23 +31,19 @@ INTERVAL_SECONDS = 60
 
 
 def run_due_jobs(url: str | None = None, now: datetime | None = None) -> dict[str, int]:
-    """Widen due alerts, purge what is past retention, send due re-confirmation requests.
+    """Widen due alerts, purge what is past retention, queue due re-confirmation requests.
 
     Returns counts for the log.
     """
-    from alerts.fanout import enqueue as fanout
-    from alerts.alerts import widen_due
-    from alerts.cooperators import send_reconfirm_requests
-
+    url = url or settings.database_url
     with session_scope(url) as session:
         widened = widen_due(session, now)
         purged = purge_expired(session, now)
-    if widened:
-        fanout.kick()
-    # After the commit above and in a session of its own: these requests go out over the
-    # network, and the alerts must be widened whatever happens to them.
+    # In a transaction of its own: the alerts must be widened whatever happens to the requests.
     with session_scope(url) as session:
-        requested = send_reconfirm_requests(session, now)
+        requested = queue_reconfirm_requests(session, now)
+    if widened or requested:
+        run_effects([Effect(EffectKind.alert_queued)], url=url)
     return {"alerts widened": len(widened), **purged, "reconfirmation requests": requested}
 
 

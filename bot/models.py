@@ -528,7 +528,8 @@ class OutboxState(str, enum.Enum):
 
 
 class OutboxItem(Base):
-    """One alert message to one cooperator; the unique key makes a re-run enqueue nothing twice."""
+    """One message to one cooperator: of an alert (the unique key makes a re-run enqueue nothing
+    twice), or a re-confirmation request (``kind`` reconfirm, no alert)."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -537,7 +538,7 @@ class OutboxItem(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
     cooperator_id: Mapped[int] = mapped_column(ForeignKey("cooperators.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16), default="alert")
     channel: Mapped[str] = mapped_column(String(32))

@@ -4,7 +4,7 @@ Message texts (a worry report is sensitive personal data) are erased after
 ``message_retention_days``; closed cases keep their routing facts for statistics but
 lose their details and reporter link after ``closed_case_retention_days``; ended
 missing-person alerts lose the person's description, photo, last-seen point and
-sightings ``missing_retention_days`` after they ended (``alerts.alerts``). Run it
+sightings ``missing_retention_days`` after they ended (``alerts.retention``). Run it
 daily (`tsunagu purge`, cron or the worker).
 """
 
@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import Text, cast, update
 from sqlalchemy.orm import Session
 
+from alerts.retention import purge_expired_alerts
 from bot.models import Case, CaseEvent, CaseStatus, Conversation, Message, utcnow
 from bot.settings import settings
-from alerts.alerts import purge_expired_alerts
 
 __all__ = ["purge_expired"]
 

@@ -25,8 +25,13 @@ from sqlalchemy.orm import Session
 from bot.db import session_factory
 from bot.models import Alert, Case, CaseStatus, RegisteredPerson, Sighting, StaffUser
 from bot.settings import settings
-from alerts import alerts as alert_lifecycle
+from alerts import lifecycle as alert_lifecycle
+from alerts.cap import to_cap
 from alerts.fanout import enqueue as fanout
+from alerts.sightings import alerts_for_counters
+from alerts.texts import last_seen_label
+from bot.effects import run_effects
+from bot.messages import Effect, EffectKind
 from routing.cases import OPEN_STATUSES, case_for_counter, cases_for_counter
 from routing.snapshot import CITY, get_directory
 
@@ -144,7 +149,7 @@ def _alert_json(session: Session, alert: Alert, *, full: bool = False) -> dict[s
     data: dict[str, Any] = {
         "id": alert.id, "case_id": alert.case_id, "person_id": alert.person_id, "status": alert.status.value,
         "ward": alert.ward, "town_id": alert.town_id,
-        "last_seen_place": alert_lifecycle.last_seen_label(session, alert),
+        "last_seen_place": last_seen_label(session, alert),
         "latitude": alert.latitude, "longitude": alert.longitude, "last_seen_at": alert.last_seen_at,
         "description": alert.description, "clothing": alert.clothing, "photo_ref": alert.photo_ref,
         "stage": alert.stage, "radius_km": alert.radius_km, "approved_by": alert.approved_by,
@@ -204,7 +209,7 @@ def _own_alert(session: Session, user: StaffUser, alert_id: int, *, lock: bool =
 @router.get("/alerts")
 def list_alerts(session: SessionDep, user: StaffDep) -> list[dict[str, Any]]:
     """The alerts of the staff member's counters, newest first."""
-    return [_alert_json(session, alert) for alert in alert_lifecycle.alerts_for_counters(session, user.counter_ids)]
+    return [_alert_json(session, alert) for alert in alerts_for_counters(session, user.counter_ids)]
 
 
 @router.get("/alerts/{alert_id}")
@@ -233,7 +238,7 @@ def act_on_alert(alert_id: int, action: Action, session: SessionDep, user: Staff
         session.rollback()
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     session.commit()
-    fanout.kick()
+    run_effects([Effect(EffectKind.alert_queued, {"alert_id": alert.id, "queued": queued})], url=settings.database_url)
     return {**_alert_json(session, alert), "queued": queued}
 
 
@@ -243,7 +248,7 @@ def alert_cap(
 ) -> Response:
     """The alert as a CAP 1.2 XML message (``msg_type`` defaults to the alert's current state)."""
     alert = _own_alert(session, user, alert_id)
-    xml = alert_lifecycle.to_cap(alert, msg_type, area_desc=alert_lifecycle.last_seen_label(session, alert) or None)
+    xml = to_cap(alert, msg_type, area_desc=last_seen_label(session, alert) or None)
     return Response(content=xml, media_type="application/xml")
 
 

@@ -49,13 +49,14 @@ class SmsSender(OutputChannel):
         self._http: AsyncTwilioHttpClient | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
-        """A sender for the Twilio account and number in ``settings``."""
+    def from_settings(cls, settings: Settings, limiter: RateLimiter | None = None) -> Self:
+        """A sender for the Twilio account and number in ``settings``, paced by ``limiter``."""
         return cls(
             settings.twilio_account_sid,
             settings.twilio_auth_token,
             settings.twilio_from_number,
             settings.twilio_api_base_url,
+            limiter,
         )
 
     async def start(self) -> None:

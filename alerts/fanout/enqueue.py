@@ -1,7 +1,9 @@
-"""Missing-person alert fan-out: who gets an alert, in which order, and starting the senders.
+"""Missing-person alert fan-out: who gets a message, in which order — written as outbox rows.
 
-``alerts.alerts`` decides *when* an alert goes out (approve, widen, found, cancel);
-this module turns that into outbox rows and wakes the workers that send them:
+``alerts.lifecycle`` decides *when* an alert goes out (approve, widen, found, cancel)
+and ``alerts.cooperators`` when a cooperator is asked to re-confirm; this module turns
+that into outbox rows, in the caller's transaction. The caller commits, then wakes the
+senders (``alerts.fanout.runner.kick``).
 
 * :func:`enqueue_alert` writes one ``OutboxItem`` per active cooperator — not per
   endpoint: a cooperator on LINE and e-mail is reached once, on the preferred (lowest
@@ -13,10 +15,7 @@ this module turns that into outbox rows and wakes the workers that send them:
 * :func:`enqueue_found` cancels what is still queued and thanks only those who were
   sent the alert; :func:`cancel_pending` just stops; :func:`progress` counts rows by
   state for the staff console.
-* :func:`kick`, called after the caller commits, starts the senders: in the embedded
-  default a background thread of this process (``alerts.fanout.runner``); with
-  ``settings.redis_url`` a Dramatiq message per channel for ``tsunagu worker``
-  (``alerts.fanout.worker``).
+* :func:`enqueue_requests` queues re-confirmation requests, behind every alert message.
 
 How rows are claimed, leased, retried and recorded is in ``alerts.fanout.outbox``;
 the per-channel senders (LINE multicast, Telegram, SMTP, Twilio SMS) in
@@ -27,46 +26,40 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from datetime import datetime
-from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, text, update
+from sqlalchemy import CursorResult, Table, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from alerts.fanout.items import ALERT_KINDS, RECONFIRM_KIND, configured_channels
 from bot.models import Alert, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, Town, utcnow
-from bot.settings import settings
-from alerts.fanout.outbox import ALERT_KINDS, configured_channels, count_rows, insert_ignore, queue_notices
-
-if TYPE_CHECKING:
-    from dramatiq.brokers.redis import RedisBroker
 
 __all__ = [
-    "ACTOR_NAME",
-    "QUEUE_NAME",
     "UNKNOWN_DISTANCE_M",
     "cancel_pending",
     "distance_m",
     "enqueue_alert",
     "enqueue_found",
     "enqueue_notice",
-    "kick",
+    "enqueue_requests",
     "progress",
-    "redis_broker",
-    "wait",
+    "queue_notices",
 ]
 
 log = logging.getLogger(__name__)
 
-QUEUE_NAME = "fanout"
-ACTOR_NAME = "fanout_process_channel"
-"""The Dramatiq queue and actor of ``alerts.fanout.worker`` (messages are built here too)."""
-
 UNKNOWN_DISTANCE_M = 1e9
 """Distance given to a cooperator with no known town: last in line, and outside any radius."""
 
+REQUEST_DISTANCE_M = 2 * UNKNOWN_DISTANCE_M
+"""The place of a re-confirmation request in the queue: it is never urgent, so behind every alert message."""
+
 _EARTH_RADIUS_M = 6_371_008.8
 _ANALYZE_AFTER_ROWS = 10_000
+_OUTBOX = cast(Table, OutboxItem.__table__)
 
 
 def distance_m(origin: tuple[float, float], point: tuple[float, float]) -> float:
@@ -85,7 +78,7 @@ def _alert_point(towns: dict[str, tuple[float, float]], alert: Alert) -> tuple[f
 def enqueue_alert(session: Session, alert: Alert, *, kind: str = "alert", now: datetime | None = None) -> int:
     """Queue the alert for every active cooperator within its radius, nearest first.
 
-    Runs in the caller's transaction; call :func:`kick` after committing.
+    Runs in the caller's transaction; wake the senders after committing.
 
     Args:
         session: the caller's session.
@@ -140,9 +133,9 @@ def enqueue_alert(session: Session, alert: Alert, *, kind: str = "alert", now: d
             "address": address, "distance_m": round(distance, 1), "state": OutboxState.queued,
             "fail_count": 0, "next_attempt_at": now,
         })
-    before = count_rows(session, alert.id)
-    insert_ignore(session, rows)
-    added = count_rows(session, alert.id) - before
+    before = _count_rows(session, alert.id)
+    _insert_ignore(session, rows)
+    added = _count_rows(session, alert.id) - before
     if added >= _ANALYZE_AFTER_ROWS and session.get_bind().dialect.name == "postgresql":
         # Fresh statistics before the workers' first claims: planned with a stale row
         # count (autovacuum comes a minute later), each claim takes several times longer.
@@ -237,61 +230,86 @@ def progress(session: Session, alert_id: int) -> dict[str, int]:
     return counts
 
 
-# --------------------------------------------------------------------------- starting the senders
+# --------------------------------------------------------------------------- writing rows
 
 
-@lru_cache(maxsize=4)
-def redis_broker(url: str, namespace: str) -> RedisBroker:
-    """The Dramatiq broker of the fan-out queue on ``url``, keys under ``<namespace>:dramatiq``."""
-    import redis
-    from dramatiq.brokers.redis import RedisBroker
+def _insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert outbox rows in bulk, skipping any whose (alert, cooperator, kind) exists.
 
-    # Short timeouts: a kick must not hang a web request when Redis is down.
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-    broker = RedisBroker(client=client, namespace=f"{namespace}:dramatiq")
-    broker.declare_queue(QUEUE_NAME)
-    return broker
-
-
-def kick() -> None:
-    """Start sending what the outbox holds; call after committing. Never waits for the sends.
-
-    Embedded default (no ``settings.redis_url``): wakes this process's background
-    sender thread. With Redis: enqueues one Dramatiq message per configured channel for
-    the ``tsunagu worker`` processes; if Redis cannot be reached the error is logged and
-    the rows stay queued for the next kick or worker start.
+    ``INSERT … ON CONFLICT DO NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite,
+    executed as one executemany.
     """
-    if not settings.redis_url:
-        from alerts.fanout.runner import embedded_runner
-
-        embedded_runner(settings.database_url).wake()
+    if not rows:
         return
-    from dramatiq import Message
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        statement: Any = pg_insert(_OUTBOX).on_conflict_do_nothing(
+            index_elements=["alert_id", "cooperator_id", "kind"]
+        )
+    elif dialect == "sqlite":
+        statement = insert(_OUTBOX).prefix_with("OR IGNORE")
+    else:
+        raise NotImplementedError(f"outbox bulk insert is written for PostgreSQL and SQLite, not {dialect}")
+    session.execute(statement, rows)
 
-    try:
-        broker = redis_broker(settings.redis_url, settings.fanout_namespace)
-        for channel in configured_channels():
-            broker.enqueue(
-                Message(queue_name=QUEUE_NAME, actor_name=ACTOR_NAME, args=(channel,), kwargs={}, options={})
-            )
-    except Exception:  # noqa: BLE001 - the outbox is durable; a lost kick only delays
-        log.exception("fan-out: could not reach Redis to start the workers")
+
+def _count_rows(session: Session, alert_id: int) -> int:
+    """How many outbox rows an alert has (to report how many an insert added)."""
+    return session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.alert_id == alert_id)) or 0
 
 
-def wait(timeout: float | None = None) -> bool:
-    """Block until the embedded sender has nothing left to do (every row sent, failed or cancelled).
-
-    For commands that queue an alert and then exit, and for tests. With Redis the
-    workers do the sending and this returns at once.
+def queue_notices(
+    session: Session, alert_id: int, kind: str, *, cooperator_ids: Iterable[int] | None = None, now: datetime
+) -> int:
+    """Queue a ``kind`` notice to cooperators whose alert or update was sent, on the same endpoint.
 
     Args:
-        timeout: seconds to wait at most; None waits as long as it takes.
+        session: the caller's session.
+        alert_id: the alert.
+        kind: ``found`` or ``cancelled`` (rendered by ``alerts.texts.render_message``).
+        cooperator_ids: only these cooperators (default: all who were sent the alert).
+        now: the current time (aware); the notices are due from then.
 
     Returns:
-        True when the embedded sender is idle, False on timeout.
+        The number of rows added (a cooperator who already has one gets none).
     """
-    if settings.redis_url:
-        return True
-    from alerts.fanout.runner import embedded_runner
+    query = (
+        select(OutboxItem.cooperator_id, OutboxItem.channel, OutboxItem.address, OutboxItem.distance_m)
+        .where(OutboxItem.alert_id == alert_id, OutboxItem.kind.in_(ALERT_KINDS), OutboxItem.state == OutboxState.sent)
+        .order_by(OutboxItem.distance_m, OutboxItem.id)
+    )
+    rows: dict[int, dict[str, Any]] = {}
+    wanted = None if cooperator_ids is None else set(cooperator_ids)
+    for cooperator_id, channel, address, distance in session.execute(query):
+        if (wanted is None or cooperator_id in wanted) and cooperator_id not in rows:
+            rows[cooperator_id] = {
+                "alert_id": alert_id, "cooperator_id": cooperator_id, "kind": kind, "channel": channel,
+                "address": address, "distance_m": distance, "state": OutboxState.queued,
+                "fail_count": 0, "next_attempt_at": now,
+            }
+    before = _count_rows(session, alert_id)
+    _insert_ignore(session, list(rows.values()))
+    return _count_rows(session, alert_id) - before
 
-    return embedded_runner(settings.database_url).wait(timeout)
+
+def enqueue_requests(session: Session, endpoints: Iterable[CooperatorEndpoint], *, now: datetime) -> int:
+    """Queue a re-confirmation request to each cooperator on the given endpoint.
+
+    The caller chooses whom to ask (``alerts.cooperators.queue_reconfirm_requests``);
+    if the endpoint turns out to be blocked, the request moves to the cooperator's next
+    one like any outbox row.
+
+    Args:
+        session: the caller's session.
+        endpoints: one endpoint per cooperator to ask.
+        now: the current time (aware); the requests are due from then.
+
+    Returns:
+        The number of requests queued.
+    """
+    rows = [{"alert_id": None, "cooperator_id": endpoint.cooperator_id, "kind": RECONFIRM_KIND,
+             "channel": endpoint.channel, "address": endpoint.address, "distance_m": REQUEST_DISTANCE_M,
+             "state": OutboxState.queued, "fail_count": 0, "next_attempt_at": now} for endpoint in endpoints]
+    if rows:
+        session.execute(insert(_OUTBOX), rows)
+    return len(rows)

@@ -1,13 +1,12 @@
 """The outbox on the worker side: claim rows, hold the lease, record what happened.
 
-Every outbox row (``bot.models.OutboxItem``) is one message of one alert to one
-cooperator and moves ``queued → sending → sent``, FixMyStreet style:
+Every outbox row (``bot.models.OutboxItem``) is one message to one cooperator and
+moves ``queued → sending → sent``, FixMyStreet style, with the claims, leases and
+back-off of ``bot.workqueue``:
 
 * **Claim.** A worker takes the nearest due rows of one channel and marks them
-  ``sending`` with ``claimed_at`` set to a fresh *lease token* (PostgreSQL:
-  ``SELECT … FOR UPDATE SKIP LOCKED`` inside the ``UPDATE``; SQLite, one writer at a
-  time: the same conditional ``UPDATE … WHERE state = 'queued'``). The back-off is
-  in the query: a row is due when ``next_attempt_at`` is empty or past.
+  ``sending`` with ``claimed_at`` set to a fresh *lease token*. The back-off is in
+  the query: a row is due when ``next_attempt_at`` is empty or past.
 * **Lease.** While a batch is being sent the worker renews the token every third of
   ``fanout_lease_seconds``. Rows whose token is older than that belong to a worker
   that died: the next claim takes them again *as the same group* (every row that
@@ -26,190 +25,50 @@ cooperator and moves ``queued → sending → sent``, FixMyStreet style:
   lease cannot overwrite what another one did.
 
 A ``found`` or ``cancelled`` notice goes only to cooperators whose alert was sent:
-rows still in flight when staff end an alert get theirs when they are recorded.
+rows still in flight when staff end an alert get theirs when they are recorded. A
+re-confirmation request that was sent marks its cooperator as asked in this cycle.
 """
 
 from __future__ import annotations
 
-import enum
 import logging
-import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from alerts.fanout.enqueue import queue_notices
+from alerts.fanout.items import ALERT_KINDS, RECONFIRM_KIND, Batch, Item, Outcome, Status, configured_channels, quiet_until
 from bot.models import Alert, AlertStatus, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState
 from bot.settings import Settings, settings
+from bot.workqueue import Backoff, claim_due, lease_expired, lease_token
 
-__all__ = [
-    "ALERT_KINDS",
-    "CHANNELS",
-    "Batch",
-    "Item",
-    "Outcome",
-    "Status",
-    "backoff",
-    "claim",
-    "configured_channels",
-    "insert_ignore",
-    "next_due",
-    "queue_notices",
-    "quiet_until",
-    "record",
-    "renew",
-]
+__all__ = ["claim", "next_due", "record", "renew", "retry_backoff"]
 
 log = logging.getLogger(__name__)
-
-CHANNELS = ("line", "telegram", "email", "sms")
-"""Channels the fan-out can send on, each with a sender in ``alerts.fanout.senders``."""
-
-ALERT_KINDS = ("alert", "update")
-"""Kinds that carry the alert itself; a ``found``/``cancelled`` notice follows only these."""
 
 _OUTBOX = cast(Table, OutboxItem.__table__)
 
 
-def configured_channels(config: Settings | None = None) -> tuple[str, ...]:
-    """The channels whose credentials are set, in :data:`CHANNELS` order.
-
-    E-mail needs only an SMTP host, which has a default; LINE, Telegram and SMS need
-    their accounts. Rows are only queued for (and fall back to) these.
-    """
+def retry_backoff(config: Settings | None = None) -> Backoff:
+    """The wait before a failed row's next attempt: doubling from ``fanout_retry_seconds``."""
     config = config or settings
-    available = {
-        "line": bool(config.line_channel_access_token),
-        "telegram": bool(config.telegram_bot_token),
-        "email": bool(config.smtp_host),
-        "sms": bool(config.twilio_account_sid and config.twilio_auth_token and config.twilio_from_number),
-    }
-    return tuple(channel for channel in CHANNELS if available[channel])
-
-
-def backoff(fail_count: int, config: Settings | None = None) -> timedelta:
-    """The wait before attempt ``fail_count + 1``: doubling from ``fanout_retry_seconds``."""
-    config = config or settings
-    seconds = config.fanout_retry_seconds * 2 ** max(0, fail_count - 1)
-    return timedelta(seconds=min(config.fanout_max_retry_seconds, seconds))
-
-
-def _clock(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours) % 24, int(minutes))
-
-
-def quiet_until(now: datetime, start: str | None, end: str | None, config: Settings | None = None) -> datetime | None:
-    """When a cooperator's quiet hours end, if ``now`` falls inside them, else None.
-
-    Args:
-        now: the current time (aware).
-        start: "22:00" (local time of ``settings.timezone``) or None.
-        end: "07:00"; a window may cross midnight.
-        config: settings (the time zone); the process's by default.
-
-    Returns:
-        The aware end of the current quiet window, or None.
-    """
-    if not start or not end or start == end:
-        return None
-    tz = (config or settings).tz
-    local = now.astimezone(tz)
-    begin, finish = _clock(start), _clock(end)
-    today_end = datetime.combine(local.date(), finish, tz)
-    moment = local.time()
-    if begin < finish:
-        return today_end if begin <= moment < finish else None
-    if moment >= begin:  # late evening: the window ends tomorrow
-        return today_end + timedelta(days=1)
-    return today_end if moment < finish else None
+    return Backoff(first=timedelta(seconds=config.fanout_retry_seconds), factor=2.0,
+                   most=timedelta(seconds=config.fanout_max_retry_seconds))
 
 
 # --------------------------------------------------------------------------- batches
 
 
-class Status(str, enum.Enum):
-    """What a send did to one row (see the module docstring)."""
-
-    sent = "sent"
-    later = "later"
-    retry = "retry"
-    hold = "hold"
-    gone = "gone"
-    failed = "failed"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The result of sending one row: a status, why (no message text), and a wait in seconds."""
-
-    status: Status
-    reason: str | None = None
-    after: float = 0.0
-
-
-SENT = Outcome(Status.sent)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One claimed row, with what a sender needs to know about its cooperator."""
-
-    id: int
-    alert_id: int
-    cooperator_id: int
-    kind: str
-    address: str
-    distance_m: float
-    fail_count: int
-    language: str
-
-
-@dataclass
-class Batch:
-    """Rows of one channel claimed together; ``lease`` is their shared ``claimed_at`` token."""
-
-    channel: str
-    lease: datetime
-    items: list[Item] = field(default_factory=list)
-
-    def groups(self) -> dict[tuple[int, str, str], list[Item]]:
-        """Items that share one message text: by alert, kind and language, nearest first."""
-        groups: dict[tuple[int, str, str], list[Item]] = {}
-        for item in self.items:
-            groups.setdefault((item.alert_id, item.kind, item.language), []).append(item)
-        return groups
-
-
-_token_lock = threading.Lock()
-_last_token: datetime | None = None
-
-
-def _token(now: datetime) -> datetime:
-    """A lease token: ``now``, moved on by a microsecond if this process just used it."""
-    global _last_token
-    with _token_lock:
-        # Only claims made within the same millisecond need telling apart; a "now" far
-        # from the last one (tests moving the clock) is taken as it is.
-        if _last_token is not None and now <= _last_token < now + timedelta(milliseconds=1):
-            now = _last_token + timedelta(microseconds=1)
-        _last_token = now
-        return now
-
-
-def _claimed_ids(session: Session, statement: Any) -> list[int]:
-    return [row_id for (row_id,) in session.execute(statement.returning(_OUTBOX.c.id))]
-
-
-def _reclaim(session: Session, channel: str, token: datetime, cutoff: datetime) -> list[int]:
+def _reclaim(session: Session, channel: str, token: datetime, now: datetime, lease: timedelta) -> list[int]:
     """Take back the oldest group of rows whose worker stopped renewing its lease."""
     stale = session.scalar(
         select(OutboxItem.claimed_at)
-        .where(OutboxItem.state == OutboxState.sending, OutboxItem.channel == channel, OutboxItem.claimed_at <= cutoff)
+        .where(OutboxItem.state == OutboxState.sending, OutboxItem.channel == channel,
+               lease_expired(OutboxItem.claimed_at, now, lease))
         .order_by(OutboxItem.claimed_at)
         .limit(1)
     )
@@ -217,41 +76,23 @@ def _reclaim(session: Session, channel: str, token: datetime, cutoff: datetime) 
         return []
     # One statement on both engines: a concurrent reclaimer blocks on the row locks and
     # then finds the token changed, so a group is never split between two workers.
-    return _claimed_ids(
-        session,
+    statement = (
         update(_OUTBOX)
         .where(_OUTBOX.c.state == OutboxState.sending, _OUTBOX.c.channel == channel, _OUTBOX.c.claimed_at == stale)
-        .values(claimed_at=token),
+        .values(claimed_at=token)
+        .returning(_OUTBOX.c.id)
     )
+    return [row_id for (row_id,) in session.execute(statement)]
 
 
 def _claim_queued(session: Session, channel: str, limit: int, token: datetime, now: datetime) -> list[int]:
-    due = (
-        select(OutboxItem.id)
-        .where(
-            OutboxItem.state == OutboxState.queued,
-            OutboxItem.channel == channel,
-            or_(OutboxItem.next_attempt_at.is_(None), OutboxItem.next_attempt_at <= now),
-        )
-        .order_by(OutboxItem.distance_m, OutboxItem.id)
-        .limit(limit)
+    due = and_(
+        _OUTBOX.c.state == OutboxState.queued,
+        _OUTBOX.c.channel == channel,
+        or_(_OUTBOX.c.next_attempt_at.is_(None), _OUTBOX.c.next_attempt_at <= now),
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # Two statements: inside an UPDATE the planner may run a LIMIT … SKIP LOCKED
-        # subquery more than once and take more rows than asked for.
-        ids = list(session.scalars(due.with_for_update(skip_locked=True)))
-        if ids:
-            session.execute(
-                update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(state=OutboxState.sending, claimed_at=token)
-            )
-        return ids
-    # On SQLite the state condition makes the UPDATE itself the claim (one writer at a time).
-    return _claimed_ids(
-        session,
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id.in_(due.scalar_subquery()), _OUTBOX.c.state == OutboxState.queued)
-        .values(state=OutboxState.sending, claimed_at=token),
-    )
+    return claim_due(session, _OUTBOX, due, order_by=[_OUTBOX.c.distance_m, _OUTBOX.c.id], limit=limit,
+                     values={"state": OutboxState.sending, "claimed_at": token})
 
 
 def claim(session: Session, channel: str, limit: int, *, now: datetime, config: Settings | None = None) -> Batch | None:
@@ -271,9 +112,8 @@ def claim(session: Session, channel: str, limit: int, *, now: datetime, config: 
         The batch, or None when nothing of the channel is due.
     """
     config = config or settings
-    token = _token(now)
-    cutoff = now - timedelta(seconds=config.fanout_lease_seconds)
-    ids = _reclaim(session, channel, token, cutoff)
+    token = lease_token(now)
+    ids = _reclaim(session, channel, token, now, timedelta(seconds=config.fanout_lease_seconds))
     if ids:
         log.info("%s: took back %d rows of a worker that stopped", channel, len(ids))
     else:
@@ -364,7 +204,7 @@ def renew(session: Session, batch: Batch, items: Sequence[Item], *, now: datetim
     Returns:
         How many rows were still ours (fewer when another worker took some back).
     """
-    token = _token(now)
+    token = lease_token(now)
     ids = [item.id for item in items]
     result = cast(CursorResult[Any], session.execute(
         update(_OUTBOX)
@@ -441,6 +281,7 @@ def record(
         log.info("%s: endpoint of cooperator %s deactivated (%s)", batch.channel, item.cooperator_id, outcome.reason)
         _fall_back(session, batch, item.id, item.cooperator_id, outcome.reason or "unreachable", config)
     _follow_ended_alerts(session, [item for item, _ in by_status[Status.sent] if item.kind in ALERT_KINDS], now)
+    _note_requests_sent(session, [item for item, _ in by_status[Status.sent] if item.kind == RECONFIRM_KIND], now)
     session.commit()
     return counts
 
@@ -449,7 +290,7 @@ def _failure(item: Item, outcome: Outcome, now: datetime, config: Settings) -> d
     fails = item.fail_count + 1
     give_up = fails >= config.fanout_max_attempts
     return {"row_id": item.id, "new_state": OutboxState.failed if give_up else OutboxState.queued, "fails": fails,
-            "due": None if give_up else now + backoff(fails, config), "claimed": None, "reason": outcome.reason}
+            "due": None if give_up else now + retry_backoff(config).delay(fails), "claimed": None, "reason": outcome.reason}
 
 
 def _holds(pairs: list[tuple[Item, Outcome]], now: datetime, config: Settings) -> list[dict[str, Any]]:
@@ -460,7 +301,7 @@ def _holds(pairs: list[tuple[Item, Outcome]], now: datetime, config: Settings) -
     if fails >= config.fanout_max_attempts:
         return [{"row_id": item.id, "new_state": OutboxState.failed, "fails": item.fail_count + 1, "due": None,
                  "claimed": None, "reason": outcome.reason} for item, outcome in pairs]
-    expires = now - timedelta(seconds=config.fanout_lease_seconds) + backoff(fails, config)
+    expires = now - timedelta(seconds=config.fanout_lease_seconds) + retry_backoff(config).delay(fails)
     return [{"row_id": item.id, "new_state": OutboxState.sending, "fails": item.fail_count + 1, "due": None,
              "claimed": expires, "reason": outcome.reason} for item, outcome in pairs]
 
@@ -479,68 +320,13 @@ def _follow_ended_alerts(session: Session, delivered: list[Item], now: datetime)
         queue_notices(session, alert_id, status.value, cooperator_ids=cooperators, now=now)
 
 
-# --------------------------------------------------------------------------- writing rows
-
-
-def insert_ignore(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert outbox rows in bulk, skipping any whose (alert, cooperator, kind) exists.
-
-    ``INSERT … ON CONFLICT DO NOTHING`` on PostgreSQL, ``INSERT OR IGNORE`` on SQLite,
-    executed as one executemany.
-    """
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        statement: Any = pg_insert(_OUTBOX).on_conflict_do_nothing(
-            index_elements=["alert_id", "cooperator_id", "kind"]
+def _note_requests_sent(session: Session, delivered: list[Item], now: datetime) -> None:
+    """Re-confirmation requests delivered: their cooperators were asked in this cycle."""
+    if delivered:
+        session.execute(
+            update(Cooperator).where(Cooperator.id.in_([item.cooperator_id for item in delivered]))
+            .values(reconfirm_requested_at=now).execution_options(synchronize_session=False)
         )
-    elif dialect == "sqlite":
-        statement = insert(_OUTBOX).prefix_with("OR IGNORE")
-    else:
-        raise NotImplementedError(f"outbox bulk insert is written for PostgreSQL and SQLite, not {dialect}")
-    session.execute(statement, rows)
-
-
-def count_rows(session: Session, alert_id: int) -> int:
-    """How many outbox rows an alert has (to report how many an insert added)."""
-    return session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.alert_id == alert_id)) or 0
-
-
-def queue_notices(
-    session: Session, alert_id: int, kind: str, *, cooperator_ids: Iterable[int] | None = None, now: datetime
-) -> int:
-    """Queue a ``kind`` notice to cooperators whose alert or update was sent, on the same endpoint.
-
-    Args:
-        session: the caller's session.
-        alert_id: the alert.
-        kind: ``found`` or ``cancelled`` (rendered by ``alerts.alerts.render_alert_message``).
-        cooperator_ids: only these cooperators (default: all who were sent the alert).
-        now: the current time (aware); the notices are due from then.
-
-    Returns:
-        The number of rows added (a cooperator who already has one gets none).
-    """
-    query = (
-        select(OutboxItem.cooperator_id, OutboxItem.channel, OutboxItem.address, OutboxItem.distance_m)
-        .where(OutboxItem.alert_id == alert_id, OutboxItem.kind.in_(ALERT_KINDS), OutboxItem.state == OutboxState.sent)
-        .order_by(OutboxItem.distance_m, OutboxItem.id)
-    )
-    rows: dict[int, dict[str, Any]] = {}
-    wanted = None if cooperator_ids is None else set(cooperator_ids)
-    for cooperator_id, channel, address, distance in session.execute(query):
-        if (wanted is None or cooperator_id in wanted) and cooperator_id not in rows:
-            rows[cooperator_id] = {
-                "alert_id": alert_id, "cooperator_id": cooperator_id, "kind": kind, "channel": channel,
-                "address": address, "distance_m": distance, "state": OutboxState.queued,
-                "fail_count": 0, "next_attempt_at": now,
-            }
-    before = count_rows(session, alert_id)
-    insert_ignore(session, list(rows.values()))
-    return count_rows(session, alert_id) - before
 
 
 # --------------------------------------------------------------------------- scheduling

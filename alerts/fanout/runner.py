@@ -1,4 +1,4 @@
-"""Running the fan-out: one pass over the outbox, and the embedded background sender.
+"""Running the fan-out: one pass over the outbox, the embedded background sender, and the kick.
 
 A pass runs one :class:`ChannelWorker` per channel side by side in one event loop:
 each claims a batch (nearest first), sends it group by group (one text per alert,
@@ -6,10 +6,11 @@ kind and language) while renewing the batch's lease, records the outcomes, and g
 on until nothing of its channel is due or the pass's time is up. Database work runs
 in threads so that one channel's commit never stalls another channel's sends.
 
-The embedded default (no Redis) runs passes in one daemon thread per database,
-woken by ``alerts.fanout.enqueue.kick()``; between passes it sleeps until the next retry or
-lease expiry is due, and it ends when no row is left queued or sending. With Redis,
-``alerts.fanout.worker`` runs the same pass inside Dramatiq actors.
+:func:`kick`, called after a commit that queued rows, starts the senders: in the
+embedded default (no Redis) a ``bot.workqueue.Runner`` thread of this process that
+runs passes while rows are left and sleeps until the next retry or lease expiry; with
+``settings.redis_url`` one Dramatiq message per channel for ``alerts.fanout.worker``,
+which runs the same pass inside its actors.
 """
 
 from __future__ import annotations
@@ -17,30 +18,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from alerts.fanout.items import Batch, Item, Outcome, Status, configured_channels
+from alerts.fanout.outbox import claim, next_due, record, renew
+from alerts.fanout.senders import SENDERS, Sender, make_limiter
+from alerts.texts import render_message
+from bot import workqueue
 from bot.db import session_factory
 from bot.domain import load_domain
-from bot.models import Alert, utcnow
+from bot.models import utcnow
 from bot.settings import Settings, settings
 from channels.ratelimit import RedisRateLimiter
-from alerts.fanout.outbox import Batch, Item, Outcome, Status, claim, configured_channels, next_due, record, renew
-from alerts.fanout.senders import SENDERS, Sender, make_limiter
 
-__all__ = ["ChannelWorker", "EmbeddedRunner", "embedded_runner", "process_outbox", "run_pass"]
+__all__ = ["ChannelWorker", "embedded_runner", "kick", "process_outbox", "run_pass", "wait"]
 
 log = logging.getLogger(__name__)
 
-# The embedded sender looks again at least this often while rows wait for a retry, and
-# waits at least this long after a pass that found nothing it could take (rows locked
-# by another process).
-MAX_SLEEP_SECONDS = 60.0
+Clock = Callable[[], datetime]
+
+# The embedded sender waits at least this long after a pass that found nothing it
+# could take (rows locked by another process).
 IDLE_SLEEP_SECONDS = 1.0
 # Outcomes of a batch being sent are written at least this often.
 RECORD_SECONDS = 0.1
@@ -52,33 +55,31 @@ class _Texts:
     def __init__(self, sessions: sessionmaker[Session], config: Settings) -> None:
         self._sessions = sessions
         self._config = config
-        self._cache: dict[tuple[int, str, str], str] = {}
+        self._cache: dict[tuple[int | None, str, str], str] = {}
 
-    async def get(self, alert_id: int, kind: str, language: str) -> str:
+    async def get(self, alert_id: int | None, kind: str, language: str) -> str:
         key = (alert_id, kind, language)
         if key not in self._cache:
             self._cache[key] = await asyncio.to_thread(self._render, alert_id, kind, language)
         return self._cache[key]
 
-    def _render(self, alert_id: int, kind: str, language: str) -> str:
-        from alerts.alerts import render_alert_message
-
+    def _render(self, alert_id: int | None, kind: str, language: str) -> str:
         with self._sessions() as session:
-            alert = session.get(Alert, alert_id)
-            if alert is None:
-                raise LookupError(f"alert {alert_id} no longer exists")
-            return render_alert_message(load_domain(self._config.domain_path), alert, kind, language)
+            return render_message(session, load_domain(self._config.domain_path), alert_id, kind, language)
 
 
 class ChannelWorker:
     """Claims, sends and records the batches of one channel."""
 
-    def __init__(self, sender: Sender, sessions: sessionmaker[Session], texts: _Texts, config: Settings) -> None:
+    def __init__(
+        self, sender: Sender, sessions: sessionmaker[Session], texts: _Texts, config: Settings, clock: Clock = utcnow
+    ) -> None:
         self.sender = sender
         self.channel = sender.channel
         self._sessions = sessions
         self._texts = texts
         self._config = config
+        self._clock = clock
 
     async def drain(self, deadline: float) -> Counter[str]:
         """Send batches until nothing of the channel is due or ``time.monotonic()`` passes ``deadline``.
@@ -97,15 +98,15 @@ class ChannelWorker:
 
     def _claim(self) -> Batch | None:
         with self._sessions() as session:
-            return claim(session, self.channel, self.sender.batch_size, now=utcnow(), config=self._config)
+            return claim(session, self.channel, self.sender.batch_size, now=self._clock(), config=self._config)
 
     def _record(self, batch: Batch, results: list[tuple[Item, Outcome]]) -> Counter[str]:
         with self._sessions() as session:
-            return record(session, batch, results, now=utcnow(), config=self._config)
+            return record(session, batch, results, now=self._clock(), config=self._config)
 
     def _renew(self, batch: Batch, items: list[Item]) -> None:
         with self._sessions() as session:
-            renew(session, batch, items, now=utcnow())
+            renew(session, batch, items, now=self._clock())
 
     async def _send(self, batch: Batch) -> Counter[str]:
         """Send a batch group by group while a bookkeeper records outcomes and renews the lease.
@@ -153,7 +154,7 @@ class ChannelWorker:
                     text = await self._texts.get(alert_id, kind, language)
                     await self.sender.send(items, text, language, report)
                 except Exception as exc:  # noqa: BLE001 - a failed group is retried, the pass goes on
-                    log.exception("%s: sending %d %s messages of alert %s failed",
+                    log.exception("%s: sending %d %s messages (alert %s) failed",
                                   self.channel, len(items), kind, alert_id)
                     for item in items:
                         if item.id not in reported:
@@ -165,7 +166,11 @@ class ChannelWorker:
 
 
 async def run_pass(
-    channels: Sequence[str] | None = None, *, seconds: float | None = None, config: Settings | None = None
+    channels: Sequence[str] | None = None,
+    *,
+    seconds: float | None = None,
+    config: Settings | None = None,
+    clock: Clock = utcnow,
 ) -> dict[str, Counter[str]]:
     """Send what is due on ``channels`` (default: all configured) until done or ``seconds`` pass.
 
@@ -173,6 +178,7 @@ async def run_pass(
         channels: channel names; the configured ones by default.
         seconds: stop claiming new batches after this long; None runs until nothing is due.
         config: settings (database, channels, limits); the process's by default.
+        clock: what time it is for claims, quiet hours and records (tests move it).
 
     Returns:
         Outcome counts per channel; a channel whose pass broke off has an ``error`` count.
@@ -186,7 +192,7 @@ async def run_pass(
     deadline = time.monotonic() + (math.inf if seconds is None else seconds)
     try:
         results = await asyncio.gather(
-            *(ChannelWorker(sender, sessions, texts, config).drain(deadline) for sender in senders),
+            *(ChannelWorker(sender, sessions, texts, config, clock).drain(deadline) for sender in senders),
             return_exceptions=True,
         )
     finally:
@@ -207,71 +213,68 @@ async def run_pass(
 
 
 def process_outbox(
-    channels: Sequence[str] | None = None, *, seconds: float | None = None, config: Settings | None = None
+    channels: Sequence[str] | None = None,
+    *,
+    seconds: float | None = None,
+    config: Settings | None = None,
+    clock: Clock = utcnow,
 ) -> dict[str, Counter[str]]:
     """:func:`run_pass` in a new event loop, for threads, commands and Dramatiq actors."""
-    return asyncio.run(run_pass(channels, seconds=seconds, config=config))
+    return asyncio.run(run_pass(channels, seconds=seconds, config=config, clock=clock))
 
 
-class EmbeddedRunner:
-    """The in-process sender of one database: a daemon thread that runs passes while work is left."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._thread: threading.Thread | None = None
-
-    def wake(self) -> None:
-        """Run a pass soon: start the thread, or interrupt its sleep."""
-        with self._lock:
-            self._wake.set()
-            self._idle.clear()
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="tsunagu-fanout", daemon=True)
-                self._thread.start()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the thread has ended (nothing queued or sending); False on timeout."""
-        return self._idle.wait(timeout)
-
-    def _run(self) -> None:
-        config = settings.model_copy(update={"database_url": self.url})
-        sessions = session_factory(self.url)
-        while True:
-            self._wake.clear()
-            progressed = False
-            try:
-                counts = process_outbox(config=config)
-                progressed = any(number for channel in counts.values()
-                                 for what, number in channel.items() if what != "error")
-                with sessions() as session:
-                    due = next_due(session, configured_channels(config), now=utcnow(), config=config)
-            except Exception:  # noqa: BLE001 - keep the sender alive; look again later
-                log.exception("fan-out pass failed")
-                due = utcnow() + timedelta(seconds=MAX_SLEEP_SECONDS)
-            with self._lock:
-                if due is None and not self._wake.is_set():
-                    self._thread = None
-                    self._idle.set()
-                    return
-            delay = 0.0 if due is None else (due - utcnow()).total_seconds()
-            if not progressed:
-                delay = max(delay, IDLE_SLEEP_SECONDS)
-            if delay > 0:
-                self._wake.wait(min(delay, MAX_SLEEP_SECONDS))
+# --------------------------------------------------------------------------- starting the senders
 
 
-_runners: dict[str, EmbeddedRunner] = {}
-_runners_lock = threading.Lock()
+def _embedded_pass(url: str) -> datetime | None:
+    """One pass of the embedded sender over the database at ``url``; when to look again."""
+    config = settings.model_copy(update={"database_url": url})
+    counts = process_outbox(config=config)
+    progressed = any(number for channel in counts.values() for what, number in channel.items() if what != "error")
+    with session_factory(url)() as session:
+        due = next_due(session, configured_channels(config), now=utcnow(), config=config)
+    if due is not None and not progressed:
+        # Nothing it could take (rows locked by another process): do not spin.
+        due = max(due, utcnow() + timedelta(seconds=IDLE_SLEEP_SECONDS))
+    return due
 
 
-def embedded_runner(url: str) -> EmbeddedRunner:
+def embedded_runner(url: str) -> workqueue.Runner:
     """The embedded sender of the database at ``url`` (one per database and process)."""
-    with _runners_lock:
-        runner = _runners.get(url)
-        if runner is None:
-            runner = _runners[url] = EmbeddedRunner(url)
-        return runner
+    return workqueue.embedded_runner("fanout", url, _embedded_pass)
+
+
+def kick() -> None:
+    """Start sending what the outbox holds; call after committing. Never waits for the sends.
+
+    Embedded default (no ``settings.redis_url``): wakes this process's background
+    sender thread. With Redis: enqueues one Dramatiq message per configured channel for
+    the ``tsunagu worker`` processes; if Redis cannot be reached the error is logged and
+    the rows stay queued for the next kick or worker start.
+    """
+    if not settings.redis_url:
+        embedded_runner(settings.database_url).wake()
+        return
+    from alerts.fanout import broker  # why: Dramatiq and Redis load only where TSUNAGU_REDIS_URL is set
+
+    try:
+        broker.start_workers(settings.redis_url, settings.fanout_namespace, configured_channels())
+    except Exception:  # noqa: BLE001 - the outbox is durable; a lost kick only delays
+        log.exception("fan-out: could not reach Redis to start the workers")
+
+
+def wait(timeout: float | None = None) -> bool:
+    """Block until the embedded sender has nothing left to do (every row sent, failed or cancelled).
+
+    For commands that queue an alert and then exit, and for tests. With Redis the
+    workers do the sending and this returns at once.
+
+    Args:
+        timeout: seconds to wait at most; None waits as long as it takes.
+
+    Returns:
+        True when the embedded sender is idle, False on timeout.
+    """
+    if settings.redis_url:
+        return True
+    return embedded_runner(settings.database_url).wait(timeout)

@@ -2,18 +2,15 @@
 
 A sender takes a group of claimed rows that share one text (same alert, kind and
 language), sends it and says what happened to each row as an
-:class:`~alerts.fanout.outbox.Outcome`. The platform clients and their rate limits
-are the channels' own: :class:`channels.line.LineOutput` (multicast, up to 500 users,
+:class:`~alerts.fanout.items.Outcome`. The platform clients and their rate limits are
+the channels' own: :class:`channels.line.LineOutput` (multicast, up to 500 users,
 ``X-Line-Retry-Key``), :class:`channels.telegram.TelegramOutput` through PTB with
-:class:`channels.telegram.TelegramRateLimiter`, :class:`channels.sms.SmsSender`, and
-the token buckets of :mod:`channels.ratelimit` (Redis-backed with
-``settings.redis_url``, so every worker shares one budget per channel). Each already
-waits out a 429 / ``RetryAfter`` a few times; what is left over comes back here as
-``later`` and the row is simply queued again.
-
-E-mail has no module in ``channels/`` yet, so :class:`EmailSender` is a small SMTP
-adapter here: one connection per sender, reused for every message, with its own
-``email.send`` bucket.
+:class:`channels.telegram.TelegramRateLimiter`, :class:`channels.email.EmailSender`
+(one SMTP connection per pass), :class:`channels.sms.SmsSender`, and the token buckets
+of :mod:`channels.ratelimit` (Redis-backed with ``settings.redis_url``, so every
+worker shares one budget per channel; e-mail has its own ``email.send`` bucket). Each
+already waits out a 429 / ``RetryAfter`` a few times; what is left over comes back
+here as ``later`` and the row is simply queued again.
 """
 
 from __future__ import annotations
@@ -26,8 +23,6 @@ import smtplib
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
 from functools import lru_cache
 from typing import ClassVar
 
@@ -38,15 +33,16 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 from twilio.base.exceptions import TwilioRestException
 
+from alerts.fanout.items import SENT, Item, Outcome, Status
 from bot.messages import Reply
 from bot.settings import Settings
+from channels.email import EmailSender
 from channels.line import MAX_MULTICAST_RECIPIENTS, LineOutput
 from channels.ratelimit import LIMITS, Limit, MemoryRateLimiter, RateLimiter, RedisRateLimiter, send_with_backoff
 from channels.sms import SmsSender
 from channels.telegram import TelegramOutput, TelegramRateLimiter
-from alerts.fanout.outbox import SENT, Item, Outcome, Status
 
-__all__ = ["SENDERS", "EmailSender", "LineSender", "Report", "Sender", "SmsChannelSender", "TelegramSender",
+__all__ = ["SENDERS", "EmailChannelSender", "LineSender", "Report", "Sender", "SmsChannelSender", "TelegramSender",
            "batch_retry_key", "fanout_limits", "make_limiter"]
 
 log = logging.getLogger(__name__)
@@ -256,8 +252,8 @@ class TelegramSender(Sender):
         return SENT
 
 
-class EmailSender(Sender):
-    """Plain-text e-mail through ``settings.smtp_host``: one SMTP connection, reused.
+class EmailChannelSender(Sender):
+    """Plain-text e-mail through :class:`channels.email.EmailSender`: one SMTP connection per pass.
 
     The subject is the text's first line; 4xx answers are waited out (``later``), a
     5xx refusal of the recipient deactivates the address.
@@ -267,30 +263,19 @@ class EmailSender(Sender):
     rule = "email.send"
 
     async def open(self) -> None:
-        self._smtp: smtplib.SMTP | None = None
+        self._mail = EmailSender.from_settings(self.config)
 
     async def _close(self) -> None:
-        if self._smtp is not None:
-            smtp, self._smtp = self._smtp, None
-            try:
-                await asyncio.to_thread(smtp.quit)
-            except (smtplib.SMTPException, OSError):
-                smtp.close()
+        await asyncio.to_thread(self._mail.close)
 
     async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
         for item in items:
             report(item, await self._send_one(item.address, text))
 
     async def _send_one(self, address: str, text: str) -> Outcome:
-        message = EmailMessage()
-        message["From"] = self.config.smtp_from
-        message["To"] = address
-        message["Subject"] = text.split("\n", 1)[0][:120]
-        message["Date"] = formatdate(localtime=True)
-        message["Message-ID"] = make_msgid(domain=self.config.smtp_from.rpartition("@")[2] or None)
-        message.set_content(text)
+        message = self._mail.compose(to=address, subject=text.split("\n", 1)[0][:120], body=text)
         try:
-            await send_with_backoff(lambda: self._deliver(message), limiter=self.limiter,
+            await send_with_backoff(lambda: asyncio.to_thread(self._mail.send, message), limiter=self.limiter,
                                     rules=[(self.rule, "")], retry_delay=_smtp_retry_delay)
         except smtplib.SMTPRecipientsRefused as exc:
             code = min(code for code, _ in exc.recipients.values())
@@ -301,26 +286,9 @@ class EmailSender(Sender):
             if 400 <= exc.smtp_code < 500:
                 return Outcome(Status.later, f"SMTP {exc.smtp_code}", self.config.fanout_retry_seconds)
             return Outcome(Status.failed, f"SMTP {exc.smtp_code}")  # refused for good
-        except (smtplib.SMTPException, OSError) as exc:
-            await self._close_quietly()
+        except (smtplib.SMTPException, OSError) as exc:  # the connection broke; the next send opens another
             return Outcome(Status.retry, f"SMTP {type(exc).__name__}")
         return SENT
-
-    async def _deliver(self, message: EmailMessage) -> None:
-        if self._smtp is None:
-            self._smtp = await asyncio.to_thread(
-                smtplib.SMTP, self.config.smtp_host, self.config.smtp_port, timeout=10
-            )
-        try:
-            await asyncio.to_thread(self._smtp.send_message, message)
-        except smtplib.SMTPServerDisconnected:
-            self._smtp = None
-            raise
-
-    async def _close_quietly(self) -> None:
-        if self._smtp is not None:
-            self._smtp.close()
-            self._smtp = None
 
 
 def _smtp_retry_delay(exc: BaseException) -> float | None:
@@ -340,8 +308,7 @@ class SmsChannelSender(Sender):
     concurrency = 4
 
     async def open(self) -> None:
-        self._sms = SmsSender(self.config.twilio_account_sid, self.config.twilio_auth_token,
-                              self.config.twilio_from_number, self.config.twilio_api_base_url, self.limiter)
+        self._sms = SmsSender.from_settings(self.config, self.limiter)
         await self._sms.start()
 
     async def _close(self) -> None:
@@ -373,6 +340,6 @@ class SmsChannelSender(Sender):
 
 
 SENDERS: dict[str, type[Sender]] = {
-    sender.channel: sender for sender in (LineSender, TelegramSender, EmailSender, SmsChannelSender)
+    sender.channel: sender for sender in (LineSender, TelegramSender, EmailChannelSender, SmsChannelSender)
 }
-"""Channel name → sender class; ``alerts.fanout.outbox.CHANNELS`` lists the same names."""
+"""Channel name → sender class; ``alerts.fanout.items.CHANNELS`` lists the same names."""

@@ -20,12 +20,12 @@ import logging
 import dramatiq
 from dramatiq import Broker, Middleware, Worker
 
+from alerts.fanout.broker import ACTOR_NAME, QUEUE_NAME, redis_broker
+from alerts.fanout.outbox import next_due
+from alerts.fanout.runner import kick, process_outbox
 from bot.db import session_scope
 from bot.models import utcnow
 from bot.settings import settings
-from alerts.fanout.enqueue import ACTOR_NAME, QUEUE_NAME, kick, redis_broker
-from alerts.fanout.outbox import next_due
-from alerts.fanout.runner import process_outbox
 
 __all__ = ["broker", "process_channel"]
 

@@ -48,7 +48,7 @@ def alert_channels(monkeypatch: pytest.MonkeyPatch) -> None:
 def kicks(monkeypatch: pytest.MonkeyPatch) -> Kicks:
     """The fan-out is not woken: rows stay queued for the test to inspect."""
     counter = Kicks()
-    monkeypatch.setattr("alerts.fanout.enqueue.kick", counter)
+    monkeypatch.setattr("alerts.fanout.runner.kick", counter)
     return counter
 
 

@@ -10,7 +10,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from bot.models import Alert, AlertStatus
-from alerts.alerts import CAP_NAMESPACE, cap_msg_type, to_cap
+from alerts.cap import CAP_NAMESPACE, cap_msg_type, to_cap
 from tests.alerts.conftest import MORNING
 
 NS = {"cap": CAP_NAMESPACE}

@@ -1,4 +1,4 @@
-"""The alert commands as staff use them until a console exists: staff accounts, decisions, CAP."""
+"""The alert commands as staff use them until a console exists: decisions, CAP, housekeeping, cooperators."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import typer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.db import session_scope
-from bot.models import Alert, AlertStatus, OutboxItem, StaffUser, utcnow
-from bot.staff_api import hash_token
 from alerts.commands import register
-from alerts.alerts import create_from_case
+from bot.cli import after_commit, due_jobs
+from bot.db import session_scope
+from bot.models import Alert, AlertStatus, OutboxItem, utcnow
+from alerts.lifecycle import create_from_case
 from alerts.cooperators import EndpointSpec, register_cooperator
 from tests.alerts.conftest import Kicks, add_cooperator, missing_case
 
@@ -22,8 +22,9 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli() -> typer.Typer:
+    """The alert commands wired as ``bot/cli.py`` wires them."""
     app = typer.Typer()
-    register(app)
+    register(app, after_commit=after_commit, due_jobs=due_jobs)
     return app
 
 
@@ -32,22 +33,6 @@ def alert_id(db_url: str) -> int:
     with session_scope(db_url) as session:
         add_cooperator(session, "chuo-1-1")
         return create_from_case(session, missing_case(session)).id
-
-
-def test_staff_add_prints_the_token_once_and_stores_its_hash(cli: typer.Typer, db_url: str) -> None:
-    result = runner.invoke(cli, ["staff", "add", "sato", "--counter", "mimamori-chuo", "--counter", "sougou-chuo",
-                                 "--can-approve"])
-    assert result.exit_code == 0, result.output
-    token = result.stdout.strip()
-    assert len(token) >= 40 and "\n" not in token
-    with session_scope(db_url) as session:
-        user = session.scalars(select(StaffUser)).one()
-        assert user.token_hash == hash_token(token) and user.can_approve_alerts
-        assert user.counter_ids == ["mimamori-chuo", "sougou-chuo"]
-    again = runner.invoke(cli, ["staff", "add", "sato", "--counter", "mimamori-chuo"])
-    assert again.exit_code == 1 and "already exists" in again.stderr
-    unknown = runner.invoke(cli, ["staff", "add", "kato", "--counter", "nowhere"])
-    assert unknown.exit_code == 1 and "nowhere" in unknown.stderr
 
 
 def test_approve_widen_found_from_the_command_line(cli: typer.Typer, db_url: str, alert_id: int, kicks: Kicks) -> None:

@@ -12,7 +12,7 @@ from bot.db import session_scope
 from bot.models import Cooperator, CooperatorEndpoint, OutboxState
 from bot.settings import settings
 from flows.when import parse_when
-from alerts.alerts import approve, create_from_case
+from alerts.lifecycle import approve, create_from_case
 from alerts.cooperators import (
     EndpointSpec,
     due_for_reconfirmation,

@@ -25,18 +25,10 @@ from bot.models import (
 )
 from bot.privacy import purge_expired
 from bot.settings import settings
-from alerts.alerts import (
-    AlertError,
-    approve,
-    cancel,
-    create_from_case,
-    found,
-    purge_expired_alerts,
-    record_sighting,
-    render_alert_message,
-    widen,
-    widen_due,
-)
+from alerts.lifecycle import AlertError, approve, cancel, create_from_case, found, widen, widen_due
+from alerts.retention import purge_expired_alerts
+from alerts.sightings import record_sighting
+from alerts.texts import render_alert_message
 from tests.alerts.conftest import MORNING, add_cooperator, mark_sent, missing_case, outbox
 
 # Sample-city towns by distance from 中央区 本町 (chuo-1-1)'s centroid: 0, ~1.7, ~1.8, ~2.5, ~7 km.

@@ -1,28 +1,28 @@
-"""The yearly re-confirmation request: sent once per cycle to each due cooperator, in their
-language, on their preferred endpoint, outside quiet hours, through the fan-out's senders
-(against the fake LINE API and SMTP server of tests/fakes)."""
+"""The yearly re-confirmation request: queued once per cycle for each due cooperator as an outbox
+row of its own kind, and sent by the fan-out like an alert message — in their language, on their
+preferred endpoint (the next one if that is gone), after their quiet hours (against the fake LINE
+API and SMTP server of tests/fakes)."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session
 
+from alerts.cooperators import EndpointSpec, queue_reconfirm_requests, reconfirm, register_cooperator
+from alerts.fanout import senders as fanout_senders
+from alerts.fanout.items import configured_channels
+from alerts.fanout.outbox import next_due
+from alerts.fanout.runner import process_outbox
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.housekeeping import run_due_jobs
 from bot.models import Cooperator
 from bot.settings import settings
-from alerts.fanout import senders as fanout_senders
-from alerts.cooperators import (
-    EndpointSpec,
-    reconfirm,
-    register_cooperator,
-    send_reconfirm_requests,
-)
-from tests.alerts.conftest import MORNING, TOKYO
+from tests.alerts.conftest import MORNING, TOKYO, Kicks
 from tests.fakes.line import FakeLineAPI
 from tests.fakes.smtp import FakeSMTP
 
@@ -71,6 +71,36 @@ def _line_texts(line: FakeLineAPI, user_id: str) -> list[str]:
     return [message["text"] for message in line.messages_to(user_id)]
 
 
+def _send(db_url: str, at: datetime) -> None:
+    """Play the fan-out at ``at``: passes until nothing is due then (a request moved to the next
+    endpoint is sent by the following pass)."""
+    for _ in range(3):
+        process_outbox(clock=lambda: at)
+        with session_scope(db_url) as session:
+            due = next_due(session, configured_channels(), now=at)
+        if due is None or due > at:
+            return
+
+
+def _ask(db_url: str, at: datetime) -> int:
+    """One housekeeping run at ``at``: queue the due requests and send them; how many were queued."""
+    with session_scope(db_url) as session:
+        queued = queue_reconfirm_requests(session, at)
+    _send(db_url, at)
+    return queued
+
+
+def _requested_at(db_url: str, cooperator_id: int) -> datetime | None:
+    with session_scope(db_url) as session:
+        return session.get(Cooperator, cooperator_id).reconfirm_requested_at
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_due_cooperators_are_asked_once_in_their_language(db_url: str, line: FakeLineAPI, smtp: FakeSMTP) -> None:
     with session_scope(db_url) as session:
         due_line = _register(session, [EndpointSpec("line", "U-due")]).id
@@ -80,71 +110,94 @@ def test_due_cooperators_are_asked_once_in_their_language(db_url: str, line: Fak
         _register(session, [EndpointSpec("line", "U-left")]).active = False
     asked_at = MORNING + YEAR + timedelta(hours=1)
 
-    with session_scope(db_url) as session:
-        assert send_reconfirm_requests(session, asked_at) == 2
+    assert _ask(db_url, asked_at) == 2
     assert _line_texts(line, "U-due") == [_request_text("ja")]
     assert [(to, body.strip()) for to, _, body in smtp.messages] == [("due@example.jp", _request_text("en"))]
     assert _line_texts(line, "U-later") == [], "not due yet"
     assert _line_texts(line, "U-left") == [], "inactive"
-    with session_scope(db_url) as session:
-        assert session.get(Cooperator, due_line).reconfirm_requested_at == asked_at
-        assert session.get(Cooperator, due_mail).reconfirm_requested_at == asked_at
-        assert session.get(Cooperator, not_yet).reconfirm_requested_at is None
+    assert _requested_at(db_url, due_line) == asked_at
+    assert _requested_at(db_url, due_mail) == asked_at
+    assert _requested_at(db_url, not_yet) is None
 
-    with session_scope(db_url) as session:
-        assert send_reconfirm_requests(session, asked_at + timedelta(days=1)) == 0, "already asked this cycle"
+    assert _ask(db_url, asked_at + timedelta(days=1)) == 0, "already asked this cycle"
     assert _line_texts(line, "U-due") == [_request_text("ja")]
     assert len(smtp.messages) == 1
+
+
+def test_a_waiting_request_is_not_queued_twice(db_url: str, line: FakeLineAPI) -> None:
+    with session_scope(db_url) as session:
+        _register(session, [EndpointSpec("line", "U-waits")])
+    due = MORNING + YEAR
+    with session_scope(db_url) as session:
+        assert queue_reconfirm_requests(session, due) == 1
+    with session_scope(db_url) as session:
+        assert queue_reconfirm_requests(session, due + timedelta(minutes=1)) == 0, "one is already queued"
+    _send(db_url, due + timedelta(minutes=1))
+    assert _line_texts(line, "U-waits") == [_request_text("ja")]
 
 
 def test_renewal_starts_a_new_cycle_that_is_asked_again(db_url: str, line: FakeLineAPI) -> None:
     with session_scope(db_url) as session:
         cooperator_id = _register(session, [EndpointSpec("line", "U-renews")]).id
-    with session_scope(db_url) as session:
-        assert send_reconfirm_requests(session, MORNING + YEAR) == 1
+    assert _ask(db_url, MORNING + YEAR) == 1
     renewed_at = MORNING + YEAR + timedelta(days=2)
     with session_scope(db_url) as session:
         reconfirm(session.get(Cooperator, cooperator_id), renewed_at)
-    with session_scope(db_url) as session:
-        assert send_reconfirm_requests(session, renewed_at + timedelta(days=1)) == 0, "renewed: not due"
-        assert send_reconfirm_requests(session, renewed_at + YEAR) == 1, "next year's cycle"
+    assert _ask(db_url, renewed_at + timedelta(days=1)) == 0, "renewed: not due"
+    assert _ask(db_url, renewed_at + YEAR) == 1, "next year's cycle"
     assert _line_texts(line, "U-renews") == [_request_text("ja")] * 2
 
 
 def test_quiet_hours_put_the_request_off(db_url: str, line: FakeLineAPI) -> None:
     with session_scope(db_url) as session:
-        _register(session, [EndpointSpec("line", "U-sleeps")], quiet_hours=("22:00", "07:00"))
+        cooperator_id = _register(session, [EndpointSpec("line", "U-sleeps")], quiet_hours=("22:00", "07:00")).id
     night = (MORNING + YEAR).astimezone(TOKYO).replace(hour=23)
-    with session_scope(db_url) as session:
-        assert send_reconfirm_requests(session, night) == 0
+    assert _ask(db_url, night) == 1
     assert _line_texts(line, "U-sleeps") == []
-    with session_scope(db_url) as session:
-        assert send_reconfirm_requests(session, night + timedelta(hours=8, minutes=30)) == 1
+    assert _requested_at(db_url, cooperator_id) is None
+    assert _ask(db_url, night + timedelta(hours=8, minutes=30)) == 0, "the waiting request is sent, no new one"
     assert _line_texts(line, "U-sleeps") == [_request_text("ja")]
 
 
-def test_failed_request_is_retried_next_run_on_the_next_endpoint(
+def test_a_blocked_endpoint_hands_the_request_to_the_next_one(
     db_url: str, line: FakeLineAPI, smtp: FakeSMTP
 ) -> None:
     with session_scope(db_url) as session:
         cooperator_id = _register(session, [EndpointSpec("line", "U-blocked"), EndpointSpec("email", "b@example.jp")]).id
     line.unknown_users.add("U-blocked")
     due = MORNING + YEAR
-    with session_scope(db_url) as session:
-        assert send_reconfirm_requests(session, due) == 0
+    assert _ask(db_url, due) == 1
     with session_scope(db_url) as session:
         cooperator = session.get(Cooperator, cooperator_id)
-        assert cooperator.reconfirm_requested_at is None
         assert [(e.channel, e.active) for e in cooperator.endpoints] == [("line", False), ("email", True)]
-    assert smtp.messages == []
-
-    with session_scope(db_url) as session:
-        assert send_reconfirm_requests(session, due + timedelta(minutes=1)) == 1
+        assert cooperator.reconfirm_requested_at == due
+    assert _line_texts(line, "U-blocked") == []
     assert [to for to, _, _ in smtp.messages] == ["b@example.jp"]
 
 
-def test_housekeeping_sends_the_requests(db_url: str, line: FakeLineAPI) -> None:
+def test_a_request_that_failed_for_good_is_queued_again_next_run(
+    db_url: str, smtp: FakeSMTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(settings, "fanout_max_attempts", 1)
+    with session_scope(db_url) as session:
+        cooperator_id = _register(session, [EndpointSpec("email", "c@example.jp")]).id
+    due = MORNING + YEAR
+    monkeypatch.setattr(settings, "smtp_port", _closed_port())  # the mail server is down
+    assert _ask(db_url, due) == 1
+    assert smtp.messages == [] and _requested_at(db_url, cooperator_id) is None
+
+    monkeypatch.setattr(settings, "smtp_port", smtp.port)
+    assert _ask(db_url, due + timedelta(minutes=1)) == 1
+    assert [to for to, _, _ in smtp.messages] == ["c@example.jp"]
+    assert _requested_at(db_url, cooperator_id) == due + timedelta(minutes=1)
+
+
+def test_housekeeping_queues_the_requests_and_wakes_the_fan_out(
+    db_url: str, line: FakeLineAPI, kicks: Kicks
+) -> None:
     with session_scope(db_url) as session:
         _register(session, [EndpointSpec("line", "U-housekeeping")])
     assert run_due_jobs(db_url, MORNING + YEAR)["reconfirmation requests"] == 1
+    assert kicks.calls == 1, "the fan-out is woken after the commit"
+    _send(db_url, MORNING + YEAR)
     assert _line_texts(line, "U-housekeeping") == [_request_text("ja")]

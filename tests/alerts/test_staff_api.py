@@ -14,7 +14,9 @@ from sqlalchemy import select
 from bot.db import session_scope
 from bot.models import Alert, Contact, OutboxItem, RegisteredPerson, StaffUser
 from bot.staff_api import create_staff_user, hash_token, router
-from alerts.alerts import CAP_NAMESPACE, create_from_case, record_sighting
+from alerts.cap import CAP_NAMESPACE
+from alerts.lifecycle import create_from_case
+from alerts.sightings import record_sighting
 from tests.alerts.conftest import MORNING, Kicks, add_cooperator, missing_case
 
 

@@ -7,8 +7,8 @@ from collections import Counter
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.models import Alert
-from alerts.fanout import enqueue as fanout
-from alerts.alerts import render_alert_message
+from alerts.fanout import enqueue as fanout, runner
+from alerts.texts import render_alert_message
 from tests.alerts.fanout.conftest import Fakes, address, assert_nearest_first, enqueue, make_alert, outbox_states, seed
 
 CHANNELS = ("line", "telegram", "email")
@@ -28,8 +28,8 @@ def test_every_cooperator_gets_the_alert_once_nearest_first(fanout_env, fakes: F
 
     assert enqueue(db_url, alert_id) == 2000
     assert enqueue(db_url, alert_id) == 0  # idempotent
-    fanout.kick()
-    assert fanout.wait(60)
+    runner.kick()
+    assert runner.wait(60)
 
     received = fakes.deliveries()
     everything = Counter((channel, where) for channel, addresses in received.items() for where in addresses)

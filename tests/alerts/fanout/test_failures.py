@@ -10,9 +10,10 @@ from sqlalchemy import select, update
 
 from bot.db import session_scope
 from bot.models import Alert, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
-from alerts import alerts
-from alerts.fanout import enqueue as fanout
-from alerts.fanout.outbox import Batch, Item, Outcome, Status, record
+from alerts import lifecycle
+from alerts.fanout import enqueue as fanout, runner
+from alerts.fanout.items import Batch, Item, Outcome, Status
+from alerts.fanout.outbox import record
 from tests.fakes.telegram import retry_after_body
 from tests.alerts.fanout.conftest import City, Fakes, address, enqueue, make_alert, outbox_states, seed
 
@@ -33,8 +34,8 @@ def test_a_429_storm_slows_the_broadcast_but_loses_nothing(fanout_env, fakes: Fa
     fakes.smtp.fail_next(2)
 
     started = time.monotonic()
-    fanout.kick()
-    assert fanout.wait(90)
+    runner.kick()
+    assert runner.wait(90)
     assert time.monotonic() - started > 1.0  # it did wait
 
     received = fakes.deliveries()
@@ -64,8 +65,8 @@ def test_blocked_and_unknown_users_are_deactivated_and_reached_on_their_next_end
     alert_id = make_alert(db_url, city, town)
     enqueue(db_url, alert_id)
 
-    fanout.kick()
-    assert fanout.wait(30)
+    runner.kick()
+    assert runner.wait(30)
 
     received = fakes.deliveries()
     assert received["email"] == [address("email", 1)]
@@ -115,7 +116,7 @@ def test_found_cancels_what_is_queued_and_thanks_only_those_who_were_sent_the_al
         flying_rest = [(row.id, row.cooperator_id) for row in flying if row.channel != "email"]
 
     with session_scope(db_url) as session:
-        queued = alerts.found(session, session.get(Alert, alert_id), by="staff1")
+        queued = lifecycle.found(session, session.get(Alert, alert_id), by="staff1")
     assert queued == 20
     assert outbox_states(db_url, alert_id) == {"queued": 20, "sending": 5, "sent": 20, "failed": 0, "cancelled": 35}
 
@@ -133,8 +134,8 @@ def test_found_cancels_what_is_queued_and_thanks_only_those_who_were_sent_the_al
         assert fanout.enqueue_found(session, session.get(Alert, alert_id)) == 0  # idempotent
     assert found_rows == thanked
 
-    fanout.kick()
-    assert fanout.wait(30)
+    runner.kick()
+    assert runner.wait(30)
     endpoint = {helper.id: helper.endpoints[0] for helper in helpers}
     received = fakes.deliveries()
     delivered = Counter((channel, where) for channel, addresses in received.items() for where in addresses)

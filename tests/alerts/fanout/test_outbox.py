@@ -11,7 +11,8 @@ from bot.db import session_scope
 from bot.models import Alert, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
 from bot.settings import settings
 from alerts.fanout import enqueue as fanout
-from alerts.fanout.outbox import Outcome, Status, claim, next_due, quiet_until, record
+from alerts.fanout.items import Outcome, Status, quiet_until
+from alerts.fanout.outbox import claim, next_due, record
 from tests.alerts.fanout.conftest import City, address, enqueue, make_alert, outbox_states, seed
 
 TOKYO_OFFSET = timezone(timedelta(hours=9))

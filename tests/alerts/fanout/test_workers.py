@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import settings
-from alerts.fanout import enqueue as fanout
+from alerts.fanout import runner
 from alerts.fanout.commands import dramatiq_argv
 from tests.alerts.fanout.conftest import Fakes, address, enqueue, make_alert, outbox_states, seed
 
@@ -112,8 +112,8 @@ def test_an_embedded_sender_killed_mid_broadcast_is_finished_by_the_next(
     assert outbox_states(db_url, alert_id)["sending"] > 0
     fakes.release()
 
-    fanout.kick()  # this process takes over once the dead sender's leases run out
-    assert fanout.wait(60)
+    runner.kick()  # this process takes over once the dead sender's leases run out
+    assert runner.wait(60)
     _assert_once_each(fakes, cooperators)
     assert outbox_states(db_url, alert_id)["sent"] == len(cooperators)
 
@@ -128,7 +128,7 @@ def test_a_dramatiq_worker_killed_mid_broadcast_is_finished_by_a_restarted_one(
     log = tmp_path / "worker.log"
     first = _start(dramatiq_argv(1, 4), fanout_env, log)
     try:
-        fanout.kick()
+        runner.kick()
         _wait_until_hanging(fakes, log)
     finally:
         _kill(first)

@@ -1,0 +1,286 @@
+"""Missing-person alerts: lifecycle and radius schedule.
+
+An alert is born ``pending`` from a missing-person case (``create_from_case``): nothing
+is sent until a staff member approves it (``approve``; a setting may auto-approve a
+pre-registered person). Approval broadcasts within the first radius around the
+last-seen point; the radius then widens on a schedule (``settings.alert_radius_stages_km``,
+then the whole city) every ``alert_widen_minutes`` (``widen_due``) or when staff ask
+(``widen``), each time to the cooperators not yet alerted. ``found`` and ``cancel`` end
+it: queued messages are cancelled and a short notice goes only to those who received
+the alert. ``alerts.retention`` erases the personal data ``missing_retention_days`` later.
+
+The outbox itself (who gets what, in which order) is ``alerts.fanout.enqueue``'s; this
+module decides *when* and *what*. Every function runs in the caller's transaction and
+only writes rows: the caller commits, then wakes the senders
+(``alerts.fanout.runner.kick``), so importing this module loads no platform SDK.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.fanout.enqueue import cancel_pending, enqueue_alert, enqueue_found, enqueue_notice
+from bot.models import Alert, AlertStatus, Case, CaseEvent, RegisteredPerson, utcnow
+from bot.settings import settings
+from routing.snapshot import get_directory
+
+__all__ = [
+    "AlertError",
+    "approve",
+    "cancel",
+    "case_event",
+    "create_from_case",
+    "found",
+    "radius_for_stage",
+    "widen",
+    "widen_due",
+]
+
+log = logging.getLogger(__name__)
+
+
+class AlertError(ValueError):
+    """A lifecycle step the alert's current status does not allow."""
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def radius_for_stage(stage: int) -> float | None:
+    """The broadcast radius of a stage in km; None means the whole city.
+
+    Args:
+        stage: 0 for the first broadcast, +1 for each widening.
+
+    Returns:
+        ``settings.alert_radius_stages_km[stage]``, or None past the last listed stage.
+    """
+    stages = settings.alert_radius_stages_km
+    return stages[stage] if stage < len(stages) else None
+
+
+def _centroid(session: Session, town_id: str | None, ward_code: str | None) -> tuple[float, float] | None:
+    directory = get_directory(session)
+    if town_id and town_id in directory.towns:
+        record = directory.towns[town_id]
+        return record.latitude, record.longitude
+    towns = [record for record in directory.towns.values() if record.option.ward_code == ward_code]
+    if towns:
+        return (sum(t.latitude for t in towns) / len(towns), sum(t.longitude for t in towns) / len(towns))
+    return None
+
+
+def case_event(session: Session, alert: Alert, kind: str, actor: str, now: datetime, **details: Any) -> None:
+    """Note a step of the alert on its missing case's history (staff read it there)."""
+    if alert.case_id is not None:
+        session.add(CaseEvent(case_id=alert.case_id, kind=kind, actor=actor, created_at=now,
+                              details={"alert_id": alert.id, **details}))
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def create_from_case(
+    session: Session,
+    case: Case,
+    *,
+    person: RegisteredPerson | None = None,
+    point: tuple[float, float] | None = None,
+    last_seen_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Alert:
+    """A pending alert for a missing-person case; nothing is sent until ``approve``.
+
+    Args:
+        session: the caller's session.
+        case: the ``missing`` case (its details hold who, clothing, last seen where/when).
+        person: the pre-registered person the family picked, if any (description and
+            photo reference are copied to the alert; the registration itself is untouched).
+        point: where the person was last seen, when the family sent a location; else the
+            centroid of the case's town (or ward).
+        last_seen_at: when they were last seen, if the family's words said it clearly.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The new alert (flushed, so it has an id).
+    """
+    now = now or utcnow()
+    point = point or _centroid(session, case.town_id, case.ward)
+    description = case.details.get("who") or (person.description if person else None)
+    alert = Alert(
+        case_id=case.id,
+        person_id=person.id if person else None,
+        status=AlertStatus.pending,
+        ward=case.ward,
+        town_id=case.town_id,
+        latitude=point[0] if point else None,
+        longitude=point[1] if point else None,
+        last_seen_at=last_seen_at,
+        description=description,
+        clothing=case.details.get("clothing"),
+        photo_ref=person.photo_ref if person else None,
+        radius_km=radius_for_stage(0),
+        stage=0,
+        created_at=now,
+    )
+    session.add(alert)
+    session.flush()
+    case_event(session, alert, "alert_created", case.channel or "system", now, pre_registered=person is not None)
+    session.flush()
+    return alert
+
+
+def approve(session: Session, alert: Alert, *, by: str, now: datetime | None = None) -> int:
+    """A staff decision: broadcast the alert within the first radius, nearest cooperators first.
+
+    Args:
+        session: the caller's session (load the alert with ``with_for_update`` so two
+            staff members cannot approve it twice).
+        alert: a pending alert.
+        by: who decided (a staff username, or ``auto`` for the auto-approval setting).
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The number of outbox rows queued.
+
+    Raises:
+        AlertError: when the alert is not pending.
+    """
+    now = now or utcnow()
+    if alert.status != AlertStatus.pending:
+        raise AlertError(f"alert {alert.id} is {alert.status.value}, not pending")
+    alert.status = AlertStatus.active
+    alert.approved_by, alert.approved_at = by, now
+    alert.stage, alert.radius_km = 0, radius_for_stage(0)
+    alert.next_widen_at = now + timedelta(minutes=settings.alert_widen_minutes) if alert.radius_km is not None else None
+    session.flush()
+    queued = enqueue_alert(session, alert, kind="alert", now=now)
+    case_event(session, alert, "alert_approved", by, now, radius_km=alert.radius_km, queued=queued)
+    session.flush()
+    log.info("alert %s approved by %s: %d messages queued", alert.id, by, queued)
+    return queued
+
+
+def widen(session: Session, alert: Alert, *, by: str, now: datetime | None = None) -> int:
+    """Move an active alert to its next radius stage and alert the cooperators newly inside it.
+
+    Args:
+        session: the caller's session.
+        alert: an active alert that is not yet city-wide.
+        by: who widened it (a staff username, or ``schedule``).
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The number of outbox rows queued (``update`` messages).
+
+    Raises:
+        AlertError: when the alert is not active or already covers the whole city.
+    """
+    now = now or utcnow()
+    if alert.status != AlertStatus.active:
+        raise AlertError(f"alert {alert.id} is {alert.status.value}, not active")
+    if alert.radius_km is None:
+        raise AlertError(f"alert {alert.id} already covers the whole city")
+    alert.stage += 1
+    alert.radius_km = radius_for_stage(alert.stage)
+    alert.next_widen_at = now + timedelta(minutes=settings.alert_widen_minutes) if alert.radius_km is not None else None
+    session.flush()
+    queued = enqueue_alert(session, alert, kind="update", now=now)
+    case_event(session, alert, "alert_widened", by, now, stage=alert.stage, radius_km=alert.radius_km, queued=queued)
+    session.flush()
+    log.info("alert %s widened to stage %d by %s: %d messages queued", alert.id, alert.stage, by, queued)
+    return queued
+
+
+def widen_due(session: Session, now: datetime | None = None) -> list[int]:
+    """Widen every active alert whose next stage is due (run every minute by a scheduler).
+
+    Rows are locked (skipped when another worker holds them), so two schedulers never
+    widen the same alert twice.
+
+    Args:
+        session: the caller's session.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The ids of the alerts widened.
+    """
+    now = now or utcnow()
+    due = session.scalars(
+        select(Alert)
+        .where(Alert.status == AlertStatus.active, Alert.next_widen_at.is_not(None), Alert.next_widen_at <= now)
+        .order_by(Alert.next_widen_at)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for alert in due:
+        widen(session, alert, by="schedule", now=now)
+    return [alert.id for alert in due]
+
+
+def _end(alert: Alert, status: AlertStatus, now: datetime) -> None:
+    if alert.status not in (AlertStatus.pending, AlertStatus.active):
+        raise AlertError(f"alert {alert.id} has already ended ({alert.status.value})")
+    alert.status = status
+    alert.ended_at = now
+    alert.next_widen_at = None
+    alert.purge_after = now + timedelta(days=settings.missing_retention_days)
+
+
+def found(session: Session, alert: Alert, *, by: str, now: datetime | None = None) -> int:
+    """The person was found: stop queued messages, thank those who received the alert.
+
+    Args:
+        session: the caller's session.
+        alert: a pending or active alert.
+        by: the staff username.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The number of "found" messages queued (one per cooperator who was sent the alert).
+
+    Raises:
+        AlertError: when the alert has already ended.
+    """
+    now = now or utcnow()
+    _end(alert, AlertStatus.found, now)
+    alert.stats = {**alert.stats, "minutes_to_found": round((now - alert.created_at).total_seconds() / 60)}
+    session.flush()
+    queued = enqueue_found(session, alert, now=now)
+    case_event(session, alert, "alert_found", by, now, queued=queued)
+    session.flush()
+    log.info("alert %s found (by %s): %d thank-you messages queued", alert.id, by, queued)
+    return queued
+
+
+def cancel(session: Session, alert: Alert, *, by: str, now: datetime | None = None) -> int:
+    """Withdraw an alert (a mistake, or the person was never missing).
+
+    Queued messages are cancelled; those who already received the alert (or receive it
+    while this runs) get a short notice that it was withdrawn.
+
+    Args:
+        session: the caller's session.
+        alert: a pending or active alert.
+        by: the staff username.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The number of cancel notices queued.
+
+    Raises:
+        AlertError: when the alert has already ended.
+    """
+    now = now or utcnow()
+    _end(alert, AlertStatus.cancelled, now)
+    session.flush()
+    stopped = cancel_pending(session, alert.id)
+    queued = enqueue_notice(session, alert, "cancelled", now=now)
+    case_event(session, alert, "alert_cancelled", by, now, stopped=stopped, queued=queued)
+    session.flush()
+    log.info("alert %s cancelled by %s: %d stopped, %d notices queued", alert.id, by, stopped, queued)
+    return queued
