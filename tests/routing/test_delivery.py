@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import smtplib
 import threading
 import time
 from collections.abc import Iterator
@@ -141,6 +142,26 @@ def test_email_and_webhook_with_retries(
     assert payload["case"]["area"]["ward"] == "kita" and payload["case"]["callback_consent"] is True
     assert payload["case"]["details"]["noticed"] == "新聞が3日分たまっている"
     assert "reporter_contact_id" not in json.dumps(payload)
+
+
+def test_the_e_mails_of_one_pass_share_one_connection(
+    db_url: str, city: SampleCity, smtp: FakeSMTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened: list[object] = []
+    connect = smtplib.SMTP.connect
+
+    def counting_connect(self: smtplib.SMTP, *args: object, **kwargs: object) -> object:
+        opened.append(args)
+        return connect(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", counting_connect)
+    _add_targets(db_url, DeliveryTarget(counter_id="mimamori-kita", method="email", address="kita@city.example.jp"))
+    cases = [_worry_case(db_url, city, detail=f"3-{n}") for n in range(1, 4)]
+
+    run = deliver_pending(session_factory(db_url), now=T0)
+    assert run.sent == 6  # console + e-mail for each case
+    assert sorted(int(subject.split("#")[1].split("（")[0]) for _, subject, _ in smtp.messages) == cases
+    assert len(opened) == 1, "one SMTP connection for the batch, not one per message"
 
 
 def test_a_linked_report_is_delivered_as_an_update(db_url: str, city: SampleCity, webhook: FakeWebhookReceiver) -> None:
