@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import session_scope
+from bot.domain import load_domain
 from bot.models import Contact, Message, MessageDirection
 from tests.channels.conftest import LINE_SECRET, cases, channel_settings, drain, open_client, stored
 from tests.fakes.line import FakeLineAPI, LineEvents, sign
@@ -55,6 +56,11 @@ def texts(messages: list[dict[str, Any]]) -> str:
     return "\n".join(message["text"] for message in messages)
 
 
+def rendered(response: str, **values: object) -> str:
+    """A response as domain.yml words it on LINE: what the resident must have been sent."""
+    return load_domain().text(response, "ja", "line", **values)
+
+
 def quick_reply(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item["action"] for item in (messages[-1].get("quickReply") or {}).get("items", [])]
 
@@ -64,25 +70,28 @@ async def test_worry_report_with_location_and_buttons_creates_a_case(
 ) -> None:
     user = LineUser(client, line_events, "U1111aaaa")
     intro = await user.says("隣のおばあさんを最近見かけない。新聞がたまっている")
-    assert "見守り相談室" in texts(intro)
+    assert intro[0]["text"] == rendered("utter_worry_intro")
     assert {"type": "location", "label": "位置情報を送る"} in quick_reply(intro), "asks for the place"
     assert line_api.calls("/reply"), "answered with the reply token"
 
     since = await user.send(line_events.location(user.user_id, *ASAHICHO, address="南区朝日町3丁目"))
-    assert "いつ頃" in texts(since), "the location message answered the place question"
+    assert texts(since) == rendered("utter_ask_since_when"), "the location message answered the place question"
 
     consent = await user.says("3日前から")
     buttons = {action["label"]: action for action in quick_reply(consent)}
-    assert buttons["いいえ"]["type"] == "postback"
-    confirm = await user.send(line_events.postback(user.user_id, buttons["いいえ"]["data"]))
+    no = buttons[rendered("utter_choice_no")]
+    assert no["type"] == "postback"
+    confirm = await user.send(line_events.postback(user.user_id, no["data"]))
     assert "南区見守り相談室" in texts(confirm)
     assert not cases(engine_db), "nothing is sent before the resident confirms"
 
     send = {action["data"]: action for action in quick_reply(confirm)}["send"]
-    assert send["label"] == "この内容で送る"
+    assert send["label"] == rendered("utter_choice_send")
     done = await user.send(line_events.postback(user.user_id, send["data"]))
-    assert "受付番号" in texts(done)
     [case] = cases(engine_db)
+    assert [message["text"] for message in done] == [
+        rendered("utter_worry_created", case_id=case.id, counter_name="南区見守り相談室", hours=24),
+        rendered("utter_worry_if_danger")]
     assert case.counter_id == "mimamori-minami"
     assert case.town_id == "minami-1-2"
     assert case.channel == "line"
@@ -92,7 +101,7 @@ async def test_worry_report_with_location_and_buttons_creates_a_case(
 async def test_emergency_phrase_gets_119_guidance_first(client: httpx.AsyncClient, line_events: LineEvents) -> None:
     user = LineUser(client, line_events, "U2222bbbb")
     replies = await user.says("人が倒れて動かない")
-    assert "119" in replies[0]["text"]
+    assert replies[0]["text"] == rendered("utter_emergency_119")
 
 
 @pytest.mark.parametrize("signature", ["forged", None])

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import session_scope
+from bot.domain import load_domain
 from bot.models import Contact, Message, MessageDirection
 from tests.channels.conftest import TELEGRAM_SECRET, cases, channel_settings, drain, open_client, stored
 from tests.fakes.telegram import FakeTelegramAPI, TelegramUpdates, retry_after_body
@@ -49,6 +50,11 @@ def texts(messages: list[dict[str, Any]]) -> str:
     return "\n".join(message["text"] for message in messages)
 
 
+def rendered(response: str, **values: object) -> str:
+    """A response as domain.yml words it on Telegram: what the resident must have been sent."""
+    return load_domain().text(response, "ja", "telegram", **values)
+
+
 def inline_buttons(message: dict[str, Any]) -> dict[str, str]:
     rows = message.get("reply_markup", {}).get("inline_keyboard", [])
     return {button["text"]: button["callback_data"] for row in rows for button in row}
@@ -63,22 +69,25 @@ async def test_worry_report_with_location_and_inline_buttons_creates_a_case(
 ) -> None:
     user = TelegramUser(client, telegram_api, telegram_updates, 81001)
     intro = await user.says("隣のおばあさんを最近見かけない。新聞がたまっている")
-    assert "見守り相談室" in texts(intro)
+    assert intro[0]["text"] == rendered("utter_worry_intro")
     keyboard = intro[-1]["reply_markup"]["keyboard"]
     assert keyboard == [[{"text": "位置情報を送る", "request_location": True}]]
 
     since = await user.send(telegram_updates.location(user.chat_id, *ASAHICHO))
-    assert "いつ頃" in texts(since), "the shared location answered the place question"
+    assert texts(since) == rendered("utter_ask_since_when"), "the shared location answered the place question"
 
     consent = await user.says("3日前から")
-    no = inline_buttons(consent[-1])["いいえ"]
+    no = inline_buttons(consent[-1])[rendered("utter_choice_no")]
     confirm = await user.send(telegram_updates.callback(user.chat_id, no))
     assert telegram_api.calls("/answerCallbackQuery"), "the button press is acknowledged"
     assert "南区見守り相談室" in texts(confirm)
 
-    done = await user.send(telegram_updates.callback(user.chat_id, inline_buttons(confirm[-1])["この内容で送る"]))
-    assert "受付番号" in texts(done)
+    send = inline_buttons(confirm[-1])[rendered("utter_choice_send")]
+    done = await user.send(telegram_updates.callback(user.chat_id, send))
     [case] = cases(engine_db)
+    assert [message["text"] for message in done] == [
+        rendered("utter_worry_created", case_id=case.id, counter_name="南区見守り相談室", hours=24),
+        rendered("utter_worry_if_danger")]
     assert (case.counter_id, case.town_id, case.channel) == ("mimamori-minami", "minami-1-2", "telegram")
 
 
@@ -87,7 +96,7 @@ async def test_emergency_phrase_gets_119_guidance_first(
 ) -> None:
     user = TelegramUser(client, telegram_api, telegram_updates, 81002)
     replies = await user.says("人が倒れて動かない")
-    assert "119" in replies[0]["text"]
+    assert replies[0]["text"] == rendered("utter_emergency_119")
 
 
 @pytest.mark.parametrize("headers", [{"X-Telegram-Bot-Api-Secret-Token": "wrong"}, {}])

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import session_scope
+from bot.domain import load_domain
 from bot.models import Message, MessageDirection
 from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings, open_client, stored
 from tests.fakes.twilio import twilio_signature
@@ -67,6 +68,11 @@ class Caller:
         return [element.text or "" for element in self.twiml.iter("Say")]
 
 
+def spoken(response: str, **values: object) -> str:
+    """A response as domain.yml words it on the phone: what the caller must have heard."""
+    return load_domain().text(response, "ja", "voice", **values)
+
+
 async def test_call_start_greets_and_offers_the_menu_by_voice_or_keys(client: httpx.AsyncClient) -> None:
     caller = Caller(client, "CA" + "1" * 32)
     twiml = await caller.call()
@@ -95,15 +101,16 @@ async def test_worry_report_by_speech(client: httpx.AsyncClient, engine_db: str)
     caller = Caller(client, "CA" + "3" * 32)
     await caller.call()
     await caller.say("えーと 隣のおばあさんを 最近 見かけないんです")
-    assert any("見守り相談室" in line for line in caller.spoken())
+    assert spoken("utter_worry_intro") in caller.spoken()
     await caller.say("南区朝日町3丁目")
-    assert any("いつ頃" in line for line in caller.spoken())
+    assert caller.spoken() == [spoken("utter_ask_since_when")]
     await caller.say("3日前から")
     await caller.say("いいえ")
     assert any("南区見守り相談室" in line for line in caller.spoken())
     await caller.say("はい")
-    assert any("受付番号" in line for line in caller.spoken())
     [case] = cases(engine_db)
+    assert caller.spoken() == [spoken("utter_worry_created", case_id=case.id, counter_name="南区見守り相談室", hours=24),
+                               spoken("utter_worry_if_danger")]
     assert (case.counter_id, case.town_id, case.channel) == ("mimamori-minami", "minami-1-2", "voice")
 
 
@@ -111,15 +118,15 @@ async def test_worry_report_by_keypad(client: httpx.AsyncClient, engine_db: str)
     caller = Caller(client, "CA" + "4" * 32)
     await caller.call()
     await caller.press("2")  # 近所の方が心配
-    assert any("見守り相談室" in line for line in caller.spoken())
+    assert spoken("utter_worry_intro") in caller.spoken()
     await caller.say("南区朝日町")
     await caller.say("先週から")
     assert any("1" in line and "2" in line for line in caller.spoken()), "the consent prompt names its keys"
     await caller.press("2")  # no call back
     assert any("南区見守り相談室" in line for line in caller.spoken())
     await caller.press("1")  # send
-    assert any("受付番号" in line for line in caller.spoken())
     [case] = cases(engine_db)
+    assert spoken("utter_worry_created", case_id=case.id, counter_name="南区見守り相談室", hours=24) in caller.spoken()
     assert case.counter_id == "mimamori-minami" and case.channel == "voice"
 
 
@@ -127,7 +134,7 @@ async def test_emergency_words_get_119_first(client: httpx.AsyncClient) -> None:
     caller = Caller(client, "CA" + "5" * 32)
     await caller.call()
     await caller.say("人が倒れて動かない")
-    assert "119" in caller.spoken()[0]
+    assert caller.spoken()[0] == spoken("utter_emergency_119")
 
 
 async def test_zero_reaches_a_person_or_records_a_message(client: httpx.AsyncClient, engine_db: str) -> None:
