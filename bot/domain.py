@@ -22,9 +22,9 @@ import jsonschema
 import yaml
 
 from bot.settings import settings
-from intents.taxonomy import INTENTS, TOPICS
+from bot.taxonomy import INTENTS
 
-__all__ = ["Domain", "DomainError", "INTENTS", "TOPICS", "load_domain"]
+__all__ = ["Domain", "DomainError", "load_domain", "parse_domain"]
 
 LANGUAGES = ("ja", "en")
 

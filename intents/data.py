@@ -1,4 +1,4 @@
-"""Training and evaluation examples in Rasa NLU YAML, and the fixed vocabulary of TAXONOMY.md.
+"""Training and evaluation examples in Rasa NLU YAML, checked against the taxonomy (``bot.taxonomy``).
 
 Files live under ``intents/data/<split>/`` and are named
 ``intents_<style>.yml`` or ``topics_<style>.yml``; the style is the filename
@@ -18,14 +18,11 @@ from typing import Literal
 
 import yaml
 
-from intents.taxonomy import COMPLEX_TOPIC, INTENTS, TOPICS
+from bot.taxonomy import INTENTS, TOPICS
 
 __all__ = [
-    "COMPLEX_TOPIC",
     "DATA_DIR",
-    "INTENTS",
     "STYLES",
-    "TOPICS",
     "Example",
     "data_files",
     "data_hash",

@@ -42,6 +42,7 @@ _ASCII_ENTRY_RE = re.compile(r"^[\x00-\x7f]+$")
 @lru_cache(maxsize=1)
 def _sudachi():  # noqa: ANN202 - the tokenizer type lives in an optional package
     try:
+        # Optional backend with a large dictionary: loaded on the first reading, if installed.
         from sudachipy import Dictionary
     except ImportError:
         logger.warning("sudachipy is not installed: kana readings fall back to kana folding only")

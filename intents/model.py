@@ -40,7 +40,9 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 
 from intents.backends import Encoder
-from intents.data import COMPLEX_TOPIC, Example
+from bot.taxonomy import COMPLEX_TOPIC
+from intents.classification import complex_topic
+from intents.data import Example
 from intents.features import FeatureBuilder, reading
 from intents.normalize import normalize
 
@@ -51,7 +53,6 @@ __all__ = [
     "Progress",
     "TrainReport",
     "TrainedModel",
-    "complex_topic",
     "fit_model",
     "load_model",
     "read_model_meta",
@@ -159,23 +160,6 @@ class TrainedModel:
     data_hash: str
     encoder: str
     report: TrainReport
-
-
-def complex_topic(probabilities: Mapping[str, float], threshold: float) -> bool:
-    """Decide whether a household has several problems at once.
-
-    Args:
-        probabilities: topic → calibrated probability.
-        threshold: how strong each of two non-complex topics must be.
-
-    Returns:
-        True when ``complex`` is the top topic or two or more other topics
-        reach the threshold (e.g. elderly care AND money trouble).
-    """
-    if probabilities and max(probabilities, key=probabilities.__getitem__) == COMPLEX_TOPIC:
-        return True
-    strong = [t for t, p in probabilities.items() if t != COMPLEX_TOPIC and p >= threshold]
-    return len(strong) >= 2
 
 
 def _sibling_groups(texts: Sequence[str], embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:

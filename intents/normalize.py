@@ -5,6 +5,10 @@ recogniser emits spaces between phrases and keeps hesitations (えーと, あの
 Everything downstream sees the same folded text: NFKC, neologdn (width,
 hyphens, long-vowel runs, spaces between Japanese words), phone fillers
 removed, repeated punctuation folded and whitespace collapsed.
+
+Two smaller foldings live here too, so that there is one of each:
+``fold_for_matching`` (short answers, button titles and command words compared
+with each other) and ``kanji_number`` (丁目 and 番地 written in kanji numerals).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import unicodedata
 
 import neologdn
 
-__all__ = ["normalize", "katakana_to_hiragana"]
+__all__ = ["KANJI_DIGITS", "fold_for_matching", "kanji_number", "katakana_to_hiragana", "normalize"]
 
 # Hesitations that are never content words, even glued to the next word
 # (「えーと母が」). Long-vowel runs are folded before this pattern is applied.
@@ -41,6 +45,14 @@ _SPACES_RE = re.compile(r"\s+")
 _LEADING_PUNCT_RE = re.compile(r"^[\s、,。]+")
 
 _KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(ord("ァ"), ord("ヶ") + 1)}
+
+# Spaces and sentence punctuation separate words the same way; a trailing long vowel or
+# wave dash is only drawn out (「はーい」「いいよー」「はい〜」).
+_MATCH_SEPARATORS_RE = re.compile(r"[\s。、.,!?]+")
+_MATCH_TRAILING_RE = re.compile(r"[\sー〜~]+$")
+
+KANJI_DIGITS: dict[str, int] = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
+"""Kanji numerals 〇–九 (and 零) by value; 十 is read by :func:`kanji_number`."""
 
 
 def katakana_to_hiragana(text: str) -> str:
@@ -84,3 +96,40 @@ def normalize(text: str) -> str:
     folded = _REPEATED_PUNCT_RE.sub(r"\1", folded)
     folded = _SPACES_RE.sub(" ", folded).strip()
     return _LEADING_PUNCT_RE.sub("", folded)
+
+
+def fold_for_matching(text: str) -> str:
+    """The form in which short answers are compared: 「はい、お願いします！」 = 「はい お願いします」.
+
+    NFKC (full-width letters and digits to ASCII), lower case, every run of spaces
+    and sentence punctuation made one space, a trailing ー/〜 dropped. Used for
+    yes/no answers, button titles and typed choices, and command words (cancel, a person).
+
+    Args:
+        text: a resident's answer or a button title.
+
+    Returns:
+        The folded text ("" for nothing but punctuation).
+    """
+    folded = _MATCH_SEPARATORS_RE.sub(" ", unicodedata.normalize("NFKC", text).lower())
+    return _MATCH_TRAILING_RE.sub("", folded).strip()
+
+
+def kanji_number(text: str) -> int:
+    """A number written in ASCII digits or kanji numerals: 「3」「三」「二〇」「十二」「二十三」.
+
+    Args:
+        text: digits only, or kanji numerals (〇–九, 零, 十) only.
+
+    Returns:
+        Its value.
+
+    Raises:
+        KeyError: a character that is not a numeral.
+    """
+    if text.isdigit():
+        return int(text)
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (kanji_number(tens) if tens else 1) * 10 + (kanji_number(ones) if ones else 0)
+    return int("".join(str(KANJI_DIGITS[c]) for c in text))

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from intents.normalize import katakana_to_hiragana
+from intents.normalize import kanji_number, katakana_to_hiragana
 
 __all__ = ["Gazetteer", "Place", "Town", "extract_place"]
 
@@ -36,7 +36,6 @@ _HYPHENS = re.escape("-‐‑‒–—―−ー－")
 _PARTICLES = frozenset("のはがにでをともへや")
 _KANA_RE = re.compile(r"[ぁ-んー]")
 _HIRAGANA_WORD_RE = re.compile(r"[ぁ-ん]+")
-_KANJI_DIGITS = {c: i for i, c in enumerate("〇一二三四五六七八九")}
 _TOWN_SUFFIX_READINGS = ("まち", "ちょう")
 _ROMAJI_TOWN_SUFFIXES = ("machi", "cho")
 _MIN_STEM = 3
@@ -138,22 +137,13 @@ def _romaji_key(text: str) -> str:
     return key.replace("uu", "u")
 
 
-def _kanji_number(text: str) -> int:
-    if text.isdigit():
-        return int(text)
-    if "十" in text:
-        tens, _, ones = text.partition("十")
-        return (_KANJI_DIGITS[tens] if tens else 1) * 10 + (_KANJI_DIGITS[ones] if ones else 0)
-    return int("".join(str(_KANJI_DIGITS[c]) for c in text))
-
-
 def _detail(match: re.Match[str] | None) -> str | None:
     """Format 丁目/番地/号 as "2丁目3-4" (or "3番地4" without 丁目)."""
     if match is None:
         return None
     groups = match.groupdict()
     chome, ban, go = groups.get("chome"), groups.get("ban"), groups.get("go")
-    text = f"{_kanji_number(chome)}丁目" if chome else ""
+    text = f"{kanji_number(chome)}丁目" if chome else ""
     if ban:
         text += ban if chome else f"{ban}番地"
     if go:

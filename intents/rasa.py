@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
-from intents.classifier import Classification, IntentClassifier, compose
-from intents.data import INTENTS, TOPICS
+from intents.classification import Classification, IntentClassifier, compose
+from bot.taxonomy import INTENTS, TOPICS
 from intents.safety import detect_safety
 
 __all__ = ["RasaClassifier", "parse_rasa_response"]

@@ -15,13 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import yaml
 
 from intents.normalize import katakana_to_hiragana, normalize
 
-__all__ = ["LEXICON_PATH", "SafetyLexicon", "SafetySignal", "detect_safety"]
+__all__ = ["LEXICON_PATH", "SafetyLexicon", "SafetyMatter", "SafetySignal", "detect_safety", "safety_matter"]
 
 LEXICON_PATH = Path(__file__).resolve().parent / "safety_lexicon.yml"
 
@@ -173,3 +173,28 @@ def detect_safety(text: str) -> SafetySignal | None:
         first, else None.
     """
     return default_lexicon().detect(text)
+
+
+class SafetyMatter(NamedTuple):
+    """The intent (and topic) a safety signal stands for."""
+
+    intent: str
+    topic: str | None
+
+
+def safety_matter(signal: SafetySignal) -> SafetyMatter:
+    """What a safety signal means for routing; the one place that decides it.
+
+    An emergency sign is the ``emergency`` intent (119/110). Suicidal ideation is
+    ``ask_where`` with topic ``mental``: the ward's こころの相談, given together with
+    the crisis lines.
+
+    Args:
+        signal: the result of :func:`detect_safety`.
+
+    Returns:
+        The intent and topic the message is handled as.
+    """
+    if signal.kind == "emergency":
+        return SafetyMatter("emergency", None)
+    return SafetyMatter("ask_where", "mental")

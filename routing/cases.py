@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import Case, CaseEvent, CaseKind, CaseStatus, Delivery, DeliveryTarget, utcnow
 from bot.settings import settings
+from intents.normalize import kanji_number
 from routing.areas import AreaResolution
 from routing.snapshot import get_directory
 from routing.targets import ensure_console_target
@@ -47,7 +48,6 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
     CaseStatus.closed: frozenset(),
 }
 
-_KANJI_DIGITS = str.maketrans("〇零一二三四五六七八九", "00123456789")
 _KANJI_NUMBER_RE = re.compile(r"[〇零一二三四五六七八九十]+(?=丁目|番|号|の|-)")
 # Between two numbers of one address: 丁目 (spoken with pauses: 「2 丁目 3 番」), or 番/番地/の/a
 # dash written tight — so that 「3番 4日前から」 does not become 3-4.
@@ -58,14 +58,6 @@ _POSTAL_RE = re.compile(r"〒?\s*\d{3}-?\d{4}")
 
 class InvalidTransition(ValueError):
     """A status change the lifecycle does not allow (or a close without a reason)."""
-
-
-def _kanji_number(match: re.Match[str]) -> str:
-    digits = match.group(0)
-    if "十" not in digits:
-        return digits.translate(_KANJI_DIGITS)
-    tens, _, ones = digits.partition("十")
-    return str(int(tens.translate(_KANJI_DIGITS) or 1) * 10 + int(ones.translate(_KANJI_DIGITS) or 0))
 
 
 def household_key(area: AreaResolution | None, detail: str | None, where_text: str | None) -> str | None:
@@ -89,7 +81,7 @@ def household_key(area: AreaResolution | None, detail: str | None, where_text: s
     source = _POSTAL_RE.sub(" ", source)
     for name in (area.town.ward, area.town.town):
         source = source.replace(name, " ")
-    source = _KANJI_NUMBER_RE.sub(_kanji_number, source)
+    source = _KANJI_NUMBER_RE.sub(lambda number: str(kanji_number(number.group(0))), source)
     for match in _ADDRESS_RE.finditer(source):
         numbers = [str(int(n)) for n in match.groups()[:3] if n]
         # A lone number is an address only when marked as one (2丁目) — not 「3階」.

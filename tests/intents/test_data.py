@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from intents.data import INTENTS, STYLES, TOPICS, data_files, data_hash, load_examples, load_split
+from bot.taxonomy import INTENTS, TOPICS
+from intents.data import STYLES, data_files, data_hash, load_examples, load_split
 from intents.features import LookupTables, reading
 from intents.normalize import normalize
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from intents import get_classifier
+from intents.classifier import get_classifier
 from intents.commands import TARGET_EMERGENCY_RECALL, TARGET_MACRO_F1, TARGET_TOPIC_ACCURACY
 from intents.data import load_split
 from intents.evaluate import EvalReport, evaluate

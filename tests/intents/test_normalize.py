@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intents.normalize import katakana_to_hiragana, normalize
+from intents.normalize import fold_for_matching, kanji_number, katakana_to_hiragana, normalize
 
 
 @pytest.mark.parametrize(
@@ -57,3 +57,32 @@ def test_normalize_is_idempotent() -> None:
 
 def test_katakana_folds_to_hiragana_and_leaves_the_rest() -> None:
     assert katakana_to_hiragana("アサヒマチ 旭町 abc ー") == "あさひまち 旭町 abc ー"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("はい、お願いします！", "はい お願いします"),  # inner punctuation separates like a space
+        ("ＹＥＳ。", "yes"),  # full width, upper case, a full stop
+        ("いいよー", "いいよ"),  # a drawn-out ending
+        ("はい〜！", "はい"),
+        ("No, thanks.", "no thanks"),
+        ("  start   over  ", "start over"),
+        ("オペレーターと話したい", "オペレーターと話したい"),  # a long vowel inside a word stays
+        ("。。！", ""),
+    ],
+)
+def test_answers_are_folded_for_matching(raw: str, expected: str) -> None:
+    assert fold_for_matching(raw) == expected
+
+
+def test_a_button_title_and_its_typed_answer_fold_alike() -> None:
+    assert fold_for_matching("メニュー") == fold_for_matching("メニュー！")
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [("3", 3), ("三", 3), ("十", 10), ("十二", 12), ("二十", 20), ("二十三", 23), ("二〇", 20), ("零三", 3)],
+)
+def test_kanji_numbers(written: str, value: int) -> None:
+    assert kanji_number(written) == value

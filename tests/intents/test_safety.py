@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from intents.data import load_split
-from intents.safety import LEXICON_PATH, SafetyLexicon, detect_safety
+from intents.safety import LEXICON_PATH, SafetyLexicon, SafetySignal, detect_safety, safety_matter
 
 EMERGENCIES_119 = [
     # standard
@@ -187,3 +187,9 @@ def test_the_lexicon_raises_few_false_alarms_on_the_training_data() -> None:
 def _is_emergency(text: str) -> bool:
     signal = detect_safety(text)
     return signal is not None and signal.kind == "emergency"
+
+
+def test_the_matter_of_a_safety_signal() -> None:
+    """Decided in one place: an emergency is itself; a crisis is the ward's こころの相談."""
+    assert safety_matter(SafetySignal("emergency", "110", "")) == ("emergency", None)
+    assert safety_matter(SafetySignal("crisis", None, "")) == ("ask_where", "mental")
