@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select, update
 
 from bot.db import session_scope
+from bot.domain import load_domain
 from bot.models import Alert, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
 from alerts import lifecycle
 from alerts.fanout import enqueue as fanout, runner
@@ -141,5 +142,5 @@ def test_found_cancels_what_is_queued_and_thanks_only_those_who_were_sent_the_al
     delivered = Counter((channel, where) for channel, addresses in received.items() for where in addresses)
     assert delivered == Counter(endpoint[cooperator] for cooperator in thanked)
     texts = [call.body["messages"][0]["text"] for call in fakes.line.calls("/multicast")]
-    assert texts and all(f"番号 {alert_id}" in text and "見つかりました" in text for text in texts)
+    assert texts and set(texts) == {load_domain().text("utter_alert_found", "ja", alert_id=alert_id)}
     assert all("紺のジャンパー" not in body for _, _, body in fakes.smtp.messages)
