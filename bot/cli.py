@@ -1,19 +1,44 @@
 """The `tsunagu` command line: chat in a terminal, serve webhooks, train and evaluate the
-classifier, route messages, manage the directory and cases, purge old personal data."""
+classifier, route messages, manage the directory, cases, alerts and staff, purge old data.
+
+A composition root like ``bot/app.py``: it adds each package's commands
+(``intents.commands``, ``routing.commands``, ``alerts.commands``,
+``alerts.fanout.commands``) and hands them what lies above their package — the
+directory's gazetteer to the classifier commands, the effects dispatcher and
+housekeeping to the alert commands. ``--help`` loads no ML library and no platform
+SDK: those load when a command that needs them runs.
+"""
 
 from __future__ import annotations
 
 import logging
-from contextlib import nullcontext
 import sys
 import uuid
+from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from alerts.commands import register as register_alerts
+from alerts.fanout.commands import register as register_fanout
+from bot.console_io import database_session, err, fail
+from bot.effects import run_effects
+from bot.housekeeping import run_due_jobs
+from bot.messages import Effect
+from bot.privacy import purge_expired
 from bot.settings import settings
+from bot.staff_api import create_staff_user
+from channels.console import ConsoleChannel
+from intents.commands import register as register_intents
+from intents.places import Gazetteer
+from routing.commands import prepare_database
+from routing.commands import register as register_routing
+from routing.directory import load_gazetteer
+
+__all__ = ["app"]
 
 app = typer.Typer(
     name="tsunagu",
@@ -22,6 +47,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+staff_app = typer.Typer(help="Staff accounts of the staff API (/api/staff).", no_args_is_help=True)
 
 
 @app.callback()
@@ -43,15 +69,15 @@ def chat(
     """Talk to tsunagu in this terminal (the console channel), as a resident would."""
     if lang not in ("ja", "en"):
         raise typer.BadParameter("--lang must be ja or en")
-    from bot.engine import conversation_engine
-    from channels.console import ConsoleChannel
+    # Heavy: the engine's wiring loads the classifier (scikit-learn) and the web stack.
+    from bot.app import build_engine
+    from intents.classifier import get_classifier
 
     console = Console(highlight=False)
     getting_ready = console.status("準備しています… / Getting ready…") if script is None else nullcontext()
     with getting_ready:
-        engine = conversation_engine()
-        from intents import get_classifier
-
+        prepare_database()
+        engine = build_engine(settings.database_url)
         get_classifier()
     channel = ConsoleChannel(engine.handle, console, user_id=f"console-{uuid.uuid4().hex[:12]}", language=lang)
     if script is None:
@@ -69,6 +95,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the web app: channel webhooks (/webhooks/…), web chat (/chat) and the staff API."""
+    # Heavy: the web app loads the classifier (scikit-learn) and the platform SDKs.
     from bot.app import serve as serve_app
 
     serve_app(host, port)
@@ -77,35 +104,58 @@ def serve(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the database schema and import the directory if it is empty."""
-    from bot.db import init_db
-
-    init_db()
+    prepare_database()
     typer.echo(f"database ready: {settings.database_url}")
 
 
 @app.command()
 def purge() -> None:
     """Delete personal data past its retention period (message texts, ended alerts)."""
-    from bot.db import init_db, session_scope
-    from bot.privacy import purge_expired
-
-    init_db()
-    with session_scope() as session:
+    prepare_database()
+    with database_session() as session:
         report = purge_expired(session)
     for what, number in report.items():
         typer.echo(f"{what}: {number}")
 
 
-def _register_subcommands() -> None:
-    from intents.commands import register as register_intents
-    from alerts.commands import register as register_alerts
-    from routing.commands import register as register_routing
-    from alerts.fanout.commands import register as register_fanout
+@staff_app.command("add")
+def add_staff(
+    username: str,
+    counter: Annotated[
+        list[str], typer.Option("--counter", help="A counter (service id) whose cases they see; repeat for several.")
+    ],
+    can_approve: Annotated[bool, typer.Option("--can-approve", help="May approve missing-person alerts.")] = False,
+) -> None:
+    """Create a staff account and print its API token (shown this once only)."""
+    prepare_database()
+    with database_session() as session:
+        try:
+            user, token = create_staff_user(session, username, counter, can_approve_alerts=can_approve)
+        except ValueError as error:
+            fail(str(error))
+        counters = ", ".join(user.counter_ids)
+    err.print(f"staff user {username} created (counters: {counters}); the token is shown only once:", highlight=False)
+    typer.echo(token)
 
-    register_intents(app)
-    register_routing(app)
-    register_alerts(app)
-    register_fanout(app)
+
+def directory_gazetteer() -> Gazetteer:
+    """The gazetteer of the directory in the settings' database (for ``tsunagu classify``)."""
+    with database_session() as session:
+        return load_gazetteer(session)
 
 
-_register_subcommands()
+def after_commit(effects: Sequence[Effect]) -> None:
+    """Start the background work of a command's committed effects, on the settings' database."""
+    run_effects(effects, url=settings.database_url)
+
+
+def due_jobs() -> Mapping[str, int]:
+    """Housekeeping's due jobs, once, on the settings' database (``tsunagu alert tick``)."""
+    return run_due_jobs(settings.database_url)
+
+
+app.add_typer(staff_app, name="staff")
+register_intents(app, load_gazetteer=directory_gazetteer)
+register_routing(app)
+register_alerts(app, after_commit=after_commit, due_jobs=due_jobs)
+register_fanout(app)

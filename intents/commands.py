@@ -1,8 +1,10 @@
 """`tsunagu train`, `tsunagu eval` and `tsunagu classify`.
 
-``bot/cli.py`` calls :func:`register`. ``classify`` is a JSON-lines filter:
-exactly one output line per input line, in order, and nothing else on stdout
-(progress and logs go to stderr), so it can sit in a shell pipeline.
+``bot/cli.py`` calls :func:`register` and hands it the directory's gazetteer loader
+(the directory belongs to ``routing``, which this package does not import).
+``classify`` is a JSON-lines filter: exactly one output line per input line, in
+order, and nothing else on stdout (progress and logs go to stderr), so it can sit in
+a shell pipeline. The classifier and scikit-learn load only when a command runs.
 """
 
 from __future__ import annotations
@@ -10,18 +12,23 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from intents.classifier import IntentClassifier
-    from intents.places import Gazetteer
+from bot.console_io import out, table
+from bot.settings import settings
+from intents.classification import IntentClassifier
+from intents.data import load_split
+from intents.places import Gazetteer, extract_place
 
-__all__ = ["classify_stream", "register"]
+__all__ = ["GazetteerLoader", "classify_stream", "register"]
+
+GazetteerLoader = Callable[[], Gazetteer]
+"""Returns the gazetteer of the directory in the database (``bot.cli`` passes routing's)."""
 
 logger = logging.getLogger(__name__)
 
@@ -39,15 +46,17 @@ _SHORT = {
 
 
 def _train(
-    out: Annotated[Path | None, typer.Option("--out", help="Model directory (default: settings.model_dir).")] = None,
+    model_dir: Annotated[
+        Path | None, typer.Option("--out", help="Model directory (default: settings.model_dir).")
+    ] = None,
 ) -> None:
     """Train the intent and topic classifier from intents/data/train and save it."""
+    # Heavy backend: scikit-learn and the sentence encoder load only when a command runs.
     from intents.classifier import train_model
 
-    console = Console()
-    report = train_model(out, progress=True)
-    console.print(f"saved [bold]{report.path}[/] in [bold]{report.seconds:.1f} s[/]")
-    console.print(
+    report = train_model(model_dir, progress=True)
+    out.print(f"saved [bold]{report.path}[/] in [bold]{report.seconds:.1f} s[/]")
+    out.print(
         f"{report.examples} examples ({report.topic_examples} with a topic); cross-validated on the train split: "
         f"intent macro-F1 {report.intent_cv_macro_f1:.3f}, topic accuracy {report.topic_cv_accuracy:.3f}"
     )
@@ -62,20 +71,17 @@ def _eval(
     show_errors: Annotated[bool, typer.Option("--errors", help="List every misclassified example.")] = False,
 ) -> None:
     """Score the classifier on the evaluation split (never used for training or tuning)."""
+    # Heavy backend: the classifier and the scores' metrics (scikit-learn) load only here.
     from intents.classifier import get_classifier
-    from intents.data import load_split
     from intents.evaluate import evaluate
 
-    console = Console()
     examples = load_split("eval")
     if not examples:
-        console.print("[red]no evaluation data under intents/data/eval[/]")
+        out.print("[red]no evaluation data under intents/data/eval[/]")
         raise typer.Exit(1)
     report = evaluate(get_classifier(), examples)
 
-    summary = Table(title=f"Evaluation split: {report.examples} messages")
-    for column in ("metric", "value", "target", ""):
-        summary.add_column(column)
+    summary = table(f"Evaluation split: {report.examples} messages", ("metric", "value", "target", ""))
     _metric_row(summary, "intent macro-F1", report.macro_f1, TARGET_MACRO_F1)
     _metric_row(summary, "intent accuracy", report.accuracy, None)
     emergencies = f"emergency recall (n={report.emergency_examples})"
@@ -84,7 +90,7 @@ def _eval(
     end_to_end = f"topic accuracy end to end (n={report.topic_examples})"
     _metric_row(summary, end_to_end, report.topic_accuracy_end_to_end, None)
     _metric_row(summary, "answered without a clarifying question", report.confident_share, None)
-    console.print(summary)
+    out.print(summary)
 
     per_intent = Table(title="Per intent")
     for column in ("intent", "precision", "recall", "F1", "support"):
@@ -92,14 +98,14 @@ def _eval(
     for intent, score in report.per_intent.items():
         numbers = (score.precision, score.recall, score.f1)
         per_intent.add_row(intent, *[f"{n:.3f}" for n in numbers], str(score.support))
-    console.print(per_intent)
+    out.print(per_intent)
 
     styles = Table(title="Intent accuracy per style")
     styles.add_column("style")
     styles.add_column("accuracy", justify="right")
     for style, accuracy in report.style_accuracy.items():
         styles.add_row(style, f"{accuracy:.3f}")
-    console.print(styles)
+    out.print(styles)
 
     # Borderless and unpadded: twelve columns must fit an 80-column terminal.
     confusion = Table(title="Confusion matrix (rows: expected, columns: predicted)", box=None, padding=(0, 1))
@@ -108,26 +114,19 @@ def _eval(
         confusion.add_column(_SHORT.get(label, label), justify="right")
     for label, row in zip(report.labels, report.confusion, strict=True):
         confusion.add_row(_SHORT.get(label, label), *[str(n) if n else "·" for n in row])
-    console.print(confusion)
+    out.print(confusion)
 
     if show_errors:
-        errors = Table(title="Misclassified")
-        for column in ("text", "expected", "predicted"):
-            errors.add_column(column)
+        errors = table("Misclassified", ("text", "expected", "predicted"))
         for text, expected, predicted in report.errors:
             errors.add_row(text, expected, predicted)
-        console.print(errors)
+        out.print(errors)
 
 
-def _load_gazetteer() -> Gazetteer:
+def _gazetteer_or_csv(load_gazetteer: GazetteerLoader) -> Gazetteer:
     try:
-        from routing.directory import load_gazetteer
-
         return load_gazetteer()
     except Exception as error:  # noqa: BLE001 - classify must work without a migrated database
-        from bot.settings import settings
-        from intents.places import Gazetteer
-
         logger.warning("directory database unavailable (%s); using %s", type(error).__name__, settings.directory_path)
         return Gazetteer.from_csv(Path(settings.directory_path) / "towns.csv")
 
@@ -141,7 +140,7 @@ def _coordinate(record: dict[str, Any], key: str) -> float | None:
     return float(value)
 
 
-def classify_stream(lines: TextIO, out: TextIO) -> int:
+def classify_stream(lines: TextIO, results: TextIO, load_gazetteer: GazetteerLoader) -> int:
     """Classify JSON lines ``{"text": ...}`` (optional ``latitude``/``longitude``).
 
     Writes exactly one JSON line per input line, in order:
@@ -150,13 +149,15 @@ def classify_stream(lines: TextIO, out: TextIO) -> int:
 
     Args:
         lines: the input stream.
-        out: the output stream (flushed after every line).
+        results: the output stream (flushed after every line).
+        load_gazetteer: the directory's gazetteer; the bundled towns.csv is used
+            when it fails (no migrated database).
 
     Returns:
         The number of lines that could not be classified.
     """
+    # Heavy backend: scikit-learn and the sentence encoder load only when a command runs.
     from intents.classifier import get_classifier
-    from intents.places import extract_place
 
     classifier: IntentClassifier | None = None
     gazetteer: Gazetteer | None = None
@@ -175,21 +176,21 @@ def classify_stream(lines: TextIO, out: TextIO) -> int:
             latitude, longitude = _coordinate(record, "latitude"), _coordinate(record, "longitude")
         except ValueError as error:  # json.JSONDecodeError is a ValueError
             failures += 1
-            _write(out, {"text": text if isinstance(text, str) else None, "error": str(error)})
+            _write(results, {"text": text if isinstance(text, str) else None, "error": str(error)})
             continue
         if classifier is None or gazetteer is None:
             # Loaded on the first good line: training (if needed) reports on stderr.
-            classifier, gazetteer = get_classifier(), _load_gazetteer()
+            classifier, gazetteer = get_classifier(), _gazetteer_or_csv(load_gazetteer)
         try:
             result = classifier.classify(text)
             place = extract_place(text, gazetteer, latitude, longitude)
         except Exception as error:  # noqa: BLE001 - one bad message must not stop the stream
             failures += 1
             logger.exception("classify: line %d failed", number)
-            _write(out, {"text": text, "error": f"could not classify: {type(error).__name__}"})
+            _write(results, {"text": text, "error": f"could not classify: {type(error).__name__}"})
             continue
         _write(
-            out,
+            results,
             {
                 "text": text,
                 "intent": result.intent,
@@ -201,26 +202,27 @@ def classify_stream(lines: TextIO, out: TextIO) -> int:
     return failures
 
 
-def _write(out: TextIO, record: dict[str, Any]) -> None:
-    out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    out.flush()
+def _write(results: TextIO, record: dict[str, Any]) -> None:
+    results.write(json.dumps(record, ensure_ascii=False) + "\n")
+    results.flush()
 
 
-def _classify() -> None:
-    """Read JSON lines {"text": ...} on stdin; write one JSON line per input on stdout."""
-    # JSON lines are UTF-8 whatever the locale of the pipe.
-    for stream in (sys.stdin, sys.stdout):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(encoding="utf-8")
-    classify_stream(sys.stdin, sys.stdout)
-
-
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, *, load_gazetteer: GazetteerLoader) -> None:
     """Add ``train``, ``eval`` and ``classify`` to the tsunagu command line.
 
     Args:
         app: the top-level Typer application.
+        load_gazetteer: the gazetteer of the directory in the database.
     """
+
+    def classify() -> None:
+        """Read JSON lines {"text": ...} on stdin; write one JSON line per input on stdout."""
+        # JSON lines are UTF-8 whatever the locale of the pipe.
+        for stream in (sys.stdin, sys.stdout):
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(encoding="utf-8")
+        classify_stream(sys.stdin, sys.stdout, load_gazetteer)
+
     app.command("train")(_train)
     app.command("eval")(_eval)
-    app.command("classify")(_classify)
+    app.command("classify")(classify)

@@ -2,7 +2,8 @@
 
 ``directory import|show``, ``route`` (JSON lines in, one JSON line out per input),
 ``cases list|overdue|ack|contact|close``, ``targets import|list`` and ``deliver``.
-Every command first brings the database up to date with ``bot.db.init_db``.
+Every command first brings the database up to date with :func:`prepare_database`
+(the alert commands too).
 """
 
 from __future__ import annotations
@@ -17,18 +18,25 @@ from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.console_io import database_session, err, fail, out, table
+from bot.db import migrate, session_factory
 from bot.models import Case, CaseStatus, Delivery, DeliveryState, DeliveryTarget
 from bot.settings import settings
+from intents.classification import IntentClassifier
+from intents.places import extract_place
+from intents.safety import safety_matter
+from routing.areas import resolve_area
+from routing.cases import OPEN_STATUSES, InvalidTransition, cases_for_counter, overdue_cases, transition
+from routing.counters import INTENT_DESKS, INTENT_HOTLINE_TOPIC, choose_counter
+from routing.delivery import deliver_pending
+from routing.directory import DirectoryError, import_directory, load_gazetteer, seed_directory
+from routing.snapshot import get_directory
+from routing.targets import TargetsError, import_targets
 
-__all__ = ["register", "route_text"]
-
-err = Console(stderr=True)
-out = Console()
+__all__ = ["prepare_database", "register", "route_text"]
 
 directory_app = typer.Typer(help="The counter directory (Open Referral HSDS tables).", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases handed to counters.", no_args_is_help=True)
@@ -37,24 +45,12 @@ targets_app = typer.Typer(help="Where counters receive their cases.", no_args_is
 ROUTE_KEYS = ("intent", "topic", "area", "counter_id", "reason")
 
 
-# The URL is always passed on: the database is whatever the settings say at call time.
-def _ready() -> None:
-    from bot.db import init_db
-
-    init_db(settings.database_url)
-
-
-@contextmanager
-def _session() -> Iterator[Session]:
-    from bot.db import session_scope
-
-    with session_scope(settings.database_url) as session:
-        yield session
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(code=1)
+def prepare_database() -> None:
+    """The start-up step for a command: migrate the settings' database, seed an empty directory."""
+    # The database is whatever the settings say at call time (tests point them elsewhere).
+    migrate(settings.database_url)
+    with database_session() as session:
+        seed_directory(session, settings.directory_path)
 
 
 # --------------------------------------------------------------------------- directory
@@ -63,32 +59,26 @@ def _fail(message: str) -> None:
 @directory_app.command("import")
 def directory_import(path: Annotated[Path, typer.Argument(help="Folder with the directory CSV files and towns.geojson.")]) -> None:
     """Replace the directory with the tables in PATH (validated first, one transaction)."""
-    from routing.directory import DirectoryError, import_directory
-
-    _ready()
+    prepare_database()
     try:
-        with err.status(f"importing {path} …"), _session() as session:
+        with err.status(f"importing {path} …"), database_session() as session:
             summary = import_directory(
                 session, path, progress=lambda table, rows: err.print(f"  {table}: {rows} rows", highlight=False)
             )
     except DirectoryError as error:
-        _fail(str(error))
+        fail(str(error))
     err.print(f"[green]imported[/green] {summary.total} rows from {path}", highlight=False)
 
 
 @directory_app.command("show")
 def directory_show() -> None:
     """List the counters and lines of the loaded directory."""
-    from routing.snapshot import get_directory
-
-    _ready()
-    with _session() as session:
+    prepare_database()
+    with database_session() as session:
         directory = get_directory(session)
-    table = Table(title="Counters")
-    for column in ("id", "name", "topics", "area", "phone", "hours"):
-        table.add_column(column)
+    counters = table("Counters", ("id", "name", "topics", "area", "phone", "hours"))
     for service in directory.services.values():
-        table.add_row(
+        counters.add_row(
             service.id,
             service.name,
             ", ".join(sorted(service.topics)),
@@ -96,19 +86,24 @@ def directory_show() -> None:
             service.phone or "",
             service.hours.describe("ja"),
         )
-    out.print(table)
+    out.print(counters)
 
 
 # --------------------------------------------------------------------------- route
 
 
 def route_text(
-    session: Session, text: str, latitude: float | None = None, longitude: float | None = None
+    session: Session,
+    classifier: IntentClassifier,
+    text: str,
+    latitude: float | None = None,
+    longitude: float | None = None,
 ) -> dict[str, Any]:
     """Classify one message, find its place and choose its counter (the ``route`` command's line).
 
     Args:
         session: a session on the database holding the directory.
+        classifier: the classifier to use.
         text: the resident's message.
         latitude: a shared location, if any.
         longitude: a shared location, if any.
@@ -116,20 +111,14 @@ def route_text(
     Returns:
         ``{"intent", "topic", "area", "counter_id", "reason"}``.
     """
-    from intents import get_classifier
-    from intents.places import extract_place
-    from routing.areas import resolve_area
-    from routing.counters import INTENT_DESKS, INTENT_HOTLINE_TOPIC, choose_counter
-    from routing.directory import load_gazetteer
-
-    classification = get_classifier().classify(text)
+    classification = classifier.classify(text)
     signal = classification.safety
     intent, topic, service, prefix = classification.intent, classification.topic, None, ""
-    if signal is not None and signal.kind == "emergency":
-        intent, service = "emergency", signal.service
-    elif signal is not None and signal.kind == "crisis":
-        # Suicidal ideation: the ward's こころの相談, with the crisis lines.
-        intent, topic, prefix = "ask_where", "mental", "crisis: "
+    if signal is not None:
+        # 119/110 for an emergency; for a crisis the ward's こころの相談, with the crisis lines.
+        matter = safety_matter(signal)
+        intent, topic, service = matter.intent, matter.topic or topic, signal.service
+        prefix = "crisis: " if signal.kind == "crisis" else ""
     area = resolve_area(session, extract_place(text, load_gazetteer(session), latitude, longitude))
     choice = choose_counter(session, intent=intent, topic=topic, area=area, emergency_service=service)
     if intent == "emergency":
@@ -187,9 +176,12 @@ def _coordinate(record: dict[str, Any], key: str) -> float | None:
 
 def route() -> None:
     """Read JSON lines {"text", "latitude"?, "longitude"?} on stdin; write one JSON line per input."""
+    # Heavy backend: scikit-learn and the sentence encoder load only for this command.
+    from intents.classifier import get_classifier
+
     with _results_stream() as results:
-        _ready()
-        with _session() as session:
+        prepare_database()
+        with database_session() as session:
             for line in sys.stdin:
                 if not line.strip():
                     continue
@@ -197,9 +189,9 @@ def route() -> None:
                     record = json.loads(line)
                     if not isinstance(record, dict) or not isinstance(record.get("text"), str):
                         raise TypeError('expected an object with a "text" string')
-                    answer = route_text(
-                        session, record["text"], _coordinate(record, "latitude"), _coordinate(record, "longitude")
-                    )
+                    # Loaded on the first good line: an empty input trains nothing.
+                    answer = route_text(session, get_classifier(), record["text"], _coordinate(record, "latitude"),
+                                        _coordinate(record, "longitude"))
                 except (ValueError, TypeError) as error:
                     answer = {key: None for key in ROUTE_KEYS} | {"reason": f"bad input line: {error}"}
                 results.write(json.dumps(answer, ensure_ascii=False) + "\n")
@@ -210,12 +202,10 @@ def route() -> None:
 
 
 def _cases_table(cases: list[Case], title: str) -> None:
-    table = Table(title=title)
-    for column in ("id", "kind", "topic", "counter", "place", "status", "due", "reports", "urgent"):
-        table.add_column(column)
+    listing = table(title, ("id", "kind", "topic", "counter", "place", "status", "due", "reports", "urgent"))
     for case in cases:
         due = case.first_contact_due.astimezone().strftime("%Y-%m-%d %H:%M") if case.first_contact_due else ""
-        table.add_row(
+        listing.add_row(
             str(case.id),
             case.kind.value,
             case.topic,
@@ -226,7 +216,7 @@ def _cases_table(cases: list[Case], title: str) -> None:
             str(case.report_count),
             "!" if case.urgent else "",
         )
-    out.print(table)
+    out.print(listing)
 
 
 @cases_app.command("list")
@@ -235,10 +225,8 @@ def cases_list(
     all_statuses: Annotated[bool, typer.Option("--all", help="Include closed cases.")] = False,
 ) -> None:
     """List open cases, urgent first, by first-contact deadline."""
-    from routing.cases import OPEN_STATUSES, cases_for_counter
-
-    _ready()
-    with _session() as session:
+    prepare_database()
+    with database_session() as session:
         counters = counter or list(session.scalars(select(Case.counter_id).distinct()))
         cases = cases_for_counter(session, counters, statuses=None if all_statuses else OPEN_STATUSES)
         _cases_table(cases, "Cases")
@@ -249,25 +237,21 @@ def cases_overdue(
     counter: Annotated[list[str] | None, typer.Option("--counter", "-c", help="Only this counter (repeatable).")] = None,
 ) -> None:
     """List cases whose first contact is overdue."""
-    from routing.cases import overdue_cases
-
-    _ready()
-    with _session() as session:
+    prepare_database()
+    with database_session() as session:
         _cases_table(overdue_cases(session, counter_ids=counter), "Overdue cases")
 
 
 def _move(case_id: int, status: CaseStatus, actor: str, reason: str | None) -> None:
-    from routing.cases import InvalidTransition, transition
-
-    _ready()
+    prepare_database()
     try:
-        with _session() as session:
+        with database_session() as session:
             case = session.get(Case, case_id)
             if case is None:
-                _fail(f"no case {case_id}")
+                fail(f"no case {case_id}")
             transition(session, case, status, actor=actor, reason=reason)
     except InvalidTransition as error:
-        _fail(str(error))
+        fail(str(error))
     err.print(f"case {case_id}: {status.value}")
 
 
@@ -302,36 +286,32 @@ def cases_close(
 @targets_app.command("import")
 def targets_import(file: Annotated[Path, typer.Argument(help="delivery_targets.csv or .yml")]) -> None:
     """Configure the e-mail and webhook targets of counters from FILE (console targets stay)."""
-    from routing.targets import TargetsError, import_targets
-
-    _ready()
+    prepare_database()
     try:
-        with _session() as session:
+        with database_session() as session:
             active = import_targets(session, file)
     except TargetsError as error:
-        _fail(str(error))
+        fail(str(error))
     err.print(f"[green]{len(active)} active targets[/green]", highlight=False)
 
 
 @targets_app.command("list")
 def targets_list() -> None:
     """List delivery targets with their sent / pending / failed deliveries."""
-    _ready()
-    with _session() as session:
+    prepare_database()
+    with database_session() as session:
         counts: dict[tuple[int, DeliveryState], int] = {
             (target_id, state): number
             for target_id, state, number in session.execute(
                 select(Delivery.target_id, Delivery.state, func.count()).group_by(Delivery.target_id, Delivery.state)
             )
         }
-        table = Table(title="Delivery targets")
-        for column in ("id", "counter", "method", "address", "active", "sent", "pending", "failed"):
-            table.add_column(column)
+        listing = table("Delivery targets", ("id", "counter", "method", "address", "active", "sent", "pending", "failed"))
         for target in session.scalars(select(DeliveryTarget).order_by(DeliveryTarget.counter_id, DeliveryTarget.id)):
             pending = counts.get((target.id, DeliveryState.unprocessed), 0) + counts.get(
                 (target.id, DeliveryState.processing), 0
             )
-            table.add_row(
+            listing.add_row(
                 str(target.id),
                 target.counter_id,
                 target.method,
@@ -341,15 +321,12 @@ def targets_list() -> None:
                 str(pending),
                 str(counts.get((target.id, DeliveryState.failed), 0)),
             )
-        out.print(table)
+        out.print(listing)
 
 
 def deliver() -> None:
     """Run one delivery pass (for cron or a worker loop)."""
-    from bot.db import session_factory
-    from routing.delivery import deliver_pending
-
-    _ready()
+    prepare_database()
     run = deliver_pending(session_factory(settings.database_url))
     err.print(
         f"claimed {run.claimed}: sent {run.sent}, retrying {run.retrying}, failed {run.failed}; waiting {run.waiting}",

@@ -8,7 +8,10 @@ from typing import Annotated
 
 import typer
 
+from alerts.fanout.enqueue import progress
+from bot.console_io import database_session
 from bot.settings import settings
+from routing.commands import prepare_database
 
 __all__ = ["dramatiq_argv", "register"]
 
@@ -42,10 +45,10 @@ def register(app: typer.Typer) -> None:
         seconds: Annotated[float | None, typer.Option(help="Stop taking new batches after this long.")] = None,
     ) -> None:
         """Send the alert messages that are due now, in this process, then exit."""
-        from bot.db import init_db
+        # Platform SDKs (LINE, Telegram, Twilio) load only when this command sends.
         from alerts.fanout.runner import process_outbox
 
-        init_db()
+        prepare_database()
         for channel, counts in process_outbox(seconds=seconds).items():
             summary = ", ".join(f"{what} {number}" for what, number in sorted(counts.items())) or "nothing due"
             typer.echo(f"{channel}: {summary}")
@@ -53,10 +56,7 @@ def register(app: typer.Typer) -> None:
     @fanout.command("progress")
     def show_progress(alert_id: Annotated[int, typer.Argument(help="The alert's number.")]) -> None:
         """How many of an alert's messages are queued, sending, sent, failed or cancelled."""
-        from bot.db import session_scope
-        from alerts.fanout.enqueue import progress
-
-        with session_scope() as session:
+        with database_session() as session:
             counts = progress(session, alert_id)
         typer.echo("  ".join(f"{state} {number}" for state, number in counts.items()))
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,23 +11,31 @@ import typer
 from typer.testing import CliRunner
 
 from bot.settings import BUNDLED_DIRECTORY, settings
-from intents import get_classifier
+from intents.backends import Encoder
+from intents.classifier import LocalClassifier, get_classifier
 from intents.commands import classify_stream, register
-from intents.data import INTENTS, STYLES, TOPICS
-from intents.model import TrainReport
+from bot.taxonomy import INTENTS, TOPICS
+from intents.data import STYLES, Example, load_split
+from intents.model import Progress, TrainedModel, TrainReport
 from intents.places import Gazetteer
 
 OUTPUT_KEYS = {"text", "intent", "topic", "confidence", "place"}
 
 
+def sample_gazetteer() -> Gazetteer:
+    """The sample city's towns, as the directory in a database would give them."""
+    return Gazetteer.from_csv(BUNDLED_DIRECTORY / "towns.csv")
+
+
+def no_database() -> Gazetteer:
+    raise ConnectionError("no directory database")
+
+
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+def cli() -> typer.Typer:
     """The intents commands on an app of their own; the directory comes from the sample CSV."""
-    monkeypatch.setattr(
-        "routing.directory.load_gazetteer", lambda *args, **kwargs: Gazetteer.from_csv(BUNDLED_DIRECTORY / "towns.csv")
-    )
     app = typer.Typer()
-    register(app)
+    register(app, load_gazetteer=sample_gazetteer)
 
     @app.callback()
     def main() -> None:
@@ -74,8 +79,15 @@ def test_bad_lines_get_an_error_line_and_do_not_stop_the_stream(cli: typer.Typer
 
 def test_classify_stream_accepts_a_last_line_without_newline() -> None:
     out = io.StringIO()
-    failures = classify_stream(io.StringIO('{"text": "配信を停止して"}\n{"text": "協力者をやめたい"}'), out)
+    lines = io.StringIO('{"text": "配信を停止して"}\n{"text": "協力者をやめたい"}')
+    failures = classify_stream(lines, out, sample_gazetteer)
     assert failures == 0 and len(out.getvalue().splitlines()) == 2
+
+
+def test_classify_stream_falls_back_to_the_bundled_towns_without_a_database() -> None:
+    out = io.StringIO()
+    failures = classify_stream(io.StringIO('{"text": "北区旭町に住んでいます"}\n'), out, no_database)
+    assert failures == 0 and json.loads(out.getvalue())["place"]["town_ids"] == ["kita-2-4"]
 
 
 def test_eval_prints_the_tables(cli: typer.Typer) -> None:
@@ -101,22 +113,36 @@ def test_train_reports_where_and_how_long(cli: typer.Typer, monkeypatch: pytest.
     assert "12.3 s" in result.stdout and "classifier.joblib" in result.stdout
 
 
-@pytest.mark.slow
-def test_classify_trains_on_first_use_and_keeps_stdout_clean(tmp_path: Path) -> None:
-    """A fresh data dir: the model is trained first (progress on stderr), stdout holds only JSON lines."""
-    get_classifier()  # make sure the shared model exists so a broken training fails elsewhere first
-    env = {**os.environ, "TSUNAGU_DATA_DIR": str(tmp_path), "TSUNAGU_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "classify"],
-        input='{"text": "家賃が払えない"}\n{"text": "火事です"}\n',
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=240,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
+def test_classify_trains_on_first_use_and_keeps_stdout_clean(
+    cli: typer.Typer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A fresh data dir: the model is trained first (progress on stderr), stdout holds only JSON lines.
+
+    The fit itself is the run's model handed back after the progress reports (training is
+    proved in tests/intents/test_backends.py on a small split): this test is about the command.
+    """
+    shared = get_classifier()
+    assert isinstance(shared, LocalClassifier)
+    fitted: list[int] = []
+
+    def fit_model(
+        examples: list[Example], encoder: Encoder, data_hash: str, progress: Progress | None
+    ) -> TrainedModel:
+        fitted.append(len(examples))
+        assert progress is not None, "training on first use shows its progress"
+        for stage, fraction in (("encoding", 0.0), ("intent head", 0.5), ("done", 1.0)):
+            progress(stage, fraction)
+        return shared.model
+
+    monkeypatch.setattr("intents.classifier.fit_model", fit_model)
+    monkeypatch.setattr(settings, "data_dir", tmp_path)
+    get_classifier.cache_clear()  # type: ignore[attr-defined]
+    try:
+        result = CliRunner().invoke(cli, ["classify"], input='{"text": "家賃が払えない"}\n{"text": "火事です"}\n')
+    finally:
+        get_classifier.cache_clear()  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert fitted == [len(load_split("train"))]
     outputs = [json.loads(line) for line in result.stdout.splitlines()]
     assert [(o["intent"], o["topic"]) for o in outputs] == [("ask_where", "money"), ("emergency", None)]
     assert (tmp_path / "model" / "classifier.joblib").exists()
-    assert settings.data_dir != tmp_path

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from bot.db import session_scope
 from bot.models import Case, CaseKind, CaseStatus, Delivery, DeliveryState
 from bot.settings import BUNDLED_DIRECTORY, settings
+from intents.classifier import get_classifier
 from routing.areas import resolve_town_id
 from routing.cases import open_case
 from routing.commands import register, route_text
@@ -118,9 +119,7 @@ class FakeClassifier:
         return self.answers[text]
 
 
-def test_route_wiring_of_safety_signals(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import intents
-
+def test_route_wiring_of_safety_signals(db_url: str) -> None:
     answers = {
         "倒れて動かない": FakeClassification("emergency", None, safety=FakeSignal("emergency", "119")),
         "包丁を持った人がいる": FakeClassification("emergency", None, safety=FakeSignal("emergency", "110")),
@@ -128,9 +127,9 @@ def test_route_wiring_of_safety_signals(db_url: str, monkeypatch: pytest.MonkeyP
         "死にたい": FakeClassification("ask_where", None, safety=FakeSignal("crisis", None)),
         "北区柳町の隣の家の人を見かけない": FakeClassification("report_worry", None),
     }
-    monkeypatch.setattr(intents, "get_classifier", lambda: FakeClassifier(answers))
+    classifier = FakeClassifier(answers)
     with session_scope(db_url) as session:
-        results = {text: route_text(session, text) for text in answers}
+        results = {text: route_text(session, classifier, text) for text in answers}
     assert results["倒れて動かない"]["counter_id"] == "tel-119"
     assert results["包丁を持った人がいる"]["counter_id"] == "tel-110"
     crisis_known = results["北区柳町に住んでいて死にたい"]
@@ -144,8 +143,6 @@ def test_route_wiring_of_safety_signals(db_url: str, monkeypatch: pytest.MonkeyP
 
 def test_route_jsonl_contract(sqlite_url: str, city: SampleCity) -> None:
     """Real classifier, real place extraction, a real process: one JSON line per input line, in order."""
-    from intents import get_classifier
-
     get_classifier()  # the subprocess reuses the model trained for this test run
     izumi = next(t for t in city.towns if t["town"] == "泉町")
     inside = shape(city.polygons[izumi["town_id"]]).representative_point()
