@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from bot.models import utcnow
 
-__all__ = ["Choice", "Handoff", "InboundMessage", "Reply", "TurnResult", "Effect", "InboundEvent"]
+__all__ = ["Choice", "Handoff", "InboundMessage", "Reply", "TurnResult", "Effect", "EffectKind", "InboundEvent"]
 
 InboundEvent = Literal[
     "message",  # text, location, postback, image
@@ -89,11 +90,40 @@ class Reply:
     response: str | None = None
 
 
+class EffectKind(StrEnum):
+    """What a turn (or a staff action) did besides talking.
+
+    Some of them set background work in motion once the turn is committed (see
+    ``bot.effects``); the others are reported for logs and tests.
+    """
+
+    # A case was opened for a counter / a second report was linked to an open case:
+    # both are delivered to the counter.
+    case_created = "case_created"
+    case_linked = "case_linked"
+    # A missing-person alert was created (pending staff approval) / has messages queued
+    # in the outbox, which the fan-out then sends.
+    alert_created = "alert_created"
+    alert_queued = "alert_queued"
+    sighting_recorded = "sighting_recorded"
+    cooperator_registered = "cooperator_registered"
+    cooperator_unsubscribed = "cooperator_unsubscribed"
+    person_registered = "person_registered"
+    person_deleted = "person_deleted"
+    # The resident was given a counter's number to call while it is open.
+    handoff = "handoff"
+    # The safety layer answered first: 119/110, or the crisis lines.
+    emergency_guidance = "emergency_guidance"
+    crisis_guidance = "crisis_guidance"
+    # The resident blocked or left the channel: nothing more is sent there, alerts included.
+    contact_unfollowed = "contact_unfollowed"
+
+
 @dataclass(frozen=True)
 class Effect:
-    """Something a turn did besides talking, e.g. ``("case_created", {"case_id": 3})``."""
+    """Something a turn did besides talking, e.g. ``Effect(EffectKind.case_created, {"case_id": 3})``."""
 
-    kind: str
+    kind: EffectKind
     data: dict[str, Any] = field(default_factory=dict)
 
 
