@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -36,10 +37,8 @@ from bot.models import (
     TaxonomyTerm,
     Town,
 )
+from intents.places import Gazetteer
 from routing.snapshot import forget_session_directory, get_directory
-
-if TYPE_CHECKING:
-    from intents.places import Gazetteer
 
 __all__ = [
     "DirectoryError",
@@ -47,8 +46,11 @@ __all__ = [
     "import_directory",
     "load_gazetteer",
     "read_directory",
+    "seed_directory",
     "ward_code_of",
 ]
+
+log = logging.getLogger(__name__)
 
 WEEKDAYS = {"MO", "TU", "WE", "TH", "FR", "SA", "SU"}
 TIME_RE = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$|^24:00$")
@@ -429,30 +431,29 @@ def import_directory(
     return ImportSummary(counts)
 
 
-def load_gazetteer(session: Session | None = None) -> Gazetteer:
-    """The place gazetteer of the directory loaded in the database (cached per import).
+def seed_directory(session: Session, folder: Path) -> ImportSummary | None:
+    """Import ``folder`` when the database holds no directory yet (the start-up step's seeding).
 
     Args:
-        session: a session on the database; a fresh one on the configured database if None.
+        session: the caller's session; the caller commits.
+        folder: the directory to import into an empty database.
+
+    Returns:
+        What was imported, or None when a directory was already loaded.
+    """
+    if session.scalar(select(Service.id).limit(1)) is not None:
+        return None
+    log.info("empty directory: importing %s", folder)
+    return import_directory(session, folder)
+
+
+def load_gazetteer(session: Session) -> Gazetteer:
+    """The place gazetteer of the directory loaded in the database (part of its snapshot).
+
+    Args:
+        session: a session on the database.
 
     Returns:
         The gazetteer ``intents.places.extract_place`` matches residents' words against.
     """
-    from bot.db import session_scope
-    from bot.settings import settings
-    from intents.places import Gazetteer
-
-    if session is None:
-        with session_scope(settings.database_url) as own_session:
-            return load_gazetteer(own_session)
-    token = get_directory(session).token
-    cached = _GAZETTEER_CACHE.get(token) if token else None
-    if cached is None:
-        cached = Gazetteer.from_towns(list(session.scalars(select(Town).order_by(Town.position, Town.town_id))))
-        if token:
-            _GAZETTEER_CACHE.clear()
-            _GAZETTEER_CACHE[token] = cached
-    return cached
-
-
-_GAZETTEER_CACHE: dict[str, Gazetteer] = {}
+    return get_directory(session).gazetteer

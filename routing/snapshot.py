@@ -3,16 +3,16 @@
 Routing answers every resident message, so it must not walk thousands of rows per
 turn. ``get_directory`` reads the token of the latest directory import (one tiny
 query) and returns the matching ``Directory``: towns with their readings, postal
-codes and prepared polygons, active services with topics, areas, phones, address
-and opening hours, and per-topic coverage maps computed on first use. A new
-import gets a new token, so every process picks up the new directory at once.
+codes and prepared polygons, the place gazetteer residents' words are matched
+against, active services with topics, areas, phones, address and opening hours, and
+per-topic coverage maps computed on first use. A new import gets a new token, so
+every process picks up the new directory at once.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +37,8 @@ from bot.models import (
     TaxonomyTerm,
     Town,
 )
+from intents.normalize import fold_for_matching
+from intents.places import Gazetteer
 from routing.hours import OpeningHours, parse_rule
 
 __all__ = [
@@ -117,7 +119,7 @@ class Coverage:
 
 
 def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).strip().lower().replace(" ", "")
+    return fold_for_matching(text).replace(" ", "")
 
 
 @dataclass
@@ -139,6 +141,8 @@ class Directory:
     token: str
     towns: dict[str, TownRecord]
     geometries: dict[str, dict[str, Any] | None]
+    # The towns' names in every script, for ``intents.places.extract_place``.
+    gazetteer: Gazetteer
     services: dict[str, ServiceRecord]
     _coverage: dict[tuple[frozenset[str], ...], Coverage] = field(default_factory=dict, repr=False)
 
@@ -289,7 +293,8 @@ class Directory:
 def _load(session: Session, token: str) -> Directory:
     towns: dict[str, TownRecord] = {}
     geometries: dict[str, dict[str, Any] | None] = {}
-    for town in session.scalars(select(Town).order_by(Town.position, Town.town_id)):
+    town_rows = list(session.scalars(select(Town).order_by(Town.position, Town.town_id)))
+    for town in town_rows:
         towns[town.town_id] = TownRecord(
             option=TownOption(town.town_id, town.town, town.ward, town.ward_code, town.sphere),
             postal_code=town.postal_code,
@@ -341,7 +346,8 @@ def _load(session: Session, token: str) -> Directory:
             hours=OpeningHours(tuple(rules.get(service.id, ()))),
             first_contact_hours=service.first_contact_hours,
         )
-    return Directory(token=token, towns=towns, geometries=geometries, services=services)
+    return Directory(token=token, towns=towns, geometries=geometries, gazetteer=Gazetteer.from_towns(town_rows),
+                     services=services)
 
 
 _CACHE: OrderedDict[str, Directory] = OrderedDict()
