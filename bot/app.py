@@ -1,12 +1,16 @@
-"""The web application: channel webhooks, the web chat page, the staff API and a health check.
+"""The composition root of the web application: channel webhooks, the web chat page, the
+staff API and a health check, wired to one conversation engine.
 
-``create_app()`` mounts every *configured* channel of :data:`channels.CHANNELS` at
-``/webhooks/<name>`` (a channel whose secret is empty is left out: an empty secret
-would verify forged requests), serves the web chat page at ``GET /chat`` and answers
-``GET /healthz``. Its lifespan migrates and seeds the database, loads the engine and
-its classifier, then starts the channels (HTTP clients, the Telegram Application) and,
-on the way out, lets background work finish and closes them. The engine is the
-process-wide one (``bot.engine.conversation_engine``), on the process-wide settings. ``serve()`` runs it with uvicorn (``tsunagu serve``).
+``create_app()`` builds the engine (``build_engine``) and mounts every *configured*
+channel of :data:`channels.registry.CHANNELS` at ``/webhooks/<name>`` with the engine's handler
+(a channel whose secret is empty is left out: an empty secret would verify forged
+requests), serves the web chat page at ``GET /chat`` and answers ``GET /healthz``. Its
+lifespan runs the start-up step (``prepare_database``: migrate, then seed the
+directory), loads the classifier, resumes unfinished background work, then starts the
+channels (HTTP clients, the Telegram Application) and, on the way out, lets background
+work finish and closes them. ``serve()`` runs it with uvicorn (``tsunagu serve``).
+
+``build_engine`` and ``prepare_database`` are also what ``tsunagu chat`` and the tests use.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 import uvicorn
@@ -22,19 +27,49 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot.db import init_db
+from bot.db import migrate, session_factory, session_scope
+from bot.domain import load_domain
+from bot.effects import resume_pending_work, run_effects
+from bot.engine import ConversationEngine
 from bot.housekeeping import every_minute
 from bot.settings import Settings
-from bot.staff_api import router as staff_router
 from bot.settings import settings as default_settings
-from channels import CHANNELS
+from bot.staff_api import router as staff_router
+from channels.registry import CHANNELS
 from channels.base import EngineHandler, InputChannel
+from intents.classifier import get_classifier
+from routing.directory import seed_directory
 
-__all__ = ["create_app", "serve"]
+__all__ = ["build_engine", "create_app", "prepare_database", "serve"]
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def prepare_database(url: str, directory: Path | None = None) -> None:
+    """The start-up step: bring the schema up to date, then import the directory if none is loaded.
+
+    Args:
+        url: the database.
+        directory: the directory folder to seed an empty database with (the configured one by default).
+    """
+    migrate(url)
+    with session_scope(url) as session:
+        seed_directory(session, directory or default_settings.directory_path)
+
+
+def build_engine(url: str) -> ConversationEngine:
+    """The conversation engine on ``url``; each turn's effects run once the turn is committed.
+
+    Args:
+        url: the database (prepared with :func:`prepare_database`).
+
+    Returns:
+        The engine; its classifier is loaded on first use (``get_classifier`` loads it early).
+    """
+    return ConversationEngine(session_factory(url), load_domain(), classifier=get_classifier,
+                              after_commit=partial(run_effects, url=url))
 
 
 def create_app(
@@ -48,8 +83,9 @@ def create_app(
 
     Args:
         settings: Secrets, URLs and the database; the process-wide settings by default.
-        handler: The engine entry point; by default ``conversation_engine().handle``,
-            loaded at start-up.
+        handler: The engine entry point; by default the ``handle`` of an engine built
+            here on ``settings.database_url``, whose classifier, housekeeping and
+            unfinished deliveries are started with the app.
         channel_names: Which channels to mount (default: every configured one).
         init_database: Migrate and seed ``settings.database_url`` at start-up.
 
@@ -57,24 +93,28 @@ def create_app(
         The application; its lifespan starts and stops the channels.
     """
     settings = settings or default_settings
+    own_engine = handler is None
+    handle = build_engine(settings.database_url).handle if handler is None else handler
     names = list(CHANNELS) if channel_names is None else list(channel_names)
     channels: list[InputChannel] = []
     for name in names:
         channel_class = CHANNELS[name]
         if channel_class.is_configured(settings):
-            channels.append(channel_class.from_settings(settings, handler))
+            channels.append(channel_class.from_settings(settings, handle))
         else:
             log.info("channel %s is not configured: not mounted", name)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if init_database:
-            await run_in_threadpool(init_db, settings.database_url)
-        if handler is None:
-            # Load the engine and its classifier now (training one if none is saved), so
-            # the first webhook is not the one that waits: Twilio gives up after 15 s.
-            await run_in_threadpool(_warm_up)
-        housekeeping = asyncio.create_task(every_minute(settings.database_url)) if handler is None else None
+            await run_in_threadpool(prepare_database, settings.database_url, settings.directory_path)
+        housekeeping = None
+        if own_engine:
+            # Load the classifier now (training one if none is saved), so the first
+            # webhook is not the one that waits: Twilio gives up after 15 s.
+            await run_in_threadpool(get_classifier)
+            await run_in_threadpool(resume_pending_work, settings.database_url)
+            housekeeping = asyncio.create_task(every_minute(settings.database_url))
         started: list[InputChannel] = []
         try:
             for channel in channels:
@@ -104,19 +144,6 @@ def create_app(
         return {"status": "ok", "channels": sorted(app.state.channels)}
 
     return app
-
-
-def _warm_up() -> None:
-    from bot.engine import conversation_engine
-    from intents import get_classifier
-    from alerts.fanout import enqueue as fanout
-    from routing.delivery import schedule_delivery
-
-    conversation_engine()
-    get_classifier()
-    # Resume what a previous process left half done: undelivered cases, unsent alerts.
-    schedule_delivery()
-    fanout.kick()
 
 
 def serve(host: str, port: int) -> None:

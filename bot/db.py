@@ -1,8 +1,7 @@
-"""Database engine, sessions, and the start-up step that migrates and seeds an empty database."""
+"""Database engine, sessions and schema migrations (seeding the directory is ``bot.app.prepare_database``)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -10,12 +9,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.settings import settings
-
-log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -81,16 +78,3 @@ def migrate(url: str | None = None) -> None:
         config = alembic_config(url)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-
-
-def init_db(url: str | None = None) -> None:
-    """Start-up step: migrate, then import the configured directory if none is loaded yet."""
-    from bot.models import Service
-    from routing.directory import import_directory
-
-    url = url or settings.database_url
-    migrate(url)
-    with session_scope(url) as session:
-        if session.scalar(select(Service.id).limit(1)) is None:
-            log.info("empty directory: importing %s", settings.directory_path)
-            import_directory(session, settings.directory_path)

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from alerts.cooperators import deactivate_endpoints
-from alerts.fanout import runner as fanout
 from bot.db import session_scope
 from bot.messages import Effect, EffectKind
 from routing.delivery import schedule_delivery
@@ -34,7 +33,7 @@ def run_effects(effects: Sequence[Effect], *, url: str) -> None:
     if kinds & _DELIVERED:
         schedule_delivery(url=url)
     if EffectKind.alert_queued in kinds:
-        fanout.kick()
+        _kick_fan_out()
     unfollowed = [effect for effect in effects if effect.kind is EffectKind.contact_unfollowed]
     if unfollowed:
         with session_scope(url) as session:
@@ -49,4 +48,10 @@ def resume_pending_work(url: str) -> None:
         url: the database to resume on.
     """
     schedule_delivery(url=url)
-    fanout.kick()
+    _kick_fan_out()
+
+
+def _kick_fan_out() -> None:
+    from alerts.fanout import runner  # why: its senders load every platform SDK, needed only once alerts are queued
+
+    runner.kick()

@@ -4,8 +4,9 @@ An *input channel* turns a platform's webhook into :class:`~bot.messages.Inbound
 objects: it has a :meth:`InputChannel.name`, a :meth:`InputChannel.from_settings`
 constructor and a FastAPI :meth:`InputChannel.router` that ``bot.app`` mounts at
 ``/webhooks/<name>``. It verifies the platform's signature or secret before it looks at
-anything else, hands each message to the engine (synchronous, so it runs in a worker
-thread) and sends the engine's replies back through an *output channel*.
+anything else, hands each message to the engine handler it was built with (synchronous,
+so it runs in a worker thread) and sends the engine's replies back through an *output
+channel*. Channels never import the engine: ``bot.app`` passes its handler in.
 
 An *output channel* renders :class:`~bot.messages.Reply` objects in the platform's form.
 Where a platform cannot show something, the shared fallbacks here apply: choices become
@@ -51,7 +52,7 @@ WEBHOOK_PREFIX = "/webhooks"
 """Every input channel's routes live under ``/webhooks/<name>``."""
 
 EngineHandler = Callable[[InboundMessage], TurnResult]
-"""The engine's entry point: ``conversation_engine().handle`` or a test double."""
+"""The engine's entry point, as ``bot.app`` wires it (``ConversationEngine.handle``), or a test double."""
 
 ENGINE_THREADS = 1
 """Worker threads per channel running engine turns. One: a turn is a few milliseconds of
@@ -162,7 +163,7 @@ class InputChannel(ABC):
     override :meth:`is_configured`, :meth:`startup` and :meth:`shutdown` when needed.
     """
 
-    def __init__(self, handler: EngineHandler | None = None) -> None:
+    def __init__(self, handler: EngineHandler) -> None:
         self._handler = handler
         self.tasks = SerialTasks()
         self._engine_threads = anyio.CapacityLimiter(ENGINE_THREADS)
@@ -182,12 +183,12 @@ class InputChannel(ABC):
 
     @classmethod
     @abstractmethod
-    def from_settings(cls, settings: Settings, handler: EngineHandler | None = None) -> Self:
+    def from_settings(cls, settings: Settings, handler: EngineHandler) -> Self:
         """Build the channel from settings.
 
         Args:
             settings: Secrets and API base URLs.
-            handler: The engine entry point; by default the process-wide engine's ``handle``.
+            handler: The engine entry point each message is handed to.
         """
 
     @classmethod
@@ -208,9 +209,5 @@ class InputChannel(ABC):
 
     async def handle(self, message: InboundMessage) -> TurnResult:
         """Give one message to the engine (in a worker thread) and return its result."""
-        if self._handler is None:
-            from bot.engine import conversation_engine
-
-            self._handler = conversation_engine().handle
         log.debug("%s: %s event %s from %s", message.channel, message.event, message.event_id, message.user_id)
         return await anyio.to_thread.run_sync(self._handler, message, limiter=self._engine_threads)

@@ -248,7 +248,7 @@ def to_inbound(event: Event) -> InboundMessage | None:
 class LineChannel(InputChannel):
     """The LINE webhook and its reply/push sender."""
 
-    def __init__(self, channel_secret: str, access_token: str, api_host: str, handler: EngineHandler | None = None):
+    def __init__(self, channel_secret: str, access_token: str, api_host: str, handler: EngineHandler):
         super().__init__(handler)
         self.parser = WebhookParser(channel_secret)
         self.configuration = Configuration(host=api_host, access_token=access_token)
@@ -264,7 +264,7 @@ class LineChannel(InputChannel):
         return bool(settings.line_channel_secret and settings.line_channel_access_token)
 
     @classmethod
-    def from_settings(cls, settings: Settings, handler: EngineHandler | None = None) -> Self:
+    def from_settings(cls, settings: Settings, handler: EngineHandler) -> Self:
         return cls(
             settings.line_channel_secret, settings.line_channel_access_token, settings.line_api_host, handler
         )

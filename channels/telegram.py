@@ -164,7 +164,7 @@ def to_inbound(update: Update) -> InboundMessage | None:
 class TelegramChannel(InputChannel):
     """The Telegram webhook, its PTB Application and its sender."""
 
-    def __init__(self, application: Application, secret_token: str, handler: EngineHandler | None = None) -> None:
+    def __init__(self, application: Application, secret_token: str, handler: EngineHandler) -> None:
         super().__init__(handler)
         self.application = application
         self.secret_token = secret_token
@@ -180,7 +180,7 @@ class TelegramChannel(InputChannel):
         return bool(settings.telegram_bot_token and settings.telegram_secret_token)
 
     @classmethod
-    def from_settings(cls, settings: Settings, handler: EngineHandler | None = None) -> Self:
+    def from_settings(cls, settings: Settings, handler: EngineHandler) -> Self:
         application = (
             Application.builder()
             .token(settings.telegram_bot_token)

@@ -132,7 +132,7 @@ class TwiMLRenderer:
 class VoiceChannel(InputChannel):
     """The Twilio voice webhooks: verified, rendered as TwiML."""
 
-    def __init__(self, auth_token: str, public_base_url: str, voices: Mapping[str, str], handler: EngineHandler | None = None):
+    def __init__(self, auth_token: str, public_base_url: str, voices: Mapping[str, str], handler: EngineHandler):
         super().__init__(handler)
         self.validator = RequestValidator(auth_token)
         self.public_base_url = public_base_url.rstrip("/")
@@ -148,7 +148,7 @@ class VoiceChannel(InputChannel):
         return bool(settings.twilio_auth_token)
 
     @classmethod
-    def from_settings(cls, settings: Settings, handler: EngineHandler | None = None) -> Self:
+    def from_settings(cls, settings: Settings, handler: EngineHandler) -> Self:
         voices = {"ja": settings.twilio_voice, "en": settings.twilio_voice_en}
         return cls(settings.twilio_auth_token, settings.public_base_url, voices, handler)
 

@@ -48,7 +48,7 @@ class ChatRequest(BaseModel):
 class WebChatChannel(InputChannel):
     """The JSON endpoint of the web chat page."""
 
-    def __init__(self, secure_cookie: bool, handler: EngineHandler | None = None) -> None:
+    def __init__(self, secure_cookie: bool, handler: EngineHandler) -> None:
         super().__init__(handler)
         self.secure_cookie = secure_cookie
 
@@ -57,7 +57,7 @@ class WebChatChannel(InputChannel):
         return "webchat"
 
     @classmethod
-    def from_settings(cls, settings: Settings, handler: EngineHandler | None = None) -> Self:
+    def from_settings(cls, settings: Settings, handler: EngineHandler) -> Self:
         return cls(settings.public_base_url.startswith("https://"), handler)
 
     def router(self) -> APIRouter:

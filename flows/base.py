@@ -1,38 +1,55 @@
-"""What every flow is built from: the turn context, the flow base class and the flow registry.
+"""What every flow is built from: the turn context and the flow base classes.
 
 A flow is a small state machine over one conversation: ``start`` runs on the message
 that chose it, ``resume`` on each later message while it is active. Flows talk only
 through ``TurnContext`` (say / ask / finish / switch), never to a platform SDK, and
-find every sentence in domain.yml by response name. Flows register themselves with
-``@register``; the engine picks the flow whose ``intents`` claim the message.
+find every sentence in domain.yml by response name. ``flows.registry`` lists the flows
+the engine runs; the engine starts a flow when the classifier names one of its
+``intents``, or whatever flow is active when the flow ``claims`` the message (an event,
+its button, a payload prefix or its interrupt words).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from functools import cached_property
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.domain import Domain, DomainError
-from bot.messages import Choice, Effect, Handoff, InboundMessage, Reply
+from bot.messages import Choice, Effect, EffectKind, Handoff, InboundEvent, InboundMessage, Reply
 from bot.models import Contact, Conversation
+from intents.classification import Classification, IntentClassifier
+from intents.normalize import fold_for_matching
 
-if TYPE_CHECKING:
-    from intents import Classification
-
-__all__ = ["Flow", "FormFlow", "check_forms", "TurnContext", "register", "FLOWS", "flow_for_intent", "flow_claiming", "required_responses", "is_yes", "is_no"]
-
-FLOWS: dict[str, "Flow"] = {}
+__all__ = [
+    "INTENT_BUTTON",
+    "Flow",
+    "FormFlow",
+    "TurnContext",
+    "check_forms",
+    "intent_button",
+    "is_no",
+    "is_yes",
+    "required_responses",
+]
 
 # Slot keys the engine keeps for itself (prompt to repeat, choices to match digits against).
 PROMPT_SLOT = "_prompt"
 CHOICES_SLOT = "_choices"
+# A button payload naming an intent or a flow ("intent:report_worry") starts that flow
+# from anywhere: the main menu, a clarifying question.
+INTENT_BUTTON = "intent:"
+
+
+def intent_button(intent: str) -> str:
+    """The payload of a button that starts the flow for ``intent``."""
+    return f"{INTENT_BUTTON}{intent}"
 
 
 @dataclass
@@ -45,12 +62,16 @@ class TurnContext:
     conversation: Conversation
     domain: Domain
     now: datetime
-    classification: "Classification | None" = None
+    # The engine's intent classifier (loaded on first use), for a flow that reads free text.
+    classifier: Callable[[], IntentClassifier]
+    classification: Classification | None = None
     # The resident's answer after choice matching: a choice payload or the (stripped) text.
     answer: str = ""
     replies: list[Reply] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
     switch_to: str | None = None
+    # Set by ``treat_as_new_request``: the classifier reads this message afresh.
+    reclassify: bool = False
 
     # ------------------------------------------------------------------ reading
     @property
@@ -65,6 +86,11 @@ class TurnContext:
     def text(self) -> str:
         return (self.message.text or "").strip()
 
+    @cached_property
+    def plain(self) -> str:
+        """The text folded for comparing with command words (cancel, a person, stop alerts)."""
+        return fold_for_matching(self.text)
+
     @property
     def slots(self) -> dict[str, Any]:
         return self.conversation.slots
@@ -72,6 +98,10 @@ class TurnContext:
     @property
     def step(self) -> str | None:
         return self.conversation.step
+
+    def classify(self, text: str) -> Classification:
+        """What the classifier makes of ``text`` (e.g. the topic of a free answer)."""
+        return self.classifier().classify(text)
 
     def set_slot(self, name: str, value: Any) -> None:
         self.conversation.slots[name] = value
@@ -117,7 +147,7 @@ class TurnContext:
         self.ask(prompt["name"], choices=choices, request_location=prompt["request_location"], **prompt["values"])
         return True
 
-    def effect(self, kind: str, **data: Any) -> None:
+    def effect(self, kind: EffectKind, **data: Any) -> None:
         self.effects.append(Effect(kind, data))
 
     # ------------------------------------------------------------------ flow control
@@ -134,17 +164,44 @@ class TurnContext:
         self.finish()
         self.switch_to = flow_name
 
+    def treat_as_new_request(self) -> None:
+        """Not an answer to this flow's question: end the flow and classify the message afresh."""
+        self.finish()
+        self.reclassify = True
+
 
 class Flow:
     """Base class: set ``name``, ``intents`` and ``responses``; implement ``start``/``resume``."""
 
     name: ClassVar[str]
+    # The classifier's intents this flow answers; a flow without intents leaves the
+    # message it takes unclassified (a greeting on follow, silence, cancel).
     intents: ClassVar[tuple[str, ...]] = ()
     responses: ClassVar[tuple[str, ...]] = ()
+    # Events that start this flow whatever is going on (e.g. "follow": the greeting).
+    events: ClassVar[tuple[InboundEvent, ...]] = ()
     # A button payload prefix (e.g. "sighting:") that starts this flow from anywhere.
     postback_prefix: ClassVar[str | None] = None
-    # Words that take over from any active flow (e.g. "配信を停止して").
+    # Words that take over from any active flow (e.g. "配信を停止して"), matched against
+    # the folded text (``TurnContext.plain``).
     interrupts: ClassVar[re.Pattern[str] | None] = None
+    # Slots of the interrupted conversation this flow carries over (a person to talk to
+    # about the place and topic just discussed).
+    carries_over: ClassVar[tuple[str, ...]] = ()
+    # False: the flow answers beside the active one, which goes on (silence repeats its question).
+    takes_over: ClassVar[bool] = True
+
+    def claims(self, ctx: TurnContext) -> bool:
+        """Whether this message is for this flow whatever flow is active: one of its
+        ``events``, its button (``intent:<name or intent>``), a payload starting with its
+        ``postback_prefix``, or its ``interrupts`` words."""
+        if ctx.message.event in self.events:
+            return True
+        if ctx.answer in {intent_button(name) for name in (self.name, *self.intents)}:
+            return True
+        if self.postback_prefix and ctx.answer.startswith(self.postback_prefix):
+            return True
+        return self.interrupts is not None and bool(ctx.plain) and self.interrupts.search(ctx.plain) is not None
 
     def start(self, ctx: TurnContext) -> None:
         raise NotImplementedError
@@ -181,9 +238,9 @@ class FormFlow(Flow):
         return False
 
 
-def check_forms(domain: Domain) -> None:
+def check_forms(domain: Domain, flows: Iterable[Flow]) -> None:
     """Every form flow asks exactly its domain.yml form's slots, in that order."""
-    for flow in FLOWS.values():
+    for flow in flows:
         if isinstance(flow, FormFlow):
             expected = domain.forms.get(flow.form)
             if expected != list(flow.questions):
@@ -191,34 +248,10 @@ def check_forms(domain: Domain) -> None:
                                   f"'{flow.form}' in domain.yml requires {expected}")
 
 
-def register(cls: type[Flow]) -> type[Flow]:
-    """Class decorator: make a flow available to the engine."""
-    if cls.name in FLOWS:
-        raise ValueError(f"flow '{cls.name}' registered twice")
-    FLOWS[cls.name] = cls()
-    return cls
-
-
-def flow_for_intent(intent: str) -> Flow | None:
-    for flow in FLOWS.values():
-        if intent in flow.intents:
-            return flow
-    return None
-
-
-def flow_claiming(answer: str, text: str) -> Flow | None:
-    """The flow that claims this message whatever flow is active, if any."""
-    for flow in FLOWS.values():
-        if flow.postback_prefix and answer.startswith(flow.postback_prefix):
-            return flow
-        if flow.interrupts is not None and text and flow.interrupts.search(text):
-            return flow
-    return None
-
-
-def required_responses() -> set[str]:
+def required_responses(flows: Iterable[Flow]) -> set[str]:
+    """Every response the flows can say (checked against domain.yml at start-up)."""
     names: set[str] = set()
-    for flow in FLOWS.values():
+    for flow in flows:
         names.update(flow.responses)
     return names
 
@@ -230,16 +263,11 @@ _NO = {"いいえ", "いや", "いえ", "結構です", "けっこうです", "�
        "だめ", "ダメ", "no", "n", "nope", "no thanks", "いらん", "ええわ", "ない", "なし"}
 
 
-def _plain(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).strip().lower()
-    return re.sub(r"[\s。、．，.,!！?？〜ー]+$", "", text)
-
-
 def is_yes(answer: str) -> bool:
-    plain = _plain(answer)
+    plain = fold_for_matching(answer)
     return answer == "yes" or plain in _YES or plain.startswith(("はい", "yes"))
 
 
 def is_no(answer: str) -> bool:
-    plain = _plain(answer)
+    plain = fold_for_matching(answer)
     return answer == "no" or plain in _NO or plain.startswith(("いいえ", "no "))

@@ -1,4 +1,11 @@
-"""Small talk and safety replies: greet (with the main menu), goodbye, out_of_scope, emergency.
+"""Opening, small talk, cancelling and safety replies: the flows around the real matters.
+
+- the greeting with the main menu, on a follow / a call (``OpeningFlow``) or a "hello";
+- silence on the phone repeats the last question (``SilenceFlow``);
+- 「やめる」 or the cancel button ends any flow (``CancelFlow``);
+- goodbye, out of scope, the model's emergency;
+- the safety layer's words, said before anything else: 119/110 guidance and the
+  crisis lines (``safety_guidance``).
 
 The main menu is the same on every channel; on the phone it is spoken with its keys
 (1 相談先を知りたい / 2 近所の方が心配 / 3 家族が行方不明 / 0 職員と話す).
@@ -6,10 +13,27 @@ The main menu is the same on every channel; on the phone it is spoken with its k
 
 from __future__ import annotations
 
-from bot.messages import Choice
-from flows.base import Flow, TurnContext, register
+import re
 
-__all__ = ["GreetFlow", "GoodbyeFlow", "OutOfScopeFlow", "EmergencyFlow", "ask_menu", "MENU"]
+from bot.messages import Choice, EffectKind
+from flows.ask_where import hotlines_text
+from flows.base import Flow, TurnContext, intent_button
+from intents.safety import SafetySignal, safety_matter
+from routing.counters import choose_counter
+
+__all__ = [
+    "MENU",
+    "SAFETY_RESPONSES",
+    "CancelFlow",
+    "EmergencyFlow",
+    "GoodbyeFlow",
+    "GreetFlow",
+    "OpeningFlow",
+    "OutOfScopeFlow",
+    "SilenceFlow",
+    "ask_menu",
+    "safety_guidance",
+]
 
 # (intent the button starts, response with its title, phone key)
 MENU = (
@@ -19,13 +43,17 @@ MENU = (
     ("talk_to_human", "utter_choice_talk_to_human", "0"),
 )
 MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU))
+SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", "utter_crisis", "utter_after_emergency_resume")
+
+CANCEL_WORDS = ("やめる", "やめます", "やめたい", "キャンセル", "取り消し", "取消", "中止", "最初から", "はじめから",
+                "もういい", "cancel", "start over", "restart", "quit")
 
 
 def ask_menu(ctx: TurnContext, prompt: str = "utter_menu") -> None:
-    ctx.ask(prompt, choices=[Choice(ctx.t(response), f"intent:{intent}", digit) for intent, response, digit in MENU])
+    ctx.ask(prompt, choices=[Choice(ctx.t(response), intent_button(intent), digit)
+                             for intent, response, digit in MENU])
 
 
-@register
 class GreetFlow(Flow):
     name = "greet"
     intents = ("greet",)
@@ -37,7 +65,39 @@ class GreetFlow(Flow):
         ctx.finish(keep_prompt=True)
 
 
-@register
+class OpeningFlow(GreetFlow):
+    """A new follower (LINE follow, Telegram /start, the web chat page) or a call: greeting and menu."""
+
+    name = "opening"
+    intents = ()
+    events = ("follow", "call_start")
+
+
+class SilenceFlow(Flow):
+    """The caller said nothing: ask the last question again (or show the menu); the flow goes on."""
+
+    name = "silence"
+    events = ("silence",)
+    takes_over = False
+    responses = MENU_RESPONSES
+
+    def start(self, ctx: TurnContext) -> None:
+        if not ctx.repeat_prompt():
+            ask_menu(ctx)
+
+
+class CancelFlow(Flow):
+    """「やめる」 (or the cancel button) in any flow: forget what was asked and say so."""
+
+    name = "cancel"
+    interrupts = re.compile(r"\A(?:" + "|".join(map(re.escape, CANCEL_WORDS)) + r")\Z")
+    responses = ("utter_cancelled",)
+
+    def start(self, ctx: TurnContext) -> None:
+        ctx.say("utter_cancelled")
+        ctx.finish()
+
+
 class GoodbyeFlow(Flow):
     name = "goodbye"
     intents = ("goodbye",)
@@ -48,7 +108,6 @@ class GoodbyeFlow(Flow):
         ctx.finish()
 
 
-@register
 class OutOfScopeFlow(Flow):
     name = "out_of_scope"
     intents = ("out_of_scope",)
@@ -60,14 +119,43 @@ class OutOfScopeFlow(Flow):
         ctx.finish(keep_prompt=True)
 
 
-@register
 class EmergencyFlow(Flow):
     """The model's emergency (the lexicon already answers most): 119 guidance, nothing else."""
 
     name = "emergency"
     intents = ("emergency",)
-    responses = ("utter_emergency_119", "utter_emergency_110")
+    responses = SAFETY_RESPONSES
 
     def start(self, ctx: TurnContext) -> None:
         ctx.say("utter_emergency_119", urgent=True)
         ctx.finish()
+
+
+def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
+    """Say the safety layer's guidance before anything else.
+
+    An emergency: 119 (or 110) at once; a flow in progress keeps what the resident told
+    it and asks its question again once they are safe. Suicidal ideation: the crisis
+    lines at once; a flow in progress asks its question again.
+
+    Returns:
+        True when nothing else follows this turn; False when the signal's matter
+        (:func:`intents.safety.safety_matter`: the ward's こころの相談) should start now.
+    """
+    if signal.kind == "emergency":
+        ctx.say("utter_emergency_110" if signal.service == "110" else "utter_emergency_119", urgent=True)
+        ctx.effect(EffectKind.emergency_guidance, service=signal.service or "119")
+        if ctx.conversation.flow:
+            ctx.say("utter_after_emergency_resume")
+            ctx.repeat_prompt()
+        else:
+            ctx.finish()
+        return True
+    matter = safety_matter(signal)
+    lines = choose_counter(ctx.session, intent=matter.intent, topic=matter.topic, area=None, now=ctx.now).hotlines
+    ctx.say("utter_crisis", urgent=True, hotlines=hotlines_text(ctx, lines))
+    ctx.effect(EffectKind.crisis_guidance)
+    if ctx.conversation.flow:
+        ctx.repeat_prompt()
+        return True
+    return False

@@ -1,16 +1,18 @@
 """talk_to_human: connect the resident to a person at the right counter, or take a message.
 
-Works from any flow. In opening hours the resident gets the counter's number (the
-phone line dials it); after hours they leave a message (the phone line records it),
-which becomes a ``callback`` case for that counter.
+Works from any flow ("a person, please", or the menu's key 0). In opening hours the
+resident gets the counter's number (the phone line dials it); after hours they leave a
+message (the phone line records it), which becomes a ``callback`` case for that counter.
 """
 
 from __future__ import annotations
 
-from bot.messages import Handoff
+import re
+
+from bot.messages import EffectKind, Handoff
 from bot.models import CaseKind
 from flows.ask_where import format_opening
-from flows.base import Flow, TurnContext, register
+from flows.base import Flow, TurnContext
 from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_record, read_place
 from routing.areas import AreaResolution
 from routing.cases import open_case
@@ -18,11 +20,20 @@ from routing.counters import choose_counter
 
 __all__ = ["HandoffFlow"]
 
+# "A person, please", in any flow (matched against the folded text).
+ASKING_FOR_A_PERSON = re.compile(
+    r"(人|ひと|職員|担当|係|オペレーター|人間|相談員)(の方|さん)?と(話|はな)|"
+    r"(オペレーター|職員|担当者|人間)(に|を)(つな|繋|代わ|かわ)|"
+    r"talk to (a |an )?(human|person|staff|operator|someone)|real person|speak to (a |an )?(human|person|staff)"
+)
 
-@register
+
 class HandoffFlow(Flow):
     name = "talk_to_human"
     intents = ("talk_to_human",)
+    interrupts = ASKING_FOR_A_PERSON
+    # The counter the resident was just talking about, if any.
+    carries_over = ("place", "topic")
     responses = ("utter_ask_ward", "utter_handoff_open", "utter_handoff_closed", "utter_message_received",
                  *PLACE_RESPONSES)
 
@@ -56,7 +67,7 @@ class HandoffFlow(Flow):
         handoff = Handoff(counter.id, counter.name, counter.phone or "", counter.open_now)
         if counter.open_now:
             ctx.say("utter_handoff_open", handoff=handoff, end=True, name=counter.name, phone=counter.phone or "")
-            ctx.effect("handoff", counter_id=counter.id)
+            ctx.effect(EffectKind.handoff, counter_id=counter.id)
             ctx.finish()
             return
         ctx.conversation.slots = {"place": place_record(area, None, counter.name), "topic": topic,
@@ -84,5 +95,5 @@ class HandoffFlow(Flow):
             now=ctx.now,
         )
         ctx.say("utter_message_received", end=True, name=ctx.slots["counter_name"], case_id=case.id)
-        ctx.effect("case_created", case_id=case.id, counter_id=case.counter_id)
+        ctx.effect(EffectKind.case_created, case_id=case.id, counter_id=case.counter_id)
         ctx.finish()

@@ -9,8 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.db import session_factory
-from bot.domain import load_domain
+from bot.app import build_engine
 from bot.engine import ConversationEngine
 from bot.messages import InboundMessage, Reply, TurnResult
 
@@ -56,7 +55,8 @@ class Resident:
 
 @pytest.fixture
 def engine(db_url: str) -> ConversationEngine:
-    return ConversationEngine(session_factory(db_url), load_domain())
+    """The engine as the app wires it: effects (deliveries, fan-out, unfollow) run after each turn."""
+    return build_engine(db_url)
 
 
 @pytest.fixture

@@ -66,18 +66,14 @@ def fresh_rate_limiter() -> Iterator[None]:
 
 
 @pytest.fixture
-def engine_db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The process-wide engine, on a fresh copy of the seeded SQLite database.
+def engine_db(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh copy of the seeded SQLite database, for the engine the app builds on it.
 
     Conversations in tests run faster than people type, so the per-chat Telegram bucket
     is widened; tests/channels/test_ratelimit.py checks the real numbers.
     """
     monkeypatch.setitem(ratelimit.LIMITS, "telegram.chat", ratelimit.Limit(rate=100.0, burst=100))
-    from bot.engine import conversation_engine
-
-    conversation_engine.cache_clear()
-    yield sqlite_url
-    conversation_engine.cache_clear()
+    return sqlite_url
 
 
 def channel_settings(database_url: str, **overrides: Any) -> Settings:

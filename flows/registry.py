@@ -1,0 +1,51 @@
+"""Every flow the engine runs, in one explicit list: adding a flow is one import and one line here.
+
+The order matters where a message could be claimed by more than one flow whatever flow
+is active (``Flow.claims``): the first flow in ``FLOWS`` that claims it takes it. So the
+interrupts that must win come first — the greeting on a follow or a call, silence on
+the phone, cancel, "a person, please" — and flows claimed by their own words or payload
+prefix (stop alerts, a sighting button) come last, after every flow's menu button.
+"""
+
+from __future__ import annotations
+
+from flows.ask_where import AskWhereFlow
+from flows.base import Flow
+from flows.conversation import (
+    CancelFlow,
+    EmergencyFlow,
+    GoodbyeFlow,
+    GreetFlow,
+    OpeningFlow,
+    OutOfScopeFlow,
+    SilenceFlow,
+)
+from flows.cooperator import RegisterHelperFlow, UnsubscribeFlow
+from flows.handoff import HandoffFlow
+from flows.missing import MissingFlow
+from flows.person import RegisterPersonFlow
+from flows.sighting import SightingFlow
+from flows.worry import WorryFlow
+
+__all__ = ["FLOWS"]
+
+FLOWS: tuple[Flow, ...] = (
+    # Interrupts, in order of precedence.
+    OpeningFlow(),
+    SilenceFlow(),
+    CancelFlow(),
+    HandoffFlow(),
+    # The matters, started by the classifier's intent or their menu button.
+    AskWhereFlow(),
+    WorryFlow(),
+    MissingFlow(),
+    RegisterHelperFlow(),
+    RegisterPersonFlow(),
+    GreetFlow(),
+    GoodbyeFlow(),
+    OutOfScopeFlow(),
+    EmergencyFlow(),
+    # Also claimed by their own words or payload prefix, from any flow.
+    UnsubscribeFlow(),
+    SightingFlow(),
+)
