@@ -138,7 +138,7 @@ class Platforms:
 
     # --------------------------------------------------------------------------- SMTP
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's hook
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd
         if self._over_limit("email"):
             return "451 4.7.0 Too many messages, slow down"
         now = time.monotonic()

