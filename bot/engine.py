@@ -40,6 +40,7 @@ __all__ = ["ConversationEngine", "ENGINE_RESPONSES", "detect_language"]
 
 log = logging.getLogger(__name__)
 
+# What the engine itself says: the safety layer's guidance, a clarifying question, a timeout notice.
 ENGINE_RESPONSES = ("utter_clarify", "utter_timeout_restart", *SAFETY_RESPONSES)
 
 # Events that carry the resident's own words, which the safety layer reads first

@@ -124,7 +124,7 @@ class EmergencyFlow(Flow):
 
     name = "emergency"
     intents = ("emergency",)
-    responses = SAFETY_RESPONSES
+    responses = ("utter_emergency_119",)
 
     def start(self, ctx: TurnContext) -> None:
         ctx.say("utter_emergency_119", urgent=True)
