@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from channels import CHANNELS
+from channels.registry import CHANNELS
 from tests.channels.conftest import channel_settings, open_client
 from tests.fakes.line import FakeLineAPI
 from tests.fakes.telegram import FakeTelegramAPI
