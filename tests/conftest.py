@@ -1,5 +1,5 @@
 """Shared fixtures: real SQLite files and a real PostgreSQL schema, one trained model per run,
-and a guard that fails any test trying to reach a non-loopback address."""
+a guard that fails any test trying to reach a non-loopback address, and one terminal width."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from bot.settings import settings
 
+TERMINAL_COLUMNS = "200"
 POSTGRES_URL = os.environ.get("TSUNAGU_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 # Tables holding conversation and case state; emptied between tests (the directory stays).
@@ -23,6 +24,20 @@ STATE_TABLES = (
     "sightings", "outbox", "alerts", "registered_persons", "cooperator_endpoints", "cooperators",
     "staff_users", "deliveries", "delivery_targets", "case_events", "cases", "messages", "conversations", "contacts",
 )
+
+
+# --------------------------------------------------------------------------- terminal width
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Rich output (CLI tables, error panels, chat transcripts) at one width, whatever the terminal.
+
+    Rich prefers COLUMNS to the terminal's size. It is set before any test module is imported
+    (some create their console at import), and subprocesses inherit it.
+    """
+    environment = pytest.MonkeyPatch()
+    environment.setenv("COLUMNS", TERMINAL_COLUMNS)
+    config.add_cleanup(environment.undo)
 
 
 # --------------------------------------------------------------------------- no network
