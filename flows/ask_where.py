@@ -7,30 +7,18 @@ call-back, which becomes a ``consult`` case for that counter.
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
-from bot.messages import Choice
+from bot.messages import Choice, EffectKind
 from bot.models import CaseKind
-from flows.base import Flow, TurnContext, is_no, is_yes, register
-from flows.place_question import (
-    PLACE_RESPONSES,
-    area_from_record,
-    ask_place,
-    place_already_given,
-    place_label,
-    place_record,
-    read_place,
-)
-from intents import get_classifier
+from flows.base import Flow, TurnContext
+from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_already_given
+from flows.steps import ask_yes_no, caller_phone, read_phone, read_place_answer, yes_or_no
 from routing.areas import AreaResolution
 from routing.cases import open_case
 from routing.counters import CounterChoice, CounterInfo, choose_counter
 
-__all__ = ["AskWhereFlow", "say_counter", "format_opening", "parse_phone", "hotlines_text"]
+__all__ = ["AskWhereFlow", "say_counter", "format_opening", "hotlines_text"]
 
 TOPIC_CHOICES = ("elderly", "disability", "child", "money", "mental", "complex")
-PHONE_RE = re.compile(r"^0\d{9,10}$")
 
 
 def format_opening(ctx: TurnContext, counter: CounterInfo) -> str:
@@ -70,13 +58,6 @@ def say_counter(ctx: TurnContext, choice: CounterChoice) -> None:
         )
 
 
-def parse_phone(text: str) -> str | None:
-    """A Japanese phone number from free text (full-width digits, hyphens, spaces), or None."""
-    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
-    return digits if PHONE_RE.match(digits) else None
-
-
-@register
 class AskWhereFlow(Flow):
     name = "ask_where"
     intents = ("ask_where",)
@@ -114,38 +95,35 @@ class AskWhereFlow(Flow):
         if step == "topic":
             topic = ctx.answer.removeprefix("topic:") if ctx.answer.startswith("topic:") else None
             if topic is None and ctx.text:
-                topic = get_classifier().classify(ctx.text).topic
+                topic = ctx.classify(ctx.text).topic
             if topic is None:
                 ctx.repeat_prompt()
                 return
             ctx.set_slot("topic", topic)
             self._answer_or_ask(ctx)
         elif step == "area":
-            area = read_place(ctx, ctx.slots.get("needs_area", "town"), "utter_ask_area")
-            if area is None:
+            place = read_place_answer(ctx, ctx.slots.get("needs_area", "town"), "utter_ask_area")
+            if place is None:
                 return
-            detail = ctx.slots.get("_place_detail")
-            ctx.set_slot("place", place_record(area, detail, place_label(area, detail, ctx.text)))
+            ctx.set_slot("place", place.record())
             self._answer_or_ask(ctx)
         elif step == "callback_offer":
-            if is_yes(ctx.answer):
-                if ctx.channel == "voice" and parse_phone(ctx.message.user_id):
-                    self._create_callback(ctx, parse_phone(ctx.message.user_id) or "")
-                else:
-                    ctx.set_step("callback_phone")
-                    ctx.ask("utter_ask_callback_phone")
-            elif is_no(ctx.answer):
+            wants_callback, caller = yes_or_no(ctx), caller_phone(ctx)
+            if wants_callback is None:
+                # Not an answer to the offer: treat it as a new request.
+                ctx.treat_as_new_request()
+            elif wants_callback and caller:
+                self._create_callback(ctx, caller)
+            elif wants_callback:
+                ctx.set_step("callback_phone")
+                ctx.ask("utter_ask_callback_phone")
+            else:
                 ctx.say("utter_anything_else")
                 ctx.finish()
-            else:
-                # Not an answer to the offer: treat it as a new request.
-                ctx.switch("*")
         elif step == "callback_phone":
-            phone = parse_phone(ctx.text)
-            if phone is None:
-                ctx.say("utter_bad_phone")
-                return
-            self._create_callback(ctx, phone)
+            phone = read_phone(ctx)
+            if phone is not None:
+                self._create_callback(ctx, phone)
 
     def _area(self, ctx: TurnContext) -> AreaResolution | None:
         record = ctx.slots.get("place")
@@ -175,8 +153,7 @@ class AskWhereFlow(Flow):
         ctx.set_slot("counter_name", choice.counter.name)
         ctx.set_slot("reason", choice.reason)
         ctx.set_step("callback_offer")
-        ctx.ask("utter_offer_callback", choices=[
-            Choice(ctx.t("utter_choice_yes"), "yes"), Choice(ctx.t("utter_choice_no"), "no")])
+        ask_yes_no(ctx, "utter_offer_callback")
 
     def _create_callback(self, ctx: TurnContext, phone: str) -> None:
         area = self._area(ctx)
@@ -196,5 +173,5 @@ class AskWhereFlow(Flow):
             now=ctx.now,
         )
         ctx.say("utter_callback_created", name=ctx.slots["counter_name"], case_id=case.id)
-        ctx.effect("case_created", case_id=case.id, counter_id=counter_id)
+        ctx.effect(EffectKind.case_created, case_id=case.id, counter_id=counter_id)
         ctx.finish()

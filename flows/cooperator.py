@@ -17,10 +17,20 @@ import re
 
 from sqlalchemy import select
 
-from bot.messages import Choice
+from bot.messages import Choice, EffectKind
 from bot.models import Cooperator, Message, MessageDirection
-from flows.base import Flow, FormFlow, TurnContext, is_no, is_yes, register
-from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
+from flows.base import Flow, FormFlow, TurnContext, is_yes
+from flows.place_question import PLACE_RESPONSES, ask_place, place_label
+from flows.steps import (
+    CONSENT,
+    REGISTER,
+    answered_none,
+    ask_optional,
+    ask_yes_no,
+    decline_registration,
+    on_yes_no,
+    read_town,
+)
 from routing.areas import resolve_town_id
 from alerts.cooperators import (
     PUSH_CHANNELS,
@@ -44,7 +54,6 @@ QUESTIONS = {
     "helper_sms": "utter_ask_helper_sms",
     "quiet_hours": "utter_ask_quiet_hours",
 }
-NONE = "none"
 # 「配信を停止して」「お知らせはもういらない」「stop alerts」 (matched on NFKC-folded, lower-cased text).
 STOP_WORDS = re.compile(
     r"配信(を|は)?(停止|止め|とめ|やめ|中止|解除|いらない|不要)|"
@@ -80,7 +89,6 @@ def _forget_exact_point(ctx: TurnContext, latitude: float, longitude: float) -> 
         inbound.payload = {**kept, "latitude": latitude, "longitude": longitude}
 
 
-@register
 class RegisterHelperFlow(FormFlow):
     name = "register_helper"
     intents = ("register_helper",)
@@ -128,31 +136,18 @@ class RegisterHelperFlow(FormFlow):
 
     def _ask_consent(self, ctx: TurnContext) -> None:
         ctx.set_step("consent")
-        ctx.ask("utter_helper_consent", choices=[Choice(ctx.t("utter_choice_agree"), "agree"),
-                                                 Choice(ctx.t("utter_choice_disagree"), "disagree")])
+        ask_yes_no(ctx, "utter_helper_consent", CONSENT)
 
     def resume(self, ctx: TurnContext) -> None:
-        step, answer = ctx.step, ctx.answer
+        step = ctx.step
         if step == "existing":
             self._existing(ctx)
             return
         if step == "consent":
-            if answer == "agree" or is_yes(answer):
-                self._next(ctx)
-            elif answer == "disagree" or is_no(answer):
-                ctx.say("utter_registration_declined")
-                ctx.finish()
-            else:
-                ctx.repeat_prompt()
+            on_yes_no(ctx, CONSENT, self._next, decline_registration)
             return
         if step == "confirm":
-            if answer == "register" or is_yes(answer):
-                self._register(ctx)
-            elif answer == "cancel" or is_no(answer):
-                ctx.say("utter_registration_declined")
-                ctx.finish()
-            else:
-                ctx.repeat_prompt()
+            on_yes_no(ctx, REGISTER, self._register, decline_registration)
             return
         if step == "helper_area":
             if not self._read_area(ctx):
@@ -176,12 +171,8 @@ class RegisterHelperFlow(FormFlow):
             ctx.repeat_prompt()
 
     def _read_area(self, ctx: TurnContext) -> bool:
-        area = read_place(ctx, "town", "utter_ask_helper_area")
-        if area is None:
-            return False
-        if area.status != "resolved" or area.town is None:
-            ctx.say("utter_place_not_found")
-            ask_place(ctx, "utter_ask_helper_area")
+        area = read_town(ctx, "utter_ask_helper_area")
+        if area is None or area.town is None:
             return False
         record = get_directory(ctx.session).towns[area.town.town_id]
         if ctx.message.has_location:
@@ -191,7 +182,7 @@ class RegisterHelperFlow(FormFlow):
 
     def _read_option(self, ctx: TurnContext, step: str) -> bool:
         """E-mail, SMS number or quiet hours: a value, or "none"; a bad value asks again."""
-        if ctx.answer == NONE or is_no(ctx.answer):
+        if answered_none(ctx):
             ctx.set_slot(step, None)
             return True
         if step == "helper_email":
@@ -229,7 +220,7 @@ class RegisterHelperFlow(FormFlow):
         if slot == "helper_area":
             ask_place(ctx, question)
         else:
-            ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
+            ask_optional(ctx, question)
 
     def _describe_endpoint(self, ctx: TurnContext, endpoint: EndpointSpec) -> str:
         if endpoint.channel in PUSH_CHANNELS:
@@ -240,10 +231,10 @@ class RegisterHelperFlow(FormFlow):
         separator = ", " if ctx.lang == "en" else "、"
         quiet = ctx.slots.get("quiet_hours")
         ctx.set_step("confirm")
-        ctx.ask(
+        ask_yes_no(
+            ctx,
             "utter_helper_confirm",
-            choices=[Choice(ctx.t("utter_choice_register"), "register"),
-                     Choice(ctx.t("utter_choice_cancel"), "cancel")],
+            REGISTER,
             area=ctx.slots["helper_area"]["label"],
             channels=separator.join(self._describe_endpoint(ctx, e) for e in self._endpoints(ctx)),
             quiet="-".join(quiet) if quiet else ctx.t("utter_none_label"),
@@ -264,11 +255,10 @@ class RegisterHelperFlow(FormFlow):
             now=ctx.now,
         )
         ctx.say("utter_helper_registered")
-        ctx.effect("cooperator_registered", cooperator_id=cooperator.id)
+        ctx.effect(EffectKind.cooperator_registered, cooperator_id=cooperator.id)
         ctx.finish()
 
 
-@register
 class UnsubscribeFlow(Flow):
     name = "unsubscribe"
     intents = ("unsubscribe",)
@@ -282,5 +272,5 @@ class UnsubscribeFlow(Flow):
             ctx.say("utter_unsubscribe_not_registered")
         else:
             ctx.say("utter_unsubscribed")
-            ctx.effect("cooperator_unsubscribed", cooperator_id=cooperator.id)
+            ctx.effect(EffectKind.cooperator_unsubscribed, cooperator_id=cooperator.id)
         ctx.finish()

@@ -12,15 +12,15 @@ description then answers "who". With the case comes a *pending* alert
 
 from __future__ import annotations
 
-from bot.messages import Choice
+from bot.messages import Choice, EffectKind
 from bot.models import Case, CaseKind, RegisteredPerson
 from bot.settings import settings
-from flows.ask_where import parse_phone
-from flows.base import FormFlow, TurnContext, is_no, is_yes, register
+from flows.base import FormFlow, TurnContext, is_no, is_yes
 from flows.person import person_label, persons_of
-from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_label, place_record, read_place
+from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place
+from flows.steps import caller_phone, read_phone, read_report_place
 from flows.when import parse_when
-from alerts.alerts import approve, create_from_case
+from alerts.lifecycle import approve, create_from_case
 from routing.cases import open_case
 from routing.counters import choose_counter
 
@@ -35,7 +35,6 @@ QUESTIONS = {
 }
 
 
-@register
 class MissingFlow(FormFlow):
     name = "report_missing"
     intents = ("report_missing",)
@@ -85,21 +84,15 @@ class MissingFlow(FormFlow):
         if step == "registered_person":
             self._pick_person(ctx)
         elif step == "last_seen_where":
-            area = read_place(ctx, "ward", "utter_ask_last_seen_where")
-            if area is None:
+            where = read_report_place(ctx, "utter_ask_last_seen_where")
+            if where is None:
                 return
-            if area.status == "outside":
-                ctx.say("utter_outside_city", hotlines="110")
-                ctx.finish()
-                return
-            detail = ctx.slots.get("_place_detail")
-            ctx.set_slot("last_seen_where", place_record(area, detail, place_label(area, detail, ctx.text)))
+            ctx.set_slot("last_seen_where", where)
             if ctx.message.has_location:
                 ctx.set_slot("last_seen_point", [ctx.message.latitude, ctx.message.longitude])
         elif step == "callback_phone":
-            phone = parse_phone(ctx.text)
+            phone = read_phone(ctx)
             if phone is None:
-                ctx.say("utter_bad_phone")
                 return
             ctx.set_slot("callback_phone", phone)
         elif step in QUESTIONS:
@@ -107,7 +100,7 @@ class MissingFlow(FormFlow):
         self._next(ctx)
 
     def _next(self, ctx: TurnContext) -> None:
-        caller = parse_phone(ctx.message.user_id) if ctx.channel == "voice" else None
+        caller = caller_phone(ctx)
         if caller and "callback_phone" not in ctx.slots:
             ctx.set_slot("callback_phone", caller)
         if not self.ask_next(ctx):
@@ -149,7 +142,7 @@ class MissingFlow(FormFlow):
             now=ctx.now,
         )
         ctx.say("utter_missing_created", urgent=True, case_id=case.id, counter_name=choice.counter.name)
-        ctx.effect("case_created", case_id=case.id, counter_id=case.counter_id, urgent=True)
+        ctx.effect(EffectKind.case_created, case_id=case.id, counter_id=case.counter_id, urgent=True)
         self._create_alert(ctx, case)
         ctx.finish()
 
@@ -167,10 +160,10 @@ class MissingFlow(FormFlow):
             last_seen_at=parse_when(ctx.slots["last_seen_when"], ctx.now),
             now=ctx.now,
         )
-        ctx.effect("alert_created", alert_id=alert.id, case_id=case.id)
+        ctx.effect(EffectKind.alert_created, alert_id=alert.id, case_id=case.id)
         if person is not None and settings.auto_approve_registered:
             queued = approve(ctx.session, alert, by="auto", now=ctx.now)
-            ctx.effect("alert_queued", alert_id=alert.id, queued=queued)
+            ctx.effect(EffectKind.alert_queued, alert_id=alert.id, queued=queued)
             ctx.say("utter_missing_alert_sent")
         else:
             ctx.say("utter_missing_alert_pending")

@@ -15,10 +15,21 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.messages import Choice
+from bot.messages import Choice, EffectKind
 from bot.models import RegisteredPerson
-from flows.base import FormFlow, TurnContext, is_no, is_yes, register
-from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
+from flows.base import FormFlow, TurnContext, is_no
+from flows.place_question import PLACE_RESPONSES, ask_place, place_label
+from flows.steps import (
+    CONSENT,
+    REGISTER,
+    answered_none,
+    ask_optional,
+    ask_yes_no,
+    decline_registration,
+    on_yes_no,
+    read_town,
+    yes_or_no,
+)
 from routing.areas import resolve_town_id
 
 __all__ = ["RegisterPersonFlow", "person_label", "persons_of"]
@@ -49,7 +60,6 @@ EDIT_CHOICES = (
     ("emergency_contacts", "utter_choice_edit_emergency_contacts"),
 )
 DELETE_WORDS = ("削除", "消して", "けして", "取り消して", "delete", "remove")
-NONE = "none"
 SHORT_LABEL = 20
 # Returned by _read when the answer was not usable and the question was asked again.
 _ASKED_AGAIN = object()
@@ -79,7 +89,6 @@ def _wants_delete(text: str) -> bool:
     return any(word in lowered for word in DELETE_WORDS)
 
 
-@register
 class RegisterPersonFlow(FormFlow):
     name = "register_person"
     intents = ("register_person",)
@@ -127,29 +136,16 @@ class RegisterPersonFlow(FormFlow):
 
     def _ask_consent(self, ctx: TurnContext) -> None:
         ctx.set_step("consent")
-        ctx.ask("utter_person_consent", choices=[Choice(ctx.t("utter_choice_agree"), "agree"),
-                                                 Choice(ctx.t("utter_choice_disagree"), "disagree")])
+        ask_yes_no(ctx, "utter_person_consent", CONSENT)
 
     def resume(self, ctx: TurnContext) -> None:
-        step, answer = ctx.step or "", ctx.answer
+        step = ctx.step or ""
         if step == "menu":
             self._menu(ctx)
         elif step == "consent":
-            if answer == "agree" or is_yes(answer):
-                self._next(ctx)
-            elif answer == "disagree" or is_no(answer):
-                ctx.say("utter_registration_declined")
-                ctx.finish()
-            else:
-                ctx.repeat_prompt()
+            on_yes_no(ctx, CONSENT, self._next, decline_registration)
         elif step == "confirm":
-            if answer == "register" or is_yes(answer):
-                self._create(ctx)
-            elif answer == "cancel" or is_no(answer):
-                ctx.say("utter_registration_declined")
-                ctx.finish()
-            else:
-                ctx.repeat_prompt()
+            on_yes_no(ctx, REGISTER, self._create, decline_registration)
         elif step == "actions":
             self._action(ctx)
         elif step == "delete_confirm":
@@ -165,17 +161,11 @@ class RegisterPersonFlow(FormFlow):
     # ------------------------------------------------------------------ answers
     def _read(self, ctx: TurnContext, item: str) -> Any:
         """The value of one item from this message, or _ASKED_AGAIN after asking once more."""
-        if item in OPTIONAL and (ctx.answer == NONE or is_no(ctx.answer)):
+        if item in OPTIONAL and answered_none(ctx):
             return None
         if item == "person_home":
-            area = read_place(ctx, "town", QUESTIONS[item])
-            if area is None:
-                return _ASKED_AGAIN
-            if area.status != "resolved" or area.town is None:
-                ctx.say("utter_place_not_found")
-                ask_place(ctx, QUESTIONS[item])
-                return _ASKED_AGAIN
-            return area.town.town_id
+            area = read_town(ctx, QUESTIONS[item])
+            return _ASKED_AGAIN if area is None or area.town is None else area.town.town_id
         if item == "person_photo":
             if ctx.message.media_ref:
                 return ctx.message.media_ref
@@ -190,7 +180,7 @@ class RegisterPersonFlow(FormFlow):
         if slot == "person_home":
             ask_place(ctx, question)
         elif slot in OPTIONAL:
-            ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
+            ask_optional(ctx, question)
         else:
             ctx.ask(question)
 
@@ -199,8 +189,7 @@ class RegisterPersonFlow(FormFlow):
             return
         ctx.set_step("confirm")
         self._say_summary(ctx, None, {COLUMNS[item]: ctx.slots[item] for item in QUESTIONS})
-        ctx.ask("utter_person_confirm", choices=[Choice(ctx.t("utter_choice_register"), "register"),
-                                                 Choice(ctx.t("utter_choice_cancel"), "cancel")])
+        ask_yes_no(ctx, "utter_person_confirm", REGISTER)
 
     def _say_summary(self, ctx: TurnContext, person_id: int | None, values: dict[str, Any]) -> None:
         none = ctx.t("utter_none_label")
@@ -232,7 +221,7 @@ class RegisterPersonFlow(FormFlow):
         ctx.session.add(person)
         ctx.session.flush()
         ctx.say("utter_person_registered", person_id=person.id)
-        ctx.effect("person_registered", person_id=person.id)
+        ctx.effect(EffectKind.person_registered, person_id=person.id)
         ctx.finish()
 
     # ------------------------------------------------------------------ view, edit, delete
@@ -291,22 +280,22 @@ class RegisterPersonFlow(FormFlow):
     def _ask_delete(self, ctx: TurnContext, person: RegisteredPerson) -> None:
         ctx.set_slot("person_id", person.id)
         ctx.set_step("delete_confirm")
-        ctx.ask("utter_person_delete_confirm", person_id=person.id,
-                choices=[Choice(ctx.t("utter_choice_yes"), "yes"), Choice(ctx.t("utter_choice_no"), "no")])
+        ask_yes_no(ctx, "utter_person_delete_confirm", person_id=person.id)
 
     def _delete(self, ctx: TurnContext) -> None:
         person = _own_person(ctx, ctx.slots.get("person_id"))
         if person is None:
             ctx.finish()
             return
-        if is_yes(ctx.answer):
+        delete = yes_or_no(ctx)
+        if delete is None:
+            ctx.repeat_prompt()
+        elif delete:
             ctx.session.delete(person)
             ctx.say("utter_person_deleted")
-            ctx.effect("person_deleted", person_id=person.id)
+            ctx.effect(EffectKind.person_deleted, person_id=person.id)
             ctx.finish()
-        elif is_no(ctx.answer):
+        else:
             ctx.say("utter_person_kept")
             self._show(ctx, person)
-        else:
-            ctx.repeat_prompt()
 

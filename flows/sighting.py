@@ -6,7 +6,7 @@ sent, or the only active one; with several it asks which. Then sighting_form: wh
 (the place question, or a location, kept exactly: it is the missing person's position,
 erased with the alert), when (read into a time when the words are clear), and an
 optional photo. The sighting is stored at once and shows on the alert's case for staff;
-reports of the same town within minutes are grouped (``alerts.alerts.record_sighting``).
+reports of the same town within minutes are grouped (``alerts.sightings.record_sighting``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.messages import Choice
+from bot.messages import Choice, EffectKind
 from bot.models import Alert, AlertStatus, OutboxItem
-from flows.base import FormFlow, TurnContext, is_no, register
-from flows.place_question import PLACE_RESPONSES, ask_place, place_label, read_place
+from flows.base import FormFlow, TurnContext
+from flows.place_question import PLACE_RESPONSES, ask_place
+from flows.steps import answered_none, ask_optional, read_place_answer
 from flows.when import parse_when
-from alerts.alerts import last_seen_label, record_sighting
+from alerts.sightings import record_sighting
+from alerts.texts import last_seen_label
 
 __all__ = ["SIGHTING_PAYLOAD", "SightingFlow"]
 
@@ -32,7 +34,6 @@ QUESTIONS = {
     "sighting_when": "utter_ask_sighting_when",
     "sighting_photo": "utter_ask_sighting_photo",
 }
-NONE = "none"
 # Quick answers to "when?".
 WHEN_CHOICES = (("now", "utter_choice_just_now", 0), ("ten_minutes", "utter_choice_ten_minutes_ago", 10))
 
@@ -53,7 +54,6 @@ def _active_alerts_for(ctx: TurnContext) -> list[Alert]:
     return mine or active
 
 
-@register
 class SightingFlow(FormFlow):
     name = "report_sighting"
     intents = ("report_sighting",)
@@ -118,14 +118,13 @@ class SightingFlow(FormFlow):
             self._begin(ctx, alert)
             return
         if step == "sighting_where":
-            area = read_place(ctx, "ward", QUESTIONS[step])
-            if area is None:
-                return
             message = ctx.message
-            detail = ctx.slots.get("_place_detail")
+            where = read_place_answer(ctx, "ward", QUESTIONS[step], fallback=ctx.text or message.address or "-")
+            if where is None:
+                return
             ctx.set_slot("sighting_where", {
-                "town_id": area.town.town_id if area.town else None,
-                "label": place_label(area, detail, ctx.text or message.address or "-"),
+                "town_id": where.area.town.town_id if where.area.town else None,
+                "label": where.label,
                 "point": [message.latitude, message.longitude] if message.has_location else None,
             })
         elif step == "sighting_when":
@@ -139,7 +138,7 @@ class SightingFlow(FormFlow):
         elif step == "sighting_photo":
             if ctx.message.media_ref:
                 ctx.set_slot("sighting_photo", ctx.message.media_ref)
-            elif ctx.answer == NONE or is_no(ctx.answer):
+            elif answered_none(ctx):
                 ctx.set_slot("sighting_photo", None)
             else:
                 ctx.repeat_prompt()
@@ -152,7 +151,7 @@ class SightingFlow(FormFlow):
         elif slot == "sighting_when":
             ctx.ask(question, choices=[Choice(ctx.t(r), p) for p, r, _ in WHEN_CHOICES])
         else:
-            ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
+            ask_optional(ctx, question)
 
     def _next(self, ctx: TurnContext) -> None:
         if not self.ask_next(ctx):
@@ -184,5 +183,5 @@ class SightingFlow(FormFlow):
             now=ctx.now,
         )
         ctx.say("utter_sighting_recorded", sighting_id=sighting.id)
-        ctx.effect("sighting_recorded", alert_id=alert.id, sighting_id=sighting.id, group_id=sighting.group_id)
+        ctx.effect(EffectKind.sighting_recorded, alert_id=alert.id, sighting_id=sighting.id, group_id=sighting.group_id)
         ctx.finish()

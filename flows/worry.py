@@ -8,20 +8,12 @@ the linking window is added to the open case instead of creating a second one.
 
 from __future__ import annotations
 
-from bot.messages import Choice
+from bot.messages import EffectKind
 from bot.models import CaseKind
 from bot.settings import settings
-from flows.ask_where import parse_phone
-from flows.base import FormFlow, TurnContext, is_no, is_yes, register
-from flows.place_question import (
-    PLACE_RESPONSES,
-    area_from_record,
-    ask_place,
-    place_already_given,
-    place_label,
-    place_record,
-    read_place,
-)
+from flows.base import FormFlow, TurnContext
+from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_already_given
+from flows.steps import SEND, ask_yes_no, caller_phone, on_yes_no, read_phone, read_report_place, yes_or_no
 from routing.cases import household_key, open_case
 from routing.counters import choose_counter
 
@@ -36,7 +28,11 @@ QUESTIONS = {
 }
 
 
-@register
+def _cancelled(ctx: TurnContext) -> None:
+    ctx.say("utter_cancelled")
+    ctx.finish()
+
+
 class WorryFlow(FormFlow):
     name = "report_worry"
     intents = ("report_worry",)
@@ -77,39 +73,25 @@ class WorryFlow(FormFlow):
         if step == "noticed":
             ctx.set_slot("noticed", ctx.text)
         elif step == "where":
-            area = read_place(ctx, "ward", "utter_ask_where")
-            if area is None:
+            where = read_report_place(ctx, "utter_ask_where")
+            if where is None:
                 return
-            if area.status == "outside":
-                ctx.say("utter_outside_city", hotlines="110")
-                ctx.finish()
-                return
-            detail = ctx.slots.get("_place_detail")
-            ctx.set_slot("where", place_record(area, detail, place_label(area, detail, ctx.text)))
+            ctx.set_slot("where", where)
         elif step == "since_when":
             ctx.set_slot("since_when", ctx.text or ctx.t("utter_unknown_label"))
         elif step == "callback_consent":
-            if is_yes(ctx.answer):
-                ctx.set_slot("callback_consent", True)
-            elif is_no(ctx.answer):
-                ctx.set_slot("callback_consent", False)
-            else:
+            consent = yes_or_no(ctx)
+            if consent is None:
                 ctx.repeat_prompt()
                 return
+            ctx.set_slot("callback_consent", consent)
         elif step == "callback_phone":
-            phone = parse_phone(ctx.text)
+            phone = read_phone(ctx)
             if phone is None:
-                ctx.say("utter_bad_phone")
                 return
             ctx.set_slot("callback_phone", phone)
         elif step == "confirm":
-            if is_yes(ctx.answer) or ctx.answer == "send":
-                self._create_case(ctx)
-            elif is_no(ctx.answer) or ctx.answer == "cancel":
-                ctx.say("utter_cancelled")
-                ctx.finish()
-            else:
-                ctx.repeat_prompt()
+            on_yes_no(ctx, SEND, self._create_case, _cancelled)
             return
         self._next(ctx)
 
@@ -117,8 +99,7 @@ class WorryFlow(FormFlow):
         if slot == "where":
             ask_place(ctx, question)
         elif slot == "callback_consent":
-            ctx.ask(question, choices=[Choice(ctx.t("utter_choice_yes"), "yes", "1"),
-                                       Choice(ctx.t("utter_choice_no"), "no", "2")])
+            ask_yes_no(ctx, question)
         else:
             ctx.ask(question)
 
@@ -126,7 +107,7 @@ class WorryFlow(FormFlow):
         if self.ask_next(ctx):
             return
         if ctx.slots["callback_consent"] and "callback_phone" not in ctx.slots:
-            caller = parse_phone(ctx.message.user_id) if ctx.channel == "voice" else None
+            caller = caller_phone(ctx)
             if caller:
                 ctx.set_slot("callback_phone", caller)
             else:
@@ -144,9 +125,10 @@ class WorryFlow(FormFlow):
         ctx.set_slot("reason", choice.reason)
         ctx.set_step("confirm")
         callback = ctx.t("utter_yes_label") if ctx.slots["callback_consent"] else ctx.t("utter_no_label")
-        ctx.ask(
+        ask_yes_no(
+            ctx,
             "utter_worry_confirm",
-            choices=[Choice(ctx.t("utter_choice_send"), "send", "1"), Choice(ctx.t("utter_choice_cancel"), "cancel", "2")],
+            SEND,
             counter_name=choice.counter.name,
             noticed=ctx.slots["noticed"],
             where=ctx.slots["where"]["label"],
@@ -178,10 +160,10 @@ class WorryFlow(FormFlow):
         )
         if linked:
             ctx.say("utter_worry_linked", case_id=case.id, counter_name=ctx.slots["counter_name"])
-            ctx.effect("case_linked", case_id=case.id, counter_id=case.counter_id)
+            ctx.effect(EffectKind.case_linked, case_id=case.id, counter_id=case.counter_id)
         else:
             hours = round((case.first_contact_due - case.created_at).total_seconds() / 3600) if case.first_contact_due else settings.first_contact_hours
             ctx.say("utter_worry_created", case_id=case.id, counter_name=ctx.slots["counter_name"], hours=hours)
-            ctx.effect("case_created", case_id=case.id, counter_id=case.counter_id)
+            ctx.effect(EffectKind.case_created, case_id=case.id, counter_id=case.counter_id)
         ctx.say("utter_worry_if_danger")
         ctx.finish()
