@@ -12,7 +12,10 @@ import pytest
 from channels.ratelimit import LIMITS, Limit, MemoryRateLimiter, RateLimiter, RedisRateLimiter, send_with_backoff
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
-FAST = {"test": Limit(rate=20.0, burst=2)}
+# "slow": once its burst is spent the next token is 100 s away, so a short time-out shows
+# whether a call had to wait, however busy the machine is.
+FAST = {"test": Limit(rate=20.0, burst=2), "slow": Limit(rate=0.01, burst=2)}
+WAITS = 1.0  # a call still waiting after this long is waiting for a "slow" token
 
 
 def test_platform_limits() -> None:
@@ -38,37 +41,46 @@ async def limiter_pair(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Ra
         await second.close()
 
 
-async def timed(limiter: RateLimiter, count: int, key: str = "") -> float:
+async def timed(limiter: RateLimiter, count: int, key: str = "", rule: str = "test") -> float:
     start = time.monotonic()
     for _ in range(count):
-        await limiter.acquire("test", key)
+        await limiter.acquire(rule, key)
     return time.monotonic() - start
+
+
+async def waits(limiter: RateLimiter, key: str = "", rule: str = "slow") -> bool:
+    """Whether one more token of ``rule`` is still out of reach after WAITS seconds."""
+    try:
+        await asyncio.wait_for(limiter.acquire(rule, key), WAITS)
+    except TimeoutError:
+        return True
+    return False
 
 
 async def test_bucket_allows_a_burst_then_the_rate(limiter_pair: tuple[RateLimiter, RateLimiter]) -> None:
     limiter, _ = limiter_pair
-    assert await timed(limiter, 2) < 0.04, "the burst goes at once"
-    elapsed = await timed(limiter, 4)
-    assert 0.15 <= elapsed < 0.6, f"4 more at 20/s take ~0.2 s, took {elapsed:.3f}"
+    assert not await waits(limiter) and not await waits(limiter), "the burst goes at once"
+    assert await waits(limiter), "then the next token waits for the rate"
+    await timed(limiter, 2)
+    assert await timed(limiter, 4) >= 0.15, "4 more at 20/s take ~0.2 s"
 
 
 async def test_keys_have_separate_buckets(limiter_pair: tuple[RateLimiter, RateLimiter]) -> None:
     limiter, _ = limiter_pair
-    await timed(limiter, 2, "chat-1")
-    assert await timed(limiter, 2, "chat-2") < 0.04
+    await timed(limiter, 2, "chat-1", "slow")
+    assert not await waits(limiter, "chat-2") and not await waits(limiter, "chat-2")
 
 
 async def test_workers_share_one_budget(limiter_pair: tuple[RateLimiter, RateLimiter]) -> None:
     first, second = limiter_pair
-    start = time.monotonic()
-    await asyncio.gather(timed(first, 3, "chat"), timed(second, 3, "chat"))
-    assert time.monotonic() - start >= 0.15, "6 tokens at burst 2 + 20/s need ~0.2 s between two workers"
+    await timed(first, 2, "chat", "slow")
+    assert await waits(second, "chat"), "the first worker spent the burst of both"
 
 
 async def test_a_pause_stops_every_worker(limiter_pair: tuple[RateLimiter, RateLimiter]) -> None:
     first, second = limiter_pair
-    await first.pause("test", "chat", 0.3)
-    assert await timed(second, 1, "chat") >= 0.25
+    await first.pause("test", "chat", 100.0)
+    assert await waits(second, "chat", "test")
 
 
 class Flaky(Exception):
