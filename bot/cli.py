@@ -5,8 +5,9 @@ A composition root like ``bot/app.py``: it adds each package's commands
 (``intents.commands``, ``routing.commands``, ``alerts.commands``,
 ``alerts.fanout.commands``) and hands them what lies above their package — the
 directory's gazetteer to the classifier commands, the effects dispatcher and
-housekeeping to the alert commands. ``--help`` loads no ML library and no platform
-SDK: those load when a command that needs them runs.
+housekeeping to the alert commands. Every command starts by checking domain.yml
+against every response the code can send (``bot.responses``). ``--help`` loads no ML
+library and no platform SDK: those load when a command that needs them runs.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from rich.console import Console
 from alerts.commands import register as register_alerts
 from alerts.fanout.commands import register as register_fanout
 from bot.console_io import database_session, err, fail
+from bot.domain import load_domain
 from bot.effects import run_effects
 from bot.housekeeping import run_due_jobs
 from bot.messages import Effect
 from bot.privacy import purge_expired
+from bot.responses import check_domain
 from bot.settings import settings
 from bot.staff_api import create_staff_user
 from channels.console import ConsoleChannel
@@ -58,6 +61,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs request URLs at INFO, and a Telegram URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # A missing sentence fails here, not when a command (or its sender thread) sends it.
+    check_domain(load_domain())
 
 
 @app.command()
