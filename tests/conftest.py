@@ -76,7 +76,13 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data dir (and so one trained model) for the whole run, reused across runs if cached."""
+    """One data dir, and so one trained model, for the whole run.
+
+    With ``TSUNAGU_TEST_DATA_DIR`` set the model stays there between runs: it carries the hash
+    of the training data, lookups, encoder and model version, is reused while that hash
+    matches and retrained in place when it does not. Without it, the first test that
+    classifies trains the model (a minute or more) in a temporary dir.
+    """
     cached = os.environ.get("TSUNAGU_TEST_DATA_DIR")
     data_dir = Path(cached) if cached else tmp_path_factory.mktemp("data")
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -48,6 +49,7 @@ def test_help_and_the_flows_load_nothing_heavy() -> None:
     assert result.stdout.strip() == "[]"
 
 
+@pytest.mark.slow
 def test_chat_script_walks_the_first_five_minutes(sqlite_url: str, tmp_path: Path) -> None:
     get_classifier()  # the subprocess reuses the model trained for this test run
     script = tmp_path / "demo.txt"
@@ -68,6 +70,7 @@ def test_chat_script_walks_the_first_five_minutes(sqlite_url: str, tmp_path: Pat
     assert [(case.kind, case.counter_id) for case in cases] == [(CaseKind.worry, "mimamori-chuo")]
 
 
+@pytest.mark.slow
 def test_chat_in_english(sqlite_url: str, tmp_path: Path) -> None:
     get_classifier()
     script = tmp_path / "en.txt"

@@ -12,8 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.settings import settings
-from intents import get_classifier
+from intents.classifier import get_classifier
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 
@@ -23,6 +25,7 @@ def _expected() -> str:
                    for out in sorted(GOLDEN_DIR.glob("*.out")))
 
 
+@pytest.mark.slow
 def test_readme_conversations_read_exactly_as_recorded(sqlite_url: str) -> None:
     get_classifier()  # the subprocess reuses the model trained for this test run
     env = {**os.environ, "TSUNAGU_DATABASE_URL": sqlite_url, "TSUNAGU_DATA_DIR": str(settings.data_dir),

@@ -76,6 +76,7 @@ def live_server(engine_db: str) -> Iterator[str]:
     thread.join(15)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)")
 async def test_worry_report_in_the_browser(live_server: str, engine_db: str, tmp_path: Path) -> None:
     from playwright.async_api import async_playwright, expect

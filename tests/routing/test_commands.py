@@ -141,6 +141,7 @@ def test_route_wiring_of_safety_signals(db_url: str) -> None:
     assert (worry["topic"], worry["counter_id"], worry["area"]["ward"]) == ("watch", "mimamori-kita", "kita")
 
 
+@pytest.mark.slow
 def test_route_jsonl_contract(sqlite_url: str, city: SampleCity) -> None:
     """Real classifier, real place extraction, a real process: one JSON line per input line, in order."""
     get_classifier()  # the subprocess reuses the model trained for this test run

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
+
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.models import Alert
@@ -14,6 +16,7 @@ from tests.alerts.fanout.conftest import Fakes, address, assert_nearest_first, e
 CHANNELS = ("line", "telegram", "email")
 
 
+@pytest.mark.slow
 def test_every_cooperator_gets_the_alert_once_nearest_first(fanout_env, fakes: Fakes, city, db_url) -> None:
     # 2,000 cooperators, a third on each channel; every tenth also gave an e-mail address.
     endpoints = []

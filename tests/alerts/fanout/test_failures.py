@@ -19,6 +19,7 @@ from tests.fakes.telegram import retry_after_body
 from tests.alerts.fanout.conftest import City, Fakes, address, enqueue, make_alert, outbox_states, seed
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_429_storm_slows_the_broadcast_but_loses_nothing(fanout_env, fakes: Fakes, city: City, db_url: str) -> None:
     mix = ["line"] * 200 + ["telegram"] * 200 + ["email"] * 200 + ["sms"] * 20

@@ -26,6 +26,8 @@ from alerts.fanout import runner
 from alerts.fanout.commands import dramatiq_argv
 from tests.alerts.fanout.conftest import Fakes, address, enqueue, make_alert, outbox_states, seed
 
+pytestmark = pytest.mark.slow  # worker processes killed and restarted: 8-13 s each
+
 ROOT = Path(__file__).resolve().parents[3]
 LEASE_SECONDS = 2.0
 
