@@ -96,10 +96,10 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file with the sample city imported, copied for each test."""
-    from bot.db import init_db
+    from bot.app import prepare_database
 
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
-    init_db(f"sqlite:///{path}")
+    prepare_database(f"sqlite:///{path}")
     from bot.db import get_engine
 
     get_engine(f"sqlite:///{path}").dispose()
@@ -109,7 +109,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_schema() -> Iterator[str]:
     """A private schema in the test database, migrated and seeded once per run."""
-    from bot.db import init_db
+    from bot.app import prepare_database
 
     schema = f"t_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URL)
@@ -119,7 +119,7 @@ def postgres_schema() -> Iterator[str]:
     except Exception as error:  # noqa: BLE001 - turn a missing server into a clear failure
         pytest.fail(f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}")
     url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    init_db(url)
+    prepare_database(url)
     yield url
     from bot.db import get_engine
 
