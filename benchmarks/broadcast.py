@@ -41,7 +41,8 @@ from sqlalchemy import create_engine, insert, select, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.db import get_engine, init_db, session_factory, session_scope  # noqa: E402
+from bot.app import prepare_database  # noqa: E402
+from bot.db import get_engine, session_factory, session_scope  # noqa: E402
 from bot.models import (  # noqa: E402
     Alert,
     AlertStatus,
@@ -53,7 +54,7 @@ from bot.models import (  # noqa: E402
     utcnow,
 )
 from bot.settings import settings  # noqa: E402
-from alerts.fanout import enqueue as fanout  # noqa: E402
+from alerts.fanout import enqueue as fanout, runner  # noqa: E402
 from alerts.fanout.commands import dramatiq_argv  # noqa: E402
 from benchmarks.platforms import CHANNELS, Platforms  # noqa: E402
 
@@ -224,7 +225,7 @@ def main() -> None:
         platforms = stack.enter_context(Platforms(PLATFORM_LIMITS))
         env = configure(url, platforms, REDIS_URL if args.mode == "dramatiq" else None)
         began = time.monotonic()
-        init_db(url)
+        prepare_database(url)
         seed(url, args.helpers)
         print(f"mode {args.mode}, database {url.split(':')[0]}, {args.helpers} cooperators "
               f"(setup {time.monotonic() - began:.1f} s)")
@@ -255,7 +256,7 @@ def main() -> None:
                 .order_by(OutboxItem.distance_m, OutboxItem.id).limit(NEAREST)
             ).all())
         kicked = time.monotonic()
-        fanout.kick()
+        runner.kick()
 
         def delivered() -> set[tuple[str, str]]:
             return {(channel, a) for channel, log in platforms.deliveries.items() for _, a in log}

@@ -21,7 +21,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 
-from intents import Classification, IntentClassifier, get_classifier
+from intents.classification import Classification, IntentClassifier
+from intents.classifier import get_classifier
 from intents.data import Example, load_split
 from intents.evaluate import EvalReport, score_predictions
 

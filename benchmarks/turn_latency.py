@@ -16,12 +16,10 @@ from zoneinfo import ZoneInfo
 
 from rich.progress import track
 
-from bot.db import init_db, session_factory
-from bot.domain import load_domain
-from bot.engine import ConversationEngine
+from bot.app import build_engine, prepare_database
 from bot.messages import InboundMessage
 from bot.settings import settings
-from intents import get_classifier
+from intents.classifier import get_classifier
 
 SCRIPTS = (
     ("母の介護のことで相談したい", "北区柳町", "いいえ"),
@@ -39,9 +37,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         settings.database_url = url
-        init_db(url)
+        prepare_database(url)
         get_classifier()
-        engine = ConversationEngine(session_factory(url), load_domain())
+        engine = build_engine(url)
         start = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
         timings: list[float] = []
         for number in track(range(args.conversations), description="conversations"):
