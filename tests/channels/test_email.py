@@ -6,7 +6,6 @@ from __future__ import annotations
 import smtplib
 import socket
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -14,29 +13,17 @@ from channels.email import EmailSender
 from tests.fakes.smtp import FakeSMTP
 
 
-class CountingSMTP(FakeSMTP):
-    """The fake SMTP server, also noting the connection (client address) each message came on."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.peers: list[Any] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook
-        self.peers.append(session.peer)
-        return await super().handle_DATA(server, session, envelope)
-
-
 @pytest.fixture
-def smtp() -> Iterator[CountingSMTP]:
-    with CountingSMTP() as server:
+def smtp() -> Iterator[FakeSMTP]:
+    with FakeSMTP() as server:
         yield server
 
 
-def _sender(server: CountingSMTP) -> EmailSender:
+def _sender(server: FakeSMTP) -> EmailSender:
     return EmailSender("127.0.0.1", server.port, "tsunagu@city.example.jp")
 
 
-def test_messages_share_one_connection_until_closed(smtp: CountingSMTP) -> None:
+def test_messages_share_one_connection_until_closed(smtp: FakeSMTP) -> None:
     with _sender(smtp) as sender:
         for number in range(3):
             sender.send(sender.compose(to=f"helper{number}@example.jp", subject=f"件名 {number}", body="本文\n"))
@@ -59,7 +46,7 @@ def test_a_composed_message_has_the_headers_mail_needs() -> None:
     assert "tsunagu-delivery-7" in message["Message-ID"] and message["Message-ID"].endswith("@aoba.example.jp>")
 
 
-def test_refusals_keep_the_connection(smtp: CountingSMTP) -> None:
+def test_refusals_keep_the_connection(smtp: FakeSMTP) -> None:
     smtp.unknown.add("gone@example.jp")
     smtp.fail_next(1)
     with _sender(smtp) as sender:
@@ -74,7 +61,7 @@ def test_refusals_keep_the_connection(smtp: CountingSMTP) -> None:
     assert len(set(smtp.peers)) == 1
 
 
-def test_a_broken_connection_is_replaced_on_the_next_send(smtp: CountingSMTP) -> None:
+def test_a_broken_connection_is_replaced_on_the_next_send(smtp: FakeSMTP) -> None:
     with _sender(smtp) as sender:
         sender.send(sender.compose(to="first@example.jp", subject="1", body="1\n"))
         assert sender._smtp is not None

@@ -3,7 +3,8 @@
 It refuses recipients it does not know (``unknown``: 550, a permanent failure), can answer
 451 (try later) to the next messages (``fail_next``), has an optional rate limit (``rate``:
 451 beyond it) and ``stall_after(n)``: after ``n`` more, a message hangs *before* delivery
-until released, then the server answers 421. ``attempts`` counts every message offered.
+until released, then the server answers 421. ``attempts`` counts every message offered and
+``peers`` notes the connection (client address) each came on.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class FakeSMTP(LoopbackServer):
         self.unknown: set[str] = set()
         self.messages: list[tuple[str, str, str]] = []
         self.attempts = 0
+        self.peers: list[tuple[str, int]] = []
         self._failures: list[str] = []
         self._server: asyncio.Server | None = None
 
@@ -61,6 +63,7 @@ class FakeSMTP(LoopbackServer):
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
         self.attempts += 1
+        self.peers.append(session.peer)
         if self.over_limit():
             return "451 4.7.0 Too many messages, slow down"
         if self._failures:
