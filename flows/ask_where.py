@@ -11,7 +11,15 @@ from bot.messages import Choice, EffectKind
 from bot.models import CaseKind
 from flows.base import Flow, TurnContext
 from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_already_given
-from flows.steps import ask_yes_no, caller_phone, read_phone, read_place_answer, yes_or_no
+from flows.steps import (
+    PHONE_RESPONSES,
+    YES_NO,
+    ask_yes_no,
+    caller_phone,
+    read_phone,
+    read_place_answer,
+    yes_or_no,
+)
 from routing.areas import AreaResolution
 from routing.cases import open_case
 from routing.counters import CounterChoice, CounterInfo, choose_counter
@@ -71,11 +79,10 @@ class AskWhereFlow(Flow):
         "utter_outside_city",
         "utter_offer_callback",
         "utter_ask_callback_phone",
-        "utter_bad_phone",
         "utter_callback_created",
         "utter_anything_else",
-        "utter_choice_yes",
-        "utter_choice_no",
+        *YES_NO.responses,
+        *PHONE_RESPONSES,
         *PLACE_RESPONSES,
         *(f"utter_topic_{topic}" for topic in TOPIC_CHOICES),
     )

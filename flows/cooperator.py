@@ -17,21 +17,6 @@ import re
 
 from sqlalchemy import select
 
-from bot.messages import Choice, EffectKind
-from bot.models import Cooperator, Message, MessageDirection
-from flows.base import Flow, FormFlow, TurnContext, is_yes
-from flows.place_question import PLACE_RESPONSES, ask_place, place_label
-from flows.steps import (
-    CONSENT,
-    REGISTER,
-    answered_none,
-    ask_optional,
-    ask_yes_no,
-    decline_registration,
-    on_yes_no,
-    read_town,
-)
-from routing.areas import resolve_town_id
 from alerts.cooperators import (
     PUSH_CHANNELS,
     EndpointSpec,
@@ -43,6 +28,23 @@ from alerts.cooperators import (
     register_cooperator,
     unsubscribe_endpoint,
 )
+from bot.messages import Choice, EffectKind
+from bot.models import Cooperator, Message, MessageDirection
+from flows.base import Flow, FormFlow, TurnContext, is_yes
+from flows.place_question import PLACE_RESPONSES, ask_place, place_label
+from flows.steps import (
+    CONSENT,
+    OPTIONAL_RESPONSES,
+    REGISTER,
+    REGISTRATION_RESPONSES,
+    answered_none,
+    ask_optional,
+    ask_yes_no,
+    decline_registration,
+    on_yes_no,
+    read_town,
+)
+from routing.areas import resolve_town_id
 from routing.snapshot import get_directory
 
 __all__ = ["RegisterHelperFlow", "UnsubscribeFlow", "contact_endpoints"]
@@ -107,17 +109,13 @@ class RegisterHelperFlow(FormFlow):
         "utter_helper_registered",
         "utter_helper_already",
         "utter_helper_reconfirmed",
-        "utter_registration_declined",
-        "utter_choice_agree",
-        "utter_choice_disagree",
-        "utter_choice_none",
-        "utter_choice_register",
-        "utter_choice_cancel",
         "utter_choice_keep_registration",
         "utter_choice_change_registration",
         "utter_choice_unsubscribe",
         "utter_none_label",
         "utter_unknown_label",
+        *REGISTRATION_RESPONSES,
+        *OPTIONAL_RESPONSES,
         *PLACE_RESPONSES,
     )
 

@@ -12,15 +12,15 @@ description then answers "who". With the case comes a *pending* alert
 
 from __future__ import annotations
 
+from alerts.lifecycle import approve, create_from_case
 from bot.messages import Choice, EffectKind
 from bot.models import Case, CaseKind, RegisteredPerson
 from bot.settings import settings
 from flows.base import FormFlow, TurnContext, is_no, is_yes
 from flows.person import person_label, persons_of
-from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place
-from flows.steps import caller_phone, read_phone, read_report_place
+from flows.place_question import area_from_record, ask_place
+from flows.steps import PHONE_RESPONSES, REPORT_PLACE_RESPONSES, caller_phone, read_phone, read_report_place
 from flows.when import parse_when
-from alerts.lifecycle import approve, create_from_case
 from routing.cases import open_case
 from routing.counters import choose_counter
 
@@ -43,14 +43,13 @@ class MissingFlow(FormFlow):
     responses = (
         "utter_missing_intro",
         "utter_missing_created",
-        "utter_bad_phone",
-        "utter_outside_city",
         "utter_ask_missing_registered",
         "utter_person_choice_label",
         "utter_choice_not_registered_person",
         "utter_missing_alert_pending",
         "utter_missing_alert_sent",
-        *PLACE_RESPONSES,
+        *PHONE_RESPONSES,
+        *REPORT_PLACE_RESPONSES,
     )
 
     def start(self, ctx: TurnContext) -> None:

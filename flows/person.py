@@ -21,7 +21,10 @@ from flows.base import FormFlow, TurnContext, is_no
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label
 from flows.steps import (
     CONSENT,
+    OPTIONAL_RESPONSES,
     REGISTER,
+    REGISTRATION_RESPONSES,
+    YES_NO,
     answered_none,
     ask_optional,
     ask_yes_no,
@@ -110,17 +113,12 @@ class RegisterPersonFlow(FormFlow):
         "utter_person_delete_confirm",
         "utter_person_deleted",
         "utter_person_kept",
-        "utter_registration_declined",
-        "utter_choice_agree",
-        "utter_choice_disagree",
-        "utter_choice_none",
-        "utter_choice_register",
-        "utter_choice_cancel",
-        "utter_choice_yes",
-        "utter_choice_no",
         "utter_photo_yes_label",
         "utter_none_label",
         "utter_unknown_label",
+        *REGISTRATION_RESPONSES,
+        *OPTIONAL_RESPONSES,
+        *YES_NO.responses,
         *PLACE_RESPONSES,
     )
 

@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from alerts.sightings import record_sighting
+from alerts.texts import last_seen_label
 from bot.messages import Choice, EffectKind
 from bot.models import Alert, AlertStatus, OutboxItem
 from flows.base import FormFlow, TurnContext
 from flows.place_question import PLACE_RESPONSES, ask_place
-from flows.steps import answered_none, ask_optional, read_place_answer
+from flows.steps import OPTIONAL_RESPONSES, answered_none, ask_optional, read_place_answer
 from flows.when import parse_when
-from alerts.sightings import record_sighting
-from alerts.texts import last_seen_label
 
 __all__ = ["SIGHTING_PAYLOAD", "SightingFlow"]
 
@@ -68,7 +68,7 @@ class SightingFlow(FormFlow):
         "utter_alert_choice_label",
         "utter_sighting_intro",
         *(response for _, response, _ in WHEN_CHOICES),
-        "utter_choice_none",
+        *OPTIONAL_RESPONSES,
         "utter_sighting_recorded",
         *PLACE_RESPONSES,
     )

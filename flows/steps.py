@@ -16,13 +16,17 @@ from typing import Any, Literal
 
 from bot.messages import Choice
 from flows.base import TurnContext, is_no, is_yes
-from flows.place_question import ask_place, place_label, place_record, read_place
+from flows.place_question import PLACE_RESPONSES, ask_place, place_label, place_record, read_place
 from routing.areas import AreaResolution
 
 __all__ = [
     "CONSENT",
     "NONE",
+    "OPTIONAL_RESPONSES",
+    "PHONE_RESPONSES",
     "REGISTER",
+    "REGISTRATION_RESPONSES",
+    "REPORT_PLACE_RESPONSES",
     "SEND",
     "YES_NO",
     "Buttons",
@@ -52,6 +56,11 @@ class Buttons:
     no: str
     no_title: str
 
+    @property
+    def responses(self) -> tuple[str, str]:
+        """The two titles, for the flow's list of responses."""
+        return self.yes_title, self.no_title
+
 
 YES_NO = Buttons("yes", "utter_choice_yes", "no", "utter_choice_no")
 NONE = "none"
@@ -59,6 +68,12 @@ NONE = "none"
 CONSENT = Buttons("agree", "utter_choice_agree", "disagree", "utter_choice_disagree")
 REGISTER = Buttons("register", "utter_choice_register", "cancel", "utter_choice_cancel")
 SEND = Buttons("send", "utter_choice_send", "cancel", "utter_choice_cancel")
+
+# What the steps below say, for the response lists of the flows that take them.
+REGISTRATION_RESPONSES = (*CONSENT.responses, *REGISTER.responses, "utter_registration_declined")
+OPTIONAL_RESPONSES = ("utter_choice_none",)
+PHONE_RESPONSES = ("utter_bad_phone",)
+REPORT_PLACE_RESPONSES = ("utter_outside_city", *PLACE_RESPONSES)
 
 Step = Callable[[TurnContext], None]
 

@@ -12,8 +12,19 @@ from bot.messages import EffectKind
 from bot.models import CaseKind
 from bot.settings import settings
 from flows.base import FormFlow, TurnContext
-from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_already_given
-from flows.steps import SEND, ask_yes_no, caller_phone, on_yes_no, read_phone, read_report_place, yes_or_no
+from flows.place_question import area_from_record, ask_place, place_already_given
+from flows.steps import (
+    PHONE_RESPONSES,
+    REPORT_PLACE_RESPONSES,
+    SEND,
+    YES_NO,
+    ask_yes_no,
+    caller_phone,
+    on_yes_no,
+    read_phone,
+    read_report_place,
+    yes_or_no,
+)
 from routing.cases import household_key, open_case
 from routing.counters import choose_counter
 
@@ -41,21 +52,18 @@ class WorryFlow(FormFlow):
     responses = (
         "utter_worry_intro",
         "utter_ask_callback_phone",
-        "utter_bad_phone",
         "utter_worry_confirm",
         "utter_worry_created",
         "utter_worry_linked",
         "utter_worry_if_danger",
-        "utter_outside_city",
         "utter_cancelled",
-        "utter_choice_yes",
-        "utter_choice_no",
-        "utter_choice_send",
-        "utter_choice_cancel",
         "utter_yes_label",
         "utter_no_label",
         "utter_unknown_label",
-        *PLACE_RESPONSES,
+        *YES_NO.responses,
+        *SEND.responses,
+        *PHONE_RESPONSES,
+        *REPORT_PLACE_RESPONSES,
     )
 
     def start(self, ctx: TurnContext) -> None:

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-from intents.classification import Classification, IntentClassifier
 from bot.taxonomy import INTENTS
+from intents.classification import Classification, IntentClassifier
 from intents.data import STYLES, Example
 
 __all__ = ["EvalReport", "IntentScore", "evaluate", "score_predictions"]

@@ -39,8 +39,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedGroupKFold
 
-from intents.backends import Encoder
 from bot.taxonomy import COMPLEX_TOPIC
+from intents.backends import Encoder
 from intents.classification import complex_topic
 from intents.data import Example
 from intents.features import FeatureBuilder, reading

@@ -29,8 +29,8 @@ from typing import Any
 
 import httpx
 
-from intents.classification import Classification, IntentClassifier, compose
 from bot.taxonomy import INTENTS, TOPICS
+from intents.classification import Classification, IntentClassifier, compose
 from intents.safety import detect_safety
 
 __all__ = ["RasaClassifier", "parse_rasa_response"]

@@ -10,11 +10,11 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from alerts.commands import register
+from alerts.cooperators import EndpointSpec, register_cooperator
+from alerts.lifecycle import create_from_case
 from bot.cli import after_commit, due_jobs
 from bot.db import session_scope
 from bot.models import Alert, AlertStatus, OutboxItem, utcnow
-from alerts.lifecycle import create_from_case
-from alerts.cooperators import EndpointSpec, register_cooperator
 from tests.alerts.conftest import Kicks, add_cooperator, missing_case
 
 runner = CliRunner()

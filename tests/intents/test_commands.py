@@ -11,10 +11,10 @@ import typer
 from typer.testing import CliRunner
 
 from bot.settings import BUNDLED_DIRECTORY, settings
+from bot.taxonomy import INTENTS, TOPICS
 from intents.backends import Encoder
 from intents.classifier import LocalClassifier, get_classifier
 from intents.commands import classify_stream, register
-from bot.taxonomy import INTENTS, TOPICS
 from intents.data import STYLES, Example, load_split
 from intents.model import Progress, TrainedModel, TrainReport
 from intents.places import Gazetteer
