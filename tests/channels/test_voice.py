@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
+from datetime import datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from bot.db import session_scope
@@ -16,6 +19,10 @@ from bot.domain import load_domain
 from bot.models import Message, MessageDirection
 from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings, open_client, stored
 from tests.fakes.twilio import twilio_signature
+
+# The sample city's counters open Mon-Fri 9:00-17:30 (Asia/Tokyo).
+TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 
 
 @pytest.fixture
@@ -137,21 +144,30 @@ async def test_emergency_words_get_119_first(client: httpx.AsyncClient) -> None:
     assert caller.spoken()[0] == spoken("utter_emergency_119")
 
 
-async def test_zero_reaches_a_person_or_records_a_message(client: httpx.AsyncClient, engine_db: str) -> None:
+async def test_zero_reaches_a_person_while_the_counter_is_open(client: httpx.AsyncClient, engine_db: str) -> None:
     caller = Caller(client, "CA" + "6" * 32)
-    await caller.call()
-    await caller.press("0")
-    twiml = await caller.say("南区")
-    dial, record = twiml.find("Dial"), twiml.find("Record")
-    # Which one depends on the counter's hours at the time the test runs.
-    if dial is not None:
-        assert (dial.text or "").startswith("+81") and dial.attrib["timeout"] == "30"
-        return
-    assert record is not None, "after hours the caller can leave a message"
-    assert record.attrib["action"] == f"{PUBLIC_BASE_URL}/webhooks/voice/recording"
-    recording_url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/RE{'1' * 32}"
-    caller.action = record.attrib["action"]
-    await caller.step({"RecordingUrl": recording_url, "RecordingSid": "RE" + "1" * 32, "RecordingDuration": "12"})
+    with time_machine.travel(TUESDAY_MORNING, tick=True):
+        await caller.call()
+        await caller.press("0")
+        twiml = await caller.say("南区")
+    dial = twiml.find("Dial")
+    assert dial is not None and twiml.find("Record") is None
+    assert (dial.text or "").startswith("+81") and dial.attrib["timeout"] == "30"
+
+
+async def test_zero_after_hours_records_a_message_for_a_call_back(client: httpx.AsyncClient, engine_db: str) -> None:
+    caller = Caller(client, "CA" + "6" * 32)
+    with time_machine.travel(SATURDAY_NIGHT, tick=True):
+        await caller.call()
+        await caller.press("0")
+        twiml = await caller.say("南区")
+        assert twiml.find("Dial") is None
+        record = twiml.find("Record")
+        assert record is not None, "after hours the caller can leave a message"
+        assert record.attrib["action"] == f"{PUBLIC_BASE_URL}/webhooks/voice/recording"
+        recording_url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/RE{'1' * 32}"
+        caller.action = record.attrib["action"]
+        await caller.step({"RecordingUrl": recording_url, "RecordingSid": "RE" + "1" * 32, "RecordingDuration": "12"})
     [case] = cases(engine_db)
     assert case.kind.value == "callback" and case.channel == "voice"
     assert recording_url in str(case.details)
