@@ -75,16 +75,16 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One data dir, and so one trained model, for the whole run.
+def model_dir() -> Path:
+    """One data dir, and so one trained model, for the whole run and the runs after it.
 
-    With ``TSUNAGU_TEST_DATA_DIR`` set the model stays there between runs: it carries the hash
-    of the training data, lookups, encoder and model version, is reused while that hash
-    matches and retrained in place when it does not. Without it, the first test that
-    classifies trains the model (a minute or more) in a temporary dir.
+    The model carries the hash of the training data, lookups, encoder and model version:
+    it is reused while that hash matches and retrained in place (written atomically) when
+    it does not, so only the first run on a machine, or the first after the data changed,
+    pays for training. ``TSUNAGU_TEST_DATA_DIR`` chooses another place.
     """
-    cached = os.environ.get("TSUNAGU_TEST_DATA_DIR")
-    data_dir = Path(cached) if cached else tmp_path_factory.mktemp("data")
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tsunagu" / "test-data"
+    data_dir = Path(os.environ.get("TSUNAGU_TEST_DATA_DIR") or default)
     data_dir.mkdir(parents=True, exist_ok=True)
     settings.data_dir = data_dir
     return data_dir
