@@ -7,7 +7,7 @@ A composition root like ``bot/app.py``: it adds each package's commands
 directory's gazetteer to the classifier commands, the effects dispatcher and
 housekeeping to the alert commands. Every command starts by checking domain.yml
 against every response the code can send (``bot.responses``). ``--help`` loads no ML
-library and no platform SDK: those load when a command that needs them runs.
+library, no platform SDK and no web stack: those load when a command that needs them runs.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ from bot.messages import Effect
 from bot.privacy import purge_expired
 from bot.responses import check_domain
 from bot.settings import settings
-from bot.staff_api import create_staff_user
-from channels.console import ConsoleChannel
 from intents.commands import register as register_intents
 from intents.places import Gazetteer
 from routing.commands import prepare_database
@@ -74,8 +72,9 @@ def chat(
     """Talk to tsunagu in this terminal (the console channel), as a resident would."""
     if lang not in ("ja", "en"):
         raise typer.BadParameter("--lang must be ja or en")
-    # Heavy: the engine's wiring loads the classifier (scikit-learn) and the web stack.
+    # Heavy: the engine's wiring loads the classifier (scikit-learn), the channels the web stack.
     from bot.app import build_engine
+    from channels.console import ConsoleChannel
     from intents.classifier import get_classifier
 
     console = Console(highlight=False)
@@ -132,6 +131,9 @@ def add_staff(
     can_approve: Annotated[bool, typer.Option("--can-approve", help="May approve missing-person alerts.")] = False,
 ) -> None:
     """Create a staff account and print its API token (shown this once only)."""
+    # Heavy: the staff API module loads the web stack (FastAPI), which only this command needs.
+    from bot.staff_api import create_staff_user
+
     prepare_database()
     with database_session() as session:
         try:

