@@ -14,14 +14,12 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from intents.places import Place
 from routing.snapshot import Directory, TownOption, get_directory
-
-if TYPE_CHECKING:
-    from intents.places import Place
 
 __all__ = [
     "NEAR_KM",
