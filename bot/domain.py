@@ -6,7 +6,9 @@ A ``channel:`` variation (``voice``) is preferred on that channel. Validation ru
 a JSON schema first, then the sanity checks Rasa's ``Domain.from_yaml`` teaches:
 duplicate keys, intents matching the taxonomy, form slots that exist, and every
 response the code asks for present in both languages — so a missing sentence is an
-error at start-up, not at 3 a.m.
+error at start-up, not at 3 a.m. This core module cannot see the flows or the alert
+network: ``bot.responses`` collects the names they send, and the composition roots
+(``bot.app``, ``bot.cli``) pass them to :meth:`Domain.check_required`.
 """
 
 from __future__ import annotations
