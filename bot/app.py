@@ -32,6 +32,7 @@ from bot.domain import load_domain
 from bot.effects import resume_pending_work, run_effects
 from bot.engine import ConversationEngine
 from bot.housekeeping import every_minute
+from bot.responses import check_domain
 from bot.settings import Settings
 from bot.settings import settings as default_settings
 from bot.staff_api import router as staff_router
@@ -68,7 +69,7 @@ def build_engine(url: str) -> ConversationEngine:
     Returns:
         The engine; its classifier is loaded on first use (``get_classifier`` loads it early).
     """
-    return ConversationEngine(session_factory(url), load_domain(), classifier=get_classifier,
+    return ConversationEngine(session_factory(url), check_domain(load_domain()), classifier=get_classifier,
                               after_commit=partial(run_effects, url=url))
 
 
