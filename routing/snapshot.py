@@ -11,16 +11,13 @@ every process picks up the new directory at once.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import shapely
-from shapely.geometry import Point, shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -41,6 +38,9 @@ from intents.normalize import fold_for_matching
 from intents.places import Gazetteer
 from routing.hours import OpeningHours, parse_rule
 
+if TYPE_CHECKING:
+    from routing.geometry import TownGeometry
+
 __all__ = [
     "CITY",
     "LEVEL_NAMES",
@@ -60,8 +60,6 @@ NATIONAL = "japan"
 # Coverage levels, most specific first: a town-level service beats a care-area one,
 # which beats a ward one, which beats a city-wide one.
 LEVEL_NAMES = ("town", "care area", "ward", "city")
-KM_PER_DEGREE_LAT = 110.574
-KM_PER_DEGREE_LON_EQUATOR = 111.320
 CACHE_SIZE = 4
 
 
@@ -120,18 +118,6 @@ class Coverage:
 
 def _fold(text: str) -> str:
     return fold_for_matching(text).replace(" ", "")
-
-
-@dataclass
-class _Geometry:
-    """Town shapes projected to kilometres around the city, in a spatial index."""
-
-    town_ids: list[str]
-    tree: shapely.STRtree
-    scale: tuple[float, float]  # km per degree of longitude, latitude
-
-    def project(self, latitude: float, longitude: float) -> tuple[float, float]:
-        return longitude * self.scale[0], latitude * self.scale[1]
 
 
 @dataclass
@@ -198,23 +184,14 @@ class Directory:
 
     # ------------------------------------------------------------------ geometry
     @cached_property
-    def _geometry(self) -> _Geometry | None:
+    def _geometry(self) -> TownGeometry | None:
         if not self.towns:
             return None
-        # An equirectangular projection around the city's mean latitude: exact enough for
-        # distances of a few kilometres, and it makes shapely's distances kilometres.
-        origin_lat = sum(record.latitude for record in self.towns.values()) / len(self.towns)
-        scale = (KM_PER_DEGREE_LON_EQUATOR * math.cos(math.radians(origin_lat)), KM_PER_DEGREE_LAT)
-        town_ids, shapes = [], []
-        for town_id, record in self.towns.items():
-            geometry = self.geometries.get(town_id)
-            # A town without a polygon still takes part as its centroid, for the nearest fallback.
-            geom = shape(geometry) if geometry else Point(record.longitude, record.latitude)
-            geom = shapely.transform(geom, lambda coords: coords * scale)
-            shapely.prepare(geom)
-            town_ids.append(town_id)
-            shapes.append(geom)
-        return _Geometry(town_ids, shapely.STRtree(shapes), scale)
+        # shapely (with numpy, ~0.1 s) loads only once a location is resolved: every CLI
+        # start and every text-only process stays light.
+        from routing.geometry import TownGeometry
+
+        return TownGeometry.build(self.towns, self.geometries)
 
     def town_at(self, latitude: float, longitude: float) -> tuple[str, float] | None:
         """The town containing a point (distance 0) or else the nearest one, with its distance in km.
@@ -228,14 +205,7 @@ class Directory:
             go to the town first in the directory's order.
         """
         geometry = self._geometry
-        if geometry is None:
-            return None
-        point = Point(geometry.project(latitude, longitude))
-        hits = geometry.tree.query(point, predicate="intersects")
-        if len(hits):
-            return geometry.town_ids[int(min(hits))], 0.0
-        index, distance = geometry.tree.query_nearest(point, return_distance=True, all_matches=False)
-        return geometry.town_ids[int(index[0])], float(distance[0])
+        return None if geometry is None else geometry.town_at(latitude, longitude)
 
     # ------------------------------------------------------------------ services
     @cached_property
