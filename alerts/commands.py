@@ -5,7 +5,7 @@ staff decide here) and ``helper reconfirm-due`` (the yearly re-confirmation of
 cooperators). ``bot/cli.py`` hands in what lies above this package: the effects
 dispatcher that starts the fan-out once a decision is committed, and housekeeping's
 jobs for ``alert tick``. Every command first brings the database up to date with
-``routing.commands.prepare_database``.
+``routing.directory.prepare_database``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from bot.console_io import database_session, err, fail, out, table
 from bot.messages import Effect, EffectKind
 from bot.models import Alert, AlertStatus, Sighting
 from bot.settings import settings
-from routing.commands import prepare_database
+from routing.directory import prepare_database
 
 __all__ = ["DueJobs", "EffectsRunner", "register"]
 

@@ -41,7 +41,10 @@ from sqlalchemy import create_engine, insert, select, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.app import prepare_database  # noqa: E402
+from alerts.fanout import enqueue as fanout  # noqa: E402
+from alerts.fanout import runner  # noqa: E402
+from alerts.fanout.commands import dramatiq_argv  # noqa: E402
+from benchmarks.platforms import CHANNELS, Platforms  # noqa: E402
 from bot.db import get_engine, session_factory, session_scope  # noqa: E402
 from bot.models import (  # noqa: E402
     Alert,
@@ -54,9 +57,7 @@ from bot.models import (  # noqa: E402
     utcnow,
 )
 from bot.settings import settings  # noqa: E402
-from alerts.fanout import enqueue as fanout, runner  # noqa: E402
-from alerts.fanout.commands import dramatiq_argv  # noqa: E402
-from benchmarks.platforms import CHANNELS, Platforms  # noqa: E402
+from routing.directory import prepare_database  # noqa: E402
 
 LIMITS = {"line.multicast": 200.0, "telegram.global": 30.0, "email.send": 50.0}
 # The fake platforms enforce the same limits, by channel.

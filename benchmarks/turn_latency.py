@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 from rich.progress import track
 
-from bot.app import build_engine, prepare_database
+from bot.app import build_engine
 from bot.messages import InboundMessage
 from bot.settings import settings
 from intents.classifier import get_classifier
+from routing.directory import prepare_database
 
 SCRIPTS = (
     ("母の介護のことで相談したい", "北区柳町", "いいえ"),

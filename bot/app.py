@@ -10,7 +10,8 @@ directory), loads the classifier, resumes unfinished background work, then start
 channels (HTTP clients, the Telegram Application) and, on the way out, lets background
 work finish and closes them. ``serve()`` runs it with uvicorn (``tsunagu serve``).
 
-``build_engine`` and ``prepare_database`` are also what ``tsunagu chat`` and the tests use.
+``build_engine`` is also what ``tsunagu chat`` and the tests use; ``prepare_database`` is
+``routing.directory``'s.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
-from bot.db import migrate, session_factory, session_scope
+from bot.db import session_factory
 from bot.domain import load_domain
 from bot.effects import resume_pending_work, run_effects
 from bot.engine import ConversationEngine
@@ -36,28 +37,16 @@ from bot.responses import check_domain
 from bot.settings import Settings
 from bot.settings import settings as default_settings
 from bot.staff_api import router as staff_router
-from channels.registry import CHANNELS
 from channels.base import EngineHandler, InputChannel
+from channels.registry import CHANNELS
 from intents.classifier import get_classifier
-from routing.directory import seed_directory
+from routing.directory import prepare_database
 
-__all__ = ["build_engine", "create_app", "prepare_database", "serve"]
+__all__ = ["build_engine", "create_app", "serve"]
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-
-def prepare_database(url: str, directory: Path | None = None) -> None:
-    """The start-up step: bring the schema up to date, then import the directory if none is loaded.
-
-    Args:
-        url: the database.
-        directory: the directory folder to seed an empty database with (the configured one by default).
-    """
-    migrate(url)
-    with session_scope(url) as session:
-        seed_directory(session, directory or default_settings.directory_path)
 
 
 def build_engine(url: str) -> ConversationEngine:

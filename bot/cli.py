@@ -35,9 +35,8 @@ from bot.responses import check_domain
 from bot.settings import settings
 from intents.commands import register as register_intents
 from intents.places import Gazetteer
-from routing.commands import prepare_database
 from routing.commands import register as register_routing
-from routing.directory import load_gazetteer
+from routing.directory import load_gazetteer, prepare_database
 
 __all__ = ["app"]
 

@@ -5,7 +5,7 @@ in several packages; this core module gives them one way to talk to the terminal
 results on stdout, progress and errors on stderr, so a command's output can be piped —
 and one way to reach the database the settings name at call time (tests point the
 settings at a database of their own). Bringing that database up to date needs the
-directory (``routing``), so it is ``routing.commands.prepare_database``, not here.
+directory (``routing``), so it is ``routing.directory.prepare_database``, not here.
 """
 
 from __future__ import annotations

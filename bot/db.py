@@ -1,4 +1,4 @@
-"""Database engine, sessions and schema migrations (seeding the directory is ``bot.app.prepare_database``)."""
+"""Database engine, sessions and schema migrations (seeding the directory is ``routing.directory.prepare_database``)."""
 
 from __future__ import annotations
 

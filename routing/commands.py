@@ -2,7 +2,8 @@
 
 ``directory import|show``, ``route`` (JSON lines in, one JSON line out per input),
 ``cases list|overdue|ack|contact|close``, ``targets import|list`` and ``deliver``.
-Every command first brings the database up to date with :func:`prepare_database`
+Every command first brings the database up to date with
+:func:`routing.directory.prepare_database`
 (the alert commands too).
 """
 
@@ -22,35 +23,34 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.console_io import database_session, err, fail, out, table
-from bot.db import migrate, session_factory
+from bot.db import session_factory
 from bot.models import Case, CaseStatus, Delivery, DeliveryState, DeliveryTarget
 from bot.settings import settings
 from intents.classification import IntentClassifier
 from intents.places import extract_place
 from intents.safety import safety_matter
 from routing.areas import resolve_area
-from routing.cases import OPEN_STATUSES, InvalidTransition, cases_for_counter, overdue_cases, transition
+from routing.cases import (
+    OPEN_STATUSES,
+    InvalidTransition,
+    cases_for_counter,
+    overdue_cases,
+    transition,
+)
 from routing.counters import INTENT_DESKS, INTENT_HOTLINE_TOPIC, choose_counter
 from routing.delivery import deliver_pending
-from routing.directory import DirectoryError, import_directory, load_gazetteer, seed_directory
+from routing.directory import import_directory, load_gazetteer, prepare_database
+from routing.hsds import DirectoryError
 from routing.snapshot import get_directory
 from routing.targets import TargetsError, import_targets
 
-__all__ = ["prepare_database", "register", "route_text"]
+__all__ = ["register", "route_text"]
 
 directory_app = typer.Typer(help="The counter directory (Open Referral HSDS tables).", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases handed to counters.", no_args_is_help=True)
 targets_app = typer.Typer(help="Where counters receive their cases.", no_args_is_help=True)
 
 ROUTE_KEYS = ("intent", "topic", "area", "counter_id", "reason")
-
-
-def prepare_database() -> None:
-    """The start-up step for a command: migrate the settings' database, seed an empty directory."""
-    # The database is whatever the settings say at call time (tests point them elsewhere).
-    migrate(settings.database_url)
-    with database_session() as session:
-        seed_directory(session, settings.directory_path)
 
 
 # --------------------------------------------------------------------------- directory

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import DeliveryTarget
-from routing.directory import DirectoryError
+from routing.hsds import DirectoryError
 from routing.snapshot import get_directory
 
 __all__ = ["METHODS_WITH_ADDRESS", "TargetRow", "TargetsError", "ensure_console_target", "import_targets", "read_targets"]

@@ -96,7 +96,7 @@ def model_dir() -> Path:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A migrated SQLite file with the sample city imported, copied for each test."""
-    from bot.app import prepare_database
+    from routing.directory import prepare_database
 
     path = tmp_path_factory.mktemp("sqlite") / "template.db"
     prepare_database(f"sqlite:///{path}")
@@ -109,7 +109,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def postgres_schema() -> Iterator[str]:
     """A private schema in the test database, migrated and seeded once per run."""
-    from bot.app import prepare_database
+    from routing.directory import prepare_database
 
     schema = f"t_{uuid.uuid4().hex[:10]}"
     admin = create_engine(POSTGRES_URL)

@@ -11,7 +11,7 @@ import typer
 from alerts.fanout.enqueue import progress
 from bot.console_io import database_session
 from bot.settings import settings
-from routing.commands import prepare_database
+from routing.directory import prepare_database
 
 __all__ = ["dramatiq_argv", "register"]
 

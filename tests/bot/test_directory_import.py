@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from bot.db import session_scope
 from bot.models import Service, Town
 from bot.settings import BUNDLED_DIRECTORY
-from routing.directory import DirectoryError, import_directory
+from routing.directory import import_directory
+from routing.hsds import DirectoryError
 
 
 @pytest.fixture
