@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TypeVar
 
+from bot.settings import settings
+
 __all__ = [
     "LIMITS",
     "Limit",
@@ -167,6 +169,7 @@ class RedisRateLimiter(RateLimiter):
     """Token buckets in Redis, shared by every process that uses the same Redis."""
 
     def __init__(self, url: str, limits: dict[str, Limit] | None = None, prefix: str = "tsunagu:rl") -> None:
+        # Optional backend: the Redis client loads only where TSUNAGU_REDIS_URL is set.
         from redis.asyncio import Redis
 
         super().__init__(limits)
@@ -192,8 +195,6 @@ class RedisRateLimiter(RateLimiter):
 @lru_cache(maxsize=1)
 def rate_limiter() -> RateLimiter:
     """The process-wide limiter: Redis-backed when ``settings.redis_url`` is set."""
-    from bot.settings import settings
-
     if settings.redis_url:
         return RedisRateLimiter(settings.redis_url)
     return MemoryRateLimiter()

@@ -8,7 +8,7 @@ channel; the actor sends that channel's due rows for at most
 its own follow-up for when they are due. Follow-ups for the same channel and second
 are enqueued once (a ``SET NX`` key), so kicks do not multiply into endless chains.
 
-A worker that boots sends a kick, so work left behind by a stopped worker resumes.
+A worker checks domain.yml for every alert text at import, and one that boots sends a kick, so work left behind by a stopped worker resumes.
 Several workers may serve the same channel at once: claims never overlap (``SKIP
 LOCKED`` / conditional update) and the rate limits live in Redis.
 """
@@ -23,7 +23,9 @@ from dramatiq import Broker, Middleware, Worker
 from alerts.fanout.broker import ACTOR_NAME, QUEUE_NAME, redis_broker
 from alerts.fanout.outbox import next_due
 from alerts.fanout.runner import kick, process_outbox
+from alerts.texts import RESPONSES
 from bot.db import session_scope
+from bot.domain import load_domain
 from bot.models import utcnow
 from bot.settings import settings
 
@@ -44,6 +46,9 @@ class _KickOnBoot(Middleware):
 
 if not settings.redis_url:
     raise RuntimeError("the fan-out workers need TSUNAGU_REDIS_URL; without Redis the web process sends alerts itself")
+# A worker started as `dramatiq alerts.fanout.worker` skips the CLI's start-up check: a
+# sentence missing from domain.yml must stop it here, not fail at the first send.
+load_domain(settings.domain_path).check_required(set(RESPONSES))
 
 # Dramatiq's command line logs at INFO, and httpx logs every request URL at INFO: for
 # Telegram that URL holds the bot token.
