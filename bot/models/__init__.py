@@ -1,0 +1,76 @@
+"""Every database table of tsunagu (SQLAlchemy 2.x typed declarative models), one module per
+part: ``base``, ``conversations``, ``cases`` (and their delivery), ``directory`` (HSDS tables and
+towns), ``staff``, ``alerts`` (the missing-person alert network). Alembic migrations in
+``bot/migrations`` are generated from ``Base.metadata``, which holds them all once this
+package is imported: importing a table from here is the one way to reach it.
+"""
+
+from __future__ import annotations
+
+from bot.models.alerts import (
+    Alert,
+    AlertStatus,
+    Cooperator,
+    CooperatorEndpoint,
+    OutboxItem,
+    OutboxState,
+    RegisteredPerson,
+    Sighting,
+)
+from bot.models.base import NAMING_CONVENTION, Base, UTCDateTime, utcnow
+from bot.models.cases import Case, CaseEvent, CaseKind, CaseStatus, Delivery, DeliveryState, DeliveryTarget
+from bot.models.conversations import Contact, Conversation, Message, MessageDirection
+from bot.models.directory import (
+    Address,
+    Attribute,
+    DirectoryImport,
+    Location,
+    Organization,
+    Phone,
+    Schedule,
+    Service,
+    ServiceArea,
+    ServiceAtLocation,
+    TaxonomyTerm,
+    Town,
+)
+from bot.models.staff import StaffUser
+
+__all__ = [
+    "Address",
+    "Alert",
+    "AlertStatus",
+    "Attribute",
+    "Base",
+    "Case",
+    "CaseEvent",
+    "CaseKind",
+    "CaseStatus",
+    "Contact",
+    "Conversation",
+    "Cooperator",
+    "CooperatorEndpoint",
+    "Delivery",
+    "DeliveryState",
+    "DeliveryTarget",
+    "DirectoryImport",
+    "Location",
+    "Message",
+    "MessageDirection",
+    "NAMING_CONVENTION",
+    "Organization",
+    "OutboxItem",
+    "OutboxState",
+    "Phone",
+    "RegisteredPerson",
+    "Schedule",
+    "Service",
+    "ServiceArea",
+    "ServiceAtLocation",
+    "Sighting",
+    "StaffUser",
+    "TaxonomyTerm",
+    "Town",
+    "UTCDateTime",
+    "utcnow",
+]

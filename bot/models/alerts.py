@@ -1,0 +1,160 @@
+"""The missing-person alert network: cooperators and their endpoints, registered persons, alerts,
+the outbox of messages to cooperators, and sightings."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from bot.models.base import Base, utcnow
+
+
+class Cooperator(Base):
+    """A registered 協力者. Area kept at town precision only (never an exact location)."""
+
+    __tablename__ = "cooperators"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    town_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    quiet_start: Mapped[str | None] = mapped_column(String(5))
+    quiet_end: Mapped[str | None] = mapped_column(String(5))
+    language: Mapped[str] = mapped_column(String(8), default="ja")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    consented_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reconfirm_due: Mapped[datetime | None] = mapped_column()
+    # When utter_helper_reconfirm_request was last sent; earlier than reconfirm_due means
+    # the current cycle's request is still to be sent.
+    reconfirm_requested_at: Mapped[datetime | None] = mapped_column()
+
+    endpoints: Mapped[list[CooperatorEndpoint]] = relationship(
+        back_populates="cooperator", cascade="all, delete-orphan", order_by="CooperatorEndpoint.priority"
+    )
+
+
+class CooperatorEndpoint(Base):
+    """One way to reach a cooperator (LINE id, Telegram chat, e-mail, SMS); lowest priority first."""
+
+    __tablename__ = "cooperator_endpoints"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cooperator_id: Mapped[int] = mapped_column(ForeignKey("cooperators.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(255))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    cooperator: Mapped[Cooperator] = relationship(back_populates="endpoints")
+
+
+class RegisteredPerson(Base):
+    """事前登録: a relative at risk of going missing, registered in advance by the family."""
+
+    __tablename__ = "registered_persons"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    town_id: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text, default="")
+    photo_ref: Mapped[str | None] = mapped_column(String(512))
+    usual_places: Mapped[str] = mapped_column(Text, default="")
+    emergency_contacts: Mapped[str] = mapped_column(Text, default="")
+    consented_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AlertStatus(str, enum.Enum):
+    pending = "pending"
+    active = "active"
+    found = "found"
+    cancelled = "cancelled"
+
+
+class Alert(Base):
+    """A missing-person alert; personal fields are cleared at purge_after, statistics stay."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("registered_persons.id", ondelete="SET NULL"))
+    status: Mapped[AlertStatus] = mapped_column(
+        Enum(AlertStatus, native_enum=False, length=16), default=AlertStatus.pending, index=True
+    )
+    ward: Mapped[str | None] = mapped_column(String(64))
+    town_id: Mapped[str | None] = mapped_column(String(64))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    last_seen_at: Mapped[datetime | None] = mapped_column()
+    description: Mapped[str | None] = mapped_column(Text)
+    clothing: Mapped[str | None] = mapped_column(Text)
+    photo_ref: Mapped[str | None] = mapped_column(String(512))
+    radius_km: Mapped[float | None] = mapped_column(Float)
+    stage: Mapped[int] = mapped_column(Integer, default=0)
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approved_at: Mapped[datetime | None] = mapped_column()
+    next_widen_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    purge_after: Mapped[datetime | None] = mapped_column()
+    purged: Mapped[bool] = mapped_column(Boolean, default=False)
+    stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutboxState(str, enum.Enum):
+    queued = "queued"
+    sending = "sending"
+    sent = "sent"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class OutboxItem(Base):
+    """One message to one cooperator: of an alert (the unique key makes a re-run enqueue nothing
+    twice), or a re-confirmation request (``kind`` reconfirm, no alert)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("alert_id", "cooperator_id", "kind"),
+        Index("ix_outbox_claim", "state", "channel", "next_attempt_at", "distance_m"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    cooperator_id: Mapped[int] = mapped_column(ForeignKey("cooperators.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="alert")
+    channel: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(255))
+    distance_m: Mapped[float] = mapped_column(Float, default=0.0)
+    state: Mapped[OutboxState] = mapped_column(
+        Enum(OutboxState, native_enum=False, length=16), default=OutboxState.queued
+    )
+    fail_count: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    last_failure_reason: Mapped[str | None] = mapped_column(Text)
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    sent_at: Mapped[datetime | None] = mapped_column()
+
+
+class Sighting(Base):
+    """A cooperator's report of seeing the person of an alert; purged with the alert."""
+
+    __tablename__ = "sightings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    text: Mapped[str | None] = mapped_column(Text)
+    town_id: Mapped[str | None] = mapped_column(String(64))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    seen_at: Mapped[datetime | None] = mapped_column()
+    photo_ref: Mapped[str | None] = mapped_column(String(512))
+    group_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
