@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
@@ -153,7 +154,7 @@ def deliver_pending(session_factory: Callable[[], Session], now: datetime | None
         if not ids:
             break
         claimed += len(ids)
-        with Connections() as connections:
+        with closing(Connections()) as connections:
             for delivery_id in ids:
                 with session_factory() as session:
                     outcomes[_attempt(session, delivery_id, now, connections)] += 1

@@ -26,8 +26,7 @@ import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
@@ -84,16 +83,8 @@ class Connections:
         self.mail = EmailSender.from_settings(settings)
 
     def close(self) -> None:
-        """Close what was opened."""
+        """Close what was opened (``contextlib.closing(Connections())`` does it for a batch)."""
         self.mail.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
-    ) -> None:
-        self.close()
 
 
 Method = Callable[[DeliveryTarget, CaseMessage, Connections], None]
