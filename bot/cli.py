@@ -66,11 +66,16 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more
 def chat(
     lang: Annotated[str, typer.Option("--lang", help="Conversation language: ja or en.")] = "ja",
     script: Annotated[Path | None, typer.Option("--script", exists=True, dir_okay=False,
-                                                 help="Read one message per line from FILE and print the replies.")] = None,
+                                                 help="Read one message per line from FILE and print the replies "
+                                                      "(a line --- starts a new resident).")] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="With --script: print one JSON object per message "
+                                                        "(docs/conversation-contract.md).")] = False,
 ) -> None:
     """Talk to tsunagu in this terminal (the console channel), as a resident would."""
     if lang not in ("ja", "en"):
         raise typer.BadParameter("--lang must be ja or en")
+    if jsonl and script is None:
+        raise typer.BadParameter("--jsonl needs --script FILE")
     # Heavy: the engine's wiring loads the classifier (scikit-learn), the channels the web stack.
     from bot.app import build_engine
     from channels.console import ConsoleChannel
@@ -87,6 +92,8 @@ def chat(
         console.print("[dim]終了するには /quit と入力してください。 Type /quit to leave.[/]")
         channel.open()
         channel.run_interactive()
+    elif jsonl:
+        channel.run_script_jsonl(script.read_text(encoding="utf-8").splitlines(), write=typer.echo)
     else:
         lines = script.read_text(encoding="utf-8").splitlines()
         channel.run_script(lines, echo=lambda line: console.print(f"> {line}", style="bold green", markup=False))

@@ -137,7 +137,8 @@ class ConversationEngine:
                                 kind="text", text=reply.text))
         log.info("turn channel=%s flow=%s intent=%s replies=%d", message.channel, conversation.flow,
                  inbound.intent, len(ctx.replies))
-        return TurnResult(ctx.replies, ctx.effects, contact_id=contact.id, language=conversation.language)
+        return TurnResult(ctx.replies, ctx.effects, contact_id=contact.id, language=conversation.language,
+                          flow=conversation.flow)
 
     # ------------------------------------------------------------------ dispatch, in order
     def _safety_first(self, ctx: TurnContext) -> bool:

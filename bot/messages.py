@@ -110,8 +110,12 @@ class EffectKind(StrEnum):
     cooperator_unsubscribed = "cooperator_unsubscribed"
     person_registered = "person_registered"
     person_deleted = "person_deleted"
+    # A where-to-ask answer named one counter (``counter_id``, ``topic``).
+    answer_given = "answer_given"
     # The resident was given a counter's number to call while it is open.
     handoff = "handoff"
+    # The resident cancelled: whatever was being asked is forgotten.
+    cancelled = "cancelled"
     # The safety layer answered first: 119/110, or the crisis lines.
     emergency_guidance = "emergency_guidance"
     crisis_guidance = "crisis_guidance"
@@ -136,3 +140,5 @@ class TurnResult:
     duplicate: bool = False
     contact_id: int | None = None
     language: str = "ja"
+    # The conversation's active flow after the turn (None: nothing in progress).
+    flow: str | None = None

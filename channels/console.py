@@ -3,24 +3,59 @@
 Interactive mode uses rich for a readable screen; ``--script FILE`` reads one message
 per line (non-interactive, for demos and tests) and prints the replies. Buttons are
 shown as numbered lines; typing the number (or the words) answers them, as on LINE.
-A line ``@35.0,135.5`` sends a location, as a LINE location message would.
+A line ``@35.0,135.5`` sends a location, as a LINE location message would; a line
+``---`` ends a conversation, and the next line is a new resident. With ``--jsonl``
+each turn is printed as one JSON object instead (docs/conversation-contract.md).
 """
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import count
+from typing import Any
 
 from rich.console import Console
 
 from bot.messages import InboundMessage, Reply, TurnResult
 from channels.base import EngineHandler, location_label, numbered_text
 
-__all__ = ["ConsoleChannel"]
+__all__ = ["SEPARATOR", "ConsoleChannel", "script_conversations", "turn_record"]
 
 _LOCATION_LINE = re.compile(r"^@\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 _QUIT = {"/quit", "/exit", ":q"}
+# A script line that ends a conversation: the next line comes from a new resident.
+SEPARATOR = "---"
+
+
+def script_conversations(lines: Iterable[str]) -> Iterator[list[str]]:
+    """The resident messages of a script, one list per conversation; comments and blank lines skipped."""
+    conversation: list[str] = []
+    for raw in lines:
+        line = raw.strip()
+        if line == SEPARATOR:
+            if conversation:
+                yield conversation
+            conversation = []
+        elif line and not line.startswith("#"):
+            conversation.append(line)
+    if conversation:
+        yield conversation
+
+
+def turn_record(conversation: int, turn: int, line: str, result: TurnResult) -> dict[str, Any]:
+    """One turn as the conversation contract's JSON object: what came in, what was said, what happened."""
+    return {
+        "conversation": conversation,
+        "turn": turn,
+        "in": line,
+        "language": result.language,
+        "replies": [{"response": reply.response, "text": reply.text, "choices": [choice.title for choice in reply.choices]}
+                    for reply in result.replies],
+        "effects": [{"kind": effect.kind.value, **effect.data} for effect in result.effects],
+        "flow": result.flow,
+    }
 
 
 class ConsoleChannel:
@@ -35,6 +70,7 @@ class ConsoleChannel:
         self.handle = handle
         self.console = console
         self.user_id = user_id
+        self._first_user_id = user_id
         self.language = language
         self._event_ids = count(1)
 
@@ -64,14 +100,27 @@ class ConsoleChannel:
         self.render(self.handle(InboundMessage(channel="console", user_id=self.user_id, event="follow",
                                                event_id=f"{self.user_id}:0", language=self.language)))
 
+    def new_resident(self, conversation: int) -> None:
+        """Speak as another resident from now on: a new contact, so a fresh conversation."""
+        self.user_id = self._first_user_id if conversation == 1 else f"{self._first_user_id}-{conversation}"
+
     def run_script(self, lines: Iterable[str], echo: Callable[[str], None] | None = None) -> None:
-        for raw in lines:
-            line = raw.strip()
-            if not line or line.startswith("#"):
-                continue
-            if echo:
-                echo(line)
-            self.render(self.handle(self.inbound(line)))
+        for number, conversation in enumerate(script_conversations(lines), start=1):
+            self.new_resident(number)
+            if echo and number > 1:
+                echo(SEPARATOR)
+            for line in conversation:
+                if echo:
+                    echo(line)
+                self.render(self.handle(self.inbound(line)))
+
+    def run_script_jsonl(self, lines: Iterable[str], write: Callable[[str], None]) -> None:
+        """Replay a script and write one JSON line per resident message (the conversation contract)."""
+        for number, conversation in enumerate(script_conversations(lines), start=1):
+            self.new_resident(number)
+            for turn, line in enumerate(conversation, start=1):
+                record = turn_record(number, turn, line, self.handle(self.inbound(line)))
+                write(json.dumps(record, ensure_ascii=False))
 
     def run_interactive(self) -> None:
         prompt = "あなた> " if self.language == "ja" else "you> "

@@ -21,7 +21,7 @@ from flows.steps import (
     yes_or_no,
 )
 from routing.areas import AreaResolution
-from routing.cases import open_case
+from routing.cases import case_facts, open_case
 from routing.counters import CounterChoice, CounterInfo, choose_counter
 
 __all__ = ["AskWhereFlow", "say_counter", "format_opening", "hotlines_text"]
@@ -156,6 +156,7 @@ class AskWhereFlow(Flow):
             ask_place(ctx, "utter_ask_area")
             return
         say_counter(ctx, choice)
+        ctx.effect(EffectKind.answer_given, counter_id=choice.counter.id, topic=topic)
         ctx.set_slot("counter_id", choice.counter.id)
         ctx.set_slot("counter_name", choice.counter.name)
         ctx.set_slot("reason", choice.reason)
@@ -180,5 +181,5 @@ class AskWhereFlow(Flow):
             now=ctx.now,
         )
         ctx.say("utter_callback_created", name=ctx.slots["counter_name"], case_id=case.id)
-        ctx.effect(EffectKind.case_created, case_id=case.id, counter_id=counter_id)
+        ctx.effect(EffectKind.case_created, **case_facts(case))
         ctx.finish()

@@ -95,6 +95,7 @@ class CancelFlow(Flow):
 
     def start(self, ctx: TurnContext) -> None:
         ctx.say("utter_cancelled")
+        ctx.effect(EffectKind.cancelled)
         ctx.finish()
 
 

@@ -15,7 +15,7 @@ from flows.ask_where import format_opening
 from flows.base import Flow, TurnContext
 from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_record, read_place
 from routing.areas import AreaResolution
-from routing.cases import open_case
+from routing.cases import case_facts, open_case
 from routing.counters import choose_counter
 
 __all__ = ["HandoffFlow"]
@@ -95,5 +95,5 @@ class HandoffFlow(Flow):
             now=ctx.now,
         )
         ctx.say("utter_message_received", end=True, name=ctx.slots["counter_name"], case_id=case.id)
-        ctx.effect(EffectKind.case_created, case_id=case.id, counter_id=case.counter_id)
+        ctx.effect(EffectKind.case_created, **case_facts(case))
         ctx.finish()

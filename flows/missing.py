@@ -21,7 +21,7 @@ from flows.person import person_label, persons_of
 from flows.place_question import area_from_record, ask_place
 from flows.steps import PHONE_RESPONSES, REPORT_PLACE_RESPONSES, caller_phone, read_phone, read_report_place
 from flows.when import parse_when
-from routing.cases import open_case
+from routing.cases import case_facts, open_case
 from routing.counters import choose_counter
 
 __all__ = ["MissingFlow"]
@@ -141,7 +141,7 @@ class MissingFlow(FormFlow):
             now=ctx.now,
         )
         ctx.say("utter_missing_created", urgent=True, case_id=case.id, counter_name=choice.counter.name)
-        ctx.effect(EffectKind.case_created, case_id=case.id, counter_id=case.counter_id, urgent=True)
+        ctx.effect(EffectKind.case_created, **case_facts(case))
         self._create_alert(ctx, case)
         ctx.finish()
 

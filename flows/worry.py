@@ -25,7 +25,7 @@ from flows.steps import (
     read_report_place,
     yes_or_no,
 )
-from routing.cases import household_key, open_case
+from routing.cases import case_facts, household_key, open_case
 from routing.counters import choose_counter
 
 __all__ = ["WorryFlow"]
@@ -168,10 +168,10 @@ class WorryFlow(FormFlow):
         )
         if linked:
             ctx.say("utter_worry_linked", case_id=case.id, counter_name=ctx.slots["counter_name"])
-            ctx.effect(EffectKind.case_linked, case_id=case.id, counter_id=case.counter_id)
+            ctx.effect(EffectKind.case_linked, **case_facts(case))
         else:
             hours = round((case.first_contact_due - case.created_at).total_seconds() / 3600) if case.first_contact_due else settings.first_contact_hours
             ctx.say("utter_worry_created", case_id=case.id, counter_name=ctx.slots["counter_name"], hours=hours)
-            ctx.effect(EffectKind.case_created, case_id=case.id, counter_id=case.counter_id)
+            ctx.effect(EffectKind.case_created, **case_facts(case))
         ctx.say("utter_worry_if_danger")
         ctx.finish()

@@ -30,6 +30,7 @@ from routing.targets import ensure_console_target
 __all__ = [
     "OPEN_STATUSES",
     "InvalidTransition",
+    "case_facts",
     "case_for_counter",
     "cases_for_counter",
     "household_key",
@@ -54,6 +55,12 @@ _KANJI_NUMBER_RE = re.compile(r"[〇零一二三四五六七八九十]+(?=丁目
 _SEPARATOR = r"(?:\s*丁目\s*|\s*(?:番地|番|の|[-‐‑‒–—−ー]))"
 _ADDRESS_RE = re.compile(rf"(\d+)(?:{_SEPARATOR}(\d+))?(?:{_SEPARATOR}(\d+))?\s*(丁目|番地?|号)?")
 _POSTAL_RE = re.compile(r"〒?\s*\d{3}-?\d{4}")
+
+
+def case_facts(case: Case) -> dict[str, Any]:
+    """What a ``case_created`` / ``case_linked`` effect says about its case (the conversation contract)."""
+    return {"case_id": case.id, "case_kind": case.kind.value, "counter_id": case.counter_id,
+            "town_id": case.town_id, "urgent": case.urgent}
 
 
 class InvalidTransition(ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -80,6 +81,50 @@ def test_chat_in_english(sqlite_url: str, tmp_path: Path) -> None:
     # Rich wraps long lines at the terminal's width: compare without whitespace.
     english = "".join(load_domain().text("utter_offer_callback", "en", "console").split())
     assert english in "".join(result.stdout.split()) and "06-0000-1002" in result.stdout
+
+
+def test_chat_script_jsonl_is_the_conversation_contract(sqlite_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "two-residents.txt"
+    script.write_text(
+        "# a neighbour reports a worry; then one asks where to consult; then one gives only a place\n"
+        "隣のおばあさんを最近見かけない\n北区柳町2丁目\n\n3日前から\nいいえ\nはい\n"
+        "---\n"
+        "母の介護のことで相談したい\n"
+        "---\n"
+        "北区柳町\n隣の人が倒れている\n",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(app, ["chat", "--script", str(script), "--jsonl"])
+    assert result.exit_code == 0, result.output
+    turns = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(turn["conversation"], turn["turn"]) for turn in turns] == [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5),
+                                                                        (2, 1), (3, 1), (3, 2)]
+    assert [turn["in"] for turn in turns][:2] == ["隣のおばあさんを最近見かけない", "北区柳町2丁目"]
+    assert {turn["language"] for turn in turns} == {"ja"}
+    assert [turn["flow"] for turn in turns][:6] == ["report_worry"] * 4 + [None, "ask_where"]
+    first = turns[0]["replies"]
+    assert [reply["response"] for reply in first] == ["utter_worry_intro", "utter_ask_where"]
+    assert first[1]["choices"] and all(reply["text"] for reply in first)
+
+    [created] = [effect for turn in turns for effect in turn["effects"] if effect["kind"] == "case_created"]
+    with session_scope(sqlite_url) as session:
+        case = session.scalars(select(Case)).one()
+        assert created == {"kind": "case_created", "case_id": case.id, "case_kind": "worry",
+                           "counter_id": case.counter_id, "town_id": "kita-2-2", "urgent": False}
+    assert turns[4]["effects"] == [created] and created["counter_id"] == "mimamori-kita"
+    assert [reply["response"] for reply in turns[5]["replies"]] == ["utter_ask_area"]
+
+    # --- is a new resident: a bare place is not the answer to the second resident's question.
+    place_only, collapsed = turns[6:]
+    assert place_only["flow"] != "ask_where" and "utter_counter" not in [r["response"] for r in place_only["replies"]]
+    assert not any(effect["kind"] == "answer_given" for effect in place_only["effects"])
+    assert [reply["response"] for reply in collapsed["replies"]] == ["utter_emergency_119"]
+    assert collapsed["effects"] == [{"kind": "emergency_guidance", "service": "119"}]
+
+
+def test_jsonl_needs_a_script(sqlite_url: str) -> None:
+    result = CliRunner().invoke(app, ["chat", "--jsonl"])
+    assert result.exit_code != 0 and "--jsonl needs --script" in result.output
 
 
 def test_bad_language_is_refused_clearly(sqlite_url: str) -> None:

@@ -21,7 +21,9 @@ def test_standard_japanese_with_a_call_back(resident: Resident, db_url: str) -> 
     assert turn.replies[0].request_location and [c.payload for c in turn.replies[0].choices] == WARD_BUTTONS
     assert left(db_url, resident) == Left("ask_where", "area", {"topic": "elderly", "needs_area": "town"})
 
-    assert said(resident.send("北区柳町")) == ANSWER
+    answered = resident.send("北区柳町")
+    assert said(answered) == ANSWER
+    assert effects(answered) == [("answer_given", {"counter_id": "houkatsu-kita-2", "topic": "elderly"})]
     kept = left(db_url, resident)
     assert kept.step == "callback_offer" and kept.slots["counter_id"] == "houkatsu-kita-2"
     assert kept.slots["place"]["area"]["town_id"] == "kita-2-2"
@@ -34,7 +36,8 @@ def test_standard_japanese_with_a_call_back(resident: Resident, db_url: str) -> 
     done = resident.send("０９０－１２３４－５６７８")
     assert said(done) == ["utter_callback_created"]
     [case] = cases(db_url)
-    assert effects(done) == [("case_created", {"case_id": case.id, "counter_id": "houkatsu-kita-2"})]
+    assert effects(done) == [("case_created", {"case_id": case.id, "case_kind": "consult", "counter_id": "houkatsu-kita-2",
+                                              "town_id": "kita-2-2", "urgent": False})]
     assert (case.kind, case.counter_id, case.town_id, case.topic) == (CaseKind.consult, "houkatsu-kita-2",
                                                                       "kita-2-2", "elderly")
     assert case.details == {"callback_phone": "09012345678"} and case.callback_consent

@@ -25,7 +25,8 @@ def test_standard_japanese_greeting_menu_cancel_goodbye(resident: Resident, db_u
     assert left(db_url, resident) == Left(None, None, {}), "no flow: the menu waits for an answer"
     assert said(resident.send("1")) == ["utter_ask_topic"], "the menu answered by its number"
     assert left(db_url, resident) == Left("ask_where", "topic", {})
-    assert said(resident.send("やめる")) == ["utter_cancelled"]
+    cancelled = resident.send("やめる")
+    assert said(cancelled) == ["utter_cancelled"] and effects(cancelled) == [("cancelled", {})]
     assert left(db_url, resident) == Left(None, None, {})
     bye = resident.send("ありがとうございました")
     assert said(bye) == ["utter_goodbye"] and bye.replies[0].end

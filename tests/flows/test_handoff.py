@@ -41,7 +41,8 @@ def test_after_hours_on_the_phone_keypad_a_recorded_message(engine: Conversation
     done = caller.send(event="recording", media_ref="https://api.twilio.example/recordings/RE1")
     assert said(done) == ["utter_message_received"]
     [case] = cases(db_url)
-    assert effects(done) == [("case_created", {"case_id": case.id, "counter_id": "sougou-minami"})]
+    assert effects(done) == [("case_created", {"case_id": case.id, "case_kind": "callback", "counter_id": "sougou-minami",
+                                              "town_id": None, "urgent": False})]
     assert (case.kind, case.counter_id, case.topic, case.ward) == (CaseKind.callback, "sougou-minami", "complex",
                                                                    "minami")
     assert case.details == {"message": None, "recording_url": "https://api.twilio.example/recordings/RE1",

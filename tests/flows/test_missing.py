@@ -66,7 +66,8 @@ def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(res
     [case] = cases(db_url)
     [alert] = _alerts(db_url)
     assert effects(done) == [
-        ("case_created", {"case_id": case.id, "counter_id": "mimamori-chuo", "urgent": True}),
+        ("case_created", {"case_id": case.id, "case_kind": "missing", "counter_id": "mimamori-chuo",
+                          "town_id": "chuo-1-1", "urgent": True}),
         ("alert_created", {"alert_id": alert.id, "case_id": case.id})]
     assert (case.kind, case.urgent, case.counter_id, case.town_id) == (CaseKind.missing, True, "mimamori-chuo",
                                                                        "chuo-1-1")

@@ -41,7 +41,8 @@ def test_standard_japanese_with_a_call_back_number(resident: Resident, db_url: s
     done = resident.send("1")
     assert said(done) == ["utter_worry_created", "utter_worry_if_danger"]
     [case] = cases(db_url)
-    assert effects(done) == [("case_created", {"case_id": case.id, "counter_id": "mimamori-minami"})]
+    assert effects(done) == [("case_created", {"case_id": case.id, "case_kind": "worry", "counter_id": "mimamori-minami",
+                                              "town_id": "minami-1-2", "urgent": False})]
     assert (case.kind, case.status, case.counter_id, case.town_id) == (CaseKind.worry, CaseStatus.new,
                                                                        "mimamori-minami", "minami-1-2")
     assert case.first_contact_due - case.created_at == timedelta(hours=24)
