@@ -86,6 +86,14 @@ class TurnContext:
     def text(self) -> str:
         return (self.message.text or "").strip()
 
+    @property
+    def own_words(self) -> str:
+        """The text when it is the resident's own words; empty when the message pressed a
+        button or typed a choice's digit or title (the engine matched it to a payload)."""
+        if self.message.postback or self.answer != self.text:
+            return ""
+        return self.text
+
     @cached_property
     def plain(self) -> str:
         """The text folded for comparing with command words (cancel, a person, stop alerts)."""

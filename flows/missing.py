@@ -54,8 +54,8 @@ class MissingFlow(FormFlow):
 
     def start(self, ctx: TurnContext) -> None:
         ctx.say("utter_missing_intro", urgent=True)
-        if ctx.text and not ctx.message.postback:
-            ctx.set_slot("first_report", ctx.text)
+        if ctx.own_words:
+            ctx.set_slot("first_report", ctx.own_words)
         persons = persons_of(ctx)
         if persons:
             ctx.set_step("registered_person")

@@ -74,8 +74,8 @@ class SightingFlow(FormFlow):
     )
 
     def start(self, ctx: TurnContext) -> None:
-        if ctx.text and not ctx.message.postback:
-            ctx.set_slot("note", ctx.text)
+        if ctx.own_words:
+            ctx.set_slot("note", ctx.own_words)
         alert_id = _payload_alert_id(ctx.answer)
         if alert_id is not None:
             alert = ctx.session.get(Alert, alert_id)

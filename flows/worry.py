@@ -69,8 +69,8 @@ class WorryFlow(FormFlow):
     def start(self, ctx: TurnContext) -> None:
         ctx.say("utter_worry_intro")
         # A free-text report already says what was noticed; a menu button does not.
-        if ctx.text and ctx.classification is not None and not ctx.message.postback:
-            ctx.set_slot("noticed", ctx.text)
+        if ctx.own_words and ctx.classification is not None:
+            ctx.set_slot("noticed", ctx.own_words)
             given = place_already_given(ctx, ("resolved", "ward_only"))
             if given is not None:
                 ctx.set_slot("where", given)

@@ -216,3 +216,10 @@ def test_auto_approval_never_applies_to_someone_not_registered(engine: Conversat
         alert = session.scalars(select(Alert)).one()
         assert alert.status == AlertStatus.pending and alert.person_id is None
         assert alert.description == "80歳の男性で、背が低く白髪です"
+
+
+def test_the_menus_number_typed_is_not_the_first_report(resident: Resident, db_url: str) -> None:
+    resident.send("こんにちは")
+    chosen = resident.send("3")
+    assert said(chosen) == ["utter_missing_intro", "utter_ask_missing_who"]
+    assert left(db_url, resident) == Left("report_missing", "missing_who", {})

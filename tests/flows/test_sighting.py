@@ -177,3 +177,12 @@ def test_the_alert_button_starts_a_sighting_and_an_ended_alert_says_so(engine: C
         session.get(Alert, alert_id).status = AlertStatus.found
     other = Resident(engine, channel="line", user_id="U-late")
     assert said(other.send(postback=f"sighting:{alert_id}")) == ["utter_sighting_alert_ended"]
+
+
+def test_an_alert_picked_by_its_number_is_not_the_note(engine: ConversationEngine, db_url: str) -> None:
+    _active_alert(db_url)
+    second = _active_alert(db_url, town_id="kita-2-2", counter_id="mimamori-kita")
+    cooperator = Resident(engine, channel="line", user_id="U-typed")
+    assert said(cooperator.send(postback="intent:report_sighting")) == ["utter_ask_which_alert"]
+    assert said(cooperator.send("2")) == INTRO
+    assert left(db_url, cooperator) == Left("report_sighting", "sighting_where", {"alert_id": second})

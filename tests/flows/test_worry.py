@@ -11,7 +11,7 @@ from datetime import timedelta
 from bot.engine import ConversationEngine
 from bot.models import CaseKind, CaseStatus
 from tests.bot.conftest import Resident
-from tests.flows.conftest import Left, cases, effects, left, said
+from tests.flows.conftest import Left, cases, effects, left, rendered, said
 
 FORM = ("noticed", "where", "since_when", "callback_consent")
 
@@ -131,3 +131,12 @@ def test_an_emergency_mid_flow_comes_first_and_the_question_stays(resident: Resi
     assert left(db_url, resident) == before, "what the resident already told us is kept"
     assert said(resident.send("昨日から")) == ["utter_ask_callback_consent"]
     assert set(FORM) - set(left(db_url, resident).slots) == {"callback_consent"}
+
+
+def test_the_menus_number_or_title_typed_is_not_what_was_noticed(resident: Resident, db_url: str) -> None:
+    for typed in ("2", rendered("utter_choice_report_worry")):
+        resident.send("こんにちは")
+        chosen = resident.send(typed)
+        assert said(chosen) == ["utter_worry_intro", "utter_ask_noticed"], typed
+        assert left(db_url, resident) == Left("report_worry", "noticed", {}), typed
+        resident.send("やめる")
