@@ -22,7 +22,7 @@ from flows.steps import (
 )
 from routing.areas import AreaResolution
 from routing.cases import case_facts, open_case
-from routing.counters import CounterChoice, CounterInfo, choose_counter
+from routing.counters import ANY_MATTER_TOPIC, CounterChoice, CounterInfo, choose_counter
 
 __all__ = ["AskWhereFlow", "say_counter", "format_opening", "hotlines_text"]
 
@@ -145,8 +145,12 @@ class AskWhereFlow(Flow):
             return
         area = self._area(ctx)
         if area is not None and area.status == "outside":
-            choice = choose_counter(ctx.session, intent="ask_where", topic=topic, area=None, now=ctx.now)
-            ctx.say("utter_outside_city", hotlines=hotlines_text(ctx, choice.hotlines))
+            hotlines = choose_counter(ctx.session, intent="ask_where", topic=topic, area=area, now=ctx.now).hotlines
+            if not hotlines:
+                # No national line for this matter: name the ones that take any matter.
+                hotlines = choose_counter(ctx.session, intent="ask_where", topic=ANY_MATTER_TOPIC, area=area,
+                                          now=ctx.now).hotlines
+            ctx.say("utter_outside_city", hotlines=hotlines_text(ctx, hotlines))
             ctx.finish()
             return
         choice = choose_counter(ctx.session, intent="ask_where", topic=topic, area=area, now=ctx.now)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 from bot.messages import Choice
 from flows.base import TurnContext
 from intents.places import extract_place
-from routing.areas import AreaResolution, resolve_area, resolve_town_id, resolve_ward_code, ward_options
+from routing.areas import OUTSIDE, AreaResolution, resolve_area, resolve_town_id, resolve_ward_code, ward_options
 from routing.directory import load_gazetteer
 
 __all__ = ["ask_place", "read_place", "place_label", "place_record", "place_already_given", "area_from_record", "PLACE_RESPONSES"]
@@ -105,7 +105,12 @@ def place_record(area: AreaResolution, detail: str | None, label: str) -> dict[s
 
 
 def area_from_record(ctx: TurnContext, record: dict[str, Any]) -> AreaResolution:
-    """Re-resolve a place kept in the slots (the directory is the source of truth)."""
+    """Re-resolve a place kept in the slots (the directory is the source of truth).
+
+    A place outside the city stays outside: it has no town or ward to look up again.
+    """
+    if record.get("status") == "outside":
+        return OUTSIDE
     town_id = (record.get("area") or {}).get("town_id")
     if town_id:
         return resolve_town_id(ctx.session, town_id)

@@ -23,6 +23,7 @@ from routing.snapshot import Directory, TownOption, get_directory
 
 __all__ = [
     "NEAR_KM",
+    "OUTSIDE",
     "AreaResolution",
     "TownOption",
     "resolve_area",

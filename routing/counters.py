@@ -35,6 +35,7 @@ from routing.areas import AreaResolution
 from routing.snapshot import CITY, LEVEL_NAMES, Directory, ServiceRecord, get_directory
 
 __all__ = [
+    "ANY_MATTER_TOPIC",
     "INTENT_DESKS",
     "CounterChoice",
     "CounterInfo",

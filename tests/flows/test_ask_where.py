@@ -141,3 +141,22 @@ def test_an_emergency_mid_flow_comes_first_and_the_question_stays(resident: Resi
     assert effects(turn) == [("emergency_guidance", {"service": "119"})]
     assert left(db_url, resident) == Left("ask_where", "area", {"topic": "elderly", "needs_area": "town"})
     assert said(resident.send("北区柳町")) == ANSWER
+
+
+def test_a_place_outside_the_city_is_said_with_the_national_lines(engine: ConversationEngine, db_url: str) -> None:
+    for user_id, outside in (("postal", {"text": "530-0001"}), ("point", {"latitude": 35.6812, "longitude": 139.7671})):
+        resident = Resident(engine, channel="line", user_id=user_id)
+        assert said(resident.send("母の介護のことで相談したい")) == ["utter_ask_area"]
+        told = resident.send(**outside)
+        assert said(told) == ["utter_outside_city"], user_id
+        # No national line is for the care of the elderly: the one for any matter is named.
+        assert "よりそいホットライン" in told.replies[0].text
+        assert effects(told) == [] and not cases(db_url)
+        assert left(db_url, resident) == Left(None, None, {})
+
+
+def test_a_first_message_naming_a_place_outside_the_city(resident: Resident, db_url: str) -> None:
+    told = resident.send("530-0001 に住んでいて、お金のことで相談したい")
+    assert said(told) == ["utter_outside_city"]
+    assert "よりそいホットライン" in told.replies[0].text
+    assert left(db_url, resident) == Left(None, None, {})
