@@ -187,7 +187,9 @@ class ConversationEngine:
             ctx.reclassify = False
             self._classify_and_start(ctx)
         elif ctx.switch_to:
-            self._start(ctx, self._flow_for(ctx.switch_to))
+            # Taken before starting, or the started flow would be started once more.
+            next_flow, ctx.switch_to = ctx.switch_to, None
+            self._start(ctx, self._flow_for(next_flow))
 
     def _classify_and_start(self, ctx: TurnContext) -> None:
         if not ctx.text:

@@ -186,6 +186,19 @@ def test_a_registered_cooperator_continues_changes_or_stops(engine: Conversation
     assert not _cooperators(db_url)[0].active
 
 
+def test_unsubscribe_from_the_registered_menu_answers_once(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-once")
+    _sign_up(resident, "中央区本町")
+    resident.send(postback="register")
+    assert said(resident.send(postback="intent:register_helper")) == ["utter_helper_already"]
+    stopped = resident.send(postback="unsubscribe")
+    [cooperator] = _cooperators(db_url)
+    assert said(stopped) == ["utter_unsubscribed"]
+    assert effects(stopped) == [("cooperator_unsubscribed", {"cooperator_id": cooperator.id})]
+    assert not cooperator.active
+    assert left(db_url, resident) == Left(None, None, {})
+
+
 def test_unsubscribing_when_not_registered_is_answered_kindly(engine: ConversationEngine) -> None:
     resident = Resident(engine, channel="line", user_id="U-stranger")
     turn = resident.send(postback="intent:unsubscribe")
