@@ -47,6 +47,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
+# Said before the classifier's first training, which takes a minute or two.
+PREPARING = "準備しています（初回はモデルの学習に1〜2分かかります）… / Preparing the model (first run: about a minute)…"
 staff_app = typer.Typer(help="Staff accounts of the staff API (/api/staff).", no_args_is_help=True)
 
 
@@ -80,8 +82,14 @@ def chat(
     from bot.app import build_engine
     from channels.console import ConsoleChannel
     from intents.classifier import get_classifier
+    from intents.model import read_model_meta
 
-    console = Console(highlight=False)
+    # Replies are printed whole, never wrapped mid-sentence at the terminal's width:
+    # a transcript reads the same in any window, piped or not.
+    console = Console(highlight=False, soft_wrap=True)
+    if settings.model_backend != "rasa" and read_model_meta(settings.model_dir) is None:
+        # Said on stderr even when it is not a terminal (a script, CI): otherwise a minute of silence.
+        err.print(PREPARING, highlight=False, soft_wrap=True)
     getting_ready = console.status("準備しています… / Getting ready…") if script is None else nullcontext()
     with getting_ready:
         prepare_database()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli import PREPARING, app
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.models import Case, CaseKind, StaffUser
@@ -147,3 +147,29 @@ def test_staff_add_prints_the_token_once_and_stores_its_hash(db_url: str) -> Non
     assert again.exit_code == 1 and "already exists" in again.stderr
     unknown = CliRunner().invoke(app, ["staff", "add", "kato", "--counter", "nowhere"])
     assert unknown.exit_code == 1 and "nowhere" in unknown.stderr
+
+
+def test_chat_script_prints_each_reply_line_whole_at_any_width(sqlite_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "care.txt"
+    script.write_text("母の介護のことで相談したい\n北区柳町\n", encoding="utf-8")
+    turns = CliRunner().invoke(app, ["chat", "--script", str(script), "--jsonl"])
+    narrow = CliRunner().invoke(app, ["chat", "--script", str(script)], env={"COLUMNS": "40"})
+    assert turns.exit_code == 0 and narrow.exit_code == 0, narrow.output
+    said = [line for turn in turns.stdout.splitlines() for reply in json.loads(turn)["replies"]
+            for line in reply["text"].splitlines() if line.strip()]
+    assert max(len(line) for line in said) > 40, "the script must have a reply longer than the terminal"
+    printed = set(narrow.stdout.splitlines())
+    assert [line for line in said if line not in printed] == []
+
+
+def test_chat_says_it_is_preparing_the_model_only_before_training(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    get_classifier()  # trained and cached: nothing to prepare
+    script = tmp_path / "hello.txt"
+    script.write_text("こんにちは\n", encoding="utf-8")
+    cached = CliRunner().invoke(app, ["chat", "--script", str(script)])
+    assert cached.exit_code == 0 and PREPARING not in cached.stderr
+    monkeypatch.setattr("intents.model.read_model_meta", lambda directory: None)  # as on a first run
+    first = CliRunner().invoke(app, ["chat", "--script", str(script)])
+    assert first.exit_code == 0 and PREPARING in first.stderr and PREPARING not in first.stdout
