@@ -5,7 +5,7 @@ staff decide here) and ``helper reconfirm-due`` (the yearly re-confirmation of
 cooperators). ``bot/cli.py`` hands in what lies above this package: the effects
 dispatcher that starts the fan-out once a decision is committed, and housekeeping's
 jobs for ``alert tick``. Every command first brings the database up to date with
-``routing.directory.prepare_database``.
+``routing.directory.prepare_database``. Times are shown in the city's zone, named.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts import lifecycle
@@ -24,9 +24,9 @@ from alerts.cap import to_cap
 from alerts.cooperators import due_for_reconfirmation, lapse_unconfirmed
 from alerts.fanout.enqueue import progress
 from alerts.texts import last_seen_label
-from bot.console_io import database_session, err, fail, out, table
+from bot.console_io import database_session, err, fail, local_time, out, table
 from bot.messages import Effect, EffectKind
-from bot.models import Alert, AlertStatus, Sighting
+from bot.models import Alert, AlertStatus, Cooperator, Sighting
 from bot.settings import settings
 from routing.directory import prepare_database
 
@@ -62,7 +62,7 @@ def list_alerts(
         if status is not None:
             query = query.where(Alert.status == status)
         listing = table(None, ("id", "status", "case", "last seen", "radius km", "approved by", "queued", "sent",
-                               "failed"))
+                               "failed"), whole=("id", "case"))
         for alert in session.scalars(query):
             counts = progress(session, alert.id)
             listing.add_row(str(alert.id), alert.status.value, str(alert.case_id or "-"),
@@ -85,7 +85,7 @@ def show(alert_id: int) -> None:
             "radius_km": alert.radius_km, "approved_by": alert.approved_by,
             "progress": progress(session, alert.id),
             "sightings": [{"id": s.id, "group_id": s.group_id, "town_id": s.town_id, "text": s.text,
-                           "seen_at": s.seen_at.isoformat() if s.seen_at else None} for s in sightings],
+                           "seen_at": local_time(s.seen_at) or None} for s in sightings],
             "stats": alert.stats,
         }
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -118,10 +118,29 @@ def _decide(alert_id: int, by: str, decision: Decision, done: str, after_commit:
             queued = decision(session, alert, by=by)
         except lifecycle.AlertError as error:
             fail(str(error))
+        said, warning = (_reach(session, alert, queued) if decision is lifecycle.approve
+                         else (f"alert {alert_id} {done}: {queued} messages queued", None))
     after_commit([Effect(EffectKind.alert_queued, {"alert_id": alert_id, "queued": queued})])
-    typer.echo(f"alert {alert_id} {done}: {queued} messages queued")
+    typer.echo(said)
+    if warning:
+        err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     if queued and not settings.redis_url:
         _send_here(alert_id)
+
+
+def _reach(session: Session, alert: Alert, queued: int) -> tuple[str, str | None]:
+    """How many cooperators an approved alert reaches, and a warning when it reaches nobody."""
+    # One alert message per cooperator: the messages queued are the cooperators reached.
+    within = "in the whole city" if alert.radius_km is None else f"within {alert.radius_km:g} km"
+    said = f"alert {alert.id} approved: {queued} cooperators reached {within}"
+    if queued:
+        return said, None
+    registered = session.scalar(select(func.count()).select_from(Cooperator).where(Cooperator.active.is_(True)))
+    if not registered:
+        return said, "no cooperators are registered at all: nobody receives this alert."
+    return said, (f"none of the {registered} registered cooperators is {within} of the last-seen place "
+                  "(or reachable on a configured channel); the alert widens on schedule, "
+                  f"or now with `tsunagu alert widen {alert.id}`.")
 
 
 def _send_here(alert_id: int) -> None:
@@ -194,10 +213,10 @@ def reconfirm_due(
     prepare_database()
     with database_session() as session:
         due = due_for_reconfirmation(session)
-        listing = table(None, ("cooperator", "town", "due", "endpoints"))
+        listing = table(None, ("cooperator", "town", "due", "endpoints"), whole=("cooperator",))
         for cooperator in due:
             listing.add_row(str(cooperator.id), cooperator.town_id or "-",
-                            cooperator.reconfirm_due.isoformat() if cooperator.reconfirm_due else "-",
+                            local_time(cooperator.reconfirm_due) or "-",
                             ", ".join(e.channel for e in cooperator.endpoints if e.active))
         lapsed = lapse_unconfirmed(session) if lapse else 0
     out.print(listing)

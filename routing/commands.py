@@ -1,10 +1,11 @@
 """Command-line commands of the routing package, added to ``tsunagu`` by ``register``.
 
 ``directory import|show``, ``route`` (JSON lines in, one JSON line out per input),
-``cases list|overdue|ack|contact|close``, ``targets import|list`` and ``deliver``.
+``cases list|overdue|show|ack|contact|close``, ``targets import|list`` and ``deliver``.
 Every command first brings the database up to date with
 :func:`routing.directory.prepare_database`
-(the alert commands too).
+(the alert commands too). Tables wrap to the terminal but never break ids or phone
+numbers; times are in the city's zone, named (``bot.console_io.local_time``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.console_io import database_session, err, fail, out, table
+from bot.console_io import database_session, err, fail, local_time, out, table
 from bot.db import session_factory
 from bot.models import Case, CaseStatus, Delivery, DeliveryState, DeliveryTarget
 from bot.settings import settings
@@ -76,7 +77,7 @@ def directory_show() -> None:
     prepare_database()
     with database_session() as session:
         directory = get_directory(session)
-    counters = table("Counters", ("id", "name", "topics", "area", "phone", "hours"))
+    counters = table("Counters", ("id", "name", "topics", "area", "phone", "hours"), whole=("id", "phone"))
     for service in directory.services.values():
         counters.add_row(
             service.id,
@@ -202,19 +203,18 @@ def route() -> None:
 
 
 def _cases_table(cases: list[Case], title: str) -> None:
-    listing = table(title, ("id", "kind", "topic", "counter", "place", "status", "due", "reports", "urgent"))
+    listing = table(title, ("id", "!", "kind", "counter", "place", "status", "due", "reports"),
+                    whole=("id", "counter"))
     for case in cases:
-        due = case.first_contact_due.astimezone().strftime("%Y-%m-%d %H:%M") if case.first_contact_due else ""
         listing.add_row(
             str(case.id),
-            case.kind.value,
-            case.topic,
+            "!" if case.urgent else "",
+            f"{case.kind.value} ({case.topic})",
             case.counter_id,
             case.town_id or case.ward or "",
             case.status.value,
-            due,
+            local_time(case.first_contact_due),
             str(case.report_count),
-            "!" if case.urgent else "",
         )
     out.print(listing)
 
@@ -240,6 +240,43 @@ def cases_overdue(
     prepare_database()
     with database_session() as session:
         _cases_table(overdue_cases(session, counter_ids=counter), "Overdue cases")
+
+
+@cases_app.command("show")
+def cases_show(case_id: Annotated[int, typer.Argument(help="The case's id (from `cases list`).")]) -> None:
+    """One case in full: what `cases list` shows, the details the resident shared, and its history."""
+    prepare_database()
+    with database_session() as session:
+        case = session.get(Case, case_id)
+        if case is None:
+            fail(f"no case {case_id}")
+        _print_case(case)
+
+
+def _print_case(case: Case) -> None:
+    # Only what `cases list` shows and the case's own details: no reporter contact,
+    # no routing internals, no event payloads (a linked report's contact lives there).
+    facts = {
+        "case": str(case.id),
+        "kind": f"{case.kind.value} ({case.topic})",
+        "status": case.status.value + (f": {case.close_reason}" if case.close_reason else ""),
+        "urgent": "yes" if case.urgent else "no",
+        "counter": case.counter_id,
+        "place": case.town_id or case.ward or "",
+        "created": local_time(case.created_at),
+        "first contact due": local_time(case.first_contact_due),
+        "reports": str(case.report_count),
+    }
+    for label, value in facts.items():
+        out.print(f"{label}: {value}", markup=False, highlight=False)
+    out.print("details:", markup=False, highlight=False)
+    for key, value in case.details.items():
+        out.print(f"  {key}: {value}", markup=False, highlight=False)
+    history = table("History", ("time", "event", "by"), whole=("time",))
+    for event in sorted(case.events, key=lambda event: (event.created_at, event.id)):
+        change = f"{event.details['from']} → {event.details['to']}" if "to" in event.details else ""
+        history.add_row(local_time(event.created_at), " ".join(filter(None, (event.kind, change))), event.actor or "")
+    out.print(history)
 
 
 def _move(case_id: int, status: CaseStatus, actor: str, reason: str | None) -> None:
@@ -306,7 +343,8 @@ def targets_list() -> None:
                 select(Delivery.target_id, Delivery.state, func.count()).group_by(Delivery.target_id, Delivery.state)
             )
         }
-        listing = table("Delivery targets", ("id", "counter", "method", "address", "active", "sent", "pending", "failed"))
+        listing = table("Delivery targets", ("id", "counter", "method", "address", "active", "sent", "pending", "failed"),
+                        whole=("id", "counter"))
         for target in session.scalars(select(DeliveryTarget).order_by(DeliveryTarget.counter_id, DeliveryTarget.id)):
             pending = counts.get((target.id, DeliveryState.unprocessed), 0) + counts.get(
                 (target.id, DeliveryState.processing), 0

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 import typer
+from rich.cells import cell_len
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -13,6 +14,7 @@ from alerts.commands import register
 from alerts.cooperators import EndpointSpec, register_cooperator
 from alerts.lifecycle import create_from_case
 from bot.cli import after_commit, due_jobs
+from bot.console_io import out
 from bot.db import session_scope
 from bot.models import Alert, AlertStatus, OutboxItem, utcnow
 from tests.alerts.conftest import Kicks, add_cooperator, missing_case
@@ -39,7 +41,8 @@ def test_approve_widen_found_from_the_command_line(cli: typer.Typer, db_url: str
     assert "pending" in runner.invoke(cli, ["alert", "list"]).stdout
     approved = runner.invoke(cli, ["alert", "approve", str(alert_id), "--by", "sato"])
     assert approved.exit_code == 0, approved.output
-    assert "1 messages queued" in approved.stdout and kicks.calls == 1
+    assert "1 cooperators reached within 1 km" in approved.stdout and kicks.calls == 1
+    assert "warning" not in approved.stderr
     assert runner.invoke(cli, ["alert", "approve", str(alert_id), "--by", "sato"]).exit_code == 1
     shown = runner.invoke(cli, ["alert", "show", str(alert_id)])
     assert '"approved_by": "sato"' in shown.stdout and '"queued": 1' in shown.stdout
@@ -50,6 +53,30 @@ def test_approve_widen_found_from_the_command_line(cli: typer.Typer, db_url: str
         assert alert.status == AlertStatus.found and alert.stage == 1
         assert session.scalars(select(OutboxItem.kind)).all() == ["alert"], "nothing was sent, so no thanks"
     assert runner.invoke(cli, ["alert", "show", "999"]).exit_code == 1
+
+
+def test_approve_warns_when_no_cooperator_is_reached(cli: typer.Typer, db_url: str, kicks: Kicks) -> None:
+    with session_scope(db_url) as session:
+        nobody = create_from_case(session, missing_case(session)).id
+    alone = runner.invoke(cli, ["alert", "approve", str(nobody), "--by", "sato"])
+    assert alone.exit_code == 0 and "0 cooperators reached" in alone.stdout
+    assert "no cooperators are registered" in alone.stderr
+    with session_scope(db_url) as session:
+        far_away = add_cooperator(session, "kita-1-1")
+        far_away.latitude, far_away.longitude = 35.9, 136.9  # tens of km from the last-seen place
+        far = create_from_case(session, missing_case(session)).id
+    distant = runner.invoke(cli, ["alert", "approve", str(far), "--by", "sato"])
+    assert distant.exit_code == 0 and "0 cooperators reached within 1 km" in distant.stdout
+    assert "none of the 1 registered cooperators" in distant.stderr and f"alert widen {far}" in distant.stderr
+
+
+def test_alert_list_at_80_columns_keeps_ids_whole(cli: typer.Typer, alert_id: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(out, "width", 80)  # the console read COLUMNS when it was imported
+    listed = runner.invoke(cli, ["alert", "list"])
+    assert listed.exit_code == 0 and max(cell_len(line) for line in listed.stdout.splitlines()) <= 80
+    [row] = [line for line in listed.stdout.splitlines() if "pending" in line]
+    assert row.split("│")[1].strip() == str(alert_id)
 
 
 def test_cancel_and_cap(cli: typer.Typer, alert_id: int) -> None:

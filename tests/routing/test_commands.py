@@ -12,10 +12,12 @@ from pathlib import Path
 
 import pytest
 import typer
+from rich.cells import cell_len
 from shapely.geometry import shape
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from bot.console_io import local_time, out
 from bot.db import session_scope
 from bot.models import Case, CaseKind, CaseStatus, Delivery, DeliveryState
 from bot.settings import BUNDLED_DIRECTORY, settings
@@ -23,6 +25,7 @@ from intents.classifier import get_classifier
 from routing.areas import resolve_town_id
 from routing.cases import open_case
 from routing.commands import register, route_text
+from routing.snapshot import get_directory
 from tests.routing.conftest import SampleCity
 
 runner = CliRunner()
@@ -63,9 +66,11 @@ def test_cases_targets_and_deliver(cli: typer.Typer, db_url: str, tmp_path: Path
         case, _ = open_case(session, kind=CaseKind.worry, topic="watch", counter_id="mimamori-kita", area=area,
                             details={"noticed": "郵便物がたまっている"}, reason="test", channel="console",
                             language="ja")
-        case_id = case.id
+        case_id, due_at = case.id, case.first_contact_due
     listed = runner.invoke(cli, ["cases", "list", "--counter", "mimamori-kita"], env={"COLUMNS": "200"})
     assert listed.exit_code == 0 and f"│ {case_id} " in listed.stdout
+    due = local_time(due_at)
+    assert due.endswith(" JST") and due in listed.stdout
     assert runner.invoke(cli, ["cases", "overdue"]).exit_code == 0
     assert runner.invoke(cli, ["cases", "ack", str(case_id), "--actor", "sato"]).exit_code == 0
     assert runner.invoke(cli, ["cases", "contact", str(case_id)]).exit_code == 0
@@ -89,6 +94,52 @@ def test_cases_targets_and_deliver(cli: typer.Typer, db_url: str, tmp_path: Path
     with session_scope(db_url) as session:
         assert session.get(Case, case_id).status == CaseStatus.closed
         assert set(session.scalars(select(Delivery.state))) == {DeliveryState.sent}
+
+
+def test_tables_at_80_columns_wrap_but_keep_ids_and_phones_whole(
+    cli: typer.Typer, db_url: str, city: SampleCity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(db_url) as session:
+        area = resolve_town_id(session, city.towns[0]["town_id"])
+        case, _ = open_case(session, kind=CaseKind.worry, topic="watch", counter_id="mimamori-kita", area=area,
+                            details={"noticed": "郵便物がたまっている"}, reason="test", channel="console",
+                            language="ja")
+        case_id = case.id
+        services = list(get_directory(session).services.values())
+    monkeypatch.setattr(out, "width", 80)  # the console read COLUMNS when it was imported
+    shown = runner.invoke(cli, ["directory", "show"])
+    assert shown.exit_code == 0
+    assert max(cell_len(line) for line in shown.stdout.splitlines()) <= 80
+    for service in services:
+        assert service.id in shown.stdout and (service.phone or "") in shown.stdout
+    for command in (["cases", "list"], ["cases", "overdue"], ["targets", "list"]):
+        listed = runner.invoke(cli, command)
+        assert listed.exit_code == 0, listed.output
+        assert max(cell_len(line) for line in listed.stdout.splitlines()) <= 80
+    cases = runner.invoke(cli, ["cases", "list"]).stdout
+    assert "mimamori-kita" in cases and f"│ {case_id} " in cases
+
+
+def test_cases_show_one_case_in_full_and_nothing_else(
+    cli: typer.Typer, db_url: str, city: SampleCity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(out, "width", 80)
+    with session_scope(db_url) as session:
+        area = resolve_town_id(session, city.towns[0]["town_id"])
+        case, _ = open_case(session, kind=CaseKind.worry, topic="watch", counter_id="mimamori-kita", area=area,
+                            details={"noticed": "郵便物がたまっている", "since": "3日前から"},
+                            reason="routing-internals", channel="console", language="ja",
+                            reporter_contact_id=None, callback_consent=False)
+        case_id, created, due = case.id, case.created_at, case.first_contact_due
+    assert runner.invoke(cli, ["cases", "ack", str(case_id), "--actor", "sato"]).exit_code == 0
+    shown = runner.invoke(cli, ["cases", "show", str(case_id)])
+    assert shown.exit_code == 0, shown.output
+    for fact in ("worry", "watch", "acknowledged", "mimamori-kita", city.towns[0]["town_id"], local_time(created),
+                 local_time(due), "郵便物がたまっている", "3日前から", "created", "sato"):
+        assert fact in shown.stdout, fact
+    assert "routing-internals" not in shown.stdout
+    missing = runner.invoke(cli, ["cases", "show", "999999"])
+    assert missing.exit_code == 1 and "999999" in missing.stderr and "Traceback" not in missing.output
 
 
 # --------------------------------------------------------------------------- route
