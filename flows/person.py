@@ -113,6 +113,7 @@ class RegisterPersonFlow(FormFlow):
         "utter_person_delete_confirm",
         "utter_person_deleted",
         "utter_person_kept",
+        "utter_anything_else",
         "utter_photo_yes_label",
         "utter_none_label",
         "utter_unknown_label",
@@ -259,6 +260,7 @@ class RegisterPersonFlow(FormFlow):
         elif ctx.answer == "delete" or _wants_delete(ctx.text):
             self._ask_delete(ctx, person)
         elif ctx.answer == "done" or is_no(ctx.answer):
+            ctx.say("utter_anything_else")
             ctx.finish()
         else:
             ctx.repeat_prompt()

@@ -126,3 +126,16 @@ def test_an_emergency_mid_flow_comes_first_and_the_question_stays(engine: Conver
     assert effects(turn) == [("emergency_guidance", {"service": "119"})]
     assert left(db_url, family) == Left("register_person", "person_home", {"person_description": "父 80歳"})
     assert said(family.send("北区柳町")) == ["utter_ask_person_photo"]
+
+
+def test_done_after_viewing_a_registration_gets_a_closing_reply(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, channel="line", user_id="U-done")
+    pre_register(family)
+    family.send(postback="register")
+    [person] = persons(db_url)
+    family.send(postback="intent:register_person")
+    assert said(family.send(postback=f"person:{person.id}")) == ["utter_person_summary", "utter_person_actions"]
+    done = family.send(postback="done")
+    assert said(done) == ["utter_anything_else"] and effects(done) == []
+    assert left(db_url, family) == Left(None, None, {})
+    assert len(persons(db_url)) == 1, "done keeps the registration"
