@@ -12,6 +12,8 @@ description then answers "who". With the case comes a *pending* alert
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from alerts.lifecycle import approve, create_from_case
 from bot.messages import Choice, EffectKind
 from bot.models import Case, CaseKind, RegisteredPerson
@@ -96,6 +98,9 @@ class MissingFlow(FormFlow):
             ctx.set_slot("callback_phone", phone)
         elif step in QUESTIONS:
             ctx.set_slot(step, ctx.text)
+            if step == "last_seen_when":
+                # 「10分前」 means ten minutes before it was said, not before the form ends.
+                ctx.set_slot("last_seen_said_at", ctx.now.isoformat())
         self._next(ctx)
 
     def _next(self, ctx: TurnContext) -> None:
@@ -151,12 +156,13 @@ class MissingFlow(FormFlow):
         if person is not None and person.family_contact_id != ctx.contact.id:
             person = None
         point = ctx.slots.get("last_seen_point")
+        said_at = datetime.fromisoformat(ctx.slots["last_seen_said_at"])
         alert = create_from_case(
             ctx.session,
             case,
             person=person,
             point=(point[0], point[1]) if point else None,
-            last_seen_at=parse_when(ctx.slots["last_seen_when"], ctx.now),
+            last_seen_at=parse_when(ctx.slots["last_seen_when"], said_at),
             now=ctx.now,
         )
         ctx.effect(EffectKind.alert_created, alert_id=alert.id, case_id=case.id)

@@ -223,3 +223,16 @@ def test_the_menus_number_typed_is_not_the_first_report(resident: Resident, db_u
     chosen = resident.send("3")
     assert said(chosen) == ["utter_missing_intro", "utter_ask_missing_who"]
     assert left(db_url, resident) == Left("report_missing", "missing_who", {})
+
+
+def test_minutes_ago_are_read_against_the_turn_they_were_said_in(resident: Resident, db_url: str) -> None:
+    resident.send(postback="intent:report_missing")
+    resident.send("80歳の父、白髪")
+    resident.send("中央区本町")
+    assert said(resident.send("10分前")) == ["utter_ask_clothing"]
+    said_at = resident.now
+    resident.now += timedelta(minutes=20)  # the family takes a while over the next answers
+    resident.send("紺色のジャンパー")
+    assert said(resident.send("090-3333-4444")) == CREATED
+    [alert] = _alerts(db_url)
+    assert alert.last_seen_at == said_at - timedelta(minutes=10)
