@@ -8,14 +8,47 @@ platform object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from bot.models import utcnow
 
-__all__ = ["Choice", "Handoff", "InboundMessage", "Reply", "TurnResult", "Effect", "EffectKind", "InboundEvent"]
+__all__ = [
+    "Choice",
+    "Handoff",
+    "InboundMessage",
+    "Reply",
+    "TurnResult",
+    "Effect",
+    "EffectKind",
+    "InboundEvent",
+    "storable_text",
+]
+
+# What PostgreSQL text and JSON cannot hold or carry: NUL and the other C0 control
+# characters (tab, line feed and carriage return are ordinary text), and surrogate code
+# points, which in a Python str are always unpaired and cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """``text`` without the characters a database or a JSON reply cannot hold (NUL, C0, lone surrogates)."""
+    return _UNSTORABLE.sub("", text)
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with every string in it (nested in dicts and lists too) made storable."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
 
 InboundEvent = Literal[
     "message",  # text, location, postback, image
@@ -47,6 +80,14 @@ class InboundMessage:
     # A language hint from the channel (console --lang en, LINE/Telegram user language).
     language: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The one place every channel's platform input passes through: a NUL byte or a
+        # lone surrogate from a resident must get a normal reply, not a failed insert.
+        for message_field in fields(self):
+            value = getattr(self, message_field.name)
+            if isinstance(value, str | dict):
+                object.__setattr__(self, message_field.name, _storable(value))
 
     @property
     def has_location(self) -> bool:

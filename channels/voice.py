@@ -204,9 +204,8 @@ class VoiceChannel(InputChannel):
         digits = params.get("Digits", "").strip()
         speech = params.get("SpeechResult", "").strip()
         if digits:  # the engine matches a key press against the digits of the choices it offered
-            metadata["input"] = "dtmf"
-            return replace(base, text=digits)
+            return replace(base, text=digits, metadata={**metadata, "input": "dtmf"})
         if speech:
-            metadata.update(input="speech", confidence=params.get("Confidence"))
-            return replace(base, text=speech)
+            return replace(base, text=speech,
+                           metadata={**metadata, "input": "speech", "confidence": params.get("Confidence")})
         return replace(base, event="silence")

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import re
 import secrets
-from typing import Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Cookie, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 
-from bot.messages import InboundMessage
+from bot.messages import InboundMessage, storable_text
 from bot.settings import Settings
 from channels.base import CollectingOutput, EngineHandler, InputChannel
 
@@ -33,13 +33,22 @@ COOKIE = "tsunagu_chat"
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+def _storable_if_text(value: Any) -> Any:
+    return storable_text(value) if isinstance(value, str) else value
+
+
+# Cleaned before validation: pydantic refuses a lone surrogate (a 422 that could not even
+# be encoded, hence a 500), and the resident should get a normal reply instead.
+ResidentText = Annotated[str, BeforeValidator(_storable_if_text)]
+
+
 class ChatRequest(BaseModel):
     """One thing the resident did in the chat page."""
 
-    id: str | None = Field(default=None, max_length=64, description="client-made message id (de-duplication)")
+    id: ResidentText | None = Field(default=None, max_length=64, description="client-made message id (de-duplication)")
     event: Literal["message", "follow"] = "message"
-    text: str | None = Field(default=None, max_length=2000)
-    postback: str | None = Field(default=None, max_length=300)
+    text: ResidentText | None = Field(default=None, max_length=2000)
+    postback: ResidentText | None = Field(default=None, max_length=300)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
     language: Literal["ja", "en"] | None = None
