@@ -33,6 +33,7 @@ from bot.domain import load_domain
 from bot.effects import resume_pending_work, run_effects
 from bot.engine import ConversationEngine
 from bot.housekeeping import every_minute
+from bot.logsafe import install_redaction
 from bot.responses import check_domain
 from bot.settings import Settings
 from bot.settings import settings as default_settings
@@ -143,4 +144,7 @@ def serve(host: str, port: int) -> None:
         host: Interface to listen on, e.g. "127.0.0.1" or "0.0.0.0".
         port: TCP port.
     """
-    uvicorn.run(create_app(), host=host, port=port, proxy_headers=True, access_log=False)
+    config = uvicorn.Config(create_app(), host=host, port=port, proxy_headers=True, access_log=False)
+    # uvicorn has just configured its own handlers: they redact too.
+    install_redaction()
+    uvicorn.Server(config).run()

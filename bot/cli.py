@@ -29,6 +29,7 @@ from bot.console_io import database_session, err, fail
 from bot.domain import load_domain
 from bot.effects import run_effects
 from bot.housekeeping import run_due_jobs
+from bot.logsafe import install_redaction
 from bot.messages import Effect
 from bot.privacy import purge_expired
 from bot.responses import check_domain
@@ -60,6 +61,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs request URLs at INFO, and a Telegram URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Libraries log message content and personal data at DEBUG: mask it on the way out.
+    install_redaction()
     # A missing sentence fails here, not when a command (or its sender thread) sends it.
     check_domain(load_domain())
 

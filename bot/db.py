@@ -16,9 +16,12 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL and foreign keys so it behaves like the real thing."""
+    """Create an engine; SQLite gets WAL and foreign keys so it behaves like the real thing.
+
+    Parameters are hidden from SQL logs and error messages: they hold what residents wrote.
+    """
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -29,7 +32,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)
 
 
 def get_engine(url: str | None = None) -> Engine:

@@ -209,5 +209,6 @@ class InputChannel(ABC):
 
     async def handle(self, message: InboundMessage) -> TurnResult:
         """Give one message to the engine (in a worker thread) and return its result."""
-        log.debug("%s: %s event %s from %s", message.channel, message.event, message.event_id, message.user_id)
+        # Not the user id: on the phone it is the caller's number.
+        log.debug("%s: %s event %s", message.channel, message.event, message.event_id)
         return await anyio.to_thread.run_sync(self._handler, message, limiter=self._engine_threads)
