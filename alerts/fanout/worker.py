@@ -26,6 +26,7 @@ from alerts.fanout.runner import kick, process_outbox
 from alerts.texts import RESPONSES
 from bot.db import session_scope
 from bot.domain import load_domain
+from bot.logsafe import install_redaction
 from bot.models import utcnow
 from bot.settings import settings
 
@@ -51,8 +52,9 @@ if not settings.redis_url:
 load_domain(settings.domain_path).check_required(set(RESPONSES))
 
 # Dramatiq's command line logs at INFO, and httpx logs every request URL at INFO: for
-# Telegram that URL holds the bot token.
+# Telegram that URL holds the bot token. Whatever still reaches a handler is redacted.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+install_redaction()
 
 broker = redis_broker(settings.redis_url, settings.fanout_namespace)
 broker.add_middleware(_KickOnBoot())

@@ -125,7 +125,9 @@ async def test_worry_report_by_keypad(client: httpx.AsyncClient, engine_db: str)
     caller = Caller(client, "CA" + "4" * 32)
     await caller.call()
     await caller.press("2")  # 近所の方が心配
-    assert spoken("utter_worry_intro") in caller.spoken()
+    # The key chose the matter; it is not what was noticed, so that is asked first.
+    assert spoken("utter_worry_intro") in caller.spoken() and spoken("utter_ask_noticed") in caller.spoken()
+    await caller.say("新聞が たまって います")
     await caller.say("南区朝日町")
     await caller.say("先週から")
     assert any("1" in line and "2" in line for line in caller.spoken()), "the consent prompt names its keys"
@@ -135,6 +137,7 @@ async def test_worry_report_by_keypad(client: httpx.AsyncClient, engine_db: str)
     [case] = cases(engine_db)
     assert spoken("utter_worry_created", case_id=case.id, counter_name="南区見守り相談室", hours=24) in caller.spoken()
     assert case.counter_id == "mimamori-minami" and case.channel == "voice"
+    assert "新聞" in str(case.details)
 
 
 async def test_emergency_words_get_119_first(client: httpx.AsyncClient) -> None:
