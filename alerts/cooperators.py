@@ -28,6 +28,7 @@ from alerts.fanout.enqueue import enqueue_requests
 from alerts.fanout.items import RECONFIRM_KIND, configured_channels
 from bot.models import Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
 from bot.settings import settings
+from intents.phone import national_phone
 
 __all__ = [
     "PUSH_CHANNELS",
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 # who signs up on one of them is reached there first; the phone line and the web chat
 # cannot be pushed to, so they need an e-mail address or an SMS number.
 PUSH_CHANNELS = {"line": "LINE", "telegram": "Telegram"}
+# Channels whose address is a phone number (the phone line's caller id, an SMS number).
+PHONE_CHANNELS = ("sms", "voice")
 EMAIL_RE = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$"
 )
@@ -78,10 +81,8 @@ def parse_email(text: str) -> str | None:
 
 def parse_mobile(text: str) -> str | None:
     """A Japanese mobile number (070/080/090) in E.164 form for SMS ("+8190…"), or None."""
-    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
-    if digits.startswith("81") and len(digits) == 12:
-        digits = "0" + digits[2:]
-    return "+81" + digits[1:] if MOBILE_RE.match(digits) else None
+    digits = national_phone(text)
+    return "+81" + digits[1:] if digits is not None and MOBILE_RE.match(digits) else None
 
 
 def parse_quiet_hours(text: str) -> tuple[str, str] | None:
@@ -111,13 +112,24 @@ def cooperator_at(
         The cooperator or None.
     """
     for spec in endpoints:
-        endpoint = session.scalar(
-            select(CooperatorEndpoint).where(CooperatorEndpoint.channel == spec.channel,
-                                             CooperatorEndpoint.address == spec.address)
-        )
+        endpoint = _endpoint_at(session, spec)
         if endpoint is not None and (endpoint.cooperator.active or not active_only):
             return endpoint.cooperator
     return None
+
+
+def _endpoint_at(session: Session, spec: EndpointSpec) -> CooperatorEndpoint | None:
+    """The stored endpoint ``spec`` names; a phone number matches however either side wrote it."""
+    phone = national_phone(spec.address) if spec.channel in PHONE_CHANNELS else None
+    if phone is None:
+        return session.scalar(select(CooperatorEndpoint).where(CooperatorEndpoint.channel == spec.channel,
+                                                               CooperatorEndpoint.address == spec.address))
+    # A caller id is E.164 and a number may have been kept as typed: compare national digits,
+    # among the few stored numbers that end in the same four digits.
+    candidates = session.scalars(select(CooperatorEndpoint).where(
+        CooperatorEndpoint.channel == spec.channel, CooperatorEndpoint.address.endswith(phone[-4:]),
+    ).order_by(CooperatorEndpoint.id))
+    return next((endpoint for endpoint in candidates if national_phone(endpoint.address) == phone), None)
 
 
 def register_cooperator(

@@ -8,8 +8,6 @@ is :mod:`flows.place_question`; these steps sit on top of it.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,6 +15,7 @@ from typing import Any, Literal
 from bot.messages import Choice
 from flows.base import TurnContext, is_no, is_yes
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label, place_record, read_place
+from intents.phone import national_phone
 from routing.areas import AreaResolution
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "decline_registration",
     "on_yes_no",
     "outside_city",
-    "parse_phone",
     "read_phone",
     "read_place_answer",
     "read_report_place",
@@ -76,8 +74,6 @@ PHONE_RESPONSES = ("utter_bad_phone",)
 REPORT_PLACE_RESPONSES = ("utter_outside_city", *PLACE_RESPONSES)
 
 Step = Callable[[TurnContext], None]
-
-PHONE_RE = re.compile(r"^0\d{9,10}$")
 
 
 def ask_yes_no(ctx: TurnContext, question: str, buttons: Buttons = YES_NO, **values: Any) -> None:
@@ -122,20 +118,15 @@ def decline_registration(ctx: TurnContext) -> None:
     ctx.finish()
 
 
-def parse_phone(text: str) -> str | None:
-    """A Japanese phone number from free text (full-width digits, hyphens, spaces), or None."""
-    digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
-    return digits if PHONE_RE.match(digits) else None
-
-
 def caller_phone(ctx: TurnContext) -> str | None:
-    """On the phone line, the caller's own number: a call-back needs no question."""
-    return parse_phone(ctx.message.user_id) if ctx.channel == "voice" else None
+    """On the phone line, the caller's own number (Twilio's E.164 "+81…", kept as national
+    digits like a typed one): a call-back needs no question. None when the number is withheld."""
+    return national_phone(ctx.message.user_id) if ctx.channel == "voice" else None
 
 
 def read_phone(ctx: TurnContext) -> str | None:
     """The phone number the answer gives; a bad one is refused and the question stays open."""
-    phone = parse_phone(ctx.text)
+    phone = national_phone(ctx.text)
     if phone is None:
         ctx.say("utter_bad_phone")
     return phone

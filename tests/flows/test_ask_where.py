@@ -6,10 +6,15 @@ phone keypad); every turn is checked for the responses chosen and what the flow 
 
 from __future__ import annotations
 
+import pytest
+
 from bot.engine import ConversationEngine
 from bot.models import CaseKind
 from tests.bot.conftest import OPEN_HOURS, Resident
 from tests.flows.conftest import Left, cases, effects, left, said
+
+# Twilio names the caller in E.164; a national number is the same caller.
+CALLER_IDS = pytest.mark.parametrize("caller_id", ["+81312345678", "0312345678"])
 
 ANSWER = ["utter_counter", "utter_counter_open_now", "utter_offer_callback"]
 WARD_BUTTONS = ["ward:kita", "ward:chuo", "ward:minami"]
@@ -85,8 +90,10 @@ def test_line_buttons_all_the_way(engine: ConversationEngine, db_url: str) -> No
     assert (case.counter_id, case.ward, case.town_id, case.channel) == ("kodomo-kita", "kita", None, "line")
 
 
-def test_phone_keypad_calls_back_the_caller_without_asking(engine: ConversationEngine, db_url: str) -> None:
-    caller = Resident(engine, channel="voice", user_id="0312345678")
+@CALLER_IDS
+def test_phone_keypad_calls_back_the_caller_without_asking(engine: ConversationEngine, db_url: str,
+                                                           caller_id: str) -> None:
+    caller = Resident(engine, channel="voice", user_id=caller_id)
     menu = caller.send(event="call_start")
     assert said(menu) == ["utter_greet", "utter_menu"]
     assert said(caller.send("1")) == ["utter_ask_topic"]

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from alerts.cooperators import EndpointSpec, register_cooperator
 from bot.db import session_scope
 from bot.engine import ConversationEngine
 from bot.messages import TurnResult
@@ -122,6 +123,28 @@ def test_phone_caller_registers_a_mobile_by_voice_and_stops_by_phone(engine: Con
     caller.send(event="call_start")
     assert said(caller.send("配信を停止して")) == ["utter_unsubscribed"], "the caller's number is the SMS endpoint"
     assert not _cooperators(db_url)[0].active
+
+
+def test_a_caller_stops_an_sms_number_kept_in_national_form(engine: ConversationEngine, db_url: str) -> None:
+    with session_scope(db_url) as session:
+        register_cooperator(session, endpoints=[EndpointSpec("sms", "090-1111-2222")], town_id="kita-2-2",
+                            latitude=34.7, longitude=135.5, quiet_hours=None, language="ja")
+    caller = Resident(engine, channel="voice", user_id="+819011112222")
+    caller.send(event="call_start")
+    assert said(caller.send("配信を停止して")) == ["utter_unsubscribed"], "Twilio's E.164 is the same number"
+    [cooperator] = _cooperators(db_url)
+    assert not cooperator.active and [(e.channel, e.address, e.active) for e in cooperator.endpoints] == [
+        ("sms", "090-1111-2222", False)]
+
+
+def test_another_number_ending_alike_is_not_the_caller(engine: ConversationEngine, db_url: str) -> None:
+    with session_scope(db_url) as session:
+        register_cooperator(session, endpoints=[EndpointSpec("sms", "+818011112222")], town_id="kita-2-2",
+                            latitude=34.7, longitude=135.5, quiet_hours=None, language="ja")
+    caller = Resident(engine, channel="voice", user_id="+819011112222")
+    caller.send(event="call_start")
+    assert said(caller.send("配信を停止して")) == ["utter_unsubscribe_not_registered"]
+    assert _cooperators(db_url)[0].active
 
 
 def test_telegram_sign_up_in_english_with_email_and_sms(engine: ConversationEngine, db_url: str) -> None:

@@ -19,6 +19,9 @@ from tests.alerts.conftest import Kicks, add_cooperator
 from tests.bot.conftest import Resident
 from tests.flows.conftest import Left, cases, effects, left, persons, pre_register, said
 
+# Twilio names the caller in E.164; a national number is the same caller.
+CALLER_IDS = pytest.mark.parametrize("caller_id", ["+81312345678", "0312345678"])
+
 CREATED = ["utter_missing_created", "utter_missing_alert_pending"]
 
 
@@ -93,8 +96,10 @@ def test_english(engine: ConversationEngine, db_url: str) -> None:
     assert (alert.town_id, alert.description) == ("kita-2-2", "78 year old woman, short grey hair")
 
 
-def test_phone_keypad_and_speech_use_the_callers_number(engine: ConversationEngine, db_url: str) -> None:
-    caller = Resident(engine, channel="voice", user_id="0312345678")
+@CALLER_IDS
+def test_phone_keypad_and_speech_use_the_callers_number(engine: ConversationEngine, db_url: str,
+                                                        caller_id: str) -> None:
+    caller = Resident(engine, channel="voice", user_id=caller_id)
     caller.send(event="call_start")
     first = caller.send("3")
     assert said(first) == ["utter_missing_intro", "utter_ask_missing_who"] and first.replies[0].urgent

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.engine import ConversationEngine
 from bot.models import CaseKind, CaseStatus
 from tests.bot.conftest import Resident
 from tests.flows.conftest import Left, cases, effects, left, rendered, said
+
+# Twilio names the caller in E.164; a national number is the same caller.
+CALLER_IDS = pytest.mark.parametrize("caller_id", ["+81312345678", "0312345678"])
 
 FORM = ("noticed", "where", "since_when", "callback_consent")
 
@@ -98,8 +103,10 @@ def test_line_buttons_and_a_shared_location_then_cancelled(engine: ConversationE
     assert not cases(db_url)
 
 
-def test_phone_speech_uses_the_callers_number(engine: ConversationEngine, db_url: str) -> None:
-    caller = Resident(engine, channel="voice", user_id="0312345678")
+@CALLER_IDS
+def test_phone_speech_uses_the_callers_number(engine: ConversationEngine, db_url: str,
+                                              caller_id: str) -> None:
+    caller = Resident(engine, channel="voice", user_id=caller_id)
     caller.send(event="call_start")
     assert said(caller.send("となりの おばあちゃんを さいきん みかけない")) == ["utter_worry_intro", "utter_ask_where"]
     assert said(caller.send("みなみく あさひちょう")) == ["utter_ask_since_when"]
