@@ -3,7 +3,8 @@
 A cooperator's sighting is stored at once and noted on the alert's case, so the staff
 member following the alert sees it without waiting; sightings of one town within
 ``sighting_group_minutes`` share a group. Staff see only the alerts of their own
-counters' cases (``alerts_for_counters``).
+counters' cases (``alerts_for_counters``). A sighting by the alert's button is taken
+only from a chat the alert was sent to (``alert_was_sent_to``).
 """
 
 from __future__ import annotations
@@ -16,12 +17,27 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.lifecycle import case_event
-from bot.models import Alert, Case, Sighting, utcnow
+from bot.models import Alert, Case, OutboxItem, OutboxState, Sighting, utcnow
 from bot.settings import settings
 
-__all__ = ["alerts_for_counters", "record_sighting"]
+__all__ = ["alert_was_sent_to", "alerts_for_counters", "record_sighting"]
 
 log = logging.getLogger(__name__)
+
+# Outbox states in which the alert has gone (or is going) out to the address.
+_SENT_STATES = (OutboxState.sent, OutboxState.sending)
+
+
+def alert_was_sent_to(session: Session, alert_id: int, *, channel: str, address: str) -> bool:
+    """Whether this alert was sent (or is being sent) to this channel address: its outbox
+    row, an alert or a widening, records who was sent what."""
+    query = select(OutboxItem.id).where(
+        OutboxItem.alert_id == alert_id,
+        OutboxItem.channel == channel,
+        OutboxItem.address == address,
+        OutboxItem.state.in_(_SENT_STATES),
+    ).limit(1)
+    return session.scalar(query) is not None
 
 
 def record_sighting(

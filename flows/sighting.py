@@ -1,8 +1,11 @@
 """report_sighting: a cooperator saw the person of a missing-person alert.
 
 Started by a reply to an alert ("見かけた") or by the alert's button (payload
-``sighting:<alert_id>``). Without a button the alert is the active one this chat was
-sent, or the only active one; with several it asks which. Then sighting_form: where
+``sighting:<alert_id>``). The button is taken only from a chat the alert was sent to;
+anyone else, like an unknown or ended alert id, gets one answer that names no alert and
+asks them to tell us in words, so the button reveals nothing about which alerts exist.
+Without a button the alert is the active one this chat was sent, or the only active
+one; with several it asks which. Then sighting_form: where
 (the place question, or a location, kept exactly: it is the missing person's position,
 erased with the alert), when (read into a time when the words are clear), and an
 optional photo. The sighting is stored at once and shows on the alert's case for staff;
@@ -15,7 +18,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from alerts.sightings import record_sighting
+from alerts.sightings import alert_was_sent_to, record_sighting
 from alerts.texts import last_seen_label
 from bot.messages import Choice, EffectKind
 from bot.models import Alert, AlertStatus, OutboxItem
@@ -64,6 +67,7 @@ class SightingFlow(FormFlow):
     responses = (
         "utter_sighting_no_alert",
         "utter_sighting_alert_ended",
+        "utter_sighting_alert_unavailable",
         "utter_ask_which_alert",
         "utter_alert_choice_label",
         "utter_sighting_intro",
@@ -73,20 +77,19 @@ class SightingFlow(FormFlow):
         *PLACE_RESPONSES,
     )
 
+    def claims(self, ctx: TurnContext) -> bool:
+        # A button of the "which alert?" question is that question's answer (resume), not
+        # a new start: it may name an active alert this chat was never sent.
+        if ctx.conversation.flow == self.name and ctx.step == "which_alert":
+            return False
+        return super().claims(ctx)
+
     def start(self, ctx: TurnContext) -> None:
         if ctx.own_words:
             ctx.set_slot("note", ctx.own_words)
         alert_id = _payload_alert_id(ctx.answer)
         if alert_id is not None:
-            alert = ctx.session.get(Alert, alert_id)
-            if alert is not None and alert.status == AlertStatus.active:
-                self._begin(ctx, alert)
-            elif alert is not None and alert.status in (AlertStatus.found, AlertStatus.cancelled):
-                ctx.say("utter_sighting_alert_ended", alert_id=alert_id)
-                ctx.finish()
-            else:
-                ctx.say("utter_sighting_no_alert")
-                ctx.finish()
+            self._start_by_button(ctx, alert_id)
             return
         candidates = _active_alerts_for(ctx)
         if not candidates:
@@ -102,6 +105,22 @@ class SightingFlow(FormFlow):
                 for alert in candidates
             ])
 
+    def _start_by_button(self, ctx: TurnContext, alert_id: int) -> None:
+        """The alert's button, taken only from a chat the alert was sent to. Any other
+        chat gets the answer an unknown id gets, whether the alert is active, ended or
+        absent, so trying ids tells nothing."""
+        alert = ctx.session.get(Alert, alert_id)
+        sent_here = alert is not None and alert_was_sent_to(
+            ctx.session, alert.id, channel=ctx.channel, address=ctx.contact.channel_user_id)
+        if sent_here and alert.status == AlertStatus.active:
+            self._begin(ctx, alert)
+            return
+        if sent_here and alert.status in (AlertStatus.found, AlertStatus.cancelled):
+            ctx.say("utter_sighting_alert_ended", alert_id=alert_id)
+        else:
+            ctx.say("utter_sighting_alert_unavailable")
+        ctx.finish()
+
     def _begin(self, ctx: TurnContext, alert: Alert) -> None:
         ctx.set_slot("alert_id", alert.id)
         ctx.say("utter_sighting_intro", alert_id=alert.id)
@@ -110,9 +129,10 @@ class SightingFlow(FormFlow):
     def resume(self, ctx: TurnContext) -> None:
         step = ctx.step
         if step == "which_alert":
+            # Only one of the alerts offered (they are still active and this chat's choice).
             alert_id = _payload_alert_id(ctx.answer)
-            alert = ctx.session.get(Alert, alert_id) if alert_id is not None else None
-            if alert is None or alert.status != AlertStatus.active:
+            alert = next((offered for offered in _active_alerts_for(ctx) if offered.id == alert_id), None)
+            if alert is None:
                 ctx.repeat_prompt()
                 return
             self._begin(ctx, alert)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from bot.db import session_scope
 from bot.engine import ConversationEngine
-from bot.models import Alert, AlertStatus, CaseEvent, Sighting
+from bot.models import Alert, AlertStatus, CaseEvent, OutboxItem, OutboxState, Sighting
 from bot.settings import settings
 from alerts.lifecycle import approve, create_from_case
 from tests.alerts.conftest import add_cooperator, missing_case
@@ -25,13 +25,17 @@ NEAR_HONMACHI = {"latitude": 34.7012, "longitude": 135.4763}
 INTRO = ["utter_sighting_intro", "utter_ask_sighting_where"]
 
 
-def _active_alert(db_url: str, *addresses: str, town_id: str = "chuo-1-1", counter_id: str = "mimamori-chuo") -> int:
-    """An approved alert sent to cooperators at ``town_id`` with these LINE addresses."""
+def _active_alert(db_url: str, *addresses: str, town_id: str = "chuo-1-1", counter_id: str = "mimamori-chuo",
+                  channel: str = "line") -> int:
+    """An approved alert sent (its outbox rows marked sent, as the fan-out would) to
+    cooperators at ``town_id`` with these addresses on ``channel``."""
     with session_scope(db_url) as session:
         for address in addresses:
-            add_cooperator(session, town_id, address=address)
+            add_cooperator(session, town_id, channel=channel, address=address)
         alert = create_from_case(session, missing_case(session, town_id, counter_id=counter_id), now=OPEN_HOURS)
         approve(session, alert, by="tanaka", now=OPEN_HOURS)
+        for item in session.scalars(select(OutboxItem).where(OutboxItem.alert_id == alert.id)):
+            item.state = OutboxState.sent
         return alert.id
 
 
@@ -71,7 +75,7 @@ def test_standard_japanese_in_words_with_a_photo(engine: ConversationEngine, db_
 
 
 def test_english_by_the_alerts_button(engine: ConversationEngine, db_url: str) -> None:
-    alert_id = _active_alert(db_url)
+    alert_id = _active_alert(db_url, "5550002", channel="telegram")
     cooperator = Resident(engine, channel="telegram", user_id="5550002", language="en")
     assert said(cooperator.send(postback=f"sighting:{alert_id}")) == INTRO
     assert said(cooperator.send("Chuo-ku Nishikicho")) == ["utter_ask_sighting_when"]
@@ -175,8 +179,65 @@ def test_the_alert_button_starts_a_sighting_and_an_ended_alert_says_so(engine: C
     assert left(db_url, cooperator).slots == {"alert_id": alert_id}
     with session_scope(db_url) as session:
         session.get(Alert, alert_id).status = AlertStatus.found
-    other = Resident(engine, channel="line", user_id="U-late")
-    assert said(other.send(postback=f"sighting:{alert_id}")) == ["utter_sighting_alert_ended"]
+    assert said(cooperator.send(postback=f"sighting:{alert_id}")) == ["utter_sighting_alert_ended"]
+    assert left(db_url, cooperator) == Left(None, None, {})
+
+
+# The one answer to the alert's button from anyone it cannot take a sighting from.
+UNAVAILABLE = ["utter_sighting_alert_unavailable"]
+
+
+def test_a_chat_never_sent_the_alert_gets_the_unknown_ids_answer(engine: ConversationEngine, db_url: str) -> None:
+    alert_id = _active_alert(db_url, "U-coop")
+    anonymous = Resident(engine, channel="webchat", user_id="web-session-1")
+    unknown = said(anonymous.send(postback=f"sighting:{alert_id + 1000}"))
+    assert unknown == UNAVAILABLE
+    assert said(anonymous.send(postback=f"sighting:{alert_id}")) == unknown, "active but not theirs: same answer"
+    assert left(db_url, anonymous) == Left(None, None, {})
+    lookalike = Resident(engine, channel="webchat", user_id="U-coop")
+    assert said(lookalike.send(postback=f"sighting:{alert_id}")) == unknown, "the address on another channel"
+    assert _sightings(db_url) == []
+
+
+def test_an_alert_still_queued_for_a_chat_is_not_yet_theirs(engine: ConversationEngine, db_url: str) -> None:
+    alert_id = _active_alert(db_url, "U-coop")
+    with session_scope(db_url) as session:
+        session.scalars(select(OutboxItem).where(OutboxItem.alert_id == alert_id)).one().state = OutboxState.queued
+    cooperator = Resident(engine, channel="line", user_id="U-coop")
+    assert said(cooperator.send(postback=f"sighting:{alert_id}")) == UNAVAILABLE
+
+
+def test_an_ended_alert_not_sent_to_the_chat_gets_the_unknown_ids_answer(engine: ConversationEngine,
+                                                                         db_url: str) -> None:
+    alert_id = _active_alert(db_url, "U-coop")
+    with session_scope(db_url) as session:
+        session.get(Alert, alert_id).status = AlertStatus.cancelled
+    anonymous = Resident(engine, channel="webchat", user_id="web-session-2")
+    assert said(anonymous.send(postback=f"sighting:{alert_id + 1000}")) == UNAVAILABLE
+    assert said(anonymous.send(postback=f"sighting:{alert_id}")) == UNAVAILABLE
+    assert _sightings(db_url) == []
+
+
+def test_without_the_alert_a_resident_still_reports_in_words(engine: ConversationEngine, db_url: str) -> None:
+    alert_id = _active_alert(db_url, "U-coop")
+    resident = Resident(engine, channel="webchat", user_id="web-session-3")
+    assert said(resident.send(postback=f"sighting:{alert_id}")) == UNAVAILABLE
+    assert said(resident.send("さっき駅前で見かけました")) == INTRO
+    resident.send("中央区本町")
+    resident.send("いま")
+    assert said(resident.send(postback="none")) == ["utter_sighting_recorded"]
+    [sighting] = _sightings(db_url)
+    assert (sighting.alert_id, sighting.text) == (alert_id, "さっき駅前で見かけました")
+
+
+def test_a_button_of_the_which_alert_question_picks_one_offered(engine: ConversationEngine, db_url: str) -> None:
+    first = _active_alert(db_url)
+    second = _active_alert(db_url, town_id="kita-2-2", counter_id="mimamori-kita")
+    resident = Resident(engine, channel="webchat", user_id="web-session-4")
+    assert said(resident.send(postback="intent:report_sighting")) == ["utter_ask_which_alert"]
+    assert said(resident.send(postback=f"sighting:{second + 1000}")) == ["utter_ask_which_alert"]
+    assert said(resident.send(postback=f"sighting:{second}")) == INTRO
+    assert left(db_url, resident).slots["alert_id"] == second != first
 
 
 def test_an_alert_picked_by_its_number_is_not_the_note(engine: ConversationEngine, db_url: str) -> None:
