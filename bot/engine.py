@@ -186,7 +186,12 @@ class ConversationEngine:
         if ctx.reclassify:
             ctx.reclassify = False
             self._classify_and_start(ctx)
-        elif ctx.switch_to:
+        else:
+            self._take_switch(ctx)
+
+    def _take_switch(self, ctx: TurnContext) -> None:
+        """Start the flow a flow switched to, if any."""
+        if ctx.switch_to:
             # Taken before starting, or the started flow would be started once more.
             next_flow, ctx.switch_to = ctx.switch_to, None
             self._start(ctx, self._flow_for(next_flow))
@@ -234,9 +239,7 @@ class ConversationEngine:
         ctx.conversation.slots = carried
         ctx.conversation.flow = flow.name
         flow.start(ctx)
-        if ctx.switch_to:
-            next_flow, ctx.switch_to = ctx.switch_to, None
-            self._start(ctx, self._flow_for(next_flow))
+        self._take_switch(ctx)
 
     # ------------------------------------------------------------------ persistence
     def _contact(self, session: Session, message: InboundMessage) -> Contact:
