@@ -61,8 +61,9 @@ def list_alerts(
         query = select(Alert).order_by(Alert.id.desc())
         if status is not None:
             query = query.where(Alert.status == status)
-        listing = table(None, ("id", "status", "case", "last seen", "radius km", "approved by", "queued", "sent",
-                               "failed"), whole=("id", "case"))
+        # Short headers: nine columns must fit 80 terminal columns without cropping the last.
+        listing = table(None, ("id", "status", "case", "last seen", "km", "approved", "queued", "sent", "failed"),
+                        whole=("id", "case"))
         for alert in session.scalars(query):
             counts = progress(session, alert.id)
             listing.add_row(str(alert.id), alert.status.value, str(alert.case_id or "-"),

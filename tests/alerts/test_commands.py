@@ -75,6 +75,10 @@ def test_alert_list_at_80_columns_keeps_ids_whole(cli: typer.Typer, alert_id: in
     monkeypatch.setattr(out, "width", 80)  # the console read COLUMNS when it was imported
     listed = runner.invoke(cli, ["alert", "list"])
     assert listed.exit_code == 0 and max(cell_len(line) for line in listed.stdout.splitlines()) <= 80
+    header = listed.stdout.splitlines()[1]
+    # Every column is there, none cropped off the right edge.
+    assert [cell.strip() for cell in header.split("┃")[1:-1]] == [
+        "id", "status", "case", "last seen", "km", "approved", "queued", "sent", "failed"]
     [row] = [line for line in listed.stdout.splitlines() if "pending" in line]
     assert row.split("│")[1].strip() == str(alert_id)
 
