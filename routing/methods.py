@@ -144,7 +144,6 @@ def build_message(
             "created_at": _iso(case.created_at),
             "first_contact_due": _iso(case.first_contact_due),
             "routing_reason": case.routing_reason,
-            "console_url": f"{settings.public_base_url.rstrip('/')}/staff/cases/{case.id}",
         },
     }
     if update is not None:
@@ -181,7 +180,7 @@ def build_message(
             f"追加の報告（{_iso(event.created_at)}、折り返し{'可' if payload['update']['callback_consent'] else '不可'}）:",
             *lines(update),
         ]
-    body += ["", f"スタッフ画面: {payload['case']['console_url']}", f"振り分けの理由: {case.routing_reason}"]
+    body += ["", f"詳細: tsunagu cases show {case.id}", f"振り分けの理由: {case.routing_reason}"]
     return CaseMessage(delivery_id, payload, subject, "\n".join(body) + "\n")
 
 

@@ -132,6 +132,8 @@ def test_email_and_webhook_with_retries(
     assert recipient == "mimamori-kita@city.example.jp"
     assert f"#{case_id}" in subject and "柳町" in subject
     assert "新聞が3日分たまっている" in text and "3日前" in text and "折り返し: 可" in text
+    # No staff page exists yet: the e-mail says how to see the case instead of linking to a 404.
+    assert "/staff/" not in text and f"cases show {case_id}" in text
 
     delivered = receiver.accepted[0]
     expected = hmac.new(SECRET.encode(), delivered.raw, hashlib.sha256).hexdigest()
