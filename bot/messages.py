@@ -26,6 +26,7 @@ __all__ = [
     "EffectKind",
     "InboundEvent",
     "storable_text",
+    "turn_record",
 ]
 
 # What PostgreSQL text and JSON cannot hold or carry: NUL and the other C0 control
@@ -142,10 +143,16 @@ class EffectKind(StrEnum):
     # both are delivered to the counter.
     case_created = "case_created"
     case_linked = "case_linked"
+    # The resident added details to a case of theirs (later words of the same conversation):
+    # delivered to the counter as an update.
+    case_updated = "case_updated"
     # A missing-person alert was created (pending staff approval) / has messages queued
     # in the outbox, which the fan-out then sends.
     alert_created = "alert_created"
     alert_queued = "alert_queued"
+    # The reporting family said the person was found: their alert ended (``status``: found
+    # when it was active, cancelled when it was still pending).
+    alert_ended = "alert_ended"
     sighting_recorded = "sighting_recorded"
     cooperator_registered = "cooperator_registered"
     cooperator_unsubscribed = "cooperator_unsubscribed"
@@ -183,3 +190,18 @@ class TurnResult:
     language: str = "ja"
     # The conversation's active flow after the turn (None: nothing in progress).
     flow: str | None = None
+
+
+def turn_record(conversation: int, turn: int, line: str, result: TurnResult) -> dict[str, Any]:
+    """One turn as the conversation contract's JSON object (docs/conversation-contract.md):
+    what came in, what was said (response names, texts, choices), what happened, the flow after it."""
+    return {
+        "conversation": conversation,
+        "turn": turn,
+        "in": line,
+        "language": result.language,
+        "replies": [{"response": reply.response, "text": reply.text, "choices": [choice.title for choice in reply.choices]}
+                    for reply in result.replies],
+        "effects": [{"kind": effect.kind.value, **effect.data} for effect in result.effects],
+        "flow": result.flow,
+    }

@@ -14,11 +14,10 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from itertools import count
-from typing import Any
 
 from rich.console import Console
 
-from bot.messages import InboundMessage, Reply, TurnResult
+from bot.messages import InboundMessage, Reply, TurnResult, turn_record
 from channels.base import EngineHandler, location_label, numbered_text
 
 __all__ = ["SEPARATOR", "ConsoleChannel", "script_conversations", "turn_record"]
@@ -42,20 +41,6 @@ def script_conversations(lines: Iterable[str]) -> Iterator[list[str]]:
             conversation.append(line)
     if conversation:
         yield conversation
-
-
-def turn_record(conversation: int, turn: int, line: str, result: TurnResult) -> dict[str, Any]:
-    """One turn as the conversation contract's JSON object: what came in, what was said, what happened."""
-    return {
-        "conversation": conversation,
-        "turn": turn,
-        "in": line,
-        "language": result.language,
-        "replies": [{"response": reply.response, "text": reply.text, "choices": [choice.title for choice in reply.choices]}
-                    for reply in result.replies],
-        "effects": [{"kind": effect.kind.value, **effect.data} for effect in result.effects],
-        "flow": result.flow,
-    }
 
 
 class ConsoleChannel:
