@@ -88,6 +88,8 @@ def purge_expired_alerts(session: Session, now: datetime | None = None) -> int:
                             conversation_ids.add(event.details["conversation_id"])
                         event.details = {"alert_id": alert.id, "sighting_id": event.details.get("sighting_id"),
                                          "group_id": event.details.get("group_id")}
+                    elif event.kind == "details_added":  # the family's later words about the person
+                        event.details = {}
         session.execute(
             update(Sighting).where(Sighting.alert_id == alert.id)
             .values(text=None, town_id=None, latitude=None, longitude=None, photo_ref=None, contact_id=None)

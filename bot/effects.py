@@ -19,7 +19,7 @@ from routing.delivery import schedule_delivery
 
 __all__ = ["resume_pending_work", "run_effects"]
 
-_DELIVERED = frozenset({EffectKind.case_created, EffectKind.case_linked})
+_DELIVERED = frozenset({EffectKind.case_created, EffectKind.case_linked, EffectKind.case_updated})
 
 
 def run_effects(effects: Sequence[Effect], *, url: str) -> None:

@@ -17,7 +17,7 @@ import re
 
 from bot.messages import Choice, EffectKind
 from flows.ask_where import hotlines_text
-from flows.base import Flow, TurnContext, intent_button
+from flows.base import PROMPT_SLOT, Flow, TurnContext, intent_button
 from intents.safety import SafetySignal, safety_matter
 from routing.counters import choose_counter
 
@@ -146,7 +146,8 @@ def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
     if signal.kind == "emergency":
         ctx.say("utter_emergency_110" if signal.service == "110" else "utter_emergency_119", urgent=True)
         ctx.effect(EffectKind.emergency_guidance, service=signal.service or "119")
-        if ctx.conversation.flow:
+        # A flow with a question open asks it again; one without (following a case) just ends.
+        if ctx.conversation.flow and ctx.slots.get(PROMPT_SLOT):
             ctx.say("utter_after_emergency_resume")
             ctx.repeat_prompt()
         else:

@@ -19,6 +19,7 @@ from bot.messages import Choice, EffectKind
 from bot.models import Case, CaseKind, RegisteredPerson
 from bot.settings import settings
 from flows.base import FormFlow, TurnContext, is_no, is_yes
+from flows.followup import follow_case
 from flows.person import person_label, persons_of
 from flows.place_question import area_from_record, ask_place
 from flows.steps import PHONE_RESPONSES, REPORT_PLACE_RESPONSES, caller_phone, read_phone, read_report_place
@@ -148,7 +149,8 @@ class MissingFlow(FormFlow):
         ctx.say("utter_missing_created", urgent=True, case_id=case.id, counter_name=choice.counter.name)
         ctx.effect(EffectKind.case_created, **case_facts(case))
         self._create_alert(ctx, case)
-        ctx.finish()
+        # What the family remembers next is added to this case.
+        follow_case(ctx, case.id)
 
     def _create_alert(self, ctx: TurnContext, case: Case) -> None:
         person_id = ctx.slots.get("person_id")

@@ -21,6 +21,7 @@ from flows.conversation import (
     SilenceFlow,
 )
 from flows.cooperator import RegisterHelperFlow, UnsubscribeFlow
+from flows.followup import FollowupFlow
 from flows.handoff import HandoffFlow
 from flows.missing import MissingFlow
 from flows.person import RegisterPersonFlow
@@ -45,6 +46,7 @@ FLOWS: tuple[Flow, ...] = (
     GoodbyeFlow(),
     OutOfScopeFlow(),
     EmergencyFlow(),
+    FollowupFlow(),  # entered only through follow_case, after a report made its case
     # Also claimed by their own words or payload prefix, from any flow.
     UnsubscribeFlow(),
     SightingFlow(),

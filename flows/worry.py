@@ -12,6 +12,7 @@ from bot.messages import EffectKind
 from bot.models import CaseKind
 from bot.settings import settings
 from flows.base import FormFlow, TurnContext
+from flows.followup import follow_case
 from flows.place_question import area_from_record, ask_place, place_already_given
 from flows.steps import (
     PHONE_RESPONSES,
@@ -174,4 +175,5 @@ class WorryFlow(FormFlow):
             ctx.say("utter_worry_created", case_id=case.id, counter_name=ctx.slots["counter_name"], hours=hours)
             ctx.effect(EffectKind.case_created, **case_facts(case))
         ctx.say("utter_worry_if_danger")
-        ctx.finish()
+        # What the resident remembers next is added to this case.
+        follow_case(ctx, case.id)

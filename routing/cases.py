@@ -30,6 +30,7 @@ from routing.targets import ensure_console_target
 __all__ = [
     "OPEN_STATUSES",
     "InvalidTransition",
+    "add_details",
     "case_facts",
     "case_for_counter",
     "cases_for_counter",
@@ -57,10 +58,65 @@ _ADDRESS_RE = re.compile(rf"(\d+)(?:{_SEPARATOR}(\d+))?(?:{_SEPARATOR}(\d+))?\s*
 _POSTAL_RE = re.compile(r"〒?\s*\d{3}-?\d{4}")
 
 
-def case_facts(case: Case) -> dict[str, Any]:
-    """What a ``case_created`` / ``case_linked`` effect says about its case (the conversation contract)."""
+# The conversation contract's ``fields`` of a case effect, by case kind: the contract name and
+# the case detail it comes from. ``contact`` is added to every kind (only its kind, never a number).
+_FIELDS: dict[CaseKind, dict[str, str]] = {
+    CaseKind.worry: {"observation": "noticed", "since": "since_when"},
+    CaseKind.missing: {"who": "who", "last_seen_where": "last_seen_where", "last_seen_when": "last_seen_when",
+                       "clothing": "clothing"},
+}
+
+
+def case_facts(case: Case, details: dict[str, Any] | None = None, callback_consent: bool | None = None) -> dict[str, Any]:
+    """What a ``case_created`` / ``case_linked`` / ``case_updated`` effect says about its case.
+
+    The conversation contract (docs/conversation-contract.md): the case's id, kind, counter,
+    town and urgency, and ``fields``, what the resident told us in the contract's names.
+
+    Args:
+        case: the case.
+        details: the report's details when they are not the case's own (a linked repeat
+            report tells its own observation); the case's details by default.
+        callback_consent: the report's consent to a call-back, with ``details``.
+
+    Returns:
+        The effect's data.
+    """
+    details = case.details if details is None else details
+    consent = case.callback_consent if callback_consent is None else callback_consent
+    fields = {name: details.get(key) for name, key in _FIELDS.get(case.kind, {}).items()}
+    # How the counter can reach the reporter, never the number itself: effects are logged.
+    fields["contact"] = "phone" if details.get("callback_phone") else ("channel" if consent else None)
     return {"case_id": case.id, "case_kind": case.kind.value, "counter_id": case.counter_id,
-            "town_id": case.town_id, "urgent": case.urgent}
+            "town_id": case.town_id, "urgent": case.urgent, "fields": fields}
+
+
+def add_details(session: Session, case: Case, text: str, *, source: str | None, now: datetime | None = None) -> CaseEvent:
+    """Add what the resident said after the report to the case, and queue it for the counter.
+
+    Stored once, as a ``details_added`` event (the resident's words and the channel they
+    came on, nothing else); delivered to every active target of the case's counter as an
+    update, the way a linked repeat report is. Runs in the caller's transaction; call
+    ``routing.delivery.schedule_delivery`` after committing.
+
+    Args:
+        session: the caller's session.
+        case: an open case (the caller checks it is still the resident's to add to).
+        text: the resident's words.
+        source: the channel they came on.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The event.
+    """
+    now = now or utcnow()
+    event = CaseEvent(case_id=case.id, kind="details_added", actor=source, created_at=now,
+                      details={"details": {"added": text}, "channel": source})
+    session.add(event)
+    session.flush()
+    _queue_deliveries(session, case, event)
+    session.flush()
+    return event
 
 
 class InvalidTransition(ValueError):

@@ -59,6 +59,7 @@ DETAIL_LABELS = {
     "last_seen_when": "最後に見かけた時刻",
     "clothing": "服装",
     "callback_phone": "折り返し先電話番号",
+    "added": "追加の内容",
 }
 
 
@@ -127,7 +128,8 @@ def build_message(
     Returns:
         The message.
     """
-    update = event.details.get("details") if event.kind == "repeat_report" else None
+    # A linked repeat report, or details the resident added later (routing.cases.add_details).
+    update = event.details.get("details") if event.kind in ("repeat_report", "details_added") else None
     payload: dict[str, Any] = {
         "delivery_id": delivery_id,
         "event": event.kind,

@@ -70,7 +70,10 @@ def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(res
     [alert] = _alerts(db_url)
     assert effects(done) == [
         ("case_created", {"case_id": case.id, "case_kind": "missing", "counter_id": "mimamori-chuo",
-                          "town_id": "chuo-1-1", "urgent": True}),
+                          "town_id": "chuo-1-1", "urgent": True,
+                          "fields": {"who": "80歳の男性で、背が低く白髪です", "last_seen_where": "中央区 本町",
+                                     "last_seen_when": "今朝8時ごろ", "clothing": "紺色のジャンパーとグレーのズボン",
+                                     "contact": "phone"}}),
         ("alert_created", {"alert_id": alert.id, "case_id": case.id})]
     assert (case.kind, case.urgent, case.counter_id, case.town_id) == (CaseKind.missing, True, "mimamori-chuo",
                                                                        "chuo-1-1")
@@ -78,7 +81,7 @@ def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(res
     assert (alert.status, alert.case_id, alert.town_id) == (AlertStatus.pending, case.id, "chuo-1-1")
     assert (alert.description, alert.clothing) == ("80歳の男性で、背が低く白髪です", "紺色のジャンパーとグレーのズボン")
     assert alert.last_seen_at == _this_morning_at_8(resident.now)
-    assert left(db_url, resident) == Left(None, None, {})
+    assert left(db_url, resident) == Left("case_followup", None, {"case_id": case.id})
 
 
 def test_english(engine: ConversationEngine, db_url: str) -> None:

@@ -47,12 +47,14 @@ def test_standard_japanese_with_a_call_back_number(resident: Resident, db_url: s
     assert said(done) == ["utter_worry_created", "utter_worry_if_danger"]
     [case] = cases(db_url)
     assert effects(done) == [("case_created", {"case_id": case.id, "case_kind": "worry", "counter_id": "mimamori-minami",
-                                              "town_id": "minami-1-2", "urgent": False})]
+                                              "town_id": "minami-1-2", "urgent": False,
+                                              "fields": {"observation": "向かいのおじいさんの家、郵便受けに新聞がたまっている",
+                                                         "since": "3日前から", "contact": "phone"}})]
     assert (case.kind, case.status, case.counter_id, case.town_id) == (CaseKind.worry, CaseStatus.new,
                                                                        "mimamori-minami", "minami-1-2")
     assert case.first_contact_due - case.created_at == timedelta(hours=24)
     assert case.details["callback_phone"] == "09011112222" and case.reporter_contact_id is not None
-    assert left(db_url, resident) == Left(None, None, {})
+    assert left(db_url, resident) == Left("case_followup", None, {"case_id": case.id}), "later details go to the case"
 
 
 def test_kansai_dialect_a_ward_is_enough_and_no_call_back(resident: Resident, db_url: str) -> None:

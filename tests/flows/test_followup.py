@@ -1,0 +1,101 @@
+"""case_followup, whole conversations: what a resident says after a report is added to its case.
+
+A later detail becomes a ``details_added`` event delivered to the counter (``case_updated``);
+a question, another place, another matter, a button or real danger words are not details.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.db import session_scope
+from bot.messages import TurnResult
+from bot.models import Case, CaseEvent, CaseStatus, Delivery
+from routing.cases import transition
+from tests.bot.conftest import Resident
+from tests.flows.conftest import cases, effects, left, said
+
+
+def _worry_case(resident: Resident, place: str = "北区柳町2丁目3番") -> int:
+    """A worry report from the first message to its case (created or linked); the case id."""
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send(place)
+    resident.send("3日前から")
+    resident.send("いいえ")
+    done = resident.send("はい")
+    assert said(done)[-1] == "utter_worry_if_danger"
+    return effects(done)[0][1]["case_id"]
+
+
+def _added(db_url: str, case_id: int) -> list[tuple[dict[str, object], int]]:
+    """The case's details_added events: their details and how many deliveries each queued."""
+    with session_scope(db_url) as session:
+        events = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id,
+                                                         CaseEvent.kind == "details_added").order_by(CaseEvent.id))
+        return [(event.details, len(session.scalars(select(Delivery).where(Delivery.case_event_id == event.id)).all()))
+                for event in events]
+
+
+def _not_added(turn: TurnResult) -> bool:
+    return "utter_case_details_added" not in said(turn) and all(kind != "case_updated" for kind, _ in effects(turn))
+
+
+def test_a_later_detail_is_added_to_the_worry_case_and_delivered(resident: Resident, db_url: str) -> None:
+    case_id = _worry_case(resident)
+    turn = resident.send("そういえば、夜も電気がついていませんでした")
+    assert said(turn) == ["utter_case_details_added"]
+    [(kind, data)] = effects(turn)
+    assert kind == "case_updated" and data["case_id"] == case_id and data["case_kind"] == "worry"
+    assert data["fields"]["observation"] == "隣のおばあさんを最近見かけない"
+    assert _added(db_url, case_id) == [({"details": {"added": "そういえば、夜も電気がついていませんでした"},
+                                         "channel": resident.channel}, 1)]
+    assert left(db_url, resident).flow == "case_followup", "more details may follow"
+    assert said(resident.send("洗濯物も干したままです")) == ["utter_case_details_added"]
+    assert len(_added(db_url, case_id)) == 2
+
+
+def test_a_yes_a_digit_a_question_or_another_place_is_not_a_detail(resident: Resident, db_url: str) -> None:
+    for text in ("はい", "2", "見守り相談室はいつ連絡してくれるんですか？", "Who will contact me"):
+        case_id = _worry_case(resident)
+        assert _not_added(resident.send(text)), text
+        assert not _added(db_url, case_id), text
+        resident.send("やめる")
+    case_id = _worry_case(resident)
+    another = resident.send("南区朝日町の向かいのおじいさんも最近見かけない")
+    assert _not_added(another)
+    assert said(another)[0] == "utter_worry_intro", "another household: a new report"
+    assert not _added(db_url, case_id)
+
+
+def test_a_description_after_the_missing_report_is_a_detail_not_an_emergency(resident: Resident,
+                                                                          db_url: str) -> None:
+    resident.send("認知症の父が朝から帰ってこない")
+    resident.send("80歳の男性です")
+    resident.send("中央区本町")
+    resident.send("今朝8時ごろ")
+    resident.send("紺色のジャンパー")
+    resident.send("090-3333-4444")
+    [case] = cases(db_url)
+    case_id = case.id
+    turn = resident.send("85歳の男じゃ。背は低うて、腰が曲がっとる")
+    assert said(turn) == ["utter_case_details_added"]
+    assert [kind for kind, _ in effects(turn)] == ["case_updated"]
+    assert _added(db_url, case_id)[0][0]["details"] == {"added": "85歳の男じゃ。背は低うて、腰が曲がっとる"}
+
+
+def test_danger_words_get_119_and_end_following(resident: Resident, db_url: str) -> None:
+    case_id = _worry_case(resident)
+    turn = resident.send("いま見に行ったら中で倒れている")
+    assert said(turn) == ["utter_emergency_119"], "no question is open: nothing to come back to"
+    assert effects(turn) == [("emergency_guidance", {"service": "119"})]
+    assert left(db_url, resident).flow is None
+    assert not _added(db_url, case_id)
+
+
+def test_a_closed_case_takes_no_more_details(resident: Resident, db_url: str) -> None:
+    case_id = _worry_case(resident)
+    with session_scope(db_url) as session:
+        transition(session, session.get(Case, case_id), CaseStatus.closed, actor="staff", reason="会えた")
+    turn = resident.send("そういえば、夜も電気がついていませんでした")
+    assert _not_added(turn)
+    assert not _added(db_url, case_id)
