@@ -28,7 +28,10 @@ from intents.classification import Classification, IntentClassifier
 from intents.normalize import fold_for_matching
 
 __all__ = [
+    "CORRECTION_PREFIX",
+    "CORRECTION_STEP",
     "INTENT_BUTTON",
+    "RESTART",
     "Flow",
     "FormFlow",
     "TurnContext",
@@ -45,6 +48,13 @@ CHOICES_SLOT = "_choices"
 # A button payload naming an intent or a flow ("intent:report_worry") starts that flow
 # from anywhere: the main menu, a clarifying question.
 INTENT_BUTTON = "intent:"
+# Going back to change an answer (flows.ways_out): the step that asks which answer, and
+# the payload prefix of its buttons ("correct:where").
+CORRECTION_STEP = "_correct"
+CORRECTION_PREFIX = "correct:"
+# ``TurnContext.answer`` of a message that asked to start again: a command, not the
+# resident's words for the restarted flow's first question.
+RESTART = "restart"
 
 
 def intent_button(intent: str) -> str:
@@ -217,6 +227,20 @@ class Flow:
     def resume(self, ctx: TurnContext) -> None:
         self.start(ctx)
 
+    # Ways out (flows.ways_out) call these on the active flow; a form flow has them all.
+    def restart(self, ctx: TurnContext) -> bool:
+        """Start again with nothing kept; False when this flow cannot start without the
+        message that began it (the caller ends it instead)."""
+        return False
+
+    def go_back(self, ctx: TurnContext) -> bool:
+        """The resident said an answer was wrong: go back to it; False when there is none to go back to."""
+        return False
+
+    def take_correction(self, ctx: TurnContext) -> bool:
+        """The answer to "which answer do you want to change?"; False when it names none."""
+        return False
+
 
 class FormFlow(Flow):
     """A flow that fills a domain.yml form: it asks for each required slot in turn.
@@ -228,6 +252,8 @@ class FormFlow(Flow):
 
     form: ClassVar[str]
     questions: ClassVar[dict[str, str]] = {}
+    # Steps that show the answers and ask to confirm them: "that's wrong" there asks which one.
+    confirm_steps: ClassVar[tuple[str, ...]] = ("confirm",)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -244,6 +270,57 @@ class FormFlow(Flow):
                 self.ask_slot(ctx, slot, question)
                 return True
         return False
+
+    # ------------------------------------------------------------------ ways out
+    def restart(self, ctx: TurnContext) -> bool:
+        """Start this form again from its first question, every answer forgotten."""
+        ctx.finish()
+        ctx.conversation.flow = self.name
+        # The words that asked to restart are not an answer to the first question.
+        ctx.answer = RESTART
+        ctx.classification = None
+        self.start(ctx)
+        return True
+
+    def go_back(self, ctx: TurnContext) -> bool:
+        """At the confirmation, ask which answer to change (one button per answer given);
+        before it, ask the previous question again. False when nothing was answered yet."""
+        filled = [slot for slot in self.questions if slot in ctx.slots]
+        if ctx.step in self.confirm_steps:
+            if not filled:
+                return False
+            ctx.set_step(CORRECTION_STEP)
+            ctx.ask("utter_ask_what_to_correct", choices=[
+                Choice(self._item_title(ctx, slot), f"{CORRECTION_PREFIX}{slot}") for slot in filled])
+            return True
+        order = list(self.questions)
+        current = order.index(ctx.step) if ctx.step in order else len(order)
+        earlier = [slot for slot in filled if order.index(slot) < current]
+        if not earlier:
+            return False
+        ctx.say("utter_going_back")
+        self.reask(ctx, earlier[-1])
+        return True
+
+    def take_correction(self, ctx: TurnContext) -> bool:
+        slot = ctx.answer.removeprefix(CORRECTION_PREFIX) if ctx.answer.startswith(CORRECTION_PREFIX) else None
+        if slot not in self.questions or slot not in ctx.slots:
+            return False
+        self.reask(ctx, slot)
+        return True
+
+    def reask(self, ctx: TurnContext, slot: str) -> None:
+        """Forget one answer and ask its question again; the flow then goes on as before
+        (its next unanswered question, or its confirmation once the form is complete)."""
+        del ctx.conversation.slots[slot]
+        flag_modified(ctx.conversation, "slots")
+        self.ask_next(ctx)
+
+    def _item_title(self, ctx: TurnContext, slot: str) -> str:
+        """A button for one answer: its question's first sentence (「いつ頃から気になっていますか」)."""
+        question = ctx.t(self.questions[slot])
+        first = _FIRST_SENTENCE.match(question)
+        return first.group(1) if first else question
 
 
 def check_forms(domain: Domain, flows: Iterable[Flow]) -> None:
@@ -263,6 +340,9 @@ def required_responses(flows: Iterable[Flow]) -> set[str]:
         names.update(flow.responses)
     return names
 
+
+# A question's first sentence, without its full stop (「どのような服装でしたか。」→「どのような服装でしたか」).
+_FIRST_SENTENCE = re.compile(r"\s*(.+?[?？]|.+?(?=[。.（(]|$))")
 
 _YES = {"はい", "はいそうです", "うん", "ええ", "お願いします", "おねがいします", "お願い", "そうです", "いいです",
         "大丈夫です", "よろしいです", "かまいません", "構いません", "送る", "送って", "ok", "okay", "yes", "y",

@@ -2,7 +2,7 @@
 
 - the greeting with the main menu, on a follow / a call (``OpeningFlow``) or a "hello";
 - silence on the phone repeats the last question (``SilenceFlow``);
-- 「やめる」 or the cancel button ends any flow (``CancelFlow``);
+- ways out of any flow (stop, start again, correct, found) are ``flows.ways_out``;
 - goodbye, out of scope, the model's emergency;
 - the safety layer's words, said before anything else: 119/110 guidance and the
   crisis lines (``safety_guidance``).
@@ -13,8 +13,6 @@ The main menu is the same on every channel; on the phone it is spoken with its k
 
 from __future__ import annotations
 
-import re
-
 from bot.messages import Choice, EffectKind
 from flows.ask_where import hotlines_text
 from flows.base import PROMPT_SLOT, Flow, TurnContext, intent_button
@@ -23,8 +21,8 @@ from routing.counters import choose_counter
 
 __all__ = [
     "MENU",
+    "MENU_RESPONSES",
     "SAFETY_RESPONSES",
-    "CancelFlow",
     "EmergencyFlow",
     "GoodbyeFlow",
     "GreetFlow",
@@ -44,9 +42,6 @@ MENU = (
 )
 MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU))
 SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", "utter_crisis", "utter_after_emergency_resume")
-
-CANCEL_WORDS = ("やめる", "やめます", "やめたい", "キャンセル", "取り消し", "取消", "中止", "最初から", "はじめから",
-                "もういい", "cancel", "start over", "restart", "quit")
 
 
 def ask_menu(ctx: TurnContext, prompt: str = "utter_menu") -> None:
@@ -84,19 +79,6 @@ class SilenceFlow(Flow):
     def start(self, ctx: TurnContext) -> None:
         if not ctx.repeat_prompt():
             ask_menu(ctx)
-
-
-class CancelFlow(Flow):
-    """「やめる」 (or the cancel button) in any flow: forget what was asked and say so."""
-
-    name = "cancel"
-    interrupts = re.compile(r"\A(?:" + "|".join(map(re.escape, CANCEL_WORDS)) + r")\Z")
-    responses = ("utter_cancelled",)
-
-    def start(self, ctx: TurnContext) -> None:
-        ctx.say("utter_cancelled")
-        ctx.effect(EffectKind.cancelled)
-        ctx.finish()
 
 
 class GoodbyeFlow(Flow):

@@ -12,7 +12,6 @@ from __future__ import annotations
 from flows.ask_where import AskWhereFlow
 from flows.base import Flow
 from flows.conversation import (
-    CancelFlow,
     EmergencyFlow,
     GoodbyeFlow,
     GreetFlow,
@@ -26,6 +25,7 @@ from flows.handoff import HandoffFlow
 from flows.missing import MissingFlow
 from flows.person import RegisterPersonFlow
 from flows.sighting import SightingFlow
+from flows.ways_out import CancelFlow
 from flows.worry import WorryFlow
 
 __all__ = ["FLOWS"]
@@ -34,7 +34,7 @@ FLOWS: tuple[Flow, ...] = (
     # Interrupts, in order of precedence.
     OpeningFlow(),
     SilenceFlow(),
-    CancelFlow(),
+    CancelFlow(lambda: FLOWS),  # stop, start again, correct, found: acts on the active flow
     HandoffFlow(),
     # The matters, started by the classifier's intent or their menu button.
     AskWhereFlow(),

@@ -1,0 +1,195 @@
+"""Ways out and corrections, in the resident's own words, from any flow.
+
+One interrupt (``CancelFlow``, claimed before the active flow resumes) reads the whole
+message with the matchers of :mod:`intents.exits` and:
+
+- **stop / never mind** (「やっぱりやめとくわ」「もういいです」「中止して」 "never mind", or
+  the cancel button): forgets what was being asked (``cancelled``). 「結構です」「大丈夫です」
+  「やめて」 count only where no button answer is expected: elsewhere they answer yes/no;
+- **start again** (「最初から」「やり直したい」 "start over"): a form starts afresh from its
+  first question (:meth:`flows.base.FormFlow.restart`); any other flow ends and the main
+  menu is shown;
+- **that's wrong** (「訂正」「間違えました」, and 「違います」 at a confirmation): at a form's
+  confirmation, which answer to change (one button per answer) and then that question
+  again; earlier in a form, the previous question again (:meth:`flows.base.FormFlow.go_back`);
+- **found** (「やっぱりいいです、見つかりました」「父が見つかりました！お知らせを止めて
+  ください」 "we found him"): during a missing-person report, the report ends
+  (``cancelled`` with ``reason: found``); from the family of a reported case (same or later
+  conversation), their alert ends — a pending one is withdrawn, an active one is marked
+  found, which thanks the cooperators it reached — the case gets a ``reported_found``
+  event for staff, and the family is thanked (``alert_ended``). This runs before the
+  cooperators' stop-alerts words (flows.registry order), so a family's 「お知らせを止めて」
+  is never taken for a cooperator leaving.
+
+The same words inside a description (「やめてと言っても聞かない」「以前も駅で見つかりました」)
+are not ways out: :mod:`intents.exits` matches only a message that *is* the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Literal
+
+from sqlalchemy import select
+
+from alerts.lifecycle import cancel as cancel_alert
+from alerts.lifecycle import case_event
+from alerts.lifecycle import found as alert_found
+from bot.messages import EffectKind
+from bot.models import Alert, AlertStatus, Case, CaseEvent, CaseKind
+from bot.settings import settings
+from flows.base import CORRECTION_STEP, PROMPT_SLOT, Flow, FormFlow, TurnContext
+from flows.conversation import MENU_RESPONSES, ask_menu
+from intents.exits import is_cancel, is_correction, is_denial, is_restart, is_soft_cancel, says_found
+
+__all__ = ["CancelFlow"]
+
+WayOut = Literal["cancel", "restart", "correct", "pick", "found"]
+
+# Flows in which "found" is the resident's report, not a way out: a cooperator telling
+# where they found the person is a sighting.
+_FOUND_IS_CONTENT = ("report_sighting",)
+_MISSING_FLOW = "report_missing"
+# Who ended the alert, on its case's history.
+_FAMILY = "family"
+
+
+class CancelFlow(Flow):
+    """Stop, start again, correct an answer, or "found" — whatever flow is active.
+
+    Args:
+        flows: returns the flows the engine runs (``flows.registry.FLOWS``), to find the
+            active one that restarts or goes back.
+    """
+
+    name = "cancel"
+    # It acts on the active flow itself (ends, restarts or rewinds it) rather than replacing it.
+    takes_over = False
+    responses = (
+        "utter_cancelled",
+        "utter_restarted",
+        "utter_ask_what_to_correct",
+        "utter_going_back",
+        "utter_missing_found_ended",
+        "utter_family_found_alert_ended",
+        "utter_family_found_alert_withdrawn",
+        "utter_family_found_noted",
+        *MENU_RESPONSES,
+    )
+
+    def __init__(self, flows: Callable[[], Iterable[Flow]]) -> None:
+        self._flows = flows
+
+    # ------------------------------------------------------------------ which way out
+    def claims(self, ctx: TurnContext) -> bool:
+        return self._way_out(ctx) is not None
+
+    def _active(self, ctx: TurnContext) -> Flow | None:
+        name = ctx.conversation.flow
+        return next((flow for flow in self._flows() if flow.name == name), None) if name else None
+
+    def _way_out(self, ctx: TurnContext) -> WayOut | None:
+        if super().claims(ctx):  # the cancel button
+            return "cancel"
+        active = self._active(ctx)
+        choosing = active is not None and ctx.step == CORRECTION_STEP
+        text = ctx.text if ctx.message.event == "message" and not ctx.message.postback else ""
+        if text:
+            if says_found(text) and ctx.conversation.flow not in _FOUND_IS_CONTENT and (
+                    ctx.conversation.flow == _MISSING_FLOW or _family_case(ctx) is not None):
+                return "found"
+            if is_restart(text):
+                return "restart"
+            if is_cancel(text):
+                return "cancel"
+            if active is not None:
+                at_confirmation = isinstance(active, FormFlow) and ctx.step in active.confirm_steps
+                if is_correction(text) or (at_confirmation and is_denial(text)):
+                    return "correct" if isinstance(active, FormFlow) or ctx.slots.get(PROMPT_SLOT) else None
+                if is_soft_cancel(text) and _free_question(ctx):
+                    return "cancel"
+        if choosing:
+            # The answer to "which one?"; another flow's words (a person, please) are that flow's.
+            others = (flow for flow in self._flows() if flow is not self)
+            return None if any(flow.claims(ctx) for flow in others) else "pick"
+        return None
+
+    def start(self, ctx: TurnContext) -> None:
+        way = self._way_out(ctx)
+        active = self._active(ctx)
+        if way == "found":
+            self._found(ctx)
+        elif way == "restart":
+            self._restart(ctx, active)
+        elif way == "correct" and active is not None:
+            if not active.go_back(ctx):
+                ctx.repeat_prompt()
+        elif way == "pick" and active is not None:
+            if not active.take_correction(ctx):
+                ctx.repeat_prompt()
+        else:
+            ctx.say("utter_cancelled")
+            ctx.effect(EffectKind.cancelled)
+            ctx.finish()
+
+    # ------------------------------------------------------------------ start again
+    def _restart(self, ctx: TurnContext, active: Flow | None) -> None:
+        ctx.say("utter_restarted")
+        if active is not None and active.restart(ctx):
+            return
+        ctx.finish()
+        ask_menu(ctx)
+        ctx.finish(keep_prompt=True)
+
+    # ------------------------------------------------------------------ found
+    def _found(self, ctx: TurnContext) -> None:
+        case = _family_case(ctx)
+        if ctx.conversation.flow == _MISSING_FLOW or case is None:
+            # The report was still being made: nothing reached anyone yet.
+            ctx.say("utter_missing_found_ended")
+            ctx.effect(EffectKind.cancelled, reason="found")
+            ctx.finish()
+            return
+        open_alerts = ctx.session.scalars(
+            select(Alert).where(Alert.case_id == case.id,
+                                Alert.status.in_((AlertStatus.pending, AlertStatus.active)))
+            .order_by(Alert.id)).all()
+        response = "utter_family_found_noted"
+        for alert in open_alerts:
+            was = alert.status
+            if was == AlertStatus.active:
+                queued = alert_found(ctx.session, alert, by=_FAMILY, now=ctx.now)
+                response = "utter_family_found_alert_ended"
+            else:
+                queued = cancel_alert(ctx.session, alert, by=_FAMILY, now=ctx.now)
+                if response != "utter_family_found_alert_ended":
+                    response = "utter_family_found_alert_withdrawn"
+            case_event(ctx.session, alert, "reported_found", _FAMILY, ctx.now, channel=ctx.channel,
+                       alert_status=was.value)
+            ctx.effect(EffectKind.alert_ended, alert_id=alert.id, case_id=case.id, status=alert.status.value)
+            if queued:
+                # Thanks (or withdrawal notices) for the cooperators the alert reached: the fan-out sends them.
+                ctx.effect(EffectKind.alert_queued, alert_id=alert.id, queued=queued)
+        if not open_alerts:
+            ctx.session.add(CaseEvent(case_id=case.id, kind="reported_found", actor=_FAMILY, created_at=ctx.now,
+                                      details={"channel": ctx.channel}))
+        ctx.say(response, case_id=case.id)
+        ctx.finish()
+
+
+def _free_question(ctx: TurnContext) -> bool:
+    """Whether the open question takes words, not a button: none at all, or a place (its
+    buttons are the wards). 「結構です」「やめて」 answer a yes/no, "none" or pick-one question;
+    to a free question they mean "never mind"."""
+    prompt = ctx.slots.get(PROMPT_SLOT)
+    return prompt is not None and (not prompt["choices"] or bool(prompt["request_location"]))
+
+
+def _family_case(ctx: TurnContext) -> Case | None:
+    """The newest missing-person case this contact reported, while its data is kept."""
+    since = ctx.now - timedelta(days=settings.missing_retention_days)
+    return ctx.session.scalar(
+        select(Case).where(Case.kind == CaseKind.missing, Case.reporter_contact_id == ctx.contact.id,
+                           Case.created_at >= since)
+        .order_by(Case.id.desc()).limit(1))

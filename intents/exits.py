@@ -1,0 +1,198 @@
+"""Ways out in the resident's own words: stop, start again, correct an answer, "we found him".
+
+Residents leave a form the way they talk — 「やっぱりやめとくわ」「もういいです」「中止して」
+"never mind" — not with one command word. These matchers read the message folded for
+matching (:func:`intents.normalize.fold_for_matching`) and answer *whether the whole
+message is that way out*, so the same words inside a description never are: 「やめてと
+言っても聞かない」 is what was noticed, 「中止になった行事」 is not a cancel, and
+「以前も駅で見つかりました」 describes the person, it does not end the report.
+
+- :func:`is_cancel`: the whole message is "stop / never mind" (a leading やっぱり, もう,
+  すみません and a closing です, わ, お願いします may surround it);
+- :func:`is_soft_cancel`: words that mean "never mind" only where no yes/no or "none"
+  answer is expected (「結構です」「大丈夫です」「やめて」 answer such questions as no or yes);
+- :func:`is_restart`: "start again" (「最初から」「やり直したい」 "start over");
+- :func:`is_correction`: "that's wrong / I want to correct" (「訂正」「間違えました」
+  "that's wrong"); :func:`is_denial` 「違います」 counts only at a confirmation;
+- :func:`says_found`: the person was found or came home (「父が見つかりました！」
+  "we found him"), not a question, a condition, a denial or a past episode.
+
+This module only reads text; what each way out does is ``flows.ways_out``'s.
+"""
+
+from __future__ import annotations
+
+import re
+
+from intents.normalize import fold_for_matching
+
+__all__ = ["is_cancel", "is_correction", "is_denial", "is_restart", "is_soft_cancel", "says_found"]
+
+# Longer than this, a message is telling something, not only leaving (folded, without spaces).
+_MAX_EXIT_CHARS = 40
+
+# --------------------------------------------------------------------------- Japanese
+# What may come before the way out: second thoughts, apologies, hesitations, "this matter".
+_JA_LEAD = (
+    r"(?:やっぱり|やっぱ|やはり|あ|あっ|あー|えっと|えーと|すみません|すいません|ごめんなさい|ごめん|"
+    r"申し訳ない(?:です)?(?:けど|が)|悪いけど|いや|いえ|うーん|じゃあ|じゃ|では|なら|ほな|ほんなら|ほんじゃ|"
+    r"それなら|それでは|ちょっと|とりあえず|今回は|今日は|今は|もう|やっぱりもう|"
+    r"(?:この|その|今の)?(?:相談|話|報告|連絡|手続き|登録|申し込み|申込み|届け|届出|入力|質問|通報|お願い)(?:は|を|も)?)*"
+)
+# What may close it: politeness, a particle, "I'll ask again later", thanks.
+_JA_TAIL = (
+    r"(?:です|ですわ|ね|よ|わ|や|な|かな|かなあ|ー|ください|下さい|くれ|お願いします|おねがいします|お願い|すみません|"
+    r"すいません|ごめんなさい|失礼します|ありがとう(?:ございました|ございます)?|"
+    r"また(?:今度|あとで|後で|にします)?(?:相談します|連絡します|にします|します)?|"
+    r"自分で(?:探します|なんとかします|何とかします|します))*"
+)
+_STOP_STEM = r"(?:やめ|止め|辞め|とめ)"
+_JA_CANCEL_CORE = (
+    rf"{_STOP_STEM}(?:る|ます|ました|たい|たいです|たいんです|とく|とこ|とこう|とこうかな|ときます|ておきます|"
+    r"ておく|よう|ようかな|ましょう|させて|させてください|にします|にする|で|たいのですが|"
+    r"たいんですけど)|"
+    r"キャンセル(?:する|します|したい|したいです|で|でお願いします|して|してください)?|"
+    r"取り?消(?:し|す)(?:ます|たい|たいです|て|てください)?|取消(?:し)?|"
+    r"中止(?:する|します|したい|したいです|で|でお願いします|して|してください|にして|にしてください|にします)?|"
+    r"(?:終わり|おわり|終了|おしまい)(?:にします|にして|です|で|します)?|"
+    r"忘れて(?:ください|下さい|くれ)?|"
+    r"もう(?:いい|ええ|けっこう|結構|大丈夫|いらない|いりません|いらん)(?:です|んです|わ|や|よ|っす|って)?|"
+    r"(?:やっぱり|やっぱ|やはり)(?:いい|ええ|けっこう|結構|大丈夫|いらない|いりません)(?:です|わ|や)?"
+)
+_JA_CANCEL = re.compile(rf"\A{_JA_LEAD}(?:{_JA_CANCEL_CORE}){_JA_TAIL}\Z")
+# Words that answer a yes/no or "none" question (flows.base _YES/_NO) but mean "never
+# mind" where a free answer is expected.
+_JA_SOFT_CANCEL = re.compile(
+    rf"\A{_JA_LEAD}(?:結構です|けっこうです|大丈夫です|だいじょうぶです|{_STOP_STEM}て(?:ください|下さい)?|"
+    r"いらない|いりません|不要です|なしで)"
+    rf"{_JA_TAIL}\Z"
+)
+_JA_RESTART = re.compile(
+    rf"\A{_JA_LEAD}(?:もう(?:一度|いちど|1回|一回|いっかい))?"
+    r"(?:(?:最初|はじめ|初め|始め)から(?:やり直(?:し|す|したい|します|して|させて)|やりなおし|"
+    r"お願いします|にして|で|言い直します|入力し直します)?|"
+    r"(?:やり直|やりなお|言い直|いいなお)(?:し|す|したい|したいです|します|して|させて)(?:ください)?(?:たい)?|"
+    r"リセット(?:して|する|します)?)"
+    rf"{_JA_TAIL}\Z"
+)
+_JA_CORRECTION = re.compile(
+    rf"\A{_JA_LEAD}(?:(?:さっきの|前の|今の)?(?:答え|回答|入力|内容)?(?:は|が|を)?)?"
+    r"(?:(?:訂正|修正|変更|直し)(?:したい|したいです|します|して|させて|させてください|お願いします|があります|"
+    r"したいところがあります|です)?|"
+    r"(?:間違|まちが)(?:え|い|っ)(?:ました|た|です|てます|ている|てる|ていました|ちゃった|ちゃいました)|"
+    r"(?:ひとつ|一つ|1つ)?(?:前|まえ)に(?:戻|もど)(?:る|って|りたい|ります|して)|戻る|戻って)"
+    rf"{_JA_TAIL}\Z"
+)
+_JA_DENIAL = re.compile(rf"\A(?:いや|いえ|あ)?(?:ちが|違)(?:います|う|いました|ってます|ってる|うよ|うで)(?:ね|よ|わ)*\Z")
+
+# The person was found, came home, or is in the police's care; the subject may come first
+# (「父が」「おばあちゃんは」「無事に」), thanks or a request to stop may follow.
+_JA_FOUND = re.compile(
+    r"(?:見つかり(?:まし)?た|見つかった|みつかり(?:まし)?た|みつかった|見つけ(?:まし)?た|"
+    r"(?:帰|かえ|戻|もど)って(?:き|来)(?:まし)?た|(?:帰|かえ|戻|もど)ってきてくれました|帰宅し(?:まし)?た|"
+    r"保護され(?:まし)?た|保護して(?:もら|いただ)き?(?:まし)?た|(?:家|うち)に(?:い|居)(?:まし)?た|"
+    r"無事(?:でした|です|だった|に(?:見つかり|帰り|戻り)))"
+    # Not a question, a condition or a hearsay of something else: 「見つかりましたか」「見つかったら」.
+    r"(?!か|ら|ので連絡|ことがある)"
+)
+# Words that make a found-sentence not today's news: a denial, a past episode, a wish.
+_JA_NOT_FOUND = re.compile(
+    r"見つから|みつから|見つかってない|見つかっていない|まだ|帰ってこない|帰って来ない|戻らない|"
+    r"前にも|以前|前回|いつも|よく|先月|去年|昔|この前も|たら|れば|ように"
+)
+
+# --------------------------------------------------------------------------- English
+_EN_LEAD = r"(?:(?:ok|okay|oh|ah|actually|sorry|um|uh|well|no|thanks|thank you|hmm|please|just|so|then|i think|wait)[ ,]*)*"
+_EN_TAIL = r"(?:[ ,]*(?:please|thanks|thank you|sorry|then|for now|actually|after all|i'm sorry))*"
+_EN_CANCEL = re.compile(
+    rf"\A{_EN_LEAD}(?:cancel(?: (?:it|this|that|the report|my report|everything))?|stop(?: (?:it|this|that|here))?|"
+    r"quit|exit|never ?mind|forget (?:it|about it|that)|(?:i(?:'ve| have)? )?changed my mind|"
+    r"i(?: want| would like|'d like) to (?:stop|cancel|quit)|i'?ll stop|let'?s stop|don'?t bother|"
+    r"i don'?t (?:want|need) (?:to (?:do this|continue|go on|report)|this|it)(?: any ?more)?|"
+    r"not (?:needed|necessary) any ?more|no longer needed|that'?s (?:all|enough))"
+    rf"{_EN_TAIL}\Z"
+)
+_EN_RESTART = re.compile(
+    rf"\A{_EN_LEAD}(?:(?:can i |i want to |i'd like to |let me |let'?s )?"
+    r"(?:start (?:over|again|from the (?:beginning|start|top))|restart|begin again|"
+    r"from the (?:beginning|start|top)|reset))"
+    rf"{_EN_TAIL}\Z"
+)
+_EN_CORRECTION = re.compile(
+    rf"\A{_EN_LEAD}(?:that'?s (?:wrong|not right|incorrect|a mistake)|that is (?:wrong|not right|incorrect)|wrong|"
+    r"incorrect|(?:i )?made a mistake|mistake|correction|i (?:want|need|would like|'d like) to "
+    r"(?:correct|change|fix|edit) (?:something|that|it|an answer|my answer)|let me (?:correct|change|fix) (?:that|it)|"
+    r"(?:go )?back|previous question|i typed (?:it )?wrong)"
+    rf"{_EN_TAIL}\Z"
+)
+_EN_DENIAL = re.compile(r"\A(?:no[ ,]*)?(?:not (?:right|correct)|that'?s not it|not quite)\Z")
+_EN_FOUND = re.compile(
+    r"(?:\A|\b(?:we|i|police|they|the police) (?:have |'ve )?)found (?:him|her|them|my|our|the)\b|"
+    r"\b(?:(?:he|she|they|my \w+|our \w+|dad|mom|mum|father|mother|grandma|grandpa)(?:'s| is| are| has| have| was)? "
+    r"(?:been )?(?:found|home|back(?: home)?|safe)|"
+    r"(?:he|she|they|my \w+|our \w+) (?:came|come|got) (?:back|home)|turned up|has been found|was found)\b"
+)
+_EN_NOT_FOUND = re.compile(
+    r"\b(?:not|never|still|yet|if|when|before|used to|hope)\b|n't|last (?:time|month|year)|\?")
+
+
+def _squeezed(text: str) -> str:
+    """Folded for matching, curly apostrophes straight; Japanese without the spaces a
+    phone's speech recogniser puts between phrases."""
+    plain = fold_for_matching(text).replace("’", "'")
+    return plain if re.search(r"[a-z]{2}", plain) else plain.replace(" ", "")
+
+
+def _short(plain: str) -> bool:
+    return 0 < len(plain) <= _MAX_EXIT_CHARS
+
+
+def is_cancel(text: str) -> bool:
+    """Whether the whole message says "stop / never mind" (「やっぱりやめとくわ」「もういいです」
+    「中止して」 "never mind"), whatever question was asked."""
+    plain = _squeezed(text)
+    return _short(plain) and bool(_JA_CANCEL.match(plain) or _EN_CANCEL.match(plain))
+
+
+def is_soft_cancel(text: str) -> bool:
+    """Whether the message says "never mind" in words that elsewhere answer a yes/no or
+    "none" question (「結構です」「大丈夫です」「やめてください」): a way out only where a
+    free answer is expected."""
+    plain = _squeezed(text)
+    return _short(plain) and bool(_JA_SOFT_CANCEL.match(plain))
+
+
+def is_restart(text: str) -> bool:
+    """Whether the message asks to start again (「最初から」「やり直したいです」 "start over")."""
+    plain = _squeezed(text)
+    return _short(plain) and bool(_JA_RESTART.match(plain) or _EN_RESTART.match(plain))
+
+
+def is_correction(text: str) -> bool:
+    """Whether the message says an answer was wrong or should be changed (「訂正したい」
+    「間違えました」「前に戻る」 "that's wrong", "go back")."""
+    plain = _squeezed(text)
+    return _short(plain) and bool(_JA_CORRECTION.match(plain) or _EN_CORRECTION.match(plain))
+
+
+def is_denial(text: str) -> bool:
+    """Whether the message is only "that's not it" (「違います」 "not right"): a correction at
+    a confirmation, an answer elsewhere."""
+    plain = _squeezed(text)
+    return _short(plain) and bool(_JA_DENIAL.match(plain) or _EN_DENIAL.match(plain))
+
+
+def says_found(text: str) -> bool:
+    """Whether the message says the missing person was found or came home (「父が見つかり
+    ました！お知らせを止めてください」「やっぱりいいです、見つかりました」 "we found him").
+
+    Not a question (「見つかりましたか」), a condition (「見つかったら」), a denial
+    (「まだ見つかりません」) or a past episode in a description (「以前も駅で見つかりました」);
+    a long message is a description, not news.
+    """
+    plain = _squeezed(text)
+    if not 0 < len(plain) <= 2 * _MAX_EXIT_CHARS or text.rstrip().endswith(("?", "？")):
+        return False
+    if re.search(r"[a-z]{2}", plain):
+        return bool(_EN_FOUND.search(plain)) and not _EN_NOT_FOUND.search(plain)
+    return bool(_JA_FOUND.search(plain)) and not _JA_NOT_FOUND.search(plain) and not plain.endswith(("か", "?"))

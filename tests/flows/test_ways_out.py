@@ -1,0 +1,246 @@
+"""Ways out and corrections, whole conversations: stop, start again, "that's wrong" and
+"found", in natural wording, Japanese and English, in every flow (issue 11 item 6 and its
+failure 5; issue 17 item 1: a family's 「見つかりました！お知らせを止めてください」 ends
+their alert, never a cooperator unsubscribe).
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from alerts.lifecycle import approve
+from bot.db import session_scope
+from bot.engine import ConversationEngine
+from bot.models import Alert, AlertStatus, CaseEvent
+from tests.alerts.conftest import Kicks, add_cooperator, mark_sent, outbox
+from tests.bot.conftest import Resident
+from tests.flows.conftest import Left, cases, effects, left, said
+
+CANCELLED = ["utter_cancelled"]
+
+
+def _worry_at_the_confirmation(resident: Resident) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("北区柳町2丁目")
+    resident.send("3日前から")
+    assert said(resident.send("いいえ")) == ["utter_worry_confirm"]
+
+
+def _missing_report(family: Resident) -> None:
+    """A family's report, from the first words to the case and its pending alert."""
+    family.send("認知症の父が朝から帰ってこない")
+    family.send("80歳の男性で、背が低く白髪です")
+    family.send("中央区本町")
+    family.send("今朝8時ごろ")
+    family.send("紺色のジャンパー")
+    done = family.send("090-3333-4444")
+    assert [kind for kind, _ in effects(done)] == ["case_created", "alert_created"]
+
+
+def _alert(db_url: str) -> Alert:
+    with session_scope(db_url) as session:
+        return session.scalars(select(Alert)).one()
+
+
+def _events(db_url: str) -> list[tuple[str, str | None]]:
+    with session_scope(db_url) as session:
+        return [(event.kind, event.actor) for event in session.scalars(select(CaseEvent).order_by(CaseEvent.id))]
+
+
+# ---------------------------------------------------------------------------- stop
+
+
+@pytest.mark.parametrize("words", ["やっぱりやめます", "もういいです", "中止して", "やっぱりやめとくわ",
+                                   "すみません、やっぱりやめときます", "キャンセルでお願いします", "もうええわ"])
+def test_stopping_a_form_in_ones_own_words(resident: Resident, db_url: str, words: str) -> None:
+    """Failure 5 of issue 11, as written: inside a form these were taken for a place."""
+    assert said(resident.send("隣のおばあさんを最近見かけない")) == ["utter_worry_intro", "utter_ask_where"]
+    stopped = resident.send(words)
+    assert said(stopped) == CANCELLED and effects(stopped) == [("cancelled", {})]
+    assert left(db_url, resident) == Left(None, None, {})
+    assert not cases(db_url)
+
+
+def test_the_same_words_inside_an_answer_are_the_answer(resident: Resident, db_url: str) -> None:
+    resident.send(postback="intent:report_worry")
+    noticed = resident.send("やめてと言っても聞かない")
+    assert said(noticed) == ["utter_ask_where"], "what was noticed, not a way out"
+    assert left(db_url, resident).slots["noticed"] == "やめてと言っても聞かない"
+
+
+def test_soft_words_stop_a_free_question_but_answer_a_yes_no_one(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("北区柳町2丁目")
+    resident.send("3日前から")
+    # At the call-back question 「結構です」 is "no, thank you", not a way out.
+    assert said(resident.send("結構です")) == ["utter_worry_confirm"]
+    assert left(db_url, resident).slots["callback_consent"] is False
+    resident.send("やめる")
+    resident.send(postback="intent:report_worry")
+    # To "what did you notice?" it means never mind; to the place question too.
+    assert said(resident.send("結構です")) == CANCELLED
+    resident.send("隣のおばあさんを最近見かけない")
+    assert said(resident.send("やめてください")) == CANCELLED
+
+
+def test_missing_report_stopped_in_kansai_dialect(resident: Resident, db_url: str) -> None:
+    resident.send("うちのおかんがおらんようになってん")
+    assert left(db_url, resident).flow == "report_missing"
+    stopped = resident.send("やっぱりやめとくわ")
+    assert said(stopped) == CANCELLED and effects(stopped) == [("cancelled", {})]
+    assert not cases(db_url)
+
+
+def test_english_never_mind_in_a_form(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, language="en")
+    resident.send("My elderly neighbour hasn't been seen for days and his mail is piling up")
+    stopped = resident.send("Actually, never mind.")
+    assert said(stopped) == CANCELLED and stopped.language == "en"
+    assert left(db_url, resident) == Left(None, None, {})
+
+
+# ---------------------------------------------------------------------------- start again
+
+
+def test_start_again_restarts_the_form_with_nothing_kept(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("北区柳町2丁目")
+    again = resident.send("最初からやり直したいです")
+    assert said(again) == ["utter_restarted", "utter_worry_intro", "utter_ask_noticed"]
+    assert left(db_url, resident) == Left("report_worry", "noticed", {})
+    assert said(resident.send("ポストに新聞がたまっている")) == ["utter_ask_where"]
+    assert left(db_url, resident).slots == {"noticed": "ポストに新聞がたまっている"}
+
+
+def test_start_over_in_english_outside_a_form_shows_the_menu(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, language="en")
+    resident.send("I can't pay my rent this month")
+    assert left(db_url, resident).flow == "ask_where"
+    again = resident.send("can I start over?")
+    assert said(again) == ["utter_restarted", "utter_menu"]
+    assert left(db_url, resident) == Left(None, None, {})
+
+
+# ---------------------------------------------------------------------------- that's wrong
+
+
+def test_correction_at_the_confirmation_asks_which_answer(resident: Resident, db_url: str) -> None:
+    _worry_at_the_confirmation(resident)
+    which = resident.send("違います")
+    assert said(which) == ["utter_ask_what_to_correct"]
+    assert [c.payload for c in which.replies[0].choices] == [
+        "correct:noticed", "correct:where", "correct:since_when", "correct:callback_consent"]
+    assert said(resident.send("2")) == ["utter_ask_where"], "the place question again"
+    assert "where" not in left(db_url, resident).slots
+    assert said(resident.send("南区朝日町3丁目")) == ["utter_worry_confirm"], "then the confirmation again"
+    kept = left(db_url, resident)
+    assert kept.slots["where"]["area"]["town_id"] == "minami-1-2" and kept.slots["since_when"] == "3日前から"
+    done = resident.send("はい")
+    assert said(done)[0] == "utter_worry_created"
+    [case] = cases(db_url)
+    assert case.town_id == "minami-1-2"
+
+
+def test_correction_before_the_confirmation_goes_back_one_question(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("北区柳町2丁目")
+    back = resident.send("あ、間違えました")
+    assert said(back) == ["utter_going_back", "utter_ask_where"]
+    assert said(resident.send("北区柳町3丁目")) == ["utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["detail"] == "3丁目"
+
+
+def test_thats_wrong_in_english_at_the_missing_forms_questions(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, language="en")
+    family.send("My father with dementia has gone missing")
+    assert said(family.send("80 year old man, short, white hair")) == ["utter_ask_last_seen_where"]
+    assert said(family.send("No, that's wrong")) == ["utter_going_back", "utter_ask_missing_who"]
+    assert said(family.send("80 year old man, short, grey hair")) == ["utter_ask_last_seen_where"]
+    assert said(family.send("Chuo-ku Honmachi")) == ["utter_ask_last_seen_when"]
+    assert said(family.send("go back")) == ["utter_going_back", "utter_ask_last_seen_where"]
+    kept = left(db_url, family)
+    assert kept.step == "last_seen_where" and kept.slots["missing_who"] == "80 year old man, short, grey hair"
+
+
+def test_a_description_that_is_not_a_denial_is_kept(resident: Resident, db_url: str) -> None:
+    resident.send(postback="intent:report_worry")
+    assert said(resident.send("いつもと様子が違う")) == ["utter_ask_where"]
+
+
+# ---------------------------------------------------------------------------- found
+
+
+def test_found_during_the_report_ends_it_and_is_not_the_description(resident: Resident, db_url: str) -> None:
+    """Failure 5 of issue 11: 「やっぱりいいです、見つかりました」 was taken as the description."""
+    assert said(resident.send("認知症の父が朝から帰ってこない"))[-1] == "utter_ask_missing_who"
+    found = resident.send("やっぱりいいです、見つかりました")
+    assert said(found) == ["utter_missing_found_ended"]
+    assert effects(found) == [("cancelled", {"reason": "found"})]
+    assert left(db_url, resident) == Left(None, None, {})
+    assert not cases(db_url)
+
+
+def test_a_past_episode_in_the_description_is_the_description(resident: Resident, db_url: str) -> None:
+    resident.send("認知症の父が朝から帰ってこない")
+    assert said(resident.send("80歳の男性です。以前も駅前で見つかりました")) == ["utter_ask_last_seen_where"]
+
+
+def test_family_found_ends_a_pending_alert_never_an_unsubscribe(engine: ConversationEngine, db_url: str) -> None:
+    """Issue 17 item 1 before approval: the alert is withdrawn, staff are told, the family thanked."""
+    family = Resident(engine, channel="line", user_id="U-family")
+    _missing_report(family)
+    found = family.send("父が見つかりました！お知らせを止めてください")
+    assert said(found) == ["utter_family_found_alert_withdrawn"]
+    alert = _alert(db_url)
+    assert alert.status == AlertStatus.cancelled
+    assert effects(found) == [("alert_ended", {"alert_id": alert.id, "case_id": alert.case_id, "status": "cancelled"})]
+    assert ("reported_found", "family") in _events(db_url) and ("alert_cancelled", "family") in _events(db_url)
+    assert left(db_url, family).flow is None
+
+
+def test_family_found_ends_an_active_alert_and_thanks_cooperators(engine: ConversationEngine, db_url: str,
+                                                                 kicks: Kicks) -> None:
+    """Issue 17 item 1 after approval, in a later conversation: found, thanks queued for those it reached."""
+    family = Resident(engine, channel="line", user_id="U-family")
+    _missing_report(family)
+    with session_scope(db_url) as session:
+        add_cooperator(session, "chuo-1-1")
+        alert = session.scalars(select(Alert)).one()
+        approve(session, alert, by="desk", now=family.now)
+        mark_sent(session, outbox(session, alert), now=family.now)
+    family.send("やめる")  # this conversation ends; the family writes again later
+    found = family.send("母が帰ってきました。ありがとうございました")
+    assert said(found) == ["utter_family_found_alert_ended"]
+    alert = _alert(db_url)
+    assert alert.status == AlertStatus.found
+    assert effects(found) == [("alert_ended", {"alert_id": alert.id, "case_id": alert.case_id, "status": "found"}),
+                              ("alert_queued", {"alert_id": alert.id, "queued": 1})]
+    with session_scope(db_url) as session:
+        assert len(outbox(session, alert, "found")) == 1, "the cooperator it reached is thanked"
+    assert ("reported_found", "family") in _events(db_url)
+    assert kicks.calls >= 1, "the fan-out is woken to send the thanks"
+
+
+def test_english_family_found(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, channel="telegram", user_id="42", language="en")
+    family.send("My father with dementia has gone missing")
+    family.send("80 year old man, short, white hair")
+    family.send("Chuo-ku Honmachi")
+    family.send("this morning around 8")
+    family.send("navy jacket")
+    family.send("090-3333-4444")
+    assert len(cases(db_url)) == 1
+    found = family.send("We found him, he's back home")
+    assert said(found) == ["utter_family_found_alert_withdrawn"] and found.language == "en"
+    assert _alert(db_url).status == AlertStatus.cancelled
+
+
+def test_found_words_from_someone_without_a_report_are_not_taken(resident: Resident, db_url: str) -> None:
+    turn = resident.send("見つかりました")
+    assert "utter_family_found_alert_ended" not in said(turn) and "utter_missing_found_ended" not in said(turn)
+
+
+def test_a_cooperators_stop_words_still_unsubscribe(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-coop")
+    assert said(resident.send("お知らせを止めてください")) == ["utter_unsubscribe_not_registered"]

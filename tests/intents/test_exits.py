@@ -1,0 +1,89 @@
+"""The ways-out lexicon: a message that *is* a way out matches; the same words inside a
+description, a question or a denial do not."""
+
+from __future__ import annotations
+
+import pytest
+
+from intents.exits import is_cancel, is_correction, is_denial, is_restart, is_soft_cancel, says_found
+
+
+@pytest.mark.parametrize("text", [
+    # issue 11, failure 5, as written
+    "やっぱりやめます", "もういいです", "中止して", "やっぱりやめとくわ",
+    # standard, casual, dialect, elderly, phone transcript, English
+    "やめる", "やめます", "キャンセル", "ｷｬﾝｾﾙ", "キャンセルでお願いします", "取り消してください", "中止します",
+    "すみません、やっぱりやめときます", "この相談はやめます", "やめにします", "やめとこかな", "もうええわ", "もういいや",
+    "やっぱりいいです", "もう結構です", "やめます。また今度相談します", "えっと もう いいです", "終わりにします",
+    "cancel", "Never mind!", "nevermind", "forget it", "Actually, I changed my mind.", "stop", "I want to stop",
+    "no thanks, I'll stop", "Cancel it please",
+])
+def test_ways_to_stop(text: str) -> None:
+    assert is_cancel(text)
+
+
+@pytest.mark.parametrize("text", [
+    "やめてと言っても聞かない", "中止になった行事", "隣の人が最近ゴミ出しをやめたみたい", "もう3日も見ていない",
+    "もういない", "いいです", "はい", "いいえ", "大丈夫です", "結構です", "やめて", "やめてください",
+    "配信を停止して", "stop alerts", "don't stop the search", "最初から", "",
+])
+def test_not_a_way_to_stop(text: str) -> None:
+    assert not is_cancel(text)
+
+
+@pytest.mark.parametrize("text", ["結構です", "けっこうです", "大丈夫です", "やめて", "やめてください", "いりません"])
+def test_soft_words_are_never_mind_only_to_a_free_question(text: str) -> None:
+    assert is_soft_cancel(text) and not is_cancel(text)
+
+
+@pytest.mark.parametrize("text", ["最初から", "はじめから", "最初からやり直したいです", "もう一度最初からお願いします",
+                                  "やり直し", "やり直させてください", "start over", "Can I start again?", "restart",
+                                  "let's start from the beginning"])
+def test_start_again(text: str) -> None:
+    assert is_restart(text) and not is_cancel(text)
+
+
+@pytest.mark.parametrize("text", ["最初から順番に話すと、父は朝に出かけました", "start of the week"])
+def test_not_start_again(text: str) -> None:
+    assert not is_restart(text)
+
+
+@pytest.mark.parametrize("text", ["訂正", "訂正したいです", "間違えました", "あ、間違えた", "まちがえました",
+                                  "さっきの答えを訂正したい", "前に戻る", "修正お願いします", "that's wrong",
+                                  "No, that’s wrong.", "I made a mistake", "go back", "I want to change my answer"])
+def test_correction(text: str) -> None:
+    assert is_correction(text)
+
+
+@pytest.mark.parametrize("text", ["いつもと様子が違う", "間違えて隣の家に入ってしまうことがある", "戻ってこない",
+                                  "wrong number called us last night"])
+def test_not_a_correction(text: str) -> None:
+    assert not is_correction(text)
+
+
+@pytest.mark.parametrize("text", ["違います", "ちがう", "いや、違います", "not right", "no, not quite"])
+def test_denial(text: str) -> None:
+    assert is_denial(text)
+
+
+def test_a_description_saying_different_is_not_a_denial() -> None:
+    assert not is_denial("違う場所です")
+
+
+@pytest.mark.parametrize("text", [
+    "見つかりました", "父が見つかりました！お知らせを止めてください", "やっぱりいいです、見つかりました",
+    "母が帰ってきました", "無事に見つかりました、ありがとうございました", "警察に保護されました", "家にいました",
+    "おじいちゃん戻ってきました", "We found him", "Found him!", "He's back home", "my dad has been found",
+    "she came home",
+])
+def test_found(text: str) -> None:
+    assert says_found(text)
+
+
+@pytest.mark.parametrize("text", [
+    "見つかりません", "まだ見つかりません", "見つかったら連絡します", "見つかりましたか", "父は見つかりましたか？",
+    "以前も駅前で見つかりました", "85歳の男性で、前にも駅で保護されました", "見つからない", "帰ってこない",
+    "not found yet", "has he been found?", "if he is found", "he used to come back home", "",
+])
+def test_not_found(text: str) -> None:
+    assert not says_found(text)
