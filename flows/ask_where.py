@@ -10,12 +10,28 @@ from __future__ import annotations
 from bot.messages import Choice, EffectKind
 from bot.models import CaseKind
 from flows.base import Flow, TurnContext
-from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_already_given
+from flows.place_question import (
+    PLACE_RESPONSES,
+    area_from_record,
+    ask_place,
+    forget_slot,
+    is_bare_place,
+    looks_like_place,
+    person_choice,
+    place_already_given,
+    place_from_message,
+    place_label,
+    place_record,
+    ward_choices,
+)
 from flows.steps import (
     PHONE_RESPONSES,
     YES_NO,
     ask_yes_no,
     caller_phone,
+    counter_name,
+    counter_name_responses,
+    hotline_list,
     read_phone,
     read_place_answer,
     yes_or_no,
@@ -26,6 +42,8 @@ from routing.counters import ANY_MATTER_TOPIC, CounterChoice, CounterInfo, choos
 
 __all__ = ["AskWhereFlow", "say_counter", "format_opening", "hotlines_text"]
 
+# Set once the resident was told their place is outside the city (the wards were offered).
+OUTSIDE_SAID = "_outside_said"
 TOPIC_CHOICES = ("elderly", "disability", "child", "money", "mental", "complex")
 
 
@@ -41,8 +59,8 @@ def format_opening(ctx: TurnContext, counter: CounterInfo) -> str:
 
 
 def hotlines_text(ctx: TurnContext, hotlines: tuple[CounterInfo, ...]) -> str:
-    separator = ", " if ctx.lang == "en" else "\n"
-    return separator.join(f"{line.name} {line.phone or ''}".strip() for line in hotlines)
+    """National or 24-hour lines as one text (see :func:`flows.steps.hotline_list`)."""
+    return hotline_list(ctx, hotlines)
 
 
 def say_counter(ctx: TurnContext, choice: CounterChoice) -> None:
@@ -50,7 +68,7 @@ def say_counter(ctx: TurnContext, choice: CounterChoice) -> None:
     counter = choice.counter
     assert counter is not None
     hours = counter.hours_en if ctx.lang == "en" else counter.hours_ja
-    ctx.say("utter_counter", name=counter.name, phone=counter.phone or "-", address=counter.address or "-", hours=hours)
+    ctx.say("utter_counter", name=counter_name(ctx, counter.id, counter.name), phone=counter.phone or "-", address=counter.address or "-", hours=hours)
     if counter.open_now:
         ctx.say("utter_counter_open_now")
     else:
@@ -77,6 +95,8 @@ class AskWhereFlow(Flow):
         "utter_counter_closed",
         "utter_counter_hotline",
         "utter_outside_city",
+        "utter_outside_offer",
+        "utter_counter_same_everywhere",
         "utter_offer_callback",
         "utter_ask_callback_phone",
         "utter_callback_created",
@@ -85,6 +105,7 @@ class AskWhereFlow(Flow):
         *PHONE_RESPONSES,
         *PLACE_RESPONSES,
         *(f"utter_topic_{topic}" for topic in TOPIC_CHOICES),
+        *counter_name_responses(),
     )
 
     def start(self, ctx: TurnContext) -> None:
@@ -109,14 +130,21 @@ class AskWhereFlow(Flow):
             ctx.set_slot("topic", topic)
             self._answer_or_ask(ctx)
         elif step == "area":
-            place = read_place_answer(ctx, ctx.slots.get("needs_area", "town"), "utter_ask_area")
+            if ctx.slots.get(OUTSIDE_SAID) and not looks_like_place(ctx):
+                # Told the place is outside the city, they moved on: a new request.
+                ctx.treat_as_new_request()
+                return
+            place = read_place_answer(ctx, ctx.slots.get("needs_area", "town"), "utter_ask_area", give_up_after=2)
             if place is None:
                 return
             ctx.set_slot("place", place.record())
             self._answer_or_ask(ctx)
         elif step == "callback_offer":
             wants_callback, caller = yes_or_no(ctx), caller_phone(ctx)
-            if wants_callback is None:
+            if wants_callback is None and is_bare_place(ctx):
+                # 「000-0110」 after the answer: where, for the same matter — never a new topic.
+                self._refine(ctx)
+            elif wants_callback is None:
                 # Not an answer to the offer: treat it as a new request.
                 ctx.treat_as_new_request()
             elif wants_callback and caller:
@@ -145,13 +173,7 @@ class AskWhereFlow(Flow):
             return
         area = self._area(ctx)
         if area is not None and area.status == "outside":
-            hotlines = choose_counter(ctx.session, intent="ask_where", topic=topic, area=area, now=ctx.now).hotlines
-            if not hotlines:
-                # No national line for this matter: name the ones that take any matter.
-                hotlines = choose_counter(ctx.session, intent="ask_where", topic=ANY_MATTER_TOPIC, area=area,
-                                          now=ctx.now).hotlines
-            ctx.say("utter_outside_city", hotlines=hotlines_text(ctx, hotlines))
-            ctx.finish()
+            self._outside(ctx, topic)
             return
         choice = choose_counter(ctx.session, intent="ask_where", topic=topic, area=area, now=ctx.now)
         if choice.counter is None:
@@ -166,6 +188,43 @@ class AskWhereFlow(Flow):
         ctx.set_slot("reason", choice.reason)
         ctx.set_step("callback_offer")
         ask_yes_no(ctx, "utter_offer_callback")
+
+    def _outside(self, ctx: TurnContext, topic: str) -> None:
+        """Outside the city: say so with the national lines for the matter; once, offer the
+        wards (they may live in the city after all) or a person — never the question again."""
+        area = AreaResolution(status="outside")
+        hotlines = choose_counter(ctx.session, intent="ask_where", topic=topic, area=area, now=ctx.now).hotlines
+        if not hotlines:
+            # No national line for this matter: name the ones that take any matter.
+            hotlines = choose_counter(ctx.session, intent="ask_where", topic=ANY_MATTER_TOPIC, area=area,
+                                      now=ctx.now).hotlines
+        ctx.say("utter_outside_city", hotlines=hotlines_text(ctx, hotlines))
+        if ctx.slots.get(OUTSIDE_SAID):
+            ctx.finish()
+            return
+        ctx.set_slot(OUTSIDE_SAID, True)
+        forget_slot(ctx, "place")
+        ctx.set_step("area")
+        ctx.ask("utter_outside_offer", choices=[*ward_choices(ctx), person_choice(ctx)])
+
+    def _refine(self, ctx: TurnContext) -> None:
+        """A bare place after the answer: the same matter's counter for that place."""
+        area, detail = place_from_message(ctx)
+        if area.status == "outside":
+            self._outside(ctx, ctx.slots["topic"])
+            return
+        if area.status not in ("resolved", "ward_only"):
+            ctx.repeat_prompt()
+            return
+        choice = choose_counter(ctx.session, intent="ask_where", topic=ctx.slots["topic"], area=area, now=ctx.now)
+        if choice.counter is None or choice.counter.id == ctx.slots.get("counter_id"):
+            # The same counter wherever they live (a city-wide office), or the place is not precise enough.
+            if choice.counter is not None:
+                ctx.say("utter_counter_same_everywhere")
+            ctx.repeat_prompt()
+            return
+        ctx.set_slot("place", place_record(area, detail, place_label(area, detail, ctx.text)))
+        self._answer_or_ask(ctx)
 
     def _create_callback(self, ctx: TurnContext, phone: str) -> None:
         area = self._area(ctx)
@@ -184,6 +243,7 @@ class AskWhereFlow(Flow):
             callback_consent=True,
             now=ctx.now,
         )
-        ctx.say("utter_callback_created", name=ctx.slots["counter_name"], case_id=case.id)
+        ctx.say("utter_callback_created", name=counter_name(ctx, counter_id, ctx.slots["counter_name"]),
+                case_id=case.id)
         ctx.effect(EffectKind.case_created, **case_facts(case))
         ctx.finish()

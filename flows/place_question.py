@@ -2,88 +2,268 @@
 
 Residents answer with a town in kanji, kana or romaji, a postal code, a LINE/Telegram
 location, or a button. Ambiguous answers (北区 旭町 / 南区 朝日町, both "あさひ") get
-one follow-up question with the candidates as buttons; we never guess silently.
+one follow-up question with the candidates as buttons; we never guess silently. Wards
+and towns are shown in the resident's language (romaji for English, from towns.csv).
+
+Reports about a person need more than a ward (a watch team cannot find anyone from
+「南区」): :func:`flows.steps.read_report_place` builds on this module for that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import re
+import unicodedata
+from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
+from sqlalchemy.orm.attributes import flag_modified
+
 from bot.messages import Choice
-from flows.base import TurnContext
-from intents.places import extract_place
-from routing.areas import OUTSIDE, AreaResolution, resolve_area, resolve_town_id, resolve_ward_code, ward_options
+from flows.base import TurnContext, intent_button
+from intents.normalize import fold_for_matching
+from intents.places import Place, extract_place
+from routing.areas import (
+    OUTSIDE,
+    AreaResolution,
+    TownOption,
+    resolve_area,
+    resolve_town_id,
+    resolve_ward_code,
+    town_name,
+    ward_name,
+    ward_options,
+)
 from routing.directory import load_gazetteer
 
-__all__ = ["ask_place", "read_place", "place_label", "place_record", "place_already_given", "area_from_record", "PLACE_RESPONSES"]
+__all__ = [
+    "PLACE_RESPONSES",
+    "REPORT_FLOWS",
+    "REPORT_PLACE_SLOT",
+    "UNKNOWN_PLACE",
+    "ask_place",
+    "ask_town_in_ward",
+    "dont_know_choice",
+    "area_from_record",
+    "forget_slot",
+    "is_bare_place",
+    "looks_like_place",
+    "person_choice",
+    "place_already_given",
+    "place_from_message",
+    "place_label",
+    "place_record",
+    "read_place",
+    "says_dont_know",
+    "town_choices",
+    "ward_choices",
+]
 
 PLACE_RESPONSES = (
     "utter_ask_ward",
     "utter_ask_town_in_ward",
     "utter_ask_which_town",
     "utter_place_not_found",
+    "utter_choice_dont_know",
+    "utter_choice_talk_to_human",
 )
 
+# The flows whose place is where a person lives or was last seen: a town at least.
+REPORT_FLOWS = ("report_worry", "report_missing")
+# What a report's place question has learned so far (ward, landmark, what it is asking).
+REPORT_PLACE_SLOT = "_report_place"
+# The payload of the "I don't know" button of a report's place questions.
+UNKNOWN_PLACE = "place:unknown"
 # Above this many towns a button list stops helping (LINE shows at most 13 quick replies).
 MAX_TOWN_BUTTONS = 12
+# The ward whose towns read_place has just offered.
+WARD_SLOT = "_place_ward"
+# Where read_place counts the answers it could not place (when asked to give up).
+MISSES_SLOT = "_place_misses"
+# 「わからない」「分かりません」「知らん」「不明」, "I don't know", "not sure" — folded text.
+_DONT_KNOW = re.compile(
+    r"わから|分から|わかりません|分かりません|わかんな|分かんな|しらない|知らない|しらん|知らん|不明|覚えてない|"
+    r"覚えていない|おぼえて(い)?ない|don'?t know|do not know|not sure|no idea|unknown|dunno|not known"
+)
+# What may surround a place in an answer that is only a place: 「北区柳町です」「〒000-0110 に住んでいます」
+# "I live in Kita-ku". Whatever is left besides these is the resident saying something else.
+_PLACE_FILLER = re.compile(
+    r"[\s、。,.!！?？()（）「」〒:：]|です|でした|だよ|やで|じゃ|に住んでいます|に住んでる|住んでいます|住所は|住所|"
+    r"郵便番号は?|在住|あたり|辺り|付近|の近く|近く|のへん|の辺|から|にいます|です|で|の|に|は|"
+    r"\b(?:i|we|she|he|they|live|lives|living|in|at|it|it's|is|my|our|address|postal|post|zip|code|the|near|around)\b",
+    re.IGNORECASE,
+)
+# A bare place leaves at most this many characters of other words.
+_BARE_LEFTOVER = 3
+
+
+def forget_slot(ctx: TurnContext, name: str) -> None:
+    """Drop a slot this module keeps while a place question is open."""
+    if name in ctx.slots:
+        del ctx.slots[name]
+        flag_modified(ctx.conversation, "slots")
+
+
+def ward_choices(ctx: TurnContext) -> list[Choice]:
+    """The wards as buttons, named in the resident's language."""
+    return [Choice(name, f"ward:{code}") for code, name in ward_options(ctx.session, ctx.lang)]
+
+
+def town_choices(ctx: TurnContext, towns: Sequence[TownOption], *, with_ward: bool) -> list[Choice]:
+    """Towns as buttons (at most MAX_TOWN_BUTTONS), in the resident's language."""
+    return [Choice(town_name(ctx.session, town, ctx.lang, with_ward=with_ward), f"town:{town.town_id}")
+            for town in towns[:MAX_TOWN_BUTTONS]]
+
+
+def dont_know_choice(ctx: TurnContext) -> Choice:
+    """The "I don't know" button of a report's place questions."""
+    return Choice(ctx.t("utter_choice_dont_know"), UNKNOWN_PLACE)
+
+
+def person_choice(ctx: TurnContext) -> Choice:
+    """"Talk to a staff member", with the main menu's key 0 (the handoff flow claims it anywhere)."""
+    return Choice(ctx.t("utter_choice_talk_to_human"), intent_button("talk_to_human"), "0")
 
 
 def ask_place(ctx: TurnContext, prompt: str) -> None:
-    """Ask where, with a location button and the wards as buttons."""
-    choices = [Choice(name, f"ward:{code}") for code, name in ward_options(ctx.session)]
-    ctx.ask(prompt, choices=choices, request_location=True)
+    """Ask where, with a location button and the wards as buttons.
+
+    In a report whose ward is already known (a first message naming only 「南区」), the
+    question is which town of that ward instead (:func:`flows.steps.read_report_place`).
+    """
+    known_ward = (ctx.slots.get(REPORT_PLACE_SLOT) or {}).get("ward")
+    if known_ward:
+        ask_town_in_ward(ctx, resolve_ward_code(ctx.session, known_ward), dont_know=True)
+        return
+    ctx.ask(prompt, choices=ward_choices(ctx), request_location=True)
 
 
-def place_from_message(ctx: TurnContext) -> tuple[AreaResolution, str | None]:
-    """Resolve whatever place the current message carries (text or coordinates)."""
+def ask_town_in_ward(ctx: TurnContext, area: AreaResolution, *, dont_know: bool = False) -> None:
+    """Which town of the ward ``area`` names (its towns as buttons; "I don't know" for a report)."""
+    choices = town_choices(ctx, area.candidates, with_ward=False)
+    if dont_know:
+        choices.append(dont_know_choice(ctx))
+    ctx.ask("utter_ask_town_in_ward", choices=choices, ward=ward_name(ctx.session, area.ward_code or "", ctx.lang))
+
+
+def _extracted(ctx: TurnContext, text: str) -> Place | None:
+    message = ctx.message
+    return extract_place(text, load_gazetteer(ctx.session), message.latitude, message.longitude)
+
+
+def place_from_message(ctx: TurnContext, ward_hint: str | None = None) -> tuple[AreaResolution, str | None]:
+    """Resolve whatever place the current message carries (text or coordinates).
+
+    Args:
+        ctx: the turn.
+        ward_hint: a ward's name already given (「南区」 then 「あさひ」): read with it when the
+            answer names no ward of its own.
+    """
     message = ctx.message
     if ctx.answer.startswith("town:"):
         return resolve_town_id(ctx.session, ctx.answer.removeprefix("town:")), None
     if ctx.answer.startswith("ward:"):
         return resolve_ward_code(ctx.session, ctx.answer.removeprefix("ward:")), None
     text = " ".join(part for part in (ctx.text, message.address or "") if part)
-    place = extract_place(text, load_gazetteer(ctx.session), message.latitude, message.longitude)
+    place = _extracted(ctx, text)
+    if ward_hint and place is not None and len(place.town_ids) > 1:
+        # Sound-alike towns of several wards: the ward said before tells them apart.
+        place = _extracted(ctx, f"{ward_hint} {text}")
     return resolve_area(ctx.session, place), (place.detail if place else None)
+
+
+def says_dont_know(ctx: TurnContext) -> bool:
+    """Whether the answer is "I don't know" (the button, or in words: 「わからない」「分かりません」)."""
+    if ctx.answer == UNKNOWN_PLACE:
+        return True
+    return bool(ctx.own_words) and _DONT_KNOW.search(fold_for_matching(ctx.own_words)) is not None
+
+
+def looks_like_place(ctx: TurnContext) -> bool:
+    """Whether the message answers a place question at all: a town or ward button, a
+    location, "I don't know", or words naming a ward, a town or a postal code.
+
+    A report's form uses it to tell a place from more about the person (「ポストに新聞が
+    4日分たまっている」 names no place: it is a detail, not a wrong answer).
+    """
+    if ctx.answer.startswith(("town:", "ward:")) or ctx.message.has_location or says_dont_know(ctx):
+        return True
+    text = ctx.text or ctx.message.address or ""
+    return bool(text) and _extracted(ctx, text) is not None
+
+
+def is_bare_place(ctx: TurnContext) -> bool:
+    """Whether the message is only a place (「000-0110」「北区柳町です」 "Kita-ku", a location),
+    with nothing else said: after an answer, such a message refines where, it asks nothing new."""
+    if ctx.answer.startswith(("town:", "ward:")) or (ctx.message.has_location and not ctx.text):
+        return True
+    if not ctx.text:
+        return False
+    place = _extracted(ctx, ctx.text)
+    if place is None:
+        return False
+    rest = unicodedata.normalize("NFKC", ctx.text)
+    for surface in sorted((part for part in place.matched.split(" ") if part), key=len, reverse=True):
+        rest = rest.replace(surface, " ")
+    rest = re.sub(r"\d+(?:丁目|番地?|号|-\d+)*|chome", " ", rest, flags=re.IGNORECASE)
+    return len(_PLACE_FILLER.sub("", rest)) <= _BARE_LEFTOVER
 
 
 def place_already_given(ctx: TurnContext, keep: Collection[str]) -> dict[str, Any] | None:
     """The place the resident's first message already names, as a slot record.
 
     Only kept when it resolved to one of the statuses in ``keep``; otherwise the flow
-    asks its place question as usual.
+    asks its place question as usual. In a report (``report_worry`` / ``report_missing``)
+    a ward alone is never the place: it is remembered, and the place question then asks
+    which town of that ward.
     """
     if not ctx.text:
         return None
     area, detail = place_from_message(ctx)
+    if area.status == "ward_only" and ctx.conversation.flow in REPORT_FLOWS and area.ward_code:
+        ctx.set_slot(REPORT_PLACE_SLOT, {"ward": area.ward_code})
+        return None
     if area.status not in keep:
         return None
     return place_record(area, detail, place_label(area, detail, ctx.text))
 
 
-def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str) -> AreaResolution | None:
+def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str, *,
+               give_up_after: int | None = None) -> AreaResolution | None:
     """Interpret the answer to a place question.
 
-    Returns a resolution good enough for ``need`` (or one whose status is ``outside``,
-    for the flow to explain); otherwise asks the follow-up question and returns None.
+    Args:
+        ctx: the turn.
+        need: how precise the place must be.
+        prompt: the place question, asked again when the answer is not understood.
+        give_up_after: after this many answers in a row that name no place of the city,
+            the place is taken as ``outside`` (never the same question a third time).
+            None: ask again for as long as it takes.
+
+    Returns:
+        A resolution good enough for ``need`` (or one whose status is ``outside``, for the
+        flow to explain); otherwise asks the follow-up question and returns None.
     """
-    area, detail = place_from_message(ctx)
+    asked_ward = ctx.slots.get(WARD_SLOT)
+    area, detail = place_from_message(ctx, ward_hint=ward_name(ctx.session, asked_ward) if asked_ward else None)
     if detail:
         ctx.set_slot("_place_detail", detail)
-    if area.status == "resolved" or area.status == "outside":
-        return area
-    if area.status == "ward_only" and need == "ward":
+    if area.status in ("resolved", "outside") or (area.status == "ward_only" and need == "ward"):
+        forget_slot(ctx, MISSES_SLOT)
+        forget_slot(ctx, WARD_SLOT)
         return area
     if area.status in ("ambiguous", "ward_only") and area.candidates:
-        choices = [
-            Choice(f"{town.ward} {town.town}" if area.status == "ambiguous" else town.town, f"town:{town.town_id}")
-            for town in area.candidates[:MAX_TOWN_BUTTONS]
-        ]
         if area.status == "ambiguous":
-            ctx.ask("utter_ask_which_town", choices=choices)
+            ctx.ask("utter_ask_which_town", choices=town_choices(ctx, area.candidates, with_ward=True))
         else:
-            ctx.ask("utter_ask_town_in_ward", choices=choices, ward=area.ward or "")
+            # The next answer is a town of this ward: 「あさひ」 then means 南区 朝日町.
+            ctx.set_slot(WARD_SLOT, area.ward_code)
+            ask_town_in_ward(ctx, area)
         return None
+    misses = int(ctx.slots.get(MISSES_SLOT, 0)) + 1
+    if give_up_after is not None and misses >= give_up_after:
+        forget_slot(ctx, MISSES_SLOT)
+        return OUTSIDE
+    ctx.set_slot(MISSES_SLOT, misses)
     ctx.say("utter_place_not_found")
     ask_place(ctx, prompt)
     return None

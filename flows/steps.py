@@ -8,15 +8,32 @@ is :mod:`flows.place_question`; these steps sit on top of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot.messages import Choice
 from flows.base import TurnContext, is_no, is_yes
-from flows.place_question import PLACE_RESPONSES, ask_place, place_label, place_record, read_place
+from flows.place_question import (
+    PLACE_RESPONSES,
+    REPORT_PLACE_SLOT,
+    ask_place,
+    ask_town_in_ward,
+    dont_know_choice,
+    forget_slot,
+    person_choice,
+    place_from_message,
+    place_label,
+    place_record,
+    read_place,
+    says_dont_know,
+    town_choices,
+    ward_choices,
+)
 from intents.phone import national_phone
-from routing.areas import AreaResolution
+from routing.areas import OUTSIDE, AreaResolution, resolve_ward_code, ward_name
+from routing.counters import CounterInfo, choose_counter
+from routing.snapshot import get_directory
 
 __all__ = [
     "CONSENT",
@@ -34,9 +51,13 @@ __all__ = [
     "ask_yes_no",
     "answered_none",
     "caller_phone",
+    "counter_name",
+    "counter_name_responses",
     "decline_registration",
+    "hotline_list",
     "on_yes_no",
     "outside_city",
+    "outside_lines",
     "read_phone",
     "read_place_answer",
     "read_report_place",
@@ -71,7 +92,8 @@ SEND = Buttons("send", "utter_choice_send", "cancel", "utter_choice_cancel")
 REGISTRATION_RESPONSES = (*CONSENT.responses, *REGISTER.responses, "utter_registration_declined")
 OPTIONAL_RESPONSES = ("utter_choice_none",)
 PHONE_RESPONSES = ("utter_bad_phone",)
-REPORT_PLACE_RESPONSES = ("utter_outside_city", *PLACE_RESPONSES)
+REPORT_PLACE_RESPONSES = ("utter_outside_city", "utter_place_unplaced", "utter_ask_landmark",
+                          "utter_place_town_unknown_label", "utter_unknown_label", *PLACE_RESPONSES)
 
 Step = Callable[[TurnContext], None]
 
@@ -132,10 +154,60 @@ def read_phone(ctx: TurnContext) -> str | None:
     return phone
 
 
+# The kinds of office a counter's English gloss names, most telling first (a counter may
+# have several topics: よりそいホットライン is for money, mental health and any matter).
+COUNTER_KINDS = ("watch", "elderly", "disability", "child_abuse", "child", "dv", "money", "mental", "hikikomori",
+                 "consumer", "complex", "missing", "emergency")
+
+
+def counter_name_responses() -> tuple[str, ...]:
+    """The responses :func:`counter_name` may use, for a flow's list of responses."""
+    return tuple(f"utter_counter_kind_{kind}" for kind in COUNTER_KINDS)
+
+
+def counter_name(ctx: TurnContext, counter_id: str, name: str) -> str:
+    """A counter's name for the resident: as the directory names it in Japanese; in English
+    with a gloss of what it is, from its topic and ward (「北区見守り相談室 (Kita-ku watch-over office)」).
+
+    The directory has no English names; the gloss comes from the counter's taxonomy topic
+    (domain.yml ``utter_counter_kind_<topic>``) and its ward's romaji (towns.csv).
+    """
+    if ctx.lang != "en":
+        return name
+    directory = get_directory(ctx.session)
+    service = directory.services.get(counter_id)
+    kind = next((kind for kind in COUNTER_KINDS if service is not None and kind in service.topics), None)
+    if kind is None:
+        return name
+    ward = next((code for code, kanji in directory.wards.items() if name.startswith(kanji)), None)
+    gloss = ctx.t(f"utter_counter_kind_{kind}")
+    return f"{name} ({ward_name(ctx.session, ward, 'en')} {gloss})" if ward else f"{name} ({gloss})"
+
+
+def outside_lines(ctx: TurnContext) -> str:
+    """Whom to call about a person when the city cannot take the report: the police (110),
+    as the directory lists it (the missing-person desk's national line)."""
+    lines = choose_counter(ctx.session, intent="report_missing", topic=None, area=OUTSIDE, now=ctx.now).hotlines
+    return hotline_list(ctx, lines) or "110"
+
+
+def hotline_list(ctx: TurnContext, lines: Sequence[CounterInfo]) -> str:
+    """National or 24-hour lines as one text: "警察 110", "よりそいホットライン 0120-279-338"."""
+    separator = ", " if ctx.lang == "en" else "\n"
+    # 「警察 110」 already says its number.
+    return separator.join(line.name if line.phone and line.phone in line.name
+                          else f"{line.name} {line.phone or ''}".strip() for line in lines)
+
+
 def outside_city(ctx: TurnContext) -> None:
-    """The place is outside the city: say whom to call (110) and end the report."""
-    ctx.say("utter_outside_city", hotlines="110")
-    ctx.finish()
+    """The place is outside the city: say whom to call, offer a person, and end the report."""
+    _end_report(ctx, "utter_outside_city")
+
+
+def _end_report(ctx: TurnContext, response: str) -> None:
+    ctx.ask(response, choices=[person_choice(ctx)], hotlines=outside_lines(ctx))
+    # The person button (or key 0) still works once the report has ended.
+    ctx.finish(keep_prompt=True)
 
 
 @dataclass(frozen=True)
@@ -152,7 +224,8 @@ class PlaceAnswer:
 
 
 def read_place_answer(
-    ctx: TurnContext, need: Literal["town", "ward"], prompt: str, fallback: str | None = None
+    ctx: TurnContext, need: Literal["town", "ward"], prompt: str, fallback: str | None = None, *,
+    give_up_after: int | None = None,
 ) -> PlaceAnswer | None:
     """Read the answer to the place question ``prompt``.
 
@@ -161,11 +234,12 @@ def read_place_answer(
         need: how precise the place must be (an ``outside`` answer is returned too).
         prompt: the place question, asked again when the answer is not understood.
         fallback: the label when the place has no town or ward name (default: the text).
+        give_up_after: see :func:`flows.place_question.read_place`.
 
     Returns:
         The answer, or None when a follow-up question was asked instead.
     """
-    area = read_place(ctx, need, prompt)
+    area = read_place(ctx, need, prompt, give_up_after=give_up_after)
     if area is None:
         return None
     detail = ctx.slots.get("_place_detail")
@@ -189,16 +263,110 @@ def read_town(ctx: TurnContext, prompt: str) -> AreaResolution | None:
 
 
 def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
-    """The place of a report (a ward is enough), as the slot record the report keeps.
+    """The place of a report about a person (where they live, where they were last seen),
+    as the slot record the report keeps: a town at least, or a flagged "town unknown".
+
+    Call it with each answer while the report's place step is open (the steps below stay
+    on that step). A ward alone (「南区」, its button) asks which town, with the ward's towns
+    as buttons; 「わからない」 / "I don't know" (or the button) asks once for a landmark,
+    keeps the ward, and settles with ``town_unknown`` — asking the ward first when none is
+    known. Sound-alike towns ask which one. A place outside the city (postal code, a
+    location), or words that name no place twice, end the report with whom to call.
+
+    A form that wants to tell more-about-the-person from a place answer checks
+    :func:`flows.place_question.looks_like_place` first (this function reads any words as
+    the place, or as a landmark).
+
+    Args:
+        ctx: the turn.
+        prompt: the report's place question (asked again after an answer naming no place).
 
     Returns:
-        The record; None when a follow-up question was asked, or when the place is
-        outside the city (the report then ends with whom to call).
+        The record (:func:`flows.place_question.place_record`, plus ``town_unknown`` (bool)
+        and ``landmark`` (str or None)): ``area.town_id`` is set unless ``town_unknown``,
+        and ``ward_code`` is always set. None when a follow-up question was asked, or when
+        the report ended (outside the city, or no ward could be found: the flow is
+        already finished then, with whom to call said).
     """
-    where = read_place_answer(ctx, "ward", prompt)
-    if where is None:
-        return None
-    if where.area.status == "outside":
+    state: dict[str, Any] = dict(ctx.slots.get(REPORT_PLACE_SLOT) or {})
+    asking = state.pop("asking", None)
+    hint = ward_name(ctx.session, state["ward"]) if state.get("ward") else None
+    area, detail = place_from_message(ctx, ward_hint=hint)
+    dont_know = says_dont_know(ctx)
+    if area.status == "resolved":
+        return _settled(ctx, state, area, detail)
+    if area.status == "outside":
         outside_city(ctx)
         return None
-    return where.record()
+    if asking == "landmark" and ctx.own_words and not dont_know:
+        _add_landmark(state, ctx.own_words)
+    if area.status == "ward_only" and area.ward_code:
+        state["ward"] = area.ward_code
+        if not (dont_know or state.get("landmark_asked")):
+            return _ask(ctx, state, "town", lambda: ask_town_in_ward(ctx, area, dont_know=True))
+        # They said they do not know the town: the ward is what was missing.
+        return _town_unknown(ctx, state)
+    if asking == "landmark" or dont_know:
+        return _town_unknown(ctx, state)
+    if area.status == "ambiguous" and area.candidates:
+        choices = [*town_choices(ctx, area.candidates, with_ward=True), dont_know_choice(ctx)]
+        return _ask(ctx, state, "town", lambda: ctx.ask("utter_ask_which_town", choices=choices))
+    # Words that name no place of the city: kept for staff, as a landmark.
+    if ctx.own_words:
+        _add_landmark(state, ctx.own_words)
+    state["misses"] = int(state.get("misses", 0)) + 1
+    if state["misses"] >= 2:
+        if state.get("ward"):
+            return _town_unknown(ctx, state)
+        outside_city(ctx)
+        return None
+    ctx.say("utter_place_not_found")
+    if state.get("ward"):
+        ward_area = resolve_ward_code(ctx.session, state["ward"])
+        return _ask(ctx, state, "town", lambda: ask_town_in_ward(ctx, ward_area, dont_know=True))
+    state["ward_asked"] = True
+    return _ask(ctx, state, "ward", lambda: _ask_ward(ctx, prompt))
+
+
+def _ask_ward(ctx: TurnContext, prompt: str) -> None:
+    ctx.ask(prompt, choices=[*ward_choices(ctx), dont_know_choice(ctx)], request_location=True)
+
+
+def _add_landmark(state: dict[str, Any], words: str) -> None:
+    state["landmark"] = " / ".join(part for part in (state.get("landmark"), words) if part)
+
+
+def _ask(ctx: TurnContext, state: dict[str, Any], asking: str, question: Callable[[], None]) -> None:
+    """Ask the report's next place question and remember what it asks."""
+    ctx.set_slot(REPORT_PLACE_SLOT, {**state, "asking": asking})
+    question()
+    return None
+
+
+def _town_unknown(ctx: TurnContext, state: dict[str, Any]) -> dict[str, Any] | None:
+    """The resident does not know the town: a landmark once, the ward if none yet, then settle flagged."""
+    if "landmark" not in state and not state.get("landmark_asked"):
+        state["landmark_asked"] = True
+        return _ask(ctx, state, "landmark", lambda: ctx.ask("utter_ask_landmark"))
+    if not state.get("ward"):
+        if state.get("ward_asked"):
+            forget_slot(ctx, REPORT_PLACE_SLOT)
+            _end_report(ctx, "utter_place_unplaced")
+            return None
+        state["ward_asked"] = True
+        return _ask(ctx, state, "ward",
+                    lambda: ctx.ask("utter_ask_ward", choices=[*ward_choices(ctx), dont_know_choice(ctx)]))
+    area = resolve_ward_code(ctx.session, state["ward"])
+    landmark = state.get("landmark")
+    label = ctx.t("utter_place_town_unknown_label", ward=area.ward or "",
+                  landmark=landmark or ctx.t("utter_unknown_label"))
+    forget_slot(ctx, REPORT_PLACE_SLOT)
+    return {**place_record(area, None, label), "town_unknown": True, "landmark": landmark}
+
+
+def _settled(ctx: TurnContext, state: dict[str, Any], area: AreaResolution, detail: str | None) -> dict[str, Any]:
+    forget_slot(ctx, REPORT_PLACE_SLOT)
+    if detail:
+        ctx.set_slot("_place_detail", detail)
+    label = place_label(area, detail, ctx.text)
+    return {**place_record(area, detail, label), "town_unknown": False, "landmark": state.get("landmark")}

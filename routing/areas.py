@@ -29,6 +29,8 @@ __all__ = [
     "resolve_area",
     "resolve_town_id",
     "resolve_ward_code",
+    "town_name",
+    "ward_name",
     "ward_options",
 ]
 
@@ -256,13 +258,53 @@ def resolve_ward_code(session: Session, ward_code: str) -> AreaResolution:
     return _ward_only(directory, ward_code) if ward_code in directory.wards else NOTHING
 
 
-def ward_options(session: Session) -> list[tuple[str, str]]:
+def ward_options(session: Session, language: str = "ja") -> list[tuple[str, str]]:
     """The wards in the city's order, for a "which ward?" question.
 
     Args:
         session: a session on the database holding the directory.
+        language: ``en`` names them in romaji (Kita-ku), as towns.csv reads them.
 
     Returns:
         ``[(ward_code, ward name), ...]``.
     """
-    return list(get_directory(session).wards.items())
+    return [(code, ward_name(session, code, language)) for code in get_directory(session).wards]
+
+
+def ward_name(session: Session, ward_code: str, language: str = "ja") -> str:
+    """A ward's name for a resident: kanji, or towns.csv's romaji for English (the kanji when it has none).
+
+    Args:
+        session: a session on the database holding the directory.
+        ward_code: the ward's code ("kita").
+        language: the conversation language.
+
+    Returns:
+        "北区" or "Kita-ku"; the code itself when the ward is unknown.
+    """
+    directory = get_directory(session)
+    kanji = directory.wards.get(ward_code, ward_code)
+    if language != "en":
+        return kanji
+    romaji = next((record.ward_romaji for record in directory.towns.values()
+                   if record.option.ward_code == ward_code and record.ward_romaji), None)
+    return romaji or kanji
+
+
+def town_name(session: Session, town: TownOption, language: str = "ja", *, with_ward: bool = False) -> str:
+    """A town's name for a resident (a button title): kanji, or towns.csv's romaji for English.
+
+    Args:
+        session: a session on the database holding the directory.
+        town: the town.
+        language: the conversation language.
+        with_ward: prefix the ward ("南区 朝日町" / "Minami-ku Asahicho"), to tell sound-alikes apart.
+
+    Returns:
+        The name; the kanji when the directory has no romaji for it.
+    """
+    name = town.town
+    if language == "en":
+        read = get_directory(session).gazetteer.by_id.get(town.town_id)
+        name = (read.town_romaji if read else "") or name
+    return f"{ward_name(session, town.ward_code, language)} {name}" if with_ward else name

@@ -41,8 +41,10 @@ def test_standard_japanese_with_a_call_back(resident: Resident, db_url: str) -> 
     done = resident.send("０９０－１２３４－５６７８")
     assert said(done) == ["utter_callback_created"]
     [case] = cases(db_url)
-    assert effects(done) == [("case_created", {"case_id": case.id, "case_kind": "consult", "counter_id": "houkatsu-kita-2",
-                                              "town_id": "kita-2-2", "urgent": False})]
+    [(kind, data)] = effects(done)
+    assert kind == "case_created" and data.items() >= {"case_id": case.id, "case_kind": "consult",
+                                                       "counter_id": "houkatsu-kita-2", "town_id": "kita-2-2",
+                                                       "urgent": False}.items()
     assert (case.kind, case.counter_id, case.town_id, case.topic) == (CaseKind.consult, "houkatsu-kita-2",
                                                                       "kita-2-2", "elderly")
     assert case.details == {"callback_phone": "09012345678"} and case.callback_consent
@@ -117,10 +119,19 @@ def test_an_ambiguous_place_is_asked_with_its_candidates(resident: Resident, db_
     assert left(db_url, resident).slots["counter_id"] == "houkatsu-minami-1"
 
 
-def test_an_unknown_place_is_asked_again(resident: Resident, db_url: str) -> None:
+def test_an_unknown_place_is_asked_again_once_then_taken_as_outside(resident: Resident, db_url: str) -> None:
     resident.send("母の介護のことで相談したい")
     assert said(resident.send("よくわからない")) == ["utter_place_not_found", "utter_ask_area"]
-    assert left(db_url, resident) == Left("ask_where", "area", {"topic": "elderly", "needs_area": "town"})
+    assert left(db_url, resident) == Left("ask_where", "area", {"topic": "elderly", "needs_area": "town",
+                                                                "_place_misses": 1})
+    # Never the same question a third time: maybe outside the city; the wards or a person offered.
+    told = resident.send("ほげほげ村")
+    assert said(told) == ["utter_outside_city", "utter_outside_offer"]
+    assert [c.payload for c in told.replies[-1].choices] == [*WARD_BUTTONS, "intent:talk_to_human"]
+    assert told.replies[-1].choices[-1].digit == "0"
+    assert said(resident.send("3")) == ["utter_ask_town_in_ward"], "a ward button: the town of that ward"
+    assert said(resident.send("あさひ")) == ANSWER, "the ward chosen tells the sound-alike towns apart"
+    assert left(db_url, resident).slots["counter_id"] == "houkatsu-minami-1"
 
 
 def test_a_topic_in_words_after_the_menu_button(resident: Resident, db_url: str) -> None:
@@ -150,20 +161,65 @@ def test_an_emergency_mid_flow_comes_first_and_the_question_stays(resident: Resi
     assert said(resident.send("北区柳町")) == ANSWER
 
 
-def test_a_place_outside_the_city_is_said_with_the_national_lines(engine: ConversationEngine, db_url: str) -> None:
-    for user_id, outside in (("postal", {"text": "530-0001"}), ("point", {"latitude": 35.6812, "longitude": 139.7671})):
-        resident = Resident(engine, channel="line", user_id=user_id)
-        assert said(resident.send("母の介護のことで相談したい")) == ["utter_ask_area"]
-        told = resident.send(**outside)
-        assert said(told) == ["utter_outside_city"], user_id
-        # No national line is for the care of the elderly: the one for any matter is named.
-        assert "よりそいホットライン" in told.replies[0].text
-        assert effects(told) == [] and not cases(db_url)
-        assert left(db_url, resident) == Left(None, None, {})
+@pytest.mark.parametrize("outside", [{"text": "530-0001"}, {"text": "@35.6812,139.7671"},
+                                     {"latitude": 35.6812, "longitude": 139.7671}])
+def test_failure_6_a_place_outside_the_city_never_loops(engine: ConversationEngine, db_url: str,
+                                                        outside: dict[str, object]) -> None:
+    """Issue 11, failure 6 as written: 家賃が払えなくて困っています → 530-0001 (or @35.6812,139.7671)."""
+    resident = Resident(engine, channel="console")
+    assert said(resident.send("家賃が払えなくて困っています")) == ["utter_ask_area"]
+    if "latitude" not in outside and str(outside["text"]).startswith("@"):
+        # The console sends a typed @lat,lon as a location, as LINE does.
+        lat, lon = str(outside["text"])[1:].split(",")
+        outside = {"latitude": float(lat), "longitude": float(lon)}
+    told = resident.send(**outside)  # type: ignore[arg-type]
+    assert said(told) == ["utter_outside_city", "utter_outside_offer"], "said so, not the same question again"
+    assert "よりそいホットライン" in told.replies[0].text, "the national line for money matters"
+    assert [c.payload for c in told.replies[-1].choices] == [*WARD_BUTTONS, "intent:talk_to_human"]
+    assert effects(told) == [] and not cases(db_url)
+    again = resident.send("530-0001")
+    assert said(again) == ["utter_outside_city"], "said once more, no third question"
+    assert left(db_url, resident) == Left(None, None, {})
+
+
+def test_outside_then_a_ward_button_answers(resident: Resident, db_url: str) -> None:
+    resident.send("母の介護のことで相談したい")
+    assert said(resident.send("530-0001")) == ["utter_outside_city", "utter_outside_offer"]
+    # No national line is for the care of the elderly: the one for any matter is named.
+    assert "よりそいホットライン" in resident.replies[0].text
+    assert said(resident.send("北区柳町")) == ANSWER, "they live in the city after all"
+
+
+def test_outside_then_a_new_matter_is_read_afresh(resident: Resident, db_url: str) -> None:
+    resident.send("家賃が払えなくて困っています")
+    resident.send("530-0001")
+    assert said(resident.send("隣のおばあさんを最近見かけない")) == ["utter_worry_intro", "utter_ask_where"]
 
 
 def test_a_first_message_naming_a_place_outside_the_city(resident: Resident, db_url: str) -> None:
     told = resident.send("530-0001 に住んでいて、お金のことで相談したい")
-    assert said(told) == ["utter_outside_city"]
+    assert said(told) == ["utter_outside_city", "utter_outside_offer"]
     assert "よりそいホットライン" in told.replies[0].text
-    assert left(db_url, resident) == Left(None, None, {})
+    assert left(db_url, resident).step == "area" and not cases(db_url)
+
+
+def test_failure_8_a_postal_code_after_the_answer_keeps_the_matter(resident: Resident, db_url: str) -> None:
+    """Issue 11, failure 8 as written: 詐欺 → 消費生活センター; then 000-0110 gives no second, different answer."""
+    first = resident.send("ネットの通販サイトで詐欺にあったみたいです")
+    assert said(first) == ANSWER
+    assert effects(first) == [("answer_given", {"counter_id": "shohi-city", "topic": "consumer"})]
+    refined = resident.send("000-0110")
+    assert said(refined) == ["utter_counter_same_everywhere", "utter_offer_callback"]
+    assert effects(refined) == [], "no second answer"
+    kept = left(db_url, resident)
+    assert (kept.flow, kept.step, kept.slots["topic"], kept.slots["counter_id"]) == (
+        "ask_where", "callback_offer", "consumer", "shohi-city")
+
+
+def test_a_bare_place_after_the_answer_refines_it_for_the_same_matter(resident: Resident, db_url: str) -> None:
+    resident.send("母の介護のことで相談したい")
+    assert said(resident.send("北区柳町")) == ANSWER
+    refined = resident.send("南区朝日町です")
+    assert said(refined) == ANSWER
+    assert effects(refined) == [("answer_given", {"counter_id": "houkatsu-minami-1", "topic": "elderly"})]
+    assert said(resident.send("東京都千代田区 100-0001")) == ["utter_outside_city", "utter_outside_offer"]

@@ -57,11 +57,13 @@ def test_standard_japanese_with_a_call_back_number(resident: Resident, db_url: s
     assert left(db_url, resident) == Left("case_followup", None, {"case_id": case.id}), "later details go to the case"
 
 
-def test_kansai_dialect_a_ward_is_enough_and_no_call_back(resident: Resident, db_url: str) -> None:
+def test_kansai_dialect_town_unknown_and_no_call_back(resident: Resident, db_url: str) -> None:
     assert said(resident.send("隣のじいちゃん最近見いひんねん")) == ["utter_worry_intro", "utter_ask_where"]
-    # The ward's 見守り相談室 takes the report: the ward alone answers "where".
-    assert said(resident.send("北区")) == ["utter_ask_since_when"]
-    assert left(db_url, resident).slots["where"]["status"] == "ward_only"
+    # A ward alone is not a place a watch team can find (issue 11, failure 3): which town, or a landmark.
+    assert said(resident.send("北区")) == ["utter_ask_town_in_ward"]
+    assert said(resident.send("わからへん")) == ["utter_ask_landmark"]
+    assert said(resident.send("銭湯の裏")) == ["utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["town_unknown"] is True
     assert said(resident.send("一週間くらい前から")) == ["utter_ask_callback_consent"]
     assert said(resident.send("いらん")) == ["utter_worry_confirm"]
     assert left(db_url, resident).slots["callback_consent"] is False
@@ -69,7 +71,8 @@ def test_kansai_dialect_a_ward_is_enough_and_no_call_back(resident: Resident, db
     [case] = cases(db_url)
     assert (case.counter_id, case.ward, case.town_id) == ("mimamori-kita", "kita", None)
     assert case.reporter_contact_id is None and not case.callback_consent
-    assert case.details == {"noticed": "隣のじいちゃん最近見いひんねん", "where": "北区", "since_when": "一週間くらい前から"}
+    assert case.details == {"noticed": "隣のじいちゃん最近見いひんねん", "where": "北区（町名不明・目印：銭湯の裏）",
+                            "since_when": "一週間くらい前から"}
 
 
 def test_english(engine: ConversationEngine, db_url: str) -> None:

@@ -1,0 +1,127 @@
+"""Places at the right precision (issue 11, item 4): a report about a person needs a town.
+
+A ward alone asks which town; 「わからない」 takes a landmark and flags the report for staff;
+outside the city, or twice no place, ends the report with whom to call — never the same
+question a third time. Wards and towns are shown in romaji to English residents.
+"""
+
+from __future__ import annotations
+
+from bot.engine import ConversationEngine
+from tests.bot.conftest import Resident
+from tests.flows.conftest import cases, left, said
+
+MINAMI_TOWNS = ["town:minami-1-1", "town:minami-1-2", "town:minami-1-3", "town:minami-1-4",
+                "town:minami-2-1", "town:minami-2-2", "town:minami-2-3", "town:minami-2-4"]
+WORRY = "隣のおばあさんを最近見かけない"
+
+
+def _payloads(resident: Resident) -> list[str]:
+    return [choice.payload for choice in resident.replies[-1].choices]
+
+
+def _finish_worry(resident: Resident) -> None:
+    assert said(resident.send("3日前から")) == ["utter_ask_callback_consent"]
+    assert said(resident.send("いいえ")) == ["utter_worry_confirm"]
+    assert said(resident.send("はい"))[0] in ("utter_worry_created", "utter_worry_linked")
+
+
+def test_failure_3_a_ward_button_asks_which_town_of_the_worry_report(resident: Resident, db_url: str) -> None:
+    """Issue 11, failure 3 as written: the 南区 button is not the place of a worry report."""
+    assert said(resident.send(WORRY)) == ["utter_worry_intro", "utter_ask_where"]
+    assert said(resident.send(postback="ward:minami")) == ["utter_ask_town_in_ward"]
+    assert _payloads(resident) == [*MINAMI_TOWNS, "place:unknown"]
+    assert "where" not in left(db_url, resident).slots
+    assert said(resident.send(postback="town:minami-1-2")) == ["utter_ask_since_when"]
+    where = left(db_url, resident).slots["where"]
+    assert (where["area"]["town_id"], where["town_unknown"]) == ("minami-1-2", False)
+    _finish_worry(resident)
+    [case] = cases(db_url)
+    assert (case.counter_id, case.town_id) == ("mimamori-minami", "minami-1-2")
+
+
+def test_failure_3_a_typed_ward_then_a_sound_alike_town(resident: Resident, db_url: str) -> None:
+    resident.send(WORRY)
+    assert said(resident.send("南区")) == ["utter_ask_town_in_ward"]
+    # 「あさひ」 is 北区 旭町 or 南区 朝日町: the ward said before decides.
+    assert said(resident.send("あさひ")) == ["utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "minami-1-2"
+
+
+def test_a_ward_in_the_first_message_asks_for_its_town(resident: Resident, db_url: str) -> None:
+    first = resident.send("南区に住んでいる隣のおばあさんを最近見かけない")
+    assert said(first)[-1] == "utter_ask_town_in_ward"
+    assert _payloads(resident) == [*MINAMI_TOWNS, "place:unknown"]
+    assert said(resident.send("住吉町")) == ["utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "minami-2-1"
+
+
+def test_failure_3_a_last_seen_ward_asks_the_town_and_i_dont_know_takes_a_landmark(
+        engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, user_id="family")
+    assert said(family.send("認知症の父が朝から帰ってこない"))[-1] == "utter_ask_missing_who"
+    assert said(family.send("80歳の男性です。背が高いです")) == ["utter_ask_last_seen_where"]
+    assert said(family.send(postback="ward:minami")) == ["utter_ask_town_in_ward"]
+    assert said(family.send("分かりません")) == ["utter_ask_landmark"]
+    assert said(family.send("スーパーいずみの前の交差点")) == ["utter_ask_last_seen_when"]
+    where = left(db_url, family).slots["last_seen_where"]
+    assert (where["ward_code"], where["area"]["town_id"], where["town_unknown"], where["landmark"]) == (
+        "minami", None, True, "スーパーいずみの前の交差点")
+    assert "スーパーいずみ" in where["label"], "staff see the landmark with the report"
+
+
+def test_i_dont_know_without_a_ward_asks_the_ward_after_the_landmark(resident: Resident, db_url: str) -> None:
+    resident.send(WORRY)
+    assert said(resident.send("わからない")) == ["utter_ask_landmark"]
+    assert said(resident.send("大きな銭湯の裏")) == ["utter_ask_ward"]
+    assert _payloads(resident) == ["ward:kita", "ward:chuo", "ward:minami", "place:unknown"]
+    assert said(resident.send("北区")) == ["utter_ask_since_when"], "the ward is enough once the town is unknown"
+    where = left(db_url, resident).slots["where"]
+    assert (where["ward_code"], where["town_unknown"], where["landmark"]) == ("kita", True, "大きな銭湯の裏")
+    _finish_worry(resident)
+    [case] = cases(db_url)
+    assert (case.counter_id, case.ward, case.town_id) == ("mimamori-kita", "kita", None)
+
+
+def test_english_i_dont_know_to_the_town_question(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, language="en")
+    resident.send("My elderly neighbour hasn't been seen for days and his mail is piling up")
+    assert [c.title for c in resident.replies[-1].choices] == ["Kita-ku", "Chuo-ku", "Minami-ku"]
+    assert said(resident.send("Minami-ku")) == ["utter_ask_town_in_ward"]
+    titles = [c.title for c in resident.replies[-1].choices]
+    assert titles[:2] == ["Minamimachi", "Asahicho"] and titles[-1] == "I don't know"
+    assert said(resident.send("I don't know")) == ["utter_ask_landmark"]
+    assert said(resident.send("behind the big public bath")) == ["utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["town_unknown"] is True
+
+
+def test_twice_no_place_ends_the_report_with_whom_to_call(resident: Resident, db_url: str) -> None:
+    resident.send(WORRY)
+    assert said(resident.send("ほげほげ村")) == ["utter_place_not_found", "utter_ask_where"]
+    assert "place:unknown" in _payloads(resident)
+    told = resident.send("ふがふが町")
+    assert said(told) == ["utter_outside_city"], "never the same question a third time"
+    assert "110" in told.replies[0].text
+    assert _payloads(resident) == ["intent:talk_to_human"]
+    assert left(db_url, resident).flow is None and not cases(db_url)
+
+
+def test_twice_no_town_in_a_known_ward_is_a_flagged_landmark(resident: Resident, db_url: str) -> None:
+    resident.send(WORRY)
+    resident.send("南区")
+    assert said(resident.send("ほげほげ")) == ["utter_place_not_found", "utter_ask_town_in_ward"]
+    assert said(resident.send("駅の裏の団地")) == ["utter_ask_since_when"]
+    where = left(db_url, resident).slots["where"]
+    assert (where["ward_code"], where["town_unknown"], where["landmark"]) == ("minami", True, "ほげほげ / 駅の裏の団地")
+
+
+def test_a_missing_person_last_seen_outside_the_city_is_told_to_call_110(
+        engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, user_id="family-out")
+    family.send("認知症の母がいなくなりました")
+    family.send("78歳の女性です")
+    told = family.send("530-0001")
+    assert said(told) == ["utter_outside_city"]
+    assert "110" in told.replies[0].text and _payloads(family) == ["intent:talk_to_human"]
+    assert left(db_url, family).flow is None and not cases(db_url)
+    assert said(family.send("0"))[-1] in ("utter_ask_ward", "utter_handoff_open"), "the person button still works"
