@@ -117,10 +117,8 @@ class ConversationEngine:
             return TurnResult(duplicate=True, contact_id=contact.id, language=contact.language)
 
         now = message.received_at
-        conversation, timed_out = self._conversation(session, contact, now)
-        language = message.language or (detect_language(message.text) if message.text else None)
-        if language:
-            conversation.language = contact.language = language
+        conversation, timed_out, created = self._conversation(session, contact, now)
+        conversation.language = contact.language = self._language(message, conversation, created)
         ctx = TurnContext(session, message, contact, conversation, self.domain, now, self.classifier)
         ctx.answer = self._match_choice(conversation, message)
         inbound.conversation_id = conversation.id
@@ -220,8 +218,12 @@ class ConversationEngine:
         likely = [intent for intent, _ in ((classification.intent, 1.0), *classification.alternatives)
                   if intent in self.flows and intent not in _NOT_OFFERED]
         ordered = list(dict.fromkeys([*likely[:2], *menu_intents]))
+        # Keys as on the main menu: the matters numbered from 1, a person always last on 0.
+        keys = {intent: digit for intent, _, digit in MENU if digit == HUMAN_DIGIT}
+        ordered.sort(key=lambda intent: intent in keys)
         titles = {intent: response for intent, response, _ in MENU}
-        choices = [Choice(ctx.t(titles[intent]), intent_button(intent)) for intent in ordered if intent in titles]
+        choices = [Choice(ctx.t(titles[intent]), intent_button(intent), keys.get(intent))
+                   for intent in ordered if intent in titles]
         ctx.finish()
         ctx.ask("utter_clarify", choices=choices)
         ctx.finish(keep_prompt=True)
@@ -292,12 +294,12 @@ class ConversationEngine:
             ("address", message.address), ("media_ref", message.media_ref)) if value is not None}
         return payload or None
 
-    def _conversation(self, session: Session, contact: Contact, now: datetime) -> tuple[Conversation, bool]:
+    def _conversation(self, session: Session, contact: Contact, now: datetime) -> tuple[Conversation, bool, bool]:
         conversation = session.scalar(
             select(Conversation).where(Conversation.contact_id == contact.id, Conversation.active.is_(True))
             .order_by(Conversation.id.desc()).limit(1)
         )
-        timed_out = False
+        timed_out = created = False
         if conversation is not None and now - conversation.updated_at > timedelta(
                 minutes=settings.conversation_timeout_minutes):
             timed_out = conversation.flow is not None
@@ -307,8 +309,23 @@ class ConversationEngine:
             conversation = Conversation(contact_id=contact.id, language=contact.language, slots={}, started_at=now)
             session.add(conversation)
             session.flush()
+            created = True
         conversation.updated_at = now
-        return conversation, timed_out
+        return conversation, timed_out, created
+
+    @staticmethod
+    def _language(message: InboundMessage, conversation: Conversation, created: bool) -> str:
+        """The language of this turn: the message's own words decide (English typed in a
+        Japanese console or browser is answered in English); a message without a language
+        signal (a digit, 「OK」, a button, a location) keeps the conversation's, and the
+        channel's hint (``--lang``, the browser, the LINE/Telegram setting) is only the
+        default of a conversation that starts with such a message."""
+        detected = detect_language(message.text) if message.text else None
+        if detected:
+            return detected
+        if message.language and created:
+            return message.language
+        return conversation.language
 
     @staticmethod
     def _match_choice(conversation: Conversation, message: InboundMessage) -> str:

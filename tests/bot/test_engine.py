@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from bot.db import session_scope
+from bot.domain import load_domain
 from bot.engine import ConversationEngine
 from bot.messages import InboundMessage
 from bot.models import (
@@ -234,3 +235,36 @@ def test_message_text_is_not_logged_at_info(resident: Resident, caplog) -> None:
 def test_inbound_message_defaults() -> None:
     message = InboundMessage(channel="line", user_id="U1", latitude=34.7, longitude=135.5)
     assert message.has_location and message.event == "message" and message.received_at.tzinfo
+
+
+def test_failure_10_the_console_without_lang_answers_english_in_english(engine: ConversationEngine) -> None:
+    """Issue 11, failure 10 as written: the console (Japanese by default, no --lang) gets English."""
+    resident = Resident(engine, channel="console", user_id="console-en", language="ja")
+    asked = resident.send("I can't pay my rent this month")
+    assert asked.language == "en" and [r.response for r in asked.replies] == ["utter_ask_area"]
+    assert [c.title for c in asked.replies[0].choices] == ["Kita-ku", "Chuo-ku", "Minami-ku"], "wards in romaji"
+    # A digit carries no language: the conversation's is kept.
+    answer = resident.send("3")
+    assert answer.language == "en"
+    assert [r.response for r in answer.replies] == ["utter_counter", "utter_counter_open_now", "utter_offer_callback"]
+    gloss = load_domain().text("utter_counter_kind_money", "en", None)
+    assert f"(Minami-ku {gloss})" in answer.replies[0].text, "the counter's name with an English gloss"
+    assert resident.send("OK").language == "en"
+
+
+def test_each_message_speaks_its_own_language(engine: ConversationEngine) -> None:
+    browser_en = Resident(engine, channel="webchat", user_id="browser-en", language="en")
+    assert browser_en.send("家賃が払えなくて困っています").language == "ja", "Japanese typed in an English browser"
+    assert browser_en.send("1").language == "ja"
+    browser_ja = Resident(engine, channel="webchat", user_id="browser-ja", language="ja")
+    assert browser_ja.send("I can't pay my rent this month").language == "en"
+    first_digit = Resident(engine, channel="webchat", user_id="browser-digit", language="en")
+    assert first_digit.send("1").language == "en", "no signal in a new conversation: the browser's language"
+
+
+def test_the_clarifying_question_numbers_a_person_0_as_the_main_menu(resident: Resident) -> None:
+    unsure = resident.send("えっと")
+    assert [r.response for r in unsure.replies] == ["utter_clarify"]
+    choices = unsure.replies[0].choices
+    assert (choices[-1].payload, choices[-1].digit) == ("intent:talk_to_human", "0")
+    assert [c.digit for c in choices[:-1]] == [str(n) for n in range(1, len(choices))]
