@@ -16,8 +16,9 @@ message with the matchers of :mod:`intents.exits` and:
   ください」 "we found him"): during a missing-person report, the report ends
   (``cancelled`` with ``reason: found``); from the family of a reported case (same or later
   conversation), their alert ends — a pending one is withdrawn, an active one is marked
-  found, which thanks the cooperators it reached — the case gets a ``reported_found``
-  event for staff, and the family is thanked (``alert_ended``). This runs before the
+  found, which thanks the cooperators it reached (``alert_ended``) — the family's words
+  reach the desk as an update of the case (``case_updated``), and the family is thanked.
+  A family's 「お知らせを止めて」 alone is asked 「見つかりましたか」 first. This runs before the
   cooperators' stop-alerts words (flows.registry order), so a family's 「お知らせを止めて」
   is never taken for a cooperator leaving.
 
@@ -33,24 +34,30 @@ from typing import Literal
 
 from sqlalchemy import select
 
+from alerts.cooperators import cooperator_at
 from alerts.lifecycle import cancel as cancel_alert
-from alerts.lifecycle import case_event
 from alerts.lifecycle import found as alert_found
 from bot.messages import EffectKind
-from bot.models import Alert, AlertStatus, Case, CaseEvent, CaseKind
+from bot.models import Alert, AlertStatus, Case, CaseKind
 from bot.settings import settings
 from flows.base import CORRECTION_STEP, PROMPT_SLOT, Flow, FormFlow, TurnContext
 from flows.conversation import MENU_RESPONSES, ask_menu
+from flows.cooperator import STOP_WORDS, contact_endpoints
+from flows.followup import FOLLOWUP
+from flows.steps import YES_NO, ask_yes_no, yes_or_no
 from intents.exits import is_cancel, is_correction, is_denial, is_restart, is_soft_cancel, says_found
+from routing.cases import OPEN_STATUSES, add_details, case_facts
 
 __all__ = ["CancelFlow"]
 
-WayOut = Literal["cancel", "restart", "correct", "pick", "found"]
+WayOut = Literal["cancel", "restart", "correct", "pick", "found", "ask_found"]
 
 # Flows in which "found" is the resident's report, not a way out: a cooperator telling
 # where they found the person is a sighting.
 _FOUND_IS_CONTENT = ("report_sighting",)
 _MISSING_FLOW = "report_missing"
+# The step of "has the person been found?", asked when a family asks to stop the alerts.
+_ASK_FOUND = "ask_found"
 # Who ended the alert, on its case's history.
 _FAMILY = "family"
 
@@ -75,6 +82,11 @@ class CancelFlow(Flow):
         "utter_family_found_alert_ended",
         "utter_family_found_alert_withdrawn",
         "utter_family_found_noted",
+        "utter_ask_family_found",
+        "utter_family_alert_continues",
+        "utter_cancel_after_report",
+        "utter_found_by_family_note",
+        *YES_NO.responses,
         *MENU_RESPONSES,
     )
 
@@ -99,6 +111,9 @@ class CancelFlow(Flow):
             if says_found(text) and ctx.conversation.flow not in _FOUND_IS_CONTENT and (
                     ctx.conversation.flow == _MISSING_FLOW or _family_case(ctx) is not None):
                 return "found"
+            if STOP_WORDS.search(ctx.plain) and ctx.step != _ASK_FOUND and _open_alerts(ctx, _family_case(ctx)):
+                # A family asking to stop "the alerts" most likely means theirs: ask before ending it.
+                return "ask_found"
             if is_restart(text):
                 return "restart"
             if is_cancel(text):
@@ -120,6 +135,11 @@ class CancelFlow(Flow):
         active = self._active(ctx)
         if way == "found":
             self._found(ctx)
+        elif way == "ask_found":
+            ctx.finish()
+            ctx.conversation.flow = self.name
+            ctx.set_step(_ASK_FOUND)
+            ask_yes_no(ctx, "utter_ask_family_found")
         elif way == "restart":
             self._restart(ctx, active)
         elif way == "correct" and active is not None:
@@ -129,9 +149,35 @@ class CancelFlow(Flow):
             if not active.take_correction(ctx):
                 ctx.repeat_prompt()
         else:
+            self._cancel(ctx)
+
+    def resume(self, ctx: TurnContext) -> None:
+        """The family's answer to "has the person been found?" (their words to stop the alerts)."""
+        answer = yes_or_no(ctx)
+        if answer is None:
+            ctx.repeat_prompt()
+        elif answer:
+            self._found(ctx)
+        elif cooperator_at(ctx.session, contact_endpoints(ctx), active_only=True) is not None:
+            # Not found: they meant the alerts they receive as a cooperator.
+            ctx.switch("unsubscribe")
+        else:
+            ctx.say("utter_family_alert_continues")
+            ctx.finish()
+
+    # ------------------------------------------------------------------ stop
+    def _cancel(self, ctx: TurnContext) -> None:
+        followed = ctx.slots.get("case_id") if ctx.conversation.flow == FOLLOWUP else None
+        case = ctx.session.get(Case, followed) if followed is not None else None
+        if case is not None and case.status in OPEN_STATUSES:
+            # The report already reached its counter: nothing is "cancelled"; staff read the wish.
+            add_details(ctx.session, case, ctx.text, source=ctx.channel, now=ctx.now)
+            ctx.say("utter_cancel_after_report", case_id=case.id)
+            ctx.effect(EffectKind.case_updated, **case_facts(case))
+        else:
             ctx.say("utter_cancelled")
             ctx.effect(EffectKind.cancelled)
-            ctx.finish()
+        ctx.finish()
 
     # ------------------------------------------------------------------ start again
     def _restart(self, ctx: TurnContext, active: Flow | None) -> None:
@@ -151,29 +197,24 @@ class CancelFlow(Flow):
             ctx.effect(EffectKind.cancelled, reason="found")
             ctx.finish()
             return
-        open_alerts = ctx.session.scalars(
-            select(Alert).where(Alert.case_id == case.id,
-                                Alert.status.in_((AlertStatus.pending, AlertStatus.active)))
-            .order_by(Alert.id)).all()
+        open_alerts = _open_alerts(ctx, case)
         response = "utter_family_found_noted"
         for alert in open_alerts:
-            was = alert.status
-            if was == AlertStatus.active:
+            if alert.status == AlertStatus.active:
                 queued = alert_found(ctx.session, alert, by=_FAMILY, now=ctx.now)
                 response = "utter_family_found_alert_ended"
             else:
                 queued = cancel_alert(ctx.session, alert, by=_FAMILY, now=ctx.now)
                 if response != "utter_family_found_alert_ended":
                     response = "utter_family_found_alert_withdrawn"
-            case_event(ctx.session, alert, "reported_found", _FAMILY, ctx.now, channel=ctx.channel,
-                       alert_status=was.value)
             ctx.effect(EffectKind.alert_ended, alert_id=alert.id, case_id=case.id, status=alert.status.value)
             if queued:
                 # Thanks (or withdrawal notices) for the cooperators the alert reached: the fan-out sends them.
                 ctx.effect(EffectKind.alert_queued, alert_id=alert.id, queued=queued)
-        if not open_alerts:
-            ctx.session.add(CaseEvent(case_id=case.id, kind="reported_found", actor=_FAMILY, created_at=ctx.now,
-                                      details={"channel": ctx.channel}))
+        # The desk is told at once, in the family's words: an update delivered like any detail.
+        words = ctx.text if says_found(ctx.text) else ctx.t("utter_found_by_family_note")
+        add_details(ctx.session, case, words, source=ctx.channel, now=ctx.now)
+        ctx.effect(EffectKind.case_updated, **case_facts(case))
         ctx.say(response, case_id=case.id)
         ctx.finish()
 
@@ -184,6 +225,15 @@ def _free_question(ctx: TurnContext) -> bool:
     to a free question they mean "never mind"."""
     prompt = ctx.slots.get(PROMPT_SLOT)
     return prompt is not None and (not prompt["choices"] or bool(prompt["request_location"]))
+
+
+def _open_alerts(ctx: TurnContext, case: Case | None) -> list[Alert]:
+    """The case's alerts not yet ended (pending staff approval, or active)."""
+    if case is None:
+        return []
+    return list(ctx.session.scalars(
+        select(Alert).where(Alert.case_id == case.id, Alert.status.in_((AlertStatus.pending, AlertStatus.active)))
+        .order_by(Alert.id)))
 
 
 def _family_case(ctx: TurnContext) -> Case | None:

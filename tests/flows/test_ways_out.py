@@ -194,8 +194,10 @@ def test_family_found_ends_a_pending_alert_never_an_unsubscribe(engine: Conversa
     assert said(found) == ["utter_family_found_alert_withdrawn"]
     alert = _alert(db_url)
     assert alert.status == AlertStatus.cancelled
-    assert effects(found) == [("alert_ended", {"alert_id": alert.id, "case_id": alert.case_id, "status": "cancelled"})]
-    assert ("reported_found", "family") in _events(db_url) and ("alert_cancelled", "family") in _events(db_url)
+    assert [kind for kind, _ in effects(found)] == ["alert_ended", "case_updated"]
+    assert effects(found)[0] == ("alert_ended", {"alert_id": alert.id, "case_id": alert.case_id, "status": "cancelled"})
+    assert ("alert_cancelled", "family") in _events(db_url), "the alert's history names who ended it"
+    assert ("details_added", "line") in _events(db_url), "the desk receives the family's words as an update"
     assert left(db_url, family).flow is None
 
 
@@ -214,11 +216,12 @@ def test_family_found_ends_an_active_alert_and_thanks_cooperators(engine: Conver
     assert said(found) == ["utter_family_found_alert_ended"]
     alert = _alert(db_url)
     assert alert.status == AlertStatus.found
-    assert effects(found) == [("alert_ended", {"alert_id": alert.id, "case_id": alert.case_id, "status": "found"}),
-                              ("alert_queued", {"alert_id": alert.id, "queued": 1})]
+    assert effects(found)[:2] == [("alert_ended", {"alert_id": alert.id, "case_id": alert.case_id, "status": "found"}),
+                                  ("alert_queued", {"alert_id": alert.id, "queued": 1})]
+    assert effects(found)[2][0] == "case_updated"
     with session_scope(db_url) as session:
         assert len(outbox(session, alert, "found")) == 1, "the cooperator it reached is thanked"
-    assert ("reported_found", "family") in _events(db_url)
+    assert ("alert_found", "family") in _events(db_url) and ("details_added", "line") in _events(db_url)
     assert kicks.calls >= 1, "the fan-out is woken to send the thanks"
 
 
@@ -234,6 +237,33 @@ def test_english_family_found(engine: ConversationEngine, db_url: str) -> None:
     found = family.send("We found him, he's back home")
     assert said(found) == ["utter_family_found_alert_withdrawn"] and found.language == "en"
     assert _alert(db_url).status == AlertStatus.cancelled
+
+
+def test_a_familys_stop_the_alerts_asks_whether_found(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, channel="line", user_id="U-family")
+    _missing_report(family)
+    asked = family.send("お知らせを止めてください")
+    assert said(asked) == ["utter_ask_family_found"], "never taken for a cooperator leaving"
+    assert _alert(db_url).status == AlertStatus.pending
+    assert said(family.send("いいえ")) == ["utter_family_alert_continues"]
+    assert _alert(db_url).status == AlertStatus.pending, "not found: the alert goes on"
+    family.send("配信を停止して")
+    found = family.send("はい")
+    assert said(found) == ["utter_family_found_alert_withdrawn"]
+    assert _alert(db_url).status == AlertStatus.cancelled
+
+
+def test_stopping_after_the_report_was_sent_tells_staff(resident: Resident, db_url: str) -> None:
+    _worry_at_the_confirmation(resident)
+    resident.send("はい")
+    [case] = cases(db_url)
+    assert left(db_url, resident).flow == "case_followup"
+    late = resident.send("やっぱりやめます")
+    assert said(late) == ["utter_cancel_after_report"], "the report is not said to be cancelled"
+    assert [kind for kind, _ in effects(late)] == ["case_updated"]
+    assert ("details_added", "console") in _events(db_url)
+    assert cases(db_url)[0].status == case.status
+    assert left(db_url, resident) == Left(None, None, {})
 
 
 def test_found_words_from_someone_without_a_report_are_not_taken(resident: Resident, db_url: str) -> None:
