@@ -48,6 +48,8 @@ ENGINE_RESPONSES = ("utter_clarify", "utter_timeout_restart", *SAFETY_RESPONSES)
 _WORDED_EVENTS = ("message", "recording")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# One word that is English only; "ok", "yes" and "no" are said in Japanese chats too.
+_ENGLISH_WORDS = frozenset({"hello", "hi", "hey", "help", "thanks", "thank", "please", "sorry", "english"})
 # The only digit that means something outside a question: 0 = a person, as on the phone menu.
 HUMAN_DIGIT = "0"
 # Intents the classifier may name that are never worth offering in a clarifying question.
@@ -58,10 +60,12 @@ DispatchStep = Callable[[TurnContext], bool]
 
 
 def detect_language(text: str) -> str | None:
-    """'ja' when the text has Japanese script, 'en' for Latin-only prose, None when unsure."""
+    """'ja' when the text has Japanese script, 'en' for Latin-only prose or an English
+    greeting or plea ("hello", "help"), None when unsure (digits, 「OK」, "yes", one romaji name)."""
     if _JAPANESE.search(text):
         return "ja"
-    if len(_LATIN_WORD.findall(text)) >= 2:
+    words = _LATIN_WORD.findall(text)
+    if len(words) >= 2 or (len(words) == 1 and words[0].lower() in _ENGLISH_WORDS):
         return "en"
     return None
 

@@ -56,7 +56,9 @@ class ConsoleChannel:
         self.console = console
         self.user_id = user_id
         self._first_user_id = user_id
+        # The channel's language is only the default: English typed is answered in English.
         self.language = language
+        self.prompt_language = language
         self._event_ids = count(1)
 
     def inbound(self, line: str) -> InboundMessage:
@@ -70,6 +72,8 @@ class ConsoleChannel:
                               language=self.language)
 
     def render(self, result: TurnResult) -> None:
+        # The engine reads each message's language: the prompt follows the conversation's.
+        self.prompt_language = result.language
         for reply in result.replies:
             self._print(reply, result.language)
 
@@ -108,8 +112,8 @@ class ConsoleChannel:
                 write(json.dumps(record, ensure_ascii=False))
 
     def run_interactive(self) -> None:
-        prompt = "あなた> " if self.language == "ja" else "you> "
         while True:
+            prompt = "あなた> " if self.prompt_language == "ja" else "you> "
             try:
                 line = self.console.input(f"[bold green]{prompt}[/]").strip()
             except (EOFError, KeyboardInterrupt):

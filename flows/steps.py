@@ -358,7 +358,11 @@ def _town_unknown(ctx: TurnContext, state: dict[str, Any]) -> dict[str, Any] | N
                     lambda: ctx.ask("utter_ask_ward", choices=[*ward_choices(ctx), dont_know_choice(ctx)]))
     area = resolve_ward_code(ctx.session, state["ward"])
     landmark = state.get("landmark")
-    label = ctx.t("utter_place_town_unknown_label", ward=area.ward or "",
+    # The ward in kanji for staff; with its romaji for an English resident reading the confirmation.
+    ward = area.ward or ""
+    if ctx.lang == "en" and area.ward_code:
+        ward = f"{ward} {ward_name(ctx.session, area.ward_code, 'en')}"
+    label = ctx.t("utter_place_town_unknown_label", ward=ward,
                   landmark=landmark or ctx.t("utter_unknown_label"))
     forget_slot(ctx, REPORT_PLACE_SLOT)
     return {**place_record(area, None, label), "town_unknown": True, "landmark": landmark}

@@ -260,6 +260,12 @@ def test_each_message_speaks_its_own_language(engine: ConversationEngine) -> Non
     assert browser_ja.send("I can't pay my rent this month").language == "en"
     first_digit = Resident(engine, channel="webchat", user_id="browser-digit", language="en")
     assert first_digit.send("1").language == "en", "no signal in a new conversation: the browser's language"
+    greeting = Resident(engine, channel="console", user_id="console-hello", language="ja")
+    assert greeting.send("hello").language == "en", "one English word that is only English"
+    assert greeting.send("OK").language == "en"
+    japanese = Resident(engine, channel="console", user_id="console-ok", language="ja")
+    japanese.send("こんにちは")
+    assert japanese.send("OK").language == "ja" and japanese.send("yes").language == "ja"
 
 
 def test_the_clarifying_question_numbers_a_person_0_as_the_main_menu(resident: Resident) -> None:

@@ -51,3 +51,14 @@ def test_jsonl_prints_one_object_per_resident_message() -> None:
     assert records[0]["effects"] == [{"kind": "emergency_guidance", "service": "119"}]
     assert records[0]["flow"] == "report_worry" and records[0]["language"] == "ja"
     assert "こんにちは" in lines[0], "UTF-8, not \\u escapes"
+
+
+def test_the_prompt_follows_the_language_the_engine_answered_in() -> None:
+    def handle(message: InboundMessage) -> TurnResult:
+        return TurnResult([Reply("Hello", response="utter_greet")], language="en")
+
+    out = io.StringIO()
+    channel = ConsoleChannel(handle, Console(file=out, width=200), language="ja")
+    assert channel.prompt_language == "ja"
+    channel.render(channel.handle(channel.inbound("hello")))
+    assert channel.prompt_language == "en", "English typed in a Japanese console is an English conversation"
