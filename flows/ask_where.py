@@ -12,6 +12,7 @@ from bot.models import CaseKind
 from flows.base import Flow, TurnContext
 from flows.place_question import (
     PLACE_RESPONSES,
+    WARD_SLOT,
     area_from_record,
     ask_place,
     forget_slot,
@@ -22,6 +23,7 @@ from flows.place_question import (
     place_from_message,
     place_label,
     place_record,
+    says_dont_know,
     ward_choices,
 )
 from flows.steps import (
@@ -36,7 +38,7 @@ from flows.steps import (
     read_place_answer,
     yes_or_no,
 )
-from routing.areas import AreaResolution
+from routing.areas import AreaResolution, resolve_ward_code
 from routing.cases import case_facts, open_case
 from routing.counters import ANY_MATTER_TOPIC, CounterChoice, CounterInfo, choose_counter
 
@@ -134,7 +136,12 @@ class AskWhereFlow(Flow):
                 # Told the place is outside the city, they moved on: a new request.
                 ctx.treat_as_new_request()
                 return
-            place = read_place_answer(ctx, ctx.slots.get("needs_area", "town"), "utter_ask_area", give_up_after=2)
+            ward = ctx.slots.get(WARD_SLOT)
+            if ward and says_dont_know(ctx):
+                self._ward_desk(ctx, ward)
+                return
+            place = read_place_answer(ctx, ctx.slots.get("needs_area", "town"), "utter_ask_area", give_up_after=2,
+                                      dont_know=True)
             if place is None:
                 return
             ctx.set_slot("place", place.record())
@@ -181,13 +188,30 @@ class AskWhereFlow(Flow):
             ctx.set_slot("needs_area", choice.needs_area or "town")
             ask_place(ctx, "utter_ask_area")
             return
+        self._answer(ctx, choice)
+
+    def _answer(self, ctx: TurnContext, choice: CounterChoice) -> None:
+        """Name the one counter, then offer a call-back from it."""
+        assert choice.counter is not None
         say_counter(ctx, choice)
-        ctx.effect(EffectKind.answer_given, counter_id=choice.counter.id, topic=topic)
+        ctx.effect(EffectKind.answer_given, counter_id=choice.counter.id, topic=ctx.slots["topic"])
         ctx.set_slot("counter_id", choice.counter.id)
         ctx.set_slot("counter_name", choice.counter.name)
         ctx.set_slot("reason", choice.reason)
         ctx.set_step("callback_offer")
         ask_yes_no(ctx, "utter_offer_callback")
+
+    def _ward_desk(self, ctx: TurnContext, ward_code: str) -> None:
+        """The ward is known, the town is not: the ward's 総合相談窓口 takes any matter
+        (断らない相談支援) and finds the right counter — better than asking the town again."""
+        area = resolve_ward_code(ctx.session, ward_code)
+        forget_slot(ctx, WARD_SLOT)
+        ctx.set_slot("place", place_record(area, None, place_label(area, None, ctx.text)))
+        choice = choose_counter(ctx.session, intent="ask_where", topic=ANY_MATTER_TOPIC, area=area, now=ctx.now)
+        if choice.counter is None:
+            ask_place(ctx, "utter_ask_area")
+            return
+        self._answer(ctx, choice)
 
     def _outside(self, ctx: TurnContext, topic: str) -> None:
         """Outside the city: say so with the national lines for the matter; once, offer the

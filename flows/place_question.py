@@ -40,6 +40,7 @@ __all__ = [
     "REPORT_FLOWS",
     "REPORT_PLACE_SLOT",
     "UNKNOWN_PLACE",
+    "WARD_SLOT",
     "ask_place",
     "ask_town_in_ward",
     "dont_know_choice",
@@ -228,7 +229,7 @@ def place_already_given(ctx: TurnContext, keep: Collection[str]) -> dict[str, An
 
 
 def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str, *,
-               give_up_after: int | None = None) -> AreaResolution | None:
+               give_up_after: int | None = None, dont_know: bool = False) -> AreaResolution | None:
     """Interpret the answer to a place question.
 
     Args:
@@ -238,6 +239,8 @@ def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str, *,
         give_up_after: after this many answers in a row that name no place of the city,
             the place is taken as ``outside`` (never the same question a third time).
             None: ask again for as long as it takes.
+        dont_know: offer an "I don't know" button with the towns of a ward (the flow
+            handles the answer: :func:`says_dont_know`).
 
     Returns:
         A resolution good enough for ``need`` (or one whose status is ``outside``, for the
@@ -257,7 +260,7 @@ def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str, *,
         else:
             # The next answer is a town of this ward: 「あさひ」 then means 南区 朝日町.
             ctx.set_slot(WARD_SLOT, area.ward_code)
-            ask_town_in_ward(ctx, area)
+            ask_town_in_ward(ctx, area, dont_know=dont_know)
         return None
     misses = int(ctx.slots.get(MISSES_SLOT, 0)) + 1
     if give_up_after is not None and misses >= give_up_after:

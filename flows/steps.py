@@ -225,7 +225,7 @@ class PlaceAnswer:
 
 def read_place_answer(
     ctx: TurnContext, need: Literal["town", "ward"], prompt: str, fallback: str | None = None, *,
-    give_up_after: int | None = None,
+    give_up_after: int | None = None, dont_know: bool = False,
 ) -> PlaceAnswer | None:
     """Read the answer to the place question ``prompt``.
 
@@ -235,11 +235,12 @@ def read_place_answer(
         prompt: the place question, asked again when the answer is not understood.
         fallback: the label when the place has no town or ward name (default: the text).
         give_up_after: see :func:`flows.place_question.read_place`.
+        dont_know: see :func:`flows.place_question.read_place`.
 
     Returns:
         The answer, or None when a follow-up question was asked instead.
     """
-    area = read_place(ctx, need, prompt, give_up_after=give_up_after)
+    area = read_place(ctx, need, prompt, give_up_after=give_up_after, dont_know=dont_know)
     if area is None:
         return None
     detail = ctx.slots.get("_place_detail")

@@ -7,8 +7,10 @@ import json
 
 from rich.console import Console
 
+from bot.engine import ConversationEngine
 from bot.messages import Choice, Effect, EffectKind, InboundMessage, Reply, TurnResult
 from channels.console import ConsoleChannel, script_conversations
+from tests.bot.conftest import engine  # noqa: F401 - fixture: the engine as the app wires it
 
 SCRIPT = ["# lang: ja", "こんにちは", "", "@35.0, 135.5", "---", "---", "# the second resident", "やめる", "---"]
 
@@ -62,3 +64,18 @@ def test_the_prompt_follows_the_language_the_engine_answered_in() -> None:
     assert channel.prompt_language == "ja"
     channel.render(channel.handle(channel.inbound("hello")))
     assert channel.prompt_language == "en", "English typed in a Japanese console is an English conversation"
+
+
+def test_failure_10_tsunagu_chat_without_lang_answers_english_in_english(engine: ConversationEngine) -> None:
+    """Issue 11, failure 10 as written: the console answered English in Japanese unless --lang en."""
+    out = io.StringIO()
+    channel = ConsoleChannel(engine.handle, Console(file=out, width=200), user_id="console-en")  # no --lang: ja
+    lines: list[str] = []
+    channel.run_script_jsonl(["I can't pay my rent this month", "3", "no", "---", "こんにちは"], write=lines.append)
+    first, ward, declined, other = (json.loads(line) for line in lines)
+    assert first["language"] == "en" and [r["response"] for r in first["replies"]] == ["utter_ask_area"]
+    assert first["replies"][0]["choices"] == ["Kita-ku", "Chuo-ku", "Minami-ku"]
+    assert ward["language"] == "en" and ward["effects"] == [
+        {"kind": "answer_given", "counter_id": "kurashi-minami", "topic": "money"}]
+    assert declined["language"] == "en" and [r["response"] for r in declined["replies"]] == ["utter_anything_else"]
+    assert other["language"] == "ja", "the next resident writes Japanese"

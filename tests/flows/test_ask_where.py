@@ -223,3 +223,22 @@ def test_a_bare_place_after_the_answer_refines_it_for_the_same_matter(resident: 
     assert said(refined) == ANSWER
     assert effects(refined) == [("answer_given", {"counter_id": "houkatsu-minami-1", "topic": "elderly"})]
     assert said(resident.send("東京都千代田区 100-0001")) == ["utter_outside_city", "utter_outside_offer"]
+
+
+def test_the_ward_known_and_the_town_not_the_wards_general_desk_answers(resident: Resident, db_url: str) -> None:
+    resident.send("母の介護のことで相談したい")
+    town = resident.send("南区")
+    assert said(town) == ["utter_ask_town_in_ward"] and town.replies[0].choices[-1].payload == "place:unknown"
+    answered = resident.send("わかりません")
+    assert said(answered) == ANSWER, "no third place question: the ward's desk for any matter"
+    assert effects(answered) == [("answer_given", {"counter_id": "sougou-minami", "topic": "elderly"})]
+
+
+def test_english_place_choices_in_romaji(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, language="en")
+    resident.send("I need help with care for my mother")
+    which = resident.send("asahi")
+    assert said(which) == ["utter_ask_which_town"]
+    assert [c.title for c in which.replies[0].choices] == ["Kita-ku Asahimachi", "Minami-ku Asahicho"]
+    assert said(resident.send("Minami-ku Asahicho")) == ANSWER, "a romaji title typed is the button"
+    assert left(db_url, resident).slots["counter_id"] == "houkatsu-minami-1"
