@@ -25,6 +25,7 @@ from bot.domain import Domain, DomainError
 from bot.messages import Choice, Effect, EffectKind, Handoff, InboundEvent, InboundMessage, Reply
 from bot.models import Contact, Conversation
 from intents.classification import Classification, IntentClassifier
+from intents.exits import named_item
 from intents.normalize import fold_for_matching
 
 __all__ = [
@@ -303,8 +304,14 @@ class FormFlow(Flow):
         return True
 
     def take_correction(self, ctx: TurnContext) -> bool:
-        slot = ctx.answer.removeprefix(CORRECTION_PREFIX) if ctx.answer.startswith(CORRECTION_PREFIX) else None
-        if slot not in self.questions or slot not in ctx.slots:
+        filled = [slot for slot in self.questions if slot in ctx.slots]
+        if ctx.answer.startswith(CORRECTION_PREFIX):
+            slot: str | None = ctx.answer.removeprefix(CORRECTION_PREFIX)
+        else:
+            # Named in words: by its question's words or its answer (「場所」「4日前から」).
+            slot = named_item(ctx.text, {slot: [ctx.t(self.questions[slot]), _shown(ctx.slots[slot])]
+                                         for slot in filled})
+        if slot not in filled:
             return False
         self.reask(ctx, slot)
         return True
@@ -339,6 +346,13 @@ def required_responses(flows: Iterable[Flow]) -> set[str]:
     for flow in flows:
         names.update(flow.responses)
     return names
+
+
+def _shown(value: Any) -> str:
+    """A slot's answer as the resident gave it: its text, or a place's label."""
+    if isinstance(value, dict):
+        return str(value.get("label") or "")
+    return value if isinstance(value, str) else ""
 
 
 # A question's first sentence, without its full stop (「どのような服装でしたか。」→「どのような服装でしたか」).

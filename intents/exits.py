@@ -26,7 +26,7 @@ import re
 
 from intents.normalize import fold_for_matching
 
-__all__ = ["is_cancel", "is_correction", "is_denial", "is_restart", "is_soft_cancel", "says_found"]
+__all__ = ["is_cancel", "is_correction", "is_denial", "is_restart", "is_soft_cancel", "named_item", "says_found"]
 
 # Longer than this, a message is telling something, not only leaving (folded, without spaces).
 _MAX_EXIT_CHARS = 40
@@ -134,6 +134,40 @@ _EN_FOUND = re.compile(
 )
 _EN_NOT_FOUND = re.compile(
     r"\b(?:not|never|still|yet|if|when|before|used to|hope)\b|n't|last (?:time|month|year)|\?")
+
+
+# "Which answer?" answered in words: a word for the kind of answer, and the words of the
+# questions that ask for it (「場所」 names 「お住まいはどちらですか」 and 「見かけた場所はどこですか」).
+_ITEM_WORDS = (
+    (("場所", "住所", "どこ", "町", "place", "address", "where"), ("どこ", "どちら", "場所", "住所", "お住まい", "where")),
+    (("いつ", "日にち", "時間", "時刻", "when", "time", "date"), ("いつ", "when")),
+    (("電話", "番号", "連絡先", "phone", "number"), ("電話", "番号", "phone", "number")),
+    (("服", "服装", "格好", "clothes", "clothing", "wearing"), ("服装", "wearing")),
+    (("折り返し", "連絡", "call back", "callback", "contact"), ("折り返し", "contact")),
+)
+
+
+def named_item(text: str, items: dict[str, list[str]]) -> str | None:
+    """The one item a "which answer?" reply names in words.
+
+    Args:
+        text: the resident's reply (「場所です」「4日前のところ」 "the address").
+        items: each item's texts to recognise it by: its question, its current answer.
+
+    Returns:
+        The item's key when exactly one item matches, else None.
+    """
+    plain = _squeezed(text).removesuffix("です").removesuffix("のところ")
+    if len(plain) < 2:
+        return None
+    folded = {key: [_squeezed(t) for t in texts if t] for key, texts in items.items()}
+    hits = {key for key, texts in folded.items() if any(plain in t or (len(t) >= 2 and t in plain) for t in texts)}
+    if not hits:
+        for words, asked_by in _ITEM_WORDS:
+            if any(word in plain for word in words):
+                hits = {key for key, texts in folded.items() if texts and any(w in texts[0] for w in asked_by)}
+                break
+    return next(iter(hits)) if len(hits) == 1 else None
 
 
 def _squeezed(text: str) -> str:

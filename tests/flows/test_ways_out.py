@@ -142,6 +142,18 @@ def test_correction_at_the_confirmation_asks_which_answer(resident: Resident, db
     assert case.town_id == "minami-1-2"
 
 
+def test_which_answer_named_in_words(resident: Resident, db_url: str) -> None:
+    _worry_at_the_confirmation(resident)
+    assert said(resident.send("訂正したいです")) == ["utter_ask_what_to_correct"]
+    assert said(resident.send("場所です")) == ["utter_ask_where"]
+    resident.send("北区柳町3丁目")
+    assert said(resident.send("間違えました")) == ["utter_ask_what_to_correct"]
+    assert said(resident.send("3日前から")) == ["utter_ask_since_when"], "named by its answer"
+    assert said(resident.send("うーん")) == ["utter_worry_confirm"]
+    assert said(resident.send("違います")) == ["utter_ask_what_to_correct"]
+    assert said(resident.send("えっと")) == ["utter_ask_what_to_correct"], "not an item: asked again"
+
+
 def test_correction_before_the_confirmation_goes_back_one_question(resident: Resident, db_url: str) -> None:
     resident.send("隣のおばあさんを最近見かけない")
     resident.send("北区柳町2丁目")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from intents.exits import is_cancel, is_correction, is_denial, is_restart, is_soft_cancel, says_found
+from intents.exits import is_cancel, is_correction, is_denial, is_restart, is_soft_cancel, named_item, says_found
 
 
 @pytest.mark.parametrize("text", [
@@ -87,3 +87,20 @@ def test_found(text: str) -> None:
 ])
 def test_not_found(text: str) -> None:
     assert not says_found(text)
+
+
+WORRY_ITEMS = {
+    "noticed": ["どのようなことに気づきましたか。", "お向かいの奥さんを見かけない"],
+    "where": ["その方のお住まいはどちらですか。", "北区 柳町 2丁目"],
+    "since_when": ["いつ頃から気になっていますか。", "4日前から"],
+    "callback_consent": ["担当者から、あなたに折り返しご連絡してもよろしいですか。", ""],
+}
+
+
+@pytest.mark.parametrize(("text", "item"), [
+    ("場所", "where"), ("住所です", "where"), ("北区柳町", "where"), ("the address", "where"),
+    ("4日前", "since_when"), ("いつから", "since_when"), ("折り返し", "callback_consent"),
+    ("電話", None), ("あ", None), ("えっと", None),
+])
+def test_which_answer_in_words(text: str, item: str | None) -> None:
+    assert named_item(text, WORRY_ITEMS) == item
