@@ -15,6 +15,7 @@ from flows.place_question import (
     WARD_SLOT,
     area_from_record,
     ask_place,
+    ask_town_in_ward,
     forget_slot,
     is_bare_place,
     looks_like_place,
@@ -186,7 +187,12 @@ class AskWhereFlow(Flow):
         if choice.counter is None:
             ctx.set_step("area")
             ctx.set_slot("needs_area", choice.needs_area or "town")
-            ask_place(ctx, "utter_ask_area")
+            if area is not None and area.status == "ward_only" and area.candidates:
+                # The ward is known (「南区に住んでいます」) but the counter depends on the town.
+                ctx.set_slot(WARD_SLOT, area.ward_code)
+                ask_town_in_ward(ctx, area, dont_know=True)
+            else:
+                ask_place(ctx, "utter_ask_area")
             return
         self._answer(ctx, choice)
 

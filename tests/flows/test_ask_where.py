@@ -242,3 +242,10 @@ def test_english_place_choices_in_romaji(engine: ConversationEngine, db_url: str
     assert [c.title for c in which.replies[0].choices] == ["Kita-ku Asahimachi", "Minami-ku Asahicho"]
     assert said(resident.send("Minami-ku Asahicho")) == ANSWER, "a romaji title typed is the button"
     assert left(db_url, resident).slots["counter_id"] == "houkatsu-minami-1"
+
+
+def test_a_ward_in_the_first_message_asks_only_the_town(resident: Resident, db_url: str) -> None:
+    first = resident.send("南区に住んでいます。母の介護のことで相談したい")
+    assert said(first) == ["utter_ask_town_in_ward"], "the ward is not asked again"
+    assert said(resident.send("住吉町")) == ANSWER
+    assert left(db_url, resident).slots["counter_id"] == "houkatsu-minami-2"
