@@ -46,17 +46,17 @@ _JA_TAIL = (
     r"また(?:今度|あとで|後で|にします)?(?:相談します|連絡します|にします|します)?|"
     r"自分で(?:探します|なんとかします|何とかします|します))*"
 )
-_STOP_STEM = r"(?:やめ|止め|辞め|とめ)"
+_STOP_STEM = r"(?:取りやめ|とりやめ|やめ|止め|辞め|とめ)"
 _JA_CANCEL_CORE = (
     rf"{_STOP_STEM}(?:る|ます|ました|たい|たいです|たいんです|とく|とこ|とこう|とこうかな|ときます|ておきます|"
-    r"ておく|よう|ようかな|ましょう|させて|させてください|にします|にする|で|たいのですが|"
+    r"ておく|よう|ようかな|ましょう|させて|させてください|させていただきます|にします|にする|で|たいのですが|"
     r"たいんですけど)|"
     r"キャンセル(?:する|します|したい|したいです|で|でお願いします|して|してください)?|"
     r"取り?消(?:し|す)(?:ます|たい|たいです|て|てください)?|取消(?:し)?|"
     r"中止(?:する|します|したい|したいです|で|でお願いします|して|してください|にして|にしてください|にします)?|"
     r"(?:終わり|おわり|終了|おしまい)(?:にします|にして|です|で|します)?|"
     r"忘れて(?:ください|下さい|くれ)?|"
-    r"もう(?:いい|ええ|けっこう|結構|大丈夫|いらない|いりません|いらん)(?:です|んです|わ|や|よ|っす|って)?|"
+    r"もう(?:いい|ええ|けっこう|結構|よろしい|大丈夫|いらない|いりません|いらん)(?:です|でございます|んです|わ|や|よ|っす|って)?|"
     r"(?:やっぱり|やっぱ|やはり)(?:いい|ええ|けっこう|結構|大丈夫|いらない|いりません)(?:です|わ|や)?"
 )
 _JA_CANCEL = re.compile(rf"\A{_JA_LEAD}(?:{_JA_CANCEL_CORE}){_JA_TAIL}\Z")
@@ -109,7 +109,8 @@ _EN_CANCEL = re.compile(
     r"quit|exit|never ?mind|forget (?:it|about it|that)|(?:i(?:'ve| have)? )?changed my mind|"
     r"i(?: want| would like|'d like) to (?:stop|cancel|quit)|i'?ll stop|let'?s stop|don'?t bother|"
     r"i don'?t (?:want|need) (?:to (?:do this|continue|go on|report)|this|it)(?: any ?more)?|"
-    r"not (?:needed|necessary) any ?more|no longer needed|that'?s (?:all|enough))"
+    r"not (?:needed|necessary) any ?more|no longer needed|no need(?: any ?more)?|that'?s (?:all|enough)|"
+    r"i'?m done|we'?re done|leave it|drop it)"
     rf"{_EN_TAIL}\Z"
 )
 _EN_RESTART = re.compile(

@@ -16,7 +16,8 @@ from intents.exits import is_cancel, is_correction, is_denial, is_restart, is_so
     "すみません、やっぱりやめときます", "この相談はやめます", "やめにします", "やめとこかな", "もうええわ", "もういいや",
     "やっぱりいいです", "もう結構です", "やめます。また今度相談します", "えっと もう いいです", "終わりにします",
     "cancel", "Never mind!", "nevermind", "forget it", "Actually, I changed my mind.", "stop", "I want to stop",
-    "no thanks, I'll stop", "Cancel it please",
+    "no thanks, I'll stop", "Cancel it please", "取りやめます", "やめさせていただきます", "もうよろしいです",
+    "もう結構でございます", "no need anymore", "I'm done",
 ])
 def test_ways_to_stop(text: str) -> None:
     assert is_cancel(text)
