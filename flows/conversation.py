@@ -4,8 +4,10 @@
 - silence on the phone repeats the last question (``SilenceFlow``);
 - ways out of any flow (stop, start again, correct, found) are ``flows.ways_out``;
 - goodbye, out of scope, the model's emergency;
-- the safety layer's words, said before anything else: 119/110 guidance and the
-  crisis lines (``safety_guidance``).
+- the safety layer's words, said before anything else: 119/110 guidance (what to do
+  first depends on the situation: get out of a fire, air a gas leak), the crisis lines,
+  and for a welfare risk (no answer at the door for days) the police's welfare check
+  (``safety_guidance``).
 
 The main menu is the same on every channel; on the phone it is spoken with its keys
 (1 相談先を知りたい / 2 近所の方が心配 / 3 家族が行方不明 / 0 職員と話す).
@@ -15,7 +17,8 @@ from __future__ import annotations
 
 from bot.messages import Choice, EffectKind
 from flows.ask_where import hotlines_text
-from flows.base import PROMPT_SLOT, Flow, TurnContext, intent_button
+from flows.base import Flow, TurnContext, intent_button
+from flows.followup import FOLLOWUP
 from intents.safety import SafetySignal, safety_matter
 from routing.counters import choose_counter
 
@@ -41,7 +44,12 @@ MENU = (
     ("talk_to_human", "utter_choice_talk_to_human", "0"),
 )
 MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU))
-SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", "utter_crisis", "utter_after_emergency_resume")
+# The first reply to an emergency, by the lexicon group's situation; else by its number.
+_SITUATION_RESPONSES = {
+    "fire": "utter_emergency_fire", "gas": "utter_emergency_gas", "attempt": "utter_emergency_attempt",
+}
+SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", *_SITUATION_RESPONSES.values(), "utter_crisis",
+                    "utter_welfare_check", "utter_after_emergency_resume")
 
 
 def ask_menu(ctx: TurnContext, prompt: str = "utter_menu") -> None:
@@ -117,19 +125,33 @@ class EmergencyFlow(Flow):
 def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
     """Say the safety layer's guidance before anything else.
 
-    An emergency: 119 (or 110) at once; a flow in progress keeps what the resident told
-    it and asks its question again once they are safe. Suicidal ideation: the crisis
-    lines at once; a flow in progress asks its question again.
+    An emergency: 119 (or 110) at once, with what to do first for its situation (out of
+    the building for a fire); a flow in progress keeps what the resident told it and asks
+    its question again once they are safe. Suicidal ideation: the crisis lines at once; a
+    flow in progress asks its question again. A welfare risk (someone may be lying inside):
+    ask the police, 110, to check on them, 119 if they can be seen collapsed; then the
+    worry report starts, or the flow in progress asks its question again.
 
     Returns:
         True when nothing else follows this turn; False when the signal's matter
-        (:func:`intents.safety.safety_matter`: the ward's こころの相談) should start now.
+        (:func:`intents.safety.safety_matter`: the ward's こころの相談, the worry report)
+        should start now.
     """
+    if signal.kind == "welfare":
+        ctx.say("utter_welfare_check", urgent=True)
+        ctx.effect(EffectKind.emergency_guidance, service=signal.service or "110")
+        if not ctx.conversation.flow:
+            return False
+        # The form goes on: its open question again (a flow following a case has none).
+        ctx.repeat_prompt()
+        return True
     if signal.kind == "emergency":
-        ctx.say("utter_emergency_110" if signal.service == "110" else "utter_emergency_119", urgent=True)
+        fallback = "utter_emergency_110" if signal.service == "110" else "utter_emergency_119"
+        ctx.say(_SITUATION_RESPONSES.get(signal.situation or "", fallback), urgent=True)
         ctx.effect(EffectKind.emergency_guidance, service=signal.service or "119")
-        # A flow with a question open asks it again; one without (following a case) just ends.
-        if ctx.conversation.flow and ctx.slots.get(PROMPT_SLOT):
+        # A flow in progress asks its question again once they are safe (a message being left
+        # waits for it); following a case just ends.
+        if ctx.conversation.flow and ctx.conversation.flow != FOLLOWUP:
             ctx.say("utter_after_emergency_resume")
             ctx.repeat_prompt()
         else:

@@ -1,11 +1,18 @@
-"""Safety layer that runs before any model: emergency signs and suicidal ideation.
+"""Safety layer that runs before any model: emergency signs, suicidal ideation, welfare risks.
 
 The reviewed lexicon lives in ``intents/safety_lexicon.yml`` (each group says
 why it is there). A message that matches an ``emergency`` entry gets 119/110
 guidance before anything else; one that matches a ``crisis`` entry gets crisis
-lines, whatever the classifier says. Negative patterns ("死ぬほど疲れた",
-"火事のニュース", "might have collapsed") are masked out of the text first, so
-they cannot fire an entry but do not hide a real sign elsewhere in the message.
+lines, whatever the classifier says; one that matches a ``welfare`` entry (a
+strange smell from a neighbour's flat, no answer at the door for days) gets
+"ask the police (110) to check on them; 119 if you see someone collapsed" and
+then the worry report. Negative patterns ("死ぬほど疲れた", "火事のニュース",
+"might have collapsed") are masked out of the text first, so they cannot fire an
+entry but do not hide a real sign elsewhere in the message; a negative group may
+name the kinds it masks (「倒れているかも」 is no emergency but is a welfare risk).
+
+A lexicon pattern is a regular expression, or a list of them that must all be
+found in the message, in any order (「新聞がたまっている」 and 「返事がない」).
 """
 
 from __future__ import annotations
@@ -28,32 +35,53 @@ LEXICON_PATH = Path(__file__).resolve().parent / "safety_lexicon.yml"
 _MASK = "□"
 _SPACES_RE = re.compile(r"\s+")
 
+Kind = Literal["emergency", "crisis", "welfare"]
+# In order of precedence: a life in danger now, then suicidal ideation, then a risk to check on.
+KINDS: tuple[Kind, ...] = ("emergency", "crisis", "welfare")
+
 
 @dataclass(frozen=True)
 class SafetySignal:
     """A sign that the resident needs emergency or crisis guidance first.
 
     Attributes:
-        kind: "emergency" (call 119/110 now) or "crisis" (suicidal ideation:
-            crisis lines, and 119 if in danger).
-        service: "119" (fire, medical) or "110" (weapon, violence, intruder)
-            for an emergency; None for a crisis.
+        kind: "emergency" (call 119/110 now), "crisis" (suicidal ideation:
+            crisis lines, and 119 if in danger) or "welfare" (someone may be
+            lying inside: ask the police, 110, to check on them; 119 if they
+            can be seen collapsed).
+        service: "119" (fire, medical) or "110" (weapon, violence, intruder,
+            a welfare check) for an emergency or a welfare risk; None for a crisis.
         matched: the lexicon pattern that fired, for audit. It may quote the
             resident's words, so never log it at INFO level.
+        situation: the lexicon group's situation when the guidance depends on
+            it ("fire": get out first; "gas"; "attempt": a suicide attempt), else None.
     """
 
-    kind: Literal["emergency", "crisis"]
+    kind: Kind
     service: Literal["119", "110"] | None
     matched: str
+    situation: str | None = None
 
 
 @dataclass(frozen=True)
 class _Entry:
-    kind: Literal["emergency", "crisis"]
+    kind: Kind
     service: Literal["119", "110"] | None
+    situation: str | None
     source: str
+    # Every one must be found (a conjunction of signs); usually just one.
+    regexes: tuple[re.Pattern[str], ...]
+    japanese: bool
+
+    def search(self, text: str) -> bool:
+        return all(regex.search(text) for regex in self.regexes)
+
+
+@dataclass(frozen=True)
+class _Negative:
     regex: re.Pattern[str]
     japanese: bool
+    masks: frozenset[str]
 
 
 def _ja_view(text: str) -> str:
@@ -84,22 +112,28 @@ class SafetyLexicon:
     """
 
     def __init__(self, document: dict[str, Any]) -> None:
-        self._negatives_ja: list[re.Pattern[str]] = []
-        self._negatives_en: list[re.Pattern[str]] = []
+        self._negatives: list[_Negative] = []
         self._entries: list[_Entry] = []
         for group in document.get("negatives") or []:
             self._require_reason(group, "negatives")
-            self._negatives_ja += [_compile(p, True) for p in group.get("ja") or []]
-            self._negatives_en += [_compile(p, False) for p in group.get("en") or []]
-        for kind in ("emergency", "crisis"):
+            masks = frozenset(group.get("masks") or KINDS)
+            if not masks <= set(KINDS):
+                raise ValueError(f"negatives group {group['why']!r}: masks must name kinds among {KINDS}")
+            for japanese, key in ((True, "ja"), (False, "en")):
+                self._negatives += [_Negative(_compile(p, japanese), japanese, masks) for p in group.get(key) or []]
+        for kind in KINDS:
             for group in document.get(kind) or []:
                 self._require_reason(group, kind)
-                service = group.get("service") if kind == "emergency" else None
-                if kind == "emergency" and service not in ("119", "110"):
-                    raise ValueError(f"emergency group {group['why']!r}: service must be '119' or '110'")
+                service = group.get("service") if kind != "crisis" else None
+                if kind != "crisis" and service not in ("119", "110"):
+                    raise ValueError(f"{kind} group {group['why']!r}: service must be '119' or '110'")
+                situation = group.get("situation")
                 for japanese, key in ((True, "ja"), (False, "en")):
                     for pattern in group.get(key) or []:
-                        self._entries.append(_Entry(kind, service, pattern, _compile(pattern, japanese), japanese))
+                        parts = [pattern] if isinstance(pattern, str) else list(pattern)
+                        source = pattern if isinstance(pattern, str) else " & ".join(parts)
+                        regexes = tuple(_compile(part, japanese) for part in parts)
+                        self._entries.append(_Entry(kind, service, situation, source, regexes, japanese))
 
     @staticmethod
     def _require_reason(group: dict[str, Any], section: str) -> None:
@@ -124,17 +158,18 @@ class SafetyLexicon:
         return [entry.source for entry in self._entries]
 
     @staticmethod
-    def _mask(text: str, negatives: Iterable[re.Pattern[str]]) -> str:
+    def _mask(text: str, negatives: Iterable[_Negative]) -> str:
         for negative in negatives:
-            text = negative.sub(lambda m: _MASK * len(m.group(0)), text)
+            text = negative.regex.sub(lambda m: _MASK * len(m.group(0)), text)
         return text
 
     def detect(self, text: str) -> SafetySignal | None:
         """Check one message.
 
         Emergency outranks crisis (an attempt under way needs 119, not only a
-        helpline). Among emergency matches a 110 group wins: with a weapon or
-        an attacker present the police come first and bring an ambulance.
+        helpline), and both outrank a welfare risk. Among emergency matches a
+        110 group wins: with a weapon or an attacker present the police come
+        first and bring an ambulance.
 
         Args:
             text: the raw message.
@@ -142,17 +177,16 @@ class SafetyLexicon:
         Returns:
             The signal, or None when nothing in the lexicon fires.
         """
-        ja = self._mask(_ja_view(text), self._negatives_ja)
-        en = self._mask(_en_view(text), self._negatives_en)
-        fired = [e for e in self._entries if e.regex.search(ja if e.japanese else en)]
-        if not fired:
-            return None
-        emergencies = [e for e in fired if e.kind == "emergency"]
-        if emergencies:
-            chosen = next((e for e in emergencies if e.service == "110"), emergencies[0])
-        else:
-            chosen = fired[0]
-        return SafetySignal(kind=chosen.kind, service=chosen.service, matched=chosen.source)
+        ja_text, en_text = _ja_view(text), _en_view(text)
+        for kind in KINDS:
+            # Each kind sees the text with its own negatives masked out.
+            ja = self._mask(ja_text, (n for n in self._negatives if n.japanese and kind in n.masks))
+            en = self._mask(en_text, (n for n in self._negatives if not n.japanese and kind in n.masks))
+            fired = [e for e in self._entries if e.kind == kind and e.search(ja if e.japanese else en)]
+            if fired:
+                chosen = next((e for e in fired if e.service == "110"), fired[0]) if kind == "emergency" else fired[0]
+                return SafetySignal(chosen.kind, chosen.service, chosen.source, chosen.situation)
+        return None
 
 
 @lru_cache(maxsize=1)
@@ -162,15 +196,15 @@ def default_lexicon() -> SafetyLexicon:
 
 
 def detect_safety(text: str) -> SafetySignal | None:
-    """Look for emergency signs or suicidal ideation in a message, before any model.
+    """Look for emergency signs, suicidal ideation or a welfare risk in a message, before any model.
 
     Args:
         text: the raw message in any style (standard, Kansai, phone transcript,
             やさしい日本語, English).
 
     Returns:
-        A SafetySignal when the flow must give 119/110 or crisis guidance
-        first, else None.
+        A SafetySignal when the flow must give 119/110, crisis or welfare-check
+        guidance first, else None.
     """
     return default_lexicon().detect(text)
 
@@ -187,7 +221,8 @@ def safety_matter(signal: SafetySignal) -> SafetyMatter:
 
     An emergency sign is the ``emergency`` intent (119/110). Suicidal ideation is
     ``ask_where`` with topic ``mental``: the ward's こころの相談, given together with
-    the crisis lines.
+    the crisis lines. A welfare risk is ``report_worry``: after the 110/119 advice the
+    見守り相談室 hears of it too.
 
     Args:
         signal: the result of :func:`detect_safety`.
@@ -197,4 +232,6 @@ def safety_matter(signal: SafetySignal) -> SafetyMatter:
     """
     if signal.kind == "emergency":
         return SafetyMatter("emergency", None)
+    if signal.kind == "welfare":
+        return SafetyMatter("report_worry", None)
     return SafetyMatter("ask_where", "mental")

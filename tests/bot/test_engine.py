@@ -137,7 +137,7 @@ def test_emergency_needs_no_question_first(resident: Resident) -> None:
     for text in ("隣の人が倒れて動かない", "息をしていない", "火事です！", "包丁を持った男が暴れている"):
         turn = Resident(resident.engine, user_id=text).send(text)
         assert turn.replies[0].urgent, text
-        assert turn.replies[0].response in ("utter_emergency_119", "utter_emergency_110"), text
+        assert turn.replies[0].response in ("utter_emergency_119", "utter_emergency_fire", "utter_emergency_110"), text
 
 
 def test_suicidal_ideation_gets_crisis_lines_then_a_counter(resident: Resident) -> None:

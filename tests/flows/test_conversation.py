@@ -13,7 +13,7 @@ from bot.db import session_scope
 from bot.engine import ConversationEngine
 from bot.models import Contact, Conversation
 from tests.bot.conftest import Resident
-from tests.flows.conftest import Left, cases, effects, left, said
+from tests.flows.conftest import Left, cases, effects, left, rendered, said
 
 MENU = ["intent:ask_where", "intent:report_worry", "intent:report_missing", "intent:talk_to_human"]
 
@@ -98,7 +98,7 @@ def test_a_quiet_conversation_times_out_and_starts_afresh(resident: Resident, db
 def test_emergencies_need_no_question_first(engine: ConversationEngine, db_url: str) -> None:
     resident = Resident(engine)
     fire = resident.send("火事です！")
-    assert said(fire) == ["utter_emergency_119"] and fire.replies[0].urgent
+    assert said(fire) == ["utter_emergency_fire"] and fire.replies[0].urgent, "a fire: get out first, then 119"
     assert effects(fire) == [("emergency_guidance", {"service": "119"})]
     assert left(db_url, resident) == Left(None, None, {})
     knife = resident.send("包丁を持った男が暴れている")
@@ -126,3 +126,102 @@ def test_crisis_words_inside_a_flow_come_first_and_the_question_stays(resident: 
     crisis = resident.send("もう死にたい")
     assert said(crisis) == ["utter_crisis", "utter_ask_where"]
     assert left(db_url, resident) == before
+
+
+# ---------------------------------------------------------------- what to do first depends on the situation
+
+
+def test_each_emergency_situation_gets_its_own_first_advice(engine: ConversationEngine, db_url: str) -> None:
+    """A fire: out of the building, then 119 (not "stay with the person"); a gas leak: no switch, air, out;
+    an attempt announced: 119 for oneself or another; a collapse: 119 and stay; a weapon: 110."""
+    expected = {
+        "隣の家が燃えてる！": ("utter_emergency_fire", "119"),
+        "アパートの廊下に煙が充満しています": ("utter_emergency_fire", "119"),
+        "台所から焦げ臭いにおいがしてきた": ("utter_emergency_fire", "119"),
+        "The building across the street is on fire": ("utter_emergency_fire", "119"),
+        "部屋がガス臭いんです": ("utter_emergency_gas", "119"),
+        "I can smell gas in the hallway": ("utter_emergency_gas", "119"),
+        "いまから橋から飛び降ります": ("utter_emergency_attempt", "119"),
+        "祖母が倒れて息をしていません": ("utter_emergency_119", "119"),
+        "男が刃物を振り回している": ("utter_emergency_110", "110"),
+    }
+    for text, (response, service) in expected.items():
+        turn = Resident(engine, user_id=text).send(text)
+        assert said(turn) == [response] and turn.replies[0].urgent, text
+        assert effects(turn) == [("emergency_guidance", {"service": service})], text
+
+
+def test_a_fire_in_a_drama_or_the_news_is_no_emergency(engine: ConversationEngine) -> None:
+    for text in ("昨日の火事のドラマ、最後が泣けた", "火事の映画を見て眠れなくなった", "watched a fire movie last night"):
+        turn = Resident(engine, user_id=text).send(text)
+        assert "emergency_guidance" not in [kind for kind, _ in effects(turn)], text
+
+
+def test_every_safety_reply_says_its_number_in_every_language_and_on_the_phone() -> None:
+    """The wording is the point here: whatever a city edits, the number to call must be said."""
+    numbers = {"utter_emergency_119": "119", "utter_emergency_fire": "119", "utter_emergency_gas": "119",
+               "utter_emergency_attempt": "119", "utter_emergency_110": "110", "utter_welfare_check": "110"}
+    for response, number in numbers.items():
+        for language in ("ja", "en"):
+            for channel in (None, "voice"):
+                assert number in rendered(response, language, channel), (response, language, channel)
+    for language in ("ja", "en"):
+        assert "119" in rendered("utter_welfare_check", language), "collapsed inside: 119"
+
+
+# ---------------------------------------------------------------- a welfare risk: the police check first, then the report
+
+
+def test_a_smell_and_no_sign_of_the_neighbour_gets_the_welfare_check_before_the_report(resident: Resident,
+                                                                                      db_url: str) -> None:
+    turn = resident.send("となりの部屋から変なにおいがするし、一人暮らしのおばあさんをここ何日か見ていません")
+    assert said(turn)[:2] == ["utter_welfare_check", "utter_worry_intro"] and turn.replies[0].urgent
+    assert effects(turn) == [("emergency_guidance", {"service": "110"})]
+    state = left(db_url, resident)
+    assert state.flow == "report_worry" and state.slots["noticed"], "the message is what was noticed"
+    assert not cases(db_url), "the report goes on: nothing sent yet"
+
+
+def test_welfare_risks_in_every_style_start_the_worry_report_after_the_guidance(engine: ConversationEngine,
+                                                                               db_url: str) -> None:
+    for text in (
+        "向かいのおじいさん、呼び鈴を鳴らしても三日くらい誰も出てこないんです",
+        "郵便受けがパンパンやのに、呼び鈴鳴らしてもばあちゃん出てけえへんねん",
+        "もしもし あのね 隣の 家の 電気が もう 五日も つけっぱなし でね",
+        "となり の へや から へんな におい が します",
+        "Nobody has answered my elderly neighbour's door for four days and her mail is piling up",
+    ):
+        resident = Resident(engine, user_id=text)
+        turn = resident.send(text)
+        assert said(turn)[:2] == ["utter_welfare_check", "utter_worry_intro"], text
+        assert effects(turn) == [("emergency_guidance", {"service": "110"})], text
+        assert left(db_url, resident).flow == "report_worry", text
+
+
+def test_not_seen_lately_alone_is_an_ordinary_worry_report(resident: Resident, db_url: str) -> None:
+    turn = resident.send("近所のおばあちゃん、最近見かけなくて気になっています")
+    assert "utter_welfare_check" not in said(turn) and not effects(turn)
+    assert left(db_url, resident).flow == "report_worry"
+
+
+def test_a_welfare_risk_in_english_and_on_the_phone(engine: ConversationEngine, db_url: str) -> None:
+    english = Resident(engine, user_id="en-1", language="en")
+    turn = english.send("There's a horrible smell from the flat next door and I haven't seen the old man in a week")
+    assert said(turn)[:2] == ["utter_welfare_check", "utter_worry_intro"] and turn.language == "en"
+    caller = Resident(engine, channel="voice", user_id="+81312345670")
+    caller.send(event="call_start")
+    spoken = caller.send("となりの おばあさん の いえ しんぶん が たまってて よんでも へんじ が ないんです")
+    assert said(spoken)[:2] == ["utter_welfare_check", "utter_worry_intro"]
+    assert effects(spoken) == [("emergency_guidance", {"service": "110"})]
+
+
+def test_a_welfare_sign_inside_the_worry_report_comes_first_and_the_report_goes_on(resident: Resident,
+                                                                                  db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    before = left(db_url, resident)
+    turn = resident.send("そういえば、部屋から変なにおいもしてきます")
+    assert said(turn)[0] == "utter_welfare_check" and turn.replies[0].urgent
+    assert effects(turn) == [("emergency_guidance", {"service": "110"})]
+    after = left(db_url, resident)
+    assert after.flow == "report_worry" and after.slots["noticed"] == before.slots["noticed"]
+    assert said(turn)[-1] == "utter_ask_where", "the form goes on with its question"

@@ -42,7 +42,7 @@ def test_after_hours_on_the_phone_keypad_a_recorded_message(engine: Conversation
     assert said(done) == ["utter_message_received"]
     [case] = cases(db_url)
     assert effects(done) == [("case_created", {"case_id": case.id, "case_kind": "callback", "counter_id": "sougou-minami",
-                                              "town_id": None, "urgent": False})]
+                                              "town_id": None, "urgent": False, "fields": {"contact": "phone"}})]
     assert (case.kind, case.counter_id, case.topic, case.ward) == (CaseKind.callback, "sougou-minami", "complex",
                                                                    "minami")
     assert case.details == {"message": None, "recording_url": "https://api.twilio.example/recordings/RE1",
@@ -93,7 +93,7 @@ def test_an_emergency_while_leaving_a_message_comes_first_and_the_message_waits(
     resident.send("中央区")
     before = left(db_url, resident)
     turn = resident.send("いま隣の家が火事です")
-    assert said(turn) == ["utter_emergency_119", "utter_after_emergency_resume"]
+    assert said(turn) == ["utter_emergency_fire", "utter_after_emergency_resume"]
     assert effects(turn) == [("emergency_guidance", {"service": "119"})]
     assert left(db_url, resident) == before
     assert not cases(db_url), "the emergency is not taken as the message"

@@ -153,7 +153,7 @@ def test_matched_names_the_lexicon_entry_that_fired() -> None:
 
 def test_every_group_of_the_lexicon_says_why_it_is_there() -> None:
     document = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
-    for section in ("negatives", "emergency", "crisis"):
+    for section in ("negatives", "emergency", "crisis", "welfare"):
         assert document[section], section
         for group in document[section]:
             assert str(group.get("why") or "").strip(), group
@@ -190,6 +190,153 @@ def _is_emergency(text: str) -> bool:
 
 
 def test_the_matter_of_a_safety_signal() -> None:
-    """Decided in one place: an emergency is itself; a crisis is the ward's こころの相談."""
+    """Decided in one place: an emergency is itself; a crisis is the ward's こころの相談; a welfare
+    risk is a worry report (after the 110 advice)."""
     assert safety_matter(SafetySignal("emergency", "110", "")) == ("emergency", None)
     assert safety_matter(SafetySignal("crisis", None, "")) == ("ask_where", "mental")
+    assert safety_matter(SafetySignal("welfare", "110", "")) == ("report_worry", None)
+
+
+# ---------------------------------------------------------------- situations: what to do first
+
+FIRES = ["隣の家が燃えてる", "マンションの廊下に煙が充満してる", "ベランダから火が出た", "焦げ臭いにおいが部屋に広がってる",
+         "向かいの家、火事やで！", "かじ です たすけて", "there's smoke pouring out of the flat downstairs",
+         "I smell burning from next door"]
+GAS_LEAKS = ["台所がガス臭い", "ガスのにおいがします", "ガスもれ してる かも", "it smells like gas in here"]
+ATTEMPTS = ["これから首を吊ります", "娘が薬を全部飲んでしまった", "He swallowed a whole bottle of pills"]
+
+
+@pytest.mark.parametrize(("texts", "situation"), [(FIRES, "fire"), (GAS_LEAKS, "gas"), (ATTEMPTS, "attempt")])
+def test_the_situation_decides_what_to_do_first(texts: list[str], situation: str) -> None:
+    """Out of a burning building before calling; no switch in a gas leak; an attempt is 119 for anyone."""
+    for text in texts:
+        signal = detect_safety(text)
+        assert signal is not None and (signal.kind, signal.service, signal.situation) == (
+            "emergency", "119", situation), (text, signal)
+
+
+def test_a_collapse_or_a_weapon_has_no_special_situation() -> None:
+    for text in ("祖父が倒れて動かない", "包丁を持った人がいる"):
+        signal = detect_safety(text)
+        assert signal is not None and signal.situation is None, text
+
+
+# ---------------------------------------------------------------- welfare risks: 110 for a welfare check, then the report
+
+WELFARE = [
+    # a smell, with no sign of the person or from a neighbour's home
+    "隣の部屋からなんとも言えない嫌なにおいがしてきます",
+    "二階の一人暮らしの方の部屋、最近異臭がするんです",
+    "お向かいさん、ここ一週間姿を見ないし、玄関のあたりが臭うんです",
+    "上の階、なんか腐ったみたいな臭いするし、物音もせえへんねん",
+    "となり の いえ から くさい におい。 おばあさん みて いない",
+    # no answer at the door for days
+    "インターホンを押しても、もう四日も応答がないんです",
+    "三日続けて訪ねたけど、叔父が玄関に出てきません",
+    "毎日 チャイム 鳴らしてるんですけど 何日も 出てこないんです",
+    # mail, lights, TV, laundry — with no answer or no sign of the person
+    "ポストに郵便物がたまってて、電話にも出ないんです",
+    "新聞が三日分刺さったままで、声をかけても返事がありません",
+    "向かいの家の電気、何日もつけっぱなしなんです",
+    "隣、夜になっても明かりがつかへんし、ピンポン鳴らしても出てきはらへん",
+    "テレビがずっとついてるのに、ノックしても返事がない",
+    "洗濯物が干しっぱなしで、呼び鈴を押しても応答がありません",
+    "もしもし 隣の 雨戸が 閉まったまま で 誰も 出てこないんです",
+    # the resident fears the person is lying inside
+    "中で倒れてるんじゃないかと思って心配です",
+    "ひょっとして孤独死してるかもしれへん",
+    # English
+    "There's a foul smell coming from my neighbour's apartment",
+    "I haven't seen the old lady upstairs for ages and there's a weird smell",
+    "I've been ringing his doorbell since Monday and nobody answers",
+    "Her letterbox is stuffed full and she hasn't answered her phone all week",
+    "The lights in his flat have been on for five days straight",
+    "her TV has been on for days and she isn't answering the door",
+    "I'm afraid he may have collapsed in there",
+]
+NOT_WELFARE = [
+    # an ordinary worry: one sign with everyday reasons
+    "隣のおばあさん、この頃見かけないので気になっています",
+    "最近、近所のおじいさんの姿を見ない",
+    "新聞がたまっている家があります",
+    "隣のおばあさんを最近見かけなくて、新聞もたまっているようです",
+    "my neighbour's newspapers are piling up and I haven't seen her this week",
+    "向かいの家、昨日は夜中まで電気がついてた",
+    "I haven't seen my neighbour much lately",
+    "the mail next door is piling up",
+    # complaints, idioms, other matters
+    "隣の部屋のテレビが一晩中うるさくて眠れない",
+    "上の階からタバコのにおいが入ってきて困ってます",
+    "my neighbour's cooking smells awful",
+    "手続きがめんどくさいです",
+    "停電でここ二日電気がつかない",
+    "母が人の名前がずっと出てこなくなって、認知症か心配です",
+    # a missing person is not a welfare check
+    "父が昨日から帰ってこなくて、電話にも出ません",
+    "認知症の祖母が出ていったきり、何時間も戻ってこない",
+    "見守りメールのおじいさん、さっきコンビニにおったで",
+    # fiction and news
+    "ドラマで、新聞がたまってて誰も出てこない家の話をやってた",
+    "孤独死のニュースを見て、一人暮らしの母が心配になった",
+    "I watched a documentary about an old man whose mail piled up and nobody answered the door",
+]
+
+
+@pytest.mark.parametrize("text", WELFARE)
+def test_welfare_risks_ask_for_a_police_welfare_check(text: str) -> None:
+    signal = detect_safety(text)
+    assert signal is not None and (signal.kind, signal.service) == ("welfare", "110"), signal
+
+
+@pytest.mark.parametrize("text", NOT_WELFARE)
+def test_ordinary_worries_complaints_missing_persons_and_stories_are_no_welfare_risk(text: str) -> None:
+    assert detect_safety(text) is None
+
+
+def test_danger_now_outranks_a_welfare_risk() -> None:
+    """Seen collapsed through the window, a gas smell: 119 now, not a welfare check."""
+    for text in ("何日も返事がないので窓からのぞいたら、倒れて動かない", "隣の部屋からガスのにおいがする、誰も出てこない",
+                 "新聞がたまってる家、玄関で呼んでも返事がないし、中から煙が出てる"):
+        signal = detect_safety(text)
+        assert signal is not None and (signal.kind, signal.service) == ("emergency", "119"), text
+
+
+def test_the_door_not_answering_is_no_collapse_but_a_person_not_responding_is() -> None:
+    door = detect_safety("玄関の外から何度呼んでも返事がなくて、もう二日目です")
+    assert door is not None and door.kind == "welfare"
+    in_front = detect_safety("祖母を呼んでも返事がないし、揺すっても起きない")
+    assert in_front is not None and in_front.kind == "emergency"
+    english = detect_safety("my neighbour is lying at the bottom of the stairs and not responding")
+    assert english is not None and english.kind == "emergency"
+
+
+def test_welfare_fires_on_worry_reports_only_in_the_training_data() -> None:
+    """A welfare risk starts the worry report: never a missing report, a sighting or a question."""
+    others = [e.text for e in load_split("train") if e.intent not in ("report_worry", "emergency")
+              and (signal := detect_safety(e.text)) is not None and signal.kind == "welfare"]
+    assert others == []
+
+
+def test_a_list_pattern_needs_every_part_in_any_order(tmp_path: Path) -> None:
+    path = tmp_path / "lexicon.yml"
+    path.write_text("welfare:\n  - why: test\n    service: '110'\n    ja: [['新聞', '返事がない']]\n", encoding="utf-8")
+    lexicon = SafetyLexicon.from_yaml(path)
+    assert lexicon.detect("返事がない。新聞もたまってる") is not None
+    assert lexicon.detect("新聞がたまってる") is None
+    assert lexicon.patterns == ["新聞 & 返事がない"]
+
+
+def test_a_negative_masks_only_the_kinds_it_names(tmp_path: Path) -> None:
+    path = tmp_path / "lexicon.yml"
+    path.write_text("negatives:\n  - why: test\n    masks: [emergency]\n    ja: ['倒れているかも']\n"
+                    "emergency:\n  - why: test\n    service: '119'\n    ja: ['倒れて']\n"
+                    "welfare:\n  - why: test\n    service: '110'\n    ja: ['倒れているかも']\n", encoding="utf-8")
+    signal = SafetyLexicon.from_yaml(path).detect("中で倒れているかも")
+    assert signal is not None and signal.kind == "welfare"
+
+
+def test_a_negative_masking_an_unknown_kind_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "lexicon.yml"
+    path.write_text("negatives:\n  - why: test\n    masks: [emergancy]\n    ja: ['x']\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="masks"):
+        SafetyLexicon.from_yaml(path)
