@@ -2,7 +2,11 @@
 
 The very first reply tells the family to call 110 (the police search; we only help).
 Then it collects missing_form (who, last seen where and when, clothing) quickly — no
-confirmation round-trip, time matters — and creates an urgent case for the ward's
+confirmation round-trip, time matters. The form listens (flows/report_words.py): the
+first message fills who (a family word with an age: 「85歳の母」) and the place it names;
+each question decides how its answer is read (a description is never re-classified —
+「85歳の男じゃ。腰が曲がっとる」 is who, not an emergency); more about the person when
+asked where is added to who and the place asked again. It creates an urgent case for the ward's
 見守り相談室, the alert desk that decides on a cooperator alert. A family that
 pre-registered someone (flows/person.py) first picks the person, whose registered
 description then answers "who". With the case comes a *pending* alert
@@ -21,9 +25,11 @@ from bot.settings import settings
 from flows.base import FormFlow, TurnContext, is_no, is_yes
 from flows.followup import follow_case
 from flows.person import person_label, persons_of
-from flows.place_question import area_from_record, ask_place
+from flows.place_question import REPORT_PLACE_SLOT, area_from_record, ask_place, looks_like_place, place_already_given
+from flows.report_words import is_more_about_the_person, missing_person
 from flows.steps import PHONE_RESPONSES, REPORT_PLACE_RESPONSES, caller_phone, read_phone, read_report_place
 from flows.when import parse_when
+from intents.phone import national_phone
 from routing.cases import case_facts, open_case
 from routing.counters import choose_counter
 
@@ -51,6 +57,7 @@ class MissingFlow(FormFlow):
         "utter_choice_not_registered_person",
         "utter_missing_alert_pending",
         "utter_missing_alert_sent",
+        "utter_detail_noted",
         *PHONE_RESPONSES,
         *REPORT_PLACE_RESPONSES,
     )
@@ -59,6 +66,7 @@ class MissingFlow(FormFlow):
         ctx.say("utter_missing_intro", urgent=True)
         if ctx.own_words:
             ctx.set_slot("first_report", ctx.own_words)
+            self._read_words(ctx)
         persons = persons_of(ctx)
         if persons:
             ctx.set_step("registered_person")
@@ -67,6 +75,16 @@ class MissingFlow(FormFlow):
                     choices=[*choices, Choice(ctx.t("utter_choice_not_registered_person"), "not_registered")])
             return
         self._next(ctx)
+
+    def _read_words(self, ctx: TurnContext) -> None:
+        """Fill whatever the words answer: who (with an age) and where they were last seen."""
+        words = ctx.own_words
+        if "missing_who" not in ctx.slots and (person := missing_person(words)):
+            ctx.set_slot("missing_who", person)
+        if "last_seen_where" not in ctx.slots:
+            given = place_already_given(ctx, ("resolved",))
+            if given is not None:
+                ctx.set_slot("last_seen_where", given)
 
     def _pick_person(self, ctx: TurnContext) -> None:
         """The family's answer to "is it a pre-registered person?" — never a reason to ask twice."""
@@ -86,6 +104,8 @@ class MissingFlow(FormFlow):
         if step == "registered_person":
             self._pick_person(ctx)
         elif step == "last_seen_where":
+            if self._more_instead_of_a_place(ctx):
+                return
             where = read_report_place(ctx, "utter_ask_last_seen_where")
             if where is None:
                 return
@@ -93,16 +113,40 @@ class MissingFlow(FormFlow):
             if ctx.message.has_location:
                 ctx.set_slot("last_seen_point", [ctx.message.latitude, ctx.message.longitude])
         elif step == "callback_phone":
+            if national_phone(ctx.text) is None and self._more(ctx):
+                return
             phone = read_phone(ctx)
             if phone is None:
                 return
             ctx.set_slot("callback_phone", phone)
         elif step in QUESTIONS:
+            # The answer to the question asked, whatever it sounds like (a description is who).
             ctx.set_slot(step, ctx.text)
+            if step == "missing_who" and ctx.own_words:
+                self._read_words(ctx)
             if step == "last_seen_when":
                 # 「10分前」 means ten minutes before it was said, not before the form ends.
                 ctx.set_slot("last_seen_said_at", ctx.now.isoformat())
         self._next(ctx)
+
+    def _more_instead_of_a_place(self, ctx: TurnContext) -> bool:
+        """Asked where, the family told more about the person instead (no place, prose)."""
+        asking = (ctx.slots.get(REPORT_PLACE_SLOT) or {}).get("asking")
+        if asking == "landmark" or looks_like_place(ctx):
+            return False
+        return self._more(ctx)
+
+    def _more(self, ctx: TurnContext) -> bool:
+        """Words that tell more about the person are added to who; the question is asked
+        again. False when the words are not such a detail."""
+        words = ctx.own_words
+        if not words or not is_more_about_the_person(words):
+            return False
+        who = ctx.slots.get("missing_who")
+        ctx.set_slot("missing_who", f"{who} / {words}" if who else words)
+        ctx.say("utter_detail_noted")
+        ctx.repeat_prompt()
+        return True
 
     def _next(self, ctx: TurnContext) -> None:
         caller = caller_phone(ctx)

@@ -2,8 +2,18 @@
 
 Asks only what the counter needs (worry_form in domain.yml): what was noticed, where
 the person lives, since when, and whether the counter may call the reporter back,
-then confirms and creates the case. A repeat report about the same household within
-the linking window is added to the open case instead of creating a second one.
+then confirms and creates the case. The form listens (flows/report_words.py):
+
+- the first message fills what it answers — what was noticed only when it says
+  something observed (「隣のおばあさんを最近見かけない」, not 「近所の人のことで気になる
+  ことがあって」, which is asked 「どのようなことに気づきましたか」), the place, since when;
+- the current question decides how an answer is read (a description is never
+  re-classified; only the safety layer and the ways out take over);
+- more about the person at any step (「ポストに新聞が4日分たまっています」 when asked
+  where) is added to what was noticed, acknowledged, and the question asked again.
+
+A repeat report about the same household (routing/cases.py decides) is added to its
+open case; afterwards the conversation follows the case (flows/followup.py).
 """
 
 from __future__ import annotations
@@ -13,7 +23,16 @@ from bot.models import CaseKind
 from bot.settings import settings
 from flows.base import FormFlow, TurnContext
 from flows.followup import follow_case
-from flows.place_question import area_from_record, ask_place, place_already_given
+from flows.place_question import (
+    REPORT_PLACE_SLOT,
+    area_from_record,
+    ask_place,
+    looks_like_place,
+    place_already_given,
+    place_from_message,
+    place_label,
+)
+from flows.report_words import is_more_about_the_person, says_what_was_noticed, since_when
 from flows.steps import (
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
@@ -26,6 +45,7 @@ from flows.steps import (
     read_report_place,
     yes_or_no,
 )
+from intents.phone import national_phone
 from routing.cases import case_facts, household_key, open_case
 from routing.counters import choose_counter
 
@@ -57,6 +77,7 @@ class WorryFlow(FormFlow):
         "utter_worry_created",
         "utter_worry_linked",
         "utter_worry_if_danger",
+        "utter_detail_noted",
         "utter_cancelled",
         "utter_yes_label",
         "utter_no_label",
@@ -69,20 +90,39 @@ class WorryFlow(FormFlow):
 
     def start(self, ctx: TurnContext) -> None:
         ctx.say("utter_worry_intro")
-        # A free-text report already says what was noticed; a menu button does not.
+        # A menu button (or its digit) says nothing; a report in the resident's words may say a lot.
         if ctx.own_words and ctx.classification is not None:
-            ctx.set_slot("noticed", ctx.own_words)
-            given = place_already_given(ctx, ("resolved", "ward_only"))
+            self._read_words(ctx, first=True)
+        self._next(ctx)
+
+    def _read_words(self, ctx: TurnContext, *, first: bool) -> None:
+        """Fill whatever the words answer: the place, since when, and (first message) what was noticed."""
+        words = ctx.own_words
+        area, detail = place_from_message(ctx)
+        if "where" not in ctx.slots:
+            given = place_already_given(ctx, ("resolved",))
             if given is not None:
                 ctx.set_slot("where", given)
-        self._next(ctx)
+                ctx.set_slot("where_text", words)
+        if first and says_what_was_noticed(words, place_label(area, detail, "")):
+            ctx.set_slot("noticed", words)
+        if "since_when" not in ctx.slots and (since := since_when(words)):
+            ctx.set_slot("since_when", since)
 
     def resume(self, ctx: TurnContext) -> None:
         step = ctx.step
         if step == "noticed":
+            # The answer to "what did you notice" is what was noticed, whatever else it says.
             ctx.set_slot("noticed", ctx.text)
+            if ctx.own_words:
+                self._read_words(ctx, first=False)
         elif step == "where":
+            if self._more_instead_of_a_place(ctx):
+                return
             where = read_report_place(ctx, "utter_ask_where")
+            if ctx.own_words:
+                # The resident's own words for the place (building, room) tell households apart.
+                ctx.set_slot("where_text", " ".join(filter(None, (ctx.slots.get("where_text"), ctx.own_words))))
             if where is None:
                 return
             ctx.set_slot("where", where)
@@ -91,18 +131,44 @@ class WorryFlow(FormFlow):
         elif step == "callback_consent":
             consent = yes_or_no(ctx)
             if consent is None:
-                ctx.repeat_prompt()
+                if not self._more(ctx):
+                    ctx.repeat_prompt()
                 return
             ctx.set_slot("callback_consent", consent)
         elif step == "callback_phone":
+            if national_phone(ctx.text) is None and self._more(ctx):
+                return
             phone = read_phone(ctx)
             if phone is None:
                 return
             ctx.set_slot("callback_phone", phone)
         elif step == "confirm":
+            if yes_or_no(ctx, SEND) is None and self._more(ctx, ask_again=False):
+                self._confirm(ctx)
+                return
             on_yes_no(ctx, SEND, self._create_case, _cancelled)
             return
         self._next(ctx)
+
+    def _more_instead_of_a_place(self, ctx: TurnContext) -> bool:
+        """Asked where, the resident told more about the person instead (no place, prose)."""
+        asking = (ctx.slots.get(REPORT_PLACE_SLOT) or {}).get("asking")
+        if asking == "landmark" or looks_like_place(ctx):
+            return False
+        return self._more(ctx)
+
+    def _more(self, ctx: TurnContext, *, ask_again: bool = True) -> bool:
+        """Words that tell more about the person are added to what was noticed; the
+        question is asked again. False when the words are not such a detail."""
+        words = ctx.own_words
+        if not words or not is_more_about_the_person(words):
+            return False
+        noticed = ctx.slots.get("noticed")
+        ctx.set_slot("noticed", f"{noticed} / {words}" if noticed else words)
+        ctx.say("utter_detail_noted")
+        if ask_again:
+            ctx.repeat_prompt()
+        return True
 
     def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
         if slot == "where":
@@ -162,14 +228,15 @@ class WorryFlow(FormFlow):
             reason=ctx.slots["reason"],
             channel=ctx.channel,
             language=ctx.lang,
-            household_key=household_key(area, where.get("detail"), where["label"]),
+            household_key=household_key(area, where.get("detail"), ctx.slots.get("where_text") or where["label"]),
             reporter_contact_id=ctx.contact.id if consent else None,
             callback_consent=consent,
             now=ctx.now,
         )
         if linked:
             ctx.say("utter_worry_linked", case_id=case.id, counter_name=ctx.slots["counter_name"])
-            ctx.effect(EffectKind.case_linked, **case_facts(case))
+            # The effect tells what this report said; the case keeps the first report's details.
+            ctx.effect(EffectKind.case_linked, **case_facts(case, details, consent))
         else:
             hours = round((case.first_contact_due - case.created_at).total_seconds() / 3600) if case.first_contact_due else settings.first_contact_hours
             ctx.say("utter_worry_created", case_id=case.id, counter_name=ctx.slots["counter_name"], hours=hours)

@@ -5,8 +5,12 @@ Its first contact is due ``first_contact_hours`` after it was opened (the counte
 own value from the directory, else the setting). A worry report about a household
 that already has an open case reported within ``duplicate_worry_days`` is linked to
 that case as a ``repeat_report`` event — the counter gets the new sighting as an
-update instead of a second case. Every new case and linked report is queued for
-delivery to each active target of the case's counter, and only that counter's.
+update instead of a second case. Only a plausibly same household links (the same 丁目
+and a matching room, house number or building: :class:`Household`); other open reports
+of the same town and 丁目 are marked ``possibly_related`` on both cases, for staff.
+Details a resident adds later are ``details_added`` events (:func:`add_details`).
+Every new case, linked report and added detail is queued for delivery to each active
+target of the case's counter, and only that counter's.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +34,7 @@ from routing.targets import ensure_console_target
 
 __all__ = [
     "OPEN_STATUSES",
+    "Household",
     "InvalidTransition",
     "add_details",
     "case_facts",
@@ -56,6 +62,19 @@ _KANJI_NUMBER_RE = re.compile(r"[〇零一二三四五六七八九十]+(?=丁目
 _SEPARATOR = r"(?:\s*丁目\s*|\s*(?:番地|番|の|[-‐‑‒–—−ー]))"
 _ADDRESS_RE = re.compile(rf"(\d+)(?:{_SEPARATOR}(\d+))?(?:{_SEPARATOR}(\d+))?\s*(丁目|番地?|号)?")
 _POSTAL_RE = re.compile(r"〒?\s*\d{3}-?\d{4}")
+# 「301号室」「301号」 (a flat: not 「3番5号」's house number, not 「3号棟」), or the number right
+# after a building's name (「柳町ハイツ301」).
+_ROOM_RE = re.compile(
+    r"(\d{1,4})\s*号室|(?<![番\d-])(\d{3,4})\s*号(?![棟館\d])|(?<=[ァ-ヶー])\s*(\d{3,4})(?![\d丁番号棟-])")
+# A building's name: a word ending in what buildings are called (柳町ハイツ, グリーン荘,
+# 市営柳町団地 3号棟), or starting so (メゾン柳町).
+_BUILDING_RE = re.compile(
+    r"(?:メゾン|コーポ|ハイツ|パレス|グラン)[ァ-ヶー一-龥A-Za-z]+|"
+    r"[ァ-ヶー一-龥A-Za-z]+(?:ハイツ|マンション|アパート|荘|コーポ|レジデンス|団地|ビル|ハウス|パレス|コート|ヒルズ|"
+    r"タワー|住宅|寮|メゾン)(?:\s*\d+\s*号?棟)?")
+_KEY_RE = re.compile(r"([^:]+):(\d*)/([\d-]*)(?:#(\d+))?(?:@(.+))?")
+# At most this many open cases nearby are marked possibly related to a new one.
+_RELATED_MAX = 5
 
 
 # The conversation contract's ``fields`` of a case effect, by case kind: the contract name and
@@ -123,34 +142,108 @@ class InvalidTransition(ValueError):
     """A status change the lifecycle does not allow (or a close without a reason)."""
 
 
+@dataclass(frozen=True)
+class Household:
+    """Where the person a worry report is about lives, as precisely as the report said it.
+
+    ``block`` is the 丁目; ``house`` the 番(地)-号 after it; ``room`` the 号室; ``building``
+    the building's name. A 丁目 alone is a neighbourhood, not a household.
+    """
+
+    town_id: str
+    block: str = ""
+    house: str = ""
+    room: str = ""
+    building: str = ""
+
+    @property
+    def key(self) -> str:
+        """``"kita-2-2:2/3-5#301@柳町ハイツ"``: stored as ``Case.household_key``."""
+        return (f"{self.town_id}:{self.block}/{self.house}" + (f"#{self.room}" if self.room else "")
+                + (f"@{self.building}" if self.building else ""))
+
+    @classmethod
+    def from_key(cls, key: str) -> Household | None:
+        match = _KEY_RE.fullmatch(key)
+        if match is None:
+            return None
+        return cls(*(part or "" for part in match.groups()))
+
+    def same_as(self, other: Household) -> bool:
+        """Plausibly the same household: the same town and 丁目 (which a report naming the
+        same building may leave out), and a matching room, house number or building —
+        never on the 丁目 alone, and never when two details differ."""
+        if self.town_id != other.town_id:
+            return False
+        # A building's name is one place in a town: with it, one report may leave out the 丁目.
+        named = bool(self.building) and self.building == other.building
+        if self.block != other.block and not (named and not (self.block and other.block)):
+            return False
+
+        def agree(mine: str, theirs: str) -> bool:
+            return not mine or not theirs or mine == theirs
+
+        if not (agree(self.house, other.house) and agree(self.building, other.building)):
+            return False
+        if self.room or other.room:
+            # Rooms tell flats of one building apart: both must say the same one.
+            return self.room == other.room
+        return bool((self.house and other.house) or (self.building and other.building))
+
+    def near(self, other: Household) -> bool:
+        """The same town and 丁目 (or one of them did not say its 丁目): possibly related."""
+        return self.town_id == other.town_id and (not self.block or not other.block or self.block == other.block)
+
+
 def household_key(area: AreaResolution | None, detail: str | None, where_text: str | None) -> str | None:
     """A normalised address of the person concerned, used to link repeat worry reports.
 
-    The town id plus the 丁目-番-号 numbers, so that 「柳町2丁目3番」「柳町２－３」
-    「柳町二丁目三番地」 give the same key. Without a resolved town or without house
-    numbers there is no key: linking a whole town's reports would merge neighbours.
+    The town id, the 丁目 and 番-号 numbers (「柳町2丁目3番」「柳町２－３」「柳町二丁目三番地」
+    give the same), the 号室 and the building's name (「柳町ハイツ301号室」). Without a
+    resolved town, or with nothing more than the town, there is no key. A key that holds
+    only the 丁目 never links two reports (:meth:`Household.same_as`): it only marks them
+    as possibly related.
 
     Args:
         area: the resolved place; only a resolved town gives a key.
-        detail: the 丁目/番地 part found by place extraction; preferred when given.
+        detail: the 丁目/番地 part found by place extraction.
         where_text: the resident's words (or the flow's label) for the place.
 
     Returns:
-        ``"kita-2-2:2-3"``-style key, or None.
+        ``"kita-2-2:2/3"``-style key (see :attr:`Household.key`), or None.
     """
     if area is None or area.status != "resolved" or area.town is None:
         return None
-    source = unicodedata.normalize("NFKC", detail or where_text or "")
-    source = _POSTAL_RE.sub(" ", source)
+    words = _POSTAL_RE.sub(" ", unicodedata.normalize("NFKC", where_text or ""))
+    building_match = _BUILDING_RE.search(words)
+    building = re.sub(r"\s+", "", building_match.group(0)) if building_match else ""
+    room_match = _ROOM_RE.search(words)
+    room = next((group for group in room_match.groups() if group), "") if room_match else ""
+    for matched in (room_match, building_match):
+        if matched is not None:
+            words = words.replace(matched.group(0), " ")
+    # The numbers: the 丁目/番地 part place extraction found, else the resident's words.
+    source = _POSTAL_RE.sub(" ", unicodedata.normalize("NFKC", detail)) if detail else words
     for name in (area.town.ward, area.town.town):
         source = source.replace(name, " ")
     source = _KANJI_NUMBER_RE.sub(lambda number: str(kanji_number(number.group(0))), source)
+    block = house = ""
     for match in _ADDRESS_RE.finditer(source):
         numbers = [str(int(n)) for n in match.groups()[:3] if n]
-        # A lone number is an address only when marked as one (2丁目) — not 「3階」.
-        if len(numbers) > 1 or match.group(4):
-            return f"{area.town.town_id}:{'-'.join(numbers)}"
-    return None
+        mark = match.group(4) or ""
+        # A lone number is an address only when marked as one (2丁目, 3番) — not 「3階」.
+        if len(numbers) > 1:
+            block, house = numbers[0], "-".join(numbers[1:])
+        elif mark == "丁目":
+            block = numbers[0]
+        elif mark:
+            house = numbers[0]
+        else:
+            continue
+        break
+    if not (block or house or room or building):
+        return None
+    return Household(area.town.town_id, block, house, room, building).key
 
 
 def _queue_deliveries(session: Session, case: Case, event: CaseEvent) -> None:
@@ -161,22 +254,47 @@ def _queue_deliveries(session: Session, case: Case, event: CaseEvent) -> None:
     session.add_all(Delivery(case_id=case.id, case_event_id=event.id, target_id=target.id) for target in targets)
 
 
-def _open_duplicate(session: Session, key: str, now: datetime) -> Case | None:
+def _nearby_cases(session: Session, household: Household, now: datetime) -> tuple[Case | None, list[Case]]:
+    """The open worry case of the same household, if any, and the other open ones nearby.
+
+    Only cases reported within ``duplicate_worry_days`` count, newest first.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        # Two reports about the same household at the same moment must not open two cases.
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+        # Two reports from one town at the same moment must not open two cases for one household.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:town))"), {"town": f"worry:{household.town_id}"})
     window_start = now - timedelta(days=settings.duplicate_worry_days)
-    return session.scalar(
+    candidates = session.scalars(
         select(Case)
         .where(
             Case.kind == CaseKind.worry,
-            Case.household_key == key,
+            Case.town_id == household.town_id,
             Case.status.in_(OPEN_STATUSES),
             Case.last_report_at >= window_start,
         )
         .order_by(Case.id.desc())
-        .limit(1)
     )
+    same: Case | None = None
+    near: list[Case] = []
+    for case in candidates:
+        other = Household.from_key(case.household_key) if case.household_key else Household(household.town_id)
+        if other is None:
+            continue
+        if same is None and household.same_as(other):
+            same = case
+        elif household.near(other) and len(near) < _RELATED_MAX:
+            near.append(case)
+    return same, near
+
+
+def _mark_related(session: Session, case: Case, others: list[Case], actor: str | None, now: datetime) -> None:
+    """Tell staff that reports nearby may be about the same person, on both cases (never to residents)."""
+    for other in others:
+        session.add_all([
+            CaseEvent(case_id=case.id, kind="possibly_related", actor=actor, created_at=now,
+                      details={"case_id": other.id}),
+            CaseEvent(case_id=other.id, kind="possibly_related", actor=actor, created_at=now,
+                      details={"case_id": case.id}),
+        ])
 
 
 def open_case(
@@ -213,7 +331,8 @@ def open_case(
         channel: the channel the report came in on.
         language: the reporter's language.
         urgent: shown first to staff.
-        household_key: from ``household_key``; worry reports with the same key are linked.
+        household_key: from ``household_key``; a worry report of the same household
+            (:meth:`Household.same_as`) is linked, nearby ones are marked possibly related.
         reporter_contact_id: kept only when the reporter agreed to a call back.
         callback_consent: whether the counter may contact the reporter.
         now: the current time (aware); defaults to now.
@@ -228,8 +347,12 @@ def open_case(
     service = get_directory(session).services.get(counter_id)
     if service is None:
         raise ValueError(f"'{counter_id}' is not an active service of the directory")
-    if kind == CaseKind.worry and household_key:
-        existing = _open_duplicate(session, household_key, now)
+    related: list[Case] = []
+    household = Household.from_key(household_key) if household_key else None
+    if household is None and kind == CaseKind.worry and area is not None and area.town is not None:
+        household = Household(area.town.town_id)  # the town alone: never the same household, maybe related
+    if kind == CaseKind.worry and household is not None:
+        existing, related = _nearby_cases(session, household, now)
         if existing is not None:
             event = CaseEvent(
                 case_id=existing.id,
@@ -280,6 +403,7 @@ def open_case(
     session.add(event)
     session.flush()
     _queue_deliveries(session, case, event)
+    _mark_related(session, case, related, channel, now)
     session.flush()
     return case, False
 

@@ -244,3 +244,47 @@ def test_minutes_ago_are_read_against_the_turn_they_were_said_in(resident: Resid
     assert said(resident.send("090-3333-4444")) == CREATED
     [alert] = _alerts(db_url)
     assert alert.last_seen_at == said_at - timedelta(minutes=10)
+
+
+def test_failure_1_the_description_in_the_form_is_who_not_an_emergency(resident: Resident, db_url: str) -> None:
+    # Issue 11, failure 1: an elderly caller's description, as written, answers "who".
+    first = resident.send(postback="intent:report_missing")
+    assert said(first) == ["utter_missing_intro", "utter_ask_missing_who"]
+    turn = resident.send("85歳の男じゃ。背は低うて、腰が曲がっとる")
+    assert said(turn) == ["utter_ask_last_seen_where"]
+    assert effects(turn) == [], "a description is no emergency"
+    assert left(db_url, resident).slots["missing_who"] == "85歳の男じゃ。背は低うて、腰が曲がっとる"
+    resident.send("北区柳町")
+    resident.send("昼ごろ")
+    resident.send("茶色の上着")
+    done = resident.send("090-3333-4444")
+    assert said(done) == CREATED
+    assert effects(done)[0][1]["fields"]["who"] == "85歳の男じゃ。背は低うて、腰が曲がっとる"
+    [alert] = _alerts(db_url)
+    assert alert.description == "85歳の男じゃ。背は低うて、腰が曲がっとる"
+
+
+def test_a_description_sent_to_the_place_question_is_added_to_who(resident: Resident, db_url: str) -> None:
+    resident.send("85歳の母が朝から帰ってきません")
+    assert left(db_url, resident).slots["missing_who"] == "85歳の母", "the first message said who"
+    turn = resident.send("背は低うて、腰が曲がっとる。杖をついています")
+    assert said(turn) == ["utter_detail_noted", "utter_ask_last_seen_where"]
+    assert effects(turn) == []
+    assert left(db_url, resident).slots["missing_who"] == "85歳の母 / 背は低うて、腰が曲がっとる。杖をついています"
+    assert said(resident.send("中央区本町")) == ["utter_ask_last_seen_when"]
+
+
+@pytest.mark.parametrize(("text", "who", "asked"), [
+    ("85歳の母が中央区本町のスーパーからいなくなりました", "85歳の母", "utter_ask_last_seen_when"),
+    ("父 80歳 が散歩に出たまま帰らない", "父 80歳", "utter_ask_last_seen_where"),
+    ("My father, 82, has dementia and went missing", "My father, 82", "utter_ask_last_seen_where"),
+    ("認知症の父が朝から帰ってこない", None, "utter_ask_missing_who"),
+])
+def test_the_first_message_fills_who_and_where(resident: Resident, db_url: str, text: str, who: str | None,
+                                               asked: str) -> None:
+    turn = resident.send(text)
+    assert said(turn) == ["utter_missing_intro", asked]
+    kept = left(db_url, resident).slots
+    assert kept.get("missing_who") == who and kept["first_report"] == text
+    if asked == "utter_ask_last_seen_when":
+        assert kept["last_seen_where"]["area"]["town_id"] == "chuo-1-1"

@@ -9,9 +9,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
+from bot.db import session_scope
 from bot.engine import ConversationEngine
-from bot.models import CaseKind, CaseStatus
+from bot.messages import TurnResult
+from bot.models import CaseEvent, CaseKind, CaseStatus
 from tests.bot.conftest import Resident
 from tests.flows.conftest import Left, cases, effects, left, rendered, said
 
@@ -152,3 +155,122 @@ def test_the_menus_number_or_title_typed_is_not_what_was_noticed(resident: Resid
         assert said(chosen) == ["utter_worry_intro", "utter_ask_noticed"], typed
         assert left(db_url, resident) == Left("report_worry", "noticed", {}), typed
         resident.send("やめる")
+
+
+def _finish_report(resident: Resident, since: str = "3日前から") -> TurnResult:
+    """Since when (if asked), no call-back, send: the turn that made or linked the case."""
+    if left_step(resident) == "since_when":
+        resident.send(since)
+    resident.send("いいえ")
+    return resident.send("はい")
+
+
+def left_step(resident: Resident) -> str | None:
+    prompt = resident.last.replies[-1].response if resident.last.replies else None
+    return {"utter_ask_since_when": "since_when"}.get(prompt or "")
+
+
+def test_failure_4_a_typed_start_is_asked_what_was_noticed_and_the_detail_is_kept(resident: Resident,
+                                                                                   db_url: str) -> None:
+    # Issue 11, failure 4, as written: the typed start says nothing observed.
+    first = resident.send("近所の人のことで気になることがあって")
+    assert said(first) == ["utter_worry_intro", "utter_ask_noticed"]
+    second = resident.send("ポストに新聞が4日分くらいたまっています")
+    assert said(second) == ["utter_ask_where"], "the detail answers the question, no 'place not found'"
+    resident.send("北区柳町2丁目")
+    done = _finish_report(resident)
+    [case] = cases(db_url)
+    assert "ポストに新聞が4日分くらいたまっています" in case.details["noticed"]
+    assert effects(done)[0][1]["fields"]["observation"] == case.details["noticed"]
+
+
+@pytest.mark.parametrize("detail", ["ポストに新聞が4日分くらいたまっています", "夜になっても電気がつかへんねん",
+                                    "せんたくものが ずっと ほしたまま"])
+def test_a_detail_sent_to_the_place_question_is_added_and_the_place_asked_again(resident: Resident, db_url: str,
+                                                                                 detail: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    turn = resident.send(detail)
+    assert said(turn) == ["utter_detail_noted", "utter_ask_where"]
+    assert "utter_place_not_found" not in said(turn)
+    assert left(db_url, resident).slots["noticed"] == f"隣のおばあさんを最近見かけない / {detail}"
+    assert said(resident.send("北区柳町2丁目")) == ["utter_ask_since_when"]
+    _finish_report(resident)
+    [case] = cases(db_url)
+    assert case.details["noticed"] == f"隣のおばあさんを最近見かけない / {detail}"
+
+
+def test_details_at_the_call_back_and_confirmation_questions_are_kept(resident: Resident, db_url: str) -> None:
+    resident.send("向かいの家の雨戸がずっと閉まったまま")
+    resident.send("南区朝日町3丁目")
+    resident.send("先週から")
+    assert said(resident.send("郵便受けもチラシでいっぱいになっています")) == ["utter_detail_noted",
+                                                                  "utter_ask_callback_consent"]
+    resident.send("いいえ")
+    assert said(resident.send("そういえば夜も明かりがついていません")) == ["utter_detail_noted", "utter_worry_confirm"]
+    resident.send("はい")
+    [case] = cases(db_url)
+    assert case.details["noticed"] == ("向かいの家の雨戸がずっと閉まったまま / 郵便受けもチラシでいっぱいになっています"
+                                       " / そういえば夜も明かりがついていません")
+
+
+@pytest.mark.parametrize("text", [
+    "近所の人のことで気になることがあって", "近所の一人暮らしのおばあさんが心配です", "となりのおばあちゃんのことで相談があります",
+    "もしもし あの 近所のおじいさんのことなんですけど", "ご近所のことでちょっと気になることがありまして",
+    "近所のおばあちゃんが心配やねん", "隣のおばあさんの様子が気になります", "I'm worried about my elderly neighbour",
+    "I am concerned about the old lady next door"])
+def test_a_first_message_that_observes_nothing_is_asked_what_was_noticed(resident: Resident, db_url: str,
+                                                                          text: str) -> None:
+    assert said(resident.send(text)) == ["utter_worry_intro", "utter_ask_noticed"]
+    assert "noticed" not in left(db_url, resident).slots
+
+
+@pytest.mark.parametrize(("text", "since"), [
+    ("隣のおばあさんを3日前から見かけない", "3日前から"), ("向かいのおじいちゃん一週間も姿を見いひん", "一週間も"),
+    ("となりの おばあちゃんを さいきん みかけない", None),
+    ("My neighbour's curtains have been closed for five days", "for five days")])
+def test_a_first_message_that_observes_fills_what_it_answers(resident: Resident, db_url: str, text: str,
+                                                               since: str | None) -> None:
+    turn = resident.send(text)
+    assert said(turn)[-1] == "utter_ask_where"
+    kept = left(db_url, resident).slots
+    assert kept["noticed"] == text and kept.get("since_when") == since
+
+
+def test_failure_2_two_neighbours_of_one_chome_are_two_cases_related_for_staff(engine: ConversationEngine,
+                                                                               db_url: str) -> None:
+    # Issue 11, failure 2: two residents, two different people on 北区柳町2丁目.
+    first = Resident(engine, user_id="neighbour-a")
+    first.send("隣のおばあさんの家のポストに新聞がたまっている")
+    first.send("北区柳町2丁目")
+    created = _finish_report(first)
+    second = Resident(engine, user_id="neighbour-b")
+    second.send(postback="intent:report_worry")  # the model reads 車椅子 as a disability question
+    second.send("向かいの車椅子の男性を最近見かけない")
+    second.send("北区柳町2丁目")
+    other = _finish_report(second)
+    assert said(other)[0] == "utter_worry_created" and "utter_worry_linked" not in said(other)
+    assert [kind for kind, _ in effects(other)] == ["case_created"]
+    grandmother, wheelchair = cases(db_url)
+    assert effects(created)[0][1]["case_id"] == grandmother.id and effects(other)[0][1]["case_id"] == wheelchair.id
+    with session_scope(db_url) as session:
+        related = session.scalars(select(CaseEvent).where(CaseEvent.kind == "possibly_related")
+                                  .order_by(CaseEvent.case_id)).all()
+        assert [(event.case_id, event.details["case_id"]) for event in related] == [
+            (grandmother.id, wheelchair.id), (wheelchair.id, grandmother.id)]
+
+
+def test_the_same_flat_reported_twice_is_linked(engine: ConversationEngine, db_url: str) -> None:
+    first = Resident(engine, user_id="neighbour-a")
+    first.send("隣の部屋のおばあさんを最近見かけない")
+    first.send("北区柳町2丁目 柳町ハイツ301号室")
+    _finish_report(first)
+    second = Resident(engine, user_id="neighbour-b")
+    second.send("上の階のおばあさんの新聞がたまっている")
+    second.send("柳町ハイツの301号室です 北区柳町2丁目")
+    linked = _finish_report(second)
+    assert said(linked)[0] == "utter_worry_linked"
+    [case] = cases(db_url)
+    [(kind, data)] = effects(linked)
+    assert kind == "case_linked" and data["case_id"] == case.id
+    assert data["fields"]["observation"] == "上の階のおばあさんの新聞がたまっている", "this report's own observation"
+    assert case.report_count == 2

@@ -12,7 +12,10 @@ from bot.models import Case, CaseKind, CaseStatus, Delivery, DeliveryState, Deli
 from bot.settings import settings
 from routing.areas import AreaResolution, resolve_town_id, resolve_ward_code
 from routing.cases import (
+    Household,
     InvalidTransition,
+    add_details,
+    case_facts,
     case_for_counter,
     cases_for_counter,
     household_key,
@@ -49,22 +52,49 @@ def yanagi(session: Session, city: SampleCity) -> AreaResolution:
      ("2-3", "柳町 2-3"), (None, "柳町2の3"), (None, "柳町 ２丁目３番")],
 )
 def test_household_key_normalises_the_address(yanagi: AreaResolution, detail: str | None, where: str | None) -> None:
-    assert household_key(yanagi, detail, where) == f"{yanagi.town.town_id}:2-3"
+    assert household_key(yanagi, detail, where) == f"{yanagi.town.town_id}:2/3"
 
 
 def test_household_key_edge_cases(session: Session, yanagi: AreaResolution) -> None:
     town_id = yanagi.town.town_id
-    assert household_key(yanagi, None, "柳町2丁目3番5号") == f"{town_id}:2-3-5"
-    assert household_key(yanagi, None, "柳町2丁目") == f"{town_id}:2"
-    assert household_key(yanagi, None, "柳町十二丁目") == f"{town_id}:12"
-    assert household_key(yanagi, None, "柳町 2 丁目 3 番") == f"{town_id}:2-3"
-    assert household_key(yanagi, "2丁目3番", "北区柳町2丁目3番です") == f"{town_id}:2-3"
-    assert household_key(yanagi, None, "柳町2丁目3番 4日前から") == f"{town_id}:2-3"
+    assert household_key(yanagi, None, "柳町2丁目3番5号") == f"{town_id}:2/3-5"
+    assert household_key(yanagi, None, "柳町2丁目") == f"{town_id}:2/"
+    assert household_key(yanagi, None, "柳町十二丁目") == f"{town_id}:12/"
+    assert household_key(yanagi, None, "柳町3番地") == f"{town_id}:/3"
+    assert household_key(yanagi, None, "柳町 2 丁目 3 番") == f"{town_id}:2/3"
+    assert household_key(yanagi, "2丁目3番", "北区柳町2丁目3番です") == f"{town_id}:2/3"
+    assert household_key(yanagi, None, "柳町2丁目3番 4日前から") == f"{town_id}:2/3"
     assert household_key(yanagi, None, "〒000-0106 柳町3階建ての家") is None
     assert household_key(yanagi, None, "柳町の角の青い家") is None
     assert household_key(yanagi, None, "柳町") is None
     assert household_key(resolve_ward_code(session, "kita"), "2-3", "北区 2-3") is None
     assert household_key(None, "2-3", None) is None
+
+
+@pytest.mark.parametrize(
+    ("where", "key"),
+    [("北区柳町2丁目 柳町ハイツ301号室", "2/#301@柳町ハイツ"), ("柳町２丁目　柳町ハイツ ３０１", "2/#301@柳町ハイツ"),
+     ("柳町2-3-5 メゾン柳町 205号", "2/3-5#205@メゾン柳町"), ("柳町2丁目の市営柳町団地3号棟", "2/@市営柳町団地3号棟"),
+     ("柳町2丁目3番5号", "2/3-5")],
+)
+def test_household_key_keeps_the_room_and_building(yanagi: AreaResolution, where: str, key: str) -> None:
+    assert household_key(yanagi, None, where) == f"{yanagi.town.town_id}:{key}"
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [("柳町2丁目3番", "柳町２－３", True), ("柳町2丁目3番5号", "柳町2丁目3番5号", True),
+     ("柳町2丁目 柳町ハイツ301号室", "柳町ハイツ 301号室 2丁目", True), ("柳町2丁目 柳町ハイツ", "柳町2丁目の柳町ハイツ", True),
+     ("柳町2丁目", "柳町2丁目", False), ("柳町2丁目3番", "柳町2丁目4番", False),
+     ("柳町2丁目 柳町ハイツ301号室", "柳町2丁目 柳町ハイツ302号室", False),
+     ("柳町2丁目 柳町ハイツ301号室", "柳町2丁目 柳町ハイツ", False), ("柳町2丁目3番", "柳町3丁目3番", False)],
+)
+def test_same_household_needs_a_matching_room_house_or_building(yanagi: AreaResolution, first: str, second: str,
+                                                                same: bool) -> None:
+    one, two = (Household.from_key(household_key(yanagi, None, where) or "") for where in (first, second))
+    assert one is not None and two is not None
+    assert one.same_as(two) is same and two.same_as(one) is same
+    assert one.near(two) is (one.block == two.block)
 
 
 def test_a_case_gets_its_counter_deadline_and_console_delivery(session: Session, yanagi: AreaResolution) -> None:
@@ -117,6 +147,44 @@ def test_no_linking_after_the_window_or_once_closed_or_elsewhere(session: Sessio
     assert not linked and after_close.id != late.id
     _, linked = worry(session, yanagi, None)
     assert not linked
+
+
+def test_two_households_of_one_chome_are_two_cases_marked_possibly_related(session: Session,
+                                                                       yanagi: AreaResolution) -> None:
+    grandmother, _ = worry(session, yanagi, household_key(yanagi, None, "北区柳町2丁目"), noticed="新聞がたまっている")
+    wheelchair, linked = worry(session, yanagi, household_key(yanagi, None, "柳町2丁目の向かい"),
+                               noticed="車椅子の男性を見かけない", now=NOW + timedelta(hours=3))
+    assert not linked and wheelchair.id != grandmother.id
+    assert [(e.kind, e.details) for e in grandmother.events if e.kind == "possibly_related"] == [
+        ("possibly_related", {"case_id": wheelchair.id})]
+    assert [(e.kind, e.details) for e in wheelchair.events if e.kind == "possibly_related"] == [
+        ("possibly_related", {"case_id": grandmother.id})]
+    assert grandmother.report_count == 1 and not any(e.kind == "repeat_report" for e in grandmother.events)
+    elsewhere, _ = worry(session, yanagi, household_key(yanagi, None, "柳町3丁目5番"), now=NOW + timedelta(hours=4))
+    assert not any(e.kind == "possibly_related" for e in elsewhere.events), "another 丁目 is not related"
+
+
+def test_the_same_flat_twice_is_linked(session: Session, yanagi: AreaResolution) -> None:
+    first, _ = worry(session, yanagi, household_key(yanagi, None, "柳町2丁目 柳町ハイツ301号室"))
+    other_flat, linked = worry(session, yanagi, household_key(yanagi, None, "柳町2丁目 柳町ハイツ302号室"))
+    assert not linked and other_flat.id != first.id
+    again, linked = worry(session, yanagi, household_key(yanagi, None, "柳町ハイツ 301号室"), now=NOW + timedelta(days=1))
+    assert linked and again.id == first.id and first.report_count == 2
+
+
+def test_added_details_are_an_event_delivered_to_the_counter(session: Session, yanagi: AreaResolution) -> None:
+    session.add(DeliveryTarget(counter_id="mimamori-kita", method="email", address="kita@example.jp"))
+    session.flush()
+    case, _ = worry(session, yanagi, None)
+    event = add_details(session, case, "夜も電気がついていません", source="line", now=NOW + timedelta(hours=1))
+    assert (event.kind, event.details, event.actor) == ("details_added",
+                                                        {"details": {"added": "夜も電気がついていません"}, "channel": "line"},
+                                                        "line")
+    assert case.report_count == 1, "a detail is not another report"
+    targets = session.scalars(select(Delivery).where(Delivery.case_event_id == event.id)).all()
+    assert len(targets) == 2  # console + email
+    facts = case_facts(case)
+    assert facts["fields"] == {"observation": "新聞がたまっている", "since": "3日前", "contact": None}
 
 
 def test_the_lifecycle(session: Session, yanagi: AreaResolution) -> None:

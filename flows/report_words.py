@@ -1,0 +1,152 @@
+"""What a resident's words in a report already say: what was noticed, who is missing, since when.
+
+Reports (flows/worry.py, flows/missing.py) ask only what they do not know yet. A first
+message often answers some of their questions (「隣のおばあさんを3日前から見かけない」:
+what was noticed and since when), sometimes none (「近所の人のことで気になることがあって」
+only says there is a worry). And an answer to one question may instead be more about the
+person (「ポストに新聞が4日分くらいたまっています」 when asked where): that is kept, not
+taken for a wrong answer. These readings are deliberately plain — patterns of how people
+say these things in Japanese (standard, dialects, speech without punctuation) and
+English — so that a flow can explain why it asked again.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when"]
+
+# Said in any worry report without saying what was noticed: greetings and fillers, the
+# person (a neighbour, an old man …), "worried / want to consult", and the glue between.
+_GENERIC_JA = re.compile(
+    r"もしもし|すみません|すいません|こんにちは|こんばんは|お願いします?|あのー*|あのね|えーと|ええと|えっと|実は|じつは|ちょっと|"
+    r"(?:近所|きんじょ|ご近所|隣|となり|お隣|おとなり|向かい|むかい|お向かい|裏|うら|上の階|下の階|近く|同じ(?:アパート|マンション|団地)|"
+    r"うち|自宅)の?|"
+    r"(?:一人暮らし|ひとり暮らし|独り暮らし|独居|高齢|年配|お年寄り|としより)の?|"
+    r"(?:家|いえ|お宅|おうち|部屋|方|かた|人|ひと|住人|おばあさん|おばあちゃん|ばあちゃん|ばあさん|おじいさん|おじいちゃん|じいちゃん|"
+    r"じいさん|おばさん|おじさん|男性|女性|男の人|女の人|高齢者|老人|夫婦|ご夫婦|家族|子ども|子供)(?:さん)?|"
+    r"(?:の)?(?:こと|件|様子|ようす)(?:で|について|が|を)?|について|に関して|"
+    r"気になる(?:こと)?|気になって|気にな[っり]|気がかり|心配(?:な|で|して|してい)?|不安(?:な|で)?|"
+    r"相談(?:したい|させて|して|が|を|です|に)?|連絡(?:したい|します)?|見守り|知らせ(?:たい)?|伝えたい|聞いて(?:ほしい|ください)|"
+    r"(?:こと|ん|の)?(?:が|も)?(?:あって|あります|ありまして|あるんです|あるんやけど|あるんだけど|あるねん)|"
+    r"(?:なん|なの|な|ん)?(?:です|だ|や)(?:が|けど|けれど|けども|ね|よ)?|ます(?:が|けど)?|"
+    r"けど|けれど|ですけど|んやけど|ねん|のですが|んですが|んです"
+)
+_GENERIC_EN = re.compile(
+    r"\b(?:hello|hi|excuse me|um+|uh+|sorry|please|i'?m|i am|we'?re|we are|i|we|am|a bit|really|very|"
+    r"worried|concerned|concerns?|anxious|about|for|want|wanted|would like|like|to|talk|report|consult|tell you|"
+    r"my|our|the|a|an|someone|somebody|person|people|neighbou?rs?|next door|nearby|local|elderly|old|"
+    r"lady|woman|man|gentleman|couple|living alone|who lives alone|lives alone|alone)\b"
+)
+# What is left after removing the generic words: particles and punctuation say nothing.
+_NOISE = re.compile(r"[\s\W\d_]|[をがはにでとのもねよなわへやか]")
+# At least this many letters left over: something was observed (「見かけない」 is 5).
+_OBSERVED = 3
+
+# Who is missing: a family word, possibly with an age and a sex around it.
+_FAMILY = (r"(?:うちの|わたしの|私の|僕の|俺の)?(?:認知症の|ぼけた|ボケた)?"
+           r"(?:お?父(?:さん|親)?|お?母(?:さん|親)?|祖父|祖母|おじいさん|おじいちゃん|じいちゃん|じいさん|おばあさん|"
+           r"おばあちゃん|ばあちゃん|ばあさん|おやじ|親父|おふくろ|お袋|夫|主人|旦那|妻|家内|嫁|息子|娘|兄|弟|姉|妹|"
+           r"おじ|おば|叔父|叔母|伯父|伯母)")
+_AGE = r"(?:\d{1,3}\s*(?:歳|才|さい)(?:になる)?|[一二三四五六七八九十百]+\s*(?:歳|才))"
+_SEX = r"(?:男性|女性|男|女)"
+_PERSON_JA = re.compile(rf"(?:{_AGE}の?\s*{_SEX}?の?\s*{_FAMILY}|{_FAMILY}[\s(（、,]*{_AGE}(?:の?{_SEX})?|"
+                        rf"{_AGE}の?{_SEX}(?:の方|の人)?)")
+_PERSON_EN = re.compile(
+    r"\b(?:my |our )?(?:\d{1,3}[- ]year[- ]old |elderly |old )?(?:father|mother|dad|mum|mom|husband|wife|son|daughter|"
+    r"grandfather|grandmother|grandpa|grandma|granddad|granny|brother|sister|uncle|aunt)"
+    r"(?:,? (?:aged? )?\d{1,3}(?: years old)?)?", re.IGNORECASE)
+_HAS_AGE = re.compile(rf"{_AGE}|\d{{1,3}}[- ]year|aged? \d|, \d{{1,3}}\b|\d{{1,3}} years old", re.IGNORECASE)
+
+# Since when: a number of days/weeks ago or since, or a day said with から.
+_NUMBER = r"(?:\d+|[一二三四五六七八九十]+|数|何|なん)"
+_SINCE_JA = re.compile(
+    rf"{_NUMBER}\s*(?:日|週間|週|か月|ヶ月|カ月|ケ月|ヵ月)(?:間)?(?:くらい|ぐらい|ほど|以上)?(?:前|まえ)?(?:から|も|ほど|くらい)"
+    r"|(?:昨日|きのう|おととい|一昨日|先週|先月|今朝|昨夜|ゆうべ|この前|先日|年末|正月)(?:ごろ|頃)?から"
+)
+_SINCE_EN = re.compile(
+    r"\b(?:for|since|about|over)\s+(?:(?:about|over|almost|nearly)\s+)?"
+    r"(?:\d+|a few|a couple of|several|two|three|four|five|a|one|yesterday|last \w+|the last \w+(?: \w+)?)"
+    r"(?:\s+(?:days?|weeks?|months?))?(?:\s+ago)?\b", re.IGNORECASE)
+
+# The form of a verb or an adjective that tells something (「たまっています」「見かけへん」
+# 「曲がっとる」「閉まったまま」 "hasn't been seen"), not a noun phrase naming a place.
+_PREDICATE_JA = re.compile(
+    r"(?:て|で)(?:いる|いま|いた|る|た|ます|おる|おり|とる|ちょる|へん|ない)|(?:と|ど)(?:る|った|ります)|"
+    r"(?:ない|なく|なかった|ません|ました|ます|ったまま|たまま|まま|っぱなし|ぱなし|へん|ひん|ねん|らん|れない|られない|"
+    r"[うくすつぬふむるぐぶ](?:[。、,.!！]|\Z)|った|いた|した|んだ|かった|しい|くて|うて)"
+)
+_PREDICATE_EN = re.compile(
+    r"\b(?:is|are|was|were|has|have|had|been|seems?|looks?|keeps?|hasn'?t|haven'?t|isn'?t|wasn'?t|not|no)\b"
+    r"|\b\w+(?:ing|ed)\b", re.IGNORECASE)
+# A landmark is said in a few words (「駅前のスーパーの裏」); prose this long is more than that.
+_PROSE = 15
+_MIN_DETAIL = 5
+_PROSE_WORDS = 7
+_MIN_WORDS = 3
+
+
+def _plain(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def _letters(text: str) -> int:
+    return len(_NOISE.sub("", text))
+
+
+def says_what_was_noticed(text: str, place: str = "") -> bool:
+    """Whether a worry report's words say what was noticed, not only that there is a worry.
+
+    「隣のおばあさんを最近見かけない」 does; 「近所の人のことで気になることがあって」 and
+    "I'm worried about my elderly neighbour" do not. The words without what every worry
+    report says (the person, "worried", "I want to consult", a greeting) and without the
+    place must leave something.
+
+    Args:
+        text: the resident's words.
+        place: the place the words name (its matched surface), which is no observation.
+    """
+    rest = _plain(text)
+    for surface in sorted((part for part in place.split(" ") if part), key=len, reverse=True):
+        rest = rest.replace(surface, " ")
+    rest = re.sub(r"\d+\s*(?:丁目|番地?|号室?|-\d+)+", " ", rest)
+    rest = _GENERIC_EN.sub(" ", _GENERIC_JA.sub(" ", rest.lower()))
+    return _letters(rest) >= _OBSERVED
+
+
+def missing_person(text: str) -> str | None:
+    """Who a missing-person report's words name with an age (「85歳の母」「父 80歳」 "my father, 82").
+
+    A family word alone (「父が帰ってこない」) is not enough: the question asks for the age
+    and what the person looks like, which the alert needs.
+
+    Returns:
+        The words naming the person, or None.
+    """
+    plain = _plain(text)
+    match = _PERSON_JA.search(plain) or _PERSON_EN.search(plain)
+    if match is None or not _HAS_AGE.search(match.group(0)):
+        return None
+    return match.group(0).strip(" 、,")
+
+
+def since_when(text: str) -> str | None:
+    """Since when, when the words say it (「3日前から」「一週間も」「昨日から」 "for three days")."""
+    plain = _plain(text)
+    match = _SINCE_JA.search(plain) or _SINCE_EN.search(plain)
+    return match.group(0).strip() if match else None
+
+
+def is_more_about_the_person(text: str) -> bool:
+    """Whether an answer that names no place is prose telling more (a detail), not a landmark.
+
+    「ポストに新聞が4日分くらいたまっています」「85歳の男じゃ。背は低うて、腰が曲がっとる」
+    tell something; 「駅前のスーパーの裏」「near the station」 name a spot.
+    """
+    plain = _plain(text)
+    if plain.isascii():
+        words = len(re.findall(r"[A-Za-z']+", plain))
+        return words >= _PROSE_WORDS or (words >= _MIN_WORDS and _PREDICATE_EN.search(plain) is not None)
+    letters = _letters(plain)
+    return letters >= _PROSE or (letters >= _MIN_DETAIL and _PREDICATE_JA.search(plain) is not None)

@@ -1,0 +1,56 @@
+"""What a report's words already say: an observation or only a worry, who is missing, since
+when, and whether an answer naming no place is more about the person or a landmark."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.report_words import is_more_about_the_person, missing_person, says_what_was_noticed, since_when
+
+
+@pytest.mark.parametrize("text", [
+    "隣のおばあさんを最近見かけない", "向かいのおじいさんの家、郵便受けに新聞がたまっている", "隣のじいちゃん最近見いひんねん",
+    "となりの おばあちゃんを さいきん みかけない", "近所の一人暮らしのおばあさん、夜になっても電気がつかない",
+    "隣の家から変なにおいがする", "向かいの家の雨戸がずっと閉まったまま", "お隣さんの様子がおかしい",
+    "My elderly neighbour hasn't been seen for days and his mail is piling up", "Something is wrong with my neighbor",
+    "となりのおばあちゃん さいきん みかけへん しんぶん たまっとる"])
+def test_an_observation(text: str) -> None:
+    assert says_what_was_noticed(text)
+
+
+@pytest.mark.parametrize(("text", "place"), [
+    ("近所の人のことで気になることがあって", ""), ("近所の一人暮らしのおばあさんが心配です", ""),
+    ("隣の人が心配で相談したいです", ""), ("となりのおばあちゃんのことで相談があります", ""),
+    ("もしもし あの 近所のおじいさんのことなんですけど", ""), ("近所のおばあちゃんが心配やねん", ""),
+    ("ご近所のことでちょっと気になることがありまして", ""), ("近所の高齢の方の見守りについて相談したい", ""),
+    ("隣のおばあさんの様子が気になります", ""), ("I'm worried about my elderly neighbour", ""),
+    ("I want to report a concern about someone next door", ""),
+    ("北区柳町2丁目の一人暮らしの方が心配です", "北区 柳町 2丁目")])
+def test_only_a_worry(text: str, place: str) -> None:
+    assert not says_what_was_noticed(text, place)
+
+
+@pytest.mark.parametrize(("text", "who"), [
+    ("85歳の母がいなくなりました", "85歳の母"), ("父 80歳 が帰らない", "父 80歳"), ("80歳の男性で背が低い", "80歳の男性"),
+    ("My father, 82, has dementia and went missing", "My father, 82"), ("my 80-year-old mother is missing",
+                                                                       "my 80-year-old mother"),
+    ("認知症の父が朝から帰ってこない", None), ("うちのおじいさんがね、ぼけとるもんで", None)])
+def test_who_is_missing_needs_an_age(text: str, who: str | None) -> None:
+    assert missing_person(text) == who
+
+
+@pytest.mark.parametrize(("text", "since"), [
+    ("隣のおばあさんを3日前から見かけない", "3日前から"), ("一週間くらい前から見ない", "一週間くらい前から"),
+    ("昨日から電気がつかない", "昨日から"), ("3日も姿を見ない", "3日も"), ("He hasn't been seen for three days", "for three days"),
+    ("ポストに新聞が4日分くらいたまっています", None), ("最近見かけない", None)])
+def test_since_when(text: str, since: str | None) -> None:
+    assert since_when(text) == since
+
+
+@pytest.mark.parametrize(("text", "more"), [
+    ("ポストに新聞が4日分くらいたまっています", True), ("85歳の男じゃ。背は低うて、腰が曲がっとる", True),
+    ("洗濯物も干したまま", True), ("夜も電気がついていない", True), ("the mailbox is overflowing", True),
+    ("駅前のスーパーの裏", False), ("駅の近く", False), ("柳町の公園のそば", False), ("near the station", False),
+    ("behind the big supermarket", False), ("北区", False), ("はい", False)])
+def test_more_about_the_person_or_a_landmark(text: str, more: bool) -> None:
+    assert is_more_about_the_person(text) is more
