@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
@@ -25,7 +26,7 @@ from rich.console import Console
 
 from alerts.commands import register as register_alerts
 from alerts.fanout.commands import register as register_fanout
-from bot.console_io import database_session, err, fail
+from bot.console_io import database_session, err, fail, out
 from bot.domain import load_domain
 from bot.effects import run_effects
 from bot.housekeeping import run_due_jobs
@@ -173,13 +174,50 @@ def after_commit(effects: Sequence[Effect]) -> None:
     run_effects(effects, url=settings.database_url)
 
 
+def eval_conversations(directory: Path) -> None:
+    """`tsunagu eval --conversations DIR`: the conversation suite through the engine, on a scratch database.
+
+    Every conversation's cases and alerts are real rows, so the suite never runs on the
+    settings' database: a fresh SQLite file with the directory imported, deleted afterwards.
+    Prints the success rate overall, of the emergency expectations, by class and by style,
+    and every failed conversation with its first failed expectation.
+    """
+    # Heavy: the engine's wiring loads the classifier (scikit-learn).
+    from bot.app import build_engine
+    from bot.conversation_suite import SuiteError, load_suite, print_report, run_suite
+    from bot.db import get_engine
+    from intents.classifier import get_classifier
+    from intents.model import read_model_meta
+
+    try:
+        conversations = load_suite(directory)
+    except SuiteError as error:
+        fail(str(error))
+    if settings.model_backend != "rasa" and read_model_meta(settings.model_dir) is None:
+        err.print(PREPARING, highlight=False, soft_wrap=True)
+    # The cases stay rows of the scratch database: no background thread delivers them (and
+    # none outlives the database, which is deleted when the run ends).
+    delivery_mode, settings.delivery_mode = settings.delivery_mode, "worker"
+    try:
+        with tempfile.TemporaryDirectory(prefix="tsunagu-conversations-", ignore_cleanup_errors=True) as scratch:
+            url = f"sqlite:///{Path(scratch) / 'suite.db'}"
+            prepare_database(url)
+            engine = build_engine(url)
+            get_classifier()
+            report = run_suite(engine.handle, conversations)
+            get_engine(url).dispose()
+    finally:
+        settings.delivery_mode = delivery_mode
+    print_report(report, out)
+
+
 def due_jobs() -> Mapping[str, int]:
     """Housekeeping's due jobs, once, on the settings' database (``tsunagu alert tick``)."""
     return run_due_jobs(settings.database_url)
 
 
 app.add_typer(staff_app, name="staff")
-register_intents(app, load_gazetteer=directory_gazetteer)
+register_intents(app, load_gazetteer=directory_gazetteer, eval_conversations=eval_conversations)
 register_routing(app)
 register_alerts(app, after_commit=after_commit, due_jobs=due_jobs)
 register_fanout(app)

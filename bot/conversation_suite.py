@@ -93,8 +93,8 @@ TARGET_EMERGENCY = 1.0
 
 # The safety layer's effects: an expectation of one of them is an emergency expectation.
 SAFETY_KINDS = frozenset({"emergency_guidance", "crisis_guidance"})
-# Response names of safety guidance (checked by ``guidance_first``).
-GUIDANCE_PREFIXES = ("utter_emergency", "utter_crisis")
+# Response names of safety guidance (checked by ``guidance_first``): 119/110, crisis lines, a welfare check.
+GUIDANCE_PREFIXES = ("utter_emergency", "utter_crisis", "utter_welfare")
 
 _CONVERSATION_KEYS = frozenset({"id", "class", "style", "language", "turns", "expect", "at", "channel", "hint",
                                 "note"})
@@ -290,8 +290,14 @@ def _check_expect(expect: Any, allowed: frozenset[str], where: str) -> None:
                 raise SuiteError(f"{where}: every expected effect is a mapping with a 'kind'")
     for key in ("responses", "no_responses"):
         names = expect.get(key)
-        if names is not None and (not isinstance(names, list) or not all(isinstance(name, str) for name in names)):
-            raise SuiteError(f"{where}: {key} is a list of response names")
+        if names is not None and (not isinstance(names, list) or not all(_names_ok(name, key) for name in names)):
+            raise SuiteError(f"{where}: {key} is a list of response names (in responses, a list is any of them)")
+
+
+def _names_ok(name: Any, key: str) -> bool:
+    if isinstance(name, list):
+        return key == "responses" and bool(name) and all(isinstance(item, str) for item in name)
+    return isinstance(name, str)
 
 
 def _instant(value: Any, where: str) -> datetime:
@@ -412,9 +418,12 @@ def _effect_checks(expect: Mapping[str, Any], effects: list[dict[str, Any]], whe
 
 def _response_checks(expect: Mapping[str, Any], responses: list[str | None], where: str) -> list[Check]:
     checks = []
-    for name in expect.get("responses") or []:
-        checks.append(Check(f"{where}: response {name}", name in responses,
-                            "" if name in responses else f"said {_names(responses)}"))
+    for wanted in expect.get("responses") or []:
+        # A list: any one of these responses (the same thing said under either name).
+        options = wanted if isinstance(wanted, list) else [wanted]
+        said = any(name in responses for name in options)
+        label = " or ".join(options)
+        checks.append(Check(f"{where}: response {label}", said, "" if said else f"said {_names(responses)}"))
     for name in expect.get("no_responses") or []:
         checks.append(Check(f"{where}: no response {name}", name not in responses,
                             "" if name not in responses else f"said {_names(responses)}"))

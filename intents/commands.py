@@ -25,10 +25,12 @@ from intents.classification import IntentClassifier
 from intents.data import load_split
 from intents.places import Gazetteer, extract_place
 
-__all__ = ["GazetteerLoader", "classify_stream", "register"]
+__all__ = ["ConversationEval", "GazetteerLoader", "classify_stream", "register"]
 
 GazetteerLoader = Callable[[], Gazetteer]
 """Returns the gazetteer of the directory in the database (``bot.cli`` passes routing's)."""
+ConversationEval = Callable[[Path], None]
+"""Runs the conversation suite in a directory through the engine and prints its figures (``bot.cli``'s)."""
 
 logger = logging.getLogger(__name__)
 
@@ -207,13 +209,30 @@ def _write(results: TextIO, record: dict[str, Any]) -> None:
     results.flush()
 
 
-def register(app: typer.Typer, *, load_gazetteer: GazetteerLoader) -> None:
+def register(app: typer.Typer, *, load_gazetteer: GazetteerLoader,
+             eval_conversations: ConversationEval | None = None) -> None:
     """Add ``train``, ``eval`` and ``classify`` to the tsunagu command line.
 
     Args:
         app: the top-level Typer application.
         load_gazetteer: the gazetteer of the directory in the database.
+        eval_conversations: runs ``eval --conversations DIR`` (the engine is above this package).
     """
+
+    def evaluate(
+        show_errors: Annotated[bool, typer.Option("--errors", help="List every misclassified example.")] = False,
+        conversations: Annotated[Path | None, typer.Option(
+            "--conversations", exists=True, file_okay=False,
+            help="Instead: run the whole conversations of DIR (tests/conversations) through the engine "
+                 "and print the success rate by class and style.")] = None,
+    ) -> None:
+        """Score the classifier on the evaluation split, or whole conversations (--conversations DIR)."""
+        if conversations is None:
+            _eval(show_errors)
+        elif eval_conversations is None:
+            raise typer.BadParameter("conversation evaluation is not available here", param_hint="--conversations")
+        else:
+            eval_conversations(conversations)
 
     def classify() -> None:
         """Read JSON lines {"text": ...} on stdin; write one JSON line per input on stdout."""
@@ -224,5 +243,5 @@ def register(app: typer.Typer, *, load_gazetteer: GazetteerLoader) -> None:
         classify_stream(sys.stdin, sys.stdout, load_gazetteer)
 
     app.command("train")(_train)
-    app.command("eval")(_eval)
+    app.command("eval")(evaluate)
     app.command("classify")(classify)

@@ -213,6 +213,26 @@ conversations:
     }
 
 
+def test_a_list_in_responses_is_any_of_its_names() -> None:
+    conversation = _one("""
+conversations:
+  - id: police
+    class: missing_report
+    style: standard
+    language: ja
+    turns: [認知症の父がいなくなりました]
+    expect:
+      responses: [[utter_missing_police, utter_missing_created]]
+      no_responses: [utter_emergency_119]
+""")
+    assert run_conversation(Scripted(lambda message: _turn("utter_missing_created")), conversation).passed
+    result = run_conversation(Scripted(lambda message: _turn("utter_emergency_119", "utter_ask_missing_who")),
+                              conversation)
+    assert sorted(check.expectation for check in result.failures) == [
+        "conversation: no response utter_emergency_119",
+        "conversation: response utter_missing_police or utter_missing_created"]
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("conversations: [{id: a, class: gossip, style: standard, language: ja, turns: [x]}]", "class must be one of"),
     ("conversations: [{id: a, class: places, style: shouting, language: ja, turns: [x]}]", "style must be one of"),
