@@ -4,7 +4,7 @@ staff API and a health check, wired to one conversation engine.
 ``create_app()`` builds the engine (``build_engine``) and mounts every *configured*
 channel of :data:`channels.registry.CHANNELS` at ``/webhooks/<name>`` with the engine's handler
 (a channel whose secret is empty is left out: an empty secret would verify forged
-requests), serves the web chat page at ``GET /chat`` and answers ``GET /healthz``. Its
+requests), serves the web chat page at ``GET /chat`` (``/`` leads there; a favicon) and answers ``GET /healthz``. Its
 lifespan runs the start-up step (``prepare_database``: migrate, then seed the
 directory), loads the classifier, resumes unfinished background work, then starts the
 channels (HTTP clients, the Telegram Application) and, on the way out, lets background
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.db import session_factory
@@ -126,9 +126,21 @@ def create_app(
 
     app.include_router(staff_router)
 
+    @app.get("/", include_in_schema=False)
+    async def home() -> RedirectResponse:
+        # Residents given the bare address land in the chat.
+        return RedirectResponse("/chat", status_code=307)
+
     @app.get("/chat", include_in_schema=False)
     async def chat_page() -> FileResponse:
         return FileResponse(STATIC_DIR / "chat.html", media_type="text/html; charset=utf-8")
+
+    # Browsers ask for /favicon.ico whatever the page says; the SVG serves both names.
+    @app.get("/favicon.ico", include_in_schema=False)
+    @app.get("/favicon.svg", include_in_schema=False)
+    async def favicon() -> FileResponse:
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml",
+                            headers={"Cache-Control": "public, max-age=86400"})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:

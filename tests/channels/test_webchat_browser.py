@@ -1,0 +1,272 @@
+"""The web chat as residents use it, in Debian's Chromium: where things are on the screen.
+
+Each test holds a whole conversation on a phone (390×844, touch) or a desktop (1280×900), in
+Japanese and in English, and after every turn measures the page: the newest reply (with its
+buttons) ends above the input bar and is on screen, an urgent reply is shown whole, nothing
+sticks out sideways, hotline numbers are ``tel:`` links. ``TSUNAGU_SCREENSHOTS=1`` also saves
+what the resident sees to ``docs/screenshots/`` (the committed pictures come from there).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.channels.test_webchat import CHROMIUM, CHROMIUM_ARGS, live_server  # noqa: F401 - a fixture
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (/usr/bin/chromium)"),
+]
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+# Half a CSS pixel for sub-pixel rounding of positions.
+SLACK = 0.5
+
+
+@dataclass(frozen=True)
+class Resident:
+    """What one resident types, in their language."""
+
+    locale: str
+    where_to_ask: str
+    place: str
+    emergency: str
+    worry: str
+    send: str
+
+
+RESIDENTS = {
+    "ja": Resident("ja-JP", "母の介護のことで相談したい", "北区柳町2丁目", "人が倒れて動かない",
+                   "近所のおばあさんのことが心配です", "送信"),
+    "en": Resident("en-US", "My mother needs care. Where can I ask?", "Kita-ku Yanagimachi 2",
+                   "Someone collapsed and is not moving", "I am worried about my neighbour", "Send"),
+}
+
+# Everything measured in one go, in CSS pixels of the viewport.
+MEASURE = """(first) => {
+  const box = (e) => { const r = e.getBoundingClientRect();
+                       return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+  // The conversation's scrolling area (the whole page if it has none).
+  const scroller = document.getElementById('scroller') || document.documentElement;
+  const bubbles = [...document.querySelectorAll('#log > li')];
+  const fresh = bubbles.slice(first);
+  const outside = [...document.querySelectorAll('header, header *, #notice, #log li, #log button, #log a, #form *')]
+    .filter((e) => { const r = e.getBoundingClientRect();
+                     return r.width > 0 && (r.left < -0.5 || r.right > innerWidth + 0.5); })
+    .map((e) => e.tagName + ':' + (e.textContent || '').slice(0, 30));
+  return {
+    last: box(bubbles[bubbles.length - 1]),
+    urgent: fresh.filter((li) => li.classList.contains('urgent')).map(box),
+    freshTel: fresh.flatMap((li) => [...li.querySelectorAll('a[href^="tel:"]')])
+                   .map((a) => ({href: a.getAttribute('href'), text: a.textContent})),
+    view: scroller === document.documentElement ? {top: 0, bottom: innerHeight} : box(scroller),
+    bar: box(document.getElementById('form')),
+    send: box(document.getElementById('send')),
+    innerWidth, innerHeight,
+    scrollWidth: document.documentElement.scrollWidth,
+    logOverflow: scroller.scrollWidth - scroller.clientWidth,
+    outside,
+    brokenWords: [...document.querySelectorAll('#title .word')].filter((w) => w.getClientRects().length !== 1)
+                   .map((w) => w.textContent),
+    lang: document.documentElement.lang,
+  };
+}"""
+
+
+def tel_href(number: str) -> str:
+    """The link a number shown in a reply must have."""
+    return "tel:" + number.replace("#", "%23").replace("＃", "%23").translate({ord("-"): None})
+
+
+class Chat:
+    """The chat page of one resident, with a check of the screen after every turn."""
+
+    def __init__(self, page: Any, resident: Resident, touch: bool) -> None:
+        self.page = page
+        self.resident = resident
+        self.touch = touch
+        self.turns = 0
+
+    async def bubbles(self) -> int:
+        return int(await self.page.locator("#log > li").count())
+
+    async def _settled(self, before: int, replies: int = 1) -> dict[str, Any]:
+        # The page marks the log busy until the replies are drawn and scrolled to.
+        await self.page.wait_for_function(
+            "([n]) => document.querySelectorAll('#log > li').length >= n"
+            " && document.getElementById('log').getAttribute('aria-busy') !== 'true'",
+            arg=[before + replies], timeout=30_000)
+        self.turns += 1
+        return await self.check(before)
+
+    async def open(self, url: str) -> dict[str, Any]:
+        await self.page.goto(url)
+        return await self._settled(0)
+
+    async def say(self, text: str, *, button: bool = False) -> dict[str, Any]:
+        """Types ``text`` and sends it with Enter, or with the send button."""
+        before = await self.bubbles()
+        field = self.page.get_by_label("Message" if self.resident.locale.startswith("en") else "メッセージ")
+        await field.fill(text)
+        if button:
+            send = self.page.get_by_role("button", name=self.resident.send, exact=True)
+            await (send.tap() if self.touch else send.click())
+        else:
+            await field.press("Enter")
+        return await self._settled(before, 2)
+
+    async def choose_first(self, *, keyboard: bool = False) -> dict[str, Any]:
+        """Answers the newest reply with its first button: tapped, clicked, or Enter."""
+        before = await self.bubbles()
+        button = self.page.locator("#log > li").last.locator(".choices button").first
+        if keyboard:
+            await button.focus()
+            await self.page.keyboard.press("Enter")
+        elif self.touch:
+            await button.tap()
+        else:
+            await button.click()
+        return await self._settled(before, 2)
+
+    async def check(self, first: int) -> dict[str, Any]:
+        """The screen after a turn: what every resident must be able to see."""
+        m: dict[str, Any] = await self.page.evaluate(MEASURE, first)
+        turn = f"turn {self.turns}"
+        assert m["last"]["bottom"] <= m["bar"]["top"] + SLACK, f"{turn}: newest reply under the input bar {m}"
+        assert m["last"]["bottom"] > m["view"]["top"], f"{turn}: newest reply scrolled away {m}"
+        assert m["last"]["bottom"] >= 0
+        for urgent in m["urgent"]:
+            assert urgent["top"] >= m["view"]["top"] - SLACK, f"{turn}: urgent reply cut at the top {m}"
+            assert urgent["bottom"] <= m["bar"]["top"] + SLACK, f"{turn}: urgent reply cut at the bottom {m}"
+        assert m["bar"]["bottom"] <= m["innerHeight"] + SLACK, "the input bar is on screen"
+        assert_fits(m)
+        for link in m["freshTel"]:
+            assert link["href"] == tel_href(link["text"].split(" ")[-1]), link
+        return m
+
+    async def screenshot(self, name: str) -> None:
+        if os.environ.get("TSUNAGU_SCREENSHOTS") == "1":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            await self.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def assert_fits(m: dict[str, Any]) -> None:
+    """Nothing wider than the screen: no sideways scrolling, the send button inside, whole words."""
+    assert m["scrollWidth"] <= m["innerWidth"], f"the page scrolls sideways {m}"
+    assert m["logOverflow"] <= 0, f"the conversation scrolls sideways {m}"
+    assert m["outside"] == [], f"elements past the screen's edge {m['outside']}"
+    assert 0 <= m["send"]["left"] and m["send"]["right"] <= m["innerWidth"] + SLACK, f"send button off screen {m}"
+    assert m["brokenWords"] == [], f"the title breaks inside a word {m['brokenWords']}"
+
+
+async def launch(playwright: Any) -> Any:
+    return await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+@pytest.mark.parametrize("language", ["ja", "en"])
+async def test_every_turn_shows_the_newest_reply_above_the_input_bar(
+    live_server: str, language: str, viewport: dict[str, int]  # noqa: F811 - the imported fixture
+) -> None:
+    from playwright.async_api import async_playwright
+
+    resident = RESIDENTS[language]
+    phone = viewport is PHONE
+    size = f"{viewport['width']}x{viewport['height']}"
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            context = await browser.new_context(locale=resident.locale, viewport=viewport,
+                                                has_touch=phone, is_mobile=phone)
+            chat = Chat(await context.new_page(), resident, touch=phone)
+            greeting = await chat.open(f"{live_server}/chat")
+            assert greeting["lang"] == language
+
+            # Where to ask: a place question with buttons, then a long answer naming the
+            # counter, its phone number (a tel: link) and a yes/no question.
+            await chat.say(resident.where_to_ask, button=True)
+            answer = await chat.say(resident.place)
+            numbers = [link["href"] for link in answer["freshTel"]]
+            assert any(re.fullmatch(r"tel:0\d{9,10}", href) for href in numbers), numbers
+            await chat.screenshot(f"webchat-{language}-{size}-answer")
+
+            # An emergency: the red 119 message whole on screen, 119 a link.
+            urgent = await chat.say(resident.emergency, button=True)
+            assert urgent["urgent"], "the 119 guidance is marked urgent"
+            assert "tel:119" in [link["href"] for link in urgent["freshTel"]]
+            await chat.screenshot(f"webchat-{language}-{size}-urgent")
+
+            # A worry report answered with its buttons (the keyboard on the Japanese phone).
+            await chat.say(resident.worry)
+            await chat.choose_first(keyboard=phone and language == "ja")
+            assert await chat.page.locator("html").get_attribute("lang") == language
+        finally:
+            await browser.close()
+
+
+@pytest.mark.parametrize("language", ["ja", "en"])
+async def test_the_page_fits_every_phone_width(live_server: str, language: str) -> None:  # noqa: F811
+    from playwright.async_api import async_playwright
+
+    resident = RESIDENTS[language]
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            context = await browser.new_context(locale=resident.locale, viewport={"width": 320, "height": 640},
+                                                has_touch=True, is_mobile=True)
+            chat = Chat(await context.new_page(), resident, touch=True)
+            await chat.open(f"{live_server}/chat")
+            await chat.say(resident.where_to_ask, button=True)
+            await chat.say(resident.place, button=True)
+            for width in (320, 360, 390, 414, 430):
+                await chat.page.set_viewport_size({"width": width, "height": 740})
+                await chat.page.wait_for_timeout(50)
+                measured = await chat.page.evaluate(MEASURE, 0)
+                assert_fits(measured)
+                assert measured["last"]["bottom"] <= measured["bar"]["top"] + SLACK, width
+                assert measured["last"]["bottom"] > measured["view"]["top"], width
+            # The English Send button (or 送信) submits.
+            after = await chat.say(resident.emergency, button=True)
+            assert after["urgent"]
+        finally:
+            await browser.close()
+
+
+async def test_replies_are_text_never_markup(live_server: str) -> None:  # noqa: F811
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            page = await browser.new_page(locale="ja-JP", viewport=PHONE)
+            chat = Chat(page, RESIDENTS["ja"], touch=False)
+            await chat.open(f"{live_server}/chat")
+            typed = '<img src=x onerror="document.title=1">電話は 06-0000-1031 か #7119 です'
+            await chat.say(typed)
+            mine = page.locator("#log > li.me").last
+            assert await mine.text_content() == typed
+            assert await page.locator("#log img").count() == 0
+            hrefs = await mine.locator("a.tel").evaluate_all("(links) => links.map((a) => a.getAttribute('href'))")
+            assert hrefs == ["tel:0600001031", "tel:%237119"]
+        finally:
+            await browser.close()
+
+
+async def test_the_bare_address_leads_to_the_chat_and_there_is_a_favicon(live_server: str) -> None:  # noqa: F811
+    async with httpx.AsyncClient(base_url=live_server) as client:
+        home = await client.get("/", follow_redirects=True)
+        assert home.status_code == 200 and str(home.url).endswith("/chat")
+        assert 'id="log"' in home.text
+        for path in ("/favicon.ico", "/favicon.svg"):
+            icon = await client.get(path)
+            assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/"), path
+            assert icon.content.lstrip().startswith(b"<svg")
