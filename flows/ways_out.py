@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from alerts.cooperators import cooperator_at
 from alerts.lifecycle import cancel as cancel_alert
@@ -211,10 +211,11 @@ class CancelFlow(Flow):
             if queued:
                 # Thanks (or withdrawal notices) for the cooperators the alert reached: the fan-out sends them.
                 ctx.effect(EffectKind.alert_queued, alert_id=alert.id, queued=queued)
-        # The desk is told at once, in the family's words: an update delivered like any detail.
-        words = ctx.text if says_found(ctx.text) else ctx.t("utter_found_by_family_note")
-        add_details(ctx.session, case, words, source=ctx.channel, now=ctx.now)
-        ctx.effect(EffectKind.case_updated, **case_facts(case))
+        if case.status in OPEN_STATUSES:
+            # The desk is told at once, in the family's words: an update delivered like any detail.
+            words = ctx.text if says_found(ctx.text) else ctx.t("utter_found_by_family_note")
+            add_details(ctx.session, case, words, source=ctx.channel, now=ctx.now)
+            ctx.effect(EffectKind.case_updated, **case_facts(case))
         ctx.say(response, case_id=case.id)
         ctx.finish()
 
@@ -237,9 +238,12 @@ def _open_alerts(ctx: TurnContext, case: Case | None) -> list[Alert]:
 
 
 def _family_case(ctx: TurnContext) -> Case | None:
-    """The newest missing-person case this contact reported, while its data is kept."""
+    """The newest missing-person case this contact reported that is still open (or whose
+    alert still runs), while its data is kept."""
     since = ctx.now - timedelta(days=settings.missing_retention_days)
+    alert_running = (select(Alert.id).where(Alert.case_id == Case.id,
+                                            Alert.status.in_((AlertStatus.pending, AlertStatus.active))).exists())
     return ctx.session.scalar(
         select(Case).where(Case.kind == CaseKind.missing, Case.reporter_contact_id == ctx.contact.id,
-                           Case.created_at >= since)
+                           Case.created_at >= since, or_(Case.status.in_(OPEN_STATUSES), alert_running))
         .order_by(Case.id.desc()).limit(1))

@@ -9,10 +9,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from alerts.lifecycle import approve
+from alerts.lifecycle import approve, cancel
 from bot.db import session_scope
 from bot.engine import ConversationEngine
-from bot.models import Alert, AlertStatus, CaseEvent
+from bot.models import Alert, AlertStatus, Case, CaseEvent, CaseStatus
 from tests.alerts.conftest import Kicks, add_cooperator, mark_sent, outbox
 from tests.bot.conftest import Resident
 from tests.flows.conftest import Left, cases, effects, left, said
@@ -276,6 +276,19 @@ def test_stopping_after_the_report_was_sent_tells_staff(resident: Resident, db_u
     assert ("details_added", "console") in _events(db_url)
     assert cases(db_url)[0].status == case.status
     assert left(db_url, resident) == Left(None, None, {})
+
+
+def test_found_words_after_the_case_was_closed_are_not_taken(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, channel="line", user_id="U-family")
+    _missing_report(family)
+    with session_scope(db_url) as session:
+        alert = session.scalars(select(Alert)).one()
+        cancel(session, alert, by="desk", now=family.now)
+        case = session.get(Case, alert.case_id)
+        case.status, case.closed_at, case.close_reason = CaseStatus.closed, family.now, "found"
+    family.send("やめる")
+    turn = family.send("財布が見つかりました")
+    assert not {"utter_family_found_noted", "utter_family_found_alert_ended"} & set(said(turn))
 
 
 def test_found_words_from_someone_without_a_report_are_not_taken(resident: Resident, db_url: str) -> None:
