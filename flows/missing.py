@@ -27,7 +27,14 @@ from flows.followup import follow_case
 from flows.person import person_label, persons_of
 from flows.place_question import REPORT_PLACE_SLOT, area_from_record, ask_place, looks_like_place, place_already_given
 from flows.report_words import is_more_about_the_person, missing_person
-from flows.steps import PHONE_RESPONSES, REPORT_PLACE_RESPONSES, caller_phone, read_phone, read_report_place
+from flows.steps import (
+    PHONE_RESPONSES,
+    REPORT_PLACE_RESPONSES,
+    caller_phone,
+    counter_name,
+    read_phone,
+    read_report_place,
+)
 from flows.when import parse_when
 from intents.phone import national_phone
 from routing.cases import case_facts, open_case
@@ -190,7 +197,8 @@ class MissingFlow(FormFlow):
             callback_consent=True,
             now=ctx.now,
         )
-        ctx.say("utter_missing_created", urgent=True, case_id=case.id, counter_name=choice.counter.name)
+        ctx.say("utter_missing_created", urgent=True, case_id=case.id,
+                counter_name=counter_name(ctx, choice.counter.id, choice.counter.name))
         ctx.effect(EffectKind.case_created, **case_facts(case))
         self._create_alert(ctx, case)
         # What the family remembers next is added to this case.
