@@ -40,6 +40,7 @@ from flows.steps import (
     YES_NO,
     ask_yes_no,
     caller_phone,
+    counter_name,
     on_yes_no,
     read_phone,
     read_report_place,
@@ -196,7 +197,7 @@ class WorryFlow(FormFlow):
         choice = choose_counter(ctx.session, intent="report_worry", topic=None, area=area, now=ctx.now)
         assert choice.counter is not None, "a ward's 見守り相談室 must exist for every ward"
         ctx.set_slot("counter_id", choice.counter.id)
-        ctx.set_slot("counter_name", choice.counter.name)
+        ctx.set_slot("counter_name", counter_name(ctx, choice.counter.id, choice.counter.name))
         ctx.set_slot("reason", choice.reason)
         ctx.set_step("confirm")
         callback = ctx.t("utter_yes_label") if ctx.slots["callback_consent"] else ctx.t("utter_no_label")
@@ -204,7 +205,7 @@ class WorryFlow(FormFlow):
             ctx,
             "utter_worry_confirm",
             SEND,
-            counter_name=choice.counter.name,
+            counter_name=ctx.slots["counter_name"],
             noticed=ctx.slots["noticed"],
             where=ctx.slots["where"]["label"],
             since_when=ctx.slots["since_when"],
