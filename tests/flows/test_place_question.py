@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.engine import ConversationEngine
 from tests.bot.conftest import Resident
-from tests.flows.conftest import cases, left, said
+from tests.flows.conftest import cases, left, rendered, said
 
 MINAMI_TOWNS = ["town:minami-1-1", "town:minami-1-2", "town:minami-1-3", "town:minami-1-4",
                 "town:minami-2-1", "town:minami-2-2", "town:minami-2-3", "town:minami-2-4"]
@@ -93,6 +93,11 @@ def test_english_i_dont_know_to_the_town_question(engine: ConversationEngine, db
     assert said(resident.send("I don't know")) == ["utter_ask_landmark"]
     assert said(resident.send("behind the big public bath")) == ["utter_ask_since_when"]
     assert left(db_url, resident).slots["where"]["town_unknown"] is True
+    resident.send("since Monday")
+    confirm = resident.send("no")
+    assert said(confirm) == ["utter_worry_confirm"]
+    gloss = rendered("utter_counter_kind_watch", "en")
+    assert f"南区見守り相談室 (Minami-ku {gloss})" in confirm.replies[0].text, "the counter with an English gloss"
 
 
 def test_twice_no_place_ends_the_report_with_whom_to_call(resident: Resident, db_url: str) -> None:
