@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any, ClassVar
@@ -234,8 +234,9 @@ class Flow:
         message that began it (the caller ends it instead)."""
         return False
 
-    def go_back(self, ctx: TurnContext) -> bool:
-        """The resident said an answer was wrong: go back to it; False when there is none to go back to."""
+    def go_back(self, ctx: TurnContext, new_answer: str = "") -> bool:
+        """The resident said an answer was wrong (perhaps with the right one): go back to
+        it; False when there is none to go back to."""
         return False
 
     def take_correction(self, ctx: TurnContext) -> bool:
@@ -283,24 +284,31 @@ class FormFlow(Flow):
         self.start(ctx)
         return True
 
-    def go_back(self, ctx: TurnContext) -> bool:
-        """At the confirmation, ask which answer to change (one button per answer given);
-        before it, ask the previous question again. False when nothing was answered yet."""
+    def go_back(self, ctx: TurnContext, new_answer: str = "") -> bool:
+        """At the confirmation, ask which answer to change (one button per answer given),
+        unless the new answer names it (「場所は北区栄町です」); before it, the previous
+        question again — answered at once by the new answer when one came with the
+        correction (「間違えました。北区栄町4丁目です」). False when nothing was answered yet."""
         filled = [slot for slot in self.questions if slot in ctx.slots]
         if ctx.step in self.confirm_steps:
-            if not filled:
-                return False
-            ctx.set_step(CORRECTION_STEP)
-            ctx.ask("utter_ask_what_to_correct", choices=[
-                Choice(self._item_title(ctx, slot), f"{CORRECTION_PREFIX}{slot}") for slot in filled])
-            return True
+            named = named_item(new_answer, self._item_texts(ctx, filled)) if new_answer else None
+            if named is not None:
+                self.reanswer(ctx, named, new_answer)
+            elif filled:
+                ctx.set_step(CORRECTION_STEP)
+                ctx.ask("utter_ask_what_to_correct", choices=[
+                    Choice(self._item_title(ctx, slot), f"{CORRECTION_PREFIX}{slot}") for slot in filled])
+            return bool(filled)
         order = list(self.questions)
         current = order.index(ctx.step) if ctx.step in order else len(order)
         earlier = [slot for slot in filled if order.index(slot) < current]
         if not earlier:
             return False
-        ctx.say("utter_going_back")
-        self.reask(ctx, earlier[-1])
+        if new_answer:
+            self.reanswer(ctx, earlier[-1], new_answer)
+        else:
+            ctx.say("utter_going_back")
+            self.reask(ctx, earlier[-1])
         return True
 
     def take_correction(self, ctx: TurnContext) -> bool:
@@ -309,8 +317,7 @@ class FormFlow(Flow):
             slot: str | None = ctx.answer.removeprefix(CORRECTION_PREFIX)
         else:
             # Named in words: by its question's words or its answer (「場所」「4日前から」).
-            slot = named_item(ctx.text, {slot: [ctx.t(self.questions[slot]), _shown(ctx.slots[slot])]
-                                         for slot in filled})
+            slot = named_item(ctx.text, self._item_texts(ctx, filled))
         if slot not in filled:
             return False
         self.reask(ctx, slot)
@@ -322,6 +329,21 @@ class FormFlow(Flow):
         del ctx.conversation.slots[slot]
         flag_modified(ctx.conversation, "slots")
         self.ask_next(ctx)
+
+    def reanswer(self, ctx: TurnContext, slot: str, new_answer: str) -> None:
+        """Forget one answer and take ``new_answer`` as the answer to its question, as if
+        the resident had just been asked it."""
+        del ctx.conversation.slots[slot]
+        flag_modified(ctx.conversation, "slots")
+        ctx.set_step(slot)
+        ctx.message = replace(ctx.message, text=new_answer, postback=None)
+        ctx.answer = new_answer
+        ctx.__dict__.pop("plain", None)  # the cached fold of the old text
+        self.resume(ctx)
+
+    def _item_texts(self, ctx: TurnContext, slots: list[str]) -> dict[str, list[str]]:
+        """What each answer is known by: its question and the answer given."""
+        return {slot: [ctx.t(self.questions[slot]), _shown(ctx.slots[slot])] for slot in slots}
 
     def _item_title(self, ctx: TurnContext, slot: str) -> str:
         """A button for one answer: its question's first sentence (「いつ頃から気になっていますか」)."""

@@ -45,7 +45,7 @@ from flows.conversation import MENU_RESPONSES, ask_menu
 from flows.cooperator import STOP_WORDS, contact_endpoints
 from flows.followup import FOLLOWUP
 from flows.steps import YES_NO, ask_yes_no, yes_or_no
-from intents.exits import is_cancel, is_correction, is_denial, is_restart, is_soft_cancel, says_found
+from intents.exits import correction, is_cancel, is_restart, is_soft_cancel, says_found
 from routing.cases import OPEN_STATUSES, add_details, case_facts
 
 __all__ = ["CancelFlow"]
@@ -119,9 +119,11 @@ class CancelFlow(Flow):
             if is_cancel(text):
                 return "cancel"
             if active is not None:
-                at_confirmation = isinstance(active, FormFlow) and ctx.step in active.confirm_steps
-                if is_correction(text) or (at_confirmation and is_denial(text)):
-                    return "correct" if isinstance(active, FormFlow) or ctx.slots.get(PROMPT_SLOT) else None
+                new_answer = correction(text, at_confirmation=_at_confirmation(ctx, active))
+                # A flow without a form reads a correction that brings its new answer itself.
+                if new_answer is not None and (isinstance(active, FormFlow) or (
+                        not new_answer and ctx.slots.get(PROMPT_SLOT))):
+                    return "correct"
                 if is_soft_cancel(text) and _free_question(ctx):
                     return "cancel"
         if choosing:
@@ -143,7 +145,7 @@ class CancelFlow(Flow):
         elif way == "restart":
             self._restart(ctx, active)
         elif way == "correct" and active is not None:
-            if not active.go_back(ctx):
+            if not active.go_back(ctx, correction(ctx.text, at_confirmation=_at_confirmation(ctx, active)) or ""):
                 ctx.repeat_prompt()
         elif way == "pick" and active is not None:
             if not active.take_correction(ctx):
@@ -218,6 +220,11 @@ class CancelFlow(Flow):
             ctx.effect(EffectKind.case_updated, **case_facts(case))
         ctx.say(response, case_id=case.id)
         ctx.finish()
+
+
+def _at_confirmation(ctx: TurnContext, active: Flow) -> bool:
+    """Whether the active flow is showing the answers for confirmation (「違います」 corrects there)."""
+    return isinstance(active, FormFlow) and ctx.step in active.confirm_steps
 
 
 def _free_question(ctx: TurnContext) -> bool:

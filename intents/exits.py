@@ -23,13 +23,23 @@ This module only reads text; what each way out does is ``flows.ways_out``'s.
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Callable
 
 from intents.normalize import fold_for_matching
 
-__all__ = ["is_cancel", "is_correction", "is_denial", "is_restart", "is_soft_cancel", "named_item", "says_found"]
+__all__ = ["correction", "is_cancel", "is_correction", "is_denial", "is_restart", "is_soft_cancel", "named_item",
+           "says_found"]
 
 # Longer than this, a message is telling something, not only leaving (folded, without spaces).
 _MAX_EXIT_CHARS = 40
+_LATIN = re.compile(r"[A-Za-z]{2}")
+_KANA_KANJI = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+# Where a clause ends: punctuation; in Japanese also a space (a speech recogniser's pause).
+_JA_BREAK = re.compile(r"[、。,.!?！？;\n]+\s*|\s+")
+_EN_BREAK = re.compile(r"[,.!?;\n]+\s*|\s+-\s+")
+# What follows a way out but takes it back or quotes it: 「もういい、と言われた」「やめます。でも…」.
+_NOT_A_REASON = re.compile(r"(?:と|って|という|とか|でも|けど|だけど|but|however|though)")
 
 # --------------------------------------------------------------------------- Japanese
 # What may come before the way out: second thoughts, apologies, hesitations, "this matter".
@@ -42,7 +52,8 @@ _JA_LEAD = (
 # What may close it: politeness, a particle, "I'll ask again later", thanks.
 _JA_TAIL = (
     r"(?:です|ですわ|ね|よ|わ|や|な|かな|かなあ|ー|ください|下さい|くれ|お願いします|おねがいします|お願い|すみません|"
-    r"すいません|ごめんなさい|失礼します|ありがとう(?:ございました|ございます)?|"
+    r"すいません|ごめんなさい|失礼します|失礼しました|すみませんでした|お騒がせしました|お騒がせしてすみません|"
+    r"ありがとう(?:ございました|ございます)?|大丈夫(?:です)?|ええで|ええよ|いいよ|かまへん|かまわん|"
     r"また(?:今度|あとで|後で|にします)?(?:相談します|連絡します|にします|します)?|"
     r"自分で(?:探します|なんとかします|何とかします|します))*"
 )
@@ -59,7 +70,7 @@ _JA_CANCEL_CORE = (
     r"もう(?:いい|ええ|けっこう|結構|よろしい|大丈夫|いらない|いりません|いらん)(?:です|でございます|んです|わ|や|よ|っす|って)?|"
     r"(?:やっぱり|やっぱ|やはり)(?:いい|ええ|けっこう|結構|大丈夫|いらない|いりません)(?:です|わ|や)?"
 )
-_JA_CANCEL = re.compile(rf"\A{_JA_LEAD}(?:{_JA_CANCEL_CORE}){_JA_TAIL}\Z")
+_JA_CANCEL = re.compile(rf"\A{_JA_LEAD}(?:(?:{_JA_CANCEL_CORE}){_JA_TAIL})+\Z")
 # Words that answer a yes/no or "none" question (flows.base _YES/_NO) but mean "never
 # mind" where a free answer is expected.
 _JA_SOFT_CANCEL = re.compile(
@@ -76,7 +87,7 @@ _JA_RESTART = re.compile(
     rf"{_JA_TAIL}\Z"
 )
 _JA_CORRECTION = re.compile(
-    rf"\A{_JA_LEAD}(?:(?:さっきの|前の|今の)?(?:答え|回答|入力|内容)?(?:は|が|を)?)?"
+    rf"\A{_JA_LEAD}(?:(?:さっきの|前の|今の|最初の)?(?:[^\sはがを]{{1,8}}(?:は|が|を|の))?)?"
     r"(?:(?:訂正|修正|変更|直し)(?:したい|したいです|します|して|させて|させてください|お願いします|があります|"
     r"したいところがあります|です)?|"
     r"(?:間違|まちが)(?:え|い|っ)(?:ました|た|です|てます|ている|てる|ていました|ちゃった|ちゃいました)|"
@@ -175,18 +186,52 @@ def _squeezed(text: str) -> str:
     """Folded for matching, curly apostrophes straight; Japanese without the spaces a
     phone's speech recogniser puts between phrases."""
     plain = fold_for_matching(text).replace("’", "'")
-    return plain if re.search(r"[a-z]{2}", plain) else plain.replace(" ", "")
+    return plain if _is_english(plain) else plain.replace(" ", "")
+
+
+def _is_english(text: str) -> bool:
+    return bool(_LATIN.search(text)) and not _KANA_KANJI.search(text)
 
 
 def _short(plain: str) -> bool:
     return 0 < len(plain) <= _MAX_EXIT_CHARS
 
 
-def is_cancel(text: str) -> bool:
-    """Whether the whole message says "stop / never mind" (「やっぱりやめとくわ」「もういいです」
-    「中止して」 "never mind"), whatever question was asked."""
+def _after_leading(text: str, test: Callable[[str], bool]) -> str | None:
+    """What follows the message's first clauses when they alone pass ``test`` (「間違えました。
+    北区栄町です」 → 「北区栄町です」); None when no leading clauses do, or nothing follows.
+
+    Clauses end at punctuation, and in Japanese at the spaces a speech recogniser puts
+    between phrases; an English space never ends one ("stop by the station" is one clause).
+    """
+    text = unicodedata.normalize("NFKC", text).strip()
+    breaks = (_EN_BREAK if _is_english(text) else _JA_BREAK).finditer(text)
+    for brk in breaks:
+        head, rest = text[:brk.start()], text[brk.end():].strip()
+        if rest and test(head):
+            return rest
+    return None
+
+
+def _whole_cancel(text: str) -> bool:
     plain = _squeezed(text)
     return _short(plain) and bool(_JA_CANCEL.match(plain) or _EN_CANCEL.match(plain))
+
+
+def _whole_correction(text: str) -> bool:
+    plain = _squeezed(text)
+    return _short(plain) and bool(_JA_CORRECTION.match(plain) or _EN_CORRECTION.match(plain))
+
+
+def is_cancel(text: str) -> bool:
+    """Whether the message says "stop / never mind" (「やっぱりやめとくわ」「もういいです」
+    「中止して」 "never mind"), whatever question was asked: the whole message, or its first
+    clauses followed by a short reason (「やめます、兄が対応するので」 "Cancel please, my
+    brother is handling it") — not by a quotation (「もういい、と言われた」) or a "but"."""
+    if _whole_cancel(text):
+        return True
+    rest = _after_leading(text, _whole_cancel)
+    return rest is not None and len(rest) <= _MAX_EXIT_CHARS and not _NOT_A_REASON.match(rest.lower())
 
 
 def is_soft_cancel(text: str) -> bool:
@@ -204,10 +249,9 @@ def is_restart(text: str) -> bool:
 
 
 def is_correction(text: str) -> bool:
-    """Whether the message says an answer was wrong or should be changed (「訂正したい」
-    「間違えました」「前に戻る」 "that's wrong", "go back")."""
-    plain = _squeezed(text)
-    return _short(plain) and bool(_JA_CORRECTION.match(plain) or _EN_CORRECTION.match(plain))
+    """Whether the whole message says an answer was wrong or should be changed (「訂正した
+    い」「間違えました」「前に戻る」 "that's wrong", "go back")."""
+    return _whole_correction(text)
 
 
 def is_denial(text: str) -> bool:
@@ -215,6 +259,25 @@ def is_denial(text: str) -> bool:
     a confirmation, an answer elsewhere."""
     plain = _squeezed(text)
     return _short(plain) and bool(_JA_DENIAL.match(plain) or _EN_DENIAL.match(plain))
+
+
+def correction(text: str, *, at_confirmation: bool = False) -> str | None:
+    """A correction and the new answer it brings, if any.
+
+    Args:
+        text: the resident's message (「すみません、間違えました。北区栄町4丁目です」).
+        at_confirmation: whether a confirmation is open: 「違います」 corrects only there.
+
+    Returns:
+        None when the message is no correction; "" for a correction alone (「訂正」); else
+        the words after it, the new answer (「北区栄町4丁目です」).
+    """
+    def corrects(words: str) -> bool:
+        return _whole_correction(words) or (at_confirmation and is_denial(words))
+
+    if corrects(text):
+        return ""
+    return _after_leading(text, corrects)
 
 
 def says_found(text: str) -> bool:
@@ -228,6 +291,6 @@ def says_found(text: str) -> bool:
     plain = _squeezed(text)
     if not 0 < len(plain) <= 2 * _MAX_EXIT_CHARS or text.rstrip().endswith(("?", "？")):
         return False
-    if re.search(r"[a-z]{2}", plain):
+    if _is_english(plain):
         return bool(_EN_FOUND.search(plain)) and not _EN_NOT_FOUND.search(plain)
     return bool(_JA_FOUND.search(plain)) and not _JA_NOT_FOUND.search(plain) and not plain.endswith(("か", "?"))

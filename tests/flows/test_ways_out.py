@@ -92,6 +92,14 @@ def test_missing_report_stopped_in_kansai_dialect(resident: Resident, db_url: st
     assert not cases(db_url)
 
 
+def test_english_cancel_with_a_reason(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, language="en")
+    family.send("My mother is missing, she has dementia")
+    stopped = family.send("Cancel please, my brother is handling it")
+    assert said(stopped) == CANCELLED and effects(stopped) == [("cancelled", {})]
+    assert not cases(db_url)
+
+
 def test_english_never_mind_in_a_form(engine: ConversationEngine, db_url: str) -> None:
     resident = Resident(engine, language="en")
     resident.send("My elderly neighbour hasn't been seen for days and his mail is piling up")
@@ -173,6 +181,34 @@ def test_thats_wrong_in_english_at_the_missing_forms_questions(engine: Conversat
     assert said(family.send("go back")) == ["utter_going_back", "utter_ask_last_seen_where"]
     kept = left(db_url, family)
     assert kept.step == "last_seen_where" and kept.slots["missing_who"] == "80 year old man, short, grey hair"
+
+
+def test_a_correction_that_brings_the_right_answer(resident: Resident, db_url: str) -> None:
+    resident.send("近所の一人暮らしのおじいさんが、最近ずっと同じ服を着ていて、痩せてきました")
+    resident.send("北区柳町1丁目です")
+    fixed = resident.send("すみません、間違えました。北区栄町4丁目です")
+    assert said(fixed) == ["utter_ask_since_when"], "the new place replaces the old, and the form goes on"
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "kita-2-3"
+    resident.send("3日前からです")
+    resident.send("いいえ")
+    # At the confirmation, the answer named by the correction is replaced at once.
+    assert said(resident.send("違います、場所は南区朝日町3丁目です")) == ["utter_worry_confirm"]
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "minami-1-2"
+    resident.send("はい")
+    [case] = cases(db_url)
+    assert case.town_id == "minami-1-2"
+
+
+def test_english_correction_with_the_right_answer_at_the_confirmation(engine: ConversationEngine,
+                                                                     db_url: str) -> None:
+    resident = Resident(engine, language="en")
+    resident.send("My elderly neighbour hasn't been seen for days and his mail is piling up")
+    resident.send("Chuo-ku Minatomachi")
+    resident.send("since last week")
+    resident.send("no")
+    fixed = resident.send("No, that's wrong. It started about 3 days ago")
+    assert said(fixed) == ["utter_ask_what_to_correct"], "the words name no answer: which one is asked"
+    assert said(resident.send("3")) == ["utter_ask_since_when"]
 
 
 def test_a_description_that_is_not_a_denial_is_kept(resident: Resident, db_url: str) -> None:

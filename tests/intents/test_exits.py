@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from intents.exits import is_cancel, is_correction, is_denial, is_restart, is_soft_cancel, named_item, says_found
+from intents.exits import correction, is_cancel, is_correction, is_denial, is_restart, is_soft_cancel, named_item, says_found
 
 
 @pytest.mark.parametrize("text", [
@@ -18,6 +18,9 @@ from intents.exits import is_cancel, is_correction, is_denial, is_restart, is_so
     "cancel", "Never mind!", "nevermind", "forget it", "Actually, I changed my mind.", "stop", "I want to stop",
     "no thanks, I'll stop", "Cancel it please", "取りやめます", "やめさせていただきます", "もうよろしいです",
     "もう結構でございます", "no need anymore", "I'm done",
+    # several clauses, or a short reason after
+    "もうええわ、やめとく", "やっぱいいや、大丈夫", "いえ、やっぱりけっこうです。お騒がせしました", "あ やっぱり いいです やめます",
+    "やっぱやめとくわ、ええでええで", "やめます、兄が対応するので", "Cancel please, my brother is handling it",
 ])
 def test_ways_to_stop(text: str) -> None:
     assert is_cancel(text)
@@ -27,6 +30,7 @@ def test_ways_to_stop(text: str) -> None:
     "やめてと言っても聞かない", "中止になった行事", "隣の人が最近ゴミ出しをやめたみたい", "もう3日も見ていない",
     "もういない", "いいです", "はい", "いいえ", "大丈夫です", "結構です", "やめて", "やめてください",
     "配信を停止して", "stop alerts", "don't stop the search", "最初から", "",
+    "もういい、と言われた", "やめます。でも隣のおばあさんが心配で", "stop by the station",
 ])
 def test_not_a_way_to_stop(text: str) -> None:
     assert not is_cancel(text)
@@ -105,3 +109,17 @@ WORRY_ITEMS = {
 ])
 def test_which_answer_in_words(text: str, item: str | None) -> None:
     assert named_item(text, WORRY_ITEMS) == item
+
+
+@pytest.mark.parametrize(("text", "at_confirmation", "new_answer"), [
+    ("訂正", False, ""),
+    ("すみません、間違えました。北区栄町4丁目です", False, "北区栄町4丁目です"),
+    ("すみません、場所を間違えました。最後に見たのは中央区元町の公園です", False, "最後に見たのは中央区元町の公園です"),
+    ("違います、場所は北区栄町4丁目です", True, "場所は北区栄町4丁目です"),
+    ("違います、場所は北区栄町4丁目です", False, None),
+    ("No, that's wrong. He was last seen in Kita-ku", False, "He was last seen in Kita-ku"),
+    ("いつもと様子が違う", True, None),
+    ("間違えて隣の家に入ってしまうことがある", False, None),
+])
+def test_a_correction_and_its_new_answer(text: str, at_confirmation: bool, new_answer: str | None) -> None:
+    assert correction(text, at_confirmation=at_confirmation) == new_answer
