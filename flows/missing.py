@@ -32,6 +32,7 @@ from flows.steps import (
     REPORT_PLACE_RESPONSES,
     caller_phone,
     counter_name,
+    place_flags,
     read_phone,
     read_report_place,
 )
@@ -183,6 +184,7 @@ class MissingFlow(FormFlow):
                 "first_report": ctx.slots.get("first_report"),
                 "who": ctx.slots["missing_who"],
                 "last_seen_where": where["label"],
+                **place_flags(where),
                 "last_seen_when": ctx.slots["last_seen_when"],
                 "clothing": ctx.slots["clothing"],
                 "callback_phone": ctx.slots["callback_phone"],

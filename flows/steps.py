@@ -58,6 +58,7 @@ __all__ = [
     "on_yes_no",
     "outside_city",
     "outside_lines",
+    "place_flags",
     "read_phone",
     "read_place_answer",
     "read_report_place",
@@ -327,6 +328,14 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
         return _ask(ctx, state, "town", lambda: ask_town_in_ward(ctx, ward_area, dont_know=True))
     state["ward_asked"] = True
     return _ask(ctx, state, "ward", lambda: _ask_ward(ctx, prompt))
+
+
+def place_flags(record: dict[str, Any]) -> dict[str, Any]:
+    """What a case's details add about a place read by :func:`read_report_place`: the flag
+    for staff when the town is not known, with the landmark given instead (nothing otherwise)."""
+    if not record.get("town_unknown"):
+        return {}
+    return {"town_unknown": True, "landmark": record.get("landmark")}
 
 
 def _ask_ward(ctx: TurnContext, prompt: str) -> None:

@@ -42,6 +42,7 @@ from flows.steps import (
     caller_phone,
     counter_name,
     on_yes_no,
+    place_flags,
     read_phone,
     read_report_place,
     yes_or_no,
@@ -216,7 +217,8 @@ class WorryFlow(FormFlow):
         where = ctx.slots["where"]
         area = area_from_record(ctx, where)
         consent = bool(ctx.slots["callback_consent"])
-        details = {"noticed": ctx.slots["noticed"], "where": where["label"], "since_when": ctx.slots["since_when"]}
+        details = {"noticed": ctx.slots["noticed"], "where": where["label"], "since_when": ctx.slots["since_when"],
+                   **place_flags(where)}
         if consent:
             details["callback_phone"] = ctx.slots.get("callback_phone")
         case, linked = open_case(

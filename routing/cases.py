@@ -106,8 +106,12 @@ def case_facts(case: Case, details: dict[str, Any] | None = None, callback_conse
     fields = {name: details.get(key) for name, key in _FIELDS.get(case.kind, {}).items()}
     # How the counter can reach the reporter, never the number itself: effects are logged.
     fields["contact"] = "phone" if details.get("callback_phone") else ("channel" if consent else None)
-    return {"case_id": case.id, "case_kind": case.kind.value, "counter_id": case.counter_id,
-            "town_id": case.town_id, "urgent": case.urgent, "fields": fields}
+    facts = {"case_id": case.id, "case_kind": case.kind.value, "counter_id": case.counter_id,
+             "town_id": case.town_id, "urgent": case.urgent, "fields": fields}
+    if details.get("town_unknown"):
+        # The resident did not know the town and gave a landmark: staff must look for it.
+        facts["place_unknown"] = True
+    return facts
 
 
 def add_details(session: Session, case: Case, text: str, *, source: str | None, now: datetime | None = None) -> CaseEvent:

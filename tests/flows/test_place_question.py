@@ -38,6 +38,7 @@ def test_failure_3_a_ward_button_asks_which_town_of_the_worry_report(resident: R
     _finish_worry(resident)
     [case] = cases(db_url)
     assert (case.counter_id, case.town_id) == ("mimamori-minami", "minami-1-2")
+    assert "town_unknown" not in case.details and "place_unknown" not in resident.last.effects[0].data
 
 
 def test_failure_3_a_typed_ward_then_a_sound_alike_town(resident: Resident, db_url: str) -> None:
@@ -81,6 +82,8 @@ def test_i_dont_know_without_a_ward_asks_the_ward_after_the_landmark(resident: R
     _finish_worry(resident)
     [case] = cases(db_url)
     assert (case.counter_id, case.ward, case.town_id) == ("mimamori-kita", "kita", None)
+    assert (case.details["town_unknown"], case.details["landmark"]) == (True, "大きな銭湯の裏"), "flagged for staff"
+    assert resident.last.effects[0].data["place_unknown"] is True
 
 
 def test_english_i_dont_know_to_the_town_question(engine: ConversationEngine, db_url: str) -> None:

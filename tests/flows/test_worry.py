@@ -75,7 +75,7 @@ def test_kansai_dialect_town_unknown_and_no_call_back(resident: Resident, db_url
     assert (case.counter_id, case.ward, case.town_id) == ("mimamori-kita", "kita", None)
     assert case.reporter_contact_id is None and not case.callback_consent
     assert case.details == {"noticed": "隣のじいちゃん最近見いひんねん", "where": "北区（町名不明・目印：銭湯の裏）",
-                            "since_when": "一週間くらい前から"}
+                            "since_when": "一週間くらい前から", "town_unknown": True, "landmark": "銭湯の裏"}
 
 
 def test_english(engine: ConversationEngine, db_url: str) -> None:
