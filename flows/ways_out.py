@@ -18,7 +18,9 @@ message with the matchers of :mod:`intents.exits` and:
   conversation), their alert ends — a pending one is withdrawn, an active one is marked
   found, which thanks the cooperators it reached (``alert_ended``) — the family's words
   reach the desk as an update of the case (``case_updated``), and the family is thanked.
-  A family's 「お知らせを止めて」 alone is asked 「見つかりましたか」 first. This runs before the
+  A family's 「お知らせを止めて」 alone is asked 「見つかりましたか」 first; found and stop
+  from a chat with no report (the family reported by phone) is told how to reach the desk
+  (``utter_found_report_elsewhere``) instead of "you are not a cooperator". This runs before the
   cooperators' stop-alerts words (flows.registry order), so a family's 「お知らせを止めて」
   is never taken for a cooperator leaving.
 
@@ -50,7 +52,7 @@ from routing.cases import OPEN_STATUSES, add_details, case_facts
 
 __all__ = ["CancelFlow"]
 
-WayOut = Literal["cancel", "restart", "correct", "pick", "found", "ask_found"]
+WayOut = Literal["cancel", "restart", "correct", "pick", "found", "ask_found", "found_elsewhere"]
 
 # Flows in which "found" is the resident's report, not a way out: a cooperator telling
 # where they found the person is a sighting.
@@ -86,6 +88,7 @@ class CancelFlow(Flow):
         "utter_family_alert_continues",
         "utter_cancel_after_report",
         "utter_found_by_family_note",
+        "utter_found_report_elsewhere",
         *YES_NO.responses,
         *MENU_RESPONSES,
     )
@@ -114,6 +117,10 @@ class CancelFlow(Flow):
             if STOP_WORDS.search(ctx.plain) and ctx.step != _ASK_FOUND and _open_alerts(ctx, _family_case(ctx)):
                 # A family asking to stop "the alerts" most likely means theirs: ask before ending it.
                 return "ask_found"
+            if says_found(text) and STOP_WORDS.search(ctx.plain) and _family_case(ctx) is None and cooperator_at(
+                    ctx.session, contact_endpoints(ctx), active_only=True) is None:
+                # A family writing from another chat than the report's: not a cooperator leaving either.
+                return "found_elsewhere"
             if is_restart(text):
                 return "restart"
             if is_cancel(text):
@@ -142,6 +149,10 @@ class CancelFlow(Flow):
             ctx.conversation.flow = self.name
             ctx.set_step(_ASK_FOUND)
             ask_yes_no(ctx, "utter_ask_family_found")
+        elif way == "found_elsewhere":
+            ctx.say("utter_found_report_elsewhere")
+            ask_menu(ctx)
+            ctx.finish(keep_prompt=True)
         elif way == "restart":
             self._restart(ctx, active)
         elif way == "correct" and active is not None:

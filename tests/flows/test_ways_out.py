@@ -327,6 +327,21 @@ def test_found_words_after_the_case_was_closed_are_not_taken(engine: Conversatio
     assert not {"utter_family_found_noted", "utter_family_found_alert_ended"} & set(said(turn))
 
 
+def test_found_and_stop_from_a_chat_without_the_report(engine: ConversationEngine, db_url: str) -> None:
+    """The family reported by phone and writes on LINE: told how to reach the desk, never
+    "you are not a cooperator"."""
+    caller = Resident(engine, channel="voice", user_id="+81312345678")
+    caller.send(event="call_start")
+    caller.send("3")
+    for answer in ("80歳の男性 白髪", "中央区本町", "今朝8時ごろ", "紺色のジャンパー"):
+        caller.send(answer)
+    assert len(cases(db_url)) == 1
+    family = Resident(engine, channel="line", user_id="U-other-chat")
+    turn = family.send("父が見つかりました！お知らせを止めてください")
+    assert said(turn) == ["utter_found_report_elsewhere", "utter_menu"]
+    assert _alert(db_url).status == AlertStatus.pending, "nothing is ended from a chat that did not report"
+
+
 def test_found_words_from_someone_without_a_report_are_not_taken(resident: Resident, db_url: str) -> None:
     turn = resident.send("見つかりました")
     assert "utter_family_found_alert_ended" not in said(turn) and "utter_missing_found_ended" not in said(turn)
