@@ -25,7 +25,15 @@ from bot.settings import settings
 from flows.base import FormFlow, TurnContext, is_no, is_yes
 from flows.followup import follow_case
 from flows.person import person_label, persons_of
-from flows.place_question import REPORT_PLACE_SLOT, area_from_record, ask_place, looks_like_place, place_already_given
+from flows.place_question import (
+    REPORT_PLACE_SLOT,
+    area_from_record,
+    ask_place,
+    is_bare_place,
+    looks_like_place,
+    place_already_given,
+    says_dont_know,
+)
 from flows.report_words import is_more_about_the_person, missing_person
 from flows.steps import (
     PHONE_RESPONSES,
@@ -127,6 +135,9 @@ class MissingFlow(FormFlow):
             if phone is None:
                 return
             ctx.set_slot("callback_phone", phone)
+        elif step == "missing_who" and is_bare_place(ctx) and "last_seen_where" not in ctx.slots:
+            # Only a place (「みなみく すみよしちょう」): it answers where; who is asked again.
+            self._read_words(ctx)
         elif step in QUESTIONS:
             # The answer to the question asked, whatever it sounds like (a description is who).
             ctx.set_slot(step, ctx.text)
@@ -148,7 +159,7 @@ class MissingFlow(FormFlow):
         """Words that tell more about the person are added to who; the question is asked
         again. False when the words are not such a detail."""
         words = ctx.own_words
-        if not words or not is_more_about_the_person(words):
+        if not words or says_dont_know(ctx) or not is_more_about_the_person(words):
             return False
         who = ctx.slots.get("missing_who")
         ctx.set_slot("missing_who", f"{who} / {words}" if who else words)

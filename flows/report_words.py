@@ -46,7 +46,7 @@ _OBSERVED = 3
 
 # Who is missing: a family word, possibly with an age and a sex around it.
 _FAMILY = (r"(?:うちの|わたしの|私の|僕の|俺の)?(?:認知症の|ぼけた|ボケた)?"
-           r"(?:お?父(?:さん|親)?|お?母(?:さん|親)?|祖父|祖母|おじいさん|おじいちゃん|じいちゃん|じいさん|おばあさん|"
+           r"(?:おかん|おとん|かあちゃん|とうちゃん|母ちゃん|父ちゃん|おっかあ|お?父(?:さん|親)?|お?母(?:さん|親)?|祖父|祖母|おじいさん|おじいちゃん|じいちゃん|じいさん|おばあさん|"
            r"おばあちゃん|ばあちゃん|ばあさん|おやじ|親父|おふくろ|お袋|夫|主人|旦那|妻|家内|嫁|息子|娘|兄|弟|姉|妹|"
            r"おじ|おば|叔父|叔母|伯父|伯母)")
 _AGE = r"(?:\d{1,3}\s*(?:歳|才|さい)(?:になる)?|[一二三四五六七八九十百]+\s*(?:歳|才))"
@@ -75,13 +75,20 @@ _SINCE_EN = re.compile(
 _PREDICATE_JA = re.compile(
     r"(?:て|で)(?:いる|いま|いた|る|た|ます|おる|おり|とる|ちょる|へん|ない)|(?:と|ど)(?:る|った|ります)|"
     r"(?:ない|なく|なかった|ません|ました|ます|ったまま|たまま|まま|っぱなし|ぱなし|へん|ひん|ねん|らん|れない|られない|"
-    r"[うくすつぬふむるぐぶ](?:[。、,.!！]|\Z)|った|いた|した|んだ|かった|しい|くて|うて)"
+    r"った|いた|した|んだ|かった|しい|くて|うて|だし|やし|だけど|やけど|みたい|らしい|っぽい)"
 )
+# A plain verb ending a clause (「音がする」「においがする」) — but also 「近く」, so not next to a spot.
+_PLAIN_VERB_END = re.compile(r"[\u4e00-\u9fffぁ-ゖ](?<![ぁぃぅぇぉっゃゅょゎ])[うくすつぬふむるぐぶ](?:[。、,.!！]|\Z)")
 _PREDICATE_EN = re.compile(
     r"\b(?:is|are|was|were|has|have|had|been|seems?|looks?|keeps?|hasn'?t|haven'?t|isn'?t|wasn'?t|not|no)\b"
     r"|\b\w+(?:ing|ed)\b", re.IGNORECASE)
 # A landmark is said in a few words (「駅前のスーパーの裏」); prose this long is more than that.
 _PROSE = 15
+# Words that name a spot or an address (a landmark answer), and how long a casual detail is at least.
+_SPOT = re.compile(
+    r"近く|前|裏|横|隣|となり|そば|付近|あたり|辺|向かい|駅|公園|交差点|角|筋|通り|沿い|ビル|店|スーパー|コンビニ|"
+    r"学校|病院|神社|寺|橋|川|団地|マンション|アパート|\d+\s*(?:丁目|番|号|-)|ちょうめ|[町区市村]")
+_SHORT_DETAIL = 6
 _MIN_DETAIL = 5
 _PROSE_WORDS = 7
 _MIN_WORDS = 3
@@ -126,9 +133,11 @@ def missing_person(text: str) -> str | None:
     """
     plain = _plain(text)
     match = _PERSON_JA.search(plain) or _PERSON_EN.search(plain)
-    if match is None or not _HAS_AGE.search(match.group(0)):
-        return None
-    return match.group(0).strip(" 、,")
+    if match is not None and _HAS_AGE.search(match.group(0)):
+        return match.group(0).strip(" 、,")
+    # Said apart (「おやじが おらんように なった 85さい」): the family word and the age.
+    family, age = re.search(_FAMILY, plain), re.search(_AGE, plain)
+    return f"{family.group(0)} {age.group(0)}" if family and age else None
 
 
 def since_when(text: str) -> str | None:
@@ -148,5 +157,13 @@ def is_more_about_the_person(text: str) -> bool:
     if plain.isascii():
         words = len(re.findall(r"[A-Za-z']+", plain))
         return words >= _PROSE_WORDS or (words >= _MIN_WORDS and _PREDICATE_EN.search(plain) is not None)
-    letters = _letters(plain)
-    return letters >= _PROSE or (letters >= _MIN_DETAIL and _PREDICATE_JA.search(plain) is not None)
+    letters = len(re.findall(r"[^\W\d_]", plain))
+    if letters >= _PROSE or (letters >= _MIN_DETAIL and _PREDICATE_JA.search(plain) is not None):
+        return True
+    if _SPOT.search(plain):
+        return False
+    # Short and casual (「郵便受けパンパンだし」「変な音がする」): a detail, unless it reads like a
+    # spot — or is kana only, as a town name the directory did not know may be (「やなぎちょう」).
+    if letters >= _SHORT_DETAIL and re.search(r"[\u4e00-\u9fff\u30a0-\u30ff]", plain):
+        return True
+    return letters >= _MIN_DETAIL and _PLAIN_VERB_END.search(plain) is not None

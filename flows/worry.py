@@ -18,6 +18,9 @@ open case; afterwards the conversation follows the case (flows/followup.py).
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from bot.messages import EffectKind
 from bot.models import CaseKind
 from bot.settings import settings
@@ -27,10 +30,12 @@ from flows.place_question import (
     REPORT_PLACE_SLOT,
     area_from_record,
     ask_place,
+    is_bare_place,
     looks_like_place,
     place_already_given,
     place_from_message,
     place_label,
+    says_dont_know,
 )
 from flows.report_words import is_more_about_the_person, says_what_was_noticed, since_when
 from flows.steps import (
@@ -52,6 +57,9 @@ from routing.cases import case_facts, household_key, open_case
 from routing.counters import choose_counter
 
 __all__ = ["WorryFlow"]
+
+# The rest of an address said on its own: 「2丁目」「3番5号」「2-3」「二丁目」.
+_ADDRESS_REST = re.compile(r"\A\s*(?:\d+|[一二三四五六七八九十]+)\s*(?:丁目|番地?|号|-\d)")
 
 # The order of worry_form's required slots in domain.yml; the flow asks for the first one missing.
 QUESTIONS = {
@@ -114,6 +122,11 @@ class WorryFlow(FormFlow):
     def resume(self, ctx: TurnContext) -> None:
         step = ctx.step
         if step == "noticed":
+            if is_bare_place(ctx) and "where" not in ctx.slots:
+                # Only a place (「北区柳町2丁目です」): it answers where; what was noticed is asked again.
+                self._read_words(ctx, first=False)
+                self._next(ctx)
+                return
             # The answer to "what did you notice" is what was noticed, whatever else it says.
             ctx.set_slot("noticed", ctx.text)
             if ctx.own_words:
@@ -129,6 +142,8 @@ class WorryFlow(FormFlow):
                 return
             ctx.set_slot("where", where)
         elif step == "since_when":
+            if self._address_after_the_place(ctx):
+                return
             ctx.set_slot("since_when", ctx.text or ctx.t("utter_unknown_label"))
         elif step == "callback_consent":
             consent = yes_or_no(ctx)
@@ -152,18 +167,38 @@ class WorryFlow(FormFlow):
             return
         self._next(ctx)
 
+    def _address_after_the_place(self, ctx: TurnContext) -> bool:
+        """「2丁目」「3番5号」 sent just after the town: the rest of the address, not since when."""
+        words = ctx.own_words
+        where = ctx.slots.get("where") or {}
+        if not words or not _ADDRESS_REST.match(unicodedata.normalize("NFKC", words)) or since_when(words):
+            return False
+        ctx.set_slot("where", {**where, "detail": " ".join(filter(None, (where.get("detail"), words))),
+                               "label": f"{where.get('label', '')} {words}".strip()})
+        ctx.set_slot("where_text", " ".join(filter(None, (ctx.slots.get("where_text"), words))))
+        ctx.say("utter_detail_noted")
+        ctx.repeat_prompt()
+        return True
+
     def _more_instead_of_a_place(self, ctx: TurnContext) -> bool:
         """Asked where, the resident told more about the person instead (no place, prose)."""
         asking = (ctx.slots.get(REPORT_PLACE_SLOT) or {}).get("asking")
         if asking == "landmark" or looks_like_place(ctx):
             return False
+        if "since_when" not in ctx.slots and ctx.own_words and (since := since_when(ctx.own_words)):
+            # 「3日前から」 answers a later question: kept, and the place asked again.
+            ctx.set_slot("since_when", since)
+            if not is_more_about_the_person(ctx.own_words):
+                ctx.say("utter_detail_noted")
+                ctx.repeat_prompt()
+                return True
         return self._more(ctx)
 
     def _more(self, ctx: TurnContext, *, ask_again: bool = True) -> bool:
         """Words that tell more about the person are added to what was noticed; the
         question is asked again. False when the words are not such a detail."""
         words = ctx.own_words
-        if not words or not is_more_about_the_person(words):
+        if not words or says_dont_know(ctx) or not is_more_about_the_person(words):
             return False
         noticed = ctx.slots.get("noticed")
         ctx.set_slot("noticed", f"{noticed} / {words}" if noticed else words)

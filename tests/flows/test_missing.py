@@ -288,3 +288,10 @@ def test_the_first_message_fills_who_and_where(resident: Resident, db_url: str, 
     assert kept.get("missing_who") == who and kept["first_report"] == text
     if asked == "utter_ask_last_seen_when":
         assert kept["last_seen_where"]["area"]["town_id"] == "chuo-1-1"
+
+
+def test_only_a_place_sent_for_who_answers_where_and_who_is_asked_again(resident: Resident, db_url: str) -> None:
+    resident.send("うちのおかんがおらんようになってん")
+    assert said(resident.send("南区朝日町")) == ["utter_ask_missing_who"]
+    assert left(db_url, resident).slots["last_seen_where"]["area"]["town_id"] == "minami-1-2"
+    assert said(resident.send("78歳や、小柄で髪は白いねん")) == ["utter_ask_last_seen_when"]

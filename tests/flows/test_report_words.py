@@ -34,7 +34,8 @@ def test_only_a_worry(text: str, place: str) -> None:
     ("85歳の母がいなくなりました", "85歳の母"), ("父 80歳 が帰らない", "父 80歳"), ("80歳の男性で背が低い", "80歳の男性"),
     ("My father, 82, has dementia and went missing", "My father, 82"), ("my 80-year-old mother is missing",
                                                                        "my 80-year-old mother"),
-    ("認知症の父が朝から帰ってこない", None), ("うちのおじいさんがね、ぼけとるもんで", None)])
+    ("おやじが おらんように なった 85さい", "おやじ 85さい"), ("認知症の父が朝から帰ってこない", None),
+    ("うちのおじいさんがね、ぼけとるもんで", None)])
 def test_who_is_missing_needs_an_age(text: str, who: str | None) -> None:
     assert missing_person(text) == who
 
@@ -51,6 +52,7 @@ def test_since_when(text: str, since: str | None) -> None:
     ("ポストに新聞が4日分くらいたまっています", True), ("85歳の男じゃ。背は低うて、腰が曲がっとる", True),
     ("洗濯物も干したまま", True), ("夜も電気がついていない", True), ("the mailbox is overflowing", True),
     ("駅前のスーパーの裏", False), ("駅の近く", False), ("柳町の公園のそば", False), ("near the station", False),
-    ("behind the big supermarket", False), ("北区", False), ("はい", False)])
+    ("behind the big supermarket", False), ("北区", False), ("はい", False), ("郵便受けパンパンだし", True),
+    ("変な音がする", True), ("公民館の近く", False), ("やなぎちょう", False), ("黄色い家", False)])
 def test_more_about_the_person_or_a_landmark(text: str, more: bool) -> None:
     assert is_more_about_the_person(text) is more

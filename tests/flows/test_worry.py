@@ -274,3 +274,22 @@ def test_the_same_flat_reported_twice_is_linked(engine: ConversationEngine, db_u
     assert kind == "case_linked" and data["case_id"] == case.id
     assert data["fields"]["observation"] == "上の階のおばあさんの新聞がたまっている", "this report's own observation"
     assert case.report_count == 2
+
+
+def test_answers_to_other_questions_fill_them_and_the_question_stays(resident: Resident, db_url: str) -> None:
+    resident.send(postback="intent:report_worry")
+    # Only a place, asked what was noticed: it answers where; what was noticed is asked again.
+    assert said(resident.send("北区の柳町です")) == ["utter_ask_noticed"]
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "kita-2-2"
+    assert said(resident.send("新聞がたまってる")) == ["utter_ask_since_when"]
+    # The rest of the address, sent after the town, is the address — not since when.
+    assert said(resident.send("2丁目3番")) == ["utter_detail_noted", "utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["label"].endswith("2丁目3番")
+    assert said(resident.send("3日前から")) == ["utter_ask_callback_consent"]
+
+
+def test_since_when_sent_to_the_place_question_is_kept(resident: Resident, db_url: str) -> None:
+    resident.send("隣の家の新聞がたまってる")
+    assert said(resident.send("3日前から")) == ["utter_detail_noted", "utter_ask_where"]
+    assert left(db_url, resident).slots["since_when"] == "3日前から"
+    assert said(resident.send("北区柳町2丁目")) == ["utter_ask_callback_consent"], "since when is not asked again"
