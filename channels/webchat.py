@@ -1,6 +1,7 @@
 """Web chat for residents without LINE: ``POST /webhooks/webchat/messages`` (JSON).
 
-The page itself is ``bot/static/chat.html``, served by the app at ``GET /chat``. A
+The page itself is ``bot/static/chat.html``, served by the app at ``GET /chat`` (``/``
+redirects there; docs/webchat.md describes the page and its browser tests). A
 resident is identified by a random session id in an HttpOnly, SameSite=Strict cookie
 (created on the first request); there is nothing else to verify. Only JSON bodies are
 accepted, which a cross-site form cannot send without a CORS preflight that this app
@@ -9,8 +10,11 @@ connection) is processed once.
 
 Request: ``{"id": "…", "text": "…"}`` or ``{"id": "…", "postback": "…"}`` or
 ``{"id": "…", "latitude": 35.1, "longitude": 139.1}`` or ``{"id": "…", "event": "follow"}``
-(the page opening), with an optional ``"language": "en"``.
-Response: ``{"replies": [Reply as JSON, …], "language": "ja"}``.
+(the page opening), with an optional ``"language": "en"``: the page's language (the
+browser's, or the resident's choice with the language button), a hint the engine may
+override from the message itself.
+Response: ``{"replies": [Reply as JSON, …], "language": "ja"}``: the conversation's
+language after the turn, which the page then follows (labels, ``lang`` attributes).
 """
 
 from __future__ import annotations

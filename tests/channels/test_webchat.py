@@ -58,6 +58,27 @@ async def test_only_json_is_accepted(client: httpx.AsyncClient, engine_db: str) 
     assert stored(engine_db)["messages"] == 0
 
 
+async def test_the_bare_address_redirects_to_the_chat_page(client: httpx.AsyncClient) -> None:
+    home = await client.get("/")
+    assert home.status_code in (302, 307) and home.headers["location"] == "/chat"
+    page = await client.get("/chat")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'rel="icon"' in page.text
+
+
+async def test_the_favicon_is_served_under_both_names(client: httpx.AsyncClient) -> None:
+    for path in ("/favicon.ico", "/favicon.svg"):
+        icon = await client.get(path)
+        assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml"), path
+
+
+async def test_the_page_never_parses_text_as_html(client: httpx.AsyncClient) -> None:
+    # Replies and echoed resident messages are drawn with text nodes: no HTML sink at all.
+    page = (await client.get("/chat")).text
+    for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
+        assert sink not in page, sink
+
+
 @pytest.fixture
 def live_server(engine_db: str) -> Iterator[str]:
     """The app served by uvicorn on a random loopback port, for the browser."""

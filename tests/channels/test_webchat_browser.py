@@ -9,6 +9,7 @@ what the resident sees to ``docs/screenshots/`` (the committed pictures come fro
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -41,14 +42,16 @@ class Resident:
     place: str
     emergency: str
     worry: str
+    noticed: str
     send: str
 
 
 RESIDENTS = {
     "ja": Resident("ja-JP", "母の介護のことで相談したい", "北区柳町2丁目", "人が倒れて動かない",
-                   "近所のおばあさんのことが心配です", "送信"),
+                   "近所のおばあさんのことが心配です", "新聞が3日分たまっています", "送信"),
     "en": Resident("en-US", "My mother needs care. Where can I ask?", "Kita-ku Yanagimachi 2",
-                   "Someone collapsed and is not moving", "I am worried about my neighbour", "Send"),
+                   "Someone collapsed and is not moving", "I am worried about my neighbour",
+                   "Newspapers have piled up for three days", "Send"),
 }
 
 # Everything measured in one go, in CSS pixels of the viewport.
@@ -205,8 +208,10 @@ async def test_every_turn_shows_the_newest_reply_above_the_input_bar(
             assert "tel:119" in [link["href"] for link in urgent["freshTel"]]
             await chat.screenshot(f"webchat-{language}-{size}-urgent")
 
-            # A worry report answered with its buttons (the keyboard on the Japanese phone).
+            # A worry report: what was noticed, then the place answered with its buttons
+            # (with the keyboard on the Japanese phone).
             await chat.say(resident.worry)
+            await chat.say(resident.noticed)
             await chat.choose_first(keyboard=phone and language == "ja")
             assert await chat.page.locator("html").get_attribute("lang") == language
         finally:
@@ -270,3 +275,36 @@ async def test_the_bare_address_leads_to_the_chat_and_there_is_a_favicon(live_se
             icon = await client.get(path)
             assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/"), path
             assert icon.content.lstrip().startswith(b"<svg")
+
+
+async def test_the_page_follows_the_conversations_language(live_server: str) -> None:  # noqa: F811
+    """The server decides the language (from the message); the page's own is only a hint."""
+    from playwright.async_api import async_playwright
+
+    sent: list[dict[str, Any]] = []
+
+    async def engine(route: Any) -> None:
+        body = json.loads(route.request.post_data)
+        sent.append(body)
+        english = body.get("text", "").startswith("Hello")
+        reply = {"text": "Which area do you live in?" if english else "こんにちは", "choices": [],
+                 "request_location": False, "urgent": False, "handoff": None}
+        await route.fulfill(json={"replies": [reply], "language": "en" if english else "ja"})
+
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        try:
+            page = await browser.new_page(locale="ja-JP", viewport=PHONE)
+            await page.route("**/webhooks/webchat/messages", engine)
+            chat = Chat(page, RESIDENTS["ja"], touch=False)
+            await chat.open(f"{live_server}/chat")
+            await chat.say("Hello, where do I ask about care?")
+            assert sent[-1]["language"] == "ja", "the browser's language goes as a hint"
+            assert await page.locator("html").get_attribute("lang") == "en"
+            assert await page.locator("#log > li.bot").last.get_attribute("lang") == "en"
+            assert await page.locator("#send").text_content() == "Send"
+            chat.resident = RESIDENTS["en"]
+            await chat.say("Kita-ku", button=True)
+            assert sent[-1]["language"] == "en"
+        finally:
+            await browser.close()
