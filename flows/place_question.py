@@ -43,6 +43,7 @@ __all__ = [
     "WARD_SLOT",
     "ask_place",
     "ask_town_in_ward",
+    "pick_by_ward",
     "dont_know_choice",
     "area_from_record",
     "forget_slot",
@@ -78,6 +79,8 @@ UNKNOWN_PLACE = "place:unknown"
 MAX_TOWN_BUTTONS = 12
 # The ward whose towns read_place has just offered.
 WARD_SLOT = "_place_ward"
+# The towns read_place has just asked between (sound-alike names).
+CANDIDATES_SLOT = "_place_candidates"
 # Where read_place counts the answers it could not place (when asked to give up).
 MISSES_SLOT = "_place_misses"
 # 「わからない」「分かりません」「知らん」「不明」, "I don't know", "not sure" — folded text.
@@ -89,7 +92,8 @@ _DONT_KNOW = re.compile(
 # "I live in Kita-ku". Whatever is left besides these is the resident saying something else.
 _PLACE_FILLER = re.compile(
     r"[\s、。,.!！?？()（）「」〒:：]|です|でした|だよ|やで|じゃ|に住んでいます|に住んでる|住んでいます|住所は|住所|"
-    r"郵便番号は?|在住|あたり|辺り|付近|の近く|近く|のへん|の辺|から|にいます|です|で|の|に|は|"
+    r"郵便番号は?|在住|あたり|辺り|付近|の近く|近く|のへん|の辺|のほう|の方|ほう|から|にいます|でございます|ございます|"
+    r"だと思います|と思います|だよ|やね|やで|やわ|です|だ|で|の|に|は|や|"
     r"\b(?:i|we|she|he|they|live|lives|living|in|at|it|it's|is|my|our|address|postal|post|zip|code|the|near|around)\b",
     re.IGNORECASE,
 )
@@ -251,11 +255,15 @@ def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str, *,
     if detail:
         ctx.set_slot("_place_detail", detail)
     if area.status in ("resolved", "outside") or (area.status == "ward_only" and need == "ward"):
-        forget_slot(ctx, MISSES_SLOT)
-        forget_slot(ctx, WARD_SLOT)
-        return area
+        return read_place_settled(ctx, area)
+    if area.status == "ward_only" and ctx.slots.get(CANDIDATES_SLOT):
+        # 「あさひ」 asked between 北区 旭町 and 南区 朝日町, then 「南区のほうです」: the one in that ward.
+        picked = pick_by_ward(ctx, ctx.slots[CANDIDATES_SLOT], area)
+        if picked is not None:
+            return read_place_settled(ctx, picked)
     if area.status in ("ambiguous", "ward_only") and area.candidates:
         if area.status == "ambiguous":
+            ctx.set_slot(CANDIDATES_SLOT, [town.town_id for town in area.candidates])
             ctx.ask("utter_ask_which_town", choices=town_choices(ctx, area.candidates, with_ward=True))
         else:
             # The next answer is a town of this ward: 「あさひ」 then means 南区 朝日町.
@@ -270,6 +278,19 @@ def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str, *,
     ctx.say("utter_place_not_found")
     ask_place(ctx, prompt)
     return None
+
+
+def read_place_settled(ctx: TurnContext, area: AreaResolution) -> AreaResolution:
+    """The place question is answered: forget what it kept while open."""
+    for name in (MISSES_SLOT, WARD_SLOT, CANDIDATES_SLOT):
+        forget_slot(ctx, name)
+    return area
+
+
+def pick_by_ward(ctx: TurnContext, town_ids: Sequence[str], ward: AreaResolution) -> AreaResolution | None:
+    """The one town of ``town_ids`` (the candidates just offered) in the ward now named; None if not one."""
+    in_ward = [town.town_id for town in ward.candidates if town.town_id in town_ids]
+    return resolve_town_id(ctx.session, in_ward[0]) if len(in_ward) == 1 else None
 
 
 def place_label(area: AreaResolution, detail: str | None, fallback: str) -> str:

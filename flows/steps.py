@@ -21,7 +21,9 @@ from flows.place_question import (
     ask_town_in_ward,
     dont_know_choice,
     forget_slot,
+    is_bare_place,
     person_choice,
+    pick_by_ward,
     place_from_message,
     place_label,
     place_record,
@@ -302,8 +304,16 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
         return None
     if asking == "landmark" and ctx.own_words and not dont_know:
         _add_landmark(state, ctx.own_words)
+    if area.status == "ward_only" and state.get("candidates"):
+        picked = pick_by_ward(ctx, state["candidates"], area)
+        if picked is not None:
+            return _settled(ctx, state, picked, None)
     if area.status == "ward_only" and area.ward_code:
         state["ward"] = area.ward_code
+        if asking != "landmark" and ctx.own_words and not dont_know and not is_bare_place(ctx):
+            # 「北区の、いつも散歩している川沿いの遊歩道のほう」: the ward and a description, no town.
+            _add_landmark(state, ctx.own_words)
+            state["landmark_asked"] = True
         if not (dont_know or state.get("landmark_asked")):
             return _ask(ctx, state, "town", lambda: ask_town_in_ward(ctx, area, dont_know=True))
         # They said they do not know the town: the ward is what was missing.
@@ -311,6 +321,7 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
     if asking == "landmark" or dont_know:
         return _town_unknown(ctx, state)
     if area.status == "ambiguous" and area.candidates:
+        state["candidates"] = [town.town_id for town in area.candidates]
         choices = [*town_choices(ctx, area.candidates, with_ward=True), dont_know_choice(ctx)]
         return _ask(ctx, state, "town", lambda: ctx.ask("utter_ask_which_town", choices=choices))
     # Words that name no place of the city: kept for staff, as a landmark.

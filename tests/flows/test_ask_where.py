@@ -249,3 +249,11 @@ def test_a_ward_in_the_first_message_asks_only_the_town(resident: Resident, db_u
     assert said(first) == ["utter_ask_town_in_ward"], "the ward is not asked again"
     assert said(resident.send("住吉町")) == ANSWER
     assert left(db_url, resident).slots["counter_id"] == "houkatsu-minami-2"
+
+
+@pytest.mark.parametrize(("ward", "counter"), [("南区の ほう です", "houkatsu-minami-1"), ("北区です", "houkatsu-kita-2")])
+def test_sound_alike_towns_then_the_ward_picks_one(resident: Resident, db_url: str, ward: str, counter: str) -> None:
+    resident.send("えー 母の 介護の ことで 相談 したいんですけど")
+    assert said(resident.send("あさひ の ほう です")) == ["utter_ask_which_town"]
+    assert said(resident.send(ward)) == ANSWER, "no third place question"
+    assert left(db_url, resident).slots["counter_id"] == counter

@@ -133,3 +133,21 @@ def test_a_missing_person_last_seen_outside_the_city_is_told_to_call_110(
     assert "110" in told.replies[0].text and _payloads(family) == ["intent:talk_to_human"]
     assert left(db_url, family).flow is None and not cases(db_url)
     assert said(family.send("0"))[-1] in ("utter_ask_ward", "utter_handoff_open"), "the person button still works"
+
+
+def test_a_ward_with_a_description_is_a_flagged_landmark(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, user_id="family-river")
+    family.send("認知症の母が出かけたまま戻りません")
+    family.send("78歳の女性です")
+    words = "北区の、いつも散歩している大きな川沿いの遊歩道のほうだと思います"
+    assert said(family.send(words)) == ["utter_ask_last_seen_when"], "the ward and a description: no town question"
+    where = left(db_url, family).slots["last_seen_where"]
+    assert (where["ward_code"], where["town_unknown"], where["landmark"]) == ("kita", True, words)
+
+
+def test_sound_alike_towns_then_the_ward_in_a_report(resident: Resident, db_url: str) -> None:
+    resident.send(WORRY)
+    assert said(resident.send("あさひ")) == ["utter_ask_which_town"]
+    assert _payloads(resident)[-1] == "place:unknown"
+    assert said(resident.send("南区や")) == ["utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "minami-1-2"
