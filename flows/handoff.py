@@ -1,19 +1,41 @@
 """talk_to_human: connect the resident to a person at the right counter, or take a message.
 
 Works from any flow ("a person, please", or the menu's key 0). In opening hours the
-resident gets the counter's number (the phone line dials it); after hours they leave a
-message (the phone line records it), which becomes a ``callback`` case for that counter.
+resident gets the counter's number (the phone line dials it). After hours they leave a
+message, which becomes a ``callback`` case for that counter:
+
+- on the phone line the message is recorded and the caller's own number is the one to
+  call back (national digits, as a typed number is kept);
+- in writing, the resident is first asked how staff can reach them — a phone number, a
+  reply in this chat, or no contact — and only then is contact promised; the case is
+  made as soon as the answer is known. Words written instead of that answer are kept as
+  the message, and the question is asked again; a contact given when the ward was asked
+  is kept, and the ward asked again.
+
+After the case is made the conversation follows it (:func:`flows.followup.follow_case`):
+what the resident writes next (「電話番号は090-…です」, one more detail) is added to
+that case, not read as a new request.
 """
 
 from __future__ import annotations
 
 import re
 
-from bot.messages import EffectKind, Handoff
+from bot.messages import Choice, EffectKind, Handoff
 from bot.models import CaseKind
 from flows.ask_where import format_opening
 from flows.base import Flow, TurnContext
-from flows.place_question import PLACE_RESPONSES, area_from_record, ask_place, place_record, read_place
+from flows.followup import follow_case
+from flows.place_question import (
+    PLACE_RESPONSES,
+    area_from_record,
+    ask_place,
+    place_already_given,
+    place_record,
+    read_place,
+)
+from flows.steps import PHONE_RESPONSES, caller_phone, read_phone
+from intents.phone import national_phone
 from routing.areas import AreaResolution
 from routing.cases import case_facts, open_case
 from routing.counters import choose_counter
@@ -26,6 +48,33 @@ ASKING_FOR_A_PERSON = re.compile(
     r"(オペレーター|職員|担当者|人間)(に|を)(つな|繋|代わ|かわ)|"
     r"talk to (a |an )?(human|person|staff|operator|someone)|real person|speak to (a |an )?(human|person|staff)"
 )
+# How staff will reach the resident: the case's ``contact`` detail.
+PHONE, HERE, NO_CONTACT = "phone", "channel", "none"
+# The buttons of the contact question, by the payload each one answers with.
+_CONTACT_CHOICES = {PHONE: "utter_choice_contact_phone", HERE: "utter_choice_contact_here",
+                    NO_CONTACT: "utter_choice_contact_none"}
+# A written answer that tried to be a number (digits, but not a phone number).
+_DIGITS = re.compile(r"\d{3,}")
+# What is left of an answer holding a number, once the number and the words around one are
+# taken out: more than a few characters of it is the matter itself (「介護の申請のことで。090-…」).
+_NUMBER_AND_ITS_WORDS = re.compile(
+    r"[0-9０-９+＋()（）\-‐‑–—ー−.\s]{6,}|電話番号|電話|番号|携帯|連絡先|でんわ|ばんごう|です|ます|は|を|に|へ|で|よろしく|"
+    r"お願いします|おねがいします|お願い|ください|下さい|[、。,.!！?？]|"
+    r"\b(my|phone|number|is|it'?s|call|me|on|please|thanks|thank you|mobile|cell)\b", re.IGNORECASE)
+_MATTER_LENGTH = 6
+# The contact in the resident's own words: a reply in this chat, or none wanted.
+_REPLY_HERE = re.compile(
+    r"(この|ここ|こちら)の?(チャット|トーク|ライン|line|画面|メッセージ)|(チャット|トーク|ライン|line|メッセージ)(で|に|へ)"
+    r"|ここ(に|で|へ)(返事|返信|連絡|お返事|お願い)|\b(reply|answer|write|message|contact)( to)? me (here|in this chat|on this chat)\b"
+    r"|\b(in|on|via|through) (this|the) chat\b|\breply here\b", re.IGNORECASE)
+_NO_CONTACT_WANTED = re.compile(
+    r"(連絡|返事|お返事|電話)(は|も)?(不要|いら(ない|ん|へん)|いりません|結構|けっこう|なくて(いい|大丈夫|結構|かまいません))"
+    r"|\bno (contact|reply|call|answer)s? (needed|necessary|required|wanted)\b"
+    r"|\b(don'?t|do not) (need|want) (a |any )?(reply|contact|call|answer)\b", re.IGNORECASE)
+# Later words a callback case takes as more of the message rather than a new request: a
+# message to a person may be about any matter, a neighbour's too (a missing person, or a
+# sighting, is its own urgent request).
+_FOLLOWUP_INTENTS = ("talk_to_human", "ask_where", "report_worry")
 
 
 class HandoffFlow(Flow):
@@ -35,24 +84,40 @@ class HandoffFlow(Flow):
     # The counter the resident was just talking about, if any.
     carries_over = ("place", "topic")
     responses = ("utter_ask_ward", "utter_handoff_open", "utter_handoff_closed", "utter_message_received",
-                 *PLACE_RESPONSES)
+                 "utter_ask_handoff_contact", "utter_ask_callback_phone", "utter_handoff_will_call",
+                 "utter_handoff_will_reply_here", "utter_handoff_no_contact", *_CONTACT_CHOICES.values(),
+                 *PHONE_RESPONSES, *PLACE_RESPONSES)
 
     def start(self, ctx: TurnContext) -> None:
-        # The counter the resident was just talking about, if any; otherwise the ward's
-        # 総合相談窓口, which takes any matter ("断らない相談支援").
-        if ctx.slots.get("place"):
-            self._connect(ctx, area_from_record(ctx, ctx.slots["place"]))
+        # The counter the resident was just talking about, or the ward their message names;
+        # otherwise the ward's 総合相談窓口, which takes any matter ("断らない相談支援").
+        place = ctx.slots.get("place") or (place_already_given(ctx, ("resolved", "ward_only"))
+                                           if ctx.own_words else None)
+        if place:
+            self._connect(ctx, area_from_record(ctx, place))
             return
         ctx.set_step("ward")
         ask_place(ctx, "utter_ask_ward")
 
     def resume(self, ctx: TurnContext) -> None:
         if ctx.step == "ward":
+            if self._contact_in_words(ctx):
+                # The contact came first: kept for the case, and the ward asked again.
+                ctx.repeat_prompt()
+                return
             area = read_place(ctx, "ward", "utter_ask_ward")
             if area is not None:
                 self._connect(ctx, area)
+        elif ctx.step == "contact":
+            self._read_contact(ctx)
+        elif ctx.step == "phone":
+            phone = read_phone(ctx)
+            if phone is None:
+                ctx.repeat_prompt()
+                return
+            self._contact_known(ctx, PHONE, phone)
         elif ctx.step == "message":
-            self._take_message(ctx)
+            self._recorded(ctx)
 
     def _connect(self, ctx: TurnContext, area: AreaResolution) -> None:
         topic = ctx.slots.get("topic") or "complex"
@@ -70,16 +135,84 @@ class HandoffFlow(Flow):
             ctx.effect(EffectKind.handoff, counter_id=counter.id)
             ctx.finish()
             return
+        # What the resident already said (a contact given with the ward question) is kept.
+        given = {key: ctx.slots[key] for key in ("contact", "callback_phone", "message") if key in ctx.slots}
         ctx.conversation.slots = {"place": place_record(area, None, counter.name), "topic": topic,
-                                  "counter_id": counter.id, "counter_name": counter.name, "reason": choice.reason}
-        ctx.set_step("message")
+                                  "counter_id": counter.id, "counter_name": counter.name, "reason": choice.reason,
+                                  "counter_phone": counter.phone or "", "next_opening": format_opening(ctx, counter),
+                                  **given}
         ctx.say("utter_handoff_closed", handoff=handoff, record=True, name=counter.name,
-                next_opening=format_opening(ctx, counter))
-
-    def _take_message(self, ctx: TurnContext) -> None:
-        details: dict[str, str | None] = {"message": ctx.text or None, "recording_url": ctx.message.media_ref}
+                next_opening=ctx.slots["next_opening"])
         if ctx.channel == "voice":
-            details["callback_phone"] = ctx.message.user_id
+            # The recording that follows is the message; the caller's number is the contact.
+            ctx.set_step("message")
+        elif "contact" in ctx.slots:
+            self._take_message(ctx)
+        else:
+            ctx.set_step("contact")
+            ctx.ask("utter_ask_handoff_contact", choices=[Choice(ctx.t(title), payload)
+                                                          for payload, title in _CONTACT_CHOICES.items()])
+
+    # ------------------------------------------------------------------ how staff reach the resident
+    def _contact_in_words(self, ctx: TurnContext) -> bool:
+        """Keep the contact the resident's own words give (a number, "reply here", "no need");
+        False when they give none."""
+        words = ctx.own_words
+        phone = national_phone(words) if words else None
+        if phone is not None:
+            rest = "".join(_NUMBER_AND_ITS_WORDS.sub("", words).split())
+            if len(rest) >= _MATTER_LENGTH and not ctx.slots.get("message"):
+                ctx.set_slot("message", words)
+            ctx.set_slot("callback_phone", phone)
+            ctx.set_slot("contact", PHONE)
+        elif words and _NO_CONTACT_WANTED.search(words):
+            ctx.set_slot("contact", NO_CONTACT)
+        elif words and _REPLY_HERE.search(words):
+            ctx.set_slot("contact", HERE)
+        else:
+            return False
+        return True
+
+    def _read_contact(self, ctx: TurnContext) -> None:
+        if self._contact_in_words(ctx):
+            self._take_message(ctx)
+        elif ctx.answer == PHONE:
+            ctx.set_step("phone")
+            ctx.ask("utter_ask_callback_phone")
+        elif ctx.answer in (HERE, NO_CONTACT):
+            self._contact_known(ctx, ctx.answer, None)
+        elif _DIGITS.search(ctx.own_words):
+            # A number that is no phone number: say how to write one, and ask again.
+            ctx.say("utter_bad_phone")
+            ctx.repeat_prompt()
+        else:
+            if ctx.own_words:
+                # The matter itself, written before the contact: kept as the message.
+                ctx.set_slot("message", ctx.own_words)
+            ctx.repeat_prompt()
+
+    def _contact_known(self, ctx: TurnContext, contact: str, phone: str | None) -> None:
+        ctx.set_slot("contact", contact)
+        if phone is not None:
+            ctx.set_slot("callback_phone", phone)
+        self._take_message(ctx)
+
+    # ------------------------------------------------------------------ the message becomes a case
+    def _recorded(self, ctx: TurnContext) -> None:
+        phone = caller_phone(ctx)  # None when the caller withheld their number
+        ctx.set_slot("message", ctx.text or None)
+        ctx.set_slot("contact", PHONE if phone else NO_CONTACT)
+        if phone is not None:
+            ctx.set_slot("callback_phone", phone)
+        self._take_message(ctx, recording_url=ctx.message.media_ref)
+
+    def _take_message(self, ctx: TurnContext, recording_url: str | None = None) -> None:
+        contact = ctx.slots["contact"]
+        details: dict[str, str | None] = {"message": ctx.slots.get("message"), "contact": contact}
+        if ctx.channel == "voice":
+            details["recording_url"] = recording_url
+        if ctx.slots.get("callback_phone"):
+            details["callback_phone"] = ctx.slots["callback_phone"]
         case, _ = open_case(
             ctx.session,
             kind=CaseKind.callback,
@@ -91,9 +224,21 @@ class HandoffFlow(Flow):
             channel=ctx.channel,
             language=ctx.lang,
             reporter_contact_id=ctx.contact.id,
-            callback_consent=True,
+            callback_consent=contact != NO_CONTACT,
             now=ctx.now,
         )
-        ctx.say("utter_message_received", end=True, name=ctx.slots["counter_name"], case_id=case.id)
+        # On the phone the call ends with the last reply; in writing, more words are welcome.
+        end, opening = ctx.channel == "voice", ctx.slots["next_opening"]
+        ctx.say("utter_message_received", name=ctx.slots["counter_name"], case_id=case.id)
+        if contact == PHONE:
+            ctx.say("utter_handoff_will_call", end=end, phone=ctx.slots["callback_phone"], next_opening=opening)
+        elif contact == HERE:
+            ctx.say("utter_handoff_will_reply_here", next_opening=opening)
+        else:
+            ctx.say("utter_handoff_no_contact", end=end, phone=ctx.slots["counter_phone"], next_opening=opening)
         ctx.effect(EffectKind.case_created, **case_facts(case))
-        ctx.finish()
+        if end:
+            ctx.finish()
+        else:
+            # What the resident writes next belongs to this message (the matter, one more detail).
+            follow_case(ctx, case.id, _FOLLOWUP_INTENTS)

@@ -169,6 +169,7 @@ def test_after_hours_human_request_takes_a_message(engine: ConversationEngine, d
     turn = resident.send("南区")
     assert any(reply.record for reply in turn.replies)
     resident.send("介護の申請のことで折り返しお願いします")
+    resident.send("090-1234-5678")  # how staff can reach them: asked before contact is promised
     [case] = _cases(db_url)
     assert case.kind == CaseKind.callback
     assert case.counter_id == "sougou-minami"
