@@ -130,7 +130,7 @@ def person_choice(ctx: TurnContext) -> Choice:
 
 
 def ask_place(ctx: TurnContext, prompt: str) -> None:
-    """Ask where, with a location button and the wards as buttons.
+    """Ask where, with a location button and the wards as buttons ("I don't know" too in a report).
 
     In a report whose ward is already known (a first message naming only 「南区」), the
     question is which town of that ward instead (:func:`flows.steps.read_report_place`).
@@ -139,7 +139,11 @@ def ask_place(ctx: TurnContext, prompt: str) -> None:
     if known_ward:
         ask_town_in_ward(ctx, resolve_ward_code(ctx.session, known_ward), dont_know=True)
         return
-    ctx.ask(prompt, choices=ward_choices(ctx), request_location=True)
+    choices = ward_choices(ctx)
+    if ctx.conversation.flow in REPORT_FLOWS:
+        # Someone else's address is often not known: say so, and give a landmark instead.
+        choices.append(dont_know_choice(ctx))
+    ctx.ask(prompt, choices=choices, request_location=True)
 
 
 def ask_town_in_ward(ctx: TurnContext, area: AreaResolution, *, dont_know: bool = False) -> None:
