@@ -86,8 +86,9 @@ def live_server(engine_db: str) -> Iterator[str]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    for _ in range(600):
-        if server.started:
+    # Start-up loads the classifier, training it first when the training data changed.
+    for _ in range(6000):
+        if server.started or not thread.is_alive():
             break
         threading.Event().wait(0.05)
     assert server.started, "uvicorn did not start"

@@ -262,6 +262,10 @@ async def test_replies_are_text_never_markup(live_server: str) -> None:  # noqa:
             assert await page.locator("#log img").count() == 0
             hrefs = await mine.locator("a.tel").evaluate_all("(links) => links.map((a) => a.getAttribute('href'))")
             assert hrefs == ["tel:0600001031", "tel:%237119"]
+
+            # A reference number is no line to call, even 119; a mobile number is left as text.
+            await chat.say("受付番号は119です。reference number 110, 090-1234-5678")
+            assert await page.locator("#log > li.me").last.locator("a").count() == 0
         finally:
             await browser.close()
 
