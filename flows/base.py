@@ -287,8 +287,9 @@ class FormFlow(Flow):
     def go_back(self, ctx: TurnContext, new_answer: str = "") -> bool:
         """At the confirmation, ask which answer to change (one button per answer given),
         unless the new answer names it (「場所は北区栄町です」); before it, the previous
-        question again — answered at once by the new answer when one came with the
-        correction (「間違えました。北区栄町4丁目です」). False when nothing was answered yet."""
+        question again — or, when the correction brings the right answer (「間違えました。
+        北区栄町4丁目です」), that answer to the question it names, else to the previous one.
+        False when nothing was answered yet."""
         filled = [slot for slot in self.questions if slot in ctx.slots]
         if ctx.step in self.confirm_steps:
             named = named_item(new_answer, self._item_texts(ctx, filled)) if new_answer else None
@@ -302,10 +303,12 @@ class FormFlow(Flow):
         order = list(self.questions)
         current = order.index(ctx.step) if ctx.step in order else len(order)
         earlier = [slot for slot in filled if order.index(slot) < current]
+        # The new answer may name what it corrects (「場所は…」); else it is the previous one.
+        named = named_item(new_answer, self._item_texts(ctx, earlier)) if new_answer else None
         if not earlier:
             return False
         if new_answer:
-            self.reanswer(ctx, earlier[-1], new_answer)
+            self.reanswer(ctx, named or earlier[-1], new_answer)
         else:
             ctx.say("utter_going_back")
             self.reask(ctx, earlier[-1])

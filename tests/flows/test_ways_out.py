@@ -199,6 +199,16 @@ def test_a_correction_that_brings_the_right_answer(resident: Resident, db_url: s
     assert case.town_id == "minami-1-2"
 
 
+def test_a_correction_naming_an_earlier_answer(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("北区柳町2丁目")
+    resident.send("3日前から")
+    fixed = resident.send("すみません、場所を間違えました。北区栄町4丁目です")
+    assert said(fixed) == ["utter_ask_callback_consent"], "the place, not the previous answer (since when)"
+    kept = left(db_url, resident).slots
+    assert kept["where"]["area"]["town_id"] == "kita-2-3" and kept["since_when"] == "3日前から"
+
+
 def test_english_correction_with_the_right_answer_at_the_confirmation(engine: ConversationEngine,
                                                                      db_url: str) -> None:
     resident = Resident(engine, language="en")
