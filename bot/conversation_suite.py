@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 from rich.console import Console
+from rich.markup import escape
 
 from bot.console_io import table
 from bot.messages import InboundMessage, TurnResult, turn_record
@@ -539,6 +540,7 @@ def print_report(report: SuiteReport, console: Console) -> None:
         for result in report.failed:
             first = result.failures[0]
             more = f" (+{len(result.failures) - 1} more)" if len(result.failures) > 1 else ""
+            # Escaped: the effects in a detail are in [brackets], which rich reads as markup.
             failures.add_row(result.conversation.id, result.conversation.klass, result.conversation.style,
-                             f"{first.expectation}: {first.detail}{more}")
+                             escape(f"{first.expectation}: {first.detail}{more}"))
         console.print(failures)

@@ -5,11 +5,13 @@ through the real engine — at least 95 % of conversations and every emergency e
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
 from bot.app import build_engine
@@ -24,6 +26,7 @@ from bot.conversation_suite import (
     SuiteError,
     load_suite,
     parse_conversations,
+    print_report,
     run_conversation,
     run_suite,
 )
@@ -233,6 +236,27 @@ conversations:
         "conversation: response utter_missing_police or utter_missing_created"]
 
 
+def test_the_report_shows_the_bar_each_class_and_style_and_every_failure() -> None:
+    conversations = parse_conversations("""
+conversations:
+  - {id: kept, class: handoff, style: casual, language: ja, turns: [人と話したい],
+     expect: {effects: [{kind: handoff}]}}
+  - {id: lost, class: handoff, style: kansai, language: ja, turns: [人と話されへん？],
+     expect: {effects: [{kind: handoff}]}}
+""")
+    handoff = Effect(EffectKind.handoff, {"counter_id": "sougou-kita"})
+    replies = iter([_turn("utter_handoff_open", effects=(handoff,)), _turn("utter_ask_ward")])
+    report = run_suite(Scripted(lambda message: next(replies)), conversations)
+    assert (report.passed, report.total, report.by("klass"), report.by("style")) == (
+        1, 2, {"handoff": (1, 2)}, {"casual": (1, 1), "kansai": (0, 1)})
+    screen = io.StringIO()
+    print_report(report, Console(file=screen, width=200))
+    shown = screen.getvalue()
+    for text in ("1/2", "50.0%", "below target", "By class", "By style", "kansai", "0%",
+                 "lost", "conversation: effect handoff: found 0 in []"):
+        assert text in shown
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("conversations: [{id: a, class: gossip, style: standard, language: ja, turns: [x]}]", "class must be one of"),
     ("conversations: [{id: a, class: places, style: shouting, language: ja, turns: [x]}]", "style must be one of"),
@@ -308,7 +332,7 @@ conversations:
     result = CliRunner().invoke(app, ["eval", "--conversations", str(tmp_path)])
     assert result.exit_code == 0, result.output
     for shown in ("1/2", "emergency expectations", "1/1", "By class", "emergency", "handoff", "By style",
-                  "casual", "impossible", "alert_queued"):
+                  "casual", "impossible", "alert_queued: found 0 in ["):
         assert shown in result.stdout
 
 
