@@ -44,9 +44,9 @@ __all__ = ["HandoffFlow"]
 
 # "A person, please", in any flow (matched against the folded text).
 ASKING_FOR_A_PERSON = re.compile(
-    r"(人|ひと|職員|担当|係|オペレーター|人間|相談員)(の方|さん)?と(話|はな)|"
+    r"(人|ひと|職員|担当|係|オペレーター|人間|相談員)(の方|さん)?と(直接|ちょくせつ|じかに|少し|すこし|ちょっと)?お?(話|はな)|"
     r"(オペレーター|職員|担当者|人間)(に|を)(つな|繋|代わ|かわ)|"
-    r"talk to (a |an )?(human|person|staff|operator|someone)|real person|speak to (a |an )?(human|person|staff)"
+    r"(talk|speak) (to|with) (a |an )?(human|person|staff|operator|someone)|real person"
 )
 # How staff will reach the resident: the case's ``contact`` detail.
 PHONE, HERE, NO_CONTACT = "phone", "channel", "none"

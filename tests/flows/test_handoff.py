@@ -202,3 +202,11 @@ def test_english_out_of_hours_no_contact_wanted(engine: ConversationEngine, db_u
     assert effects(done)[0][1]["fields"] == {"contact": None}
     more = resident.send("The ramp at the ward office entrance is broken")
     assert [kind for kind, _ in effects(more)] == ["case_updated"]
+
+
+def test_a_person_asked_for_in_many_words_from_inside_a_report(engine: ConversationEngine, db_url: str) -> None:
+    for words in ("やっぱり職員の方と直接話したいです", "どなたか人とお話しできませんでしょうか", "can I speak with a person"):
+        resident = Resident(engine, user_id=words)
+        resident.send("隣のおばあさんを最近見かけない")
+        assert said(resident.send(words)) == ["utter_ask_ward"], words
+        assert left(db_url, resident).flow == "talk_to_human", words
