@@ -347,7 +347,7 @@ def run_conversation(handle: Handler, conversation: Conversation, *, number: int
         message = _message(conversation, spec.text, user_id, f"{user_id}:{len(records) + 1}", now)
         record = turn_record(number, len(records) + 1, spec.text, handle(message))
         records.append(record)
-        checks.extend(_turn_checks(spec.expect, record, conversation))
+        checks.extend(_turn_checks(spec.expect, record))
     checks.extend(_conversation_checks(conversation, records))
     return ConversationResult(conversation, records, checks)
 
@@ -372,7 +372,7 @@ def _message(conversation: Conversation, text: str, user_id: str, event_id: str,
 # --------------------------------------------------------------------------- checking
 
 
-def _turn_checks(expect: Mapping[str, Any], record: dict[str, Any], conversation: Conversation) -> list[Check]:
+def _turn_checks(expect: Mapping[str, Any], record: dict[str, Any]) -> list[Check]:
     where = f"turn {record['turn']}"
     checks = _effect_checks(expect, record["effects"], where)
     checks += _response_checks(expect, [reply["response"] for reply in record["replies"]], where)
