@@ -18,7 +18,8 @@ from __future__ import annotations
 from bot.messages import Choice, EffectKind
 from flows.ask_where import hotlines_text
 from flows.base import Flow, TurnContext, intent_button
-from flows.followup import FOLLOWUP
+from flows.followup import FOLLOWUP, FollowupFlow
+from flows.worry import WorryFlow
 from intents.safety import SafetySignal, safety_matter
 from routing.counters import choose_counter
 
@@ -48,6 +49,10 @@ MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU))
 _SITUATION_RESPONSES = {
     "fire": "utter_emergency_fire", "gas": "utter_emergency_gas", "attempt": "utter_emergency_attempt",
 }
+# The flows a welfare sign said in their midst belongs to: after the guidance the flow reads
+# the words as it reads any answer (what was noticed, one more detail of the report, a
+# detail of the case just made), so nothing the resident said is lost.
+_READ_AFTER_WELFARE_GUIDANCE = {flow.name: flow for flow in (WorryFlow(), FollowupFlow())}
 SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", *_SITUATION_RESPONSES.values(), "utter_crisis",
                     "utter_welfare_check", "utter_after_emergency_resume")
 
@@ -130,7 +135,8 @@ def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
     its question again once they are safe. Suicidal ideation: the crisis lines at once; a
     flow in progress asks its question again. A welfare risk (someone may be lying inside):
     ask the police, 110, to check on them, 119 if they can be seen collapsed; then the
-    worry report starts, or the flow in progress asks its question again.
+    worry report starts, or the report in progress (or the case just made) takes the words,
+    or another flow asks its question again.
 
     Returns:
         True when nothing else follows this turn; False when the signal's matter
@@ -142,8 +148,12 @@ def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
         ctx.effect(EffectKind.emergency_guidance, service=signal.service or "110")
         if not ctx.conversation.flow:
             return False
-        # The form goes on: its open question again (a flow following a case has none).
-        ctx.repeat_prompt()
+        reader = _READ_AFTER_WELFARE_GUIDANCE.get(ctx.conversation.flow)
+        if reader is not None:
+            reader.resume(ctx)
+        else:
+            # Another form goes on: its open question again.
+            ctx.repeat_prompt()
         return True
     if signal.kind == "emergency":
         fallback = "utter_emergency_110" if signal.service == "110" else "utter_emergency_119"

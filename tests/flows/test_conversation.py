@@ -215,13 +215,33 @@ def test_a_welfare_risk_in_english_and_on_the_phone(engine: ConversationEngine, 
     assert effects(spoken) == [("emergency_guidance", {"service": "110"})]
 
 
-def test_a_welfare_sign_inside_the_worry_report_comes_first_and_the_report_goes_on(resident: Resident,
-                                                                                  db_url: str) -> None:
+def test_a_welfare_sign_inside_the_worry_report_comes_first_and_the_report_keeps_it(resident: Resident,
+                                                                                     db_url: str) -> None:
     resident.send("隣のおばあさんを最近見かけない")
     before = left(db_url, resident)
     turn = resident.send("そういえば、部屋から変なにおいもしてきます")
     assert said(turn)[0] == "utter_welfare_check" and turn.replies[0].urgent
     assert effects(turn) == [("emergency_guidance", {"service": "110"})]
     after = left(db_url, resident)
-    assert after.flow == "report_worry" and after.slots["noticed"] == before.slots["noticed"]
-    assert said(turn)[-1] == "utter_ask_where", "the form goes on with its question"
+    assert after.flow == "report_worry" and after.step == before.step, "the form goes on"
+    assert after.slots["noticed"].startswith(before.slots["noticed"]) and "におい" in after.slots["noticed"]
+    assert said(turn)[-1] == "utter_ask_where", "with its open question"
+
+
+def test_a_welfare_sign_as_the_answer_to_what_was_noticed(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-welfare")
+    assert said(resident.send(postback="intent:report_worry")) == ["utter_worry_intro", "utter_ask_noticed"]
+    turn = resident.send("ここ何日か、夜も昼もずっと電気がついたままなんです")
+    assert said(turn)[0] == "utter_welfare_check" and said(turn)[-1] == "utter_ask_where"
+    assert effects(turn) == [("emergency_guidance", {"service": "110"})]
+    assert "電気" in left(db_url, resident).slots["noticed"], "the answer is what was noticed"
+
+
+def test_a_welfare_sign_after_the_report_is_added_to_its_case(resident: Resident, db_url: str) -> None:
+    for message in ("向かいのおばあさん、最近見かけなくて心配です", "北区柳町2丁目", "3日前から", "いいえ", "はい"):
+        resident.send(message)
+    [case] = cases(db_url)
+    turn = resident.send("あと、玄関の前を通ったらなんだか変なにおいがしました")
+    assert said(turn)[0] == "utter_welfare_check"
+    assert [kind for kind, _ in effects(turn)] == ["emergency_guidance", "case_updated"]
+    assert effects(turn)[1][1]["case_id"] == case.id
