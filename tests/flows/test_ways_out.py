@@ -27,15 +27,26 @@ def _worry_at_the_confirmation(resident: Resident) -> None:
     assert said(resident.send("いいえ")) == ["utter_worry_confirm"]
 
 
-def _missing_report(family: Resident) -> None:
-    """A family's report, from the first words to the case and its pending alert."""
-    family.send("認知症の父が朝から帰ってこない")
-    family.send("80歳の男性で、背が低く白髪です")
-    family.send("中央区本町")
-    family.send("今朝8時ごろ")
-    family.send("紺色のジャンパー")
-    done = family.send("090-3333-4444")
-    assert [kind for kind, _ in effects(done)] == ["case_created", "alert_created"]
+# The missing form's answers, whatever order it asks them in.
+MISSING_ANSWERS = {"ja": {"missing_who": "80歳の男性で、背が低く白髪です", "last_seen_where": "中央区本町",
+                          "last_seen_when": "今朝8時ごろ", "clothing": "紺色のジャンパー",
+                          "callback_phone": "090-3333-4444"},
+                   "en": {"missing_who": "80 year old man, short, white hair", "last_seen_where": "Chuo-ku Honmachi",
+                          "last_seen_when": "this morning around 8", "clothing": "navy jacket",
+                          "callback_phone": "090-3333-4444"}}
+
+
+def _missing_report(family: Resident, db_url: str, first: str = "認知症の父が朝から帰ってこない",
+                    language: str = "ja") -> None:
+    """A family's report, from the first words to the case and its pending alert: each
+    question the form asks is answered, in the order it asks them."""
+    family.send(first)
+    for _ in range(len(MISSING_ANSWERS[language]) + 2):
+        step = left(db_url, family).step
+        if step not in MISSING_ANSWERS[language]:
+            break
+        done = family.send(MISSING_ANSWERS[language][step])
+    assert [kind for kind, _ in effects(done)][:2] == ["case_created", "alert_created"]
 
 
 def _alert(db_url: str) -> Alert:
@@ -173,14 +184,19 @@ def test_correction_before_the_confirmation_goes_back_one_question(resident: Res
 
 def test_thats_wrong_in_english_at_the_missing_forms_questions(engine: ConversationEngine, db_url: str) -> None:
     family = Resident(engine, language="en")
-    family.send("My father with dementia has gone missing")
-    assert said(family.send("80 year old man, short, white hair")) == ["utter_ask_last_seen_where"]
+    family.send(postback="intent:report_missing")
+    assert left(db_url, family).step == "missing_who"
+    family.send("80 year old man, short, white hair")
+    assert left(db_url, family).step != "missing_who"
     assert said(family.send("No, that's wrong")) == ["utter_going_back", "utter_ask_missing_who"]
-    assert said(family.send("80 year old man, short, grey hair")) == ["utter_ask_last_seen_where"]
-    assert said(family.send("Chuo-ku Honmachi")) == ["utter_ask_last_seen_when"]
-    assert said(family.send("go back")) == ["utter_going_back", "utter_ask_last_seen_where"]
+    assert "missing_who" not in left(db_url, family).slots
+    family.send("80 year old man, short, grey hair")
     kept = left(db_url, family)
-    assert kept.step == "last_seen_where" and kept.slots["missing_who"] == "80 year old man, short, grey hair"
+    assert kept.slots["missing_who"] == "80 year old man, short, grey hair" and kept.step != "missing_who"
+    family.send(MISSING_ANSWERS["en"][kept.step or ""])
+    asked_before = kept.step
+    back = family.send("go back")
+    assert said(back)[0] == "utter_going_back" and left(db_url, family).step == asked_before
 
 
 def test_a_correction_that_brings_the_right_answer(resident: Resident, db_url: str) -> None:
@@ -231,7 +247,8 @@ def test_a_description_that_is_not_a_denial_is_kept(resident: Resident, db_url: 
 
 def test_found_during_the_report_ends_it_and_is_not_the_description(resident: Resident, db_url: str) -> None:
     """Failure 5 of issue 11: 「やっぱりいいです、見つかりました」 was taken as the description."""
-    assert said(resident.send("認知症の父が朝から帰ってこない"))[-1] == "utter_ask_missing_who"
+    resident.send("認知症の父が朝から帰ってこない")
+    assert left(db_url, resident).flow == "report_missing"
     found = resident.send("やっぱりいいです、見つかりました")
     assert said(found) == ["utter_missing_found_ended"]
     assert effects(found) == [("cancelled", {"reason": "found"})]
@@ -240,14 +257,17 @@ def test_found_during_the_report_ends_it_and_is_not_the_description(resident: Re
 
 
 def test_a_past_episode_in_the_description_is_the_description(resident: Resident, db_url: str) -> None:
-    resident.send("認知症の父が朝から帰ってこない")
-    assert said(resident.send("80歳の男性です。以前も駅前で見つかりました")) == ["utter_ask_last_seen_where"]
+    resident.send(postback="intent:report_missing")
+    described = resident.send("80歳の男性です。以前も駅前で見つかりました")
+    assert "utter_missing_found_ended" not in said(described)
+    kept = left(db_url, resident)
+    assert kept.flow == "report_missing" and kept.slots["missing_who"] == "80歳の男性です。以前も駅前で見つかりました"
 
 
 def test_family_found_ends_a_pending_alert_never_an_unsubscribe(engine: ConversationEngine, db_url: str) -> None:
     """Issue 17 item 1 before approval: the alert is withdrawn, staff are told, the family thanked."""
     family = Resident(engine, channel="line", user_id="U-family")
-    _missing_report(family)
+    _missing_report(family, db_url)
     found = family.send("父が見つかりました！お知らせを止めてください")
     assert said(found) == ["utter_family_found_alert_withdrawn"]
     alert = _alert(db_url)
@@ -263,7 +283,7 @@ def test_family_found_ends_an_active_alert_and_thanks_cooperators(engine: Conver
                                                                  kicks: Kicks) -> None:
     """Issue 17 item 1 after approval, in a later conversation: found, thanks queued for those it reached."""
     family = Resident(engine, channel="line", user_id="U-family")
-    _missing_report(family)
+    _missing_report(family, db_url)
     with session_scope(db_url) as session:
         add_cooperator(session, "chuo-1-1")
         alert = session.scalars(select(Alert)).one()
@@ -285,12 +305,7 @@ def test_family_found_ends_an_active_alert_and_thanks_cooperators(engine: Conver
 
 def test_english_family_found(engine: ConversationEngine, db_url: str) -> None:
     family = Resident(engine, channel="telegram", user_id="42", language="en")
-    family.send("My father with dementia has gone missing")
-    family.send("80 year old man, short, white hair")
-    family.send("Chuo-ku Honmachi")
-    family.send("this morning around 8")
-    family.send("navy jacket")
-    family.send("090-3333-4444")
+    _missing_report(family, db_url, "My father with dementia has gone missing", language="en")
     assert len(cases(db_url)) == 1
     found = family.send("We found him, he's back home")
     assert said(found) == ["utter_family_found_alert_withdrawn"] and found.language == "en"
@@ -299,7 +314,7 @@ def test_english_family_found(engine: ConversationEngine, db_url: str) -> None:
 
 def test_a_familys_stop_the_alerts_asks_whether_found(engine: ConversationEngine, db_url: str) -> None:
     family = Resident(engine, channel="line", user_id="U-family")
-    _missing_report(family)
+    _missing_report(family, db_url)
     asked = family.send("お知らせを止めてください")
     assert said(asked) == ["utter_ask_family_found"], "never taken for a cooperator leaving"
     assert _alert(db_url).status == AlertStatus.pending
@@ -326,7 +341,7 @@ def test_stopping_after_the_report_was_sent_tells_staff(resident: Resident, db_u
 
 def test_found_words_after_the_case_was_closed_are_not_taken(engine: ConversationEngine, db_url: str) -> None:
     family = Resident(engine, channel="line", user_id="U-family")
-    _missing_report(family)
+    _missing_report(family, db_url)
     with session_scope(db_url) as session:
         alert = session.scalars(select(Alert)).one()
         cancel(session, alert, by="desk", now=family.now)
@@ -342,10 +357,7 @@ def test_found_and_stop_from_a_chat_without_the_report(engine: ConversationEngin
     "you are not a cooperator"."""
     caller = Resident(engine, channel="voice", user_id="+81312345678")
     caller.send(event="call_start")
-    caller.send("3")
-    for answer in ("80歳の男性 白髪", "中央区本町", "今朝8時ごろ", "紺色のジャンパー"):
-        caller.send(answer)
-    assert len(cases(db_url)) == 1
+    _missing_report(caller, db_url, first="3")
     family = Resident(engine, channel="line", user_id="U-other-chat")
     turn = family.send("父が見つかりました！お知らせを止めてください")
     assert said(turn) == ["utter_found_report_elsewhere", "utter_menu"]
