@@ -3,7 +3,7 @@
 The very first reply tells the family to call 110 (the police search; we only help).
 Then it collects missing_form (who, last seen where and when, clothing) quickly — no
 confirmation round-trip, time matters. The form listens (flows/report_words.py): the
-first message fills who (a family word with an age: 「85歳の母」) and the place it names;
+first message fills who (a family word, with its age: 「認知症の父」「85歳の母」) and the place it names;
 each question decides how its answer is read (a description is never re-classified —
 「85歳の男じゃ。腰が曲がっとる」 is who, not an emergency); more about the person when
 asked where is added to who and the place asked again. It creates an urgent case for the ward's

@@ -123,10 +123,8 @@ def says_what_was_noticed(text: str, place: str = "") -> bool:
 
 
 def missing_person(text: str) -> str | None:
-    """Who a missing-person report's words name with an age (「85歳の母」「父 80歳」 "my father, 82").
-
-    A family word alone (「父が帰ってこない」) is not enough: the question asks for the age
-    and what the person looks like, which the alert needs.
+    """Who a missing-person report's words name: a family word, with the age when said
+    (「認知症の父」「85歳の母」「おやじ 85さい」 "my father, 82").
 
     Returns:
         The words naming the person, or None.
@@ -135,9 +133,12 @@ def missing_person(text: str) -> str | None:
     match = _PERSON_JA.search(plain) or _PERSON_EN.search(plain)
     if match is not None and _HAS_AGE.search(match.group(0)):
         return match.group(0).strip(" 、,")
+    family = re.search(_FAMILY, plain) or _PERSON_EN.search(plain)
+    if family is None:
+        return None
     # Said apart (「おやじが おらんように なった 85さい」): the family word and the age.
-    family, age = re.search(_FAMILY, plain), re.search(_AGE, plain)
-    return f"{family.group(0)} {age.group(0)}" if family and age else None
+    age = re.search(_AGE, plain)
+    return f"{family.group(0)} {age.group(0)}" if age else family.group(0).strip(" 、,")
 
 
 def since_when(text: str) -> str | None:

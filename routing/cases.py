@@ -65,13 +65,20 @@ _POSTAL_RE = re.compile(r"〒?\s*\d{3}-?\d{4}")
 # 「301号室」「301号」 (a flat: not 「3番5号」's house number, not 「3号棟」), or the number right
 # after a building's name (「柳町ハイツ301」).
 _ROOM_RE = re.compile(
-    r"(\d{1,4})\s*号室|(?<![番\d-])(\d{3,4})\s*号(?![棟館\d])|(?<=[ァ-ヶー])\s*(\d{3,4})(?![\d丁番号棟-])")
+    r"(?i:room|flat|apt\.?|apartment|unit|no\.)\s*#?\s*(\d{1,4})\b|(\d{1,4})\s*号室|(?<![番\d-])(\d{3,4})\s*号(?![棟館\d])|(?<=[ァ-ヶー])\s*(\d{3,4})(?![\d丁番号棟-])")
 # A building's name: a word ending in what buildings are called (柳町ハイツ, グリーン荘,
 # 市営柳町団地 3号棟), or starting so (メゾン柳町).
 _BUILDING_RE = re.compile(
     r"(?:メゾン|コーポ|ハイツ|パレス|グラン)[ァ-ヶー一-龥A-Za-z]+|"
     r"[ァ-ヶー一-龥A-Za-z]+(?:ハイツ|マンション|アパート|荘|コーポ|レジデンス|団地|ビル|ハウス|パレス|コート|ヒルズ|"
-    r"タワー|住宅|寮|メゾン)(?:\s*\d+\s*号?棟)?")
+    r"タワー|住宅|寮|メゾン)(?:\s*\d+\s*号?棟)?|"
+    # A shop is one household too (「角のたばこ屋」「たばこ屋さん」), and English names ("Sunrise Mansion").
+    r"[ぁ-んァ-ヶー一-龥]+(?:屋|店|商店|食堂|医院)(?![ぁ-ん]*[内前横裏]|[一-龥])|"
+    r"(?:[A-Z][A-Za-z]*\s+)+(?:Mansion|Heights|Apartments?|Court|House|Residence|Building|Tower|Haitsu|Kopo)\b")
+# "3-chome", "3 chome" as residents write it in English.
+_CHOME_EN_RE = re.compile(r"(\d+)\s*-?\s*chome", re.IGNORECASE)
+# The Japanese particle before a name that ran into it: 「角のたばこ屋」 is たばこ屋.
+_BEFORE_NAME = re.compile(r".*[のにでがはを]")
 _KEY_RE = re.compile(r"([^:]+):(\d*)/([\d-]*)(?:#(\d+))?(?:@(.+))?")
 # At most this many open cases nearby are marked possibly related to a new one.
 _RELATED_MAX = 5
@@ -185,7 +192,8 @@ class Household:
             return False
 
         def agree(mine: str, theirs: str) -> bool:
-            return not mine or not theirs or mine == theirs
+            # A name in Latin letters and one in Japanese cannot be compared: neither contradicts.
+            return not mine or not theirs or mine == theirs or mine.isascii() != theirs.isascii()
 
         if not (agree(self.house, other.house) and agree(self.building, other.building)):
             return False
@@ -220,12 +228,16 @@ def household_key(area: AreaResolution | None, detail: str | None, where_text: s
         return None
     words = _POSTAL_RE.sub(" ", unicodedata.normalize("NFKC", where_text or ""))
     building_match = _BUILDING_RE.search(words)
-    building = re.sub(r"\s+", "", building_match.group(0)) if building_match else ""
+    named = _BEFORE_NAME.sub("", building_match.group(0)) if building_match else ""
+    building = re.sub(r"\s+", "", named)
+    if len(building) < 2:  # 「店」 alone names no shop
+        building = ""
     room_match = _ROOM_RE.search(words)
     room = next((group for group in room_match.groups() if group), "") if room_match else ""
-    for matched in (room_match, building_match):
-        if matched is not None:
-            words = words.replace(matched.group(0), " ")
+    for matched in (room_match.group(0) if room_match else "", named):
+        if matched:
+            words = words.replace(matched, " ")
+    words = _CHOME_EN_RE.sub(r"\1丁目", words)
     # The numbers: the 丁目/番地 part place extraction found, else the resident's words.
     source = _POSTAL_RE.sub(" ", unicodedata.normalize("NFKC", detail)) if detail else words
     for name in (area.town.ward, area.town.town):

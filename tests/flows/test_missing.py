@@ -51,11 +51,10 @@ def _report_missing(family: Resident, *, pick: str | None) -> TurnResult:
 def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(resident: Resident,
                                                                               db_url: str) -> None:
     first = resident.send("認知症の父が朝から帰ってこない")
-    assert said(first) == ["utter_missing_intro", "utter_ask_missing_who"]
+    assert said(first) == ["utter_missing_intro", "utter_ask_last_seen_where"], "the first message said who"
     assert first.replies[0].urgent, "110 guidance comes first, before any question"
-    assert left(db_url, resident) == Left("report_missing", "missing_who",
-                                          {"first_report": "認知症の父が朝から帰ってこない"})
-    assert said(resident.send("80歳の男性で、背が低く白髪です")) == ["utter_ask_last_seen_where"]
+    assert left(db_url, resident) == Left("report_missing", "last_seen_where",
+                                          {"first_report": "認知症の父が朝から帰ってこない", "missing_who": "認知症の父"})
     assert said(resident.send("中央区本町")) == ["utter_ask_last_seen_when"]
     assert said(resident.send("今朝8時ごろ")) == ["utter_ask_clothing"]
     assert said(resident.send("紺色のジャンパーとグレーのズボン")) == ["utter_ask_callback_phone"]
@@ -71,7 +70,7 @@ def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(res
     assert effects(done) == [
         ("case_created", {"case_id": case.id, "case_kind": "missing", "counter_id": "mimamori-chuo",
                           "town_id": "chuo-1-1", "urgent": True,
-                          "fields": {"who": "80歳の男性で、背が低く白髪です", "last_seen_where": "中央区 本町",
+                          "fields": {"who": "認知症の父", "last_seen_where": "中央区 本町",
                                      "last_seen_when": "今朝8時ごろ", "clothing": "紺色のジャンパーとグレーのズボン",
                                      "contact": "phone"}}),
         ("alert_created", {"alert_id": alert.id, "case_id": case.id})]
@@ -79,7 +78,7 @@ def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(res
                                                                        "chuo-1-1")
     assert case.details["callback_phone"] == "09033334444"
     assert (alert.status, alert.case_id, alert.town_id) == (AlertStatus.pending, case.id, "chuo-1-1")
-    assert (alert.description, alert.clothing) == ("80歳の男性で、背が低く白髪です", "紺色のジャンパーとグレーのズボン")
+    assert (alert.description, alert.clothing) == ("認知症の父", "紺色のジャンパーとグレーのズボン")
     assert alert.last_seen_at == _this_morning_at_8(resident.now)
     assert left(db_url, resident) == Left("case_followup", None, {"case_id": case.id})
 
@@ -87,8 +86,9 @@ def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(res
 def test_english(engine: ConversationEngine, db_url: str) -> None:
     family = Resident(engine, language="en")
     assert said(family.send("My mother with dementia went out and has not come back")) == [
-        "utter_missing_intro", "utter_ask_missing_who"]
-    family.send("78 year old woman, short grey hair")
+        "utter_missing_intro", "utter_ask_last_seen_where"]
+    assert said(family.send("She is 78 and has short grey hair, she walks with a cane")) == [
+        "utter_detail_noted", "utter_ask_last_seen_where"]
     assert said(family.send("Kita-ku Yanagimachi")) == ["utter_ask_last_seen_when"]
     family.send("about 2 hours ago")
     assert said(family.send("a beige coat")) == ["utter_ask_callback_phone"]
@@ -96,7 +96,8 @@ def test_english(engine: ConversationEngine, db_url: str) -> None:
     [case] = cases(db_url)
     [alert] = _alerts(db_url)
     assert (case.counter_id, case.language, case.details["callback_phone"]) == ("mimamori-kita", "en", "08055556666")
-    assert (alert.town_id, alert.description) == ("kita-2-2", "78 year old woman, short grey hair")
+    assert (alert.town_id, alert.description) == (
+        "kita-2-2", "My mother / She is 78 and has short grey hair, she walks with a cane")
 
 
 @CALLER_IDS
@@ -278,7 +279,8 @@ def test_a_description_sent_to_the_place_question_is_added_to_who(resident: Resi
     ("85歳の母が中央区本町のスーパーからいなくなりました", "85歳の母", "utter_ask_last_seen_when"),
     ("父 80歳 が散歩に出たまま帰らない", "父 80歳", "utter_ask_last_seen_where"),
     ("My father, 82, has dementia and went missing", "My father, 82", "utter_ask_last_seen_where"),
-    ("認知症の父が朝から帰ってこない", None, "utter_ask_missing_who"),
+    ("認知症の父が朝から帰ってこない", "認知症の父", "utter_ask_last_seen_where"),
+    ("施設の利用者さんがいなくなりました", None, "utter_ask_missing_who"),
 ])
 def test_the_first_message_fills_who_and_where(resident: Resident, db_url: str, text: str, who: str | None,
                                                asked: str) -> None:
@@ -291,7 +293,7 @@ def test_the_first_message_fills_who_and_where(resident: Resident, db_url: str, 
 
 
 def test_only_a_place_sent_for_who_answers_where_and_who_is_asked_again(resident: Resident, db_url: str) -> None:
-    resident.send("うちのおかんがおらんようになってん")
+    resident.send(postback="intent:report_missing")
     assert said(resident.send("南区朝日町")) == ["utter_ask_missing_who"]
     assert left(db_url, resident).slots["last_seen_where"]["area"]["town_id"] == "minami-1-2"
     assert said(resident.send("78歳や、小柄で髪は白いねん")) == ["utter_ask_last_seen_when"]

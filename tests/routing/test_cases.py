@@ -75,7 +75,9 @@ def test_household_key_edge_cases(session: Session, yanagi: AreaResolution) -> N
     ("where", "key"),
     [("北区柳町2丁目 柳町ハイツ301号室", "2/#301@柳町ハイツ"), ("柳町２丁目　柳町ハイツ ３０１", "2/#301@柳町ハイツ"),
      ("柳町2-3-5 メゾン柳町 205号", "2/3-5#205@メゾン柳町"), ("柳町2丁目の市営柳町団地3号棟", "2/@市営柳町団地3号棟"),
-     ("柳町2丁目3番5号", "2/3-5")],
+     ("柳町2丁目3番5号", "2/3-5"), ("柳町1丁目の角のたばこ屋のおばあさん", "1/@たばこ屋"),
+     ("柳町1丁目のたばこ屋さんのおばあちゃん", "1/@たばこ屋"), ("柳町1丁目のコンビニの店員さん", "1/"),
+     ("room 402 of Sunrise Mansion, Yanagimachi 3-chome", "3/#402@SunriseMansion")],
 )
 def test_household_key_keeps_the_room_and_building(yanagi: AreaResolution, where: str, key: str) -> None:
     assert household_key(yanagi, None, where) == f"{yanagi.town.town_id}:{key}"
@@ -87,7 +89,8 @@ def test_household_key_keeps_the_room_and_building(yanagi: AreaResolution, where
      ("柳町2丁目 柳町ハイツ301号室", "柳町ハイツ 301号室 2丁目", True), ("柳町2丁目 柳町ハイツ", "柳町2丁目の柳町ハイツ", True),
      ("柳町2丁目", "柳町2丁目", False), ("柳町2丁目3番", "柳町2丁目4番", False),
      ("柳町2丁目 柳町ハイツ301号室", "柳町2丁目 柳町ハイツ302号室", False),
-     ("柳町2丁目 柳町ハイツ301号室", "柳町2丁目 柳町ハイツ", False), ("柳町2丁目3番", "柳町3丁目3番", False)],
+     ("柳町2丁目 柳町ハイツ301号室", "柳町2丁目 柳町ハイツ", False), ("柳町2丁目3番", "柳町3丁目3番", False),
+     ("柳町3丁目 サンライズマンション402号室", "room 402 of Sunrise Mansion, Yanagimachi 3-chome", True)],
 )
 def test_same_household_needs_a_matching_room_house_or_building(yanagi: AreaResolution, first: str, second: str,
                                                                 same: bool) -> None:
