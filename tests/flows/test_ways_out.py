@@ -21,7 +21,7 @@ CANCELLED = ["utter_cancelled"]
 
 
 def _worry_at_the_confirmation(resident: Resident) -> None:
-    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("隣のおばあさんの郵便受けに新聞がたまっている")
     resident.send("北区柳町2丁目")
     resident.send("3日前から")
     assert said(resident.send("いいえ")) == ["utter_worry_confirm"]
@@ -66,7 +66,7 @@ def _events(db_url: str) -> list[tuple[str, str | None]]:
                                    "すみません、やっぱりやめときます", "キャンセルでお願いします", "もうええわ"])
 def test_stopping_a_form_in_ones_own_words(resident: Resident, db_url: str, words: str) -> None:
     """Failure 5 of issue 11, as written: inside a form these were taken for a place."""
-    assert said(resident.send("隣のおばあさんを最近見かけない")) == ["utter_worry_intro", "utter_ask_where"]
+    assert said(resident.send("隣のおばあさんの郵便受けに新聞がたまっている")) == ["utter_worry_intro", "utter_ask_where"]
     stopped = resident.send(words)
     assert said(stopped) == CANCELLED and effects(stopped) == [("cancelled", {})]
     assert left(db_url, resident) == Left(None, None, {})
@@ -81,7 +81,7 @@ def test_the_same_words_inside_an_answer_are_the_answer(resident: Resident, db_u
 
 
 def test_soft_words_stop_a_free_question_but_answer_a_yes_no_one(resident: Resident, db_url: str) -> None:
-    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("隣のおばあさんの郵便受けに新聞がたまっている")
     resident.send("北区柳町2丁目")
     resident.send("3日前から")
     # At the call-back question 「結構です」 is "no, thank you", not a way out.
@@ -91,7 +91,7 @@ def test_soft_words_stop_a_free_question_but_answer_a_yes_no_one(resident: Resid
     resident.send(postback="intent:report_worry")
     # To "what did you notice?" it means never mind; to the place question too.
     assert said(resident.send("結構です")) == CANCELLED
-    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("隣のおばあさんの郵便受けに新聞がたまっている")
     assert said(resident.send("やめてください")) == CANCELLED
 
 
@@ -123,7 +123,7 @@ def test_english_never_mind_in_a_form(engine: ConversationEngine, db_url: str) -
 
 
 def test_start_again_restarts_the_form_with_nothing_kept(resident: Resident, db_url: str) -> None:
-    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("隣のおばあさんの郵便受けに新聞がたまっている")
     resident.send("北区柳町2丁目")
     again = resident.send("最初からやり直したいです")
     assert said(again) == ["utter_restarted", "utter_worry_intro", "utter_ask_noticed"]
@@ -174,7 +174,7 @@ def test_which_answer_named_in_words(resident: Resident, db_url: str) -> None:
 
 
 def test_correction_before_the_confirmation_goes_back_one_question(resident: Resident, db_url: str) -> None:
-    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("隣のおばあさんの郵便受けに新聞がたまっている")
     resident.send("北区柳町2丁目")
     back = resident.send("あ、間違えました")
     assert said(back) == ["utter_going_back", "utter_ask_where"]
@@ -200,7 +200,7 @@ def test_thats_wrong_in_english_at_the_missing_forms_questions(engine: Conversat
 
 
 def test_a_correction_that_brings_the_right_answer(resident: Resident, db_url: str) -> None:
-    resident.send("近所の一人暮らしのおじいさんが、最近ずっと同じ服を着ていて、痩せてきました")
+    resident.send("近所の一人暮らしのおじいさんが、同じ服を着ていて、痩せてきました")
     resident.send("北区柳町1丁目です")
     fixed = resident.send("すみません、間違えました。北区栄町4丁目です")
     assert said(fixed) == ["utter_ask_since_when"], "the new place replaces the old, and the form goes on"
@@ -216,7 +216,7 @@ def test_a_correction_that_brings_the_right_answer(resident: Resident, db_url: s
 
 
 def test_a_correction_naming_an_earlier_answer(resident: Resident, db_url: str) -> None:
-    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("隣のおばあさんの郵便受けに新聞がたまっている")
     resident.send("北区柳町2丁目")
     resident.send("3日前から")
     fixed = resident.send("すみません、場所を間違えました。北区栄町4丁目です")
