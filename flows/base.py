@@ -397,4 +397,5 @@ def is_yes(answer: str) -> bool:
 
 def is_no(answer: str) -> bool:
     plain = fold_for_matching(answer)
-    return answer == "no" or plain in _NO or plain.startswith(("いいえ", "no "))
+    # 「いや、ええわ」「いえ、結構です」: a no-word first, then words that soften it.
+    return answer == "no" or plain in _NO or plain.startswith(("いいえ", "no ", "いや ", "いえ "))

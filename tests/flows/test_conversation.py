@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.db import session_scope
 from bot.engine import ConversationEngine
-from bot.models import Contact, Conversation
+from bot.models import CaseKind, Contact, Conversation
 from tests.bot.conftest import Resident
 from tests.flows.conftest import Left, cases, effects, left, rendered, said
 
@@ -245,3 +245,15 @@ def test_a_welfare_sign_after_the_report_is_added_to_its_case(resident: Resident
     assert said(turn)[0] == "utter_welfare_check"
     assert [kind for kind, _ in effects(turn)] == ["emergency_guidance", "case_updated"]
     assert effects(turn)[1][1]["case_id"] == case.id
+
+
+def test_kansai_welfare_report_to_the_end_with_a_softened_no(resident: Resident, db_url: str) -> None:
+    first = resident.send("下の階のばあちゃんとこ、なんや臭うし、ここんとこ顔見いひんねん")
+    assert said(first)[0] == "utter_welfare_check"
+    resident.send("中央区本町2丁目")
+    resident.send("5日くらい前からや")
+    assert said(resident.send("いや、ええわ"))[-1] == "utter_worry_confirm", "「いや、ええわ」 is a no"
+    done = resident.send("はい")
+    assert [kind for kind, _ in effects(done)] == ["case_created"]
+    [case] = cases(db_url)
+    assert case.kind == CaseKind.worry and not case.callback_consent
