@@ -85,15 +85,15 @@ CANDIDATES_SLOT = "_place_candidates"
 MISSES_SLOT = "_place_misses"
 # 「わからない」「分かりません」「知らん」「不明」, "I don't know", "not sure" — folded text.
 _DONT_KNOW = re.compile(
-    r"わから|分から|わかりません|分かりません|わかんな|分かんな|しらない|知らない|しらん|知らん|不明|覚えてない|"
+    r"わから|分から|わかりません|分かりません|わかんな|分かんな|しらない|知らない|しらん|知らん|(?<!行方)不明|覚えてない|"
     r"覚えていない|おぼえて(い)?ない|don'?t know|do not know|not sure|no idea|unknown|dunno|not known"
 )
 # What may surround a place in an answer that is only a place: 「北区柳町です」「〒000-0110 に住んでいます」
 # "I live in Kita-ku". Whatever is left besides these is the resident saying something else.
 _PLACE_FILLER = re.compile(
-    r"[\s、。,.!！?？()（）「」〒:：]|です|でした|だよ|やで|じゃ|に住んでいます|に住んでる|住んでいます|住所は|住所|"
-    r"郵便番号は?|在住|あたり|辺り|付近|の近く|近く|のへん|の辺|のほう|の方|ほう|から|にいます|でございます|ございます|"
-    r"だと思います|と思います|だよ|やね|やで|やわ|です|だ|で|の|に|は|や|"
+    r"[\s、。,.!！?？()（）「」〒:：]|に住んでいます|に住んでる|住んでいます|住所は|住所|郵便番号は?|在住|"
+    r"あたり|辺り|付近|の近く|近く|のへん|の辺|のほう|の方|ほう|から|にいます|でございます|ございます|"
+    r"だと思います|と思います|でした|です|だよ|やね|やで|やわ|じゃ|だ|で|の|に|は|や|"
     r"\b(?:i|we|she|he|they|live|lives|living|in|at|it|it's|is|my|our|address|postal|post|zip|code|the|near|around)\b",
     re.IGNORECASE,
 )
