@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when"]
+__all__ = ["declines", "is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when"]
 
 # Said in any worry report without saying what was noticed: greetings and fillers, the
 # person (a neighbour, an old man …), "worried / want to consult", and the glue between.
@@ -46,7 +46,8 @@ _OBSERVED = 3
 
 # Who is missing: a family word, possibly with an age and a sex around it.
 _FAMILY = (r"(?:うちの|わたしの|私の|僕の|俺の)?(?:認知症の|ぼけた|ボケた)?"
-           r"(?:おかん|おとん|かあちゃん|とうちゃん|母ちゃん|父ちゃん|おっかあ|お?父(?:さん|親)?|お?母(?:さん|親)?|祖父|祖母|おじいさん|おじいちゃん|じいちゃん|じいさん|おばあさん|"
+           r"(?:ちち|はは|おとうさん|おかあさん|おっと|むすこ|むすめ|そふ|そぼ|ばっちゃ|じっちゃ|ばあば|じいじ|"
+           r"入居者|利用者|入所者|(?:女性|男性)の(?:方|人)|おかん|おとん|かあちゃん|とうちゃん|母ちゃん|父ちゃん|おっかあ|お?父(?:さん|親)?|お?母(?:さん|親)?|祖父|祖母|おじいさん|おじいちゃん|じいちゃん|じいさん|おばあさん|"
            r"おばあちゃん|ばあちゃん|ばあさん|おやじ|親父|おふくろ|お袋|夫|主人|旦那|妻|家内|嫁|息子|娘|兄|弟|姉|妹|"
            r"おじ|おば|叔父|叔母|伯父|伯母)")
 _AGE = r"(?:\d{1,3}\s*(?:歳|才|さい)(?:になる)?|[一二三四五六七八九十百]+\s*(?:歳|才))"
@@ -55,7 +56,8 @@ _PERSON_JA = re.compile(rf"(?:{_AGE}の?\s*{_SEX}?の?\s*{_FAMILY}|{_FAMILY}[\s(
                         rf"{_AGE}の?{_SEX}(?:の方|の人)?)")
 _PERSON_EN = re.compile(
     r"\b(?:my |our )?(?:\d{1,3}[- ]year[- ]old |elderly |old )?(?:father|mother|dad|mum|mom|husband|wife|son|daughter|"
-    r"grandfather|grandmother|grandpa|grandma|granddad|granny|brother|sister|uncle|aunt)"
+    r"grandfather|grandmother|grandpa|grandma|granddad|granny|brother|sister|uncle|aunt|"
+    r"oka+-?san|oto+-?san|oba+-?(?:san|chan)|oji+-?(?:san|chan))"
     r"(?:,? (?:aged? )?\d{1,3}(?: years old)?)?", re.IGNORECASE)
 _HAS_AGE = re.compile(rf"{_AGE}|\d{{1,3}}[- ]year|aged? \d|, \d{{1,3}}\b|\d{{1,3}} years old", re.IGNORECASE)
 
@@ -168,3 +170,13 @@ def is_more_about_the_person(text: str) -> bool:
     if letters >= _SHORT_DETAIL and re.search(r"[\u4e00-\u9fff\u30a0-\u30ff]", plain):
         return True
     return letters >= _MIN_DETAIL and _PLAIN_VERB_END.search(plain) is not None
+
+
+# "No" said as "not needed" (「電話はいらんよ」「結構です」 "no need"), which yes/no buttons' words miss.
+_DECLINE = re.compile(r"いらん|いらない|要らない|いりません|要りません|いらへん|結構|けっこう|不要|"
+                      r"no thanks|not needed|don'?t need|no need", re.IGNORECASE)
+
+
+def declines(text: str) -> bool:
+    """Whether an answer to a yes/no offer (a call-back) declines it in other words than "no"."""
+    return _DECLINE.search(_plain(text)) is not None

@@ -37,7 +37,7 @@ from flows.place_question import (
     place_label,
     says_dont_know,
 )
-from flows.report_words import is_more_about_the_person, says_what_was_noticed, since_when
+from flows.report_words import declines, is_more_about_the_person, says_what_was_noticed, since_when
 from flows.steps import (
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
@@ -147,6 +147,8 @@ class WorryFlow(FormFlow):
             ctx.set_slot("since_when", ctx.text or ctx.t("utter_unknown_label"))
         elif step == "callback_consent":
             consent = yes_or_no(ctx)
+            if consent is None and declines(ctx.text):
+                consent = False  # 「電話はいらんよ」: no, in other words — not a detail
             if consent is None:
                 if not self._more(ctx):
                     ctx.repeat_prompt()

@@ -62,15 +62,15 @@ _KANJI_NUMBER_RE = re.compile(r"[〇零一二三四五六七八九十]+(?=丁目
 _SEPARATOR = r"(?:\s*丁目\s*|\s*(?:番地|番|の|[-‐‑‒–—−ー]))"
 _ADDRESS_RE = re.compile(rf"(\d+)(?:{_SEPARATOR}(\d+))?(?:{_SEPARATOR}(\d+))?\s*(丁目|番地?|号)?")
 _POSTAL_RE = re.compile(r"〒?\s*\d{3}-?\d{4}")
-# 「301号室」「301号」 (a flat: not 「3番5号」's house number, not 「3号棟」), or the number right
-# after a building's name (「柳町ハイツ301」).
+# 「301号室」「301号」 (a flat: not 「3番5号」's house number, not 「3号棟」), a floor (「1階」, not
+# 「3階建て」), or the number right after a building's name (「柳町ハイツ301」).
 _ROOM_RE = re.compile(
-    r"(?i:room|flat|apt\.?|apartment|unit|no\.)\s*#?\s*(\d{1,4})\b|(\d{1,4})\s*号室|(?<![番\d-])(\d{3,4})\s*号(?![棟館\d])|(?<=[ァ-ヶー])\s*(\d{3,4})(?![\d丁番号棟-])")
+    r"(?i:room|flat|apt\.?|apartment|unit|no\.)\s*#?\s*(\d{1,4})\b|(\d{1,4})\s*号室|(\d{1,2}\s*階)(?!建)|(?<![番\d-])(\d{3,4})\s*号(?![棟館\d])|(?<=[ァ-ヶー])\s*(\d{3,4})(?![\d丁番号棟-])")
 # A building's name: a word ending in what buildings are called (柳町ハイツ, グリーン荘,
 # 市営柳町団地 3号棟), or starting so (メゾン柳町).
 _BUILDING_RE = re.compile(
     r"(?:メゾン|コーポ|ハイツ|パレス|グラン)[ァ-ヶー一-龥A-Za-z]+|"
-    r"[ァ-ヶー一-龥A-Za-z]+(?:ハイツ|マンション|アパート|荘|コーポ|レジデンス|団地|ビル|ハウス|パレス|コート|ヒルズ|"
+    r"[ぁ-んァ-ヶー一-龥A-Za-z]+(?:ハイツ|マンション|アパート|荘|コーポ|レジデンス|団地|ビル|ハウス|パレス|コート|ヒルズ|"
     r"タワー|住宅|寮|メゾン)(?:\s*\d+\s*号?棟)?|"
     # A shop is one household too (「角のたばこ屋」「たばこ屋さん」), and English names ("Sunrise Mansion").
     r"[ぁ-んァ-ヶー一-龥]+(?:屋|店|商店|食堂|医院)(?![ぁ-ん]*[内前横裏]|[一-龥])|"
@@ -79,7 +79,7 @@ _BUILDING_RE = re.compile(
 _CHOME_EN_RE = re.compile(r"(\d+)\s*-?\s*chome", re.IGNORECASE)
 # The Japanese particle before a name that ran into it: 「角のたばこ屋」 is たばこ屋.
 _BEFORE_NAME = re.compile(r".*[のにでがはを]")
-_KEY_RE = re.compile(r"([^:]+):(\d*)/([\d-]*)(?:#(\d+))?(?:@(.+))?")
+_KEY_RE = re.compile(r"([^:]+):(\d*)/([\d-]*)(?:#(\d+階?))?(?:@(.+))?")
 # At most this many open cases nearby are marked possibly related to a new one.
 _RELATED_MAX = 5
 
@@ -234,6 +234,7 @@ def household_key(area: AreaResolution | None, detail: str | None, where_text: s
         building = ""
     room_match = _ROOM_RE.search(words)
     room = next((group for group in room_match.groups() if group), "") if room_match else ""
+    room = re.sub(r"\s+", "", room)  # 「1 階」 and 「1階」: a floor is kept as said, a flat as its number
     for matched in (room_match.group(0) if room_match else "", named):
         if matched:
             words = words.replace(matched, " ")

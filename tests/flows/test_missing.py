@@ -280,7 +280,7 @@ def test_a_description_sent_to_the_place_question_is_added_to_who(resident: Resi
     ("父 80歳 が散歩に出たまま帰らない", "父 80歳", "utter_ask_last_seen_where"),
     ("My father, 82, has dementia and went missing", "My father, 82", "utter_ask_last_seen_where"),
     ("認知症の父が朝から帰ってこない", "認知症の父", "utter_ask_last_seen_where"),
-    ("施設の利用者さんがいなくなりました", None, "utter_ask_missing_who"),
+    ("家族が帰ってきません、すぐ探してください", None, "utter_ask_missing_who"),
 ])
 def test_the_first_message_fills_who_and_where(resident: Resident, db_url: str, text: str, who: str | None,
                                                asked: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.report_words import is_more_about_the_person, missing_person, says_what_was_noticed, since_when
+from flows.report_words import declines, is_more_about_the_person, missing_person, says_what_was_noticed, since_when
 
 
 @pytest.mark.parametrize("text", [
@@ -36,7 +36,9 @@ def test_only_a_worry(text: str, place: str) -> None:
                                                                        "my 80-year-old mother"),
     ("おやじが おらんように なった 85さい", "おやじ 85さい"), ("認知症の父が朝から帰ってこない", "認知症の父"),
     ("うちのおじいさんがね、ぼけとるもんで", "うちのおじいさん"),
-    ("My mother with dementia went out", "My mother"), ("施設の利用者さんがいなくなりました", None)])
+    ("My mother with dementia went out", "My mother"), ("my okaasan has ninchisho", "my okaasan"),
+    ("ちちが いなく なりました", "ちち"), ("入居している女性の方がいなくなりました", "女性の方"),
+    ("家族がいなくなりました", None), ("施設の利用者さんがいなくなりました", "利用者")])
 def test_who_is_missing(text: str, who: str | None) -> None:
     assert missing_person(text) == who
 
@@ -57,3 +59,9 @@ def test_since_when(text: str, since: str | None) -> None:
     ("変な音がする", True), ("公民館の近く", False), ("やなぎちょう", False), ("黄色い家", False)])
 def test_more_about_the_person_or_a_landmark(text: str, more: bool) -> None:
     assert is_more_about_the_person(text) is more
+
+
+@pytest.mark.parametrize(("text", "no"), [("電話はいらんよ", True), ("結構です", True), ("No need, thanks", True),
+                                         ("お願いします", False), ("はい", False)])
+def test_declining_in_other_words(text: str, no: bool) -> None:
+    assert declines(text) is no

@@ -77,7 +77,8 @@ def test_household_key_edge_cases(session: Session, yanagi: AreaResolution) -> N
      ("柳町2-3-5 メゾン柳町 205号", "2/3-5#205@メゾン柳町"), ("柳町2丁目の市営柳町団地3号棟", "2/@市営柳町団地3号棟"),
      ("柳町2丁目3番5号", "2/3-5"), ("柳町1丁目の角のたばこ屋のおばあさん", "1/@たばこ屋"),
      ("柳町1丁目のたばこ屋さんのおばあちゃん", "1/@たばこ屋"), ("柳町1丁目のコンビニの店員さん", "1/"),
-     ("room 402 of Sunrise Mansion, Yanagimachi 3-chome", "3/#402@SunriseMansion")],
+     ("room 402 of Sunrise Mansion, Yanagimachi 3-chome", "3/#402@SunriseMansion"),
+     ("柳町4丁目の白いマンションの1階に住む", "4/#1階@白いマンション")],
 )
 def test_household_key_keeps_the_room_and_building(yanagi: AreaResolution, where: str, key: str) -> None:
     assert household_key(yanagi, None, where) == f"{yanagi.town.town_id}:{key}"
@@ -90,7 +91,9 @@ def test_household_key_keeps_the_room_and_building(yanagi: AreaResolution, where
      ("柳町2丁目", "柳町2丁目", False), ("柳町2丁目3番", "柳町2丁目4番", False),
      ("柳町2丁目 柳町ハイツ301号室", "柳町2丁目 柳町ハイツ302号室", False),
      ("柳町2丁目 柳町ハイツ301号室", "柳町2丁目 柳町ハイツ", False), ("柳町2丁目3番", "柳町3丁目3番", False),
-     ("柳町3丁目 サンライズマンション402号室", "room 402 of Sunrise Mansion, Yanagimachi 3-chome", True)],
+     ("柳町3丁目 サンライズマンション402号室", "room 402 of Sunrise Mansion, Yanagimachi 3-chome", True),
+     ("柳町4丁目の白いマンションの1階", "柳町4丁目の白いマンション1階の", True),
+     ("柳町4丁目の白いマンションの1階", "柳町4丁目の白いマンションの3階", False)],
 )
 def test_same_household_needs_a_matching_room_house_or_building(yanagi: AreaResolution, first: str, second: str,
                                                                 same: bool) -> None:
