@@ -20,6 +20,13 @@ def _payloads(resident: Resident) -> list[str]:
     return [choice.payload for choice in resident.replies[-1].choices]
 
 
+def _to_last_seen_where(family: Resident, first: str) -> None:
+    """A missing report up to "where were they last seen?" (who is asked unless the first words tell)."""
+    if said(family.send(first))[-1] == "utter_ask_missing_who":
+        family.send("78歳の女性です。背が低いです")
+    assert said(family.last)[-1] == "utter_ask_last_seen_where"
+
+
 def _finish_worry(resident: Resident) -> None:
     assert said(resident.send("3日前から")) == ["utter_ask_callback_consent"]
     assert said(resident.send("いいえ")) == ["utter_worry_confirm"]
@@ -61,8 +68,7 @@ def test_a_ward_in_the_first_message_asks_for_its_town(resident: Resident, db_ur
 def test_failure_3_a_last_seen_ward_asks_the_town_and_i_dont_know_takes_a_landmark(
         engine: ConversationEngine, db_url: str) -> None:
     family = Resident(engine, user_id="family")
-    assert said(family.send("認知症の父が朝から帰ってこない"))[-1] == "utter_ask_missing_who"
-    assert said(family.send("80歳の男性です。背が高いです")) == ["utter_ask_last_seen_where"]
+    _to_last_seen_where(family, "認知症の父が朝から帰ってこない")
     assert said(family.send(postback="ward:minami")) == ["utter_ask_town_in_ward"]
     assert said(family.send("分かりません")) == ["utter_ask_landmark"]
     assert said(family.send("スーパーいずみの前の交差点")) == ["utter_ask_last_seen_when"]
@@ -127,8 +133,7 @@ def test_twice_no_town_in_a_known_ward_is_a_flagged_landmark(resident: Resident,
 def test_a_missing_person_last_seen_outside_the_city_is_told_to_call_110(
         engine: ConversationEngine, db_url: str) -> None:
     family = Resident(engine, user_id="family-out")
-    family.send("認知症の母がいなくなりました")
-    family.send("78歳の女性です")
+    _to_last_seen_where(family, "認知症の母がいなくなりました")
     told = family.send("530-0001")
     assert said(told) == ["utter_outside_city"]
     assert "110" in told.replies[0].text and _payloads(family) == ["intent:talk_to_human"]
@@ -138,8 +143,7 @@ def test_a_missing_person_last_seen_outside_the_city_is_told_to_call_110(
 
 def test_a_ward_with_a_description_is_a_flagged_landmark(engine: ConversationEngine, db_url: str) -> None:
     family = Resident(engine, user_id="family-river")
-    family.send("認知症の母が出かけたまま戻りません")
-    family.send("78歳の女性です")
+    _to_last_seen_where(family, "認知症の母が出かけたまま戻りません")
     words = "北区の、いつも散歩している大きな川沿いの遊歩道のほうだと思います"
     assert said(family.send(words)) == ["utter_ask_last_seen_when"], "the ward and a description: no town question"
     where = left(db_url, family).slots["last_seen_where"]
