@@ -70,7 +70,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more
 
 @app.command()
 def chat(
-    lang: Annotated[str, typer.Option("--lang", help="Conversation language: ja or en.")] = "ja",
+    lang: Annotated[str, typer.Option("--lang", help="Default language, ja or en: each message's own words "
+                                                         "decide its language (English is answered in English).")] = "ja",
     script: Annotated[Path | None, typer.Option("--script", exists=True, dir_okay=False,
                                                  help="Read one message per line from FILE and print the replies "
                                                       "(a line --- starts a new resident).")] = None,
