@@ -101,7 +101,7 @@ def test_chat_script_jsonl_is_the_conversation_contract(sqlite_url: str, tmp_pat
                                                                         (2, 1), (3, 1), (3, 2)]
     assert [turn["in"] for turn in turns][:2] == ["隣のおばあさんを最近見かけない", "北区柳町2丁目"]
     assert {turn["language"] for turn in turns} == {"ja"}
-    assert [turn["flow"] for turn in turns][:6] == ["report_worry"] * 4 + [None, "ask_where"]
+    assert [turn["flow"] for turn in turns][:6] == ["report_worry"] * 4 + ["case_followup", "ask_where"]
     first = turns[0]["replies"]
     assert [reply["response"] for reply in first] == ["utter_worry_intro", "utter_ask_where"]
     assert first[1]["choices"] and all(reply["text"] for reply in first)
@@ -110,7 +110,8 @@ def test_chat_script_jsonl_is_the_conversation_contract(sqlite_url: str, tmp_pat
     with session_scope(sqlite_url) as session:
         case = session.scalars(select(Case)).one()
         assert created == {"kind": "case_created", "case_id": case.id, "case_kind": "worry",
-                           "counter_id": case.counter_id, "town_id": "kita-2-2", "urgent": False}
+                           "counter_id": case.counter_id, "town_id": "kita-2-2", "urgent": False,
+                           "fields": {"observation": "隣のおばあさんを最近見かけない", "since": "3日前から", "contact": None}}
     assert turns[4]["effects"] == [created] and created["counter_id"] == "mimamori-kita"
     assert [reply["response"] for reply in turns[5]["replies"]] == ["utter_ask_area"]
 
