@@ -19,36 +19,66 @@ the configured voice, choices spoken with their key digits, inside
 variations in ``domain.yml`` do);
 a handoff to an open counter becomes ``<Dial>``, after hours ``<Record>``, and the end of
 the conversation ``<Hangup>``. Key presses go to the engine as text ("1"), which matches
-them against the digits of the choices it offered. Retried webhooks (connection overrides) carry ``I-Twilio-Idempotency-Token``,
-which becomes the event id, so the engine processes them once.
+them against the digits of the choices it offered.
+
+Retried webhooks (Twilio retries a request that timed out, with the same URL and the same
+parameters) get the TwiML of the first answer again, so guidance such as 119/110 is never
+replaced by an empty ``<Gather>``. Every action URL the app hands out carries the turn number
+(``/gather?turn=3``), so two different answers never share a URL and parameters; the event id
+is the CallSid plus a digest of route, query and parameters, which the engine stores once
+(a repeat is a duplicate), and the rendered TwiML is kept on that inbound message row
+(:class:`TurnStore`; purged with the row's payload after the retention period).
+
+Speech recognition follows Twilio's ``<Gather>`` reference (twilio.com/docs/voice/twiml/gather)
+and its warnings 13330 (``hints``: up to 500 comma-separated entries of at most 100
+characters) and 13335 (``speechTimeout="auto"`` is refused once a ``speechModel`` is set): the
+city's ward and town names and the offered choices are ``hints``; free-text answers get a
+number of seconds of ``speechTimeout``, so a pause on 「えーと…」 does not cut the answer; no
+``speechModel`` is pinned, because the reference names none for ja-JP and, without one, Twilio
+picks the provider for the language and fails over. ``<Record>`` follows
+twilio.com/docs/voice/twiml/record: ``timeout`` (seconds of silence that end the message),
+``maxLength`` and ``playBeep``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Self
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
+from bot.db import session_scope
 from bot.messages import InboundMessage, Reply, TurnResult
+from bot.models import Message, MessageDirection, Town
 from bot.settings import Settings
 from channels.base import EngineHandler, InputChannel, choice_digits, spoken_choices
 
-__all__ = ["TwiMLRenderer", "VoiceChannel"]
+__all__ = ["TurnStore", "TwiMLRenderer", "VoiceChannel", "place_hints"]
 
 log = logging.getLogger(__name__)
 
 ENGINE_TIMEOUT = 10.0  # seconds; Twilio gives up on a webhook after 15
 GATHER_TIMEOUT = 6  # seconds of silence before the Gather reports an empty result
+# Seconds of pause that end a free-text answer: "auto" cuts an elderly caller's 「えーと…」 short.
+FREE_TEXT_SPEECH_TIMEOUT = 3
 RECORD_MAX_LENGTH = 120  # seconds
+RECORD_SILENCE_TIMEOUT = 10  # seconds of silence that end a message (Twilio's default 5 cuts a pause)
+MAX_HINTS = 500  # Twilio warning 13330: at most 500 entries, each at most 100 characters
+RETRY_WAIT = 8.0  # seconds a retry waits for the first request's TwiML; Twilio gives up after 15
+RETRY_POLL = 0.1  # seconds between looks
+TWIML_KEY = "twiml"  # the key of the rendered answer in the inbound message row's payload
 DIAL_TIMEOUT = 30  # seconds of ringing
 _LANGUAGE_TAGS = {"ja": "ja-JP", "en": "en-US"}
 _CALLER_ID = re.compile(r"^\+?\d{6,15}$")
@@ -63,6 +93,12 @@ def _names_keys(reply: Reply) -> bool:
     )
 
 
+def _turn_number(query: str) -> int:
+    """The turn number in an action URL's query (``turn=3``); 0 for the call's first request."""
+    value = dict(parse_qsl(query)).get("turn", "")
+    return int(value) if value.isdigit() else 0
+
+
 def dial_number(phone: str) -> str:
     """A counter's phone number as E.164 for ``<Dial>`` ("03-1234-5678" → "+81312345678")."""
     digits = re.sub(r"[^\d+]", "", phone)
@@ -71,36 +107,55 @@ def dial_number(phone: str) -> str:
     return digits
 
 
+def place_hints(towns: Sequence[tuple[str, str, str, str]]) -> dict[str, list[str]]:
+    """Speech hints per language from the gazetteer's ``(ward, town, ward_romaji, town_romaji)``
+    rows: wards and towns as written ("南区", "朝日町"), in the city's order, each once."""
+    hints: dict[str, list[str]] = {"ja": [], "en": []}
+    for ward, town, ward_romaji, town_romaji in towns:
+        for language, names in (("ja", (ward, town)), ("en", (ward_romaji, town_romaji))):
+            hints[language].extend(name for name in names if name and name not in hints[language])
+    return hints
+
+
 class TwiMLRenderer:
     """Turns a :class:`~bot.messages.TurnResult` into a TwiML document."""
 
-    def __init__(self, gather_url: str, record_url: str, voices: Mapping[str, str]) -> None:
+    def __init__(self, gather_url: str, record_url: str, voices: Mapping[str, str],
+                 hints: Mapping[str, Sequence[str]] | None = None) -> None:
         """Args:
         gather_url: Absolute URL of the ``/gather`` route (public base URL).
         record_url: Absolute URL of the ``/recording`` route.
         voices: Twilio voice name per conversation language ("ja", "en").
+        hints: Place names callers say, per language (:func:`place_hints`).
         """
         self.gather_url = gather_url
         self.record_url = record_url
         self.voices = dict(voices)
+        self.hints = {language: list(names) for language, names in (hints or {}).items()}
 
-    def render(self, result: TurnResult) -> str:
-        """The TwiML answer for one turn (no replies: listen again, which repeats on silence)."""
+    def render(self, result: TurnResult, turn: int | None = None) -> str:
+        """The TwiML answer for one turn (no replies: listen again, which repeats on silence).
+
+        Args:
+            result: What the engine said.
+            turn: The number of the next turn, put in the action URLs so that each answer
+                posts to its own URL (a repeated URL and parameters is a retry); None: none.
+        """
         language = result.language if result.language in _LANGUAGE_TAGS else "ja"
+        query = f"?{urlencode({'turn': turn})}" if turn is not None else ""
         response = VoiceResponse()
         replies = result.replies
         final = replies[-1] if replies else None
         if final is None or not (final.end or final.record or (final.handoff and final.handoff.open_now)):
-            gather = response.gather(**self._gather_attributes(final, language))
+            gather = response.gather(**self._gather_attributes(final, language, self.gather_url + query))
             self._say(gather, replies, language)
         else:
             self._say(response, replies, language)
             if final.handoff and final.handoff.open_now:
                 response.dial(dial_number(final.handoff.phone), timeout=DIAL_TIMEOUT)
             elif final.record:
-                response.record(
-                    action=self.record_url, max_length=RECORD_MAX_LENGTH, play_beep=True, finish_on_key="#"
-                )
+                response.record(action=self.record_url + query, timeout=RECORD_SILENCE_TIMEOUT,
+                                max_length=RECORD_MAX_LENGTH, play_beep=True, finish_on_key="#")
             else:
                 response.hangup()
         return str(response)
@@ -113,31 +168,79 @@ class TwiMLRenderer:
                 if sentence.strip():
                     verb.say(sentence, voice=self.voices[language], language=_LANGUAGE_TAGS[language])
 
-    def _gather_attributes(self, final: Reply | None, language: str) -> dict[str, object]:
+    def _gather_attributes(self, final: Reply | None, language: str, action: str) -> dict[str, object]:
         attributes: dict[str, object] = {}
-        if final is not None and final.choices and all(len(d) == 1 for d in choice_digits(final.choices)):
+        menu = final is not None and final.choices and all(len(d) == 1 for d in choice_digits(final.choices))
+        if menu:
             attributes["num_digits"] = 1  # a menu: one key press answers at once
+        # The choices on offer first (a short answer), then the city's places.
+        offered = [choice.title for choice in final.choices] if final is not None else []
+        hints = list(dict.fromkeys(h for h in [*offered, *self.hints.get(language, [])] if 0 < len(h) <= 100))
+        if hints:
+            # Commas separate the entries, so none may hold one.
+            attributes["hints"] = ", ".join(hint.replace(",", " ") for hint in hints[:MAX_HINTS])
         return {
             "input": "speech dtmf",
             "language": _LANGUAGE_TAGS[language],
-            "action": self.gather_url,
+            "action": action,
             "method": "POST",
             "action_on_empty_result": True,
             "timeout": GATHER_TIMEOUT,
-            "speech_timeout": "auto",
+            # A menu answer is a word or two: end it as soon as the recogniser hears its end.
+            "speech_timeout": "auto" if menu else FREE_TEXT_SPEECH_TIMEOUT,
             **attributes,
         }
+
+
+class TurnStore:
+    """The TwiML answered to each voice event, kept on its inbound message row, for retries."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    def _row(self, session: Session, event_id: str) -> Message | None:
+        return session.scalars(select(Message).where(
+            Message.channel == VoiceChannel.name(), Message.channel_event_id == event_id,
+            Message.direction == MessageDirection.inbound)).first()
+
+    def save(self, event_id: str, twiml: str) -> None:
+        """Keep ``twiml`` as the answer to ``event_id`` (an event the engine stored)."""
+        with session_scope(self.database_url) as session:
+            row = self._row(session, event_id)
+            if row is not None:
+                row.payload = {**(row.payload or {}), TWIML_KEY: twiml}  # a new dict: JSON changes are not tracked
+
+    def load(self, event_id: str) -> str | None:
+        """The answer kept for ``event_id``, if any."""
+        with session_scope(self.database_url) as session:
+            row = self._row(session, event_id)
+            return (row.payload or {}).get(TWIML_KEY) if row is not None else None
+
+    def towns(self) -> list[tuple[str, str, str, str]]:
+        """The gazetteer's ``(ward, town, ward_romaji, town_romaji)`` in the city's order."""
+        with session_scope(self.database_url) as session:
+            rows = session.execute(select(Town.ward, Town.town, Town.ward_romaji, Town.town_romaji)
+                                   .order_by(Town.position, Town.town_id))
+            return [tuple(row) for row in rows]  # type: ignore[misc]
 
 
 class VoiceChannel(InputChannel):
     """The Twilio voice webhooks: verified, rendered as TwiML."""
 
-    def __init__(self, auth_token: str, public_base_url: str, voices: Mapping[str, str], handler: EngineHandler):
+    def __init__(self, auth_token: str, public_base_url: str, voices: Mapping[str, str], handler: EngineHandler,
+                 store: TurnStore):
         super().__init__(handler)
         self.validator = RequestValidator(auth_token)
         self.public_base_url = public_base_url.rstrip("/")
+        self.voices = dict(voices)
+        self.store = store
+        self.renderer = self._renderer({})
+        # First requests still running after a retry was answered: kept so they finish and save.
+        self._turns: set[asyncio.Task[str]] = set()
+
+    def _renderer(self, hints: Mapping[str, Sequence[str]]) -> TwiMLRenderer:
         base = self.public_base_url + self.path()
-        self.renderer = TwiMLRenderer(base + "/gather", base + "/recording", voices)
+        return TwiMLRenderer(base + "/gather", base + "/recording", self.voices, hints)
 
     @classmethod
     def name(cls) -> str:
@@ -150,7 +253,24 @@ class VoiceChannel(InputChannel):
     @classmethod
     def from_settings(cls, settings: Settings, handler: EngineHandler) -> Self:
         voices = {"ja": settings.twilio_voice, "en": settings.twilio_voice_en}
-        return cls(settings.twilio_auth_token, settings.public_base_url, voices, handler)
+        return cls(settings.twilio_auth_token, settings.public_base_url, voices, handler,
+                   TurnStore(settings.database_url))
+
+    async def startup(self) -> None:
+        """Load the city's ward and town names as speech hints."""
+        try:
+            towns = await asyncio.to_thread(self.store.towns)
+        except SQLAlchemyError:
+            # A database not yet migrated or seeded: the line still works, only without hints.
+            log.warning("voice: no towns for speech hints")
+            return
+        self.renderer = self._renderer(place_hints(towns))
+
+    async def shutdown(self) -> None:
+        """Let first requests that outlived their answer save their TwiML."""
+        if self._turns:
+            await asyncio.wait(list(self._turns))
+        await super().shutdown()
 
     def router(self) -> APIRouter:
         router = APIRouter()
@@ -180,27 +300,50 @@ class VoiceChannel(InputChannel):
             log.warning("voice: invalid signature for %s", request.url.path)
             return Response("invalid signature", status_code=403)
         params = {key: str(value) for key, value in form.items()}
-        message = self._to_inbound(step, params, request)
+        # The same route, query and parameters can only be a retry: every answer posts to a new turn's URL.
+        request_key = hashlib.sha256(repr((step, request.url.query, sorted(params.items()))).encode()).hexdigest()
+        message = self._to_inbound(step, params, f"{params.get('CallSid', '')}:{step}:{request_key[:32]}")
+        turn = _turn_number(request.url.query) + 1
+        task = asyncio.ensure_future(self._turn(message, turn))
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
         try:
-            result = await asyncio.wait_for(self.handle(message), ENGINE_TIMEOUT)
+            # Shielded: a turn slower than Twilio's patience still finishes and keeps its TwiML for the retry.
+            twiml = await asyncio.wait_for(asyncio.shield(task), ENGINE_TIMEOUT)
         except TimeoutError:
             log.error("voice: engine took longer than %.0f s for call %s", ENGINE_TIMEOUT, params.get("CallSid"))
-            result = TurnResult()
-        return Response(self.renderer.render(result), media_type="application/xml")
+            twiml = self.renderer.render(TurnResult(), turn)
+        return Response(twiml, media_type="application/xml")
 
-    def _to_inbound(self, step: str, params: dict[str, str], request: Request) -> InboundMessage:
+    async def _turn(self, message: InboundMessage, turn: int) -> str:
+        """The engine's answer as TwiML, kept for retries; a retry gets the first answer's TwiML."""
+        event_id = message.event_id or ""
+        result = await self.handle(message)
+        if not result.duplicate:
+            twiml = self.renderer.render(result, turn)
+            await asyncio.to_thread(self.store.save, event_id, twiml)
+            return twiml
+        # The first request is still being answered (here or in another worker): wait for its TwiML.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + RETRY_WAIT
+        while loop.time() < deadline:
+            kept = await asyncio.to_thread(self.store.load, event_id)
+            if kept is not None:
+                return kept
+            await asyncio.sleep(RETRY_POLL)
+        log.warning("voice: no answer kept for a retried event of call %s", message.metadata.get("call_sid"))
+        return self.renderer.render(result, turn)
+
+    def _to_inbound(self, step: str, params: dict[str, str], event_id: str) -> InboundMessage:
         call_sid = params.get("CallSid", "")
         caller = params.get("From", "")
         user_id = caller if _CALLER_ID.match(caller) and caller not in _WITHHELD else f"call:{call_sid}"
         metadata: dict[str, object] = {"call_sid": call_sid}
-        base = InboundMessage(channel=self.name(), user_id=user_id, metadata=metadata)
+        base = InboundMessage(channel=self.name(), user_id=user_id, metadata=metadata, event_id=event_id)
         if step == "call_start":
-            return replace(base, event="call_start", event_id=f"{call_sid}:start")
+            return replace(base, event="call_start")
         if step == "recording":
-            recording_id = f"{call_sid}:recording:{params.get('RecordingSid', '')}"
-            return replace(base, event="recording", media_ref=params.get("RecordingUrl"), event_id=recording_id)
-        retry_token = request.headers.get("I-Twilio-Idempotency-Token")
-        base = replace(base, event_id=f"{call_sid}:{retry_token}" if retry_token else None)
+            return replace(base, event="recording", media_ref=params.get("RecordingUrl"))
         digits = params.get("Digits", "").strip()
         speech = params.get("SpeechResult", "").strip()
         if digits:  # the engine matches a key press against the digits of the choices it offered

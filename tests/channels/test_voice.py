@@ -86,7 +86,7 @@ async def test_call_start_greets_and_offers_the_menu_by_voice_or_keys(client: ht
     gather = twiml.find("Gather")
     assert gather is not None and [child.tag for child in twiml] == ["Gather"]
     assert gather.attrib["input"] == "speech dtmf" and gather.attrib["language"] == "ja-JP"
-    assert gather.attrib["action"] == f"{PUBLIC_BASE_URL}/webhooks/voice/gather"
+    assert gather.attrib["action"] == f"{PUBLIC_BASE_URL}/webhooks/voice/gather?turn=1"
     assert gather.attrib["actionOnEmptyResult"] == "true"
     assert gather.attrib["numDigits"] == "1", "one key press answers the menu"
     # The phone variation of the menu names its keys itself, so they are not read out twice.
@@ -167,7 +167,9 @@ async def test_zero_after_hours_records_a_message_for_a_call_back(client: httpx.
         assert twiml.find("Dial") is None
         record = twiml.find("Record")
         assert record is not None, "after hours the caller can leave a message"
-        assert record.attrib["action"] == f"{PUBLIC_BASE_URL}/webhooks/voice/recording"
+        assert record.attrib["action"].startswith(f"{PUBLIC_BASE_URL}/webhooks/voice/recording?turn=")
+        assert int(record.attrib["timeout"]) >= 5 and int(record.attrib["maxLength"]) >= 60
+        assert record.attrib["playBeep"] == "true"
         recording_url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/RE{'1' * 32}"
         caller.action = record.attrib["action"]
         await caller.step({"RecordingUrl": recording_url, "RecordingSid": "RE" + "1" * 32, "RecordingDuration": "12"})
@@ -203,17 +205,60 @@ async def test_tampered_parameters_are_refused(client: httpx.AsyncClient, engine
     assert stored(engine_db)["messages"] == 0
 
 
-async def test_retried_webhook_is_processed_once(client: httpx.AsyncClient, engine_db: str) -> None:
+async def test_retried_webhook_gets_the_first_answer_again_and_is_processed_once(
+    client: httpx.AsyncClient, engine_db: str
+) -> None:
     caller = Caller(client, "CA" + "9" * 32)
     await caller.call()
     action = caller.action
-    retry = {"I-Twilio-Idempotency-Token": "f6b3c1c8-idem-token"}
-    first = await caller.step({"SpeechResult": "母の介護のことで相談したい"}, retry)
-    caller.action = action
-    again = await caller.step({"SpeechResult": "母の介護のことで相談したい"}, retry)
-    assert again.find("Gather") is not None and not list(again.iter("Say")), "nothing said twice"
-    assert first.find("Gather") is not None
+    answer = {"SpeechResult": "母の介護のことで相談したい", "Confidence": "0.88"}
+    first = await caller.post(action, answer)
+    # Twilio timed out waiting and sends the same request again (with or without its idempotency token).
+    again = await caller.post(action, answer)
+    token = await caller.post(action, answer, {"I-Twilio-Idempotency-Token": "f6b3c1c8-idem-token"})
+    assert first.status_code == again.status_code == token.status_code == 200
+    assert again.text == first.text == token.text and "<Say" in first.text
     with session_scope(engine_db) as session:
         texts = session.scalars(select(Message.text).where(Message.direction == MessageDirection.inbound,
                                                            Message.kind == "text")).all()
     assert texts == ["母の介護のことで相談したい"]
+
+
+async def test_retried_emergency_turn_repeats_the_119_guidance(client: httpx.AsyncClient, engine_db: str) -> None:
+    caller = Caller(client, "CA" + "a" * 32)
+    await caller.call()
+    action = caller.action
+    first = await caller.post(action, {"SpeechResult": "人が倒れて動かない", "Confidence": "0.9"})
+    again = await caller.post(action, {"SpeechResult": "人が倒れて動かない", "Confidence": "0.9"})
+    spoken_again = [say.text for say in ET.fromstring(again.text).iter("Say")]
+    assert spoken_again and spoken_again[0] == spoken("utter_emergency_119")
+    assert again.text == first.text, "the retry is answered exactly as the first request"
+    with session_scope(engine_db) as session:
+        inbound = session.scalars(select(Message.id).where(Message.direction == MessageDirection.inbound,
+                                                           Message.kind == "text")).all()
+    assert len(inbound) == 1
+
+
+async def test_the_same_answer_at_the_next_prompt_is_a_new_turn(client: httpx.AsyncClient, engine_db: str) -> None:
+    caller = Caller(client, "CA" + "b" * 32)
+    await caller.call()
+    first_action = caller.action
+    await caller.silence()
+    assert caller.action != first_action, "every answer posts to its own turn's URL"
+    await caller.silence()
+    with session_scope(engine_db) as session:
+        silences = session.scalars(select(Message.id).where(Message.kind == "silence")).all()
+    assert len(silences) == 2
+
+
+async def test_gather_hints_hold_the_city_s_wards_and_towns_and_the_choices(client: httpx.AsyncClient) -> None:
+    caller = Caller(client, "CA" + "c" * 32)
+    twiml = await caller.call()
+    hints = [hint.strip() for hint in twiml.find("Gather").attrib["hints"].split(",")]
+    assert {"南区", "北区", "朝日町", "青葉台"} <= set(hints)
+    assert "職員と話したい" in hints, "the menu's words"
+    assert len(hints) == len(set(hints)) <= 500 and all(len(hint) <= 100 for hint in hints)
+    # A free-text question waits for the end of a slow answer instead of "auto".
+    twiml = await caller.press("2")
+    gather = twiml.find("Gather")
+    assert gather.attrib["speechTimeout"].isdigit() and int(gather.attrib["timeout"]) > 0

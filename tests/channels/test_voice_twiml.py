@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import Choice, Handoff, Reply, TurnResult
-from channels.voice import TwiMLRenderer, dial_number
+from channels.voice import TwiMLRenderer, dial_number, place_hints
 
 BASE = "https://tsunagu.city.example.jp/webhooks/voice"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
@@ -24,7 +24,8 @@ def test_menu_is_spoken_with_digits_inside_a_speech_and_dtmf_gather() -> None:
     twiml = renderer.render(TurnResult([Reply("つなぐです。"), menu]))
     assert twiml == (
         HEAD + "<Response>"
-        f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" input="speech dtmf" language="ja-JP" '
+        f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" '
+        'hints="相談先を知りたい, 近所の方が心配, 家族が行方不明, 職員と話す" input="speech dtmf" language="ja-JP" '
         'method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
         + say("つなぐです。") + say("ご用件をお選びください。")
         + say("1番、相談先を知りたい。") + say("2番、近所の方が心配。") + say("3番、家族が行方不明。")
@@ -39,8 +40,8 @@ def test_a_prompt_that_names_its_keys_is_not_followed_by_the_keys_again() -> Non
     twiml = renderer.render(TurnResult([consent]))
     assert twiml == (
         HEAD + "<Response>"
-        f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" input="speech dtmf" language="ja-JP" '
-        'method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
+        f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" hints="はい, いいえ" input="speech dtmf" '
+        'language="ja-JP" method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
         + say(consent.text) + "</Gather></Response>"
     )
     # A digit inside a phone number is not a key announcement.
@@ -50,10 +51,11 @@ def test_a_prompt_that_names_its_keys_is_not_followed_by_the_keys_again() -> Non
 
 def test_open_question_takes_free_speech_or_keys_without_a_digit_limit() -> None:
     twiml = renderer.render(TurnResult([Reply("どちらの町ですか。", request_location=True)]))
+    # A pause in a free answer (「えーと…」) must not end it: seconds, not "auto".
     assert twiml == (
         HEAD + "<Response>"
         f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" input="speech dtmf" language="ja-JP" '
-        'method="POST" speechTimeout="auto" timeout="6">'
+        'method="POST" speechTimeout="3" timeout="6">'
         + say("どちらの町ですか。") + "</Gather></Response>"
     )
 
@@ -69,7 +71,8 @@ def test_closed_counter_records_a_message() -> None:
     twiml = renderer.render(TurnResult([Reply("発信音のあとにお話しください。", handoff=handoff, record=True)]))
     assert twiml == (
         HEAD + "<Response>" + say("発信音のあとにお話しください。")
-        + f'<Record action="{BASE}/recording" finishOnKey="#" maxLength="120" playBeep="true" /></Response>'
+        + f'<Record action="{BASE}/recording" finishOnKey="#" maxLength="120" playBeep="true" timeout="10" />'
+        "</Response>"
     )
 
 
@@ -88,10 +91,28 @@ def test_no_replies_listen_again_so_silence_repeats_the_prompt() -> None:
     assert renderer.render(TurnResult(duplicate=True)) == (
         HEAD + "<Response>"
         f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" input="speech dtmf" language="ja-JP" '
-        'method="POST" speechTimeout="auto" timeout="6" /></Response>'
+        'method="POST" speechTimeout="3" timeout="6" /></Response>'
     )
 
 
 def test_japanese_numbers_are_dialled_in_e164() -> None:
     assert dial_number("06-0000-1002") == "+81600001002"
     assert dial_number("+81 6 0000 1002") == "+81600001002"
+
+
+def test_gather_hints_name_the_city_s_places_in_the_conversation_s_language() -> None:
+    hints = place_hints([("南区", "朝日町", "Minami-ku", "Asahicho"), ("南区", "旭町", "Minami-ku", "Asahimachi")])
+    assert hints == {"ja": ["南区", "朝日町", "旭町"], "en": ["Minami-ku", "Asahicho", "Asahimachi"]}
+    city = TwiMLRenderer(BASE + "/gather", BASE + "/recording", {"ja": "Polly.Mizuki", "en": "Polly.Joanna"}, hints)
+    yes_no = (Choice("はい", "yes", "1"), Choice("いいえ", "no", "2"))
+    assert 'hints="はい, いいえ, 南区, 朝日町, 旭町"' in city.render(TurnResult([Reply("よろしいですか。", choices=yes_no)]))
+    english = city.render(TurnResult([Reply("Which town?")], language="en"))
+    assert 'hints="Minami-ku, Asahicho, Asahimachi"' in english
+
+
+def test_each_answer_posts_to_its_own_turn() -> None:
+    twiml = renderer.render(TurnResult([Reply("どちらの町ですか。")]), turn=4)
+    assert f'action="{BASE}/gather?turn=4"' in twiml
+    handoff = Handoff("sougou-minami", "南区総合相談窓口", "06-0000-3001", open_now=False)
+    recorded = renderer.render(TurnResult([Reply("どうぞ。", handoff=handoff, record=True)]), turn=5)
+    assert f'action="{BASE}/recording?turn=5"' in recorded
