@@ -221,7 +221,7 @@ class TurnStore:
         with session_scope(self.database_url) as session:
             rows = session.execute(select(Town.ward, Town.town, Town.ward_romaji, Town.town_romaji)
                                    .order_by(Town.position, Town.town_id))
-            return [tuple(row) for row in rows]  # type: ignore[misc]
+            return [(row.ward, row.town, row.ward_romaji, row.town_romaji) for row in rows]
 
 
 class VoiceChannel(InputChannel):
