@@ -227,8 +227,11 @@ def household_key(area: AreaResolution | None, detail: str | None, where_text: s
     if area is None or area.status != "resolved" or area.town is None:
         return None
     words = _POSTAL_RE.sub(" ", unicodedata.normalize("NFKC", where_text or ""))
-    building_match = _BUILDING_RE.search(words)
-    named = _BEFORE_NAME.sub("", building_match.group(0)) if building_match else ""
+    # Every way the words may name a building; the longest name is the building's (「コーポ松原」,
+    # not the 「コーポ」 that 「2丁目のコーポ」 ends with).
+    names = [_BEFORE_NAME.sub("", match.group(0)) for start in range(len(words))
+             if (match := _BUILDING_RE.match(words, start)) is not None]
+    named = max(names, key=lambda name: len(name.strip()), default="")
     building = re.sub(r"\s+", "", named)
     if len(building) < 2:  # 「店」 alone names no shop
         building = ""

@@ -78,7 +78,8 @@ def test_household_key_edge_cases(session: Session, yanagi: AreaResolution) -> N
      ("柳町2丁目3番5号", "2/3-5"), ("柳町1丁目の角のたばこ屋のおばあさん", "1/@たばこ屋"),
      ("柳町1丁目のたばこ屋さんのおばあちゃん", "1/@たばこ屋"), ("柳町1丁目のコンビニの店員さん", "1/"),
      ("room 402 of Sunrise Mansion, Yanagimachi 3-chome", "3/#402@SunriseMansion"),
-     ("柳町4丁目の白いマンションの1階に住む", "4/#1階@白いマンション")],
+     ("柳町4丁目の白いマンションの1階に住む", "4/#1階@白いマンション"),
+     ("北区柳町2丁目のコーポ松原203号室のおばあさん", "2/#203@コーポ松原"), ("コーポ松原の203号室 柳町2丁目", "2/#203@コーポ松原")],
 )
 def test_household_key_keeps_the_room_and_building(yanagi: AreaResolution, where: str, key: str) -> None:
     assert household_key(yanagi, None, where) == f"{yanagi.town.town_id}:{key}"
