@@ -78,7 +78,9 @@ _BUILDING_RE = re.compile(
 # "3-chome", "3 chome" as residents write it in English.
 _CHOME_EN_RE = re.compile(r"(\d+)\s*-?\s*chome", re.IGNORECASE)
 # The Japanese particle before a name that ran into it: 「角のたばこ屋」 is たばこ屋.
-_BEFORE_NAME = re.compile(r".*[のにでがはを]")
+_BEFORE_NAME = re.compile(r".*[のにでがはをもと、,]")
+# Words that end like a name but name no particular place.
+_NO_NAME = frozenset({"お店", "店", "お宅", "屋", "商店"})
 _KEY_RE = re.compile(r"([^:]+):(\d*)/([\d-]*)(?:#(\d+階?))?(?:@(.+))?")
 # At most this many open cases nearby are marked possibly related to a new one.
 _RELATED_MAX = 5
@@ -229,12 +231,10 @@ def household_key(area: AreaResolution | None, detail: str | None, where_text: s
     words = _POSTAL_RE.sub(" ", unicodedata.normalize("NFKC", where_text or ""))
     # Every way the words may name a building; the longest name is the building's (「コーポ松原」,
     # not the 「コーポ」 that 「2丁目のコーポ」 ends with).
-    names = [_BEFORE_NAME.sub("", match.group(0)) for start in range(len(words))
-             if (match := _BUILDING_RE.match(words, start)) is not None]
+    names = [name for start in range(len(words)) if (match := _BUILDING_RE.match(words, start)) is not None
+             and (name := _BEFORE_NAME.sub("", match.group(0))) not in _NO_NAME]
     named = max(names, key=lambda name: len(name.strip()), default="")
     building = re.sub(r"\s+", "", named)
-    if len(building) < 2:  # 「店」 alone names no shop
-        building = ""
     room_match = _ROOM_RE.search(words)
     room = next((group for group in room_match.groups() if group), "") if room_match else ""
     room = re.sub(r"\s+", "", room)  # 「1 階」 and 「1階」: a floor is kept as said, a flat as its number
