@@ -3,6 +3,8 @@ proxy: Twilio calls the public https URL, the app sees http://testserver."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -14,8 +16,10 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from bot.app import build_engine, create_app
 from bot.db import session_scope
 from bot.domain import load_domain
+from bot.messages import InboundMessage, TurnResult
 from bot.models import Message, MessageDirection
 from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings, open_client, stored
 from tests.fakes.twilio import twilio_signature
@@ -262,3 +266,24 @@ async def test_gather_hints_hold_the_city_s_wards_and_towns_and_the_choices(clie
     twiml = await caller.press("2")
     gather = twiml.find("Gather")
     assert gather.attrib["speechTimeout"].isdigit() and int(gather.attrib["timeout"]) > 0
+
+
+async def test_a_retry_while_the_first_request_is_still_answered_gets_its_answer(engine_db: str) -> None:
+    engine = build_engine(engine_db)
+
+    def slow_handle(message: InboundMessage) -> TurnResult:
+        if message.text:  # the answer is slow enough for Twilio to retry before it is sent
+            time.sleep(0.5)
+        return engine.handle(message)
+
+    app = create_app(channel_settings(engine_db), handler=slow_handle, channel_names=["voice"])
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            caller = Caller(client, "CA" + "d" * 32)
+            await caller.call()
+            answer = {"SpeechResult": "人が倒れて動かない", "Confidence": "0.9"}
+            first, retry = await asyncio.gather(caller.post(caller.action, answer),
+                                                caller.post(caller.action, answer))
+    assert retry.text == first.text
+    assert [say.text for say in ET.fromstring(retry.text).iter("Say")][0] == spoken("utter_emergency_119")
