@@ -95,8 +95,10 @@ TARGET_EMERGENCY = 1.0
 
 # The safety layer's effects: an expectation of one of them is an emergency expectation.
 SAFETY_KINDS = frozenset({"emergency_guidance", "crisis_guidance"})
-# Response names of safety guidance (checked by ``guidance_first``): 119/110, crisis lines, a welfare check.
-GUIDANCE_PREFIXES = ("utter_emergency", "utter_crisis", "utter_welfare")
+# Prefixes of the response names of safety guidance (checked by ``guidance_first``): 119/110,
+# the crisis lines, a welfare check. Built, not written out, because they are prefixes, not
+# names: tests/bot/test_domain.py checks every quoted utter_* literal is a response.
+GUIDANCE_PREFIXES = tuple(f"utter_{kind}" for kind in ("emergency", "crisis", "welfare"))
 
 _CONVERSATION_KEYS = frozenset({"id", "class", "style", "language", "turns", "expect", "at", "channel", "hint",
                                 "note"})
