@@ -306,7 +306,8 @@ class ConversationEngine:
         timed_out = created = False
         if conversation is not None and now - conversation.updated_at > timedelta(
                 minutes=settings.conversation_timeout_minutes):
-            timed_out = conversation.flow is not None
+            active = self.flows.get(conversation.flow or "")
+            timed_out = active is not None and active.asks_on_timeout
             conversation.active = False
             conversation = None
         if conversation is None:

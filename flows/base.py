@@ -209,6 +209,9 @@ class Flow:
     carries_over: ClassVar[tuple[str, ...]] = ()
     # False: the flow answers beside the active one, which goes on (silence repeats its question).
     takes_over: ClassVar[bool] = True
+    # False: nothing is being asked, so a conversation that times out in this flow starts
+    # afresh without "we were in the middle of something" (e.g. following a finished report).
+    asks_on_timeout: ClassVar[bool] = True
 
     def claims(self, ctx: TurnContext) -> bool:
         """Whether this message is for this flow whatever flow is active: one of its

@@ -105,6 +105,7 @@ class FollowupFlow(Flow):
 
     name = FOLLOWUP
     responses = ("utter_case_details_added",)
+    asks_on_timeout = False
 
     def start(self, ctx: TurnContext) -> None:
         # Only ever entered through follow_case; started any other way there is no case to add to.

@@ -6,6 +6,8 @@ a question, another place, another matter, a button or real danger words are not
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from bot.db import session_scope
@@ -99,3 +101,12 @@ def test_a_closed_case_takes_no_more_details(resident: Resident, db_url: str) ->
     turn = resident.send("そういえば、夜も電気がついていませんでした")
     assert _not_added(turn)
     assert not _added(db_url, case_id)
+
+
+def test_a_quiet_conversation_after_a_report_starts_afresh_without_a_restart_notice(
+        resident: Resident, db_url: str) -> None:
+    # Nothing was being asked: "we were in the middle of something" would be wrong.
+    _worry_case(resident)
+    resident.now += timedelta(hours=3)
+    assert said(resident.send("こんにちは")) == ["utter_greet", "utter_menu"]
+    assert left(db_url, resident).flow is None
