@@ -68,7 +68,7 @@ _REPLY_HERE = re.compile(
     r"|ここ(に|で|へ)(返事|返信|連絡|お返事|お願い)|\b(reply|answer|write|message|contact)( to)? me (here|in this chat|on this chat)\b"
     r"|\b(in|on|via|through) (this|the) chat\b|\breply here\b", re.IGNORECASE)
 _NO_CONTACT_WANTED = re.compile(
-    r"(連絡|返事|お返事|電話)(は|も)?(不要|いら(ない|ん|へん)|いりません|結構|けっこう|なくて(いい|大丈夫|結構|かまいません))"
+    r"(連絡|返事|お返事)(は|も)?(不要|いら(ない|ん|へん)|いりません|結構|けっこう|なくて(いい|大丈夫|結構|かまいません))"
     r"|\bno (contact|reply|call|answer)s? (needed|necessary|required|wanted)\b"
     r"|\b(don'?t|do not) (need|want) (a |any )?(reply|contact|call|answer)\b", re.IGNORECASE)
 # Later words a callback case takes as more of the message rather than a new request: a
@@ -165,10 +165,10 @@ class HandoffFlow(Flow):
                 ctx.set_slot("message", words)
             ctx.set_slot("callback_phone", phone)
             ctx.set_slot("contact", PHONE)
-        elif words and _NO_CONTACT_WANTED.search(words):
-            ctx.set_slot("contact", NO_CONTACT)
         elif words and _REPLY_HERE.search(words):
             ctx.set_slot("contact", HERE)
+        elif words and _NO_CONTACT_WANTED.search(words):
+            ctx.set_slot("contact", NO_CONTACT)
         else:
             return False
         return True
