@@ -60,6 +60,10 @@ QUESTIONS = {
 }
 
 
+# Set while "who" is only a family word from the first message (「父が帰ってこない」).
+APPEARANCE_UNTOLD = "appearance_untold"
+
+
 class MissingFlow(FormFlow):
     name = "report_missing"
     intents = ("report_missing",)
@@ -67,6 +71,7 @@ class MissingFlow(FormFlow):
     questions = QUESTIONS
     responses = (
         "utter_missing_intro",
+        "utter_ask_clothing_and_appearance",
         "utter_missing_created",
         "utter_ask_missing_registered",
         "utter_person_choice_label",
@@ -97,6 +102,9 @@ class MissingFlow(FormFlow):
         words = ctx.own_words
         if "missing_who" not in ctx.slots and (person := missing_person(words)):
             ctx.set_slot("missing_who", person)
+            # A family word (and an age) is not a description searchers can use: the
+            # clothing question asks for their appearance too, without an extra question.
+            ctx.set_slot(APPEARANCE_UNTOLD, True)
         if "last_seen_where" not in ctx.slots:
             given = place_already_given(ctx, ("resolved",))
             if given is not None:
@@ -163,6 +171,7 @@ class MissingFlow(FormFlow):
             return False
         who = ctx.slots.get("missing_who")
         ctx.set_slot("missing_who", f"{who} / {words}" if who else words)
+        ctx.set_slot(APPEARANCE_UNTOLD, False)
         ctx.say("utter_detail_noted")
         ctx.repeat_prompt()
         return True
@@ -177,6 +186,8 @@ class MissingFlow(FormFlow):
     def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
         if slot == "last_seen_where":
             ask_place(ctx, question)
+        elif slot == "clothing" and ctx.slots.get(APPEARANCE_UNTOLD):
+            ctx.ask("utter_ask_clothing_and_appearance")
         else:
             ctx.ask(question)
 

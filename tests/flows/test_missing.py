@@ -54,9 +54,10 @@ def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(res
     assert said(first) == ["utter_missing_intro", "utter_ask_last_seen_where"], "the first message said who"
     assert first.replies[0].urgent, "110 guidance comes first, before any question"
     assert left(db_url, resident) == Left("report_missing", "last_seen_where",
-                                          {"first_report": "認知症の父が朝から帰ってこない", "missing_who": "認知症の父"})
+                                          {"first_report": "認知症の父が朝から帰ってこない", "missing_who": "認知症の父",
+                                           "appearance_untold": True})
     assert said(resident.send("中央区本町")) == ["utter_ask_last_seen_when"]
-    assert said(resident.send("今朝8時ごろ")) == ["utter_ask_clothing"]
+    assert said(resident.send("今朝8時ごろ")) == ["utter_ask_clothing_and_appearance"]
     assert said(resident.send("紺色のジャンパーとグレーのズボン")) == ["utter_ask_callback_phone"]
     assert said(resident.send("わからない")) == ["utter_bad_phone"]
     kept = left(db_url, resident)
@@ -297,3 +298,23 @@ def test_only_a_place_sent_for_who_answers_where_and_who_is_asked_again(resident
     assert said(resident.send("南区朝日町")) == ["utter_ask_missing_who"]
     assert left(db_url, resident).slots["last_seen_where"]["area"]["town_id"] == "minami-1-2"
     assert said(resident.send("78歳や、小柄で髪は白いねん")) == ["utter_ask_last_seen_when"]
+
+
+@pytest.mark.parametrize(("first", "described", "clothing_question"), [
+    # Who is only a family word: the clothing question asks for the appearance too.
+    ("認知症の父が朝から帰ってこない", None, "utter_ask_clothing_and_appearance"),
+    # More about the person was added: the plain clothing question.
+    ("認知症の父が朝から帰ってこない", "背が低くて白髪です", "utter_ask_clothing"),
+])
+def test_a_family_word_alone_still_gets_the_appearance_asked(resident: Resident, db_url: str, first: str,
+                                                            described: str | None, clothing_question: str) -> None:
+    resident.send(first)
+    if described is not None:
+        assert said(resident.send(described)) == ["utter_detail_noted", "utter_ask_last_seen_where"]
+    assert said(resident.send("中央区本町")) == ["utter_ask_last_seen_when"]
+    assert said(resident.send("今朝8時ごろ")) == [clothing_question]
+    assert said(resident.send("紺のジャンパー、80歳くらいで小柄です")) == ["utter_ask_callback_phone"]
+    resident.send("090-1234-5678")
+    [case] = cases(db_url)
+    assert case.details["clothing"] == "紺のジャンパー、80歳くらいで小柄です"
+    assert case.details["who"].startswith("認知症の父")
