@@ -39,6 +39,7 @@ from flows.steps import (
     read_place_answer,
     yes_or_no,
 )
+from intents.exits import correction
 from routing.areas import AreaResolution, resolve_ward_code
 from routing.cases import case_facts, open_case
 from routing.counters import ANY_MATTER_TOPIC, CounterChoice, CounterInfo, choose_counter
@@ -85,6 +86,12 @@ def say_counter(ctx: TurnContext, choice: CounterChoice) -> None:
             hotline_phone=line.phone or "",
             hotline_hours=line.hours_en if ctx.lang == "en" else line.hours_ja,
         )
+
+
+# Right after an answer, a place with a few words is the same matter elsewhere unless the
+# classifier is this sure of another (「借金の相談もしたいです。南区住吉町です」 is 1.0;
+# 「すみません、違いました。実家は南区住吉町です」 is a 0.6 guess at "money").
+ANOTHER_MATTER_CONFIDENCE = 0.85
 
 
 class AskWhereFlow(Flow):
@@ -149,8 +156,9 @@ class AskWhereFlow(Flow):
             self._answer_or_ask(ctx)
         elif step == "callback_offer":
             wants_callback, caller = yes_or_no(ctx), caller_phone(ctx)
-            if wants_callback is None and is_bare_place(ctx):
-                # 「000-0110」 after the answer: where, for the same matter — never a new topic.
+            if wants_callback is None and (is_bare_place(ctx) or self._corrects_the_place(ctx)):
+                # 「000-0110」 or 「間違えました、母の家は中央区寿町です」 after the answer: where,
+                # for the same matter — never a new topic.
                 self._refine(ctx)
             elif wants_callback is None:
                 # Not an answer to the offer: treat it as a new request.
@@ -236,6 +244,27 @@ class AskWhereFlow(Flow):
         forget_slot(ctx, "place")
         ctx.set_step("area")
         ctx.ask("utter_outside_offer", choices=[*ward_choices(ctx), person_choice(ctx)])
+
+    @staticmethod
+    def _corrects_the_place(ctx: TurnContext) -> bool:
+        """A place said again with a few more words after the answer (「訂正します。父の家は
+        南区泉町でした」「すみません、実家は南区住吉町です」): the same matter elsewhere,
+        unless the words are surely about another matter."""
+        if not looks_like_place(ctx):
+            return False
+        if correction(ctx.text):
+            return True
+        words = ctx.classify(ctx.text)
+        return words.confidence < ANOTHER_MATTER_CONFIDENCE or words.topic in (None, ctx.slots.get("topic"))
+
+    def go_back(self, ctx: TurnContext, new_answer: str = "") -> bool:
+        """「訂正」 alone after an answer: the place was wrong, so ask it again (same matter)."""
+        if ctx.step != "callback_offer":
+            return False
+        forget_slot(ctx, "place")
+        ctx.set_step("area")
+        ask_place(ctx, "utter_ask_area")
+        return True
 
     def _refine(self, ctx: TurnContext) -> None:
         """A bare place after the answer: the same matter's counter for that place."""

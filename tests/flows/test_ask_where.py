@@ -225,6 +225,36 @@ def test_a_bare_place_after_the_answer_refines_it_for_the_same_matter(resident: 
     assert said(resident.send("東京都千代田区 100-0001")) == ["utter_outside_city", "utter_outside_offer"]
 
 
+@pytest.mark.parametrize("correcting", [
+    "すみません、違いました。実家は南区住吉町です",
+    "いや間違えたわ、おかんの家は南区住吉町やねん",
+    "Sorry, my mistake - she lives in Minami-ku Sumiyoshicho",
+])
+def test_a_correction_with_a_place_after_the_answer_keeps_the_matter(resident: Resident, correcting: str) -> None:
+    resident.send("母の介護のことで相談したい")
+    assert said(resident.send("北区柳町")) == ANSWER
+    corrected = resident.send(correcting)
+    assert said(corrected) == ANSWER
+    assert effects(corrected) == [("answer_given", {"counter_id": "houkatsu-minami-2", "topic": "elderly"})]
+
+
+def test_another_matter_with_a_place_after_the_answer_is_a_new_answer(resident: Resident) -> None:
+    resident.send("母の介護のことで相談したい")
+    assert said(resident.send("北区柳町")) == ANSWER
+    other = resident.send("借金の相談もしたいです。南区住吉町です")
+    assert [effect for effect in effects(other) if effect[0] == "answer_given"] == [
+        ("answer_given", {"counter_id": "kurashi-minami", "topic": "money"})]
+
+
+def test_a_bare_correction_after_the_answer_asks_the_place_again(resident: Resident, db_url: str) -> None:
+    resident.send("母の介護のことで相談したい")
+    assert said(resident.send("北区柳町")) == ANSWER
+    assert said(resident.send("訂正したいです")) == ["utter_ask_area"]
+    assert left(db_url, resident).step == "area"
+    again = resident.send("南区住吉町")
+    assert effects(again) == [("answer_given", {"counter_id": "houkatsu-minami-2", "topic": "elderly"})]
+
+
 def test_the_ward_known_and_the_town_not_the_wards_general_desk_answers(resident: Resident, db_url: str) -> None:
     resident.send("母の介護のことで相談したい")
     town = resident.send("南区")
