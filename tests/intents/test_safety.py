@@ -11,6 +11,10 @@ from intents.data import load_split
 from intents.safety import LEXICON_PATH, SafetyLexicon, SafetySignal, detect_safety, safety_matter
 
 EMERGENCIES_119 = [
+    # sudden chest pain, told without "collapsed"
+    "母が突然胸が痛いと言い出しました",
+    "じいちゃんがいきなり胸が苦しいって",
+    "夫が胸が痛いとうずくまっています",
     # standard
     "隣の人が倒れて動かない",
     "父が息をしていない",
@@ -65,6 +69,11 @@ EMERGENCIES_110 = [
     "男の人が殴られてて、助けてって声がしてる",
 ]
 CRISES = [
+    # ending one's life told without the word "die"
+    "何もかも終わりにしたい",
+    "もう人生を終わらせたいです",
+    "明日で終わりにするつもりです",
+    "I want to end it tonight",
     "死にたい",
     "もう消えたいです",
     "死にたいねん",
@@ -80,6 +89,9 @@ CRISES = [
     "I have nothing to live for",
 ]
 NOT_EMERGENCIES = [
+    "今日の仕事はこれで終わりにしようと思います",
+    "胸が痛むニュースでした",
+    "この話はこれで終わりにします",
     "今日は死ぬほど疲れた",
     "倒れそうなくらい暑い",
     "さっき火事のニュースを見た、怖いね",
