@@ -48,6 +48,10 @@ ENGINE_RESPONSES = ("utter_clarify", "utter_timeout_restart", *SAFETY_RESPONSES)
 _WORDED_EVENTS = ("message", "recording")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_HIRAGANA = re.compile(r"[\u3040-\u309f]")
+# English with Japanese names in it: at least this many English words, at most this much hiragana.
+_MIXED_ENGLISH_WORDS = 3
+_MIXED_HIRAGANA = 2
 # One word that is English only; "ok", "yes" and "no" are said in Japanese chats too.
 _ENGLISH_WORDS = frozenset({"hello", "hi", "hey", "help", "thanks", "thank", "please", "sorry", "english"})
 # The only digit that means something outside a question: 0 = a person, as on the phone menu.
@@ -62,9 +66,12 @@ DispatchStep = Callable[[TurnContext], bool]
 def detect_language(text: str) -> str | None:
     """'ja' when the text has Japanese script, 'en' for Latin-only prose or an English
     greeting or plea ("hello", "help"), None when unsure (digits, 「OK」, "yes", one romaji name)."""
-    if _JAPANESE.search(text):
-        return "ja"
     words = _LATIN_WORD.findall(text)
+    if _JAPANESE.search(text):
+        # An English sentence may carry Japanese names (「My grandfather has 認知症 and lives
+        # in 南区 泉町」); a Japanese sentence has its particles and endings in hiragana.
+        english = len(words) >= _MIXED_ENGLISH_WORDS and len(_HIRAGANA.findall(text)) <= _MIXED_HIRAGANA
+        return "en" if english else "ja"
     if len(words) >= 2 or (len(words) == 1 and words[0].lower() in _ENGLISH_WORDS):
         return "en"
     return None

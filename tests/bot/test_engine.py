@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sqlalchemy import func, select
 
 from bot.db import session_scope
 from bot.domain import load_domain
-from bot.engine import ConversationEngine
+from bot.engine import ConversationEngine, detect_language
 from bot.messages import InboundMessage
 from bot.models import (
     Case,
@@ -267,6 +269,17 @@ def test_each_message_speaks_its_own_language(engine: ConversationEngine) -> Non
     japanese = Resident(engine, channel="console", user_id="console-ok", language="ja")
     japanese.send("こんにちは")
     assert japanese.send("OK").language == "ja" and japanese.send("yes").language == "ja"
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("Our neighbour in 北区 栄町 has not been seen for a week", "en"),
+    ("my mother has 認知症 and did not come home", "en"),
+    ("LINEで相談したいです", "ja"),
+    ("Help! おじいさんが倒れた", "ja"),
+    ("南区泉町", "ja"),
+])
+def test_english_with_japanese_names_is_english(text: str, language: str) -> None:
+    assert detect_language(text) == language
 
 
 def test_the_clarifying_question_numbers_a_person_0_as_the_main_menu(resident: Resident) -> None:
