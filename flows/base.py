@@ -398,7 +398,17 @@ def is_yes(answer: str) -> bool:
     return answer == "yes" or plain in _YES or plain.startswith(("はい", "yes"))
 
 
+# 「連絡はええわ」「電話はせんでええよ」「電話はいらねぇ」: the call or contact offered,
+# declined in any register or dialect (the whole answer is that, nothing more).
+_DECLINED_CONTACT = re.compile(
+    r"\A(?:(?:いや|いえ|うーん|んー)\s*)?(?:連絡|れんらく|電話|でんわ|折り返し|おりかえし|かけなおし|コールバック)\s*(?:は|も)?\s*"
+    r"(?:いら(?:ない|ん|ねえ|ねぇ|へん|ないです|んです|んよ|んわ)|いりません|要りません|不要(?:です)?|結構(?:です)?|けっこう(?:です)?|"
+    r"ええ(?:わ|よ|です)?|せんで(?:ええ|いい)|しなくて(?:いい|ええ|大丈夫)|なくて(?:いい|ええ|大丈夫)|(?:大丈夫|だいじょうぶ)(?:です)?|"
+    r"(?:し|せ)?んで(?:ええ|いい)|よか(?:です)?|いいです)\s*(?:よ|わ|ね|です)*\s*[。.!！]*\Z")
+
+
 def is_no(answer: str) -> bool:
     plain = fold_for_matching(answer)
     # 「いや、ええわ」「いえ、結構です」: a no-word first, then words that soften it.
-    return answer == "no" or plain in _NO or plain.startswith(("いいえ", "no ", "いや ", "いえ "))
+    return (answer == "no" or plain in _NO or plain.startswith(("いいえ", "no ", "いや ", "いえ "))
+            or _DECLINED_CONTACT.match(plain) is not None)

@@ -295,10 +295,13 @@ def test_since_when_sent_to_the_place_question_is_kept(resident: Resident, db_ur
     assert said(resident.send("北区柳町2丁目")) == ["utter_ask_callback_consent"], "since when is not asked again"
 
 
-def test_declining_the_call_back_in_other_words_is_no_not_a_detail(resident: Resident, db_url: str) -> None:
+@pytest.mark.parametrize("declined", ["電話はいらんよ", "連絡はせんでええ", "電話はいらねぇ", "折り返しは不要です",
+                                      "連絡は大丈夫です"])
+def test_declining_the_call_back_in_other_words_is_no_not_a_detail(resident: Resident, db_url: str,
+                                                                   declined: str) -> None:
     resident.send("前の家のおばあちゃん、ここんとこ顔見いひんのよ")
     resident.send("中央区錦町2丁目")
     resident.send("先週の頭くらいからかな")
-    assert said(resident.send("電話はいらんよ")) == ["utter_worry_confirm"]
+    assert said(resident.send(declined)) == ["utter_worry_confirm"]
     assert left(db_url, resident).slots["callback_consent"] is False
     assert "電話" not in left(db_url, resident).slots["noticed"]
