@@ -43,7 +43,7 @@ def test_soft_words_are_never_mind_only_to_a_free_question(text: str) -> None:
 
 @pytest.mark.parametrize("text", ["最初から", "はじめから", "最初からやり直したいです", "もう一度最初からお願いします",
                                   "やり直し", "やり直させてください", "start over", "Can I start again?", "restart",
-                                  "let's start from the beginning"])
+                                  "let's start from the beginning", "最初から言い直したいです"])
 def test_start_again(text: str) -> None:
     assert is_restart(text) and not is_cancel(text)
 
@@ -79,7 +79,7 @@ def test_a_description_saying_different_is_not_a_denial() -> None:
     "見つかりました", "父が見つかりました！お知らせを止めてください", "やっぱりいいです、見つかりました",
     "母が帰ってきました", "無事に見つかりました、ありがとうございました", "警察に保護されました", "家にいました",
     "おじいちゃん戻ってきました", "We found him", "Found him!", "He's back home", "my dad has been found",
-    "she came home",
+    "she came home", "親父が戻ってきとる", "おかんが帰ってきはったわ", "いま帰ってきてん",
 ])
 def test_found(text: str) -> None:
     assert says_found(text)
@@ -88,7 +88,7 @@ def test_found(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "見つかりません", "まだ見つかりません", "見つかったら連絡します", "見つかりましたか", "父は見つかりましたか？",
     "以前も駅前で見つかりました", "85歳の男性で、前にも駅で保護されました", "見つからない", "帰ってこない",
-    "not found yet", "has he been found?", "if he is found", "he used to come back home", "",
+    "まだ帰ってきよらん", "前にも帰ってきよったことがある", "not found yet", "has he been found?", "if he is found", "he used to come back home", "",
 ])
 def test_not_found(text: str) -> None:
     assert not says_found(text)
