@@ -149,6 +149,11 @@ class WorryFlow(FormFlow):
             consent = yes_or_no(ctx)
             if consent is None and declines(ctx.text):
                 consent = False  # 「電話はいらんよ」: no, in other words — not a detail
+            phone = national_phone(ctx.own_words) if ctx.own_words and consent is not False else None
+            if phone is not None:
+                # 「はい、090 1234 5678 にお願いします」: yes, and the number to call.
+                consent = True
+                ctx.set_slot("callback_phone", phone)
             if consent is None:
                 if not self._more(ctx):
                     ctx.repeat_prompt()

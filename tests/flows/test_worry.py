@@ -305,3 +305,13 @@ def test_declining_the_call_back_in_other_words_is_no_not_a_detail(resident: Res
     assert said(resident.send(declined)) == ["utter_worry_confirm"]
     assert left(db_url, resident).slots["callback_consent"] is False
     assert "電話" not in left(db_url, resident).slots["noticed"]
+
+
+@pytest.mark.parametrize("answer", ["はい、090 1234 5678にお願いします", "090-1234-5678 に電話ください"])
+def test_a_number_given_with_the_consent_is_the_number_to_call(resident: Resident, db_url: str, answer: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("北区柳町2丁目")
+    resident.send("3日前から")
+    assert said(resident.send(answer)) == ["utter_worry_confirm"], "the number is not asked again"
+    kept = left(db_url, resident).slots
+    assert (kept["callback_consent"], kept["callback_phone"]) == (True, "09012345678")
