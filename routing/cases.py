@@ -209,7 +209,25 @@ class Household:
         return self.town_id == other.town_id and (not self.block or not other.block or self.block == other.block)
 
 
-def household_key(area: AreaResolution | None, detail: str | None, where_text: str | None) -> str | None:
+def _building_and_room(text: str) -> tuple[str, str, str]:
+    """The building's name and the 号室/floor the words name, and the words without them."""
+    words = _POSTAL_RE.sub(" ", unicodedata.normalize("NFKC", text))
+    # Every way the words may name a building; the longest name is the building's (「コーポ松原」,
+    # not the 「コーポ」 that 「2丁目のコーポ」 ends with).
+    names = [name for start in range(len(words)) if (match := _BUILDING_RE.match(words, start)) is not None
+             and (name := _BEFORE_NAME.sub("", match.group(0))) not in _NO_NAME]
+    named = max(names, key=lambda name: len(name.strip()), default="")
+    room_match = _ROOM_RE.search(words)
+    room = next((group for group in room_match.groups() if group), "") if room_match else ""
+    for matched in (room_match.group(0) if room_match else "", named):
+        if matched:
+            words = words.replace(matched, " ")
+    # 「1 階」 and 「1階」: a floor is kept as said, a flat as its number.
+    return re.sub(r"\s+", "", named), re.sub(r"\s+", "", room), words
+
+
+def household_key(area: AreaResolution | None, detail: str | None, where_text: str | None,
+                  other_words: str | None = None) -> str | None:
     """A normalised address of the person concerned, used to link repeat worry reports.
 
     The town id, the 丁目 and 番-号 numbers (「柳町2丁目3番」「柳町２－３」「柳町二丁目三番地」
@@ -222,25 +240,20 @@ def household_key(area: AreaResolution | None, detail: str | None, where_text: s
         area: the resolved place; only a resolved town gives a key.
         detail: the 丁目/番地 part found by place extraction.
         where_text: the resident's words (or the flow's label) for the place.
+        other_words: the report's other words (what was noticed), where a building or
+            号室 may be named instead.
 
     Returns:
         ``"kita-2-2:2/3"``-style key (see :attr:`Household.key`), or None.
     """
     if area is None or area.status != "resolved" or area.town is None:
         return None
-    words = _POSTAL_RE.sub(" ", unicodedata.normalize("NFKC", where_text or ""))
-    # Every way the words may name a building; the longest name is the building's (「コーポ松原」,
-    # not the 「コーポ」 that 「2丁目のコーポ」 ends with).
-    names = [name for start in range(len(words)) if (match := _BUILDING_RE.match(words, start)) is not None
-             and (name := _BEFORE_NAME.sub("", match.group(0))) not in _NO_NAME]
-    named = max(names, key=lambda name: len(name.strip()), default="")
-    building = re.sub(r"\s+", "", named)
-    room_match = _ROOM_RE.search(words)
-    room = next((group for group in room_match.groups() if group), "") if room_match else ""
-    room = re.sub(r"\s+", "", room)  # 「1 階」 and 「1階」: a floor is kept as said, a flat as its number
-    for matched in (room_match.group(0) if room_match else "", named):
-        if matched:
-            words = words.replace(matched, " ")
+    building, room, words = _building_and_room(where_text or "")
+    if other_words and not (building and room):
+        # 「メゾン末広205号室のおばあさんの新聞が…」 then 「末広町3丁目です」: the building
+        # and flat the report named elsewhere are this household's too.
+        other_building, other_room, _ = _building_and_room(other_words)
+        building, room = building or other_building, room or other_room
     words = _CHOME_EN_RE.sub(r"\1丁目", words)
     # The numbers: the 丁目/番地 part place extraction found, else the resident's words.
     source = _POSTAL_RE.sub(" ", unicodedata.normalize("NFKC", detail)) if detail else words

@@ -276,6 +276,22 @@ def test_the_same_flat_reported_twice_is_linked(engine: ConversationEngine, db_u
     assert case.report_count == 2
 
 
+def test_the_flat_named_in_what_was_noticed_links_too(engine: ConversationEngine, db_url: str) -> None:
+    first = Resident(engine, user_id="neighbour-c")
+    first.send("隣の部屋のおじいさんを最近見かけない")
+    first.send("北区柳町2丁目 コーポ柳102号室")
+    _finish_report(first)
+    second = Resident(engine, user_id="neighbour-d")
+    second.send("コーポ柳の102号室のおじいさんを最近見かけません")
+    second.send("北区柳町2丁目")
+    linked = _finish_report(second)
+    assert said(linked)[0] == "utter_worry_linked"
+    third = Resident(engine, user_id="neighbour-e")
+    third.send("コーポ柳の201号室のおばあさんを最近見かけません")
+    third.send("北区柳町2丁目")
+    assert said(_finish_report(third))[0] == "utter_worry_created", "another flat of the building is another household"
+
+
 def test_answers_to_other_questions_fill_them_and_the_question_stays(resident: Resident, db_url: str) -> None:
     resident.send(postback="intent:report_worry")
     # Only a place, asked what was noticed: it answers where; what was noticed is asked again.

@@ -59,6 +59,9 @@ def test_household_key_edge_cases(session: Session, yanagi: AreaResolution) -> N
     town_id = yanagi.town.town_id
     assert household_key(yanagi, None, "柳町2丁目3番5号") == f"{town_id}:2/3-5"
     assert household_key(yanagi, None, "柳町2丁目") == f"{town_id}:2/"
+    # The building and flat named with what was noticed, the 丁目 with the place.
+    assert household_key(yanagi, None, "柳町2丁目", "柳町ハイツ301号室の新聞が4日分") == f"{town_id}:2/#301@柳町ハイツ"
+    assert household_key(yanagi, None, "柳町2丁目", "新聞が4日分たまっている") == f"{town_id}:2/"
     assert household_key(yanagi, None, "柳町十二丁目") == f"{town_id}:12/"
     assert household_key(yanagi, None, "柳町3番地") == f"{town_id}:/3"
     assert household_key(yanagi, None, "柳町 2 丁目 3 番") == f"{town_id}:2/3"
