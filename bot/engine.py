@@ -49,7 +49,9 @@ _WORDED_EVENTS = ("message", "recording")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _HIRAGANA = re.compile(r"[\u3040-\u309f]")
-# English with Japanese names in it: at least this many English words, at most this much hiragana.
+_JAPANESE_RUN = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]+")
+# English with Japanese names in it: at least this many English words, and at most this
+# much hiragana or this many English words for each Japanese word (「the おじいさん next door」).
 _MIXED_ENGLISH_WORDS = 3
 _MIXED_HIRAGANA = 2
 # One word that is English only; "ok", "yes" and "no" are said in Japanese chats too.
@@ -70,7 +72,9 @@ def detect_language(text: str) -> str | None:
     if _JAPANESE.search(text):
         # An English sentence may carry Japanese names (「My grandfather has 認知症 and lives
         # in 南区 泉町」); a Japanese sentence has its particles and endings in hiragana.
-        english = len(words) >= _MIXED_ENGLISH_WORDS and len(_HIRAGANA.findall(text)) <= _MIXED_HIRAGANA
+        english = len(words) >= _MIXED_ENGLISH_WORDS and (
+            len(_HIRAGANA.findall(text)) <= _MIXED_HIRAGANA
+            or len(words) >= _MIXED_ENGLISH_WORDS * len(_JAPANESE_RUN.findall(text)))
         return "en" if english else "ja"
     if len(words) >= 2 or (len(words) == 1 and words[0].lower() in _ENGLISH_WORDS):
         return "en"

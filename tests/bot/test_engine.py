@@ -276,6 +276,8 @@ def test_each_message_speaks_its_own_language(engine: ConversationEngine) -> Non
     ("my mother has 認知症 and did not come home", "en"),
     ("LINEで相談したいです", "ja"),
     ("Help! おじいさんが倒れた", "ja"),
+    ("the おばあさん upstairs has not answered her door for days", "en"),
+    ("LINE ID 教えてください", "ja"),
     ("南区泉町", "ja"),
 ])
 def test_english_with_japanese_names_is_english(text: str, language: str) -> None:

@@ -243,6 +243,8 @@ def test_a_collapse_or_a_weapon_has_no_special_situation() -> None:
 # ---------------------------------------------------------------- welfare risks: 110 for a welfare check, then the report
 
 WELFARE = [
+    # the door not answered, said with an honorific (出てこられない)
+    "インターホンを押しても出てこられません。もう三日になります",
     # a smell, with no sign of the person or from a neighbour's home
     "隣の部屋からなんとも言えない嫌なにおいがしてきます",
     "二階の一人暮らしの方の部屋、最近異臭がするんです",
