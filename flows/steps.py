@@ -8,6 +8,7 @@ is :mod:`flows.place_question`; these steps sit on top of it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,6 +33,7 @@ from flows.place_question import (
     town_choices,
     ward_choices,
 )
+from intents.normalize import fold_for_matching
 from intents.phone import national_phone
 from routing.areas import OUTSIDE, AreaResolution, resolve_ward_code, ward_name
 from routing.counters import CounterInfo, choose_counter
@@ -132,9 +134,16 @@ def ask_optional(ctx: TurnContext, question: str) -> None:
     ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE)])
 
 
+# 「写真はありません」「ないです」「特にありません」 "I don't have one": none, in a sentence.
+_NONE_IN_WORDS = re.compile(
+    r"\A(?:(?:写真|しゃしん|画像|それ|特に|とくに)\s*(?:は|も)?\s*)?(?:ありません|ない|無い|ないです|ございません|あらへん|ねえ|ねぇ|なし)"
+    r"(?:です|ね|よ|わ|けど|んです)*\s*[。.!！]*\Z"
+    r"|\A(?:i )?(?:don'?t|do not) have (?:one|any|a photo|a picture)\.?\Z|\A(?:no|none)(?: photo| picture)?\.?\Z")
+
+
 def answered_none(ctx: TurnContext) -> bool:
     """Whether the answer to an optional question is "none"."""
-    return ctx.answer == NONE or is_no(ctx.answer)
+    return ctx.answer == NONE or is_no(ctx.answer) or _NONE_IN_WORDS.match(fold_for_matching(ctx.answer)) is not None
 
 
 def decline_registration(ctx: TurnContext) -> None:

@@ -72,13 +72,13 @@ def test_family_pre_registers_views_edits_and_deletes(engine: ConversationEngine
 def test_standard_japanese_in_words_and_an_edit_by_digits(engine: ConversationEngine, db_url: str) -> None:
     family = Resident(engine, channel="line", user_id="U-words")
     assert said(family.send("認知症の母を事前登録しておきたい")) == ["utter_person_consent"]
-    assert said(family.send("はい")) == ["utter_ask_person_description"]
+    assert said(family.send("同意します")) == ["utter_ask_person_description"], "consent in its own word"
     assert said(family.send("82歳 女性 白髪 杖をつく")) == ["utter_ask_person_home"]
     assert said(family.send("南区朝日町")) == ["utter_ask_person_photo"]
     assert left(db_url, family).slots == {"person_description": "82歳 女性 白髪 杖をつく", "person_home": "minami-1-2"}
-    assert said(family.send("写真はありません")) == ["utter_ask_person_photo"], "a photo or なし, nothing else"
-    assert said(family.send("なし")) == ["utter_ask_usual_places"]
-    assert said(family.send("なし")) == ["utter_ask_emergency_contacts"]
+    assert said(family.send("駅前のスーパー")) == ["utter_ask_person_photo"], "a photo or none, nothing else"
+    assert said(family.send("写真はありません")) == ["utter_ask_usual_places"], "none, said in a sentence"
+    assert said(family.send("特にありません")) == ["utter_ask_emergency_contacts"]
     assert said(family.send("長男 090-1234-5678")) == ["utter_person_summary", "utter_person_confirm"]
     assert left(db_url, family) == Left("register_person", "confirm", {
         "person_description": "82歳 女性 白髪 杖をつく", "person_home": "minami-1-2", "person_photo": None,

@@ -93,8 +93,8 @@ def test_phone_speech_and_the_keypad(engine: ConversationEngine, db_url: str) ->
     assert said(caller.send("行方不明のおじいさんを見かけました")) == INTRO
     assert said(caller.send("ちゅうおうく ほんまち")) == ["utter_ask_sighting_when"]
     assert said(caller.send("いま")) == ["utter_ask_sighting_photo"]
-    assert said(caller.send("ありません")) == ["utter_ask_sighting_photo"], "not a photo nor its key: asked again"
-    assert said(caller.send("1")) == ["utter_sighting_recorded"]
+    assert said(caller.send("駅の近くです")) == ["utter_ask_sighting_photo"], "not a photo nor none: asked again"
+    assert said(caller.send("ありません")) == ["utter_sighting_recorded"], "none in words, on the phone too"
     [sighting] = _sightings(db_url)
     assert (sighting.town_id, sighting.photo_ref) == ("chuo-1-1", None)
 
@@ -247,3 +247,13 @@ def test_an_alert_picked_by_its_number_is_not_the_note(engine: ConversationEngin
     assert said(cooperator.send(postback="intent:report_sighting")) == ["utter_ask_which_alert"]
     assert said(cooperator.send("2")) == INTRO
     assert left(db_url, cooperator) == Left("report_sighting", "sighting_where", {"alert_id": second})
+
+
+def test_phone_keypad_1_skips_the_photo(engine: ConversationEngine, db_url: str) -> None:
+    _active_alert(db_url)
+    caller = Resident(engine, channel="voice", user_id="0312345679")
+    caller.send(event="call_start")
+    caller.send("行方不明のおじいさんを見かけました")
+    caller.send("ちゅうおうく ほんまち")
+    assert said(caller.send("いま")) == ["utter_ask_sighting_photo"]
+    assert said(caller.send("1")) == ["utter_sighting_recorded"]
