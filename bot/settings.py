@@ -45,6 +45,8 @@ class Settings(BaseSettings):
 
     # Case handling and privacy.
     first_contact_hours: int = 24
+    # An urgent case (a missing person) is due this soon, whatever the counter's own value.
+    urgent_first_contact_hours: int = 1
     message_retention_days: int = 90
     missing_retention_days: int = 7
     duplicate_worry_days: int = 7

@@ -410,6 +410,9 @@ def open_case(
             session.flush()
             return existing, True
     hours = service.first_contact_hours or settings.first_contact_hours
+    if urgent:
+        # A missing person is searched for in hours, not a day (issue 16, item 9).
+        hours = min(hours, settings.urgent_first_contact_hours)
     case = Case(
         kind=kind,
         topic=topic,

@@ -130,6 +130,13 @@ def test_first_contact_hours_per_counter(session: Session, yanagi: AreaResolutio
         invalidate_directory_cache()
 
 
+def test_an_urgent_case_is_due_within_the_urgent_hours(session: Session, yanagi: AreaResolution,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "urgent_first_contact_hours", 2)
+    case, _ = worry(session, yanagi, None, urgent=True)
+    assert case.urgent and case.first_contact_due == NOW + timedelta(hours=2), "hours, not the counter's 24"
+
+
 def test_repeat_worry_reports_are_linked_and_delivered_as_updates(session: Session, yanagi: AreaResolution) -> None:
     session.add(DeliveryTarget(counter_id="mimamori-kita", method="email", address="kita@example.jp"))
     session.flush()
