@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["declines", "is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when"]
+__all__ = ["is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when"]
 
 # Said in any worry report without saying what was noticed: greetings and fillers, the
 # person (a neighbour, an old man …), "worried / want to consult", and the glue between.
@@ -170,13 +170,3 @@ def is_more_about_the_person(text: str) -> bool:
     if letters >= _SHORT_DETAIL and re.search(r"[\u4e00-\u9fff\u30a0-\u30ff]", plain):
         return True
     return letters >= _MIN_DETAIL and _PLAIN_VERB_END.search(plain) is not None
-
-
-# "No" said as "not needed" (「電話はいらんよ」「結構です」 "no need"), which yes/no buttons' words miss.
-_DECLINE = re.compile(r"いらん|いらない|要らない|いりません|要りません|いらへん|結構|けっこう|不要|"
-                      r"no thanks|not needed|don'?t need|no need", re.IGNORECASE)
-
-
-def declines(text: str) -> bool:
-    """Whether an answer to a yes/no offer (a call-back) declines it in other words than "no"."""
-    return _DECLINE.search(_plain(text)) is not None

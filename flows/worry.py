@@ -37,7 +37,7 @@ from flows.place_question import (
     place_label,
     says_dont_know,
 )
-from flows.report_words import declines, is_more_about_the_person, says_what_was_noticed, since_when
+from flows.report_words import is_more_about_the_person, says_what_was_noticed, since_when
 from flows.steps import (
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
@@ -146,9 +146,8 @@ class WorryFlow(FormFlow):
                 return
             ctx.set_slot("since_when", ctx.text or ctx.t("utter_unknown_label"))
         elif step == "callback_consent":
+            # 「電話はいらんよ」 is a no (flows.base.is_no), not a detail.
             consent = yes_or_no(ctx)
-            if consent is None and declines(ctx.text):
-                consent = False  # 「電話はいらんよ」: no, in other words — not a detail
             phone = national_phone(ctx.own_words) if ctx.own_words and consent is not False else None
             if phone is not None:
                 # 「はい、090 1234 5678 にお願いします」: yes, and the number to call.

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from flows.report_words import declines, is_more_about_the_person, missing_person, says_what_was_noticed, since_when
+from flows.base import is_no
+from flows.report_words import is_more_about_the_person, missing_person, says_what_was_noticed, since_when
 
 
 @pytest.mark.parametrize("text", [
@@ -64,4 +65,4 @@ def test_more_about_the_person_or_a_landmark(text: str, more: bool) -> None:
 @pytest.mark.parametrize(("text", "no"), [("電話はいらんよ", True), ("結構です", True), ("No need, thanks", True),
                                          ("お願いします", False), ("はい", False)])
 def test_declining_in_other_words(text: str, no: bool) -> None:
-    assert declines(text) is no
+    assert is_no(text) is no
