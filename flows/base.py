@@ -83,6 +83,8 @@ class TurnContext:
     switch_to: str | None = None
     # Set by ``treat_as_new_request``: the classifier reads this message afresh.
     reclassify: bool = False
+    # Places extracted from texts this turn (several steps ask "is it a place?" of one message).
+    places: dict[str, Any] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ reading
     @property

@@ -155,8 +155,12 @@ def ask_town_in_ward(ctx: TurnContext, area: AreaResolution, *, dont_know: bool 
 
 
 def _extracted(ctx: TurnContext, text: str) -> Place | None:
-    message = ctx.message
-    return extract_place(text, load_gazetteer(ctx.session), message.latitude, message.longitude)
+    """The place ``text`` names (with the message's coordinates), extracted once per turn."""
+    if text not in ctx.places:
+        message = ctx.message
+        ctx.places[text] = extract_place(text, load_gazetteer(ctx.session), message.latitude, message.longitude)
+    place: Place | None = ctx.places[text]
+    return place
 
 
 def place_from_message(ctx: TurnContext, ward_hint: str | None = None) -> tuple[AreaResolution, str | None]:
