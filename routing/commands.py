@@ -274,9 +274,21 @@ def _print_case(case: Case) -> None:
         out.print(f"  {key}: {value}", markup=False, highlight=False)
     history = table("History", ("time", "event", "by"), whole=("time",))
     for event in sorted(case.events, key=lambda event: (event.created_at, event.id)):
-        change = f"{event.details['from']} → {event.details['to']}" if "to" in event.details else ""
-        history.add_row(local_time(event.created_at), " ".join(filter(None, (event.kind, change))), event.actor or "")
+        history.add_row(local_time(event.created_at), _event_summary(event.kind, event.details), event.actor or "")
     out.print(history)
+
+
+def _event_summary(kind: str, details: dict[str, Any]) -> str:
+    """What staff need of an event: a status change, what a later report or message added,
+    the case it may be related to."""
+    if "to" in details:
+        return f"{kind} {details['from']} → {details['to']}"
+    added = details.get("details")
+    if isinstance(added, dict):
+        return f"{kind}: " + " / ".join(str(value) for value in added.values() if value not in (None, ""))
+    if kind == "possibly_related" and "case_id" in details:
+        return f"{kind}: #{details['case_id']}"
+    return kind
 
 
 def _move(case_id: int, status: CaseStatus, actor: str, reason: str | None) -> None:

@@ -23,7 +23,7 @@ from bot.models import Case, CaseKind, CaseStatus, Delivery, DeliveryState
 from bot.settings import BUNDLED_DIRECTORY, settings
 from intents.classifier import get_classifier
 from routing.areas import resolve_town_id
-from routing.cases import open_case
+from routing.cases import add_details, open_case
 from routing.commands import register, route_text
 from routing.snapshot import get_directory
 from tests.routing.conftest import SampleCity
@@ -131,11 +131,13 @@ def test_cases_show_one_case_in_full_and_nothing_else(
                             reason="routing-internals", channel="console", language="ja",
                             reporter_contact_id=None, callback_consent=False)
         case_id, created, due = case.id, case.created_at, case.first_contact_due
+        add_details(session, case, "夜も電気がついていない", source="line", now=created)
     assert runner.invoke(cli, ["cases", "ack", str(case_id), "--actor", "sato"]).exit_code == 0
     shown = runner.invoke(cli, ["cases", "show", str(case_id)])
     assert shown.exit_code == 0, shown.output
     for fact in ("worry", "watch", "acknowledged", "mimamori-kita", city.towns[0]["town_id"], local_time(created),
-                 local_time(due), "郵便物がたまっている", "3日前から", "created", "sato"):
+                 local_time(due), "郵便物がたまっている", "3日前から", "created", "sato",
+                 "夜も電気がついていない"):  # what a later message added, in the history
         assert fact in shown.stdout, fact
     assert "routing-internals" not in shown.stdout
     missing = runner.invoke(cli, ["cases", "show", "999999"])
