@@ -1,0 +1,24 @@
+"""CAP messages stored as sent; the missing case's own lifecycle
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-30 02:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401 - used once the schema change lands
+from alembic import op  # noqa: F401 - used once the schema change lands
+
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
