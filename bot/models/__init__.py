@@ -1,7 +1,7 @@
 """Every database table of tsunagu (SQLAlchemy 2.x typed declarative models), one module per
 part: ``base``, ``conversations``, ``cases`` (and their delivery), ``directory`` (HSDS tables and
-towns), ``staff``, ``alerts`` (the missing-person alert network). Alembic migrations in
-``bot/migrations`` are generated from ``Base.metadata``, which holds them all once this
+towns), ``staff``, ``inbox`` (webhook events before processing), ``alerts`` (the missing-person
+alert network). Alembic migrations in ``bot/migrations`` are generated from ``Base.metadata``, which holds them all once this
 package is imported: importing a table from here is the one way to reach it.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from bot.models.alerts import (
     Alert,
+    AlertFamily,
     AlertStatus,
     Cooperator,
     CooperatorEndpoint,
@@ -34,11 +35,13 @@ from bot.models.directory import (
     TaxonomyTerm,
     Town,
 )
+from bot.models.inbox import InboxEvent, InboxState
 from bot.models.staff import StaffUser
 
 __all__ = [
     "Address",
     "Alert",
+    "AlertFamily",
     "AlertStatus",
     "Attribute",
     "Base",
@@ -54,6 +57,8 @@ __all__ = [
     "DeliveryState",
     "DeliveryTarget",
     "DirectoryImport",
+    "InboxEvent",
+    "InboxState",
     "Location",
     "Message",
     "MessageDirection",

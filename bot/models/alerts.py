@@ -31,6 +31,9 @@ class Cooperator(Base):
     # When utter_helper_reconfirm_request was last sent; earlier than reconfirm_due means
     # the current cycle's request is still to be sent.
     reconfirm_requested_at: Mapped[datetime | None] = mapped_column()
+    # Missing-person alerts reach a cooperator even in their quiet hours, unless they said
+    # explicitly that they want none at night (issue 17 item 4).
+    night_alerts: Mapped[bool] = mapped_column(Boolean, default=True)
 
     endpoints: Mapped[list[CooperatorEndpoint]] = relationship(
         back_populates="cooperator", cascade="all, delete-orphan", order_by="CooperatorEndpoint.priority"
@@ -127,7 +130,12 @@ class OutboxItem(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
-    cooperator_id: Mapped[int] = mapped_column(ForeignKey("cooperators.id", ondelete="CASCADE"))
+    # None for a message to the family or the police (a sighting forwarded by the desk).
+    cooperator_id: Mapped[int | None] = mapped_column(ForeignKey("cooperators.id", ondelete="CASCADE"))
+    # The family member a forwarded sighting goes to (their language is the contact's).
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    # The sighting a ``sighting`` row forwards.
+    sighting_id: Mapped[int | None] = mapped_column(ForeignKey("sightings.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16), default="alert")
     channel: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(255))
@@ -140,6 +148,13 @@ class OutboxItem(Base):
     last_failure_reason: Mapped[str | None] = mapped_column(Text)
     claimed_at: Mapped[datetime | None] = mapped_column()
     sent_at: Mapped[datetime | None] = mapped_column()
+    # LINE's X-Line-Retry-Key of the multicast carrying the row (a random UUID, so unique
+    # per installation); kept while the send may have been accepted, cleared when requeued.
+    retry_key: Mapped[str | None] = mapped_column(String(36))
+    # The platform's id of the accepted request (LINE x-line-request-id) and of the message
+    # (Telegram message_id), so a sent message can be withdrawn.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class Sighting(Base):
@@ -157,4 +172,27 @@ class Sighting(Base):
     seen_at: Mapped[datetime | None] = mapped_column()
     photo_ref: Mapped[str | None] = mapped_column(String(512))
     group_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The desk's decisions: a confirmed sighting is the new "last seen" of the widening text.
+    confirmed_at: Mapped[datetime | None] = mapped_column()
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    forwarded_family_at: Mapped[datetime | None] = mapped_column()
+    forwarded_police_at: Mapped[datetime | None] = mapped_column()
+
+
+class AlertFamily(Base):
+    """A family member linked to an alert: the reporter, or someone the desk named.
+
+    They receive the sightings the desk forwards (``alerts.sightings.forward_sighting``).
+    """
+
+    __tablename__ = "alert_family"
+    __table_args__ = (UniqueConstraint("alert_id", "contact_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"), index=True)
+    # "reporter" (linked when the alert is created) or "named" (by the desk).
+    role: Mapped[str] = mapped_column(String(16), default="reporter")
+    added_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
