@@ -4,7 +4,8 @@ staff API and a health check, wired to one conversation engine.
 ``create_app()`` builds the engine (``build_engine``) and mounts every *configured*
 channel of :data:`channels.registry.CHANNELS` at ``/webhooks/<name>`` with the engine's handler
 (a channel whose secret is empty is left out: an empty secret would verify forged
-requests), serves the web chat page at ``GET /chat`` (``/`` leads there; a favicon) and answers ``GET /healthz``. Its
+requests), serves the web chat page at ``GET /chat`` (``/`` leads there; a favicon) and answers ``GET /healthz``
+and ``GET /readyz`` (``bot.health``; 503 when the database or Redis cannot be reached). Its
 lifespan runs the start-up step (``prepare_database``: migrate, then seed the
 directory), loads the classifier, resumes unfinished background work, then starts the
 channels (HTTP clients, the Telegram Application) and, on the way out, lets background
@@ -25,12 +26,13 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.db import session_factory
 from bot.domain import load_domain
 from bot.effects import resume_pending_work, run_effects
+from bot.health import check_readiness
 from bot.engine import ConversationEngine
 from bot.housekeeping import every_minute
 from bot.logsafe import install_redaction
@@ -119,7 +121,9 @@ def create_app(
             for channel in reversed(started):
                 await channel.shutdown()
 
-    app = FastAPI(title="tsunagu", lifespan=lifespan, docs_url=None, redoc_url=None)
+    # In production the schema is not published: it maps every endpoint for an attacker.
+    openapi_url = None if settings.environment == "production" else "/openapi.json"
+    app = FastAPI(title="tsunagu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=openapi_url)
     app.state.channels = {channel.name(): channel for channel in channels}
     for channel in channels:
         app.include_router(channel.router(), prefix=channel.path(), tags=[channel.name()])
@@ -145,6 +149,11 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
         return {"status": "ok", "channels": sorted(app.state.channels)}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        readiness = await run_in_threadpool(check_readiness, settings.database_url, settings.redis_url)
+        return JSONResponse(readiness.as_dict(), status_code=200 if readiness.ready else 503)
 
     return app
 

@@ -33,6 +33,7 @@ from bot.housekeeping import run_due_jobs
 from bot.logsafe import install_redaction
 from bot.messages import Effect
 from bot.privacy import purge_expired
+from bot.production import refuse_unfit_production
 from bot.responses import check_domain
 from bot.settings import settings
 from intents.commands import register as register_intents
@@ -118,6 +119,7 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
     """Run the web app: channel webhooks (/webhooks/…), web chat (/chat) and the staff API."""
+    refuse_unfit_production()
     # Heavy: the web app loads the classifier (scikit-learn) and the platform SDKs.
     from bot.app import serve as serve_app
 
