@@ -1,84 +1,341 @@
-"""Read a moment from a resident's words: 「10分前」「今朝8時ごろ」「昨日の夜9時」「14:30」「just now」.
+"""Read a moment from a resident's words: 「夜中の3時ごろ」「2時間くらい前」「夕方」「今朝8時」「just now」.
 
-Missing reports and sightings ask "when?" in free text. Staff need a time they can
-sort and compare (sightings of one alert are grouped by it), so the common ways of
-saying a recent moment are turned into an aware datetime; anything else stays the
-resident's own words and the caller keeps those.
+Missing reports and sightings ask "when?" in free text. Staff need a time they can sort
+and compare (sightings of one alert are grouped by it, the alert text gives an absolute
+date and time), and they need to know how sure it is: 「10分前」 is a minute or two either
+way, 「夕方」 is two hours wide. ``read_when`` turns the common ways of saying a recent
+moment into a ``When``: the family's own words, the moment meant (aware, in the city's
+zone, on the right date: 「夜中の3時ごろ」 said at 04:40 is 03:00 today, 「夕方」 said at
+04:40 is yesterday evening) and its uncertainty (±). Anything else stays the resident's
+own words only, which the caller keeps.
+
+How a clock hour is read: a part-of-day word decides morning or afternoon (夜中・深夜・
+明け方・早朝・朝 are before noon, 昼 is around noon, 夕方・夜 after it — 「夜中」 is not
+「夜」); without one, the most recent past reading wins (「3時ごろ」 at 04:40 is 03:00,
+at 16:00 it is 15:00). A day word (昨日・昨夜・おととい) moves it back.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
 
 from bot.settings import settings
 
-__all__ = ["parse_when"]
+__all__ = ["When", "parse_when", "read_when"]
 
-_NOW = re.compile(r"^(いま|今|只今|ただいま|たった今|たったいま|さっき|先ほど|さきほど|ついさっき|現在|now|just now|right now)$")
-_AGO = re.compile(r"(\d+)\s*(分|時間|minutes?|mins?|hours?|hrs?)\s*(くらい|ぐらい|ほど)?\s*(前|まえ|ago)")
-_HALF_HOUR_AGO = re.compile(r"(30分|半時間|half an hour)\s*(くらい|ぐらい|ほど)?\s*(前|まえ|ago)")
-_CLOCK_JA = re.compile(r"(\d{1,2})\s*時\s*(半|(\d{1,2})\s*分)?")
-_CLOCK_COLON = re.compile(r"(\d{1,2}):(\d{2})")
-_CLOCK_EN = re.compile(r"(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)")
-_AFTERNOON = ("午後", "夜", "夕方", "夕", "晩", "昨夜", "pm", "p.m.", "evening", "night", "afternoon")
-_YESTERDAY = ("昨日", "きのう", "昨夜", "ゆうべ", "yesterday", "last night")
-_DAY_BEFORE = ("一昨日", "おととい")
-# A time of day said without a day that lies ahead of now by more than this is yesterday's
-# (「23時ごろ」 said at 1 a.m.).
+# A moment said without a day that lies ahead of now by more than this is from the day before.
 _FUTURE_SLACK = timedelta(minutes=10)
 
+_KANJI_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_KANJI_NUMBER = re.compile(r"[一二三四五六七八九十]+")
 
-def _clock(text: str) -> tuple[int, int] | None:
-    if match := _CLOCK_EN.search(text):
-        hour, minute = int(match.group(1)), int(match.group(2) or 0)
-        if match.group(3).startswith("p") and hour < 12:
-            hour += 12
-        return hour, minute
-    if match := _CLOCK_COLON.search(text):
-        return int(match.group(1)), int(match.group(2))
-    if match := _CLOCK_JA.search(text):
-        hour = int(match.group(1))
-        minute = 30 if match.group(2) == "半" else int(match.group(3) or 0)
-        if hour < 12 and any(word in text for word in _AFTERNOON):
-            hour += 12
-        return hour, minute
+_NOW = re.compile(r"^(いま|今|只今|ただいま|たった今|たったいま|現在|now|right now)$")
+_JUST_NOW = re.compile(r"さっき|先ほど|さきほど|先程|just now|a moment ago")
+_AGO = re.compile(
+    r"(\d+)\s*(時間半|分|時間|minutes?|mins?|hours?|hrs?)\s*(くらい|ぐらい|ほど|位)?\s*(前|まえ|ago)"
+)
+_HALF_HOUR_AGO = re.compile(r"(半時間|half an hour)\s*(くらい|ぐらい|ほど)?\s*(前|まえ|ago)")
+_CLOCK_JA = re.compile(r"(\d{1,2})\s*時\s*(半|(\d{1,2})\s*分)?")
+_CLOCK_COLON = re.compile(r"(\d{1,2}):(\d{2})")
+_CLOCK_EN = re.compile(r"(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|o'?clock)")
+
+_DAY_BEFORE = ("一昨日", "おととい", "day before yesterday")
+_YESTERDAY = ("昨日", "きのう", "yesterday")
+# Last night: the evening before, or the small hours of today (「昨夜の2時」 is 02:00 today).
+_LAST_NIGHT = ("昨夜", "ゆうべ", "昨晩", "夕べ", "last night")
+_TODAY = ("今日", "きょう", "本日", "today")
+
+
+def _night_hour(hour: int) -> int:
+    """夜中・深夜: 「11時」 is 23:00, 「12時」 midnight, 「2時」 02:00."""
+    return hour + 12 if 9 <= hour <= 11 else hour % 12
+
+
+def _evening_hour(hour: int) -> int:
+    """夜・昨夜: 「9時」 is 21:00, 「12時」 midnight and 「2時」 02:00 (the same night, after midnight)."""
+    return hour if hour <= 4 else (hour + 12) % 24
+
+
+def _morning_hour(hour: int) -> int:
+    return hour % 12
+
+
+def _afternoon_hour(hour: int) -> int:
+    return hour % 12 + 12
+
+
+def _noon_hour(hour: int) -> int:
+    """昼: 「12時」 is noon, 「1時」 13:00."""
+    return hour + 12 if hour < 6 else hour
+
+
+@dataclass(frozen=True)
+class _PartOfDay:
+    """A part of the day: its usual window (hours; the end may pass midnight) and how a 1–12 clock hour said with it reads."""
+
+    words: tuple[str, ...]
+    start: float
+    end: float
+    hour_of: Callable[[int], int]
+
+
+
+# Words that contain another part's word come first (夜中 and 昨夜 before 夜, 早朝 and 今朝 before 朝,
+# 夕べ before 夕).
+_PARTS = (
+    _PartOfDay(("夜中", "真夜中", "深夜", "未明", "middle of the night", "midnight"), 23, 28, _night_hour),
+    _PartOfDay(("明け方", "夜明け", "dawn", "daybreak"), 4, 6, _morning_hour),
+    _PartOfDay(("早朝", "early morning"), 4, 7, _morning_hour),
+    _PartOfDay(("今朝", "朝", "午前", "this morning", "morning", "a.m.", "am"), 6, 10, _morning_hour),
+    _PartOfDay(("昼", "正午", "noon", "lunchtime", "midday"), 11, 14, _noon_hour),
+    _PartOfDay(("午後", "afternoon", "p.m.", "pm"), 13, 17, _afternoon_hour),
+    _PartOfDay(("昨夜", "ゆうべ", "昨晩", "夕べ", "last night"), 19, 24, _evening_hour),
+    _PartOfDay(("夕方", "夕", "evening", "dusk"), 16, 18, _afternoon_hour),
+    _PartOfDay(("夜", "晩", "night", "tonight"), 19, 24, _evening_hour),
+)
+
+
+@dataclass(frozen=True)
+class When:
+    """A moment read from someone's words, with how sure it is.
+
+    Attributes:
+        words: the words as said (staff see them beside the parsed time).
+        at: the moment meant, aware, in the city's zone.
+        margin: the uncertainty either way (「3時ごろ」 ±30 min, 「夕方」 ±1 h).
+    """
+
+    words: str
+    at: datetime
+    margin: timedelta
+
+    @property
+    def earliest(self) -> datetime:
+        """The earliest moment the words may mean."""
+        return self.at - self.margin
+
+    @property
+    def latest(self) -> datetime:
+        """The latest moment the words may mean."""
+        return self.at + self.margin
+
+    @property
+    def margin_minutes(self) -> int:
+        """The uncertainty in whole minutes (stored beside the moment)."""
+        return round(self.margin.total_seconds() / 60)
+
+    def describe(self, language: str = "ja") -> str:
+        """The words and the moment for staff: 「夜中の3時ごろ」 → 2026-11-30 03:00 頃 (±30分)."""
+        return f"「{self.words}」 → {describe_moment(self.at, self.margin_minutes, language)}"
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-friendly form (for case details and conversation slots)."""
+        return {"words": self.words, "at": self.at.isoformat(), "margin_minutes": self.margin_minutes}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> When:
+        """The ``When`` that ``to_json`` wrote."""
+        return cls(data["words"], datetime.fromisoformat(data["at"]), timedelta(minutes=data["margin_minutes"]))
+
+
+def describe_moment(at: datetime, margin_minutes: int | None, language: str = "ja") -> str:
+    """An absolute moment with its uncertainty: 「2026-11-30 03:00 頃 (±30分)」 / "2026-11-30 03:00 (±30 min)"."""
+    local = at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+    if not margin_minutes:
+        return local
+    if margin_minutes % 60 == 0:
+        margin = f"±{margin_minutes // 60}時間" if language == "ja" else f"±{margin_minutes // 60} h"
+    else:
+        margin = f"±{margin_minutes}分" if language == "ja" else f"±{margin_minutes} min"
+    return f"{local} 頃 ({margin})" if language == "ja" else f"{local} ({margin})"
+
+
+def _kanji_to_digits(text: str) -> str:
+    """「二時間」「三十分」 → 「2時間」「30分」 (numbers up to 99)."""
+    def number(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if "十" not in word:
+            return "".join(str(_KANJI_DIGITS[ch]) for ch in word)
+        tens, _, ones = word.partition("十")
+        return str((_KANJI_DIGITS.get(tens, 1) if tens else 1) * 10 + (_KANJI_DIGITS.get(ones, 0) if ones else 0))
+    return _KANJI_NUMBER.sub(number, text)
+
+
+def _normalise(text: str) -> str:
+    plain = unicodedata.normalize("NFKC", text).strip().lower()
+    plain = re.sub(r"[。.!！、,]+$", "", plain)
+    # Kanji numbers only before a time unit: 「一昨日」 and 「十分」 (enough) stay words.
+    return re.sub(r"[一二三四五六七八九十]+(?=\s*(時|分))", lambda m: _kanji_to_digits(m.group(0)), plain)
+
+
+def _part_of_day(plain: str) -> _PartOfDay | None:
+    for part in _PARTS:
+        for word in part.words:
+            if word.isascii():
+                if re.search(rf"(?<![a-z.]){re.escape(word)}(?![a-z])", plain):
+                    return part
+            elif word in plain:
+                # 「夜」 inside 「夜中」「昨夜」 belongs to those, which come first.
+                return part
     return None
 
 
-def parse_when(text: str | None, now: datetime) -> datetime | None:
-    """The moment a short answer to "when?" means, or None when it is not clear.
+def _relative(plain: str, local_now: datetime) -> tuple[datetime, timedelta] | None:
+    """「10分前」「2時間くらい前」「1時間半前」「さっき」: a moment counted back from now."""
+    if _NOW.match(plain):
+        return local_now, timedelta(minutes=5)
+    if _JUST_NOW.search(plain) and not _CLOCK_JA.search(plain):
+        return local_now - timedelta(minutes=15), timedelta(minutes=15)
+    if match := _AGO.search(plain):
+        amount, unit = int(match.group(1)), match.group(2)
+        if unit == "分" or unit.startswith("min"):
+            delta = timedelta(minutes=amount)
+        else:
+            delta = timedelta(hours=amount, minutes=30 if unit == "時間半" else 0)
+        # The longer ago, the rounder the figure: 「10分前」 ±5 min, 「2時間くらい前」 ±30 min.
+        quarter = math.ceil(delta / timedelta(minutes=5) / 4) * timedelta(minutes=5)
+        return local_now - delta, min(max(quarter, timedelta(minutes=5)), timedelta(hours=2))
+    if _HALF_HOUR_AGO.search(plain):
+        return local_now - timedelta(minutes=30), timedelta(minutes=10)
+    return None
+
+
+def _clock(plain: str) -> tuple[int, int, bool, bool] | None:
+    """The clock time said: (hour, minute, minutes were said, a 24-hour or am/pm hour)."""
+    if match := _CLOCK_EN.search(plain):
+        hour, minute = int(match.group(1)), int(match.group(2) or 0)
+        suffix = match.group(3)
+        if suffix.startswith("o"):
+            return hour, minute, match.group(2) is not None, False
+        if suffix.startswith("p") and hour < 12:
+            hour += 12
+        elif suffix.startswith("a") and hour == 12:
+            hour = 0
+        return hour, minute, match.group(2) is not None, True
+    if match := _CLOCK_COLON.search(plain):
+        hour = int(match.group(1))
+        return hour, int(match.group(2)), True, hour > 12 or hour == 0
+    if match := _CLOCK_JA.search(plain):
+        hour = int(match.group(1))
+        minute = 30 if match.group(2) == "半" else int(match.group(3) or 0)
+        return hour, minute, match.group(2) is not None, hour > 12 or hour == 0
+    return None
+
+
+def _day_shift(plain: str) -> int | None:
+    """Days back a day word says (2, 1, 0), or None when no day is said."""
+    if any(word in plain for word in _DAY_BEFORE):
+        return 2
+    if any(word in plain for word in _YESTERDAY):
+        return 1
+    if any(word in plain for word in _TODAY) or "今朝" in plain or "this morning" in plain:
+        return 0
+    return None
+
+
+def _latest_past(candidates: list[datetime], local_now: datetime) -> datetime:
+    """The most recent of the candidate moments that is not ahead of now."""
+    past = [moment for moment in candidates if moment <= local_now + _FUTURE_SLACK]
+    # 「今朝8時」 said at 07:00 cannot be ahead: it was the day before.
+    return max(past) if past else min(candidates) - timedelta(days=1)
+
+
+def _at_clock(plain: str, local_now: datetime, part: _PartOfDay | None) -> tuple[datetime, timedelta] | None:
+    clock = _clock(plain)
+    if clock is None:
+        return None
+    hour, minute, minutes_said, unambiguous = clock
+    if not (0 <= hour <= 24 and 0 <= minute <= 59):
+        return None
+    hour %= 24
+    if unambiguous or hour > 12:
+        hours = [hour]
+    elif part is not None:
+        hours = [part.hour_of(hour)]
+    else:
+        hours = [hour % 12, hour % 12 + 12]
+    margin = timedelta(minutes=10 if minutes_said else 30)
+    shift = _day_shift(plain)
+    if any(word in plain for word in _LAST_NIGHT):
+        # 「昨夜11時」 is yesterday 23:00; 「昨夜2時」 the small hours of today.
+        base = local_now.date() - timedelta(days=1)
+        moments = [datetime.combine(base + timedelta(days=1 if h < 12 else 0), time(h, minute), local_now.tzinfo)
+                   for h in hours]
+        return _latest_past(moments, local_now), margin
+    if shift is not None:
+        day = local_now.date() - timedelta(days=shift)
+        moments = [datetime.combine(day, time(h, minute), local_now.tzinfo) for h in hours]
+        return _latest_past(moments, local_now), margin
+    moments = [
+        datetime.combine(local_now.date() - timedelta(days=back), time(h, minute), local_now.tzinfo)
+        for h in hours for back in (0, 1)
+    ]
+    return _latest_past(moments, local_now), margin
+
+
+def _in_part_of_day(plain: str, local_now: datetime, part: _PartOfDay) -> tuple[datetime, timedelta]:
+    """「夕方」「夜中」「昨日の朝」: the middle of the part's most recent window (clipped at now)."""
+    shift = _day_shift(plain)
+    if part.words[0] == "昨夜":
+        shift = 1
+
+    def window(day_back: int) -> tuple[datetime, datetime]:
+        day = datetime.combine(local_now.date() - timedelta(days=day_back), time(0), local_now.tzinfo)
+        return day + timedelta(hours=part.start), day + timedelta(hours=part.end)
+
+    if shift is not None:
+        start, end = window(shift)
+        if start > local_now:  # 「今朝」 said at 04:40: the hours just before
+            start, end = local_now - (end - start), local_now
+    else:
+        # The most recent window that has begun: 「夕方」 at 04:40 is yesterday's; 「夜中」
+        # at 04:40 is the one that began at 23:00 yesterday.
+        start, end = next(window(back) for back in (0, 1, 2) if window(back)[0] <= local_now)
+    end = min(end, max(local_now, start))
+    middle = start + (end - start) / 2
+    return middle, max((end - start) / 2, timedelta(minutes=15))
+
+
+def read_when(text: str | None, now: datetime) -> When | None:
+    """The moment a short answer to "when?" means, with its uncertainty, or None when it is not clear.
 
     Args:
-        text: the resident's answer (Japanese or English, full-width digits allowed).
+        text: the resident's answer (Japanese or English, full-width and kanji digits allowed).
         now: the time the answer was received (aware).
 
     Returns:
-        An aware datetime in the city's time zone, never later than ``now`` (plus a
-        few minutes' slack), or None.
+        A ``When`` whose moment is in the city's time zone, never later than ``now``
+        (plus a few minutes' slack), and which keeps ``text`` as said; or None.
     """
-    if not text:
+    if not text or not text.strip():
         return None
-    plain = unicodedata.normalize("NFKC", text).strip().lower()
-    plain = re.sub(r"[。.!！、,]+$", "", plain)
+    plain = _normalise(text)
     local_now = now.astimezone(settings.tz)
-    if _NOW.match(plain):
-        return local_now
-    if match := _AGO.search(plain):
-        amount, unit = int(match.group(1)), match.group(2)
-        delta = timedelta(minutes=amount) if unit == "分" or unit.startswith("min") else timedelta(hours=amount)
-        return local_now - delta
-    if _HALF_HOUR_AGO.search(plain):
-        return local_now - timedelta(minutes=30)
-    clock = _clock(plain)
-    if clock is None or not (0 <= clock[0] <= 23 and 0 <= clock[1] <= 59):
+    part = _part_of_day(plain)
+    found = _relative(plain, local_now) or _at_clock(plain, local_now, part)
+    if found is None and part is not None:
+        found = _in_part_of_day(plain, local_now, part)
+    if found is None:
         return None
-    moment = local_now.replace(hour=clock[0], minute=clock[1], second=0, microsecond=0)
-    if any(word in plain for word in _DAY_BEFORE):
-        return moment - timedelta(days=2)
-    if any(word in plain for word in _YESTERDAY):
-        return moment - timedelta(days=1)
-    if moment > local_now + _FUTURE_SLACK:
-        return moment - timedelta(days=1)
-    return moment
+    moment, margin = found
+    return When(words=text.strip(), at=moment, margin=margin)
+
+
+def parse_when(text: str | None, now: datetime) -> datetime | None:
+    """The moment a short answer to "when?" means (``read_when`` without its uncertainty), or None.
+
+    Args:
+        text: the resident's answer.
+        now: the time the answer was received (aware).
+
+    Returns:
+        An aware datetime in the city's time zone, or None.
+    """
+    when = read_when(text, now)
+    return when.at if when is not None else None

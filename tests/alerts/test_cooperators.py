@@ -11,7 +11,6 @@ from sqlalchemy import select
 from bot.db import session_scope
 from bot.models import Cooperator, CooperatorEndpoint, OutboxState
 from bot.settings import settings
-from flows.when import parse_when
 from alerts.lifecycle import approve, create_from_case
 from alerts.cooperators import (
     EndpointSpec,
@@ -60,27 +59,6 @@ def test_parse_mobile(text: str, expected: str | None) -> None:
 ])
 def test_parse_quiet_hours(text: str, expected: tuple[str, str] | None) -> None:
     assert parse_quiet_hours(text) == expected
-
-
-NOW = datetime(2026, 11, 24, 10, 0, tzinfo=TOKYO)
-
-
-@pytest.mark.parametrize("text,expected", [
-    ("いま", NOW),
-    ("10分前", NOW - timedelta(minutes=10)),
-    ("２時間くらい前", NOW - timedelta(hours=2)),
-    ("30 minutes ago", NOW - timedelta(minutes=30)),
-    ("今朝8時ごろ", NOW.replace(hour=8)),
-    ("9時半", NOW.replace(hour=9, minute=30)),
-    ("昨日の夜9時", NOW.replace(hour=21) - timedelta(days=1)),
-    ("23時ごろ", NOW.replace(hour=23) - timedelta(days=1)),  # said at 10:00: last night
-    ("at 7:45 am", NOW.replace(hour=7, minute=45)),
-    ("14:30", NOW.replace(hour=14, minute=30) - timedelta(days=1)),
-    ("わからない", None),
-    ("", None),
-])
-def test_parse_when(text: str, expected: datetime | None) -> None:
-    assert parse_when(text, NOW) == expected
 
 
 def _register(session, endpoints: list[EndpointSpec], town_id: str = "kita-2-2") -> Cooperator:  # type: ignore[no-untyped-def]
