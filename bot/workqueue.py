@@ -13,8 +13,16 @@ its last attempt, and workers take it with this module's pieces:
 * :class:`Backoff`: how long a failed row waits before the next attempt, as a
   duration (for a row that stores when it is due) or as a query condition over the
   fail count and the last attempt (the back-off lives in the query).
+* :func:`renew_claims` and :class:`Heartbeat`: a claim's lease is its own (each claim
+  gets a fresh token when it is made, never the time a pass started), and a worker
+  renews the lease of the rows it still holds every third of the lease, so a long pass
+  keeps what it is working on while the rows of a killed worker come back once its
+  lease runs out. Every write-back is guarded by the token: a worker that lost its
+  lease cannot overwrite what another one did.
 * :class:`Runner`: the embedded default's background thread, which runs passes of one
   job while work is left and sleeps until the job's next row is due.
+* :class:`Sweeper`: a periodic thread (``serve`` and ``tsunagu worker``) that runs the
+  queues' sweeps whatever happened to the wake-ups: a kick is only a hint.
 
 This module knows no table: the callers pass their own columns and conditions.
 """
@@ -33,7 +41,17 @@ from sqlalchemy.orm import Session
 
 from bot.models import utcnow
 
-__all__ = ["Backoff", "Runner", "claim_due", "embedded_runner", "lease_expired", "lease_token"]
+__all__ = [
+    "Backoff",
+    "Heartbeat",
+    "Runner",
+    "Sweeper",
+    "claim_due",
+    "embedded_runner",
+    "lease_expired",
+    "lease_token",
+    "renew_claims",
+]
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +169,65 @@ def claim_due(
     return [row_id for (row_id,) in session.execute(statement.returning(table.c.id))]
 
 
+def renew_claims(
+    session: Session,
+    table: Table,
+    ids: Sequence[int],
+    *,
+    column: str,
+    token: datetime,
+    now: datetime,
+    held: ColumnElement[bool],
+) -> tuple[datetime, list[int]]:
+    """Move the rows ``ids`` still held under ``token`` to a fresh token (a renewed lease).
+
+    Does not commit.
+
+    Args:
+        session: the worker's session.
+        table: the table; its primary key column is ``id``.
+        ids: the rows the worker is still working on.
+        column: the claim time column that holds the lease token.
+        token: the worker's current token.
+        now: the current time (aware).
+        held: what else a held row satisfies (its state).
+
+    Returns:
+        The new token, and the ids that were still ours (the others were taken back).
+    """
+    fresh = lease_token(now)
+    if not ids:
+        return fresh, []
+    statement = (
+        update(table)
+        .where(table.c.id.in_(list(ids)), table.c[column] == token, held)
+        .values({column: fresh})
+        .returning(table.c.id)
+    )
+    return fresh, [row_id for (row_id,) in session.execute(statement)]
+
+
+class Heartbeat:
+    """When a worker holding a lease should renew it: every third of the lease, by its clock.
+
+    The clock is the worker's (tests move it); a renewal at every third of the lease
+    leaves two thirds for one slow step (a send with its time-out) between beats.
+    """
+
+    def __init__(self, lease: timedelta, clock: Callable[[], datetime], started: datetime | None = None) -> None:
+        self.every = lease / 3
+        self._clock = clock
+        self._last = started or clock()
+
+    def due(self) -> bool:
+        """True when the lease should be renewed now."""
+        return self._clock() - self._last >= self.every
+
+    def beaten(self) -> None:
+        """Note that the lease was just renewed."""
+        self._last = self._clock()
+
+
 Job = Callable[[str], datetime | None]
 """One pass over a database's rows (given its URL); returns when the next row is due, or None."""
 
@@ -224,3 +301,50 @@ def embedded_runner(name: str, url: str, job: Job) -> Runner:
         if runner is None:
             runner = _runners[(name, url)] = Runner(name, url, job)
         return runner
+
+
+Sweep = Callable[[], object]
+"""One look at a queue (e.g. "wake the sender if anything is due"); its result is ignored."""
+
+
+class Sweeper:
+    """A daemon thread that runs every sweep every ``interval`` seconds until stopped.
+
+    The queues are rows in the database: whatever queued them kicks a worker after the
+    commit, but a kick can be lost (Redis unreachable, a process killed between the
+    commit and the kick, rows written by another process). The sweeper makes the kick a
+    hint: anything queued is picked up within one interval. A failing sweep is logged
+    and tried again at the next interval.
+    """
+
+    def __init__(self, name: str, sweeps: Sequence[Sweep], interval: float) -> None:
+        self.name = name
+        self.interval = interval
+        self._sweeps = list(sweeps)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sweep_once(self) -> None:
+        """Run every sweep now, in this thread (failures are logged, not raised)."""
+        for sweep in self._sweeps:
+            try:
+                sweep()
+            except Exception:  # noqa: BLE001 - one queue's failure must not stop the others' sweeps
+                log.exception("%s: a sweep failed", self.name)
+
+    def start(self) -> Sweeper:
+        """Start the thread (once); returns self."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"tsunagu-{self.name}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop the thread after its current sweep."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sweep_once()

@@ -129,6 +129,8 @@ class Delivery(Base):
     fail_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_attempt_at: Mapped[datetime | None] = mapped_column()
+    # The lease token of the worker holding a ``processing`` row, renewed while it works.
+    claimed_at: Mapped[datetime | None] = mapped_column()
     last_failure_reason: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column()
 
