@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.db import session_factory
 from bot.domain import load_domain
+from bot.edge import BodySizeLimit, install_error_handlers
 from bot.effects import resume_pending_work, run_effects
 from bot.health import check_readiness
 from bot.engine import ConversationEngine
@@ -41,6 +42,7 @@ from bot.settings import Settings
 from bot.settings import settings as default_settings
 from bot.staff_api import router as staff_router
 from channels.base import EngineHandler, InputChannel
+from channels.inbox import DurableChannel, Inbox
 from channels.registry import CHANNELS
 from intents.classifier import get_classifier
 from routing.directory import prepare_database
@@ -96,6 +98,11 @@ def create_app(
             channels.append(channel_class.from_settings(settings, handle))
         else:
             log.info("channel %s is not configured: not mounted", name)
+    # Webhook events are committed before they are acknowledged, and processed from there.
+    inbox = Inbox(settings.database_url)
+    for channel in channels:
+        if isinstance(channel, DurableChannel):
+            inbox.register(channel)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -114,8 +121,10 @@ def create_app(
                 await channel.startup()
                 started.append(channel)
             log.info("channels ready: %s", ", ".join(c.name() for c in started) or "none")
+            await inbox.start()  # also takes up what a previous process left unanswered
             yield
         finally:
+            await inbox.stop()
             if housekeeping is not None:
                 housekeeping.cancel()
             for channel in reversed(started):
@@ -124,6 +133,8 @@ def create_app(
     # In production the schema is not published: it maps every endpoint for an attacker.
     openapi_url = None if settings.environment == "production" else "/openapi.json"
     app = FastAPI(title="tsunagu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=openapi_url)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    install_error_handlers(app)
     app.state.channels = {channel.name(): channel for channel in channels}
     for channel in channels:
         app.include_router(channel.router(), prefix=channel.path(), tags=[channel.name()])

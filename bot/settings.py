@@ -76,6 +76,10 @@ class Settings(BaseSettings):
     line_channel_access_token: str = ""
     line_api_host: str = "https://api.line.me"
     telegram_bot_token: str = ""
+    # Larger request bodies are refused with 413 (a LINE webhook batch is far below 1 MB).
+    max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    # A web chat session cookie (signed with secret_key) is accepted for this long after it was issued.
+    webchat_session_days: int = Field(default=30, ge=1)
     telegram_secret_token: str = ""
     telegram_base_url: str = "https://api.telegram.org/bot"
     twilio_account_sid: str = ""

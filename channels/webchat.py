@@ -2,8 +2,11 @@
 
 The page itself is ``bot/static/chat.html``, served by the app at ``GET /chat`` (``/``
 redirects there; docs/webchat.md describes the page and its browser tests). A
-resident is identified by a random session id in an HttpOnly, SameSite=Strict cookie
-(created on the first request); there is nothing else to verify. Only JSON bodies are
+resident is identified by a random session id that the server issues in an HttpOnly,
+SameSite=Strict cookie on the first request, signed with ``TSUNAGU_SECRET_KEY`` and dated:
+a session id the client made up, altered or kept past ``TSUNAGU_WEBCHAT_SESSION_DAYS`` is
+not accepted (a new session starts), so nobody can read another resident's report in
+progress by guessing or copying an id into a request body. Only JSON bodies are
 accepted, which a cross-site form cannot send without a CORS preflight that this app
 never grants. Each message carries a client-made id, so a resent request (a flaky
 connection) is processed once.
@@ -19,8 +22,11 @@ language after the turn, which the page then follows (labels, ``lang`` attribute
 
 from __future__ import annotations
 
-import re
+import hashlib
+import hmac
 import secrets
+import time
+from base64 import urlsafe_b64encode
 from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Cookie, Request, Response
@@ -31,10 +37,38 @@ from bot.messages import InboundMessage, storable_text
 from bot.settings import Settings
 from channels.base import CollectingOutput, EngineHandler, InputChannel
 
-__all__ = ["ChatRequest", "WebChatChannel"]
+__all__ = ["ChatRequest", "SessionSigner", "WebChatChannel"]
 
 COOKIE = "tsunagu_chat"
-_SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class SessionSigner:
+    """Issues web chat session cookies (``<id>.<issued>.<signature>``) and reads them back."""
+
+    def __init__(self, secret_key: str, max_age_seconds: int) -> None:
+        self._key = hashlib.sha256(f"webchat-session:{secret_key}".encode()).digest()
+        self.max_age_seconds = max_age_seconds
+
+    def _signature(self, session_id: str, issued: str) -> str:
+        digest = hmac.new(self._key, f"{session_id}.{issued}".encode(), hashlib.sha256).digest()
+        return urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def issue(self, now: float | None = None) -> tuple[str, str]:
+        """A new session: its id and the cookie value that carries it."""
+        session_id = secrets.token_hex(16)
+        issued = str(int(time.time() if now is None else now))
+        return session_id, f"{session_id}.{issued}.{self._signature(session_id, issued)}"
+
+    def session_id(self, cookie: str | None, now: float | None = None) -> str | None:
+        """The session id of a cookie this server issued and that has not expired, else None."""
+        parts = (cookie or "").split(".")
+        if len(parts) != 3 or not parts[1].isdigit():
+            return None
+        session_id, issued, signature = parts
+        if not hmac.compare_digest(signature, self._signature(session_id, issued)):
+            return None
+        age = (time.time() if now is None else now) - int(issued)
+        return session_id if 0 <= age <= self.max_age_seconds else None
 
 
 def _storable_if_text(value: Any) -> Any:
@@ -61,9 +95,10 @@ class ChatRequest(BaseModel):
 class WebChatChannel(InputChannel):
     """The JSON endpoint of the web chat page."""
 
-    def __init__(self, secure_cookie: bool, handler: EngineHandler) -> None:
+    def __init__(self, secure_cookie: bool, handler: EngineHandler, sessions: SessionSigner) -> None:
         super().__init__(handler)
         self.secure_cookie = secure_cookie
+        self.sessions = sessions
 
     @classmethod
     def name(cls) -> str:
@@ -71,7 +106,8 @@ class WebChatChannel(InputChannel):
 
     @classmethod
     def from_settings(cls, settings: Settings, handler: EngineHandler) -> Self:
-        return cls(settings.public_base_url.startswith("https://"), handler)
+        sessions = SessionSigner(settings.secret_key, settings.webchat_session_days * 24 * 3600)
+        return cls(settings.public_base_url.startswith("https://"), handler, sessions)
 
     def router(self) -> APIRouter:
         router = APIRouter()
@@ -82,8 +118,10 @@ class WebChatChannel(InputChannel):
         ) -> Response:
             if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
                 return Response("JSON only", status_code=415)
-            new_session = session is None or not _SESSION_ID.match(session)
-            session_id = secrets.token_hex(16) if new_session else str(session)
+            session_id = self.sessions.session_id(session)
+            new_cookie = None
+            if session_id is None:
+                session_id, new_cookie = self.sessions.issue()
             message = InboundMessage(
                 channel=self.name(),
                 user_id=session_id,
@@ -99,9 +137,10 @@ class WebChatChannel(InputChannel):
             output = CollectingOutput()
             await output.send(session_id, result.replies, language=result.language)
             response = JSONResponse({"replies": output.as_json(), "language": result.language})
-            if new_session:
+            if new_cookie is not None:
                 response.set_cookie(
-                    COOKIE, session_id, httponly=True, samesite="strict", secure=self.secure_cookie, path="/"
+                    COOKIE, new_cookie, max_age=self.sessions.max_age_seconds, httponly=True, samesite="strict",
+                    secure=self.secure_cookie, path="/",
                 )
             return response
 

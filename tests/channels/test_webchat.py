@@ -11,6 +11,7 @@ import pytest
 import uvicorn
 
 from bot.app import create_app
+from channels.webchat import SessionSigner
 from tests.channels.conftest import cases, channel_settings, open_client, stored
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,6 +45,31 @@ async def test_a_resent_message_is_processed_once(client: httpx.AsyncClient, eng
     assert first.json()["replies"] and again.json()["replies"] == []
     assert "set-cookie" not in again.headers, "the session is kept"
     assert stored(engine_db)["contacts"] == 1
+
+
+async def test_a_session_id_the_client_made_up_or_altered_is_not_accepted(
+    client: httpx.AsyncClient, engine_db: str
+) -> None:
+    first = await client.post("/webhooks/webchat/messages", json={"id": "m1", "text": "母の介護のことで相談したい"})
+    issued = first.headers["set-cookie"].split(";")[0].split("=", 1)[1]
+    session_id, stamp, signature = issued.split(".")
+    forged = [session_id, f"{session_id}.{stamp}.{'A' * len(signature)}", f"{'0' * 32}.{stamp}.{signature}",
+              f"{session_id}.{int(stamp) + 1}.{signature}"]
+    for cookie in forged:
+        response = await client.post("/webhooks/webchat/messages", json={"id": "m2", "text": "北区です"},
+                                     headers={"Cookie": f"tsunagu_chat={cookie}"})
+        assert "set-cookie" in response.headers, "a new session is issued instead"
+        assert not response.headers["set-cookie"].startswith(f"tsunagu_chat={session_id}.")
+    # Each forged request started a conversation of its own; none reached the first resident's.
+    assert stored(engine_db)["contacts"] == 1 + len(forged)
+
+
+def test_a_session_cookie_expires() -> None:
+    signer = SessionSigner("a secret", max_age_seconds=3600)
+    session_id, cookie = signer.issue(now=1_000_000)
+    assert signer.session_id(cookie, now=1_000_000 + 3600) == session_id
+    assert signer.session_id(cookie, now=1_000_000 + 3601) is None
+    assert SessionSigner("another secret", max_age_seconds=3600).session_id(cookie, now=1_000_000) is None
 
 
 async def test_emergency_phrase_gets_119_guidance_first(client: httpx.AsyncClient) -> None:

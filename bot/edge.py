@@ -1,0 +1,77 @@
+"""What every request meets before a channel or the staff API sees it: a body size limit, and
+error answers that never echo what was sent.
+
+* :class:`BodySizeLimit` answers 413 to a body larger than ``TSUNAGU_MAX_REQUEST_BYTES``,
+  whether it declares its length or streams it in chunks, before the app reads any of it (one
+  300 MB body once took the server from 317 MB to 1.5 GB).
+* :func:`install_error_handlers`: a 422 names the fields that were wrong and why, never their
+  values (the default handler echoes the whole input: a resident's message, 10 MB in and 10 MB
+  out). (JSON nested too deeply for the parser is already FastAPI's 400.)
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["BodySizeLimit", "install_error_handlers"]
+
+class BodySizeLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await _too_large(send)
+            return
+        if declared is not None:
+            await self.app(scope, receive, send)
+            return
+        # A streamed (chunked) body: read it up to the limit before the app sees any of it,
+        # then hand it over as one piece. Memory stays bounded by the limit.
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await _too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
+async def _too_large(send: Send) -> None:
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": b'{"detail":"request body too large"}'})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Error answers that say what was wrong without repeating what was sent."""
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+        fields = [{"loc": list(problem.get("loc", ())), "type": problem.get("type", "invalid")}
+                  for problem in error.errors()[:20]]
+        return JSONResponse({"detail": fields}, status_code=422)
