@@ -23,6 +23,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from sqlalchemy import select
 
 from alerts.commands import register as register_alerts
 from alerts.fanout.commands import register as register_fanout
@@ -32,6 +33,7 @@ from bot.effects import run_effects
 from bot.housekeeping import run_due_jobs
 from bot.logsafe import install_redaction
 from bot.messages import Effect
+from bot.models import StaffUser
 from bot.privacy import purge_expired
 from bot.production import refuse_unfit_production
 from bot.responses import check_domain
@@ -164,6 +166,57 @@ def add_staff(
         counters = ", ".join(user.counter_ids)
     err.print(f"staff user {username} created (counters: {counters}); the token is shown only once:", highlight=False)
     typer.echo(token)
+
+
+@staff_app.command("new-token")
+def new_staff_token(username: str) -> None:
+    """Replace a staff member's API token (the old one stops working at once) and print the new one."""
+    from bot.staff_api import replace_token
+
+    prepare_database()
+    with database_session() as session:
+        try:
+            token = replace_token(session, username)
+        except ValueError as error:
+            fail(str(error))
+    err.print(f"staff user {username} has a new token; the old one no longer works. Shown only once:",
+              highlight=False)
+    typer.echo(token)
+
+
+@staff_app.command("disable")
+def disable_staff(username: str) -> None:
+    """Disable a staff account: its token is refused from the next request."""
+    _set_staff_active(username, active=False)
+
+
+@staff_app.command("enable")
+def enable_staff(username: str) -> None:
+    """Enable a disabled staff account again (with the token it had)."""
+    _set_staff_active(username, active=True)
+
+
+def _set_staff_active(username: str, *, active: bool) -> None:
+    from bot.staff_api import set_staff_active
+
+    prepare_database()
+    with database_session() as session:
+        try:
+            set_staff_active(session, username, active)
+        except ValueError as error:
+            fail(str(error))
+    typer.echo(f"staff user {username} {'enabled' if active else 'disabled'}")
+
+
+@staff_app.command("list")
+def list_staff() -> None:
+    """The staff accounts: name, counters, whether they may approve alerts, enabled or not."""
+    prepare_database()
+    with database_session() as session:
+        for user in session.scalars(select(StaffUser).order_by(StaffUser.username)):
+            state = "enabled" if user.active else "disabled"
+            approves = "approves alerts" if user.can_approve_alerts else "-"
+            typer.echo(f"{user.username}\t{state}\t{approves}\t{', '.join(user.counter_ids)}")
 
 
 def directory_gazetteer() -> Gazetteer:

@@ -1,7 +1,9 @@
 """The staff JSON API (``/api/staff``): cases, missing-person alerts and pre-registrations.
 
 Every request carries ``Authorization: Bearer <token>``; only the token's SHA-256 hash
-is stored (``tsunagu staff add`` prints a new token once). A staff member sees only
+is stored (``tsunagu staff add`` prints a new token once; ``tsunagu staff new-token`` replaces
+it, ``tsunagu staff disable`` refuses it). Wrong tokens are logged with the client's address
+and, past ten a minute from one address, refused with 429. A staff member sees only
 the cases and alerts of their own counters — another counter's case answers 404 like
 a missing one, so ids cannot be probed — and the pre-registrations of persons living
 in a ward, care area or town that one of their counters covers. Approving an alert is a
@@ -13,11 +15,14 @@ Mount with ``app.include_router(bot.staff_api.router)``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-from collections.abc import Collection, Iterator
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,8 +40,18 @@ from bot.messages import Effect, EffectKind
 from routing.cases import OPEN_STATUSES, case_for_counter, cases_for_counter
 from routing.snapshot import CITY, get_directory
 
-__all__ = ["create_staff_user", "hash_token", "router", "visible_persons"]
+__all__ = [
+    "FailedAttempts",
+    "create_staff_user",
+    "failed_attempts",
+    "hash_token",
+    "replace_token",
+    "router",
+    "set_staff_active",
+    "visible_persons",
+]
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/staff", tags=["staff"])
 _bearer = HTTPBearer(auto_error=False)
 TOKEN_BYTES = 32
@@ -79,6 +94,35 @@ def create_staff_user(
     return user, token
 
 
+def _staff_user(session: Session, username: str) -> StaffUser:
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    if user is None:
+        raise ValueError(f"no staff user '{username}'")
+    return user
+
+
+def replace_token(session: Session, username: str) -> str:
+    """Give a staff member a new token; the old one stops working at once.
+
+    Raises:
+        ValueError: for an unknown username.
+    """
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    _staff_user(session, username).token_hash = hash_token(token)
+    return token
+
+
+def set_staff_active(session: Session, username: str, active: bool) -> StaffUser:
+    """Disable a staff member (their token is refused from the next request) or enable them again.
+
+    Raises:
+        ValueError: for an unknown username.
+    """
+    user = _staff_user(session, username)
+    user.active = active
+    return user
+
+
 # --------------------------------------------------------------------------- dependencies
 
 
@@ -91,10 +135,55 @@ def get_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+class FailedAttempts:
+    """Wrong staff tokens per client address in a sliding window: past the limit the client is
+    refused (429) until its oldest failure leaves the window, so tokens cannot be guessed at speed.
+
+    Counted per process: with several ``serve`` processes an attacker gets the limit once per
+    process, still far too few tries for a 256-bit token.
+    """
+
+    def __init__(self, limit: int = 10, window_seconds: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, client: str) -> deque[float]:
+        """The client's failures still inside the window (older ones forgotten)."""
+        failures = self._failures.pop(client, deque())
+        while failures and self._clock() - failures[0] > self.window_seconds:
+            failures.popleft()
+        if failures:
+            self._failures[client] = failures
+        return failures
+
+    def blocked(self, client: str) -> bool:
+        return len(self._recent(client)) >= self.limit
+
+    def record(self, client: str) -> int:
+        """Count one failure; the number in the window, this one included."""
+        failures = self._recent(client)
+        failures.append(self._clock())
+        self._failures[client] = failures
+        return len(failures)
+
+
+failed_attempts = FailedAttempts()
+
+
 def current_staff(
-    session: SessionDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+    request: Request,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> StaffUser:
-    """The active staff member whose token the request carries (401 otherwise)."""
+    """The active staff member whose token the request carries (401 otherwise; 429 after
+    too many wrong tokens from one address)."""
+    client = request.client.host if request.client else "unknown"
+    if failed_attempts.blocked(client):
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed attempts; try again later",
+                            headers={"Retry-After": str(int(failed_attempts.window_seconds))})
     user = None
     if credentials is not None and credentials.scheme.lower() == "bearer" and credentials.credentials:
         user = session.scalar(
@@ -102,6 +191,10 @@ def current_staff(
                                     StaffUser.active.is_(True))
         )
     if user is None:
+        failures = failed_attempts.record(client)
+        # The address, never the token tried: operators block addresses, tokens are secrets.
+        log.warning("staff API: a wrong or missing token from %s (%d in the last %.0f s)",
+                    client, failures, failed_attempts.window_seconds)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "a valid staff token is required",
                             headers={"WWW-Authenticate": "Bearer"})
     return user
