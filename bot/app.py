@@ -5,7 +5,8 @@ staff API and a health check, wired to one conversation engine.
 channel of :data:`channels.registry.CHANNELS` at ``/webhooks/<name>`` with the engine's handler
 (a channel whose secret is empty is left out: an empty secret would verify forged
 requests), serves the web chat page at ``GET /chat`` (``/`` leads there; a favicon) and answers ``GET /healthz``
-and ``GET /readyz`` (``bot.health``; 503 when the database or Redis cannot be reached). Its
+and ``GET /readyz`` (``bot.health``; 503 when the database or Redis cannot be reached) and
+``GET /metrics`` (Prometheus: ``bot.metrics`` and the database's counts). Its
 lifespan runs the start-up step (``prepare_database``: migrate, then seed the
 directory), loads the classifier, resumes unfinished background work, then starts the
 channels (HTTP clients, the Telegram Application) and, on the way out, lets background
@@ -25,15 +26,17 @@ from functools import partial
 from pathlib import Path
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from bot.db import session_factory
 from bot.domain import load_domain
-from bot.edge import BodySizeLimit, install_error_handlers
+from bot.edge import BodySizeLimit, RequestCounter, install_error_handlers
 from bot.effects import resume_pending_work, run_effects
-from bot.health import check_readiness
+from bot.health import DatabaseCollector, check_readiness
+from bot.metrics import REGISTRY
 from bot.engine import ConversationEngine
 from bot.housekeeping import every_minute
 from bot.logsafe import install_redaction
@@ -134,6 +137,7 @@ def create_app(
     openapi_url = None if settings.environment == "production" else "/openapi.json"
     app = FastAPI(title="tsunagu", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=openapi_url)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(RequestCounter)  # outermost: a refused body is counted too
     install_error_handlers(app)
     app.state.channels = {channel.name(): channel for channel in channels}
     for channel in channels:
@@ -160,6 +164,13 @@ def create_app(
     @app.get("/healthz")
     async def healthz() -> dict[str, object]:
         return {"status": "ok", "channels": sorted(app.state.channels)}
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        database = CollectorRegistry(auto_describe=False)
+        database.register(DatabaseCollector(settings.database_url))
+        scraped = await run_in_threadpool(lambda: generate_latest(REGISTRY) + generate_latest(database))
+        return Response(scraped, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/readyz")
     async def readyz() -> JSONResponse:

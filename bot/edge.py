@@ -1,9 +1,12 @@
-"""What every request meets before a channel or the staff API sees it: a body size limit, and
-error answers that never echo what was sent.
+"""What every request meets before a channel or the staff API sees it: a body size limit,
+error answers that never echo what was sent, and a count by route and status.
 
 * :class:`BodySizeLimit` answers 413 to a body larger than ``TSUNAGU_MAX_REQUEST_BYTES``,
   whether it declares its length or streams it in chunks, before the app reads any of it (one
   300 MB body once took the server from 317 MB to 1.5 GB).
+* :class:`RequestCounter` counts answers by route group (a channel's webhooks, the staff API,
+  the pages) and status code into ``bot.metrics.WEBHOOKS``: never the full path, which can
+  carry ids.
 * :func:`install_error_handlers`: a 422 names the fields that were wrong and why, never their
   values (the default handler echoes the whole input: a resident's message, 10 MB in and 10 MB
   out). (JSON nested too deeply for the parser is already FastAPI's 400.)
@@ -16,7 +19,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodySizeLimit", "install_error_handlers"]
+from bot.metrics import WEBHOOKS
+
+__all__ = ["BodySizeLimit", "RequestCounter", "install_error_handlers", "route_group"]
 
 class BodySizeLimit:
     """ASGI middleware: refuse request bodies over ``max_bytes`` with 413."""
@@ -59,6 +64,38 @@ class BodySizeLimit:
             return {"type": "http.request", "body": bytes(body), "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def route_group(path: str) -> str:
+    """The label of a path: ``webhooks/<channel>``, ``staff_api``, ``health`` or ``page``."""
+    parts = path.strip("/").split("/")
+    if parts[0] == "webhooks" and len(parts) > 1:
+        return f"webhooks/{parts[1]}"
+    if parts[:2] == ["api", "staff"]:
+        return "staff_api"
+    if parts[0] in ("healthz", "readyz", "metrics"):
+        return "health"
+    return "page"
+
+
+class RequestCounter:
+    """ASGI middleware: count every answer by route group and status code."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        group = route_group(scope["path"])
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                WEBHOOKS.labels(group, str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counting_send)
 
 
 async def _too_large(send: Send) -> None:

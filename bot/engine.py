@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import Domain
 from bot.messages import Choice, Effect, EffectKind, InboundMessage, TurnResult
+from bot.metrics import count_turn
 from bot.models import Contact, Conversation, Message, MessageDirection
 from bot.settings import settings
 from flows.base import CHOICES_SLOT, INTENT_BUTTON, Flow, TurnContext, check_forms, intent_button, required_responses
@@ -111,9 +113,11 @@ class ConversationEngine:
 
     # ------------------------------------------------------------------ public
     def handle(self, message: InboundMessage) -> TurnResult:
+        started = time.perf_counter()
         with self.sessions() as session:
             result = self._turn(session, message)
             session.commit()
+        count_turn(message.channel, result, time.perf_counter() - started)
         self.after_commit(result.effects)
         return result
 

@@ -5,26 +5,30 @@ residents, and is work piling up behind it?
 one is configured, Redis, and counts what waits to be sent: alert messages still queued
 (and how many of them are already due) and case deliveries not yet sent or given up. A
 balancer takes a process out of rotation on 503; an operator alerts on the ages and counts.
-No personal data: counts and ages only.
+No personal data: counts only. :class:`DatabaseCollector` gives the same database counts to
+Prometheus (``GET /metrics``), read when scraped.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import redis
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import session_scope
-from bot.models import Delivery, OutboxItem
+from bot.models import Case, Delivery, OutboxItem
 from bot.models.base import utcnow
 from bot.models.alerts import OutboxState
 from bot.models.cases import DeliveryState
 
-__all__ = ["Readiness", "check_readiness"]
+__all__ = ["DatabaseCollector", "Readiness", "check_readiness"]
 
 log = logging.getLogger(__name__)
 
@@ -93,3 +97,38 @@ def check_readiness(database_url: str, redis_url: str | None, now: datetime | No
         deliveries_waiting=waiting,
         deliveries_failed=failed,
     )
+
+
+class DatabaseCollector(Collector):
+    """Prometheus gauges read from the database at scrape time: cases by kind and status, alert
+    messages by channel and state, case deliveries by state."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        cases = GaugeMetricFamily("tsunagu_cases", "Cases by kind and status.", labels=["kind", "status"])
+        outbox = GaugeMetricFamily("tsunagu_outbox_messages", "Alert messages by channel and state.",
+                                   labels=["channel", "state"])
+        deliveries = GaugeMetricFamily("tsunagu_case_deliveries", "Case deliveries to counters by state.",
+                                       labels=["state"])
+        try:
+            with session_scope(self.database_url) as session:
+                for kind, case_status, number in session.execute(
+                        select(Case.kind, Case.status, func.count(Case.id)).group_by(Case.kind, Case.status)):
+                    cases.add_metric([_value(kind), _value(case_status)], number)
+                for channel, state, number in session.execute(
+                        select(OutboxItem.channel, OutboxItem.state, func.count(OutboxItem.id))
+                        .group_by(OutboxItem.channel, OutboxItem.state)):
+                    outbox.add_metric([channel, _value(state)], number)
+                for state, number in session.execute(
+                        select(Delivery.state, func.count(Delivery.id)).group_by(Delivery.state)):
+                    deliveries.add_metric([_value(state)], number)
+        except SQLAlchemyError as error:
+            log.warning("metrics: the database cannot be reached (%s)", type(error).__name__)
+            return
+        yield from (cases, outbox, deliveries)
+
+
+def _value(member: object) -> str:
+    return str(getattr(member, "value", member))

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 from rich.progress import Progress as RichProgress
 
+from bot.metrics import CLASSIFY_SECONDS
 from bot.settings import settings
 from intents.backends import Encoder, make_encoder
 from intents.classification import Classification, IntentClassifier, compose
@@ -65,6 +66,10 @@ class LocalClassifier(IntentClassifier):
 
     def classify_many(self, texts: Sequence[str]) -> list[Classification]:
         """Classify messages; one encoder call for the whole batch."""
+        with CLASSIFY_SECONDS.time():
+            return self._classify_many(texts)
+
+    def _classify_many(self, texts: Sequence[str]) -> list[Classification]:
         normalized = [normalize(t) for t in texts]
         results: list[Classification | None] = [None] * len(texts)
         rows = [i for i, n in enumerate(normalized) if n]
