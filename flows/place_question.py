@@ -5,6 +5,13 @@ location, or a button. Ambiguous answers (北区 旭町 / 南区 朝日町, both
 one follow-up question with the candidates as buttons; we never guess silently. Wards
 and towns are shown in the resident's language (romaji for English, from towns.csv).
 
+Where a wrong place is costly, the town found is read back before it is used
+(「南区の朝日町（あさひちょう）ですね。よろしければ1、違う場合は2」): on the phone always
+(speech recognition mishears まち/ちょう and wards), on other channels when the town
+was found from a reading other towns share, from its other reading, against the ward
+said (``intents.places.Place.confirm``), or from low-confidence speech. "No" asks
+between the towns that sound the same, else where again.
+
 Reports about a person need more than a ward (a watch team cannot find anyone from
 「南区」): :func:`flows.steps.read_report_place` builds on this module for that.
 """
@@ -19,7 +26,7 @@ from typing import Any, Literal
 from sqlalchemy.orm.attributes import flag_modified
 
 from bot.messages import Choice
-from flows.base import TurnContext, intent_button
+from flows.base import TurnContext, intent_button, is_no, is_yes
 from intents.normalize import fold_for_matching
 from intents.places import Place, extract_place
 from routing.areas import (
@@ -34,19 +41,27 @@ from routing.areas import (
     ward_options,
 )
 from routing.directory import load_gazetteer
+from routing.snapshot import get_directory
 
 __all__ = [
     "PLACE_RESPONSES",
+    "READ_BACK_SLOT",
     "REPORT_FLOWS",
     "REPORT_PLACE_SLOT",
     "UNKNOWN_PLACE",
     "WARD_SLOT",
     "ask_place",
     "ask_town_in_ward",
+    "ask_which_town",
     "pick_by_ward",
     "dont_know_choice",
     "area_from_record",
+    "ask_read_back",
     "forget_slot",
+    "low_confidence",
+    "needs_read_back",
+    "read_back_answer",
+    "sound_alike_towns",
     "is_bare_place",
     "looks_like_place",
     "person_choice",
@@ -67,6 +82,9 @@ PLACE_RESPONSES = (
     "utter_place_not_found",
     "utter_choice_dont_know",
     "utter_choice_talk_to_human",
+    "utter_place_read_back",
+    "utter_choice_yes",
+    "utter_choice_no",
 )
 
 # The flows whose place is where a person lives or was last seen: a town at least.
@@ -99,6 +117,10 @@ _PLACE_FILLER = re.compile(
 )
 # A bare place leaves at most this many characters of other words.
 _BARE_LEFTOVER = 3
+# The town read back to the resident, waiting for yes or no: {"town_id", "detail"}.
+READ_BACK_SLOT = "_place_read_back"
+# Below this speech-recognition confidence (Twilio's Confidence, 0–1) an answer is read back.
+LOW_CONFIDENCE = 0.6
 
 
 def forget_slot(ctx: TurnContext, name: str) -> None:
@@ -113,10 +135,97 @@ def ward_choices(ctx: TurnContext) -> list[Choice]:
     return [Choice(name, f"ward:{code}") for code, name in ward_options(ctx.session, ctx.lang)]
 
 
-def town_choices(ctx: TurnContext, towns: Sequence[TownOption], *, with_ward: bool) -> list[Choice]:
-    """Towns as buttons (at most MAX_TOWN_BUTTONS), in the resident's language."""
-    return [Choice(town_name(ctx.session, town, ctx.lang, with_ward=with_ward), f"town:{town.town_id}")
+def town_choices(ctx: TurnContext, towns: Sequence[TownOption], *, with_ward: bool,
+                 with_reading: bool = False) -> list[Choice]:
+    """Towns as buttons (at most MAX_TOWN_BUTTONS), in the resident's language; with their
+    kana reading when asked (sound-alikes: 「北区 旭町（あさひまち）」, said so on the phone)."""
+    return [Choice(_town_title(ctx, town, with_ward=with_ward, with_reading=with_reading), f"town:{town.town_id}")
             for town in towns[:MAX_TOWN_BUTTONS]]
+
+
+def _town_title(ctx: TurnContext, town: TownOption, *, with_ward: bool, with_reading: bool) -> str:
+    name = town_name(ctx.session, town, ctx.lang, with_ward=with_ward)
+    if not with_reading or ctx.lang == "en":  # romaji is the reading already
+        return name
+    read = get_directory(ctx.session).gazetteer.by_id.get(town.town_id)
+    return f"{name}（{read.town_kana}）" if read and read.town_kana else name
+
+
+def sound_alike_towns(ctx: TurnContext, town_id: str) -> list[TownOption]:
+    """The towns read like this one but for まち/ちょう (itself included)."""
+    directory = get_directory(ctx.session)
+    return [directory.towns[alike].option for alike in directory.gazetteer.sound_alikes(town_id)
+            if alike in directory.towns]
+
+
+def ask_which_town(ctx: TurnContext, towns: Sequence[TownOption], *, dont_know: bool = False) -> None:
+    """Which of these towns, each with its ward and (sound-alikes) its kana reading."""
+    choices = town_choices(ctx, towns, with_ward=True, with_reading=True)
+    if dont_know:
+        choices.append(dont_know_choice(ctx))
+    ctx.ask("utter_ask_which_town", choices=choices)
+
+
+def low_confidence(ctx: TurnContext) -> bool:
+    """Whether speech recognition was unsure of this answer (the channel's ``confidence``)."""
+    value = ctx.message.metadata.get("confidence")
+    try:
+        return value not in (None, "") and float(value) < LOW_CONFIDENCE
+    except (TypeError, ValueError):
+        return False
+
+
+def needs_read_back(ctx: TurnContext, area: AreaResolution) -> bool:
+    """Whether the town this answer resolved to is read back before it is used: on the phone
+    always; elsewhere when it was found from a shared or other reading, against the ward
+    said, or from low-confidence speech (a button the resident tapped is what they chose)."""
+    if area.status != "resolved" or area.town is None:
+        return False
+    if ctx.channel == "voice":
+        return True
+    if ctx.answer.startswith("town:"):
+        return False
+    text = " ".join(part for part in (ctx.text, ctx.message.address or "") if part)
+    place = _extracted(ctx, text) if text else None
+    return (place is not None and place.confirm is not None) or low_confidence(ctx)
+
+
+def ask_read_back(ctx: TurnContext, area: AreaResolution, detail: str | None) -> None:
+    """「南区の朝日町（あさひちょう）ですね。よろしければ1、違う場合は2」."""
+    assert area.town is not None
+    ctx.set_slot(READ_BACK_SLOT, {"town_id": area.town.town_id, "detail": detail})
+    place = " ".join(filter(None, (_town_title(ctx, area.town, with_ward=True, with_reading=True), detail)))
+    ctx.ask("utter_place_read_back", choices=[Choice(ctx.t("utter_choice_yes"), "yes"),
+                                              Choice(ctx.t("utter_choice_no"), "no")], place=place)
+
+
+def read_back_answer(ctx: TurnContext) -> tuple[Literal["none", "confirmed", "rejected", "asked"],
+                                               AreaResolution | None, str | None]:
+    """The answer to a place read back, when one is waiting.
+
+    Returns:
+        ``("none", None, None)``: nothing was read back, or the answer is a new place (read
+        it as usual); ``("confirmed", area, detail)``: yes; ``("rejected", area, None)``: no,
+        ``area`` being the town refused; ``("asked", None, None)``: neither, asked again.
+    """
+    waiting = ctx.slots.get(READ_BACK_SLOT)
+    if not waiting:
+        return "none", None, None
+    area = resolve_town_id(ctx.session, waiting["town_id"])
+    if ctx.answer == "yes" or is_yes(ctx.answer):
+        forget_slot(ctx, READ_BACK_SLOT)
+        if waiting.get("detail"):
+            ctx.set_slot("_place_detail", waiting["detail"])
+        return "confirmed", area, waiting.get("detail")
+    if ctx.answer != "no" and looks_like_place(ctx):
+        # 「いいえ、北区の旭町です」: the right place instead.
+        forget_slot(ctx, READ_BACK_SLOT)
+        return "none", None, None
+    if ctx.answer == "no" or is_no(ctx.answer):
+        forget_slot(ctx, READ_BACK_SLOT)
+        return "rejected", area, None
+    ctx.repeat_prompt()
+    return "asked", None, None
 
 
 def dont_know_choice(ctx: TurnContext) -> Choice:
@@ -135,6 +244,11 @@ def ask_place(ctx: TurnContext, prompt: str) -> None:
     In a report whose ward is already known (a first message naming only 「南区」), the
     question is which town of that ward instead (:func:`flows.steps.read_report_place`).
     """
+    waiting = ctx.slots.get(READ_BACK_SLOT)
+    if waiting:
+        # The first message named the place: it is read back instead of asked.
+        ask_read_back(ctx, resolve_town_id(ctx.session, waiting["town_id"]), waiting.get("detail"))
+        return
     known_ward = (ctx.slots.get(REPORT_PLACE_SLOT) or {}).get("ward")
     if known_ward:
         ask_town_in_ward(ctx, resolve_ward_code(ctx.session, known_ward), dont_know=True)
@@ -237,6 +351,10 @@ def place_already_given(ctx: TurnContext, keep: Collection[str]) -> dict[str, An
         return None
     if area.status not in keep:
         return None
+    if needs_read_back(ctx, area):
+        # Kept to be read back when the flow asks its place question (:func:`ask_place`).
+        ctx.set_slot(READ_BACK_SLOT, {"town_id": area.town.town_id if area.town else None, "detail": detail})
+        return None
     return place_record(area, detail, place_label(area, detail, ctx.text))
 
 
@@ -258,21 +376,34 @@ def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str, *,
         A resolution good enough for ``need`` (or one whose status is ``outside``, for the
         flow to explain); otherwise asks the follow-up question and returns None.
     """
+    answer, checked, _ = read_back_answer(ctx)
+    if answer == "confirmed" and checked is not None:
+        return read_place_settled(ctx, checked)
+    if answer == "asked":
+        return None
+    if answer == "rejected" and checked is not None:
+        return _place_refused(ctx, checked, prompt)
     asked_ward = ctx.slots.get(WARD_SLOT)
     area, detail = place_from_message(ctx, ward_hint=ward_name(ctx.session, asked_ward) if asked_ward else None)
     if detail:
         ctx.set_slot("_place_detail", detail)
+    if needs_read_back(ctx, area):
+        ask_read_back(ctx, area, detail)
+        return None
     if area.status in ("resolved", "outside") or (area.status == "ward_only" and need == "ward"):
         return read_place_settled(ctx, area)
     if area.status == "ward_only" and ctx.slots.get(CANDIDATES_SLOT):
         # 「あさひ」 asked between 北区 旭町 and 南区 朝日町, then 「南区のほうです」: the one in that ward.
         picked = pick_by_ward(ctx, ctx.slots[CANDIDATES_SLOT], area)
+        if picked is not None and needs_read_back(ctx, picked):
+            ask_read_back(ctx, picked, None)
+            return None
         if picked is not None:
             return read_place_settled(ctx, picked)
     if area.status in ("ambiguous", "ward_only") and area.candidates:
         if area.status == "ambiguous":
             ctx.set_slot(CANDIDATES_SLOT, [town.town_id for town in area.candidates])
-            ctx.ask("utter_ask_which_town", choices=town_choices(ctx, area.candidates, with_ward=True))
+            ask_which_town(ctx, area.candidates)
         else:
             # The next answer is a town of this ward: 「あさひ」 then means 南区 朝日町.
             ctx.set_slot(WARD_SLOT, area.ward_code)
@@ -284,6 +415,17 @@ def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str, *,
         return OUTSIDE
     ctx.set_slot(MISSES_SLOT, misses)
     ctx.say("utter_place_not_found")
+    ask_place(ctx, prompt)
+    return None
+
+
+def _place_refused(ctx: TurnContext, refused: AreaResolution, prompt: str) -> None:
+    """The town read back was wrong: which of the towns that sound the same, else where again."""
+    alikes = sound_alike_towns(ctx, refused.town.town_id) if refused.town else []
+    if len(alikes) > 1:
+        ctx.set_slot(CANDIDATES_SLOT, [town.town_id for town in alikes])
+        ask_which_town(ctx, alikes)
+        return None
     ask_place(ctx, prompt)
     return None
 

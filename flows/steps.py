@@ -19,7 +19,9 @@ from flows.place_question import (
     PLACE_RESPONSES,
     REPORT_PLACE_SLOT,
     ask_place,
+    ask_read_back,
     ask_town_in_ward,
+    ask_which_town,
     dont_know_choice,
     forget_slot,
     is_bare_place,
@@ -28,9 +30,11 @@ from flows.place_question import (
     place_from_message,
     place_label,
     place_record,
+    needs_read_back,
+    read_back_answer,
     read_place,
     says_dont_know,
-    town_choices,
+    sound_alike_towns,
     ward_choices,
 )
 from intents.normalize import fold_for_matching
@@ -303,6 +307,17 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
     """
     state: dict[str, Any] = dict(ctx.slots.get(REPORT_PLACE_SLOT) or {})
     asking = state.pop("asking", None)
+    answer, checked, checked_detail = read_back_answer(ctx)
+    if answer == "confirmed" and checked is not None:
+        return _settled(ctx, state, checked, checked_detail, read_back=True)
+    if answer == "asked":
+        return None
+    if answer == "rejected" and checked is not None and checked.town is not None:
+        alikes = sound_alike_towns(ctx, checked.town.town_id)
+        if len(alikes) > 1:
+            state["candidates"] = [town.town_id for town in alikes]
+            return _ask(ctx, state, "town", lambda: ask_which_town(ctx, alikes, dont_know=True))
+        return _ask(ctx, state, "ward", lambda: _ask_ward(ctx, prompt))
     hint = ward_name(ctx.session, state["ward"]) if state.get("ward") else None
     area, detail = place_from_message(ctx, ward_hint=hint)
     dont_know = says_dont_know(ctx)
@@ -331,8 +346,7 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
         return _town_unknown(ctx, state)
     if area.status == "ambiguous" and area.candidates:
         state["candidates"] = [town.town_id for town in area.candidates]
-        choices = [*town_choices(ctx, area.candidates, with_ward=True), dont_know_choice(ctx)]
-        return _ask(ctx, state, "town", lambda: ctx.ask("utter_ask_which_town", choices=choices))
+        return _ask(ctx, state, "town", lambda: ask_which_town(ctx, area.candidates, dont_know=True))
     # Words that name no place of the city: kept for staff, as a landmark.
     if ctx.own_words:
         _add_landmark(state, ctx.own_words)
@@ -398,7 +412,11 @@ def _town_unknown(ctx: TurnContext, state: dict[str, Any]) -> dict[str, Any] | N
     return {**place_record(area, None, label), "town_unknown": True, "landmark": landmark}
 
 
-def _settled(ctx: TurnContext, state: dict[str, Any], area: AreaResolution, detail: str | None) -> dict[str, Any]:
+def _settled(ctx: TurnContext, state: dict[str, Any], area: AreaResolution,
+             detail: str | None, *, read_back: bool = False) -> dict[str, Any] | None:
+    if not read_back and needs_read_back(ctx, area):
+        # Read back first (the phone, a shared or other reading, a ward that is not the town's).
+        return _ask(ctx, state, "read_back", lambda: ask_read_back(ctx, area, detail))
     forget_slot(ctx, REPORT_PLACE_SLOT)
     if detail:
         ctx.set_slot("_place_detail", detail)

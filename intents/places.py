@@ -4,9 +4,14 @@ Residents write a town in kanji (旭町), hiragana (あさひまち), katakana, 
 foreign residents — romaji in any Hepburn variant (Asahimachi, Asahi-machi,
 Ootemachi, Hommachi, "Kita ward"); phone transcripts put spaces between
 phrases (「きた く の あさひ まち」). Readings can collide: 北区 旭町 (あさひまち)
-and 南区 朝日町 (あさひちょう) are both 「あさひ」, so a bare 「あさひ」 returns both
-towns and the flow asks; 「あさひまち」 or 「北区のあさひ」 resolves. Coordinates
-from LINE / Telegram pass through untouched: the router does point-in-polygon.
+and 南区 朝日町 (あさひちょう) are both 「あさひ」, and on a phone line まち and ちょう
+are easily misheard: a reading (「あさひ」「あさひまち」, Asahimachi) returns every town
+that sounds the same and the flow asks, unless the ward said decides (「北区のあさひ」),
+and then the place says it should be read back (``Place.confirm``), as it does for a
+town said with its other suffix (「やなぎちょう」 for 柳町, やなぎまち). A ward said
+that is not the town's (「南区の旭町」) is kept, never overridden by the town: resolution
+asks. Coordinates from LINE / Telegram pass through untouched: the router does
+point-in-polygon.
 
 All names come from the loaded directory's ``towns.csv``, so a real city works
 the same way once its tables are imported. A real city's postal codes outside
@@ -37,6 +42,8 @@ _PARTICLES = frozenset("のはがにでをともへや")
 _KANA_RE = re.compile(r"[ぁ-んー]")
 _HIRAGANA_WORD_RE = re.compile(r"[ぁ-ん]+")
 _TOWN_SUFFIX_READINGS = ("まち", "ちょう")
+# How a town's name can be written, most exact first (see ``_Name.written``).
+_WRITTEN = ("kanji", "reading", "other_reading")
 _ROMAJI_TOWN_SUFFIXES = ("machi", "cho")
 _MIN_STEM = 3
 _MAX_ROMAJI_WORDS = 3
@@ -95,6 +102,10 @@ class Place:
         longitude: passed through from the channel.
         detail: the 丁目/番地 part, e.g. "2丁目3-4".
         matched: the surface text that was recognised.
+        confirm: why the town should be read back before it is used, or None: ``reading``
+            (the ward said chose a sound-alike of the reading said: 「南区のあさひまち」),
+            ``other_reading`` (said with the other suffix: やなぎちょう for 柳町 read
+            やなぎまち) or ``ward_conflict`` (the ward said is not the town's ward).
     """
 
     town_ids: tuple[str, ...] = ()
@@ -104,6 +115,7 @@ class Place:
     longitude: float | None = None
     detail: str | None = None
     matched: str = ""
+    confirm: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (tuples become lists)."""
@@ -117,6 +129,12 @@ class _Name:
     kind: str  # "ward", "town" (matched anywhere) or "stem" (a bare reading: whole words only)
     ward: str | None
     town_ids: tuple[str, ...]
+    # How the name was written: "kanji" (the town's own characters), "reading" (its kana or
+    # romaji: a sound, so towns that sound alike are candidates too) or "other_reading" (the
+    # reading with the other suffix, やなぎちょう for 柳町 read やなぎまち: to be confirmed).
+    written: str = "kanji"
+    # The towns this is exactly the name or reading of (not another's, not a bare stem).
+    exact: tuple[str, ...] = ()
 
 
 def _fold_ja(text: str) -> str:
@@ -172,6 +190,8 @@ class Gazetteer:
         self.by_id = {t.town_id: t for t in self.towns}
         self.wards = sorted({t.ward for t in self.towns})
         self._by_postal: dict[str, tuple[str, ...]] = {}
+        # A town reading's stem (あさひ) → the towns read with it and まち or ちょう.
+        self._sound_alikes: dict[str, list[str]] = {}
         self._ja: dict[str, _Name] = {}
         self._romaji: dict[str, _Name] = {}
         for t in self.towns:
@@ -197,24 +217,49 @@ class Gazetteer:
         elif existing.kind != "ward":
             # One spelling, several towns (あさひ): keep them all, the flow asks.
             kind = "town" if "town" in (existing.kind, name.kind) else "stem"
-            index[key] = _Name(kind, None, tuple(dict.fromkeys(existing.town_ids + name.town_ids)))
+            # The most exact way the spelling names one of them (a town's own reading
+            # outranks another town's reading with the other suffix).
+            written = min(existing.written, name.written, key=_WRITTEN.index)
+            index[key] = _Name(kind, None, tuple(dict.fromkeys(existing.town_ids + name.town_ids)), written,
+                               tuple(dict.fromkeys(existing.exact + name.exact)))
 
     def _add_town(self, t: Town) -> None:
-        name = _Name("town", t.ward, (t.town_id,))
+        name = _Name("town", t.ward, (t.town_id,), "kanji", (t.town_id,))
+        reading = _Name("town", t.ward, (t.town_id,), "reading", (t.town_id,))
         kanji_forms = {t.town}
         if "ケ" in t.town or "ヶ" in t.town:  # 桜ケ丘 is also written 桜ヶ丘 / 桜が丘
             kanji_forms |= {t.town.replace("ケ", c).replace("ヶ", c) for c in "ケヶがガ"}
-        for form in kanji_forms | {t.town_kana}:
+        for form in kanji_forms:
             self._add(self._ja, _fold_ja(form), name)
-        stem = _Name("stem", t.ward, (t.town_id,))
-        for suffix in _TOWN_SUFFIX_READINGS:
-            if t.town.endswith("町") and t.town_kana.endswith(suffix) and len(t.town_kana) - len(suffix) >= _MIN_STEM:
-                self._add(self._ja, _fold_ja(t.town_kana[: -len(suffix)]), stem)
+        self._add(self._ja, _fold_ja(t.town_kana), reading)
+        stem = _Name("stem", t.ward, (t.town_id,), "reading")
+        other = _Name("town", t.ward, (t.town_id,), "other_reading")
+        for suffix, other_suffix in zip(_TOWN_SUFFIX_READINGS, reversed(_TOWN_SUFFIX_READINGS), strict=True):
+            if t.town.endswith("町") and t.town_kana.endswith(suffix):
+                kana_stem = t.town_kana[: -len(suffix)]
+                self._sound_alikes.setdefault(_fold_ja(kana_stem), []).append(t.town_id)
+                # 柳町 is やなぎまち; said やなぎちょう it is still found, to be confirmed.
+                self._add(self._ja, _fold_ja(kana_stem + other_suffix), other)
+                if len(kana_stem) >= _MIN_STEM:
+                    self._add(self._ja, _fold_ja(kana_stem), stem)
         key = _romaji_key(t.town_romaji)
-        self._add(self._romaji, key, name)
-        for suffix in _ROMAJI_TOWN_SUFFIXES:
-            if t.town.endswith("町") and key.endswith(suffix) and len(key) - len(suffix) >= _MIN_STEM:
-                self._add(self._romaji, key[: -len(suffix)], stem)
+        self._add(self._romaji, key, reading)
+        for suffix, other_suffix in zip(_ROMAJI_TOWN_SUFFIXES, reversed(_ROMAJI_TOWN_SUFFIXES), strict=True):
+            if t.town.endswith("町") and key.endswith(suffix):
+                self._add(self._romaji, key[: -len(suffix)] + other_suffix, other)
+                if len(key) - len(suffix) >= _MIN_STEM:
+                    self._add(self._romaji, key[: -len(suffix)], stem)
+
+    def sound_alikes(self, town_id: str) -> tuple[str, ...]:
+        """The towns whose reading differs from this town's only in the suffix (旭町 あさひまち,
+        朝日町 あさひちょう), itself included; on a phone line they are the same words."""
+        town = self.by_id.get(town_id)
+        if town is None or not town.town.endswith("町"):
+            return (town_id,)
+        for suffix in _TOWN_SUFFIX_READINGS:
+            if town.town_kana.endswith(suffix):
+                return tuple(self._sound_alikes.get(_fold_ja(town.town_kana[: -len(suffix)]), [town_id]))
+        return (town_id,)
 
     @classmethod
     def from_towns(cls, towns: Iterable[Any]) -> "Gazetteer":
@@ -311,6 +356,18 @@ def _compact(text: str) -> tuple[str, list[int]]:
     return re.sub(rf"(?<=\d)[{_HYPHENS}](?=\d)", "-", "".join(folded)), origin
 
 
+def _unsaid(named: Iterable[_Name], candidates: tuple[str, ...]) -> str | None:
+    """Why the town found is not exactly the one said, to read it back: ``other_reading``
+    (only said with the other suffix: やなぎちょう) or ``reading`` (the ward chose a
+    sound-alike of the reading said: 「南区の あさひまち」 is 朝日町); None when it is."""
+    if len(candidates) != 1:
+        return None  # none, or several: the flow asks anyway
+    for name in named:
+        if candidates[0] not in name.exact:
+            return "other_reading" if not name.exact else "reading"
+    return None
+
+
 def extract_place(
     text: str,
     gazetteer: Gazetteer,
@@ -339,12 +396,23 @@ def extract_place(
     found_towns: list[str] = []
     detail: str | None = None
 
+    named: list[_Name] = []
+
+    def found(name: _Name) -> None:
+        if name.kind == "town":
+            named.append(name)
+        if name.written == "kanji":
+            found_towns.extend(name.town_ids)
+            return
+        # A reading is a sound: every town that sounds the same is a candidate.
+        found_towns.extend(alike for town_id in name.town_ids for alike in gazetteer.sound_alikes(town_id))
+
     for start, end, name in gazetteer.find_japanese(compact):
         spans.append((origin[start], origin[end - 1] + 1))
         if name.kind == "ward":
             wards.append(name.ward or "")
             continue
-        found_towns += name.town_ids
+        found(name)
         rest = compact[end:]
         detail = _detail(_CHOME_RE.match(rest) or _DASHED_RE.match(rest) or _BANCHI_RE.match(rest)) or detail
     for start, end, name in gazetteer.find_romaji(normalized):
@@ -352,7 +420,7 @@ def extract_place(
         if name.kind == "ward":
             wards.append(name.ward or "")
             continue
-        found_towns += name.town_ids
+        found(name)
         after, before = _ROMAJI_AFTER_RE.match(normalized[end:]), _ROMAJI_BEFORE_RE.search(normalized[:start])
         detail = _detail(after or before) or detail
 
@@ -368,8 +436,13 @@ def extract_place(
             break
 
     candidates = tuple(dict.fromkeys(found_towns))
+    # 「南区の旭町」: the ward said is not the town's. It is kept, never overridden by the
+    # town, so that resolution asks between the town and the ward's sound-alike.
+    conflict = False
     if wards and candidates:
-        candidates = tuple(t for t in candidates if gazetteer.by_id[t].ward in wards) or candidates
+        in_ward = tuple(t for t in candidates if gazetteer.by_id[t].ward in wards)
+        conflict = not in_ward
+        candidates = in_ward or candidates
     if postal_ids:
         candidates = tuple(t for t in candidates if t in postal_ids) or tuple(dict.fromkeys(candidates + postal_ids))
     if not spans and latitude is None and longitude is None:
@@ -377,9 +450,12 @@ def extract_place(
 
     town_wards = {gazetteer.by_id[t].ward for t in candidates}
     ward: str | None = None
-    if len(town_wards) == 1:
+    if conflict and len(set(wards)) == 1:
+        ward = wards[0]
+    elif len(town_wards) == 1:
         ward = town_wards.pop()
     elif not candidates and len(set(wards)) == 1:
         ward = wards[0]
+    confirm = "ward_conflict" if conflict else _unsaid(named, candidates)
     matched = " ".join(normalized[a:b] for a, b in sorted(spans))
-    return Place(candidates, ward, postal_code, latitude, longitude, detail, matched)
+    return Place(candidates, ward, postal_code, latitude, longitude, detail, matched, confirm)

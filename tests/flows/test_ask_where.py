@@ -101,7 +101,11 @@ def test_phone_keypad_calls_back_the_caller_without_asking(engine: ConversationE
     assert said(caller.send("1")) == ["utter_ask_topic"]
     assert said(caller.send("3")) == ["utter_ask_area"]
     assert left(db_url, caller).slots["topic"] == "child"
-    assert said(caller.send("きたく あさひまち")) == ANSWER
+    # On the phone the town is read back first, with its reading (issue 16, item 2).
+    read_back = caller.send("きたく あさひまち")
+    assert said(read_back) == ["utter_place_read_back"]
+    assert "あさひまち" in read_back.replies[0].text and [c.digit for c in read_back.replies[0].choices] == ["1", "2"]
+    assert said(caller.send("1")) == ANSWER
     done = caller.send("1")
     assert said(done) == ["utter_callback_created"], "the caller's own number is the call-back number"
     [case] = cases(db_url)

@@ -109,7 +109,8 @@ def test_phone_caller_registers_a_mobile_by_voice_and_stops_by_phone(engine: Con
     caller.send(event="call_start")
     assert said(caller.send("協力者になりたいです")) == ["utter_helper_consent"]
     assert said(caller.send("1")) == ["utter_ask_helper_area"]
-    assert said(caller.send("きたく やなぎまち")) == ["utter_ask_helper_email"]
+    assert said(caller.send("きたく やなぎまち")) == ["utter_place_read_back"], "a place is read back on the phone"
+    assert said(caller.send("1")) == ["utter_ask_helper_email"]
     assert said(caller.send("1")) == ["utter_ask_helper_sms"], "1 = none"
     assert said(caller.send("ぜろきゅうぜろ")) == ["utter_bad_mobile", "utter_ask_helper_sms"]
     assert said(caller.send("090 1111 2222")) == ["utter_ask_quiet_hours"]

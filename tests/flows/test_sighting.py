@@ -91,7 +91,8 @@ def test_phone_speech_and_the_keypad(engine: ConversationEngine, db_url: str) ->
     caller = Resident(engine, channel="voice", user_id="0312345678")
     caller.send(event="call_start")
     assert said(caller.send("行方不明のおじいさんを見かけました")) == INTRO
-    assert said(caller.send("ちゅうおうく ほんまち")) == ["utter_ask_sighting_when"]
+    assert said(caller.send("ちゅうおうく ほんまち")) == ["utter_place_read_back"], "a place is read back on the phone"
+    assert said(caller.send("1")) == ["utter_ask_sighting_when"]
     assert said(caller.send("いま")) == ["utter_ask_sighting_photo"]
     assert said(caller.send("駅の近くです")) == ["utter_ask_sighting_photo"], "not a photo nor none: asked again"
     assert said(caller.send("ありません")) == ["utter_sighting_recorded"], "none in words, on the phone too"
@@ -256,4 +257,5 @@ def test_phone_keypad_1_skips_the_photo(engine: ConversationEngine, db_url: str)
     caller.send("行方不明のおじいさんを見かけました")
     caller.send("ちゅうおうく ほんまち")
     assert said(caller.send("いま")) == ["utter_ask_sighting_photo"]
+    caller.send("1")  # yes to the place read back
     assert said(caller.send("1")) == ["utter_sighting_recorded"]

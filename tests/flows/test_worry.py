@@ -117,7 +117,8 @@ def test_phone_speech_uses_the_callers_number(engine: ConversationEngine, db_url
     caller = Resident(engine, channel="voice", user_id=caller_id)
     caller.send(event="call_start")
     assert said(caller.send("となりの おばあちゃんを さいきん みかけない")) == ["utter_worry_intro", "utter_ask_where"]
-    assert said(caller.send("みなみく あさひちょう")) == ["utter_ask_since_when"]
+    assert said(caller.send("みなみく あさひちょう")) == ["utter_place_read_back"], "a place is read back on the phone"
+    assert said(caller.send("1")) == ["utter_ask_since_when"]
     assert said(caller.send("きのうから")) == ["utter_ask_callback_consent"]
     assert said(caller.send("1")) == ["utter_worry_confirm"], "the caller's number: no phone question"
     assert left(db_url, caller).slots["callback_phone"] == "0312345678"

@@ -50,8 +50,11 @@ def test_every_town_by_kanji_alone(row: dict[str, str], gazetteer: Gazetteer) ->
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["town_id"] for r in ROWS])
 def test_every_town_by_hiragana_and_katakana(row: dict[str, str], gazetteer: Gazetteer) -> None:
-    assert _towns(f"{row['town_kana']} に すんでいます", gazetteer) == (row["town_id"],)
-    assert _towns(f"{_katakana(row['town_kana'])}デス", gazetteer) == (row["town_id"],)
+    # A reading other towns share only in the suffix (あさひまち / あさひちょう) names them all.
+    alikes = tuple(r["town_id"] for r in ROWS if r["town_kana"][:3] == row["town_kana"][:3] == "あさひ") or (
+        row["town_id"],)
+    assert _towns(f"{row['town_kana']} に すんでいます", gazetteer) == alikes
+    assert _towns(f"{_katakana(row['town_kana'])}デス", gazetteer) == alikes
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["town_id"] for r in ROWS])
@@ -64,7 +67,7 @@ def test_every_town_by_ward_and_town_reading_as_a_phone_transcript(row: dict[str
 @pytest.mark.parametrize("row", ROWS, ids=[r["town_id"] for r in ROWS])
 def test_every_town_by_romaji(row: dict[str, str], gazetteer: Gazetteer) -> None:
     assert _towns(f"I live in {row['town_romaji']}, {row['ward_romaji']}.", gazetteer) == (row["town_id"],)
-    assert _towns(f"near {row['town_romaji'].upper()}", gazetteer) == (row["town_id"],)
+    assert row["town_id"] in _towns(f"near {row['town_romaji'].upper()}", gazetteer)
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r["town_id"] for r in ROWS])
@@ -86,8 +89,8 @@ def test_every_town_by_postal_code_in_every_form(row: dict[str, str], gazetteer:
         ("Ootemachi", "chuo-1-4"),
         ("Ohtemachi", "chuo-1-4"),
         ("Ōtemachi", "chuo-1-4"),
-        ("Asahi-machi", "kita-2-4"),
-        ("asahi machi", "kita-2-4"),
+        ("Kita-ku Asahi-machi", "kita-2-4"),
+        ("asahi machi, kita ward", "kita-2-4"),
         ("Wakaba-chou", "kita-1-2"),
         ("Kotobuki-chō", "chuo-2-1"),
         ("Sakura-ga-oka", "kita-1-3"),
@@ -119,8 +122,8 @@ def test_a_bare_shared_reading_is_ambiguous_and_both_towns_are_offered(gazetteer
 @pytest.mark.parametrize(
     ("text", "town_id"),
     [
-        ("あさひまち", "kita-2-4"),
-        ("あさひちょう", "minami-1-2"),
+        ("きたく あさひまち", "kita-2-4"),
+        ("南区の あさひまち", "minami-1-2"),
         ("北区のあさひ", "kita-2-4"),
         ("南区のあさひです", "minami-1-2"),
         ("みなみく の あさひ", "minami-1-2"),
@@ -155,8 +158,8 @@ def test_substrings_do_not_confuse_ward_and_town(gazetteer: Gazetteer) -> None:
         ("旭町2-3-4", "2丁目3-4"),
         ("旭町2ー3ー4", "2丁目3-4"),
         ("旭町12番地", "12番地"),
-        ("2-3-4 Asahimachi", "2丁目3-4"),
-        ("Asahimachi 2-chome", "2丁目"),
+        ("2-3-4 Asahimachi Kita-ku", "2丁目3-4"),
+        ("Asahimachi 2-chome, Kita-ku", "2丁目"),
     ],
 )
 def test_chome_and_banchi(text: str, detail: str, gazetteer: Gazetteer) -> None:
@@ -198,7 +201,7 @@ def test_to_dict_is_json_ready(gazetteer: Gazetteer) -> None:
     assert place is not None
     assert place.to_dict() == {
         "town_ids": ["kita-2-4"], "ward": "北区", "postal_code": None, "latitude": None,
-        "longitude": None, "detail": "2丁目", "matched": "北区 旭町",
+        "longitude": None, "detail": "2丁目", "matched": "北区 旭町", "confirm": None,
     }  # fmt: skip
 
 
@@ -206,7 +209,7 @@ def test_from_towns_accepts_objects_and_dicts() -> None:
     objects = [SimpleNamespace(**{**r, "latitude": float(r["latitude"])}) for r in ROWS]
     for towns in (objects, ROWS):
         gazetteer = Gazetteer.from_towns(towns)
-        assert _towns("あさひまち", gazetteer) == ("kita-2-4",)
+        assert _towns("旭町", gazetteer) == ("kita-2-4",)
 
 
 def test_another_city_works_from_its_own_table(tmp_path: Path) -> None:
@@ -219,3 +222,43 @@ def test_another_city_works_from_its_own_table(tmp_path: Path) -> None:
     assert _towns(katakana_to_hiragana("オオドオリ"), gazetteer) == ("x-1",)
     assert _towns("Oodoori", gazetteer) == ("x-1",)
     assert extract_place("旭町", gazetteer) is None
+
+
+# Issue 12 item 5 / issue 16 failure 1: phone homophones and the ward said.
+@pytest.mark.parametrize("text", ["あさひまち", "あさひちょう", "アサヒマチ", "Asahimachi", "Asahicho", "asahi-machi"])
+def test_readings_differing_only_in_the_suffix_are_ambiguous(text: str, gazetteer: Gazetteer) -> None:
+    place = extract_place(text, gazetteer)
+    assert place is not None and set(place.town_ids) == {"kita-2-4", "minami-1-2"} and place.ward is None
+
+
+@pytest.mark.parametrize(("text", "town_id", "ward"), [
+    ("えーと 南区の あさひまちの 公園 あたり", "minami-1-2", "南区"),
+    ("みなみく の あさひまち", "minami-1-2", "南区"),
+    ("Asahimachi, Minami-ku", "minami-1-2", "南区"),
+    ("きたく の あさひちょう", "kita-2-4", "北区"),
+])
+def test_the_ward_said_decides_between_sound_alikes_and_asks_for_a_read_back(
+        text: str, town_id: str, ward: str, gazetteer: Gazetteer) -> None:
+    place = extract_place(text, gazetteer)
+    assert place is not None and (place.town_ids, place.ward, place.confirm) == ((town_id,), ward, "reading")
+
+
+@pytest.mark.parametrize("text", ["南区の旭町", "南区 旭町の公園"])
+def test_a_ward_that_is_not_the_town_s_is_kept_not_overridden(text: str, gazetteer: Gazetteer) -> None:
+    place = extract_place(text, gazetteer)
+    assert place is not None and (place.town_ids, place.ward, place.confirm) == (("kita-2-4",), "南区", "ward_conflict")
+
+
+@pytest.mark.parametrize(("text", "town_id"), [("やなぎちょう", "kita-2-2"), ("やなぎ ちょう です", "kita-2-2"),
+                                               ("Yanagicho", "kita-2-2"), ("ほんちょう", "chuo-1-1"),
+                                               ("すみよしまち", "minami-2-1")])
+def test_a_town_said_with_its_other_suffix_is_found_to_be_confirmed(text: str, town_id: str,
+                                                                    gazetteer: Gazetteer) -> None:
+    place = extract_place(text, gazetteer)
+    assert place is not None and (place.town_ids, place.confirm) == ((town_id,), "other_reading")
+
+
+def test_a_town_s_own_unshared_reading_or_kanji_needs_no_confirmation(gazetteer: Gazetteer) -> None:
+    for text in ("やなぎまち", "北区柳町", "旭町", "Yanagimachi"):
+        place = extract_place(text, gazetteer)
+        assert place is not None and place.confirm is None, text
