@@ -189,5 +189,5 @@ def serve(host: str, port: int) -> None:
     """
     config = uvicorn.Config(create_app(), host=host, port=port, proxy_headers=True, access_log=False)
     # uvicorn has just configured its own handlers: they redact too.
-    install_redaction()
+    install_redaction(json_lines=default_settings.log_format == "json")
     uvicorn.Server(config).run()

@@ -66,7 +66,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log more
     # httpx logs request URLs at INFO, and a Telegram URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     # Libraries log message content and personal data at DEBUG: mask it on the way out.
-    install_redaction()
+    install_redaction(json_lines=settings.log_format == "json")
     # A missing sentence fails here, not when a command (or its sender thread) sends it.
     check_domain(load_domain())
 

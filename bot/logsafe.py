@@ -12,12 +12,14 @@ the formatted line or traceback are masked.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["REDACTED", "RedactingFilter", "install_redaction", "redact"]
+__all__ = ["REDACTED", "JsonLineFormatter", "RedactingFilter", "install_redaction", "redact"]
 
 REDACTED = "<redacted>"
 
@@ -92,11 +94,37 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def install_redaction() -> None:
-    """Put one :class:`RedactingFilter` on every handler configured so far (root and named loggers)."""
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object per line (time, level, logger, message, exception) for log collectors.
+
+    It formats what :class:`RedactingFilter` already cleaned: the same masking applies.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, ensure_ascii=False)
+
+
+def _handlers() -> list[logging.Handler]:
     loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
                                       if isinstance(logger, logging.Logger))]
-    for logger in loggers:
-        for handler in logger.handlers:
-            if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
-                handler.addFilter(RedactingFilter())
+    return [handler for logger in loggers for handler in logger.handlers]
+
+
+def install_redaction(json_lines: bool = False) -> None:
+    """Put one :class:`RedactingFilter` on every handler configured so far (root and named loggers)
+    and, with ``json_lines`` (``TSUNAGU_LOG_FORMAT=json``), format their lines as JSON."""
+    for handler in _handlers():
+        if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
+            handler.addFilter(RedactingFilter())
+        if json_lines:
+            handler.setFormatter(JsonLineFormatter())

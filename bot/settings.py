@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     auto_approve_registered: bool = False
     # Broadcast radius of each stage around the last-seen point; after the last, the whole city.
     alert_radius_stages_km: list[float] = [1.0, 3.0]
+    # The first stage grows beyond its radius until it reaches at least this many cooperators,
+    # up to alert_first_stage_max_km (issue 17: an alert must reach people from the first minute).
+    alert_min_first_stage: int = Field(default=20, ge=0)
+    alert_first_stage_max_km: float = Field(default=5.0, gt=0)
+    # Where the desk forwards a sighting for the police (e-mail); empty: a printable summary only.
+    alert_police_email: str = ""
     # An active alert widens to its next stage after this long without being found.
     alert_widen_minutes: int = Field(default=30, ge=1)
     # Sightings of one alert in the same town within this window form one group for staff.
@@ -103,6 +109,8 @@ class Settings(BaseSettings):
     # A claimed ("sending") row whose worker has not renewed it for this long is taken again.
     fanout_lease_seconds: float = Field(default=60.0, gt=0)
     # First retry after a failed send; doubles with each failure up to the maximum.
+    # "json": one JSON object per log line (for a log collector); "text": for people.
+    log_format: Literal["text", "json"] = "text"
     fanout_retry_seconds: float = Field(default=30.0, gt=0)
     fanout_max_retry_seconds: float = Field(default=900.0, gt=0)
     # Failed sends (not counting 429 / RetryAfter) before a message is left "failed".

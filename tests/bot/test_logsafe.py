@@ -3,6 +3,7 @@ whole worry report without the neighbour's name or phone number (issue 15, defec
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.logsafe import REDACTED, RedactingFilter, redact
+from bot.logsafe import REDACTED, JsonLineFormatter, RedactingFilter, redact
 from bot.settings import settings
 from intents.classifier import get_classifier
 
@@ -70,6 +71,33 @@ def test_ordinary_lines_are_unchanged() -> None:
     assert filtered("turn channel=%s flow=%s replies=%d", "line", "report_worry", 2) == \
         "turn channel=line flow=report_worry replies=2"
     assert filtered("alert %s: %d %s messages queued", 7, 120, "line") == "alert 7: 120 line messages queued"
+
+
+def test_json_lines_are_redacted_json_with_the_traceback() -> None:
+    try:
+        raise ValueError(f"row holds {PHONE}")
+    except ValueError:
+        record = logging.LogRecord("bot.engine", logging.ERROR, __file__, 1, "turn failed for %s", (NEIGHBOUR,),
+                                   sys.exc_info())
+    assert RedactingFilter().filter(record)
+    line = json.loads(JsonLineFormatter().format(record))
+    assert (line["level"], line["logger"]) == ("ERROR", "bot.engine")
+    assert line["message"] == f"turn failed for {NEIGHBOUR}", "a bare argument is kept; keyed content is not"
+    assert "ValueError" in line["exception"] and PHONE not in line["exception"]
+    assert line["time"].endswith("+00:00")
+
+
+def test_with_log_format_json_the_cli_writes_json_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "log_format", "json")
+    root = logging.getLogger()
+    before = [(handler, handler.formatter, list(handler.filters)) for handler in root.handlers]
+    main(verbose=False)
+    try:
+        assert root.handlers and all(isinstance(h.formatter, JsonLineFormatter) for h in root.handlers)
+    finally:
+        for handler, formatter, filters in before:
+            handler.setFormatter(formatter)
+            handler.filters[:] = filters
 
 
 def test_the_cli_puts_the_filter_on_every_root_handler() -> None:
