@@ -1,13 +1,17 @@
 """Missing-person alerts: lifecycle and radius schedule.
 
-An alert is born ``pending`` from a missing-person case (``create_from_case``): nothing
-is sent until a staff member approves it (``approve``; a setting may auto-approve a
-pre-registered person). Approval broadcasts within the first radius around the
-last-seen point; the radius then widens on a schedule (``settings.alert_radius_stages_km``,
+An alert is born ``pending`` from a missing-person case (``create_from_case``), linked to
+the family who reported it (``link_family`` adds anyone the desk names): nothing is sent
+until a staff member approves it (``approve``; a setting may auto-approve a pre-registered
+person). Approval broadcasts within the first radius around the last-seen point, grown
+until it reaches ``alert_min_first_stage`` cooperators (``preview_approval`` says how far,
+and whom no configured channel reaches; ``reach_warning`` what to tell the desk when
+nobody was reached); the radius then widens on a schedule (``settings.alert_radius_stages_km``,
 then the whole city) every ``alert_widen_minutes`` (``widen_due``) or when staff ask
 (``widen``), each time to the cooperators not yet alerted. ``found`` and ``cancel`` end
-it: queued messages are cancelled and a short notice goes only to those who received
-the alert. ``alerts.retention`` erases the personal data ``missing_retention_days`` later.
+it — from the desk or the family's chat: queued messages are cancelled, a short notice
+goes only to those who received the alert, and the missing case leaves its first-contact
+deadline. ``alerts.retention`` erases the personal data ``missing_retention_days`` later.
 
 The outbox itself (who gets what, in which order) is ``alerts.fanout.enqueue``'s; this
 module decides *when* and *what*. Every function runs in the caller's transaction and
@@ -18,25 +22,50 @@ only writes rows: the caller commits, then wakes the senders
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.fanout.enqueue import cancel_pending, enqueue_alert, enqueue_found, enqueue_notice
-from bot.models import Alert, AlertStatus, Case, CaseEvent, RegisteredPerson, utcnow
+from alerts.cap import record_cap_message
+from alerts.fanout.enqueue import (
+    cancel_pending,
+    enqueue_alert,
+    enqueue_found,
+    enqueue_notice,
+    first_stage_radius,
+    unreachable_within,
+)
+from bot.models import (
+    Alert,
+    AlertFamily,
+    AlertStatus,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Contact,
+    Cooperator,
+    RegisteredPerson,
+    utcnow,
+)
 from bot.settings import settings
+from routing.cases import InvalidTransition, transition
 from routing.snapshot import get_directory
 
 __all__ = [
     "AlertError",
+    "Preview",
     "approve",
     "cancel",
     "case_event",
     "create_from_case",
     "found",
+    "link_family",
+    "preview_approval",
     "radius_for_stage",
+    "reach_warning",
     "widen",
     "widen_due",
 ]
@@ -130,13 +159,74 @@ def create_from_case(
     )
     session.add(alert)
     session.flush()
+    if case.reporter_contact_id is not None:
+        # The family who reported it: forwarded sightings reach them in their chat.
+        session.add(AlertFamily(alert_id=alert.id, contact_id=case.reporter_contact_id, role="reporter",
+                                added_by=case.channel, created_at=now))
     case_event(session, alert, "alert_created", case.channel or "system", now, pre_registered=person is not None)
     session.flush()
     return alert
 
 
+def link_family(session: Session, alert: Alert, *, channel: str, user_id: str, by: str,
+                now: datetime | None = None) -> AlertFamily:
+    """Link someone the desk names (another family member) to an alert, by their chat.
+
+    Args:
+        session: the caller's session.
+        alert: the alert, not yet purged.
+        channel: ``line`` or ``telegram`` (the chat they will be reached on).
+        user_id: their user id on that channel (LINE user id, Telegram chat id).
+        by: the staff member who named them.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The link (the existing one when they were linked already).
+
+    Raises:
+        AlertError: when the alert's personal data has been purged.
+    """
+    now = now or utcnow()
+    if alert.purged:
+        raise AlertError(f"alert {alert.id} has been purged")
+    contact = session.scalar(select(Contact).where(Contact.channel == channel, Contact.channel_user_id == user_id))
+    if contact is None:
+        contact = Contact(channel=channel, channel_user_id=user_id, created_at=now)
+        session.add(contact)
+        session.flush()
+    link = session.scalar(select(AlertFamily).where(AlertFamily.alert_id == alert.id,
+                                                    AlertFamily.contact_id == contact.id))
+    if link is None:
+        link = AlertFamily(alert_id=alert.id, contact_id=contact.id, role="named", added_by=by, created_at=now)
+        session.add(link)
+        case_event(session, alert, "alert_family_linked", by, now, channel=channel)
+        session.flush()
+    return link
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What approving a pending alert now would do: its first radius, whom it reaches, whom it skips."""
+
+    radius_km: float | None
+    # Cooperators inside that radius reachable only on channels this installation has no settings for.
+    unreachable: int
+
+
+def preview_approval(session: Session, alert: Alert) -> Preview:
+    """The first stage an approval would use (grown to ``alert_min_first_stage`` cooperators, at
+    most ``alert_first_stage_max_km``) and how many cooperators in it no configured channel reaches."""
+    radius = first_stage_radius(session, alert, start_km=radius_for_stage(0), minimum=settings.alert_min_first_stage,
+                                most_km=settings.alert_first_stage_max_km)
+    return Preview(radius, unreachable_within(session, alert, radius))
+
+
 def approve(session: Session, alert: Alert, *, by: str, now: datetime | None = None) -> int:
     """A staff decision: broadcast the alert within the first radius, nearest cooperators first.
+
+    The first radius is ``alert_radius_stages_km[0]``, grown until it reaches at least
+    ``alert_min_first_stage`` cooperators (at most ``alert_first_stage_max_km``): an alert
+    must reach people from the first minute, not after the first widening.
 
     Args:
         session: the caller's session (load the alert with ``with_for_update`` so two
@@ -146,7 +236,7 @@ def approve(session: Session, alert: Alert, *, by: str, now: datetime | None = N
         now: the current time (aware); defaults to now.
 
     Returns:
-        The number of outbox rows queued.
+        The number of outbox rows queued: one per cooperator reached.
 
     Raises:
         AlertError: when the alert is not pending.
@@ -154,11 +244,13 @@ def approve(session: Session, alert: Alert, *, by: str, now: datetime | None = N
     now = now or utcnow()
     if alert.status != AlertStatus.pending:
         raise AlertError(f"alert {alert.id} is {alert.status.value}, not pending")
+    radius = preview_approval(session, alert).radius_km
     alert.status = AlertStatus.active
     alert.approved_by, alert.approved_at = by, now
-    alert.stage, alert.radius_km = 0, radius_for_stage(0)
+    alert.stage, alert.radius_km = 0, radius
     alert.next_widen_at = now + timedelta(minutes=settings.alert_widen_minutes) if alert.radius_km is not None else None
     session.flush()
+    record_cap_message(session, alert, now=now)
     queued = enqueue_alert(session, alert, kind="alert", now=now)
     case_event(session, alert, "alert_approved", by, now, radius_km=alert.radius_km, queued=queued)
     session.flush()
@@ -166,8 +258,24 @@ def approve(session: Session, alert: Alert, *, by: str, now: datetime | None = N
     return queued
 
 
+def reach_warning(session: Session, alert: Alert, queued: int) -> str | None:
+    """Why an approved alert reached nobody (for the desk: CLI and staff API); None when it reached someone."""
+    if queued:
+        return None
+    within = "in the whole city" if alert.radius_km is None else f"within {alert.radius_km:g} km"
+    registered = session.scalar(select(func.count()).select_from(Cooperator).where(Cooperator.active.is_(True)))
+    if not registered:
+        return "no cooperators are registered at all: nobody receives this alert."
+    return (f"none of the {registered} registered cooperators is {within} of the last-seen place "
+            "(or reachable on a configured channel); the alert widens on schedule, "
+            f"or now with `tsunagu alert widen {alert.id}`.")
+
+
 def widen(session: Session, alert: Alert, *, by: str, now: datetime | None = None) -> int:
     """Move an active alert to its next radius stage and alert the cooperators newly inside it.
+
+    Stages no wider than the current radius are passed over (a first stage grown to reach
+    enough cooperators may already cover them).
 
     Args:
         session: the caller's session.
@@ -186,10 +294,14 @@ def widen(session: Session, alert: Alert, *, by: str, now: datetime | None = Non
         raise AlertError(f"alert {alert.id} is {alert.status.value}, not active")
     if alert.radius_km is None:
         raise AlertError(f"alert {alert.id} already covers the whole city")
+    current = alert.radius_km
     alert.stage += 1
-    alert.radius_km = radius_for_stage(alert.stage)
+    while (radius := radius_for_stage(alert.stage)) is not None and radius <= current:
+        alert.stage += 1
+    alert.radius_km = radius
     alert.next_widen_at = now + timedelta(minutes=settings.alert_widen_minutes) if alert.radius_km is not None else None
     session.flush()
+    record_cap_message(session, alert, now=now)
     queued = enqueue_alert(session, alert, kind="update", now=now)
     case_event(session, alert, "alert_widened", by, now, stage=alert.stage, radius_km=alert.radius_km, queued=queued)
     session.flush()
@@ -222,13 +334,31 @@ def widen_due(session: Session, now: datetime | None = None) -> list[int]:
     return [alert.id for alert in due]
 
 
-def _end(alert: Alert, status: AlertStatus, now: datetime) -> None:
+def _end(session: Session, alert: Alert, status: AlertStatus, by: str, now: datetime) -> None:
     if alert.status not in (AlertStatus.pending, AlertStatus.active):
         raise AlertError(f"alert {alert.id} has already ended ({alert.status.value})")
     alert.status = status
     alert.ended_at = now
     alert.next_widen_at = None
     alert.purge_after = now + timedelta(days=settings.missing_retention_days)
+    _move_case_on(session, alert, status, by, now)
+    if alert.approved_at is not None:  # a pending alert was never issued: nothing to cancel
+        record_cap_message(session, alert, now=now)
+
+
+def _move_case_on(session: Session, alert: Alert, status: AlertStatus, by: str, now: datetime) -> None:
+    """The search is over: the missing case leaves its first-contact deadline (``contacted``).
+
+    It stays open (not closed) so that the family's last words still reach the desk and
+    staff close it once they have spoken to the family; it no longer shows as overdue.
+    """
+    case = session.get(Case, alert.case_id) if alert.case_id is not None else None
+    if case is None or case.status not in (CaseStatus.new, CaseStatus.acknowledged):
+        return
+    try:
+        transition(session, case, CaseStatus.contacted, actor=by, reason=f"alert {status.value}", now=now)
+    except InvalidTransition:  # a status another staff member set meanwhile: theirs stands
+        log.info("case %s of alert %s was not moved on", case.id, alert.id)
 
 
 def found(session: Session, alert: Alert, *, by: str, now: datetime | None = None) -> int:
@@ -247,7 +377,7 @@ def found(session: Session, alert: Alert, *, by: str, now: datetime | None = Non
         AlertError: when the alert has already ended.
     """
     now = now or utcnow()
-    _end(alert, AlertStatus.found, now)
+    _end(session, alert, AlertStatus.found, by, now)
     alert.stats = {**alert.stats, "minutes_to_found": round((now - alert.created_at).total_seconds() / 60)}
     session.flush()
     queued = enqueue_found(session, alert, now=now)
@@ -276,7 +406,7 @@ def cancel(session: Session, alert: Alert, *, by: str, now: datetime | None = No
         AlertError: when the alert has already ended.
     """
     now = now or utcnow()
-    _end(alert, AlertStatus.cancelled, now)
+    _end(session, alert, AlertStatus.cancelled, by, now)
     session.flush()
     stopped = cancel_pending(session, alert.id)
     queued = enqueue_notice(session, alert, "cancelled", now=now)

@@ -1,8 +1,11 @@
 """Sightings of a missing person, and the alerts staff may read.
 
-A cooperator's sighting is stored at once and noted on the alert's case, so the staff
-member following the alert sees it without waiting; sightings of one town within
-``sighting_group_minutes`` share a group. Staff see only the alerts of their own
+A cooperator's sighting is stored at once, noted on the alert's case and pushed to the
+alert desk like any update of the case (its delivery targets and the console), with its
+group, place, time and distance from the last-seen point; sightings of one town within
+``sighting_group_minutes`` share a group. The desk confirms a sighting (the next widening
+says "last seen near … at …" from the newest confirmed one) and forwards it in one step to
+the family's chat or the police (``forward_sighting``). Staff see only the alerts of their own
 counters' cases (``alerts_for_counters``). A sighting by the alert's button is taken
 only from a chat the alert was sent to (``alert_was_sent_to``).
 """
@@ -13,14 +16,24 @@ import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts.lifecycle import case_event
-from bot.models import Alert, Case, OutboxItem, OutboxState, Sighting, utcnow
+from alerts.fanout.enqueue import enqueue_forward, sighting_distance_m
+from alerts.lifecycle import AlertError, case_event
+from alerts.texts import sighting_place
+from bot.models import Alert, AlertStatus, Case, OutboxItem, OutboxState, Sighting, utcnow
 from bot.settings import settings
+from routing.cases import add_details
 
-__all__ = ["alert_was_sent_to", "alerts_for_counters", "record_sighting"]
+__all__ = [
+    "alert_was_sent_to",
+    "alerts_for_counters",
+    "confirm_sighting",
+    "forward_sighting",
+    "latest_confirmed",
+    "record_sighting",
+]
 
 log = logging.getLogger(__name__)
 
@@ -98,12 +111,105 @@ def record_sighting(
             if abs((earlier.seen_at or earlier.created_at) - moment) <= window:
                 sighting.group_id = earlier.group_id or earlier.id
                 break
+    distance = sighting_distance_m(session, alert, sighting)
     case_event(session, alert, "sighting", channel, now, sighting_id=sighting.id, group_id=sighting.group_id,
-           where=where_label, when=when_text, seen_at=seen_at.isoformat() if seen_at else None,
-           has_photo=photo_ref is not None, conversation_id=conversation_id)
+               where=where_label, when=when_text, seen_at=seen_at.isoformat() if seen_at else None,
+               has_photo=photo_ref is not None, conversation_id=conversation_id,
+               distance_m=round(distance) if distance is not None else None)
+    case = session.get(Case, alert.case_id) if alert.case_id is not None else None
+    if case is not None:
+        # Pushed to the desk at once, like any update of the case (its delivery targets, the console).
+        add_details(session, case, _desk_summary(session, alert, sighting, where_label, when_text, distance),
+                    source=channel, now=now)
     session.flush()
     log.info("sighting %s recorded for alert %s (group %s)", sighting.id, alert.id, sighting.group_id)
     return sighting
+
+
+def _desk_summary(session: Session, alert: Alert, sighting: Sighting, where_label: str, when_text: str | None,
+                  distance: float | None) -> str:
+    """The sighting as the alert desk reads it in its inbox: grouped, placed, timed, and what to do next."""
+    in_group = session.scalar(select(func.count()).select_from(Sighting).where(
+        Sighting.alert_id == alert.id, Sighting.group_id == sighting.group_id)) or 1
+    moment = sighting.seen_at or sighting.created_at
+    lines = [
+        f"目撃情報 #{sighting.id}（お知らせ {alert.id}・まとめ #{sighting.group_id}：同じ町・時間帯で{in_group}件目）",
+        f"場所: {where_label}" + (f"（{sighting_place(session, sighting)}）" if sighting.town_id else ""),
+        f"時刻: {moment.astimezone(settings.tz):%m/%d %H:%M}" + (f"（「{when_text}」）" if when_text else ""),
+        "最後に見かけた地点から: " + (f"約{distance / 1000:.1f} km" if distance is not None else "不明"),
+    ]
+    if sighting.photo_ref:
+        lines.append("写真あり")
+    lines.append(f"確認: tsunagu alert sighting confirm {sighting.id} ／ 家族へ: tsunagu alert sighting forward "
+                 f"{sighting.id} --to family ／ 警察へ: --to police")
+    return "\n".join(lines)
+
+
+def confirm_sighting(session: Session, sighting: Sighting, *, by: str, now: datetime | None = None) -> None:
+    """The desk confirms a sighting: the next widening says the person was last seen there and then.
+
+    Args:
+        session: the caller's session.
+        sighting: the sighting.
+        by: the staff member.
+        now: the current time (aware); defaults to now.
+
+    Raises:
+        AlertError: when the alert has ended.
+    """
+    now = now or utcnow()
+    alert = _open_alert(session, sighting)
+    sighting.confirmed_at, sighting.confirmed_by = now, by
+    case_event(session, alert, "sighting_confirmed", by, now, sighting_id=sighting.id)
+    session.flush()
+
+
+def latest_confirmed(session: Session, alert: Alert) -> Sighting | None:
+    """The newest confirmed sighting of an alert (by when the person was seen), if any."""
+    return session.scalar(
+        select(Sighting).where(Sighting.alert_id == alert.id, Sighting.confirmed_at.is_not(None))
+        .order_by(func.coalesce(Sighting.seen_at, Sighting.created_at).desc(), Sighting.id.desc()).limit(1))
+
+
+def forward_sighting(session: Session, sighting: Sighting, target: str, *, by: str,
+                     now: datetime | None = None) -> int:
+    """The desk forwards a sighting in one step: to the family's chat, or to the police.
+
+    The family linked to the alert (``alerts.lifecycle.link_family``) get it in their chat
+    through the outbox; the police by e-mail at ``settings.alert_police_email`` when one is
+    set — the desk always gets the printable summary as well (``render_forwarded_sighting``).
+
+    Args:
+        session: the caller's session.
+        sighting: the sighting.
+        target: ``family`` or ``police``.
+        by: the staff member.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        The number of messages queued (0: nobody to send it to; wake the fan-out otherwise).
+
+    Raises:
+        AlertError: when the alert has ended.
+        ValueError: for another target.
+    """
+    now = now or utcnow()
+    alert = _open_alert(session, sighting)
+    queued = enqueue_forward(session, sighting, target, now=now)
+    if target == "family":
+        sighting.forwarded_family_at = now
+    else:
+        sighting.forwarded_police_at = now
+    case_event(session, alert, "sighting_forwarded", by, now, sighting_id=sighting.id, to=target, queued=queued)
+    session.flush()
+    return queued
+
+
+def _open_alert(session: Session, sighting: Sighting) -> Alert:
+    alert = session.get(Alert, sighting.alert_id)
+    if alert is None or alert.status not in (AlertStatus.pending, AlertStatus.active):
+        raise AlertError(f"the alert of sighting {sighting.id} has ended")
+    return alert
 
 
 def alerts_for_counters(session: Session, counter_ids: Collection[str], *, limit: int = 200) -> list[Alert]:

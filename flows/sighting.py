@@ -8,8 +8,9 @@ Without a button the alert is the active one this chat was sent, or the only act
 one; with several it asks which. Then sighting_form: where
 (the place question, or a location, kept exactly: it is the missing person's position,
 erased with the alert), when (read into a time when the words are clear), and an
-optional photo. The sighting is stored at once and shows on the alert's case for staff;
-reports of the same town within minutes are grouped (``alerts.sightings.record_sighting``).
+optional photo. The sighting is stored at once, shows on the alert's case and is pushed to
+the alert desk as an update of the case (``case_updated``); reports of the same town
+within minutes are grouped (``alerts.sightings.record_sighting``).
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from sqlalchemy import select
 from alerts.sightings import alert_was_sent_to, record_sighting
 from alerts.texts import last_seen_label
 from bot.messages import Choice, EffectKind
-from bot.models import Alert, AlertStatus, OutboxItem
+from bot.models import Alert, AlertStatus, Case, OutboxItem
 from flows.base import FormFlow, TurnContext
 from flows.place_question import PLACE_RESPONSES, ask_place
 from flows.steps import OPTIONAL_RESPONSES, answered_none, ask_optional, read_place_answer
 from flows.when import parse_when
+from routing.cases import case_facts
 
 __all__ = ["SIGHTING_PAYLOAD", "SightingFlow"]
 
@@ -204,4 +206,8 @@ class SightingFlow(FormFlow):
         )
         ctx.say("utter_sighting_recorded", sighting_id=sighting.id)
         ctx.effect(EffectKind.sighting_recorded, alert_id=alert.id, sighting_id=sighting.id, group_id=sighting.group_id)
+        case = ctx.session.get(Case, alert.case_id) if alert.case_id is not None else None
+        if case is not None:
+            # The desk's copy is a case update: delivered to its targets once this turn commits.
+            ctx.effect(EffectKind.case_updated, **case_facts(case))
         ctx.finish()

@@ -15,6 +15,11 @@ senders (``alerts.fanout.runner.kick``).
 * :func:`enqueue_found` cancels what is still queued and thanks only those who were
   sent the alert; :func:`cancel_pending` just stops; :func:`progress` counts rows by
   state for the staff console.
+* :func:`first_stage_radius` grows the first stage until it reaches enough cooperators;
+  :func:`unreachable_within` counts those an approval would skip for want of a
+  configured channel.
+* :func:`enqueue_forward` queues a sighting the desk forwards to the family's chat or
+  the police's e-mail address (rows without a cooperator, ahead of every alert message).
 * :func:`enqueue_requests` queues re-confirmation requests, behind every alert message.
 
 How rows are claimed, leased, retried and recorded is in ``alerts.fanout.outbox``;
@@ -26,7 +31,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -34,19 +40,36 @@ from sqlalchemy import CursorResult, Table, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from alerts.fanout.items import ALERT_KINDS, RECONFIRM_KIND, configured_channels
-from bot.models import Alert, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, Town, utcnow
+from alerts.fanout.items import ALERT_KINDS, CHANNELS, RECONFIRM_KIND, configured_channels, forward_kind
+from bot.models import (
+    Alert,
+    AlertFamily,
+    Contact,
+    Cooperator,
+    CooperatorEndpoint,
+    OutboxItem,
+    OutboxState,
+    Sighting,
+    Town,
+    utcnow,
+)
+from bot.settings import settings
 
 __all__ = [
     "UNKNOWN_DISTANCE_M",
     "cancel_pending",
     "distance_m",
     "enqueue_alert",
+    "enqueue_forward",
     "enqueue_found",
     "enqueue_notice",
     "enqueue_requests",
+    "first_stage_radius",
     "progress",
     "queue_notices",
+    "sighting_distance_m",
+    "unreachable_within",
+    "waiting_later",
 ]
 
 log = logging.getLogger(__name__)
@@ -75,6 +98,102 @@ def _alert_point(towns: dict[str, tuple[float, float]], alert: Alert) -> tuple[f
     return towns.get(alert.town_id or "")
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """An active cooperator not yet alerted, on their preferred reachable endpoint, and how far away."""
+
+    cooperator_id: int
+    channel: str
+    address: str
+    distance_m: float
+
+
+def _candidates(session: Session, alert: Alert, channels: Sequence[str]) -> tuple[bool, list[Candidate]]:
+    """Every active cooperator without an alert or update of ``alert`` yet, once each, on their
+    preferred active endpoint among ``channels``, nearest first (no radius applied); and
+    whether the alert has a point to measure from at all."""
+    session.flush()
+    towns = {town_id: (lat, lon)
+             for town_id, lat, lon in session.execute(select(Town.town_id, Town.latitude, Town.longitude))}
+    origin = _alert_point(towns, alert)
+    already = set(session.scalars(
+        select(OutboxItem.cooperator_id).where(OutboxItem.alert_id == alert.id, OutboxItem.kind.in_(ALERT_KINDS))
+    ))
+    preferred = (
+        select(Cooperator.id, Cooperator.latitude, Cooperator.longitude, Cooperator.town_id,
+               CooperatorEndpoint.channel, CooperatorEndpoint.address)
+        .join(CooperatorEndpoint, CooperatorEndpoint.cooperator_id == Cooperator.id)
+        .where(Cooperator.active.is_(True), CooperatorEndpoint.active.is_(True),
+               CooperatorEndpoint.channel.in_(list(channels)))
+        .order_by(Cooperator.id, CooperatorEndpoint.priority, CooperatorEndpoint.id)
+    )
+    found: list[Candidate] = []
+    previous = None
+    for cooperator_id, lat, lon, town_id, channel, address in session.execute(preferred):
+        if cooperator_id == previous:  # a less preferred endpoint of the same cooperator
+            continue
+        previous = cooperator_id
+        if cooperator_id in already:
+            continue
+        point = (lat, lon) if lat is not None and lon is not None else towns.get(town_id or "")
+        distance = distance_m(origin, point) if origin is not None and point is not None else UNKNOWN_DISTANCE_M
+        found.append(Candidate(cooperator_id, channel, address, distance))
+    return origin is not None, sorted(found, key=lambda candidate: (candidate.distance_m, candidate.cooperator_id))
+
+
+def _within(located: tuple[bool, list[Candidate]], radius_km: float | None) -> list[Candidate]:
+    """The candidates inside the radius; everyone for the whole city or an alert with no point."""
+    has_origin, candidates = located
+    if radius_km is None or not has_origin:
+        return candidates
+    return [candidate for candidate in candidates if candidate.distance_m <= radius_km * 1000]
+
+
+def first_stage_radius(session: Session, alert: Alert, *, start_km: float | None, minimum: int,
+                       most_km: float) -> float | None:
+    """The first stage's radius: ``start_km``, grown until it holds ``minimum`` reachable
+    cooperators, but never beyond ``most_km`` (an alert must reach people from the first minute).
+
+    Args:
+        session: the caller's session.
+        alert: the alert about to be approved.
+        start_km: the configured first radius; None (the whole city) is kept.
+        minimum: how many cooperators the first stage should reach.
+        most_km: the furthest the first stage may grow to.
+
+    Returns:
+        The radius in km (rounded up to 0.1 km), or None for the whole city.
+    """
+    if start_km is None:
+        return None
+    has_origin, everyone = _candidates(session, alert, configured_channels())
+    candidates = [c for c in everyone if c.distance_m < UNKNOWN_DISTANCE_M]
+    if not has_origin or minimum <= 0 or len(_within((True, candidates), start_km)) >= minimum \
+            or start_km >= most_km:
+        return start_km
+    if len(candidates) < minimum:
+        return most_km
+    needed_km = math.ceil(candidates[minimum - 1].distance_m / 100) / 10
+    return min(max(start_km, needed_km), most_km)
+
+
+def unreachable_within(session: Session, alert: Alert, radius_km: float | None) -> int:
+    """How many cooperators within ``radius_km`` of the alert can be reached only on channels that
+    are not configured (e.g. LINE users while no LINE token is set): an approval would skip them."""
+    every = {c.cooperator_id for c in _within(_candidates(session, alert, CHANNELS), radius_km)}
+    reachable = {c.cooperator_id for c in _within(_candidates(session, alert, configured_channels()), radius_km)}
+    return len(every - reachable)
+
+
+def waiting_later(session: Session, alert_id: int, *, now: datetime) -> int:
+    """How many of the alert's queued rows are due only later (a retry, a cooperator's night opt-out)."""
+    return session.scalar(
+        select(func.count()).select_from(OutboxItem)
+        .where(OutboxItem.alert_id == alert_id, OutboxItem.state == OutboxState.queued,
+               OutboxItem.next_attempt_at > now)
+    ) or 0
+
+
 def enqueue_alert(session: Session, alert: Alert, *, kind: str = "alert", now: datetime | None = None) -> int:
     """Queue the alert for every active cooperator within its radius, nearest first.
 
@@ -98,41 +217,15 @@ def enqueue_alert(session: Session, alert: Alert, *, kind: str = "alert", now: d
     if kind not in ALERT_KINDS:
         raise ValueError(f"enqueue_alert queues {ALERT_KINDS}, not {kind!r}")
     now = now or utcnow()
-    session.flush()
-    towns = {town_id: (lat, lon)
-             for town_id, lat, lon in session.execute(select(Town.town_id, Town.latitude, Town.longitude))}
-    origin = _alert_point(towns, alert)
-    if origin is None:
+    located = _candidates(session, alert, configured_channels())
+    if not located[0]:
         log.warning("alert %s has no point or town: sending to every cooperator", alert.id)
-    limit = alert.radius_km * 1000 if origin is not None and alert.radius_km is not None else None
-    already = set(session.scalars(
-        select(OutboxItem.cooperator_id).where(OutboxItem.alert_id == alert.id, OutboxItem.kind.in_(ALERT_KINDS))
-    ))
-    preferred = (
-        select(Cooperator.id, Cooperator.latitude, Cooperator.longitude, Cooperator.town_id,
-               CooperatorEndpoint.channel, CooperatorEndpoint.address)
-        .join(CooperatorEndpoint, CooperatorEndpoint.cooperator_id == Cooperator.id)
-        .where(Cooperator.active.is_(True), CooperatorEndpoint.active.is_(True),
-               CooperatorEndpoint.channel.in_(configured_channels()))
-        .order_by(Cooperator.id, CooperatorEndpoint.priority, CooperatorEndpoint.id)
-    )
-    rows = []
-    previous = None
-    for cooperator_id, lat, lon, town_id, channel, address in session.execute(preferred):
-        if cooperator_id == previous:  # a less preferred endpoint of the same cooperator
-            continue
-        previous = cooperator_id
-        if cooperator_id in already:
-            continue
-        point = (lat, lon) if lat is not None and lon is not None else towns.get(town_id or "")
-        distance = distance_m(origin, point) if origin is not None and point is not None else UNKNOWN_DISTANCE_M
-        if limit is not None and distance > limit:
-            continue
-        rows.append({
-            "alert_id": alert.id, "cooperator_id": cooperator_id, "kind": kind, "channel": channel,
-            "address": address, "distance_m": round(distance, 1), "state": OutboxState.queued,
-            "fail_count": 0, "next_attempt_at": now,
-        })
+    chosen = _within(located, alert.radius_km)
+    rows = [{
+        "alert_id": alert.id, "cooperator_id": candidate.cooperator_id, "kind": kind, "channel": candidate.channel,
+        "address": candidate.address, "distance_m": round(candidate.distance_m, 1), "state": OutboxState.queued,
+        "fail_count": 0, "next_attempt_at": now,
+    } for candidate in chosen]
     before = _count_rows(session, alert.id)
     _insert_ignore(session, rows)
     added = _count_rows(session, alert.id) - before
@@ -290,6 +383,63 @@ def queue_notices(
     before = _count_rows(session, alert_id)
     _insert_ignore(session, list(rows.values()))
     return _count_rows(session, alert_id) - before
+
+
+def enqueue_forward(session: Session, sighting: Sighting, target: str, *, now: datetime | None = None) -> int:
+    """Queue a sighting the desk forwards: to each linked family member's chat, or to the police.
+
+    The family is reached on the channel they wrote on (only LINE, Telegram or SMS, and only
+    if configured); the police at ``settings.alert_police_email``. A recipient who already
+    has this sighting gets it once.
+
+    Args:
+        session: the caller's session.
+        sighting: the sighting (of an alert).
+        target: ``family`` or ``police``.
+        now: the current time (aware); the rows are due from then.
+
+    Returns:
+        The number of rows queued (0: nobody to send it to).
+    """
+    now = now or utcnow()
+    kind = forward_kind(target, sighting.id)
+    channels = configured_channels()
+    recipients: list[tuple[int | None, str, str]] = []
+    if target == "family":
+        recipients = [(contact_id, channel, address) for contact_id, channel, address in session.execute(
+            select(Contact.id, Contact.channel, Contact.channel_user_id)
+            .join(AlertFamily, AlertFamily.contact_id == Contact.id)
+            .where(AlertFamily.alert_id == sighting.alert_id, Contact.active.is_(True))
+            .order_by(AlertFamily.id)
+        ) if channel in channels and channel != "email"]
+    elif settings.alert_police_email and "email" in channels:
+        recipients = [(None, "email", settings.alert_police_email)]
+    already = set(session.execute(
+        select(OutboxItem.channel, OutboxItem.address).where(OutboxItem.alert_id == sighting.alert_id,
+                                                           OutboxItem.kind == kind)
+    ).all())
+    rows = [{"alert_id": sighting.alert_id, "cooperator_id": None, "contact_id": contact_id,
+             "sighting_id": sighting.id, "kind": kind, "channel": channel, "address": address,
+             # Before every cooperator's message: the family and the police are waiting for it.
+             "distance_m": -1.0, "state": OutboxState.queued, "fail_count": 0, "next_attempt_at": now}
+            for contact_id, channel, address in recipients if (channel, address) not in already]
+    if rows:
+        session.execute(insert(_OUTBOX), rows)
+    log.info("alert %s: sighting %s forwarded to %s (%d messages)", sighting.alert_id, sighting.id, target, len(rows))
+    return len(rows)
+
+
+def sighting_distance_m(session: Session, alert: Alert, sighting: Sighting) -> float | None:
+    """How far a sighting is from the alert's last-seen point (its position, else its town's centroid)."""
+    towns = {town_id: (lat, lon) for town_id, lat, lon in session.execute(
+        select(Town.town_id, Town.latitude, Town.longitude).where(Town.town_id.in_([t for t in (
+            alert.town_id, sighting.town_id) if t])))}
+    origin = _alert_point(towns, alert)
+    if sighting.latitude is not None and sighting.longitude is not None:
+        point: tuple[float, float] | None = (sighting.latitude, sighting.longitude)
+    else:
+        point = towns.get(sighting.town_id or "")
+    return distance_m(origin, point) if origin is not None and point is not None else None
 
 
 def enqueue_requests(session: Session, endpoints: Iterable[CooperatorEndpoint], *, now: datetime) -> int:

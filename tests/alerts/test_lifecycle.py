@@ -12,9 +12,11 @@ from bot.db import session_scope
 from bot.domain import load_domain
 from bot.models import (
     Alert,
+    AlertFamily,
     AlertStatus,
     Case,
     CaseEvent,
+    CaseStatus,
     Contact,
     Conversation,
     Message,
@@ -25,14 +27,22 @@ from bot.models import (
 )
 from bot.privacy import purge_expired
 from bot.settings import settings
-from alerts.lifecycle import AlertError, approve, cancel, create_from_case, found, widen, widen_due
+from alerts.lifecycle import AlertError, approve, cancel, create_from_case, found, link_family, widen, widen_due
 from alerts.retention import purge_expired_alerts
-from alerts.sightings import record_sighting
+from alerts.sightings import confirm_sighting, latest_confirmed, record_sighting
 from alerts.texts import render_alert_message
+from routing.cases import overdue_cases
 from tests.alerts.conftest import MORNING, add_cooperator, mark_sent, missing_case, outbox
 
 # Sample-city towns by distance from 中央区 本町 (chuo-1-1)'s centroid: 0, ~1.7, ~1.8, ~2.5, ~7 km.
 HONMACHI, MOTOMACHI, NISHIKICHO, OTEMACHI, ASAHIMACHI = "chuo-1-1", "chuo-1-3", "chuo-1-2", "chuo-1-4", "kita-2-4"
+
+
+@pytest.fixture(autouse=True)
+def stages_as_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests follow the radius schedule itself: the first stage does not grow here
+    (its growth to ``alert_min_first_stage`` cooperators has tests of its own below)."""
+    monkeypatch.setattr(settings, "alert_min_first_stage", 0)
 
 
 def _network(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -236,3 +246,87 @@ def test_message_texts_come_from_the_domain_in_each_language(db_url: str) -> Non
                                                                                      alert_id=alert.id)
         with pytest.raises(KeyError):
             render_alert_message(domain, alert, "reminder", "ja")
+
+
+# --------------------------------------------------------------------------- issue 17: reach, case, family, sightings
+
+
+def test_the_first_stage_grows_until_it_reaches_enough_cooperators(db_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "alert_min_first_stage", 4)
+    with session_scope(db_url) as session:
+        ids = _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        assert approve(session, alert, by="tanaka", now=MORNING) == 4, "1 km reaches 2: grown to the 4th nearest"
+        assert 1.7 <= alert.radius_km <= 1.9
+        assert {row.cooperator_id for row in outbox(session, alert)} == {
+            ids[HONMACHI], ids["honmachi-telegram"], ids[MOTOMACHI], ids[NISHIKICHO]}
+        assert widen(session, alert, by="tanaka", now=MORNING) == 1 and alert.radius_km == 3.0
+
+    monkeypatch.setattr(settings, "alert_min_first_stage", 20)
+    monkeypatch.setattr(settings, "alert_first_stage_max_km", 5.0)
+    with session_scope(db_url) as session:
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        assert approve(session, alert, by="tanaka", now=MORNING) == 5, "never beyond the maximum (朝日町 is 7 km)"
+        assert alert.radius_km == 5.0
+        widen(session, alert, by="tanaka", now=MORNING)
+        assert alert.radius_km is None, "the 3 km stage is passed over: the first already covered it"
+        assert ids[ASAHIMACHI] in {row.cooperator_id for row in outbox(session, alert, "update")}
+
+
+def test_found_and_cancel_move_the_missing_case_off_its_deadline(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _network(session)
+        ended_at = MORNING + timedelta(hours=3)
+        for end in (found, cancel):
+            alert = create_from_case(session, missing_case(session), now=MORNING)
+            approve(session, alert, by="tanaka", now=MORNING)
+            case = session.get(Case, alert.case_id)
+            assert case in overdue_cases(session, ended_at)
+            end(session, alert, by="desk", now=ended_at)
+            assert case.status == CaseStatus.contacted, "the search is over: no first-contact deadline"
+            assert case not in overdue_cases(session, ended_at + timedelta(hours=1))
+            status = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
+                                                             CaseEvent.kind == "status")).one()
+            assert (status.actor, status.details["to"]) == ("desk", "contacted")
+
+
+def test_the_reporting_family_is_linked_and_the_desk_may_name_more(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        reporter = Contact(channel="line", channel_user_id="U-family")
+        session.add(reporter)
+        session.flush()
+        case = missing_case(session)
+        case.reporter_contact_id = reporter.id
+        alert = create_from_case(session, case, now=MORNING)
+        link = link_family(session, alert, channel="telegram", user_id="4242", by="tanaka", now=MORNING)
+        assert link_family(session, alert, channel="telegram", user_id="4242", by="tanaka", now=MORNING) is link
+        rows = session.scalars(select(AlertFamily).where(AlertFamily.alert_id == alert.id)
+                               .order_by(AlertFamily.id)).all()
+        assert [(row.contact_id, row.role) for row in rows] == [(reporter.id, "reporter"), (link.contact_id, "named")]
+        named = session.get(Contact, link.contact_id)
+        assert (named.channel, named.channel_user_id) == ("telegram", "4242")
+
+
+def test_the_desk_confirms_sightings_and_the_newest_confirmed_one_counts(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        approve(session, alert, by="tanaka", now=MORNING)
+
+        def seen(town_id: str, minutes: int) -> Sighting:
+            return record_sighting(session, alert, contact_id=None, text=None, town_id=town_id, point=None,
+                                   seen_at=MORNING + timedelta(minutes=minutes), photo_ref=None, where_label=town_id,
+                                   when_text=None, channel="line", conversation_id=None, now=MORNING)
+
+        early, late, unconfirmed = seen(MOTOMACHI, 10), seen(NISHIKICHO, 40), seen(OTEMACHI, 50)
+        assert latest_confirmed(session, alert) is None
+        confirm_sighting(session, late, by="tanaka", now=MORNING)
+        confirm_sighting(session, early, by="tanaka", now=MORNING)
+        assert latest_confirmed(session, alert) is late, "by when the person was seen, not when confirmed"
+        assert unconfirmed.confirmed_at is None
+        kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == alert.case_id)).all()
+        assert kinds.count("sighting_confirmed") == 2 and kinds.count("details_added") == 3, "each pushed to the desk"
+        found(session, alert, by="tanaka", now=MORNING)
+        with pytest.raises(AlertError, match="ended"):
+            confirm_sighting(session, unconfirmed, by="tanaka", now=MORNING)

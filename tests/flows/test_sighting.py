@@ -67,8 +67,9 @@ def test_standard_japanese_in_words_with_a_photo(engine: ConversationEngine, db_
     done = cooperator.send(media_ref="line-content:p1")
     assert said(done) == ["utter_sighting_recorded"]
     [sighting] = _sightings(db_url)
-    assert effects(done) == [("sighting_recorded", {"alert_id": alert_id, "sighting_id": sighting.id,
-                                                    "group_id": sighting.id})]
+    assert effects(done)[0] == ("sighting_recorded", {"alert_id": alert_id, "sighting_id": sighting.id,
+                                                       "group_id": sighting.id})
+    assert [kind for kind, _ in effects(done)] == ["sighting_recorded", "case_updated"], "pushed to the desk"
     assert (sighting.town_id, sighting.text, sighting.photo_ref) == ("chuo-1-1", "さっき駅前で見かけました",
                                                                      "line-content:p1")
     assert left(db_url, cooperator) == Left(None, None, {})
@@ -256,6 +257,6 @@ def test_phone_keypad_1_skips_the_photo(engine: ConversationEngine, db_url: str)
     caller.send(event="call_start")
     caller.send("行方不明のおじいさんを見かけました")
     caller.send("ちゅうおうく ほんまち")
-    assert said(caller.send("いま")) == ["utter_ask_sighting_photo"]
     caller.send("1")  # yes to the place read back
+    assert said(caller.send("いま")) == ["utter_ask_sighting_photo"]
     assert said(caller.send("1")) == ["utter_sighting_recorded"]
