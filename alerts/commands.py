@@ -1,7 +1,8 @@
 """Command-line commands for missing-person alerts, added to ``tsunagu`` by ``register``.
 
-``alert list|show|approve|widen|found|cancel|cap|tick`` (until a staff console exists,
-staff decide here) and ``helper reconfirm-due`` (the yearly re-confirmation of
+``alert list|show|approve|widen|found|cancel|cap|tick``, ``alert family`` (link a family
+member's chat), ``alert sighting confirm|forward`` (until a staff console exists, staff
+decide here; the staff API offers the same) and ``helper reconfirm-due`` (the yearly re-confirmation of
 cooperators). ``bot/cli.py`` hands in what lies above this package: the effects
 dispatcher that starts the fan-out once a decision is committed, and housekeeping's
 jobs for ``alert tick``. Every command first brings the database up to date with
@@ -19,14 +20,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alerts import lifecycle
-from alerts.cap import to_cap
+from alerts import lifecycle, sightings
+from alerts.cap import export_cap
 from alerts.cooperators import due_for_reconfirmation, lapse_unconfirmed
-from alerts.fanout.enqueue import progress
-from alerts.texts import last_seen_label
+from alerts.fanout.enqueue import progress, waiting_later
+from alerts.fanout.items import configured_channels
+from alerts.texts import last_seen_label, render_forwarded_sighting
 from bot.console_io import database_session, err, fail, local_time, out, table
+from bot.domain import load_domain
 from bot.messages import Effect, EffectKind
-from bot.models import Alert, AlertStatus, Cooperator, Sighting
+from bot.models import Alert, AlertStatus, Sighting, utcnow
 from bot.settings import settings
 from routing.directory import prepare_database
 
@@ -86,7 +89,9 @@ def show(alert_id: int) -> None:
             "radius_km": alert.radius_km, "approved_by": alert.approved_by,
             "progress": progress(session, alert.id),
             "sightings": [{"id": s.id, "group_id": s.group_id, "town_id": s.town_id, "text": s.text,
-                           "seen_at": local_time(s.seen_at) or None} for s in sightings],
+                           "seen_at": local_time(s.seen_at) or None, "confirmed": s.confirmed_at is not None,
+                           "forwarded_family": local_time(s.forwarded_family_at) or None,
+                           "forwarded_police": local_time(s.forwarded_police_at) or None} for s in sightings],
             "stats": alert.stats,
         }
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -98,23 +103,29 @@ def cap(
         str | None, typer.Option("--type", help="Alert, Update or Cancel (default: current state).")
     ] = None,
 ) -> None:
-    """Print the alert as a CAP 1.2 XML message."""
+    """Print a CAP 1.2 message of the alert exactly as it was issued (a Draft while pending)."""
     if msg_type not in (None, "Alert", "Update", "Cancel"):
         fail("--type must be Alert, Update or Cancel")
     kind: Literal["Alert", "Update", "Cancel"] | None = msg_type  # type: ignore[assignment]
     prepare_database()
     with database_session() as session:
         alert = _alert(session, alert_id)
-        typer.echo(to_cap(alert, kind, area_desc=last_seen_label(session, alert) or None))
+        xml = export_cap(session, alert, kind)
+        if xml is None:
+            fail(f"no {kind or 'CAP'} message was issued for alert {alert_id}")
+        typer.echo(xml)
 
 
 # --------------------------------------------------------------------------- alert: decisions
 
 
-def _decide(alert_id: int, by: str, decision: Decision, done: str, after_commit: EffectsRunner) -> None:
+def _decide(alert_id: int, by: str, decision: Decision, done: str, after_commit: EffectsRunner,
+            *, force: bool = False) -> None:
     prepare_database()
     with database_session() as session:
         alert = _alert(session, alert_id, lock=True)
+        if decision is lifecycle.approve and alert.status == AlertStatus.pending and not force:
+            _refuse_unreachable(session, alert)
         try:
             queued = decision(session, alert, by=by)
         except lifecycle.AlertError as error:
@@ -129,42 +140,128 @@ def _decide(alert_id: int, by: str, decision: Decision, done: str, after_commit:
         _send_here(alert_id)
 
 
+def _refuse_unreachable(session: Session, alert: Alert) -> None:
+    """An approval must not skip cooperators silently because a channel has no settings here."""
+    preview = lifecycle.preview_approval(session, alert)
+    if preview.unreachable:
+        within = "in the whole city" if preview.radius_km is None else f"within {preview.radius_km:g} km"
+        fail(f"{preview.unreachable} cooperators {within} can be reached only on channels this installation "
+             f"has no settings for (configured: {', '.join(configured_channels()) or 'none'}); set the channel's "
+             "TSUNAGU_* settings (docs/channels.md) and approve again, or approve with --force to send to the "
+             "others only.")
+
+
 def _reach(session: Session, alert: Alert, queued: int) -> tuple[str, str | None]:
     """How many cooperators an approved alert reaches, and a warning when it reaches nobody."""
     # One alert message per cooperator: the messages queued are the cooperators reached.
     within = "in the whole city" if alert.radius_km is None else f"within {alert.radius_km:g} km"
-    said = f"alert {alert.id} approved: {queued} cooperators reached {within}"
-    if queued:
-        return said, None
-    registered = session.scalar(select(func.count()).select_from(Cooperator).where(Cooperator.active.is_(True)))
-    if not registered:
-        return said, "no cooperators are registered at all: nobody receives this alert."
-    return said, (f"none of the {registered} registered cooperators is {within} of the last-seen place "
-                  "(or reachable on a configured channel); the alert widens on schedule, "
-                  f"or now with `tsunagu alert widen {alert.id}`.")
+    return f"alert {alert.id} approved: {queued} cooperators reached {within}", lifecycle.reach_warning(
+        session, alert, queued)
 
 
 def _send_here(alert_id: int) -> None:
-    """Embedded default: this process is the sender, so it stays until the queue is empty."""
+    """Embedded default: this process is the sender, so it stays while messages are due now.
+
+    Rows due only later (a retry after a failure, a cooperator who opted out of night
+    alerts) are left to ``tsunagu serve`` or a worker: the command never waits for them.
+    """
     # Platform SDKs (LINE, Telegram, Twilio) load only when this command sends.
     from alerts.fanout import runner
 
-    def counts() -> tuple[int, int]:
+    def counts() -> tuple[int, int, int]:
         with database_session() as session:
             state = progress(session, alert_id)
-        return state["sent"] + state["failed"] + state["cancelled"], sum(state.values())
+            later = waiting_later(session, alert_id, now=utcnow())
+        return state["sent"] + state["failed"] + state["cancelled"], sum(state.values()), later
 
     try:
         with Progress(TextColumn("sending"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
             task = bar.add_task("sending")
             while not runner.wait(1.0):
-                done, total = counts()
+                done, total, later = counts()
                 bar.update(task, completed=done, total=total)
-            done, total = counts()
+                if done + later >= total:  # what is left is due later: the runner sleeps until then
+                    break
+            done, total, later = counts()
             bar.update(task, completed=done, total=total)
     except KeyboardInterrupt:
         err.print("stopped: the rest stays queued for `tsunagu fanout process` or `tsunagu serve`")
         raise typer.Exit(code=130) from None
+    if later:
+        err.print(f"{later} messages are due later (a retry, or night alerts declined): "
+                  "`tsunagu serve` or `tsunagu worker` sends them then", highlight=False)
+
+
+# --------------------------------------------------------------------------- alert: family and sightings
+
+
+def link_family(
+    alert_id: int,
+    channel: Annotated[str, typer.Option(help="The chat they are reached on: line or telegram.")],
+    user_id: Annotated[str, typer.Option("--user-id", help="Their LINE user id or Telegram chat id.")],
+    by: By = "cli",
+) -> None:
+    """Link a family member the desk names to an alert: forwarded sightings reach their chat too."""
+    if channel not in ("line", "telegram"):
+        fail("--channel must be line or telegram")
+    prepare_database()
+    with database_session() as session:
+        try:
+            link = lifecycle.link_family(session, _alert(session, alert_id), channel=channel, user_id=user_id, by=by)
+        except lifecycle.AlertError as error:
+            fail(str(error))
+        typer.echo(f"alert {alert_id}: family contact {link.contact_id} linked ({link.role})")
+
+
+def _sighting(session: Session, sighting_id: int) -> Sighting:
+    sighting = session.get(Sighting, sighting_id)
+    if sighting is None:
+        fail(f"no sighting {sighting_id}")
+    return sighting
+
+
+def confirm_sighting(sighting_id: int, by: By = "cli") -> None:
+    """Confirm a sighting: the next widening says the person was last seen there and then."""
+    prepare_database()
+    with database_session() as session:
+        try:
+            sightings.confirm_sighting(session, _sighting(session, sighting_id), by=by)
+        except lifecycle.AlertError as error:
+            fail(str(error))
+    typer.echo(f"sighting {sighting_id} confirmed")
+
+
+def _forward_app(after_commit: EffectsRunner) -> Callable[..., None]:
+    def forward(
+        sighting_id: int,
+        to: Annotated[Literal["family", "police"], typer.Option("--to", help="family (their chat) or police.")],
+        by: By = "cli",
+    ) -> None:
+        """Forward a sighting to the family's chat, or to the police (e-mail when
+        TSUNAGU_ALERT_POLICE_EMAIL is set; the printable summary is printed either way)."""
+        prepare_database()
+        with database_session() as session:
+            sighting = _sighting(session, sighting_id)
+            try:
+                queued = sightings.forward_sighting(session, sighting, to, by=by)
+            except lifecycle.AlertError as error:
+                fail(str(error))
+            alert_id = sighting.alert_id
+            summary = (render_forwarded_sighting(session, load_domain(settings.domain_path), "police", sighting_id, "ja")
+                       if to == "police" else None)
+        after_commit([Effect(EffectKind.alert_queued, {"alert_id": alert_id, "queued": queued})])
+        typer.echo(f"sighting {sighting_id} forwarded to the {to}: {queued} messages queued")
+        if summary is not None:
+            typer.echo(summary)
+        if not queued:
+            err.print("[yellow]warning:[/yellow] " + (
+                "no family chat is linked to this alert on a configured channel (`tsunagu alert family`)"
+                if to == "family" else "no police e-mail address is set (TSUNAGU_ALERT_POLICE_EMAIL): "
+                "hand them the summary above"), highlight=False)
+        elif not settings.redis_url:
+            _send_here(alert_id)
+
+    return forward
 
 
 def _alert_app(after_commit: EffectsRunner, due_jobs: DueJobs) -> typer.Typer:
@@ -173,9 +270,14 @@ def _alert_app(after_commit: EffectsRunner, due_jobs: DueJobs) -> typer.Typer:
     alert_app.command("show")(show)
 
     @alert_app.command("approve")
-    def approve(alert_id: int, by: By) -> None:
+    def approve(
+        alert_id: int,
+        by: By,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Approve even if some cooperators can be reached only on unconfigured channels.")] = False,
+    ) -> None:
         """Approve a pending alert: it goes to the cooperators within the first radius, nearest first."""
-        _decide(alert_id, by, lifecycle.approve, "approved", after_commit)
+        _decide(alert_id, by, lifecycle.approve, "approved", after_commit, force=force)
 
     @alert_app.command("widen")
     def widen(alert_id: int, by: By = "cli") -> None:
@@ -193,6 +295,12 @@ def _alert_app(after_commit: EffectsRunner, due_jobs: DueJobs) -> typer.Typer:
         _decide(alert_id, by, lifecycle.cancel, "cancelled", after_commit)
 
     alert_app.command("cap")(cap)
+    alert_app.command("family")(link_family)
+    sighting_app = typer.Typer(help="Sightings: confirm one, forward one to the family or the police.",
+                               no_args_is_help=True)
+    sighting_app.command("confirm")(confirm_sighting)
+    sighting_app.command("forward")(_forward_app(after_commit))
+    alert_app.add_typer(sighting_app, name="sighting")
 
     @alert_app.command("tick")
     def tick() -> None:

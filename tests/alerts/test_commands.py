@@ -16,10 +16,17 @@ from alerts.lifecycle import create_from_case
 from bot.cli import after_commit, due_jobs
 from bot.console_io import out
 from bot.db import session_scope
-from bot.models import Alert, AlertStatus, OutboxItem, utcnow
+from bot.models import Alert, AlertStatus, CaseEvent, Contact, OutboxItem, OutboxState, Sighting, utcnow
+from bot.settings import settings
 from tests.alerts.conftest import Kicks, add_cooperator, missing_case
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def first_stage_as_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first stage keeps its configured 1 km unless a test is about its growth."""
+    monkeypatch.setattr(settings, "alert_min_first_stage", 0)
 
 
 @pytest.fixture
@@ -87,8 +94,11 @@ def test_cancel_and_cap(cli: typer.Typer, alert_id: int) -> None:
     cap = runner.invoke(cli, ["alert", "cap", str(alert_id)])
     assert cap.exit_code == 0 and "<msgType>Alert</msgType>" in cap.stdout and "中央区 本町" in cap.stdout
     assert runner.invoke(cli, ["alert", "cap", str(alert_id), "--type", "Bogus"]).exit_code == 1
+    assert runner.invoke(cli, ["alert", "cap", str(alert_id), "--type", "Cancel"]).exit_code == 1, "never issued"
+    assert runner.invoke(cli, ["alert", "approve", str(alert_id), "--by", "sato"]).exit_code == 0
     assert runner.invoke(cli, ["alert", "cancel", str(alert_id)]).exit_code == 0
     assert "<msgType>Cancel</msgType>" in runner.invoke(cli, ["alert", "cap", str(alert_id)]).stdout
+    assert "<msgType>Alert</msgType>" in runner.invoke(cli, ["alert", "cap", str(alert_id), "--type", "Alert"]).stdout
 
 
 def test_tick_widens_what_is_due(cli: typer.Typer, db_url: str, alert_id: int) -> None:
@@ -112,3 +122,96 @@ def test_helper_reconfirm_due_lists_and_lapses(cli: typer.Typer, db_url: str) ->
     lapsed = runner.invoke(cli, ["helper", "reconfirm-due", "--lapse"])
     assert "lapsed: 1" in lapsed.stdout
     assert "due: 0" in runner.invoke(cli, ["helper", "reconfirm-due"]).stdout
+
+
+# --------------------------------------------------------------------------- issue 17: reach, channels, sightings
+
+
+def test_approval_reaches_enough_cooperators_and_says_how_many(cli: typer.Typer, db_url: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "alert_min_first_stage", 2)
+    with session_scope(db_url) as session:
+        add_cooperator(session, "chuo-1-1")
+        add_cooperator(session, "chuo-1-3")  # 元町, about 1.7 km away
+        alert_id = create_from_case(session, missing_case(session)).id
+    approved = runner.invoke(cli, ["alert", "approve", str(alert_id), "--by", "sato"])
+    assert approved.exit_code == 0 and "2 cooperators reached within 1.7 km" in approved.stdout
+
+
+def test_approval_refuses_to_skip_cooperators_on_unconfigured_channels(cli: typer.Typer, db_url: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    with session_scope(db_url) as session:
+        add_cooperator(session, "chuo-1-1", channel="line")
+        add_cooperator(session, "chuo-1-1", channel="telegram", address="31337")
+        alert_id = create_from_case(session, missing_case(session)).id
+    monkeypatch.setattr(settings, "line_channel_access_token", "")
+    monkeypatch.setattr(settings, "telegram_bot_token", "")
+    refused = runner.invoke(cli, ["alert", "approve", str(alert_id), "--by", "sato"])
+    assert refused.exit_code == 1 and "2 cooperators" in refused.stderr and "--force" in refused.stderr
+    with session_scope(db_url) as session:
+        assert session.get(Alert, alert_id).status == AlertStatus.pending, "nothing approved"
+    forced = runner.invoke(cli, ["alert", "approve", str(alert_id), "--by", "sato", "--force"])
+    assert forced.exit_code == 0 and "0 cooperators reached" in forced.stdout and "warning" in forced.stderr
+
+
+def test_widen_does_not_wait_for_messages_due_later(cli: typer.Typer, db_url: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    with session_scope(db_url) as session:
+        add_cooperator(session, "chuo-1-1")
+        night_owl = add_cooperator(session, "chuo-1-3")  # 1.7 km: reached by the widening
+        alert_id = create_from_case(session, missing_case(session)).id
+    assert runner.invoke(cli, ["alert", "approve", str(alert_id), "--by", "sato"]).exit_code == 0
+    waits: list[float | None] = []
+
+    def sender_sleeping_until_morning(timeout: float | None = None) -> bool:
+        """The embedded sender as it is with a row held for the morning: sends what is due, never idle."""
+        waits.append(timeout)
+        assert len(waits) < 20, "the command is still waiting for a row due hours later"
+        with session_scope(db_url) as session:
+            for row in session.scalars(select(OutboxItem).where(OutboxItem.state == OutboxState.queued)):
+                if row.cooperator_id == night_owl.id:
+                    row.next_attempt_at = utcnow() + timedelta(hours=2)  # opted out of night alerts
+                else:
+                    row.state = OutboxState.sent
+        return False
+
+    monkeypatch.setattr("alerts.fanout.runner.wait", sender_sleeping_until_morning)
+    widened = runner.invoke(cli, ["alert", "widen", str(alert_id)])
+    assert widened.exit_code == 0 and "1 messages queued" in widened.stdout
+    assert "1 messages are due later" in widened.stderr and waits
+
+
+def test_family_and_sightings_from_the_command_line(cli: typer.Typer, db_url: str, kicks: Kicks,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    with session_scope(db_url) as session:
+        add_cooperator(session, "chuo-1-1")
+        alert = create_from_case(session, missing_case(session))
+        sighting = Sighting(alert_id=alert.id, town_id="chuo-1-3", seen_at=utcnow(), text="駅の東口")
+        session.add(sighting)
+        session.flush()
+        alert_id, sighting_id = alert.id, sighting.id
+    assert runner.invoke(cli, ["alert", "approve", str(alert_id), "--by", "sato"]).exit_code == 0
+    linked = runner.invoke(cli, ["alert", "family", str(alert_id), "--channel", "line", "--user-id", "U-son"])
+    assert linked.exit_code == 0, linked.output
+    assert runner.invoke(cli, ["alert", "family", str(alert_id), "--channel", "fax", "--user-id", "1"]).exit_code == 1
+
+    assert runner.invoke(cli, ["alert", "sighting", "confirm", str(sighting_id), "--by", "sato"]).exit_code == 0
+    to_family = runner.invoke(cli, ["alert", "sighting", "forward", str(sighting_id), "--to", "family"])
+    assert to_family.exit_code == 0 and "1 messages queued" in to_family.stdout
+    to_police = runner.invoke(cli, ["alert", "sighting", "forward", str(sighting_id), "--to", "police"])
+    assert to_police.exit_code == 0 and "0 messages queued" in to_police.stdout
+    assert "TSUNAGU_ALERT_POLICE_EMAIL" in to_police.stderr and "駅の東口" in to_police.stdout, "the printable summary"
+    monkeypatch.setattr(settings, "alert_police_email", "seian@police.example.jp")
+    assert "1 messages queued" in runner.invoke(cli, ["alert", "sighting", "forward", str(sighting_id),
+                                                      "--to", "police"]).stdout
+    assert runner.invoke(cli, ["alert", "sighting", "forward", "999", "--to", "family"]).exit_code == 1
+    with session_scope(db_url) as session:
+        son = session.scalars(select(Contact).where(Contact.channel_user_id == "U-son")).one()
+        rows = session.scalars(select(OutboxItem).where(OutboxItem.sighting_id == sighting_id)
+                               .order_by(OutboxItem.id)).all()
+        assert [(row.channel, row.address, row.contact_id) for row in rows] == [
+            ("line", "U-son", son.id), ("email", "seian@police.example.jp", None)]
+        kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == session.get(
+            Alert, alert_id).case_id)).all()
+        assert {"alert_family_linked", "sighting_confirmed", "sighting_forwarded"} <= set(kinds)
+        assert session.get(Sighting, sighting_id).forwarded_family_at is not None
