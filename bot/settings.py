@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # "thread": deliver cases from a background thread of this process (embedded default);
     # "worker": leave it to `tsunagu deliver` run by cron or a worker (production).
     delivery_mode: Literal["thread", "worker"] = "thread"
+    # How often `serve` and `tsunagu worker` look for queued work whatever happened to its
+    # wake-up (case deliveries, the alert outbox): a lost kick delays by at most this.
+    queue_sweep_seconds: float = Field(default=30.0, gt=0)
 
     # Case handling and privacy.
     first_contact_hours: int = 24

@@ -2,8 +2,9 @@
 
 Every outbox row (``bot.models.OutboxItem``) is one message to one cooperator on one
 channel. Its *kind* says what it carries: an alert (``alert``, ``update``), a closing
-notice (``found``, ``cancelled``), or the yearly re-confirmation request
-(``reconfirm``, no alert). A worker claims rows as :class:`Item` s of a :class:`Batch`;
+notice (``found``, ``cancelled``), the yearly re-confirmation request
+(``reconfirm``, no alert), or a sighting the desk forwards to the family or the police
+(``family:<sighting>``, ``police:<sighting>``: no cooperator). A worker claims rows as :class:`Item` s of a :class:`Batch`;
 a sender says what happened to each as an :class:`Outcome`.
 """
 
@@ -18,14 +19,18 @@ from bot.settings import Settings, settings
 __all__ = [
     "ALERT_KINDS",
     "CHANNELS",
+    "FORWARD_TARGETS",
     "NOTICE_KINDS",
     "RECONFIRM_KIND",
     "SENT",
+    "WITHDRAW_KIND",
     "Batch",
     "Item",
     "Outcome",
     "Status",
     "configured_channels",
+    "forward_kind",
+    "parse_forward_kind",
     "quiet_until",
 ]
 
@@ -40,6 +45,30 @@ NOTICE_KINDS = ("found", "cancelled")
 
 RECONFIRM_KIND = "reconfirm"
 """The yearly re-confirmation request: a row of a cooperator, not of an alert."""
+
+WITHDRAW_KIND = "withdraw"
+"""After found or cancelled: delete the alert's messages where the platform allows it
+(Telegram ``deleteMessage``), else follow them with the closing notice."""
+
+FORWARD_TARGETS = ("family", "police")
+"""Whom the desk may forward a sighting to: the alert's family (their chat) or the police (e-mail)."""
+
+
+def forward_kind(target: str, sighting_id: int) -> str:
+    """The kind of a row forwarding one sighting: ``family:12`` or ``police:12``.
+
+    The sighting is part of the kind because a pass renders one text per (alert, kind,
+    language): two sightings forwarded at once must not share a text.
+    """
+    if target not in FORWARD_TARGETS:
+        raise ValueError(f"a sighting is forwarded to {FORWARD_TARGETS}, not {target!r}")
+    return f"{target}:{sighting_id}"
+
+
+def parse_forward_kind(kind: str) -> tuple[str, int] | None:
+    """``("family", 12)`` for ``family:12``; None for any other kind."""
+    target, _, number = kind.partition(":")
+    return (target, int(number)) if target in FORWARD_TARGETS and number.isdigit() else None
 
 
 def configured_channels(config: Settings | None = None) -> tuple[str, ...]:
@@ -102,11 +131,18 @@ class Status(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of sending one row: a status, why (no message text), and a wait in seconds."""
+    """The result of sending one row: a status, why (no message text), and a wait in seconds.
+
+    A sent row may carry the platform's ids: ``request_id`` (LINE's ``x-line-request-id``
+    of the accepted request) and ``message_id`` (Telegram's ``message_id``), stored on
+    the row so that the message can be withdrawn.
+    """
 
     status: Status
     reason: str | None = None
     after: float = 0.0
+    request_id: str | None = None
+    message_id: str | None = None
 
 
 SENT = Outcome(Status.sent)
@@ -118,12 +154,16 @@ class Item:
 
     id: int
     alert_id: int | None
-    cooperator_id: int
+    cooperator_id: int | None  # None: a forwarded sighting to the family or the police
     kind: str
     address: str
     distance_m: float
     fail_count: int
     language: str
+    # LINE: the X-Line-Retry-Key of the multicast carrying the row, and whether this
+    # claim made it (a key never sent before cannot have been accepted already).
+    retry_key: str | None = None
+    new_key: bool = False
 
 
 @dataclass

@@ -12,9 +12,17 @@ back-off of ``bot.workqueue``:
   that died: the next claim takes them again *as the same group* (every row that
   carried the token), so a LINE multicast is repeated with the same
   ``X-Line-Retry-Key`` and LINE drops the duplicate.
+* **Retry keys.** A LINE group's ``X-Line-Retry-Key`` is a random UUID stored on its
+  rows when they are claimed (unique per installation and per row set: a second
+  database on the same LINE channel never reuses one), kept while the send may have
+  been accepted (``hold``, a worker that died) and cleared when a row goes back to the
+  queue. LINE's 409 counts as sent only for a key that was sent before (see
+  ``alerts.fanout.senders.LineSender``).
 * **Screen.** Before sending, rows of cooperators who unsubscribed are cancelled,
-  rows in a cooperator's quiet hours wait until those end, and rows whose endpoint
-  was deactivated move to the cooperator's next endpoint.
+  rows in a cooperator's quiet hours wait until those end (a missing-person alert and
+  its notices do not, unless the cooperator opted out of night alerts), and rows whose
+  endpoint was deactivated move to the cooperator's next endpoint. A sighting the desk
+  forwards to the family or the police has no cooperator and is sent as it is.
 * **Record.** ``sent``; ``later`` (429 / RetryAfter: back to the queue after the
   wait, the fail count untouched — nothing is lost to a rate limit); ``retry`` (fail
   count + 1, exponential back-off, ``failed`` after ``fanout_max_attempts``);
@@ -22,7 +30,13 @@ back-off of ``bot.workqueue``:
   may have been accepted); ``gone`` (the platform says the user blocked the bot or
   does not exist: the endpoint is deactivated and the row moves to the next one);
   ``failed``. Every update is guarded by the lease token, so a worker that lost its
-  lease cannot overwrite what another one did.
+  lease cannot overwrite what another one did. A sent row keeps the platform's ids
+  (LINE's request id, Telegram's message id).
+* **Failed.** :func:`failed_rows` lists the rows that exhausted their attempts (staff
+  API, ``tsunagu deliver --failed``); :func:`retry_failed` queues them again.
+* **Withdraw.** :func:`enqueue_withdrawals`, once an alert is found or cancelled:
+  a ``withdraw`` row per cooperator reached on Telegram (its messages are deleted);
+  the others are sure to get the closing notice.
 
 A ``found`` or ``cancelled`` notice goes only to cooperators whose alert was sent:
 rows still in flight when staff end an alert get theirs when they are recorded. A
@@ -32,8 +46,10 @@ re-confirmation request that was sent marks its cooperator as asked in this cycl
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -41,16 +57,48 @@ from sqlalchemy import CursorResult, Table, and_, bindparam, func, or_, select, 
 from sqlalchemy.orm import Session
 
 from alerts.fanout.enqueue import queue_notices
-from alerts.fanout.items import ALERT_KINDS, RECONFIRM_KIND, Batch, Item, Outcome, Status, configured_channels, quiet_until
-from bot.models import Alert, AlertStatus, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState
+from alerts.fanout.items import (
+    ALERT_KINDS,
+    WITHDRAW_KIND,
+    NOTICE_KINDS,
+    RECONFIRM_KIND,
+    Batch,
+    Item,
+    Outcome,
+    Status,
+    configured_channels,
+    quiet_until,
+)
+from bot.models import Alert, AlertStatus, Contact, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, utcnow
 from bot.settings import Settings, settings
-from bot.workqueue import Backoff, claim_due, lease_expired, lease_token
+from bot.workqueue import Backoff, claim_due, lease_expired, lease_token, renew_claims
 
-__all__ = ["claim", "next_due", "record", "renew", "retry_backoff"]
+__all__ = [
+    "RESEND_COMMAND",
+    "FailedRow",
+    "claim",
+    "enqueue_withdrawals",
+    "failed_rows",
+    "message_ids",
+    "new_retry_key",
+    "next_due",
+    "record",
+    "renew",
+    "retry_backoff",
+    "retry_failed",
+]
 
 log = logging.getLogger(__name__)
 
 _OUTBOX = cast(Table, OutboxItem.__table__)
+RESEND_COMMAND = "tsunagu deliver --retry-failed"
+# Channels whose messages a withdraw deletes; elsewhere the closing notice follows them.
+DELETABLE_CHANNELS = ("telegram",)
+
+
+def new_retry_key() -> str:
+    """A fresh ``X-Line-Retry-Key``: random, so no other installation can hold it."""
+    return str(uuid.uuid4())
 
 
 def retry_backoff(config: Settings | None = None) -> Backoff:
@@ -122,8 +170,30 @@ def claim(session: Session, channel: str, limit: int, *, now: datetime, config: 
         session.commit()
         return None
     batch = _screen(session, Batch(channel, token), ids, now, config)
+    if channel == "line":
+        _key_groups(session, batch)
     session.commit()
     return batch
+
+
+def _key_groups(session: Session, batch: Batch) -> None:
+    """Give each group of a LINE batch its retry key, stored before anything is sent.
+
+    A group whose rows already share a key (taken back from a worker that died, or held
+    after a time-out) keeps it, so LINE refuses a repeat; any other group gets a new one.
+    """
+    stored = {row_id: key for row_id, key in session.execute(
+        select(OutboxItem.id, OutboxItem.retry_key).where(OutboxItem.id.in_([item.id for item in batch.items]))
+    )}
+    keyed: list[Item] = []
+    for items in batch.groups().values():
+        keys = {stored.get(item.id) for item in items}
+        kept = next(iter(keys)) if len(keys) == 1 else None
+        key = kept or new_retry_key()
+        if kept is None:
+            session.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_([item.id for item in items])).values(retry_key=key))
+        keyed += [replace(item, retry_key=key, new_key=kept is None) for item in items]
+    batch.items = keyed
 
 
 def _screen(session: Session, batch: Batch, ids: list[int], now: datetime, config: Settings) -> Batch:
@@ -136,21 +206,30 @@ def _screen(session: Session, batch: Batch, ids: list[int], now: datetime, confi
     rows = session.execute(
         select(
             OutboxItem.id, OutboxItem.alert_id, OutboxItem.cooperator_id, OutboxItem.kind, OutboxItem.address,
-            OutboxItem.distance_m, OutboxItem.fail_count, Cooperator.language, Cooperator.active,
-            Cooperator.quiet_start, Cooperator.quiet_end, CooperatorEndpoint.active,
+            OutboxItem.distance_m, OutboxItem.fail_count, func.coalesce(Cooperator.language, Contact.language, "ja"),
+            Cooperator.active, Cooperator.quiet_start, Cooperator.quiet_end, Cooperator.night_alerts,
+            CooperatorEndpoint.active,
         )
-        .join(Cooperator, Cooperator.id == OutboxItem.cooperator_id)
+        # A forwarded sighting goes to the family (a contact) or the police: no cooperator to screen.
+        .outerjoin(Cooperator, Cooperator.id == OutboxItem.cooperator_id)
+        .outerjoin(Contact, Contact.id == OutboxItem.contact_id)
         .outerjoin(CooperatorEndpoint, endpoint)
         .where(OutboxItem.id.in_(ids))
         .order_by(OutboxItem.distance_m, OutboxItem.id)
     ).all()
     unsubscribed, quiet, moved = [], [], []
-    for row_id, alert_id, cooperator_id, kind, address, distance, fails, language, active, qs, qe, reachable in rows:
-        if not active:
+    for (row_id, alert_id, cooperator_id, kind, address, distance, fails, language, active, qs, qe, night,
+         reachable) in rows:
+        # A missing person is searched for at night too: quiet hours hold only the other
+        # messages, or everything for a cooperator who explicitly opted out of night alerts.
+        held_at_night = kind not in ALERT_KINDS + NOTICE_KINDS or not night
+        if cooperator_id is None:
+            batch.items.append(Item(row_id, alert_id, cooperator_id, kind, address, distance, fails, language))
+        elif not active:
             unsubscribed.append(row_id)
         elif not reachable:
             moved.append((row_id, cooperator_id))
-        elif (until := quiet_until(now, qs, qe, config)) is not None:
+        elif held_at_night and (until := quiet_until(now, qs, qe, config)) is not None:
             quiet.append({"row_id": row_id, "due": until})
         else:
             batch.items.append(Item(row_id, alert_id, cooperator_id, kind, address, distance, fails, language))
@@ -162,7 +241,7 @@ def _screen(session: Session, batch: Batch, ids: list[int], now: datetime, confi
     if quiet:
         session.execute(
             update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"))
-            .values(state=OutboxState.queued, claimed_at=None, next_attempt_at=bindparam("due")),
+            .values(state=OutboxState.queued, claimed_at=None, next_attempt_at=bindparam("due"), retry_key=None),
             quiet,
         )
     for row_id, cooperator_id in moved:
@@ -188,7 +267,7 @@ def _fall_back(session: Session, batch: Batch, row_id: int, cooperator_id: int, 
     session.execute(
         update(_OUTBOX)
         .where(_OUTBOX.c.id == row_id, _OUTBOX.c.state == OutboxState.sending, _OUTBOX.c.claimed_at == batch.lease)
-        .values(claimed_at=None, **values)
+        .values(claimed_at=None, retry_key=None, **values)
     )
 
 
@@ -204,19 +283,14 @@ def renew(session: Session, batch: Batch, items: Sequence[Item], *, now: datetim
     Returns:
         How many rows were still ours (fewer when another worker took some back).
     """
-    token = lease_token(now)
-    ids = [item.id for item in items]
-    result = cast(CursorResult[Any], session.execute(
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id.in_(ids), _OUTBOX.c.state == OutboxState.sending, _OUTBOX.c.claimed_at == batch.lease)
-        .values(claimed_at=token)
-    ))
-    renewed = result.rowcount
+    token, still = renew_claims(session, _OUTBOX, [item.id for item in items], column="claimed_at",
+                                token=batch.lease, now=now, held=_OUTBOX.c.state == OutboxState.sending)
     session.commit()
     batch.lease = token
-    if renewed < len(ids):
-        log.warning("%s: %d of %d rows were taken back by another worker", batch.channel, len(ids) - renewed, len(ids))
-    return renewed
+    if len(still) < len(items):
+        log.warning("%s: %d of %d rows were taken back by another worker", batch.channel, len(items) - len(still),
+                    len(items))
+    return len(still)
 
 
 def record(
@@ -237,41 +311,55 @@ def record(
         config: settings (back-off, attempts, lease); the process's by default.
 
     Returns:
-        Counts by what happened: sent, later, retry, hold, gone, failed.
+        Counts by what happened: sent, later, retry, hold, gone, failed; ``lost`` for rows
+        another worker took back (nothing is written for them: the batch should stop).
     """
     config = config or settings
     mine = and_(_OUTBOX.c.state == OutboxState.sending, _OUTBOX.c.claimed_at == batch.lease)
+    held = set(session.scalars(select(_OUTBOX.c.id).where(_OUTBOX.c.id.in_([item.id for item, _ in results]), mine)))
     by_status: dict[Status, list[tuple[Item, Outcome]]] = {status: [] for status in Status}
     for item, outcome in results:
-        by_status[outcome.status].append((item, outcome))
+        if item.id in held:
+            by_status[outcome.status].append((item, outcome))
     counts: Counter[str] = Counter({status.value: len(pairs) for status, pairs in by_status.items() if pairs})
+    if len(held) < len(results):
+        counts["lost"] = len(results) - len(held)
+        log.warning("%s: %d rows were taken back by another worker", batch.channel, counts["lost"])
 
-    sent_ids = [item.id for item, _ in by_status[Status.sent]]
-    if sent_ids:
+    sent = [{"row_id": item.id, "request": outcome.request_id, "message": outcome.message_id}
+            for item, outcome in by_status[Status.sent]]
+    if sent:
         session.execute(
-            update(_OUTBOX).where(_OUTBOX.c.id.in_(sent_ids), mine)
-            .values(state=OutboxState.sent, sent_at=now, last_failure_reason=None)
+            update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"), mine)
+            .values(state=OutboxState.sent, sent_at=now, last_failure_reason=None, request_id=bindparam("request"),
+                    message_id=bindparam("message")),
+            sent,
         )
     later = [{"row_id": item.id, "due": now + timedelta(seconds=outcome.after), "reason": outcome.reason}
              for item, outcome in by_status[Status.later]]
     if later:
+        # Back in the queue: the next claim groups it anew, under a new retry key.
         session.execute(
             update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"), mine)
             .values(state=OutboxState.queued, claimed_at=None, next_attempt_at=bindparam("due"),
-                    last_failure_reason=bindparam("reason")),
+                    last_failure_reason=bindparam("reason"), retry_key=None),
             later,
         )
     failures = [_failure(item, outcome, now, config) for item, outcome in by_status[Status.retry]]
     failures += [{"row_id": item.id, "new_state": OutboxState.failed, "fails": item.fail_count + 1, "due": None,
                   "claimed": None, "reason": outcome.reason} for item, outcome in by_status[Status.failed]]
     failures += _holds(by_status[Status.hold], now, config)
-    if failures:
-        session.execute(
-            update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"), mine)
-            .values(state=bindparam("new_state"), fail_count=bindparam("fails"), next_attempt_at=bindparam("due"),
-                    claimed_at=bindparam("claimed"), last_failure_reason=bindparam("reason")),
-            failures,
-        )
+    # A held group keeps its retry key (LINE may have accepted it); any other row gets a new one.
+    held = [failure for failure in failures if failure["new_state"] == OutboxState.sending]
+    requeued = [failure for failure in failures if failure["new_state"] != OutboxState.sending]
+    for rows, values in ((held, {}), (requeued, {"retry_key": None})):
+        if rows:
+            session.execute(
+                update(_OUTBOX).where(_OUTBOX.c.id == bindparam("row_id"), mine)
+                .values(state=bindparam("new_state"), fail_count=bindparam("fails"), next_attempt_at=bindparam("due"),
+                        claimed_at=bindparam("claimed"), last_failure_reason=bindparam("reason"), **values),
+                rows,
+            )
     for item, outcome in by_status[Status.gone]:
         session.execute(
             update(CooperatorEndpoint)
@@ -318,6 +406,7 @@ def _follow_ended_alerts(session: Session, delivered: list[Item], now: datetime)
     for alert_id, status in ended.items():
         cooperators = [item.cooperator_id for item in delivered if item.alert_id == alert_id]
         queue_notices(session, alert_id, status.value, cooperator_ids=cooperators, now=now)
+        enqueue_withdrawals(session, alert_id, cooperator_ids=cooperators, now=now)
 
 
 def _note_requests_sent(session: Session, delivered: list[Item], now: datetime) -> None:
@@ -327,6 +416,121 @@ def _note_requests_sent(session: Session, delivered: list[Item], now: datetime) 
             update(Cooperator).where(Cooperator.id.in_([item.cooperator_id for item in delivered]))
             .values(reconfirm_requested_at=now).execution_options(synchronize_session=False)
         )
+
+
+# --------------------------------------------------------------------------- withdrawing an ended alert
+
+
+def enqueue_withdrawals(
+    session: Session, alert_id: int, *, cooperator_ids: Sequence[int | None] | None = None, now: datetime | None = None
+) -> int:
+    """Withdraw a found or cancelled alert's messages from the cooperators who were sent them.
+
+    Where the platform lets a bot delete its messages (Telegram ``deleteMessage``, by
+    the message ids stored when they were sent), a ``withdraw`` row deletes them; where
+    it does not (LINE has no deletion of pushed messages; e-mail, SMS), the cooperator
+    is sure to get the closing notice saying the search has ended (queued here unless
+    it already is). Runs in the caller's transaction; kick the senders after committing.
+    Running it again adds nothing.
+
+    Args:
+        session: the caller's session.
+        alert_id: the alert, already found or cancelled.
+        cooperator_ids: only these cooperators (default: everyone the alert reached).
+        now: the current time (aware); the rows are due from then.
+
+    Returns:
+        The number of rows added.
+
+    Raises:
+        ValueError: the alert has not ended.
+    """
+    now = now or utcnow()
+    status = session.scalar(select(Alert.status).where(Alert.id == alert_id))
+    if status not in (AlertStatus.found, AlertStatus.cancelled):
+        raise ValueError(f"alert {alert_id} has not ended ({status}): nothing to withdraw")
+    wanted = None if cooperator_ids is None else set(cooperator_ids)
+    reached = {(cooperator_id, channel) for cooperator_id, channel in session.execute(
+        select(OutboxItem.cooperator_id, OutboxItem.channel)
+        .where(OutboxItem.alert_id == alert_id, OutboxItem.kind.in_(ALERT_KINDS), OutboxItem.state == OutboxState.sent)
+    ) if wanted is None or cooperator_id in wanted}
+    deletable = {cooperator_id for cooperator_id, channel in reached if channel in DELETABLE_CHANNELS}
+    others = {cooperator_id for cooperator_id, _ in reached} - deletable
+    added = 0
+    if deletable:
+        added += queue_notices(session, alert_id, WITHDRAW_KIND, cooperator_ids=deletable, now=now)
+    if others:
+        added += queue_notices(session, alert_id, status.value, cooperator_ids=others, now=now)
+    return added
+
+
+def message_ids(session: Session, items: Sequence[Item]) -> dict[int, list[str]]:
+    """Per ``withdraw`` row, the stored ids of the alert messages sent to its cooperator there."""
+    wanted = {(item.alert_id, item.cooperator_id, item.address): item.id for item in items}
+    found: dict[int, list[str]] = {item.id: [] for item in items}
+    rows = session.execute(
+        select(OutboxItem.alert_id, OutboxItem.cooperator_id, OutboxItem.address, OutboxItem.message_id)
+        .where(OutboxItem.alert_id.in_({item.alert_id for item in items}),
+               OutboxItem.cooperator_id.in_({item.cooperator_id for item in items}),
+               OutboxItem.kind.in_(ALERT_KINDS), OutboxItem.state == OutboxState.sent,
+               OutboxItem.message_id.is_not(None))
+        .order_by(OutboxItem.id)
+    )
+    for alert_id, cooperator_id, address, message_id in rows:
+        if (row_id := wanted.get((alert_id, cooperator_id, address))) is not None:
+            found[row_id].append(message_id)
+    return found
+
+
+# --------------------------------------------------------------------------- failed for good
+
+
+@dataclass(frozen=True)
+class FailedRow:
+    """An outbox row that exhausted its attempts (no address: the staff need the why, not whom)."""
+
+    id: int
+    alert_id: int | None
+    kind: str
+    channel: str
+    fail_count: int
+    reason: str | None
+
+
+def failed_rows(session: Session, alert_ids: Sequence[int] | None = None) -> list[FailedRow]:
+    """The outbox rows that failed for good, newest first (only of ``alert_ids`` when given)."""
+    query = (
+        select(OutboxItem.id, OutboxItem.alert_id, OutboxItem.kind, OutboxItem.channel, OutboxItem.fail_count,
+               OutboxItem.last_failure_reason)
+        .where(OutboxItem.state == OutboxState.failed)
+        .order_by(OutboxItem.id.desc())
+    )
+    if alert_ids is not None:
+        query = query.where(OutboxItem.alert_id.in_(list(alert_ids)))
+    return [FailedRow(*row) for row in session.execute(query)]
+
+
+def retry_failed(session: Session, ids: Sequence[int] | None = None, *, now: datetime | None = None) -> int:
+    """Queue failed rows again with a fresh count of attempts (does not commit; kick after).
+
+    Rows of an alert that has ended since are not sent again: the search is over.
+
+    Args:
+        session: the caller's session.
+        ids: only these rows; every failed one when None.
+        now: the current time (aware); the rows are due from then.
+
+    Returns:
+        How many rows were queued again.
+    """
+    live = or_(_OUTBOX.c.alert_id.is_(None), _OUTBOX.c.kind.not_in(ALERT_KINDS),
+               _OUTBOX.c.alert_id.in_(select(Alert.id).where(Alert.status == AlertStatus.active)))
+    statement = update(_OUTBOX).where(_OUTBOX.c.state == OutboxState.failed, live)
+    if ids is not None:
+        statement = statement.where(_OUTBOX.c.id.in_(list(ids)))
+    result = session.execute(statement.values(state=OutboxState.queued, fail_count=0, next_attempt_at=now or utcnow(),
+                                              claimed_at=None, retry_key=None))
+    return cast(CursorResult[Any], result).rowcount
 
 
 # --------------------------------------------------------------------------- scheduling

@@ -2,15 +2,22 @@
 
 A pass runs one :class:`ChannelWorker` per channel side by side in one event loop:
 each claims a batch (nearest first), sends it group by group (one text per alert,
-kind and language) while renewing the batch's lease, records the outcomes, and goes
-on until nothing of its channel is due or the pass's time is up. Database work runs
-in threads so that one channel's commit never stalls another channel's sends.
+kind and language) while renewing the batch's lease (``bot.workqueue.Heartbeat``),
+records the outcomes, and goes on until nothing of its channel is due or the pass's
+time is up. Outcomes of channels without an idempotency key (Telegram, e-mail, SMS)
+are recorded one by one before the next send; LINE's every ``RECORD_SECONDS``.
+Database work runs in threads so that one channel's commit never stalls another
+channel's sends. A ``withdraw`` group is handed to the sender's ``withdraw`` with the
+message ids stored when the alert was sent.
 
 :func:`kick`, called after a commit that queued rows, starts the senders: in the
 embedded default (no Redis) a ``bot.workqueue.Runner`` thread of this process that
 runs passes while rows are left and sleeps until the next retry or lease expiry; with
 ``settings.redis_url`` one Dramatiq message per channel for ``alerts.fanout.worker``,
-which runs the same pass inside its actors.
+which runs the same pass inside its actors. A kick is only a hint: :func:`sweep`,
+which the sweepers of ``serve`` and ``tsunagu worker`` run every
+``settings.queue_sweep_seconds``, kicks again whenever rows are due, so an alert
+approved while Redis was unreachable is sent once it is back.
 """
 
 from __future__ import annotations
@@ -23,20 +30,22 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from alerts.fanout.items import Batch, Item, Outcome, Status, configured_channels
-from alerts.fanout.outbox import claim, next_due, record, renew
+from alerts.fanout.items import WITHDRAW_KIND, Batch, Item, Outcome, Status, configured_channels
+from alerts.fanout.outbox import claim, message_ids, next_due, record, renew
 from alerts.fanout.senders import SENDERS, Sender, make_limiter
 from alerts.texts import render_message
 from bot import workqueue
+from bot.workqueue import Heartbeat
 from bot.db import session_factory
 from bot.domain import load_domain
-from bot.models import utcnow
+from bot.models import Alert, utcnow
 from bot.settings import Settings, settings
 from channels.ratelimit import RedisRateLimiter
 
-__all__ = ["ChannelWorker", "embedded_runner", "kick", "process_outbox", "run_pass", "wait"]
+__all__ = ["ChannelWorker", "embedded_runner", "kick", "process_outbox", "run_pass", "sweep", "wait"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,10 @@ Clock = Callable[[], datetime]
 IDLE_SLEEP_SECONDS = 1.0
 # Outcomes of a batch being sent are written at least this often.
 RECORD_SECONDS = 0.1
+
+
+class LeaseLost(Exception):
+    """Another worker took the batch back (this one was too slow to renew): stop sending it."""
 
 
 class _Texts:
@@ -65,6 +78,9 @@ class _Texts:
 
     def _render(self, alert_id: int | None, kind: str, language: str) -> str:
         with self._sessions() as session:
+            if kind == WITHDRAW_KIND:
+                # Where a message cannot be deleted, the closing notice says the search has ended.
+                kind = session.scalar(select(Alert.status).where(Alert.id == alert_id)).value
             return render_message(session, load_domain(self._config.domain_path), alert_id, kind, language)
 
 
@@ -108,40 +124,55 @@ class ChannelWorker:
         with self._sessions() as session:
             renew(session, batch, items, now=self._clock())
 
+    def _message_ids(self, items: list[Item]) -> dict[int, list[str]]:
+        with self._sessions() as session:
+            return message_ids(session, items)
+
     async def _send(self, batch: Batch) -> Counter[str]:
         """Send a batch group by group while a bookkeeper records outcomes and renews the lease.
 
-        Outcomes are written within ``RECORD_SECONDS`` of being known, so a worker that
-        dies re-sends (on Telegram, e-mail and SMS, which have no idempotency key) at
-        most the messages of its last moments. Recording and renewing share one task:
+        A channel without an idempotency key has each outcome written before its next
+        send, so a worker that dies re-sends at most the one message it had in flight;
+        LINE's outcomes (a multicast's worth at once, repeated safely under its retry key)
+        are written within ``RECORD_SECONDS``. Writing and renewing take turns (a lock):
         both use the batch's lease token, which a renewal changes.
         """
         known: list[tuple[Item, Outcome]] = []
         reported: set[int] = set()
         recorded: set[int] = set()
         finished = asyncio.Event()
+        turn = asyncio.Lock()
         counts: Counter[str] = Counter()
 
-        def report(item: Item, outcome: Outcome) -> None:
-            reported.add(item.id)
-            known.append((item, outcome))
-
-        async def bookkeeper() -> None:
-            renewed = time.monotonic()
-            while True:
-                last_round = finished.is_set()
+        async def write() -> None:
+            async with turn:
                 if known:
                     results = known[:]
                     del known[:]
                     counts.update(await asyncio.to_thread(self._record, batch, results))
                     recorded.update(item.id for item, _ in results)
+
+        async def report(item: Item, outcome: Outcome) -> None:
+            reported.add(item.id)
+            known.append((item, outcome))
+            if not self.sender.idempotent:
+                await write()
+            if counts["lost"]:
+                raise LeaseLost(batch.channel)
+
+        async def bookkeeper() -> None:
+            heartbeat = Heartbeat(timedelta(seconds=self._config.fanout_lease_seconds), self._clock)
+            while True:
+                last_round = finished.is_set()
+                await write()
                 if last_round:
                     return
-                if time.monotonic() - renewed >= self._config.fanout_lease_seconds / 3:
-                    # Every row not written yet, reported meanwhile or not, moves to the new token.
-                    pending = [item for item in batch.items if item.id not in recorded]
-                    await asyncio.to_thread(self._renew, batch, pending)
-                    renewed = time.monotonic()
+                if heartbeat.due():
+                    async with turn:
+                        # Every row not written yet, reported meanwhile or not, moves to the new token.
+                        pending = [item for item in batch.items if item.id not in recorded]
+                        await asyncio.to_thread(self._renew, batch, pending)
+                    heartbeat.beaten()
                 try:
                     await asyncio.wait_for(finished.wait(), RECORD_SECONDS)
                 except TimeoutError:
@@ -152,13 +183,20 @@ class ChannelWorker:
             for (alert_id, kind, language), items in batch.groups().items():
                 try:
                     text = await self._texts.get(alert_id, kind, language)
-                    await self.sender.send(items, text, language, report)
+                    if kind == WITHDRAW_KIND:
+                        sent = await asyncio.to_thread(self._message_ids, items)
+                        await self.sender.withdraw(items, sent, text, language, report)
+                    else:
+                        await self.sender.send(items, text, language, report)
+                except LeaseLost:
+                    log.warning("%s: the batch was taken back by another worker; stopped sending it", self.channel)
+                    break
                 except Exception as exc:  # noqa: BLE001 - a failed group is retried, the pass goes on
                     log.exception("%s: sending %d %s messages (alert %s) failed",
                                   self.channel, len(items), kind, alert_id)
                     for item in items:
                         if item.id not in reported:
-                            report(item, Outcome(Status.retry, type(exc).__name__))
+                            await report(item, Outcome(Status.retry, type(exc).__name__))
         finally:
             finished.set()
             await keeper
@@ -244,16 +282,19 @@ def embedded_runner(url: str) -> workqueue.Runner:
     return workqueue.embedded_runner("fanout", url, _embedded_pass)
 
 
-def kick() -> None:
+def kick(url: str | None = None) -> None:
     """Start sending what the outbox holds; call after committing. Never waits for the sends.
 
     Embedded default (no ``settings.redis_url``): wakes this process's background
     sender thread. With Redis: enqueues one Dramatiq message per configured channel for
     the ``tsunagu worker`` processes; if Redis cannot be reached the error is logged and
-    the rows stay queued for the next kick or worker start.
+    the rows stay queued for the next sweep (:func:`sweep`).
+
+    Args:
+        url: the database whose outbox to send (embedded sender); the configured one by default.
     """
     if not settings.redis_url:
-        embedded_runner(settings.database_url).wake()
+        embedded_runner(url or settings.database_url).wake()
         return
     from alerts.fanout import broker  # why: Dramatiq and Redis load only where TSUNAGU_REDIS_URL is set
 
@@ -261,6 +302,28 @@ def kick() -> None:
         broker.start_workers(settings.redis_url, settings.fanout_namespace, configured_channels())
     except Exception:  # noqa: BLE001 - the outbox is durable; a lost kick only delays
         log.exception("fan-out: could not reach Redis to start the workers")
+
+
+def sweep(url: str | None = None) -> bool:
+    """Kick the senders if any outbox row of ``url`` is due now, whatever became of its kick.
+
+    Run every ``settings.queue_sweep_seconds`` by the sweepers of ``serve`` and ``tsunagu
+    worker`` (``bot.workqueue.Sweeper``).
+
+    Args:
+        url: the database; the configured one by default.
+
+    Returns:
+        True when rows were due (and a kick was tried).
+    """
+    url = url or settings.database_url
+    now = utcnow()
+    with session_factory(url)() as session:
+        due = next_due(session, configured_channels(), now=now)
+    if due is None or due > now:
+        return False
+    kick(url)
+    return True
 
 
 def wait(timeout: float | None = None) -> bool:

@@ -2,15 +2,24 @@
 
 A sender takes a group of claimed rows that share one text (same alert, kind and
 language), sends it and says what happened to each row as an
-:class:`~alerts.fanout.items.Outcome`. The platform clients and their rate limits are
-the channels' own: :class:`channels.line.LineOutput` (multicast, up to 500 users,
-``X-Line-Retry-Key``), :class:`channels.telegram.TelegramOutput` through PTB with
+:class:`~alerts.fanout.items.Outcome` (with the platform's request or message id when
+sent). The platform clients and their rate limits are the channels' own: LINE's
+``multicast`` (up to 500 users, rendered by :class:`channels.line.LineOutput`, with the
+group's stored ``X-Line-Retry-Key``), PTB's bot with
 :class:`channels.telegram.TelegramRateLimiter`, :class:`channels.email.EmailSender`
 (one SMTP connection per pass), :class:`channels.sms.SmsSender`, and the token buckets
 of :mod:`channels.ratelimit` (Redis-backed with ``settings.redis_url``, so every
-worker shares one budget per channel; e-mail has its own ``email.send`` bucket). Each
-already waits out a 429 / ``RetryAfter`` a few times; what is left over comes back
-here as ``later`` and the row is simply queued again.
+worker shares one budget per channel; e-mail has its own ``email.send`` bucket). A
+429 / ``RetryAfter`` is waited out a few times; what is left over comes back here as
+``later`` and the row is simply queued again.
+
+Telegram, e-mail and SMS have no idempotency key: a message whose send was cut off by
+a crash before its outcome was recorded is sent again. So these senders send one
+message at a time and report each outcome at once (the worker records it before the
+next send): at most one duplicate per killed worker and channel (docs/reliability.md).
+
+:meth:`Sender.withdraw` takes an ended alert back: Telegram deletes the messages
+(``deleteMessage``); a platform that cannot sends the closing notice instead.
 """
 
 from __future__ import annotations
@@ -20,14 +29,13 @@ import json
 import logging
 import re
 import smtplib
-import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import aiohttp
-from linebot.v3.messaging import ApiException, AsyncApiClient, AsyncMessagingApi, Configuration
+from linebot.v3.messaging import ApiException, AsyncApiClient, AsyncMessagingApi, Configuration, MulticastRequest
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
@@ -43,19 +51,19 @@ from channels.sms import SmsSender
 from channels.telegram import TelegramOutput, TelegramRateLimiter
 
 __all__ = ["SENDERS", "EmailChannelSender", "LineSender", "Report", "Sender", "SmsChannelSender", "TelegramSender",
-           "batch_retry_key", "fanout_limits", "make_limiter"]
+           "fanout_limits", "make_limiter"]
 
 log = logging.getLogger(__name__)
 
-_RETRY_KEY_NAMESPACE = uuid.UUID("5b0c7a8e-2f61-4d3a-9e8b-0f4d6c2a9b71")
+_LINE_TIMEOUT_SECONDS = 10.0
 # Telegram answers these for a chat the bot can never write to again.
 _TELEGRAM_GONE = ("chat not found", "user is deactivated", "peer_id_invalid", "bot was blocked")
 # Twilio: invalid number, no permission for the region, unsubscribed (STOP), unroutable, not a mobile.
 _TWILIO_GONE = {21211, 21408, 21610, 21612, 21614}
 _LINE_RECIPIENT = re.compile(r"^to\[(\d+)\]$")
 
-Report = Callable[[Item, Outcome], None]
-"""Called by a sender as soon as it knows what happened to one row (recorded within moments)."""
+Report = Callable[[Item, Outcome], Awaitable[None]]
+"""Awaited by a sender as soon as it knows what happened to one row (the worker records it)."""
 
 
 def fanout_limits(config: Settings) -> dict[str, Limit]:
@@ -85,20 +93,18 @@ def make_limiter(config: Settings) -> RateLimiter:
     return _memory_limiter(frozenset(limits.items()))
 
 
-def batch_retry_key(items: Sequence[Item]) -> str:
-    """The ``X-Line-Retry-Key`` of a multicast: a UUID from the set of outbox rows it carries.
-
-    The same rows give the same key, so a group taken back from a dead worker is
-    recognised by LINE as already accepted.
-    """
-    return str(uuid.uuid5(_RETRY_KEY_NAMESPACE, ",".join(str(row) for row in sorted(item.id for item in items))))
-
-
 class Sender(ABC):
-    """Sends one text to a group of rows of one channel; opened lazily, closed after a pass."""
+    """Sends one text to a group of rows of one channel; opened lazily, closed after a pass.
+
+    By default one message at a time, each outcome reported (and recorded) before the
+    next send: see the module's note on duplicates. LINE overrides :meth:`_send`.
+    """
 
     channel: ClassVar[str]
     rule: ClassVar[str]  # the limit that sets the channel's pace (and so its batch size)
+    # Whether a repeated send is dropped by the platform (LINE's retry key): if not, each
+    # outcome is recorded before the next send.
+    idempotent: ClassVar[bool] = False
 
     def __init__(self, config: Settings, limiter: RateLimiter) -> None:
         self.config = config
@@ -118,18 +124,39 @@ class Sender(ABC):
             items: rows of this channel that share the text.
             text: the message (personal data: never logged).
             language: the cooperators' language, for channel-owned labels.
-            report: called once per item, as soon as its outcome is known.
+            report: awaited once per item, as soon as its outcome is known.
         """
-        if not self._opened:
-            await self.open()
-            self._opened = True
+        await self._open_once()
         await self._send(items, text, language, report)
+
+    async def withdraw(
+        self, items: Sequence[Item], message_ids: Mapping[int, Sequence[str]], notice: str, language: str,
+        report: Report,
+    ) -> None:
+        """Take an ended alert back from each item's cooperator.
+
+        A platform that cannot delete a bot's messages sends ``notice`` (the search has
+        ended) instead; :class:`TelegramSender` deletes them.
+
+        Args:
+            items: ``withdraw`` rows of this channel.
+            message_ids: per row, the platform ids of the alert messages its cooperator was sent.
+            notice: the closing notice, for platforms that cannot delete.
+            language: the cooperators' language.
+            report: awaited once per item.
+        """
+        await self.send(items, notice, language, report)
 
     async def close(self) -> None:
         """Release the connections, if any were opened."""
         if self._opened:
             self._opened = False
             await self._close()
+
+    async def _open_once(self) -> None:
+        if not self._opened:
+            await self.open()
+            self._opened = True
 
     @abstractmethod
     async def open(self) -> None:
@@ -138,15 +165,42 @@ class Sender(ABC):
     @abstractmethod
     async def _close(self) -> None: ...
 
-    @abstractmethod
-    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None: ...
+    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
+        for item in items:
+            await report(item, await self._send_one(item, text, language))
+
+    async def _send_one(self, item: Item, text: str, language: str) -> Outcome:
+        raise NotImplementedError(f"{self.channel} sends groups")
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """A response header, whatever the case of its name (the SDK hands back a plain dict)."""
+    return next((value for key, value in (headers or {}).items() if key.lower() == name), None)
+
+
+def _line_retry_delay(exc: BaseException) -> float | None:
+    """Wait out a LINE 429 here (the bucket pauses for every worker); anything else goes back
+    to the outbox, which retries a possibly accepted request under the same retry key."""
+    if isinstance(exc, ApiException) and exc.status == 429:
+        after = _header(exc.headers, "retry-after")
+        return float(after) if after and after.isdigit() else 0.0
+    return None
 
 
 class LineSender(Sender):
-    """LINE ``multicast``: one request for up to 500 users, with a retry key per row set."""
+    """LINE ``multicast``: one request for up to 500 users, under the group's stored retry key.
+
+    The key (``X-Line-Retry-Key``) is a random UUID stored on the rows before the first
+    try (``alerts.fanout.outbox``). LINE answers a repeat of an accepted request with
+    409 and the accepted request's id (``x-line-accepted-request-id``), which is kept as
+    the rows' request id. The 409 counts as sent only when it is ours: the key was sent
+    before (a time-out, a worker that died). A 409 on a key this installation never
+    sent means someone else holds it: the rows are retried under a new key.
+    """
 
     channel = "line"
     rule = "line.multicast"
+    idempotent = True
 
     @property
     def batch_size(self) -> int:
@@ -157,30 +211,51 @@ class LineSender(Sender):
         self._client = AsyncApiClient(
             Configuration(host=self.config.line_api_host, access_token=self.config.line_channel_access_token)
         )
-        self._output = LineOutput(AsyncMessagingApi(self._client), self.limiter)
+        self._api = AsyncMessagingApi(self._client)
 
     async def _close(self) -> None:
         await self._client.close()
 
     async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
         for item, outcome in zip(items, await self._multicast(items, text, language), strict=True):
-            report(item, outcome)
+            await report(item, outcome)
 
     async def _multicast(self, items: Sequence[Item], text: str, language: str) -> list[Outcome]:
+        keys = {item.retry_key for item in items}
+        if len(keys) != 1 or None in keys:
+            raise ValueError("a LINE group is sent under one stored retry key")
+        request = MulticastRequest(to=[item.address for item in items],
+                                   messages=LineOutput.render([Reply(text)], language))
+
+        async def call() -> Any:
+            return await self._api.multicast_with_http_info(request, x_line_retry_key=items[0].retry_key,
+                                                            _request_timeout=_LINE_TIMEOUT_SECONDS)
+
         try:
-            await self._output.multicast([item.address for item in items], [Reply(text)], batch_retry_key(items),
-                                         language=language)
+            response = await send_with_backoff(call, limiter=self.limiter, rules=[(self.rule, "")],
+                                               retry_delay=_line_retry_delay)
         except ApiException as exc:
+            if exc.status == 409:
+                return self._conflict(exc, items)
             return self._refused(exc, items)
         except (aiohttp.ClientError, TimeoutError) as exc:
             # LINE may have accepted it: retry the same rows under the same key.
             return [Outcome(Status.hold, f"LINE {type(exc).__name__}")] * len(items)
-        return [SENT] * len(items)
+        return [Outcome(Status.sent, request_id=_header(response.headers, "x-line-request-id"))] * len(items)
+
+    def _conflict(self, exc: ApiException, items: Sequence[Item]) -> list[Outcome]:
+        """LINE's 409: an earlier request with this key was accepted. Ours, or someone else's?"""
+        accepted = _header(exc.headers, "x-line-accepted-request-id")
+        if any(item.new_key for item in items):
+            log.error("line: 409 for a retry key this installation never sent (accepted request %s): "
+                      "retrying under a new key", accepted)
+            return [Outcome(Status.retry, "LINE 409 for a retry key that is not ours")] * len(items)
+        return [Outcome(Status.sent, "LINE 409: accepted earlier", request_id=accepted)] * len(items)
 
     def _refused(self, exc: ApiException, items: Sequence[Item]) -> list[Outcome]:
         status = exc.status or 0
         if status == 429:
-            after = (exc.headers or {}).get("Retry-After")
+            after = _header(exc.headers, "retry-after")
             wait = float(after) if after and after.isdigit() else self.config.fanout_retry_seconds
             return [Outcome(Status.later, "LINE 429", wait)] * len(items)
         if status >= 500:
@@ -205,51 +280,72 @@ class LineSender(Sender):
 
 
 class TelegramSender(Sender):
-    """Telegram ``sendMessage`` per chat, several in flight, paced by the shared buckets."""
+    """Telegram ``sendMessage`` per chat, one at a time, paced by the shared buckets.
+
+    The ``message_id`` of each message sent is kept, so that :meth:`withdraw` can delete
+    it once the alert ends (``deleteMessage``; a bot may delete its messages for 48 hours:
+    after that, or when a message is already gone, the closing notice is sent instead).
+    """
 
     channel = "telegram"
     rule = "telegram.global"
-    concurrency = 16
 
     async def open(self) -> None:
         self._bot = ExtBot(
             self.config.telegram_bot_token,
             base_url=self.config.telegram_base_url,
-            request=HTTPXRequest(connection_pool_size=self.concurrency),
+            request=HTTPXRequest(connection_pool_size=2),
             rate_limiter=TelegramRateLimiter(self.limiter),
         )
         await self._bot.initialize()
-        self._output = TelegramOutput(self._bot)
 
     async def _close(self) -> None:
         await self._bot.shutdown()
 
-    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
-        slots = asyncio.Semaphore(self.concurrency)
+    async def withdraw(
+        self, items: Sequence[Item], message_ids: Mapping[int, Sequence[str]], notice: str, language: str,
+        report: Report,
+    ) -> None:
+        await self._open_once()
+        for item in items:
+            await report(item, await self._delete(item, message_ids.get(item.id, ()), notice, language))
 
-        async def one(item: Item) -> None:
-            async with slots:
-                report(item, await self._send_one(item, text, language))
-
-        await asyncio.gather(*(one(item) for item in items))
+    async def _delete(self, item: Item, message_ids: Sequence[str], notice: str, language: str) -> Outcome:
+        if not message_ids:
+            return await self._send_one(item, notice, language)
+        for message_id in message_ids:
+            try:
+                await self._bot.delete_message(chat_id=item.address, message_id=int(message_id))
+            except BadRequest:
+                # Too old to delete (48 hours) or deleted already: say that the search has ended.
+                return await self._send_one(item, notice, language)
+            except TelegramError as exc:
+                return self._failure(exc)
+        return SENT
 
     async def _send_one(self, item: Item, text: str, language: str) -> Outcome:
         try:
-            await self._output.send(item.address, [Reply(text)], language=language)
-        except Forbidden as exc:
+            message = await self._bot.send_message(chat_id=item.address,
+                                                   **TelegramOutput.render(Reply(text), language))
+        except TelegramError as exc:
+            return self._failure(exc)
+        return Outcome(Status.sent, message_id=str(message.message_id))
+
+    @staticmethod
+    def _failure(exc: TelegramError) -> Outcome:
+        if isinstance(exc, Forbidden):
             return Outcome(Status.gone, f"Telegram: {exc.message}")
-        except RetryAfter as exc:
+        if isinstance(exc, RetryAfter):
             after = exc.retry_after
             return Outcome(Status.later, "Telegram RetryAfter",
                            after if isinstance(after, (int, float)) else after.total_seconds())
-        except BadRequest as exc:
+        if isinstance(exc, BadRequest):
             if any(marker in exc.message.lower() for marker in _TELEGRAM_GONE):
                 return Outcome(Status.gone, f"Telegram: {exc.message}")
             # e.g. a text too long: sending it again will not help.
             return Outcome(Status.failed, f"Telegram: {exc.message}")
-        except TelegramError as exc:  # network errors and time-outs: maybe delivered, retried
-            return Outcome(Status.retry, f"Telegram {type(exc).__name__}")
-        return SENT
+        # Network errors and time-outs: maybe delivered, retried.
+        return Outcome(Status.retry, f"Telegram {type(exc).__name__}")
 
 
 class EmailChannelSender(Sender):
@@ -268,12 +364,8 @@ class EmailChannelSender(Sender):
     async def _close(self) -> None:
         await asyncio.to_thread(self._mail.close)
 
-    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
-        for item in items:
-            report(item, await self._send_one(item.address, text))
-
-    async def _send_one(self, address: str, text: str) -> Outcome:
-        message = self._mail.compose(to=address, subject=text.split("\n", 1)[0][:120], body=text)
+    async def _send_one(self, item: Item, text: str, language: str) -> Outcome:
+        message = self._mail.compose(to=item.address, subject=text.split("\n", 1)[0][:120], body=text)
         try:
             await send_with_backoff(lambda: asyncio.to_thread(self._mail.send, message), limiter=self.limiter,
                                     rules=[(self.rule, "")], retry_delay=_smtp_retry_delay)
@@ -301,11 +393,10 @@ def _smtp_retry_delay(exc: BaseException) -> float | None:
 
 
 class SmsChannelSender(Sender):
-    """SMS through Twilio's Messages API (:class:`channels.sms.SmsSender`), a few in flight."""
+    """SMS through Twilio's Messages API (:class:`channels.sms.SmsSender`), one at a time."""
 
     channel = "sms"
     rule = "sms.send"
-    concurrency = 4
 
     async def open(self) -> None:
         self._sms = SmsSender.from_settings(self.config, self.limiter)
@@ -314,16 +405,7 @@ class SmsChannelSender(Sender):
     async def _close(self) -> None:
         await self._sms.close()
 
-    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
-        slots = asyncio.Semaphore(self.concurrency)
-
-        async def one(item: Item) -> None:
-            async with slots:
-                report(item, await self._send_one(item, text))
-
-        await asyncio.gather(*(one(item) for item in items))
-
-    async def _send_one(self, item: Item, text: str) -> Outcome:
+    async def _send_one(self, item: Item, text: str, language: str) -> Outcome:
         try:
             await self._sms.send_text(item.address, text)
         except TwilioRestException as exc:

@@ -2,10 +2,12 @@
 
 Wire formats follow the LINE Messaging API reference: requests carry
 ``Authorization: Bearer <channel access token>``; reply/push answer
-``{"sentMessages": [{"id", "quoteToken"}]}``, multicast ``{}``; a spent or unknown reply
+``{"sentMessages": [{"id", "quoteToken"}]}``, multicast ``{}``, each with the request's id in
+``x-line-request-id``; a spent or unknown reply
 token is ``400 {"message": "Invalid reply token"}``; more than five messages or more
 than thirteen quick-reply items is a 400 with ``details``; a push or multicast whose
-``X-Line-Retry-Key`` was already accepted is a 409 with ``x-line-accepted-request-id``.
+``X-Line-Retry-Key`` was already accepted is a 409 with ``x-line-accepted-request-id``, the
+id of the request that was accepted (whoever sent it: keys are the sender's to make unique).
 Webhook events are shaped like LINE's: ``webhookEventId`` (ULID-like),
 ``deliveryContext.isRedelivery``, ``mode``, ``source``, ``replyToken``.
 
@@ -32,6 +34,9 @@ from aiohttp import web
 from tests.fakes.server import PARAMS, FakeHTTPServer
 
 __all__ = ["FakeLineAPI", "LineEvents", "sign"]
+
+# The id LINE gives each API request (x-line-request-id), set when the request is checked.
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 def sign(body: str, channel_secret: str) -> str:
@@ -87,19 +92,22 @@ class FakeLineAPI(FakeHTTPServer):
         return None
 
     @staticmethod
-    def _sent(count: int) -> web.Response:
+    def _sent(request: web.Request, count: int) -> web.Response:
         return web.json_response(
-            {"sentMessages": [{"id": str(time.time_ns() + i), "quoteToken": uuid.uuid4().hex} for i in range(count)]}
+            {"sentMessages": [{"id": str(time.time_ns() + i), "quoteToken": uuid.uuid4().hex} for i in range(count)]},
+            headers={"x-line-request-id": request[REQUEST_ID]},
         )
 
     def _retry_conflict(self, request: web.Request) -> web.Response | None:
+        request[REQUEST_ID] = uuid.uuid4().hex
         key = request.headers.get("X-Line-Retry-Key")
         if key is None:
             return None
         if key in self.retry_keys:
             return _error(409, "The retry key is already accepted",
-                          headers={"x-line-accepted-request-id": self.retry_keys[key]})
-        self.retry_keys[key] = uuid.uuid4().hex
+                          headers={"x-line-accepted-request-id": self.retry_keys[key],
+                                   "x-line-request-id": request[REQUEST_ID]})
+        self.retry_keys[key] = request[REQUEST_ID]
         return None
 
     async def reply(self, request: web.Request) -> web.Response:
@@ -109,12 +117,13 @@ class FakeLineAPI(FakeHTTPServer):
         if token not in self.unused_tokens:
             return _error(400, "Invalid reply token")
         self.unused_tokens.discard(token)
-        return self._sent(len(request[PARAMS]["messages"]))
+        request[REQUEST_ID] = uuid.uuid4().hex
+        return self._sent(request, len(request[PARAMS]["messages"]))
 
     async def push(self, request: web.Request) -> web.Response:
         if (error := self._check(request) or self._retry_conflict(request)) is not None:
             return error
-        return self._sent(len(request[PARAMS]["messages"]))
+        return self._sent(request, len(request[PARAMS]["messages"]))
 
     async def multicast(self, request: web.Request) -> web.Response:
         if self.over_limit():
@@ -135,7 +144,7 @@ class FakeLineAPI(FakeHTTPServer):
         self.delivered(*to)
         if self.stall.should_stall():
             await self.stall.hold()
-        return web.json_response({})
+        return web.json_response({}, headers={"x-line-request-id": request[REQUEST_ID]})
 
     def messages_to(self, user_id: str) -> list[dict[str, Any]]:
         """Every message delivered to ``user_id`` (replies and pushes), in order."""

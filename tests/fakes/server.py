@@ -52,16 +52,26 @@ class Bucket:
 
 
 class Stall:
-    """Lets ``n`` more accepted requests through, then holds every later one until released."""
+    """Lets ``n`` more accepted requests through, then holds every later one until released.
+
+    ``delivering``: a held request was delivered first (the platform accepted it and the
+    answer is what never comes), as when a sender is killed mid-request.
+    """
 
     def __init__(self) -> None:
         self.remaining: int | None = None
         self.stalled = 0
+        self.delivering = False
         self._released = threading.Event()
 
-    def arm(self, after: int) -> None:
+    def arm(self, after: int, *, delivering: bool = False) -> None:
         self._released.clear()
         self.remaining = after
+        self.delivering = delivering
+
+    def disarm(self) -> None:
+        """Let later requests through again; those already held stay held until :meth:`release`."""
+        self.remaining = None
 
     def should_stall(self) -> bool:
         if self.remaining is None:
@@ -117,9 +127,10 @@ class LoopbackServer:
         now = time.monotonic()
         self.deliveries.extend((now, address) for address in addresses)
 
-    def stall_after(self, accepted: int) -> None:
-        """Accept ``accepted`` more requests, then hang on every later one until :meth:`release`."""
-        self.stall.arm(accepted)
+    def stall_after(self, accepted: int, *, delivering: bool = False) -> None:
+        """Accept ``accepted`` more requests, then hang on every later one until :meth:`release`
+        (``delivering``: deliver it first, and hang where the answer would be)."""
+        self.stall.arm(accepted, delivering=delivering)
 
     def release(self) -> None:
         self.stall.release()

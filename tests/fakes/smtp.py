@@ -3,7 +3,7 @@
 It refuses recipients it does not know (``unknown``: 550, a permanent failure), can answer
 451 (try later) to the next messages (``fail_next``), has an optional rate limit (``rate``:
 451 beyond it) and ``stall_after(n)``: after ``n`` more, a message hangs *before* delivery
-until released, then the server answers 421. ``attempts`` counts every message offered and
+(or after it, with ``delivering=True``) until released, then the server answers 421. ``attempts`` counts every message offered and
 ``peers`` notes the connection (client address) each came on.
 """
 
@@ -70,11 +70,16 @@ class FakeSMTP(LoopbackServer):
             self.rate_limited += 1
             return self._failures.pop(0)
         if self.stall.should_stall():
+            if self.stall.delivering:
+                self._deliver(envelope)
             await self.stall.hold()
             return "421 4.3.0 Service shutting down"
+        self._deliver(envelope)
+        return "250 Message accepted"
+
+    def _deliver(self, envelope: Envelope) -> None:
         raw = envelope.original_content or b""
         message = cast(EmailMessage, email.message_from_bytes(raw, policy=email.policy.default))
         self.delivered(*envelope.rcpt_tos)
         self.messages.extend((address, str(message["Subject"]), message.get_content())
                              for address in envelope.rcpt_tos)
-        return "250 Message accepted"

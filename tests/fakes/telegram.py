@@ -4,12 +4,14 @@ Wire format (Telegram Bot API): ``POST /bot<token>/<method>`` with form or JSON
 parameters (complex ones such as ``reply_markup`` JSON-encoded); answers
 ``{"ok": true, "result": …}`` or ``{"ok": false, "error_code": …, "description": …}``;
 flood control is ``429`` with ``"parameters": {"retry_after": N}``. Implemented methods:
-getMe, sendMessage, answerCallbackQuery, setWebhook, deleteWebhook, getWebhookInfo.
+getMe, sendMessage, deleteMessage, answerCallbackQuery, setWebhook, deleteWebhook,
+getWebhookInfo. deleteMessage deletes a message this bot sent to that chat (``deleted``)
+and answers ``400 Bad Request: message to delete not found`` for any other.
 
 For the fan-out, sendMessage also has a global rate limit (``rate``: 429 with retry_after
 beyond it), chats that blocked the bot (``blocked``: 403), a log of every chat a message was
 delivered to (``deliveries``) and ``stall_after(n)``: after ``n`` more, a sendMessage hangs
-*before* delivering until released, then fails with a 500.
+*before* delivering (or after, with ``delivering=True``) until released, then fails with a 500.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class FakeTelegramAPI(FakeHTTPServer):
         self.blocked: set[str] = set()  # chat ids, as strings
         self.webhook: dict[str, Any] = {}
         self._message_ids = itertools.count(1000)
+        self.sent_messages: dict[int, str] = {}  # message id -> chat id, of every message sent
+        self.deleted: list[tuple[str, int]] = []  # (chat id, message id) of every deleteMessage done
         self.app.router.add_post("/bot{token}/{method}", self.dispatch)
         self.app.router.add_get("/bot{token}/{method}", self.dispatch)
 
@@ -63,6 +67,8 @@ class FakeTelegramAPI(FakeHTTPServer):
             return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
         method = request.match_info["method"]
         params = request[PARAMS]
+        if method == "deleteMessage":
+            return self._delete_message(str(params.get("chat_id")), int(params.get("message_id", 0)))
         handler = getattr(self, f"_{method}", None)
         if handler is None:
             return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
@@ -81,18 +87,30 @@ class FakeTelegramAPI(FakeHTTPServer):
         if self.over_limit():
             return web.json_response(retry_after_body(1), status=429)
         if self.stall.should_stall():
+            if self.stall.delivering:
+                self.delivered(chat)
             await self.stall.hold()
             return web.json_response({"ok": False, "error_code": 500, "description": "Internal Server Error"},
                                      status=500)
         return None
+
+    def _delete_message(self, chat: str, message_id: int) -> web.Response:
+        if self.sent_messages.get(message_id) != chat:
+            return web.json_response({"ok": False, "error_code": 400,
+                                      "description": "Bad Request: message to delete not found"}, status=400)
+        del self.sent_messages[message_id]
+        self.deleted.append((chat, message_id))
+        return web.json_response({"ok": True, "result": True})
 
     def _getMe(self, params: dict[str, Any]) -> dict[str, Any]:
         return BOT_USER
 
     def _sendMessage(self, params: dict[str, Any]) -> dict[str, Any]:
         chat_id = int(params["chat_id"])
+        message_id = next(self._message_ids)
+        self.sent_messages[message_id] = str(chat_id)
         return {
-            "message_id": next(self._message_ids),
+            "message_id": message_id,
             "date": int(time.time()),
             "chat": {"id": chat_id, "type": "private"},
             "from": BOT_USER,

@@ -101,7 +101,9 @@ def test_a_claim_defers_quiet_hours_cancels_the_unsubscribed_and_moves_off_dead_
     local = now.astimezone(settings.tz)
     start, end = (local - timedelta(hours=1)).strftime("%H:%M"), (local + timedelta(hours=1)).strftime("%H:%M")
     with session_scope(db_url) as session:
-        session.execute(update(Cooperator).where(Cooperator.id == sleeper.id).values(quiet_start=start, quiet_end=end))
+        # Opted out of night alerts: only then do quiet hours hold a missing-person alert.
+        session.execute(update(Cooperator).where(Cooperator.id == sleeper.id)
+                        .values(quiet_start=start, quiet_end=end, night_alerts=False))
         session.execute(update(Cooperator).where(Cooperator.id == leaver.id).values(active=False))
         session.execute(update(CooperatorEndpoint).where(CooperatorEndpoint.address == address("email", 3))
                         .values(active=False))
