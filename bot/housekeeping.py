@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from starlette.concurrency import run_in_threadpool
 
@@ -20,8 +20,10 @@ from alerts.lifecycle import widen_due
 from bot.db import session_scope
 from bot.effects import run_effects
 from bot.messages import Effect, EffectKind
+from bot.models import utcnow
 from bot.privacy import purge_expired
 from bot.settings import settings
+from channels.inbox import purge_inbox
 
 __all__ = ["run_due_jobs", "every_minute"]
 
@@ -39,6 +41,9 @@ def run_due_jobs(url: str | None = None, now: datetime | None = None) -> dict[st
     with session_scope(url) as session:
         widened = widen_due(session, now)
         purged = purge_expired(session, now)
+        # Webhook events, answered long ago (their payload went when they were processed).
+        purged["inbox events deleted"] = purge_inbox(
+            session, now or utcnow(), timedelta(days=settings.message_retention_days))
     # In a transaction of its own: the alerts must be widened whatever happens to the requests.
     with session_scope(url) as session:
         requested = queue_reconfirm_requests(session, now)

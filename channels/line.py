@@ -6,13 +6,16 @@ secret) is checked by the SDK's parser before anything else; a missing signature
 "Verify" button) is a 200. Events in ``mode: standby`` (another channel owns the chat)
 and events from groups or rooms are ignored.
 
-The webhook answers at once, as LINE recommends, and each resident's events are
-processed in the background in arrival order. The engine de-duplicates by
-``webhookEventId``, so a redelivered event is processed once. Replies go out with the
-event's reply token (at most five messages per call, quick replies for choices, a
-location button when the flow asks for a place); when the token is unusable (a
-redelivered event, an expired token, more than five messages) they are pushed with an
-``X-Line-Retry-Key`` derived from the event, so a retried push is never shown twice.
+The webhook commits each event to the inbox (``channels.inbox``) and only then answers
+200, as quickly as LINE recommends; when the database cannot take it the answer is 503
+and LINE redelivers. Events are processed from the inbox, each resident's in arrival
+order, also after a crash. A ``webhookEventId`` already stored is a duplicate. Replies go
+out with the event's reply token (at most five messages per call, quick replies for
+choices, a location button when the flow asks for a place) while it is valid: LINE says
+to use it within one minute of receiving the webhook, so an event processed later (after
+a restart, behind a backlog) is answered by push, as is a redelivered event, a refused
+token and what exceeds five messages. Pushes carry an ``X-Line-Retry-Key`` derived from
+the event, so a retried push is never shown twice.
 
 :meth:`LineOutput.multicast` is the sender the missing-person alert fan-out uses.
 """
@@ -20,9 +23,11 @@ redelivered event, an expired token, more than five messages) they are pushed wi
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from functools import partial
 from typing import Self
 
@@ -56,9 +61,11 @@ from linebot.v3.webhooks import (
     UserSource,
 )
 
-from bot.messages import InboundMessage, Reply
+from bot.messages import InboundMessage, Reply, TurnResult
+from bot.models import utcnow
 from bot.settings import Settings
-from channels.base import EngineHandler, InputChannel, OutputChannel, location_label, numbered_text
+from channels.base import EngineHandler, OutputChannel, location_label, numbered_text
+from channels.inbox import Answer, ClaimedEvent, DurableChannel, NewEvent
 from channels.ratelimit import RateLimiter, rate_limiter, send_with_backoff
 
 __all__ = ["LineChannel", "LineOutput"]
@@ -71,6 +78,9 @@ MAX_MULTICAST_RECIPIENTS = 500
 MAX_LABEL = 20  # quick reply and action labels
 _RETRY_NAMESPACE = uuid.UUID("8d1a4f52-3c0e-4f7e-9a55-6b1f0c4e2d10")
 _REQUEST_TIMEOUT = 10.0
+# LINE: a reply token must be used within one minute of receiving the webhook. A margin
+# for the time the reply itself takes; an older event is answered by push.
+REPLY_TOKEN_USABLE = timedelta(seconds=50)
 
 
 def _retry_delay(exc: BaseException) -> float | None:
@@ -135,7 +145,8 @@ class LineOutput(OutputChannel):
             messages.append(TextMessage(text=text, quickReply=quick_reply))
         return messages
 
-    async def reply(self, reply_token: str, user_id: str, replies: Sequence[Reply], *, language: str, seed: str) -> None:
+    async def reply(self, reply_token: str, user_id: str, replies: Sequence[Reply], *, language: str, seed: str,
+                    resumed: bool = False) -> Answer:
         """Answer an event with its reply token; push what the token cannot carry.
 
         Args:
@@ -144,10 +155,16 @@ class LineOutput(OutputChannel):
             replies: The engine's replies.
             language: Conversation language, for the location button label.
             seed: The event id; push retry keys are derived from it.
+            resumed: An earlier attempt may have used the token: LINE refusing a token
+                still valid by its age then means that reply got through.
+
+        Returns:
+            ``reply``, or ``push`` when the token was refused and everything was pushed.
         """
         messages = self.render(replies, language)
         first, rest = messages[:MAX_MESSAGES], messages[MAX_MESSAGES:]
         request = ReplyMessageRequest(replyToken=reply_token, messages=first)
+        answer = Answer.reply
         try:
             await send_with_backoff(
                 lambda: self.api.reply_message(request, _request_timeout=_REQUEST_TIMEOUT),
@@ -158,10 +175,14 @@ class LineOutput(OutputChannel):
         except ApiException as exc:
             if exc.status != 400:
                 raise
-            log.info("line: reply token refused (%s); pushing instead", exc.status)
-            rest = messages
+            if resumed:
+                log.info("line: reply token already used by an earlier attempt")
+            else:
+                log.info("line: reply token refused (%s); pushing instead", exc.status)
+                rest, answer = messages, Answer.push
         if rest:
             await self.push(user_id, rest, seed=seed)
+        return answer
 
     async def send(self, recipient_id: str, replies: Sequence[Reply], *, language: str = "ja") -> None:
         """Push ``replies`` to one user (no reply token), e.g. a callback or an alert."""
@@ -245,7 +266,7 @@ def to_inbound(event: Event) -> InboundMessage | None:
     return None
 
 
-class LineChannel(InputChannel):
+class LineChannel(DurableChannel):
     """The LINE webhook and its reply/push sender."""
 
     def __init__(self, channel_secret: str, access_token: str, api_host: str, handler: EngineHandler):
@@ -301,24 +322,30 @@ class LineChannel(InputChannel):
                 return Response("invalid signature", status_code=401)
             except (UnicodeDecodeError, ValueError, KeyError, TypeError):
                 return Response("malformed body", status_code=400)
-            for event in events:
+            # The parser read the same list: the raw events line up with the parsed ones.
+            raw_events = json.loads(body)["events"]
+            stored = []
+            for event, raw in zip(events, raw_events, strict=True):
                 if getattr(event, "mode", None) is not None and event.mode.value == "standby":
                     continue
                 message = to_inbound(event)
-                if message is None:
+                if message is None or not message.event_id:
                     continue
-                self.tasks.submit(message.user_id, self._process(message, getattr(event, "reply_token", None)))
-            return Response(status_code=200)
+                stored.append(NewEvent(event_id=message.event_id, resident=message.user_id, payload=raw))
+            return await self.acknowledge(stored)
 
         return router
 
-    async def _process(self, message: InboundMessage, reply_token: str | None) -> None:
-        result = await self.handle(message)
-        if result.duplicate or not result.replies:
-            return
-        seed = message.event_id or str(uuid.uuid4())
-        if reply_token and not message.metadata.get("redelivery"):
-            await self.output.reply(reply_token, message.user_id, result.replies, language=result.language, seed=seed)
-        else:
-            # A redelivered event's reply token may already be spent: push.
-            await self.output.push(message.user_id, self.output.render(result.replies, result.language), seed=seed)
+    def inbound(self, event: ClaimedEvent) -> InboundMessage | None:
+        return to_inbound(Event.from_dict(event.payload))
+
+    async def answer(self, event: ClaimedEvent, message: InboundMessage, result: TurnResult) -> Answer:
+        reply_token = event.payload.get("replyToken")
+        # A redelivered event's token may already be spent; an old one has expired.
+        if (reply_token and not message.metadata.get("redelivery")
+                and utcnow() - event.received_at < REPLY_TOKEN_USABLE):
+            return await self.output.reply(reply_token, message.user_id, result.replies, language=result.language,
+                                           seed=event.event_id, resumed=event.resumed)
+        await self.output.push(message.user_id, self.output.render(result.replies, result.language),
+                               seed=event.event_id)
+        return Answer.push

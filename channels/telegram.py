@@ -7,11 +7,13 @@ with ``updater(None)`` (webhooks come through FastAPI, not PTB's own server), a
 configurable ``base_url`` and a rate limiter that draws from :mod:`channels.ratelimit`;
 the app's lifespan starts and stops it.
 
-Each update is acknowledged at once and processed in the background, a chat's updates
-in order, through ``Application.process_update`` and one ``TypeHandler``. The engine
-de-duplicates by ``update_id``. Private chats only: text, ``/start`` (follow), shared
-locations, photos (a file id is kept, not the photo), inline-keyboard presses (the
-callback query is answered) and "bot blocked" (unfollow).
+Each update is committed to the inbox (``channels.inbox``) before the webhook answers 200
+(503 when the database cannot take it: Telegram delivers it again), then processed from
+the inbox, a chat's updates in order, also after a crash; an ``update_id`` already stored
+is a duplicate. Telegram has no reply tokens: the answer is always ``sendMessage``.
+Private chats only: text, ``/start`` (follow), shared locations, photos (a file id is
+kept, not the photo), inline-keyboard presses (the callback query is answered) and "bot
+blocked" (unfollow); other updates are acknowledged and not stored.
 """
 
 from __future__ import annotations
@@ -34,12 +36,13 @@ from telegram import (
     Update,
 )
 from telegram.error import RetryAfter, TelegramError
-from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
+from telegram.ext import Application, BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.messages import InboundMessage, Reply
+from bot.messages import InboundMessage, Reply, TurnResult
 from bot.settings import Settings
-from channels.base import EngineHandler, InputChannel, OutputChannel, location_label, numbered_text
+from channels.base import EngineHandler, OutputChannel, location_label, numbered_text
+from channels.inbox import Answer, ClaimedEvent, DurableChannel, NewEvent
 from channels.ratelimit import RateLimiter, rate_limiter, send_with_backoff
 
 __all__ = ["TelegramChannel", "TelegramOutput", "TelegramRateLimiter"]
@@ -161,15 +164,14 @@ def to_inbound(update: Update) -> InboundMessage | None:
     return InboundMessage(metadata={"kind": "other"}, **common)
 
 
-class TelegramChannel(InputChannel):
-    """The Telegram webhook, its PTB Application and its sender."""
+class TelegramChannel(DurableChannel):
+    """The Telegram webhook, its PTB Application (the bot and its rate limiter) and its sender."""
 
     def __init__(self, application: Application, secret_token: str, handler: EngineHandler) -> None:
         super().__init__(handler)
         self.application = application
         self.secret_token = secret_token
         self.output = TelegramOutput(application.bot)
-        application.add_handler(TypeHandler(Update, self._on_update))
 
     @classmethod
     def name(cls) -> str:
@@ -212,25 +214,29 @@ class TelegramChannel(InputChannel):
                 log.warning("telegram: wrong secret token from %s", request.client.host if request.client else "?")
                 return Response("forbidden", status_code=403)
             try:
-                update = Update.de_json(await request.json(), self.application.bot)
+                payload = await request.json()
+                message = to_inbound(Update.de_json(payload, self.application.bot))
             except (ValueError, TypeError, KeyError, AttributeError):
                 return Response("malformed update", status_code=400)
-            chat = update.effective_chat
-            key = str(chat.id) if chat else f"update:{update.update_id}"
-            self.tasks.submit(key, self.application.process_update(update))
-            return Response(status_code=200)
+            if message is None or message.event_id is None:
+                return await self.acknowledge([])
+            return await self.acknowledge([NewEvent(event_id=message.event_id, resident=message.user_id,
+                                                    payload=payload)])
 
         return router
 
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = to_inbound(update)
-        if message is None:
-            return
-        if update.callback_query is not None:
+    def _update(self, event: ClaimedEvent) -> Update:
+        return Update.de_json(event.payload, self.application.bot)
+
+    def inbound(self, event: ClaimedEvent) -> InboundMessage | None:
+        return to_inbound(self._update(event))
+
+    async def answer(self, event: ClaimedEvent, message: InboundMessage, result: TurnResult) -> Answer:
+        callback_query = self._update(event).callback_query
+        if callback_query is not None:
             try:
-                await update.callback_query.answer()
+                await callback_query.answer()
             except TelegramError as exc:  # too old to answer: the button still counts
                 log.info("telegram: could not answer callback query: %s", exc)
-        result = await self.handle(message)
-        if not result.duplicate and result.replies:
-            await self.output.send(message.user_id, result.replies, language=result.language)
+        await self.output.send(message.user_id, result.replies, language=result.language)
+        return Answer.send

@@ -1,8 +1,9 @@
 """Every database table of tsunagu (SQLAlchemy 2.x typed declarative models), one module per
 part: ``base``, ``conversations``, ``cases`` (and their delivery), ``directory`` (HSDS tables and
 towns), ``staff``, ``inbox`` (webhook events before processing), ``alerts`` (the missing-person
-alert network). Alembic migrations in ``bot/migrations`` are generated from ``Base.metadata``, which holds them all once this
-package is imported: importing a table from here is the one way to reach it.
+alert network). Alembic migrations in ``bot/migrations`` are generated from ``Base.metadata``,
+which holds them all once this package is imported: importing a table from here is the one
+way to reach it.
 """
 
 from __future__ import annotations

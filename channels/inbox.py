@@ -1,0 +1,365 @@
+"""The durable inbox: a webhook event is committed before the platform gets its 2xx, then
+processed from the table, in order per resident, whatever happens to the process.
+
+Webhook side: a :class:`DurableChannel` verifies the request, then :meth:`DurableChannel.acknowledge`
+commits every event it will process (raw, exactly as verified) in one transaction and only
+then answers 200. A repeated event id is a duplicate and stored once. When the database
+cannot take the events the answer is 503, and the platform delivers them again (LINE and
+Telegram both redeliver on a 5xx): nothing is acknowledged that is not stored.
+
+Processing side: :class:`Inbox` runs on the app's event loop. The residents whose events
+were just stored are processed at once; at start-up and every ``SWEEP_SECONDS`` it looks
+for events nobody is processing (left by a killed process, a failed attempt due again, a
+lost wake-up). A resident's events go one at a time in arrival order: an event is claimed
+only when every earlier event of that resident is finished, with ``bot.workqueue``'s
+``claim_due`` (no two processes take the same row), under a lease renewed while the event
+is processed (``renew_claims``). A killed process leaves its row claimed; once the lease
+runs out, any process takes it again, and the event id keeps the turn from running twice.
+
+A second attempt may find that the engine already committed the turn (the process died
+before it answered): the engine reports a duplicate, and the resident is answered with the
+replies stored for that event (their words; buttons are not stored). A failed attempt is
+retried with back-off (``BACKOFF``); after ``MAX_ATTEMPTS`` the row is ``failed`` and logged.
+
+Privacy: the raw event is personal data and is never logged. Its payload is erased once the
+event is processed; finished rows are deleted after ``message_retention_days``
+(:func:`purge_inbox`, run by housekeeping).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from abc import abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import anyio
+from fastapi import Response
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.db import session_scope
+from bot.messages import InboundMessage, Reply, TurnResult
+from bot.models import InboxEvent, InboxState, Message, MessageDirection, utcnow
+from bot.workqueue import Backoff, claim_due, lease_expired, lease_token, renew_claims
+from channels.base import InputChannel
+
+__all__ = ["Answer", "ClaimedEvent", "DurableChannel", "Inbox", "NewEvent", "purge_inbox"]
+
+log = logging.getLogger(__name__)
+
+# A claimed event's lease, renewed every third of it while the event is processed: a
+# killed process's events are taken again this long after its last renewal.
+LEASE = timedelta(seconds=30)
+# A failed attempt (the engine raised, the platform refused) waits, then is tried again.
+BACKOFF = Backoff(first=timedelta(seconds=2), factor=2.0, most=timedelta(minutes=1))
+MAX_ATTEMPTS = 10
+# How often the inbox looks for events nobody is processing.
+SWEEP_SECONDS = 5.0
+# Residents taken up by one sweep; the rest wait for the next.
+SWEEP_BATCH = 200
+
+_EVENTS = InboxEvent.__table__
+_UNFINISHED = (InboxState.pending, InboxState.processing)
+
+
+class Answer(StrEnum):
+    """How an event was answered (``InboxEvent.answered_with``; pushes instead of replies are counted)."""
+
+    reply = "reply"  # LINE: with the event's reply token
+    push = "push"  # LINE: pushed (the token was too old, refused, or the event redelivered)
+    send = "send"  # a channel without reply tokens (Telegram sendMessage)
+    none = "none"  # nothing to say (an unfollow, a duplicate, an ignored event)
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """A verified event a webhook hands to the inbox."""
+
+    event_id: str
+    resident: str  # the platform's id of the chat or user: their events go in order
+    payload: dict[str, Any]
+
+
+@dataclass
+class ClaimedEvent:
+    """An event taken for processing; ``token`` is the claim's lease (renewed while it runs)."""
+
+    id: int
+    channel: str
+    event_id: str
+    resident: str
+    payload: dict[str, Any]
+    received_at: datetime
+    attempts: int
+    token: datetime
+
+    @property
+    def resumed(self) -> bool:
+        """An earlier attempt was made: the turn may have run, the answer may have gone."""
+        return self.attempts > 1
+
+
+class DurableChannel(InputChannel):
+    """A webhook channel whose events go through the inbox before they are processed.
+
+    Subclasses turn a stored payload back into a message (:meth:`inbound`) and answer the
+    engine's result on the platform (:meth:`answer`); their webhook verifies the request and
+    returns :meth:`acknowledge`.
+    """
+
+    inbox: Inbox | None = None
+
+    @abstractmethod
+    def inbound(self, event: ClaimedEvent) -> InboundMessage | None:
+        """The message for a stored event, or None when tsunagu ignores it."""
+
+    @abstractmethod
+    async def answer(self, event: ClaimedEvent, message: InboundMessage, result: TurnResult) -> Answer:
+        """Send ``result.replies`` for ``event``; how it was answered."""
+
+    async def acknowledge(self, events: Sequence[NewEvent]) -> Response:
+        """Commit ``events``, then 200; 503 (the platform retries) when the database cannot take them."""
+        if self.inbox is None:
+            raise RuntimeError(f"{self.name()}: no inbox (bot.app registers one)")
+        if events:
+            try:
+                await self.inbox.store(self, events)
+            except SQLAlchemyError as error:
+                # The error's class only: its message may quote the statement's parameters.
+                log.warning("%s: events not stored (%s); answered 503 so the platform retries",
+                            self.name(), type(error).__name__)
+                return Response("database unavailable", status_code=503)
+        return Response(status_code=200)
+
+
+class Inbox:
+    """Stores webhook events and processes them from the database (one per app and database).
+
+    Args:
+        url: the database holding the inbox, the conversations and the messages.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._channels: dict[str, DurableChannel] = {}
+        self._sweeping: asyncio.Task[None] | None = None
+
+    def register(self, channel: DurableChannel) -> None:
+        """Process ``channel``'s events here (the channel stores them through this inbox)."""
+        channel.inbox = self
+        self._channels[channel.name()] = channel
+
+    async def start(self) -> None:
+        """Sweep now and every ``SWEEP_SECONDS``: what a killed process left is taken up."""
+        if self._channels and self._sweeping is None:
+            self._sweeping = asyncio.create_task(self._sweep_forever())
+
+    async def stop(self) -> None:
+        """Stop sweeping (the channels' shutdown waits for the events being processed)."""
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            await asyncio.gather(self._sweeping, return_exceptions=True)
+            self._sweeping = None
+
+    # ------------------------------------------------------------------ storing
+    async def store(self, channel: DurableChannel, events: Sequence[NewEvent]) -> None:
+        """Commit ``events`` (a known event id is skipped), then start processing them.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database could not take them; nothing is stored.
+        """
+        residents = await anyio.to_thread.run_sync(self.insert, channel.name(), events)
+        for resident in dict.fromkeys(residents):
+            self._submit(channel, resident)
+
+    def insert(self, channel: str, events: Sequence[NewEvent]) -> list[str]:
+        """Commit ``events`` of ``channel`` (a known event id is skipped); the residents of the new ones."""
+        now = utcnow()
+        rows = [{"channel": channel, "event_id": event.event_id, "resident": event.resident,
+                 "payload": event.payload, "state": InboxState.pending, "attempts": 0, "received_at": now}
+                for event in events]
+        with session_scope(self.url) as session:
+            insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+            statement = (insert(_EVENTS).values(rows)
+                         .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+                         .returning(_EVENTS.c.id, _EVENTS.c.resident))
+            inserted = session.execute(statement).all()
+        # In arrival order, whatever order RETURNING gave them in.
+        return [resident for _, resident in sorted(inserted)]
+
+    # ------------------------------------------------------------------ processing
+    def _submit(self, channel: DurableChannel, resident: str) -> None:
+        channel.tasks.submit(resident, self._drain_resident(channel, resident))
+
+    async def sweep(self) -> int:
+        """Start processing every resident with an event due and nobody on it; returns how many."""
+        due = await anyio.to_thread.run_sync(self._due_residents)
+        for channel_name, resident in due:
+            self._submit(self._channels[channel_name], resident)
+        return len(due)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except Exception:  # noqa: BLE001 - the database may be down: look again later
+                log.exception("inbox: sweep failed")
+            await asyncio.sleep(SWEEP_SECONDS)
+
+    def _due_residents(self) -> list[tuple[str, str]]:
+        with session_scope(self.url) as session:
+            query = (select(_EVENTS.c.channel, _EVENTS.c.resident)
+                     .where(_EVENTS.c.channel.in_(list(self._channels)), _due(utcnow()))
+                     .order_by(_EVENTS.c.id).limit(SWEEP_BATCH))
+            return list(dict.fromkeys((channel, resident) for channel, resident in session.execute(query)))
+
+    async def _drain_resident(self, channel: DurableChannel, resident: str) -> None:
+        """Process the resident's events in order while the next one can be claimed."""
+        while (event := await anyio.to_thread.run_sync(self.claim_next, channel.name(), resident)) is not None:
+            if not await self._process(channel, event):
+                return  # it waits for its back-off; the events after it wait with it
+
+    def claim_next(self, channel: str, resident: str) -> ClaimedEvent | None:
+        """Claim the resident's earliest unfinished event if it is due (not another worker's)."""
+        now = utcnow()
+        token = lease_token(now)
+        with session_scope(self.url) as session:
+            ids = claim_due(session, _EVENTS,
+                            and_(_EVENTS.c.channel == channel, _EVENTS.c.resident == resident, _due(now)),
+                            order_by=[_EVENTS.c.id], limit=1,
+                            values={"state": InboxState.processing, "claimed_at": token,
+                                    "attempts": _EVENTS.c.attempts + 1})
+            if not ids:
+                return None
+            row = session.get_one(InboxEvent, ids[0])
+            return ClaimedEvent(id=row.id, channel=row.channel, event_id=row.event_id, resident=row.resident,
+                                payload=row.payload or {}, received_at=row.received_at, attempts=row.attempts,
+                                token=token)
+
+    async def _process(self, channel: DurableChannel, event: ClaimedEvent) -> bool:
+        """One claimed event: the turn, the answer, the record; False when it failed."""
+        heartbeat = asyncio.create_task(self._keep_lease(event))
+        try:
+            answer = await self._turn_and_answer(channel, event)
+        except Exception:  # noqa: BLE001 - the event is tried again after its back-off
+            log.exception("inbox: %s event %d failed (attempt %d)", event.channel, event.id, event.attempts)
+            answer = None
+        finally:
+            heartbeat.cancel()
+            # A renewal in flight finishes first (a thread is not interrupted): the token is current.
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        if answer is None:
+            await anyio.to_thread.run_sync(self.release, event)
+            return False
+        await anyio.to_thread.run_sync(self.finish, event, answer)
+        return True
+
+    async def _turn_and_answer(self, channel: DurableChannel, event: ClaimedEvent) -> Answer:
+        message = channel.inbound(event)
+        if message is None:
+            return Answer.none
+        # The turn happens when the resident wrote, however late it is processed.
+        message = replace(message, received_at=event.received_at)
+        result = await channel.handle(message)
+        if result.duplicate and event.resumed:
+            # An earlier attempt ran the turn and died before answering: say what it said.
+            replies = await anyio.to_thread.run_sync(self.replies_of, event.channel, event.event_id)
+            result = replace(result, replies=replies, duplicate=False)
+        if result.duplicate or not result.replies:
+            return Answer.none
+        return await channel.answer(event, message, result)
+
+    async def _keep_lease(self, event: ClaimedEvent) -> None:
+        while True:
+            await asyncio.sleep((LEASE / 3).total_seconds())
+            await anyio.to_thread.run_sync(self._renew, event)
+
+    def _renew(self, event: ClaimedEvent) -> None:
+        with session_scope(self.url) as session:
+            fresh, held = renew_claims(session, _EVENTS, [event.id], column="claimed_at", token=event.token,
+                                       now=utcnow(), held=_EVENTS.c.state == InboxState.processing)
+        if held:
+            event.token = fresh
+        else:
+            log.warning("inbox: %s event %d: lease lost to another worker", event.channel, event.id)
+
+    def finish(self, event: ClaimedEvent, answer: Answer) -> bool:
+        """Record ``event`` as answered and erase its payload; False if the claim was lost meanwhile."""
+        with session_scope(self.url) as session:
+            done = session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id == event.id, InboxEvent.claimed_at == event.token,
+                       InboxEvent.state == InboxState.processing)
+                .values(state=InboxState.done, payload=None, processed_at=utcnow(), answered_with=answer.value)
+            ).rowcount
+        if not done:
+            log.warning("inbox: %s event %d answered after its lease ran out", event.channel, event.id)
+        elif answer is Answer.push:
+            log.info("inbox: %s event %d answered by push (attempt %d)", event.channel, event.id, event.attempts)
+        return bool(done)
+
+    def release(self, event: ClaimedEvent) -> None:
+        """Give a failed attempt back: due again after its back-off, or ``failed`` after the last one."""
+        state = InboxState.failed if event.attempts >= MAX_ATTEMPTS else InboxState.pending
+        with session_scope(self.url) as session:
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id == event.id, InboxEvent.claimed_at == event.token,
+                       InboxEvent.state == InboxState.processing)
+                .values(state=state, claimed_at=utcnow())
+            )
+        if state is InboxState.failed:
+            log.error("inbox: %s event %d failed %d times: given up", event.channel, event.id, event.attempts)
+
+    def replies_of(self, channel: str, event_id: str) -> list[Reply]:
+        """What the engine said in the turn of ``event_id``: the outbound messages stored after it."""
+        with session_scope(self.url) as session:
+            return _stored_replies(session, channel, event_id)
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Events that may be claimed now: the first unfinished one of their resident, and either
+    waiting (past its back-off) or claimed by a worker whose lease ran out."""
+    earlier = _EVENTS.alias("earlier")
+    first_of_resident = ~exists().where(
+        earlier.c.channel == _EVENTS.c.channel, earlier.c.resident == _EVENTS.c.resident,
+        earlier.c.id < _EVENTS.c.id, earlier.c.state.in_(_UNFINISHED))
+    waiting = and_(_EVENTS.c.state == InboxState.pending,
+                   BACKOFF.due(_EVENTS.c.attempts, _EVENTS.c.claimed_at, now))
+    abandoned = and_(_EVENTS.c.state == InboxState.processing, lease_expired(_EVENTS.c.claimed_at, now, LEASE))
+    return and_(first_of_resident, or_(waiting, abandoned))
+
+
+def _stored_replies(session: Session, channel: str, event_id: str) -> list[Reply]:
+    inbound = session.scalars(
+        select(Message).where(Message.channel == channel, Message.channel_event_id == event_id)).first()
+    if inbound is None:
+        return []
+    of_contact = and_(Message.contact_id == inbound.contact_id, Message.id > inbound.id)
+    next_inbound = (select(func.min(Message.id))
+                    .where(of_contact, Message.direction == MessageDirection.inbound).scalar_subquery())
+    texts = session.scalars(
+        select(Message.text)
+        .where(of_contact, Message.direction == MessageDirection.outbound,
+               or_(next_inbound.is_(None), Message.id < next_inbound))
+        .order_by(Message.id))
+    return [Reply(text=text) for text in texts if text]
+
+
+def purge_inbox(session: Session, now: datetime, retention: timedelta) -> int:
+    """Delete finished events received longer ago than ``retention`` (a failed one's payload with it).
+
+    Returns:
+        How many rows were deleted.
+    """
+    return session.execute(
+        delete(InboxEvent).where(InboxEvent.state.in_((InboxState.done, InboxState.failed)),
+                                 InboxEvent.received_at < now - retention)
+    ).rowcount
