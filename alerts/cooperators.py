@@ -2,7 +2,9 @@
 
 A cooperator is an area at town precision (the town's centroid, never a resident's
 exact position), one or more endpoints in order of preference (the chat they signed up
-on first, then e-mail, then SMS), optional quiet hours, and a consent date. Consent is
+on first, then e-mail, then SMS), optional quiet hours, whether missing-person alerts may
+reach them at night (they do, in quiet hours too, unless the cooperator opted out:
+``stop_night_alerts``), and a consent date. Consent is
 renewed yearly: ``due_for_reconfirmation`` lists those whose ``reconfirm_due`` has
 passed; ``queue_reconfirm_requests`` (run every minute by ``bot.housekeeping``) queues
 ``utter_helper_reconfirm_request`` for each of them once per cycle, and the alert
@@ -31,6 +33,7 @@ from bot.settings import settings
 from intents.phone import national_phone
 
 __all__ = [
+    "NIGHT_HOURS",
     "PUSH_CHANNELS",
     "EndpointSpec",
     "cooperator_at",
@@ -43,6 +46,7 @@ __all__ = [
     "queue_reconfirm_requests",
     "reconfirm",
     "register_cooperator",
+    "stop_night_alerts",
     "unsubscribe_endpoint",
 ]
 
@@ -61,6 +65,8 @@ EMAIL_RE = re.compile(
 # so this drains even the first year's backlog quickly while keeping one run short.
 RECONFIRM_REQUESTS_PER_RUN = 500
 MOBILE_RE = re.compile(r"^0[789]0\d{8}$")
+# The night a cooperator who opts out of night alerts without quiet hours of their own gets.
+NIGHT_HOURS = ("22:00", "07:00")
 _TIME = r"(\d{1,2})(?:\s*(?::|時)\s*(\d{1,2})?\s*分?)?"
 QUIET_RE = re.compile(rf"^{_TIME}\s*(?:-|~|〜|ー|から|to)\s*{_TIME}$")
 
@@ -141,6 +147,7 @@ def register_cooperator(
     longitude: float,
     quiet_hours: tuple[str, str] | None,
     language: str,
+    night_alerts: bool = True,
     now: datetime | None = None,
 ) -> Cooperator:
     """Register a cooperator, or renew the registration that already owns one of the endpoints.
@@ -156,6 +163,8 @@ def register_cooperator(
         longitude: the town's centroid.
         quiet_hours: ("22:00", "07:00") or None.
         language: the language of their alerts.
+        night_alerts: False when they asked for no missing-person alerts at night: their
+            quiet hours (``NIGHT_HOURS`` without their own) then hold those too.
         now: the current time (aware); defaults to now.
 
     Returns:
@@ -173,7 +182,8 @@ def register_cooperator(
         session.add(cooperator)
     cooperator.town_id = town_id
     cooperator.latitude, cooperator.longitude = latitude, longitude
-    cooperator.quiet_start, cooperator.quiet_end = quiet_hours or (None, None)
+    cooperator.quiet_start, cooperator.quiet_end = quiet_hours or (NIGHT_HOURS if not night_alerts else (None, None))
+    cooperator.night_alerts = night_alerts
     cooperator.language = language
     cooperator.active = True
     cooperator.consented_at = now
@@ -221,6 +231,29 @@ def unsubscribe_endpoint(session: Session, endpoints: Sequence[EndpointSpec]) ->
         .where(OutboxItem.cooperator_id == cooperator.id, OutboxItem.state == OutboxState.queued)
         .values(state=OutboxState.cancelled)
     )
+    session.flush()
+    return cooperator
+
+
+def stop_night_alerts(session: Session, endpoints: Sequence[EndpointSpec]) -> Cooperator | None:
+    """「夜中の通知は止めてほしい」: no missing-person alerts at night, the registration stays.
+
+    Missing-person alerts otherwise reach cooperators in their quiet hours too; after this
+    the quiet hours hold them as well (``NIGHT_HOURS`` for someone who set none).
+
+    Args:
+        session: the caller's session.
+        endpoints: the (channel, address) pairs the request came from.
+
+    Returns:
+        The cooperator, or None when no active cooperator is behind them.
+    """
+    cooperator = cooperator_at(session, endpoints, active_only=True)
+    if cooperator is None:
+        return None
+    cooperator.night_alerts = False
+    if cooperator.quiet_start is None or cooperator.quiet_end is None:
+        cooperator.quiet_start, cooperator.quiet_end = NIGHT_HOURS
     session.flush()
     return cooperator
 

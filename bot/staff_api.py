@@ -31,7 +31,7 @@ from bot.db import session_factory
 from bot.models import Alert, Case, CaseStatus, RegisteredPerson, Sighting, StaffUser
 from bot.settings import settings
 from alerts import lifecycle as alert_lifecycle
-from alerts.cap import to_cap
+from alerts.cap import export_cap
 from alerts.fanout import enqueue as fanout
 from alerts.sightings import alerts_for_counters
 from alerts.texts import last_seen_label
@@ -339,9 +339,12 @@ def act_on_alert(alert_id: int, action: Action, session: SessionDep, user: Staff
 def alert_cap(
     alert_id: int, session: SessionDep, user: StaffDep, msg_type: Literal["Alert", "Update", "Cancel"] | None = None,
 ) -> Response:
-    """The alert as a CAP 1.2 XML message (``msg_type`` defaults to the alert's current state)."""
+    """A CAP 1.2 message of the alert exactly as it was issued (the latest, or the latest of ``msg_type``);
+    a Draft for an alert not approved yet; 404 when no such message was issued."""
     alert = _own_alert(session, user, alert_id)
-    xml = to_cap(alert, msg_type, area_desc=last_seen_label(session, alert) or None)
+    xml = export_cap(session, alert, msg_type)
+    if xml is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {msg_type or 'CAP'} message was issued for this alert")
     return Response(content=xml, media_type="application/xml")
 
 

@@ -1,14 +1,21 @@
 """register_helper and unsubscribe: become a 協力者 of the missing-person alert network, or stop.
 
-register_helper (cooperator_form in domain.yml): the consent text, the area of activity
-(a town by the shared place question, or a location that is kept only as its town's
-centroid — the exact point is dropped, even from the stored message), then how to be
-reached: this chat automatically when alerts can be pushed to it (LINE, Telegram),
-optionally an e-mail address and an SMS number; then quiet hours, a confirmation, and
-the registration (re-confirmation due in a year). Someone already registered is offered
-to continue as before (the yearly re-confirmation), to change the registration, or to stop.
+register_helper (cooperator_form in domain.yml): the consent text, the confidentiality
+pledge (what alerts say is used only to look out for the person, never posted or
+forwarded), the area of activity (a town by the shared place question, or a location
+that is kept only as its town's centroid — the exact point is dropped, even from the
+stored message; a location sent before the area is asked is not kept at all), then how
+to be reached: this chat automatically when alerts can be pushed to it (LINE, Telegram),
+optionally an e-mail address and an SMS number; then quiet hours — missing-person alerts
+still come in them unless the cooperator opts out of night alerts, which the question
+says and offers as a choice — a confirmation, and the registration (re-confirmation due
+in a year). 「夜中の通知は止めてほしいです」 during sign-up is that opt-out, noted, and the
+sign-up goes on. Someone already registered is offered to continue as before (the yearly
+re-confirmation), to change the registration, or to stop.
 
-unsubscribe: one message stops everything for the cooperator behind this chat.
+unsubscribe, understood precisely, from any conversation: 「夜中の通知は止めてほしいです」 /
+"no alerts at night" stops night alerts only (the registration stays, and the reply says
+so); leaving entirely (「配信停止」「協力者をやめたい」) asks for a confirmation first.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import re
 from sqlalchemy import select
 
 from alerts.cooperators import (
+    NIGHT_HOURS,
     PUSH_CHANNELS,
     EndpointSpec,
     cooperator_at,
@@ -26,6 +34,7 @@ from alerts.cooperators import (
     parse_quiet_hours,
     reconfirm,
     register_cooperator,
+    stop_night_alerts,
     unsubscribe_endpoint,
 )
 from bot.messages import Choice, EffectKind
@@ -34,9 +43,11 @@ from flows.base import Flow, FormFlow, TurnContext, is_yes
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label
 from flows.steps import (
     CONSENT,
+    NONE,
     OPTIONAL_RESPONSES,
     REGISTER,
     REGISTRATION_RESPONSES,
+    YES_NO,
     answered_none,
     ask_optional,
     ask_yes_no,
@@ -47,7 +58,7 @@ from flows.steps import (
 from routing.areas import resolve_town_id
 from routing.snapshot import get_directory
 
-__all__ = ["RegisterHelperFlow", "UnsubscribeFlow", "contact_endpoints"]
+__all__ = ["NIGHT_WORDS", "RegisterHelperFlow", "STOP_WORDS", "UnsubscribeFlow", "contact_endpoints"]
 
 # The order of cooperator_form's required slots in domain.yml.
 QUESTIONS = {
@@ -63,6 +74,16 @@ STOP_WORDS = re.compile(
     r"協力者(の|を)?(登録)?(を)?(解除|やめ|辞め|退会)|"
     r"stop (the )?alerts|unsubscribe"
 )
+# 「夜中の通知は止めてほしいです」「夜は送らないで」 "no alerts at night": night alerts only, not leaving.
+NIGHT_WORDS = re.compile(
+    r"(夜中|夜間|深夜|夜|晩|寝て(い)?る(間|あいだ|とき|時))[^。]{0,12}?"
+    r"((通知|お知らせ|連絡|メール|配信)[^。]{0,8}?(止め|とめ|やめ|停止|いらない|要らない|いらん|不要|なし|無し|困|控え|送らない|しないで)"
+    r"|(送らない|送ってほしくない|鳴らさない|通知しないで|連絡しないで|起こさないで))|"
+    r"\b(no|stop|don'?t send( me)?|do not send( me)?|without)( the| any)? (alerts?|messages?|notifications?)"
+    r" (at|during the|in the) night|\bno night(-| )?(time )?alerts?|\bnight(-| )?(time )?alerts? off"
+)
+# The quiet-hours question's choice for "no missing-person alerts at night either".
+NO_NIGHT = "no_night"
 
 
 def contact_endpoints(ctx: TurnContext) -> list[EndpointSpec]:
@@ -80,15 +101,19 @@ def _town_label(ctx: TurnContext, town_id: str | None) -> str:
     return place_label(resolve_town_id(ctx.session, town_id), None, town_id)
 
 
-def _forget_exact_point(ctx: TurnContext, latitude: float, longitude: float) -> None:
-    """Replace the coordinates stored with this turn's inbound message by the town's centroid."""
+def _forget_exact_point(ctx: TurnContext, town_point: tuple[float, float] | None) -> None:
+    """Replace the location stored with this turn's inbound message by the town's centroid,
+    or drop it (``town_point`` None); the address (street, 丁目) is never kept."""
     inbound = ctx.session.scalar(
         select(Message).where(Message.contact_id == ctx.contact.id, Message.direction == MessageDirection.inbound)
         .order_by(Message.id.desc()).limit(1)
     )
     if inbound is not None and inbound.payload:
-        kept = {key: value for key, value in inbound.payload.items() if key != "address"}
-        inbound.payload = {**kept, "latitude": latitude, "longitude": longitude}
+        kept = {key: value for key, value in inbound.payload.items()
+                if key not in ("address", "latitude", "longitude")}
+        if town_point is not None:
+            kept |= {"latitude": town_point[0], "longitude": town_point[1]}
+        inbound.payload = kept or None
 
 
 class RegisterHelperFlow(FormFlow):
@@ -112,6 +137,11 @@ class RegisterHelperFlow(FormFlow):
         "utter_choice_keep_registration",
         "utter_choice_change_registration",
         "utter_choice_unsubscribe",
+        "utter_choice_no_night_alerts",
+        "utter_cooperator_pledge",
+        "utter_helper_night_noted",
+        "utter_quiet_night_alerts_on",
+        "utter_quiet_night_alerts_off",
         "utter_none_label",
         "utter_unknown_label",
         *REGISTRATION_RESPONSES,
@@ -138,10 +168,19 @@ class RegisterHelperFlow(FormFlow):
 
     def resume(self, ctx: TurnContext) -> None:
         step = ctx.step
+        if ctx.message.has_location and step != "helper_area":
+            # Not asked for (before consent, or at another question): not kept at all.
+            _forget_exact_point(ctx, None)
+        if NIGHT_WORDS.search(ctx.plain):
+            self._no_night_alerts(ctx, step)
+            return
         if step == "existing":
             self._existing(ctx)
             return
         if step == "consent":
+            on_yes_no(ctx, CONSENT, self._ask_pledge, decline_registration)
+            return
+        if step == "pledge":
             on_yes_no(ctx, CONSENT, self._next, decline_registration)
             return
         if step == "confirm":
@@ -153,6 +192,31 @@ class RegisterHelperFlow(FormFlow):
         elif step in ("helper_email", "helper_sms", "quiet_hours") and not self._read_option(ctx, step):
             return
         self._next(ctx)
+
+    def _ask_pledge(self, ctx: TurnContext) -> None:
+        ctx.set_step("pledge")
+        ask_yes_no(ctx, "utter_cooperator_pledge", CONSENT)
+
+    def _no_night_alerts(self, ctx: TurnContext, step: str | None) -> None:
+        """「夜中の通知は止めてほしいです」 in this flow: for someone registered, done at once; during
+        sign-up noted — it answers the quiet-hours question, the confirmation is shown again
+        with it, any other question is asked again. Never a reason to end the registration."""
+        if step == "existing":
+            cooperator = stop_night_alerts(ctx.session, contact_endpoints(ctx))
+            if cooperator is not None:
+                ctx.say("utter_night_alerts_stopped", hours=f"{cooperator.quiet_start}-{cooperator.quiet_end}")
+            ctx.finish()
+            return
+        ctx.set_slot("night_alerts", False)
+        if step == "quiet_hours":
+            ctx.set_slot("quiet_hours", ctx.slots.get("quiet_hours") or list(NIGHT_HOURS))
+            self._next(ctx)
+            return
+        ctx.say("utter_helper_night_noted")
+        if step == "confirm":
+            self._confirm(ctx)
+        else:
+            ctx.repeat_prompt()
 
     def _existing(self, ctx: TurnContext) -> None:
         if ctx.answer == "keep" or is_yes(ctx.answer):
@@ -174,12 +238,16 @@ class RegisterHelperFlow(FormFlow):
             return False
         record = get_directory(ctx.session).towns[area.town.town_id]
         if ctx.message.has_location:
-            _forget_exact_point(ctx, record.latitude, record.longitude)
+            _forget_exact_point(ctx, (record.latitude, record.longitude))
         ctx.set_slot("helper_area", {"town_id": area.town.town_id, "label": place_label(area, None, area.town.town)})
         return True
 
     def _read_option(self, ctx: TurnContext, step: str) -> bool:
         """E-mail, SMS number or quiet hours: a value, or "none"; a bad value asks again."""
+        if step == "quiet_hours" and ctx.answer == NO_NIGHT:
+            ctx.set_slot("night_alerts", False)
+            ctx.set_slot(step, list(NIGHT_HOURS))
+            return True
         if answered_none(ctx):
             ctx.set_slot(step, None)
             return True
@@ -217,6 +285,10 @@ class RegisterHelperFlow(FormFlow):
     def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
         if slot == "helper_area":
             ask_place(ctx, question)
+        elif slot == "quiet_hours":
+            # Missing-person alerts come in quiet hours too: the question says so, and offers the opt-out.
+            ctx.ask(question, choices=[Choice(ctx.t("utter_choice_none"), NONE),
+                                       Choice(ctx.t("utter_choice_no_night_alerts"), NO_NIGHT)])
         else:
             ask_optional(ctx, question)
 
@@ -227,7 +299,6 @@ class RegisterHelperFlow(FormFlow):
 
     def _confirm(self, ctx: TurnContext) -> None:
         separator = ", " if ctx.lang == "en" else "、"
-        quiet = ctx.slots.get("quiet_hours")
         ctx.set_step("confirm")
         ask_yes_no(
             ctx,
@@ -235,8 +306,17 @@ class RegisterHelperFlow(FormFlow):
             REGISTER,
             area=ctx.slots["helper_area"]["label"],
             channels=separator.join(self._describe_endpoint(ctx, e) for e in self._endpoints(ctx)),
-            quiet="-".join(quiet) if quiet else ctx.t("utter_none_label"),
+            quiet=self._quiet_label(ctx),
         )
+
+    def _quiet_label(self, ctx: TurnContext) -> str:
+        """「22:00-07:00（行方不明のお知らせは届きます）」, or without night alerts 「…（…も止めます）」."""
+        quiet = ctx.slots.get("quiet_hours")
+        if ctx.slots.get("night_alerts") is False:
+            return ctx.t("utter_quiet_night_alerts_off", hours="-".join(quiet or NIGHT_HOURS))
+        if not quiet:
+            return ctx.t("utter_none_label")
+        return ctx.t("utter_quiet_night_alerts_on", hours="-".join(quiet))
 
     def _register(self, ctx: TurnContext) -> None:
         town_id = ctx.slots["helper_area"]["town_id"]
@@ -250,6 +330,7 @@ class RegisterHelperFlow(FormFlow):
             longitude=record.longitude,
             quiet_hours=(quiet[0], quiet[1]) if quiet else None,
             language=ctx.lang,
+            night_alerts=ctx.slots.get("night_alerts", True),
             now=ctx.now,
         )
         ctx.say("utter_helper_registered")
@@ -260,15 +341,52 @@ class RegisterHelperFlow(FormFlow):
 class UnsubscribeFlow(Flow):
     name = "unsubscribe"
     intents = ("unsubscribe",)
-    # One message stops everything, even in the middle of another conversation.
-    interrupts = STOP_WORDS
-    responses = ("utter_unsubscribed", "utter_unsubscribe_not_registered")
+    # From any conversation: stopping must never depend on where the resident is.
+    interrupts = re.compile(f"{STOP_WORDS.pattern}|{NIGHT_WORDS.pattern}")
+    responses = (
+        "utter_unsubscribed",
+        "utter_unsubscribe_not_registered",
+        "utter_unsubscribe_confirm",
+        "utter_unsubscribe_kept",
+        "utter_night_alerts_stopped",
+        *YES_NO.responses,
+    )
+
+    def claims(self, ctx: TurnContext) -> bool:
+        # During sign-up, "no alerts at night" answers the registration (it is not a reason to leave it).
+        if ctx.conversation.flow == RegisterHelperFlow.name and NIGHT_WORDS.search(ctx.plain):
+            return False
+        return super().claims(ctx)
 
     def start(self, ctx: TurnContext) -> None:
+        endpoints = contact_endpoints(ctx)
+        if NIGHT_WORDS.search(ctx.plain):
+            cooperator = stop_night_alerts(ctx.session, endpoints)
+            if cooperator is None:
+                ctx.say("utter_unsubscribe_not_registered")
+            else:
+                ctx.say("utter_night_alerts_stopped", hours=f"{cooperator.quiet_start}-{cooperator.quiet_end}")
+            ctx.finish()
+            return
+        if cooperator_at(ctx.session, endpoints, active_only=True) is None:
+            ctx.say("utter_unsubscribe_not_registered")
+            ctx.finish()
+            return
+        ctx.set_step("confirm")
+        ask_yes_no(ctx, "utter_unsubscribe_confirm")
+
+    def resume(self, ctx: TurnContext) -> None:
+        on_yes_no(ctx, YES_NO, self._leave, self._stay)
+
+    def _leave(self, ctx: TurnContext) -> None:
         cooperator = unsubscribe_endpoint(ctx.session, contact_endpoints(ctx))
         if cooperator is None:
             ctx.say("utter_unsubscribe_not_registered")
         else:
             ctx.say("utter_unsubscribed")
             ctx.effect(EffectKind.cooperator_unsubscribed, cooperator_id=cooperator.id)
+        ctx.finish()
+
+    def _stay(self, ctx: TurnContext) -> None:
+        ctx.say("utter_unsubscribe_kept")
         ctx.finish()

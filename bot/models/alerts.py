@@ -196,3 +196,19 @@ class AlertFamily(Base):
     role: Mapped[str] = mapped_column(String(16), default="reporter")
     added_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CapMessage(Base):
+    """One CAP 1.2 message of an alert exactly as it was issued: the Alert at approval, an
+    Update at each widening, the Cancel at the end (``alerts.cap``). Never rewritten; the
+    XML (it describes the person) is erased with the alert's other personal data."""
+
+    __tablename__ = "cap_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    identifier: Mapped[str] = mapped_column(String(255), unique=True)
+    msg_type: Mapped[str] = mapped_column(String(16))
+    stage: Mapped[int] = mapped_column(Integer)
+    sent: Mapped[datetime] = mapped_column()
+    xml: Mapped[str | None] = mapped_column(Text)

@@ -1,127 +1,152 @@
-"""CAP 1.2 export: well-formed XML in the CAP namespace, required elements in schema order,
-Restricted scope with its restriction, and Alert / Update / Cancel following the alert's life."""
+"""CAP 1.2 messages, stored as issued, on SQLite and PostgreSQL: the Alert at approval, an Update
+per widening referencing every earlier message, the Cancel when found; each valid against the
+project's CAP 1.2 schema (alerts/schema/cap12.xsd) and the rules XML Schema cannot state; the
+area is the alert's area, the description public fields only, with instruction and contact."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from xml.etree import ElementTree as ET
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from lxml import etree
+from sqlalchemy import select
 
-from bot.models import Alert, AlertStatus
-from alerts.cap import CAP_NAMESPACE, cap_msg_type, to_cap
-from tests.alerts.conftest import MORNING
+from alerts.cap import CAP_NAMESPACE, cap_messages, export_cap, record_cap_message
+from alerts.lifecycle import approve, create_from_case, found, widen
+from bot.db import session_scope
+from bot.models import Alert, CapMessage
+from bot.settings import settings
+from tests.alerts.conftest import MORNING, add_cooperator, missing_case
 
+SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).parents[2] / "alerts" / "schema" / "cap12.xsd")))
 NS = {"cap": CAP_NAMESPACE}
-# OASIS CAP 1.2, 3.2: the <alert> and <info> children in their required sequence.
-ALERT_SEQUENCE = ("identifier", "sender", "sent", "status", "msgType", "source", "scope", "restriction",
-                  "addresses", "code", "note", "references", "incidents", "info")
-INFO_SEQUENCE = ("language", "category", "event", "responseType", "urgency", "severity", "certainty", "audience",
-                 "eventCode", "effective", "onset", "expires", "senderName", "headline", "description",
-                 "instruction", "web", "contact", "parameter", "resource", "area")
-CAP_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d$")
-CATEGORIES = {"Geo", "Met", "Safety", "Security", "Rescue", "Fire", "Health", "Env", "Transport", "Infra", "CBRNE",
-              "Other"}
+PUBLIC = {"sex": "male", "age": 82, "hair": "white", "clothing": "紺色のジャンパー", "footwear": "白い運動靴",
+          "landmark": "本町公園", "name": "山田太郎", "name_kana": "やまだたろう", "diagnosis": "アルツハイマー型認知症"}
 
 
-def _alert(**changes: object) -> Alert:
-    values: dict[str, object] = {
-        "id": 7, "case_id": 3, "status": AlertStatus.active, "ward": "chuo", "town_id": "chuo-1-1",
-        "latitude": 34.6975, "longitude": 135.47, "description": "80歳の男性 白髪", "clothing": "紺色のジャンパー",
-        "radius_km": 1.0, "stage": 0, "created_at": MORNING, "approved_at": MORNING + timedelta(minutes=5),
-        "approved_by": "tanaka", "stats": {},
-    }
-    values.update(changes)
-    return Alert(**values)
-
-
-def _parse(xml: str) -> ET.Element:
+def _valid(xml: str) -> etree._Element:
+    """The message, checked against the schema and the CAP 1.2 rules the schema cannot express."""
     assert xml.startswith('<?xml version="1.0" encoding="UTF-8"?>')
-    root = ET.fromstring(xml.encode("utf-8"))
-    assert root.tag == f"{{{CAP_NAMESPACE}}}alert"
+    root = etree.fromstring(xml.encode("utf-8"))
+    assert SCHEMA.validate(root), SCHEMA.error_log
+    # 3.2.1: a Restricted message says who may see it; an Update or Cancel says what it follows.
+    if root.findtext("cap:scope", namespaces=NS) == "Restricted":
+        assert root.findtext("cap:restriction", namespaces=NS)
+    if root.findtext("cap:msgType", namespaces=NS) in ("Update", "Cancel"):
+        assert root.findtext("cap:references", namespaces=NS)
+    # 3.2.4: a polygon is closed (its first and last pairs are the same) and has four pairs or more.
+    for polygon in root.iterfind(".//cap:polygon", NS):
+        pairs = polygon.text.split()
+        assert len(pairs) >= 4 and pairs[0] == pairs[-1]
     return root
 
 
-def _names(element: ET.Element) -> list[str]:
-    names = []
-    for child in element:
-        namespace, _, name = child.tag[1:].partition("}")
-        assert namespace == CAP_NAMESPACE, child.tag
-        names.append(name)
-    return names
+def _text(element: etree._Element, path: str) -> str:
+    found_text = element.findtext(path, namespaces=NS)
+    assert found_text, path
+    return found_text
 
 
-def _in_sequence(names: list[str], sequence: tuple[str, ...]) -> bool:
-    positions = [sequence.index(name) for name in names]
-    return positions == sorted(positions)
+@pytest.fixture
+def first_stage_1km(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stages of 1 and 3 km, then the city; the first stage is not grown."""
+    monkeypatch.setattr(settings, "alert_radius_stages_km", [1.0, 3.0])
+    monkeypatch.setattr(settings, "alert_min_first_stage", 0)
 
 
-def _text(element: ET.Element, path: str) -> str:
-    found = element.find(path, NS)
-    assert found is not None and found.text, path
-    return found.text
+def _approved(session) -> Alert:  # type: ignore[no-untyped-def]
+    add_cooperator(session, "chuo-1-1")
+    alert = create_from_case(session, missing_case(session), now=MORNING)
+    alert.public_fields = dict(PUBLIC)
+    alert.share_identity = True  # shown to cooperators, never in a CAP message
+    alert.last_seen_at = MORNING - timedelta(hours=2)
+    approve(session, alert, by="tanaka", now=MORNING + timedelta(minutes=5))
+    return alert
 
 
-def test_alert_message_has_every_required_element_in_order() -> None:
-    root = _parse(to_cap(_alert(), area_desc="中央区 本町"))
-    names = _names(root)
-    assert _in_sequence(names, ALERT_SEQUENCE), names
-    for required in ("identifier", "sender", "sent", "status", "msgType", "scope"):
-        assert required in names
-    assert _text(root, "cap:status") == "Actual"
-    assert _text(root, "cap:msgType") == "Alert"
-    assert _text(root, "cap:scope") == "Restricted"
-    assert _text(root, "cap:restriction")
-    assert CAP_TIME.match(_text(root, "cap:sent")) and not _text(root, "cap:sent").endswith("Z")
-    assert _text(root, "cap:sent") == "2026-11-24T10:05:00+09:00", "the approval is when the alert was issued"
-    for value in (_text(root, "cap:identifier"), _text(root, "cap:sender")):
-        assert not re.search(r"[\s,<&]", value)
-
-    [info] = root.findall("cap:info", NS)
-    info_names = _names(info)
-    assert _in_sequence(info_names, INFO_SEQUENCE), info_names
-    assert _text(info, "cap:category") in CATEGORIES and _text(info, "cap:category") == "Rescue"
-    assert _text(info, "cap:event")
-    assert _text(info, "cap:urgency") == "Immediate"
-    assert _text(info, "cap:severity") == "Severe"
-    assert _text(info, "cap:certainty") == "Observed"
-    assert "紺色のジャンパー" in _text(info, "cap:description")
-    assert _text(info, "cap:area/cap:areaDesc") == "中央区 本町"
-    assert _text(info, "cap:area/cap:circle") == "34.69750,135.47000 1"
+def test_the_approved_alert_is_stored_as_an_alert_message(db_url: str, first_stage_1km: None) -> None:
+    with session_scope(db_url) as session:
+        alert = _approved(session)
+        [message] = cap_messages(session, alert.id)
+        assert message.msg_type == "Alert" and message.xml == export_cap(session, alert)
+        root = _valid(message.xml)
+        assert _text(root, "cap:msgType") == "Alert" and _text(root, "cap:status") == "Actual"
+        assert _text(root, "cap:sent") == "2026-11-24T10:05:00+09:00", "issued at the approval"
+        assert root.find("cap:references", NS) is None
+        ja, en = root.findall("cap:info", NS)
+        assert (_text(ja, "cap:language"), _text(en, "cap:language")) == ("ja-JP", "en-US")
+        assert _text(ja, "cap:area/cap:areaDesc") == "中央区 本町 周辺 半径1km"
+        # The last-seen point rounded to about 500 m (34.6975, 135.47 → 34.695 / 34.700, 135.470).
+        lat_lon, radius = _text(ja, "cap:area/cap:circle").split()
+        assert radius == "1" and re.fullmatch(r"34\.(695|700),135\.470", lat_lon)
+        description = _text(ja, "cap:description")
+        assert "紺色のジャンパー" in description and "本町公園" in description and "80代前半" in description
+        for private in ("山田", "やまだ", "アルツハイマー", "80歳の男性"):
+            assert private not in message.xml, "no name, reading, diagnosis or free text in a CAP message"
+        assert _text(ja, "cap:instruction") and _text(en, "cap:instruction")
+        assert str(alert.case_id) in _text(ja, "cap:contact"), "the case number to quote"
+        assert _text(ja, "cap:onset") == "2026-11-24T08:00:00+09:00", "when last seen"
 
 
-def test_update_references_the_original_alert_and_whole_city_has_no_circle() -> None:
-    alert = _alert(stage=2, radius_km=None)
-    assert cap_msg_type(alert) == "Update"
-    root = _parse(to_cap(alert, sent=datetime(2026, 11, 24, 2, 0, tzinfo=MORNING.tzinfo)))
-    assert _text(root, "cap:msgType") == "Update"
-    original = _parse(to_cap(_alert()))
-    sender, identifier, sent = _text(root, "cap:references").split(",")
-    assert (sender, identifier, sent) == (_text(original, "cap:sender"), _text(original, "cap:identifier"),
-                                          _text(original, "cap:sent"))
-    assert _text(root, "cap:identifier") != identifier, "every CAP message has its own identifier"
-    area = root.find("cap:info/cap:area", NS)
-    assert area is not None and area.find("cap:circle", NS) is None and _text(area, "cap:areaDesc")
+def test_each_widening_is_an_update_referencing_every_earlier_message(db_url: str, first_stage_1km: None) -> None:
+    with session_scope(db_url) as session:
+        alert = _approved(session)
+        widen(session, alert, by="schedule", now=MORNING + timedelta(minutes=35))
+        widen(session, alert, by="schedule", now=MORNING + timedelta(minutes=65))  # the whole city
+        found(session, alert, by="tanaka", now=MORNING + timedelta(hours=2))
+        messages = cap_messages(session, alert.id)
+        assert [(m.msg_type, m.stage) for m in messages] == [("Alert", 0), ("Update", 1), ("Update", 2),
+                                                             ("Cancel", 2)]
+        roots = [_valid(m.xml) for m in messages]
+        identifiers = [_text(root, "cap:identifier") for root in roots]
+        assert len(set(identifiers)) == 4
+        for index, root in enumerate(roots[1:], start=1):
+            references = [ref.split(",") for ref in _text(root, "cap:references").split()]
+            assert [identifier for _, identifier, _ in references] == identifiers[:index]
+            assert [sent for _, _, sent in references] == [_text(r, "cap:sent") for r in roots[:index]]
+        first_update = roots[1].find("cap:info", NS)
+        assert _text(first_update, "cap:area/cap:areaDesc") == "中央区 本町 周辺 半径3km"
+        city = roots[2].find("cap:info/cap:area", NS)
+        assert _text(city, "cap:areaDesc") == "あおば市 全域"
+        assert city.find("cap:circle", NS) is None, "a city-wide stage has no circle"
+        assert len(city.findall("cap:polygon", NS)) >= 3, "one outline per ward"
+        assert roots[3].find("cap:info", NS) is None and _text(roots[3], "cap:note") == "Person found"
+        assert _text(roots[3], "cap:sent") == "2026-11-24T12:00:00+09:00"
 
 
-@pytest.mark.parametrize("status,note", [(AlertStatus.found, "found"), (AlertStatus.cancelled, "withdrawn")])
-def test_an_ended_alert_exports_as_cancel(status: AlertStatus, note: str) -> None:
-    alert = _alert(status=status, ended_at=MORNING + timedelta(hours=3))
-    root = _parse(to_cap(alert))
-    names = _names(root)
-    assert _in_sequence(names, ALERT_SEQUENCE)
-    assert _text(root, "cap:msgType") == "Cancel"
-    assert note in _text(root, "cap:note")
-    assert _text(root, "cap:references").count(",") == 2
-    assert "info" not in names
-    assert _text(root, "cap:sent") == "2026-11-24T13:00:00+09:00"
+def test_a_message_once_issued_never_changes(db_url: str, first_stage_1km: None) -> None:
+    with session_scope(db_url) as session:
+        alert = _approved(session)
+        widen(session, alert, by="schedule", now=MORNING + timedelta(minutes=35))
+        update = export_cap(session, alert, "Update")
+        alert.public_fields = {**alert.public_fields, "clothing": "赤いセーター"}  # the desk edits later
+        again = record_cap_message(session, alert, now=MORNING + timedelta(hours=1))
+        assert again.xml == update and export_cap(session, alert, "Update") == update
+        original = export_cap(session, alert, "Alert")
+        assert original is not None and "半径1km" in original, "the Alert still describes its own area"
+        assert session.scalar(select(CapMessage.sent).where(CapMessage.msg_type == "Update")) == \
+            MORNING + timedelta(minutes=35)
 
 
-def test_a_purged_alert_exports_without_personal_data() -> None:
-    alert = _alert(status=AlertStatus.found, description=None, clothing=None, latitude=None, longitude=None,
-                   ended_at=MORNING)
-    xml = to_cap(alert, "Alert")
-    info = _parse(xml).find("cap:info", NS)
-    assert info is not None and info.find("cap:description", NS) is None
-    assert info.find("cap:area/cap:circle", NS) is None
+def test_a_pending_alert_exports_as_an_unstored_draft(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        root = _valid(export_cap(session, alert) or "")
+        assert _text(root, "cap:status") == "Draft"
+        assert cap_messages(session, alert.id) == []
+        assert export_cap(session, alert, "Cancel") is None
+
+
+@pytest.mark.parametrize("change", [
+    ("<sent>2026-11-24T10:05:00+09:00</sent>", "<sent>2026-11-24T01:05:00Z</sent>"),
+    ("<urgency>Immediate</urgency>", "<urgency>Now</urgency>"),
+    ("<msgType>Alert</msgType><scope>", "<scope>"),
+    ("<status>Actual</status><msgType>Alert</msgType>", "<msgType>Alert</msgType><status>Actual</status>"),
+])
+def test_the_schema_refuses_what_cap_forbids(db_url: str, first_stage_1km: None, change: tuple[str, str]) -> None:
+    with session_scope(db_url) as session:
+        xml = export_cap(session, _approved(session)) or ""
+    assert change[0] in xml
+    assert not SCHEMA.validate(etree.fromstring(xml.replace(*change).encode("utf-8")))

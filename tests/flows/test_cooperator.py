@@ -1,6 +1,7 @@
 """register_helper and unsubscribe, whole conversations: becoming a 協力者 of the
-missing-person alert network on LINE, Telegram, web chat and the phone, continuing a year
-later, and stopping with one message even in the middle of another conversation.
+missing-person alert network on LINE, Telegram, web chat and the phone (consent, then the
+confidentiality pledge), continuing a year later, stopping night alerts only, and leaving —
+confirmed first — even in the middle of another conversation.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def _sign_up(resident: Resident, *place: object, email: str = "なし", sms: str
              quiet: str = "なし") -> TurnResult:
     resident.send(postback="intent:register_helper")
     resident.send(postback="agree")
+    resident.send(postback="agree")  # the pledge
     for answer in place:
         resident.send(**answer) if isinstance(answer, dict) else resident.send(str(answer))
     resident.send(email)
@@ -48,16 +50,22 @@ def test_line_sign_up_keeps_the_town_not_the_point_then_one_message_stops_it(eng
     consent = resident.send(postback="intent:register_helper")
     assert said(consent) == ["utter_helper_consent"]
     assert [c.payload for c in consent.replies[-1].choices] == ["agree", "disagree"]
+    pledge = resident.send(postback="agree")
+    assert said(pledge) == ["utter_cooperator_pledge"]
+    assert [c.payload for c in pledge.replies[-1].choices] == ["agree", "disagree"]
     area = resident.send(postback="agree")
     assert said(area) == ["utter_ask_helper_area"] and area.replies[-1].request_location
     assert said(resident.send(**NEAR_HONMACHI)) == ["utter_ask_helper_email"]
     assert left(db_url, resident).slots == {"helper_area": HONMACHI}
     assert said(resident.send("なし")) == ["utter_ask_helper_sms"]
-    resident.send(postback="none")
+    quiet = resident.send(postback="none")
+    assert said(quiet) == ["utter_ask_quiet_hours"]
+    assert [c.payload for c in quiet.replies[-1].choices] == ["none", "no_night"], "night alerts: an explicit choice"
     confirm = resident.send("22:00-07:00")
     assert said(confirm) == ["utter_helper_confirm"]
     assert confirm.replies[0].text == rendered(
-        "utter_helper_confirm", "ja", "line", area="中央区 本町", quiet="22:00-07:00",
+        "utter_helper_confirm", "ja", "line", area="中央区 本町",
+        quiet=rendered("utter_quiet_night_alerts_on", "ja", "line", hours="22:00-07:00"),
         channels=rendered("utter_helper_endpoint_chat", "ja", "line", chat="LINE"))
     assert not _cooperators(db_url), "nothing is registered before the confirmation"
     registered = resident.send(postback="register")
@@ -67,14 +75,17 @@ def test_line_sign_up_keeps_the_town_not_the_point_then_one_message_stops_it(eng
     assert effects(registered) == [("cooperator_registered", {"cooperator_id": cooperator.id})]
     assert (cooperator.town_id, cooperator.latitude, cooperator.longitude) == ("chuo-1-1", 34.6975, 135.47)
     assert [(e.channel, e.address, e.priority) for e in cooperator.endpoints] == [("line", "U-line-1", 0)]
-    assert (cooperator.quiet_start, cooperator.quiet_end) == ("22:00", "07:00")
+    assert (cooperator.quiet_start, cooperator.quiet_end, cooperator.night_alerts) == ("22:00", "07:00", True)
     assert cooperator.reconfirm_due - cooperator.consented_at == timedelta(days=settings.cooperator_reconfirm_days)
     with session_scope(db_url) as session:
         payloads = session.scalars(select(Message.payload).where(Message.direction == MessageDirection.inbound,
                                                                  Message.kind == "location")).all()
     assert payloads == [{"latitude": 34.6975, "longitude": 135.47}], "the exact point is not kept anywhere"
 
-    stopped = resident.send("配信を停止して")
+    asked = resident.send("配信を停止して")
+    assert said(asked) == ["utter_unsubscribe_confirm"] and effects(asked) == []
+    assert _cooperators(db_url)[0].active, "nothing is stopped before the confirmation"
+    stopped = resident.send(postback="yes")
     assert said(stopped) == ["utter_unsubscribed"]
     assert effects(stopped) == [("cooperator_unsubscribed", {"cooperator_id": cooperator.id})]
     [cooperator] = _cooperators(db_url)
@@ -84,7 +95,8 @@ def test_line_sign_up_keeps_the_town_not_the_point_then_one_message_stops_it(eng
 def test_kansai_dialect_in_words(engine: ConversationEngine, db_url: str) -> None:
     resident = Resident(engine, channel="line", user_id="U-kansai")
     assert said(resident.send("見守りメールに登録したいんやけど")) == ["utter_helper_consent"]
-    assert said(resident.send("はい")) == ["utter_ask_helper_area"]
+    assert said(resident.send("はい")) == ["utter_cooperator_pledge"]
+    assert said(resident.send("ええよ")) == ["utter_ask_helper_area"]
     assert said(resident.send("ちゅうおうく ほんまち")) == ["utter_ask_helper_email"]
     assert said(resident.send("いらん")) == ["utter_ask_helper_sms"]
     assert said(resident.send("なし")) == ["utter_ask_quiet_hours"]
@@ -99,7 +111,8 @@ def test_kansai_dialect_in_words(engine: ConversationEngine, db_url: str) -> Non
     assert said(resident.send("協力者の登録")) == ["utter_helper_already"]
     assert said(resident.send("2")) == ["utter_helper_consent"], "2 = change the registration"
     assert said(resident.send("2")) == ["utter_registration_declined"]
-    assert said(resident.send("もう配信はいらない")) == ["utter_unsubscribed"]
+    assert said(resident.send("もう配信はいらない")) == ["utter_unsubscribe_confirm"]
+    assert said(resident.send("はい")) == ["utter_unsubscribed"]
     assert not _cooperators(db_url)[0].active
 
 
@@ -108,6 +121,7 @@ def test_phone_caller_registers_a_mobile_by_voice_and_stops_by_phone(engine: Con
     caller = Resident(engine, channel="voice", user_id="+819011112222")
     caller.send(event="call_start")
     assert said(caller.send("協力者になりたいです")) == ["utter_helper_consent"]
+    assert said(caller.send("1")) == ["utter_cooperator_pledge"]
     assert said(caller.send("1")) == ["utter_ask_helper_area"]
     assert said(caller.send("きたく やなぎまち")) == ["utter_place_read_back"], "a place is read back on the phone"
     assert said(caller.send("1")) == ["utter_ask_helper_email"]
@@ -122,7 +136,8 @@ def test_phone_caller_registers_a_mobile_by_voice_and_stops_by_phone(engine: Con
         "kita-2-2", [("sms", "+819011112222")])
 
     caller.send(event="call_start")
-    assert said(caller.send("配信を停止して")) == ["utter_unsubscribed"], "the caller's number is the SMS endpoint"
+    assert said(caller.send("配信を停止して")) == ["utter_unsubscribe_confirm"], "the caller's number is the SMS endpoint"
+    assert said(caller.send("1")) == ["utter_unsubscribed"], "1 = yes"
     assert not _cooperators(db_url)[0].active
 
 
@@ -132,7 +147,8 @@ def test_a_caller_stops_an_sms_number_kept_in_national_form(engine: Conversation
                             latitude=34.7, longitude=135.5, quiet_hours=None, language="ja")
     caller = Resident(engine, channel="voice", user_id="+819011112222")
     caller.send(event="call_start")
-    assert said(caller.send("配信を停止して")) == ["utter_unsubscribed"], "Twilio's E.164 is the same number"
+    assert said(caller.send("配信を停止して")) == ["utter_unsubscribe_confirm"], "Twilio's E.164 is the same number"
+    assert said(caller.send("はい")) == ["utter_unsubscribed"]
     [cooperator] = _cooperators(db_url)
     assert not cooperator.active and [(e.channel, e.address, e.active) for e in cooperator.endpoints] == [
         ("sms", "090-1111-2222", False)]
@@ -151,6 +167,7 @@ def test_another_number_ending_alike_is_not_the_caller(engine: ConversationEngin
 def test_telegram_sign_up_in_english_with_email_and_sms(engine: ConversationEngine, db_url: str) -> None:
     resident = Resident(engine, channel="telegram", user_id="5551234", language="en")
     resident.send(postback="intent:register_helper")
+    assert said(resident.send("yes")) == ["utter_cooperator_pledge"]
     assert said(resident.send("yes")) == ["utter_ask_helper_area"]
     resident.send("北区柳町")
     assert said(resident.send("my address")) == ["utter_bad_email", "utter_ask_helper_email"]
@@ -164,21 +181,25 @@ def test_telegram_sign_up_in_english_with_email_and_sms(engine: ConversationEngi
                           rendered("utter_helper_endpoint_sms", "en", "telegram", address="+819012345678")])
     assert confirm.replies[0].text == rendered("utter_helper_confirm", "en", "telegram", area="北区 柳町",
                                                channels=channels, quiet=rendered("utter_none_label", "en"))
+    assert said(resident.send("no alerts at night")) == ["utter_helper_night_noted", "utter_helper_confirm"]
     assert said(resident.send("yes")) == ["utter_helper_registered"]
     [cooperator] = _cooperators(db_url)
-    assert cooperator.town_id == "kita-2-2" and cooperator.language == "en" and cooperator.quiet_start is None
+    assert cooperator.town_id == "kita-2-2" and cooperator.language == "en"
+    assert (cooperator.night_alerts, cooperator.quiet_start, cooperator.quiet_end) == (False, "22:00", "07:00")
     assert [(e.channel, e.address) for e in cooperator.endpoints] == [
         ("telegram", "5551234"), ("email", "helper@example.jp"), ("sms", "+819012345678")]
 
     # Stopping works in the middle of another conversation, by its button too.
     resident.send(postback="intent:register_person")
-    assert said(resident.send(postback="intent:unsubscribe")) == ["utter_unsubscribed"]
+    assert said(resident.send(postback="intent:unsubscribe")) == ["utter_unsubscribe_confirm"]
+    assert said(resident.send("yes")) == ["utter_unsubscribed"]
     assert not _cooperators(db_url)[0].active
 
 
 def test_a_chat_alerts_cannot_reach_needs_an_address(engine: ConversationEngine, db_url: str) -> None:
     resident = Resident(engine, channel="webchat", user_id="web-1")
     resident.send(postback="intent:register_helper")
+    resident.send(postback="agree")
     resident.send(postback="agree")
     resident.send("中央区本町")
     resident.send(postback="none")
@@ -206,7 +227,8 @@ def test_a_registered_cooperator_continues_changes_or_stops(engine: Conversation
     assert said(resident.send(postback="keep")) == ["utter_helper_reconfirmed"]
     assert _cooperators(db_url)[0].reconfirm_due == resident.now + timedelta(days=settings.cooperator_reconfirm_days)
     resident.send(postback="intent:register_helper")
-    assert "utter_unsubscribed" in said(resident.send(postback="unsubscribe"))
+    assert said(resident.send(postback="unsubscribe")) == ["utter_unsubscribe_confirm"]
+    assert said(resident.send(postback="yes")) == ["utter_unsubscribed"]
     assert not _cooperators(db_url)[0].active
 
 
@@ -215,7 +237,8 @@ def test_unsubscribe_from_the_registered_menu_answers_once(engine: ConversationE
     _sign_up(resident, "中央区本町")
     resident.send(postback="register")
     assert said(resident.send(postback="intent:register_helper")) == ["utter_helper_already"]
-    stopped = resident.send(postback="unsubscribe")
+    assert said(resident.send(postback="unsubscribe")) == ["utter_unsubscribe_confirm"]
+    stopped = resident.send(postback="yes")
     [cooperator] = _cooperators(db_url)
     assert said(stopped) == ["utter_unsubscribed"]
     assert effects(stopped) == [("cooperator_unsubscribed", {"cooperator_id": cooperator.id})]
@@ -242,6 +265,7 @@ def test_an_emergency_mid_flow_comes_first_and_the_question_stays(engine: Conver
     resident = Resident(engine, channel="telegram", user_id="5550777", language="en")
     resident.send("I want to register as a helper for missing person alerts")
     resident.send("yes")
+    resident.send("yes")
     turn = resident.send("someone collapsed in front of me")
     assert said(turn) == ["utter_emergency_119", "utter_after_emergency_resume", "utter_ask_helper_area"]
     assert effects(turn) == [("emergency_guidance", {"service": "119"})]
@@ -255,9 +279,99 @@ def test_stop_alerts_in_words_in_the_middle_of_another_flow(engine: Conversation
     resident.send(postback="register")
     resident.send(postback="intent:register_person")
     resident.send(postback="agree")
-    assert said(resident.send("配信を停止して")) == ["utter_unsubscribed"]
+    assert said(resident.send("配信を停止して")) == ["utter_unsubscribe_confirm"]
+    assert said(resident.send("はい")) == ["utter_unsubscribed"]
     assert left(db_url, resident) == Left(None, None, {}), "the flow that was active is left"
     assert not _cooperators(db_url)[0].active
     with session_scope(db_url) as session:
         assert session.scalars(select(Contact.active)).all() == [True]
         assert session.scalars(select(CooperatorEndpoint.active)).all() == [False]
+
+
+def test_no_alerts_at_night_stops_night_alerts_only_from_any_conversation(engine: ConversationEngine,
+                                                                         db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-night")
+    _sign_up(resident, "中央区本町")
+    resident.send(postback="register")
+    resident.send(postback="intent:register_person")
+    turn = resident.send("夜中の通知は止めてほしいです")
+    assert said(turn) == ["utter_night_alerts_stopped"] and effects(turn) == []
+    assert turn.replies[0].text == rendered("utter_night_alerts_stopped", "ja", "line", hours="22:00-07:00")
+    [cooperator] = _cooperators(db_url)
+    assert cooperator.active and cooperator.endpoints[0].active, "still registered"
+    assert (cooperator.night_alerts, cooperator.quiet_start, cooperator.quiet_end) == (False, "22:00", "07:00")
+
+
+def test_no_alerts_at_night_keeps_the_cooperators_own_quiet_hours(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="telegram", user_id="5550999", language="en")
+    with session_scope(db_url) as session:
+        register_cooperator(session, endpoints=[EndpointSpec("telegram", "5550999")], town_id="kita-2-2",
+                            latitude=34.7, longitude=135.5, quiet_hours=("23:00", "06:00"), language="en")
+    assert said(resident.send("Please no alerts at night.")) == ["utter_night_alerts_stopped"]
+    [cooperator] = _cooperators(db_url)
+    assert (cooperator.active, cooperator.night_alerts, cooperator.quiet_start) == (True, False, "23:00")
+
+
+def test_leaving_is_confirmed_first_and_no_keeps_everything(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-stay")
+    _sign_up(resident, "中央区本町")
+    resident.send(postback="register")
+    assert said(resident.send("協力者をやめたい")) == ["utter_unsubscribe_confirm"]
+    kept = resident.send(postback="no")
+    assert said(kept) == ["utter_unsubscribe_kept"] and effects(kept) == []
+    [cooperator] = _cooperators(db_url)
+    assert cooperator.active and cooperator.night_alerts
+    assert left(db_url, resident) == Left(None, None, {})
+
+
+def test_no_night_alerts_during_sign_up_does_not_end_it(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-signup-night")
+    resident.send(postback="intent:register_helper")
+    resident.send(postback="agree")
+    resident.send(postback="agree")
+    noted = resident.send("夜中の通知は止めてほしいです")
+    assert said(noted) == ["utter_helper_night_noted", "utter_ask_helper_area"], "the question is asked again"
+    resident.send("中央区本町")
+    resident.send("なし")
+    resident.send("なし")
+    confirm = resident.send("夜中の通知は止めてほしいです")
+    assert said(confirm) == ["utter_helper_confirm"], "it answers the quiet-hours question"
+    assert confirm.replies[0].text == rendered(
+        "utter_helper_confirm", "ja", "line", area="中央区 本町",
+        quiet=rendered("utter_quiet_night_alerts_off", "ja", "line", hours="22:00-07:00"),
+        channels=rendered("utter_helper_endpoint_chat", "ja", "line", chat="LINE"))
+    assert said(resident.send(postback="register")) == ["utter_helper_registered"]
+    [cooperator] = _cooperators(db_url)
+    assert (cooperator.active, cooperator.night_alerts, cooperator.quiet_start) == (True, False, "22:00")
+
+
+def test_the_no_night_choice_of_the_quiet_hours_question(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-choice")
+    resident.send(postback="intent:register_helper")
+    resident.send(postback="agree")
+    resident.send(postback="agree")
+    resident.send("中央区本町")
+    resident.send("なし")
+    resident.send("なし")
+    assert said(resident.send(postback="no_night")) == ["utter_helper_confirm"]
+    resident.send(postback="register")
+    assert not _cooperators(db_url)[0].night_alerts
+
+
+def test_declining_the_pledge_registers_nothing(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-no-pledge")
+    resident.send(postback="intent:register_helper")
+    resident.send(postback="agree")
+    assert said(resident.send(postback="disagree")) == ["utter_registration_declined"]
+    assert not _cooperators(db_url) and left(db_url, resident) == Left(None, None, {})
+
+
+def test_a_location_sent_before_consent_is_not_kept(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-early-location")
+    resident.send(postback="intent:register_helper")
+    early = resident.send(address="中央区本町2丁目3-4", **NEAR_HONMACHI)
+    assert said(early) == ["utter_helper_consent"], "not an answer to the consent: asked again"
+    with session_scope(db_url) as session:
+        [payload] = session.scalars(select(Message.payload).where(Message.direction == MessageDirection.inbound,
+                                                                  Message.kind == "location")).all()
+    assert payload is None or not {"latitude", "longitude", "address"} & set(payload), "nothing exact is kept"
