@@ -12,12 +12,14 @@ library, no platform SDK and no web stack: those load when a command that needs 
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -34,13 +36,15 @@ from bot.housekeeping import run_due_jobs
 from bot.logsafe import install_redaction
 from bot.messages import Effect
 from bot.models import StaffUser
-from bot.privacy import purge_expired
+from bot.privacy import ResidentNotFound, erase_resident, purge_expired, resident_data
 from bot.production import refuse_unfit_production
 from bot.responses import check_domain
 from bot.settings import settings
+from bot.workqueue import Sweep, Sweeper
 from intents.commands import register as register_intents
 from intents.places import Gazetteer
 from routing.commands import register as register_routing
+from routing.delivery import schedule_delivery
 from routing.directory import load_gazetteer, prepare_database
 
 __all__ = ["app"]
@@ -55,6 +59,9 @@ app = typer.Typer(
 # Said before the classifier's first training, which takes a minute or two.
 PREPARING = "準備しています（初回はモデルの学習に1〜2分かかります）… / Preparing the model (first run: about a minute)…"
 staff_app = typer.Typer(help="Staff accounts of the staff API (/api/staff).", no_args_is_help=True)
+resident_app = typer.Typer(help="A resident's data: disclosure (開示) and erasure on request.", no_args_is_help=True)
+ChannelArgument = Annotated[str, typer.Argument(help="The channel: line, telegram, voice, webchat, console.")]
+UserIdArgument = Annotated[str, typer.Argument(help="The channel's id of the resident (LINE user id, call:+81…).")]
 
 
 @app.callback()
@@ -125,7 +132,18 @@ def serve(
     # Heavy: the web app loads the classifier (scikit-learn) and the platform SDKs.
     from bot.app import serve as serve_app
 
+    # A wake-up after a commit is only a hint: this picks up whatever is queued all the same.
+    Sweeper("sweeper", queue_sweeps(settings.database_url), settings.queue_sweep_seconds).start()
     serve_app(host, port)
+
+
+def queue_sweeps(url: str) -> list[Sweep]:
+    """What ``serve``'s sweeper does every ``queue_sweep_seconds``: wake the case deliveries
+    (the embedded thread; nothing with ``delivery_mode = "worker"``) and kick the alert fan-out
+    if rows are due (the embedded sender, or the workers through Redis)."""
+    from alerts.fanout import runner  # why: its senders load every platform SDK, needed only when serving
+
+    return [partial(schedule_delivery, url=url), partial(runner.sweep, url)]
 
 
 @app.command()
@@ -137,10 +155,41 @@ def migrate() -> None:
 
 @app.command()
 def purge() -> None:
-    """Delete personal data past its retention period (message texts, ended alerts)."""
+    """Delete personal data past its retention period (messages, contacts, old cases, ended alerts)."""
     prepare_database()
     with database_session() as session:
         report = purge_expired(session)
+    for what, number in report.items():
+        typer.echo(f"{what}: {number}")
+
+
+@resident_app.command("export")
+def export_resident(channel: ChannelArgument, user_id: UserIdArgument) -> None:
+    """Print everything kept about one resident as JSON (for a disclosure request)."""
+    prepare_database()
+    with database_session() as session:
+        try:
+            data = resident_data(session, channel, user_id)
+        except ResidentNotFound as error:
+            fail(str(error))
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@resident_app.command("erase")
+def erase_resident_command(
+    channel: ChannelArgument,
+    user_id: UserIdArgument,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase one resident's messages, conversations and contact; their reports stay without their details."""
+    if not yes:
+        typer.confirm(f"Erase everything kept about {channel} resident {user_id}? This cannot be undone", abort=True)
+    prepare_database()
+    with database_session() as session:
+        try:
+            report = erase_resident(session, channel, user_id)
+        except ResidentNotFound as error:
+            fail(str(error))
     for what, number in report.items():
         typer.echo(f"{what}: {number}")
 
@@ -273,6 +322,7 @@ def due_jobs() -> Mapping[str, int]:
 
 
 app.add_typer(staff_app, name="staff")
+app.add_typer(resident_app, name="resident")
 register_intents(app, load_gazetteer=directory_gazetteer, eval_conversations=eval_conversations)
 register_routing(app)
 register_alerts(app, after_commit=after_commit, due_jobs=due_jobs)
