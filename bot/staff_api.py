@@ -24,17 +24,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db import session_factory
-from bot.models import Alert, Case, CaseStatus, RegisteredPerson, Sighting, StaffUser
+from bot.domain import load_domain
+from bot.models import Alert, AlertStatus, Case, CaseStatus, RegisteredPerson, Sighting, StaffUser
 from bot.settings import settings
 from alerts import lifecycle as alert_lifecycle
+from alerts import sightings as alert_sightings
 from alerts.cap import export_cap
 from alerts.fanout import enqueue as fanout
 from alerts.sightings import alerts_for_counters
-from alerts.texts import last_seen_label
+from alerts.texts import last_seen_label, render_forwarded_sighting
 from bot.effects import run_effects
 from bot.messages import Effect, EffectKind
 from routing.cases import OPEN_STATUSES, case_for_counter, cases_for_counter
@@ -235,6 +238,8 @@ def _sighting_json(sighting: Sighting) -> dict[str, Any]:
         "id": sighting.id, "group_id": sighting.group_id, "town_id": sighting.town_id,
         "latitude": sighting.latitude, "longitude": sighting.longitude, "seen_at": sighting.seen_at,
         "text": sighting.text, "photo_ref": sighting.photo_ref, "created_at": sighting.created_at,
+        "confirmed_at": sighting.confirmed_at, "confirmed_by": sighting.confirmed_by,
+        "forwarded_family_at": sighting.forwarded_family_at, "forwarded_police_at": sighting.forwarded_police_at,
     }
 
 
@@ -311,18 +316,97 @@ def get_alert(alert_id: int, session: SessionDep, user: StaffDep) -> dict[str, A
     return _alert_json(session, _own_alert(session, user, alert_id), full=True)
 
 
+class FamilyMember(BaseModel):
+    """A family member the desk names, by the chat they are reached on."""
+
+    channel: Literal["line", "telegram"]
+    user_id: str = Field(min_length=1, max_length=128)
+
+
+@router.post("/alerts/{alert_id}/family")
+def link_family(alert_id: int, member: FamilyMember, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+    """Link a family member's chat to the alert: forwarded sightings reach them too (409 once purged)."""
+    alert = _own_alert(session, user, alert_id)
+    try:
+        link = alert_lifecycle.link_family(session, alert, channel=member.channel, user_id=member.user_id,
+                                           by=user.username)
+    except alert_lifecycle.AlertError as error:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    session.commit()
+    return {"alert_id": alert.id, "contact_id": link.contact_id, "role": link.role}
+
+
+def _own_sighting(session: Session, user: StaffUser, alert_id: int, sighting_id: int) -> Sighting:
+    _own_alert(session, user, alert_id)
+    sighting = session.get(Sighting, sighting_id)
+    if sighting is None or sighting.alert_id != alert_id:
+        raise _not_found("sighting", sighting_id)
+    return sighting
+
+
+@router.post("/alerts/{alert_id}/sightings/{sighting_id}/confirm")
+def confirm_sighting(alert_id: int, sighting_id: int, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+    """Confirm a sighting: the next widening says the person was last seen there (409 once the alert ended)."""
+    sighting = _own_sighting(session, user, alert_id, sighting_id)
+    try:
+        alert_sightings.confirm_sighting(session, sighting, by=user.username)
+    except alert_lifecycle.AlertError as error:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    session.commit()
+    return _sighting_json(sighting)
+
+
+class Forward(BaseModel):
+    """Whom a sighting goes to: the family's chat or the police."""
+
+    to: Literal["family", "police"]
+
+
+@router.post("/alerts/{alert_id}/sightings/{sighting_id}/forward")
+def forward_sighting(alert_id: int, sighting_id: int, forward: Forward, session: SessionDep,
+                     user: StaffDep) -> dict[str, Any]:
+    """Forward a sighting in one step: to the family's chats, or to the police (e-mail when
+    ``TSUNAGU_ALERT_POLICE_EMAIL`` is set). ``queued`` says how many messages went out; for the
+    police the answer carries the printable ``summary`` too. 409 once the alert ended."""
+    sighting = _own_sighting(session, user, alert_id, sighting_id)
+    try:
+        queued = alert_sightings.forward_sighting(session, sighting, forward.to, by=user.username)
+    except alert_lifecycle.AlertError as error:
+        session.rollback()
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    session.commit()
+    run_effects([Effect(EffectKind.alert_queued, {"alert_id": alert_id, "queued": queued})], url=settings.database_url)
+    answer: dict[str, Any] = {**_sighting_json(sighting), "queued": queued}
+    if forward.to == "police":
+        answer["summary"] = render_forwarded_sighting(session, load_domain(settings.domain_path), "police",
+                                                      sighting.id, "ja")
+    return answer
+
+
 Action = Literal["approve", "widen", "found", "cancel"]
 
 
 @router.post("/alerts/{alert_id}/{action}")
-def act_on_alert(alert_id: int, action: Action, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+def act_on_alert(alert_id: int, action: Action, session: SessionDep, user: StaffDep,
+                 force: bool = False) -> dict[str, Any]:
     """Approve (needs ``can_approve_alerts``), widen, mark found or cancel an alert.
 
-    Answers 409 when the alert's state does not allow the step.
+    Approval answers how many cooperators were ``reached`` and a ``warning`` when that is
+    none; it is refused (409) while cooperators in the first stage can be reached only on
+    channels this installation has no settings for, unless ``force=true``. Answers 409
+    when the alert's state does not allow the step.
     """
     if action == "approve" and not user.can_approve_alerts:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "approving alerts needs the can_approve_alerts right")
     alert = _own_alert(session, user, alert_id, lock=True)
+    if action == "approve" and alert.status == AlertStatus.pending and not force:
+        unreachable = alert_lifecycle.preview_approval(session, alert).unreachable
+        if unreachable:
+            session.rollback()
+            raise HTTPException(status.HTTP_409_CONFLICT, f"{unreachable} cooperators can be reached only on channels "
+                                "without settings here; configure them, or approve with force=true")
     step = {"approve": alert_lifecycle.approve, "widen": alert_lifecycle.widen,
             "found": alert_lifecycle.found, "cancel": alert_lifecycle.cancel}[action]
     try:
@@ -330,9 +414,14 @@ def act_on_alert(alert_id: int, action: Action, session: SessionDep, user: Staff
     except alert_lifecycle.AlertError as error:
         session.rollback()
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    warning = alert_lifecycle.reach_warning(session, alert, queued) if action == "approve" else None
     session.commit()
     run_effects([Effect(EffectKind.alert_queued, {"alert_id": alert.id, "queued": queued})], url=settings.database_url)
-    return {**_alert_json(session, alert), "queued": queued}
+    answer = {**_alert_json(session, alert), "queued": queued}
+    if action == "approve":
+        # One alert message per cooperator: the messages queued are the cooperators reached.
+        answer |= {"reached": queued, "warning": warning}
+    return answer
 
 
 @router.get("/alerts/{alert_id}/cap")

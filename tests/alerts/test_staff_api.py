@@ -12,12 +12,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.db import session_scope
-from bot.models import Alert, Contact, OutboxItem, RegisteredPerson, StaffUser
+from bot.models import Alert, AlertFamily, AlertStatus, Contact, OutboxItem, RegisteredPerson, Sighting, StaffUser
+from bot.settings import settings
 from bot.staff_api import create_staff_user, hash_token, router
 from alerts.cap import CAP_NAMESPACE
 from alerts.lifecycle import create_from_case
 from alerts.sightings import record_sighting
 from tests.alerts.conftest import MORNING, Kicks, add_cooperator, missing_case
+
+
+@pytest.fixture(autouse=True)
+def first_stage_as_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first stage keeps its configured 1 km unless a test is about its growth."""
+    monkeypatch.setattr(settings, "alert_min_first_stage", 0)
 
 
 @pytest.fixture
@@ -169,3 +176,74 @@ def test_creating_staff_checks_counters_and_names(db_url: str) -> None:
         create_staff_user(session, "x", ["mimamori-kita"])
         with pytest.raises(ValueError, match="already exists"):
             create_staff_user(session, "x", ["mimamori-kita"])
+
+
+# --------------------------------------------------------------------------- issue 17: reach, family, sightings
+
+
+def test_approval_says_how_many_were_reached_and_warns_at_zero(client: TestClient, db_url: str,
+                                                               world: dict[str, object],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "alert_min_first_stage", 5)
+    reached = client.post(f"/api/staff/alerts/{world['chuo_alert']}/approve", headers=_auth(world["kita"]))
+    assert reached.status_code == 404, "another counter's alert"
+    reached = client.post(f"/api/staff/alerts/{world['chuo_alert']}/approve", headers=_auth(world["chuo"])).json()
+    assert (reached["reached"], reached["warning"]) == (1, None)
+    assert reached["radius_km"] == settings.alert_first_stage_max_km, "grown as far as allowed for want of five"
+    nobody = client.post(f"/api/staff/alerts/{world['kita_alert']}/approve", headers=_auth(world["kita"]))
+    assert nobody.status_code == 200 and nobody.json()["reached"] == 0 and nobody.json()["warning"]
+
+
+def test_approval_refuses_to_skip_unconfigured_channels_unless_forced(client: TestClient, db_url: str,
+                                                                      world: dict[str, object],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(settings, "line_channel_access_token", "")
+    path = f"/api/staff/alerts/{world['chuo_alert']}/approve"
+    refused = client.post(path, headers=_auth(world["chuo"]))
+    assert refused.status_code == 409 and "force" in refused.json()["detail"]
+    with session_scope(db_url) as session:
+        assert session.get(Alert, world["chuo_alert"]).status == AlertStatus.pending
+    forced = client.post(path, params={"force": "true"}, headers=_auth(world["chuo"]))
+    assert forced.status_code == 200 and forced.json()["reached"] == 0 and forced.json()["warning"]
+
+
+def test_the_desk_links_family_confirms_and_forwards_sightings(client: TestClient, db_url: str,
+                                                               world: dict[str, object], kicks: Kicks,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    alert_id = world["chuo_alert"]
+    client.post(f"/api/staff/alerts/{alert_id}/approve", headers=_auth(world["chuo"]))
+    with session_scope(db_url) as session:
+        sighting = record_sighting(session, session.get(Alert, alert_id), contact_id=None, text="公園のベンチ",
+                                   town_id="chuo-1-3", point=None, seen_at=MORNING, photo_ref=None,
+                                   where_label="中央区 元町", when_text="いま", channel="line", conversation_id=None,
+                                   now=MORNING)
+        sighting_id = sighting.id
+    base = f"/api/staff/alerts/{alert_id}"
+    linked = client.post(f"{base}/family", json={"channel": "telegram", "user_id": "8080"},
+                         headers=_auth(world["chuo_clerk"]))
+    assert linked.status_code == 200 and linked.json()["role"] == "named"
+    assert client.post(f"{base}/family", json={"channel": "fax", "user_id": "1"},
+                       headers=_auth(world["chuo"])).status_code == 422
+    assert client.post(f"/api/staff/alerts/{world['kita_alert']}/sightings/{sighting_id}/confirm",
+                       headers=_auth(world["kita"])).status_code == 404, "another counter's sighting"
+
+    confirmed = client.post(f"{base}/sightings/{sighting_id}/confirm", headers=_auth(world["chuo_clerk"]))
+    assert confirmed.status_code == 200 and confirmed.json()["confirmed_by"] == "suzuki"
+    family = client.post(f"{base}/sightings/{sighting_id}/forward", json={"to": "family"},
+                         headers=_auth(world["chuo"]))
+    assert family.status_code == 200 and family.json()["queued"] == 1 and family.json()["forwarded_family_at"]
+    monkeypatch.setattr(settings, "alert_police_email", "seian@police.example.jp")
+    police = client.post(f"{base}/sightings/{sighting_id}/forward", json={"to": "police"},
+                         headers=_auth(world["chuo"])).json()
+    assert police["queued"] == 1 and "公園のベンチ" in police["summary"]
+    assert kicks.calls >= 2
+    detail = client.get(base, headers=_auth(world["chuo"])).json()
+    assert detail["sightings"][0]["confirmed_at"] and detail["sightings"][0]["forwarded_police_at"]
+    with session_scope(db_url) as session:
+        links = session.scalars(select(AlertFamily).where(AlertFamily.alert_id == alert_id)).all()
+        assert [link.role for link in links] == ["named"]
+        assert session.scalars(select(OutboxItem.channel).where(OutboxItem.sighting_id == sighting_id)
+                               .order_by(OutboxItem.id)).all() == ["telegram", "email"]
+    client.post(f"{base}/found", headers=_auth(world["chuo"]))
+    assert client.post(f"{base}/sightings/{sighting_id}/forward", json={"to": "family"},
+                       headers=_auth(world["chuo"])).status_code == 409, "the alert has ended"
