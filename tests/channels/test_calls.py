@@ -53,7 +53,9 @@ async def line(engine_db: str) -> AsyncIterator[CallSimulator]:
 
 def answered_counter(call: Call) -> str:
     """The counter a where-to-ask answer named."""
-    return str(next(e["counter_id"] for e in call.effects if e["kind"] == "answer_given"))
+    counter = next((e["counter_id"] for e in call.effects if e["kind"] == "answer_given"), None)
+    assert counter, "no counter was named:\n" + call.transcript()
+    return str(counter)
 
 
 def alerts(database_url: str) -> list[Alert]:
@@ -69,7 +71,7 @@ def due_within(case_due: datetime | None, created: datetime, hours: float) -> bo
 
 
 async def test_where_to_ask_by_speech_names_one_counter_and_keeps_the_line_open(line: CallSimulator) -> None:
-    call = await line.call([say("母の介護のことで相談したい"), say("北区若葉町"), press("2")])
+    call = await line.call([say("母の介護のことで相談したい"), say("北区若葉町"), ReadBack("若葉町"), press("2")])
     assert answered_counter(call) == "houkatsu-kita-1", call.transcript()
     assert "utter_counter" in call.responses
     assert not call.hung_up and not call.lost_turns, "declining a call-back is no goodbye"
@@ -77,18 +79,18 @@ async def test_where_to_ask_by_speech_names_one_counter_and_keeps_the_line_open(
 
 async def test_where_to_ask_by_keys_only(line: CallSimulator) -> None:
     # 1 相談先 → 1 高齢者の介護 → 3 南区 → 1 南町
-    call = await line.call([press("1"), press("1"), press("3"), press("1")])
+    call = await line.call([press("1"), press("1"), press("3"), press("1"), ReadBack("南町")])
     assert answered_counter(call) == "houkatsu-minami-1", call.transcript()
     assert call.responses.count("utter_greet") == 1
 
 
 async def test_where_to_ask_in_kansai_speech(line: CallSimulator) -> None:
-    call = await line.call([say("おかんの介護のことで相談したいねん"), say("南区の住吉町や")])
+    call = await line.call([say("おかんの介護のことで相談したいねん"), say("南区の住吉町や"), ReadBack("住吉町")])
     assert answered_counter(call) == "houkatsu-minami-2", call.transcript()
 
 
 async def test_where_to_ask_with_the_town_in_kana_as_the_recogniser_writes_it(line: CallSimulator) -> None:
-    call = await line.call([say("あのう 父の 介護の ことで"), say("みなみくの すみよしちょう です")])
+    call = await line.call([say("あのう 父の 介護の ことで"), say("みなみくの すみよしちょう です"), ReadBack("住吉町")])
     assert answered_counter(call) == "houkatsu-minami-2", call.transcript()
 
 

@@ -56,7 +56,6 @@ def prompt_of(call: Call, index: int) -> list[str]:
 # --------------------------------------------------------------------------- 1. wrong ward, no read-back
 
 
-@not_landed("1/2 (「南区の あさひまち」 is stored as 北区 旭町; no read-back)")
 async def test_1_a_missing_person_in_the_ward_said_is_not_moved_to_the_town_that_sounds_alike(
     line: CallSimulator, engine_db: str
 ) -> None:
@@ -355,7 +354,6 @@ async def test_9_free_text_questions_wait_for_a_slow_answer_and_carry_the_city_s
     assert "朝日町" in gather.attrib.get("hints", ""), call.transcript()
 
 
-@not_landed("9 (the recogniser's Confidence is ignored)")
 async def test_9_a_low_confidence_place_is_read_back_before_it_is_used(line: CallSimulator, engine_db: str) -> None:
     call = await line.call([say("隣の おばあさんを 見かけないんです"), say("南区朝日町", confidence=0.32)])
     turn = call.turn_of("南区朝日町")
