@@ -9,17 +9,23 @@ error answers that never echo what was sent, and a count by route and status.
   carry ids.
 * :func:`install_error_handlers`: a 422 names the fields that were wrong and why, never their
   values (the default handler echoes the whole input: a resident's message, 10 MB in and 10 MB
-  out). (JSON nested too deeply for the parser is already FastAPI's 400.)
+  out); a value the database cannot hold (an id above 2³¹ on PostgreSQL) is a 400, not a 500.
+  (JSON nested too deeply for the parser is already FastAPI's 400.)
 """
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.metrics import WEBHOOKS
+
+log = logging.getLogger(__name__)
 
 __all__ = ["BodySizeLimit", "RequestCounter", "install_error_handlers", "route_group"]
 
@@ -112,3 +118,10 @@ def install_error_handlers(app: FastAPI) -> None:
         fields = [{"loc": list(problem.get("loc", ())), "type": problem.get("type", "invalid")}
                   for problem in error.errors()[:20]]
         return JSONResponse({"detail": fields}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def value_out_of_range(request: Request, error: DataError) -> JSONResponse:
+        # The driver's message quotes the value: log the class and the route group only.
+        log.warning("a value the database cannot hold on %s (%s)", route_group(request.url.path),
+                    type(error.orig).__name__)
+        return JSONResponse({"detail": "a value is out of range"}, status_code=400)

@@ -19,10 +19,23 @@ from __future__ import annotations
 from datetime import datetime
 
 from alerts.lifecycle import approve, create_from_case
+from alerts.texts import clean_fields
 from bot.messages import Choice, EffectKind
-from bot.models import Case, CaseKind, RegisteredPerson
+from bot.models import Alert, AlertStatus, Case, CaseKind, RegisteredPerson
 from bot.settings import settings
-from flows.base import FormFlow, TurnContext, is_no, is_yes
+from flows.base import Flow, FormFlow, TurnContext, is_no, is_yes
+from flows.features import (
+    FEATURE_RESPONSES,
+    SHARE_RESPONSES,
+    ask_feature,
+    ask_share,
+    missing_features,
+    read_answer,
+    read_clothing,
+    read_features,
+    read_name,
+    read_share,
+)
 from flows.followup import follow_case
 from flows.person import person_label, persons_of
 from flows.place_question import (
@@ -36,8 +49,11 @@ from flows.place_question import (
 )
 from flows.report_words import is_more_about_the_person, missing_person
 from flows.steps import (
+    OPTIONAL_RESPONSES,
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
+    answered_none,
+    ask_optional,
     caller_phone,
     counter_name,
     place_flags,
@@ -46,10 +62,10 @@ from flows.steps import (
 )
 from flows.when import parse_when
 from intents.phone import national_phone
-from routing.cases import case_facts, open_case
+from routing.cases import OPEN_STATUSES, add_details, case_facts, open_case
 from routing.counters import choose_counter
 
-__all__ = ["MissingFlow"]
+__all__ = ["AlertDetailsFlow", "MissingFlow", "ask_alert_details"]
 
 QUESTIONS = {
     "missing_who": "utter_ask_missing_who",
@@ -224,11 +240,12 @@ class MissingFlow(FormFlow):
         ctx.say("utter_missing_created", urgent=True, case_id=case.id,
                 counter_name=counter_name(ctx, choice.counter.id, choice.counter.name))
         ctx.effect(EffectKind.case_created, **case_facts(case))
-        self._create_alert(ctx, case)
-        # What the family remembers next is added to this case.
-        follow_case(ctx, case.id)
+        alert = self._create_alert(ctx, case)
+        # A few choices for the public text while staff check it; then what the family
+        # remembers next is added to this case.
+        ask_alert_details(ctx, case, alert)
 
-    def _create_alert(self, ctx: TurnContext, case: Case) -> None:
+    def _create_alert(self, ctx: TurnContext, case: Case) -> Alert:
         person_id = ctx.slots.get("person_id")
         person = ctx.session.get(RegisteredPerson, person_id) if person_id else None
         if person is not None and person.family_contact_id != ctx.contact.id:
@@ -243,6 +260,7 @@ class MissingFlow(FormFlow):
             last_seen_at=parse_when(ctx.slots["last_seen_when"], said_at),
             now=ctx.now,
         )
+        _set_public_fields(ctx, alert, person)
         ctx.effect(EffectKind.alert_created, alert_id=alert.id, case_id=case.id)
         if person is not None and settings.auto_approve_registered:
             queued = approve(ctx.session, alert, by="auto", now=ctx.now)
@@ -250,3 +268,109 @@ class MissingFlow(FormFlow):
             ctx.say("utter_missing_alert_sent")
         else:
             ctx.say("utter_missing_alert_pending")
+        return alert
+
+
+def _set_public_fields(ctx: TurnContext, alert: Alert, person: RegisteredPerson | None) -> None:
+    """The alert's public fields from the family's answers (never their words as such):
+    the features their description says, the clothing split into clothing, footwear and
+    belongings, and the landmark they named; a pre-registered person's registered
+    features and sharing consent first."""
+    described = read_features(" ".join(str(ctx.slots.get(slot) or "") for slot in ("missing_who", "first_report")))
+    # The clothing question may have been answered with the age and appearance too.
+    described = {**read_features(ctx.slots.get("clothing")), **described}
+    fields = {**described, **read_clothing(ctx.slots.get("clothing")),
+              "landmark": ctx.slots["last_seen_where"].get("landmark")}
+    if person is not None:
+        fields = {**fields, **person.features}
+        alert.share_identity = person.share_identity
+    alert.public_fields = clean_fields(fields)
+
+
+# --------------------------------------------------------------------------- after the report
+
+DETAILS_FLOW = "missing_alert_details"
+# The questions still to ask, in order: a key feature (sex, height, build), "share", "name".
+_ASKING = "asking"
+
+
+def ask_alert_details(ctx: TurnContext, case: Case, alert: Alert) -> None:
+    """After the case and its pending alert exist, ask the key features the family's words
+    did not say (with choices, skippable) and whether name, condition and photo may go out
+    too (default no). A pre-registered person's were given at registration, and an alert
+    already sent is not changed: the family's next words then simply follow the case."""
+    if alert.status != AlertStatus.pending or alert.person_id is not None:
+        follow_case(ctx, case.id)
+        return
+    features = missing_features(alert.public_fields)
+    if features:
+        ctx.say("utter_alert_details_intro")
+    ctx.finish()
+    ctx.conversation.flow = DETAILS_FLOW
+    ctx.set_slot("case_id", case.id)
+    ctx.set_slot("alert_id", alert.id)
+    _ask_next(ctx, [*features, "share"])
+
+
+def _ask_next(ctx: TurnContext, asking: list[str]) -> None:
+    case_id = ctx.slots["case_id"]
+    if not asking:
+        ctx.say("utter_alert_details_noted")
+        follow_case(ctx, case_id)
+        return
+    ctx.set_slot(_ASKING, asking)
+    ctx.set_step(asking[0])
+    if asking[0] == "share":
+        ask_share(ctx)
+    elif asking[0] == "name":
+        ask_optional(ctx, "utter_ask_public_name")
+    else:
+        ask_feature(ctx, asking[0])
+
+
+class AlertDetailsFlow(Flow):
+    """The family's few answers for the public alert text, right after the report (see
+    :func:`ask_alert_details`); entered only from there."""
+
+    name = DETAILS_FLOW
+    responses = ("utter_alert_details_intro", "utter_alert_details_noted", "utter_case_details_added",
+                 *FEATURE_RESPONSES, *SHARE_RESPONSES, *OPTIONAL_RESPONSES)
+
+    def start(self, ctx: TurnContext) -> None:
+        # Only ever entered after a report; started any other way there is nothing to ask.
+        ctx.treat_as_new_request()
+
+    def resume(self, ctx: TurnContext) -> None:
+        alert = ctx.session.get(Alert, ctx.slots.get("alert_id"))
+        asking = list(ctx.slots.get(_ASKING) or [])
+        if alert is None or not asking:
+            ctx.treat_as_new_request()
+            return
+        step = asking.pop(0)
+        # Staff may have approved it meanwhile: what they approved is not changed behind them.
+        editable = alert.status == AlertStatus.pending
+        if step == "share":
+            share = read_share(ctx)
+            if editable:
+                alert.share_identity = share
+            if share and editable and "name" not in alert.public_fields:
+                asking.append("name")
+        elif step == "name":
+            if not answered_none(ctx) and editable:
+                alert.public_fields = clean_fields({**alert.public_fields, **read_name(ctx.text)})
+        else:
+            told = read_answer(ctx, step)
+            if told and editable:
+                alert.public_fields = clean_fields({**alert.public_fields, **told})
+            elif not told and ctx.own_words and not says_dont_know(ctx):
+                # Not an answer but something they remembered: it goes to the case, as any later detail.
+                self._add_to_case(ctx)
+        _ask_next(ctx, asking)
+
+    def _add_to_case(self, ctx: TurnContext) -> None:
+        case = ctx.session.get(Case, ctx.slots["case_id"])
+        if case is None or case.status not in OPEN_STATUSES:
+            return
+        add_details(ctx.session, case, ctx.own_words, source=ctx.channel, now=ctx.now)
+        ctx.say("utter_case_details_added", case_id=case.id)
+        ctx.effect(EffectKind.case_updated, **case_facts(case))

@@ -1,10 +1,13 @@
 """register_person: a family pre-registers (事前登録) a relative who might go missing.
 
 New registration (person_form in domain.yml): explicit consent first, then the
-person's description, where they live (a town: staff covering that ward can see the
-registration), an optional photo (an image message; its media reference is kept),
-places they often go, and emergency contacts; a confirmation creates the
-RegisteredPerson linked to this family's contact. A family that already registered
+person's description — the key features it does not say (sex, height, build) asked with
+choices, each skippable (flows/features.py) — where they live (a town: staff covering that
+ward can see the registration), an optional photo (an image message; its media reference
+is kept), places they often go, and emergency contacts; then whether an alert may show
+their name, condition and photo (default no; the name and its reading asked only on yes);
+a confirmation creates the RegisteredPerson linked to this family's contact, with the
+structured features an alert text is composed from. A family that already registered
 someone gets their registrations as choices: view one, change any item, or delete it
 (「登録を削除して」 also works while one is shown). A family only ever sees its own.
 """
@@ -15,9 +18,21 @@ from typing import Any
 
 from sqlalchemy import select
 
+from alerts.texts import clean_fields, describe
 from bot.messages import Choice, EffectKind
 from bot.models import RegisteredPerson
 from flows.base import FormFlow, TurnContext, is_no
+from flows.features import (
+    FEATURE_RESPONSES,
+    SHARE_RESPONSES,
+    ask_feature,
+    ask_share,
+    missing_features,
+    read_answer,
+    read_features,
+    read_name,
+    read_share,
+)
 from flows.place_question import PLACE_RESPONSES, ask_place, place_label
 from flows.steps import (
     CONSENT,
@@ -45,6 +60,11 @@ QUESTIONS = {
     "usual_places": "utter_ask_usual_places",
     "emergency_contacts": "utter_ask_emergency_contacts",
 }
+# The registration's structured features (alerts.texts fields) and the key features still to ask.
+FEATURES = "person_features"
+FEATURES_ASKING = "features_asking"
+# Whether an alert may show name, condition and photo; also the edit choice that changes it.
+SHARING = "share_identity"
 # Items a family may skip with "none".
 OPTIONAL = ("person_photo", "usual_places")
 # The registration's column for each item.
@@ -61,6 +81,7 @@ EDIT_CHOICES = (
     ("person_photo", "utter_choice_edit_photo"),
     ("usual_places", "utter_choice_edit_usual_places"),
     ("emergency_contacts", "utter_choice_edit_emergency_contacts"),
+    (SHARING, "utter_choice_edit_sharing"),
 )
 DELETE_WORDS = ("削除", "消して", "けして", "取り消して", "delete", "remove")
 SHORT_LABEL = 20
@@ -117,6 +138,10 @@ class RegisterPersonFlow(FormFlow):
         "utter_photo_yes_label",
         "utter_none_label",
         "utter_unknown_label",
+        "utter_choice_share_no",
+        "utter_choice_share_yes",
+        *FEATURE_RESPONSES,
+        *SHARE_RESPONSES,
         *REGISTRATION_RESPONSES,
         *OPTIONAL_RESPONSES,
         *YES_NO.responses,
@@ -149,13 +174,68 @@ class RegisterPersonFlow(FormFlow):
             self._action(ctx)
         elif step == "delete_confirm":
             self._delete(ctx)
+        elif step.startswith("feature:"):
+            self._feature(ctx, step.removeprefix("feature:"))
+        elif step in ("share", "edit:share"):
+            self._share(ctx, editing=step == "edit:share")
+        elif step in ("public_name", "edit:public_name"):
+            self._public_name(ctx, editing=step == "edit:public_name")
         elif step.startswith("edit:"):
             self._edit(ctx, step.removeprefix("edit:"))
         elif step in QUESTIONS:
             value = self._read(ctx, step)
             if value is not _ASKED_AGAIN:
                 ctx.set_slot(step, value)
+                if step == "person_description":
+                    self._describe(ctx, value)
                 self._next(ctx)
+
+    # ------------------------------------------------------------------ features and sharing
+    def _describe(self, ctx: TurnContext, description: str) -> None:
+        """The features the description says; the key ones it does not are asked next."""
+        features = {**(ctx.slots.get(FEATURES) or {}), **read_features(description)}
+        ctx.set_slot(FEATURES, features)
+        ctx.set_slot(FEATURES_ASKING, missing_features(features))
+
+    def _feature(self, ctx: TurnContext, field: str) -> None:
+        asking = [item for item in ctx.slots.get(FEATURES_ASKING) or [] if item != field]
+        ctx.set_slot(FEATURES, {**(ctx.slots.get(FEATURES) or {}), **read_answer(ctx, field)})
+        ctx.set_slot(FEATURES_ASKING, asking)
+        self._next(ctx)
+
+    def _share(self, ctx: TurnContext, *, editing: bool) -> None:
+        share = read_share(ctx)
+        person = _own_person(ctx, ctx.slots.get("person_id")) if editing else None
+        if editing and person is None:
+            ctx.finish()
+            return
+        features = person.features if person is not None else ctx.slots.get(FEATURES) or {}
+        if person is not None:
+            person.share_identity = share
+        else:
+            ctx.set_slot(SHARING, share)
+        if share and "name" not in features:
+            ctx.set_step("edit:public_name" if editing else "public_name")
+            ask_optional(ctx, "utter_ask_public_name")
+        elif person is not None:
+            ctx.say("utter_person_updated")
+            self._show(ctx, person)
+        else:
+            self._next(ctx)
+
+    def _public_name(self, ctx: TurnContext, *, editing: bool) -> None:
+        name = {} if answered_none(ctx) else read_name(ctx.text)
+        if editing:
+            person = _own_person(ctx, ctx.slots.get("person_id"))
+            if person is None:
+                ctx.finish()
+                return
+            person.features = clean_fields({**person.features, **name})
+            ctx.say("utter_person_updated")
+            self._show(ctx, person)
+            return
+        ctx.set_slot(FEATURES, {**(ctx.slots.get(FEATURES) or {}), **name})
+        self._next(ctx)
 
     # ------------------------------------------------------------------ answers
     def _read(self, ctx: TurnContext, item: str) -> Any:
@@ -184,21 +264,38 @@ class RegisterPersonFlow(FormFlow):
             ctx.ask(question)
 
     def _next(self, ctx: TurnContext) -> None:
+        asking = ctx.slots.get(FEATURES_ASKING) or []
+        if asking:
+            ctx.set_step(f"feature:{asking[0]}")
+            ask_feature(ctx, asking[0])
+            return
         if self.ask_next(ctx):
             return
+        if SHARING not in ctx.slots:
+            ctx.set_step("share")
+            ask_share(ctx)
+            return
         ctx.set_step("confirm")
-        self._say_summary(ctx, None, {COLUMNS[item]: ctx.slots[item] for item in QUESTIONS})
+        self._say_summary(ctx, None, self._values(ctx))
         ask_yes_no(ctx, "utter_person_confirm", REGISTER)
+
+    def _values(self, ctx: TurnContext) -> dict[str, Any]:
+        """The registration's columns from the answers."""
+        return {**{COLUMNS[item]: ctx.slots[item] for item in QUESTIONS},
+                "features": clean_fields(ctx.slots.get(FEATURES) or {}), SHARING: bool(ctx.slots.get(SHARING))}
 
     def _say_summary(self, ctx: TurnContext, person_id: int | None, values: dict[str, Any]) -> None:
         none = ctx.t("utter_none_label")
         town_id = values.get("town_id")
         unknown = ctx.t("utter_unknown_label")
         home = place_label(resolve_town_id(ctx.session, town_id), None, town_id) if town_id else unknown
+        features = describe(ctx.domain, values.get("features") or {}, ctx.lang)
         ctx.say(
             "utter_person_summary",
             person_id=person_id if person_id is not None else "-",
             description=values.get("description") or none,
+            features=features or unknown,
+            sharing=ctx.t("utter_choice_share_yes" if values.get(SHARING) else "utter_choice_share_no"),
             home=home,
             photo=ctx.t("utter_photo_yes_label") if values.get("photo_ref") else none,
             usual_places=values.get("usual_places") or none,
@@ -206,7 +303,7 @@ class RegisterPersonFlow(FormFlow):
         )
 
     def _create(self, ctx: TurnContext) -> None:
-        values = {COLUMNS[item]: ctx.slots[item] for item in QUESTIONS}
+        values = self._values(ctx)
         person = RegisteredPerson(
             family_contact_id=ctx.contact.id,
             town_id=values["town_id"],
@@ -214,6 +311,8 @@ class RegisterPersonFlow(FormFlow):
             photo_ref=values["photo_ref"],
             usual_places=values["usual_places"] or "",
             emergency_contacts=values["emergency_contacts"],
+            features=values["features"],
+            share_identity=values[SHARING],
             consented_at=ctx.now,
             created_at=ctx.now,
         )
@@ -241,7 +340,8 @@ class RegisterPersonFlow(FormFlow):
         self._show(ctx, person)
 
     def _show(self, ctx: TurnContext, person: RegisteredPerson) -> None:
-        self._say_summary(ctx, person.id, {column: getattr(person, column) for column in COLUMNS.values()})
+        self._say_summary(ctx, person.id, {column: getattr(person, column)
+                                           for column in (*COLUMNS.values(), "features", SHARING)})
         ctx.set_slot("person_id", person.id)
         ctx.set_step("actions")
         choices = [Choice(ctx.t(response), f"edit:{item}") for item, response in EDIT_CHOICES]
@@ -253,7 +353,10 @@ class RegisterPersonFlow(FormFlow):
         if person is None:
             ctx.finish()
             return
-        if ctx.answer.startswith("edit:") and ctx.answer.removeprefix("edit:") in QUESTIONS:
+        if ctx.answer == f"edit:{SHARING}":
+            ctx.set_step("edit:share")
+            ask_share(ctx)
+        elif ctx.answer.startswith("edit:") and ctx.answer.removeprefix("edit:") in QUESTIONS:
             item = ctx.answer.removeprefix("edit:")
             ctx.set_step(f"edit:{item}")
             self.ask_slot(ctx, item, QUESTIONS[item])
@@ -274,6 +377,9 @@ class RegisterPersonFlow(FormFlow):
         if value is _ASKED_AGAIN:
             return
         setattr(person, COLUMNS[item], value if value is not None or item == "person_photo" else "")
+        if item == "person_description":
+            # What the new description says replaces what the old one said; choices made stay.
+            person.features = clean_fields({**person.features, **read_features(value)})
         ctx.say("utter_person_updated")
         self._show(ctx, person)
 

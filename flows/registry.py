@@ -22,7 +22,7 @@ from flows.conversation import (
 from flows.cooperator import RegisterHelperFlow, UnsubscribeFlow
 from flows.followup import FollowupFlow
 from flows.handoff import HandoffFlow
-from flows.missing import MissingFlow
+from flows.missing import AlertDetailsFlow, MissingFlow
 from flows.person import RegisterPersonFlow
 from flows.sighting import SightingFlow
 from flows.ways_out import CancelFlow
@@ -47,6 +47,7 @@ FLOWS: tuple[Flow, ...] = (
     OutOfScopeFlow(),
     EmergencyFlow(),
     FollowupFlow(),  # entered only through follow_case, after a report made its case
+    AlertDetailsFlow(),  # entered only after a missing report: a few choices for the alert text
     # Also claimed by their own words or payload prefix, from any flow.
     UnsubscribeFlow(),
     SightingFlow(),

@@ -68,6 +68,11 @@ class RegisteredPerson(Base):
     photo_ref: Mapped[str | None] = mapped_column(String(512))
     usual_places: Mapped[str] = mapped_column(Text, default="")
     emergency_contacts: Mapped[str] = mapped_column(Text, default="")
+    # The structured features an alert text is composed from (alerts.texts.PUBLIC_FIELDS),
+    # and the name, reading and diagnosis, which go out only with ``share_identity``.
+    features: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The family's explicit consent to show name, diagnosis and photo to cooperators (default no).
+    share_identity: Mapped[bool] = mapped_column(Boolean, default=False)
     consented_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -108,6 +113,11 @@ class Alert(Base):
     purge_after: Mapped[datetime | None] = mapped_column()
     purged: Mapped[bool] = mapped_column(Boolean, default=False)
     stats: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # What the public text is composed from (alerts.texts): structured features, never the
+    # family's free text; the desk may edit them before approval. Personal: purged.
+    public_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The family consented to show name, diagnosis and photo to cooperators (default no).
+    share_identity: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class OutboxState(str, enum.Enum):

@@ -8,9 +8,13 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from fastapi.testclient import TestClient
+
 from bot.app import create_app
+from bot.db import session_scope
 from bot.messages import InboundMessage, TurnResult
 from bot.settings import Settings
+from bot.staff_api import create_staff_user
 
 LIMIT = 4096
 URL = "/webhooks/webchat/messages"
@@ -82,3 +86,12 @@ async def test_json_nested_too_deeply_is_a_400(client: httpx.AsyncClient) -> Non
     response = await client.post(URL, content=b"[" * depth + b"]" * depth, headers=JSON)
     assert response.status_code in (400, 422)
     assert client.seen == []  # type: ignore[attr-defined]
+
+
+def test_an_id_the_database_cannot_hold_is_a_4xx_on_both_engines(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _, token = create_staff_user(session, "sato", ["mimamori-chuo"])
+    client = TestClient(create_app(Settings(database_url=db_url), handler=lambda message: None, channel_names=[],
+                                   init_database=False))
+    response = client.get(f"/api/staff/cases/{2**31}", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code in (400, 404)

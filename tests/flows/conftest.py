@@ -75,11 +75,15 @@ def persons(db_url: str) -> list[RegisteredPerson]:
 
 
 def pre_register(family: Resident) -> TurnResult:
-    """A family pre-registers 82歳 女性 of 南区 朝日町 with a photo, up to the confirmation."""
+    """A family pre-registers 82歳 女性 of 南区 朝日町 with a photo, up to the confirmation
+    (height 150–160 cm, build not known, name and photo not shown in alerts)."""
     family.send(postback="intent:register_person")
     family.send(postback="agree")
     family.send("82歳 女性 白髪 杖をつく")
+    family.send(postback="feature:height:150_160")
+    family.send(postback="feature:build:")
     family.send("南区朝日町")
     family.send(media_ref="line-content:photo-1")
     family.send("駅前のスーパー")
-    return family.send("長男 090-1234-5678")
+    family.send("長男 090-1234-5678")
+    return family.send(postback="share:no")
