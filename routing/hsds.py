@@ -275,9 +275,14 @@ def _read_table(folder: Path, table: Table) -> list[dict[str, Any]]:
                             continue
                         raise DirectoryError(table.file, line, column.name, "row has fewer fields than the header")
                     try:
-                        record[column.attribute or column.name] = column.parse(value)
+                        parsed = column.parse(value)
                     except ValueError as error:
                         raise DirectoryError(table.file, line, column.name, str(error)) from None
+                    limit = _length_limit(table, column)
+                    if isinstance(parsed, str) and limit is not None and len(parsed) > limit:
+                        raise DirectoryError(table.file, line, column.name,
+                                             f"{len(parsed)} characters; at most {limit} fit")
+                    record[column.attribute or column.name] = parsed
                 key = str(record[table.columns[0].name])
                 if key in seen:
                     raise DirectoryError(
@@ -288,7 +293,17 @@ def _read_table(folder: Path, table: Table) -> list[dict[str, Any]]:
                 rows.append(record)
     except UnicodeDecodeError as error:
         raise DirectoryError(table.file, None, None, f"not UTF-8 text ({error.reason})") from None
+    except csv.Error as error:
+        # e.g. a field longer than the csv module's limit, or a NUL byte; the reader has not yet
+        # counted the line it was reading.
+        raise DirectoryError(table.file, reader.line_num + 1, None, f"not a readable CSV row ({error})") from None
     return rows
+
+
+def _length_limit(table: Table, column: Column) -> int | None:
+    """The most characters the database column behind ``column`` holds (None: unlimited)."""
+    model_column = table.model.__table__.columns.get(column.attribute or column.name)
+    return getattr(model_column.type, "length", None) if model_column is not None else None
 
 
 def _read_polygons(folder: Path, town_ids: set[str]) -> dict[str, dict[str, Any]]:
@@ -297,12 +312,20 @@ def _read_polygons(folder: Path, town_ids: set[str]) -> dict[str, dict[str, Any]
         return {}
     try:
         collection = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise DirectoryError("towns.geojson", None, None, f"not UTF-8 text ({error.reason})") from None
     except json.JSONDecodeError as error:
         raise DirectoryError("towns.geojson", error.lineno, None, f"invalid JSON: {error.msg}") from None
+    features = collection.get("features") if isinstance(collection, dict) else None
+    if not isinstance(features, list):
+        raise DirectoryError("towns.geojson", None, None, "not a GeoJSON FeatureCollection (no \"features\" list)")
     polygons: dict[str, dict[str, Any]] = {}
-    for index, feature in enumerate(collection.get("features", [])):
-        town_id = (feature.get("properties") or {}).get("town_id")
-        geometry = feature.get("geometry") or {}
+    for index, feature in enumerate(features):
+        if not isinstance(feature, dict):
+            raise DirectoryError("towns.geojson", None, None, f"feature {index}: not a GeoJSON Feature object")
+        properties, geometry = feature.get("properties"), feature.get("geometry")
+        town_id = properties.get("town_id") if isinstance(properties, dict) else None
+        geometry = geometry if isinstance(geometry, dict) else {}
         if town_id not in town_ids:
             raise DirectoryError("towns.geojson", None, "town_id", f"feature {index}: unknown town_id '{town_id}'")
         if geometry.get("type") not in {"Polygon", "MultiPolygon"}:

@@ -82,3 +82,43 @@ def test_polygon_for_unknown_town_is_refused(db_url: str, city: Path) -> None:
     with pytest.raises(DirectoryError, match="towns.geojson.*kita-9-9"):
         with session_scope(db_url) as session:
             import_directory(session, city)
+
+
+def _import_refused(db_url: str, city: Path) -> str:
+    before = _counts(db_url)
+    with pytest.raises(DirectoryError) as raised:
+        with session_scope(db_url) as session:
+            import_directory(session, city)
+    assert _counts(db_url) == before, "the old directory must stay intact"
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(("geojson", "message"), [
+    ("[]", "not a GeoJSON FeatureCollection"),
+    ('{"type": "FeatureCollection", "features": ["kita-1-1"]}', "feature 0: not a GeoJSON Feature"),
+    ('{"type": "FeatureCollection", "features": [{"properties": "kita-1-1", "geometry": []}]}',
+     "feature 0: unknown town_id"),
+])
+def test_a_geojson_of_the_wrong_shape_is_named_not_a_traceback(
+    db_url: str, city: Path, geojson: str, message: str
+) -> None:
+    (city / "towns.geojson").write_text(geojson, encoding="utf-8")
+    assert message in _import_refused(db_url, city)
+
+
+def test_a_shift_jis_geojson_is_named(db_url: str, city: Path) -> None:
+    geojson = city / "towns.geojson"
+    geojson.write_bytes(geojson.read_text(encoding="utf-8").replace("kita-1-1", "北区").encode("shift_jis",
+                                                                                              errors="ignore"))
+    assert "towns.geojson: not UTF-8 text" in _import_refused(db_url, city)
+
+
+def test_a_field_beyond_the_csv_limit_names_file_and_line(db_url: str, city: Path) -> None:
+    _edit(city / "organizations.csv", "id,name,description\n", "id,name,description\norg-long,長い," + "あ" * 200_000 + "\n")
+    assert "organizations.csv, line 2" in _import_refused(db_url, city)
+
+
+def test_an_id_too_long_for_the_database_names_file_line_and_column(db_url: str, city: Path) -> None:
+    _edit(city / "organizations.csv", "id,name,description\n", "id,name,description\n" + "o" * 300 + ",長い,\n")
+    message = _import_refused(db_url, city)
+    assert "organizations.csv, line 2, column 'id'" in message and "at most" in message
