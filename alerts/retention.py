@@ -1,28 +1,53 @@
 """Retention of missing-person alerts: erase the personal data, keep anonymous statistics.
 
 ``missing_retention_days`` after an alert ended (``alert.purge_after``),
-``purge_expired_alerts`` (run by ``bot.privacy.purge_expired``) clears what describes
-the person and those who saw them, and folds the alert's message and sighting counts
-into ``alert.stats``.
+``purge_expired_alerts`` (run every minute by ``bot.housekeeping`` through
+``bot.privacy.purge_expired``) clears everything that describes the person and everything
+the family gave: the alert's description, public fields, photo, last-seen point, town and
+time, its CAP messages' content; the missing case's details (the family's call-back phone
+included) and what its events copied of them; every message the family exchanged with us
+from the start of the report until the purge — texts and payloads, so a location sent in
+another conversation does not survive — and their conversations' slots; the family's
+links to the alert; the sightings' words, places, photos and finders. The alert's message
+and sighting counts are folded into ``alert.stats`` first.
+
+The purge is idempotent: each statement only touches rows that still hold something, so
+running it again (or after ``bot.privacy`` erased old message texts) rewrites nothing.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bot.models import Alert, Case, Conversation, Message, OutboxItem, OutboxState, Sighting, utcnow
+from bot.models import (
+    Alert,
+    AlertFamily,
+    CapMessage,
+    Case,
+    Conversation,
+    Message,
+    OutboxItem,
+    OutboxState,
+    Sighting,
+    utcnow,
+)
 
-__all__ = ["PERSONAL_CASE_DETAILS", "purge_expired_alerts"]
+__all__ = ["KEPT_EVENT_DETAILS", "purge_alert", "purge_expired_alerts"]
 
 log = logging.getLogger(__name__)
 
-# The missing case's details that describe the person; erased with the alert.
-PERSONAL_CASE_DETAILS = ("first_report", "who", "last_seen_where", "last_seen_when", "clothing")
+# What a case event of a purged alert keeps: ids, states and counts, never words, places or
+# numbers (the "created" event copies the case's details, the family's phone among them).
+KEPT_EVENT_DETAILS = frozenset({
+    "alert_id", "sighting_id", "group_id", "case_id", "from", "to", "queued", "stage", "radius_km",
+    "pre_registered", "service",
+})
 
 
 def _statistics(session: Session, alert: Alert) -> dict[str, Any]:
@@ -52,14 +77,118 @@ def _statistics(session: Session, alert: Alert) -> dict[str, Any]:
     return {**alert.stats, **stats}
 
 
-def purge_expired_alerts(session: Session, now: datetime | None = None) -> int:
-    """Erase the personal data of alerts past their retention, keeping anonymous statistics.
+def _not_empty(column: Any) -> ColumnElement[bool]:
+    """A JSON column that still holds something (not NULL, not {})."""
+    return column.is_not(None) & (cast(column, Text) != "{}") & (cast(column, Text) != "null")
 
-    Cleared: the alert's description, clothing, photo reference, last-seen point, town
-    and time, and its link to the pre-registration (the registration itself stays until
-    the family deletes it); every sighting's text, place and photo; the person-describing
-    details of the missing case and its sighting events; and the texts of the
-    conversations in which the report and the sightings were given.
+
+def _erase_case(session: Session, case: Case) -> tuple[set[int], int]:
+    """Clear the case's details, its reporter link and what its events say; returns the
+    conversations the case names and how many events were cleared."""
+    conversation_ids = {case.details["conversation_id"]} if case.details.get("conversation_id") else set()
+    if case.details:
+        case.details = {}
+    case.reporter_contact_id = None
+    case.household_key = None
+    cleared = 0
+    for event in case.events:
+        if event.kind == "sighting" and event.details.get("conversation_id"):
+            conversation_ids.add(event.details["conversation_id"])
+        kept = {key: value for key, value in event.details.items() if key in KEPT_EVENT_DETAILS}
+        if kept != event.details:
+            event.details = kept
+            cleared += 1
+    return conversation_ids, cleared
+
+
+def _erase_messages(session: Session, contact_ids: Collection[int], conversation_ids: Collection[int],
+                    since: datetime | None, now: datetime) -> int:
+    """Texts and payloads (locations, photos) of the family's messages since the report, and of
+    the conversations the case and its sightings came from; only rows that still hold some."""
+    whose = [Message.conversation_id.in_(conversation_ids)] if conversation_ids else []
+    if contact_ids and since is not None:
+        whose.append(Message.contact_id.in_(contact_ids) & (Message.created_at >= since)
+                     & (Message.created_at <= now))
+    if not whose:
+        return 0
+    return session.execute(
+        update(Message).where(or_(*whose), Message.text.is_not(None) | _not_empty(Message.payload))
+        .values(text=None, payload=None).execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def _erase_conversations(session: Session, contact_ids: Collection[int], conversation_ids: Collection[int],
+                         since: datetime | None) -> int:
+    whose = [Conversation.id.in_(conversation_ids)] if conversation_ids else []
+    if contact_ids and since is not None:
+        whose.append(Conversation.contact_id.in_(contact_ids) & (Conversation.updated_at >= since))
+    if not whose:
+        return 0
+    return session.execute(
+        update(Conversation).where(or_(*whose), _not_empty(Conversation.slots))
+        .values(slots={}).execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def purge_alert(session: Session, alert: Alert, now: datetime | None = None) -> dict[str, int]:
+    """Erase the personal data of one alert and what the family gave, keeping anonymous statistics.
+
+    Args:
+        session: the caller's session.
+        alert: the alert (ended; its retention need not have passed: the caller decides).
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        How many rows of each kind were erased (0 for those already erased).
+    """
+    now = now or utcnow()
+    if not alert.purged:
+        alert.stats = _statistics(session, alert)
+    case = session.get(Case, alert.case_id) if alert.case_id is not None else None
+    family = set(session.scalars(select(AlertFamily.contact_id).where(AlertFamily.alert_id == alert.id)))
+    conversation_ids: set[int] = set()
+    events = 0
+    since: datetime | None = alert.created_at
+    if case is not None:
+        if case.reporter_contact_id is not None:
+            family.add(case.reporter_contact_id)
+        conversation_ids, events = _erase_case(session, case)
+        since = min(since, case.created_at)
+    started = session.scalar(select(func.min(Conversation.started_at)).where(Conversation.id.in_(conversation_ids))) \
+        if conversation_ids else None
+    if started is not None:
+        since = min(since, started)
+    counts = {
+        "case events": events,
+        "messages": _erase_messages(session, family, conversation_ids, since, now),
+        "conversations": _erase_conversations(session, family, conversation_ids, since),
+        "family links": session.execute(delete(AlertFamily).where(AlertFamily.alert_id == alert.id)).rowcount,
+        "sightings": session.execute(
+            update(Sighting).where(Sighting.alert_id == alert.id, or_(
+                Sighting.text.is_not(None), Sighting.town_id.is_not(None), Sighting.latitude.is_not(None),
+                Sighting.longitude.is_not(None), Sighting.photo_ref.is_not(None), Sighting.contact_id.is_not(None)))
+            .values(text=None, town_id=None, latitude=None, longitude=None, photo_ref=None, contact_id=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount,
+        "cap messages": session.execute(
+            update(CapMessage).where(CapMessage.alert_id == alert.id, CapMessage.xml.is_not(None)).values(xml=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount,
+    }
+    alert.description = alert.clothing = alert.photo_ref = None
+    alert.latitude = alert.longitude = None
+    alert.town_id = None
+    alert.last_seen_at = None
+    alert.person_id = None
+    alert.public_fields = {}
+    alert.share_identity = False
+    alert.purged = True
+    session.flush()
+    return counts
+
+
+def purge_expired_alerts(session: Session, now: datetime | None = None) -> int:
+    """Purge every alert past its retention (``purge_after``) that is not purged yet (see ``purge_alert``).
 
     Args:
         session: the caller's session.
@@ -74,37 +203,6 @@ def purge_expired_alerts(session: Session, now: datetime | None = None) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     for alert in alerts:
-        alert.stats = _statistics(session, alert)
-        conversation_ids: set[int] = set()
-        if alert.case_id is not None:
-            case = session.get(Case, alert.case_id)
-            if case is not None:
-                if case.details.get("conversation_id"):
-                    conversation_ids.add(case.details["conversation_id"])
-                case.details = {k: v for k, v in case.details.items() if k not in PERSONAL_CASE_DETAILS}
-                for event in case.events:
-                    if event.kind == "sighting":
-                        if event.details.get("conversation_id"):
-                            conversation_ids.add(event.details["conversation_id"])
-                        event.details = {"alert_id": alert.id, "sighting_id": event.details.get("sighting_id"),
-                                         "group_id": event.details.get("group_id")}
-                    elif event.kind == "details_added":  # the family's later words about the person
-                        event.details = {}
-        session.execute(
-            update(Sighting).where(Sighting.alert_id == alert.id)
-            .values(text=None, town_id=None, latitude=None, longitude=None, photo_ref=None, contact_id=None)
-        )
-        if conversation_ids:
-            session.execute(update(Message).where(Message.conversation_id.in_(conversation_ids))
-                            .values(text=None, payload=None))
-            session.execute(update(Conversation).where(Conversation.id.in_(conversation_ids)).values(slots={}))
-        alert.description = alert.clothing = alert.photo_ref = None
-        alert.latitude = alert.longitude = None
-        alert.town_id = None
-        alert.last_seen_at = None
-        alert.person_id = None
-        alert.purged = True
-    session.flush()
-    if alerts:
-        log.info("purged %d ended alerts", len(alerts))
+        counts = purge_alert(session, alert, now)
+        log.info("purged alert %s: %s", alert.id, counts)
     return len(alerts)
