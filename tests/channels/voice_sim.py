@@ -36,6 +36,7 @@ engine chose, so tests assert what was said without depending on a city's wordin
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -311,13 +312,16 @@ class CallSimulator:
         recorder: The app's engine handler, when it is a :class:`TurnRecorder`.
         status_callback: Path of the app's call status callback, if it has one.
         max_turns: A call answered more often than this is stuck in a loop: it is ended.
+        think: Seconds the caller takes before each answer (the prompt being spoken, the
+            answer said): for the benchmark's pacing; None in tests, which never wait.
     """
 
     _sids = itertools.count(1)
 
     def __init__(self, client: httpx.AsyncClient, public_base_url: str, auth_token: str, *,
                  recorder: TurnRecorder | None = None, status_callback: str | None = None,
-                 voice_path: str = "/webhooks/voice", max_turns: int = 60) -> None:
+                 voice_path: str = "/webhooks/voice", max_turns: int = 60,
+                 think: Callable[[], float] | None = None) -> None:
         self.client = client
         self.public_base_url = public_base_url.rstrip("/")
         self.auth_token = auth_token
@@ -325,6 +329,7 @@ class CallSimulator:
         self.status_callback = status_callback
         self.voice_path = voice_path
         self.max_turns = max_turns
+        self.think = think
 
     @classmethod
     def new_call_sid(cls) -> str:
@@ -402,6 +407,7 @@ class CallSimulator:
         if not params and gather.attrib.get("actionOnEmptyResult") != "true":
             return _CONTINUE  # Twilio goes on with the verbs after the <Gather>
         action = self._absolute(gather.attrib.get("action", ""))
+        await self._think()
         return await self._request(call, action, params, retried=getattr(step, "retried", False))
 
     async def _record(self, call: Call, record: ET.Element, steps: list[Step]) -> ET.Element | None | object:
@@ -419,6 +425,7 @@ class CallSimulator:
             "RecordingSid": f"RE{number:032d}",
             "RecordingDuration": str(duration),
         }
+        await self._think()
         return await self._request(call, self._absolute(record.attrib.get("action", "")), params)
 
     async def _dial(self, call: Call, dial: ET.Element, steps: list[Step]) -> ET.Element | None | object:
@@ -435,6 +442,10 @@ class CallSimulator:
         return await self._request(call, self._absolute(action), params)
 
     # ----------------------------------------------------------------- requests
+
+    async def _think(self) -> None:
+        if self.think is not None:
+            await asyncio.sleep(self.think())
 
     def _absolute(self, url: str) -> str:
         """A TwiML URL as Twilio resolves it (relative ones against the public base URL)."""
