@@ -36,11 +36,13 @@ from alerts import lifecycle as alert_lifecycle
 from alerts import sightings as alert_sightings
 from alerts.cap import export_cap
 from alerts.fanout import enqueue as fanout
+from alerts.fanout.outbox import failed_rows
 from alerts.sightings import alerts_for_counters
 from alerts.texts import last_seen_label, render_forwarded_sighting
 from bot.effects import run_effects
 from bot.messages import Effect, EffectKind
 from routing.cases import OPEN_STATUSES, case_for_counter, cases_for_counter
+from routing.delivery import RESEND_COMMAND, failed_deliveries
 from routing.snapshot import CITY, get_directory
 
 __all__ = [
@@ -470,3 +472,29 @@ def visible_persons(session: Session, counter_ids: Collection[str]) -> list[Regi
 def list_persons(session: SessionDep, user: StaffDep) -> list[dict[str, Any]]:
     """Pre-registered persons living in the areas the staff member's counters cover."""
     return [_person_json(person) for person in visible_persons(session, user.counter_ids)]
+
+
+# --------------------------------------------------------------------------- failed deliveries
+
+
+@router.get("/failed")
+def list_failed(session: SessionDep, user: StaffDep) -> dict[str, Any]:
+    """What could not be delivered after every attempt: the staff member's cases to their
+    targets, and their alerts' messages to cooperators; with the console command that sends
+    them again."""
+    alert_ids = [alert.id for alert in alerts_for_counters(session, user.counter_ids)]
+    return {
+        "deliveries": [
+            {"id": row.id, "case_id": row.case_id, "counter_id": row.counter_id, "method": row.method,
+             "address": row.address, "fail_count": row.fail_count,
+             "last_attempt_at": row.last_attempt_at.isoformat() if row.last_attempt_at else None,
+             "reason": row.reason}
+            for row in failed_deliveries(session, user.counter_ids)
+        ],
+        "alert_messages": [
+            {"id": row.id, "alert_id": row.alert_id, "kind": row.kind, "channel": row.channel,
+             "fail_count": row.fail_count, "reason": row.reason}
+            for row in failed_rows(session, alert_ids)
+        ],
+        "resend": RESEND_COMMAND,
+    }

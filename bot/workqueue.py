@@ -45,6 +45,7 @@ __all__ = [
     "Backoff",
     "Heartbeat",
     "Runner",
+    "Sweep",
     "Sweeper",
     "claim_due",
     "embedded_runner",

@@ -14,8 +14,9 @@ import io
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -39,13 +40,13 @@ from routing.cases import (
     transition,
 )
 from routing.counters import INTENT_DESKS, INTENT_HOTLINE_TOPIC, choose_counter
-from routing.delivery import deliver_pending
+from routing.delivery import RESEND_COMMAND, deliver_pending, failed_deliveries, retry_failed
 from routing.directory import import_directory, load_gazetteer, prepare_database
 from routing.hsds import DirectoryError
 from routing.snapshot import get_directory
 from routing.targets import TargetsError, import_targets
 
-__all__ = ["register", "route_text"]
+__all__ = ["FailedQueue", "FailedRow", "register", "route_text"]
 
 directory_app = typer.Typer(help="The counter directory (Open Referral HSDS tables).", no_args_is_help=True)
 cases_app = typer.Typer(help="Cases handed to counters.", no_args_is_help=True)
@@ -374,24 +375,70 @@ def targets_list() -> None:
         out.print(listing)
 
 
-def deliver() -> None:
-    """Run one delivery pass (for cron or a worker loop)."""
-    prepare_database()
-    run = deliver_pending(session_factory(settings.database_url))
-    err.print(
-        f"claimed {run.claimed}: sent {run.sent}, retrying {run.retrying}, failed {run.failed}; waiting {run.waiting}",
-        highlight=False,
-    )
+FailedRow = tuple[str, str, str, int, str | None]
+"""One row that failed for good, as listed: id, what it carries, how or where to, attempts, why."""
 
 
-def register(app: typer.Typer) -> None:
+@dataclass(frozen=True)
+class FailedQueue:
+    """Another queue whose failed rows ``tsunagu deliver --failed / --retry-failed`` also shows and
+    resends (the alert outbox: routing cannot import alerts, so ``bot/cli.py`` hands it in)."""
+
+    name: str
+    rows: Callable[[Session], list[FailedRow]]
+    retry: Callable[[Session], int]  # queue them again (the caller commits)
+    send: Callable[[], None]  # one pass of that queue, after a retry
+
+
+def _failed_deliveries(session: Session) -> list[FailedRow]:
+    return [(str(row.id), f"case {row.case_id} → {row.counter_id}", f"{row.method} {row.address}".strip(),
+             row.fail_count, row.reason) for row in failed_deliveries(session)]
+
+
+def _deliver_command(others: Sequence[FailedQueue]) -> Callable[..., None]:
+    def deliver(
+        failed: Annotated[bool, typer.Option("--failed", help="List what failed for good, and stop.")] = False,
+        retry: Annotated[bool, typer.Option("--retry-failed", help="Queue what failed for good again "
+                                                                   "(a fresh count of attempts), then send.")] = False,
+    ) -> None:
+        """Run one delivery pass (for cron or a worker loop); list or resend what failed for good."""
+        prepare_database()
+        queues = [FailedQueue("case deliveries", _failed_deliveries, retry_failed, lambda: None), *others]
+        if failed:
+            listing = table("Failed for good", ("queue", "id", "what", "to", "attempts", "last failure"),
+                            whole=("id",))
+            with database_session() as session:
+                for queue in queues:
+                    for row_id, what, to, attempts, reason in queue.rows(session):
+                        listing.add_row(queue.name, row_id, what, to, str(attempts), reason or "")
+            out.print(listing)
+            err.print(f"send them again: {RESEND_COMMAND}", highlight=False)
+            return
+        if retry:
+            with database_session() as session:
+                requeued = {queue.name: queue.retry(session) for queue in queues}
+            err.print(", ".join(f"{name}: {number} queued again" for name, number in requeued.items()), highlight=False)
+            for queue in others:
+                queue.send()
+        run = deliver_pending(session_factory(settings.database_url))
+        err.print(
+            f"claimed {run.claimed}: sent {run.sent}, retrying {run.retrying}, failed {run.failed}; "
+            f"waiting {run.waiting}",
+            highlight=False,
+        )
+
+    return deliver
+
+
+def register(app: typer.Typer, *, failed_elsewhere: Sequence[FailedQueue] = ()) -> None:
     """Add the routing commands to the ``tsunagu`` CLI.
 
     Args:
         app: the top-level Typer application.
+        failed_elsewhere: other queues whose failures ``deliver --failed / --retry-failed`` covers.
     """
     app.add_typer(directory_app, name="directory")
     app.add_typer(cases_app, name="cases")
     app.add_typer(targets_app, name="targets")
     app.command("route")(route)
-    app.command("deliver")(deliver)
+    app.command("deliver")(_deliver_command(failed_elsewhere))

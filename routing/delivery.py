@@ -47,6 +47,7 @@ __all__ = [
     "LATER_RETRY",
     "LEASE",
     "MAX_ATTEMPTS",
+    "RESEND_COMMAND",
     "DeliveryRun",
     "FailedDelivery",
     "deliver_pending",

@@ -1,4 +1,5 @@
-"""Commands of the alert fan-out: ``tsunagu worker`` and ``tsunagu fanout process / progress``."""
+"""Commands of the alert fan-out: ``tsunagu worker`` and ``tsunagu fanout process / progress``, and
+the outbox's part in ``tsunagu deliver --failed / --retry-failed`` (:func:`outbox_failures`)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,39 @@ from typing import Annotated
 
 import typer
 
+from sqlalchemy.orm import Session
+
 from alerts.fanout.enqueue import progress
+from alerts.fanout.outbox import failed_rows, retry_failed
 from bot.console_io import database_session
 from bot.settings import settings
+from routing.commands import FailedQueue, FailedRow
 from routing.directory import prepare_database
 
-__all__ = ["dramatiq_argv", "register"]
+__all__ = ["dramatiq_argv", "outbox_failures", "register"]
 
 
 def dramatiq_argv(processes: int, threads: int) -> list[str]:
     """The command line that runs the fan-out's Dramatiq workers with this Python."""
     return [sys.executable, "-m", "dramatiq", "alerts.fanout.worker",
             "--processes", str(processes), "--threads", str(threads)]
+
+
+def _failed_messages(session: Session) -> list[FailedRow]:
+    return [(str(row.id), f"alert {row.alert_id} {row.kind}" if row.alert_id else row.kind, row.channel,
+             row.fail_count, row.reason) for row in failed_rows(session)]
+
+
+def _send_outbox() -> None:
+    # Platform SDKs (LINE, Telegram, Twilio) load only when this command sends.
+    from alerts.fanout.runner import process_outbox
+
+    process_outbox()
+
+
+def outbox_failures() -> FailedQueue:
+    """The alert outbox's rows that failed for good, for ``tsunagu deliver --failed / --retry-failed``."""
+    return FailedQueue("alert messages", _failed_messages, retry_failed, _send_outbox)
 
 
 def register(app: typer.Typer) -> None:

@@ -74,7 +74,6 @@ from bot.settings import Settings, settings
 from bot.workqueue import Backoff, claim_due, lease_expired, lease_token, renew_claims
 
 __all__ = [
-    "RESEND_COMMAND",
     "FailedRow",
     "claim",
     "enqueue_withdrawals",
@@ -91,7 +90,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _OUTBOX = cast(Table, OutboxItem.__table__)
-RESEND_COMMAND = "tsunagu deliver --retry-failed"
 # Channels whose messages a withdraw deletes; elsewhere the closing notice follows them.
 DELETABLE_CHANNELS = ("telegram",)
 

@@ -11,6 +11,11 @@ are enqueued once (a ``SET NX`` key), so kicks do not multiply into endless chai
 A worker checks domain.yml for every alert text at import, and one that boots sends a kick, so work left behind by a stopped worker resumes.
 Several workers may serve the same channel at once: claims never overlap (``SKIP
 LOCKED`` / conditional update) and the rate limits live in Redis.
+
+Each worker process also runs a sweeper (``bot.workqueue.Sweeper``, every
+``settings.queue_sweep_seconds``): it kicks again whenever outbox rows are due, so rows
+queued while Redis was unreachable (a lost kick) are sent once it is back, and with
+``delivery_mode = "worker"`` it runs the case deliveries' passes too.
 """
 
 from __future__ import annotations
@@ -22,15 +27,17 @@ from dramatiq import Broker, Middleware, Worker
 
 from alerts.fanout.broker import ACTOR_NAME, QUEUE_NAME, redis_broker
 from alerts.fanout.outbox import next_due
-from alerts.fanout.runner import kick, process_outbox
+from alerts.fanout.runner import kick, process_outbox, sweep
 from alerts.texts import RESPONSES
-from bot.db import session_scope
+from bot.db import session_factory, session_scope
 from bot.domain import load_domain
 from bot.logsafe import install_redaction
 from bot.models import utcnow
 from bot.settings import settings
+from bot.workqueue import Sweep, Sweeper
+from routing.delivery import deliver_pending
 
-__all__ = ["broker", "process_channel"]
+__all__ = ["broker", "process_channel", "sweeps"]
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +45,28 @@ log = logging.getLogger(__name__)
 _TIME_LIMIT_MARGIN_SECONDS = 600
 
 
+def sweeps() -> list[Sweep]:
+    """What a worker process's sweeper does: kick the fan-out if rows are due; deliver cases
+    when the web processes leave that to workers (``delivery_mode = "worker"``)."""
+    jobs: list[Sweep] = [sweep]
+    if settings.delivery_mode == "worker":
+        jobs.append(lambda: deliver_pending(session_factory(settings.database_url)))
+    return jobs
+
+
 class _KickOnBoot(Middleware):
-    """Resume whatever the outbox holds when a worker process starts."""
+    """Resume whatever the outbox holds when a worker process starts, and sweep from then on."""
+
+    def __init__(self) -> None:
+        self._sweeper: Sweeper | None = None
 
     def after_worker_boot(self, broker: Broker, worker: Worker) -> None:
         kick()
+        self._sweeper = Sweeper("fanout-sweeper", sweeps(), settings.queue_sweep_seconds).start()
+
+    def before_worker_shutdown(self, broker: Broker, worker: Worker) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
 
 
 if not settings.redis_url:
