@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from alerts.cap import record_cap_message
+from alerts.fanout.outbox import enqueue_withdrawals
 from alerts.fanout.enqueue import (
     cancel_pending,
     enqueue_alert,
@@ -371,7 +372,8 @@ def found(session: Session, alert: Alert, *, by: str, now: datetime | None = Non
         now: the current time (aware); defaults to now.
 
     Returns:
-        The number of "found" messages queued (one per cooperator who was sent the alert).
+        The number of messages queued: a "found" notice to each cooperator who was sent the
+        alert, and a withdrawal of the alert where the platform allows deleting it (Telegram).
 
     Raises:
         AlertError: when the alert has already ended.
@@ -381,6 +383,7 @@ def found(session: Session, alert: Alert, *, by: str, now: datetime | None = Non
     alert.stats = {**alert.stats, "minutes_to_found": round((now - alert.created_at).total_seconds() / 60)}
     session.flush()
     queued = enqueue_found(session, alert, now=now)
+    queued += enqueue_withdrawals(session, alert.id, now=now)
     case_event(session, alert, "alert_found", by, now, queued=queued)
     session.flush()
     log.info("alert %s found (by %s): %d thank-you messages queued", alert.id, by, queued)
@@ -400,7 +403,8 @@ def cancel(session: Session, alert: Alert, *, by: str, now: datetime | None = No
         now: the current time (aware); defaults to now.
 
     Returns:
-        The number of cancel notices queued.
+        The number of messages queued: cancel notices, and withdrawals where the platform
+        allows deleting the alert (Telegram).
 
     Raises:
         AlertError: when the alert has already ended.
@@ -410,6 +414,7 @@ def cancel(session: Session, alert: Alert, *, by: str, now: datetime | None = No
     session.flush()
     stopped = cancel_pending(session, alert.id)
     queued = enqueue_notice(session, alert, "cancelled", now=now)
+    queued += enqueue_withdrawals(session, alert.id, now=now)
     case_event(session, alert, "alert_cancelled", by, now, stopped=stopped, queued=queued)
     session.flush()
     log.info("alert %s cancelled by %s: %d stopped, %d notices queued", alert.id, by, stopped, queued)
