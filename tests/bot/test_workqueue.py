@@ -1,4 +1,5 @@
-"""bot.workqueue: the back-off as a wait and as a query, claims, and the background runner.
+"""bot.workqueue: the back-off as a wait and as a query, claims, lease renewals and heartbeats, the
+background runner and the sweeper.
 
 Case delivery (tests/routing/test_delivery.py) and the alert outbox (tests/alerts/fanout/) test
 the same pieces on both database engines with real rows; these pin the pieces themselves.
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot import workqueue
 from bot.models import utcnow
-from bot.workqueue import Backoff, Runner, claim_due, lease_token
+from bot.workqueue import Backoff, Heartbeat, Runner, Sweeper, claim_due, lease_token, renew_claims
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 FIVE_THEN_THIRTY = Backoff(first=timedelta(minutes=5), factor=6.0, most=timedelta(minutes=30))
@@ -133,3 +134,60 @@ def test_one_runner_per_job_and_database() -> None:
     assert workqueue.embedded_runner("test-registry", "sqlite:///a.db", job) is first
     assert workqueue.embedded_runner("test-registry", "sqlite:///b.db", job) is not first
     assert workqueue.embedded_runner("other-job", "sqlite:///a.db", job) is not first
+
+
+leased = Table(
+    "leased", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("state", String(16)),
+    Column("claimed_at", DateTime(timezone=True)),
+)
+
+
+def test_a_renewal_moves_only_the_rows_still_held_to_a_fresh_token(engine: Engine) -> None:
+    old = lease_token(NOW)
+    with Session(engine) as session:
+        session.execute(insert(leased), [{"id": n, "state": "taken", "claimed_at": old} for n in (1, 2, 3)])
+        taken_back = lease_token(NOW + timedelta(minutes=11))  # another worker took row 3 after the lease
+        session.execute(leased.update().where(leased.c.id == 3).values(claimed_at=taken_back))
+        session.execute(leased.update().where(leased.c.id == 2).values(state="sent"))  # already recorded
+        fresh, still = renew_claims(session, leased, [1, 2, 3], column="claimed_at", token=old,
+                                    now=NOW + timedelta(minutes=3), held=leased.c.state == "taken")
+        rows = {row_id: at for row_id, at in session.execute(select(leased.c.id, leased.c.claimed_at))}
+    assert still == [1] and fresh > old
+    assert rows[1] == fresh.replace(tzinfo=None) and rows[3] == taken_back.replace(tzinfo=None)
+
+
+def test_a_heartbeat_is_due_every_third_of_the_lease_by_the_workers_clock() -> None:
+    now = [NOW]
+    heartbeat = Heartbeat(timedelta(minutes=9), lambda: now[0])
+    now[0] += timedelta(minutes=2, seconds=59)
+    assert not heartbeat.due()
+    now[0] += timedelta(seconds=1)
+    assert heartbeat.due()
+    heartbeat.beaten()
+    assert not heartbeat.due()
+
+
+def test_a_sweeper_runs_every_sweep_each_interval_and_survives_a_failing_one() -> None:
+    swept: list[str] = []
+    done = threading.Event()
+
+    def failing() -> None:
+        swept.append("failing")
+        raise RuntimeError("the database is down")
+
+    def counting() -> None:
+        swept.append("counting")
+        if swept.count("counting") >= 3:
+            done.set()
+
+    sweeper = Sweeper("test-sweeper", [failing, counting], interval=0.01).start()
+    try:
+        assert done.wait(10), "the sweeper stopped after a failing sweep"
+    finally:
+        sweeper.stop(10)
+    assert swept[:4] == ["failing", "counting", "failing", "counting"]
+    settled = len(swept)
+    sweeper.sweep_once()  # stopped: only the explicit sweep runs
+    assert len(swept) == settled + 2
