@@ -60,7 +60,7 @@ from flows.steps import (
     read_phone,
     read_report_place,
 )
-from flows.when import parse_when
+from flows.when import When, read_when
 from intents.phone import national_phone
 from routing.cases import OPEN_STATUSES, add_details, case_facts, open_case
 from routing.counters import choose_counter
@@ -78,6 +78,12 @@ QUESTIONS = {
 
 # Set while "who" is only a family word from the first message (「父が帰ってこない」).
 APPEARANCE_UNTOLD = "appearance_untold"
+
+
+def _last_seen(ctx: TurnContext) -> When | None:
+    """When the person was last seen, read from the family's words at the moment they said them."""
+    said_at = ctx.slots.get("last_seen_said_at")
+    return read_when(ctx.slots.get("last_seen_when"), datetime.fromisoformat(said_at)) if said_at else None
 
 
 class MissingFlow(FormFlow):
@@ -224,6 +230,9 @@ class MissingFlow(FormFlow):
                 "last_seen_where": where["label"],
                 **place_flags(where),
                 "last_seen_when": ctx.slots["last_seen_when"],
+                # Staff see the family's words beside the moment read from them and its uncertainty:
+                # 「夜中の3時ごろ」 → 2026-11-30 03:00 頃 (±30分).
+                "last_seen_time": (when.describe(ctx.lang) if (when := _last_seen(ctx)) else None),
                 "clothing": ctx.slots["clothing"],
                 "callback_phone": ctx.slots["callback_phone"],
                 # Lets the alert's purge find and erase this conversation's texts.
@@ -251,13 +260,13 @@ class MissingFlow(FormFlow):
         if person is not None and person.family_contact_id != ctx.contact.id:
             person = None
         point = ctx.slots.get("last_seen_point")
-        said_at = datetime.fromisoformat(ctx.slots["last_seen_said_at"])
+        last_seen = _last_seen(ctx)
         alert = create_from_case(
             ctx.session,
             case,
             person=person,
             point=(point[0], point[1]) if point else None,
-            last_seen_at=parse_when(ctx.slots["last_seen_when"], said_at),
+            last_seen_at=last_seen.at if last_seen else None,
             now=ctx.now,
         )
         _set_public_fields(ctx, alert, person)

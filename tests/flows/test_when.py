@@ -7,8 +7,13 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
+from bot.db import session_scope
+from bot.engine import ConversationEngine
+from bot.models import Alert, Case
 from flows.when import When, parse_when, read_when
+from tests.bot.conftest import Resident
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # The night-time wandering case of issue 17: reported at 04:40 JST on 2026-11-30.
@@ -96,3 +101,18 @@ def test_staff_see_the_words_beside_the_moment_and_its_uncertainty() -> None:
     assert when.describe() == "「夜中の3時ごろ」 → 2026-11-30 03:00 頃 (±30分)"
     assert when.describe("en") == "「夜中の3時ごろ」 → 2026-11-30 03:00 (±30 min)"
     assert When.from_json(when.to_json()) == when
+
+
+def test_a_night_report_keeps_the_words_beside_the_moment_for_staff(engine: ConversationEngine, db_url: str) -> None:
+    family = Resident(engine, channel="line", user_id="U-night-family", now=NIGHT - timedelta(minutes=2))
+    family.send(postback="intent:report_missing")
+    family.send("80歳の父、白髪")
+    family.send("中央区本町")
+    family.send("夜中の3時ごろ")
+    family.send("紺色のジャンパー")
+    family.send("090-3333-4444")
+    with session_scope(db_url) as session:
+        case = session.scalars(select(Case)).one()
+        assert case.details["last_seen_when"] == "夜中の3時ごろ"
+        assert case.details["last_seen_time"] == "「夜中の3時ごろ」 → 2026-11-30 03:00 頃 (±30分)"
+        assert session.scalars(select(Alert.last_seen_at)).one() == datetime(2026, 11, 30, 3, 0, tzinfo=TOKYO)
