@@ -4,9 +4,9 @@ A cooperator's sighting is stored at once, noted on the alert's case and pushed 
 alert desk like any update of the case (its delivery targets and the console), with its
 group, place, time and distance from the last-seen point; sightings of one town within
 ``sighting_group_minutes`` share a group. The desk confirms a sighting (the next widening
-says "last seen near … at …" from the newest confirmed one) and forwards it in one step to
-the family's chat or the police (``forward_sighting``). Staff see only the alerts of their own
-counters' cases (``alerts_for_counters``). A sighting by the alert's button is taken
+says "last seen near … at …" from the newest confirmed one, ``alerts.texts.latest_confirmed``)
+and forwards it in one step to the family's chat or the police (``forward_sighting``). Staff
+see only the alerts of their own counters' cases (``alerts_for_counters``). A sighting by the alert's button is taken
 only from a chat the alert was sent to (``alert_was_sent_to``).
 """
 
@@ -31,7 +31,6 @@ __all__ = [
     "alerts_for_counters",
     "confirm_sighting",
     "forward_sighting",
-    "latest_confirmed",
     "record_sighting",
 ]
 
@@ -162,13 +161,6 @@ def confirm_sighting(session: Session, sighting: Sighting, *, by: str, now: date
     sighting.confirmed_at, sighting.confirmed_by = now, by
     case_event(session, alert, "sighting_confirmed", by, now, sighting_id=sighting.id)
     session.flush()
-
-
-def latest_confirmed(session: Session, alert: Alert) -> Sighting | None:
-    """The newest confirmed sighting of an alert (by when the person was seen), if any."""
-    return session.scalar(
-        select(Sighting).where(Sighting.alert_id == alert.id, Sighting.confirmed_at.is_not(None))
-        .order_by(func.coalesce(Sighting.seen_at, Sighting.created_at).desc(), Sighting.id.desc()).limit(1))
 
 
 def forward_sighting(session: Session, sighting: Sighting, target: str, *, by: str,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
 from alerts.fanout.enqueue import sighting_distance_m
@@ -53,6 +54,7 @@ __all__ = [
     "feature_label",
     "height_band",
     "last_seen_label",
+    "latest_confirmed",
     "render_alert_message",
     "render_forwarded_sighting",
     "render_message",
@@ -107,7 +109,7 @@ _LINE_RESPONSES = tuple(f"utter_alert_line_{line}" for line in (
 RESPONSES: tuple[str, ...] = (
     *KIND_RESPONSES.values(), "utter_unknown_label", "utter_choice_saw_them", "utter_alert_place_landmark",
     "utter_alert_japanese_note", "utter_feature_age_early", "utter_feature_age_late", *_FEATURE_RESPONSES,
-    *_LINE_RESPONSES, *FORWARD_RESPONSES.values(),
+    *_LINE_RESPONSES, *FORWARD_RESPONSES.values(), "utter_alert_line_sighting",
 )
 """Every response the alert network can send outside a conversation (checked at start-up)."""
 
@@ -207,8 +209,9 @@ def _contact(session: Session | None, alert: Alert) -> tuple[str, str, str]:
     return counter, phone, str(case.id if case is not None else alert.id)
 
 
-def _details(domain: Domain, session: Session | None, alert: Alert, language: str) -> str:
-    """The lines describing the person and where and when they were last seen."""
+def _details(domain: Domain, session: Session | None, alert: Alert, language: str, *, widening: bool = False) -> str:
+    """The lines describing the person and where and when they were last seen (for a
+    widening, also the newest sighting the desk confirmed)."""
     fields = alert.public_fields or {}
     unknown = domain.text("utter_unknown_label", language)
     lines = [domain.text("utter_alert_line_description", language, value=describe(domain, fields, language) or unknown)]
@@ -229,6 +232,12 @@ def _details(domain: Domain, session: Session | None, alert: Alert, language: st
     lines.append(domain.text("utter_alert_line_place", language, value=place))
     when = _format_time(alert.last_seen_at, language) if alert.last_seen_at else unknown
     lines.append(domain.text("utter_alert_line_time", language, value=when))
+    sighting = latest_confirmed(session, alert) if session is not None and widening else None
+    if sighting is not None:
+        # A widening says where the person was seen last, as the desk confirmed it.
+        lines.append(domain.text("utter_alert_line_sighting", language,
+                                 place=sighting_place(session, sighting) or unknown,
+                                 time=_format_time(sighting.seen_at or sighting.created_at, language)))
     if language == "en" and any(_JAPANESE.search(str(fields[field])) for field in _FREE
                                 if field in fields and field in shown):
         lines.append(domain.text("utter_alert_japanese_note", language))
@@ -256,7 +265,8 @@ def compose_alert(domain: Domain, alert: Alert, kind: str, language: str) -> Ale
         return AlertMessage(domain.text(response, language, alert_id=alert.id))
     session = object_session(alert)
     counter, phone, reference = _contact(session, alert)
-    text = domain.text(response, language, alert_id=alert.id, details=_details(domain, session, alert, language),
+    details = _details(domain, session, alert, language, widening=kind == "update")
+    text = domain.text(response, language, alert_id=alert.id, details=details,
                        counter=counter, phone=phone, reference=reference)
     button = Choice(domain.text("utter_choice_saw_them", language), f"{SIGHTING_BUTTON_PREFIX}{alert.id}")
     return AlertMessage(text, (button,), alert.photo_ref if alert.share_identity else None)
@@ -272,6 +282,13 @@ def distance_label(metres: float | None, domain: Domain, language: str) -> str:
     if metres is None:
         return domain.text("utter_unknown_label", language)
     return f"{round(metres, -1):.0f} m" if metres < 1000 else f"{metres / 1000:.1f} km"
+
+
+def latest_confirmed(session: Session, alert: Alert) -> Sighting | None:
+    """The newest sighting of an alert the desk confirmed (by when the person was seen), if any."""
+    return session.scalar(
+        select(Sighting).where(Sighting.alert_id == alert.id, Sighting.confirmed_at.is_not(None))
+        .order_by(func.coalesce(Sighting.seen_at, Sighting.created_at).desc(), Sighting.id.desc()).limit(1))
 
 
 def sighting_place(session: Session, sighting: Sighting) -> str:

@@ -29,8 +29,8 @@ from bot.privacy import purge_expired
 from bot.settings import settings
 from alerts.lifecycle import AlertError, approve, cancel, create_from_case, found, link_family, widen, widen_due
 from alerts.retention import purge_expired_alerts
-from alerts.sightings import confirm_sighting, latest_confirmed, record_sighting
-from alerts.texts import render_alert_message
+from alerts.sightings import confirm_sighting, record_sighting
+from alerts.texts import latest_confirmed, render_alert_message, sighting_place
 from routing.cases import overdue_cases
 from tests.alerts.conftest import MORNING, add_cooperator, mark_sent, missing_case, outbox
 
@@ -320,6 +320,11 @@ def test_the_desk_confirms_sightings_and_the_newest_confirmed_one_counts(db_url:
         confirm_sighting(session, late, by="tanaka", now=MORNING)
         confirm_sighting(session, early, by="tanaka", now=MORNING)
         assert latest_confirmed(session, alert) is late, "by when the person was seen, not when confirmed"
+        domain = load_domain()
+        place = sighting_place(session, late)
+        assert place and place in render_alert_message(domain, alert, "update", "ja"), "the widening says it"
+        assert place not in render_alert_message(domain, alert, "alert", "ja")
+        assert sighting_place(session, unconfirmed) not in render_alert_message(domain, alert, "update", "en")
         assert unconfirmed.confirmed_at is None
         kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == alert.case_id)).all()
         assert kinds.count("sighting_confirmed") == 2 and kinds.count("details_added") == 3, "each pushed to the desk"
