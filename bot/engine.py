@@ -32,7 +32,7 @@ from bot.metrics import count_turn
 from bot.models import Contact, Conversation, Message, MessageDirection
 from bot.settings import settings
 from flows.base import CHOICES_SLOT, INTENT_BUTTON, Flow, TurnContext, check_forms, intent_button, required_responses
-from flows.conversation import MENU, SAFETY_RESPONSES, ask_menu, safety_guidance
+from flows.conversation import MENU, SAFETY_RESPONSES, ask_menu, finish_phone_turn, safety_guidance
 from flows.registry import FLOWS
 from intents.classification import CONFIDENCE_THRESHOLD, Classification, IntentClassifier
 from intents.normalize import fold_for_matching
@@ -147,6 +147,7 @@ class ConversationEngine:
         for step in self.dispatch_order:
             if step(ctx):
                 break
+        finish_phone_turn(ctx)  # on the phone a turn ends with a question, never in dead air
         inbound.intent = ctx.classification.intent if ctx.classification else None
         for reply in ctx.replies:
             session.add(Message(contact_id=contact.id, conversation_id=conversation.id,
@@ -237,9 +238,9 @@ class ConversationEngine:
         likely = [intent for intent, _ in ((classification.intent, 1.0), *classification.alternatives)
                   if intent in self.flows and intent not in _NOT_OFFERED]
         ordered = list(dict.fromkeys([*likely[:2], *menu_intents]))
-        # Keys as on the main menu: the matters numbered from 1, a person always last on 0.
-        keys = {intent: digit for intent, _, digit in MENU if digit == HUMAN_DIGIT}
-        ordered.sort(key=lambda intent: intent in keys)
+        # Keys as on the main menu (a key never changes its meaning), a person always last on 0.
+        keys = {intent: digit for intent, _, digit in MENU}
+        ordered.sort(key=lambda intent: keys.get(intent) == HUMAN_DIGIT)
         titles = {intent: response for intent, response, _ in MENU}
         choices = [Choice(ctx.t(titles[intent]), intent_button(intent), keys.get(intent))
                    for intent in ordered if intent in titles]

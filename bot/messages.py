@@ -71,6 +71,7 @@ class InboundMessage:
     text: str | None = None
     postback: str | None = None
     latitude: float | None = None
+    "dial_ended",  # the phone line's call to a counter ended (metadata "dial_status": busy, no-answer, …)
     longitude: float | None = None
     address: str | None = None
     media_ref: str | None = None
@@ -107,6 +108,12 @@ class Choice:
 @dataclass(frozen=True)
 class Handoff:
     """Connect the resident to a person: a voice channel dials when open, records otherwise."""
+    @property
+    def speech_confidence(self) -> float | None:
+        """How sure the phone's speech recogniser was of ``text`` (0-1); None for typed or keyed input."""
+        value = self.metadata.get("confidence")
+        return value if isinstance(value, float) else None
+
 
     counter_id: str
     counter_name: str
@@ -140,6 +147,10 @@ class EffectKind(StrEnum):
     """
 
     # A case was opened for a counter / a second report was linked to an open case:
+    # The resident asked to wait (「メモします」): the phone pauses, then says this slowly.
+    slow: bool = False
+    # Said in this language rather than the conversation's (the greeting's "For English, press 8").
+    language: str | None = None
     # both are delivered to the counter.
     case_created = "case_created"
     case_linked = "case_linked"

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     smtp_from: str = "tsunagu@localhost"
     # The voice for calls the engine conducts in English (TurnResult.language == "en").
     twilio_voice_en: str = "Polly.Joanna"
+    # Below this speech-recognition confidence (Twilio's Confidence, 0-1) a spoken menu choice
+    # is asked again, and flows may confirm a free answer that matters.
+    voice_min_confidence: float = Field(default=0.4, ge=0, le=1)
+    # Silent turns in a row the phone line repeats its question for before it says goodbye.
+    voice_silence_repeats: int = Field(default=2, ge=0)
 
     # Production plumbing.
     redis_url: str | None = None

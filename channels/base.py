@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict
@@ -43,7 +44,9 @@ __all__ = [
     "choice_digits",
     "location_label",
     "numbered_text",
+    "repeat_hint",
     "spoken_choices",
+    "spoken_digits",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,6 +90,34 @@ def spoken_choices(choices: Sequence[Choice], language: str) -> list[str]:
     if language == "en":
         return [f"Press {digit} for {choice.title}." for digit, choice in zip(digits, choices)]
     return [f"{digit}番、{choice.title}。" for digit, choice in zip(digits, choices)]
+
+
+# A phone number in a text ("06-0000-1002", "0120 279 338", "09012345678"): said digit by digit.
+_PHONE_NUMBER = re.compile(r"(?<![\d０-９])0\d{1,4}(?:[-‐‑–−ー－\s]?\d{1,4}){1,2}(?![\d０-９])")
+_GROUP_SEPARATOR = {"ja": "、", "en": ", "}
+# The phone's repeat key, said after a question that does not name it itself.
+_REPEAT_HINT = {"ja": "もう一度聞くときは、米印を押してください。", "en": "To hear this again, press star."}
+_REPEAT_WORD = {"ja": "米印", "en": "star"}
+
+
+def spoken_digits(text: str, language: str) -> str:
+    """``text`` with each phone number in it spelt out digit by digit, its groups apart
+    ("06-0000-1002" → "0 6、0 0 0 0、1 0 0 2"), so a voice reads it as a caller writes it down."""
+    separator = _GROUP_SEPARATOR.get(language, _GROUP_SEPARATOR["en"])
+
+    def spell(number: re.Match[str]) -> str:
+        groups = re.split(r"[^\d]+", number.group())
+        return separator.join(" ".join(group) for group in groups if group)
+
+    return _PHONE_NUMBER.sub(spell, text)
+
+
+def repeat_hint(texts: Sequence[str], language: str) -> str | None:
+    """The phone's short "press * to hear this again", unless one of ``texts`` says it already."""
+    word = _REPEAT_WORD.get(language, _REPEAT_WORD["en"])
+    if any(word in text for text in texts):
+        return None
+    return _REPEAT_HINT.get(language, _REPEAT_HINT["en"])
 
 
 class OutputChannel(ABC):

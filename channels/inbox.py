@@ -64,6 +64,10 @@ MAX_ATTEMPTS = 10
 SWEEP_SECONDS = 5.0
 # Residents taken up by one sweep; the rest wait for the next.
 SWEEP_BATCH = 200
+# Events one process holds at a time. Turns run one after another anyway (one engine
+# thread per channel); claiming more would only hold them under leases, and a killed
+# process's events wait for their lease to run out.
+IN_FLIGHT = 4
 
 _EVENTS = InboxEvent.__table__
 _UNFINISHED = (InboxState.pending, InboxState.processing)
@@ -150,6 +154,7 @@ class Inbox:
         self.url = url
         self._channels: dict[str, DurableChannel] = {}
         self._sweeping: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(IN_FLIGHT)
 
     def register(self, channel: DurableChannel) -> None:
         """Process ``channel``'s events here (the channel stores them through this inbox)."""
@@ -222,9 +227,13 @@ class Inbox:
 
     async def _drain_resident(self, channel: DurableChannel, resident: str) -> None:
         """Process the resident's events in order while the next one can be claimed."""
-        while (event := await anyio.to_thread.run_sync(self.claim_next, channel.name(), resident)) is not None:
-            if not await self._process(channel, event):
-                return  # it waits for its back-off; the events after it wait with it
+        while True:
+            async with self._slots:
+                event = await anyio.to_thread.run_sync(self.claim_next, channel.name(), resident)
+                if event is None:
+                    return
+                if not await self._process(channel, event):
+                    return  # it waits for its back-off; the events after it wait with it
 
     def claim_next(self, channel: str, resident: str) -> ClaimedEvent | None:
         """Claim the resident's earliest unfinished event if it is due (not another worker's)."""

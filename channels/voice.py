@@ -5,7 +5,12 @@ Routes, relative to ``/webhooks/voice``:
 * ``""`` — an incoming call (the number's "A call comes in" webhook): ``call_start``;
 * ``/gather`` — what the caller said or keyed in a ``<Gather>``; an empty result is
   ``silence`` and the engine repeats its last prompt;
-* ``/recording`` — the ``<Record>`` action after hours: ``recording`` with the URL.
+* ``/recording`` — the ``<Record>`` action: ``recording`` with the URL and duration. Twilio
+  does not request the action after an empty recording but goes on with the next verb, so a
+  ``<Redirect>`` to the same route follows every ``<Record>``: a recording without a URL,
+  which the flow asks again;
+* ``/dial`` — the ``<Dial>`` action: ``dial_ended`` with ``DialCallStatus`` (busy, no-answer,
+  failed, canceled: the flow offers a message or a call back; completed: the call ends).
 
 Every request's ``X-Twilio-Signature`` is checked with the twilio ``RequestValidator``
 against the URL Twilio called, which is ``settings.public_base_url`` + path + query: behind
@@ -13,7 +18,12 @@ a proxy or tunnel the scheme and host the app sees differ from the public ones, 
 are never taken from the request. A bad or missing signature is a 403, nothing stored.
 
 The engine's replies become TwiML (:class:`TwiMLRenderer`): every text in ``<Say>`` with
-the configured voice, choices spoken with their key digits, inside
+the voice of its language (a reply may be in another language than the call's: the
+greeting's "For English, press 8"), phone numbers spelt digit by digit, Japanese names in an
+English text in the gazetteer's romaji, a reply the caller asked to wait for after a
+``<Pause>`` and slowly (SSML ``<prosody rate="slow">``, which Twilio passes to the Polly
+voices), a short "press * to hear this again" after a question that does not say it, and
+choices spoken with their key digits, inside
 ``<Gather input="speech dtmf">`` so the caller can answer by voice or keypad at any time
 (choices are not spoken again when the prompt already names their keys, as the phone
 variations in ``domain.yml`` do);
@@ -63,9 +73,9 @@ from bot.db import session_scope
 from bot.messages import InboundMessage, Reply, TurnResult
 from bot.models import Message, MessageDirection, Town
 from bot.settings import Settings
-from channels.base import EngineHandler, InputChannel, choice_digits, spoken_choices
+from channels.base import EngineHandler, InputChannel, choice_digits, repeat_hint, spoken_choices, spoken_digits
 
-__all__ = ["TurnStore", "TwiMLRenderer", "VoiceChannel", "place_hints"]
+__all__ = ["TurnStore", "TwiMLRenderer", "VoiceChannel", "place_hints", "place_readings"]
 
 log = logging.getLogger(__name__)
 
@@ -80,15 +90,19 @@ RETRY_WAIT = 8.0  # seconds a retry waits for the first request's TwiML; Twilio 
 RETRY_POLL = 0.1  # seconds between looks
 TWIML_KEY = "twiml"  # the key of the rendered answer in the inbound message row's payload
 DIAL_TIMEOUT = 30  # seconds of ringing
+SLOW_PAUSE = 3  # seconds of quiet before a reply said slowly (the caller asked to wait)
+SLOW_RATE = "slow"  # SSML <prosody rate>: Polly's preset, about 80 % of the voice's speed
+EMPTY_RECORDING = "empty"  # the query flag of the <Redirect> after a <Record>: no audio came
 _LANGUAGE_TAGS = {"ja": "ja-JP", "en": "en-US"}
 _CALLER_ID = re.compile(r"^\+?\d{6,15}$")
 _WITHHELD = {"+266696687", "+7378742833", "+2562533", "+8656696"}  # Twilio's "anonymous" numbers
 
 
-def _names_keys(reply: Reply) -> bool:
-    """Whether the text already mentions every choice's key as a lone digit (not in a number)."""
+def _names_keys(reply: Reply, texts: Sequence[str]) -> bool:
+    """Whether ``texts`` (the reply's and those said after it) already mention every choice's
+    key as a lone digit (not in a number)."""
     return all(
-        re.search(rf"(?<![0-9０-９\-]){re.escape(digit)}(?![0-9０-９\-])", reply.text)
+        any(re.search(rf"(?<![0-9０-９\-]){re.escape(digit)}(?![0-9０-９\-])", text) for text in texts)
         for digit in choice_digits(reply.choices)
     )
 
@@ -107,6 +121,31 @@ def dial_number(phone: str) -> str:
     return digits
 
 
+def place_readings(towns: Sequence[tuple[str, str, str, str]]) -> dict[str, str]:
+    """Each ward's and town's name as written ("南区", "朝日町") → its romaji ("Minami-ku",
+    "Asahicho"), for an English voice, which cannot read kanji."""
+    readings: dict[str, str] = {}
+    for ward, town, ward_romaji, town_romaji in towns:
+        for name, romaji in ((ward, ward_romaji), (town, town_romaji)):
+            if name and romaji:
+                readings.setdefault(name, romaji)
+    return readings
+
+
+# A Japanese name with its English gloss in brackets (flows.steps.counter_name): the gloss is what to say.
+_GLOSSED = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff々ー・]+\s*[(（]([^)）]*[A-Za-z][^)）]*)[)）]")
+
+
+def english_speakable(text: str, readings: Mapping[str, str]) -> str:
+    """``text`` as an English voice can say it: a glossed Japanese name is its gloss, the
+    city's ward and town names their romaji (longest first: 南区 before 南)."""
+    text = _GLOSSED.sub(lambda match: match.group(1), text)
+    for name in sorted(readings, key=len, reverse=True):
+        if name in text:
+            text = text.replace(name, f" {readings[name]} ")
+    return re.sub(r" {2,}", " ", text).replace(" ,", ",").replace(" .", ".").strip()
+
+
 def place_hints(towns: Sequence[tuple[str, str, str, str]]) -> dict[str, list[str]]:
     """Speech hints per language from the gazetteer's ``(ward, town, ward_romaji, town_romaji)``
     rows: wards and towns as written ("南区", "朝日町"), in the city's order, each once."""
@@ -121,17 +160,22 @@ class TwiMLRenderer:
     """Turns a :class:`~bot.messages.TurnResult` into a TwiML document."""
 
     def __init__(self, gather_url: str, record_url: str, voices: Mapping[str, str],
-                 hints: Mapping[str, Sequence[str]] | None = None) -> None:
+                 hints: Mapping[str, Sequence[str]] | None = None, *, dial_url: str | None = None,
+                 readings: Mapping[str, str] | None = None) -> None:
         """Args:
         gather_url: Absolute URL of the ``/gather`` route (public base URL).
         record_url: Absolute URL of the ``/recording`` route.
         voices: Twilio voice name per conversation language ("ja", "en").
         hints: Place names callers say, per language (:func:`place_hints`).
+        dial_url: Absolute URL of the ``/dial`` route (a busy counter's line); None: no action.
+        readings: The city's place names in romaji (:func:`place_readings`), for the English voice.
         """
         self.gather_url = gather_url
         self.record_url = record_url
+        self.dial_url = dial_url
         self.voices = dict(voices)
         self.hints = {language: list(names) for language, names in (hints or {}).items()}
+        self.readings = dict(readings or {})
 
     def render(self, result: TurnResult, turn: int | None = None) -> str:
         """The TwiML answer for one turn (no replies: listen again, which repeats on silence).
@@ -146,27 +190,50 @@ class TwiMLRenderer:
         response = VoiceResponse()
         replies = result.replies
         final = replies[-1] if replies else None
+        # The question asked: the last reply in the call's language (an offer of another follows it).
+        question = next((reply for reply in reversed(replies) if reply.language is None), final)
         if final is None or not (final.end or final.record or (final.handoff and final.handoff.open_now)):
-            gather = response.gather(**self._gather_attributes(final, language, self.gather_url + query))
+            gather = response.gather(**self._gather_attributes(question, language, self.gather_url + query))
             self._say(gather, replies, language)
+            hint = repeat_hint([reply.text for reply in replies], language) if replies else None
+            if hint is not None:
+                self._say_sentence(gather, hint, language, slow=final is not None and final.slow)
         else:
             self._say(response, replies, language)
             if final.handoff and final.handoff.open_now:
-                response.dial(dial_number(final.handoff.phone), timeout=DIAL_TIMEOUT)
+                dial = {"action": self.dial_url + query, "method": "POST"} if self.dial_url else {}
+                response.dial(dial_number(final.handoff.phone), timeout=DIAL_TIMEOUT, **dial)
             elif final.record:
                 response.record(action=self.record_url + query, timeout=RECORD_SILENCE_TIMEOUT,
                                 max_length=RECORD_MAX_LENGTH, play_beep=True, finish_on_key="#")
+                # Only reached when the recording was empty (Twilio then skips the action).
+                empty = urlencode({**({"turn": turn} if turn is not None else {}), EMPTY_RECORDING: 1})
+                response.redirect(f"{self.record_url}?{empty}", method="POST")
             else:
                 response.hangup()
         return str(response)
 
     def _say(self, verb: VoiceResponse, replies: list[Reply], language: str) -> None:
-        for reply in replies:
+        paused = False
+        for index, reply in enumerate(replies):
+            spoken_in = reply.language if reply.language in _LANGUAGE_TAGS else language
             # A phone prompt usually names its keys itself ("…方は1。"): then say it as it is.
-            keys = [] if _names_keys(reply) else spoken_choices(reply.choices, language)
+            later = [reply.text, *(after.text for after in replies[index + 1:])]
+            keys = [] if _names_keys(reply, later) else spoken_choices(reply.choices, spoken_in)
+            if reply.slow and not paused:
+                verb.pause(length=SLOW_PAUSE)  # the caller asked for a moment (「メモします」)
+                paused = True
             for sentence in [reply.text, *keys]:
                 if sentence.strip():
-                    verb.say(sentence, voice=self.voices[language], language=_LANGUAGE_TAGS[language])
+                    self._say_sentence(verb, sentence, spoken_in, slow=reply.slow)
+
+    def _say_sentence(self, verb: VoiceResponse, sentence: str, language: str, *, slow: bool = False) -> None:
+        text = spoken_digits(english_speakable(sentence, self.readings) if language == "en" else sentence, language)
+        attributes = {"voice": self.voices[language], "language": _LANGUAGE_TAGS[language]}
+        if slow:
+            verb.say(**attributes).prosody(text, rate=SLOW_RATE)
+        else:
+            verb.say(text, **attributes)
 
     def _gather_attributes(self, final: Reply | None, language: str, action: str) -> dict[str, object]:
         attributes: dict[str, object] = {}
@@ -238,9 +305,10 @@ class VoiceChannel(InputChannel):
         # First requests still running after a retry was answered: kept so they finish and save.
         self._turns: set[asyncio.Task[str]] = set()
 
-    def _renderer(self, hints: Mapping[str, Sequence[str]]) -> TwiMLRenderer:
+    def _renderer(self, hints: Mapping[str, Sequence[str]], readings: Mapping[str, str] | None = None) -> TwiMLRenderer:
         base = self.public_base_url + self.path()
-        return TwiMLRenderer(base + "/gather", base + "/recording", self.voices, hints)
+        return TwiMLRenderer(base + "/gather", base + "/recording", self.voices, hints, dial_url=base + "/dial",
+                             readings=readings)
 
     @classmethod
     def name(cls) -> str:
@@ -257,14 +325,14 @@ class VoiceChannel(InputChannel):
                    TurnStore(settings.database_url))
 
     async def startup(self) -> None:
-        """Load the city's ward and town names as speech hints."""
+        """Load the city's ward and town names: speech hints, and romaji for the English voice."""
         try:
             towns = await asyncio.to_thread(self.store.towns)
         except SQLAlchemyError:
             # A database not yet migrated or seeded: the line still works, only without hints.
             log.warning("voice: no towns for speech hints")
             return
-        self.renderer = self._renderer(place_hints(towns))
+        self.renderer = self._renderer(place_hints(towns), place_readings(towns))
 
     async def shutdown(self) -> None:
         """Let first requests that outlived their answer save their TwiML."""
@@ -286,6 +354,10 @@ class VoiceChannel(InputChannel):
         @router.post("/recording", summary="Twilio voice: Record result")
         async def recording(request: Request) -> Response:
             return await self._respond(request, "recording")
+
+        @router.post("/dial", summary="Twilio voice: Dial result")
+        async def dial(request: Request) -> Response:
+            return await self._respond(request, "dial")
 
         return router
 
@@ -343,12 +415,24 @@ class VoiceChannel(InputChannel):
         if step == "call_start":
             return replace(base, event="call_start")
         if step == "recording":
-            return replace(base, event="recording", media_ref=params.get("RecordingUrl"))
+            duration = params.get("RecordingDuration", "")
+            return replace(base, event="recording", media_ref=params.get("RecordingUrl") or None,
+                           metadata={**metadata, "recording_duration": int(duration) if duration.isdigit() else 0})
+        if step == "dial":
+            return replace(base, event="dial_ended", metadata={**metadata, "dial_status": params.get("DialCallStatus")})
         digits = params.get("Digits", "").strip()
         speech = params.get("SpeechResult", "").strip()
         if digits:  # the engine matches a key press against the digits of the choices it offered
             return replace(base, text=digits, metadata={**metadata, "input": "dtmf"})
         if speech:
             return replace(base, text=speech,
-                           metadata={**metadata, "input": "speech", "confidence": params.get("Confidence")})
+                           metadata={**metadata, "input": "speech", "confidence": _confidence(params.get("Confidence"))})
         return replace(base, event="silence")
+
+
+def _confidence(value: str | None) -> float | None:
+    """Twilio's ``Confidence`` (0.0-1.0, as text) as a number; None when absent or unreadable."""
+    try:
+        return min(max(float(value), 0.0), 1.0) if value else None
+    except ValueError:
+        return None

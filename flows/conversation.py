@@ -1,7 +1,17 @@
 """Opening, small talk, cancelling and safety replies: the flows around the real matters.
 
 - the greeting with the main menu, on a follow / a call (``OpeningFlow``) or a "hello";
-- silence on the phone repeats the last question (``SilenceFlow``);
+- silence on the phone repeats the last question, at most ``voice_silence_repeats`` times,
+  then says how to call again and ends the call (``SilenceFlow``);
+- what a caller can always do on the phone, whatever is being asked (``PhoneLineFlow``):
+  hear it again (「もう一度」, ``*``), ask for a moment (「ちょっと待って」「メモします」: a
+  pause, then the question slowly), hear 119/110 again (``9``), a person (``0``, the
+  engine's), English (``8`` on the main menu); a key no menu offers is said to be so, and
+  a spoken menu choice the recogniser was unsure of is asked again once;
+- on the phone a turn never ends in dead air (:func:`finish_phone_turn`): a turn that told
+  something without asking ends with 「他にご用件はありますか」 (1 / 2), and only a no to it or
+  an explicit goodbye (「さようなら」「切ります」) ends the call; 「わかりました」「ありがとう」
+  "okay" are acknowledgements, answered with that question, never a hang-up;
 - ways out of any flow (stop, start again, correct, found) are ``flows.ways_out``;
 - goodbye, out of scope, the model's emergency;
 - the safety layer's words, said before anything else: 119/110 guidance (what to do
@@ -9,42 +19,106 @@
   and for a welfare risk (no answer at the door for days) the police's welfare check
   (``safety_guidance``).
 
-The main menu is the same on every channel; on the phone it is spoken with its keys
-(1 相談先を知りたい / 2 近所の方が心配 / 3 家族が行方不明 / 0 職員と話す).
+The main menu is the same on every channel and in every menu of a call; on the phone it is
+spoken with its keys. What every key means is data in one place, ``MENU`` and ``PHONE_KEYS``
+below (docs/phone.md's call tree is drawn from them): a menu's own choices are 1-8, and
+0 (a person), 9 (119/110), ``*`` (again) mean the same in every menu.
 """
 
 from __future__ import annotations
 
-from bot.messages import Choice, EffectKind
+import re
+from dataclasses import replace
+
+from sqlalchemy import select
+
+from bot.messages import Choice, EffectKind, Reply
+from bot.models import Message, MessageDirection
+from bot.settings import settings
 from flows.ask_where import hotlines_text
-from flows.base import Flow, TurnContext, intent_button
+from flows.base import CHOICES_SLOT, PROMPT_SLOT, Flow, TurnContext, intent_button, is_no, is_yes
 from flows.followup import FOLLOWUP, FollowupFlow
 from flows.worry import WorryFlow
 from intents.safety import SafetySignal, safety_matter
 from routing.counters import choose_counter
 
 __all__ = [
+    "LANGUAGE_KEY",
     "MENU",
     "MENU_RESPONSES",
+    "PHONE_KEYS",
     "SAFETY_RESPONSES",
     "EmergencyFlow",
     "GoodbyeFlow",
     "GreetFlow",
     "OpeningFlow",
     "OutOfScopeFlow",
+    "PhoneLineFlow",
     "SilenceFlow",
     "ask_menu",
+    "finish_phone_turn",
     "safety_guidance",
 ]
 
-# (intent the button starts, response with its title, phone key)
+VOICE = "voice"
+# ---------------------------------------------------------------- every key of the phone, in one place
+# The main menu, the same on every channel and in every menu of a call: (intent the button
+# starts, response with its title, phone key). A menu's own choices use the keys 1-8.
 MENU = (
     ("ask_where", "utter_choice_ask_where", "1"),
     ("report_worry", "utter_choice_report_worry", "2"),
     ("report_missing", "utter_choice_report_missing", "3"),
+    ("register_helper", "utter_choice_register_helper", "4"),
+    ("register_person", "utter_choice_register_person", "5"),
     ("talk_to_human", "utter_choice_talk_to_human", "0"),
 )
-MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU))
+# Keys that mean the same in every menu of a call (never a menu's own choice): what each does.
+STAFF_KEY, EMERGENCY_KEY, REPEAT_KEY = "0", "9", "*"
+PHONE_KEYS = {
+    STAFF_KEY: "a person (flows.handoff; the engine maps a lone 0 to it)",
+    EMERGENCY_KEY: "119/110 guidance again, then the open question again",
+    REPEAT_KEY: "what was just said and the open question again",
+}
+# The main menu's key for the call's other language, spoken in that language's voice ("For
+# English, press 8"). A language is added with its response and its line here.
+LANGUAGE_KEY = "8"
+LANGUAGE_OFFERS = {"ja": ("en", "utter_offer_english"), "en": ("ja", "utter_offer_japanese")}
+_LANGUAGE_PAYLOAD = "language:"
+# The question that ends a task on the phone, and its two answers.
+MORE_PROMPT = "utter_phone_anything_else"
+_MORE_PAYLOAD = "more:"
+_MORE_YES, _MORE_NO = f"{_MORE_PAYLOAD}yes", f"{_MORE_PAYLOAD}no"
+_MORE_CHOICES = (("utter_choice_more_yes", _MORE_YES, "1"), ("utter_choice_more_no", _MORE_NO, "2"))
+
+# What a caller says instead of a key: the whole message, fillers and politeness around it.
+_LEAD = r"(?:(?:えーと|えっと|あの|あのー|すみません|すいません|ごめんなさい|はい|あ|え)\s*)*"
+_POLITE = r"(?:\s*(?:ください|下さい|くれる|くれ|もらえますか|もらえる|いただけますか|お願いします|おねがいします|ね|か|な|よ))*"
+REPEAT_WORDS = re.compile(
+    rf"\A{_LEAD}(?:もう|も)\s*(?:一度|いちど|一回|いっかい|1回|1度)\s*(?:言って|いって|お願い|おねがい|聞かせて|きかせて|"
+    rf"教えて|おしえて|言って頂け|聞きたい|ききたい)?\s*{_POLITE}\s*\Z"
+    r"|\A(?:(?:say|repeat) (?:that|it) again|again|repeat|pardon|sorry\??|what was that|one more time)"
+    r"(?: please)?\Z")
+WAIT_WORDS = re.compile(
+    rf"\A{_LEAD}(?:ちょっと|ちょっと\s*だけ|少し|すこし|しばらく)?\s*(?:待って|まって|お待ち)\s*(?:ください|下さい|くれ|ね)?"
+    rf"(?:\s*(?:メモ|めも)(?:します|する|を取ります|をとります|とります|取ります))?\s*{_POLITE}\s*\Z"
+    rf"|\A{_LEAD}(?:ちょっと\s*)?(?:メモ|めも)\s*(?:します|する|を取ります|をとります|取ります|とります|を取るので|するので)"
+    rf"(?:\s*(?:待って|まって)\s*(?:ください|下さい)?)?{_POLITE}\s*\Z"
+    r"|\A(?:(?:wait|hold on|one moment|just a moment|a moment)(?: please)?(?: i'?m writing (?:it|this) down)?"
+    r"|let me write (?:it|that|this) down)\Z")
+# An explicit goodbye: the only words that end a call (besides a no to 「他にご用件は」).
+GOODBYE_WORDS = re.compile(
+    r"\A(?:(?:はい|では|じゃあ|それでは)\s*)?(?:さようなら|さよなら|切ります|きります|電話を切ります|失礼します|失礼いたします)"
+    r"(?:\s*(?:ね|どうも|ありがとう(?:ございました)?))*\s*\Z"
+    r"|\A(?:はい\s*)?(?:もう|もう\s*これで)\s*(?:大丈夫|結構|いい)(?:です)?\s*(?:ありがとう|どうも)(?:ございました|ございます)?\s*\Z"
+    r"|\A(?:(?:ok|okay|thanks|thank you)\s*)?(?:good ?bye|bye|that'?s all)(?: thank you| thanks)?\s*\Z")
+# Acknowledgements and thanks: never a goodbye on the phone.
+ACKNOWLEDGEMENTS = re.compile(
+    r"\A(?:(?:はい|ええ|うん|あ)\s*)*(?:わかりました|分かりました|わかった|了解(?:です|しました)?|そうです|そうですか|"
+    r"結構です|けっこうです|ありがとう(?:ございます|ございました)?|どうも(?:ありがとう(?:ございます)?)?|はい|ええ)"
+    r"(?:\s*(?:ありがとう(?:ございます|ございました)?|です|ね))*\s*\Z"
+    r"|\A(?:ok|okay|all right|alright|i see|right|thanks|thank you|thank you very much|got it)(?: thanks| thank you)?\s*\Z")
+
+MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU), "utter_choice_language")
 # The first reply to an emergency, by the lexicon group's situation; else by its number.
 _SITUATION_RESPONSES = {
     "fire": "utter_emergency_fire", "gas": "utter_emergency_gas", "attempt": "utter_emergency_attempt",
@@ -58,8 +132,38 @@ SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", *_SITUATION_RE
 
 
 def ask_menu(ctx: TurnContext, prompt: str = "utter_menu") -> None:
-    ctx.ask(prompt, choices=[Choice(ctx.t(response), intent_button(intent), digit)
-                             for intent, response, digit in MENU])
+    """Show the main menu (on the phone with its language key too)."""
+    choices = [Choice(ctx.t(response), intent_button(intent), digit) for intent, response, digit in MENU]
+    if ctx.channel == VOICE and ctx.lang in LANGUAGE_OFFERS:
+        other, _ = LANGUAGE_OFFERS[ctx.lang]
+        choices.append(Choice(ctx.t("utter_choice_language"), f"{_LANGUAGE_PAYLOAD}{other}", LANGUAGE_KEY))
+    ctx.ask(prompt, choices=choices)
+
+
+def ask_more(ctx: TurnContext) -> None:
+    """「他にご用件はありますか。ある場合は1、ない場合は2」: the phone's question after a task."""
+    ctx.ask(MORE_PROMPT, choices=[Choice(ctx.t(title), payload, digit) for title, payload, digit in _MORE_CHOICES])
+
+
+def _mark_prompt(ctx: TurnContext, **marks: object) -> None:
+    """Keep ``marks`` with the open question (forgotten as soon as another question is asked)."""
+    prompt = ctx.slots.get(PROMPT_SLOT)
+    if prompt is not None:
+        ctx.set_slot(PROMPT_SLOT, {**prompt, **marks})
+
+
+def _ask_again(ctx: TurnContext, *, retell: bool = True) -> None:
+    """The open question again (the menu when none), after what the turn that asked it told
+    (a counter and its number) when ``retell``; what it told stays for another repeat."""
+    prompt = ctx.slots.get(PROMPT_SLOT) or {}
+    told = prompt.get("told") or []
+    if retell:
+        ctx.replies.extend(Reply(text, response=response) for response, text in told)
+    if not ctx.repeat_prompt():
+        ask_menu(ctx)
+        if not ctx.conversation.flow:
+            ctx.finish(keep_prompt=True)
+    _mark_prompt(ctx, told=told)
 
 
 class GreetFlow(Flow):
@@ -82,24 +186,173 @@ class OpeningFlow(GreetFlow):
 
 
 class SilenceFlow(Flow):
-    """The caller said nothing: ask the last question again (or show the menu); the flow goes on."""
+    """The caller said nothing: ask the last question again (or show the menu); the flow goes
+    on. After ``voice_silence_repeats`` silent turns in a row, say how to call again and end."""
 
     name = "silence"
     events = ("silence",)
     takes_over = False
-    responses = MENU_RESPONSES
+    responses = (*MENU_RESPONSES, "utter_silence_goodbye")
 
     def start(self, ctx: TurnContext) -> None:
-        if not ctx.repeat_prompt():
+        if _silent_turns(ctx) > settings.voice_silence_repeats:
+            ctx.say("utter_silence_goodbye", end=True)
+            ctx.finish()
+            return
+        _ask_again(ctx, retell=False)
+
+
+def _silent_turns(ctx: TurnContext) -> int:
+    """How many of the conversation's last inbound events, this one included, were silences."""
+    kinds = ctx.session.scalars(
+        select(Message.kind).where(Message.conversation_id == ctx.conversation.id,
+                                   Message.direction == MessageDirection.inbound)
+        .order_by(Message.id.desc()).limit(settings.voice_silence_repeats + 2))
+    count = 0
+    for kind in kinds:
+        if kind != "silence":
+            break
+        count += 1
+    return count
+
+
+class PhoneLineFlow(Flow):
+    """What a caller can always do, whatever is being asked (see the module's list).
+
+    An interrupt beside the active flow, which goes on: the question in progress is asked
+    again after each of these, nothing the caller answered is lost.
+    """
+
+    name = "phone_line"
+    takes_over = False
+    postback_prefix = _LANGUAGE_PAYLOAD
+    responses = ("utter_phone_wait", "utter_emergency_numbers", "utter_key_not_on_menu", "utter_not_sure_heard",
+                 "utter_phone_acknowledged", "utter_goodbye", MORE_PROMPT, "utter_offer_english",
+                 "utter_offer_japanese", *(title for title, _, _ in _MORE_CHOICES), *MENU_RESPONSES)
+
+    def claims(self, ctx: TurnContext) -> bool:
+        return self._action(ctx) is not None
+
+    def _action(self, ctx: TurnContext) -> str | None:
+        if ctx.message.event != "message":
+            return None
+        if ctx.answer.startswith(_LANGUAGE_PAYLOAD):
+            return "language"
+        if ctx.answer.startswith(_MORE_PAYLOAD):
+            return ctx.answer
+        if ctx.channel != VOICE or not ctx.text:
+            return None
+        prompt = ctx.slots.get(PROMPT_SLOT) or {}
+        if ctx.message.metadata.get("input") == "dtmf":
+            if ctx.text == REPEAT_KEY:
+                return "repeat"
+            if ctx.text == EMERGENCY_KEY:
+                return "emergency"
+            # A single key that is none of the open menu's (the engine matched the choices first).
+            unmatched = ctx.answer == ctx.text and len(ctx.text) == 1 and ctx.text != STAFF_KEY
+            return "not_on_menu" if unmatched and prompt.get("choices") else None
+        plain = ctx.plain
+        if REPEAT_WORDS.match(plain):
+            return "repeat"
+        if WAIT_WORDS.match(plain):
+            return "wait"
+        at_rest = ctx.conversation.flow in (None, FOLLOWUP)  # no form in progress: a task is done or not begun
+        if at_rest and prompt.get("name") == MORE_PROMPT and (is_yes(ctx.text) or is_no(ctx.text)):
+            return _MORE_YES if is_yes(ctx.text) and not is_no(ctx.text) else _MORE_NO
+        if at_rest and GOODBYE_WORDS.match(plain):
+            return _MORE_NO
+        if at_rest and ACKNOWLEDGEMENTS.match(plain):
+            return "acknowledged"
+        confidence = ctx.message.speech_confidence
+        if (confidence is not None and confidence < settings.voice_min_confidence and prompt.get("choices")
+                and not prompt.get("reasked")):
+            return "unsure"
+        return None
+
+    def start(self, ctx: TurnContext) -> None:
+        action = self._action(ctx)
+        if action == "language":
+            self._switch_language(ctx, ctx.answer.removeprefix(_LANGUAGE_PAYLOAD))
+        elif action == _MORE_YES:
+            ctx.finish()
             ask_menu(ctx)
+            ctx.finish(keep_prompt=True)
+        elif action == _MORE_NO:
+            ctx.say("utter_goodbye", end=True)
+            ctx.finish()
+        elif action == "acknowledged":
+            ctx.say("utter_phone_acknowledged")
+            ask_more(ctx)
+        elif action == "wait":
+            ctx.say("utter_phone_wait")
+            said = len(ctx.replies)
+            _ask_again(ctx)
+            # A pause, then slowly: the channel's way of saying it (<Pause>, a slower voice).
+            ctx.replies[said:] = [replace(reply, slow=True) for reply in ctx.replies[said:]]
+        elif action == "emergency":
+            ctx.say("utter_emergency_numbers", urgent=True)
+            ctx.effect(EffectKind.emergency_guidance, service="119")
+            _ask_again(ctx, retell=False)
+        elif action == "not_on_menu":
+            ctx.say("utter_key_not_on_menu", key=ctx.text)
+            _ask_again(ctx, retell=False)
+        elif action == "unsure":
+            ctx.say("utter_not_sure_heard")
+            _ask_again(ctx, retell=False)
+            _mark_prompt(ctx, reasked=True)
+        else:
+            _ask_again(ctx)
+
+    @staticmethod
+    def _switch_language(ctx: TurnContext, language: str) -> None:
+        ctx.conversation.language = ctx.contact.language = language
+        if ctx.conversation.flow:
+            ctx.repeat_prompt()
+        else:
+            ask_menu(ctx)
+            ctx.finish(keep_prompt=True)
+
+
+def finish_phone_turn(ctx: TurnContext) -> None:
+    """On the phone, end every turn that neither hangs up, dials, records nor asks with
+    「他にご用件はありますか」 (1 / 2), keeping what it told to say again on 「もう一度」; after
+    the main menu, offer the call's other language in that language's voice.
+
+    Called by the engine after every turn; nothing happens on other channels.
+    """
+    if ctx.channel != VOICE or not ctx.replies:
+        return
+    if any(reply.end or reply.record or (reply.handoff and reply.handoff.open_now) for reply in ctx.replies):
+        return
+    prompt = ctx.slots.get(PROMPT_SLOT)
+    if prompt is None or ctx.replies[-1].response != prompt["name"]:
+        ask_more(ctx)
+        prompt = ctx.slots[PROMPT_SLOT]
+    if "told" not in prompt:
+        # Asked this turn (a repeat keeps what the asking turn told): what came before it is
+        # said again with it on 「もう一度」 — a counter's number, the 119 guidance.
+        _mark_prompt(ctx, told=[[reply.response, reply.text] for reply in ctx.replies[:-1]])
+    if prompt["name"] == "utter_menu" and ctx.lang in LANGUAGE_OFFERS:
+        other, offer = LANGUAGE_OFFERS[ctx.lang]
+        ctx.replies.append(Reply(ctx.domain.text(offer, other, ctx.channel), response=offer, language=other,
+                                 slow=ctx.replies[-1].slow))
 
 
 class GoodbyeFlow(Flow):
+    """The classifier's goodbye. On the phone only an explicit goodbye ends the call
+    (``PhoneLineFlow`` takes those first): anything else it hears as goodbye (「どうも」,
+    "okay then") is acknowledged and asked 「他にご用件はありますか」."""
+
     name = "goodbye"
     intents = ("goodbye",)
-    responses = ("utter_goodbye",)
+    responses = ("utter_goodbye", "utter_phone_acknowledged", MORE_PROMPT)
 
     def start(self, ctx: TurnContext) -> None:
+        if ctx.channel == VOICE:
+            ctx.finish()
+            ctx.say("utter_phone_acknowledged")
+            ask_more(ctx)
+            return
         ctx.say("utter_goodbye", end=True)
         ctx.finish()
 

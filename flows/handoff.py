@@ -5,7 +5,13 @@ resident gets the counter's number (the phone line dials it). After hours they l
 message, which becomes a ``callback`` case for that counter:
 
 - on the phone line the message is recorded and the caller's own number is the one to
-  call back (national digits, as a typed number is kept);
+  call back (national digits, as a typed number is kept); a withheld number
+  (:func:`flows.steps.caller_phone` is None) is asked for instead. A recording that came
+  back empty or too short (``MIN_RECORDING_SECONDS``) is asked for once more; after a
+  second one the call-back number is taken and the case made anyway;
+- when the phone line's call to an open counter is busy, not answered or fails (the
+  ``dial_ended`` event), the caller chooses: 1 leave a message (recorded, as after hours),
+  2 a call back — to this number (1, 「この番号で」) or another one they say or key in;
 - in writing, the resident is first asked how staff can reach them — a phone number, a
   reply in this chat, or no contact — and only then is contact promised; the case is
   made as soon as the answer is known. Words written instead of that answer are kept as
@@ -24,7 +30,7 @@ import re
 from bot.messages import Choice, EffectKind, Handoff
 from bot.models import CaseKind
 from flows.ask_where import format_opening
-from flows.base import Flow, TurnContext
+from flows.base import Flow, TurnContext, is_yes
 from flows.followup import follow_case
 from flows.place_question import (
     PLACE_RESPONSES,
@@ -71,6 +77,18 @@ _NO_CONTACT_WANTED = re.compile(
     r"(連絡|返事|お返事)(は|も)?(不要|いら(ない|ん|へん)|いりません|結構|けっこう|なくて(いい|大丈夫|結構|かまいません))"
     r"|\bno (contact|reply|call|answer)s? (needed|necessary|required|wanted)\b"
     r"|\b(don'?t|do not) (need|want) (a |any )?(reply|contact|call|answer)\b", re.IGNORECASE)
+# The phone line's handoff: a recording shorter than this (seconds) is no message.
+MIN_RECORDING_SECONDS = 2
+# What the line's call to the counter ended with (Twilio's DialCallStatus): talked, else not reached.
+_TALKED = ("completed", "answered")
+# The answers of the phone's "message or call back?" after a busy line, and of "call back this number?".
+_LEAVE_MESSAGE, _CALL_BACK, _THIS_NUMBER = "leave_message", "call_back", "this_number"
+_AFTER_DIAL_CHOICES = ((_LEAVE_MESSAGE, "utter_choice_leave_message"), (_CALL_BACK, "utter_choice_call_back"))
+# 「この電話番号に」「この番号で」「今かけてる番号」: the caller's own number, in words.
+_THIS_NUMBER_WORDS = re.compile(
+    r"(この|こちらの|今の|いまの|今かけて(い)?る|いまかけて(い)?る|この携帯の|かけている)\s*(電話)?\s*(番号|電話|携帯)"
+    r"|\bth(is|e same) (number|phone)\b|\bthe number i'?m calling from\b", re.IGNORECASE)
+_RECORD_RETRY_SLOT = "record_retried"
 # Later words a callback case takes as more of the message rather than a new request: a
 # message to a person may be about any matter, a neighbour's too (a missing person, or a
 # sighting, is its own urgent request).
@@ -86,6 +104,9 @@ class HandoffFlow(Flow):
     responses = ("utter_ask_ward", "utter_handoff_open", "utter_handoff_closed", "utter_message_received",
                  "utter_ask_handoff_contact", "utter_ask_callback_phone", "utter_handoff_will_call",
                  "utter_handoff_will_reply_here", "utter_handoff_no_contact", *_CONTACT_CHOICES.values(),
+                 "utter_handoff_busy", "utter_ask_message_or_callback", "utter_handoff_leave_message",
+                 "utter_recording_empty", "utter_offer_caller_number", "utter_choice_this_number",
+                 "utter_goodbye", *(title for _, title in _AFTER_DIAL_CHOICES),
                  *PHONE_RESPONSES, *PLACE_RESPONSES)
 
     def start(self, ctx: TurnContext) -> None:
@@ -118,6 +139,12 @@ class HandoffFlow(Flow):
             self._contact_known(ctx, PHONE, phone)
         elif ctx.step == "message":
             self._recorded(ctx)
+        elif ctx.step == "dialling":
+            self._dial_ended(ctx)
+        elif ctx.step == "after_dial":
+            self._message_or_call_back(ctx)
+        elif ctx.step == "callback_number":
+            self._read_callback_number(ctx)
 
     def _connect(self, ctx: TurnContext, area: AreaResolution) -> None:
         topic = ctx.slots.get("topic") or "complex"
@@ -130,17 +157,24 @@ class HandoffFlow(Flow):
             ask_place(ctx, "utter_ask_ward")
             return
         handoff = Handoff(counter.id, counter.name, counter.phone or "", counter.open_now)
-        if counter.open_now:
-            ctx.say("utter_handoff_open", handoff=handoff, end=True, name=counter.name, phone=counter.phone or "")
-            ctx.effect(EffectKind.handoff, counter_id=counter.id)
-            ctx.finish()
-            return
+        voice = ctx.channel == "voice"
         # What the resident already said (a contact given with the ward question) is kept.
         given = {key: ctx.slots[key] for key in ("contact", "callback_phone", "message") if key in ctx.slots}
-        ctx.conversation.slots = {"place": place_record(area, None, counter.name), "topic": topic,
-                                  "counter_id": counter.id, "counter_name": counter.name, "reason": choice.reason,
-                                  "counter_phone": counter.phone or "", "next_opening": format_opening(ctx, counter),
-                                  **given}
+        counter_slots = {"place": place_record(area, None, counter.name), "topic": topic,
+                         "counter_id": counter.id, "counter_name": counter.name, "reason": choice.reason,
+                         "counter_phone": counter.phone or "", "next_opening": format_opening(ctx, counter),
+                         **given}
+        if counter.open_now:
+            # The phone line dials, and hears back when the line was busy or not answered.
+            ctx.say("utter_handoff_open", handoff=handoff, end=not voice, name=counter.name, phone=counter.phone or "")
+            ctx.effect(EffectKind.handoff, counter_id=counter.id)
+            ctx.finish()
+            if voice:
+                ctx.conversation.flow = self.name
+                ctx.conversation.slots = counter_slots
+                ctx.set_step("dialling")
+            return
+        ctx.conversation.slots = counter_slots
         ctx.say("utter_handoff_closed", handoff=handoff, record=True, name=counter.name,
                 next_opening=ctx.slots["next_opening"])
         if ctx.channel == "voice":
@@ -197,14 +231,78 @@ class HandoffFlow(Flow):
             ctx.set_slot("callback_phone", phone)
         self._take_message(ctx)
 
+    # ------------------------------------------------------------------ the phone line: busy, recordings, numbers
+    def _dial_ended(self, ctx: TurnContext) -> None:
+        """The line's call to the counter ended: talked (the call ends), or not reached."""
+        if ctx.message.event != "dial_ended":
+            # Words while the line was ringing (an old turn): not for this step.
+            ctx.treat_as_new_request()
+            return
+        if ctx.message.metadata.get("dial_status") in _TALKED:
+            ctx.say("utter_goodbye", end=True)
+            ctx.finish()
+            return
+        ctx.say("utter_handoff_busy", name=ctx.slots["counter_name"])
+        ctx.set_step("after_dial")
+        ctx.ask("utter_ask_message_or_callback",
+                choices=[Choice(ctx.t(title), payload) for payload, title in _AFTER_DIAL_CHOICES])
+
+    def _message_or_call_back(self, ctx: TurnContext) -> None:
+        if ctx.answer == _LEAVE_MESSAGE:
+            self._ask_for_recording(ctx, "utter_handoff_leave_message")
+        elif ctx.answer == _CALL_BACK:
+            self._ask_callback_number(ctx)
+        else:
+            ctx.repeat_prompt()
+
+    def _ask_for_recording(self, ctx: TurnContext, prompt: str) -> None:
+        handoff = Handoff(ctx.slots["counter_id"], ctx.slots["counter_name"], ctx.slots["counter_phone"], False)
+        ctx.say(prompt, handoff=handoff, record=True)
+        ctx.set_step("message")
+
+    def _ask_callback_number(self, ctx: TurnContext) -> None:
+        """Offer the caller's own number as the one to call back; a withheld one is asked for."""
+        ctx.set_step("callback_number")
+        if caller_phone(ctx) is None:
+            ctx.ask("utter_ask_callback_phone")
+        else:
+            ctx.ask("utter_offer_caller_number", choices=[Choice(ctx.t("utter_choice_this_number"), _THIS_NUMBER)])
+
+    def _read_callback_number(self, ctx: TurnContext) -> None:
+        own = caller_phone(ctx)
+        given = national_phone(ctx.text) if ctx.text else None
+        if given is None and own is not None and (
+                ctx.answer == _THIS_NUMBER or is_yes(ctx.text) or _THIS_NUMBER_WORDS.search(ctx.plain)):
+            given = own
+        if given is None:
+            ctx.say("utter_bad_phone")
+            ctx.repeat_prompt()
+            return
+        ctx.set_slot("contact", PHONE)
+        ctx.set_slot("callback_phone", given)
+        self._take_message(ctx, recording_url=ctx.slots.get("recording_url"))
+
     # ------------------------------------------------------------------ the message becomes a case
     def _recorded(self, ctx: TurnContext) -> None:
-        phone = caller_phone(ctx)  # None when the caller withheld their number
-        ctx.set_slot("message", ctx.text or None)
-        ctx.set_slot("contact", PHONE if phone else NO_CONTACT)
-        if phone is not None:
-            ctx.set_slot("callback_phone", phone)
-        self._take_message(ctx, recording_url=ctx.message.media_ref)
+        if ctx.message.event != "recording":
+            # Spoken words instead of a recording (an old turn): heard as the message.
+            ctx.set_slot("message", ctx.own_words or None)
+        else:
+            empty = (not ctx.message.media_ref
+                     or int(ctx.message.metadata.get("recording_duration") or 0) < MIN_RECORDING_SECONDS)
+            if empty and not ctx.slots.get(_RECORD_RETRY_SLOT):
+                ctx.set_slot(_RECORD_RETRY_SLOT, True)
+                self._ask_for_recording(ctx, "utter_recording_empty")
+                return
+            ctx.set_slot("message", ctx.text or None)
+            ctx.set_slot("recording_url", None if empty else ctx.message.media_ref)
+        if caller_phone(ctx) is None:
+            # Withheld: the number to call back is asked; the case is made with the answer.
+            self._ask_callback_number(ctx)
+            return
+        ctx.set_slot("contact", PHONE)
+        ctx.set_slot("callback_phone", caller_phone(ctx))
+        self._take_message(ctx, recording_url=ctx.slots.get("recording_url"))
 
     def _take_message(self, ctx: TurnContext, recording_url: str | None = None) -> None:
         contact = ctx.slots["contact"]
@@ -227,18 +325,15 @@ class HandoffFlow(Flow):
             callback_consent=contact != NO_CONTACT,
             now=ctx.now,
         )
-        # On the phone the call ends with the last reply; in writing, more words are welcome.
-        end, opening = ctx.channel == "voice", ctx.slots["next_opening"]
+        opening = ctx.slots["next_opening"]
         ctx.say("utter_message_received", name=ctx.slots["counter_name"], case_id=case.id)
         if contact == PHONE:
-            ctx.say("utter_handoff_will_call", end=end, phone=ctx.slots["callback_phone"], next_opening=opening)
+            ctx.say("utter_handoff_will_call", phone=ctx.slots["callback_phone"], next_opening=opening)
         elif contact == HERE:
             ctx.say("utter_handoff_will_reply_here", next_opening=opening)
         else:
-            ctx.say("utter_handoff_no_contact", end=end, phone=ctx.slots["counter_phone"], next_opening=opening)
+            ctx.say("utter_handoff_no_contact", phone=ctx.slots["counter_phone"], next_opening=opening)
         ctx.effect(EffectKind.case_created, **case_facts(case))
-        if end:
-            ctx.finish()
-        else:
-            # What the resident writes next belongs to this message (the matter, one more detail).
-            follow_case(ctx, case.id, _FOLLOWUP_INTENTS)
+        # What the resident says next belongs to this message (the matter, one more detail);
+        # on the phone 「他にご用件はありますか」 follows (flows.conversation.finish_phone_turn).
+        follow_case(ctx, case.id, _FOLLOWUP_INTENTS)

@@ -17,6 +17,7 @@ from flows.conversation import (
     GreetFlow,
     OpeningFlow,
     OutOfScopeFlow,
+    PhoneLineFlow,
     SilenceFlow,
 )
 from flows.cooperator import RegisterHelperFlow, UnsubscribeFlow
@@ -34,6 +35,7 @@ FLOWS: tuple[Flow, ...] = (
     # Interrupts, in order of precedence.
     OpeningFlow(),
     SilenceFlow(),
+    PhoneLineFlow(),  # the phone's fixed keys and words: again, wait, 9, a goodbye, a thank-you
     CancelFlow(lambda: FLOWS),  # stop, start again, correct, found: acts on the active flow
     HandoffFlow(),
     # The matters, started by the classifier's intent or their menu button.

@@ -23,6 +23,7 @@ POSTGRES_URL = os.environ.get("TSUNAGU_TEST_POSTGRES", "postgresql+psycopg://pos
 STATE_TABLES = (
     "sightings", "outbox", "alerts", "registered_persons", "cooperator_endpoints", "cooperators",
     "staff_users", "deliveries", "delivery_targets", "case_events", "cases", "messages", "conversations", "contacts",
+    "inbox_events",
 )
 
 

@@ -22,6 +22,7 @@ from bot.models import (
     Message,
     MessageDirection,
 )
+from flows.conversation import MENU
 from tests.bot.conftest import OPEN_HOURS, Resident
 
 
@@ -207,10 +208,10 @@ def test_english_conversation(engine: ConversationEngine) -> None:
 def test_phone_menu_digits_and_silence(engine: ConversationEngine) -> None:
     caller = Resident(engine, channel="voice", user_id="+81312345678")
     menu = caller.send(event="call_start")
-    digits = [choice.digit for choice in menu.replies[-1].choices]
-    assert digits == ["1", "2", "3", "0"]
+    digits = [choice.digit for choice in menu.replies[1].choices]
+    assert digits == ["1", "2", "3", "4", "5", "0", "8"]
     repeat = caller.send(event="silence")
-    assert repeat.replies[-1].text == menu.replies[-1].text
+    assert [r.text for r in repeat.replies] == [r.text for r in menu.replies[1:]]
     intro = caller.send("3")
     assert intro.replies[0].urgent and intro.replies[0].response == "utter_missing_intro"
 
@@ -284,9 +285,11 @@ def test_english_with_japanese_names_is_english(text: str, language: str) -> Non
     assert detect_language(text) == language
 
 
-def test_the_clarifying_question_numbers_a_person_0_as_the_main_menu(resident: Resident) -> None:
+def test_the_clarifying_question_keys_each_choice_as_the_main_menu(resident: Resident) -> None:
     unsure = resident.send("えっと")
     assert [r.response for r in unsure.replies] == ["utter_clarify"]
     choices = unsure.replies[0].choices
     assert (choices[-1].payload, choices[-1].digit) == ("intent:talk_to_human", "0")
-    assert [c.digit for c in choices[:-1]] == [str(n) for n in range(1, len(choices))]
+    # A key never changes its meaning between menus (issue 16): the main menu's keys.
+    menu = {f"intent:{intent}": digit for intent, _, digit in MENU}
+    assert [(c.payload, c.digit) for c in choices] == [(c.payload, menu[c.payload]) for c in choices]

@@ -48,7 +48,8 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_server(database_url: str, line_url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(database_url: str, line_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """``tsunagu serve`` on ``port``, its output in ``log`` (kept with the test's files)."""
     env = {
         **os.environ,
         "TSUNAGU_ENVIRONMENT": "test",
@@ -60,7 +61,8 @@ def start_server(database_url: str, line_url: str, port: int) -> subprocess.Pope
         "PYTHONPATH": str(ROOT),
     }
     command = [sys.executable, "-c", f"from bot.app import serve; serve('127.0.0.1', {port})"]
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with log.open("wb") as output:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
 async def wait_until_up(base: str, process: subprocess.Popen[bytes]) -> None:
@@ -100,7 +102,7 @@ async def test_every_acknowledged_event_is_answered_once_after_kill_9(tmp_path: 
         events = [events_builder.text(f"Ucrash{index:04d}", CRISIS) for index in range(RESIDENTS)]
 
         base = f"http://127.0.0.1:{free_port()}"
-        server = start_server(url, api.url, int(base.rsplit(":", 1)[1]))
+        server = start_server(url, api.url, int(base.rsplit(":", 1)[1]), tmp_path / "killed.log")
         try:
             await wait_until_up(base, server)
             async with httpx.AsyncClient(base_url=base, timeout=30) as client:
@@ -118,7 +120,7 @@ async def test_every_acknowledged_event_is_answered_once_after_kill_9(tmp_path: 
         answered_before = sum(1 for event in acknowledged if deliveries(api, event))
 
         base = f"http://127.0.0.1:{free_port()}"
-        restarted = start_server(url, api.url, int(base.rsplit(":", 1)[1]))
+        restarted = start_server(url, api.url, int(base.rsplit(":", 1)[1]), tmp_path / "restarted.log")
         database = create_engine(url)
         try:
             await wait_until_up(base, restarted)
@@ -138,6 +140,8 @@ async def test_every_acknowledged_event_is_answered_once_after_kill_9(tmp_path: 
             turns = connection.execute(
                 select(Message.channel_event_id, func.count()).where(Message.direction == MessageDirection.inbound)
                 .group_by(Message.channel_event_id)).all()
+            inbox = {event_id: (state.value, attempts, answer) for event_id, state, attempts, answer in connection.execute(
+                select(InboxEvent.event_id, InboxEvent.state, InboxEvent.attempts, InboxEvent.answered_with))}
             pushed = connection.scalar(select(func.count()).select_from(InboxEvent.__table__)
                                        .where(InboxEvent.answered_with == "push"))
         database.dispose()
@@ -149,7 +153,7 @@ async def test_every_acknowledged_event_is_answered_once_after_kill_9(tmp_path: 
           f"{answered_before}, answered in the end {len(answers) - len(unanswered)} (by push {pushed}), "
           f"duplicates {len(twice)}")
     assert statuses == [200] * RESIDENTS
-    assert unanswered == []
-    assert twice == []
+    assert unanswered == [], {event_id: inbox.get(event_id) for event_id in unanswered}
+    assert twice == [], {event_id: inbox.get(event_id) for event_id in twice}
     assert all(sent[0][0]["text"].startswith(crisis_opening()) for sent in answers.values()), "crisis guidance"
     assert sorted(turns) == sorted((event["webhookEventId"], 1) for event in acknowledged), "one turn per event"

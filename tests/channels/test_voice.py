@@ -4,6 +4,7 @@ proxy: Twilio calls the public https URL, the app sees http://testserver."""
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -21,7 +22,8 @@ from bot.db import session_scope
 from bot.domain import load_domain
 from bot.messages import InboundMessage, TurnResult
 from bot.models import Message, MessageDirection
-from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings, open_client, stored
+from channels.voice import VoiceChannel
+from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings, stored
 from tests.fakes.twilio import twilio_signature
 
 # The sample city's counters open Mon-Fri 9:00-17:30 (Asia/Tokyo).
@@ -29,10 +31,35 @@ TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 
 
+class Recorder:
+    """The engine's handler, keeping the response names each turn chose (the last turn's first)."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = build_engine(database_url)
+        self.turns: list[TurnResult] = []
+
+    def __call__(self, message: InboundMessage) -> TurnResult:
+        result = self.engine.handle(message)
+        self.turns.append(result)
+        return result
+
+    def said(self) -> list[str | None]:
+        """The responses of the last turn, in order."""
+        return [reply.response for reply in self.turns[-1].replies] if self.turns else []
+
+
 @pytest.fixture
-async def client(engine_db: str) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in open_client(channel_settings(engine_db), ["voice"]):
-        yield client
+def recorder(engine_db: str) -> Recorder:
+    return Recorder(engine_db)
+
+
+@pytest.fixture
+async def client(engine_db: str, recorder: Recorder) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(channel_settings(engine_db), handler=recorder, channel_names=["voice"])
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
 
 
 class Caller:
@@ -66,8 +93,8 @@ class Caller:
     async def call(self) -> ET.Element:
         return await self.step({})
 
-    async def say(self, speech: str) -> ET.Element:
-        return await self.step({"SpeechResult": speech, "Confidence": "0.91"})
+    async def say(self, speech: str, confidence: str = "0.91") -> ET.Element:
+        return await self.step({"SpeechResult": speech, "Confidence": confidence})
 
     async def press(self, digits: str) -> ET.Element:
         return await self.step({"Digits": digits})
@@ -75,8 +102,33 @@ class Caller:
     async def silence(self) -> ET.Element:
         return await self.step({})
 
+    async def dial_ends(self, status: str) -> ET.Element:
+        """The counter's line answered the <Dial> with ``status``: Twilio posts it to the Dial's action."""
+        dial = self.twiml.find("Dial")
+        assert dial is not None and "action" in dial.attrib, "a Dial that reports how it ended"
+        self.action = dial.attrib["action"]
+        return await self.step({"DialCallStatus": status})
+
+    async def record(self, duration: int) -> ET.Element:
+        """A message after the beep (0 s: nothing said, so Twilio follows the Redirect instead)."""
+        record = self.twiml.find("Record")
+        assert record is not None
+        if duration == 0:
+            self.action = self.twiml.find("Redirect").text or ""
+            return await self.step({})
+        self.action = record.attrib["action"]
+        return await self.step({"RecordingUrl": RECORDING_URL, "RecordingSid": "RE" + "1" * 32,
+                                "RecordingDuration": str(duration)})
+
     def spoken(self) -> list[str]:
-        return [element.text or "" for element in self.twiml.iter("Say")]
+        return ["".join(element.itertext()) for element in self.twiml.iter("Say")]
+
+    def ends(self) -> bool:
+        """Whether the call ends here (a Hangup, nothing to gather)."""
+        return self.twiml.find("Hangup") is not None and self.twiml.find("Gather") is None
+
+
+RECORDING_URL = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/RE{'1' * 32}"
 
 
 def spoken(response: str, **values: object) -> str:
@@ -84,7 +136,8 @@ def spoken(response: str, **values: object) -> str:
     return load_domain().text(response, "ja", "voice", **values)
 
 
-async def test_call_start_greets_and_offers_the_menu_by_voice_or_keys(client: httpx.AsyncClient) -> None:
+async def test_call_start_greets_and_offers_the_menu_by_voice_or_keys(client: httpx.AsyncClient,
+                                                                     recorder: Recorder) -> None:
     caller = Caller(client, "CA" + "1" * 32)
     twiml = await caller.call()
     gather = twiml.find("Gather")
@@ -93,55 +146,76 @@ async def test_call_start_greets_and_offers_the_menu_by_voice_or_keys(client: ht
     assert gather.attrib["action"] == f"{PUBLIC_BASE_URL}/webhooks/voice/gather?turn=1"
     assert gather.attrib["actionOnEmptyResult"] == "true"
     assert gather.attrib["numDigits"] == "1", "one key press answers the menu"
-    # The phone variation of the menu names its keys itself, so they are not read out twice.
-    *_, menu = caller.spoken()
-    assert all(f"{digit}" in menu for digit in "1230") and "番、" not in menu
-    assert all(say.attrib == {"language": "ja-JP", "voice": "Polly.Mizuki"} for say in twiml.iter("Say"))
+    assert recorder.said() == ["utter_greet", "utter_menu", "utter_offer_english"]
+    # The menu names its keys itself, so they are not read out twice: 1-5 its matters, 0 a person,
+    # 9 the emergency numbers, * again; then "For English, press 8" in the English voice.
+    *_, menu, english = caller.spoken()
+    assert all(digit in menu for digit in "123450") and "9" in menu and "米印" in menu and "番、" not in menu
+    assert english == "For English, press 8."
+    voices = [(say.attrib["language"], say.attrib["voice"]) for say in twiml.iter("Say")]
+    assert voices == [("ja-JP", "Polly.Mizuki")] * (len(voices) - 1) + [("en-US", "Polly.Joanna")]
+    assert "119" in caller.spoken()[0] and "110" in caller.spoken()[0], "the greeting names 119 and 110"
 
 
-async def test_silence_repeats_the_prompt(client: httpx.AsyncClient) -> None:
+async def test_silence_repeats_the_prompt_twice_then_says_how_to_call_again(client: httpx.AsyncClient,
+                                                                           recorder: Recorder) -> None:
     caller = Caller(client, "CA" + "2" * 32)
     await caller.call()
-    menu = caller.spoken()[-1]
+    menu = caller.spoken()[-2:]
     await caller.silence()
-    assert caller.spoken() == [menu]
-    assert caller.twiml.find("Gather").attrib["numDigits"] == "1"
+    assert caller.spoken() == menu and caller.twiml.find("Gather").attrib["numDigits"] == "1"
+    await caller.silence()
+    assert caller.spoken() == menu, "repeated at most twice"
+    await caller.silence()
+    assert recorder.said() == ["utter_silence_goodbye"] and caller.ends()
 
 
-async def test_worry_report_by_speech(client: httpx.AsyncClient, engine_db: str) -> None:
+async def test_an_answer_between_silences_starts_the_count_again(client: httpx.AsyncClient, recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "2" * 31 + "3")
+    await caller.call()
+    await caller.silence()
+    await caller.silence()
+    await caller.press("*")
+    await caller.silence()
+    await caller.silence()
+    assert recorder.said() == ["utter_menu", "utter_offer_english"] and not caller.ends()
+
+
+async def test_worry_report_by_speech_ends_with_anything_else_not_dead_air(
+        client: httpx.AsyncClient, engine_db: str, recorder: Recorder) -> None:
     caller = Caller(client, "CA" + "3" * 32)
     await caller.call()
     await caller.say("えーと 隣のおばあさんを 最近 見かけないんです")
-    assert spoken("utter_worry_intro") in caller.spoken()
-    await caller.say("南区朝日町3丁目")
-    assert caller.spoken() == [spoken("utter_ask_since_when")]
-    await caller.say("3日前から")
-    await caller.say("いいえ")
-    assert any("南区見守り相談室" in line for line in caller.spoken())
-    await caller.say("はい")
+    assert "utter_worry_intro" in recorder.said()
+    for answer in ("南区朝日町3丁目", "はい", "3日前から", "いいえ", "はい", "はい", "はい"):
+        if "utter_phone_anything_else" in recorder.said():
+            break  # the report is done
+        await caller.say(answer)
     [case] = cases(engine_db)
-    assert caller.spoken() == [spoken("utter_worry_created", case_id=case.id, counter_name="南区見守り相談室", hours=24),
-                               spoken("utter_worry_if_danger")]
     assert (case.counter_id, case.town_id, case.channel) == ("mimamori-minami", "minami-1-2", "voice")
+    # Told, then asked at once — no six seconds of silence and the whole menu.
+    assert recorder.said()[-1] == "utter_phone_anything_else" and not caller.ends()
+    assert caller.twiml.find("Gather").attrib["numDigits"] == "1"
+    await caller.press("2")
+    assert recorder.said() == ["utter_goodbye"] and caller.ends()
 
 
-async def test_worry_report_by_keypad(client: httpx.AsyncClient, engine_db: str) -> None:
+async def test_worry_report_by_keypad(client: httpx.AsyncClient, engine_db: str, recorder: Recorder) -> None:
     caller = Caller(client, "CA" + "4" * 32)
     await caller.call()
     await caller.press("2")  # 近所の方が心配
     # The key chose the matter; it is not what was noticed, so that is asked first.
-    assert spoken("utter_worry_intro") in caller.spoken() and spoken("utter_ask_noticed") in caller.spoken()
+    assert recorder.said()[:1] == ["utter_worry_intro"]
     await caller.say("新聞が たまって います")
-    await caller.say("南区朝日町")
-    await caller.say("先週から")
-    assert any("1" in line and "2" in line for line in caller.spoken()), "the consent prompt names its keys"
-    await caller.press("2")  # no call back
-    assert any("南区見守り相談室" in line for line in caller.spoken())
-    await caller.press("1")  # send
+    for answer in ("南区朝日町", "1", "先週から", "2", "1", "1", "1"):
+        if "utter_phone_anything_else" in recorder.said():
+            break  # the report is done
+        await (caller.press(answer) if answer.isdigit() else caller.say(answer))
     [case] = cases(engine_db)
-    assert spoken("utter_worry_created", case_id=case.id, counter_name="南区見守り相談室", hours=24) in caller.spoken()
     assert case.counter_id == "mimamori-minami" and case.channel == "voice"
     assert "新聞" in str(case.details)
+    await caller.press("1")  # something else: the main menu again
+    assert recorder.said() == ["utter_menu", "utter_offer_english"]
 
 
 async def test_emergency_words_get_119_first(client: httpx.AsyncClient) -> None:
@@ -160,6 +234,191 @@ async def test_zero_reaches_a_person_while_the_counter_is_open(client: httpx.Asy
     dial = twiml.find("Dial")
     assert dial is not None and twiml.find("Record") is None
     assert (dial.text or "").startswith("+81") and dial.attrib["timeout"] == "30"
+    assert dial.attrib["action"].startswith(f"{PUBLIC_BASE_URL}/webhooks/voice/dial?turn=")
+
+
+async def test_a_call_with_staff_that_took_place_ends_the_call(client: httpx.AsyncClient, recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "6" * 31 + "1")
+    with time_machine.travel(TUESDAY_MORNING, tick=True):
+        await caller.call()
+        await caller.press("0")
+        await caller.say("南区")
+        await caller.dial_ends("completed")
+    assert caller.ends() and recorder.said() == ["utter_goodbye"]
+
+
+@pytest.mark.parametrize("status", ["busy", "no-answer", "failed"])
+async def test_a_busy_counter_offers_a_call_back_to_the_callers_own_number(
+        client: httpx.AsyncClient, engine_db: str, recorder: Recorder, status: str) -> None:
+    caller = Caller(client, "CA" + "6" * 31 + "2")
+    with time_machine.travel(TUESDAY_MORNING, tick=True):
+        await caller.call()
+        await caller.press("0")
+        await caller.say("南区")
+        await caller.dial_ends(status)
+        assert recorder.said()[:2] == ["utter_handoff_busy", "utter_ask_message_or_callback"] and not caller.ends()
+        await caller.press("2")  # a call back
+        assert recorder.said()[0] == "utter_offer_caller_number"
+        await caller.say("この電話番号にお願いします")
+    [case] = cases(engine_db)
+    assert case.kind.value == "callback" and case.details["callback_phone"] == "09011112222"
+    assert recorder.said()[-1] == "utter_phone_anything_else"
+
+
+async def test_a_busy_counter_takes_a_message_and_the_caller_s_number_by_key(
+        client: httpx.AsyncClient, engine_db: str, recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "6" * 31 + "3")
+    with time_machine.travel(TUESDAY_MORNING, tick=True):
+        await caller.call()
+        await caller.press("0")
+        await caller.say("南区")
+        await caller.dial_ends("no-answer")
+        await caller.press("1")  # leave a message
+        assert caller.twiml.find("Record") is not None
+        await caller.record(15)
+    [case] = cases(engine_db)
+    assert case.details["recording_url"] == RECORDING_URL and case.details["callback_phone"] == "09011112222"
+
+
+async def test_an_empty_recording_is_asked_again_then_the_case_is_made_anyway(
+        client: httpx.AsyncClient, engine_db: str, recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "6" * 31 + "4")
+    with time_machine.travel(SATURDAY_NIGHT, tick=True):
+        await caller.call()
+        await caller.press("0")
+        await caller.say("南区")
+        await caller.record(0)  # nothing said: Twilio follows the Redirect
+        assert recorder.said() == ["utter_recording_empty"] and caller.twiml.find("Record") is not None
+        assert not cases(engine_db)
+        await caller.record(1)  # a breath, not a message
+    [case] = cases(engine_db)
+    assert case.kind.value == "callback" and case.details["callback_phone"] == "09011112222"
+    assert case.details["recording_url"] is None and not caller.ends()
+
+
+@pytest.mark.parametrize("withheld", ["+266696687", "anonymous", ""])
+async def test_a_withheld_number_is_asked_for_and_never_kept_as_the_call(
+        client: httpx.AsyncClient, engine_db: str, recorder: Recorder, withheld: str) -> None:
+    caller = Caller(client, "CA" + "6" * 31 + "5", caller=withheld)
+    with time_machine.travel(SATURDAY_NIGHT, tick=True):
+        await caller.call()
+        await caller.press("0")
+        await caller.say("南区")
+        await caller.record(20)
+        assert recorder.said() == ["utter_ask_callback_phone"] and not cases(engine_db)
+        await caller.press("0612345678")
+    [case] = cases(engine_db)
+    assert case.details["callback_phone"] == "0612345678" and "CA" not in str(case.details)
+
+
+async def test_star_and_moo_ichido_repeat_and_a_counter_number_is_said_digit_by_digit(
+        client: httpx.AsyncClient, recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "e" * 32)
+    await caller.call()
+    first = caller.spoken()
+    await caller.press("*")
+    assert caller.spoken() == first, "* at the main menu: the greeting and the menu again, no goodbye"
+    await caller.say("母の介護のことで相談したい")
+    await caller.say("北区柳町")
+    if not any("電話番号" in line for line in caller.spoken()):
+        await caller.press("1")  # the place read back: yes
+    told = [line for line in caller.spoken() if "電話番号" in line]
+    assert told and re.search(r"0 \d、\d \d \d \d、\d \d \d \d", told[0]), "a number is said digit by digit"
+    question = caller.spoken()[-2:]
+    await caller.say("もう一度 言ってください")
+    assert told[0] in caller.spoken() and caller.spoken()[-2:] == question
+    await caller.press("*")
+    assert told[0] in caller.spoken(), "* says it again too"
+
+
+async def test_wait_pauses_then_says_the_question_slowly(client: httpx.AsyncClient, recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "f" * 32)
+    await caller.call()
+    await caller.press("2")
+    question = recorder.said()[-1]
+    twiml = await caller.say("ちょっと 待って メモします")
+    assert recorder.said()[0] == "utter_phone_wait" and recorder.said()[-1] == question
+    gather = twiml.find("Gather")
+    assert gather.find("Pause") is not None and gather.find("Say/prosody").attrib["rate"] == "slow"
+
+
+async def test_nine_says_119_and_110_again_and_the_report_goes_on(client: httpx.AsyncClient, engine_db: str,
+                                                                 recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "0" * 31 + "9")
+    await caller.call()
+    await caller.press("3")
+    question = recorder.said()[-1]
+    await caller.press("9")
+    assert recorder.said()[0] == "utter_emergency_numbers" and recorder.said()[-1] == question
+    assert any("119" in line and "110" in line for line in caller.spoken())
+    await caller.say("父です 85歳 白髪で 背が低いです")
+    assert recorder.said()[-1] != question, "the answer after 9 is the report's"
+
+
+async def test_zero_is_a_person_in_every_menu(client: httpx.AsyncClient, recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "0" * 31 + "8")
+    await caller.call()
+    await caller.press("7")
+    assert recorder.said()[0] == "utter_key_not_on_menu" and "utter_clarify" not in recorder.said()
+    assert recorder.said()[-2:] == ["utter_menu", "utter_offer_english"]
+    await caller.press("2")
+    await caller.press("0")
+    assert recorder.turns[-1].flow == "talk_to_human"
+
+
+@pytest.mark.parametrize("words", ["わかりました", "そうです", "結構です", "ありがとう", "okay", "thank you", "どうも"])
+async def test_acknowledgements_at_the_main_menu_never_hang_up(client: httpx.AsyncClient, recorder: Recorder,
+                                                               words: str) -> None:
+    caller = Caller(client, "CA" + "0" * 31 + "7")
+    await caller.call()
+    await caller.say(words)
+    assert not caller.ends() and recorder.said()[-1] == "utter_phone_anything_else"
+    assert "utter_goodbye" not in recorder.said()
+
+
+@pytest.mark.parametrize("words", ["さようなら", "もう大丈夫です、ありがとう", "切ります"])
+async def test_only_an_explicit_goodbye_ends_the_call(client: httpx.AsyncClient, recorder: Recorder,
+                                                      words: str) -> None:
+    caller = Caller(client, "CA" + "0" * 31 + "6")
+    await caller.call()
+    await caller.say("ありがとう")
+    assert not caller.ends()
+    await caller.say(words)
+    assert caller.ends() and recorder.said() == ["utter_goodbye"]
+
+
+async def test_an_unsure_spoken_menu_choice_is_asked_again_once(client: httpx.AsyncClient, recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "0" * 31 + "5")
+    await caller.call()
+    await caller.say("近所の方が心配", confidence="0.21")
+    assert recorder.said()[0] == "utter_not_sure_heard" and recorder.turns[-1].flow is None
+    await caller.say("近所の方が心配", confidence="0.25")
+    assert recorder.turns[-1].flow == "report_worry", "asked once: the second answer is taken"
+
+
+async def test_english_by_8_english_voice_and_recognition_for_the_rest_of_the_call(
+        client: httpx.AsyncClient, recorder: Recorder) -> None:
+    caller = Caller(client, "CA" + "0" * 31 + "4")
+    await caller.call()
+    twiml = await caller.press("8")
+    assert recorder.turns[-1].language == "en" and recorder.said()[-2:] == ["utter_menu", "utter_offer_japanese"]
+    assert twiml.find("Gather").attrib["language"] == "en-US"
+    voices = [say.attrib["voice"] for say in twiml.iter("Say")]
+    assert voices[:-1] == ["Polly.Joanna"] * (len(voices) - 1) and voices[-1] == "Polly.Mizuki"
+    await caller.say("I want to find the right office for my mother's care")
+    twiml = await caller.say("Kita-ku Yanagimachi")
+    lines = caller.spoken()
+    assert twiml.find("Gather").attrib["language"] == "en-US"
+    assert not any(re.search(r"[\u4e00-\u9fff]", line) for line in lines), "no kanji for the English voice"
+
+
+def test_the_recognisers_confidence_reaches_the_engine_as_a_number(engine_db: str) -> None:
+    channel = VoiceChannel.from_settings(channel_settings(engine_db), lambda message: TurnResult())
+    spoken_words = channel._to_inbound("gather", {"CallSid": "CA1", "From": "+819011112222",
+                                                  "SpeechResult": "南区", "Confidence": "0.3125"}, "e1")
+    assert spoken_words.speech_confidence == 0.3125
+    keyed = channel._to_inbound("gather", {"CallSid": "CA1", "From": "+819011112222", "Digits": "1"}, "e2")
+    assert keyed.speech_confidence is None
 
 
 async def test_zero_after_hours_records_a_message_for_a_call_back(client: httpx.AsyncClient, engine_db: str) -> None:

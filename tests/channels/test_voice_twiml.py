@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.messages import Choice, Handoff, Reply, TurnResult
-from channels.voice import TwiMLRenderer, dial_number, place_hints
+from channels.voice import TwiMLRenderer, dial_number, place_hints, place_readings
 
 BASE = "https://tsunagu.city.example.jp/webhooks/voice"
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>'
@@ -12,6 +12,10 @@ renderer = TwiMLRenderer(BASE + "/gather", BASE + "/recording", {"ja": "Polly.Mi
 
 def say(text: str, voice: str = "Polly.Mizuki", language: str = "ja-JP") -> str:
     return f'<Say language="{language}" voice="{voice}">{text}</Say>'
+
+
+# The phone's short repeat hint after a question that does not name the * key itself.
+HINT = say("もう一度聞くときは、米印を押してください。")
 
 
 def test_menu_is_spoken_with_digits_inside_a_speech_and_dtmf_gather() -> None:
@@ -29,7 +33,7 @@ def test_menu_is_spoken_with_digits_inside_a_speech_and_dtmf_gather() -> None:
         'method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
         + say("つなぐです。") + say("ご用件をお選びください。")
         + say("1番、相談先を知りたい。") + say("2番、近所の方が心配。") + say("3番、家族が行方不明。")
-        + say("0番、職員と話す。")
+        + say("0番、職員と話す。") + HINT
         + "</Gather></Response>"
     )
 
@@ -42,7 +46,7 @@ def test_a_prompt_that_names_its_keys_is_not_followed_by_the_keys_again() -> Non
         HEAD + "<Response>"
         f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" hints="はい, いいえ" input="speech dtmf" '
         'language="ja-JP" method="POST" numDigits="1" speechTimeout="auto" timeout="6">'
-        + say(consent.text) + "</Gather></Response>"
+        + say(consent.text) + HINT + "</Gather></Response>"
     )
     # A digit inside a phone number is not a key announcement.
     counter = Reply("電話番号は06-0000-1002です。", choices=(Choice("はい", "yes", "1"), Choice("いいえ", "no", "2")))
@@ -56,22 +60,28 @@ def test_open_question_takes_free_speech_or_keys_without_a_digit_limit() -> None
         HEAD + "<Response>"
         f'<Gather action="{BASE}/gather" actionOnEmptyResult="true" input="speech dtmf" language="ja-JP" '
         'method="POST" speechTimeout="3" timeout="6">'
-        + say("どちらの町ですか。") + "</Gather></Response>"
+        + say("どちらの町ですか。") + HINT + "</Gather></Response>"
     )
 
 
-def test_open_counter_is_dialled() -> None:
+def test_open_counter_is_dialled_and_a_busy_line_comes_back_to_the_dial_action() -> None:
     handoff = Handoff("houkatsu-kita-2", "北区松原町地域包括支援センター", "06-0000-1002", open_now=True)
     twiml = renderer.render(TurnResult([Reply("おつなぎします。", handoff=handoff)]))
     assert twiml == HEAD + "<Response>" + say("おつなぎします。") + '<Dial timeout="30">+81600001002</Dial></Response>'
+    dialling = TwiMLRenderer(BASE + "/gather", BASE + "/recording", {"ja": "Polly.Mizuki"}, dial_url=BASE + "/dial")
+    assert dialling.render(TurnResult([Reply("おつなぎします。", handoff=handoff)]), turn=3) == (
+        HEAD + "<Response>" + say("おつなぎします。")
+        + f'<Dial action="{BASE}/dial?turn=3" method="POST" timeout="30">+81600001002</Dial></Response>')
 
 
-def test_closed_counter_records_a_message() -> None:
+def test_closed_counter_records_a_message_and_an_empty_one_comes_back_too() -> None:
     handoff = Handoff("sougou-minami", "南区総合相談窓口", "06-0000-3001", open_now=False)
-    twiml = renderer.render(TurnResult([Reply("発信音のあとにお話しください。", handoff=handoff, record=True)]))
+    twiml = renderer.render(TurnResult([Reply("発信音のあとにお話しください。", handoff=handoff, record=True)]), turn=5)
+    # Twilio skips the action after an empty recording and goes on: the Redirect brings it back.
     assert twiml == (
         HEAD + "<Response>" + say("発信音のあとにお話しください。")
-        + f'<Record action="{BASE}/recording" finishOnKey="#" maxLength="120" playBeep="true" timeout="10" />'
+        + f'<Record action="{BASE}/recording?turn=5" finishOnKey="#" maxLength="120" playBeep="true" timeout="10" />'
+        f'<Redirect method="POST">{BASE}/recording?turn=5&amp;empty=1</Redirect>'
         "</Response>"
     )
 
@@ -85,6 +95,42 @@ def test_english_turn_uses_the_english_voice() -> None:
     twiml = renderer.render(TurnResult([Reply("Is that right?", choices=(Choice("Yes", "yes", "1"),))], language="en"))
     assert say("Is that right?", "Polly.Joanna", "en-US") + say("Press 1 for Yes.", "Polly.Joanna", "en-US") in twiml
     assert 'language="en-US"' in twiml.split("<Say")[0]
+
+
+def test_a_reply_the_caller_waited_for_comes_after_a_pause_slowly() -> None:
+    question = Reply("どちらの町ですか。", slow=True)
+    twiml = renderer.render(TurnResult([Reply("はい、お待ちします。"), question]))
+    slow = '<Say language="ja-JP" voice="Polly.Mizuki"><prosody rate="slow">{}</prosody></Say>'
+    assert (say("はい、お待ちします。") + '<Pause length="3" />' + slow.format("どちらの町ですか。")
+            + slow.format("もう一度聞くときは、米印を押してください。")) in twiml
+
+
+def test_phone_numbers_are_said_digit_by_digit() -> None:
+    twiml = renderer.render(TurnResult([Reply("電話番号は、06-0000-1002です。受付番号は12です。")]))
+    assert say("電話番号は、0 6、0 0 0 0、1 0 0 2です。受付番号は12です。") in twiml
+    english = renderer.render(TurnResult([Reply("Call 0120-279-338.")], language="en"))
+    assert say("Call 0 1 2 0, 2 7 9, 3 3 8.", "Polly.Joanna", "en-US") in english
+
+
+def test_a_reply_in_another_language_is_said_in_its_voice_after_the_menu() -> None:
+    menu = Reply("相談先は1。職員は0。", choices=(Choice("相談先", "intent:ask_where", "1"),
+                                                   Choice("職員", "intent:talk_to_human", "0"),
+                                                   Choice("English", "language:en", "8")))
+    twiml = renderer.render(TurnResult([menu, Reply("For English, press 8.", language="en")]))
+    # The 8 is named by the English offer, so no key is read out again; the Gather stays a ja-JP menu.
+    assert twiml.count("<Say") == 3 and "番、" not in twiml
+    assert say("For English, press 8.", "Polly.Joanna", "en-US") in twiml
+    assert 'language="ja-JP" method="POST" numDigits="1"' in twiml
+
+
+def test_english_speech_gets_romaji_place_names_and_the_gloss_of_a_counter() -> None:
+    readings = place_readings([("南区", "朝日町", "Minami-ku", "Asahicho"), ("北区", "旭町", "Kita-ku", "Asahimachi")])
+    city = TwiMLRenderer(BASE + "/gather", BASE + "/recording", {"ja": "Polly.Mizuki", "en": "Polly.Joanna"},
+                         readings=readings)
+    twiml = city.render(TurnResult([Reply("The right place is 南区見守り相談室 (Minami-ku watch-over office), "
+                                          "for 南区 朝日町.")], language="en"))
+    assert say("The right place is Minami-ku watch-over office, for Minami-ku Asahicho.", "Polly.Joanna",
+               "en-US") in twiml
 
 
 def test_no_replies_listen_again_so_silence_repeats_the_prompt() -> None:

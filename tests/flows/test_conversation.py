@@ -15,13 +15,15 @@ from bot.models import CaseKind, Contact, Conversation
 from tests.bot.conftest import Resident
 from tests.flows.conftest import Left, cases, effects, left, rendered, said
 
-MENU = ["intent:ask_where", "intent:report_worry", "intent:report_missing", "intent:talk_to_human"]
+MENU = ["intent:ask_where", "intent:report_worry", "intent:report_missing", "intent:register_helper",
+        "intent:register_person", "intent:talk_to_human"]
+MENU_KEYS = ["1", "2", "3", "4", "5", "0"]
 
 
 def test_standard_japanese_greeting_menu_cancel_goodbye(resident: Resident, db_url: str) -> None:
     hello = resident.send("こんにちは")
     assert said(hello) == ["utter_greet", "utter_menu"]
-    assert [(c.payload, c.digit) for c in hello.replies[1].choices] == list(zip(MENU, ["1", "2", "3", "0"]))
+    assert [(c.payload, c.digit) for c in hello.replies[1].choices] == list(zip(MENU, MENU_KEYS))
     assert left(db_url, resident) == Left(None, None, {}), "no flow: the menu waits for an answer"
     assert said(resident.send("1")) == ["utter_ask_topic"], "the menu answered by its number"
     assert left(db_url, resident) == Left("ask_where", "topic", {})
@@ -72,16 +74,19 @@ def test_line_follow_buttons_cancel_and_unfollow(engine: ConversationEngine, db_
 def test_phone_menu_keys_silence_and_cancel(engine: ConversationEngine, db_url: str) -> None:
     caller = Resident(engine, channel="voice", user_id="+81312345678")
     menu = caller.send(event="call_start")
-    assert said(menu) == ["utter_greet", "utter_menu"]
-    assert [c.digit for c in menu.replies[-1].choices] == ["1", "2", "3", "0"]
-    assert said(caller.send(event="silence")) == ["utter_menu"], "silence repeats the menu"
+    # The main menu, then "For English, press 8" in English.
+    assert said(menu) == ["utter_greet", "utter_menu", "utter_offer_english"]
+    assert menu.replies[-1].language == "en"
+    assert [c.digit for c in menu.replies[1].choices] == [*MENU_KEYS, "8"]
+    assert said(caller.send(event="silence")) == ["utter_menu", "utter_offer_english"], "silence repeats the menu"
     intro = caller.send("3")
-    assert said(intro) == ["utter_missing_intro", "utter_ask_missing_who"] and intro.replies[0].urgent
-    assert said(caller.send(event="silence")) == ["utter_ask_missing_who"], "silence repeats the question"
-    assert left(db_url, caller).step == "missing_who"
-    assert said(caller.send("やめます")) == ["utter_cancelled"]
+    assert said(intro)[:2] == ["utter_missing_intro", "utter_ask_missing_who"] and intro.replies[0].urgent
+    question = said(intro)[-1]
+    assert said(caller.send(event="silence")) == [question], "silence repeats the question"
+    cancelled = caller.send("やめます")
+    # On the phone nothing ends in dead air: after the cancel, 「他にご用件はありますか」.
+    assert said(cancelled) == ["utter_cancelled", "utter_phone_anything_else"]
     assert left(db_url, caller) == Left(None, None, {})
-    assert not cases(db_url)
 
 
 def test_a_quiet_conversation_times_out_and_starts_afresh(resident: Resident, db_url: str) -> None:

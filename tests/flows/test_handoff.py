@@ -39,8 +39,11 @@ def test_after_hours_on_the_phone_keypad_a_recorded_message(engine: Conversation
     assert (kept.step, kept.slots["counter_id"], kept.slots["topic"]) == ("message", "sougou-minami", "complex")
     assert not cases(db_url)
 
-    done = caller.send(event="recording", media_ref="https://api.twilio.example/recordings/RE1")
-    assert said(done) == ["utter_message_received", "utter_handoff_will_call"] and done.replies[-1].end
+    done = caller.send(event="recording", media_ref="https://api.twilio.example/recordings/RE1",
+                       metadata={"recording_duration": 9})
+    # No hang-up after the task: 「他にご用件はありますか」 (issue 16).
+    assert said(done) == ["utter_message_received", "utter_handoff_will_call", "utter_phone_anything_else"]
+    assert not any(reply.end for reply in done.replies)
     [case] = cases(db_url)
     assert effects(done) == [("case_created", {"case_id": case.id, "case_kind": "callback", "counter_id": "sougou-minami",
                                               "town_id": None, "urgent": False, "fields": {"contact": "phone"}})]
@@ -50,7 +53,9 @@ def test_after_hours_on_the_phone_keypad_a_recorded_message(engine: Conversation
     assert case.details == {"message": None, "recording_url": "https://api.twilio.example/recordings/RE1",
                             "callback_phone": "0312345678", "contact": "phone"}
     assert case.callback_consent
-    assert left(db_url, caller) == Left(None, None, {})
+    assert left(db_url, caller) == Left("case_followup", None, {"case_id": case.id,
+                                                                "intents": ["talk_to_human", "ask_where", "report_worry"]})
+    assert said(caller.send("2")) == ["utter_goodbye"] and caller.last.replies[0].end
 
 
 def test_kansai_dialect_after_hours_a_written_message(engine: ConversationEngine, db_url: str) -> None:
