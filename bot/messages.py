@@ -58,6 +58,7 @@ InboundEvent = Literal[
     "call_start",  # a phone call was answered
     "silence",  # the caller said nothing: repeat the last prompt
     "recording",  # a recorded voice message (media_ref is its URL)
+    "dial_ended",  # the phone line's call to a counter ended (metadata "dial_status": busy, no-answer, …)
 ]
 
 
@@ -71,7 +72,6 @@ class InboundMessage:
     text: str | None = None
     postback: str | None = None
     latitude: float | None = None
-    "dial_ended",  # the phone line's call to a counter ended (metadata "dial_status": busy, no-answer, …)
     longitude: float | None = None
     address: str | None = None
     media_ref: str | None = None
@@ -95,6 +95,12 @@ class InboundMessage:
     def has_location(self) -> bool:
         return self.latitude is not None and self.longitude is not None
 
+    @property
+    def speech_confidence(self) -> float | None:
+        """How sure the phone's speech recogniser was of ``text`` (0-1); None for typed or keyed input."""
+        value = self.metadata.get("confidence")
+        return value if isinstance(value, float) else None
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -108,12 +114,6 @@ class Choice:
 @dataclass(frozen=True)
 class Handoff:
     """Connect the resident to a person: a voice channel dials when open, records otherwise."""
-    @property
-    def speech_confidence(self) -> float | None:
-        """How sure the phone's speech recogniser was of ``text`` (0-1); None for typed or keyed input."""
-        value = self.metadata.get("confidence")
-        return value if isinstance(value, float) else None
-
 
     counter_id: str
     counter_name: str
@@ -134,6 +134,10 @@ class Reply:
     record: bool = False
     # The conversation is over (voice: hang up after speaking).
     end: bool = False
+    # The resident asked to wait (「メモします」): the phone pauses, then says this slowly.
+    slow: bool = False
+    # Said in this language rather than the conversation's (the greeting's "For English, press 8").
+    language: str | None = None
     # The domain.yml response this text was rendered from: tests and logs name what was
     # said without depending on a city's wording.
     response: str | None = None
@@ -147,10 +151,6 @@ class EffectKind(StrEnum):
     """
 
     # A case was opened for a counter / a second report was linked to an open case:
-    # The resident asked to wait (「メモします」): the phone pauses, then says this slowly.
-    slow: bool = False
-    # Said in this language rather than the conversation's (the greeting's "For English, press 8").
-    language: str | None = None
     # both are delivered to the counter.
     case_created = "case_created"
     case_linked = "case_linked"
