@@ -31,10 +31,10 @@ CRISIS = "もう死にたい"
 UNREACHABLE_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:1/test"
 
 
-def crisis_opening() -> str:
-    """What the crisis guidance says before its list of hotlines, as domain.yml words it on LINE."""
+def crisis_opening(channel: str = "line") -> str:
+    """What the crisis guidance says before its list of hotlines, as domain.yml words it on ``channel``."""
     marker = "\x00hotlines\x00"
-    return load_domain().text("utter_crisis", "ja", "line", hotlines=marker).split(marker)[0]
+    return load_domain().text("utter_crisis", "ja", channel, hotlines=marker).split(marker)[0]
 
 
 def rows(url: str) -> list[InboxEvent]:
@@ -200,6 +200,27 @@ async def test_a_turn_run_before_a_crash_is_answered_from_what_it_stored(
         "U3crashed": "reply", "U3redelivered": "none"}
 
 
+async def test_a_reply_that_got_through_before_a_crash_is_not_sent_again(
+    client: httpx.AsyncClient, line_events: LineEvents, line_api: FakeLineAPI, engine_db: str
+) -> None:
+    """LINE refusing a reply token that is not yet a minute old means an earlier attempt used it."""
+    inbox = inbox_of(client)
+    channel = client.app.state.channels["line"]  # type: ignore[attr-defined]
+    event = line_events.text("U7", CRISIS)
+    result = await channel.handle(InboundMessage(channel="line", user_id="U7", text=CRISIS,
+                                                 event_id=event["webhookEventId"]))
+    inbox.insert("line", [NewEvent(event["webhookEventId"], "U7", event)])
+    assert inbox.claim_next("line", "U7") is not None
+    await channel.output.reply(event["replyToken"], "U7", result.replies, language="ja", seed=event["webhookEventId"])
+    age_claim(engine_db, event["webhookEventId"], inbox_module.LEASE)  # then the process was killed
+
+    await inbox.sweep()
+    await drain(client, "line")
+    assert len(line_api.calls("/reply")) == 1 and not line_api.calls("/push"), "no second answer"
+    [row] = rows(engine_db)
+    assert (row.state, row.attempts, row.answered_with) == (InboxState.done, 2, "reply")
+
+
 async def test_a_send_that_failed_is_tried_again(
     client: httpx.AsyncClient, line_events: LineEvents, line_api: FakeLineAPI, engine_db: str
 ) -> None:
@@ -215,6 +236,26 @@ async def test_a_send_that_failed_is_tried_again(
     await drain(client, "line")
     assert received(line_api, "U4")[0].startswith(crisis_opening())
     assert len(line_api.calls("/reply")) == 1, "answered once"
+
+
+async def test_a_telegram_update_is_stored_then_answered_once_by_send_message(
+    engine_db: str, telegram_api: FakeTelegramAPI, telegram_updates: TelegramUpdates
+) -> None:
+    update = telegram_updates.text(82002, CRISIS)
+    settings = channel_settings(engine_db, telegram_base_url=telegram_api.base_url)
+    async for client in open_client(settings, ["telegram"]):
+        answers = []
+        for _ in range(2):  # Telegram delivered it again
+            response = await client.post("/webhooks/telegram", json=update,
+                                         headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
+            assert response.status_code == 200
+            await drain(client, "telegram")
+            answers.append(len(telegram_api.sent_to(82002)))
+    assert answers[0] > 0 and answers[1] == answers[0], "answered once"
+    assert telegram_api.sent_to(82002)[0]["text"].startswith(crisis_opening("telegram"))
+    [row] = rows(engine_db)
+    assert (row.event_id, row.state, row.answered_with, row.payload) == (
+        str(update["update_id"]), InboxState.done, "send", None)
 
 
 # --------------------------------------------------------------------------- database down
