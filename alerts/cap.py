@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from alerts.texts import PUBLIC_FIELDS, describe, last_seen_label
 from bot.domain import Domain, load_domain
+from bot.messages import coarse_point
 from bot.models import Alert, AlertStatus, CapMessage, Case, utcnow
 from bot.settings import settings
 from routing.snapshot import Directory, get_directory
@@ -60,9 +61,6 @@ CapMsgType = Literal["Alert", "Update", "Cancel"]
 CAP_RESTRICTION = "Registered missing-person alert cooperators and public agencies only"
 # The info blocks: CAP language code and the domain.yml language.
 CAP_LANGUAGES = (("ja-JP", "ja"), ("en-US", "en"))
-# The circle's centre is rounded to this many degrees (about 500 m): the area is searched,
-# not a house.
-COARSE_DEGREES = 0.005
 
 CAP_RESPONSES = (
     "utter_cap_event",
@@ -117,10 +115,6 @@ def _cap_identifier(alert: Alert, msg_type: CapMsgType | Literal["Draft"]) -> st
     return f"{base}.cancel"
 
 
-def _coarse(degrees: float) -> float:
-    return round(round(degrees / COARSE_DEGREES) * COARSE_DEGREES, 3)
-
-
 # Ward outlines by directory token: computed once per directory.
 _WARD_POLYGONS: dict[str, tuple[str, ...]] = {}
 
@@ -158,9 +152,11 @@ def alert_area(session: Session, alert: Alert, language: str = "ja", domain: Dom
     domain = domain or load_domain()
     if alert.radius_km is not None and alert.latitude is not None and alert.longitude is not None:
         place = last_seen_label(session, alert) or domain.text("utter_unknown_label", language)
+        # The centre rounded to about 500 m: an area is searched, not a house.
+        latitude, longitude = coarse_point(alert.latitude, alert.longitude)
         return CapArea(
             domain.text("utter_cap_area_radius", language, place=place, radius=f"{alert.radius_km:g}"),
-            circle=f"{_coarse(alert.latitude):.3f},{_coarse(alert.longitude):.3f} {alert.radius_km:g}",
+            circle=f"{latitude:.3f},{longitude:.3f} {alert.radius_km:g}",
         )
     return CapArea(domain.text("utter_cap_area_city", language), polygons=_ward_polygons(get_directory(session)))
 

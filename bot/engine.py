@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain import Domain
-from bot.messages import Choice, Effect, EffectKind, InboundMessage, TurnResult
+from bot.messages import Choice, Effect, EffectKind, InboundMessage, TurnResult, coarse_point
 from bot.metrics import count_turn
 from bot.models import Contact, Conversation, Message, MessageDirection
 from bot.settings import settings
@@ -309,9 +309,14 @@ class ConversationEngine:
 
     @staticmethod
     def _payload(message: InboundMessage) -> dict[str, object] | None:
+        # A location is kept only as a point rounded to about 500 m, never with its street
+        # address: the flows read the exact point from the message itself, and keep what they need.
+        point: tuple[float | None, float | None] = (None, None)
+        if message.latitude is not None and message.longitude is not None:
+            point = coarse_point(message.latitude, message.longitude)
         payload = {key: value for key, value in (
-            ("postback", message.postback), ("latitude", message.latitude), ("longitude", message.longitude),
-            ("address", message.address), ("media_ref", message.media_ref)) if value is not None}
+            ("postback", message.postback), ("latitude", point[0]), ("longitude", point[1]),
+            ("media_ref", message.media_ref)) if value is not None}
         return payload or None
 
     def _conversation(self, session: Session, contact: Contact, now: datetime) -> tuple[Conversation, bool, bool]:

@@ -25,6 +25,7 @@ __all__ = [
     "Effect",
     "EffectKind",
     "InboundEvent",
+    "coarse_point",
     "storable_text",
     "turn_record",
 ]
@@ -33,6 +34,18 @@ __all__ = [
 # characters (tab, line feed and carriage return are ordinary text), and surrogate code
 # points, which in a Python str are always unpaired and cannot be encoded as UTF-8.
 _UNSTORABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+# What is kept of a position a resident sent: rounded to this many degrees (about 500 m),
+# enough to search an area or pick its town, not enough to find a house.
+COARSE_DEGREES = 0.005
+
+
+def coarse_point(latitude: float, longitude: float) -> tuple[float, float]:
+    """A position rounded to about 500 m: what is stored of a location a resident sent, never the exact point."""
+    def rounded(degrees: float) -> float:
+        return round(round(degrees / COARSE_DEGREES) * COARSE_DEGREES, 3)
+    return rounded(latitude), rounded(longitude)
 
 
 def storable_text(text: str) -> str:

@@ -20,7 +20,7 @@ from datetime import datetime
 
 from alerts.lifecycle import approve, create_from_case
 from alerts.texts import clean_fields
-from bot.messages import Choice, EffectKind
+from bot.messages import Choice, EffectKind, coarse_point
 from bot.models import Alert, AlertStatus, Case, CaseKind, RegisteredPerson
 from bot.settings import settings
 from flows.base import Flow, FormFlow, TurnContext, is_no, is_yes
@@ -156,8 +156,9 @@ class MissingFlow(FormFlow):
             if where is None:
                 return
             ctx.set_slot("last_seen_where", where)
-            if ctx.message.has_location:
-                ctx.set_slot("last_seen_point", [ctx.message.latitude, ctx.message.longitude])
+            if (latitude := ctx.message.latitude) is not None and (longitude := ctx.message.longitude) is not None:
+                # Kept to about 500 m only: the alert's distances and its CAP circle need no more.
+                ctx.set_slot("last_seen_point", list(coarse_point(latitude, longitude)))
         elif step == "callback_phone":
             if national_phone(ctx.text) is None and self._more(ctx):
                 return

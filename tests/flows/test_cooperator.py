@@ -375,3 +375,13 @@ def test_a_location_sent_before_consent_is_not_kept(engine: ConversationEngine, 
         [payload] = session.scalars(select(Message.payload).where(Message.direction == MessageDirection.inbound,
                                                                   Message.kind == "location")).all()
     assert payload is None or not {"latitude", "longitude", "address"} & set(payload), "nothing exact is kept"
+
+
+def test_a_location_is_stored_only_as_a_coarse_point_without_its_address(engine: ConversationEngine,
+                                                                         db_url: str) -> None:
+    resident = Resident(engine, channel="telegram", user_id="5550123")
+    resident.send(address="中央区本町2丁目3-4", **NEAR_HONMACHI)  # no question asked it: read as a place
+    with session_scope(db_url) as session:
+        [payload] = session.scalars(select(Message.payload).where(Message.direction == MessageDirection.inbound,
+                                                                  Message.kind == "location")).all()
+    assert payload == {"latitude": 34.7, "longitude": 135.475}, "about 500 m, no street address"

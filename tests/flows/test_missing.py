@@ -143,12 +143,12 @@ def test_a_shared_location_is_the_alerts_point_and_an_emergency_comes_first(engi
     assert effects(turn) == [("emergency_guidance", {"service": "119"})]
     assert left(db_url, family) == before
     assert said(family.send(latitude=34.7012, longitude=135.4763)) == ["utter_ask_last_seen_when"]
-    assert left(db_url, family).slots["last_seen_point"] == [34.7012, 135.4763]
+    assert left(db_url, family).slots["last_seen_point"] == [34.7, 135.475], "kept to about 500 m only"
     family.send("10分前")
     family.send("赤いセーター")
     assert said(family.send("09012345678"))[:2] == CREATED
     [alert] = _alerts(db_url)
-    assert (alert.town_id, alert.latitude, alert.longitude) == ("chuo-1-1", 34.7012, 135.4763)
+    assert (alert.town_id, alert.latitude, alert.longitude) == ("chuo-1-1", 34.7, 135.475)
 
 
 def test_a_place_outside_the_city_ends_the_report(engine: ConversationEngine, db_url: str) -> None:
