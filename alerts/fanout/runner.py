@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alerts.fanout.items import WITHDRAW_KIND, Batch, Item, Outcome, Status, configured_channels
 from alerts.fanout.outbox import claim, message_ids, next_due, record, renew
 from alerts.fanout.senders import SENDERS, Sender, make_limiter
-from alerts.texts import render_message
+from alerts.texts import AlertMessage, render_outbox_message
 from bot import workqueue
 from bot.workqueue import Heartbeat
 from bot.db import session_factory
@@ -63,25 +63,25 @@ class LeaseLost(Exception):
 
 
 class _Texts:
-    """The message texts of one pass, rendered once per (alert, kind, language)."""
+    """The messages of one pass (text, 「見かけた」 button, photo), rendered once per (alert, kind, language)."""
 
     def __init__(self, sessions: sessionmaker[Session], config: Settings) -> None:
         self._sessions = sessions
         self._config = config
-        self._cache: dict[tuple[int | None, str, str], str] = {}
+        self._cache: dict[tuple[int | None, str, str], AlertMessage] = {}
 
-    async def get(self, alert_id: int | None, kind: str, language: str) -> str:
+    async def get(self, alert_id: int | None, kind: str, language: str) -> AlertMessage:
         key = (alert_id, kind, language)
         if key not in self._cache:
             self._cache[key] = await asyncio.to_thread(self._render, alert_id, kind, language)
         return self._cache[key]
 
-    def _render(self, alert_id: int | None, kind: str, language: str) -> str:
+    def _render(self, alert_id: int | None, kind: str, language: str) -> AlertMessage:
         with self._sessions() as session:
             if kind == WITHDRAW_KIND:
                 # Where a message cannot be deleted, the closing notice says the search has ended.
                 kind = session.scalar(select(Alert.status).where(Alert.id == alert_id)).value
-            return render_message(session, load_domain(self._config.domain_path), alert_id, kind, language)
+            return render_outbox_message(session, load_domain(self._config.domain_path), alert_id, kind, language)
 
 
 class ChannelWorker:
@@ -182,12 +182,12 @@ class ChannelWorker:
         try:
             for (alert_id, kind, language), items in batch.groups().items():
                 try:
-                    text = await self._texts.get(alert_id, kind, language)
+                    message = await self._texts.get(alert_id, kind, language)
                     if kind == WITHDRAW_KIND:
                         sent = await asyncio.to_thread(self._message_ids, items)
-                        await self.sender.withdraw(items, sent, text, language, report)
+                        await self.sender.withdraw(items, sent, message.text, language, report)
                     else:
-                        await self.sender.send(items, text, language, report)
+                        await self.sender.send(items, message, language, report)
                 except LeaseLost:
                     log.warning("%s: the batch was taken back by another worker; stopped sending it", self.channel)
                     break

@@ -35,13 +35,22 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import aiohttp
-from linebot.v3.messaging import ApiException, AsyncApiClient, AsyncMessagingApi, Configuration, MulticastRequest
+from linebot.v3.messaging import (
+    ApiException,
+    AsyncApiClient,
+    AsyncMessagingApi,
+    Configuration,
+    ImageMessage,
+    Message,
+    MulticastRequest,
+)
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 from twilio.base.exceptions import TwilioRestException
 
 from alerts.fanout.items import SENT, Item, Outcome, Status
+from alerts.texts import AlertMessage
 from bot.messages import Reply
 from bot.settings import Settings
 from channels.email import EmailSender
@@ -117,17 +126,18 @@ class Sender(ABC):
         rate = self.limiter.limits[self.rule].rate
         return max(1, min(100, round(rate / 2)))
 
-    async def send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
+    async def send(self, items: Sequence[Item], text: str | AlertMessage, language: str, report: Report) -> None:
         """Send ``text`` to every item, reporting each item's outcome as soon as it is known.
 
         Args:
             items: rows of this channel that share the text.
-            text: the message (personal data: never logged).
+            text: the message (personal data: never logged): a text, or an alert's text
+                with its 「見かけた」 button and, with the family's consent, its photo.
             language: the cooperators' language, for channel-owned labels.
             report: awaited once per item, as soon as its outcome is known.
         """
         await self._open_once()
-        await self._send(items, text, language, report)
+        await self._send(items, text if isinstance(text, AlertMessage) else AlertMessage(text), language, report)
 
     async def withdraw(
         self, items: Sequence[Item], message_ids: Mapping[int, Sequence[str]], notice: str, language: str,
@@ -165,12 +175,43 @@ class Sender(ABC):
     @abstractmethod
     async def _close(self) -> None: ...
 
-    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
+    async def _send(self, items: Sequence[Item], message: AlertMessage, language: str, report: Report) -> None:
         for item in items:
-            await report(item, await self._send_one(item, text, language))
+            await report(item, await self._send_one(item, message, language))
 
-    async def _send_one(self, item: Item, text: str, language: str) -> Outcome:
+    async def _send_one(self, item: Item, message: AlertMessage, language: str) -> Outcome:
         raise NotImplementedError(f"{self.channel} sends groups")
+
+
+# --------------------------------------------------------------------------- an alert's photo
+# A photo goes out only with the family's consent (``AlertMessage.photo_ref`` is None
+# otherwise). Where it can go depends on where it came from: a Telegram photo is kept as
+# its ``file_id``, which this bot can send again (``sendPhoto``) but LINE cannot fetch; a
+# LINE image is kept as a message id whose content only this channel's token can
+# download, while a LINE image message needs a public HTTPS URL. So Telegram sends
+# Telegram photos, LINE sends a photo stored at an ``https://`` address, and neither
+# sends the other's (the text says everything else).
+_TELEGRAM_PHOTO = "telegram:photo:"
+# Telegram's limit for a photo's caption: a longer alert goes as text, without the photo.
+_TELEGRAM_CAPTION_LIMIT = 1024
+
+
+def telegram_photo(message: AlertMessage) -> str | None:
+    """The ``file_id`` to send with ``sendPhoto`` (the alert text as its caption), or None."""
+    ref = message.photo_ref or ""
+    if not ref.startswith(_TELEGRAM_PHOTO) or len(message.text) > _TELEGRAM_CAPTION_LIMIT:
+        return None
+    return ref.removeprefix(_TELEGRAM_PHOTO)
+
+
+def line_messages(message: AlertMessage, language: str) -> list[Message]:
+    """A LINE multicast's messages: the photo first when it is at a public HTTPS address, then
+    the text with its buttons as quick replies (the 「見かけた」 postback)."""
+    text = LineOutput.render([Reply(message.text, choices=message.choices)], language)
+    ref = message.photo_ref or ""
+    if not ref.startswith("https://"):
+        return list(text)
+    return [ImageMessage(originalContentUrl=ref, previewImageUrl=ref), *text]
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
@@ -216,16 +257,15 @@ class LineSender(Sender):
     async def _close(self) -> None:
         await self._client.close()
 
-    async def _send(self, items: Sequence[Item], text: str, language: str, report: Report) -> None:
-        for item, outcome in zip(items, await self._multicast(items, text, language), strict=True):
+    async def _send(self, items: Sequence[Item], message: AlertMessage, language: str, report: Report) -> None:
+        for item, outcome in zip(items, await self._multicast(items, message, language), strict=True):
             await report(item, outcome)
 
-    async def _multicast(self, items: Sequence[Item], text: str, language: str) -> list[Outcome]:
+    async def _multicast(self, items: Sequence[Item], message: AlertMessage, language: str) -> list[Outcome]:
         keys = {item.retry_key for item in items}
         if len(keys) != 1 or None in keys:
             raise ValueError("a LINE group is sent under one stored retry key")
-        request = MulticastRequest(to=[item.address for item in items],
-                                   messages=LineOutput.render([Reply(text)], language))
+        request = MulticastRequest(to=[item.address for item in items], messages=line_messages(message, language))
 
         async def call() -> Any:
             return await self._api.multicast_with_http_info(request, x_line_retry_key=items[0].retry_key,
@@ -312,24 +352,29 @@ class TelegramSender(Sender):
 
     async def _delete(self, item: Item, message_ids: Sequence[str], notice: str, language: str) -> Outcome:
         if not message_ids:
-            return await self._send_one(item, notice, language)
+            return await self._send_one(item, AlertMessage(notice), language)
         for message_id in message_ids:
             try:
                 await self._bot.delete_message(chat_id=item.address, message_id=int(message_id))
             except BadRequest:
                 # Too old to delete (48 hours) or deleted already: say that the search has ended.
-                return await self._send_one(item, notice, language)
+                return await self._send_one(item, AlertMessage(notice), language)
             except TelegramError as exc:
                 return self._failure(exc)
         return SENT
 
-    async def _send_one(self, item: Item, text: str, language: str) -> Outcome:
+    async def _send_one(self, item: Item, message: AlertMessage, language: str) -> Outcome:
+        rendered = TelegramOutput.render(Reply(message.text, choices=message.choices), language)
+        photo = telegram_photo(message)
         try:
-            message = await self._bot.send_message(chat_id=item.address,
-                                                   **TelegramOutput.render(Reply(text), language))
+            if photo is not None:
+                sent = await self._bot.send_photo(chat_id=item.address, photo=photo, caption=rendered["text"],
+                                                  reply_markup=rendered["reply_markup"])
+            else:
+                sent = await self._bot.send_message(chat_id=item.address, **rendered)
         except TelegramError as exc:
             return self._failure(exc)
-        return Outcome(Status.sent, message_id=str(message.message_id))
+        return Outcome(Status.sent, message_id=str(sent.message_id))
 
     @staticmethod
     def _failure(exc: TelegramError) -> Outcome:
@@ -364,7 +409,8 @@ class EmailChannelSender(Sender):
     async def _close(self) -> None:
         await asyncio.to_thread(self._mail.close)
 
-    async def _send_one(self, item: Item, text: str, language: str) -> Outcome:
+    async def _send_one(self, item: Item, alert: AlertMessage, language: str) -> Outcome:
+        text = alert.text
         message = self._mail.compose(to=item.address, subject=text.split("\n", 1)[0][:120], body=text)
         try:
             await send_with_backoff(lambda: asyncio.to_thread(self._mail.send, message), limiter=self.limiter,
@@ -405,9 +451,9 @@ class SmsChannelSender(Sender):
     async def _close(self) -> None:
         await self._sms.close()
 
-    async def _send_one(self, item: Item, text: str, language: str) -> Outcome:
+    async def _send_one(self, item: Item, message: AlertMessage, language: str) -> Outcome:
         try:
-            await self._sms.send_text(item.address, text)
+            await self._sms.send_text(item.address, message.text)
         except TwilioRestException as exc:
             if exc.status == 429:
                 return Outcome(Status.later, "Twilio 429", self.config.fanout_retry_seconds)

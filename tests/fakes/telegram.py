@@ -117,6 +117,21 @@ class FakeTelegramAPI(FakeHTTPServer):
             "text": params["text"],
         }
 
+    def _sendPhoto(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A photo sent again by its ``file_id`` (an alert's, with the family's consent), with a caption."""
+        chat_id = int(params["chat_id"])
+        message_id = next(self._message_ids)
+        self.sent_messages[message_id] = str(chat_id)
+        photo = str(params["photo"])
+        return {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private"},
+            "from": BOT_USER,
+            "photo": [{"file_id": photo, "file_unique_id": f"u-{photo[:16]}", "width": 640, "height": 480}],
+            "caption": params.get("caption"),
+        }
+
     def _answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         return True
 
