@@ -30,8 +30,6 @@ from datetime import datetime
 from typing import Literal
 from xml.etree import ElementTree as ET
 
-import shapely
-from shapely.geometry import shape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -123,6 +121,11 @@ def _ward_polygons(directory: Directory) -> tuple[str, ...]:
     """Each ward's outline (the union of its towns' polygons) as CAP polygons, in the directory's order."""
     if directory.token in _WARD_POLYGONS:
         return _WARD_POLYGONS[directory.token]
+    # shapely (with numpy) loads only when a city-wide message is built: importing the alert
+    # lifecycle, as every flow process does, stays light.
+    import shapely
+    from shapely.geometry import shape
+
     polygons: list[str] = []
     for ward_code in directory.wards:
         shapes = [shape(geometry) for town_id, record in directory.towns.items()
