@@ -248,6 +248,10 @@ class Flow:
         """The answer to "which answer do you want to change?"; False when it names none."""
         return False
 
+    def abandon(self, ctx: TurnContext) -> None:
+        """The resident stopped, started again or said the matter is over (flows.ways_out),
+        before the flow finished: undo what it saved on the way (a report's draft)."""
+
 
 class FormFlow(Flow):
     """A flow that fills a domain.yml form: it asks for each required slot in turn.
@@ -261,6 +265,9 @@ class FormFlow(Flow):
     questions: ClassVar[dict[str, str]] = {}
     # Steps that show the answers and ask to confirm them: "that's wrong" there asks which one.
     confirm_steps: ClassVar[tuple[str, ...]] = ("confirm",)
+    # Save first, ask later: a form whose loss costs most (a report about a person) is saved
+    # by ``save_draft`` after every answer, from the first, so a hang-up leaves a case.
+    saves_first: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -270,17 +277,27 @@ class FormFlow(Flow):
         ctx.ask(question)
 
     def ask_next(self, ctx: TurnContext) -> bool:
-        """Ask for the first slot not yet filled; False when the form is complete."""
+        """Ask for the first slot not yet filled; False when the form is complete.
+
+        A form that ``saves_first`` saves its answers so far before each question."""
         for slot, question in self.questions.items():
             if slot not in ctx.slots:
+                if self.saves_first and any(answered in ctx.slots for answered in self.questions):
+                    self.save_draft(ctx)
                 ctx.set_step(slot)
                 self.ask_slot(ctx, slot, question)
                 return True
         return False
 
+    def save_draft(self, ctx: TurnContext) -> None:
+        """Save the answers so far as an incomplete case (forms that ``saves_first``;
+        :func:`flows.steps.save_report_draft` does it for a report)."""
+        raise NotImplementedError(f"flow '{self.name}' saves first but has no save_draft")
+
     # ------------------------------------------------------------------ ways out
     def restart(self, ctx: TurnContext) -> bool:
         """Start this form again from its first question, every answer forgotten."""
+        self.abandon(ctx)
         ctx.finish()
         ctx.conversation.flow = self.name
         # The words that asked to restart are not an answer to the first question.

@@ -17,6 +17,7 @@ description then answers "who". With the case comes a *pending* alert
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from alerts.lifecycle import approve, create_from_case
 from alerts.texts import clean_fields
@@ -47,7 +48,7 @@ from flows.place_question import (
     place_already_given,
     says_dont_know,
 )
-from flows.report_words import is_more_about_the_person, missing_person
+from flows.report_words import is_more_about_the_person, missing_person, strip_fillers
 from flows.steps import (
     OPTIONAL_RESPONSES,
     PHONE_RESPONSES,
@@ -56,9 +57,12 @@ from flows.steps import (
     ask_optional,
     caller_phone,
     counter_name,
+    discard_report_draft,
     place_flags,
     read_phone,
     read_report_place,
+    report_draft,
+    save_report_draft,
 )
 from flows.when import When, read_when
 from intents.phone import national_phone
@@ -91,6 +95,9 @@ class MissingFlow(FormFlow):
     intents = ("report_missing",)
     form = "missing_form"
     questions = QUESTIONS
+    # Saved from the first answer (a key pressed on the phone is one): a family that hangs
+    # up to call 110 leaves an urgent case with their number (issue 16, item 1).
+    saves_first = True
     responses = (
         "utter_missing_intro",
         "utter_ask_clothing_and_appearance",
@@ -108,7 +115,7 @@ class MissingFlow(FormFlow):
     def start(self, ctx: TurnContext) -> None:
         ctx.say("utter_missing_intro", urgent=True)
         if ctx.own_words:
-            ctx.set_slot("first_report", ctx.own_words)
+            ctx.set_slot("first_report", strip_fillers(ctx.own_words))
             self._read_words(ctx)
         persons = persons_of(ctx)
         if persons:
@@ -171,7 +178,7 @@ class MissingFlow(FormFlow):
             self._read_words(ctx)
         elif step in QUESTIONS:
             # The answer to the question asked, whatever it sounds like (a description is who).
-            ctx.set_slot(step, ctx.text)
+            ctx.set_slot(step, strip_fillers(ctx.text))
             if step == "missing_who" and ctx.own_words:
                 self._read_words(ctx)
             if step == "last_seen_when":
@@ -214,6 +221,31 @@ class MissingFlow(FormFlow):
         else:
             ctx.ask(question)
 
+    def abandon(self, ctx: TurnContext) -> None:
+        discard_report_draft(ctx)
+
+    def save_draft(self, ctx: TurnContext) -> None:
+        save_report_draft(ctx, kind=CaseKind.missing, intent="report_missing", topic="missing",
+                          details=self._details(ctx), place=ctx.slots.get("last_seen_where"), urgent=True)
+
+    def _details(self, ctx: TurnContext) -> dict[str, Any]:
+        """What the desk is told: the answers so far (all of them once the form is complete)."""
+        where = ctx.slots.get("last_seen_where")
+        return {
+            "first_report": ctx.slots.get("first_report"),
+            "who": ctx.slots.get("missing_who"),
+            "last_seen_where": where["label"] if where else None,
+            **(place_flags(where) if where else {}),
+            "last_seen_when": ctx.slots.get("last_seen_when"),
+            # Staff see the family's words beside the moment read from them and its uncertainty:
+            # 「夜中の3時ごろ」 → 2026-11-30 03:00 頃 (±30分).
+            "last_seen_time": (when.describe(ctx.lang) if (when := _last_seen(ctx)) else None),
+            "clothing": ctx.slots.get("clothing"),
+            "callback_phone": ctx.slots.get("callback_phone"),
+            # Lets the alert's purge find and erase this conversation's texts.
+            "conversation_id": ctx.conversation.id,
+        }
+
     def _create_case(self, ctx: TurnContext) -> None:
         where = ctx.slots["last_seen_where"]
         area = area_from_record(ctx, where)
@@ -225,20 +257,7 @@ class MissingFlow(FormFlow):
             topic="missing",
             counter_id=choice.counter.id,
             area=area,
-            details={
-                "first_report": ctx.slots.get("first_report"),
-                "who": ctx.slots["missing_who"],
-                "last_seen_where": where["label"],
-                **place_flags(where),
-                "last_seen_when": ctx.slots["last_seen_when"],
-                # Staff see the family's words beside the moment read from them and its uncertainty:
-                # 「夜中の3時ごろ」 → 2026-11-30 03:00 頃 (±30分).
-                "last_seen_time": (when.describe(ctx.lang) if (when := _last_seen(ctx)) else None),
-                "clothing": ctx.slots["clothing"],
-                "callback_phone": ctx.slots["callback_phone"],
-                # Lets the alert's purge find and erase this conversation's texts.
-                "conversation_id": ctx.conversation.id,
-            },
+            details=self._details(ctx),
             reason=choice.reason,
             channel=ctx.channel,
             language=ctx.lang,
@@ -246,6 +265,7 @@ class MissingFlow(FormFlow):
             reporter_contact_id=ctx.contact.id,
             callback_consent=True,
             now=ctx.now,
+            draft=report_draft(ctx),
         )
         ctx.say("utter_missing_created", urgent=True, case_id=case.id,
                 counter_name=counter_name(ctx, choice.counter.id, choice.counter.name))

@@ -71,6 +71,8 @@ __all__ = [
     "place_record",
     "read_place",
     "says_dont_know",
+    "sound_alike_towns",
+    "spot_words",
     "town_choices",
     "ward_choices",
 ]
@@ -333,6 +335,21 @@ def is_bare_place(ctx: TurnContext) -> bool:
         rest = rest.replace(surface, " ")
     rest = re.sub(r"\d+(?:丁目|番地?|号|-\d+)*|chome", " ", rest, flags=re.IGNORECASE)
     return len(_PLACE_FILLER.sub("", rest)) <= _BARE_LEFTOVER
+
+
+def spot_words(ctx: TurnContext) -> str:
+    """What the answer says besides the place: the spot searchers look for (「えーと 南区の
+    あさひまちの スーパーの 前 あたり」 → 「スーパーの 前 あたり」); empty for a bare place."""
+    if not ctx.own_words or is_bare_place(ctx):
+        return ""
+    place = _extracted(ctx, ctx.text)
+    rest = unicodedata.normalize("NFKC", ctx.text)
+    for surface in sorted((part for part in (place.matched if place else "").split(" ") if part), key=len, reverse=True):
+        rest = rest.replace(surface, " ")
+    # The particles left where the place was (「の の 公園」), then what is left at the edges.
+    rest = re.sub(r"(?:^|(?<=[\s、,]))[のにでへはがも](?=[\s、,]|$)", " ", rest)
+    rest = re.sub(r"\s+", " ", rest).strip(" 、,。")
+    return re.sub(r"^[のにでへはがも]+", "", rest).strip()
 
 
 def place_already_given(ctx: TurnContext, keep: Collection[str]) -> dict[str, Any] | None:

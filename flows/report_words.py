@@ -15,7 +15,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when"]
+__all__ = ["is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when", "strip_fillers"]
+
+# Hesitations said before or between the words (「えーと 父です」「あの、スーパーの 前」):
+# a filler only as a word of its own — at the start or after a pause, before a pause —
+# so that 「あのスーパー」「その人」 keep their meaning.
+_FILLER = re.compile(
+    r"(?:(?<=^)|(?<=[\s、,。]))(?:え+ー*と+|えっと|ええと|えー+|ええ|あのー*|あのね|そのー*|まあ|まぁ|うーん|うん|んー+|あー+|"
+    r"um+|uh+|er+|erm)(?:[\s、,。.]+|$)", re.IGNORECASE)
 
 # Said in any worry report without saying what was noticed: greetings and fillers, the
 # person (a neighbour, an old man …), "worried / want to consult", and the glue between.
@@ -170,3 +177,12 @@ def is_more_about_the_person(text: str) -> bool:
     if letters >= _SHORT_DETAIL and re.search(r"[\u4e00-\u9fff\u30a0-\u30ff]", plain):
         return True
     return letters >= _MIN_DETAIL and _PLAIN_VERB_END.search(plain) is not None
+
+
+def strip_fillers(text: str) -> str:
+    """The words without hesitations (「えーと 父です」 → 「父です」), as a report keeps them;
+    the words themselves when they are nothing but hesitation."""
+    stripped = text
+    while (shorter := _FILLER.sub("", stripped).strip()) != stripped:
+        stripped = shorter
+    return stripped or text.strip()

@@ -1,6 +1,6 @@
 """Steps several flows take the same way: a yes/no question and its answer, a question that
-may be answered "none", a phone number for a call-back, and reading the answer to a place
-question into what the flow keeps.
+may be answered "none", a phone number for a call-back, reading the answer to a place
+question into what the flow keeps, and saving a report from its first answer.
 
 The place question itself (asking, resolving, the follow-up when a name is ambiguous)
 is :mod:`flows.place_question`; these steps sit on top of it.
@@ -13,11 +13,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.messages import Choice
+from sqlalchemy.orm.attributes import flag_modified
+
+from bot.messages import Choice, EffectKind
+from bot.models import Case, CaseKind
 from flows.base import TurnContext, is_no, is_yes
 from flows.place_question import (
     PLACE_RESPONSES,
     REPORT_PLACE_SLOT,
+    area_from_record,
     ask_place,
     ask_read_back,
     ask_town_in_ward,
@@ -35,11 +39,14 @@ from flows.place_question import (
     read_place,
     says_dont_know,
     sound_alike_towns,
+    spot_words,
     ward_choices,
 )
+from flows.report_words import strip_fillers
 from intents.normalize import fold_for_matching
 from intents.phone import national_phone
 from routing.areas import OUTSIDE, AreaResolution, resolve_ward_code, ward_name
+from routing.cases import INCOMPLETE, add_details, case_facts, save_draft
 from routing.counters import CounterInfo, choose_counter
 from routing.snapshot import get_directory
 
@@ -50,6 +57,7 @@ __all__ = [
     "PHONE_RESPONSES",
     "REGISTER",
     "REGISTRATION_RESPONSES",
+    "REPORT_CASE_SLOT",
     "REPORT_PLACE_RESPONSES",
     "SEND",
     "YES_NO",
@@ -62,6 +70,7 @@ __all__ = [
     "counter_name",
     "counter_name_responses",
     "decline_registration",
+    "discard_report_draft",
     "hotline_list",
     "on_yes_no",
     "outside_city",
@@ -71,6 +80,8 @@ __all__ = [
     "read_place_answer",
     "read_report_place",
     "read_town",
+    "report_draft",
+    "save_report_draft",
     "yes_or_no",
 ]
 
@@ -105,6 +116,9 @@ REPORT_PLACE_RESPONSES = ("utter_outside_city", "utter_place_unplaced", "utter_a
                           "utter_place_town_unknown_label", "utter_unknown_label", *PLACE_RESPONSES)
 
 Step = Callable[[TurnContext], None]
+# The case a report was saved as from its first answer (a form that ``saves_first``); a
+# flow that takes over mid-report (a person, please) may carry it over to refer to it.
+REPORT_CASE_SLOT = "report_case_id"
 
 
 def ask_yes_no(ctx: TurnContext, question: str, buttons: Buttons = YES_NO, **values: Any) -> None:
@@ -221,6 +235,8 @@ def outside_city(ctx: TurnContext) -> None:
 
 
 def _end_report(ctx: TurnContext, response: str) -> None:
+    # The city cannot take the report: its draft goes, whom to call is said.
+    discard_report_draft(ctx)
     ctx.ask(response, choices=[person_choice(ctx)], hotlines=outside_lines(ctx))
     # The person button (or key 0) still works once the report has ended.
     ctx.finish(keep_prompt=True)
@@ -366,9 +382,10 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
 
 def place_flags(record: dict[str, Any]) -> dict[str, Any]:
     """What a case's details add about a place read by :func:`read_report_place`: the flag
-    for staff when the town is not known, with the landmark given instead (nothing otherwise)."""
+    for staff when the town is not known, with the landmark given instead; the spot said
+    with a known town (「スーパーの 前」), when one was."""
     if not record.get("town_unknown"):
-        return {}
+        return {"landmark": record["landmark"]} if record.get("landmark") else {}
     return {"town_unknown": True, "landmark": record.get("landmark")}
 
 
@@ -377,7 +394,7 @@ def _ask_ward(ctx: TurnContext, prompt: str) -> None:
 
 
 def _add_landmark(state: dict[str, Any], words: str) -> None:
-    state["landmark"] = " / ".join(part for part in (state.get("landmark"), words) if part)
+    state["landmark"] = " / ".join(part for part in (state.get("landmark"), strip_fillers(words)) if part)
 
 
 def _ask(ctx: TurnContext, state: dict[str, Any], asking: str, question: Callable[[], None]) -> None:
@@ -414,6 +431,9 @@ def _town_unknown(ctx: TurnContext, state: dict[str, Any]) -> dict[str, Any] | N
 
 def _settled(ctx: TurnContext, state: dict[str, Any], area: AreaResolution,
              detail: str | None, *, read_back: bool = False) -> dict[str, Any] | None:
+    if not read_back and (spot := spot_words(ctx)):
+        # 「南区の あさひまちの スーパーの 前」: the spot is what searchers look for.
+        _add_landmark(state, spot)
     if not read_back and needs_read_back(ctx, area):
         # Read back first (the phone, a shared or other reading, a ward that is not the town's).
         return _ask(ctx, state, "read_back", lambda: ask_read_back(ctx, area, detail))
@@ -422,3 +442,54 @@ def _settled(ctx: TurnContext, state: dict[str, Any], area: AreaResolution,
         ctx.set_slot("_place_detail", detail)
     label = place_label(area, detail, ctx.text)
     return {**place_record(area, detail, label), "town_unknown": False, "landmark": state.get("landmark")}
+
+
+def save_report_draft(ctx: TurnContext, *, kind: CaseKind, intent: str, topic: str, details: dict[str, Any],
+                      place: dict[str, Any] | None, urgent: bool = False) -> None:
+    """Save a report's answers so far as its draft case (:func:`routing.cases.save_draft`):
+    the counter once the place tells it, the reporter's contact and, on the phone, the
+    caller's number. An urgent draft delivered now says so (``case_updated``).
+
+    Args:
+        ctx: the turn.
+        kind: the case kind.
+        intent: the report's intent, for the counter.
+        topic: the case topic.
+        details: the answers so far, as the complete case will hold them.
+        place: the report's place record, once answered.
+        urgent: a missing person.
+    """
+    area = area_from_record(ctx, place) if place else None
+    choice = choose_counter(ctx.session, intent=intent, topic=None, area=area, now=ctx.now) if area else None
+    counter = choice.counter if choice else None
+    caller = caller_phone(ctx)
+    case, queued = save_draft(
+        ctx.session, draft=report_draft(ctx), kind=kind, topic=topic, counter_id=counter.id if counter else None,
+        area=area, details={**details, "callback_phone": details.get("callback_phone") or caller},
+        reason=choice.reason if choice else "the place is not known yet", channel=ctx.channel, language=ctx.lang,
+        urgent=urgent, reporter_contact_id=ctx.contact.id, now=ctx.now)
+    ctx.set_slot(REPORT_CASE_SLOT, case.id)
+    if queued:
+        ctx.effect(EffectKind.case_updated, **case_facts(case))
+
+
+def report_draft(ctx: TurnContext) -> Case | None:
+    """The report's draft case, while it is one (None once complete, or before the first answer)."""
+    case_id = ctx.slots.get(REPORT_CASE_SLOT)
+    case = ctx.session.get(Case, case_id) if case_id else None
+    return case if case is not None and case.details.get(INCOMPLETE) else None
+
+
+def discard_report_draft(ctx: TurnContext) -> None:
+    """The reporter stopped (cancelled, found, outside the city): their draft goes too; one
+    that already reached its desk (urgent) stays, and the desk is told in their words."""
+    case = report_draft(ctx)
+    if case is not None and not case.events:
+        ctx.session.delete(case)
+        ctx.session.flush()
+    elif case is not None:
+        add_details(ctx.session, case, ctx.text or ctx.answer, source=ctx.channel, now=ctx.now)
+        ctx.effect(EffectKind.case_updated, **case_facts(case))
+    if REPORT_CASE_SLOT in ctx.slots:
+        del ctx.slots[REPORT_CASE_SLOT]
+        flag_modified(ctx.conversation, "slots")

@@ -142,6 +142,9 @@ class CancelFlow(Flow):
     def start(self, ctx: TurnContext) -> None:
         way = self._way_out(ctx)
         active = self._active(ctx)
+        if active is not None and way in ("found", "cancel", None):
+            # A report saved from its first answer is undone (or, already with its desk, updated).
+            active.abandon(ctx)
         if way == "found":
             self._found(ctx)
         elif way == "ask_found":

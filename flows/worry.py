@@ -12,14 +12,17 @@ then confirms and creates the case. The form listens (flows/report_words.py):
 - more about the person at any step (「ポストに新聞が4日分たまっています」 when asked
   where) is added to what was noticed, acknowledged, and the question asked again.
 
-A repeat report about the same household (routing/cases.py decides) is added to its
-open case; afterwards the conversation follows the case (flows/followup.py).
+The report is saved as a draft case from its first answer and updated with each
+(``saves_first``): a reporter who stops half-way leaves a case marked incomplete, with
+their contact. A repeat report about the same household (routing/cases.py decides) is
+added to its open case; afterwards the conversation follows the case (flows/followup.py).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from bot.messages import EffectKind
 from bot.models import CaseKind
@@ -37,7 +40,7 @@ from flows.place_question import (
     place_label,
     says_dont_know,
 )
-from flows.report_words import is_more_about_the_person, says_what_was_noticed, since_when
+from flows.report_words import is_more_about_the_person, says_what_was_noticed, since_when, strip_fillers
 from flows.steps import (
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
@@ -46,10 +49,13 @@ from flows.steps import (
     ask_yes_no,
     caller_phone,
     counter_name,
+    discard_report_draft,
     on_yes_no,
     place_flags,
     read_phone,
     read_report_place,
+    report_draft,
+    save_report_draft,
     yes_or_no,
 )
 from intents.phone import national_phone
@@ -72,6 +78,7 @@ QUESTIONS = {
 
 def _cancelled(ctx: TurnContext) -> None:
     ctx.say("utter_cancelled")
+    discard_report_draft(ctx)
     ctx.finish()
 
 
@@ -80,6 +87,7 @@ class WorryFlow(FormFlow):
     intents = ("report_worry",)
     form = "worry_form"
     questions = QUESTIONS
+    saves_first = True
     responses = (
         "utter_worry_intro",
         "utter_ask_callback_phone",
@@ -115,7 +123,7 @@ class WorryFlow(FormFlow):
                 ctx.set_slot("where", given)
                 ctx.set_slot("where_text", words)
         if first and says_what_was_noticed(words, place_label(area, detail, "")):
-            ctx.set_slot("noticed", words)
+            ctx.set_slot("noticed", strip_fillers(words))
         if "since_when" not in ctx.slots and (since := since_when(words)):
             ctx.set_slot("since_when", since)
 
@@ -128,7 +136,7 @@ class WorryFlow(FormFlow):
                 self._next(ctx)
                 return
             # The answer to "what did you notice" is what was noticed, whatever else it says.
-            ctx.set_slot("noticed", ctx.text)
+            ctx.set_slot("noticed", strip_fillers(ctx.text))
             if ctx.own_words:
                 self._read_words(ctx, first=False)
         elif step == "where":
@@ -254,12 +262,24 @@ class WorryFlow(FormFlow):
             callback=callback,
         )
 
+    def abandon(self, ctx: TurnContext) -> None:
+        discard_report_draft(ctx)
+
+    def save_draft(self, ctx: TurnContext) -> None:
+        save_report_draft(ctx, kind=CaseKind.worry, intent="report_worry", topic="watch", details=self._details(ctx),
+                          place=ctx.slots.get("where"))
+
+    def _details(self, ctx: TurnContext) -> dict[str, Any]:
+        """What the counter is told: the answers so far (all of them once the form is complete)."""
+        where = ctx.slots.get("where")
+        return {"noticed": ctx.slots.get("noticed"), "where": where["label"] if where else None,
+                "since_when": ctx.slots.get("since_when"), **(place_flags(where) if where else {})}
+
     def _create_case(self, ctx: TurnContext) -> None:
         where = ctx.slots["where"]
         area = area_from_record(ctx, where)
         consent = bool(ctx.slots["callback_consent"])
-        details = {"noticed": ctx.slots["noticed"], "where": where["label"], "since_when": ctx.slots["since_when"],
-                   **place_flags(where)}
+        details = self._details(ctx)
         if consent:
             details["callback_phone"] = ctx.slots.get("callback_phone")
         case, linked = open_case(
@@ -277,6 +297,7 @@ class WorryFlow(FormFlow):
             reporter_contact_id=ctx.contact.id if consent else None,
             callback_consent=consent,
             now=ctx.now,
+            draft=report_draft(ctx),
         )
         if linked:
             ctx.say("utter_worry_linked", case_id=case.id, counter_name=ctx.slots["counter_name"])

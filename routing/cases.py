@@ -11,6 +11,19 @@ of the same town and 丁目 are marked ``possibly_related`` on both cases, for s
 Details a resident adds later are ``details_added`` events (:func:`add_details`).
 Every new case, linked report and added detail is queued for delivery to each active
 target of the case's counter, and only that counter's.
+
+A report about a person is saved from its first answer (:func:`save_draft`), so that a
+caller who hangs up to phone 110 — as the first reply tells them to — or a chat left
+half-way leaves a case staff can act on, with the reporter's number or contact. Such a
+*draft* is an ordinary ``new`` case whose details say ``incomplete``; its first-contact
+clock runs from the first answer, and it is listed to staff at once (urgent first).
+Completing the form turns the same row into the complete case (:func:`open_case` with
+``draft=``), never a second one. Delivery to the counter happens once for a worry report,
+when it is complete (a repeat report of a known household is then linked and its draft
+removed); an urgent report (a missing person) is delivered as soon as its counter is
+known — the alert desk must not wait for the clothing question — and its completion
+follows as a ``report_completed`` update. A draft whose place is not known yet has no
+counter (``counter_id`` empty) and is listed by ``tsunagu cases list``.
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ from routing.snapshot import get_directory
 from routing.targets import ensure_console_target
 
 __all__ = [
+    "INCOMPLETE",
     "OPEN_STATUSES",
     "Household",
     "InvalidTransition",
@@ -43,10 +57,14 @@ __all__ = [
     "household_key",
     "open_case",
     "overdue_cases",
+    "save_draft",
     "transition",
 ]
 
 OPEN_STATUSES = (CaseStatus.new, CaseStatus.acknowledged, CaseStatus.contacted)
+# The detail that marks a draft (a report saved before it was complete), with what staff should know.
+INCOMPLETE = "incomplete"
+INCOMPLETE_NOTE = "incomplete: the reporter hung up or stopped answering before the report was complete"
 # Forward only. A counter may close a case it never had to contact (a duplicate, the
 # person turned up) and may call before acknowledging.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
@@ -287,7 +305,8 @@ def _queue_deliveries(session: Session, case: Case, event: CaseEvent) -> None:
     session.add_all(Delivery(case_id=case.id, case_event_id=event.id, target_id=target.id) for target in targets)
 
 
-def _nearby_cases(session: Session, household: Household, now: datetime) -> tuple[Case | None, list[Case]]:
+def _nearby_cases(session: Session, household: Household, now: datetime,
+                  exclude: Case | None = None) -> tuple[Case | None, list[Case]]:
     """The open worry case of the same household, if any, and the other open ones nearby.
 
     Only cases reported within ``duplicate_worry_days`` count, newest first.
@@ -309,6 +328,8 @@ def _nearby_cases(session: Session, household: Household, now: datetime) -> tupl
     same: Case | None = None
     near: list[Case] = []
     for case in candidates:
+        if exclude is not None and case.id == exclude.id:
+            continue  # the report's own draft
         other = Household.from_key(case.household_key) if case.household_key else Household(household.town_id)
         if other is None:
             continue
@@ -330,6 +351,92 @@ def _mark_related(session: Session, case: Case, others: list[Case], actor: str |
         ])
 
 
+def save_draft(
+    session: Session,
+    *,
+    draft: Case | None,
+    kind: CaseKind,
+    topic: str,
+    counter_id: str | None,
+    area: AreaResolution | None,
+    details: dict[str, Any],
+    reason: str,
+    channel: str | None,
+    language: str,
+    urgent: bool = False,
+    reporter_contact_id: int | None = None,
+    now: datetime | None = None,
+) -> tuple[Case, bool]:
+    """Save a report from its first answer, or update its draft with the answers so far.
+
+    The draft keeps the reporter's contact (a hang-up must leave someone to call back)
+    and is marked :data:`INCOMPLETE`. An urgent draft is queued for delivery once its
+    counter is known (see the module docstring). Runs in the caller's transaction.
+
+    Args:
+        session: the caller's session.
+        draft: the draft saved by an earlier answer, or None for the first one.
+        kind: worry or missing.
+        topic: the directory topic.
+        counter_id: the counter, once the place tells it; None before.
+        area: the place as far as it is known.
+        details: the answers so far, as the complete case will hold them.
+        reason: why this counter.
+        channel: the channel the report comes in on.
+        language: the reporter's language.
+        urgent: a missing person: shown first, an urgent first-contact deadline, delivered at once.
+        reporter_contact_id: the reporter's contact.
+        now: the current time (aware); defaults to now.
+
+    Returns:
+        ``(case, queued)``: queued is True when this save queued its delivery.
+    """
+    now = now or utcnow()
+    if draft is None or not draft.details.get(INCOMPLETE) or draft.status != CaseStatus.new:
+        hours = _first_contact_hours(session, counter_id, urgent)
+        draft = Case(kind=kind, topic=topic, status=CaseStatus.new, urgent=urgent, counter_id="",
+                     routing_reason="", details={}, channel=channel, language=language,
+                     reporter_contact_id=reporter_contact_id, callback_consent=reporter_contact_id is not None,
+                     created_at=now, last_report_at=now, first_contact_due=now + timedelta(hours=hours))
+        session.add(draft)
+    if counter_id and not draft.counter_id:
+        draft.counter_id = counter_id
+    _place(draft, area)
+    draft.routing_reason = reason
+    draft.details = {**details, INCOMPLETE: INCOMPLETE_NOTE}
+    draft.last_report_at = now
+    session.flush()
+    queued = urgent and bool(draft.counter_id) and not _delivered(draft)
+    if queued:
+        event = CaseEvent(case_id=draft.id, kind="created", actor=channel, created_at=now,
+                          details={"reason": reason, INCOMPLETE: True})
+        session.add(event)
+        session.flush()
+        _queue_deliveries(session, draft, event)
+        session.flush()
+    return draft, queued
+
+
+def _first_contact_hours(session: Session, counter_id: str | None, urgent: bool) -> int:
+    service = get_directory(session).services.get(counter_id) if counter_id else None
+    hours = (service.first_contact_hours if service else None) or settings.first_contact_hours
+    # A missing person is searched for in hours, not a day (issue 16, item 9).
+    return min(hours, settings.urgent_first_contact_hours) if urgent else hours
+
+
+def _place(case: Case, area: AreaResolution | None) -> None:
+    """The case's town, care area and ward, as far as ``area`` tells them."""
+    if area is not None and (area.town is not None or area.ward_code):
+        case.town_id = area.town.town_id if area.town else None
+        case.sphere = area.sphere
+        case.ward = area.ward_code
+
+
+def _delivered(case: Case) -> bool:
+    """Whether the case's creation was queued for its counter already (an urgent draft's is)."""
+    return any(event.kind == "created" for event in case.events)
+
+
 def open_case(
     session: Session,
     *,
@@ -346,6 +453,7 @@ def open_case(
     reporter_contact_id: int | None = None,
     callback_consent: bool = False,
     now: datetime | None = None,
+    draft: Case | None = None,
 ) -> tuple[Case, bool]:
     """Open a case for a counter, or link a repeat worry report to the open one.
 
@@ -369,6 +477,9 @@ def open_case(
         reporter_contact_id: kept only when the reporter agreed to a call back.
         callback_consent: whether the counter may contact the reporter.
         now: the current time (aware); defaults to now.
+        draft: the report's draft (:func:`save_draft`): it becomes the complete case
+            (delivered now, or — when it was delivered as urgent — with a
+            ``report_completed`` update), or is removed when the report is linked.
 
     Returns:
         ``(case, linked)``: linked is True when the report was added to an existing case.
@@ -384,8 +495,14 @@ def open_case(
     household = Household.from_key(household_key) if household_key else None
     if household is None and kind == CaseKind.worry and area is not None and area.town is not None:
         household = Household(area.town.town_id)  # the town alone: never the same household, maybe related
+    if draft is not None and not draft.details.get(INCOMPLETE):
+        draft = None  # already complete (or staff closed it): this report is a case of its own
     if kind == CaseKind.worry and household is not None:
-        existing, related = _nearby_cases(session, household, now)
+        existing, related = _nearby_cases(session, household, now, exclude=draft)
+        if existing is not None and draft is not None and not _delivered(draft):
+            # The same household's open case takes this report; its draft was never sent.
+            session.delete(draft)
+            session.flush()
         if existing is not None:
             event = CaseEvent(
                 case_id=existing.id,
@@ -409,10 +526,11 @@ def open_case(
             _queue_deliveries(session, existing, event)
             session.flush()
             return existing, True
-    hours = service.first_contact_hours or settings.first_contact_hours
-    if urgent:
-        # A missing person is searched for in hours, not a day (issue 16, item 9).
-        hours = min(hours, settings.urgent_first_contact_hours)
+    if draft is not None:
+        return _complete(session, draft, counter_id=counter_id, area=area, details=details, reason=reason,
+                         channel=channel, household_key=household_key, reporter_contact_id=reporter_contact_id,
+                         callback_consent=callback_consent, related=related, now=now), False
+    hours = _first_contact_hours(session, counter_id, urgent)
     case = Case(
         kind=kind,
         topic=topic,
@@ -442,6 +560,30 @@ def open_case(
     _mark_related(session, case, related, channel, now)
     session.flush()
     return case, False
+
+
+def _complete(session: Session, draft: Case, *, counter_id: str, area: AreaResolution | None,
+              details: dict[str, Any], reason: str, channel: str | None, household_key: str | None,
+              reporter_contact_id: int | None, callback_consent: bool, related: list[Case],
+              now: datetime) -> Case:
+    """The draft becomes the complete case: its answers, its counter, its delivery."""
+    draft.counter_id = counter_id
+    _place(draft, area)
+    draft.household_key = household_key
+    draft.routing_reason = reason
+    draft.details = details
+    draft.reporter_contact_id = reporter_contact_id if callback_consent else None
+    draft.callback_consent = callback_consent
+    draft.last_report_at = now
+    delivered = _delivered(draft)
+    event = CaseEvent(case_id=draft.id, kind="report_completed" if delivered else "created", actor=channel,
+                      created_at=now, details={"details": details} if delivered else {"reason": reason})
+    session.add(event)
+    session.flush()
+    _queue_deliveries(session, draft, event)
+    _mark_related(session, draft, related, channel, now)
+    session.flush()
+    return draft
 
 
 def transition(

@@ -97,7 +97,8 @@ def test_a_quiet_conversation_times_out_and_starts_afresh(resident: Resident, db
     with session_scope(db_url) as session:
         flows = session.execute(select(Conversation.flow, Conversation.active).order_by(Conversation.id)).all()
     assert flows == [("report_worry", False), (None, True)]
-    assert not cases(db_url)
+    [left_behind] = cases(db_url)
+    assert left_behind.details["incomplete"], "the report left half-way stays, marked incomplete, for staff"
 
 
 def test_emergencies_need_no_question_first(engine: ConversationEngine, db_url: str) -> None:
@@ -184,7 +185,8 @@ def test_a_smell_and_no_sign_of_the_neighbour_gets_the_welfare_check_before_the_
     assert effects(turn) == [("emergency_guidance", {"service": "110"})]
     state = left(db_url, resident)
     assert state.flow == "report_worry" and state.slots["noticed"], "the message is what was noticed"
-    assert not cases(db_url), "the report goes on: nothing sent yet"
+    [draft] = cases(db_url)
+    assert draft.details["incomplete"] and not draft.counter_id, "the report goes on: saved, sent nowhere yet"
 
 
 def test_welfare_risks_in_every_style_start_the_worry_report_after_the_guidance(engine: ConversationEngine,

@@ -55,14 +55,17 @@ def test_standard_japanese_110_first_then_an_urgent_case_and_a_pending_alert(res
     assert first.replies[0].urgent, "110 guidance comes first, before any question"
     assert left(db_url, resident) == Left("report_missing", "last_seen_where",
                                           {"first_report": "認知症の父が朝から帰ってこない", "missing_who": "認知症の父",
-                                           "appearance_untold": True})
+                                           "appearance_untold": True, "report_case_id": 1})
     assert said(resident.send("中央区本町")) == ["utter_ask_last_seen_when"]
     assert said(resident.send("今朝8時ごろ")) == ["utter_ask_clothing_and_appearance"]
     assert said(resident.send("紺色のジャンパーとグレーのズボン")) == ["utter_ask_callback_phone"]
     assert said(resident.send("わからない")) == ["utter_bad_phone"]
     kept = left(db_url, resident)
     assert kept.step == "callback_phone" and kept.slots["last_seen_when"] == "今朝8時ごろ"
-    assert not cases(db_url), "no confirmation round-trip, but nothing before the form is complete"
+    # Saved from the first answer (issue 16, item 1): an urgent draft, delivered once its desk was known.
+    [draft] = cases(db_url)
+    assert (draft.id, draft.urgent, draft.counter_id, draft.details["who"]) == (1, True, "mimamori-chuo", "認知症の父")
+    assert draft.details["incomplete"] and draft.details["clothing"] == "紺色のジャンパーとグレーのズボン"
 
     done = resident.send("090-3333-4444")
     assert said(done)[:2] == CREATED and done.replies[0].urgent
@@ -172,7 +175,8 @@ def test_missing_report_of_a_registered_person_makes_a_pending_alert(engine: Con
     assert said(question) == ["utter_missing_intro", "utter_ask_missing_registered"]
     assert [c.payload for c in question.replies[-1].choices] == [f"person:{person.id}", "not_registered"]
     assert said(family.send(postback=f"person:{person.id}")) == ["utter_ask_last_seen_where"]
-    assert left(db_url, family).slots == {"person_id": person.id, "missing_who": "82歳 女性 白髪 杖をつく"}
+    assert left(db_url, family).slots == {"person_id": person.id, "missing_who": "82歳 女性 白髪 杖をつく",
+                                          "report_case_id": 1}
     family.send("中央区本町")
     family.send("今朝8時ごろ")
     family.send("紺色のジャンパー")

@@ -131,7 +131,10 @@ def test_start_again_restarts_the_form_with_nothing_kept(resident: Resident, db_
     assert said(again) == ["utter_restarted", "utter_worry_intro", "utter_ask_noticed"]
     assert left(db_url, resident) == Left("report_worry", "noticed", {})
     assert said(resident.send("ポストに新聞がたまっている")) == ["utter_ask_where"]
-    assert left(db_url, resident).slots == {"noticed": "ポストに新聞がたまっている"}
+    # The first report's draft went with the restart; the new answers are a new draft.
+    [draft] = cases(db_url)
+    assert left(db_url, resident).slots == {"noticed": "ポストに新聞がたまっている", "report_case_id": draft.id}
+    assert draft.details["noticed"] == "ポストに新聞がたまっている"
 
 
 def test_start_over_in_english_outside_a_form_shows_the_menu(engine: ConversationEngine, db_url: str) -> None:

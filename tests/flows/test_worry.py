@@ -29,7 +29,8 @@ def test_standard_japanese_with_a_call_back_number(resident: Resident, db_url: s
     assert said(first) == ["utter_worry_intro", "utter_ask_where"]
     assert first.replies[-1].request_location
     assert left(db_url, resident) == Left("report_worry", "where",
-                                          {"noticed": "向かいのおじいさんの家、郵便受けに新聞がたまっている"})
+                                          {"noticed": "向かいのおじいさんの家、郵便受けに新聞がたまっている",
+                                           "report_case_id": 1})
 
     assert said(resident.send("南区朝日町3丁目")) == ["utter_ask_since_when"]
     where = left(db_url, resident).slots["where"]
@@ -44,7 +45,8 @@ def test_standard_japanese_with_a_call_back_number(resident: Resident, db_url: s
     assert kept.step == "confirm" and kept.slots["counter_id"] == "mimamori-minami"
     assert {key: kept.slots[key] for key in ("since_when", "callback_consent", "callback_phone")} == {
         "since_when": "3日前から", "callback_consent": True, "callback_phone": "09011112222"}
-    assert not cases(db_url), "nothing is sent before the resident confirms"
+    [draft] = cases(db_url)
+    assert draft.details["incomplete"], "saved from the first answer, sent once confirmed (tests/flows/test_save_first.py)"
 
     done = resident.send("1")
     assert said(done) == ["utter_worry_created", "utter_worry_if_danger"]

@@ -1,0 +1,112 @@
+"""Save first, ask later (issue 16, item 1): a report about a person is a case from its first answer.
+
+A family that hangs up to call 110 — as the first reply tells them to — or a neighbour who
+stops answering half-way leaves a case staff can act on: marked incomplete, with the
+caller's number or the chat contact, urgent for a missing person. Completing the form turns
+the same case into the complete one, never a second case; a worry report reaches its counter
+once, when complete; a missing person's reaches the desk as soon as its ward is known.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.db import session_scope
+from bot.engine import ConversationEngine
+from bot.models import CaseEvent, CaseKind, Delivery
+from tests.bot.conftest import Resident
+from tests.flows.conftest import cases, effects, said
+
+CALLER = "+81312345678"
+
+
+def _deliveries(db_url: str) -> list[tuple[int, str]]:
+    """(case id, event kind) of every delivery queued, in order."""
+    with session_scope(db_url) as session:
+        rows = session.execute(select(Delivery.case_id, CaseEvent.kind).join(CaseEvent, Delivery.case_event_id == CaseEvent.id)
+                               .order_by(Delivery.id))
+        return [(case_id, kind) for case_id, kind in rows]
+
+
+def test_a_family_that_hangs_up_after_pressing_3_leaves_an_urgent_case_with_its_number(
+        engine: ConversationEngine, db_url: str) -> None:
+    caller = Resident(engine, channel="voice", user_id=CALLER)
+    caller.send(event="call_start")
+    caller.send("3")
+    [pressed] = cases(db_url)
+    assert (pressed.kind, pressed.urgent, pressed.details["callback_phone"]) == (CaseKind.missing, True, "0312345678")
+    caller.send("えーと 父が 帰って こないんです")
+    # ... and the caller hangs up to phone 110.
+    [case] = cases(db_url)
+    assert case.id == pressed.id, "updated with every answer, never a second case"
+    assert case.details["incomplete"] and case.details["who"] == "父が 帰って こないんです", "without 「えーと」"
+    assert case.first_contact_due - case.created_at == timedelta(hours=1), "urgent, not the counter's 24 h"
+    assert case.counter_id == "" and not _deliveries(db_url), "no ward yet: listed to staff, sent nowhere"
+
+
+def test_a_missing_report_reaches_the_desk_once_its_ward_is_known_and_completes_the_same_case(
+        resident: Resident, db_url: str) -> None:
+    resident.send("認知症の父が朝から帰ってこない")
+    placed = resident.send("中央区本町")
+    [draft] = cases(db_url)
+    assert [kind for kind, _ in effects(placed)] == ["case_updated"], "the desk is woken at once"
+    assert (draft.counter_id, draft.town_id, draft.details["incomplete"] is not None) == ("mimamori-chuo", "chuo-1-1", True)
+    assert _deliveries(db_url) == [(draft.id, "created")]
+    resident.send("今朝8時ごろ")
+    assert _deliveries(db_url) == [(draft.id, "created")], "later answers update the case without a delivery each"
+    resident.send("紺色のジャンパー")
+    done = resident.send("090-3333-4444")
+    [case] = cases(db_url)
+    assert case.id == draft.id and "incomplete" not in case.details and case.details["clothing"] == "紺色のジャンパー"
+    assert ("case_created", case.id) in [(kind, data.get("case_id")) for kind, data in effects(done)]
+    assert _deliveries(db_url) == [(case.id, "created"), (case.id, "report_completed")]
+
+
+def test_a_worry_report_left_half_way_on_chat_keeps_the_contact_and_is_sent_once_complete(
+        resident: Resident, db_url: str) -> None:
+    resident.send("向かいのおじいさんの家、郵便受けに新聞がたまっている")
+    resident.send("南区朝日町3丁目")
+    [draft] = cases(db_url)
+    assert draft.details["incomplete"] and draft.details["where"] == "南区 朝日町 3丁目"
+    assert draft.reporter_contact_id is not None, "a chat left half-way can still be answered"
+    assert draft.counter_id == "mimamori-minami" and not _deliveries(db_url), "a worry is sent once, complete"
+    resident.send("3日前から")
+    resident.send("いいえ")
+    resident.send("はい")
+    [case] = cases(db_url)
+    assert case.id == draft.id and "incomplete" not in case.details
+    assert case.reporter_contact_id is None, "no call-back wanted: the contact is not kept"
+    assert _deliveries(db_url) == [(case.id, "created")]
+
+
+def test_a_cancelled_worry_report_leaves_no_case(resident: Resident, db_url: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("北区柳町2丁目")
+    resident.send("一週間前から")
+    resident.send("いいえ")
+    assert said(resident.send("2")) == ["utter_cancelled"]
+    assert not cases(db_url)
+
+
+def test_a_repeat_report_s_draft_joins_the_household_s_open_case(engine: ConversationEngine, db_url: str) -> None:
+    for user in ("first", "second"):
+        neighbour = Resident(engine, user_id=user)
+        neighbour.send("隣のおばあさんを最近見かけない")
+        neighbour.send("北区柳町2丁目3番")
+        neighbour.send("一週間前から")
+        neighbour.send("いいえ")
+        last = neighbour.send("はい")
+    [case] = cases(db_url)
+    assert [kind for kind, _ in effects(last)] == ["case_linked"] and case.report_count == 2
+    assert _deliveries(db_url) == [(case.id, "created"), (case.id, "repeat_report")]
+
+
+def test_asking_for_a_person_mid_report_keeps_the_report(resident: Resident, db_url: str) -> None:
+    resident.send("認知症の母がいなくなりました")
+    resident.send("北区柳町")
+    resident.send("職員と話したい")
+    [case] = cases(db_url)
+    assert case.details["incomplete"] and case.details["who"] == "認知症の母" and case.town_id == "kita-2-2"
+    assert _deliveries(db_url) == [(case.id, "created")], "the desk has it, incomplete"
