@@ -93,7 +93,8 @@ def spoken_choices(choices: Sequence[Choice], language: str) -> list[str]:
 
 
 # A phone number in a text ("06-0000-1002", "0120 279 338", "09012345678"): said digit by digit.
-_PHONE_NUMBER = re.compile(r"(?<![\d０-９])0\d{1,4}(?:[-‐‑–−ー－\s]?\d{1,4}){1,2}(?![\d０-９])")
+_PHONE_NUMBER = re.compile(r"(?<![\d０-９:.])0\d{1,4}(?:[-‐‑–−ー－\s]?\d{1,4}){1,2}(?![\d０-９:])")
+_PHONE_DIGITS = 9  # fewer digits are a time or a count, not a phone number (0120-279-338 has 10)
 _GROUP_SEPARATOR = {"ja": "、", "en": ", "}
 # The phone's repeat key, said after a question that does not name it itself.
 _REPEAT_HINT = {"ja": "もう一度聞くときは、米印を押してください。", "en": "To hear this again, press star."}
@@ -106,8 +107,10 @@ def spoken_digits(text: str, language: str) -> str:
     separator = _GROUP_SEPARATOR.get(language, _GROUP_SEPARATOR["en"])
 
     def spell(number: re.Match[str]) -> str:
-        groups = re.split(r"[^\d]+", number.group())
-        return separator.join(" ".join(group) for group in groups if group)
+        groups = [group for group in re.split(r"[^\d]+", number.group()) if group]
+        if sum(len(group) for group in groups) < _PHONE_DIGITS:
+            return number.group()
+        return separator.join(" ".join(group) for group in groups)
 
     return _PHONE_NUMBER.sub(spell, text)
 

@@ -326,6 +326,8 @@ def finish_phone_turn(ctx: TurnContext) -> None:
         return
     prompt = ctx.slots.get(PROMPT_SLOT)
     if prompt is None or ctx.replies[-1].response != prompt["name"]:
+        if ctx.replies[-1].response == "utter_anything_else":
+            ctx.replies.pop()  # said by the flow as a sentence: asked here with its keys instead
         ask_more(ctx)
         prompt = ctx.slots[PROMPT_SLOT]
     if "told" not in prompt:

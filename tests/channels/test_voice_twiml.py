@@ -108,8 +108,8 @@ def test_a_reply_the_caller_waited_for_comes_after_a_pause_slowly() -> None:
 def test_phone_numbers_are_said_digit_by_digit() -> None:
     twiml = renderer.render(TurnResult([Reply("電話番号は、06-0000-1002です。受付番号は12です。")]))
     assert say("電話番号は、0 6、0 0 0 0、1 0 0 2です。受付番号は12です。") in twiml
-    english = renderer.render(TurnResult([Reply("Call 0120-279-338.")], language="en"))
-    assert say("Call 0 1 2 0, 2 7 9, 3 3 8.", "Polly.Joanna", "en-US") in english
+    english = renderer.render(TurnResult([Reply("Call 0120-279-338. Open 09:00-17:30.")], language="en"))
+    assert say("Call 0 1 2 0, 2 7 9, 3 3 8. Open 09:00-17:30.", "Polly.Joanna", "en-US") in english, "hours stay hours"
 
 
 def test_a_reply_in_another_language_is_said_in_its_voice_after_the_menu() -> None:

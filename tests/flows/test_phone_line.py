@@ -38,6 +38,9 @@ def test_star_and_moo_ichido_say_the_last_turn_again_with_its_question(engine: C
     again = _speak(caller, "もう一度 言ってください")
     assert said(again) == said(answer), "the counter, its number and the question, again"
     assert [r.text for r in _press(caller, "*").replies] == [r.text for r in answer.replies]
+    no_call_back = _press(caller, "2")
+    assert said(no_call_back)[-1] == "utter_phone_anything_else", "asked once, with its keys"
+    assert "utter_anything_else" not in said(no_call_back)
 
 
 def test_wait_repeats_the_question_slowly_and_keeps_the_report(engine: ConversationEngine, db_url: str) -> None:
