@@ -15,6 +15,8 @@ only when every earlier event of that resident is finished, with ``bot.workqueue
 ``claim_due`` (no two processes take the same row), under a lease renewed while the event
 is processed (``renew_claims``). A killed process leaves its row claimed; once the lease
 runs out, any process takes it again, and the event id keeps the turn from running twice.
+(Arrival order is the order the rows were committed in: two events of one resident that
+reach two processes in the same instant have no order to keep.)
 
 A second attempt may find that the engine already committed the turn (the process died
 before it answered): the engine reports a duplicate, and the resident is answered with the

@@ -10,7 +10,10 @@ the app's lifespan starts and stops it.
 Each update is committed to the inbox (``channels.inbox``) before the webhook answers 200
 (503 when the database cannot take it: Telegram delivers it again), then processed from
 the inbox, a chat's updates in order, also after a crash; an ``update_id`` already stored
-is a duplicate. Telegram has no reply tokens: the answer is always ``sendMessage``.
+is a duplicate. Telegram has no reply tokens: the answer is always ``sendMessage``. It has
+no idempotency key either: if a process is killed after sending and before recording the
+event as answered, the event is answered again when it is taken up (at most the events a
+process holds at once, ``channels.inbox.IN_FLIGHT``).
 Private chats only: text, ``/start`` (follow), shared locations, photos (a file id is
 kept, not the photo), inline-keyboard presses (the callback query is answered) and "bot
 blocked" (unfollow); other updates are acknowledged and not stored.
