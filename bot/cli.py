@@ -28,6 +28,7 @@ from rich.console import Console
 from sqlalchemy import select
 
 from alerts.commands import register as register_alerts
+from alerts.text_commands import register as register_alert_text
 from alerts.fanout.commands import outbox_failures
 from alerts.fanout.commands import register as register_fanout
 from bot.console_io import database_session, err, fail, out
@@ -327,4 +328,5 @@ app.add_typer(resident_app, name="resident")
 register_intents(app, load_gazetteer=directory_gazetteer, eval_conversations=eval_conversations)
 register_routing(app, failed_elsewhere=[outbox_failures()])
 register_alerts(app, after_commit=after_commit, due_jobs=due_jobs)
+register_alert_text(app)
 register_fanout(app)
