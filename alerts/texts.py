@@ -35,6 +35,7 @@ from bot.domain import Domain
 from bot.messages import Choice
 from bot.models import Alert, Case, Sighting
 from bot.settings import settings
+from routing.areas import town_name
 from routing.snapshot import get_directory
 
 __all__ = [
@@ -189,6 +190,17 @@ def last_seen_label(session: Session | None, alert: Alert) -> str:
     return ""
 
 
+def _town(session: Session | None, alert: Alert, language: str) -> str:
+    """The last-seen town for a cooperator: in English its romaji with the kanji on the signs
+    ("Chuo-ku Honmachi (中央区 本町)")."""
+    label = last_seen_label(session, alert)
+    record = get_directory(session).towns.get(alert.town_id) if session is not None and alert.town_id else None
+    if language != "en" or record is None:
+        return label
+    romaji = town_name(session, record.option, "en", with_ward=True)
+    return f"{romaji} ({label})" if romaji != label else label
+
+
 def _format_time(moment: datetime, language: str) -> str:
     """An absolute date and time in the city's zone, as approximate as the family's words are."""
     local = moment.astimezone(settings.tz)
@@ -226,7 +238,7 @@ def _details(domain: Domain, session: Session | None, alert: Alert, language: st
     lines.append(domain.text("utter_alert_line_clothing", language, value=fields.get("clothing") or unknown))
     lines.extend(domain.text(f"utter_alert_line_{field}", language, value=fields[field])
                  for field in _OPTIONAL_LINES if fields.get(field))
-    town = last_seen_label(session, alert)
+    town = _town(session, alert, language)
     place = (domain.text("utter_alert_place_landmark", language, town=town or unknown, landmark=fields["landmark"])
              if fields.get("landmark") else town or unknown)
     lines.append(domain.text("utter_alert_line_place", language, value=place))

@@ -118,6 +118,7 @@ def test_english_cooperators_get_translated_fields_and_a_note_for_japanese_words
         assert domain.text("utter_feature_age_late", "en", decade=70) in english
         assert domain.text("utter_alert_japanese_note", "en") in english
         assert "本町公園" in english, "a landmark stays as given"
+        assert "Chuo-ku Honmachi (中央区 本町)" in english, "the town in romaji, with the kanji on the signs"
         japanese = compose_alert(domain, alert, "alert", "ja").text
         assert domain.text("utter_alert_japanese_note", "ja") not in japanese
         alert.public_fields = clean_fields({"sex": "male", "age": 81})
