@@ -5,6 +5,7 @@ is down, purged after retention. (The kill -9 test is tests/channels/test_inbox_
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -79,6 +80,32 @@ def test_a_residents_events_are_claimed_one_at_a_time_in_order(db_url: str) -> N
     assert second is not None and second.event_id == "e2"
     [e1, *_] = rows(db_url)
     assert (e1.state, e1.payload, e1.answered_with) == (InboxState.done, None, "reply"), "payload erased"
+
+
+def test_two_servers_on_one_database_take_each_event_once_and_in_order(db_url: str) -> None:
+    residents = [f"U{number}" for number in range(8)]
+    Inbox(db_url).insert("line", [new(f"{resident}-{index}", resident) for index in range(5) for resident in residents])
+    taken: list[tuple[str, str]] = []  # (resident, event id) in the order they were claimed
+    lock = threading.Lock()
+
+    def serve() -> None:
+        inbox = Inbox(db_url)
+        for _ in range(3):  # look again: the other server may have held a resident's next event
+            for resident in residents:
+                while (event := inbox.claim_next("line", resident)) is not None:
+                    with lock:
+                        taken.append((resident, event.event_id))
+                    assert inbox.finish(event, inbox_module.Answer.reply)
+
+    servers = [threading.Thread(target=serve) for _ in range(2)]
+    for server in servers:
+        server.start()
+    for server in servers:
+        server.join()
+    assert sorted(event_id for _, event_id in taken) == sorted(row.event_id for row in rows(db_url)), "each once"
+    for resident in residents:
+        assert [event_id for who, event_id in taken if who == resident] == [f"{resident}-{index}" for index in range(5)]
+    assert {row.state for row in rows(db_url)} == {InboxState.done}
 
 
 def test_a_killed_workers_event_is_taken_again_after_its_lease(db_url: str) -> None:
