@@ -58,6 +58,7 @@ from flows.steps import (
     caller_phone,
     counter_name,
     discard_report_draft,
+    is_bare_key,
     place_flags,
     read_phone,
     read_report_place,
@@ -176,6 +177,10 @@ class MissingFlow(FormFlow):
         elif step == "missing_who" and is_bare_place(ctx) and "last_seen_where" not in ctx.slots:
             # Only a place (「みなみく すみよしちょう」): it answers where; who is asked again.
             self._read_words(ctx)
+        elif step in QUESTIONS and is_bare_key(ctx):
+            # A key that is no choice is never a description or a time: asked again.
+            ctx.repeat_prompt()
+            return
         elif step in QUESTIONS:
             # The answer to the question asked, whatever it sounds like (a description is who).
             ctx.set_slot(step, strip_fillers(ctx.text))

@@ -97,6 +97,8 @@ REPORT_PLACE_SLOT = "_report_place"
 UNKNOWN_PLACE = "place:unknown"
 # Above this many towns a button list stops helping (LINE shows at most 13 quick replies).
 MAX_TOWN_BUTTONS = 12
+# Keys 1-8 choose on the phone (9 and 0 mean the same everywhere: flows.conversation).
+KEYPAD_CHOICES = 8
 # The ward whose towns read_place has just offered.
 WARD_SLOT = "_place_ward"
 # The towns read_place has just asked between (sound-alike names).
@@ -265,7 +267,9 @@ def ask_place(ctx: TurnContext, prompt: str) -> None:
 def ask_town_in_ward(ctx: TurnContext, area: AreaResolution, *, dont_know: bool = False) -> None:
     """Which town of the ward ``area`` names (its towns as buttons; "I don't know" for a report)."""
     choices = town_choices(ctx, area.candidates, with_ward=False)
-    if dont_know:
+    # On the phone 9 and 0 are the emergency numbers and a person in every menu: a ninth
+    # choice has no key, so "I don't know" is then said, not keyed (the prompt says so).
+    if dont_know and not (ctx.channel == "voice" and len(choices) >= KEYPAD_CHOICES):
         choices.append(dont_know_choice(ctx))
     ctx.ask("utter_ask_town_in_ward", choices=choices, ward=ward_name(ctx.session, area.ward_code or "", ctx.lang))
 
@@ -345,11 +349,10 @@ def spot_words(ctx: TurnContext) -> str:
     place = _extracted(ctx, ctx.text)
     rest = unicodedata.normalize("NFKC", ctx.text)
     for surface in sorted((part for part in (place.matched if place else "").split(" ") if part), key=len, reverse=True):
-        rest = rest.replace(surface, " ")
-    # The particles left where the place was (「の の 公園」), then what is left at the edges.
-    rest = re.sub(r"(?:^|(?<=[\s、,]))[のにでへはがも](?=[\s、,]|$)", " ", rest)
-    rest = re.sub(r"\s+", " ", rest).strip(" 、,。")
-    return re.sub(r"^[のにでへはがも]+", "", rest).strip()
+        rest = rest.replace(surface, "\0")
+    # The particle right after a place name (「あさひまちの スーパー」), then the edges.
+    rest = re.sub(r"\0\s*(?:[のにでへ](?![ぁ-ゖ]))?", " ", rest)
+    return re.sub(r"\s+", " ", rest).strip(" 、,。")
 
 
 def place_already_given(ctx: TurnContext, keep: Collection[str]) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ is :mod:`flows.place_question`; these steps sit on top of it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -72,6 +73,7 @@ __all__ = [
     "decline_registration",
     "discard_report_draft",
     "hotline_list",
+    "is_bare_key",
     "on_yes_no",
     "outside_city",
     "outside_lines",
@@ -145,6 +147,12 @@ def on_yes_no(ctx: TurnContext, buttons: Buttons, on_yes: Step, on_no: Step) -> 
         on_yes(ctx)
     else:
         on_no(ctx)
+
+
+def is_bare_key(ctx: TurnContext) -> bool:
+    """Whether the answer is only keys pressed or digits said (「2」), matching no choice:
+    never the content of a report (a phone number or an address is read where it is asked)."""
+    return bool(ctx.own_words) and re.fullmatch(r"[\d\s#*]+", unicodedata.normalize("NFKC", ctx.own_words)) is not None
 
 
 def ask_optional(ctx: TurnContext, question: str) -> None:

@@ -24,7 +24,7 @@ import re
 import unicodedata
 from typing import Any
 
-from bot.messages import EffectKind
+from bot.messages import Choice, EffectKind
 from bot.models import CaseKind
 from bot.settings import settings
 from flows.base import FormFlow, TurnContext
@@ -50,6 +50,7 @@ from flows.steps import (
     caller_phone,
     counter_name,
     discard_report_draft,
+    is_bare_key,
     on_yes_no,
     place_flags,
     read_phone,
@@ -66,6 +67,15 @@ __all__ = ["WorryFlow"]
 
 # The rest of an address said on its own: 「2丁目」「3番5号」「2-3」「二丁目」.
 _ADDRESS_REST = re.compile(r"\A\s*(?:\d+|[一二三四五六七八九十]+)\s*(?:丁目|番地?|号|-\d)")
+
+# On the phone, what was noticed and since when can be keyed: the common answers (domain.yml
+# ``utter_noticed_<key>`` / ``utter_since_when_<key>``), kept as their words, never as a digit;
+# 「その他」 asks for the caller's own words.
+KEYPAD_MENUS = {
+    "noticed": ("newspapers", "not_seen", "unusual", "smell", "noise", "other"),
+    "since_when": ("today", "few_days", "week", "longer", "unknown"),
+}
+NOTICED_IN_WORDS = "noticed:other"
 
 # The order of worry_form's required slots in domain.yml; the flow asks for the first one missing.
 QUESTIONS = {
@@ -100,6 +110,8 @@ class WorryFlow(FormFlow):
         "utter_yes_label",
         "utter_no_label",
         "utter_unknown_label",
+        "utter_ask_noticed_words",
+        *(f"utter_{slot}_{key}" for slot, keys in KEYPAD_MENUS.items() for key in keys),
         *YES_NO.responses,
         *SEND.responses,
         *PHONE_RESPONSES,
@@ -129,6 +141,8 @@ class WorryFlow(FormFlow):
 
     def resume(self, ctx: TurnContext) -> None:
         step = ctx.step
+        if step in KEYPAD_MENUS and self._keyed(ctx, step):
+            return
         if step == "noticed":
             if is_bare_place(ctx) and "where" not in ctx.slots:
                 # Only a place (「北区柳町2丁目です」): it answers where; what was noticed is asked again.
@@ -221,11 +235,31 @@ class WorryFlow(FormFlow):
             ctx.repeat_prompt()
         return True
 
+    def _keyed(self, ctx: TurnContext, step: str) -> bool:
+        """An answer from the phone's menu of common answers, kept as its words; a key that
+        is none of them asks again (a bare digit is never what was noticed). False for words."""
+        prefix = f"{step}:"
+        if ctx.answer == NOTICED_IN_WORDS:
+            ctx.ask("utter_ask_noticed_words")
+            return True
+        if ctx.answer.startswith(prefix):
+            ctx.set_slot(step, ctx.t(f"utter_{step}_{ctx.answer.removeprefix(prefix)}"))
+            self._next(ctx)
+            return True
+        if is_bare_key(ctx):
+            ctx.repeat_prompt()
+            return True
+        return False
+
     def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
         if slot == "where":
             ask_place(ctx, question)
         elif slot == "callback_consent":
             ask_yes_no(ctx, question)
+        elif slot in KEYPAD_MENUS and ctx.channel == "voice":
+            # The phone: common answers as keys, or in the caller's words.
+            ctx.ask(question, choices=[Choice(ctx.t(f"utter_{slot}_{key}"), f"{slot}:{key}")
+                                       for key in KEYPAD_MENUS[slot]])
         else:
             ctx.ask(question)
 
