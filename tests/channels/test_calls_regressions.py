@@ -85,7 +85,6 @@ async def test_1_a_worry_report_in_the_ward_said_stays_in_that_ward(line: CallSi
 # --------------------------------------------------------------------------- 2. the missing report is lost
 
 
-@not_landed("1 (save first: the missing report is kept only after six answers)")
 async def test_2_a_family_that_hangs_up_to_call_110_leaves_an_urgent_case(line: CallSimulator, engine_db: str) -> None:
     call = await line.call([press("3"), say("父が 帰って こないんです 82歳です"), HANG_UP])
     [case] = cases(engine_db)
@@ -104,7 +103,6 @@ async def test_2_dont_know_the_last_seen_place_moves_on(line: CallSimulator, eng
     assert case.kind == CaseKind.missing
 
 
-@not_landed("2 (pressing 0 mid-report throws the missing report away)")
 async def test_2_zero_mid_missing_report_keeps_the_report(line: CallSimulator, engine_db: str) -> None:
     with time_machine.travel(TUESDAY_MORNING, tick=True):
         call = await line.call([press("3"), say("父です 80歳です"), ReadBack("80"), press("0"), say("南区")])
@@ -147,7 +145,6 @@ async def test_3_silence_after_119_repeats_the_guidance_not_the_menu(line: CallS
     assert set(call.turns[2].responses) & EMERGENCY, "the guidance again, not the menu"
 
 
-@not_landed("3 (9 = emergency guidance in every menu)")
 async def test_3_nine_in_the_main_menu_says_119_and_110(line: CallSimulator) -> None:
     call = await line.call([press("9")])
     heard = " ".join(prompt_of(call, 1))
@@ -163,20 +160,12 @@ async def test_3_nine_in_a_town_menu_is_the_emergency_guidance(line: CallSimulat
 # --------------------------------------------------------------------------- 4. ordinary replies hang up
 
 
-@pytest.mark.parametrize("reply", [
-    pytest.param("わかりました", marks=not_landed("4")),
-    pytest.param("そうです", marks=not_landed("4")),
-    pytest.param("結構です", marks=not_landed("4")),
-    pytest.param("ありがとう", marks=not_landed("4")),
-    pytest.param("okay", marks=not_landed("4")),
-    pytest.param("thank you", marks=not_landed("4")),
-])
+@pytest.mark.parametrize("reply", ["わかりました", "そうです", "結構です", "ありがとう", "okay", "thank you"])
 async def test_4_an_acknowledgement_at_the_main_menu_does_not_hang_up(line: CallSimulator, reply: str) -> None:
     call = await line.call([say(reply)])
     assert not call.hung_up and call.ended_by == "script", call.transcript()
 
 
-@not_landed("4 (* at the main menu says goodbye and hangs up)")
 async def test_4_star_at_the_main_menu_repeats_it(line: CallSimulator) -> None:
     call = await line.call([press("*")])
     assert not call.hung_up and "utter_menu" in call.turns[1].responses, call.transcript()
@@ -224,7 +213,6 @@ async def test_6_wait_i_am_writing_it_down_repeats_slowly(line: CallSimulator) -
     assert not call.hung_up
 
 
-@not_landed("6 (* = repeat at every prompt)")
 async def test_6_star_repeats_the_question_in_a_report(line: CallSimulator) -> None:
     call = await line.call([press("2"), press("*")])
     assert call.turns[2].responses and call.turns[2].responses[-1] == call.turns[1].responses[-1], call.transcript()
@@ -267,7 +255,6 @@ async def test_7_zero_at_the_main_menu_reaches_a_person(line: CallSimulator) -> 
 # (the English calls are in test_calls.py)
 
 
-@not_landed("8 (English speech at the ja-JP greeting: the app should offer the English key again)")
 async def test_8_unrecognised_speech_at_the_greeting_hears_the_english_key(line: CallSimulator) -> None:
     call = await line.call([SILENCE])
     heard = " ".join(prompt_of(call, 1))
@@ -292,7 +279,6 @@ async def test_9_a_withheld_number_is_asked_for_in_a_report(line: CallSimulator,
     assert "call:" not in str(case.details) and case.details.get("callback_phone") == "09055556666", call.transcript()
 
 
-@not_landed("9 (a withheld number leaving a message after hours is stored as call:CA…)")
 async def test_9_a_withheld_number_leaving_a_message_is_asked_for_its_number(
     line: CallSimulator, engine_db: str
 ) -> None:
@@ -305,17 +291,15 @@ async def test_9_a_withheld_number_leaving_a_message_is_asked_for_its_number(
     assert case.details.get("callback_phone") == "09055556666"
 
 
-@not_landed("9 (silence repeats the menu forever)")
 async def test_9_silence_does_not_repeat_the_menu_forever(line: CallSimulator) -> None:
     call = await line.call([SILENCE] * 8)
     assert call.hung_up and call.ended_by == "app", call.transcript()
     assert len(call.turns) <= 6, "a silent line ends after a few prompts, with a goodbye"
 
 
-@not_landed("9 (after a task, dead air then the whole menu)")
 async def test_9_a_finished_report_asks_whether_there_is_anything_else(line: CallSimulator) -> None:
     call = await line.call([*WORRY_UNTIL_CONSENT, press("2"), press("1")])
-    assert "utter_anything_else" in call.turns[-1].responses, call.transcript()
+    assert {"utter_anything_else", "utter_phone_anything_else"} & set(call.turns[-1].responses), call.transcript()
 
 
 @not_landed("9 (an empty recording ends the call with no case)")
@@ -354,9 +338,11 @@ async def test_9_free_text_questions_wait_for_a_slow_answer_and_carry_the_city_s
     assert "朝日町" in gather.attrib.get("hints", ""), call.transcript()
 
 
-async def test_9_a_low_confidence_place_is_read_back_before_it_is_used(line: CallSimulator, engine_db: str) -> None:
+async def test_9_a_low_confidence_place_is_confirmed_or_asked_again_before_it_is_used(line: CallSimulator) -> None:
     call = await line.call([say("隣の おばあさんを 見かけないんです"), say("南区朝日町", confidence=0.32)])
     turn = call.turn_of("南区朝日町")
-    gather = turn.gather()
     heard = " ".join(h.text for h in turn.heard)
-    assert gather is not None and gather.attrib.get("numDigits") == "1" and "朝日町" in heard, call.transcript()
+    read_back = turn.gather() is not None and turn.gather().attrib.get("numDigits") == "1" and "朝日町" in heard
+    asked_again = turn.responses[-1:] == call.turns[1].responses[-1:]
+    assert read_back or asked_again, call.transcript()
+    assert "utter_ask_since_when" not in turn.responses, "the place is not used unconfirmed"

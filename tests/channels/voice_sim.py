@@ -385,7 +385,7 @@ class CallSimulator:
         return None
 
     async def _gather(self, call: Call, gather: ET.Element, steps: list[Step]) -> ET.Element | None | object:
-        prompt = " ".join(say_verb.text or "" for say_verb in gather.iter("Say"))
+        prompt = " ".join("".join(say_verb.itertext()) for say_verb in gather.iter("Say"))
         step = _next_caller_step(steps, prompt, one_key=gather.attrib.get("numDigits") == "1")
         if step is None:
             call.ended_by = "script"
@@ -454,7 +454,8 @@ class CallSimulator:
         return self.public_base_url + (url if url.startswith("/") else f"{self.voice_path}/{url}")
 
     def _hear(self, turn: Turn, say_verb: ET.Element) -> None:
-        turn.heard.append(Heard(say_verb.text or "", say_verb.attrib.get("language", "en-US"),
+        # The text may sit in SSML inside the <Say> (<prosody rate="slow">…</prosody>).
+        turn.heard.append(Heard("".join(say_verb.itertext()).strip(), say_verb.attrib.get("language", "en-US"),
                                 say_verb.attrib.get("voice", "")))
 
     async def _request(self, call: Call, url: str, extra: dict[str, str], *, first: bool = False,
