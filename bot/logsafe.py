@@ -33,7 +33,9 @@ _TOKEN_IN_URL = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Japanese numbers with or without hyphens (090-1234-5678, 0312345678, ０９０…), and
 # international ones (+81 90 1234 5678).
-_PHONE = re.compile(r"(?<![\w.])(?:\+\d[\d -]{8,16}\d|[0０][0-9０-９]{1,4}[-‐ー－ ]?[0-9０-９]{1,4}[-‐ー－ ]?[0-9０-９]{3,4})(?![\w.])")
+# Bounded by anything but a digit, a Latin letter or a dot: Japanese text runs straight into a
+# number (「電話は090-…です」), and \w would count its kana as part of a word.
+_PHONE = re.compile(r"(?<![0-9０-９A-Za-z.])(?:\+\d[\d -]{8,16}\d|[0０][0-9０-９]{1,4}[-‐ー－ ]?[0-9０-９]{1,4}[-‐ー－ ]?[0-9０-９]{3,4})(?![0-9０-９A-Za-z.])")
 # `text='…'`, `"text": "…"`, `text=…` in a repr or query string.
 _KEYED_VALUE = re.compile(
     r"""(?P<key>['"]?\b(?:%s)\b['"]?\s*[:=]\s*)(?P<value>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s,&)}\]]+)"""

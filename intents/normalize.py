@@ -53,6 +53,7 @@ _MATCH_TRAILING_RE = re.compile(r"[\sー〜~]+$")
 
 KANJI_DIGITS: dict[str, int] = {c: i for i, c in enumerate("〇一二三四五六七八九")} | {"零": 0}
 """Kanji numerals 〇–九 (and 零) by value; 十 is read by :func:`kanji_number`."""
+_KANJI_UNITS = {"十": 10, "百": 100, "千": 1000}
 
 
 def katakana_to_hiragana(text: str) -> str:
@@ -116,10 +117,13 @@ def fold_for_matching(text: str) -> str:
 
 
 def kanji_number(text: str) -> int:
-    """A number written in ASCII digits or kanji numerals: 「3」「三」「二〇」「十二」「二十三」.
+    """A number written in ASCII digits or kanji numerals: 「3」「三」「二〇」「十二」「二十三」「百五」「三万二百」.
+
+    Digits in a row are read positionally (二〇 = 20, as addresses are written); 十, 百, 千
+    multiply the digits before them (one when there are none) and 万 the whole part before it.
 
     Args:
-        text: digits only, or kanji numerals (〇–九, 零, 十) only.
+        text: digits only, or kanji numerals (〇–九, 零, 十, 百, 千, 万) only.
 
     Returns:
         Its value.
@@ -129,7 +133,17 @@ def kanji_number(text: str) -> int:
     """
     if text.isdigit():
         return int(text)
-    if "十" in text:
-        tens, _, ones = text.partition("十")
-        return (kanji_number(tens) if tens else 1) * 10 + (kanji_number(ones) if ones else 0)
-    return int("".join(str(KANJI_DIGITS[c]) for c in text))
+    total = section = 0
+    digits: int | None = None
+    for character in text:
+        if character in KANJI_DIGITS:
+            digits = (digits or 0) * 10 + KANJI_DIGITS[character]
+        elif character in _KANJI_UNITS:
+            section += (1 if digits is None else digits) * _KANJI_UNITS[character]
+            digits = None
+        elif character == "万":
+            total += (section + (digits or 0) or 1) * 10_000
+            section, digits = 0, None
+        else:
+            raise KeyError(character)
+    return total + section + (digits or 0)

@@ -127,3 +127,8 @@ def test_verbose_cli_logs_a_worry_report_without_the_name_or_phone(sqlite_url: s
     assert NEIGHBOUR in result.stdout, "the report was echoed to the resident"
     assert "INFO bot.engine: turn" in result.stderr, "verbose logging was on"
     assert NEIGHBOUR not in result.stderr and PHONE not in result.stderr
+
+
+def test_a_number_right_after_japanese_words_is_masked() -> None:
+    assert PHONE not in filtered("担当者メモ: 電話は%sです", PHONE)
+    assert "０９０－１２３４－５６７８" not in redact("連絡先は０９０－１２３４－５６７８まで")
