@@ -41,6 +41,7 @@ from typing import Any
 
 import anyio
 from fastapi import Response
+from prometheus_client import Counter
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -48,11 +49,12 @@ from sqlalchemy.orm import Session
 
 from bot.db import session_scope
 from bot.messages import InboundMessage, Reply, TurnResult
+from bot.metrics import REGISTRY
 from bot.models import InboxEvent, InboxState, Message, MessageDirection, utcnow
 from bot.workqueue import Backoff, claim_due, lease_expired, lease_token, renew_claims
 from channels.base import InputChannel
 
-__all__ = ["Answer", "ClaimedEvent", "DurableChannel", "Inbox", "NewEvent", "purge_inbox"]
+__all__ = ["ANSWERS", "Answer", "ClaimedEvent", "DurableChannel", "Inbox", "NewEvent", "purge_inbox"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,12 @@ SWEEP_BATCH = 200
 # thread per channel); claiming more would only hold them under leases, and a killed
 # process's events wait for their lease to run out.
 IN_FLIGHT = 4
+
+ANSWERS = Counter(
+    "tsunagu_inbox_answers", "Webhook events finished, by channel and how they were answered "
+    "(reply, push: too late for the reply token or refused, send, none) or failed (given up).",
+    ["channel", "answer"], registry=REGISTRY,
+)
 
 _EVENTS = InboxEvent.__table__
 _UNFINISHED = (InboxState.pending, InboxState.processing)
@@ -312,9 +320,11 @@ class Inbox:
             ).rowcount
         if not done:
             log.warning("inbox: %s event %d answered after its lease ran out", event.channel, event.id)
-        elif answer is Answer.push:
+            return False
+        ANSWERS.labels(event.channel, answer.value).inc()
+        if answer is Answer.push:
             log.info("inbox: %s event %d answered by push (attempt %d)", event.channel, event.id, event.attempts)
-        return bool(done)
+        return True
 
     def release(self, event: ClaimedEvent) -> None:
         """Give a failed attempt back: due again after its back-off, or ``failed`` after the last one."""
@@ -327,6 +337,7 @@ class Inbox:
                 .values(state=state, claimed_at=utcnow())
             )
         if state is InboxState.failed:
+            ANSWERS.labels(event.channel, "failed").inc()
             log.error("inbox: %s event %d failed %d times: given up", event.channel, event.id, event.attempts)
 
     def replies_of(self, channel: str, event_id: str) -> list[Reply]:

@@ -20,6 +20,7 @@ from bot.db import session_scope
 from bot.domain import load_domain
 from bot.housekeeping import run_due_jobs
 from bot.messages import InboundMessage
+from bot.metrics import REGISTRY
 from bot.models import InboxEvent, InboxState, utcnow
 from channels import inbox as inbox_module
 from channels import line as line_module
@@ -191,11 +192,14 @@ async def test_an_event_processed_too_late_for_its_reply_token_is_pushed_and_cou
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(line_module, "REPLY_TOKEN_USABLE", timedelta(0))  # every event is late
+    counted = {"channel": "line", "answer": "push"}
+    pushes_before = REGISTRY.get_sample_value("tsunagu_inbox_answers_total", counted) or 0.0
     assert (await post(client, line_events, line_events.text("U2", CRISIS))).status_code == 200
     assert received(line_api, "U2")[0].startswith(crisis_opening())
     assert not line_api.calls("/reply", successful=False), "an expired token is not tried"
     assert len(line_api.calls("/push")) == 1
     assert [row.answered_with for row in rows(engine_db)] == ["push"]
+    assert REGISTRY.get_sample_value("tsunagu_inbox_answers_total", counted) == pushes_before + 1, "counted"
 
 
 async def test_a_turn_run_before_a_crash_is_answered_from_what_it_stored(
