@@ -56,19 +56,19 @@ from flows.steps import (
     answered_none,
     ask_optional,
     caller_phone,
-    counter_name,
     discard_report_draft,
     is_bare_key,
     place_flags,
     read_phone,
     read_report_place,
+    report_counter,
     report_draft,
     save_report_draft,
 )
 from flows.when import When, read_when
+from intents.exits import is_soft_cancel
 from intents.phone import national_phone
 from routing.cases import OPEN_STATUSES, add_details, case_facts, open_case
-from routing.counters import choose_counter
 
 __all__ = ["AlertDetailsFlow", "MissingFlow", "ask_alert_details"]
 
@@ -254,16 +254,15 @@ class MissingFlow(FormFlow):
     def _create_case(self, ctx: TurnContext) -> None:
         where = ctx.slots["last_seen_where"]
         area = area_from_record(ctx, where)
-        choice = choose_counter(ctx.session, intent="report_missing", topic=None, area=area, now=ctx.now)
-        assert choice.counter is not None, "a ward's 見守り相談室 must exist for every ward"
+        counter_id, name, reason = report_counter(ctx, "report_missing", where)
         case, _ = open_case(
             ctx.session,
             kind=CaseKind.missing,
             topic="missing",
-            counter_id=choice.counter.id,
+            counter_id=counter_id,
             area=area,
             details=self._details(ctx),
-            reason=choice.reason,
+            reason=reason,
             channel=ctx.channel,
             language=ctx.lang,
             urgent=True,
@@ -272,8 +271,7 @@ class MissingFlow(FormFlow):
             now=ctx.now,
             draft=report_draft(ctx),
         )
-        ctx.say("utter_missing_created", urgent=True, case_id=case.id,
-                counter_name=counter_name(ctx, choice.counter.id, choice.counter.name))
+        ctx.say("utter_missing_created", urgent=True, case_id=case.id, counter_name=name)
         ctx.effect(EffectKind.case_created, **case_facts(case))
         alert = self._create_alert(ctx, case)
         # A few choices for the public text while staff check it; then what the family
@@ -375,11 +373,21 @@ class AlertDetailsFlow(Flow):
         # Only ever entered after a report; started any other way there is nothing to ask.
         ctx.treat_as_new_request()
 
+    def abandon(self, ctx: TurnContext) -> None:
+        # Stopped, or found, while choosing: the report is with the desk already, so the
+        # conversation follows the case again (flows.ways_out then tells staff the wish).
+        if (case_id := ctx.slots.get("case_id")) is not None:
+            follow_case(ctx, case_id)
+
     def resume(self, ctx: TurnContext) -> None:
         alert = ctx.session.get(Alert, ctx.slots.get("alert_id"))
         asking = list(ctx.slots.get(_ASKING) or [])
         if alert is None or not asking:
             ctx.treat_as_new_request()
+            return
+        if is_soft_cancel(ctx.text):
+            # 「もういいです」 to a choice: no more questions; the report stands.
+            _ask_next(ctx, [])
             return
         step = asking.pop(0)
         # Staff may have approved it meanwhile: what they approved is not changed behind them.

@@ -46,7 +46,7 @@ from flows.place_question import (
 from flows.report_words import strip_fillers
 from intents.normalize import fold_for_matching
 from intents.phone import national_phone
-from routing.areas import OUTSIDE, AreaResolution, resolve_ward_code, ward_name
+from routing.areas import OUTSIDE, AreaResolution, resolve_area, resolve_ward_code, ward_name
 from routing.cases import INCOMPLETE, add_details, case_facts, save_draft
 from routing.counters import CounterInfo, choose_counter
 from routing.snapshot import get_directory
@@ -82,6 +82,7 @@ __all__ = [
     "read_place_answer",
     "read_report_place",
     "read_town",
+    "report_counter",
     "report_draft",
     "save_report_draft",
     "yes_or_no",
@@ -114,8 +115,9 @@ SEND = Buttons("send", "utter_choice_send", "cancel", "utter_choice_cancel")
 REGISTRATION_RESPONSES = (*CONSENT.responses, *REGISTER.responses, "utter_registration_declined")
 OPTIONAL_RESPONSES = ("utter_choice_none",)
 PHONE_RESPONSES = ("utter_bad_phone",)
-REPORT_PLACE_RESPONSES = ("utter_outside_city", "utter_place_unplaced", "utter_ask_landmark",
-                          "utter_place_town_unknown_label", "utter_unknown_label", *PLACE_RESPONSES)
+REPORT_PLACE_RESPONSES = ("utter_outside_city", "utter_ask_landmark", "utter_place_unknown_label",
+                          "utter_place_town_unknown_label", "utter_unknown_label", "utter_unassigned_desk",
+                          *PLACE_RESPONSES)
 
 Step = Callable[[TurnContext], None]
 # The case a report was saved as from its first answer (a form that ``saves_first``); a
@@ -220,6 +222,15 @@ def counter_name(ctx: TurnContext, counter_id: str, name: str) -> str:
     ward = next((code for code, kanji in directory.wards.items() if name.startswith(kanji)), None)
     gloss = ctx.t(f"utter_counter_kind_{kind}")
     return f"{name} ({ward_name(ctx.session, ward, 'en')} {gloss})" if ward else f"{name} ({gloss})"
+
+
+def report_counter(ctx: TurnContext, intent: str, place: dict[str, Any]) -> tuple[str, str, str]:
+    """A complete report's counter: its id, its name for the reporter and why. A report whose
+    place nobody knew has none yet (id ""): it is listed to every desk's staff to take on."""
+    choice = choose_counter(ctx.session, intent=intent, topic=None, area=area_from_record(ctx, place), now=ctx.now)
+    if choice.counter is None:
+        return "", ctx.t("utter_unassigned_desk"), "the place is not known: no counter yet"
+    return choice.counter.id, counter_name(ctx, choice.counter.id, choice.counter.name), choice.reason
 
 
 def outside_lines(ctx: TurnContext) -> str:
@@ -345,6 +356,8 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
     hint = ward_name(ctx.session, state["ward"]) if state.get("ward") else None
     area, detail = place_from_message(ctx, ward_hint=hint)
     dont_know = says_dont_know(ctx)
+    if dont_know:
+        state["dont_knows"] = int(state.get("dont_knows", 0)) + 1
     if area.status == "resolved":
         return _settled(ctx, state, area, detail)
     if area.status == "outside":
@@ -394,7 +407,8 @@ def place_flags(record: dict[str, Any]) -> dict[str, Any]:
     with a known town (「スーパーの 前」), when one was."""
     if not record.get("town_unknown"):
         return {"landmark": record["landmark"]} if record.get("landmark") else {}
-    return {"town_unknown": True, "landmark": record.get("landmark")}
+    flags = {"town_unknown": True, "landmark": record.get("landmark")}
+    return {**flags, "place_unknown": True} if record.get("place_unknown") else flags
 
 
 def _ask_ward(ctx: TurnContext, prompt: str) -> None:
@@ -418,10 +432,9 @@ def _town_unknown(ctx: TurnContext, state: dict[str, Any]) -> dict[str, Any] | N
         state["landmark_asked"] = True
         return _ask(ctx, state, "landmark", lambda: ctx.ask("utter_ask_landmark"))
     if not state.get("ward"):
-        if state.get("ward_asked"):
-            forget_slot(ctx, REPORT_PLACE_SLOT)
-            _end_report(ctx, "utter_place_unplaced")
-            return None
+        if state.get("ward_asked") or state.get("dont_knows", 0) >= 2:
+            # 「わからない」 twice: the report goes on with what it has, flagged for staff.
+            return _place_unknown(ctx, state)
         state["ward_asked"] = True
         return _ask(ctx, state, "ward",
                     lambda: ctx.ask("utter_ask_ward", choices=[*ward_choices(ctx), dont_know_choice(ctx)]))
@@ -435,6 +448,15 @@ def _town_unknown(ctx: TurnContext, state: dict[str, Any]) -> dict[str, Any] | N
                   landmark=landmark or ctx.t("utter_unknown_label"))
     forget_slot(ctx, REPORT_PLACE_SLOT)
     return {**place_record(area, None, label), "town_unknown": True, "landmark": landmark}
+
+
+def _place_unknown(ctx: TurnContext, state: dict[str, Any]) -> dict[str, Any]:
+    """Neither town nor ward is known: the landmark if any, flagged (the case has no counter yet)."""
+    landmark = state.get("landmark")
+    label = ctx.t("utter_place_unknown_label", landmark=landmark or ctx.t("utter_unknown_label"))
+    forget_slot(ctx, REPORT_PLACE_SLOT)
+    return {**place_record(resolve_area(ctx.session, None), None, label), "town_unknown": True,
+            "place_unknown": True, "landmark": landmark}
 
 
 def _settled(ctx: TurnContext, state: dict[str, Any], area: AreaResolution,

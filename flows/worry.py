@@ -48,20 +48,19 @@ from flows.steps import (
     YES_NO,
     ask_yes_no,
     caller_phone,
-    counter_name,
     discard_report_draft,
     is_bare_key,
     on_yes_no,
     place_flags,
     read_phone,
     read_report_place,
+    report_counter,
     report_draft,
     save_report_draft,
     yes_or_no,
 )
 from intents.phone import national_phone
 from routing.cases import case_facts, household_key, open_case
-from routing.counters import choose_counter
 
 __all__ = ["WorryFlow"]
 
@@ -277,12 +276,10 @@ class WorryFlow(FormFlow):
         self._confirm(ctx)
 
     def _confirm(self, ctx: TurnContext) -> None:
-        area = area_from_record(ctx, ctx.slots["where"])
-        choice = choose_counter(ctx.session, intent="report_worry", topic=None, area=area, now=ctx.now)
-        assert choice.counter is not None, "a ward's 見守り相談室 must exist for every ward"
-        ctx.set_slot("counter_id", choice.counter.id)
-        ctx.set_slot("counter_name", counter_name(ctx, choice.counter.id, choice.counter.name))
-        ctx.set_slot("reason", choice.reason)
+        counter_id, name, reason = report_counter(ctx, "report_worry", ctx.slots["where"])
+        ctx.set_slot("counter_id", counter_id)
+        ctx.set_slot("counter_name", name)
+        ctx.set_slot("reason", reason)
         ctx.set_step("confirm")
         callback = ctx.t("utter_yes_label") if ctx.slots["callback_consent"] else ctx.t("utter_no_label")
         ask_yes_no(

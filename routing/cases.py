@@ -298,6 +298,8 @@ def household_key(area: AreaResolution | None, detail: str | None, where_text: s
 
 
 def _queue_deliveries(session: Session, case: Case, event: CaseEvent) -> None:
+    if not case.counter_id:
+        return  # no counter yet (the place is not known): nowhere to send it
     ensure_console_target(session, case.counter_id)
     targets = session.scalars(
         select(DeliveryTarget).where(DeliveryTarget.counter_id == case.counter_id, DeliveryTarget.active)
@@ -465,7 +467,8 @@ def open_case(
         session: the caller's session.
         kind: consult, worry, missing or callback.
         topic: the directory topic (``watch`` for worry reports).
-        counter_id: the service id chosen by ``choose_counter``.
+        counter_id: the service id chosen by ``choose_counter``; "" when the place is not
+            known at all (the case waits, listed, for staff to assign it).
         area: the resolved place of the matter.
         details: what the counter needs (what was noticed, since when, ...); stored as given.
         reason: why this counter (``CounterChoice.reason``).
@@ -488,8 +491,8 @@ def open_case(
         ValueError: when ``counter_id`` is not an active service of the directory.
     """
     now = now or utcnow()
-    service = get_directory(session).services.get(counter_id)
-    if service is None:
+    # "": a report whose place nobody knew has no counter yet; listed to staff, sent nowhere.
+    if counter_id and counter_id not in get_directory(session).services:
         raise ValueError(f"'{counter_id}' is not an active service of the directory")
     related: list[Case] = []
     household = Household.from_key(household_key) if household_key else None

@@ -110,3 +110,33 @@ def test_asking_for_a_person_mid_report_keeps_the_report(resident: Resident, db_
     [case] = cases(db_url)
     assert case.details["incomplete"] and case.details["who"] == "認知症の母" and case.town_id == "kita-2-2"
     assert _deliveries(db_url) == [(case.id, "created")], "the desk has it, incomplete"
+
+
+def test_dont_know_twice_for_the_last_seen_place_goes_on_flagged(engine: ConversationEngine, db_url: str) -> None:
+    """「わからない」 never loops and never ends the report: the second one goes on with what it has."""
+    caller = Resident(engine, channel="voice", user_id=CALLER)
+    caller.send(event="call_start")
+    caller.send("3")
+    caller.send("父が 帰って こないんです")
+    assert said(caller.send("わからない")) == ["utter_ask_landmark"]
+    assert said(caller.send("わからないです")) == ["utter_ask_last_seen_when"], "the second わからない: go on"
+    caller.send("朝 から")
+    done = caller.send("あの 青い ジャンパー です")
+    assert "utter_missing_created" in said(done)
+    [case] = cases(db_url)
+    assert (case.details["place_unknown"], case.counter_id, case.urgent) == (True, "", True)
+    assert case.details["clothing"] == "青い ジャンパー です", "without 「あの」"
+    assert "incomplete" not in case.details
+
+
+def test_the_spot_said_with_the_place_is_kept_for_the_desk(engine: ConversationEngine, db_url: str) -> None:
+    caller = Resident(engine, channel="voice", user_id=CALLER)
+    caller.send(event="call_start")
+    caller.send("えーと 父が 帰って こないんです")
+    assert said(caller.send("えーと 南区の あさひまちの スーパーの 前 あたり")) == ["utter_place_read_back"]
+    assert "朝日町" in caller.last.replies[-1].text, "the ward said decides between the sound-alikes"
+    caller.send("1")
+    [case] = cases(db_url)
+    assert (case.town_id, case.counter_id) == ("minami-1-2", "mimamori-minami"), "never 北区 旭町"
+    assert case.details["landmark"] == "スーパーの 前 あたり"
+    assert not case.details["first_report"].startswith("えーと")
