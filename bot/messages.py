@@ -122,6 +122,9 @@ class Choice:
     title: str
     payload: str
     digit: str | None = None
+    # A choice said in another language than the conversation's, its title as it is said
+    # (the phone menu's "For English, press 8", in the English voice).
+    language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,8 @@ a proxy or tunnel the scheme and host the app sees differ from the public ones, 
 are never taken from the request. A bad or missing signature is a 403, nothing stored.
 
 The engine's replies become TwiML (:class:`TwiMLRenderer`): every text in ``<Say>`` with
-the voice of its language (a reply may be in another language than the call's: the
-greeting's "For English, press 8"), phone numbers spelt digit by digit, Japanese names in an
+the voice of its language (a reply or a choice may be in another language than the call's:
+the main menu's "For English, press 8"), phone numbers spelt digit by digit, Japanese names in an
 English text in the gazetteer's romaji, a reply the caller asked to wait for after a
 ``<Pause>`` and slowly (SSML ``<prosody rate="slow">``, which Twilio passes to the Polly
 voices), a short "press * to hear this again" after a question that does not say it, and
@@ -70,7 +70,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
 from bot.db import session_scope
-from bot.messages import InboundMessage, Reply, TurnResult
+from bot.messages import Choice, InboundMessage, Reply, TurnResult
 from bot.models import Message, MessageDirection, Town
 from bot.settings import Settings
 from channels.base import EngineHandler, InputChannel, choice_digits, repeat_hint, spoken_choices, spoken_digits
@@ -98,12 +98,12 @@ _CALLER_ID = re.compile(r"^\+?\d{6,15}$")
 _WITHHELD = {"+266696687", "+7378742833", "+2562533", "+8656696"}  # Twilio's "anonymous" numbers
 
 
-def _names_keys(reply: Reply, texts: Sequence[str]) -> bool:
+def _names_keys(choices: Sequence[Choice], texts: Sequence[str]) -> bool:
     """Whether ``texts`` (the reply's and those said after it) already mention every choice's
     key as a lone digit (not in a number)."""
     return all(
         any(re.search(rf"(?<![0-9０-９\-]){re.escape(digit)}(?![0-9０-９\-])", text) for text in texts)
-        for digit in choice_digits(reply.choices)
+        for digit in choice_digits(choices)
     )
 
 
@@ -190,7 +190,7 @@ class TwiMLRenderer:
         response = VoiceResponse()
         replies = result.replies
         final = replies[-1] if replies else None
-        # The question asked: the last reply in the call's language (an offer of another follows it).
+        # The question asked: the last reply in the call's language.
         question = next((reply for reply in reversed(replies) if reply.language is None), final)
         if final is None or not (final.end or final.record or (final.handoff and final.handoff.open_now)):
             gather = response.gather(**self._gather_attributes(question, language, self.gather_url + query))
@@ -217,15 +217,20 @@ class TwiMLRenderer:
         paused = False
         for index, reply in enumerate(replies):
             spoken_in = reply.language if reply.language in _LANGUAGE_TAGS else language
+            # Choices in another language say themselves, in that language's voice ("For English, press 8").
+            own = [choice for choice in reply.choices if choice.language in (None, spoken_in)]
+            foreign = [choice for choice in reply.choices if choice not in own and choice.language in _LANGUAGE_TAGS]
             # A phone prompt usually names its keys itself ("…方は1。"): then say it as it is.
             later = [reply.text, *(after.text for after in replies[index + 1:])]
-            keys = [] if _names_keys(reply, later) else spoken_choices(reply.choices, spoken_in)
+            keys = [] if _names_keys(own, later) else spoken_choices(own, spoken_in)
             if reply.slow and not paused:
                 verb.pause(length=SLOW_PAUSE)  # the caller asked for a moment (「メモします」)
                 paused = True
             for sentence in [reply.text, *keys]:
                 if sentence.strip():
                     self._say_sentence(verb, sentence, spoken_in, slow=reply.slow)
+            for choice in foreign:
+                self._say_sentence(verb, choice.title, choice.language or spoken_in, slow=reply.slow)
 
     def _say_sentence(self, verb: VoiceResponse, sentence: str, language: str, *, slow: bool = False) -> None:
         text = spoken_digits(english_speakable(sentence, self.readings) if language == "en" else sentence, language)
@@ -241,7 +246,7 @@ class TwiMLRenderer:
         if menu:
             attributes["num_digits"] = 1  # a menu: one key press answers at once
         # The choices on offer first (a short answer), then the city's places.
-        offered = [choice.title for choice in final.choices] if final is not None else []
+        offered = [choice.title for choice in final.choices if choice.language in (None, language)] if final else []
         hints = list(dict.fromkeys(h for h in [*offered, *self.hints.get(language, [])] if 0 < len(h) <= 100))
         if hints:
             # Commas separate the entries, so none may hold one.

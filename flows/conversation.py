@@ -79,10 +79,15 @@ PHONE_KEYS = {
     EMERGENCY_KEY: "119/110 guidance again, then the open question again",
     REPEAT_KEY: "what was just said and the open question again",
 }
-# The main menu's key for the call's other language, spoken in that language's voice ("For
-# English, press 8"). A language is added with its response and its line here.
+# The main menu's key for the call's other language, a choice said in that language's voice
+# ("For English, press 8"); the language named in words does the same. A language is added
+# with its response and its lines here.
 LANGUAGE_KEY = "8"
 LANGUAGE_OFFERS = {"ja": ("en", "utter_offer_english"), "en": ("ja", "utter_offer_japanese")}
+_LANGUAGE_WORDS = {
+    "en": re.compile(r"\A(?:english|in english|english please|イングリッシュ|英語)(?:で)?(?:\s*(?:お願いします|please))?\Z"),
+    "ja": re.compile(r"\A(?:japanese|in japanese|日本語|にほんご)(?:で)?(?:\s*(?:お願いします|please))?\Z"),
+}
 _LANGUAGE_PAYLOAD = "language:"
 # The question that ends a task on the phone, and its two answers.
 MORE_PROMPT = "utter_phone_anything_else"
@@ -118,7 +123,8 @@ ACKNOWLEDGEMENTS = re.compile(
     r"(?:\s*(?:ありがとう(?:ございます|ございました)?|です|ね))*\s*\Z"
     r"|\A(?:ok|okay|all right|alright|i see|right|thanks|thank you|thank you very much|got it)(?: thanks| thank you)?\s*\Z")
 
-MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU), "utter_choice_language")
+MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU),
+                  *(offer for _, offer in LANGUAGE_OFFERS.values()))
 # The first reply to an emergency, by the lexicon group's situation; else by its number.
 _SITUATION_RESPONSES = {
     "fire": "utter_emergency_fire", "gas": "utter_emergency_gas", "attempt": "utter_emergency_attempt",
@@ -135,8 +141,9 @@ def ask_menu(ctx: TurnContext, prompt: str = "utter_menu") -> None:
     """Show the main menu (on the phone with its language key too)."""
     choices = [Choice(ctx.t(response), intent_button(intent), digit) for intent, response, digit in MENU]
     if ctx.channel == VOICE and ctx.lang in LANGUAGE_OFFERS:
-        other, _ = LANGUAGE_OFFERS[ctx.lang]
-        choices.append(Choice(ctx.t("utter_choice_language"), f"{_LANGUAGE_PAYLOAD}{other}", LANGUAGE_KEY))
+        other, offer = LANGUAGE_OFFERS[ctx.lang]
+        choices.append(Choice(ctx.domain.text(offer, other, ctx.channel), f"{_LANGUAGE_PAYLOAD}{other}", LANGUAGE_KEY,
+                              language=other))
     ctx.ask(prompt, choices=choices)
 
 
@@ -227,8 +234,8 @@ class PhoneLineFlow(Flow):
     takes_over = False
     postback_prefix = _LANGUAGE_PAYLOAD
     responses = ("utter_phone_wait", "utter_emergency_numbers", "utter_key_not_on_menu", "utter_not_sure_heard",
-                 "utter_phone_acknowledged", "utter_goodbye", MORE_PROMPT, "utter_offer_english",
-                 "utter_offer_japanese", *(title for title, _, _ in _MORE_CHOICES), *MENU_RESPONSES)
+                 "utter_phone_acknowledged", "utter_goodbye", MORE_PROMPT, *(title for title, _, _ in _MORE_CHOICES),
+                 *MENU_RESPONSES)
 
     def claims(self, ctx: TurnContext) -> bool:
         return self._action(ctx) is not None
@@ -243,6 +250,8 @@ class PhoneLineFlow(Flow):
         if ctx.channel != VOICE or not ctx.text:
             return None
         prompt = ctx.slots.get(PROMPT_SLOT) or {}
+        if any(words.match(ctx.plain) for language, words in _LANGUAGE_WORDS.items() if language != ctx.lang):
+            return "language"
         if ctx.message.metadata.get("input") == "dtmf":
             if ctx.text == REPEAT_KEY:
                 return "repeat"
@@ -272,7 +281,8 @@ class PhoneLineFlow(Flow):
     def start(self, ctx: TurnContext) -> None:
         action = self._action(ctx)
         if action == "language":
-            self._switch_language(ctx, ctx.answer.removeprefix(_LANGUAGE_PAYLOAD))
+            named = [language for language, words in _LANGUAGE_WORDS.items() if words.match(ctx.plain)]
+            self._switch_language(ctx, ctx.answer.removeprefix(_LANGUAGE_PAYLOAD) if not named else named[0])
         elif action == _MORE_YES:
             ctx.finish()
             ask_menu(ctx)
@@ -315,8 +325,8 @@ class PhoneLineFlow(Flow):
 
 def finish_phone_turn(ctx: TurnContext) -> None:
     """On the phone, end every turn that neither hangs up, dials, records nor asks with
-    「他にご用件はありますか」 (1 / 2), keeping what it told to say again on 「もう一度」; after
-    the main menu, offer the call's other language in that language's voice.
+    「他にご用件はありますか」 (1 / 2), and keep what a question's turn told before it, to say
+    again on 「もう一度」.
 
     Called by the engine after every turn; nothing happens on other channels.
     """
@@ -334,10 +344,11 @@ def finish_phone_turn(ctx: TurnContext) -> None:
         # Asked this turn (a repeat keeps what the asking turn told): what came before it is
         # said again with it on 「もう一度」 — a counter's number, the 119 guidance.
         _mark_prompt(ctx, told=[[reply.response, reply.text] for reply in ctx.replies[:-1]])
-    if prompt["name"] == "utter_menu" and ctx.lang in LANGUAGE_OFFERS:
-        other, offer = LANGUAGE_OFFERS[ctx.lang]
-        ctx.replies.append(Reply(ctx.domain.text(offer, other, ctx.channel), response=offer, language=other,
-                                 slow=ctx.replies[-1].slow))
+    # A question asked again from what was kept of it has lost which choice is in which language.
+    asked = ctx.replies[-1]
+    ctx.replies[-1] = replace(asked, choices=tuple(
+        replace(choice, language=choice.payload.removeprefix(_LANGUAGE_PAYLOAD))
+        if choice.payload.startswith(_LANGUAGE_PAYLOAD) else choice for choice in asked.choices))
 
 
 class GoodbyeFlow(Flow):

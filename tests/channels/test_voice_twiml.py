@@ -112,15 +112,18 @@ def test_phone_numbers_are_said_digit_by_digit() -> None:
     assert say("Call 0 1 2 0, 2 7 9, 3 3 8. Open 09:00-17:30.", "Polly.Joanna", "en-US") in english, "hours stay hours"
 
 
-def test_a_reply_in_another_language_is_said_in_its_voice_after_the_menu() -> None:
+def test_a_choice_in_another_language_is_said_in_its_voice() -> None:
     menu = Reply("相談先は1。職員は0。", choices=(Choice("相談先", "intent:ask_where", "1"),
                                                    Choice("職員", "intent:talk_to_human", "0"),
-                                                   Choice("English", "language:en", "8")))
-    twiml = renderer.render(TurnResult([menu, Reply("For English, press 8.", language="en")]))
-    # The 8 is named by the English offer, so no key is read out again; the Gather stays a ja-JP menu.
-    assert twiml.count("<Say") == 3 and "番、" not in twiml
-    assert say("For English, press 8.", "Polly.Joanna", "en-US") in twiml
+                                                   Choice("For English, press 8.", "language:en", "8", "en")))
+    twiml = renderer.render(TurnResult([menu]))
+    # The menu names its own keys, so none is read out again; the English choice says itself in English.
+    assert say("相談先は1。職員は0。") + say("For English, press 8.", "Polly.Joanna", "en-US") + HINT in twiml
+    assert "番、" not in twiml and 'hints="相談先, 職員"' in twiml
     assert 'language="ja-JP" method="POST" numDigits="1"' in twiml
+    # A reply in another language is said in its voice too.
+    aside = renderer.render(TurnResult([Reply("Hello.", language="en"), Reply("どうぞ。")]))
+    assert say("Hello.", "Polly.Joanna", "en-US") + say("どうぞ。") in aside
 
 
 def test_english_speech_gets_romaji_place_names_and_the_gloss_of_a_counter() -> None:

@@ -74,11 +74,12 @@ def test_line_follow_buttons_cancel_and_unfollow(engine: ConversationEngine, db_
 def test_phone_menu_keys_silence_and_cancel(engine: ConversationEngine, db_url: str) -> None:
     caller = Resident(engine, channel="voice", user_id="+81312345678")
     menu = caller.send(event="call_start")
-    # The main menu, then "For English, press 8" in English.
-    assert said(menu) == ["utter_greet", "utter_menu", "utter_offer_english"]
-    assert menu.replies[-1].language == "en"
-    assert [c.digit for c in menu.replies[1].choices] == [*MENU_KEYS, "8"]
-    assert said(caller.send(event="silence")) == ["utter_menu", "utter_offer_english"], "silence repeats the menu"
+    # The main menu, with "For English, press 8" said in English.
+    assert said(menu) == ["utter_greet", "utter_menu"]
+    assert [(c.digit, c.language) for c in menu.replies[1].choices] == [*((key, None) for key in MENU_KEYS), ("8", "en")]
+    silence = caller.send(event="silence")
+    assert said(silence) == ["utter_menu"], "silence repeats the menu"
+    assert silence.replies[0].choices == menu.replies[1].choices
     intro = caller.send("3")
     assert said(intro)[:2] == ["utter_missing_intro", "utter_ask_missing_who"] and intro.replies[0].urgent
     question = said(intro)[-1]

@@ -69,7 +69,7 @@ def test_nine_in_a_form_says_the_numbers_and_the_question_again(engine: Conversa
 def test_a_key_no_menu_offers_is_said_to_be_so(engine: ConversationEngine, db_url: str) -> None:
     caller = _caller(engine)
     turn = _press(caller, "6")
-    assert said(turn) == ["utter_key_not_on_menu", "utter_menu", "utter_offer_english"]
+    assert said(turn) == ["utter_key_not_on_menu", "utter_menu"]
     _press(caller, "2")
     _speak(caller, "新聞がたまっています")
     consent_or_place = said(caller.last)[-1]
@@ -81,7 +81,7 @@ def test_a_task_done_asks_anything_else_and_only_no_ends_the_call(engine: Conver
     cancelled = _speak(caller, "やめます")
     assert said(cancelled)[-1] == "utter_phone_anything_else" and not cancelled.replies[-1].end
     assert [c.digit for c in cancelled.replies[-1].choices] == ["1", "2"]
-    assert said(_press(caller, "1")) == ["utter_menu", "utter_offer_english"], "1: the main menu again"
+    assert said(_press(caller, "1")) == ["utter_menu"], "1: the main menu again"
     _speak(caller, "わかりました")
     bye = _press(caller, "2")
     assert said(bye) == ["utter_goodbye"] and bye.replies[0].end
@@ -108,8 +108,8 @@ def test_chat_channels_keep_their_goodbye(engine: ConversationEngine) -> None:
 
 def test_silence_repeats_twice_then_closes_with_how_to_call_again(engine: ConversationEngine) -> None:
     caller = _caller(engine)
-    assert said(caller.send(event="silence")) == ["utter_menu", "utter_offer_english"]
-    assert said(caller.send(event="silence")) == ["utter_menu", "utter_offer_english"]
+    assert said(caller.send(event="silence")) == ["utter_menu"]
+    assert said(caller.send(event="silence")) == ["utter_menu"]
     closing = caller.send(event="silence")
     assert said(closing) == ["utter_silence_goodbye"] and closing.replies[0].end
 
@@ -117,7 +117,7 @@ def test_silence_repeats_twice_then_closes_with_how_to_call_again(engine: Conver
 def test_an_unsure_menu_choice_is_asked_again_once(engine: ConversationEngine, db_url: str) -> None:
     caller = _caller(engine)
     unsure = _speak(caller, "近所の方が心配", confidence=0.2)
-    assert said(unsure) == ["utter_not_sure_heard", "utter_menu", "utter_offer_english"]
+    assert said(unsure) == ["utter_not_sure_heard", "utter_menu"]
     assert left(db_url, caller).flow is None
     _speak(caller, "近所の方が心配", confidence=0.2)
     assert left(db_url, caller).flow == "report_worry", "once: then the answer is taken"
@@ -130,15 +130,17 @@ def test_an_unsure_menu_choice_is_asked_again_once(engine: ConversationEngine, d
 def test_eight_switches_the_call_to_english_and_back(engine: ConversationEngine) -> None:
     caller = _caller(engine)
     english = _press(caller, "8")
-    assert english.language == "en" and said(english) == ["utter_menu", "utter_offer_japanese"]
-    assert english.replies[-1].language == "ja", "the way back is offered in Japanese"
+    assert english.language == "en" and said(english) == ["utter_menu"]
+    way_back = english.replies[-1].choices[-1]
+    assert (way_back.digit, way_back.language) == ("8", "ja"), "the way back is offered in Japanese"
     assert "press 1" in english.replies[0].text.lower()
     assert _press(caller, "2").language == "en", "a key keeps the call's language"
     _speak(caller, "cancel")
     japanese = _press(caller, "1") if said(caller.last)[-1] == "utter_phone_anything_else" else caller.last
     assert japanese.language == "en"
     back = _press(caller, "8")
-    assert back.language == "ja" and said(back)[-1] == "utter_offer_english"
+    assert back.language == "ja" and back.replies[-1].choices[-1].language == "en"
+    assert _speak(caller, "English please").language == "en", "or named in words"
 
 
 def test_the_start_menu_lists_signing_up_and_pre_registration_on_every_channel(engine: ConversationEngine,
