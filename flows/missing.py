@@ -12,6 +12,13 @@ pre-registered someone (flows/person.py) first picks the person, whose registere
 description then answers "who". With the case comes a *pending* alert
 (routing/alerts.py): nothing reaches cooperators until staff approve it, unless
 ``auto_approve_registered`` lets a pre-registered person's alert go out at once.
+
+The alert's public text is composed from structured fields (alerts/texts.py), read from
+the answers (flows/features.py), never the family's words as such. Right after the case
+exists (the desk has it), :class:`AlertDetailsFlow` asks only the key features those
+answers did not give — sex, height band, build, with choices and 「わからない」 — and
+whether name, condition and photo may go out too (「特徴だけ」 first: anything but a clear
+yes is no); then the conversation follows the case as usual.
 """
 
 from __future__ import annotations

@@ -401,3 +401,21 @@ def test_an_alert_staff_approved_meanwhile_is_not_changed_behind_them(resident: 
     [alert] = _alerts(db_url)
     assert alert.public_fields == {"sex": "female", "age": 78, "clothing": "赤いセーター"}
     assert alert.share_identity is False
+
+
+def test_never_mind_while_choosing_ends_the_questions_not_the_report(resident: Resident, db_url: str) -> None:
+    _reported(resident, "母です。78歳", "赤いセーター")
+    assert said(resident.send("やめてください")) == ["utter_alert_details_noted"]
+    [case] = cases(db_url)
+    assert left(db_url, resident) == Left("case_followup", None, {"case_id": case.id})
+    [alert] = _alerts(db_url)
+    assert alert.status == AlertStatus.pending and alert.share_identity is False
+
+
+def test_stopping_while_choosing_is_told_to_the_desk_not_called_cancelled(resident: Resident, db_url: str) -> None:
+    _reported(resident, "母です。78歳", "赤いセーター")
+    turn = resident.send("もう大丈夫です")
+    assert said(turn) == ["utter_cancel_after_report"]
+    assert [kind for kind, _ in effects(turn)] == ["case_updated"]
+    [alert] = _alerts(db_url)
+    assert alert.status == AlertStatus.pending, "only the family's 'found' ends an alert"
