@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from bot.messages import Choice, EffectKind
 from bot.models import Case, CaseKind
-from flows.base import TurnContext, is_no, is_yes
+from flows.base import PROMPT_SLOT, TurnContext, is_no, is_yes
 from flows.place_question import (
     PLACE_RESPONSES,
     REPORT_PLACE_SLOT,
@@ -30,6 +30,7 @@ from flows.place_question import (
     dont_know_choice,
     forget_slot,
     is_bare_place,
+    low_confidence,
     person_choice,
     pick_by_ward,
     place_from_message,
@@ -114,7 +115,9 @@ SEND = Buttons("send", "utter_choice_send", "cancel", "utter_choice_cancel")
 # What the steps below say, for the response lists of the flows that take them.
 REGISTRATION_RESPONSES = (*CONSENT.responses, *REGISTER.responses, "utter_registration_declined")
 OPTIONAL_RESPONSES = ("utter_choice_none",)
-PHONE_RESPONSES = ("utter_bad_phone",)
+PHONE_RESPONSES = ("utter_bad_phone", "utter_phone_read_back", "utter_ask_callback_phone", *YES_NO.responses)
+# A number read back to the caller, waiting for yes or no: {"phone", "prompt"}.
+PHONE_READ_BACK_SLOT = "_phone_read_back"
 REPORT_PLACE_RESPONSES = ("utter_outside_city", "utter_ask_landmark", "utter_place_unknown_label",
                           "utter_place_town_unknown_label", "utter_unknown_label", "utter_unassigned_desk",
                           *PLACE_RESPONSES)
@@ -186,11 +189,34 @@ def caller_phone(ctx: TurnContext) -> str | None:
     return national_phone(ctx.message.user_id) if ctx.channel == "voice" else None
 
 
-def read_phone(ctx: TurnContext) -> str | None:
-    """The phone number the answer gives; a bad one is refused and the question stays open."""
-    phone = national_phone(ctx.text)
+def read_phone(ctx: TurnContext, *, read_back: bool = False) -> str | None:
+    """The phone number the answer gives; a bad one is refused and the question stays open.
+
+    With ``read_back``, a number said on the phone (or heard with low confidence) is read
+    back digit by digit first (「0 9 0 1 1 1 1 2 2 2 2ですね。よろしければ1、違う場合は2」):
+    None is returned until the answer is yes; no asks the number again.
+    """
+    waiting = ctx.slots.get(PHONE_READ_BACK_SLOT)
+    phone = national_phone(ctx.text) if ctx.text else None
+    if waiting and phone is None:
+        if ctx.answer == YES_NO.yes or is_yes(ctx.answer):
+            forget_slot(ctx, PHONE_READ_BACK_SLOT)
+            return str(waiting["phone"])
+        if ctx.answer == YES_NO.no or is_no(ctx.answer):
+            forget_slot(ctx, PHONE_READ_BACK_SLOT)
+            ctx.ask(waiting["prompt"] or "utter_ask_callback_phone")
+        else:
+            ctx.repeat_prompt()
+        return None
+    forget_slot(ctx, PHONE_READ_BACK_SLOT)  # a new number instead of yes or no
     if phone is None:
         ctx.say("utter_bad_phone")
+        return None
+    if read_back and (ctx.channel == "voice" or low_confidence(ctx)):
+        prompt = (ctx.slots.get(PROMPT_SLOT) or {}).get("name")
+        ctx.set_slot(PHONE_READ_BACK_SLOT, {"phone": phone, "prompt": prompt})
+        ask_yes_no(ctx, "utter_phone_read_back", phone=" ".join(phone) if ctx.channel == "voice" else phone)
+        return None
     return phone
 
 

@@ -182,7 +182,7 @@ class WorryFlow(FormFlow):
         elif step == "callback_phone":
             if national_phone(ctx.text) is None and self._more(ctx):
                 return
-            phone = read_phone(ctx)
+            phone = read_phone(ctx, read_back=True)
             if phone is None:
                 return
             ctx.set_slot("callback_phone", phone)

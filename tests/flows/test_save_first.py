@@ -140,3 +140,22 @@ def test_the_spot_said_with_the_place_is_kept_for_the_desk(engine: ConversationE
     assert (case.town_id, case.counter_id) == ("minami-1-2", "mimamori-minami"), "never 北区 旭町"
     assert case.details["landmark"] == "スーパーの 前 あたり"
     assert not case.details["first_report"].startswith("えーと")
+
+
+def test_a_number_said_on_the_phone_is_read_back_digit_by_digit(engine: ConversationEngine, db_url: str) -> None:
+    """A withheld caller gives a number: read back before it is used, 2 asks it again."""
+    caller = Resident(engine, channel="voice", user_id="anonymous")
+    caller.send(event="call_start")
+    caller.send("うちの 母 が いなく なりました")
+    caller.send("中央区 本町")
+    caller.send("1")
+    caller.send("けさ")
+    assert said(caller.send("茶色い セーター")) == ["utter_ask_callback_phone"]
+    assert said(caller.send("090 1111 2222")) == ["utter_phone_read_back"]
+    assert "0 9 0 1 1 1 1 2 2 2 2" in caller.last.replies[-1].text
+    assert said(caller.send("2", metadata={"input": "dtmf"})) == ["utter_ask_callback_phone"], "no: asked again"
+    caller.send("090 1111 3333")
+    done = caller.send("1", metadata={"input": "dtmf"})
+    assert "utter_missing_created" in said(done)
+    [case] = cases(db_url)
+    assert case.details["callback_phone"] == "09011113333"
