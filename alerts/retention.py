@@ -5,7 +5,9 @@
 ``bot.privacy.purge_expired``) clears everything that describes the person and everything
 the family gave: the alert's description, public fields, photo, last-seen point, town and
 time, its CAP messages' content; the missing case's details (the family's call-back phone
-included) and what its events copied of them; every message the family exchanged with us
+included) and what its events copied of them; the caller's number of a family who
+reported by phone (the contact's id on the phone line), unless another open case or alert
+of theirs still needs it; every message the family exchanged with us
 from the start of the report until the purge — texts and payloads, so a location sent in
 another conversation does not survive — and their conversations' slots; the family's
 links to the alert; the sightings' words, places, photos and finders. The alert's message
@@ -30,6 +32,8 @@ from bot.models import (
     AlertFamily,
     CapMessage,
     Case,
+    CaseStatus,
+    Contact,
     Conversation,
     Message,
     OutboxItem,
@@ -38,7 +42,7 @@ from bot.models import (
     utcnow,
 )
 
-__all__ = ["KEPT_EVENT_DETAILS", "purge_alert", "purge_expired_alerts"]
+__all__ = ["ERASED_PREFIX", "KEPT_EVENT_DETAILS", "purge_alert", "purge_expired_alerts"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,12 @@ KEPT_EVENT_DETAILS = frozenset({
     "alert_id", "sighting_id", "group_id", "case_id", "from", "to", "queued", "stage", "radius_km",
     "pre_registered", "service",
 })
+
+
+# Channels whose user id is a phone number.
+PHONE_CHANNELS = ("voice", "sms")
+# A phone contact's number is replaced by this and the contact's id (unique, and no number).
+ERASED_PREFIX = "erased:"
 
 
 def _statistics(session: Session, alert: Alert) -> dict[str, Any]:
@@ -130,6 +140,25 @@ def _erase_conversations(session: Session, contact_ids: Collection[int], convers
     ).rowcount
 
 
+def _erase_phone_numbers(session: Session, contact_ids: Collection[int], alert: Alert) -> int:
+    """Replace the number of each family contact on the phone line whose number nothing open still needs."""
+    if not contact_ids:
+        return 0
+    erased = 0
+    for contact in session.scalars(select(Contact).where(
+            Contact.id.in_(contact_ids), Contact.channel.in_(PHONE_CHANNELS),
+            ~Contact.channel_user_id.startswith(ERASED_PREFIX))):
+        open_case = select(Case.id).where(Case.reporter_contact_id == contact.id, Case.id != alert.case_id,
+                                          Case.status != CaseStatus.closed)
+        other_alert = select(AlertFamily.id).join(Alert, Alert.id == AlertFamily.alert_id).where(
+            AlertFamily.contact_id == contact.id, Alert.id != alert.id, Alert.purged.is_(False))
+        if session.scalar(select(open_case.exists())) or session.scalar(select(other_alert.exists())):
+            continue
+        contact.channel_user_id = f"{ERASED_PREFIX}{contact.id}"
+        erased += 1
+    return erased
+
+
 def purge_alert(session: Session, alert: Alert, now: datetime | None = None) -> dict[str, int]:
     """Erase the personal data of one alert and what the family gave, keeping anonymous statistics.
 
@@ -162,6 +191,7 @@ def purge_alert(session: Session, alert: Alert, now: datetime | None = None) -> 
         "case events": events,
         "messages": _erase_messages(session, family, conversation_ids, since, now),
         "conversations": _erase_conversations(session, family, conversation_ids, since),
+        "phone numbers": _erase_phone_numbers(session, family, alert),
         "family links": session.execute(delete(AlertFamily).where(AlertFamily.alert_id == alert.id)).rowcount,
         "sightings": session.execute(
             update(Sighting).where(Sighting.alert_id == alert.id, or_(

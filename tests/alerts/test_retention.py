@@ -14,19 +14,21 @@ from sqlalchemy import select
 
 from alerts.cap import cap_messages
 from alerts.lifecycle import approve, create_from_case, found
-from alerts.retention import purge_alert, purge_expired_alerts
+from alerts.retention import ERASED_PREFIX, purge_alert, purge_expired_alerts
 from bot.db import session_scope
 from bot.models import (
     Alert,
     AlertFamily,
     Case,
     CaseEvent,
+    CaseKind,
     Contact,
     Conversation,
     Message,
     MessageDirection,
 )
 from bot.settings import settings
+from routing.cases import open_case
 from tests.alerts.conftest import MORNING, add_cooperator, missing_case
 
 PHONE = "09033334444"
@@ -127,3 +129,26 @@ def test_a_second_purge_rewrites_nothing(db_url: str) -> None:
     with session_scope(db_url) as session:
         again = purge_alert(session, session.get(Alert, ids["alert"]), MORNING + timedelta(days=9))
     assert set(again.values()) == {0}
+
+
+def test_a_family_who_called_loses_their_number_unless_another_open_case_needs_it(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        caller = Contact(channel="voice", channel_user_id="+819033334444")
+        busy = Contact(channel="voice", channel_user_id="+819055556666")
+        session.add_all([caller, busy])
+        session.flush()
+        for contact in (caller, busy):
+            case = missing_case(session)
+            case.reporter_contact_id = contact.id
+            alert = create_from_case(session, case, now=MORNING)
+            found(session, alert, by="tanaka", now=MORNING + timedelta(hours=1))
+        # The second family also reported something else that is still being worked.
+        open_case(session, kind=CaseKind.missing, topic="missing", counter_id="mimamori-chuo", area=None, details={},
+                  reason="test", channel="voice", language="ja", reporter_contact_id=busy.id, callback_consent=True,
+                  now=MORNING)
+        ids = (caller.id, busy.id)
+    with session_scope(db_url) as session:
+        assert purge_expired_alerts(session, MORNING + timedelta(days=settings.missing_retention_days, hours=2)) == 2
+    with session_scope(db_url) as session:
+        assert session.get(Contact, ids[0]).channel_user_id == f"{ERASED_PREFIX}{ids[0]}"
+        assert session.get(Contact, ids[1]).channel_user_id == "+819055556666", "an open case still needs it"
