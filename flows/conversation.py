@@ -36,7 +36,7 @@ from bot.messages import Choice, EffectKind, Reply
 from bot.models import Message, MessageDirection
 from bot.settings import settings
 from flows.ask_where import hotlines_text
-from flows.base import CHOICES_SLOT, PROMPT_SLOT, Flow, TurnContext, intent_button, is_no, is_yes
+from flows.base import PROMPT_SLOT, Flow, TurnContext, intent_button, is_no, is_yes
 from flows.followup import FOLLOWUP, FollowupFlow
 from flows.worry import WorryFlow
 from intents.safety import SafetySignal, safety_matter
@@ -106,9 +106,9 @@ REPEAT_WORDS = re.compile(
 WAIT_WORDS = re.compile(
     rf"\A{_LEAD}(?:ちょっと|ちょっと\s*だけ|少し|すこし|しばらく)?\s*(?:待って|まって|お待ち)\s*(?:ください|下さい|くれ|ね)?"
     rf"(?:\s*(?:メモ|めも)(?:します|する|を取ります|をとります|とります|取ります))?\s*{_POLITE}\s*\Z"
-    rf"|\A{_LEAD}(?:ちょっと\s*)?(?:メモ|めも)\s*(?:します|する|を取ります|をとります|取ります|とります|を取るので|するので)"
+    rf"|\A{_LEAD}(?:ちょっと\s*)?(?:メモ|めも)\s*(?:しますので|しますから|します|する|を取ります|をとります|取ります|とります|を取るので|するので)"
     rf"(?:\s*(?:待って|まって)\s*(?:ください|下さい)?)?{_POLITE}\s*\Z"
-    r"|\A(?:(?:wait|hold on|one moment|just a moment|a moment)(?: please)?(?: i'?m writing (?:it|this) down)?"
+    r"|\A(?:(?:wait(?: a (?:moment|minute|second))?|hold on|one moment|just a moment|a moment)(?: please)?(?: i'?m writing (?:it|this) down)?"
     r"|let me write (?:it|that|this) down)\Z")
 # An explicit goodbye: the only words that end a call (besides a no to 「他にご用件は」).
 GOODBYE_WORDS = re.compile(
@@ -250,7 +250,7 @@ class PhoneLineFlow(Flow):
         if ctx.channel != VOICE or not ctx.text:
             return None
         prompt = ctx.slots.get(PROMPT_SLOT) or {}
-        if any(words.match(ctx.plain) for language, words in _LANGUAGE_WORDS.items() if language != ctx.lang):
+        if any(words.match(ctx.plain) for words in _LANGUAGE_WORDS.values()):
             return "language"
         if ctx.message.metadata.get("input") == "dtmf":
             if ctx.text == REPEAT_KEY:

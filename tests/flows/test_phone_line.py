@@ -5,8 +5,12 @@ turn chose and what the conversation kept, on the real engine and database."""
 
 from __future__ import annotations
 
+import pytest
+
 from bot.engine import ConversationEngine
 from bot.messages import TurnResult
+from flows.conversation import ACKNOWLEDGEMENTS, GOODBYE_WORDS, REPEAT_WORDS, WAIT_WORDS
+from intents.normalize import fold_for_matching
 from tests.bot.conftest import Resident
 from tests.flows.conftest import cases, effects, left, said
 
@@ -154,3 +158,21 @@ def test_the_start_menu_lists_signing_up_and_pre_registration_on_every_channel(e
     _press(caller, "4")
     assert left(db_url, caller).flow == "register_helper"
     assert not cases(db_url)
+
+
+@pytest.mark.parametrize(("words", "kind"), [
+    ("もう一度", "repeat"), ("もう一回 お願いします", "repeat"), ("すみません、もう一度言ってください", "repeat"),
+    ("say that again please", "repeat"), ("ちょっと待って", "wait"), ("ちょっと待ってください、メモします", "wait"),
+    ("メモしますので待ってください", "wait"), ("wait a moment", "wait"), ("さようなら", "goodbye"),
+    ("切ります", "goodbye"), ("もう大丈夫です、ありがとう", "goodbye"), ("goodbye", "goodbye"),
+    ("わかりました", "thanks"), ("そうです", "thanks"), ("結構です", "thanks"), ("ありがとう", "thanks"),
+    ("okay", "thanks"), ("thank you", "thanks"),
+    # The same words inside what a caller tells are none of these.
+    ("もう一度探しに行きます", None), ("待ってたけど来なかった", None), ("ありがとうって言われた", None),
+    ("さようならも言わずに出て行った", None),
+])
+def test_the_phone_words_are_whole_messages(words: str, kind: str | None) -> None:
+    plain = fold_for_matching(words)
+    matched = [name for name, pattern in (("repeat", REPEAT_WORDS), ("wait", WAIT_WORDS), ("goodbye", GOODBYE_WORDS),
+                                          ("thanks", ACKNOWLEDGEMENTS)) if pattern.match(plain)]
+    assert matched == ([kind] if kind else [])
