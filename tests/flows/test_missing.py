@@ -180,7 +180,7 @@ def test_missing_report_of_a_registered_person_makes_a_pending_alert(engine: Con
     family.send("中央区本町")
     family.send("今朝8時ごろ")
     family.send("紺色のジャンパー")
-    assert said(family.send("090-3333-4444"))[:2] == CREATED
+    assert said(family.send("090-3333-4444")) == CREATED, "the registration answered the feature questions"
 
     with session_scope(db_url) as session:
         alert = session.scalars(select(Alert)).one()

@@ -176,3 +176,17 @@ def test_done_after_viewing_a_registration_gets_a_closing_reply(engine: Conversa
     assert said(done) == ["utter_anything_else"] and effects(done) == []
     assert left(db_url, family) == Left(None, None, {})
     assert len(persons(db_url)) == 1, "done keeps the registration"
+
+
+def test_a_new_description_updates_the_alerts_features_and_keeps_the_choices(engine: ConversationEngine,
+                                                                            db_url: str) -> None:
+    family = Resident(engine, channel="line", user_id="U-edit")
+    pre_register(family)
+    family.send(postback="register")
+    [person] = persons(db_url)
+    family.send(postback="intent:register_person")
+    family.send(postback=f"person:{person.id}")
+    assert said(family.send(postback="edit:person_description")) == ["utter_ask_person_description"]
+    family.send("83歳 女性 黒髪に染めています やせ型")
+    [person] = persons(db_url)
+    assert person.features == {"sex": "female", "age": 83, "height": "150_160", "hair": "black", "build": "slim"}
