@@ -185,6 +185,10 @@ def test_missing_report_of_a_registered_person_makes_a_pending_alert(engine: Con
     with session_scope(db_url) as session:
         alert = session.scalars(select(Alert)).one()
         assert alert.status == AlertStatus.pending and alert.person_id == person.id
+        # The registered features (and its sharing consent: no), the day's clothing.
+        assert alert.public_fields == {"sex": "female", "age": 82, "height": "150_160", "hair": "white",
+                                       "clothing": "紺色のジャンパー"}
+        assert alert.share_identity is False
         assert alert.description == "82歳 女性 白髪 杖をつく" and alert.photo_ref == "line-content:photo-1"
         assert alert.clothing == "紺色のジャンパー" and alert.town_id == "chuo-1-1"
         assert alert.last_seen_at == _this_morning_at_8(family.now)
