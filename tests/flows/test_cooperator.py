@@ -16,12 +16,15 @@ from bot.engine import ConversationEngine
 from bot.messages import TurnResult
 from bot.models import Contact, Cooperator, CooperatorEndpoint, Message, MessageDirection
 from bot.settings import settings
+from flows.conversation import MORE_PROMPT
 from tests.bot.conftest import Resident
 from tests.flows.conftest import Left, effects, left, rendered, said
 
 # Inside 中央区 本町's polygon, but not its centroid (34.6975, 135.47).
 NEAR_HONMACHI = {"latitude": 34.7012, "longitude": 135.4763}
 HONMACHI = {"town_id": "chuo-1-1", "label": "中央区 本町"}
+# On the phone, a finished matter is followed by 「ほかにご用件はありますか」.
+ANYTHING_ELSE = MORE_PROMPT
 
 
 def _sign_up(resident: Resident, *place: object, email: str = "なし", sms: str = "なし",
@@ -130,14 +133,14 @@ def test_phone_caller_registers_a_mobile_by_voice_and_stops_by_phone(engine: Con
     assert said(caller.send("090 1111 2222")) == ["utter_ask_quiet_hours"]
     assert left(db_url, caller).slots["helper_sms"] == "+819011112222"
     assert said(caller.send("1")) == ["utter_helper_confirm"]
-    assert said(caller.send("1")) == ["utter_helper_registered"]
+    assert said(caller.send("1")) == ["utter_helper_registered", ANYTHING_ELSE]
     [cooperator] = _cooperators(db_url)
     assert (cooperator.town_id, [(e.channel, e.address) for e in cooperator.endpoints]) == (
         "kita-2-2", [("sms", "+819011112222")])
 
     caller.send(event="call_start")
     assert said(caller.send("配信を停止して")) == ["utter_unsubscribe_confirm"], "the caller's number is the SMS endpoint"
-    assert said(caller.send("1")) == ["utter_unsubscribed"], "1 = yes"
+    assert said(caller.send("1")) == ["utter_unsubscribed", ANYTHING_ELSE], "1 = yes"
     assert not _cooperators(db_url)[0].active
 
 
@@ -148,7 +151,7 @@ def test_a_caller_stops_an_sms_number_kept_in_national_form(engine: Conversation
     caller = Resident(engine, channel="voice", user_id="+819011112222")
     caller.send(event="call_start")
     assert said(caller.send("配信を停止して")) == ["utter_unsubscribe_confirm"], "Twilio's E.164 is the same number"
-    assert said(caller.send("はい")) == ["utter_unsubscribed"]
+    assert said(caller.send("はい")) == ["utter_unsubscribed", ANYTHING_ELSE]
     [cooperator] = _cooperators(db_url)
     assert not cooperator.active and [(e.channel, e.address, e.active) for e in cooperator.endpoints] == [
         ("sms", "090-1111-2222", False)]
@@ -160,7 +163,7 @@ def test_another_number_ending_alike_is_not_the_caller(engine: ConversationEngin
                             latitude=34.7, longitude=135.5, quiet_hours=None, language="ja")
     caller = Resident(engine, channel="voice", user_id="+819011112222")
     caller.send(event="call_start")
-    assert said(caller.send("配信を停止して")) == ["utter_unsubscribe_not_registered"]
+    assert said(caller.send("配信を停止して")) == ["utter_unsubscribe_not_registered", ANYTHING_ELSE]
     assert _cooperators(db_url)[0].active
 
 
