@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy.orm import Session
 
 from alerts.lifecycle import create_from_case
 from alerts.texts import (
@@ -36,7 +37,7 @@ def domain() -> Domain:
     return load_domain()
 
 
-def _alert(session, *, share: bool = False, photo: str | None = "telegram:photo:AgAD-face") -> Alert:  # type: ignore[no-untyped-def]
+def _alert(session: Session, *, share: bool = False, photo: str | None = "telegram:photo:AgAD-face") -> Alert:
     case = missing_case(session)
     case.details = {**case.details, **FAMILY_WORDS}
     alert = create_from_case(session, case, last_seen_at=NIGHT)
