@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from alerts.texts import compose_alert
 from bot.db import session_scope
+from bot.domain import load_domain
 from bot.engine import ConversationEngine
 from bot.messages import TurnResult
 from bot.models import Alert, AlertStatus, CaseKind, OutboxItem
@@ -423,3 +425,21 @@ def test_stopping_while_choosing_is_told_to_the_desk_not_called_cancelled(reside
     assert [kind for kind, _ in effects(turn)] == ["case_updated"]
     [alert] = _alerts(db_url)
     assert alert.status == AlertStatus.pending, "only the family's 'found' ends an alert"
+
+
+def test_a_night_report_gives_the_alert_the_absolute_time_of_that_night(resident: Resident, db_url: str) -> None:
+    # Issue 17, failure 6: 「夜中の3時ごろ」 reported at 04:40 went out as words, with no date.
+    resident.now = datetime(2026, 11, 30, 4, 40, tzinfo=settings.tz)
+    resident.send(postback="intent:report_missing")
+    resident.send("母です。78歳")
+    resident.send("中央区本町")
+    resident.send("夜中の3時ごろ")
+    resident.send("紺色のジャンパー")
+    resident.send("090-3333-4444")
+    domain = load_domain()
+    with session_scope(db_url) as session:
+        alert = session.scalars(select(Alert)).one()
+        assert alert.last_seen_at == datetime(2026, 11, 30, 3, 0, tzinfo=settings.tz)
+        text = compose_alert(domain, alert, "alert", "ja").text
+    assert domain.text("utter_alert_line_time", "ja", value="11月30日 午前3時ごろ") in text
+    assert "夜中の3時ごろ" not in text
