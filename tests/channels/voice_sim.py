@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -531,7 +532,9 @@ def _next_caller_step(steps: list[Step], prompt: str | None = None, *, one_key: 
     while steps:
         step = steps.pop(0)
         if isinstance(step, ReadBack):
-            if prompt is not None and step.needle in prompt and (one_key or step.any_prompt):
+            # Spaces aside: a number is read back digit by digit (「0 9 0 5 5 5 5…」).
+            if prompt is not None and re.sub(r"\s", "", step.needle) in re.sub(r"\s", "", prompt) \
+                    and (one_key or step.any_prompt):
                 return step.answer
             continue
         if not isinstance(step, DialOutcome):
