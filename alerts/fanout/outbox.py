@@ -60,7 +60,6 @@ from alerts.fanout.enqueue import queue_notices
 from alerts.fanout.items import (
     ALERT_KINDS,
     WITHDRAW_KIND,
-    NOTICE_KINDS,
     RECONFIRM_KIND,
     Batch,
     Item,
@@ -218,9 +217,9 @@ def _screen(session: Session, batch: Batch, ids: list[int], now: datetime, confi
     unsubscribed, quiet, moved = [], [], []
     for (row_id, alert_id, cooperator_id, kind, address, distance, fails, language, active, qs, qe, night,
          reachable) in rows:
-        # A missing person is searched for at night too: quiet hours hold only the other
-        # messages, or everything for a cooperator who explicitly opted out of night alerts.
-        held_at_night = kind not in ALERT_KINDS + NOTICE_KINDS or not night
+        # A missing person is searched for at night too: quiet hours hold only the yearly
+        # re-confirmation request, or everything for a cooperator who opted out of night alerts.
+        held_at_night = kind == RECONFIRM_KIND or not night
         if cooperator_id is None:
             batch.items.append(Item(row_id, alert_id, cooperator_id, kind, address, distance, fails, language))
         elif not active:

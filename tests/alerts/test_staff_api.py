@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from bot.db import session_scope
-from bot.models import Alert, AlertFamily, AlertStatus, Contact, OutboxItem, RegisteredPerson, Sighting, StaffUser
+from bot.models import Alert, AlertFamily, AlertStatus, Contact, OutboxItem, RegisteredPerson, StaffUser
 from bot.settings import settings
 from bot.staff_api import create_staff_user, hash_token, router
 from alerts.cap import CAP_NAMESPACE
