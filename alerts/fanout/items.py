@@ -48,7 +48,7 @@ RECONFIRM_KIND = "reconfirm"
 
 WITHDRAW_KIND = "withdraw"
 """After found or cancelled: delete the alert's messages where the platform allows it
-(Telegram ``deleteMessage``), else follow them with the closing notice."""
+(Telegram ``deleteMessage``); the closing notice is a row of its own."""
 
 FORWARD_TARGETS = ("family", "police")
 """Whom the desk may forward a sighting to: the alert's family (their chat) or the police (e-mail)."""

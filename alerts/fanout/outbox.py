@@ -35,8 +35,8 @@ back-off of ``bot.workqueue``:
 * **Failed.** :func:`failed_rows` lists the rows that exhausted their attempts (staff
   API, ``tsunagu deliver --failed``); :func:`retry_failed` queues them again.
 * **Withdraw.** :func:`enqueue_withdrawals`, once an alert is found or cancelled:
-  a ``withdraw`` row per cooperator reached on Telegram (its messages are deleted);
-  the others are sure to get the closing notice.
+  everyone it reached gets the closing notice, and a cooperator reached on Telegram a
+  ``withdraw`` row too, which deletes the alert's messages from the chat.
 
 A ``found`` or ``cancelled`` notice goes only to cooperators whose alert was sent:
 rows still in flight when staff end an alert get theirs when they are recorded. A
@@ -89,7 +89,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _OUTBOX = cast(Table, OutboxItem.__table__)
-# Channels whose messages a withdraw deletes; elsewhere the closing notice follows them.
+# Channels whose messages a withdraw deletes (the closing notice goes to every channel).
 DELETABLE_CHANNELS = ("telegram",)
 
 
@@ -402,7 +402,6 @@ def _follow_ended_alerts(session: Session, delivered: list[Item], now: datetime)
     ).all())
     for alert_id, status in ended.items():
         cooperators = [item.cooperator_id for item in delivered if item.alert_id == alert_id]
-        queue_notices(session, alert_id, status.value, cooperator_ids=cooperators, now=now)
         enqueue_withdrawals(session, alert_id, cooperator_ids=cooperators, now=now)
 
 
@@ -423,12 +422,12 @@ def enqueue_withdrawals(
 ) -> int:
     """Withdraw a found or cancelled alert's messages from the cooperators who were sent them.
 
-    Where the platform lets a bot delete its messages (Telegram ``deleteMessage``, by
-    the message ids stored when they were sent), a ``withdraw`` row deletes them; where
-    it does not (LINE has no deletion of pushed messages; e-mail, SMS), the cooperator
-    is sure to get the closing notice saying the search has ended (queued here unless
-    it already is). Runs in the caller's transaction; kick the senders after committing.
-    Running it again adds nothing.
+    Everyone the alert reached gets the closing notice saying the search has ended
+    (queued here unless it already is: LINE has no deletion of pushed messages, e-mail
+    and SMS none at all). Where the platform lets a bot delete its messages (Telegram
+    ``deleteMessage``, by the message ids stored when they were sent), a ``withdraw``
+    row deletes them as well. Runs in the caller's transaction; kick the senders after
+    committing. Running it again adds nothing.
 
     Args:
         session: the caller's session.
@@ -451,13 +450,11 @@ def enqueue_withdrawals(
         select(OutboxItem.cooperator_id, OutboxItem.channel)
         .where(OutboxItem.alert_id == alert_id, OutboxItem.kind.in_(ALERT_KINDS), OutboxItem.state == OutboxState.sent)
     ) if wanted is None or cooperator_id in wanted}
+    everyone = {cooperator_id for cooperator_id, _ in reached}
     deletable = {cooperator_id for cooperator_id, channel in reached if channel in DELETABLE_CHANNELS}
-    others = {cooperator_id for cooperator_id, _ in reached} - deletable
-    added = 0
+    added = queue_notices(session, alert_id, status.value, cooperator_ids=everyone, now=now) if everyone else 0
     if deletable:
         added += queue_notices(session, alert_id, WITHDRAW_KIND, cooperator_ids=deletable, now=now)
-    if others:
-        added += queue_notices(session, alert_id, status.value, cooperator_ids=others, now=now)
     return added
 
 

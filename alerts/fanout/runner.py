@@ -30,7 +30,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.fanout.items import WITHDRAW_KIND, Batch, Item, Outcome, Status, configured_channels
@@ -41,7 +40,7 @@ from bot import workqueue
 from bot.workqueue import Heartbeat
 from bot.db import session_factory
 from bot.domain import load_domain
-from bot.models import Alert, utcnow
+from bot.models import utcnow
 from bot.settings import Settings, settings
 from channels.ratelimit import RedisRateLimiter
 
@@ -78,9 +77,6 @@ class _Texts:
 
     def _render(self, alert_id: int | None, kind: str, language: str) -> AlertMessage:
         with self._sessions() as session:
-            if kind == WITHDRAW_KIND:
-                # Where a message cannot be deleted, the closing notice says the search has ended.
-                kind = session.scalar(select(Alert.status).where(Alert.id == alert_id)).value
             return render_outbox_message(session, load_domain(self._config.domain_path), alert_id, kind, language)
 
 
@@ -182,12 +178,12 @@ class ChannelWorker:
         try:
             for (alert_id, kind, language), items in batch.groups().items():
                 try:
-                    message = await self._texts.get(alert_id, kind, language)
                     if kind == WITHDRAW_KIND:
                         sent = await asyncio.to_thread(self._message_ids, items)
-                        await self.sender.withdraw(items, sent, message.text, language, report)
+                        await self.sender.withdraw(items, sent, report)
                     else:
-                        await self.sender.send(items, message, language, report)
+                        await self.sender.send(items, await self._texts.get(alert_id, kind, language), language,
+                                               report)
                 except LeaseLost:
                     log.warning("%s: the batch was taken back by another worker; stopped sending it", self.channel)
                     break

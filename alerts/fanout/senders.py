@@ -18,8 +18,9 @@ a crash before its outcome was recorded is sent again. So these senders send one
 message at a time and report each outcome at once (the worker records it before the
 next send): at most one duplicate per killed worker and channel (docs/reliability.md).
 
-:meth:`Sender.withdraw` takes an ended alert back: Telegram deletes the messages
-(``deleteMessage``); a platform that cannot sends the closing notice instead.
+:meth:`Sender.withdraw` takes an ended alert back where the platform allows it: Telegram
+deletes the messages (``deleteMessage``); the closing notice, queued for everyone the alert
+reached, says the rest.
 """
 
 from __future__ import annotations
@@ -139,23 +140,20 @@ class Sender(ABC):
         await self._open_once()
         await self._send(items, text if isinstance(text, AlertMessage) else AlertMessage(text), language, report)
 
-    async def withdraw(
-        self, items: Sequence[Item], message_ids: Mapping[int, Sequence[str]], notice: str, language: str,
-        report: Report,
-    ) -> None:
-        """Take an ended alert back from each item's cooperator.
+    async def withdraw(self, items: Sequence[Item], message_ids: Mapping[int, Sequence[str]], report: Report) -> None:
+        """Delete an ended alert's messages from each item's chat, where the platform allows it.
 
-        A platform that cannot delete a bot's messages sends ``notice`` (the search has
-        ended) instead; :class:`TelegramSender` deletes them.
+        By default nothing can be deleted (a LINE push, an e-mail, an SMS; a withdraw row
+        lands here when its Telegram chat was gone and it moved to another endpoint): the
+        row is done, and the closing notice says that the search has ended.
 
         Args:
             items: ``withdraw`` rows of this channel.
             message_ids: per row, the platform ids of the alert messages its cooperator was sent.
-            notice: the closing notice, for platforms that cannot delete.
-            language: the cooperators' language.
             report: awaited once per item.
         """
-        await self.send(items, notice, language, report)
+        for item in items:
+            await report(item, Outcome(Status.sent, f"{self.channel}: nothing can be deleted"))
 
     async def close(self) -> None:
         """Release the connections, if any were opened."""
@@ -324,7 +322,7 @@ class TelegramSender(Sender):
 
     The ``message_id`` of each message sent is kept, so that :meth:`withdraw` can delete
     it once the alert ends (``deleteMessage``; a bot may delete its messages for 48 hours:
-    after that, or when a message is already gone, the closing notice is sent instead).
+    a message older than that, or deleted already, is left to the closing notice).
     """
 
     channel = "telegram"
@@ -342,26 +340,21 @@ class TelegramSender(Sender):
     async def _close(self) -> None:
         await self._bot.shutdown()
 
-    async def withdraw(
-        self, items: Sequence[Item], message_ids: Mapping[int, Sequence[str]], notice: str, language: str,
-        report: Report,
-    ) -> None:
+    async def withdraw(self, items: Sequence[Item], message_ids: Mapping[int, Sequence[str]], report: Report) -> None:
         await self._open_once()
         for item in items:
-            await report(item, await self._delete(item, message_ids.get(item.id, ()), notice, language))
+            await report(item, await self._delete(item, message_ids.get(item.id, ())))
 
-    async def _delete(self, item: Item, message_ids: Sequence[str], notice: str, language: str) -> Outcome:
-        if not message_ids:
-            return await self._send_one(item, AlertMessage(notice), language)
+    async def _delete(self, item: Item, message_ids: Sequence[str]) -> Outcome:
+        left = 0
         for message_id in message_ids:
             try:
                 await self._bot.delete_message(chat_id=item.address, message_id=int(message_id))
             except BadRequest:
-                # Too old to delete (48 hours) or deleted already: say that the search has ended.
-                return await self._send_one(item, AlertMessage(notice), language)
+                left += 1  # older than 48 hours, or deleted already: the closing notice says the rest
             except TelegramError as exc:
                 return self._failure(exc)
-        return SENT
+        return Outcome(Status.sent, f"Telegram: {left} message(s) could not be deleted") if left else SENT
 
     async def _send_one(self, item: Item, message: AlertMessage, language: str) -> Outcome:
         rendered = TelegramOutput.render(Reply(message.text, choices=message.choices), language)
