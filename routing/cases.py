@@ -408,7 +408,7 @@ def save_draft(
     draft.details = {**details, INCOMPLETE: INCOMPLETE_NOTE}
     draft.last_report_at = now
     session.flush()
-    queued = urgent and bool(draft.counter_id) and not _delivered(draft)
+    queued = urgent and bool(draft.counter_id) and not _delivered(session, draft)
     if queued:
         event = CaseEvent(case_id=draft.id, kind="created", actor=channel, created_at=now,
                           details={"reason": reason, INCOMPLETE: True})
@@ -434,9 +434,10 @@ def _place(case: Case, area: AreaResolution | None) -> None:
         case.ward = area.ward_code
 
 
-def _delivered(case: Case) -> bool:
+def _delivered(session: Session, case: Case) -> bool:
     """Whether the case's creation was queued for its counter already (an urgent draft's is)."""
-    return any(event.kind == "created" for event in case.events)
+    query = select(CaseEvent.id).where(CaseEvent.case_id == case.id, CaseEvent.kind == "created").limit(1)
+    return case.id is not None and session.scalar(query) is not None
 
 
 def open_case(
@@ -502,7 +503,7 @@ def open_case(
         draft = None  # already complete (or staff closed it): this report is a case of its own
     if kind == CaseKind.worry and household is not None:
         existing, related = _nearby_cases(session, household, now, exclude=draft)
-        if existing is not None and draft is not None and not _delivered(draft):
+        if existing is not None and draft is not None and not _delivered(session, draft):
             # The same household's open case takes this report; its draft was never sent.
             session.delete(draft)
             session.flush()
@@ -578,7 +579,7 @@ def _complete(session: Session, draft: Case, *, counter_id: str, area: AreaResol
     draft.reporter_contact_id = reporter_contact_id if callback_consent else None
     draft.callback_consent = callback_consent
     draft.last_report_at = now
-    delivered = _delivered(draft)
+    delivered = _delivered(session, draft)
     event = CaseEvent(case_id=draft.id, kind="report_completed" if delivered else "created", actor=channel,
                       created_at=now, details={"details": details} if delivered else {"reason": reason})
     session.add(event)
