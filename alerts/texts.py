@@ -87,17 +87,18 @@ CHOICE_VALUES: dict[str, tuple[str, ...]] = {
 }
 """Enumerated fields and their values (hair may also be the family's words)."""
 
-PUBLIC_FIELDS = ("sex", "age", "height", "build", "hair", "clothing", "footwear", "belongings", "landmark")
-"""Fields a public alert text is composed from (``age`` is a number, shown as a band)."""
+PUBLIC_FIELDS = ("sex", "age", "height", "build", "hair", "clothing", "footwear", "belongings", "marks", "landmark")
+"""Fields a public alert text is composed from (``age`` is a number, shown as a band;
+``marks`` — other features searchers can see, 「腰が曲がっている」 — is written by the desk)."""
 IDENTITY_FIELDS = ("name", "name_kana", "diagnosis")
 """Fields shown to cooperators only with the family's consent (``share_identity``)."""
 
 # The description line, in this order: who they look like.
 _LOOKS = ("sex", "age", "height", "build", "hair")
 # Fields of free words, kept as the family gave them (in English texts with a note).
-_FREE = ("hair", "clothing", "footwear", "belongings", "landmark", "name", "name_kana", "diagnosis")
+_FREE = ("hair", "clothing", "footwear", "belongings", "marks", "landmark", "name", "name_kana", "diagnosis")
 # Lines of the text after the description, each shown only when its field is known.
-_OPTIONAL_LINES = ("footwear", "belongings")
+_OPTIONAL_LINES = ("footwear", "belongings", "marks")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 # The prefix of the 「見かけた」 button's payload: flows.sighting starts on it.
 SIGHTING_BUTTON_PREFIX = "sighting:"
@@ -105,7 +106,7 @@ SIGHTING_BUTTON_PREFIX = "sighting:"
 _FEATURE_RESPONSES = tuple(f"utter_feature_{field}_{value}" for field, values in CHOICE_VALUES.items()
                            for value in values)
 _LINE_RESPONSES = tuple(f"utter_alert_line_{line}" for line in (
-    "description", "name", "diagnosis", "clothing", "footwear", "belongings", "place", "time"))
+    "description", "name", "diagnosis", "clothing", "footwear", "belongings", "marks", "place", "time"))
 
 RESPONSES: tuple[str, ...] = (
     *KIND_RESPONSES.values(), "utter_unknown_label", "utter_choice_saw_them", "utter_alert_place_landmark",

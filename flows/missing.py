@@ -60,8 +60,10 @@ from flows.steps import (
     OPTIONAL_RESPONSES,
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
+    YES_NO,
     answered_none,
     ask_optional,
+    ask_yes_no,
     caller_phone,
     discard_report_draft,
     is_bare_key,
@@ -71,6 +73,7 @@ from flows.steps import (
     report_counter,
     report_draft,
     save_report_draft,
+    yes_or_no,
 )
 from flows.when import When, read_when
 from intents.exits import is_soft_cancel
@@ -88,6 +91,8 @@ QUESTIONS = {
 }
 
 
+# The step (and, once yes, the slot) of the phone's read-back of the description.
+DESCRIPTION_READ_BACK = "description_read_back"
 # Set while "who" is only a family word from the first message (「父が帰ってこない」).
 APPEARANCE_UNTOLD = "appearance_untold"
 
@@ -116,6 +121,8 @@ class MissingFlow(FormFlow):
         "utter_missing_alert_pending",
         "utter_missing_alert_sent",
         "utter_detail_noted",
+        "utter_description_read_back",
+        *YES_NO.responses,
         *PHONE_RESPONSES,
         *REPORT_PLACE_RESPONSES,
     )
@@ -162,6 +169,9 @@ class MissingFlow(FormFlow):
 
     def resume(self, ctx: TurnContext) -> None:
         step = ctx.step
+        if step == DESCRIPTION_READ_BACK:
+            self._description_checked(ctx)
+            return
         if step == "registered_person":
             self._pick_person(ctx)
         elif step == "last_seen_where":
@@ -222,8 +232,28 @@ class MissingFlow(FormFlow):
         caller = caller_phone(ctx)
         if caller and "callback_phone" not in ctx.slots:
             ctx.set_slot("callback_phone", caller)
-        if not self.ask_next(ctx):
-            self._create_case(ctx)
+        if self.ask_next(ctx):
+            return
+        if ctx.channel == "voice" and not ctx.slots.get(DESCRIPTION_READ_BACK):
+            # On the phone the description searchers will use is read back first.
+            ctx.set_step(DESCRIPTION_READ_BACK)
+            ask_yes_no(ctx, "utter_description_read_back", who=ctx.slots["missing_who"],
+                       clothing=ctx.slots["clothing"])
+            return
+        self._create_case(ctx)
+
+    def _description_checked(self, ctx: TurnContext) -> None:
+        """Yes: the report goes on. No: the description is asked again, appearance and clothing."""
+        answer = yes_or_no(ctx)
+        if answer is None:
+            ctx.repeat_prompt()
+            return
+        if answer:
+            ctx.set_slot(DESCRIPTION_READ_BACK, True)
+        else:
+            del ctx.slots["clothing"]
+            ctx.set_slot(APPEARANCE_UNTOLD, True)
+        self._next(ctx)
 
     def ask_slot(self, ctx: TurnContext, slot: str, question: str) -> None:
         if slot == "last_seen_where":
@@ -330,7 +360,8 @@ def _set_public_fields(ctx: TurnContext, alert: Alert, person: RegisteredPerson 
 # --------------------------------------------------------------------------- after the report
 
 DETAILS_FLOW = "missing_alert_details"
-# The questions still to ask, in order: a key feature (sex, height, build), "share", "name".
+# The questions still to ask, in order: a key feature (sex, height, build), "share", then
+# with consent "name" and "photo".
 _ASKING = "asking"
 
 
@@ -364,6 +395,8 @@ def _ask_next(ctx: TurnContext, asking: list[str]) -> None:
         ask_share(ctx)
     elif asking[0] == "name":
         ask_optional(ctx, "utter_ask_public_name")
+    elif asking[0] == "photo":
+        ask_optional(ctx, "utter_ask_alert_photo")
     else:
         ask_feature(ctx, asking[0])
 
@@ -374,6 +407,7 @@ class AlertDetailsFlow(Flow):
 
     name = DETAILS_FLOW
     responses = ("utter_alert_details_intro", "utter_alert_details_noted", "utter_case_details_added",
+                 "utter_ask_alert_photo",
                  *FEATURE_RESPONSES, *SHARE_RESPONSES, *OPTIONAL_RESPONSES)
 
     def start(self, ctx: TurnContext) -> None:
@@ -403,11 +437,16 @@ class AlertDetailsFlow(Flow):
             share = read_share(ctx)
             if editable:
                 alert.share_identity = share
-            if share and editable and "name" not in alert.public_fields:
-                asking.append("name")
+            if share and editable:
+                # What consent lets out and the report did not give yet: the name, a photo.
+                asking.extend(item for item, missing in (("name", "name" not in alert.public_fields),
+                                                         ("photo", alert.photo_ref is None)) if missing)
         elif step == "name":
             if not answered_none(ctx) and editable:
                 alert.public_fields = clean_fields({**alert.public_fields, **read_name(ctx.text)})
+        elif step == "photo":
+            if ctx.message.media_ref and editable:
+                alert.photo_ref = ctx.message.media_ref
         else:
             told = read_answer(ctx, step)
             if told and editable:

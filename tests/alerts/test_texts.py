@@ -86,6 +86,10 @@ def test_never_the_familys_words_town_and_landmark_absolute_time(db_url: str, do
         assert domain.text("utter_alert_line_description", "ja", value=describe(domain, FIELDS, "ja")) in text
         for field in ("footwear", "belongings"):
             assert domain.text(f"utter_alert_line_{field}", "ja", value=FIELDS[field]) in text
+        marks = domain.text("utter_alert_line_marks", "ja", value="腰が曲がっている")
+        assert marks not in text, "a line only for what is known"
+        alert.public_fields = clean_fields({**alert.public_fields, "marks": "腰が曲がっている"})
+        assert marks in compose_alert(domain, alert, "alert", "ja").text, "written by the desk"
 
 
 def test_every_version_says_whom_to_call_with_the_case_number_and_not_to_hold_them_back(

@@ -129,7 +129,8 @@ def test_phone_keypad_and_speech_use_the_callers_number(engine: ConversationEngi
     assert said(caller.send("みなみく すみよしちょう")) == ["utter_place_read_back"], "a place is read back on the phone"
     assert said(caller.send("1")) == ["utter_ask_last_seen_when"]
     assert said(caller.send("ひるごろ")) == ["utter_ask_clothing"]
-    assert said(caller.send("ちゃいろの ぼうし"))[:2] == CREATED, "no phone question on the phone"
+    assert said(caller.send("ちゃいろの ぼうし")) == ["utter_description_read_back"], "no phone question on the phone"
+    assert said(caller.send("1"))[:2] == CREATED, "the description read back, then the case"
     [case] = cases(db_url)
     [alert] = _alerts(db_url)
     assert (case.counter_id, case.channel, case.details["callback_phone"]) == ("mimamori-minami", "voice",
@@ -372,12 +373,22 @@ def test_consent_to_share_asks_the_name_and_the_alert_shows_it(resident: Residen
     done = _reported(resident, "父です。80歳、白髪でやせ型、170cmくらい。アルツハイマー型認知症です", "茶色の帽子、杖をついています")
     assert said(done) == [*CREATED, "utter_ask_share_identity"], "nothing left to choose: only the consent"
     assert said(resident.send(postback="share:yes")) == ["utter_ask_public_name"]
-    assert said(resident.send("山田太郎（やまだたろう）")) == ["utter_alert_details_noted"]
+    assert said(resident.send("山田太郎（やまだたろう）")) == ["utter_ask_alert_photo"], "no photo registered: asked"
+    assert said(resident.send(media_ref="telegram:photo:AgAD-dad")) == ["utter_alert_details_noted"]
     [alert] = _alerts(db_url)
-    assert alert.share_identity is True
+    assert alert.share_identity is True and alert.photo_ref == "telegram:photo:AgAD-dad"
     assert alert.public_fields == {"sex": "male", "age": 80, "height": "170_180", "build": "slim", "hair": "white",
                                    "clothing": "茶色の帽子", "belongings": "杖", "name": "山田太郎",
                                    "name_kana": "やまだたろう", "diagnosis": "アルツハイマー型認知症"}
+
+
+def test_no_photo_to_give_is_a_skip(resident: Resident, db_url: str) -> None:
+    _reported(resident, "父です。80歳、白髪でやせ型、170cmくらい", "茶色の帽子")
+    resident.send(postback="share:yes")
+    resident.send(postback="none")
+    assert said(resident.send("写真はありません")) == ["utter_alert_details_noted"]
+    [alert] = _alerts(db_url)
+    assert alert.share_identity is True and alert.photo_ref is None and "name" not in alert.public_fields
 
 
 def test_something_remembered_instead_of_a_choice_goes_to_the_case(resident: Resident, db_url: str) -> None:
