@@ -136,10 +136,15 @@ def place_readings(towns: Sequence[tuple[str, str, str, str]]) -> dict[str, str]
 _GLOSSED = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff々ー・]+\s*[(（]([^)）]*[A-Za-z][^)）]*)[)）]")
 
 
+# A Japanese word in brackets after its English ("the area's watch team (見守り相談室)"): for the eye only.
+_JAPANESE_ASIDE = re.compile(r"\s*[(（][\u3040-\u30ff\u4e00-\u9fff々ー・\s]+[)）]")
+
+
 def english_speakable(text: str, readings: Mapping[str, str]) -> str:
-    """``text`` as an English voice can say it: a glossed Japanese name is its gloss, the
-    city's ward and town names their romaji (longest first: 南区 before 南)."""
-    text = _GLOSSED.sub(lambda match: match.group(1), text)
+    """``text`` as an English voice can say it: a glossed Japanese name is its gloss, a
+    Japanese aside in brackets is left out, the city's ward and town names are their romaji
+    (longest first: 南区 before 南)."""
+    text = _JAPANESE_ASIDE.sub("", _GLOSSED.sub(lambda match: match.group(1), text))
     for name in sorted(readings, key=len, reverse=True):
         if name in text:
             text = text.replace(name, f" {readings[name]} ")

@@ -109,6 +109,10 @@ class HandoffFlow(Flow):
                  "utter_goodbye", *(title for _, title in _AFTER_DIAL_CHOICES),
                  *PHONE_RESPONSES, *PLACE_RESPONSES)
 
+    def claims(self, ctx: TurnContext) -> bool:
+        # A speech recogniser puts spaces between words (「職員の 方と 話したい」): read without them too.
+        return super().claims(ctx) or bool(ctx.plain) and ASKING_FOR_A_PERSON.search(ctx.plain.replace(" ", "")) is not None
+
     def start(self, ctx: TurnContext) -> None:
         # The counter the resident was just talking about, or the ward their message names;
         # otherwise the ward's 総合相談窓口, which takes any matter ("断らない相談支援").

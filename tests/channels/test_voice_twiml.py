@@ -134,6 +134,8 @@ def test_english_speech_gets_romaji_place_names_and_the_gloss_of_a_counter() -> 
                                           "for 南区 朝日町.")], language="en"))
     assert say("The right place is Minami-ku watch-over office, for Minami-ku Asahicho.", "Polly.Joanna",
                "en-US") in twiml
+    aside = city.render(TurnResult([Reply("I will pass this to the area's watch team (見守り相談室).")], language="en"))
+    assert say("I will pass this to the area's watch team.", "Polly.Joanna", "en-US") in aside
 
 
 def test_no_replies_listen_again_so_silence_repeats_the_prompt() -> None:

@@ -176,3 +176,10 @@ def test_the_phone_words_are_whole_messages(words: str, kind: str | None) -> Non
     matched = [name for name, pattern in (("repeat", REPEAT_WORDS), ("wait", WAIT_WORDS), ("goodbye", GOODBYE_WORDS),
                                           ("thanks", ACKNOWLEDGEMENTS)) if pattern.match(plain)]
     assert matched == ([kind] if kind else [])
+
+
+def test_a_person_asked_for_with_the_recognisers_spaces_mid_report(engine: ConversationEngine, db_url: str) -> None:
+    caller = _caller(engine)
+    _press(caller, "2")
+    _speak(caller, "職員の 方と 話したい")
+    assert left(db_url, caller).flow == "talk_to_human"
