@@ -406,6 +406,8 @@ class AlertDetailsFlow(Flow):
     :func:`ask_alert_details`); entered only from there."""
 
     name = DETAILS_FLOW
+    # The report is made: a family that comes back much later has lost nothing.
+    asks_on_timeout = False
     responses = ("utter_alert_details_intro", "utter_alert_details_noted", "utter_case_details_added",
                  "utter_ask_alert_photo",
                  *FEATURE_RESPONSES, *SHARE_RESPONSES, *OPTIONAL_RESPONSES)
