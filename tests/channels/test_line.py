@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from bot.db import session_scope
 from bot.domain import load_domain
-from bot.models import Contact, Message, MessageDirection
+from bot.models import Contact, Delivery, Message, MessageDirection
+from routing.cases import INCOMPLETE
 from tests.channels.conftest import LINE_SECRET, cases, channel_settings, drain, open_client, stored
 from tests.fakes.line import FakeLineAPI, LineEvents, sign
 
@@ -52,6 +53,11 @@ class LineUser:
         return await self.send(self.events.text(self.user_id, text))
 
 
+def deliveries(database_url: str) -> list[int]:
+    with session_scope(database_url) as session:
+        return list(session.scalars(select(Delivery.id)))
+
+
 def texts(messages: list[dict[str, Any]]) -> str:
     return "\n".join(message["text"] for message in messages)
 
@@ -83,7 +89,9 @@ async def test_worry_report_with_location_and_buttons_creates_a_case(
     assert no["type"] == "postback"
     confirm = await user.send(line_events.postback(user.user_id, no["data"]))
     assert "南区見守り相談室" in texts(confirm)
-    assert not cases(engine_db), "nothing is sent before the resident confirms"
+    # The report is saved from its first answer (a draft), but not delivered before the resident confirms.
+    assert [INCOMPLETE in case.details for case in cases(engine_db)] == [True]
+    assert not deliveries(engine_db), "nothing is sent before the resident confirms"
 
     send = {action["data"]: action for action in quick_reply(confirm)}["send"]
     assert send["label"] == rendered("utter_choice_send")
