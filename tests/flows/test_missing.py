@@ -454,3 +454,9 @@ def test_a_night_report_gives_the_alert_the_absolute_time_of_that_night(resident
         text = compose_alert(domain, alert, "alert", "ja").text
     assert domain.text("utter_alert_line_time", "ja", value="11月30日 午前3時ごろ") in text
     assert "夜中の3時ごろ" not in text
+
+
+def test_coming_back_hours_later_is_no_timeout_the_report_is_made(resident: Resident, db_url: str) -> None:
+    _reported(resident, "母です。78歳", "赤いセーター")
+    resident.now += timedelta(minutes=settings.conversation_timeout_minutes + 1)
+    assert "utter_timeout_restart" not in said(resident.send("こんにちは"))
