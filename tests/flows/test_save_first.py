@@ -121,7 +121,8 @@ def test_dont_know_twice_for_the_last_seen_place_goes_on_flagged(engine: Convers
     assert said(caller.send("わからない")) == ["utter_ask_landmark"]
     assert said(caller.send("わからないです")) == ["utter_ask_last_seen_when"], "the second わからない: go on"
     caller.send("朝 から")
-    done = caller.send("あの 青い ジャンパー です")
+    caller.send("あの 青い ジャンパー です")
+    done = caller.send("1")  # yes to the description read back
     assert "utter_missing_created" in said(done)
     [case] = cases(db_url)
     assert (case.details["place_unknown"], case.counter_id, case.urgent) == (True, "", True)
@@ -155,6 +156,10 @@ def test_a_number_said_on_the_phone_is_read_back_digit_by_digit(engine: Conversa
     assert "0 9 0 1 1 1 1 2 2 2 2" in caller.last.replies[-1].text
     assert said(caller.send("2", metadata={"input": "dtmf"})) == ["utter_ask_callback_phone"], "no: asked again"
     caller.send("090 1111 3333")
+    assert said(caller.send("1", metadata={"input": "dtmf"})) == ["utter_description_read_back"]
+    assert "茶色い セーター" in caller.last.replies[-1].text and "母" in caller.last.replies[-1].text
+    assert said(caller.send("2", metadata={"input": "dtmf"})) == ["utter_ask_clothing_and_appearance"], "asked again"
+    caller.send("80歳 くらい 白髪 茶色い セーター")
     done = caller.send("1", metadata={"input": "dtmf"})
     assert "utter_missing_created" in said(done)
     [case] = cases(db_url)

@@ -46,8 +46,8 @@ def _missing_report(family: Resident, db_url: str, first: str = "認知症の父
         if step not in MISSING_ANSWERS[language]:
             break
         done = family.send(MISSING_ANSWERS[language][step])
-        if said(done)[-1:] == ["utter_place_read_back"]:  # on the phone: yes to the place read back
-            done = family.send("1")
+        while said(done)[-1:] in (["utter_place_read_back"], ["utter_description_read_back"]):
+            done = family.send("1")  # on the phone: yes to what is read back
     assert [kind for kind, _ in effects(done)][:2] == ["case_created", "alert_created"]
 
 
