@@ -12,14 +12,14 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
 
-from alerts.fanout import outbox, runner
+from alerts.fanout import outbox
 from alerts.fanout.outbox import enqueue_withdrawals, failed_rows, retry_failed
 from alerts.fanout.runner import process_outbox
 from bot.db import get_engine, session_scope
@@ -46,7 +46,7 @@ def _rows(url: str, alert_id: int, kind: str = "alert") -> list[OutboxItem]:
 
 
 @pytest.fixture
-def second_installation(tmp_path: Path, sqlite_template: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def second_installation(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     """Another database on the same LINE channel (staging beside production, a restored backup)."""
     path = tmp_path / "installation-b.db"
     shutil.copy(sqlite_template, path)
@@ -56,7 +56,7 @@ def second_installation(tmp_path: Path, sqlite_template: Path, monkeypatch: pyte
 
 
 def test_two_installations_on_one_line_channel_both_deliver_every_row(
-    fanout_env, fakes: Fakes, city: City, db_url: str, second_installation: str, monkeypatch: pytest.MonkeyPatch
+    fanout_env, fakes: Fakes, city: City, db_url: str, second_installation: str
 ) -> None:
     town = next(iter(city.towns))
     installations = {db_url: "a", second_installation: "b"}
