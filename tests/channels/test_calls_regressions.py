@@ -24,6 +24,7 @@ from tests.channels.voice_sim import (
     WITHHELD,
     Call,
     CallSimulator,
+    Choose,
     DialOutcome,
     ReadBack,
     not_landed,
@@ -36,7 +37,9 @@ TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 CALLER_NATIONAL = "09011112222"
 UNSUBSCRIBE = {"utter_unsubscribed", "utter_unsubscribe_not_registered"}
-EMERGENCY = set(SAFETY_RESPONSES) - {"utter_after_emergency_resume", "utter_crisis", "utter_welfare_check"}
+# The 119/110 guidance: the safety layer's, and the 9 key's (utter_emergency_numbers).
+EMERGENCY = set(SAFETY_RESPONSES) - {"utter_after_emergency_resume", "utter_crisis", "utter_welfare_check"} \
+    | {"utter_emergency_numbers"}
 # A worry report up to its last question, spoken: the place answered with 北区柳町.
 WORRY_UNTIL_CONSENT = [say("隣の おばあさんを 最近 見かけないんです"), say("北区柳町2丁目"), ReadBack("柳町"),
                        say("三日前から")]
@@ -74,9 +77,9 @@ async def test_1_a_missing_person_in_the_ward_said_is_not_moved_to_the_town_that
     assert alert.ward == "minami"
 
 
-@not_landed("2 (a ward and a town reading that disagree: the town's reading wins silently)")
 async def test_1_a_worry_report_in_the_ward_said_stays_in_that_ward(line: CallSimulator, engine_db: str) -> None:
-    call = await line.call([say("隣の おじいさんを 見かけないんです"), say("南区の旭町"), ReadBack("南区"), press("1"),
+    # 「南区の旭町」: 旭町 is in 北区; the app may ask which town, and the caller picks 南区's.
+    call = await line.call([say("隣の おじいさんを 見かけないんです"), say("南区の旭町"), Choose("南区"), ReadBack("南区"),
                             say("先週から"), press("2"), press("1")])
     [case] = cases(engine_db)
     assert case.ward == "minami" and case.counter_id == "mimamori-minami", call.transcript()
@@ -110,14 +113,14 @@ async def test_2_zero_mid_missing_report_keeps_the_report(line: CallSimulator, e
     assert case.kind == CaseKind.missing
 
 
-@not_landed("2 (the alert keeps the fillers and drops the landmark)")
+@not_landed("2 (the clothing answer keeps its filler 「あのう」; who and the landmark are fixed)")
 async def test_2_the_alert_drops_fillers_and_keeps_the_landmark(line: CallSimulator, engine_db: str) -> None:
     call = await line.call([press("3"), say("えーと 父です 80歳です"), ReadBack("80"),
                             say("南区朝日町の スーパーの 前"), ReadBack("朝日町"), say("きょうの 朝"),
                             say("あのう 青い ジャンパーです"), ReadBack("ジャンパー")])
     [case] = cases(engine_db)
     details = str(case.details)
-    assert "えーと" not in details and "あのう" not in details, call.transcript()
+    assert "えーと" not in details and "あのう" not in details, details + call.transcript()
     assert "スーパー" in str(case.details.get("last_seen_where") or details)
 
 
@@ -137,7 +140,7 @@ async def test_3_the_greeting_says_119_and_110(line: CallSimulator) -> None:
     assert "119" in greeting and "110" in greeting
 
 
-@not_landed("3 (after 119 silence plays the welfare menu instead of the guidance again)")
+@not_landed("3 (silence after the 119 guidance repeats only 「他にご用件はありますか」, not the guidance)")
 async def test_3_silence_after_119_repeats_the_guidance_not_the_menu(line: CallSimulator) -> None:
     call = await line.call([say("父が 息を して いない"), SILENCE])
     assert call.turns[1].responses[0] in EMERGENCY, call.transcript()
@@ -150,7 +153,6 @@ async def test_3_nine_in_the_main_menu_says_119_and_110(line: CallSimulator) -> 
     assert "119" in heard and "110" in heard and not call.hung_up, call.transcript()
 
 
-@not_landed("3 (9 = emergency guidance in every menu; the town menu uses 9 for わからない)")
 async def test_3_nine_in_a_town_menu_is_the_emergency_guidance(line: CallSimulator) -> None:
     call = await line.call([press("2"), press("1"), press("1"), press("9")])
     assert set(call.turns[-1].responses) & EMERGENCY, call.transcript()

@@ -62,6 +62,7 @@ __all__ = [
     "SILENCE",
     "Call",
     "CallSimulator",
+    "Choose",
     "DialOutcome",
     "HangUp",
     "Heard",
@@ -151,7 +152,17 @@ class ReadBack:
     any_prompt: bool = False
 
 
-Step = Speak | Press | Silence | HangUp | DialOutcome | ReadBack
+@dataclass(frozen=True)
+class Choose:
+    """Press the key of the spoken choice that names ``needle`` (「2番、南区 朝日町。」, "Press 2
+    for …"), when the prompt offers one; otherwise the step is skipped, like :class:`ReadBack`."""
+
+    needle: str
+
+
+Step = Speak | Press | Silence | HangUp | DialOutcome | ReadBack | Choose
+# A spoken choice: 「2番、南区 朝日町。」 or "Press 2 for Minami-ku Asahicho."
+_SPOKEN_CHOICE = re.compile(r"\A\s*(?:([0-9])番、|Press ([0-9]) for )(.*)\Z")
 SILENCE = Silence()
 HANG_UP = HangUp()
 
@@ -347,7 +358,7 @@ class CallSimulator:
             document = await self._follow(call, document, steps)
         if not call.ended_by:
             call.ended_by = "loop"
-        call.unused_steps = sum(not isinstance(step, DialOutcome | ReadBack) for step in steps)
+        call.unused_steps = sum(not isinstance(step, DialOutcome | ReadBack | Choose) for step in steps)
         if self.status_callback and call.ended_by != "lost":
             await self._post(call, self.public_base_url + self.status_callback,
                              {"CallStatus": "completed", "CallDuration": str(max(1, round(time.monotonic() - started)))})
@@ -386,8 +397,9 @@ class CallSimulator:
         return None
 
     async def _gather(self, call: Call, gather: ET.Element, steps: list[Step]) -> ET.Element | None | object:
-        prompt = " ".join("".join(say_verb.itertext()) for say_verb in gather.iter("Say"))
-        step = _next_caller_step(steps, prompt, one_key=gather.attrib.get("numDigits") == "1")
+        sentences = ["".join(say_verb.itertext()) for say_verb in gather.iter("Say")]
+        step = _next_caller_step(steps, " ".join(sentences), one_key=gather.attrib.get("numDigits") == "1",
+                                 choices=sentences)
         if step is None:
             call.ended_by = "script"
             return None
@@ -526,11 +538,19 @@ class CallSimulator:
 _CONTINUE = object()  # a verb that lets Twilio go on with the next one
 
 
-def _next_caller_step(steps: list[Step], prompt: str | None = None, *, one_key: bool = False) -> Step | None:
+def _next_caller_step(steps: list[Step], prompt: str | None = None, *, one_key: bool = False,
+                      choices: Sequence[str] = ()) -> Step | None:
     """The caller's next step: a dial outcome nobody dialled is skipped, and so is a read-back
-    answer when ``prompt`` does not read its needle back (or is not a one-key prompt)."""
+    answer when ``prompt`` does not read its needle back (or is not a one-key prompt), and a
+    choice the prompt's spoken ``choices`` do not offer."""
     while steps:
         step = steps.pop(0)
+        if isinstance(step, Choose):
+            offered = [_SPOKEN_CHOICE.match(sentence) for sentence in choices]
+            key = next((m.group(1) or m.group(2) for m in offered if m and step.needle in m.group(3)), None)
+            if key is not None:
+                return Press(key)
+            continue
         if isinstance(step, ReadBack):
             # Spaces aside: a number is read back digit by digit (「0 9 0 5 5 5 5…」).
             if prompt is not None and re.sub(r"\s", "", step.needle) in re.sub(r"\s", "", prompt) \
