@@ -60,10 +60,11 @@ def test_two_installations_on_one_line_channel_both_deliver_every_row(
 ) -> None:
     town = next(iter(city.towns))
     installations = {db_url: "a", second_installation: "b"}
+    alerts: dict[str, int] = {}
     for url, name in installations.items():
         # The same row ids in both databases: keys made from row ids collided here.
         seed(url, city, [[("line", f"U{name}{n:031x}")] for n in range(LINE_HELPERS)])
-        alert_id = make_alert(url, city, town)
+        alert_id = alerts[url] = make_alert(url, city, town)
         enqueue(url, alert_id)
         process_outbox(config=settings.model_copy(update={"database_url": url}))
         assert outbox_states(url, alert_id)["sent"] == LINE_HELPERS
@@ -72,8 +73,8 @@ def test_two_installations_on_one_line_channel_both_deliver_every_row(
     assert set(delivered.values()) == {1}
     assert fakes.line.duplicates_refused == 0
     accepted = set(fakes.line.retry_keys.values())
-    for url in installations:
-        rows = _rows(url, alert_id=1)
+    for url, alert_id in alerts.items():
+        rows = _rows(url, alert_id)
         assert {row.request_id for row in rows} <= accepted and None not in {row.request_id for row in rows}
         assert all(uuid.UUID(row.retry_key).version == 4 for row in rows)
 
