@@ -20,7 +20,9 @@ from alerts.cooperators import (
     parse_mobile,
     parse_quiet_hours,
     reconfirm,
+    NIGHT_HOURS,
     register_cooperator,
+    stop_night_alerts,
     unsubscribe_endpoint,
 )
 from tests.alerts.conftest import MORNING, TOKYO, missing_case, outbox
@@ -105,6 +107,30 @@ def test_unsubscribe_stops_everything_including_queued_alerts(db_url: str) -> No
         assert row.state == OutboxState.cancelled
         assert unsubscribe_endpoint(session, [EndpointSpec("line", "U1")]) is None, "already stopped"
         assert unsubscribe_endpoint(session, [EndpointSpec("line", "U-unknown")]) is None
+
+
+def test_stopping_night_alerts_keeps_the_registration_and_its_queued_alerts(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        cooperator = register_cooperator(session, endpoints=[EndpointSpec("line", "U-night")], town_id="chuo-1-1",
+                                         latitude=34.6975, longitude=135.47, quiet_hours=None, language="ja",
+                                         now=MORNING)
+        assert cooperator.night_alerts and cooperator.quiet_start is None, "alerts come at night by default"
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        approve(session, alert, by="tanaka", now=MORNING)
+        assert stop_night_alerts(session, [EndpointSpec("line", "U-night")]) is cooperator
+        assert (cooperator.active, cooperator.night_alerts) == (True, False)
+        assert (cooperator.quiet_start, cooperator.quiet_end) == NIGHT_HOURS, "a night to hold them in"
+        [row] = outbox(session, alert)
+        assert row.state == OutboxState.queued, "the fan-out holds it at night, nothing is cancelled"
+        assert stop_night_alerts(session, [EndpointSpec("line", "U-unknown")]) is None
+
+
+def test_registering_without_night_alerts_keeps_own_quiet_hours(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        own = register_cooperator(session, endpoints=[EndpointSpec("line", "U-own")], town_id="chuo-1-1",
+                                  latitude=34.6975, longitude=135.47, quiet_hours=("23:00", "06:00"), language="ja",
+                                  night_alerts=False, now=MORNING)
+        assert (own.night_alerts, own.quiet_start, own.quiet_end) == (False, "23:00", "06:00")
 
 
 def test_yearly_reconfirmation(db_url: str) -> None:
