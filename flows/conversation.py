@@ -134,7 +134,7 @@ _SITUATION_RESPONSES = {
 # detail of the case just made), so nothing the resident said is lost.
 _READ_AFTER_WELFARE_GUIDANCE = {flow.name: flow for flow in (WorryFlow(), FollowupFlow())}
 SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", *_SITUATION_RESPONSES.values(), "utter_crisis",
-                    "utter_welfare_check", "utter_after_emergency_resume")
+                    "utter_welfare_check", "utter_after_emergency_resume", "utter_emergency_numbers")
 
 
 def ask_menu(ctx: TurnContext, prompt: str = "utter_menu") -> None:
@@ -165,7 +165,7 @@ def _ask_again(ctx: TurnContext, *, retell: bool = True) -> None:
     prompt = ctx.slots.get(PROMPT_SLOT) or {}
     told = prompt.get("told") or []
     if retell:
-        ctx.replies.extend(Reply(text, response=response) for response, text in told)
+        ctx.replies.extend(Reply(text, response=response, urgent=urgent) for response, text, urgent in told)
     if not ctx.repeat_prompt():
         ask_menu(ctx)
         if not ctx.conversation.flow:
@@ -206,7 +206,9 @@ class SilenceFlow(Flow):
             ctx.say("utter_silence_goodbye", end=True)
             ctx.finish()
             return
-        _ask_again(ctx, retell=False)
+        # After a task what was told is the point (119 guidance, a counter's number): said again too.
+        prompt = ctx.slots.get(PROMPT_SLOT) or {}
+        _ask_again(ctx, retell=prompt.get("name") == MORE_PROMPT)
 
 
 def _silent_turns(ctx: TurnContext) -> int:
@@ -343,7 +345,7 @@ def finish_phone_turn(ctx: TurnContext) -> None:
     if "told" not in prompt:
         # Asked this turn (a repeat keeps what the asking turn told): what came before it is
         # said again with it on 「もう一度」 — a counter's number, the 119 guidance.
-        _mark_prompt(ctx, told=[[reply.response, reply.text] for reply in ctx.replies[:-1]])
+        _mark_prompt(ctx, told=[[reply.response, reply.text, reply.urgent] for reply in ctx.replies[:-1]])
     # A question asked again from what was kept of it has lost which choice is in which language.
     asked = ctx.replies[-1]
     ctx.replies[-1] = replace(asked, choices=tuple(

@@ -110,6 +110,14 @@ def test_chat_channels_keep_their_goodbye(engine: ConversationEngine) -> None:
     assert said(resident.send("ありがとうございました")) == ["utter_goodbye"]
 
 
+def test_silence_after_119_says_the_guidance_again(engine: ConversationEngine) -> None:
+    caller = _caller(engine)
+    guidance = _speak(caller, "父が 息を して いない")
+    assert said(guidance)[0] == "utter_emergency_119" and said(guidance)[-1] == "utter_phone_anything_else"
+    again = caller.send(event="silence")
+    assert said(again) == said(guidance) and again.replies[0].urgent
+
+
 def test_silence_repeats_twice_then_closes_with_how_to_call_again(engine: ConversationEngine) -> None:
     caller = _caller(engine)
     assert said(caller.send(event="silence")) == ["utter_menu"]
