@@ -40,7 +40,7 @@ from flows.place_question import (
     place_record,
     read_place,
 )
-from flows.steps import PHONE_RESPONSES, caller_phone, read_phone
+from flows.steps import PHONE_RESPONSES, REPORT_CASE_SLOT, caller_phone, read_phone
 from intents.phone import national_phone
 from routing.areas import AreaResolution
 from routing.cases import case_facts, open_case
@@ -99,8 +99,9 @@ class HandoffFlow(Flow):
     name = "talk_to_human"
     intents = ("talk_to_human",)
     interrupts = ASKING_FOR_A_PERSON
-    # The counter the resident was just talking about, if any.
-    carries_over = ("place", "topic")
+    # The counter the resident was just talking about, if any; the report they were making
+    # (saved from its first answer), which the message for staff refers to.
+    carries_over = ("place", "topic", REPORT_CASE_SLOT)
     responses = ("utter_ask_ward", "utter_handoff_open", "utter_handoff_closed", "utter_message_received",
                  "utter_ask_handoff_contact", "utter_ask_callback_phone", "utter_handoff_will_call",
                  "utter_handoff_will_reply_here", "utter_handoff_no_contact", *_CONTACT_CHOICES.values(),
@@ -163,7 +164,8 @@ class HandoffFlow(Flow):
         handoff = Handoff(counter.id, counter.name, counter.phone or "", counter.open_now)
         voice = ctx.channel == "voice"
         # What the resident already said (a contact given with the ward question) is kept.
-        given = {key: ctx.slots[key] for key in ("contact", "callback_phone", "message") if key in ctx.slots}
+        given = {key: ctx.slots[key] for key in ("contact", "callback_phone", "message", REPORT_CASE_SLOT)
+                 if key in ctx.slots}
         counter_slots = {"place": place_record(area, None, counter.name), "topic": topic,
                          "counter_id": counter.id, "counter_name": counter.name, "reason": choice.reason,
                          "counter_phone": counter.phone or "", "next_opening": format_opening(ctx, counter),
@@ -310,7 +312,9 @@ class HandoffFlow(Flow):
 
     def _take_message(self, ctx: TurnContext, recording_url: str | None = None) -> None:
         contact = ctx.slots["contact"]
-        details: dict[str, str | None] = {"message": ctx.slots.get("message"), "contact": contact}
+        details: dict[str, str | int | None] = {"message": ctx.slots.get("message"), "contact": contact}
+        if ctx.slots.get(REPORT_CASE_SLOT):
+            details["report_case_id"] = ctx.slots[REPORT_CASE_SLOT]
         if ctx.channel == "voice":
             details["recording_url"] = recording_url
         if ctx.slots.get("callback_phone"):

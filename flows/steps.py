@@ -525,6 +525,9 @@ def save_report_draft(ctx: TurnContext, *, kind: CaseKind, intent: str, topic: s
         reason=choice.reason if choice else "the place is not known yet", channel=ctx.channel, language=ctx.lang,
         urgent=urgent, reporter_contact_id=ctx.contact.id, now=ctx.now)
     ctx.set_slot(REPORT_CASE_SLOT, case.id)
+    if place and place.get("ward_code"):
+        # Where the report is: a person asked for mid-report is of that ward's counters.
+        ctx.set_slot("place", place)
     if queued:
         ctx.effect(EffectKind.case_updated, **case_facts(case))
 

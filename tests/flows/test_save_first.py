@@ -9,7 +9,7 @@ once, when complete; a missing person's reaches the desk as soon as its ward is 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -17,7 +17,7 @@ from bot.db import session_scope
 from bot.engine import ConversationEngine
 from bot.models import CaseEvent, CaseKind, Delivery
 from tests.bot.conftest import Resident
-from tests.flows.conftest import cases, effects, said
+from tests.flows.conftest import cases, effects, left, said
 
 CALLER = "+81312345678"
 
@@ -103,13 +103,18 @@ def test_a_repeat_report_s_draft_joins_the_household_s_open_case(engine: Convers
     assert _deliveries(db_url) == [(case.id, "created"), (case.id, "repeat_report")]
 
 
-def test_asking_for_a_person_mid_report_keeps_the_report(resident: Resident, db_url: str) -> None:
+def test_asking_for_a_person_mid_report_keeps_the_report(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, now=datetime(2026, 12, 1, 21, 0, tzinfo=timezone(timedelta(hours=9))))
     resident.send("認知症の母がいなくなりました")
     resident.send("北区柳町")
-    resident.send("職員と話したい")
+    person = resident.send("職員と話したい")
     [case] = cases(db_url)
     assert case.details["incomplete"] and case.details["who"] == "認知症の母" and case.town_id == "kita-2-2"
     assert _deliveries(db_url) == [(case.id, "created")], "the desk has it, incomplete"
+    assert "utter_ask_ward" not in said(person), "the report's ward is the person's"
+    resident.send("2")  # a reply here, after hours
+    [_, message] = cases(db_url)
+    assert message.details["report_case_id"] == case.id, "the message for staff refers to the report"
 
 
 def test_dont_know_twice_for_the_last_seen_place_goes_on_flagged(engine: ConversationEngine, db_url: str) -> None:
