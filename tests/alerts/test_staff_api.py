@@ -14,11 +14,17 @@ from sqlalchemy import select
 from bot.db import session_scope
 from bot.models import Alert, AlertFamily, AlertStatus, Contact, OutboxItem, RegisteredPerson, StaffUser
 from bot.settings import settings
-from bot.staff_api import create_staff_user, hash_token, router
+from bot.staff_api import FailedAttempts, create_staff_user, hash_token, router
 from alerts.cap import CAP_NAMESPACE
 from alerts.lifecycle import create_from_case
 from alerts.sightings import record_sighting
 from tests.alerts.conftest import MORNING, Kicks, add_cooperator, missing_case
+
+
+@pytest.fixture(autouse=True)
+def no_earlier_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no wrong tokens counted (the counter is per process)."""
+    monkeypatch.setattr("bot.staff_api.failed_attempts", FailedAttempts())
 
 
 @pytest.fixture(autouse=True)
@@ -143,7 +149,9 @@ def test_alert_detail_has_progress_and_sightings(client: TestClient, db_url: str
     [sighting] = detail["sightings"]
     assert sighting["text"] == "駅前で見かけた" and sighting["group_id"] == sighting["id"]
     case = client.get(f"/api/staff/cases/{world['chuo_case']}", headers=_auth(world["chuo"])).json()
-    assert case["events"][-1]["kind"] == "sighting" and case["events"][-1]["details"]["where"] == "中央区 本町"
+    noted, pushed = case["events"][-2:]
+    assert noted["kind"] == "sighting" and noted["details"]["where"] == "中央区 本町"
+    assert pushed["kind"] == "details_added", "sent to the desk as an update of the case"
 
 
 def test_cap_export(client: TestClient, world: dict[str, object]) -> None:

@@ -96,7 +96,8 @@ def test_phone_speech_and_the_keypad(engine: ConversationEngine, db_url: str) ->
     assert said(caller.send("1")) == ["utter_ask_sighting_when"]
     assert said(caller.send("いま")) == ["utter_ask_sighting_photo"]
     assert said(caller.send("駅の近くです")) == ["utter_ask_sighting_photo"], "not a photo nor none: asked again"
-    assert said(caller.send("ありません")) == ["utter_sighting_recorded"], "none in words, on the phone too"
+    assert said(caller.send("ありません")) == ["utter_sighting_recorded", "utter_phone_anything_else"], \
+        "none in words, on the phone too"
     [sighting] = _sightings(db_url)
     assert (sighting.town_id, sighting.photo_ref) == ("chuo-1-1", None)
 
@@ -259,4 +260,4 @@ def test_phone_keypad_1_skips_the_photo(engine: ConversationEngine, db_url: str)
     caller.send("ちゅうおうく ほんまち")
     caller.send("1")  # yes to the place read back
     assert said(caller.send("いま")) == ["utter_ask_sighting_photo"]
-    assert said(caller.send("1")) == ["utter_sighting_recorded"]
+    assert said(caller.send("1")) == ["utter_sighting_recorded", "utter_phone_anything_else"]
