@@ -6,7 +6,7 @@ Sources: the main menu and the keys that mean the same in every menu
 always use (its ``REPEAT_WORDS``, ``WAIT_WORDS``, ``GOODBYE_WORDS``, ``ACKNOWLEDGEMENTS`` — each
 example below is checked against them), the flows and their questions (``flows.registry.FLOWS``,
 domain.yml forms), the timings (``channels.voice``, ``bot.settings``) and the words
-(domain.yml's phone variations).
+(domain.yml: the menu's titles; the questions are named by their responses, whose words a city edits).
 
     python docs/phone_tree.py            # print the page
     python docs/phone_tree.py --write    # write docs/phone.md
@@ -32,7 +32,7 @@ from flows.base import FormFlow
 from flows.registry import FLOWS
 
 PAGE = ROOT / "docs" / "phone.md"
-VOICE = "voice"
+LANGUAGE_NAMES = {"en": "English", "ja": "Japanese"}
 # The phrases a caller can say at any prompt, with examples checked against the code's patterns.
 PHRASES: tuple[tuple[str, re.Pattern[str], tuple[str, ...], str], ...] = (
     ("repeat", conversation.REPEAT_WORDS, ("もう一度", "もう一度 言ってください", "say that again"),
@@ -54,12 +54,6 @@ def label(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def phone_text(domain: Domain, response: str, language: str = "ja") -> str:
-    """A response as the phone says it, placeholders shown as ``{name}``."""
-    values = {name: f"{{{name}}}" for name in domain.placeholders(response)}
-    return domain.text(response, language, VOICE, **values)
-
-
 def flow_for(intent: str) -> object | None:
     return next((flow for flow in FLOWS if intent in getattr(flow, "intents", ())), None)
 
@@ -72,7 +66,7 @@ def flow_summary(flow: object) -> str:
 
 def mermaid(domain: Domain) -> list[str]:
     lines = ["```mermaid", "flowchart TD",
-             f'    call(["call comes in"]) --> greet["utter_greet: {label(phone_text(domain, "utter_greet"), 40)}"]',
+             '    call(["call comes in"]) --> greet["utter_greet: the line, 119 and 110"]',
              '    greet --> menu{"main menu (utter_menu)"}']
     for intent, title, key in conversation.MENU:
         flow = flow_for(intent)
@@ -82,7 +76,7 @@ def mermaid(domain: Domain) -> list[str]:
             previous = node
             for number, (slot, question) in enumerate(flow.questions.items(), 1):
                 step = f"{node}_{number}"
-                lines.append(f'    {previous} --> {step}["{slot}: {label(phone_text(domain, question))}"]')
+                lines.append(f'    {previous} --> {step}["{slot}: {question}"]')
                 previous = step
             saved = "saved from the first answer" if flow.saves_first else "saved when confirmed"
             lines.append(f'    {previous} --> {node}_done["{label(saved, 40)}"] --> more')
@@ -90,9 +84,9 @@ def mermaid(domain: Domain) -> list[str]:
             lines.append(f'    {node} --> {node}_what["{label(flow_summary(flow), 60)}"] --> more')
     other, offer = conversation.LANGUAGE_OFFERS["ja"]
     lines += [
-        f'    menu -->|"{conversation.LANGUAGE_KEY} {label(phone_text(domain, offer, other))}"| english'
-        f'["the same tree in {other}, in the {settings.twilio_voice_en} voice"]',
-        f'    more{{"{label(phone_text(domain, conversation.MORE_PROMPT), 36)}"}}',
+        f'    menu -->|"{conversation.LANGUAGE_KEY} {LANGUAGE_NAMES[other]}"| english'
+        f'["the same tree in {LANGUAGE_NAMES[other]} ({offer}), in the {settings.twilio_voice_en} voice"]',
+        f'    more{{"{conversation.MORE_PROMPT}: anything else? 1 yes, 2 no"}}',
         '    more -->|"1"| menu',
         '    more -->|"2 / goodbye"| bye(["utter_goodbye, Hangup"])',
         '    talk_to_human --> open{"counter open now?"}',
@@ -124,7 +118,8 @@ def keys_table(domain: Domain) -> list[str]:
         if key not in menu_keys:
             rows.append(f"| {key} | {meaning} | {meaning} |")
     other, offer = conversation.LANGUAGE_OFFERS["ja"]
-    rows.append(f"| {conversation.LANGUAGE_KEY} | {phone_text(domain, offer, other)} | the menu's own choice |")
+    rows.append(f"| {conversation.LANGUAGE_KEY} | {LANGUAGE_NAMES[other]} (`{offer}`, said in that voice) "
+                "| the menu's own choice |")
     return rows
 
 
