@@ -346,3 +346,15 @@ async def test_every_dial_and_record_outcome_is_followed_without_a_lost_turn(lin
     with time_machine.travel(TUESDAY_MORNING, tick=True):
         call = await line.call([press("0"), say("北区"), DialOutcome("busy"), SILENCE, HANG_UP])
     assert not call.lost_turns, call.transcript()
+
+
+async def test_a_missing_report_call_on_sqlite_and_postgresql(db_url: str) -> None:
+    """The same whole call on both databases the app runs on (the rest of this file: SQLite)."""
+    async with phone_line(channel_settings(db_url)) as line:
+        call = await line.call([press("3"), say("母です 78歳 小柄で 白髪です"), ReadBack("78"), say("北区柳町の 駅の 近く"),
+                                ReadBack("柳町"), say("きのうの 夕方"), say("紺色の カーディガン"), ReadBack("カーディガン"),
+                                HANG_UP])
+    [case] = cases(db_url)
+    assert case.kind == CaseKind.missing and case.urgent and case.town_id == "kita-2-2", call.transcript()
+    assert [alert.status.value for alert in alerts(db_url)] == ["pending"]
+    assert not call.lost_turns
