@@ -27,7 +27,7 @@ from typing import Any
 from bot.messages import Choice, EffectKind
 from bot.models import CaseKind
 from bot.settings import settings
-from flows.base import FormFlow, TurnContext
+from flows.base import FormFlow, TurnContext, is_no, is_yes
 from flows.followup import follow_case
 from flows.place_question import (
     REPORT_PLACE_SLOT,
@@ -156,7 +156,7 @@ class WorryFlow(FormFlow):
             if self._more_instead_of_a_place(ctx):
                 return
             where = read_report_place(ctx, "utter_ask_where")
-            if ctx.own_words:
+            if ctx.own_words and not (is_yes(ctx.own_words) or is_no(ctx.own_words)):
                 # The resident's own words for the place (building, room) tell households apart.
                 ctx.set_slot("where_text", " ".join(filter(None, (ctx.slots.get("where_text"), ctx.own_words))))
             if where is None:

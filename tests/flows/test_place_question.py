@@ -156,3 +156,38 @@ def test_sound_alike_towns_then_the_ward_in_a_report(resident: Resident, db_url:
     assert _payloads(resident)[-1] == "place:unknown"
     assert said(resident.send("南区や")) == ["utter_ask_since_when"]
     assert left(db_url, resident).slots["where"]["area"]["town_id"] == "minami-1-2"
+
+
+# ---------------------------------------------------------------- read-backs on chat (issue 16, item 2)
+
+
+def test_a_town_said_with_its_other_reading_is_read_back_and_no_asks_again(resident: Resident, db_url: str) -> None:
+    resident.send(WORRY)
+    read_back = resident.send("やなぎちょう")
+    assert said(read_back) == ["utter_place_read_back"] and "柳町" in read_back.replies[0].text
+    assert said(resident.send("いいえ")) == ["utter_ask_where"], "no sound-alike: where again"
+    resident.send("北区柳町です")
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "kita-2-2"
+
+
+def test_a_ward_and_a_town_of_another_ward_ask_which(resident: Resident, db_url: str) -> None:
+    resident.send(WORRY)
+    which = resident.send("南区の旭町です")
+    assert said(which) == ["utter_ask_which_town"]
+    assert _payloads(resident)[:2] == ["town:kita-2-4", "town:minami-1-2"], "never 北区 旭町 silently"
+    assert said(resident.send("2")) == ["utter_ask_since_when"], "a button tapped is what they chose"
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "minami-1-2"
+
+
+def test_the_ward_choosing_a_sound_alike_is_read_back_yes_goes_on(resident: Resident, db_url: str) -> None:
+    resident.send(WORRY)
+    assert said(resident.send("南区の あさひまちです")) == ["utter_place_read_back"]
+    assert said(resident.send("はい")) == ["utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["area"]["town_id"] == "minami-1-2"
+
+
+def test_low_speech_confidence_reads_a_place_back(resident: Resident) -> None:
+    resident.send(WORRY)
+    assert said(resident.send("北区柳町です", metadata={"confidence": 0.31})) == ["utter_place_read_back"]
+    resident.send("いいえ")
+    assert said(resident.send("北区柳町です", metadata={"confidence": 0.92})) == ["utter_ask_since_when"]

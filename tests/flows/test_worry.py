@@ -124,7 +124,8 @@ def test_phone_speech_uses_the_callers_number(engine: ConversationEngine, db_url
     assert said(caller.send("きのうから")) == ["utter_ask_callback_consent"]
     assert said(caller.send("1")) == ["utter_worry_confirm"], "the caller's number: no phone question"
     assert left(db_url, caller).slots["callback_phone"] == "0312345678"
-    assert said(caller.send("1")) == ["utter_worry_created", "utter_worry_if_danger"]
+    # (On the phone 「他にご用件はありますか」 may follow: flows.conversation.)
+    assert said(caller.send("1"))[:2] == ["utter_worry_created", "utter_worry_if_danger"]
     [case] = cases(db_url)
     assert (case.counter_id, case.channel, case.details["callback_phone"]) == ("mimamori-minami", "voice",
                                                                                "0312345678")
