@@ -228,7 +228,8 @@ def deliver_pending(
                         session.commit()
                     heartbeat.beaten()
                     outcomes["lost"] += len(pending) - len(still)
-                    pending = [delivery_id for delivery_id in pending if delivery_id in set(still)]
+                    kept = set(still)
+                    pending = [delivery_id for delivery_id in pending if delivery_id in kept]
                     continue
                 with session_factory() as session:
                     outcomes[_attempt(session, pending.pop(0), token, clock, connections)] += 1
