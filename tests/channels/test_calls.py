@@ -313,7 +313,6 @@ async def test_english_chosen_by_a_digit_at_the_greeting(line: CallSimulator) ->
     assert_each_sentence_in_its_own_voice(call)
 
 
-@not_landed("8 (the English voice is given 「(見守り相談室)」 in utter_worry_intro)")
 async def test_english_worry_report_is_answered_in_the_english_voice_with_places_it_can_say(
     line: CallSimulator, engine_db: str
 ) -> None:

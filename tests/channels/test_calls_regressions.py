@@ -140,7 +140,6 @@ async def test_3_the_greeting_says_119_and_110(line: CallSimulator) -> None:
     assert "119" in greeting and "110" in greeting
 
 
-@not_landed("3 (silence after the 119 guidance repeats only 「他にご用件はありますか」, not the guidance)")
 async def test_3_silence_after_119_repeats_the_guidance_not_the_menu(line: CallSimulator) -> None:
     call = await line.call([say("父が 息を して いない"), SILENCE])
     assert call.turns[1].responses[0] in EMERGENCY, call.transcript()

@@ -73,10 +73,10 @@ __all__ = [
     "Step",
     "Turn",
     "TurnRecorder",
+    "WITHHELD",
     "press",
     "say",
     "say_en",
-    "heard_any",
     "not_landed",
     "phone_line",
     "status_callback_path",
@@ -259,7 +259,6 @@ class Call:
     # at a prompt (the caller hangs up); lost: a turn got no TwiML.
     ended_by: str = ""
     dialled: list[str] = field(default_factory=list)
-    unused_steps: int = 0
     # The status callback Twilio posted after the call (when the app has one).
     status_callback: Turn | None = None
 
@@ -292,10 +291,6 @@ class Call:
     @property
     def lost_turns(self) -> list[Turn]:
         return [turn for turn in self.turns if turn.lost]
-
-    @property
-    def last(self) -> Turn:
-        return self.turns[-1]
 
     def transcript(self) -> str:
         """The call as text (for failure messages): each request's input, what was heard, the names."""
@@ -358,7 +353,6 @@ class CallSimulator:
             document = await self._follow(call, document, steps)
         if not call.ended_by:
             call.ended_by = "loop"
-        call.unused_steps = sum(not isinstance(step, DialOutcome | ReadBack | Choose) for step in steps)
         if self.status_callback and call.ended_by != "lost":
             await self._post(call, self.public_base_url + self.status_callback,
                              {"CallStatus": "completed", "CallDuration": str(max(1, round(time.monotonic() - started)))})
@@ -560,11 +554,6 @@ def _next_caller_step(steps: list[Step], prompt: str | None = None, *, one_key: 
         if not isinstance(step, DialOutcome):
             return step
     return None
-
-
-def heard_any(call: Call, needles: Sequence[str]) -> bool:
-    """Whether any sentence the caller heard contains one of ``needles``."""
-    return any(needle in text for text in call.heard for needle in needles)
 
 
 # --------------------------------------------------------------------------- the app in-process
