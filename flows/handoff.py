@@ -111,10 +111,17 @@ class HandoffFlow(Flow):
                  *PHONE_RESPONSES, *PLACE_RESPONSES)
 
     def claims(self, ctx: TurnContext) -> bool:
+        if ctx.message.event == "dial_ended":
+            # The line's call to a counter ended after the conversation did (a long talk with staff).
+            return ctx.conversation.flow != self.name
         # A speech recogniser puts spaces between words (「職員の 方と 話したい」): read without them too.
         return super().claims(ctx) or bool(ctx.plain) and ASKING_FOR_A_PERSON.search(ctx.plain.replace(" ", "")) is not None
 
     def start(self, ctx: TurnContext) -> None:
+        if ctx.message.event == "dial_ended":
+            ctx.say("utter_goodbye", end=True)
+            ctx.finish()
+            return
         # The counter the resident was just talking about, or the ward their message names;
         # otherwise the ward's 総合相談窓口, which takes any matter ("断らない相談支援").
         place = ctx.slots.get("place") or (place_already_given(ctx, ("resolved", "ward_only"))

@@ -5,6 +5,8 @@ turn chose and what the conversation kept, on the real engine and database."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.engine import ConversationEngine
@@ -191,3 +193,11 @@ def test_a_person_asked_for_with_the_recognisers_spaces_mid_report(engine: Conve
     _press(caller, "2")
     _speak(caller, "職員の 方と 話したい")
     assert left(db_url, caller).flow == "talk_to_human"
+
+
+def test_a_call_with_staff_longer_than_the_conversation_ends_when_it_ends(engine: ConversationEngine,
+                                                                          db_url: str) -> None:
+    caller = _caller(engine)
+    caller.now += timedelta(hours=2)  # the conversation timed out while the caller talked with staff
+    ended = caller.send(event="dial_ended", metadata={"dial_status": "completed"})
+    assert said(ended) == ["utter_goodbye"] and ended.replies[0].end
