@@ -67,6 +67,7 @@ __all__ = [
     "preview_approval",
     "radius_for_stage",
     "reach_warning",
+    "running_alert_of",
     "widen",
     "widen_due",
 ]
@@ -167,6 +168,14 @@ def create_from_case(
     case_event(session, alert, "alert_created", case.channel or "system", now, pre_registered=person is not None)
     session.flush()
     return alert
+
+
+def running_alert_of(session: Session, contact_id: int) -> Alert | None:
+    """The newest alert not yet ended (pending or active) that this contact is family of."""
+    return session.scalar(
+        select(Alert).join(AlertFamily, AlertFamily.alert_id == Alert.id)
+        .where(AlertFamily.contact_id == contact_id, Alert.status.in_((AlertStatus.pending, AlertStatus.active)))
+        .order_by(Alert.id.desc()).limit(1))
 
 
 def link_family(session: Session, alert: Alert, *, channel: str, user_id: str, by: str,

@@ -21,6 +21,7 @@ from flows.conversation import (
     SilenceFlow,
 )
 from flows.cooperator import RegisterHelperFlow, UnsubscribeFlow
+from flows.family import FamilyFlow
 from flows.followup import FollowupFlow
 from flows.handoff import HandoffFlow
 from flows.missing import AlertDetailsFlow, MissingFlow
@@ -37,6 +38,7 @@ FLOWS: tuple[Flow, ...] = (
     SilenceFlow(),
     PhoneLineFlow(),  # the phone's fixed keys and words: again, wait, 9, a goodbye, a thank-you
     CancelFlow(lambda: FLOWS),  # stop, start again, correct, found: acts on the active flow
+    FamilyFlow(),  # a family whose alert runs: their words go to the alert desk
     HandoffFlow(),
     # The matters, started by the classifier's intent or their menu button.
     AskWhereFlow(),
