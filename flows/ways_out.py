@@ -15,8 +15,9 @@ message with the matchers of :mod:`intents.exits` and:
 - **found** (「やっぱりいいです、見つかりました」「父が見つかりました！お知らせを止めて
   ください」 "we found him"): during a missing-person report, the report ends
   (``cancelled`` with ``reason: found``); from the family of a reported case (same or later
-  conversation), their alert ends — a pending one is withdrawn, an active one is marked
-  found, which thanks the cooperators it reached (``alert_ended``) — the family's words
+  conversation, or someone the desk linked to the alert), their alert ends — a pending one
+  is withdrawn, an active one is marked found, which thanks the cooperators it reached
+  (``alert_ended``) — the family's words
   reach the desk as an update of the case (``case_updated``), and the family is thanked.
   A family's 「お知らせを止めて」 alone is asked 「見つかりましたか」 first; found and stop
   from a chat with no report (the family reported by phone) is told how to reach the desk
@@ -39,6 +40,7 @@ from sqlalchemy import or_, select
 from alerts.cooperators import cooperator_at
 from alerts.lifecycle import cancel as cancel_alert
 from alerts.lifecycle import found as alert_found
+from alerts.lifecycle import running_alert_of
 from bot.messages import EffectKind
 from bot.models import Alert, AlertStatus, Case, CaseKind
 from bot.settings import settings
@@ -260,11 +262,14 @@ def _open_alerts(ctx: TurnContext, case: Case | None) -> list[Alert]:
 
 def _family_case(ctx: TurnContext) -> Case | None:
     """The newest missing-person case this contact reported that is still open (or whose
-    alert still runs), while its data is kept."""
+    alert still runs), while its data is kept; else the case of a running alert the desk
+    linked this contact to as family."""
     since = ctx.now - timedelta(days=settings.missing_retention_days)
     alert_running = (select(Alert.id).where(Alert.case_id == Case.id,
                                             Alert.status.in_((AlertStatus.pending, AlertStatus.active))).exists())
-    return ctx.session.scalar(
+    reported = ctx.session.scalar(
         select(Case).where(Case.kind == CaseKind.missing, Case.reporter_contact_id == ctx.contact.id,
                            Case.created_at >= since, or_(Case.status.in_(OPEN_STATUSES), alert_running))
         .order_by(Case.id.desc()).limit(1))
+    named = running_alert_of(ctx.session, ctx.contact.id) if reported is None else None
+    return ctx.session.get(Case, named.case_id) if named is not None and named.case_id is not None else reported

@@ -69,3 +69,14 @@ def test_a_stranger_is_not_taken_for_a_family(engine: ConversationEngine, db_url
     stranger = Resident(engine, channel="line", user_id="U-someone")
     assert "utter_family_desk_noted" not in said(stranger.send("警察にも相談しました"))
     assert _updates(db_url) == []
+
+
+def test_someone_the_desk_named_ends_the_alert_by_saying_found(engine: ConversationEngine, db_url: str) -> None:
+    alert_id = _alert_of(db_url, "line", "U-family")
+    with session_scope(db_url) as session:
+        link_family(session, session.get(Alert, alert_id), channel="telegram", user_id="4242", by="desk")
+    son = Resident(engine, channel="telegram", user_id="4242")
+    found = son.send("母が見つかりました")
+    assert said(found) == ["utter_family_found_alert_withdrawn"]
+    assert ("alert_ended", {"alert_id": alert_id, "case_id": effects(found)[0][1]["case_id"],
+                            "status": "cancelled"}) == effects(found)[0]
