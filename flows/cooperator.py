@@ -77,7 +77,7 @@ STOP_WORDS = re.compile(
 # 「夜中の通知は止めてほしいです」「夜は送らないで」 "no alerts at night": night alerts only, not leaving.
 NIGHT_WORDS = re.compile(
     r"(夜中|夜間|深夜|夜|晩|寝て(い)?る(間|あいだ|とき|時))[^。]{0,12}?"
-    r"((通知|お知らせ|連絡|メール|配信)[^。]{0,8}?(止め|とめ|やめ|停止|いらない|要らない|いらん|不要|なし|無し|困|控え|送らない|しないで)"
+    r"((通知|お知らせ|連絡|メール|配信)[^。]{0,8}?(止め|とめ|やめ|停止|いらない|要らない|いらん|不要|控え|送らない|しないで)"
     r"|(送らない|送ってほしくない|鳴らさない|通知しないで|連絡しないで|起こさないで))|"
     r"\b(no|stop|don'?t send( me)?|do not send( me)?|without)( the| any)? (alerts?|messages?|notifications?)"
     r" (at|during the|in the) night|\bno night(-| )?(time )?alerts?|\bnight(-| )?(time )?alerts? off"
@@ -353,9 +353,12 @@ class UnsubscribeFlow(Flow):
     )
 
     def claims(self, ctx: TurnContext) -> bool:
-        # During sign-up, "no alerts at night" answers the registration (it is not a reason to leave it).
-        if ctx.conversation.flow == RegisterHelperFlow.name and NIGHT_WORDS.search(ctx.plain):
-            return False
+        if NIGHT_WORDS.search(ctx.plain):
+            # During sign-up, "no alerts at night" answers the registration (it is not a reason
+            # to leave it); from anyone but a cooperator, night words are something else to
+            # understand (「夜中に出て行ったきり連絡が止まって」 is a family's report).
+            return ctx.conversation.flow != RegisterHelperFlow.name and cooperator_at(
+                ctx.session, contact_endpoints(ctx), active_only=True) is not None
         return super().claims(ctx)
 
     def start(self, ctx: TurnContext) -> None:

@@ -388,3 +388,9 @@ def test_a_location_is_stored_only_as_a_coarse_point_without_its_address(engine:
         [payload] = session.scalars(select(Message.payload).where(Message.direction == MessageDirection.inbound,
                                                                   Message.kind == "location")).all()
     assert payload == {"latitude": 34.7, "longitude": 135.475}, "about 500 m, no street address"
+
+
+def test_night_words_of_a_family_are_not_a_cooperator_stopping(engine: ConversationEngine) -> None:
+    family = Resident(engine, channel="line", user_id="U-family-night")
+    turn = family.send("母が夜中に出て行きました、携帯の通知も止めていて連絡がつきません")
+    assert "utter_unsubscribe_not_registered" not in said(turn) and "utter_night_alerts_stopped" not in said(turn)
