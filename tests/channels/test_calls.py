@@ -28,6 +28,7 @@ from tests.channels.voice_sim import (
     SILENCE,
     Call,
     CallSimulator,
+    Choose,
     DialOutcome,
     ReadBack,
     not_landed,
