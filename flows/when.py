@@ -27,7 +27,7 @@ from typing import Any
 
 from bot.settings import settings
 
-__all__ = ["When", "parse_when", "read_when"]
+__all__ = ["When", "describe_moment", "parse_when", "read_when"]
 
 # A moment said without a day that lies ahead of now by more than this is from the day before.
 _FUTURE_SLACK = timedelta(minutes=10)
