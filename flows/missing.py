@@ -73,6 +73,7 @@ from flows.steps import (
     report_counter,
     report_draft,
     save_report_draft,
+    tentative_place,
     yes_or_no,
 )
 from flows.when import When, read_when
@@ -179,6 +180,8 @@ class MissingFlow(FormFlow):
                 return
             where = read_report_place(ctx, "utter_ask_last_seen_where")
             if where is None:
+                if tentative_place(ctx):
+                    self.save_draft(ctx)  # hung up at the read-back: the place said is kept
                 return
             ctx.set_slot("last_seen_where", where)
             if (latitude := ctx.message.latitude) is not None and (longitude := ctx.message.longitude) is not None:
@@ -268,11 +271,12 @@ class MissingFlow(FormFlow):
 
     def save_draft(self, ctx: TurnContext) -> None:
         save_report_draft(ctx, kind=CaseKind.missing, intent="report_missing", topic="missing",
-                          details=self._details(ctx), place=ctx.slots.get("last_seen_where"), urgent=True)
+                          details=self._details(ctx), place=ctx.slots.get("last_seen_where") or tentative_place(ctx),
+                          urgent=True)
 
     def _details(self, ctx: TurnContext) -> dict[str, Any]:
         """What the desk is told: the answers so far (all of them once the form is complete)."""
-        where = ctx.slots.get("last_seen_where")
+        where = ctx.slots.get("last_seen_where") or tentative_place(ctx)
         return {
             "first_report": ctx.slots.get("first_report"),
             "who": ctx.slots.get("missing_who"),

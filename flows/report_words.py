@@ -21,7 +21,8 @@ __all__ = ["is_more_about_the_person", "missing_person", "says_what_was_noticed"
 # a filler only as a word of its own — at the start or after a pause, before a pause —
 # so that 「あのスーパー」「その人」 keep their meaning.
 _FILLER = re.compile(
-    r"(?:(?<=^)|(?<=[\s、,。]))(?:え+ー*と+|えっと|ええと|えー+|ええ|あのー*|あのね|そのー*|まあ|まぁ|うーん|うん|んー+|あー+|"
+    r"(?:(?<=^)|(?<=[\s、,。]))(?:え+ー*っ?と+|ええっと|えー+|ええ|あのう|あのー*|あのね|そのう|そのー*|まあ|まぁ|うーん|うーんと|"
+    r"うん|んー+と?|あー+|"
     r"um+|uh+|er+|erm)(?:[\s、,。.]+|$)", re.IGNORECASE)
 
 # Said in any worry report without saying what was noticed: greetings and fillers, the

@@ -21,6 +21,7 @@ from bot.models import Case, CaseKind
 from flows.base import PROMPT_SLOT, TurnContext, is_no, is_yes
 from flows.place_question import (
     PLACE_RESPONSES,
+    READ_BACK_SLOT,
     REPORT_PLACE_SLOT,
     area_from_record,
     ask_place,
@@ -47,7 +48,7 @@ from flows.place_question import (
 from flows.report_words import strip_fillers
 from intents.normalize import fold_for_matching
 from intents.phone import national_phone
-from routing.areas import OUTSIDE, AreaResolution, resolve_area, resolve_ward_code, ward_name
+from routing.areas import OUTSIDE, AreaResolution, resolve_area, resolve_town_id, resolve_ward_code, ward_name
 from routing.cases import INCOMPLETE, add_details, case_facts, save_draft
 from routing.counters import CounterInfo, choose_counter
 from routing.snapshot import get_directory
@@ -86,6 +87,7 @@ __all__ = [
     "report_counter",
     "report_draft",
     "save_report_draft",
+    "tentative_place",
     "yes_or_no",
 ]
 
@@ -431,6 +433,8 @@ def place_flags(record: dict[str, Any]) -> dict[str, Any]:
     """What a case's details add about a place read by :func:`read_report_place`: the flag
     for staff when the town is not known, with the landmark given instead; the spot said
     with a known town (「スーパーの 前」), when one was."""
+    if record.get("unconfirmed"):
+        return {"place_unconfirmed": True}
     if not record.get("town_unknown"):
         return {"landmark": record["landmark"]} if record.get("landmark") else {}
     flags = {"town_unknown": True, "landmark": record.get("landmark")}
@@ -497,7 +501,20 @@ def _settled(ctx: TurnContext, state: dict[str, Any], area: AreaResolution,
     if detail:
         ctx.set_slot("_place_detail", detail)
     label = place_label(area, detail, ctx.text)
-    return {**place_record(area, detail, label), "town_unknown": False, "landmark": state.get("landmark")}
+    if landmark := state.get("landmark"):
+        label = f"{label}（{landmark}）"  # 「南区 朝日町（スーパーの 前）」: the spot with the town
+    return {**place_record(area, detail, label), "town_unknown": False, "landmark": landmark}
+
+
+def tentative_place(ctx: TurnContext) -> dict[str, Any] | None:
+    """The town being read back, not yet confirmed: a draft keeps it (flagged) so that a
+    caller who hangs up at the read-back leaves the place they said."""
+    waiting = ctx.slots.get(READ_BACK_SLOT)
+    if not waiting or not waiting.get("town_id"):
+        return None
+    area = resolve_town_id(ctx.session, waiting["town_id"])
+    label = place_label(area, waiting.get("detail"), "")
+    return {**place_record(area, waiting.get("detail"), label), "unconfirmed": True}
 
 
 def save_report_draft(ctx: TurnContext, *, kind: CaseKind, intent: str, topic: str, details: dict[str, Any],

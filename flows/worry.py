@@ -57,6 +57,7 @@ from flows.steps import (
     report_counter,
     report_draft,
     save_report_draft,
+    tentative_place,
     yes_or_no,
 )
 from intents.phone import national_phone
@@ -160,6 +161,8 @@ class WorryFlow(FormFlow):
                 # The resident's own words for the place (building, room) tell households apart.
                 ctx.set_slot("where_text", " ".join(filter(None, (ctx.slots.get("where_text"), ctx.own_words))))
             if where is None:
+                if tentative_place(ctx):
+                    self.save_draft(ctx)  # hung up at the read-back: the place said is kept
                 return
             ctx.set_slot("where", where)
         elif step == "since_when":
@@ -298,11 +301,11 @@ class WorryFlow(FormFlow):
 
     def save_draft(self, ctx: TurnContext) -> None:
         save_report_draft(ctx, kind=CaseKind.worry, intent="report_worry", topic="watch", details=self._details(ctx),
-                          place=ctx.slots.get("where"))
+                          place=ctx.slots.get("where") or tentative_place(ctx))
 
     def _details(self, ctx: TurnContext) -> dict[str, Any]:
         """What the counter is told: the answers so far (all of them once the form is complete)."""
-        where = ctx.slots.get("where")
+        where = ctx.slots.get("where") or tentative_place(ctx)
         return {"noticed": ctx.slots.get("noticed"), "where": where["label"] if where else None,
                 "since_when": ctx.slots.get("since_when"), **(place_flags(where) if where else {})}
 

@@ -401,8 +401,8 @@ def save_draft(
                      reporter_contact_id=reporter_contact_id, callback_consent=reporter_contact_id is not None,
                      created_at=now, last_report_at=now, first_contact_due=now + timedelta(hours=hours))
         session.add(draft)
-    if counter_id and not draft.counter_id:
-        draft.counter_id = counter_id
+    if counter_id and (not draft.counter_id or not _delivered(session, draft)):
+        draft.counter_id = counter_id  # the place may still change until the draft reaches a desk
     _place(draft, area)
     draft.routing_reason = reason
     draft.details = {**details, INCOMPLETE: INCOMPLETE_NOTE}

@@ -3,7 +3,6 @@ the outbox's part in ``tsunagu deliver --failed / --retry-failed`` (:func:`outbo
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated
 
@@ -14,7 +13,9 @@ from sqlalchemy.orm import Session
 from alerts.fanout.enqueue import progress
 from alerts.fanout.outbox import failed_rows, retry_failed
 from bot.console_io import database_session
+from bot.production import refuse_unfit_production
 from bot.settings import settings
+from bot.supervise import supervise
 from routing.commands import FailedQueue, FailedRow
 from routing.directory import prepare_database
 
@@ -58,9 +59,9 @@ def register(app: typer.Typer) -> None:
             typer.echo("tsunagu worker needs TSUNAGU_REDIS_URL. Without Redis, `tsunagu serve` sends alerts "
                        "itself and `tsunagu fanout process` sends what is due once.", err=True)
             raise typer.Exit(2)
-        argv = dramatiq_argv(processes, threads)
-        # Replace this process, so a supervisor's signals reach Dramatiq directly.
-        os.execv(argv[0], argv)
+        refuse_unfit_production()
+        # Dramatiq ends all its workers when one is killed: started again at once (bot.supervise).
+        raise typer.Exit(supervise(dramatiq_argv(processes, threads)))
 
     @fanout.command("process")
     def process(

@@ -169,3 +169,15 @@ def test_a_number_said_on_the_phone_is_read_back_digit_by_digit(engine: Conversa
     assert "utter_missing_created" in said(done)
     [case] = cases(db_url)
     assert case.details["callback_phone"] == "09011113333"
+
+
+def test_a_caller_who_hangs_up_at_the_place_read_back_leaves_the_place_said(engine: ConversationEngine,
+                                                                          db_url: str) -> None:
+    caller = Resident(engine, channel="voice", user_id=CALLER)
+    caller.send(event="call_start")
+    caller.send("隣の おばあさんを 三日も 見かけないんです")
+    assert said(caller.send("北区柳町")) == ["utter_place_read_back"]
+    # ... and the caller hangs up.
+    [case] = cases(db_url)
+    assert (case.town_id, case.counter_id, case.details["where"]) == ("kita-2-2", "mimamori-kita", "北区 柳町")
+    assert case.details["place_unconfirmed"] and case.details["callback_phone"] == "0312345678"

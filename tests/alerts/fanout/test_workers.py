@@ -188,3 +188,35 @@ def test_senders_killed_at_random_points_reach_everyone_with_at_most_one_duplica
         assert sum(arrivals.values()) - 300 <= kills, f"{channel}: more than one duplicate per kill"
     assert Counter(received["line"]) == Counter({address("line", n): 1 for n in range(600, 1200)})
     assert outbox_states(db_url, alert_id)["sent"] == len(mix)
+
+
+def _children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in children.read_text().split()] if children.exists() else []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # about processes, not the database
+def test_tsunagu_worker_is_started_again_when_a_worker_process_is_killed(
+    fanout_env: dict[str, str], tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    environment = {**fanout_env, "TSUNAGU_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    supervisor = _start([sys.executable, "-m", "bot", "worker", "--processes", "1", "--threads", "1"],
+                        environment, log)
+    try:
+        _until(lambda: any(_children(master) for master in _children(supervisor.pid)), 60,
+               f"Dramatiq's worker process; the worker said: {log.read_text()[-2000:]}")
+        first = _children(supervisor.pid)[0]
+        os.kill(_children(first)[0], signal.SIGKILL)  # as the out-of-memory killer would
+
+        def started_again() -> bool:
+            masters = _children(supervisor.pid)
+            return bool(masters) and masters[0] != first and bool(_children(masters[0]))
+
+        _until(started_again, 90, f"Dramatiq started again; the worker said: {log.read_text()[-2000:]}")
+        assert supervisor.poll() is None, "tsunagu worker itself kept running"
+        supervisor.send_signal(signal.SIGTERM)
+        supervisor.wait(60)
+        assert _children(supervisor.pid) == []
+    finally:
+        _kill(supervisor)
