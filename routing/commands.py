@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from bot.console_io import database_session, err, fail, local_time, out, table
 from bot.db import session_factory
 from bot.models import Case, CaseStatus, Delivery, DeliveryState, DeliveryTarget
+from bot.production import refuse_unfit_production
 from bot.settings import settings
 from intents.classification import IntentClassifier
 from intents.places import extract_place
@@ -402,6 +403,7 @@ def _deliver_command(others: Sequence[FailedQueue]) -> Callable[..., None]:
                                                                    "(a fresh count of attempts), then send.")] = False,
     ) -> None:
         """Run one delivery pass (for cron or a worker loop); list or resend what failed for good."""
+        refuse_unfit_production()
         prepare_database()
         queues = [FailedQueue("case deliveries", _failed_deliveries, retry_failed, lambda: None), *others]
         if failed:
