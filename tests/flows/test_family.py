@@ -9,10 +9,17 @@ from sqlalchemy import select
 from bot.db import session_scope
 from bot.engine import ConversationEngine
 from bot.models import Alert, Case, CaseEvent, Contact, Delivery
+from bot.settings import settings
 from alerts.lifecycle import cancel, create_from_case, link_family
 from tests.alerts.conftest import missing_case
 from tests.bot.conftest import Resident
 from tests.flows.conftest import cases, effects, said
+
+
+@pytest.fixture(autouse=True)
+def no_delivery_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries stay rows for the test to read: no background thread outlives the test."""
+    monkeypatch.setattr(settings, "delivery_mode", "worker")
 
 
 def _alert_of(db_url: str, channel: str, user_id: str) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.db import session_scope
@@ -23,6 +24,12 @@ from tests.flows.conftest import Left, effects, left, said
 # Inside 中央区 本町's polygon, but not its centroid (34.6975, 135.47).
 NEAR_HONMACHI = {"latitude": 34.7012, "longitude": 135.4763}
 INTRO = ["utter_sighting_intro", "utter_ask_sighting_where"]
+
+
+@pytest.fixture(autouse=True)
+def no_delivery_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries stay rows for the test to read: no background thread outlives the test."""
+    monkeypatch.setattr(settings, "delivery_mode", "worker")
 
 
 def _active_alert(db_url: str, *addresses: str, town_id: str = "chuo-1-1", counter_id: str = "mimamori-chuo",

@@ -3,14 +3,22 @@ like any update of the case, with its group and its distance from the last-seen 
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot.db import session_scope
 from bot.engine import ConversationEngine
 from bot.models import CaseEvent, Delivery, DeliveryTarget, Sighting
+from bot.settings import settings
 from tests.bot.conftest import Resident
 from tests.flows.conftest import effects, said
 from tests.flows.test_sighting import NEAR_HONMACHI, _active_alert
+
+
+@pytest.fixture(autouse=True)
+def no_delivery_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries stay rows for the test to read: no background thread outlives the test."""
+    monkeypatch.setattr(settings, "delivery_mode", "worker")
 
 
 def test_a_sighting_is_delivered_to_the_desk_at_once(engine: ConversationEngine, db_url: str) -> None:
