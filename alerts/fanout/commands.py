@@ -55,11 +55,11 @@ def register(app: typer.Typer) -> None:
         threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="Threads per process.")] = 4,
     ) -> None:
         """Run the alert fan-out workers (Dramatiq on TSUNAGU_REDIS_URL) until stopped."""
+        refuse_unfit_production()
         if not settings.redis_url:
             typer.echo("tsunagu worker needs TSUNAGU_REDIS_URL. Without Redis, `tsunagu serve` sends alerts "
                        "itself and `tsunagu fanout process` sends what is due once.", err=True)
             raise typer.Exit(2)
-        refuse_unfit_production()
         # Dramatiq ends all its workers when one is killed: started again at once (bot.supervise).
         raise typer.Exit(supervise(dramatiq_argv(processes, threads)))
 

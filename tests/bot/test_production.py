@@ -61,7 +61,7 @@ def test_a_channel_configured_in_part_is_a_problem_not_a_silent_omission(tmp_pat
     assert production_problems(complete) == []
 
 
-@pytest.mark.parametrize("command", ["serve"])
+@pytest.mark.parametrize("command", ["serve", "deliver", "worker"])
 def test_serving_commands_refuse_to_start_in_production_on_laptop_defaults(
     command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
