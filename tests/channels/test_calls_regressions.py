@@ -134,6 +134,15 @@ async def test_3_a_retried_119_turn_says_119_again(line: CallSimulator) -> None:
     assert "119" in " ".join(h.text for h in turn.heard)
 
 
+async def test_3_retried_answers_mid_report_are_taken_once(line: CallSimulator, engine_db: str) -> None:
+    call = await line.call([say("隣の おばあさんを 最近 見かけないんです", retried=True), say("南区泉町", retried=True),
+                            ReadBack("泉町", press("1", retried=True)), say("先週から", retried=True),
+                            press("2", retried=True), press("1", retried=True)])
+    assert not any(turn.retry_differed for turn in call.turns), call.transcript()
+    [case] = cases(engine_db)
+    assert case.town_id == "minami-2-2" and case.report_count == 1
+
+
 async def test_3_the_greeting_says_119_and_110(line: CallSimulator) -> None:
     call = await line.call([HANG_UP])
     greeting = " ".join(prompt_of(call, 0))

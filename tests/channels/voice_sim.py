@@ -105,7 +105,8 @@ class Speak:
     ``language``: the language spoken ("en-US"); None: the one the ``<Gather>`` listens for. A
     recogniser set to another language does not get the words (English said to a ja-JP
     ``<Gather>`` comes back as katakana noise): the simulator sends no result.
-    ``retried``: Twilio times out and sends the same request again (the second answer is used).
+    ``retried``: Twilio times out and sends the same request again, the first still running
+    (the second answer is followed; :attr:`Turn.retry_differed` says whether they differed).
     """
 
     text: str
@@ -474,12 +475,15 @@ class CallSimulator:
         }
         turn = Turn(url, params)
         call.turns.append(turn)
-        response = await self._timed_post(turn, url, params)
         if retried:
-            # Twilio gave up waiting and sends the very same request again.
-            again = await self._timed_post(turn, url, params)
+            # Twilio gave up waiting and sends the very same request again while the first is
+            # still being answered: both must get the same TwiML (the second is the one followed).
+            response, again = await asyncio.gather(self._timed_post(turn, url, params),
+                                                   self._timed_post(turn, url, params))
             turn.retry_differed = again.text != response.text
             response = again
+        else:
+            response = await self._timed_post(turn, url, params)
         turn.status = response.status_code
         if response.status_code == 200 and response.headers.get("content-type", "").startswith(("application/xml",
                                                                                                  "text/xml")):
