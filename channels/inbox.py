@@ -169,6 +169,9 @@ class Inbox:
         self._channels: dict[str, DurableChannel] = {}
         self._sweeping: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(IN_FLIGHT)
+        # Residents being processed here, and whether more of their events were stored
+        # since: one drain per resident, however many webhooks and sweeps name them.
+        self._draining: dict[tuple[str, str], bool] = {}
 
     def register(self, channel: DurableChannel) -> None:
         """Process ``channel``'s events here (the channel stores them through this inbox)."""
@@ -215,6 +218,11 @@ class Inbox:
 
     # ------------------------------------------------------------------ processing
     def _submit(self, channel: DurableChannel, resident: str) -> None:
+        key = (channel.name(), resident)
+        if key in self._draining:
+            self._draining[key] = True  # its drain looks again before it ends
+            return
+        self._draining[key] = False
         channel.tasks.submit(resident, self._drain_resident(channel, resident))
 
     async def sweep(self) -> int:
@@ -241,13 +249,20 @@ class Inbox:
 
     async def _drain_resident(self, channel: DurableChannel, resident: str) -> None:
         """Process the resident's events in order while the next one can be claimed."""
-        while True:
-            async with self._slots:
-                event = await anyio.to_thread.run_sync(self.claim_next, channel.name(), resident)
-                if event is None:
-                    return
-                if not await self._process(channel, event):
-                    return  # it waits for its back-off; the events after it wait with it
+        key = (channel.name(), resident)
+        try:
+            while True:
+                async with self._slots:
+                    event = await anyio.to_thread.run_sync(self.claim_next, channel.name(), resident)
+                    if event is None:
+                        if self._draining[key]:  # stored while we looked: look again
+                            self._draining[key] = False
+                            continue
+                        return
+                    if not await self._process(channel, event):
+                        return  # it waits for its back-off; the events after it wait with it
+        finally:
+            del self._draining[key]
 
     def claim_next(self, channel: str, resident: str) -> ClaimedEvent | None:
         """Claim the resident's earliest unfinished event if it is due (not another worker's)."""
