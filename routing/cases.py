@@ -138,6 +138,9 @@ def case_facts(case: Case, details: dict[str, Any] | None = None, callback_conse
     if details.get("town_unknown"):
         # The resident did not know the town and gave a landmark: staff must look for it.
         facts["place_unknown"] = True
+    if details.get(INCOMPLETE):
+        # Saved before the report was complete (the reporter hung up or stopped answering).
+        facts["incomplete"] = True
     return facts
 
 

@@ -34,6 +34,7 @@ from intents.places import extract_place
 from intents.safety import safety_matter
 from routing.areas import resolve_area
 from routing.cases import (
+    INCOMPLETE,
     OPEN_STATUSES,
     InvalidTransition,
     cases_for_counter,
@@ -212,9 +213,9 @@ def _cases_table(cases: list[Case], title: str) -> None:
             str(case.id),
             "!" if case.urgent else "",
             f"{case.kind.value} ({case.topic})",
-            case.counter_id,
+            case.counter_id or "-",
             case.town_id or case.ward or "",
-            case.status.value,
+            case.status.value + (" (incomplete)" if case.details.get(INCOMPLETE) else ""),
             local_time(case.first_contact_due),
             str(case.report_count),
         )

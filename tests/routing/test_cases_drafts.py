@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from bot.db import session_scope
 from bot.models import Case, CaseKind, Delivery
 from routing.areas import resolve_town_id
-from routing.cases import INCOMPLETE, open_case, save_draft
-from routing.commands import route_text
+from routing.cases import INCOMPLETE, case_facts, open_case, save_draft
+from routing.commands import register, route_text
 from tests.routing.test_commands import FakeClassification, FakeClassifier
 
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
@@ -74,3 +76,16 @@ def test_route_never_moves_a_town_to_another_ward(db_url: str) -> None:
         conflict, sound_alike = (route_text(session, classifier, text) for text in texts)
     assert conflict["area"] is None and "北区旭町 / 南区朝日町" in conflict["reason"], "asked, never 北区 旭町"
     assert (sound_alike["area"]["town_id"], sound_alike["counter_id"]) == ("minami-1-2", "mimamori-minami")
+
+
+def test_staff_see_a_draft_as_incomplete_and_one_without_a_counter(db_url: str) -> None:
+    app = typer.Typer()
+    register(app)
+    with session_scope(db_url) as session:
+        draft, _ = _draft(session, None, None, urgent=True)
+        draft_id = draft.id
+        facts = case_facts(draft)
+    assert facts["incomplete"] is True and facts["urgent"] is True
+    listed = CliRunner().invoke(app, ["cases", "list"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0 and f"│ {draft_id} " in listed.stdout
+    assert "new (incomplete)" in listed.stdout
