@@ -193,6 +193,10 @@ def purge_alert(session: Session, alert: Alert, now: datetime | None = None) -> 
         "conversations": _erase_conversations(session, family, conversation_ids, since),
         "phone numbers": _erase_phone_numbers(session, family, alert),
         "family links": session.execute(delete(AlertFamily).where(AlertFamily.alert_id == alert.id)).rowcount,
+        # Sightings forwarded to the family's chat or the police: the rows hold their addresses.
+        "forwarded sightings": session.execute(
+            delete(OutboxItem).where(OutboxItem.alert_id == alert.id, OutboxItem.cooperator_id.is_(None))
+        ).rowcount,
         "sightings": session.execute(
             update(Sighting).where(Sighting.alert_id == alert.id, or_(
                 Sighting.text.is_not(None), Sighting.town_id.is_not(None), Sighting.latitude.is_not(None),

@@ -269,5 +269,7 @@ def test_from_pre_registration_to_the_purge(platform: str, fanout_env: dict[str,
         case = session.get(Case, case_id)
         assert "callback_phone" not in case.details and "who" not in case.details, "the family's phone too"
         assert session.scalars(select(AlertFamily)).all() == []
+        assert session.scalars(select(OutboxItem).where(OutboxItem.cooperator_id.is_(None))).all() == [], \
+            "no row keeps the family's chat"
         words = session.scalars(select(Message.text).where(Message.text.like("%紺色のジャンパー%"))).all()
         assert words == [], "the family's words are erased"
