@@ -15,7 +15,9 @@ request answered with an error, without TwiML, or later than Twilio's 15 s. Twil
 
     python benchmarks/voice_calls.py                           # SQLite in a temporary folder
     python benchmarks/voice_calls.py --calls 40 --think 0.5
-    python benchmarks/voice_calls.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
+    python benchmarks/voice_calls.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+PostgreSQL runs in a private schema of ``--database-url``'s database, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -29,11 +31,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -132,14 +138,32 @@ async def run(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     return summary(calls, wall)
 
 
+@contextmanager
+def private_database(database_url: str) -> Iterator[str]:
+    """A scratch database: a temporary SQLite file, or a private schema of the PostgreSQL
+    database ``database_url`` names, dropped afterwards."""
+    if not database_url:
+        with tempfile.TemporaryDirectory() as directory:
+            yield f"sqlite:///{Path(directory) / 'bench.db'}"
+        return
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(database_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        separator = "&" if "?" in database_url else "?"
+        yield f"{database_url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
 async def main(args: argparse.Namespace) -> int:
     random.seed(args.seed)
-    if args.database_url:
-        result = await run(args.database_url, args)
-    else:
-        with tempfile.TemporaryDirectory() as directory:
-            result = await run(f"sqlite:///{Path(directory) / 'bench.db'}", args)
-    database = args.database_url.split(":", 1)[0] if args.database_url else "sqlite"
+    with private_database(args.database_url) as database_url:
+        result = await run(database_url, args)
+    database = args.database_url.split(":", 1)[0].split("+")[0] if args.database_url else "sqlite"
     print(f"{database}: {result['calls']} concurrent calls, {result['turns']} webhook turns in {result['wall_s']} s "
           f"(think {args.think} s): p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, "
           f"max {result['max_ms']} ms, lost turns {result['lost_turns']}; calls ended by {result['ended_by']}")
@@ -156,7 +180,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--think", type=float, default=1.0,
                         help="seconds a caller takes before each answer (±50 %%); 0: answer at once")
     parser.add_argument("--database-url", default="",
-                        help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/bench (default: a temporary SQLite file)")
+                        help="PostgreSQL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test (a private schema "
+                             "there); default: a temporary SQLite file")
     parser.add_argument("--seed", type=int, default=16)
     default_data = os.environ.get("TSUNAGU_DATA_DIR") or Path.home() / ".cache" / "tsunagu" / "test-data"
     parser.add_argument("--data-dir", type=Path, default=Path(default_data),
