@@ -23,6 +23,7 @@ yes is no); then the conversation follows the case as usual.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -405,6 +406,17 @@ def _ask_next(ctx: TurnContext, asking: list[str]) -> None:
         ask_feature(ctx, asking[0])
 
 
+# More than this many letters (English: words) is more than a short answer to a choice.
+_SHORT_ANSWER_LETTERS, _SHORT_ANSWER_WORDS = 10, 4
+
+
+def _tells_more(words: str) -> bool:
+    """Whether free words answering a choice say more than the choice (「やせ型です」 does not)."""
+    if words.isascii():
+        return len(words.split()) > _SHORT_ANSWER_WORDS
+    return len(re.findall(r"[^\W\d_]", words)) > _SHORT_ANSWER_LETTERS
+
+
 class AlertDetailsFlow(Flow):
     """The family's few answers for the public alert text, right after the report (see
     :func:`ask_alert_details`); entered only from there."""
@@ -457,8 +469,9 @@ class AlertDetailsFlow(Flow):
             told = read_answer(ctx, step)
             if told and editable:
                 alert.public_fields = clean_fields({**alert.public_fields, **told})
-            elif not told and ctx.own_words and not says_dont_know(ctx):
-                # Not an answer but something they remembered: it goes to the case, as any later detail.
+            if ctx.own_words and not says_dont_know(ctx) and (not told or _tells_more(ctx.own_words)):
+                # Something they remembered (「85歳の男じゃ。背は低うて、腰が曲がっとる」), not only
+                # the choice: the words go to the case for staff, as any later detail.
                 self._add_to_case(ctx)
         _ask_next(ctx, asking)
 

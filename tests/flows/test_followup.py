@@ -80,7 +80,8 @@ def test_a_description_after_the_missing_report_is_a_detail_not_an_emergency(res
     [case] = cases(db_url)
     case_id = case.id
     turn = resident.send("85歳の男じゃ。背は低うて、腰が曲がっとる")
-    assert said(turn) == ["utter_case_details_added"]
+    # (Said while the alert's feature questions are open: the next one follows.)
+    assert said(turn)[0] == "utter_case_details_added"
     assert [kind for kind, _ in effects(turn)] == ["case_updated"]
     assert _added(db_url, case_id)[0][0]["details"] == {"added": "85歳の男じゃ。背は低うて、腰が曲がっとる"}
 

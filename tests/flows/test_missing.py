@@ -400,6 +400,15 @@ def test_something_remembered_instead_of_a_choice_goes_to_the_case(resident: Res
     assert "height" not in alert.public_fields
 
 
+def test_words_that_say_more_than_the_choice_also_go_to_the_case(resident: Resident, db_url: str) -> None:
+    _reported(resident, "母です。78歳", "赤いセーター")
+    turn = resident.send("150くらいで、腰が曲がっていて杖をついています")
+    assert said(turn) == ["utter_case_details_added", "utter_ask_feature_build"]
+    assert said(resident.send("やせ型です")) == ["utter_ask_share_identity"], "a short answer is only the choice"
+    [alert] = _alerts(db_url)
+    assert alert.public_fields["build"] == "slim"
+
+
 def test_found_while_choosing_ends_the_alert(resident: Resident, db_url: str) -> None:
     _reported(resident, "母です。78歳", "赤いセーター")
     turn = resident.send("見つかりました！帰ってきました")
