@@ -270,14 +270,15 @@ async def test_a_misheard_ward_by_keys_is_corrected_with_the_town_menu(line: Cal
     assert case.town_id == "minami-1-2", call.transcript()
 
 
-@not_landed("1 (a draft saved before its place is confirmed has no counter and loses the place said)")
+@not_landed("1 (a hang-up at the place's read-back loses the place said: the draft has where None, no counter)")
 async def test_hang_up_mid_worry_report_leaves_a_case_with_the_caller_s_number(
     line: CallSimulator, engine_db: str
 ) -> None:
     call = await line.call([say("隣の おばあさんを 三日も 見かけないんです"), say("北区柳町"), HANG_UP])
     assert call.ended_by == "caller"
     [case] = cases(engine_db)
-    assert case.kind == CaseKind.worry and case.counter_id, "a case a counter receives:\n" + call.transcript()
+    # A draft is listed to staff at once (routing.cases); its counter comes with a known place.
+    assert case.kind == CaseKind.worry, call.transcript()
     assert case.town_id == "kita-2-2" or "柳町" in str(case.details), "the place the caller said is kept"
     assert CALLER_NATIONAL in str(case.details)
 
