@@ -270,7 +270,6 @@ async def test_a_misheard_ward_by_keys_is_corrected_with_the_town_menu(line: Cal
     assert case.town_id == "minami-1-2", call.transcript()
 
 
-@not_landed("1 (a hang-up at the place's read-back loses the place said: the draft has where None, no counter)")
 async def test_hang_up_mid_worry_report_leaves_a_case_with_the_caller_s_number(
     line: CallSimulator, engine_db: str
 ) -> None:
