@@ -113,7 +113,6 @@ async def test_2_zero_mid_missing_report_keeps_the_report(line: CallSimulator, e
     assert case.kind == CaseKind.missing
 
 
-@not_landed("2 (the clothing answer keeps its filler 「あのう」; who and the landmark are fixed)")
 async def test_2_the_alert_drops_fillers_and_keeps_the_landmark(line: CallSimulator, engine_db: str) -> None:
     call = await line.call([press("3"), say("えーと 父です 80歳です"), ReadBack("80"),
                             say("南区朝日町の スーパーの 前"), ReadBack("朝日町"), say("きょうの 朝"),
