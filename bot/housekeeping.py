@@ -1,5 +1,6 @@
 """Jobs that run on a clock: widen missing-person alerts on schedule, erase expired data,
-queue the request to continue for cooperators whose yearly re-confirmation fell due.
+queue the request to continue for cooperators whose yearly re-confirmation fell due, and
+send the reports left half-way to their counters (marked incomplete).
 
 The embedded default runs them every minute inside `tsunagu serve`; a production
 deployment may instead run `tsunagu alert tick` from cron. Both call ``run_due_jobs``.
@@ -23,7 +24,7 @@ from bot.messages import Effect, EffectKind
 from bot.models import utcnow
 from bot.privacy import purge_expired
 from bot.settings import settings
-from channels.inbox import purge_inbox
+from routing.cases import send_abandoned_drafts
 
 __all__ = ["run_due_jobs", "every_minute"]
 
@@ -33,7 +34,8 @@ INTERVAL_SECONDS = 60
 
 
 def run_due_jobs(url: str | None = None, now: datetime | None = None) -> dict[str, int]:
-    """Widen due alerts, purge what is past retention, queue due re-confirmation requests.
+    """Widen due alerts, purge what is past retention, queue due re-confirmation requests,
+    send the reports nobody finished.
 
     Returns counts for the log.
     """
@@ -41,15 +43,19 @@ def run_due_jobs(url: str | None = None, now: datetime | None = None) -> dict[st
     with session_scope(url) as session:
         widened = widen_due(session, now)
         purged = purge_expired(session, now)
-        # Webhook events, answered long ago (their payload went when they were processed).
-        purged["inbox events deleted"] = purge_inbox(
-            session, now or utcnow(), timedelta(days=settings.message_retention_days))
     # In a transaction of its own: the alerts must be widened whatever happens to the requests.
     with session_scope(url) as session:
         requested = queue_reconfirm_requests(session, now)
+    # Reports left half-way (a call ended, a chat abandoned) reach their counters, incomplete.
+    with session_scope(url) as session:
+        abandoned = send_abandoned_drafts(session, now or utcnow(),
+                                          timedelta(minutes=settings.conversation_timeout_minutes))
     if widened or requested:
         run_effects([Effect(EffectKind.alert_queued)], url=url)
-    return {"alerts widened": len(widened), **purged, "reconfirmation requests": requested}
+    if abandoned:
+        run_effects([Effect(EffectKind.case_updated)], url=url)
+    return {"alerts widened": len(widened), **purged, "reconfirmation requests": requested,
+            "abandoned reports sent": abandoned}
 
 
 async def every_minute(url: str | None = None) -> None:

@@ -18,12 +18,14 @@ half-way leaves a case staff can act on, with the reporter's number or contact. 
 *draft* is an ordinary ``new`` case whose details say ``incomplete``; its first-contact
 clock runs from the first answer, and it is listed to staff at once (urgent first).
 Completing the form turns the same row into the complete case (:func:`open_case` with
-``draft=``), never a second one. Delivery to the counter happens once for a worry report,
+``draft=``), never a second one. Delivery to the counter happens once for a worry report:
 when it is complete (a repeat report of a known household is then linked and its draft
-removed); an urgent report (a missing person) is delivered as soon as its counter is
-known — the alert desk must not wait for the clothing question — and its completion
-follows as a ``report_completed`` update. A draft whose place is not known yet has no
-counter (``counter_id`` empty) and is listed by ``tsunagu cases list``.
+removed), or — left half-way — when nobody answered for ``conversation_timeout_minutes``
+(:func:`send_abandoned_drafts`, run by housekeeping), marked incomplete. An urgent report
+(a missing person) is delivered as soon as its counter is known — the alert desk must
+not wait for the clothing question, nor for a timeout — and its completion follows as a
+``report_completed`` update. A draft whose place is not known yet has no counter
+(``counter_id`` empty) and is listed by ``tsunagu cases list`` for staff to take on.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ __all__ = [
     "open_case",
     "overdue_cases",
     "save_draft",
+    "send_abandoned_drafts",
     "transition",
 ]
 
@@ -420,6 +423,38 @@ def save_draft(
         _queue_deliveries(session, draft, event)
         session.flush()
     return draft, queued
+
+
+def send_abandoned_drafts(session: Session, now: datetime, quiet: timedelta) -> int:
+    """Queue the drafts nobody answered for ``quiet`` (a conversation timed out, a call
+    ended) for their counters, marked incomplete: delivery happens once, complete or not.
+
+    Housekeeping runs it every minute. A draft is a case with no ``created`` event (a
+    complete case always has one); one with no counter yet waits, listed, for staff.
+
+    Args:
+        session: the caller's session.
+        now: the current time (aware).
+        quiet: how long since the last answer (``conversation_timeout_minutes``).
+
+    Returns:
+        How many drafts were queued.
+    """
+    created = select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.kind == "created").exists()
+    drafts = session.scalars(select(Case).where(Case.status == CaseStatus.new, Case.counter_id != "",
+                                                Case.last_report_at < now - quiet, ~created))
+    sent = 0
+    for draft in drafts:
+        if not draft.details.get(INCOMPLETE):
+            continue
+        event = CaseEvent(case_id=draft.id, kind="created", actor="housekeeping", created_at=now,
+                          details={"reason": draft.routing_reason, INCOMPLETE: True})
+        session.add(event)
+        session.flush()
+        _queue_deliveries(session, draft, event)
+        sent += 1
+    session.flush()
+    return sent
 
 
 def _first_contact_hours(session: Session, counter_id: str | None, urgent: bool) -> int:

@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from bot.db import session_scope
+from bot.housekeeping import run_due_jobs
 from bot.models import Case, CaseKind, Delivery
 from routing.areas import resolve_town_id
-from routing.cases import INCOMPLETE, case_facts, open_case, save_draft
+from routing.cases import INCOMPLETE, case_facts, open_case, save_draft, send_abandoned_drafts
 from routing.commands import register, route_text
 from tests.routing.test_commands import FakeClassification, FakeClassifier
 
@@ -89,3 +90,20 @@ def test_staff_see_a_draft_as_incomplete_and_one_without_a_counter(db_url: str) 
     listed = CliRunner().invoke(app, ["cases", "list"], env={"COLUMNS": "200"})
     assert listed.exit_code == 0 and f"│ {draft_id} " in listed.stdout
     assert "new (incomplete)" in listed.stdout
+
+
+def test_a_worry_draft_nobody_finished_is_sent_once_by_housekeeping(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _draft(session, None, "mimamori-chuo", urgent=False, kind=CaseKind.worry)
+        waiting, _ = _draft(session, None, None, urgent=False, kind=CaseKind.worry)
+        assert send_abandoned_drafts(session, NOW + timedelta(minutes=5), timedelta(minutes=30)) == 0, "still answering"
+        assert send_abandoned_drafts(session, NOW + timedelta(hours=1), timedelta(minutes=30)) == 1
+        assert send_abandoned_drafts(session, NOW + timedelta(hours=2), timedelta(minutes=30)) == 0, "sent once"
+        assert _deliveries(session) > 0 and waiting.counter_id == "", "no counter: it waits, listed for staff"
+
+
+def test_housekeeping_sends_the_reports_left_half_way(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        _draft(session, None, "mimamori-chuo", urgent=False, kind=CaseKind.worry)
+    report = run_due_jobs(db_url, NOW + timedelta(hours=1))
+    assert report["abandoned reports sent"] == 1
