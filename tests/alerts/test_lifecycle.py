@@ -331,3 +331,15 @@ def test_the_desk_confirms_sightings_and_the_newest_confirmed_one_counts(db_url:
         found(session, alert, by="tanaka", now=MORNING)
         with pytest.raises(AlertError, match="ended"):
             confirm_sighting(session, unconfirmed, by="tanaka", now=MORNING)
+
+
+def test_the_desks_found_withdraws_what_telegram_can_delete(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        ids = _network(session)
+        alert = create_from_case(session, missing_case(session), now=MORNING)
+        approve(session, alert, by="tanaka", now=MORNING)
+        mark_sent(session, outbox(session, alert))
+        assert found(session, alert, by="tanaka", now=MORNING) == 3, "two thanks and one withdrawal"
+        assert {row.cooperator_id for row in outbox(session, alert, "withdraw")} == {ids["honmachi-telegram"]}
+        assert {row.cooperator_id for row in outbox(session, alert, "found")} == {
+            ids[HONMACHI], ids["honmachi-telegram"]}
