@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 
 from bot.messages import Choice, EffectKind, Handoff
-from bot.models import CaseKind
+from bot.models import Case, CaseKind
 from flows.ask_where import format_opening
 from flows.base import Flow, TurnContext, is_yes
 from flows.followup import follow_case
@@ -43,7 +43,7 @@ from flows.place_question import (
 from flows.steps import PHONE_RESPONSES, REPORT_CASE_SLOT, caller_phone, read_phone
 from intents.phone import national_phone
 from routing.areas import AreaResolution
-from routing.cases import case_facts, open_case
+from routing.cases import add_details, case_facts, open_case
 from routing.counters import choose_counter
 
 __all__ = ["HandoffFlow"]
@@ -107,7 +107,7 @@ class HandoffFlow(Flow):
                  "utter_handoff_will_reply_here", "utter_handoff_no_contact", *_CONTACT_CHOICES.values(),
                  "utter_handoff_busy", "utter_ask_message_or_callback", "utter_handoff_leave_message",
                  "utter_recording_empty", "utter_offer_caller_number", "utter_choice_this_number",
-                 "utter_goodbye", *(title for _, title in _AFTER_DIAL_CHOICES),
+                 "utter_goodbye", "utter_callback_number_note", *(title for _, title in _AFTER_DIAL_CHOICES),
                  *PHONE_RESPONSES, *PLACE_RESPONSES)
 
     def claims(self, ctx: TurnContext) -> bool:
@@ -293,7 +293,18 @@ class HandoffFlow(Flow):
             return
         ctx.set_slot("contact", PHONE)
         ctx.set_slot("callback_phone", given)
-        self._take_message(ctx, recording_url=ctx.slots.get("recording_url"))
+        case = ctx.session.get(Case, ctx.slots["case_id"]) if ctx.slots.get("case_id") else None
+        if case is None:
+            self._take_message(ctx, recording_url=ctx.slots.get("recording_url"))
+            return
+        # The message was kept before the number was asked: the number is added to its case.
+        case.details = {**case.details, "contact": PHONE, "callback_phone": given}
+        case.callback_consent = True
+        add_details(ctx.session, case, ctx.t("utter_callback_number_note", phone=given), source=ctx.channel,
+                    now=ctx.now)
+        ctx.say("utter_handoff_will_call", phone=given, next_opening=ctx.slots["next_opening"])
+        ctx.effect(EffectKind.case_updated, **case_facts(case))
+        follow_case(ctx, case.id, _FOLLOWUP_INTENTS)
 
     # ------------------------------------------------------------------ the message becomes a case
     def _recorded(self, ctx: TurnContext) -> None:
@@ -310,7 +321,12 @@ class HandoffFlow(Flow):
             ctx.set_slot("message", ctx.text or None)
             ctx.set_slot("recording_url", None if empty else ctx.message.media_ref)
         if caller_phone(ctx) is None:
-            # Withheld: the number to call back is asked; the case is made with the answer.
+            # Withheld: the message is kept at once (a hang-up loses nothing), then the number is asked.
+            ctx.set_slot("contact", NO_CONTACT)
+            case = self._open_callback_case(ctx, ctx.slots.get("recording_url"))
+            ctx.say("utter_message_received", name=ctx.slots["counter_name"], case_id=case.id)
+            ctx.effect(EffectKind.case_created, **case_facts(case))
+            ctx.set_slot("case_id", case.id)
             self._ask_callback_number(ctx)
             return
         ctx.set_slot("contact", PHONE)
@@ -318,6 +334,23 @@ class HandoffFlow(Flow):
         self._take_message(ctx, recording_url=ctx.slots.get("recording_url"))
 
     def _take_message(self, ctx: TurnContext, recording_url: str | None = None) -> None:
+        contact = ctx.slots["contact"]
+        case = self._open_callback_case(ctx, recording_url)
+        opening = ctx.slots["next_opening"]
+        ctx.say("utter_message_received", name=ctx.slots["counter_name"], case_id=case.id)
+        if contact == PHONE:
+            ctx.say("utter_handoff_will_call", phone=ctx.slots["callback_phone"], next_opening=opening)
+        elif contact == HERE:
+            ctx.say("utter_handoff_will_reply_here", next_opening=opening)
+        else:
+            ctx.say("utter_handoff_no_contact", phone=ctx.slots["counter_phone"], next_opening=opening)
+        ctx.effect(EffectKind.case_created, **case_facts(case))
+        # What the resident says next belongs to this message (the matter, one more detail);
+        # on the phone 「他にご用件はありますか」 follows (flows.conversation.finish_phone_turn).
+        follow_case(ctx, case.id, _FOLLOWUP_INTENTS)
+
+    def _open_callback_case(self, ctx: TurnContext, recording_url: str | None) -> Case:
+        """The ``callback`` case for the counter, with the message and the contact known so far."""
         contact = ctx.slots["contact"]
         details: dict[str, str | int | None] = {"message": ctx.slots.get("message"), "contact": contact}
         if ctx.slots.get(REPORT_CASE_SLOT):
@@ -340,15 +373,4 @@ class HandoffFlow(Flow):
             callback_consent=contact != NO_CONTACT,
             now=ctx.now,
         )
-        opening = ctx.slots["next_opening"]
-        ctx.say("utter_message_received", name=ctx.slots["counter_name"], case_id=case.id)
-        if contact == PHONE:
-            ctx.say("utter_handoff_will_call", phone=ctx.slots["callback_phone"], next_opening=opening)
-        elif contact == HERE:
-            ctx.say("utter_handoff_will_reply_here", next_opening=opening)
-        else:
-            ctx.say("utter_handoff_no_contact", phone=ctx.slots["counter_phone"], next_opening=opening)
-        ctx.effect(EffectKind.case_created, **case_facts(case))
-        # What the resident says next belongs to this message (the matter, one more detail);
-        # on the phone 「他にご用件はありますか」 follows (flows.conversation.finish_phone_turn).
-        follow_case(ctx, case.id, _FOLLOWUP_INTENTS)
+        return case

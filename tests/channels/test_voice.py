@@ -305,10 +305,14 @@ async def test_a_withheld_number_is_asked_for_and_never_kept_as_the_call(
         await caller.press("0")
         await caller.say("南区")
         await caller.record(20)
-        assert recorder.said() == ["utter_ask_callback_phone"] and not cases(engine_db)
+        # The message is kept at once (a hang-up now loses nothing), then the number is asked.
+        assert recorder.said() == ["utter_message_received", "utter_ask_callback_phone"]
+        [kept] = cases(engine_db)
+        assert kept.details["recording_url"] == RECORDING_URL and "callback_phone" not in kept.details
         await caller.press("0612345678")
     [case] = cases(engine_db)
     assert case.details["callback_phone"] == "0612345678" and "CA" not in str(case.details)
+    assert case.callback_consent and recorder.said()[0] == "utter_handoff_will_call"
 
 
 async def test_star_and_moo_ichido_repeat_and_a_counter_number_is_said_digit_by_digit(
