@@ -7,7 +7,10 @@ and, past ten a minute from one address, refused with 429. A staff member sees o
 the cases and alerts of their own counters — another counter's case answers 404 like
 a missing one, so ids cannot be probed — and the pre-registrations of persons living
 in a ward, care area or town that one of their counters covers. Approving an alert is a
-staff decision that needs ``can_approve_alerts`` (403 without it).
+staff decision that needs ``can_approve_alerts`` (403 without it); its answer says how many
+cooperators were reached. The alert desk also links a family member's chat to an alert
+(``alerts/{id}/family``) and confirms or forwards a sighting to the family or the police
+(``alerts/{id}/sightings/{id}/confirm|forward``).
 
 Mount with ``app.include_router(bot.staff_api.router)``.
 """
