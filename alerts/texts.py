@@ -109,7 +109,8 @@ _LINE_RESPONSES = tuple(f"utter_alert_line_{line}" for line in (
     "description", "name", "diagnosis", "clothing", "footwear", "belongings", "marks", "place", "time"))
 
 RESPONSES: tuple[str, ...] = (
-    *KIND_RESPONSES.values(), "utter_unknown_label", "utter_choice_saw_them", "utter_alert_place_landmark",
+    *KIND_RESPONSES.values(), "utter_unknown_label", "utter_choice_saw_them", "utter_alert_report_sighting",
+    "utter_alert_place_landmark",
     "utter_alert_japanese_note", "utter_feature_age_early", "utter_feature_age_late", *_FEATURE_RESPONSES,
     *_LINE_RESPONSES, *FORWARD_RESPONSES.values(), "utter_alert_line_sighting",
 )
@@ -257,7 +258,7 @@ def _details(domain: Domain, session: Session | None, alert: Alert, language: st
     return "\n".join(lines)
 
 
-def compose_alert(domain: Domain, alert: Alert, kind: str, language: str) -> AlertMessage:
+def compose_alert(domain: Domain, alert: Alert, kind: str, language: str, channel: str | None = None) -> AlertMessage:
     """One outbox message of an alert, from domain.yml in the cooperator's language.
 
     Args:
@@ -265,6 +266,8 @@ def compose_alert(domain: Domain, alert: Alert, kind: str, language: str) -> Ale
         alert: the alert (attached to a session, so its case and town can be read).
         kind: ``alert``, ``update``, ``found`` or ``cancelled``.
         language: ``ja`` or ``en``.
+        channel: the channel it goes out on: its ``channel:`` variation is preferred
+            (e-mail and SMS have no button to press).
 
     Returns:
         The text; for ``alert`` and ``update`` also the 「見かけた」 button and, with the
@@ -279,8 +282,9 @@ def compose_alert(domain: Domain, alert: Alert, kind: str, language: str) -> Ale
     session = object_session(alert)
     counter, phone, reference = _contact(session, alert)
     details = _details(domain, session, alert, language, widening=kind == "update")
-    text = domain.text(response, language, alert_id=alert.id, details=details,
-                       counter=counter, phone=phone, reference=reference)
+    report = domain.text("utter_alert_report_sighting", language, channel, counter=counter, phone=phone,
+                         reference=reference)
+    text = domain.text(response, language, alert_id=alert.id, details=details, report=report)
     button = Choice(domain.text("utter_choice_saw_them", language), f"{SIGHTING_BUTTON_PREFIX}{alert.id}")
     return AlertMessage(text, (button,), alert.photo_ref if alert.share_identity else None)
 
@@ -343,7 +347,7 @@ def render_forwarded_sighting(session: Session, domain: Domain, target: str, sig
 
 
 def render_outbox_message(
-    session: Session, domain: Domain, alert_id: int | None, kind: str, language: str
+    session: Session, domain: Domain, alert_id: int | None, kind: str, language: str, *, channel: str | None = None
 ) -> AlertMessage:
     """One outbox message: an alert's (text, button, photo), or the re-confirmation request.
 
@@ -353,6 +357,7 @@ def render_outbox_message(
         alert_id: the alert, for every kind but ``reconfirm``.
         kind: the outbox row's kind.
         language: ``ja`` or ``en``.
+        channel: the channel it goes out on (see :func:`compose_alert`).
 
     Returns:
         The message.
@@ -368,7 +373,7 @@ def render_outbox_message(
     alert = session.get(Alert, alert_id) if alert_id is not None else None
     if alert is None:
         raise LookupError(f"alert {alert_id} no longer exists")
-    return compose_alert(domain, alert, kind, language)
+    return compose_alert(domain, alert, kind, language, channel)
 
 
 def render_message(session: Session, domain: Domain, alert_id: int | None, kind: str, language: str) -> str:

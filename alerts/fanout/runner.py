@@ -62,22 +62,24 @@ class LeaseLost(Exception):
 
 
 class _Texts:
-    """The messages of one pass (text, 「見かけた」 button, photo), rendered once per (alert, kind, language)."""
+    """The messages of one pass (text, 「見かけた」 button, photo), rendered once per (alert, kind, language,
+    channel): e-mail and SMS, which show no button, may have their own wording (domain.yml ``channel:``)."""
 
     def __init__(self, sessions: sessionmaker[Session], config: Settings) -> None:
         self._sessions = sessions
         self._config = config
-        self._cache: dict[tuple[int | None, str, str], AlertMessage] = {}
+        self._cache: dict[tuple[int | None, str, str, str], AlertMessage] = {}
 
-    async def get(self, alert_id: int | None, kind: str, language: str) -> AlertMessage:
-        key = (alert_id, kind, language)
+    async def get(self, alert_id: int | None, kind: str, language: str, channel: str) -> AlertMessage:
+        key = (alert_id, kind, language, channel)
         if key not in self._cache:
-            self._cache[key] = await asyncio.to_thread(self._render, alert_id, kind, language)
+            self._cache[key] = await asyncio.to_thread(self._render, *key)
         return self._cache[key]
 
-    def _render(self, alert_id: int | None, kind: str, language: str) -> AlertMessage:
+    def _render(self, alert_id: int | None, kind: str, language: str, channel: str) -> AlertMessage:
         with self._sessions() as session:
-            return render_outbox_message(session, load_domain(self._config.domain_path), alert_id, kind, language)
+            return render_outbox_message(session, load_domain(self._config.domain_path), alert_id, kind, language,
+                                         channel=channel)
 
 
 class ChannelWorker:
@@ -182,8 +184,8 @@ class ChannelWorker:
                         sent = await asyncio.to_thread(self._message_ids, items)
                         await self.sender.withdraw(items, sent, report)
                     else:
-                        await self.sender.send(items, await self._texts.get(alert_id, kind, language), language,
-                                               report)
+                        await self.sender.send(items, await self._texts.get(alert_id, kind, language, self.channel),
+                                               language, report)
                 except LeaseLost:
                     log.warning("%s: the batch was taken back by another worker; stopped sending it", self.channel)
                     break

@@ -106,12 +106,20 @@ def test_every_version_says_whom_to_call_with_the_case_number_and_not_to_hold_th
                 assert counter.name in message.text
                 assert [(choice.payload, choice.title) for choice in message.choices] == [
                     (f"sighting:{alert.id}", domain.text("utter_choice_saw_them", language))]
-        # The sentence every alert and widening carries, as the city wrote it in domain.yml.
-        for response in ("utter_alert_broadcast", "utter_alert_update"):
-            assert "無理に引き止めないでください" in domain.text(response, "ja", alert_id=1, details="", counter="",
-                                                        phone="", reference="")
-            assert "do not try to hold them back" in domain.text(response, "en", alert_id=1, details="", counter="",
-                                                                 phone="", reference="")
+        # The sentence every alert and widening carries, as the city wrote it in domain.yml, on every channel.
+        for channel in (None, "line", "telegram", "email", "sms"):
+            values = {"counter": counter.name, "phone": counter.phone, "reference": case.id}
+            report = {language: domain.text("utter_alert_report_sighting", language, channel, **values)
+                      for language in ("ja", "en")}
+            assert "無理に引き止めないでください" in report["ja"] and "do not try to hold them back" in report["en"]
+            for kind in ("alert", "update"):
+                for language in ("ja", "en"):
+                    assert report[language] in compose_alert(domain, alert, kind, language, channel).text
+        # E-mail and SMS show no button: their text does not ask to press one.
+        button = f"「{domain.text('utter_choice_saw_them', 'ja')}」"
+        assert button in compose_alert(domain, alert, "alert", "ja", "line").text
+        assert button not in compose_alert(domain, alert, "alert", "ja", "email").text
+        assert button not in compose_alert(domain, alert, "alert", "ja", "sms").text
 
 
 def test_english_cooperators_get_translated_fields_and_a_note_for_japanese_words(db_url: str, domain: Domain) -> None:

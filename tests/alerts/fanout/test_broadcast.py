@@ -10,7 +10,7 @@ from bot.db import session_scope
 from bot.domain import load_domain
 from bot.models import Alert
 from alerts.fanout import enqueue as fanout, runner
-from alerts.texts import render_alert_message
+from alerts.texts import compose_alert, render_alert_message
 from tests.alerts.fanout.conftest import Fakes, address, assert_nearest_first, enqueue, make_alert, outbox_states, seed
 
 CHANNELS = ("line", "telegram", "email")
@@ -57,10 +57,12 @@ def test_every_cooperator_gets_the_alert_once_nearest_first(fanout_env, fakes: F
         alert = session.get(Alert, alert_id)
         expected = {language: render_alert_message(load_domain(), alert, "alert", language)
                     for language in ("ja", "en")}
+        # E-mail has its own closing sentence (no button to press).
+        expected_email = compose_alert(load_domain(), alert, "alert", "en", "email").text
     english = next(helper for helper in helpers if helper.language == "en" and helper.endpoints[0][0] == "email")
     [(_, subject, body)] = [m for m in fakes.smtp.messages if m[0] == english.endpoints[0][1]]
     # An English alert may carry Japanese words (a landmark, the counter): 8-bit UTF-8 comes back with CRLF.
-    assert body.replace("\r\n", "\n").strip() == expected["en"].strip()
-    assert subject == expected["en"].split("\n")[0]
+    assert body.replace("\r\n", "\n").strip() == expected_email.strip()
+    assert subject == expected_email.split("\n")[0]
     first = fakes.line.calls("/multicast")[0].body
     assert first["messages"][0]["text"] in expected.values()
