@@ -4,7 +4,8 @@ resident can see what is kept about them (開示), and it can be erased on reque
 Retention (:func:`purge_expired`, run every minute by housekeeping and by `tsunagu purge`):
 
 * messages (what residents wrote, and the metadata of who wrote when) are deleted
-  ``message_retention_days`` after they were sent; conversations untouched that long too;
+  ``message_retention_days`` after they were sent; conversations untouched that long too, and
+  webhook events of the inbox answered that long ago;
 * closed cases keep their routing facts for statistics but lose their details and reporter
   link after ``closed_case_retention_days``; a case left open that long after its last report is
   closed ("retention") and anonymised the same way, so an abandoned case is not kept forever;
@@ -32,7 +33,18 @@ from sqlalchemy import Table, Text, cast, delete, exists, select, update
 from sqlalchemy.orm import Session
 
 from alerts.retention import purge_expired_alerts
-from bot.models import Base, Case, CaseEvent, CaseStatus, Contact, Conversation, Message, utcnow
+from bot.models import (
+    Base,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Contact,
+    Conversation,
+    InboxEvent,
+    InboxState,
+    Message,
+    utcnow,
+)
 from bot.settings import settings
 
 __all__ = ["ResidentNotFound", "erase_resident", "purge_expired", "resident_data"]
@@ -69,6 +81,9 @@ def purge_expired(session: Session, now: datetime | None = None) -> dict[str, in
     message_cutoff = now - timedelta(days=settings.message_retention_days)
     case_cutoff = now - timedelta(days=settings.closed_case_retention_days)
     messages = session.execute(delete(Message).where(Message.created_at < message_cutoff)).rowcount
+    # Webhook events answered long ago (their payload went when they were processed).
+    inbox = session.execute(delete(InboxEvent).where(InboxEvent.state.in_((InboxState.done, InboxState.failed)),
+                                                     InboxEvent.received_at < message_cutoff)).rowcount
     conversations = session.execute(delete(Conversation).where(Conversation.updated_at < message_cutoff)).rowcount
     closed = list(session.scalars(
         select(Case.id).where(Case.status == CaseStatus.closed, Case.closed_at < case_cutoff,
@@ -87,7 +102,7 @@ def purge_expired(session: Session, now: datetime | None = None) -> dict[str, in
     contacts = session.execute(
         delete(Contact).where(Contact.created_at < message_cutoff, *unreferenced)
     ).rowcount
-    return {"messages deleted": messages, "conversations deleted": conversations,
+    return {"messages deleted": messages, "inbox events deleted": inbox, "conversations deleted": conversations,
             "closed cases anonymised": len(closed), "abandoned cases closed and anonymised": len(abandoned),
             "ended alerts purged": alerts, "contacts deleted": contacts}
 

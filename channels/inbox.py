@@ -29,7 +29,7 @@ retried with back-off (``BACKOFF``); after ``MAX_ATTEMPTS`` the row is ``failed`
 
 Privacy: the raw event is personal data and is never logged. Its payload is erased once the
 event is processed; finished rows are deleted after ``message_retention_days``
-(:func:`purge_inbox`, run by housekeeping).
+(``bot.privacy.purge_expired``, run by housekeeping).
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ from bot.models import InboxEvent, InboxState, Message, MessageDirection, utcnow
 from bot.workqueue import Backoff, claim_due, lease_expired, lease_token, renew_claims
 from channels.base import InputChannel
 
-__all__ = ["ANSWERS", "Answer", "ClaimedEvent", "DurableChannel", "Inbox", "NewEvent", "purge_inbox"]
+__all__ = ["ANSWERS", "Answer", "ClaimedEvent", "DurableChannel", "Inbox", "NewEvent"]
 
 log = logging.getLogger(__name__)
 
@@ -404,15 +404,3 @@ def _stored_replies(session: Session, channel: str, event_id: str) -> list[Reply
                or_(next_inbound.is_(None), Message.id < next_inbound))
         .order_by(Message.id))
     return [Reply(text=text) for text in texts if text]
-
-
-def purge_inbox(session: Session, now: datetime, retention: timedelta) -> int:
-    """Delete finished events received longer ago than ``retention`` (a failed one's payload with it).
-
-    Returns:
-        How many rows were deleted.
-    """
-    return session.execute(
-        delete(InboxEvent).where(InboxEvent.state.in_((InboxState.done, InboxState.failed)),
-                                 InboxEvent.received_at < now - retention)
-    ).rowcount
