@@ -14,8 +14,10 @@ numbered lines ("1. …") in text, and are spoken with their key digits on the p
 :class:`CollectingOutput` keeps replies instead of sending them, for request/response
 channels (web chat JSON, TwiML) and tests.
 
-The only words a channel owns are these fallback formats and the label of a "send my
-location" button; everything said comes from the engine.
+The only words a channel owns are these fallback formats, the phone's short "press * to
+hear this again" after a question (:func:`repeat_hint`) and the label of a "send my
+location" button; everything said comes from the engine. On the phone, numbers are spelt
+digit by digit (:func:`spoken_digits`).
 """
 
 from __future__ import annotations
