@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from flows.base import is_no
-from flows.report_words import is_more_about_the_person, missing_person, says_what_was_noticed, since_when
+from flows.report_words import is_more_about_the_person, missing_person, says_what_was_noticed, since_when, strip_fillers
 
 
 @pytest.mark.parametrize("text", [
@@ -66,3 +66,12 @@ def test_more_about_the_person_or_a_landmark(text: str, more: bool) -> None:
                                          ("お願いします", False), ("はい", False)])
 def test_declining_in_other_words(text: str, no: bool) -> None:
     assert is_no(text) is no
+
+
+@pytest.mark.parametrize(("said", "kept"), [
+    ("えーと 父です 80歳です", "父です 80歳です"), ("あのう 青い ジャンパーです", "青い ジャンパーです"),
+    ("まあ スーパーの 前 あたり", "スーパーの 前 あたり"), ("ええっと、あの、隣の おばあさん", "隣の おばあさん"),
+    ("あのスーパーの前", "あのスーパーの前"), ("その人が", "その人が"), ("um, my father", "my father"),
+    ("えーと", "えーと")])
+def test_fillers_are_not_kept_but_words_that_look_like_them_are(said: str, kept: str) -> None:
+    assert strip_fillers(said) == kept
