@@ -20,11 +20,9 @@ reach two processes in the same instant have no order to keep.)
 
 A second attempt may find that the engine already committed the turn (the process died
 before it answered): the engine reports a duplicate, and the resident is answered with the
-replies stored for that event (their words; buttons are not stored). It may also find the
-inbound message stored without its turn: on SQLite the engine's first SAVEPOINTs open no
-transaction of their own, so releasing them commits the contact and the inbound message
-before the turn runs (pysqlite's transaction handling), and a kill or an error mid-turn
-leaves them. That residue is removed and the turn runs again. A failed attempt is
+replies stored for that event (their words; buttons are not stored). A turn cut short
+leaves nothing (the engine's transaction, SAVEPOINTs included, is rolled back whole, on
+SQLite too: ``bot.db``), so it simply runs again. A failed attempt is
 retried with back-off (``BACKOFF``); after ``MAX_ATTEMPTS`` the row is ``failed`` and logged.
 
 Privacy: the raw event is personal data and is never logged. Its payload is erased once the
@@ -307,12 +305,9 @@ class Inbox:
         message = replace(message, received_at=event.received_at)
         result = await channel.handle(message)
         if result.duplicate and event.resumed:
-            if await anyio.to_thread.run_sync(self.forget_unfinished_turn, event.channel, event.event_id):
-                result = await channel.handle(message)
-            else:
-                # An earlier attempt ran the turn and died before answering: say what it said.
-                replies = await anyio.to_thread.run_sync(self.replies_of, event.channel, event.event_id)
-                result = replace(result, replies=replies, duplicate=False)
+            # An earlier attempt ran the turn and died before answering: say what it said.
+            replies = await anyio.to_thread.run_sync(self.replies_of, event.channel, event.event_id)
+            result = replace(result, replies=replies, duplicate=False)
         if result.duplicate or not result.replies:
             return Answer.none
         return await channel.answer(event, message, result)
@@ -361,15 +356,6 @@ class Inbox:
         if state is InboxState.failed:
             ANSWERS.labels(event.channel, "failed").inc()
             log.error("inbox: %s event %d failed %d times: given up", event.channel, event.id, event.attempts)
-
-    def forget_unfinished_turn(self, channel: str, event_id: str) -> bool:
-        """Delete the inbound message of ``event_id`` if its turn never ran (no conversation); True if so."""
-        with session_scope(self.url) as session:
-            return bool(session.execute(
-                delete(Message).where(Message.channel == channel, Message.channel_event_id == event_id,
-                                      Message.direction == MessageDirection.inbound,
-                                      Message.conversation_id.is_(None))
-            ).rowcount)
 
     def replies_of(self, channel: str, event_id: str) -> list[Reply]:
         """What the engine said in the turn of ``event_id``: the outbound messages stored after it."""
