@@ -1,7 +1,7 @@
 """the family linked to its alert; sightings pushed to the desk and family
 
 Revision ID: 0004
-Revises: 0003
+Revises: 0002
 Create Date: 2026-11-30 02:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import bot.models
 
 revision = '0004'
-down_revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
