@@ -12,6 +12,7 @@ import uvicorn
 
 from bot.app import create_app
 from channels.webchat import SessionSigner
+from flows.conversation import MENU
 from tests.channels.conftest import cases, channel_settings, open_client, stored
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -34,7 +35,8 @@ async def test_first_message_sets_a_session_cookie_and_returns_replies(client: h
     assert body["language"] == "ja"
     assert body["replies"] and {"text", "choices", "request_location", "urgent", "handoff"} <= set(body["replies"][0])
     menu = body["replies"][-1]["choices"]
-    assert [choice["digit"] for choice in menu] == ["1", "2", "3", "0"]
+    # The main menu with the phone's keys: every matter numbered, a person on 0.
+    assert [choice["digit"] for choice in menu] == [digit for _, _, digit in MENU]
 
 
 async def test_a_resent_message_is_processed_once(client: httpx.AsyncClient, engine_db: str) -> None:
