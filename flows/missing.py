@@ -368,6 +368,7 @@ DETAILS_FLOW = "missing_alert_details"
 # The questions still to ask, in order: a key feature (sex, height, build), "share", then
 # with consent "name" and "photo".
 _ASKING = "asking"
+_ASKED_AGAIN = "asked_again"  # the current choice was already asked again after a bare yes/no
 
 
 def ask_alert_details(ctx: TurnContext, case: Case, alert: Alert) -> None:
@@ -467,9 +468,16 @@ class AlertDetailsFlow(Flow):
                 alert.photo_ref = ctx.message.media_ref
         else:
             told = read_answer(ctx, step)
+            bare = not told and (is_yes(ctx.answer) or is_no(ctx.answer))
+            if bare and not ctx.slots.get(_ASKED_AGAIN):
+                # 「はい」 to "how tall?" answers nothing and is no detail for staff: ask once more.
+                ctx.set_slot(_ASKED_AGAIN, True)
+                _ask_next(ctx, [step, *asking])
+                return
+            ctx.set_slot(_ASKED_AGAIN, False)
             if told and editable:
                 alert.public_fields = clean_fields({**alert.public_fields, **told})
-            if ctx.own_words and not says_dont_know(ctx) and (not told or _tells_more(ctx.own_words)):
+            if ctx.own_words and not bare and not says_dont_know(ctx) and (not told or _tells_more(ctx.own_words)):
                 # Something they remembered (「85歳の男じゃ。背は低うて、腰が曲がっとる」), not only
                 # the choice: the words go to the case for staff, as any later detail.
                 self._add_to_case(ctx)

@@ -409,6 +409,17 @@ def test_words_that_say_more_than_the_choice_also_go_to_the_case(resident: Resid
     assert alert.public_fields["build"] == "slim"
 
 
+@pytest.mark.parametrize("bare", ["はい", "yes", "いいえ"])
+def test_a_bare_yes_or_no_to_a_choice_asks_it_once_more_and_is_no_detail(
+    resident: Resident, db_url: str, bare: str
+) -> None:
+    _reported(resident, "母です。78歳", "赤いセーター")
+    assert said(resident.send(bare)) == ["utter_ask_feature_height"], "the same question again"
+    assert said(resident.send(bare)) == ["utter_ask_feature_build"], "asked once more only"
+    [case] = cases(db_url)
+    assert bare not in str(case.details), "not added to the report as something remembered"
+
+
 def test_found_while_choosing_ends_the_alert(resident: Resident, db_url: str) -> None:
     _reported(resident, "母です。78歳", "赤いセーター")
     turn = resident.send("見つかりました！帰ってきました")
