@@ -2,7 +2,13 @@
 
 Files live under ``intents/data/<split>/`` and are named
 ``intents_<style>.yml`` or ``topics_<style>.yml``; the style is the filename
-suffix. ``ask_where`` examples use Rasa retrieval-intent names
+suffix. A file may also name its language, ``intents_<style>.<language>.yml``
+(``ko``, ``zh-hant``…); without one it is Japanese, or English for the
+``english`` style. An intent block may carry Rasa ``metadata: {safety: crisis}``
+to mark messages that need crisis guidance (suicidal thoughts) although their
+label is ``ask_where/mental``, or ``{safety: hard_negative}`` for messages that
+sound dangerous but are not (a past illness, a TV drama, a description of a
+frail person, a hypothetical), so that false alarms can be counted on them. ``ask_where`` examples use Rasa retrieval-intent names
 (``ask_where/<topic>``), so a city that already runs Rasa can train on the same
 files unchanged.
 """
@@ -22,6 +28,9 @@ from bot.taxonomy import INTENTS, TOPICS
 
 __all__ = [
     "DATA_DIR",
+    "ALL_STYLES",
+    "SAFETY_MARKS",
+    "SPLITS",
     "STYLES",
     "Example",
     "data_files",
@@ -34,13 +43,20 @@ __all__ = [
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
 STYLES: tuple[str, ...] = ("standard", "kansai", "phone", "easy", "english")
+"""The styles every training and evaluation split covers."""
+ALL_STYLES: tuple[str, ...] = (*STYLES, "casual", "elderly", "dialect")
+"""Also accepted: finer styles the blind split records (other dialects than Kansai, elderly speech)."""
 
-Split = Literal["train", "eval"]
+Split = Literal["train", "eval", "blind"]
+SPLITS: tuple[Split, ...] = ("train", "eval", "blind")
+"""``blind`` was written from TAXONOMY.md alone, without seeing the other two (issue 12)."""
+
+SAFETY_MARKS: tuple[str | None, ...] = (None, "crisis", "hard_negative")
 
 _EXAMPLE_LINE_RE = re.compile(r"^\s*-\s?(.*)$")
 # Rasa entity annotations: [北区](ward) or [北区]{"entity": "ward"} -> 北区.
 _ENTITY_RE = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
-_FILE_RE = re.compile(r"^(?:intents|topics)_(?P<style>[a-z_]+)\.ya?ml$")
+_FILE_RE = re.compile(r"^(?:intents|topics)_(?P<style>[a-z_]+)(?:\.(?P<language>[a-z]{2,3}(?:-[a-z]+)?))?\.ya?ml$")
 
 
 @dataclass(frozen=True)
@@ -51,8 +67,12 @@ class Example:
         text: the message as a resident would write or say it.
         intent: a TAXONOMY intent.
         topic: the TAXONOMY topic for ``ask_where`` examples, else None.
-        style: standard, kansai, phone, easy or english (from the filename).
+        style: one of ``ALL_STYLES`` (from the filename).
         source: the file the example came from, for error messages.
+        language: the message's language (from the filename; ``ja`` by default).
+        safety: from the block's metadata: "crisis" (needs crisis guidance
+            although its intent is not ``emergency``), "hard_negative" (sounds
+            dangerous, is not) or None.
     """
 
     text: str
@@ -60,14 +80,16 @@ class Example:
     topic: str | None
     style: str
     source: str
+    language: str = "ja"
+    safety: str | None = None
 
 
 def data_files(split: Split, data_dir: Path = DATA_DIR) -> list[Path]:
     """List the YAML files of one split, sorted so hashes and training are reproducible.
 
     Args:
-        split: "train" or "eval".
-        data_dir: the folder holding ``train/`` and ``eval/``.
+        split: "train", "eval" or "blind".
+        data_dir: the folder holding the splits.
 
     Returns:
         The ``intents_*.yml`` and ``topics_*.yml`` files of that split.
@@ -93,7 +115,7 @@ def load_examples(path: Path) -> list[Example]:
     """Read one Rasa NLU YAML file.
 
     Args:
-        path: a file named ``intents_<style>.yml`` or ``topics_<style>.yml``.
+        path: a file named ``intents_<style>[.<language>].yml`` or ``topics_<style>[.<language>].yml``.
 
     Returns:
         Its examples, in file order.
@@ -105,19 +127,23 @@ def load_examples(path: Path) -> list[Example]:
     if match is None:
         raise ValueError(f"{path}: expected intents_<style>.yml or topics_<style>.yml")
     style = match.group("style")
-    if style not in STYLES:
-        raise ValueError(f"{path}: unknown style {style!r}; expected one of {STYLES}")
+    if style not in ALL_STYLES:
+        raise ValueError(f"{path}: unknown style {style!r}; expected one of {ALL_STYLES}")
+    language = match.group("language") or ("en" if style == "english" else "ja")
     document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     examples: list[Example] = []
     for block in document.get("nlu") or []:
         if "intent" not in block:
             continue  # synonyms, regexes and lookups carry no labelled examples
         intent, topic = _parse_label(str(block["intent"]), path.name)
+        safety = (block.get("metadata") or {}).get("safety")
+        if safety not in SAFETY_MARKS:
+            raise ValueError(f"{path.name}: unknown safety metadata {safety!r}; expected one of {SAFETY_MARKS}")
         for line in str(block.get("examples") or "").splitlines():
             line_match = _EXAMPLE_LINE_RE.match(line)
             text = _ENTITY_RE.sub(r"\1", line_match.group(1)).strip() if line_match else ""
             if text:
-                examples.append(Example(text, intent, topic, style, path.name))
+                examples.append(Example(text, intent, topic, style, path.name, language, safety))
     return examples
 
 
@@ -125,8 +151,8 @@ def load_split(split: Split, data_dir: Path = DATA_DIR) -> list[Example]:
     """Read every file of a split.
 
     Args:
-        split: "train" or "eval".
-        data_dir: the folder holding ``train/`` and ``eval/``.
+        split: "train", "eval" or "blind".
+        data_dir: the folder holding the splits.
 
     Returns:
         All examples of the split, files in sorted order.

@@ -1,0 +1,90 @@
+"""The blind split (intents/data/blind) stays apart from the data the classifier was built and tuned on.
+
+It was written from TAXONOMY.md and DESIGN.md alone (issue 12); a blind message that
+also appears, after normalisation, in the training data or the old evaluation split
+would make its figures flatter the classifier. The other splits are read here only
+in code: a failure names the blind message, never prints the other files.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.taxonomy import INTENTS, TOPICS
+from intents.data import DATA_DIR, SPLITS, Example, data_files, load_examples, load_split
+from intents.normalize import fold_for_matching, normalize
+
+BLIND_DIR = DATA_DIR / "blind"
+# Messages labelled with a TAXONOMY intent the code vocabulary does not have yet.
+PENDING_PATH = BLIND_DIR / "pending_find_community.yml"
+NEW_LANGUAGES = ("zh-hans", "zh-hant", "ko", "vi", "tl", "pt", "ne", "es")
+_SPACES_RE = re.compile(r"\s+")
+
+
+def _key(text: str) -> str:
+    """Normalised, case- and punctuation-folded, without spaces: 「母が 倒れた。」 = 「母が倒れた」."""
+    return _SPACES_RE.sub("", fold_for_matching(normalize(text)))
+
+
+def _pending_texts() -> list[str]:
+    document = yaml.safe_load(PENDING_PATH.read_text(encoding="utf-8")) or {}
+    return [line[2:].strip() for block in document.values() for line in str(block).splitlines() if line.startswith("- ")]
+
+
+def _blind_texts() -> list[str]:
+    return [e.text for e in load_split("blind")] + _pending_texts()
+
+
+@pytest.fixture(scope="module")
+def blind() -> list[Example]:
+    return load_split("blind")
+
+
+@pytest.mark.parametrize("split", [s for s in SPLITS if s != "blind"])
+def test_no_blind_message_appears_in_another_split(split: str) -> None:
+    other = {_key(e.text) for path in data_files(split) for e in load_examples(path)}  # type: ignore[arg-type]
+    assert other, f"the {split} split is empty: nothing to compare with"
+    leaked = [text for text in _blind_texts() if _key(text) in other]
+    assert leaked == []
+
+
+def test_blind_messages_are_unique() -> None:
+    keys = [_key(text) for text in _blind_texts()]
+    assert sorted(k for k in set(keys) if keys.count(k) > 1) == []
+
+
+def test_the_key_folds_what_normalisation_folds() -> None:
+    # Guards the comparison itself: a key that kept spaces or punctuation would miss leaks.
+    assert _key("あのー 母が 倒れた。") == _key("母が倒れた")
+    assert _key("My dad collapsed!") == _key("my dad collapsed")
+    assert _key("母が倒れた") != _key("父が倒れた")
+
+
+def test_blind_split_covers_the_brief(blind: list[Example]) -> None:
+    assert len(blind) + len(_pending_texts()) >= 350
+    assert {e.intent for e in blind} == set(INTENTS)
+    assert {e.topic for e in blind if e.topic} == set(TOPICS)
+    assert sum(e.intent == "emergency" or e.safety == "crisis" for e in blind) >= 80
+    assert sum(e.safety == "hard_negative" for e in blind) >= 60
+    for language in NEW_LANGUAGES:
+        rows = [e for e in blind if e.language == language]
+        assert len(rows) >= 12, language
+        covered = {e.intent for e in rows} | {e.topic for e in rows if e.topic} | {e.safety for e in rows}
+        assert {"emergency", "crisis", "report_worry", "report_missing", "elderly", "child", "money",
+                "disability"} <= covered, language
+
+
+def test_safety_marks_agree_with_labels(blind: list[Example]) -> None:
+    # Crisis is suicidal thinking (ask_where/mental); a hard negative is never an emergency.
+    assert {(e.intent, e.topic) for e in blind if e.safety == "crisis"} == {("ask_where", "mental")}
+    assert [e.text for e in blind if e.safety == "hard_negative" and e.intent == "emergency"] == []
+
+
+def test_pending_file_is_not_read_by_the_loader() -> None:
+    assert PENDING_PATH not in data_files("blind")
+    assert len(_pending_texts()) >= 1
+    assert all(Path(e.source).name != PENDING_PATH.name for e in load_split("blind"))
