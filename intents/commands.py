@@ -13,8 +13,9 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 from rich.table import Table
@@ -25,7 +26,10 @@ from intents.classification import IntentClassifier
 from intents.data import load_split
 from intents.places import Gazetteer, extract_place
 
-__all__ = ["ConversationEval", "GazetteerLoader", "classify_stream", "register"]
+if TYPE_CHECKING:
+    from intents.evaluate import GroupScore
+
+__all__ = ["ConversationEval", "EvalSplit", "GazetteerLoader", "classify_stream", "register"]
 
 GazetteerLoader = Callable[[], Gazetteer]
 """Returns the gazetteer of the directory in the database (``bot.cli`` passes routing's)."""
@@ -64,26 +68,48 @@ def _train(
     )
 
 
+class EvalSplit(str, Enum):
+    """The labelled splits ``tsunagu eval`` scores (train is never scored)."""
+
+    eval = "eval"
+    blind = "blind"
+
+
+def _group_table(title: str, groups: dict[str, GroupScore]) -> Table:
+    """One row per language or style: the figures issue 12 asks for, with their counts."""
+    columns = ("", "n", "intent macro-F1", "topic acc. (n)", "emergency+crisis recall (n)", "false alarms (n)")
+    rows = table(title, columns)
+    for name, score in groups.items():
+        rows.add_row(
+            name,
+            str(score.examples),
+            f"{score.macro_f1:.3f}",
+            f"{score.topic_accuracy:.3f} ({score.topic_examples})" if score.topic_examples else "–",
+            f"{score.alarm_recall:.3f} ({score.alarm_examples})" if score.alarm_examples else "–",
+            f"{score.false_alarm_rate:.3f} ({score.false_alarm_examples})" if score.false_alarm_examples else "–",
+        )
+    return rows
+
+
 def _metric_row(table: Table, name: str, value: float, target: float | None) -> None:
     verdict = "" if target is None else ("[green]ok[/]" if value >= target else "[red]below target[/]")
     table.add_row(name, f"{value:.3f}", "" if target is None else f"{target:.2f}", verdict)
 
 
-def _eval(
-    show_errors: Annotated[bool, typer.Option("--errors", help="List every misclassified example.")] = False,
-) -> None:
-    """Score the classifier on the evaluation split (never used for training or tuning)."""
+def _eval(show_errors: bool = False, split: EvalSplit = EvalSplit.eval) -> None:
+    """Score the classifier on the evaluation or blind split (never used for training or tuning)."""
     # Heavy backend: the classifier and the scores' metrics (scikit-learn) load only here.
     from intents.classifier import get_classifier
     from intents.evaluate import evaluate
 
-    examples = load_split("eval")
+    examples = load_split(split.value)
     if not examples:
-        out.print("[red]no evaluation data under intents/data/eval[/]")
+        out.print(f"[red]no evaluation data under intents/data/{split.value}[/]")
         raise typer.Exit(1)
     report = evaluate(get_classifier(), examples)
 
-    summary = table(f"Evaluation split: {report.examples} messages", ("metric", "value", "target", ""))
+    title = "Evaluation split" if split is EvalSplit.eval else "Blind split (written from TAXONOMY.md only)"
+    summary = table(f"{title}: {report.examples} messages", ("metric", "value", "target", ""))
     _metric_row(summary, "intent macro-F1", report.macro_f1, TARGET_MACRO_F1)
     _metric_row(summary, "intent accuracy", report.accuracy, None)
     emergencies = f"emergency recall (n={report.emergency_examples})"
@@ -92,7 +118,18 @@ def _eval(
     end_to_end = f"topic accuracy end to end (n={report.topic_examples})"
     _metric_row(summary, end_to_end, report.topic_accuracy_end_to_end, None)
     _metric_row(summary, "answered without a clarifying question", report.confident_share, None)
+    if split is EvalSplit.blind and report.overall is not None:
+        # Alarms: emergency intent or an emergency / crisis safety signal (intents.evaluate).
+        alarms = f"emergency+crisis recall, any alarm (n={report.overall.alarm_examples})"
+        _metric_row(summary, alarms, report.overall.alarm_recall, TARGET_EMERGENCY_RECALL)
+        false_alarms = f"false-alarm rate (n={report.overall.false_alarm_examples})"
+        _metric_row(summary, false_alarms, report.overall.false_alarm_rate, None)
+        hard = f"false-alarm rate on hard negatives (n={report.hard_negative_examples})"
+        _metric_row(summary, hard, report.hard_negative_false_alarm_rate, None)
     out.print(summary)
+    if split is EvalSplit.blind:
+        out.print(_group_table("Per language", report.by_language))
+        out.print(_group_table("Per style", report.by_style))
 
     per_intent = Table(title="Per intent")
     for column in ("intent", "precision", "recall", "F1", "support"):
@@ -225,10 +262,13 @@ def register(app: typer.Typer, *, load_gazetteer: GazetteerLoader,
             "--conversations", exists=True, file_okay=False,
             help="Instead: run the whole conversations of DIR (tests/conversations) through the engine "
                  "and print the success rate by class and style.")] = None,
+        split: Annotated[EvalSplit, typer.Option(
+            "--split", help="eval: the evaluation split; blind: the blind split, with figures per "
+                            "language and style (intents/data/blind).")] = EvalSplit.eval,
     ) -> None:
         """Score the classifier on the evaluation split, or whole conversations (--conversations DIR)."""
         if conversations is None:
-            _eval(show_errors)
+            _eval(show_errors, split)
         elif eval_conversations is None:
             raise typer.BadParameter("conversation evaluation is not available here", param_hint="--conversations")
         else:
