@@ -13,12 +13,21 @@ name the kinds it masks (「倒れているかも」 is no emergency but is a we
 
 A lexicon pattern is a regular expression, or a list of them that must all be
 found in the message, in any order (「新聞がたまっている」 and 「返事がない」).
+
+Each group lists its patterns by language, and each language is matched against its own
+view of the message (``VIEWS``): Japanese without spaces and with katakana as hiragana;
+Chinese and Korean without spaces (chats often drop Korean spacing); English and Nepali
+(Devanagari as is, romanised Nepali too) lower-cased with their spaces; Vietnamese,
+Tagalog, Portuguese and Spanish with diacritics folded as well, since residents often type
+them without (「khong tho」 is 「không thở」). Only Japanese goes through
+``intents.normalize.normalize``: neologdn glues words of other scripts together.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -71,7 +80,7 @@ class _Entry:
     source: str
     # Every one must be found (a conjunction of signs); usually just one.
     regexes: tuple[re.Pattern[str], ...]
-    japanese: bool
+    view: str
 
     def search(self, text: str) -> bool:
         return all(regex.search(text) for regex in self.regexes)
@@ -80,7 +89,7 @@ class _Entry:
 @dataclass(frozen=True)
 class _Negative:
     regex: re.Pattern[str]
-    japanese: bool
+    view: str
     masks: frozenset[str]
 
 
@@ -94,10 +103,39 @@ def _en_view(text: str) -> str:
     return normalize(text).lower()
 
 
-def _compile(pattern: str, japanese: bool) -> re.Pattern[str]:
-    if japanese:
-        return re.compile(katakana_to_hiragana(pattern))
-    return re.compile(pattern, re.IGNORECASE)
+def _plain_view(text: str) -> str:
+    return _SPACES_RE.sub(" ", unicodedata.normalize("NFKC", text).lower()).strip()
+
+
+def _compact_view(text: str) -> str:
+    return _SPACES_RE.sub("", unicodedata.normalize("NFKC", text).lower())
+
+
+def _fold_diacritics(text: str) -> str:
+    # đ has no decomposition; every other Vietnamese, Portuguese, Spanish mark does.
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _folded_view(text: str) -> str:
+    return _fold_diacritics(_plain_view(text))
+
+
+_VIEW_FUNCTIONS: dict[str, Callable[[str], str]] = {
+    "ja": _ja_view, "en": _en_view, "compact": _compact_view, "plain": _plain_view, "folded": _folded_view}
+# The view of the message each language's patterns are matched against. Languages that
+# share a view share its negatives too: 「incendio」 in a Spanish telenovela must not
+# fire the Portuguese 「incendio」 either.
+VIEWS: dict[str, str] = {
+    "ja": "ja", "en": "en", "zh": "compact", "ko": "compact", "ne": "plain",
+    "vi": "folded", "tl": "folded", "pt": "folded", "es": "folded",
+}
+# How a pattern is made comparable with its view.
+_PATTERN_FOLDS: dict[str, Callable[[str], str]] = {"ja": katakana_to_hiragana, "folded": _fold_diacritics}
+
+
+def _compile(pattern: str, view: str) -> re.Pattern[str]:
+    return re.compile(_PATTERN_FOLDS.get(view, str)(pattern), re.IGNORECASE)
 
 
 class SafetyLexicon:
@@ -119,8 +157,8 @@ class SafetyLexicon:
             masks = frozenset(group.get("masks") or KINDS)
             if not masks <= set(KINDS):
                 raise ValueError(f"negatives group {group['why']!r}: masks must name kinds among {KINDS}")
-            for japanese, key in ((True, "ja"), (False, "en")):
-                self._negatives += [_Negative(_compile(p, japanese), japanese, masks) for p in group.get(key) or []]
+            for language, view in VIEWS.items():
+                self._negatives += [_Negative(_compile(p, view), view, masks) for p in group.get(language) or []]
         for kind in KINDS:
             for group in document.get(kind) or []:
                 self._require_reason(group, kind)
@@ -128,12 +166,12 @@ class SafetyLexicon:
                 if kind != "crisis" and service not in ("119", "110"):
                     raise ValueError(f"{kind} group {group['why']!r}: service must be '119' or '110'")
                 situation = group.get("situation")
-                for japanese, key in ((True, "ja"), (False, "en")):
-                    for pattern in group.get(key) or []:
+                for language, view in VIEWS.items():
+                    for pattern in group.get(language) or []:
                         parts = [pattern] if isinstance(pattern, str) else list(pattern)
                         source = pattern if isinstance(pattern, str) else " & ".join(parts)
-                        regexes = tuple(_compile(part, japanese) for part in parts)
-                        self._entries.append(_Entry(kind, service, situation, source, regexes, japanese))
+                        regexes = tuple(_compile(part, view) for part in parts)
+                        self._entries.append(_Entry(kind, service, situation, source, regexes, view))
 
     @staticmethod
     def _require_reason(group: dict[str, Any], section: str) -> None:
@@ -177,12 +215,12 @@ class SafetyLexicon:
         Returns:
             The signal, or None when nothing in the lexicon fires.
         """
-        ja_text, en_text = _ja_view(text), _en_view(text)
+        views = {view: function(text) for view, function in _VIEW_FUNCTIONS.items()}
         for kind in KINDS:
-            # Each kind sees the text with its own negatives masked out.
-            ja = self._mask(ja_text, (n for n in self._negatives if n.japanese and kind in n.masks))
-            en = self._mask(en_text, (n for n in self._negatives if not n.japanese and kind in n.masks))
-            fired = [e for e in self._entries if e.kind == kind and e.search(ja if e.japanese else en)]
+            # Each kind sees the text with its own negatives masked out, in each view.
+            masked = {view: self._mask(viewed, (n for n in self._negatives if n.view == view and kind in n.masks))
+                      for view, viewed in views.items()}
+            fired = [e for e in self._entries if e.kind == kind and e.search(masked[e.view])]
             if fired:
                 chosen = next((e for e in fired if e.service == "110"), fired[0]) if kind == "emergency" else fired[0]
                 return SafetySignal(chosen.kind, chosen.service, chosen.source, chosen.situation)
@@ -200,7 +238,8 @@ def detect_safety(text: str) -> SafetySignal | None:
 
     Args:
         text: the raw message in any style (standard, Kansai, phone transcript,
-            やさしい日本語, English).
+            やさしい日本語) and language (English, Chinese, Korean, Vietnamese,
+            Tagalog, Portuguese, Nepali, Spanish).
 
     Returns:
         A SafetySignal when the flow must give 119/110, crisis or welfare-check
