@@ -6,8 +6,9 @@ calls at the same time with the call simulator of the whole-call tests
 (``tests/channels/voice_sim.py``): each request signed as Twilio signs it, each TwiML answer
 followed verb by verb, the scripts mixed (where to ask by speech and by keys, worry reports
 in elderly speech and by keys, a missing person, 119, the crisis lines, silence, a person,
-a hang-up mid-report). A caller takes ``--think`` seconds (±50 %) before each answer, as
-a prompt is spoken and answered.
+a hang-up mid-report). The calls start over ``--ramp`` seconds and are then all in progress
+together; a caller takes ``--think`` seconds (±50 %) before each answer, as Twilio speaks the
+prompt and the caller answers (``--think 0 --ramp 0``: every turn at once, a stress test).
 
 Printed: the webhook time of every turn (p50, p95, p99, max), and the **lost turns** — a
 request answered with an error, without TwiML, or later than Twilio's 15 s. Twilio waits
@@ -93,16 +94,22 @@ def start_server(database_url: str, data_dir: Path, port: int) -> subprocess.Pop
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
-async def place_calls(base: str, count: int, think: float, concurrency: int) -> tuple[list[Call], float]:
-    """``count`` calls, all started at once (each its own caller number), the scripts in turn."""
+async def place_calls(base: str, count: int, think: float, ramp: float) -> tuple[list[Call], float]:
+    """``count`` calls (each its own caller number, the scripts in turn), started evenly over
+    ``ramp`` seconds so that they are all in progress together."""
     names = list(SCRIPTS)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends them under a request.
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count, keepalive_expiry=2.0)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=TWILIO_PATIENCE) as client:
         simulator = CallSimulator(client, PUBLIC_BASE_URL, AUTH_TOKEN,
                                   think=(lambda: think * random.uniform(0.5, 1.5)) if think > 0 else None)
+
+        async def one(index: int) -> Call:
+            await asyncio.sleep(ramp * index / count)
+            return await simulator.call(SCRIPTS[names[index % len(names)]], caller=f"+8190{index:08d}")
+
         started = time.perf_counter()
-        calls = await asyncio.gather(*(
-            simulator.call(SCRIPTS[names[index % len(names)]], caller=f"+8190{index:08d}") for index in range(count)))
+        calls = await asyncio.gather(*(one(index) for index in range(count)))
         return list(calls), time.perf_counter() - started
 
 
@@ -118,7 +125,7 @@ def summary(calls: list[Call], wall: float) -> dict[str, Any]:
         "p99_ms": round(percentile(seconds, 0.99) * 1000, 1),
         "max_ms": round(max(seconds) * 1000, 1),
         "lost_turns": len(lost),
-        "lost_statuses": dict(Counter(str(turn.status) for turn in lost)),
+        "lost_causes": dict(Counter(turn.error or f"HTTP {turn.status}" for turn in lost)),
         "ended_by": dict(Counter(call.ended_by for call in calls)),
         "wall_s": round(wall, 1),
     }
@@ -130,8 +137,8 @@ async def run(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     process = start_server(database_url, args.data_dir, port)
     try:
         await wait_until_up(base, process)
-        await place_calls(base, len(SCRIPTS), 0.0, 4)  # warm-up: every script once
-        calls, wall = await place_calls(base, args.calls, args.think, args.calls)
+        await place_calls(base, len(SCRIPTS), 0.0, 0.0)  # warm-up: every script once
+        calls, wall = await place_calls(base, args.calls, args.think, args.ramp)
     finally:
         process.terminate()
         process.wait(30)
@@ -165,9 +172,9 @@ async def main(args: argparse.Namespace) -> int:
         result = await run(database_url, args)
     database = args.database_url.split(":", 1)[0].split("+")[0] if args.database_url else "sqlite"
     print(f"{database}: {result['calls']} concurrent calls, {result['turns']} webhook turns in {result['wall_s']} s "
-          f"(think {args.think} s): p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, "
+          f"(started over {args.ramp} s, think {args.think} s): p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, p99 {result['p99_ms']} ms, "
           f"max {result['max_ms']} ms, lost turns {result['lost_turns']}; calls ended by {result['ended_by']}")
-    print(json.dumps({"database": database, "think_s": args.think, **result}, ensure_ascii=False))
+    print(json.dumps({"database": database, "ramp_s": args.ramp, "think_s": args.think, **result}, ensure_ascii=False))
     met = result["p99_ms"] <= TARGET_P99_MS and result["lost_turns"] == 0
     print(f"target (p99 <= {TARGET_P99_MS:.0f} ms, no lost turn; Twilio allows {TWILIO_PATIENCE:.0f} s):",
           "met" if met else "NOT met")
@@ -177,8 +184,9 @@ async def main(args: argparse.Namespace) -> int:
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=100, help="calls placed at the same time")
-    parser.add_argument("--think", type=float, default=1.0,
-                        help="seconds a caller takes before each answer (±50 %%); 0: answer at once")
+    parser.add_argument("--think", type=float, default=6.0,
+                        help="seconds before each answer (±50 %%): the prompt is spoken, then answered; 0: at once")
+    parser.add_argument("--ramp", type=float, default=10.0, help="seconds over which the calls start")
     parser.add_argument("--database-url", default="",
                         help="PostgreSQL, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test (a private schema "
                              "there); default: a temporary SQLite file")

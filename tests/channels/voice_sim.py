@@ -236,6 +236,8 @@ class Turn:
     language: str | None = None
     # A retried request was answered with other TwiML than the first (guidance lost).
     retry_differed: bool = False
+    # The transport error that lost the turn (no HTTP answer at all), by its class name.
+    error: str | None = None
 
     @property
     def lost(self) -> bool:
@@ -517,8 +519,9 @@ class CallSimulator:
         sent = time.perf_counter()
         try:
             response = await self.client.post(path, data=params, headers=headers)
-        except httpx.HTTPError:
-            response = httpx.Response(599)
+        except httpx.HTTPError as error:
+            turn.error = type(error).__name__
+            response = httpx.Response(599)  # no answer: what Twilio counts as a failed webhook
         turn.seconds += time.perf_counter() - sent
         return response
 
