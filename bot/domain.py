@@ -2,6 +2,8 @@
 
 The file is in Rasa 3.x domain format. Languages are Rasa conditional response
 variations on the ``language`` slot; the variation without a condition is Japanese.
+Japanese and English are required; a resident's other language (zh, ko, vi, tl, pt,
+ne, es) falls back to English or Japanese where a response is not translated yet.
 A ``channel:`` variation (``voice``) is preferred on that channel. Validation runs
 a JSON schema first, then the sanity checks Rasa's ``Domain.from_yaml`` teaches:
 duplicate keys, intents matching the taxonomy, form slots that exist, and every
@@ -29,6 +31,12 @@ from bot.taxonomy import INTENTS
 __all__ = ["Domain", "DomainError", "load_domain", "parse_domain"]
 
 LANGUAGES = ("ja", "en")
+"""Every response the code uses exists in these languages (checked at start-up)."""
+# Residents' languages with only some responses translated (the safety guidance first):
+# a response without their variation falls back to one they are more likely to read,
+# English for these (what they got before their language was detected); Japanese for
+# any other (Chinese and Korean readers: kanji, and what they got before).
+FALLBACKS: dict[str, str] = {language: "en" for language in ("pt", "es", "tl", "vi", "ne")}
 
 _VARIATION = {
     "type": "object",
@@ -131,11 +139,14 @@ class Domain:
         }
 
     def text(self, response: str, language: str = "ja", channel: str | None = None, /, **values: Any) -> str:
-        """Render ``response`` in ``language``, preferring the ``channel`` variation."""
+        """Render ``response`` in ``language`` (else its ``FALLBACKS``, else Japanese),
+        preferring the ``channel`` variation."""
         variations = self._responses[response]
-        in_language = [v for v in variations if v.language == language] or [
-            v for v in variations if v.language == "ja"
-        ]
+        in_language: list[_Variation] = []
+        for candidate in (language, FALLBACKS.get(language, "ja"), "ja"):
+            in_language = [v for v in variations if v.language == candidate]
+            if in_language:
+                break
         chosen = next((v for v in in_language if channel and v.channel == channel), None) or next(
             (v for v in in_language if v.channel is None), in_language[0]
         )

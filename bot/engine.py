@@ -21,6 +21,8 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -37,6 +39,9 @@ from flows.registry import FLOWS
 from intents.classification import CONFIDENCE_THRESHOLD, Classification, IntentClassifier
 from intents.normalize import fold_for_matching
 from intents.safety import SafetySignal, detect_safety, safety_matter
+
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
 
 __all__ = ["ConversationEngine", "ENGINE_RESPONSES", "detect_language"]
 
@@ -67,10 +72,74 @@ DispatchStep = Callable[[TurnContext], bool]
 """One rule of dispatch: True when it took the message (no later rule runs)."""
 
 
+# Residents' languages told by their script: Hangul is Korean, Devanagari Nepali (the
+# Devanagari-writing residents tsunagu serves). Han without kana is Chinese only with a
+# character Japanese does not write (simplified forms, Chinese particles): a short
+# kanji-only message (「火事」「救急車」) is Japanese.
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+_DEVANAGARI = re.compile(r"[\u0900-\u097f]")
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_CHINESE_ONLY = re.compile(
+    "[吗嗎呢吧们們没沒这這么麼说說谁怎哪很你妳她是我"
+    "门个对为发过还动样问从钱边让认该办气帮护烧伤晕冲杀药烟灾脏报电话车给现题"
+    "對會來發樣從裡錢邊讓辦區氣幫燒醫暈藥臟]|着火")
+# Latin-script languages go to lingua (its models ship in its wheel), among these only.
+_LATIN_LANGUAGES = {"ENGLISH": "en", "PORTUGUESE": "pt", "SPANISH": "es", "TAGALOG": "tl", "VIETNAMESE": "vi"}
+# Below this confidence a Latin-script message is taken for English, as before lingua.
+# Portuguese and Spanish share most short words, so they count together (「Mi hija no
+# respira」 is Spanish at 0.44, Portuguese at 0.24).
+_LATIN_MIN_CONFIDENCE = 0.5
+_IBERIAN = ("pt", "es")
+# Letters only Vietnamese writes (ơ, ư, ă, đ and the stacked tone marks): no need to ask lingua.
+_VIETNAMESE_LETTERS = re.compile(r"[ơưăđƠƯĂĐ\u1ea0-\u1ef9]")
+_LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+# A word that could be Japanese in romaji (Kita-ku, Takasagocho, arigatou): lingua takes
+# those for Tagalog or Portuguese, so they are left out of what it reads.
+_ROMAJI_WORD = re.compile(
+    r"(?:(?:kk|ss|tt|pp|tch|ch|sh|ts|[kgszjtdnhbpmrwf])?y?[aeiouāīūēō]+|n)+", re.IGNORECASE)
+
+
+@lru_cache(maxsize=1)
+def _latin_detector() -> LanguageDetector:
+    # Loaded on the first Latin-script message, so `tsunagu --help` stays light.
+    from lingua import Language, LanguageDetectorBuilder  # noqa: PLC0415
+
+    return LanguageDetectorBuilder.from_languages(*(getattr(Language, name) for name in _LATIN_LANGUAGES)).build()
+
+
+def _latin_language(text: str) -> str:
+    """The Latin-script language of a message with at least two words: English unless
+    lingua is sure of another served language."""
+    if _VIETNAMESE_LETTERS.search(text):
+        return "vi"
+    words = _LETTER_WORD.findall(text)
+    foreign = [word for word in words if not _ROMAJI_WORD.fullmatch(word)]
+    if not foreign:
+        return "en"  # romaji, or English made of romaji-like words ("no name")
+    # Mostly romaji names in an English sentence: lingua reads the other words.
+    readable = " ".join(foreign) if len(foreign) >= 2 else text
+    confidences = {_LATIN_LANGUAGES[value.language.name]: value.value
+                   for value in _latin_detector().compute_language_confidence_values(readable)}
+    best = max(confidences, key=confidences.__getitem__)
+    iberian = sum(confidences.get(language, 0.0) for language in _IBERIAN) if best in _IBERIAN else 0.0
+    if best == "en" or max(confidences[best], iberian) < _LATIN_MIN_CONFIDENCE:
+        return "en"
+    return best
+
+
 def detect_language(text: str) -> str | None:
-    """'ja' when the text has Japanese script, 'en' for Latin-only prose or an English
-    greeting or plea ("hello", "help"), None when unsure (digits, 「OK」, "yes", one romaji name)."""
+    """The language of a message: 'ko' (Hangul), 'ne' (Devanagari), 'zh' (Han without kana
+    and with characters only Chinese writes), 'ja' (other Japanese script), a Latin-script
+    language by lingua ('en', 'pt', 'es', 'tl', 'vi'; English when unsure or for an English
+    greeting or plea, "hello", "help"), None when there is no signal (digits, 「OK」, "yes",
+    one romaji name)."""
     words = _LATIN_WORD.findall(text)
+    if _HANGUL.search(text) and not _KANA.search(text):
+        return "ko"
+    if _DEVANAGARI.search(text):
+        return "ne"
+    if _JAPANESE.search(text) and len(_KANA.findall(text)) <= 1 and _CHINESE_ONLY.search(text):
+        return "zh"
     if _JAPANESE.search(text):
         # An English sentence may carry Japanese names (「My grandfather has 認知症 and lives
         # in 南区 泉町」); a Japanese sentence has its particles and endings in hiragana.
@@ -78,7 +147,9 @@ def detect_language(text: str) -> str | None:
             len(_HIRAGANA.findall(text)) <= _MIXED_HIRAGANA
             or len(words) >= _MIXED_ENGLISH_WORDS * len(_JAPANESE_RUN.findall(text)))
         return "en" if english else "ja"
-    if len(words) >= 2 or (len(words) == 1 and words[0].lower() in _ENGLISH_WORDS):
+    if len(words) >= 2:
+        return _latin_language(text)
+    if len(words) == 1 and words[0].lower() in _ENGLISH_WORDS:
         return "en"
     return None
 

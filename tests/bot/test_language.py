@@ -1,0 +1,107 @@
+"""Residents' languages: each message's language is detected, and a resident in danger gets
+the 119/110/crisis guidance in their own language first (issue 12)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from bot.domain import LANGUAGES, load_domain
+from bot.engine import ConversationEngine, detect_language
+from tests.bot.conftest import Resident
+
+SAFETY_FIRST = ("utter_emergency_119", "utter_emergency_110", "utter_emergency_fire", "utter_emergency_gas",
+                "utter_emergency_attempt", "utter_welfare_check")
+
+
+@pytest.mark.parametrize(("text", "language"), [
+    ("남편이 지금 저를 때리고 있어요", "ko"),
+    ("एक जना बुढा मान्छे लडे, सास फेरेको छैन", "ne"),
+    ("Có ông cụ bị ngã, ông ấy không thở nữa", "vi"),
+    ("厨房着火了！", "zh"),
+    ("請問區役所在哪裡", "zh"),
+    ("Meu marido está me batendo agora", "pt"),
+    ("Mi hija no respira", "es"),
+    ("Binubugbog ako ng asawa ko ngayon", "tl"),
+    # Japanese stays Japanese, even written in kanji only, and English stays English.
+    ("火事", "ja"),
+    ("救急車", "ja"),
+    ("介護保険申請", "ja"),
+    ("人が倒れている", "ja"),
+    ("I can't pay my rent this month", "en"),
+    ("My grandfather has 認知症 and lives in 南区 泉町", "en"),
+    # Romaji names and phrases are not Tagalog or Portuguese.
+    ("Kita-ku Yanagimachi 3-chome", "en"),
+    ("Where is the chiiki houkatsu center?", "en"),
+    ("arigatou gozaimashita", "en"),
+    ("OK", None),
+])
+def test_each_message_language_is_detected(text: str, language: str | None) -> None:
+    assert detect_language(text) == language
+
+
+@pytest.mark.parametrize(("text", "language", "response"), [
+    ("남편이 지금 저를 때리고 있어요", "ko", "utter_emergency_110"),
+    ("할아버지가 쓰러지셨는데 숨을 안 쉬어요", "ko", "utter_emergency_119"),
+    ("Có ông cụ bị ngã, ông ấy không thở nữa", "vi", "utter_emergency_119"),
+    ("Nhà bên cạnh đang bốc cháy", "vi", "utter_emergency_fire"),
+    ("एक जना मान्छेले चक्कु देखाएर धम्की दिइरहेको छ", "ne", "utter_emergency_110"),
+    ("एक जना बुढा मान्छे लडे, सास फेरेको छैन", "ne", "utter_emergency_119"),
+    ("厨房着火了！", "zh", "utter_emergency_fire"),
+    ("Meu marido está me batendo agora", "pt", "utter_emergency_110"),
+    ("Huele a gas en toda la casa", "es", "utter_emergency_gas"),
+    ("Hindi na humihinga ang anak ko", "tl", "utter_emergency_119"),
+])
+def test_an_emergency_gets_guidance_in_the_residents_language_first(
+        engine: ConversationEngine, text: str, language: str, response: str) -> None:
+    turn = Resident(engine, user_id=f"resident-{language}-{response}", language="ja").send(text)
+    first = turn.replies[0]
+    assert turn.language == language
+    assert first.urgent and first.response == response
+    assert first.text == engine.domain.text(response, language) != engine.domain.text(response, "ja")
+
+
+@pytest.mark.parametrize("text", ["火事", "人が倒れている"])
+def test_japanese_written_in_kanji_gets_japanese_guidance(engine: ConversationEngine, text: str) -> None:
+    turn = Resident(engine, user_id=f"resident-ja-{text}", language="en").send(text)
+    assert turn.language == "ja" and turn.replies[0].urgent
+    assert turn.replies[0].text == engine.domain.text(turn.replies[0].response, "ja")
+
+
+def test_crisis_lines_in_korean(engine: ConversationEngine) -> None:
+    turn = Resident(engine, user_id="resident-ko-crisis").send("그냥 죽고 싶어요")
+    first = turn.replies[0]
+    assert turn.language == "ko" and first.urgent and first.response == "utter_crisis"
+    korean = engine.domain.text("utter_crisis", "ko", hotlines="{hotlines}")
+    before, after = korean.split("{hotlines}")
+    assert first.text.startswith(before) and first.text.endswith(after)
+
+
+def test_every_safety_response_speaks_the_seven_languages() -> None:
+    domain = load_domain()
+    for response in (*SAFETY_FIRST, "utter_crisis", "utter_after_emergency_resume", "utter_emergency_numbers"):
+        japanese = domain.text(response, "ja", hotlines="")
+        for language in ("zh", "ko", "vi", "tl", "pt", "ne", "es"):
+            assert domain.text(response, language, hotlines="") not in (japanese, domain.text(response, "en", hotlines="")), \
+                (response, language)
+
+
+def test_untranslated_responses_fall_back_to_a_language_the_resident_reads() -> None:
+    domain = load_domain()
+    assert LANGUAGES == ("ja", "en"), "only Japanese and English are required of every response"
+    for language in ("pt", "es", "tl", "vi", "ne"):
+        assert domain.text("utter_menu", language) == domain.text("utter_menu", "en"), language
+    for language in ("zh", "ko"):
+        assert domain.text("utter_menu", language) == domain.text("utter_menu", "ja"), language
+
+
+def test_the_language_detector_loads_only_when_needed() -> None:
+    probe = ("import sys, bot.engine\n"
+             "print('lingua' in sys.modules)\n"
+             "bot.engine.detect_language('Meu marido está me batendo agora')\n"
+             "print('lingua' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True"]
