@@ -30,17 +30,19 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
-            # The driver's own transaction handling starts no transaction before a SAVEPOINT, so
-            # releasing one committed at once: the engine's contact and inbound message survived a
-            # turn that then failed (an acknowledged event marked handled, nothing said). SQLAlchemy's
-            # recipe: the driver in autocommit, every transaction begun explicitly below.
-            dbapi_connection.isolation_level = None
 
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
-            # IMMEDIATE takes the write lock at the start, waiting up to the timeout for another
-            # writer, instead of failing at once when a reading transaction later writes.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(connection, _name) -> None:  # type: ignore[no-untyped-def]
+            # The driver begins a transaction only before a write, not before a SAVEPOINT, so
+            # releasing one committed at once: the engine's contact and inbound message survived a
+            # turn that then failed (an acknowledged event counted as handled, nothing said). Begin
+            # first; IMMEDIATE takes the write lock now (waiting up to the timeout for another
+            # writer) rather than failing later when the transaction's first read is stale. Only
+            # here: a delivery pass reads, sends over the network, then writes, and must not hold
+            # the lock while it waits for a counter's mail server.
+            dbapi_connection = connection.connection.dbapi_connection
+            if not dbapi_connection.in_transaction:
+                dbapi_connection.execute("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, hide_parameters=True)

@@ -122,7 +122,8 @@ def test_missing_report_gives_110_first_and_creates_urgent_case(resident: Reside
     resident.send("今朝8時ごろ")
     resident.send("紺色のジャンパーとグレーのズボン")
     done = resident.send("090-3333-4444")
-    assert [r.response for r in done.replies] == ["utter_missing_created", "utter_missing_alert_pending"]
+    # The case first; then the few features the public alert text still lacks (flows.missing).
+    assert [r.response for r in done.replies][:2] == ["utter_missing_created", "utter_missing_alert_pending"]
     [case] = _cases(db_url)
     assert case.kind == CaseKind.missing and case.urgent
     assert case.counter_id == "mimamori-chuo"
