@@ -113,6 +113,19 @@ MUST_NOT_FIRE: dict[str, list[str]] = {
            "En la telenovela hubo un incendio", "Quiero comprar un extintor", "Mi cuchillo no corta, ¿dónde lo afilo?"],
 }
 
+# Everyday words that fold or read like a danger word: 「từ từ」 (slowly) folds like 「tự tử」
+# (suicide), 「xì gà」 (a cigar) like a gas leak, 「có chạy」 (does it run) like 「có cháy」
+# (fire!), 「sưng」 (swollen) like 「súng」 (gun); 타고 있어요 is riding a bus, 연기 acting;
+# 在打电话 is a phone call; फोन चल्दैन a phone that does not work, सासू a mother-in-law;
+# a fuego lento is cooking.
+EVERYDAY_LOOKALIKES = [
+    "Đi từ từ thôi", "Ông ấy hút xì gà", "Xe buýt có chạy không?", "Chân tôi bị sưng, bạn tôi đưa đi khám",
+    "지금 버스를 타고 있어요", "그 배우 연기가 나쁘지 않아", "이거 진짜 죽인다",
+    "他现在在踢足球", "有人在打电话", "没有呼吸困难，只是咳嗽",
+    "मेरो फोन चल्दैन", "मेरो सासू घरमा छैन",
+    "Cocinar a fuego lento 20 minutos", "Deixe no fogo baixo", "Tatalon kami sa pool mamaya",
+]
+
 
 @pytest.mark.parametrize(("text", "kind", "service"),
                          [case for cases in MUST_FIRE.values() for case in cases])
@@ -122,7 +135,7 @@ def test_danger_in_each_language_fires(text: str, kind: str, service: str | None
     assert (signal.kind, signal.service) == (kind, service), (text, signal)
 
 
-@pytest.mark.parametrize("text", [text for texts in MUST_NOT_FIRE.values() for text in texts])
+@pytest.mark.parametrize("text", [text for texts in MUST_NOT_FIRE.values() for text in texts] + EVERYDAY_LOOKALIKES)
 def test_idioms_past_events_and_dramas_do_not_fire(text: str) -> None:
     assert detect_safety(text) is None, (text, detect_safety(text))
 
