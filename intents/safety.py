@@ -130,6 +130,14 @@ VIEWS: dict[str, str] = {
     "ja": "ja", "en": "en", "zh": "compact", "ko": "compact", "ne": "plain",
     "vi": "folded", "tl": "folded", "pt": "folded", "es": "folded",
 }
+# A view is read only when the message has its script: a Japanese message skips the
+# Latin-script views, an English one the Chinese and Korean view.
+_LATIN = r"A-Za-z\u00c0-\u024f\u1e00-\u1eff"
+_VIEW_SCRIPTS: dict[str, re.Pattern[str]] = {
+    "compact": re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]"),
+    "plain": re.compile(rf"[\u0900-\u097f{_LATIN}]"),
+    "folded": re.compile(rf"[{_LATIN}]"),
+}
 # How a pattern is made comparable with its view.
 _PATTERN_FOLDS: dict[str, Callable[[str], str]] = {"ja": katakana_to_hiragana, "folded": _fold_diacritics}
 
@@ -215,12 +223,13 @@ class SafetyLexicon:
         Returns:
             The signal, or None when nothing in the lexicon fires.
         """
-        views = {view: function(text) for view, function in _VIEW_FUNCTIONS.items()}
+        views = {view: function(text) for view, function in _VIEW_FUNCTIONS.items()
+                 if view not in _VIEW_SCRIPTS or _VIEW_SCRIPTS[view].search(text)}
         for kind in KINDS:
             # Each kind sees the text with its own negatives masked out, in each view.
             masked = {view: self._mask(viewed, (n for n in self._negatives if n.view == view and kind in n.masks))
                       for view, viewed in views.items()}
-            fired = [e for e in self._entries if e.kind == kind and e.search(masked[e.view])]
+            fired = [e for e in self._entries if e.kind == kind and e.view in masked and e.search(masked[e.view])]
             if fired:
                 chosen = next((e for e in fired if e.service == "110"), fired[0]) if kind == "emergency" else fired[0]
                 return SafetySignal(chosen.kind, chosen.service, chosen.source, chosen.situation)
