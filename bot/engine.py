@@ -80,9 +80,9 @@ _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _DEVANAGARI = re.compile(r"[\u0900-\u097f]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
 _CHINESE_ONLY = re.compile(
-    "[吗嗎呢吧们們没沒这這么麼说說谁怎哪很你妳她是我"
+    "[吗嗎呢吧们們没沒这這么麼说說谁怎哪很你妳她是"
     "门个对为发过还动样问从钱边让认该办气帮护烧伤晕冲杀药烟灾脏报电话车给现题"
-    "對會來發樣從裡錢邊讓辦區氣幫燒醫暈藥臟]|着火")
+    "對會來發樣從裡錢邊讓辦區氣幫燒醫暈藥臟]|着火|老公|老婆|正在|我的|我家|我想|救救我")
 # Latin-script languages go to lingua (its models ship in its wheel), among these only.
 _LATIN_LANGUAGES = {"ENGLISH": "en", "PORTUGUESE": "pt", "SPANISH": "es", "TAGALOG": "tl", "VIETNAMESE": "vi"}
 # Below this confidence a Latin-script message is taken for English, as before lingua.

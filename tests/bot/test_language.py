@@ -26,7 +26,9 @@ SAFETY_FIRST = ("utter_emergency_119", "utter_emergency_110", "utter_emergency_f
     ("Mi hija no respira", "es"),
     ("Binubugbog ako ng asawa ko ngayon", "tl"),
     # Japanese stays Japanese, even written in kanji only, and English stays English.
+    ("我老公正在打我", "zh"),
     ("火事", "ja"),
+    ("我が家", "ja"),
     ("救急車", "ja"),
     ("介護保険申請", "ja"),
     ("人が倒れている", "ja"),
