@@ -2,8 +2,8 @@
 
 The file is in Rasa 3.x domain format. Languages are Rasa conditional response
 variations on the ``language`` slot; the variation without a condition is Japanese.
-Japanese and English are required; a resident's other language (zh, ko, vi, tl, pt,
-ne, es) falls back to English or Japanese where a response is not translated yet.
+Japanese and English are required; a resident's other language (zh, zh-Hant, ko, vi,
+tl, pt, ne, es) falls back to English or Japanese where a response is not translated yet.
 A ``channel:`` variation (``voice``) is preferred on that channel. Validation runs
 a JSON schema first, then the sanity checks Rasa's ``Domain.from_yaml`` teaches:
 duplicate keys, intents matching the taxonomy, form slots that exist, and every
@@ -34,9 +34,10 @@ LANGUAGES = ("ja", "en")
 """Every response the code uses exists in these languages (checked at start-up)."""
 # Residents' languages with only some responses translated (the safety guidance first):
 # a response without their variation falls back to one they are more likely to read,
-# English for these (what they got before their language was detected); Japanese for
-# any other (Chinese and Korean readers: kanji, and what they got before).
-FALLBACKS: dict[str, str] = {language: "en" for language in ("pt", "es", "tl", "vi", "ne")}
+# English for these (what they got before their language was detected), simplified
+# Chinese for traditional; Japanese for any other (Chinese and Korean readers: kanji,
+# and what they got before).
+FALLBACKS: dict[str, str] = {language: "en" for language in ("pt", "es", "tl", "vi", "ne")} | {"zh-Hant": "zh"}
 
 _VARIATION = {
     "type": "object",

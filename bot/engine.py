@@ -82,7 +82,10 @@ _KANA = re.compile(r"[\u3040-\u30ff]")
 _CHINESE_ONLY = re.compile(
     "[吗嗎呢吧们們没沒这這么麼说說谁怎哪很你妳她是"
     "门个对为发过还动样问从钱边让认该办气帮护烧伤晕冲杀药烟灾脏报电话车给现题"
-    "對會來發樣從裡錢邊讓辦區氣幫燒醫暈藥臟]|着火|老公|老婆|正在|我的|我家|我想|救救我")
+    "對會來發樣從裡錢邊讓辦區氣幫燒醫暈藥臟]|着火|著火|老公|老婆|正在|我的|我家|我想|救救我")
+# Which Chinese script: characters that differ between the two (「沒/没」「這/这」「燒/烧」).
+_SIMPLIFIED = re.compile("[们这么说谁门个对为发过还动样问从钱边让认该办气帮护烧伤晕冲杀药烟灾脏报电话车给现题没吗里后会来时头医厨妈爷儿楼]")
+_TRADITIONAL = re.compile("[們這麼說誰門個對為發過還動樣問從錢邊讓認該辦氣幫護燒傷暈衝殺藥煙災臟報電話車給現題沒嗎裡後會來時頭醫廚媽爺兒樓]")
 # Latin-script languages go to lingua (its models ship in its wheel), among these only.
 _LATIN_LANGUAGES = {"ENGLISH": "en", "PORTUGUESE": "pt", "SPANISH": "es", "TAGALOG": "tl", "VIETNAMESE": "vi"}
 # Below this confidence a Latin-script message is taken for English, as before lingua.
@@ -128,8 +131,8 @@ def _latin_language(text: str) -> str:
 
 
 def detect_language(text: str) -> str | None:
-    """The language of a message: 'ko' (Hangul), 'ne' (Devanagari), 'zh' (Han without kana
-    and with characters only Chinese writes), 'ja' (other Japanese script), a Latin-script
+    """The language of a message: 'ko' (Hangul), 'ne' (Devanagari), 'zh' or 'zh-Hant' (Han
+    without kana and with characters only Chinese writes), 'ja' (other Japanese script), a Latin-script
     language by lingua ('en', 'pt', 'es', 'tl', 'vi'; English when unsure or for an English
     greeting or plea, "hello", "help"), None when there is no signal (digits, 「OK」, "yes",
     one romaji name)."""
@@ -139,7 +142,7 @@ def detect_language(text: str) -> str | None:
     if _DEVANAGARI.search(text):
         return "ne"
     if _JAPANESE.search(text) and len(_KANA.findall(text)) <= 1 and _CHINESE_ONLY.search(text):
-        return "zh"
+        return "zh-Hant" if len(_TRADITIONAL.findall(text)) > len(_SIMPLIFIED.findall(text)) else "zh"
     if _JAPANESE.search(text):
         # An English sentence may carry Japanese names (「My grandfather has 認知症 and lives
         # in 南区 泉町」); a Japanese sentence has its particles and endings in hiragana.

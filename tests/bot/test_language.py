@@ -21,7 +21,8 @@ SAFETY_FIRST = ("utter_emergency_119", "utter_emergency_110", "utter_emergency_f
     ("एक जना बुढा मान्छे लडे, सास फेरेको छैन", "ne"),
     ("Có ông cụ bị ngã, ông ấy không thở nữa", "vi"),
     ("厨房着火了！", "zh"),
-    ("請問區役所在哪裡", "zh"),
+    ("請問區役所在哪裡", "zh-Hant"),
+    ("他沒有呼吸了", "zh-Hant"),
     ("Meu marido está me batendo agora", "pt"),
     ("Mi hija no respira", "es"),
     ("Binubugbog ako ng asawa ko ngayon", "tl"),
@@ -52,6 +53,7 @@ def test_each_message_language_is_detected(text: str, language: str | None) -> N
     ("एक जना मान्छेले चक्कु देखाएर धम्की दिइरहेको छ", "ne", "utter_emergency_110"),
     ("एक जना बुढा मान्छे लडे, सास फेरेको छैन", "ne", "utter_emergency_119"),
     ("厨房着火了！", "zh", "utter_emergency_fire"),
+    ("廚房著火了！", "zh-Hant", "utter_emergency_fire"),
     ("Meu marido está me batendo agora", "pt", "utter_emergency_110"),
     ("Huele a gas en toda la casa", "es", "utter_emergency_gas"),
     ("Hindi na humihinga ang anak ko", "tl", "utter_emergency_119"),
@@ -85,7 +87,7 @@ def test_every_safety_response_speaks_the_seven_languages() -> None:
     domain = load_domain()
     for response in (*SAFETY_FIRST, "utter_crisis", "utter_after_emergency_resume", "utter_emergency_numbers"):
         japanese = domain.text(response, "ja", hotlines="")
-        for language in ("zh", "ko", "vi", "tl", "pt", "ne", "es"):
+        for language in ("zh", "zh-Hant", "ko", "vi", "tl", "pt", "ne", "es"):
             assert domain.text(response, language, hotlines="") not in (japanese, domain.text(response, "en", hotlines="")), \
                 (response, language)
 
@@ -95,8 +97,9 @@ def test_untranslated_responses_fall_back_to_a_language_the_resident_reads() -> 
     assert LANGUAGES == ("ja", "en"), "only Japanese and English are required of every response"
     for language in ("pt", "es", "tl", "vi", "ne"):
         assert domain.text("utter_menu", language) == domain.text("utter_menu", "en"), language
-    for language in ("zh", "ko"):
+    for language in ("zh", "zh-Hant", "ko"):
         assert domain.text("utter_menu", language) == domain.text("utter_menu", "ja"), language
+    assert domain.text("utter_emergency_110", "zh-Hant") != domain.text("utter_emergency_110", "zh")
 
 
 def test_the_language_detector_loads_only_when_needed() -> None:
