@@ -25,6 +25,9 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("我真的不想活了", "crisis", None),
         ("隔壁的老奶奶敲门好几天都没人应", "welfare", "110"),
         ("我朋友说他现在就要跳楼", "emergency", "119"),
+        ("邻居家在冒黑烟", "emergency", "119"),
+        ("我婆婆突然说不出话，半边身体动不了", "emergency", "119"),
+        ("隔壁有很臭的味道，好几天没看到人", "welfare", "110"),
     ],
     "ko": [
         ("남편이 지금 저를 때리고 있어요", "emergency", "110"),
@@ -36,6 +39,7 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("피가 안 멈춰요 도와주세요", "emergency", "119"),
         ("그냥 죽고 싶어요", "crisis", None),
         ("옆집 할머니가 며칠째 초인종을 눌러도 대답이 없어요", "welfare", "110"),
+        ("옆집에서 이상한 냄새가 나고 며칠째 안 보여요", "welfare", "110"),
     ],
     "vi": [
         ("Có ông cụ bị ngã, ông ấy không thở nữa", "emergency", "119"),
@@ -47,6 +51,7 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("Bố tôi bị đau ngực dữ dội", "emergency", "119"),
         ("Em chỉ muốn chết thôi", "crisis", None),
         ("Gõ cửa mấy ngày rồi mà không ai trả lời", "welfare", "110"),
+        ("Cứu với, có người đang đánh nhau bằng dao", "emergency", "110"),
     ],
     "tl": [
         ("Binubugbog ako ng asawa ko ngayon", "emergency", "110"),
