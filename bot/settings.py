@@ -79,16 +79,16 @@ class Settings(BaseSettings):
     # Staff API / console. In production, bot.production refuses this default (and any short secret).
     secret_key: str = DEVELOPMENT_SECRET
     public_base_url: str = "http://localhost:8000"
+    # Larger request bodies are refused with 413 (a LINE webhook batch is far below 1 MB).
+    max_request_bytes: int = Field(default=1_000_000, ge=1024)
+    # A web chat session cookie (signed with secret_key) is accepted for this long after it was issued.
+    webchat_session_days: int = Field(default=30, ge=1)
 
     # Channels (secrets are empty until a city configures a channel).
     line_channel_secret: str = ""
     line_channel_access_token: str = ""
     line_api_host: str = "https://api.line.me"
     telegram_bot_token: str = ""
-    # Larger request bodies are refused with 413 (a LINE webhook batch is far below 1 MB).
-    max_request_bytes: int = Field(default=1_000_000, ge=1024)
-    # A web chat session cookie (signed with secret_key) is accepted for this long after it was issued.
-    webchat_session_days: int = Field(default=30, ge=1)
     telegram_secret_token: str = ""
     telegram_base_url: str = "https://api.telegram.org/bot"
     twilio_account_sid: str = ""
@@ -109,6 +109,8 @@ class Settings(BaseSettings):
 
     # Production plumbing.
     redis_url: str | None = None
+    # "json": one JSON object per log line (for a log collector); "text": for people.
+    log_format: Literal["text", "json"] = "text"
 
     # Alert fan-out (routing/fanout.py; docs/alerts.md).
     # Prefix of the Redis keys of the fan-out: rate-limit buckets ("<prefix>:rl", shared with
@@ -117,8 +119,6 @@ class Settings(BaseSettings):
     # A claimed ("sending") row whose worker has not renewed it for this long is taken again.
     fanout_lease_seconds: float = Field(default=60.0, gt=0)
     # First retry after a failed send; doubles with each failure up to the maximum.
-    # "json": one JSON object per log line (for a log collector); "text": for people.
-    log_format: Literal["text", "json"] = "text"
     fanout_retry_seconds: float = Field(default=30.0, gt=0)
     fanout_max_retry_seconds: float = Field(default=900.0, gt=0)
     # Failed sends (not counting 429 / RetryAfter) before a message is left "failed".
