@@ -31,6 +31,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from alerts.fanout import runner as fanout_runner
 from bot.db import session_factory
 from bot.domain import load_domain
 from bot.edge import BodySizeLimit, RequestCounter, install_error_handlers
@@ -44,13 +45,15 @@ from bot.responses import check_domain
 from bot.settings import Settings
 from bot.settings import settings as default_settings
 from bot.staff_api import router as staff_router
+from bot.workqueue import Sweep, Sweeper
 from channels.base import EngineHandler, InputChannel
 from channels.inbox import DurableChannel, Inbox
 from channels.registry import CHANNELS
 from intents.classifier import get_classifier
+from routing.delivery import schedule_delivery
 from routing.directory import prepare_database
 
-__all__ = ["build_engine", "create_app", "serve"]
+__all__ = ["build_engine", "create_app", "queue_sweeps", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +183,13 @@ def create_app(
     return app
 
 
+def queue_sweeps(url: str) -> list[Sweep]:
+    """What ``serve``'s sweeper does every ``queue_sweep_seconds``: wake the case deliveries
+    (the embedded thread; nothing with ``delivery_mode = "worker"``) and kick the alert fan-out
+    if rows are due (the embedded sender, or the workers through Redis)."""
+    return [partial(schedule_delivery, url=url), partial(fanout_runner.sweep, url)]
+
+
 def serve(host: str, port: int) -> None:
     """Run the app with uvicorn until interrupted (``tsunagu serve``).
 
@@ -187,6 +197,8 @@ def serve(host: str, port: int) -> None:
         host: Interface to listen on, e.g. "127.0.0.1" or "0.0.0.0".
         port: TCP port.
     """
+    # A wake-up after a commit is only a hint: this picks up whatever is queued all the same.
+    Sweeper("sweeper", queue_sweeps(default_settings.database_url), default_settings.queue_sweep_seconds).start()
     config = uvicorn.Config(create_app(), host=host, port=port, proxy_headers=True, access_log=False)
     # uvicorn has just configured its own handlers: they redact too.
     install_redaction(json_lines=default_settings.log_format == "json")

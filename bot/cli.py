@@ -19,7 +19,6 @@ import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
-from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -42,11 +41,9 @@ from bot.privacy import ResidentNotFound, erase_resident, purge_expired, residen
 from bot.production import refuse_unfit_production
 from bot.responses import check_domain
 from bot.settings import settings
-from bot.workqueue import Sweep, Sweeper
 from intents.commands import register as register_intents
 from intents.places import Gazetteer
 from routing.commands import register as register_routing
-from routing.delivery import schedule_delivery
 from routing.directory import load_gazetteer, prepare_database
 
 __all__ = ["app"]
@@ -134,18 +131,7 @@ def serve(
     # Heavy: the web app loads the classifier (scikit-learn) and the platform SDKs.
     from bot.app import serve as serve_app
 
-    # A wake-up after a commit is only a hint: this picks up whatever is queued all the same.
-    Sweeper("sweeper", queue_sweeps(settings.database_url), settings.queue_sweep_seconds).start()
     serve_app(host, port)
-
-
-def queue_sweeps(url: str) -> list[Sweep]:
-    """What ``serve``'s sweeper does every ``queue_sweep_seconds``: wake the case deliveries
-    (the embedded thread; nothing with ``delivery_mode = "worker"``) and kick the alert fan-out
-    if rows are due (the embedded sender, or the workers through Redis)."""
-    from alerts.fanout import runner  # why: its senders load every platform SDK, needed only when serving
-
-    return [partial(schedule_delivery, url=url), partial(runner.sweep, url)]
 
 
 @app.command()

@@ -7,6 +7,7 @@ import ipaddress
 import os
 import shutil
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,6 +71,15 @@ def _is_ip(host: str) -> bool:
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(autouse=True)
+def fresh_staff_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no wrong staff tokens counted: the throttle lives as long as the
+    process, and one test's deliberate wrong tokens must not lock the next test out."""
+    staff_api = sys.modules.get("bot.staff_api")
+    if staff_api is not None:
+        monkeypatch.setattr(staff_api, "failed_attempts", staff_api.FailedAttempts())
 
 
 # --------------------------------------------------------------------------- model

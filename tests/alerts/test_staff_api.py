@@ -14,17 +14,11 @@ from sqlalchemy import select
 from bot.db import session_scope
 from bot.models import Alert, AlertFamily, AlertStatus, Contact, OutboxItem, RegisteredPerson, StaffUser
 from bot.settings import settings
-from bot.staff_api import FailedAttempts, create_staff_user, hash_token, router
+from bot.staff_api import create_staff_user, hash_token, router
 from alerts.cap import CAP_NAMESPACE
 from alerts.lifecycle import create_from_case
 from alerts.sightings import record_sighting
 from tests.alerts.conftest import MORNING, Kicks, add_cooperator, missing_case
-
-
-@pytest.fixture(autouse=True)
-def no_earlier_failures(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts with no wrong tokens counted (the counter is per process)."""
-    monkeypatch.setattr("bot.staff_api.failed_attempts", FailedAttempts())
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from bot.models import Case, CaseKind, StaffUser
 from bot.settings import settings
 from bot.staff_api import hash_token
 from intents.classifier import get_classifier
+from routing.cases import INCOMPLETE
 
 
 def _tsunagu(args: list[str], db_url: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -68,7 +69,11 @@ def test_chat_script_walks_the_first_five_minutes(sqlite_url: str, tmp_path: Pat
     assert "110" in result.stdout  # the wording is the point: the family is told to call 110
     with session_scope(sqlite_url) as session:
         cases = list(session.scalars(select(Case)))
-    assert [(case.kind, case.counter_id) for case in cases] == [(CaseKind.worry, "mimamori-chuo")]
+        # The worry report, and the missing report saved from its first answer (the script
+        # stops there, as a caller who hangs up to call 110): incomplete, no place yet.
+        assert [(case.kind, case.counter_id) for case in cases] == [
+            (CaseKind.worry, "mimamori-chuo"), (CaseKind.missing, "")]
+        assert cases[1].urgent and cases[1].details.get(INCOMPLETE)
 
 
 @pytest.mark.slow

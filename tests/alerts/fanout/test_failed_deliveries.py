@@ -16,8 +16,7 @@ from alerts.lifecycle import create_from_case
 from bot.cli import app as cli
 from bot.db import session_scope
 from bot.models import AlertStatus, CaseEvent, Delivery, DeliveryState, DeliveryTarget, OutboxItem, OutboxState
-import bot.staff_api
-from bot.staff_api import FailedAttempts, create_staff_user, router
+from bot.staff_api import create_staff_user, router
 from tests.alerts.conftest import add_cooperator, missing_case
 from tests.alerts.fanout.conftest import Fakes
 
@@ -50,9 +49,7 @@ def failures(fanout_env, db_url: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def client(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    # Wrong tokens of earlier tests in this process must not throttle this one's client.
-    monkeypatch.setattr(bot.staff_api, "failed_attempts", FailedAttempts())
+def client(db_url: str) -> Iterator[TestClient]:
     app = FastAPI()
     app.include_router(router)
     with TestClient(app) as test_client:

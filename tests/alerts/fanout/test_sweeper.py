@@ -19,7 +19,7 @@ import redis
 from alerts.fanout import runner
 from alerts.fanout.commands import dramatiq_argv
 from alerts.fanout.items import configured_channels
-from bot.cli import queue_sweeps
+from bot.app import queue_sweeps
 from bot.settings import settings
 from bot.workqueue import Sweeper
 from tests.alerts.fanout.conftest import REDIS_URL, City, Fakes, address, enqueue, make_alert, outbox_states, seed
