@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -24,8 +23,11 @@ from bot.models import Alert, CaseKind, Cooperator
 from bot.settings import settings
 from tests.channels.conftest import cases, channel_settings
 from tests.channels.voice_sim import (
+    CALLER_NATIONAL,
     HANG_UP,
+    SATURDAY_NIGHT,
     SILENCE,
+    TUESDAY_MORNING,
     Call,
     CallSimulator,
     Choose,
@@ -38,10 +40,6 @@ from tests.channels.voice_sim import (
     say_en,
 )
 
-# The sample city's counters open Mon-Fri 9:00-17:30 (Asia/Tokyo).
-TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
-SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
-CALLER_NATIONAL = "09011112222"  # the simulator's default caller, +819011112222
 EMERGENCY_RESPONSES = {"utter_emergency_119", "utter_emergency_110", "utter_emergency_fire",
                        "utter_emergency_gas", "utter_emergency_attempt"}
 

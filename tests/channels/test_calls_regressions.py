@@ -6,8 +6,6 @@ must now do. A call the app does not pass yet is marked :func:`~tests.channels.v
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -19,8 +17,11 @@ from bot.settings import settings
 from flows.conversation import SAFETY_RESPONSES
 from tests.channels.conftest import cases, channel_settings
 from tests.channels.voice_sim import (
+    CALLER_NATIONAL,
     HANG_UP,
+    SATURDAY_NIGHT,
     SILENCE,
+    TUESDAY_MORNING,
     WITHHELD,
     Call,
     CallSimulator,
@@ -33,9 +34,6 @@ from tests.channels.voice_sim import (
     say,
 )
 
-TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
-SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
-CALLER_NATIONAL = "09011112222"
 UNSUBSCRIBE = {"utter_unsubscribed", "utter_unsubscribe_not_registered"}
 # The 119/110 guidance: the safety layer's, and the 9 key's (utter_emergency_numbers).
 EMERGENCY = set(SAFETY_RESPONSES) - {"utter_after_emergency_resume", "utter_crisis", "utter_welfare_check"} \

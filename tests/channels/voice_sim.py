@@ -46,7 +46,9 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -86,6 +88,10 @@ __all__ = [
 ACCOUNT_SID = "AC" + "0" * 32
 LINE_NUMBER = "+815012345678"  # the hotline's number (To)
 WITHHELD = "+266696687"  # what Twilio sends as From for a withheld ("anonymous") number
+CALLER_NATIONAL = "09011112222"  # the default caller (+819011112222) as the app stores it
+# The sample city's counters open Mon-Fri 9:00-17:30 (Asia/Tokyo): a call in and out of hours.
+TUESDAY_MORNING = datetime(2026, 11, 24, 10, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
 
 
 def twilio_signature(url: str, params: dict[str, str], auth_token: str) -> str:
