@@ -51,9 +51,11 @@ from flows.steps import (
     answered_none,
     ask_optional,
     ask_yes_no,
+    caller_phone,
     decline_registration,
     on_yes_no,
     read_town,
+    says_this_number,
 )
 from routing.areas import resolve_town_id
 from routing.snapshot import get_directory
@@ -254,7 +256,10 @@ class RegisterHelperFlow(FormFlow):
         if step == "helper_email":
             value, problem = parse_email(ctx.text), "utter_bad_email"
         elif step == "helper_sms":
-            value, problem = parse_mobile(ctx.text), "utter_bad_mobile"
+            # On the phone 「この電話番号に」 is the mobile the caller is calling from.
+            caller = caller_phone(ctx)
+            said = caller if caller and says_this_number(ctx) else ctx.text
+            value, problem = parse_mobile(said), "utter_bad_mobile"
         else:
             value, problem = parse_quiet_hours(ctx.text), "utter_bad_quiet_hours"
         if value is None:

@@ -40,7 +40,7 @@ from flows.place_question import (
     place_record,
     read_place,
 )
-from flows.steps import PHONE_RESPONSES, REPORT_CASE_SLOT, caller_phone, read_phone
+from flows.steps import PHONE_RESPONSES, REPORT_CASE_SLOT, caller_phone, read_phone, says_this_number
 from intents.phone import national_phone
 from routing.areas import AreaResolution
 from routing.cases import add_details, case_facts, open_case
@@ -84,10 +84,6 @@ _TALKED = ("completed", "answered")
 # The answers of the phone's "message or call back?" after a busy line, and of "call back this number?".
 _LEAVE_MESSAGE, _CALL_BACK, _THIS_NUMBER = "leave_message", "call_back", "this_number"
 _AFTER_DIAL_CHOICES = ((_LEAVE_MESSAGE, "utter_choice_leave_message"), (_CALL_BACK, "utter_choice_call_back"))
-# 「この電話番号に」「この番号で」「今かけてる番号」: the caller's own number, in words.
-_THIS_NUMBER_WORDS = re.compile(
-    r"(この|こちらの|今の|いまの|今かけて(い)?る|いまかけて(い)?る|この携帯の|かけている)\s*(電話)?\s*(番号|電話|携帯)"
-    r"|\bth(is|e same) (number|phone)\b|\bthe number i'?m calling from\b", re.IGNORECASE)
 _RECORD_RETRY_SLOT = "record_retried"
 # Later words a callback case takes as more of the message rather than a new request: a
 # message to a person may be about any matter, a neighbour's too (a missing person, or a
@@ -285,7 +281,7 @@ class HandoffFlow(Flow):
         own = caller_phone(ctx)
         given = national_phone(ctx.text) if ctx.text else None
         if given is None and own is not None and (
-                ctx.answer == _THIS_NUMBER or is_yes(ctx.text) or _THIS_NUMBER_WORDS.search(ctx.plain)):
+                ctx.answer == _THIS_NUMBER or is_yes(ctx.text) or says_this_number(ctx)):
             given = own
         if given is None:
             ctx.say("utter_bad_phone")

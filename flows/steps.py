@@ -185,6 +185,17 @@ def decline_registration(ctx: TurnContext) -> None:
     ctx.finish()
 
 
+# 「この電話番号に」「この番号で」「今かけてる番号」: the caller's own number, in words.
+_THIS_NUMBER_WORDS = re.compile(
+    r"(この|こちらの|今の|いまの|今かけて(い)?る|いまかけて(い)?る|この携帯の|かけている)\s*(電話)?\s*(番号|電話|携帯)"
+    r"|\bth(is|e same) (number|phone)\b|\bthe number i'?m calling from\b", re.IGNORECASE)
+
+
+def says_this_number(ctx: TurnContext) -> bool:
+    """Whether the answer names the number the caller is calling from (「この電話番号に」)."""
+    return _THIS_NUMBER_WORDS.search(ctx.plain) is not None
+
+
 def caller_phone(ctx: TurnContext) -> str | None:
     """On the phone line, the caller's own number (Twilio's E.164 "+81…", kept as national
     digits like a typed one): a call-back needs no question. None when the number is withheld."""

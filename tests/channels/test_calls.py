@@ -235,7 +235,6 @@ async def test_an_emergency_mid_worry_report_gets_119_then_the_report_goes_on(
 # --------------------------------------------------------------------------- cooperators
 
 
-@not_landed("8/9 (the caller's own number is not offered for SMS alerts; the prompts say 送って/選んで as in a chat)")
 async def test_a_cooperator_registers_by_phone_with_this_number_for_sms(line: CallSimulator, engine_db: str) -> None:
     # consent 1, the pledge 1, 北区 1, 青葉台 1 (read back: 1), no e-mail (1), SMS to this phone, no quiet hours.
     call = await line.call([say("見守りの 協力者に 登録したいです"), press("1"), press("1"), press("1"), press("1"),
