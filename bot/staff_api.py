@@ -44,7 +44,7 @@ from alerts.sightings import alerts_for_counters
 from alerts.texts import last_seen_label, render_forwarded_sighting
 from bot.effects import run_effects
 from bot.messages import Effect, EffectKind
-from routing.cases import OPEN_STATUSES, case_for_counter, cases_for_counter
+from routing.cases import NO_COUNTER_YET, OPEN_STATUSES, case_for_counter, cases_for_counter
 from routing.delivery import RESEND_COMMAND, failed_deliveries
 from routing.snapshot import CITY, get_directory
 
@@ -285,17 +285,23 @@ def list_cases(
 ) -> list[dict[str, Any]]:
     """The cases of the staff member's counters: urgent first, then by first-contact deadline."""
     statuses: tuple[CaseStatus, ...] | None = None if include_closed else OPEN_STATUSES
-    cases = cases_for_counter(session, user.counter_ids, statuses=statuses, limit=limit, offset=offset)
+    cases = cases_for_counter(session, _case_counters(user), statuses=statuses, limit=limit, offset=offset)
     return [_case_json(case) for case in cases]
 
 
 @router.get("/cases/{case_id}")
 def get_case(case_id: int, session: SessionDep, user: StaffDep) -> dict[str, Any]:
     """One case of the staff member's counters, with its details and events."""
-    case = case_for_counter(session, case_id, user.counter_ids)
+    case = case_for_counter(session, case_id, _case_counters(user))
     if case is None:
         raise _not_found("case", case_id)
     return _case_json(case, full=True)
+
+
+def _case_counters(user: StaffUser) -> list[str]:
+    """Whose cases a staff member sees: their counters'; the alert desk also sees the reports
+    whose place is not known yet (a family who hung up to call 110 after 「父がいなくなった」)."""
+    return [*user.counter_ids, *([NO_COUNTER_YET] if user.can_approve_alerts else [])]
 
 
 # --------------------------------------------------------------------------- alerts

@@ -67,6 +67,8 @@ __all__ = [
 OPEN_STATUSES = (CaseStatus.new, CaseStatus.acknowledged, CaseStatus.contacted)
 # The detail that marks a draft (a report saved before it was complete), with what staff should know.
 INCOMPLETE = "incomplete"
+# The counter of a draft whose place is not known yet: the alert desk sees it (bot.staff_api).
+NO_COUNTER_YET = ""
 INCOMPLETE_NOTE = "incomplete: the reporter hung up or stopped answering before the report was complete"
 # Forward only. A counter may close a case it never had to contact (a duplicate, the
 # person turned up) and may call before acknowledging.
@@ -402,7 +404,7 @@ def save_draft(
     now = now or utcnow()
     if draft is None or not draft.details.get(INCOMPLETE) or draft.status != CaseStatus.new:
         hours = _first_contact_hours(session, counter_id, urgent)
-        draft = Case(kind=kind, topic=topic, status=CaseStatus.new, urgent=urgent, counter_id="",
+        draft = Case(kind=kind, topic=topic, status=CaseStatus.new, urgent=urgent, counter_id=NO_COUNTER_YET,
                      routing_reason="", details={}, channel=channel, language=language,
                      reporter_contact_id=reporter_contact_id, callback_consent=reporter_contact_id is not None,
                      created_at=now, last_report_at=now, first_contact_due=now + timedelta(hours=hours))

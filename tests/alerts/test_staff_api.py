@@ -18,6 +18,8 @@ from bot.staff_api import create_staff_user, hash_token, router
 from alerts.cap import CAP_NAMESPACE
 from alerts.lifecycle import create_from_case
 from alerts.sightings import record_sighting
+from bot.app import build_engine
+from tests.bot.conftest import Resident
 from tests.alerts.conftest import MORNING, Kicks, add_cooperator, missing_case
 
 
@@ -249,3 +251,17 @@ def test_the_desk_links_family_confirms_and_forwards_sightings(client: TestClien
     client.post(f"{base}/found", headers=_auth(world["chuo"]))
     assert client.post(f"{base}/sightings/{sighting_id}/forward", json={"to": "family"},
                        headers=_auth(world["chuo"])).status_code == 409, "the alert has ended"
+
+
+def test_the_alert_desk_sees_a_report_whose_place_is_not_known_yet(
+    client: TestClient, world: dict[str, object], db_url: str
+) -> None:
+    # The family said only who is missing, then hung up to call 110 as they were told.
+    Resident(build_engine(db_url), channel="voice", user_id="+819011112222").send("認知症の父がいなくなりました")
+    desk = {case["id"]: case for case in client.get("/api/staff/cases", headers=_auth(world["chuo"])).json()}
+    clerk = client.get("/api/staff/cases", headers=_auth(world["chuo_clerk"])).json()
+    [draft] = [case for case in desk.values() if case["id"] not in {world["chuo_case"]}]
+    assert draft["kind"] == "missing" and draft["urgent"]
+    assert client.get(f"/api/staff/cases/{draft['id']}", headers=_auth(world["chuo"])).status_code == 200
+    assert draft["id"] not in {case["id"] for case in clerk}, "a counter's clerk sees only their counter's"
+    assert client.get(f"/api/staff/cases/{draft['id']}", headers=_auth(world["chuo_clerk"])).status_code == 404
