@@ -3,11 +3,15 @@ them, and the FastAPI app (real engine, real SQLite database) driven through htt
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from sqlalchemy import select
 
 from bot.app import create_app
@@ -126,3 +130,23 @@ def stored(database_url: str) -> dict[str, int]:
 def cases(database_url: str) -> list[Case]:
     with session_scope(database_url) as session:
         return list(session.scalars(select(Case).order_by(Case.id)))
+
+
+@contextmanager
+def served_on_loopback(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn on a random loopback port (its lifespan run); yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    # Start-up loads the classifier, training it first when the training data changed.
+    for _ in range(6000):
+        if server.started or not thread.is_alive():
+            break
+        threading.Event().wait(0.05)
+    assert server.started, "uvicorn did not start"
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(15)

@@ -4,16 +4,14 @@ once through the call simulator, as ``benchmarks/voice_calls.py`` places them (s
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.app import build_engine, create_app
 from bot.models import CaseKind
-from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings
+from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings, served_on_loopback
 from tests.channels.voice_sim import HANG_UP, CallSimulator, ReadBack, TurnRecorder, press, say, status_callback_path
 
 WORRY = [say("隣の おばあさんを 最近 見かけないんです"), say("南区朝日町3丁目"), ReadBack("朝日町"), say("三日前から"),
@@ -26,18 +24,8 @@ def served(engine_db: str) -> Iterator[tuple[str, TurnRecorder, str | None]]:
     """The app with only the voice channel, served by uvicorn on a random loopback port."""
     recorder = TurnRecorder(build_engine(engine_db).handle)
     app = create_app(channel_settings(engine_db), handler=recorder, channel_names=["voice"])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(6000):
-        if server.started or not thread.is_alive():
-            break
-        threading.Event().wait(0.05)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}", recorder, status_callback_path(app)
-    server.should_exit = True
-    thread.join(15)
+    with served_on_loopback(app) as url:
+        yield url, recorder, status_callback_path(app)
 
 
 @pytest.mark.slow

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from bot.app import create_app
 from channels.webchat import SessionSigner
 from flows.conversation import MENU
-from tests.channels.conftest import cases, channel_settings, open_client, stored
+from tests.channels.conftest import cases, channel_settings, open_client, served_on_loopback, stored
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -111,19 +109,8 @@ async def test_the_page_never_parses_text_as_html(client: httpx.AsyncClient) -> 
 def live_server(engine_db: str) -> Iterator[str]:
     """The app served by uvicorn on a random loopback port, for the browser."""
     app = create_app(channel_settings(engine_db), channel_names=["webchat"])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    # Start-up loads the classifier, training it first when the training data changed.
-    for _ in range(6000):
-        if server.started or not thread.is_alive():
-            break
-        threading.Event().wait(0.05)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
+    with served_on_loopback(app) as url:
+        yield url
 
 
 @pytest.mark.slow
