@@ -167,9 +167,17 @@ def _kanji_to_digits(text: str) -> str:
     return _KANJI_NUMBER.sub(number, text)
 
 
+# English numbers said before a time unit ("two hours ago", "an hour ago"), as digits.
+_EN_NUMBERS = {word: number for number, word in enumerate(
+    "one two three four five six seven eight nine ten eleven twelve".split(), start=1)} | {"a": 1, "an": 1}
+_EN_NUMBER_BEFORE_UNIT = re.compile(rf"\b({'|'.join(_EN_NUMBERS)})(?=\s+(?:hours?|minutes?)\b)")
+
+
 def _normalise(text: str) -> str:
     plain = unicodedata.normalize("NFKC", text).strip().lower()
     plain = re.sub(r"[。.!！、,]+$", "", plain)
+    plain = _EN_NUMBER_BEFORE_UNIT.sub(lambda m: str(_EN_NUMBERS[m.group(1)]),
+                                       re.sub(r"\bhalf an hour\b", "30 minutes", plain))
     # Kanji numbers only before a time unit: 「一昨日」 and 「十分」 (enough) stay words.
     return re.sub(r"[一二三四五六七八九十]+(?=\s*(時|分))", lambda m: _kanji_to_digits(m.group(0)), plain)
 

@@ -54,6 +54,10 @@ def _at(day, hour: int, minute: int = 0) -> datetime:  # type: ignore[no-untyped
     ("１０分前", _at(TODAY, 4, 30), 5),
     ("at 3 am", _at(TODAY, 3), 30),
     ("2 hours ago", _at(TODAY, 2, 40), 30),
+    # Numbers in words, as an English-speaking family says them.
+    ("about two hours ago", _at(TODAY, 2, 40), 30),
+    ("an hour ago", _at(TODAY, 3, 40), 15),
+    ("half an hour ago", _at(TODAY, 4, 10), 10),
     ("in the evening", _at(YESTERDAY, 17), 60),
 ])
 def test_time_words_at_night(words: str, at: datetime, margin_minutes: int) -> None:
