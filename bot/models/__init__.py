@@ -40,6 +40,9 @@ from bot.models.directory import (
 from bot.models.inbox import InboxEvent, InboxState
 from bot.models.staff import StaffUser
 
+# Their tables join Base.metadata here too; import a table from its module.
+from bot.models import casework, community, console, partners, sensors  # noqa: E402,F401  isort: skip
+
 __all__ = [
     "Address",
     "Alert",

@@ -20,9 +20,14 @@ class CaseKind(str, enum.Enum):
 
 
 class CaseStatus(str, enum.Enum):
+    """Where a case stands. A missing-person case has its own ending: ``found`` or
+    ``cancelled`` (the search is over, the alert ended), then ``closed`` once its data is purged."""
+
     new = "new"
     acknowledged = "acknowledged"
     contacted = "contacted"
+    found = "found"
+    cancelled = "cancelled"
     closed = "closed"
 
 
