@@ -357,17 +357,18 @@ def _end(session: Session, alert: Alert, status: AlertStatus, by: str, now: date
 
 
 def _move_case_on(session: Session, alert: Alert, status: AlertStatus, by: str, now: datetime) -> None:
-    """The search is over: the missing case leaves its first-contact deadline (``contacted``).
+    """The search is over: the missing case becomes ``found`` or ``cancelled`` as its alert did.
 
-    It stays open (not closed) so that the family's last words still reach the desk and
-    staff close it once they have spoken to the family; it no longer shows as overdue.
+    That ends its first-contact deadline but not the case: the family's last words still reach
+    the desk, and staff close it once they have spoken to the family (or the purge does).
     """
     case = session.get(Case, alert.case_id) if alert.case_id is not None else None
-    if case is None or case.status not in (CaseStatus.new, CaseStatus.acknowledged):
+    ending = CaseStatus.found if status == AlertStatus.found else CaseStatus.cancelled
+    if case is None or case.status in (ending, CaseStatus.closed):
         return
     try:
-        transition(session, case, CaseStatus.contacted, actor=by, reason=f"alert {status.value}", now=now)
-    except InvalidTransition:  # a status another staff member set meanwhile: theirs stands
+        transition(session, case, ending, actor=by, reason=f"alert {status.value}", now=now)
+    except InvalidTransition:  # found after a cancel (or the reverse): the first ending stands
         log.info("case %s of alert %s was not moved on", case.id, alert.id)
 
 

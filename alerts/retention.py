@@ -41,6 +41,7 @@ from bot.models import (
     Sighting,
     utcnow,
 )
+from routing.cases import transition
 
 __all__ = ["ERASED_PREFIX", "KEPT_EVENT_DETAILS", "purge_alert", "purge_expired_alerts"]
 
@@ -54,6 +55,8 @@ KEPT_EVENT_DETAILS = frozenset({
 })
 
 
+# Why a missing case was closed by the purge (kept on the case: it says nothing about the person).
+PURGED_REASON = "personal data purged after the search ended"
 # Channels whose user id is a phone number.
 PHONE_CHANNELS = ("voice", "sms")
 # A phone contact's number is replaced by this and the contact's id (unique, and no number).
@@ -179,6 +182,10 @@ def purge_alert(session: Session, alert: Alert, now: datetime | None = None) -> 
     events = 0
     since: datetime | None = alert.created_at
     if case is not None:
+        if case.status != CaseStatus.closed:
+            # The search ended and nothing of it is kept: the case is done (closed before its
+            # events are cleared, so a second purge finds nothing to rewrite).
+            transition(session, case, CaseStatus.closed, actor="retention", reason=PURGED_REASON, now=now)
         if case.reporter_contact_id is not None:
             family.add(case.reporter_contact_id)
         conversation_ids, events = _erase_case(session, case)

@@ -1,6 +1,9 @@
 """Cases: a matter handed to one counter, its first-contact deadline, lifecycle and deliveries.
 
-A case moves ``new → acknowledged → contacted → closed``; closing needs a reason.
+A case moves ``new → acknowledged → contacted → closed``; closing needs a reason. A
+missing-person case ends its search first: ``found`` or ``cancelled`` (from any open
+status, when its alert ends), then ``closed`` (by staff, or when the alert's data is purged);
+it stays open until then so the family's last words still reach the desk.
 Its first contact is due ``first_contact_hours`` after it was opened (the counter's
 own value from the directory, else the setting). A worry report about a household
 that already has an open case reported within ``duplicate_worry_days`` is linked to
@@ -44,12 +47,14 @@ from bot.models import Case, CaseEvent, CaseKind, CaseStatus, Delivery, Delivery
 from bot.settings import settings
 from intents.normalize import kanji_number
 from routing.areas import AreaResolution
+from routing.partners import notify_closed
 from routing.snapshot import get_directory
 from routing.targets import ensure_console_target
 
 __all__ = [
     "INCOMPLETE",
     "OPEN_STATUSES",
+    "SEARCH_ENDINGS",
     "Household",
     "InvalidTransition",
     "add_details",
@@ -64,7 +69,10 @@ __all__ = [
     "transition",
 ]
 
-OPEN_STATUSES = (CaseStatus.new, CaseStatus.acknowledged, CaseStatus.contacted)
+OPEN_STATUSES = (CaseStatus.new, CaseStatus.acknowledged, CaseStatus.contacted, CaseStatus.found,
+                 CaseStatus.cancelled)
+# How a missing-person case's search ends; no other kind of case has them.
+SEARCH_ENDINGS = frozenset({CaseStatus.found, CaseStatus.cancelled})
 # The detail that marks a draft (a report saved before it was complete), with what staff should know.
 INCOMPLETE = "incomplete"
 # The counter of a draft whose place is not known yet: the alert desk sees it (bot.staff_api).
@@ -73,9 +81,11 @@ INCOMPLETE_NOTE = "incomplete: the reporter hung up or stopped answering before 
 # Forward only. A counter may close a case it never had to contact (a duplicate, the
 # person turned up) and may call before acknowledging.
 TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
-    CaseStatus.new: frozenset({CaseStatus.acknowledged, CaseStatus.contacted, CaseStatus.closed}),
-    CaseStatus.acknowledged: frozenset({CaseStatus.contacted, CaseStatus.closed}),
-    CaseStatus.contacted: frozenset({CaseStatus.closed}),
+    CaseStatus.new: frozenset({CaseStatus.acknowledged, CaseStatus.contacted, CaseStatus.closed, *SEARCH_ENDINGS}),
+    CaseStatus.acknowledged: frozenset({CaseStatus.contacted, CaseStatus.closed, *SEARCH_ENDINGS}),
+    CaseStatus.contacted: frozenset({CaseStatus.closed, *SEARCH_ENDINGS}),
+    CaseStatus.found: frozenset({CaseStatus.closed}),
+    CaseStatus.cancelled: frozenset({CaseStatus.closed}),
     CaseStatus.closed: frozenset(),
 }
 
@@ -656,6 +666,8 @@ def transition(
     status = CaseStatus(status)
     if status not in TRANSITIONS[case.status]:
         raise InvalidTransition(f"case {case.id}: cannot go from {case.status.value} to {status.value}")
+    if status in SEARCH_ENDINGS and case.kind != CaseKind.missing:
+        raise InvalidTransition(f"case {case.id}: only a missing-person case can be {status.value}")
     if status == CaseStatus.closed and not (reason and reason.strip()):
         raise InvalidTransition(f"case {case.id}: closing needs a reason")
     previous = case.status
@@ -675,6 +687,9 @@ def transition(
             details={"from": previous.value, "to": status.value, "reason": reason},
         )
     )
+    if status == CaseStatus.closed:
+        # A partner's reporter hears 「対応しました」 (the case number only).
+        notify_closed(session, case, now)
     session.flush()
 
 

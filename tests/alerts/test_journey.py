@@ -245,7 +245,7 @@ def test_from_pre_registration_to_the_purge(platform: str, fanout_env: dict[str,
         rows = session.scalars(select(OutboxItem).where(OutboxItem.alert_id == alert_id)).all()
         held = [row for row in rows if row.address == helpers["night_owl"] and row.kind == "alert"]
         assert [row.state for row in held] == [OutboxState.cancelled], "what was still queued is cancelled"
-        assert session.get(Case, case_id).status == CaseStatus.contacted, "off its first-contact deadline"
+        assert session.get(Case, case_id).status == CaseStatus.found, "the search's own ending"
         purge_after = alert.purge_after
     _send()
     thanks = load_domain().text("utter_alert_found", "ja", alert_id=alert_id)

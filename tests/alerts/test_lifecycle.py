@@ -16,6 +16,7 @@ from bot.models import (
     AlertStatus,
     Case,
     CaseEvent,
+    CaseKind,
     CaseStatus,
     Contact,
     Conversation,
@@ -28,10 +29,10 @@ from bot.models import (
 from bot.privacy import purge_expired
 from bot.settings import settings
 from alerts.lifecycle import AlertError, approve, cancel, create_from_case, found, link_family, widen, widen_due
-from alerts.retention import purge_expired_alerts
+from alerts.retention import PURGED_REASON, purge_alert, purge_expired_alerts
 from alerts.sightings import confirm_sighting, record_sighting
 from alerts.texts import latest_confirmed, render_alert_message, sighting_place
-from routing.cases import overdue_cases
+from routing.cases import InvalidTransition, cases_for_counter, open_case, overdue_cases, transition
 from tests.alerts.conftest import MORNING, add_cooperator, mark_sent, missing_case, outbox
 
 # Sample-city towns by distance from 中央区 本町 (chuo-1-1)'s centroid: 0, ~1.7, ~1.8, ~2.5, ~7 km.
@@ -270,21 +271,40 @@ def test_the_first_stage_grows_until_it_reaches_enough_cooperators(db_url: str,
         assert ids[ASAHIMACHI] in {row.cooperator_id for row in outbox(session, alert, "update")}
 
 
-def test_found_and_cancel_move_the_missing_case_off_its_deadline(db_url: str) -> None:
+def test_a_missing_case_has_its_own_ending_then_closes_when_purged(db_url: str) -> None:
     with session_scope(db_url) as session:
         _network(session)
         ended_at = MORNING + timedelta(hours=3)
-        for end in (found, cancel):
+        for end, ending in ((found, CaseStatus.found), (cancel, CaseStatus.cancelled)):
             alert = create_from_case(session, missing_case(session), now=MORNING)
             approve(session, alert, by="tanaka", now=MORNING)
             case = session.get(Case, alert.case_id)
             assert case in overdue_cases(session, ended_at)
             end(session, alert, by="desk", now=ended_at)
-            assert case.status == CaseStatus.contacted, "the search is over: no first-contact deadline"
+            assert case.status == ending, "the search's own ending, not a first contact"
+            assert case.contacted_at is None, "found is not the counter's first contact (the KGI)"
             assert case not in overdue_cases(session, ended_at + timedelta(hours=1))
+            assert case in cases_for_counter(session, [case.counter_id]), "open until the desk or the purge closes it"
             status = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id,
                                                              CaseEvent.kind == "status")).one()
-            assert (status.actor, status.details["to"]) == ("desk", "contacted")
+            assert (status.actor, status.details["to"]) == ("desk", ending.value)
+            purge_alert(session, alert, ended_at + timedelta(days=1))
+            assert case.status == CaseStatus.closed and case.closed_at is not None
+            assert case.close_reason == PURGED_REASON
+
+
+def test_only_a_missing_case_can_be_found_or_cancelled(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        worry, _ = open_case(session, kind=CaseKind.worry, topic="elderly_watch", counter_id="mimamori-chuo",
+                             area=None, details={}, reason="test", channel="line", language="ja", now=MORNING)
+        for ending in (CaseStatus.found, CaseStatus.cancelled):
+            with pytest.raises(InvalidTransition):
+                transition(session, worry, ending, actor="desk", now=MORNING)
+        missing = missing_case(session)
+        transition(session, missing, CaseStatus.found, actor="desk", now=MORNING)
+        with pytest.raises(InvalidTransition):
+            transition(session, missing, CaseStatus.contacted, actor="desk", now=MORNING)
+        transition(session, missing, CaseStatus.closed, actor="desk", reason="spoke to the family", now=MORNING)
 
 
 def test_the_reporting_family_is_linked_and_the_desk_may_name_more(db_url: str) -> None:
