@@ -31,6 +31,7 @@ from bot.models import (
     TaxonomyTerm,
     Town,
 )
+from routing.community import KIND_PREFIX, KINDS, MONTH_WEEKS_RE
 
 __all__ = ["TABLES", "DirectoryError", "Table", "read_directory", "ward_code_of"]
 
@@ -349,6 +350,43 @@ def _check_area_codes(tables: dict[str, list[dict[str, Any]]]) -> None:
             )
 
 
+def _check_community_places(tables: dict[str, list[dict[str, Any]]]) -> None:
+    """A community place (a service with a ``community:<kind>`` term, ``routing.community``)
+    needs one known kind, a location with coordinates (the walking time is measured from it)
+    and a schedule; a monthly schedule names its weeks in ``notes`` (「第2・第4」)."""
+    codes = {row["id"]: row["code"] for row in tables["taxonomy_terms.csv"]}
+    kinds: dict[str, list[dict[str, Any]]] = {}
+    for row in tables["attributes.csv"]:
+        code = codes[row["taxonomy_term_id"]]
+        if row["link_type"] == "service" and code.startswith(KIND_PREFIX):
+            if code.removeprefix(KIND_PREFIX) not in KINDS:
+                raise DirectoryError("attributes.csv", row["_line"], "taxonomy_term_id",
+                                     f"'{code}' is not a community kind ({', '.join(KINDS)})")
+            kinds.setdefault(row["link_id"], []).append(row)
+    located = {row["id"] for row in tables["locations.csv"]
+               if row["latitude"] is not None and row["longitude"] is not None}
+    with_place = {row["service_id"] for row in tables["services_at_location.csv"] if row["location_id"] in located}
+    scheduled = {row["service_id"] for row in tables["schedules.csv"]}
+    for service_id, rows in kinds.items():
+        line = rows[-1]["_line"]
+        if len(rows) > 1:
+            raise DirectoryError("attributes.csv", line, "taxonomy_term_id",
+                                 f"community place '{service_id}' has more than one community kind")
+        if service_id not in with_place:
+            raise DirectoryError("services_at_location.csv", None, "location_id",
+                                 f"community place '{service_id}' has no location with latitude and longitude")
+        if service_id not in scheduled:
+            raise DirectoryError("schedules.csv", None, "service_id", f"community place '{service_id}' has no schedule")
+    for row in tables["schedules.csv"]:
+        if row["service_id"] not in kinds:
+            continue
+        if row["freq"] not in ("WEEKLY", "MONTHLY"):
+            raise DirectoryError("schedules.csv", row["_line"], "freq", f"'{row['freq']}' must be WEEKLY or MONTHLY")
+        if row["freq"] == "MONTHLY" and not MONTH_WEEKS_RE.search(row.get("notes") or ""):
+            raise DirectoryError("schedules.csv", row["_line"], "notes",
+                                 "a MONTHLY schedule names its weeks of the month, e.g. 第2・第4")
+
+
 def read_directory(folder: Path) -> dict[str, list[dict[str, Any]]]:
     """Read and validate every table of a directory folder.
 
@@ -378,6 +416,7 @@ def read_directory(folder: Path) -> dict[str, list[dict[str, Any]]]:
         row["ward_code"] = ward_code_of(row["sphere"])
         row["geometry"] = polygons.get(row["town_id"])
     _check_area_codes(tables)
+    _check_community_places(tables)
     for table in TABLES:
         if table.ordered:
             for position, row in enumerate(tables[table.file]):
