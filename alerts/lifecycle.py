@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from alerts.cap import record_cap_message
 from alerts.fanout.outbox import enqueue_withdrawals
+from alerts.media import discard_photo
 from alerts.fanout.enqueue import (
     cancel_pending,
     enqueue_alert,
@@ -352,6 +353,7 @@ def _end(session: Session, alert: Alert, status: AlertStatus, by: str, now: date
     alert.next_widen_at = None
     alert.purge_after = now + timedelta(days=settings.missing_retention_days)
     _move_case_on(session, alert, status, by, now)
+    discard_photo(session, alert.id)
     if alert.approved_at is not None:  # a pending alert was never issued: nothing to cancel
         record_cap_message(session, alert, now=now)
 

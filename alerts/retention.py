@@ -41,6 +41,7 @@ from bot.models import (
     Sighting,
     utcnow,
 )
+from alerts.media import discard_photo
 from routing.cases import transition
 
 __all__ = ["ERASED_PREFIX", "KEPT_EVENT_DETAILS", "purge_alert", "purge_expired_alerts"]
@@ -216,6 +217,7 @@ def purge_alert(session: Session, alert: Alert, now: datetime | None = None) -> 
             .execution_options(synchronize_session=False)
         ).rowcount,
     }
+    counts["photos"] = discard_photo(session, alert.id)
     alert.description = alert.clothing = alert.photo_ref = None
     alert.latitude = alert.longitude = None
     alert.town_id = None

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, object_session
 
 from alerts.fanout.enqueue import sighting_distance_m
 from alerts.fanout.items import RECONFIRM_KIND, parse_forward_kind
+from alerts.media import photo_url
 from bot.domain import Domain
 from bot.messages import Choice
 from bot.models import Alert, Case, Sighting
@@ -125,6 +126,8 @@ class AlertMessage:
     choices: tuple[Choice, ...] = ()
     # A media reference (``telegram:photo:<file id>``, ``line:message:<id>``), only with consent.
     photo_ref: str | None = None
+    # The photo's public copy (``alerts.media``), for platforms that fetch it by address.
+    photo_url: str | None = None
 
 
 def height_band(centimetres: int) -> str:
@@ -286,7 +289,9 @@ def compose_alert(domain: Domain, alert: Alert, kind: str, language: str, channe
                          reference=reference)
     text = domain.text(response, language, alert_id=alert.id, details=details, report=report)
     button = Choice(domain.text("utter_choice_saw_them", language), f"{SIGHTING_BUTTON_PREFIX}{alert.id}")
-    return AlertMessage(text, (button,), alert.photo_ref if alert.share_identity else None)
+    if not alert.share_identity:
+        return AlertMessage(text, (button,))
+    return AlertMessage(text, (button,), alert.photo_ref, photo_url(session, alert, settings))
 
 
 def render_alert_message(domain: Domain, alert: Alert, kind: str, language: str) -> str:

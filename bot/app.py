@@ -44,6 +44,7 @@ from bot.logsafe import install_redaction
 from bot.responses import check_domain
 from bot.settings import Settings
 from bot.settings import settings as default_settings
+from bot.media import router as media_router
 from bot.staff_api import router as staff_router
 from bot.workqueue import Sweep, Sweeper
 from channels.base import EngineHandler, InputChannel
@@ -147,6 +148,7 @@ def create_app(
         app.include_router(channel.router(), prefix=channel.path(), tags=[channel.name()])
 
     app.include_router(staff_router)
+    app.include_router(media_router)
 
     @app.get("/", include_in_schema=False)
     async def home() -> RedirectResponse:

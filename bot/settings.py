@@ -91,9 +91,12 @@ class Settings(BaseSettings):
     telegram_bot_token: str = ""
     telegram_secret_token: str = ""
     telegram_base_url: str = "https://api.telegram.org/bot"
+    # Where LINE serves what residents sent (images): an alert's photo is fetched from here.
+    line_api_data_host: str = "https://api-data.line.me"
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_voice: str = "Polly.Mizuki"
     smtp_host: str = "localhost"

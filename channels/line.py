@@ -38,6 +38,7 @@ from linebot.v3.messaging import (
     ApiException,
     AsyncApiClient,
     AsyncMessagingApi,
+    AsyncMessagingApiBlob,
     Configuration,
     LocationAction,
     MulticastRequest,
@@ -349,3 +350,19 @@ class LineChannel(DurableChannel):
         await self.output.push(message.user_id, self.output.render(result.replies, result.language),
                                seed=event.event_id)
         return Answer.push
+
+
+async def fetch_content(data_host: str, access_token: str, message_id: str) -> tuple[bytes, str]:
+    """What a user sent (an image) by its message id, and its content type, from LINE's data host.
+
+    Only this channel's token can read it, so an alert's photo is copied from here before
+    LINE cooperators get it at a public address (``alerts.media``).
+
+    Raises:
+        ApiException: when LINE refuses (the content expired, a wrong token).
+    """
+    async with AsyncApiClient(Configuration(host=data_host, access_token=access_token)) as client:
+        response = await AsyncMessagingApiBlob(client).get_message_content_with_http_info(message_id)
+    content_type = next((value for key, value in (response.headers or {}).items() if key.lower() == "content-type"),
+                        "image/jpeg")
+    return bytes(response.data), content_type.split(";")[0].strip()

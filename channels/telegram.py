@@ -243,3 +243,18 @@ class TelegramChannel(DurableChannel):
                 log.info("telegram: could not answer callback query: %s", exc)
         await self.output.send(message.user_id, result.replies, language=result.language)
         return Answer.send
+
+
+async def fetch_file(base_url: str, file_base_url: str, token: str, file_id: str) -> tuple[bytes, str]:
+    """A file a user sent (a photo) by its ``file_id``: ``getFile``, then its download address.
+
+    LINE cooperators cannot be sent a Telegram ``file_id``, so an alert's photo is copied from
+    here to a public address first (``alerts.media``). Telegram's photos are JPEG.
+
+    Raises:
+        TelegramError: when Telegram refuses (an unknown file, a wrong token).
+    """
+    async with Bot(token, base_url=base_url, base_file_url=file_base_url) as bot:
+        found = await bot.get_file(file_id)
+        data = await found.download_as_bytearray()
+    return bytes(data), "image/jpeg"

@@ -34,8 +34,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alerts.fanout.items import WITHDRAW_KIND, Batch, Item, Outcome, Status, configured_channels
 from alerts.fanout.outbox import claim, message_ids, next_due, record, renew
+from alerts.fanout.photos import publish_photo
 from alerts.fanout.senders import SENDERS, Sender, make_limiter
-from alerts.texts import AlertMessage, render_outbox_message
+from alerts.texts import ALERT_KINDS, AlertMessage, render_outbox_message
 from bot import workqueue
 from bot.workqueue import Heartbeat
 from bot.db import session_factory
@@ -63,16 +64,23 @@ class LeaseLost(Exception):
 
 class _Texts:
     """The messages of one pass (text, 「見かけた」 button, photo), rendered once per (alert, kind, language,
-    channel): e-mail and SMS, which show no button, may have their own wording (domain.yml ``channel:``)."""
+    channel): e-mail and SMS, which show no button, may have their own wording (domain.yml ``channel:``).
+    An alert's photo is copied to its public address (``alerts.media``) once, before any channel renders it."""
 
     def __init__(self, sessions: sessionmaker[Session], config: Settings) -> None:
         self._sessions = sessions
         self._config = config
         self._cache: dict[tuple[int | None, str, str, str], AlertMessage] = {}
+        self._photos: dict[int, asyncio.Task[None]] = {}
 
     async def get(self, alert_id: int | None, kind: str, language: str, channel: str) -> AlertMessage:
         key = (alert_id, kind, language, channel)
         if key not in self._cache:
+            if alert_id is not None and kind in ALERT_KINDS:
+                if alert_id not in self._photos:
+                    self._photos[alert_id] = asyncio.ensure_future(
+                        publish_photo(self._sessions, alert_id, self._config))
+                await self._photos[alert_id]
             self._cache[key] = await asyncio.to_thread(self._render, *key)
         return self._cache[key]
 

@@ -183,33 +183,35 @@ class Sender(ABC):
 
 # --------------------------------------------------------------------------- an alert's photo
 # A photo goes out only with the family's consent (``AlertMessage.photo_ref`` is None
-# otherwise). Where it can go depends on where it came from: a Telegram photo is kept as
-# its ``file_id``, which this bot can send again (``sendPhoto``) but LINE cannot fetch; a
-# LINE image is kept as a message id whose content only this channel's token can
-# download, while a LINE image message needs a public HTTPS URL. So Telegram sends
-# Telegram photos, LINE sends a photo stored at an ``https://`` address, and neither
-# sends the other's (the text says everything else).
+# otherwise). A Telegram photo is kept as its ``file_id``, which this bot can send again
+# (``sendPhoto``); a LINE image as a message id whose content only this channel's token can
+# download. A LINE image message needs a public HTTPS address, so the fan-out copies the
+# photo there first (``alerts.media``, ``AlertMessage.photo_url``): LINE sends that address,
+# Telegram its own ``file_id`` or else the address.
 _TELEGRAM_PHOTO = "telegram:photo:"
 # Telegram's limit for a photo's caption: a longer alert goes as text, without the photo.
 _TELEGRAM_CAPTION_LIMIT = 1024
 
 
 def telegram_photo(message: AlertMessage) -> str | None:
-    """The ``file_id`` to send with ``sendPhoto`` (the alert text as its caption), or None."""
+    """What to send with ``sendPhoto`` (the alert text as its caption): the photo's ``file_id``
+    when it came from Telegram, else its public copy's address; or None."""
     ref = message.photo_ref or ""
-    if not ref.startswith(_TELEGRAM_PHOTO) or len(message.text) > _TELEGRAM_CAPTION_LIMIT:
+    if len(message.text) > _TELEGRAM_CAPTION_LIMIT:
         return None
-    return ref.removeprefix(_TELEGRAM_PHOTO)
+    return ref.removeprefix(_TELEGRAM_PHOTO) if ref.startswith(_TELEGRAM_PHOTO) else message.photo_url
 
 
 def line_messages(message: AlertMessage, language: str) -> list[Message]:
-    """A LINE multicast's messages: the photo first when it is at a public HTTPS address, then
-    the text with its buttons as quick replies (the 「見かけた」 postback)."""
+    """A LINE multicast's messages: the photo first when it is at a public HTTPS address (its
+    copy, ``alerts.media``, small enough to be its own preview), then the text with its buttons
+    as quick replies (the 「見かけた」 postback)."""
     text = LineOutput.render([Reply(message.text, choices=message.choices)], language)
     ref = message.photo_ref or ""
-    if not ref.startswith("https://"):
+    url = message.photo_url or (ref if ref.startswith("https://") else None)
+    if url is None:
         return list(text)
-    return [ImageMessage(originalContentUrl=ref, previewImageUrl=ref), *text]
+    return [ImageMessage(originalContentUrl=url, previewImageUrl=url), *text]
 
 
 def _header(headers: Mapping[str, str] | None, name: str) -> str | None:

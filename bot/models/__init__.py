@@ -11,6 +11,7 @@ from __future__ import annotations
 from bot.models.alerts import (
     Alert,
     AlertFamily,
+    AlertMedia,
     AlertStatus,
     CapMessage,
     Cooperator,
@@ -47,6 +48,7 @@ __all__ = [
     "Address",
     "Alert",
     "AlertFamily",
+    "AlertMedia",
     "AlertStatus",
     "Attribute",
     "Base",

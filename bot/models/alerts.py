@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, utcnow
@@ -222,3 +222,18 @@ class CapMessage(Base):
     stage: Mapped[int] = mapped_column(Integer)
     sent: Mapped[datetime] = mapped_column()
     xml: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertMedia(Base):
+    """An alert's photo (shared with the family's consent), copied from the platform it was sent
+    on so that every channel can fetch it at an unguessable public address while the alert runs
+    (a LINE image message needs one); deleted as soon as the alert ends."""
+
+    __tablename__ = "alert_media"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), unique=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(32))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

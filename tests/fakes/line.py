@@ -15,7 +15,9 @@ For the fan-out, multicast also has a rate limit (``rate``: 429 beyond it), user
 does not know (``unknown_users``: 400 naming ``to[i]``), a log of every recipient of an
 accepted multicast (``deliveries``; a repeated retry key delivers nothing, as on the real
 API) and ``stall_after(n)``: the multicast after ``n`` more is accepted (its retry key is
-taken) and never answered, as if the sender died before it read the response.
+taken) and never answered, as if the sender died before it read the response. What users
+sent (``contents``: message id → bytes and type) is downloaded from
+``GET /v2/bot/message/{messageId}/content``.
 """
 
 from __future__ import annotations
@@ -68,6 +70,18 @@ class FakeLineAPI(FakeHTTPServer):
         self.app.router.add_post("/v2/bot/message/reply", self.reply)
         self.app.router.add_post("/v2/bot/message/push", self.push)
         self.app.router.add_post("/v2/bot/message/multicast", self.multicast)
+        # What users sent (images), by message id: served as the data host's content endpoint.
+        self.contents: dict[str, tuple[bytes, str]] = {}
+        self.app.router.add_get("/v2/bot/message/{message_id}/content", self.content)
+
+    async def content(self, request: web.Request) -> web.Response:
+        """``GET /v2/bot/message/{messageId}/content`` (on LINE, the api-data.line.me host)."""
+        if request.headers.get("Authorization") != f"Bearer {self.access_token}":
+            return _error(401, "Authentication failed.")
+        found = self.contents.get(request.match_info["message_id"])
+        if found is None:
+            return _error(404, "Not found")
+        return web.Response(body=found[0], content_type=found[1])
 
     def issue_reply_token(self, user_id: str) -> str:
         """A reply token for one webhook event (valid once)."""

@@ -4,8 +4,9 @@ Wire format (Telegram Bot API): ``POST /bot<token>/<method>`` with form or JSON
 parameters (complex ones such as ``reply_markup`` JSON-encoded); answers
 ``{"ok": true, "result": …}`` or ``{"ok": false, "error_code": …, "description": …}``;
 flood control is ``429`` with ``"parameters": {"retry_after": N}``. Implemented methods:
-getMe, sendMessage, deleteMessage, answerCallbackQuery, setWebhook, deleteWebhook,
-getWebhookInfo. deleteMessage deletes a message this bot sent to that chat (``deleted``)
+getMe, sendMessage, sendPhoto, getFile, deleteMessage, answerCallbackQuery, setWebhook,
+deleteWebhook, getWebhookInfo; files a user sent (``files``: file_id → bytes) are downloaded
+from ``GET /file/bot<token>/<file_path>`` (``file_base_url``). deleteMessage deletes a message this bot sent to that chat (``deleted``)
 and answers ``400 Bad Request: message to delete not found`` for any other.
 
 For the fan-out, sendMessage also has a global rate limit (``rate``: 429 with retry_after
@@ -57,10 +58,22 @@ class FakeTelegramAPI(FakeHTTPServer):
         self.deleted: list[tuple[str, int]] = []  # (chat id, message id) of every deleteMessage done
         self.app.router.add_post("/bot{token}/{method}", self.dispatch)
         self.app.router.add_get("/bot{token}/{method}", self.dispatch)
+        self.files: dict[str, bytes] = {}  # file id -> content, of files users sent
+        self.app.router.add_get("/file/bot{token}/{path:.+}", self.download)
 
     @property
     def base_url(self) -> str:
         return f"{self.url}/bot"
+
+    @property
+    def file_base_url(self) -> str:
+        return f"{self.url}/file/bot"
+
+    async def download(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["path"].removeprefix("photos/")
+        if request.match_info["token"] != self.token or file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id], content_type="image/jpeg")
 
     async def dispatch(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -131,6 +144,12 @@ class FakeTelegramAPI(FakeHTTPServer):
             "photo": [{"file_id": photo, "file_unique_id": f"u-{photo[:16]}", "width": 640, "height": 480}],
             "caption": params.get("caption"),
         }
+
+    def _getFile(self, params: dict[str, Any]) -> dict[str, Any]:
+        file_id = str(params["file_id"])
+        content = self.files.get(file_id, b"")
+        return {"file_id": file_id, "file_unique_id": f"u-{file_id[:16]}", "file_size": len(content),
+                "file_path": f"photos/{file_id}"}
 
     def _answerCallbackQuery(self, params: dict[str, Any]) -> bool:
         return True
