@@ -1,0 +1,105 @@
+"""The dashboard's charts: SVG drawn on the server by pygal, with nothing for the browser to fetch.
+
+pygal would add a ``<script>`` that loads its tooltip code from a CDN; ``js=[]`` leaves it out, and
+the values are printed on the chart instead of in tooltips. The inline script pygal writes anyway
+(its configuration, for those tooltips; a strict Content-Security-Policy would refuse it) and its
+comments (which name its web site) are stripped, and each chart gets ``role="img"``, an ``aria-label`` and a ``<title>``, as
+the town map has. Below each chart the page shows the same numbers as a table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import pygal
+from markupsafe import Markup, escape
+from pygal.style import Style
+
+from bot.console.dashboard_figures import TARGET_HOURS, FirstContact, Table
+
+__all__ = ["first_contact_weeks_chart", "topics_chart", "within_target_chart"]
+
+# Dark enough on white for WCAG AA text contrast; the 24 h line in red.
+_STYLE = Style(
+    background="#ffffff",
+    plot_background="#ffffff",
+    foreground="#1a1a1a",
+    foreground_strong="#1a1a1a",
+    foreground_subtle="#5b6770",
+    font_family='"Noto Sans CJK JP", "Noto Sans JP", sans-serif',
+    title_font_size=18,
+    label_font_size=13,
+    major_label_font_size=13,
+    legend_font_size=14,
+    value_font_size=12,
+    value_label_font_size=12,
+    colors=("#2171b5", "#08306b", "#c62828"),
+)
+_STRIPPED = re.compile(r"<!--.*?-->|<script\b.*?</script>", re.DOTALL)
+_SVG_OPEN = re.compile(r"<svg\b([^>]*)>")
+
+
+def _config(**options: object) -> dict[str, object]:
+    return {
+        "js": [],
+        "disable_xml_declaration": True,
+        "style": _STYLE,
+        "width": 800,
+        "height": 400,
+        "legend_at_bottom": True,
+        "print_values": True,
+        "print_values_position": "top",
+        "truncate_label": -1,
+        "allow_interruptions": True,
+        "no_data_text": "データなし / no data",
+        **options,
+    }
+
+
+def _finish(chart: pygal.graph.graph.Graph, title: str) -> Markup:
+    """The chart's SVG, made accessible and stripped of anything that names a web address."""
+    svg = _STRIPPED.sub("", chart.render(is_unicode=True))
+    label = escape(title)
+    svg = _SVG_OPEN.sub(lambda match: f'<svg{match.group(1)} role="img" aria-label="{label}"><title>{label}</title>',
+                        svg, count=1)
+    return Markup(svg)
+
+
+def _hours(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def first_contact_weeks_chart(by_week: Sequence[FirstContact]) -> Markup:
+    """Median and 90th percentile of the first-contact time per week, against the 24 h line."""
+    title = f"初回接触までの時間（週別） / Hours to first contact by week — 目標 {TARGET_HOURS} 時間"
+    chart = pygal.Line(**_config(title=title, y_title="時間 / hours", x_title="週 / week", min_scale=4,
+                                 range=(0, max([TARGET_HOURS * 1.5] + [f.p90_hours or 0 for f in by_week]))))
+    chart.x_labels = [figure.label for figure in by_week]
+    chart.add("中央値 / median", [_hours(figure.median_hours) for figure in by_week])
+    chart.add("90パーセンタイル / 90th percentile", [_hours(figure.p90_hours) for figure in by_week])
+    chart.add(f"目標 {TARGET_HOURS} 時間 / {TARGET_HOURS} h target", [TARGET_HOURS] * len(by_week),
+              stroke_style={"width": 3, "dasharray": "8, 6"}, show_dots=False, print_values=False)
+    return _finish(chart, title)
+
+
+def within_target_chart(figures: Sequence[FirstContact], title: str) -> Markup:
+    """The share of worry cases contacted within 24 h, one bar per week or counter (0–100 %)."""
+    chart = pygal.HorizontalBar(**_config(title=title, range=(0, 100), show_legend=False,
+                                          height=max(240, 60 + 34 * len(figures)),
+                                          value_formatter=lambda value: f"{value:.0f}%"))
+    chart.x_labels = [figure.label for figure in figures]
+    chart.add(f"{TARGET_HOURS} 時間以内 / within {TARGET_HOURS} h",
+              [None if figure.within_target is None else round(100 * figure.within_target, 1) for figure in figures])
+    return _finish(chart, title)
+
+
+def topics_chart(topics: Table) -> Markup:
+    """Cases per topic in the period (the ``topics`` table's label and count columns)."""
+    title = "相談の分野別件数 / Cases by topic"
+    label, cases = topics.columns.index("label"), topics.columns.index("cases")
+    chart = pygal.HorizontalBar(**_config(title=title, show_legend=False,
+                                          height=max(240, 60 + 34 * len(topics.rows))))
+    chart.x_labels = [row[label] for row in topics.rows]
+    chart.add("件数 / cases", [row[cases] for row in topics.rows])
+    return _finish(chart, title)
