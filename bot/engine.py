@@ -4,9 +4,10 @@ Order of a turn (the same on every channel):
 1. persist the inbound event — a repeated (channel, event id) is ignored (idempotent webhooks);
 2. load the contact's conversation (a quiet one times out and starts afresh);
 3. dispatch, in the order of precedence declared in ``ConversationEngine.__init__``:
-   the safety layer first (119/110 or crisis lines), then the interrupts (a flow that
-   takes the message whatever flow is active), then the active flow, then the
-   classifier, which picks a flow by intent (or asks when unsure);
+   the safety layer first (119/110 or crisis lines), then staff holding the chat (they
+   answer from the console: the bot says nothing more, the words go to their case), then
+   the interrupts (a flow that takes the message whatever flow is active), then the
+   active flow, then the classifier, which picks a flow by intent (or asks when unsure);
 4. persist the replies and commit; then the turn's effects are run (``after_commit``:
    deliveries of new cases, the alert fan-out, …), as the composition root wired them.
 
@@ -31,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain import Domain
 from bot.messages import Choice, Effect, EffectKind, InboundMessage, TurnResult, coarse_point
 from bot.metrics import count_turn
-from bot.models import Contact, Conversation, Message, MessageDirection
+from bot.models import Case, CaseEvent, Contact, Conversation, Message, MessageDirection
 from bot.settings import settings
 from flows.base import CHOICES_SLOT, INTENT_BUTTON, Flow, TurnContext, check_forms, intent_button, required_responses
 from flows.conversation import MENU, SAFETY_RESPONSES, ask_menu, finish_phone_turn, safety_guidance
@@ -180,6 +181,7 @@ class ConversationEngine:
         # The order of precedence of a turn, in one place; the first rule that takes the message ends dispatch.
         self.dispatch_order: tuple[DispatchStep, ...] = (
             self._safety_first,  # 119/110 or the crisis lines, before anything else
+            self._held_by_staff,  # staff answer this resident from the console: the bot is quiet
             self._interrupt,  # a flow that claims the message whatever flow is active (flows.registry order)
             self._active_flow,  # the flow in progress goes on
             self._classify,  # the classifier picks a flow, or a clarifying question
@@ -215,8 +217,15 @@ class ConversationEngine:
         ctx = TurnContext(session, message, contact, conversation, self.domain, now, self.classifier)
         ctx.answer = self._match_choice(conversation, message)
         inbound.conversation_id = conversation.id
+        held = self._holding_case(session, contact)
+        if held is not None:
+            # Staff answer now: what was being asked is over, the words are theirs to read.
+            ctx.finish()
+            if message.event == "message":
+                session.add(CaseEvent(case_id=held.id, kind="resident_message", actor=message.channel,
+                                      created_at=now, details={"message_id": inbound.id}))
 
-        if timed_out and message.event == "message":
+        if timed_out and message.event == "message" and held is None:
             ctx.say("utter_timeout_restart")
         for step in self.dispatch_order:
             if step(ctx):
@@ -224,9 +233,15 @@ class ConversationEngine:
         finish_phone_turn(ctx)  # on the phone a turn ends with a question, never in dead air
         inbound.intent = ctx.classification.intent if ctx.classification else None
         for reply in ctx.replies:
-            session.add(Message(contact_id=contact.id, conversation_id=conversation.id,
-                                direction=MessageDirection.outbound, channel=message.channel,
-                                kind="text", text=reply.text))
+            outbound = Message(contact_id=contact.id, conversation_id=conversation.id,
+                               direction=MessageDirection.outbound, channel=message.channel,
+                               kind="text", text=reply.text)
+            session.add(outbound)
+            if held is not None:
+                # Only the safety layer speaks while staff hold the chat: they see what it said.
+                session.flush()
+                session.add(CaseEvent(case_id=held.id, kind="bot_reply", actor="safety", created_at=now,
+                                      details={"message_id": outbound.id, "response": reply.response}))
         log.info("turn channel=%s flow=%s intent=%s replies=%d", message.channel, conversation.flow,
                  inbound.intent, len(ctx.replies))
         return TurnResult(ctx.replies, ctx.effects, contact_id=contact.id, language=conversation.language,
@@ -240,11 +255,17 @@ class ConversationEngine:
         signal = detect_safety(ctx.text)
         if signal is None:
             return False
-        if not safety_guidance(ctx, signal):
+        if not safety_guidance(ctx, signal) and ctx.contact.held_case_id is None:
+            # Held by staff: the guidance is all; staff, not a form, take the matter on.
             matter = safety_matter(signal)
             ctx.classification = _given(matter.intent, topic=matter.topic, safety=signal)
             self._start(ctx, self._flow_for(matter.intent), classified=True)
         return True
+
+    @staticmethod
+    def _held_by_staff(ctx: TurnContext) -> bool:
+        """Staff hold this resident's chat: nothing is said (the words went to their case)."""
+        return ctx.contact.held_case_id is not None
 
     def _interrupt(self, ctx: TurnContext) -> bool:
         claimed = next((flow for flow in FLOWS if flow.claims(ctx)), None)
@@ -392,6 +413,16 @@ class ConversationEngine:
             ("postback", message.postback), ("latitude", point[0]), ("longitude", point[1]),
             ("media_ref", message.media_ref)) if value is not None}
         return payload or None
+
+    @staticmethod
+    def _holding_case(session: Session, contact: Contact) -> Case | None:
+        """The case whose staff hold the contact's chat; a hold on a case that is gone is let go."""
+        if contact.held_case_id is None:
+            return None
+        case = session.get(Case, contact.held_case_id)
+        if case is None:
+            contact.held_case_id = None
+        return case
 
     def _conversation(self, session: Session, contact: Contact, now: datetime) -> tuple[Conversation, bool, bool]:
         conversation = session.scalar(

@@ -18,6 +18,14 @@ browser's, or the resident's choice with the language button), a hint the engine
 override from the message itself.
 Response: ``{"replies": [Reply as JSON, …], "language": "ja"}``: the conversation's
 language after the turn, which the page then follows (labels, ``lang`` attributes).
+
+Staff answer a resident from the staff console (``bot.console.casework.reply``): their words
+are stored as the resident's outbound messages of kind ``staff``, and the page asks for them
+every few seconds, ``GET /webhooks/webchat/updates?after=<last id seen>``, answered with
+``{"messages": [{"id": 7, "text": "…"}, …], "held": true}`` (``held``: staff hold the chat,
+the bot is quiet but for the safety guidance). Only the session cookie's own resident's
+messages of the last ``STAFF_HISTORY_DAYS`` days are answered, so a reopened page shows
+staff's recent replies again.
 """
 
 from __future__ import annotations
@@ -27,19 +35,27 @@ import hmac
 import secrets
 import time
 from base64 import urlsafe_b64encode
+from datetime import timedelta
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Cookie, Request, Response
+import anyio
+from fastapi import APIRouter, Cookie, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, Field
+from sqlalchemy import select
 
+from bot.db import session_scope
 from bot.messages import InboundMessage, storable_text
+from bot.models import Contact, Message, MessageDirection, utcnow
 from bot.settings import Settings
 from channels.base import CollectingOutput, EngineHandler, InputChannel
 
 __all__ = ["ChatRequest", "SessionSigner", "WebChatChannel"]
 
 COOKIE = "tsunagu_chat"
+# Staff's replies older than this are not shown again on a reopened page.
+STAFF_HISTORY_DAYS = 7
+STAFF_BATCH = 50
 
 
 class SessionSigner:
@@ -95,10 +111,11 @@ class ChatRequest(BaseModel):
 class WebChatChannel(InputChannel):
     """The JSON endpoint of the web chat page."""
 
-    def __init__(self, secure_cookie: bool, handler: EngineHandler, sessions: SessionSigner) -> None:
+    def __init__(self, secure_cookie: bool, handler: EngineHandler, sessions: SessionSigner, database_url: str) -> None:
         super().__init__(handler)
         self.secure_cookie = secure_cookie
         self.sessions = sessions
+        self.database_url = database_url
 
     @classmethod
     def name(cls) -> str:
@@ -107,7 +124,23 @@ class WebChatChannel(InputChannel):
     @classmethod
     def from_settings(cls, settings: Settings, handler: EngineHandler) -> Self:
         sessions = SessionSigner(settings.secret_key, settings.webchat_session_days * 24 * 3600)
-        return cls(settings.public_base_url.startswith("https://"), handler, sessions)
+        return cls(settings.public_base_url.startswith("https://"), handler, sessions, settings.database_url)
+
+    def staff_messages(self, session_id: str, after: int) -> dict[str, Any]:
+        """Staff's messages to this session's resident after message id ``after``, and whether staff hold the chat."""
+        with session_scope(self.database_url) as session:
+            contact = session.scalar(select(Contact).where(Contact.channel == self.name(),
+                                                           Contact.channel_user_id == session_id))
+            if contact is None:
+                return {"messages": [], "held": False}
+            since = utcnow() - timedelta(days=STAFF_HISTORY_DAYS)
+            rows = session.execute(
+                select(Message.id, Message.text)
+                .where(Message.contact_id == contact.id, Message.direction == MessageDirection.outbound,
+                       Message.kind == "staff", Message.id > after, Message.created_at >= since)
+                .order_by(Message.id).limit(STAFF_BATCH))
+            return {"messages": [{"id": row.id, "text": row.text} for row in rows if row.text],
+                    "held": contact.held_case_id is not None}
 
     def router(self) -> APIRouter:
         router = APIRouter()
@@ -143,5 +176,14 @@ class WebChatChannel(InputChannel):
                     secure=self.secure_cookie, path="/",
                 )
             return response
+
+        @router.get("/updates", summary="Web chat: staff's replies since the last one seen")
+        async def updates(after: Annotated[int, Query(ge=0)] = 0,
+                          session: str | None = Cookie(default=None, alias=COOKIE)) -> JSONResponse:
+            session_id = self.sessions.session_id(session)
+            if session_id is None:
+                return JSONResponse({"messages": [], "held": False})
+            found = await anyio.to_thread.run_sync(self.staff_messages, session_id, after)
+            return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
         return router

@@ -46,7 +46,7 @@ from routing.areas import AreaResolution
 from routing.cases import add_details, case_facts, open_case
 from routing.counters import choose_counter
 
-__all__ = ["HandoffFlow"]
+__all__ = ["STAFF_HANDBACK_RESPONSE", "STAFF_REPLY_RESPONSE", "HandoffFlow"]
 
 # "A person, please", in any flow (matched against the folded text).
 ASKING_FOR_A_PERSON = re.compile(
@@ -89,6 +89,10 @@ _RECORD_RETRY_SLOT = "record_retried"
 # message to a person may be about any matter, a neighbour's too (a missing person, or a
 # sighting, is its own urgent request).
 _FOLLOWUP_INTENTS = ("talk_to_human", "ask_where", "report_worry")
+# What the resident reads when staff answer from the console (their words under the
+# counter's name), and when staff hand the chat back to the bot (bot.console.casework).
+STAFF_REPLY_RESPONSE = "utter_staff_reply"
+STAFF_HANDBACK_RESPONSE = "utter_staff_handback"
 
 
 class HandoffFlow(Flow):
@@ -104,6 +108,7 @@ class HandoffFlow(Flow):
                  "utter_handoff_busy", "utter_ask_message_or_callback", "utter_handoff_leave_message",
                  "utter_recording_empty", "utter_offer_caller_number", "utter_choice_this_number",
                  "utter_goodbye", "utter_callback_number_note", *(title for _, title in _AFTER_DIAL_CHOICES),
+                 STAFF_REPLY_RESPONSE, STAFF_HANDBACK_RESPONSE,
                  *PHONE_RESPONSES, *PLACE_RESPONSES)
 
     def claims(self, ctx: TurnContext) -> bool:

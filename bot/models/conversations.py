@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.models.base import Base, utcnow
@@ -24,6 +24,12 @@ class Contact(Base):
     language: Mapped[str] = mapped_column(String(8), default="ja")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The case whose staff hold this resident's chat (they replied from the console): the bot
+    # stays quiet but for the safety layer, and the resident's words go to that case, until
+    # staff hand back. On the contact, not the conversation: a held chat outlives the
+    # conversation's quiet-period timeout. No foreign key (cases refer to contacts already);
+    # the engine lets go of a case that is gone.
+    held_case_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class Conversation(Base):
