@@ -387,7 +387,7 @@ def risk_geojson(computation: RiskComputation, towns: Sequence[RankedTown]) -> d
     }
 
 
-MAP_VALUE_LABEL = "リスク / risk (0–100)"
+MAP_VALUE_LABEL = "相対リスク / relative risk (0–100)"
 
 
 def map_title(computation: RiskComputation) -> str:
@@ -429,5 +429,12 @@ def ranking_csv(towns: Iterable[RankedTown]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(ranking_header())
-    writer.writerows(ranking_rows(towns))
+    writer.writerows([_cell(value) for value in row] for row in ranking_rows(towns))
     return buffer.getvalue()
+
+
+def _cell(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a leading = + - @ would run as a formula ("<5" is safe)."""
+    if isinstance(value, str) and value[:1] in {"=", "+", "-", "@", "\t", "\r"}:
+        return f"'{value}"
+    return value
