@@ -387,7 +387,7 @@ def risk_geojson(computation: RiskComputation, towns: Sequence[RankedTown]) -> d
     }
 
 
-MAP_VALUE_LABEL = "相対リスク / relative risk (0–100)"
+MAP_VALUE_LABEL = "相対リスク (0–100)"
 
 
 def map_title(computation: RiskComputation) -> str:

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from bot.console.audit import audit
 from bot.console.auth import AnyStaff
 from bot.console.maps import town_map_svg
-from bot.console.web import render
+from bot.console.web import language, render
 from bot.models import StaffUser
 from bot.models.staff import Role
 from bot.staff_api import SessionDep
@@ -58,7 +58,7 @@ def risk_map_page(request: Request, session: SessionDep, user: Reader) -> HTMLRe
         return render(request, "riskmap.html", {"computation": None})
     towns = ranked_towns(session, computation)
     svg = town_map_svg(get_directory(session), title=map_title(computation), values=map_values(towns),
-                       value_label=MAP_VALUE_LABEL)
+                       value_label="Risk (0–100)" if language(request) == "en" else MAP_VALUE_LABEL)
     return render(request, "riskmap.html", {"computation": computation, "towns": towns, "map": svg,
                                             "indicators": INDICATORS})
 
