@@ -6,8 +6,10 @@ it, ``tsunagu staff disable`` refuses it). Wrong tokens are logged with the clie
 and, past ten a minute from one address, refused with 429. A staff member sees only
 the cases and alerts of their own counters — another counter's case answers 404 like
 a missing one, so ids cannot be probed — and the pre-registrations of persons living
-in a ward, care area or town that one of their counters covers. Approving an alert is a
-staff decision that needs ``can_approve_alerts`` (403 without it); its answer says how many
+in a ward, care area or town that one of their counters covers; a manager reads every
+counter's cases and changes nothing. What a role may do is ``bot.models.staff.ROLE_PERMISSIONS``,
+the table the staff console asks too (``require(Permission.x)``, 403 without it). Approving an
+alert is the alert desk's decision (``Permission.approve_alerts``); its answer says how many
 cooperators were reached. The alert desk also links a family member's chat to an alert
 (``alerts/{id}/family``) and confirms or forwards a sighting to the family or the police
 (``alerts/{id}/sightings/{id}/confirm|forward``).
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session
 from bot.db import session_factory
 from bot.domain import load_domain
 from bot.models import Alert, AlertStatus, Case, CaseStatus, RegisteredPerson, Sighting, StaffUser
+from bot.models.staff import Permission, Role
 from bot.settings import settings
 from alerts import lifecycle as alert_lifecycle
 from alerts import sightings as alert_sightings
@@ -50,10 +53,12 @@ from routing.snapshot import CITY, get_directory
 
 __all__ = [
     "FailedAttempts",
+    "case_counters",
     "create_staff_user",
     "failed_attempts",
     "hash_token",
     "replace_token",
+    "require",
     "router",
     "set_staff_active",
     "visible_persons",
@@ -70,24 +75,32 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+# Roles that work their own counters' cases, and so need at least one counter.
+COUNTER_ROLES = frozenset({Role.counter, Role.alert_desk})
+
+
 def create_staff_user(
-    session: Session, username: str, counter_ids: Collection[str], *, can_approve_alerts: bool = False
+    session: Session, username: str, counter_ids: Collection[str], *, can_approve_alerts: bool = False,
+    role: Role | None = None,
 ) -> tuple[StaffUser, str]:
-    """Create a staff account and its API token.
+    """Create a staff account and its API token (the console password is set apart, ``bot.console.auth``).
 
     Args:
         session: the caller's session.
         username: unique login name.
         counter_ids: the counters (service ids of the directory) whose cases they see.
-        can_approve_alerts: whether they may approve missing-person alerts.
+        can_approve_alerts: the old way to say ``role=Role.alert_desk``.
+        role: what they do; counter staff by default.
 
     Returns:
         ``(user, token)``; the token is not stored and cannot be shown again.
 
     Raises:
-        ValueError: for a taken username, no counter, or a counter not in the directory.
+        ValueError: for a taken username, counter staff or alert desk without a counter, or a
+            counter not in the directory.
     """
-    if not counter_ids:
+    role = role or (Role.alert_desk if can_approve_alerts else Role.counter)
+    if not counter_ids and role in COUNTER_ROLES:
         raise ValueError("a staff member needs at least one counter")
     unknown = sorted(set(counter_ids) - set(get_directory(session).services))
     if unknown:
@@ -95,8 +108,8 @@ def create_staff_user(
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise ValueError(f"staff user '{username}' already exists")
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    user = StaffUser(username=username, counter_ids=list(dict.fromkeys(counter_ids)),
-                     can_approve_alerts=can_approve_alerts, token_hash=hash_token(token))
+    user = StaffUser(username=username, counter_ids=list(dict.fromkeys(counter_ids)), role=role,
+                     token_hash=hash_token(token))
     session.add(user)
     session.flush()
     return user, token
@@ -211,6 +224,35 @@ def current_staff(
 StaffDep = Annotated[StaffUser, Depends(current_staff)]
 
 
+def require(permission: Permission) -> Callable[[StaffUser], StaffUser]:
+    """A check that the staff member's role allows ``permission`` (403 otherwise), for use after
+    the dependency that found the user: ``Depends(require(Permission.x))`` over a ``StaffUser``.
+
+    The console builds its page dependencies with it too, so both answer alike.
+    """
+
+    def check(user: StaffUser) -> StaffUser:
+        if not user.may(permission):
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the {permission.value} right")
+        return user
+
+    return check
+
+
+def _api_user(permission: Permission) -> Any:
+    """The API's dependency: a valid token whose role allows ``permission``."""
+    check = require(permission)
+
+    def dependency(user: StaffDep) -> StaffUser:
+        return check(user)
+
+    return Depends(dependency)
+
+
+ReaderDep = Annotated[StaffUser, _api_user(Permission.view_cases)]
+AlertWorkerDep = Annotated[StaffUser, _api_user(Permission.work_alerts)]
+
+
 def _not_found(what: str, number: int) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, f"{what} {number} not found")
 
@@ -280,28 +322,36 @@ def _person_json(person: RegisteredPerson) -> dict[str, Any]:
 
 @router.get("/cases")
 def list_cases(
-    session: SessionDep, user: StaffDep, include_closed: bool = False,
+    session: SessionDep, user: ReaderDep, include_closed: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 200, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[dict[str, Any]]:
     """The cases of the staff member's counters: urgent first, then by first-contact deadline."""
     statuses: tuple[CaseStatus, ...] | None = None if include_closed else OPEN_STATUSES
-    cases = cases_for_counter(session, _case_counters(user), statuses=statuses, limit=limit, offset=offset)
+    cases = cases_for_counter(session, case_counters(session, user), statuses=statuses, limit=limit, offset=offset)
     return [_case_json(case) for case in cases]
 
 
 @router.get("/cases/{case_id}")
-def get_case(case_id: int, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+def get_case(case_id: int, session: SessionDep, user: ReaderDep) -> dict[str, Any]:
     """One case of the staff member's counters, with its details and events."""
-    case = case_for_counter(session, case_id, _case_counters(user))
+    case = case_for_counter(session, case_id, case_counters(session, user))
     if case is None:
         raise _not_found("case", case_id)
     return _case_json(case, full=True)
 
 
-def _case_counters(user: StaffUser) -> list[str]:
+def case_counters(session: Session, user: StaffUser) -> list[str]:
     """Whose cases a staff member sees: their counters'; the alert desk also sees the reports
-    whose place is not known yet (a family who hung up to call 110 after 「父がいなくなった」)."""
-    return [*user.counter_ids, *([NO_COUNTER_YET] if user.can_approve_alerts else [])]
+    whose place is not known yet (a family who hung up to call 110 after 「父がいなくなった」);
+    a manager sees every counter's. Nobody else sees any (an admin runs the directory, not cases).
+
+    The console's case pages ask this too.
+    """
+    if user.may(Permission.all_counters):
+        return [*get_directory(session).services, NO_COUNTER_YET]
+    if not user.may(Permission.view_cases):
+        return []
+    return [*user.counter_ids, *([NO_COUNTER_YET] if user.may(Permission.alert_desk) else [])]
 
 
 # --------------------------------------------------------------------------- alerts
@@ -316,13 +366,13 @@ def _own_alert(session: Session, user: StaffUser, alert_id: int, *, lock: bool =
 
 
 @router.get("/alerts")
-def list_alerts(session: SessionDep, user: StaffDep) -> list[dict[str, Any]]:
+def list_alerts(session: SessionDep, user: AlertWorkerDep) -> list[dict[str, Any]]:
     """The alerts of the staff member's counters, newest first."""
     return [_alert_json(session, alert) for alert in alerts_for_counters(session, user.counter_ids)]
 
 
 @router.get("/alerts/{alert_id}")
-def get_alert(alert_id: int, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+def get_alert(alert_id: int, session: SessionDep, user: AlertWorkerDep) -> dict[str, Any]:
     """One alert with its delivery progress (queued / sent / failed / cancelled) and sightings."""
     return _alert_json(session, _own_alert(session, user, alert_id), full=True)
 
@@ -335,7 +385,7 @@ class FamilyMember(BaseModel):
 
 
 @router.post("/alerts/{alert_id}/family")
-def link_family(alert_id: int, member: FamilyMember, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+def link_family(alert_id: int, member: FamilyMember, session: SessionDep, user: AlertWorkerDep) -> dict[str, Any]:
     """Link a family member's chat to the alert: forwarded sightings reach them too (409 once purged)."""
     alert = _own_alert(session, user, alert_id)
     try:
@@ -357,7 +407,7 @@ def _own_sighting(session: Session, user: StaffUser, alert_id: int, sighting_id:
 
 
 @router.post("/alerts/{alert_id}/sightings/{sighting_id}/confirm")
-def confirm_sighting(alert_id: int, sighting_id: int, session: SessionDep, user: StaffDep) -> dict[str, Any]:
+def confirm_sighting(alert_id: int, sighting_id: int, session: SessionDep, user: AlertWorkerDep) -> dict[str, Any]:
     """Confirm a sighting: the next widening says the person was last seen there (409 once the alert ended)."""
     sighting = _own_sighting(session, user, alert_id, sighting_id)
     try:
@@ -377,7 +427,7 @@ class Forward(BaseModel):
 
 @router.post("/alerts/{alert_id}/sightings/{sighting_id}/forward")
 def forward_sighting(alert_id: int, sighting_id: int, forward: Forward, session: SessionDep,
-                     user: StaffDep) -> dict[str, Any]:
+                     user: AlertWorkerDep) -> dict[str, Any]:
     """Forward a sighting in one step: to the family's chats, or to the police (e-mail when
     ``TSUNAGU_ALERT_POLICE_EMAIL`` is set). ``queued`` says how many messages went out; for the
     police the answer carries the printable ``summary`` too. 409 once the alert ended."""
@@ -400,17 +450,17 @@ Action = Literal["approve", "widen", "found", "cancel"]
 
 
 @router.post("/alerts/{alert_id}/{action}")
-def act_on_alert(alert_id: int, action: Action, session: SessionDep, user: StaffDep,
+def act_on_alert(alert_id: int, action: Action, session: SessionDep, user: AlertWorkerDep,
                  force: bool = False) -> dict[str, Any]:
-    """Approve (needs ``can_approve_alerts``), widen, mark found or cancel an alert.
+    """Approve (the alert desk's ``Permission.approve_alerts``), widen, mark found or cancel an alert.
 
     Approval answers how many cooperators were ``reached`` and a ``warning`` when that is
     none; it is refused (409) while cooperators in the first stage can be reached only on
     channels this installation has no settings for, unless ``force=true``. Answers 409
     when the alert's state does not allow the step.
     """
-    if action == "approve" and not user.can_approve_alerts:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "approving alerts needs the can_approve_alerts right")
+    if action == "approve":
+        require(Permission.approve_alerts)(user)
     alert = _own_alert(session, user, alert_id, lock=True)
     if action == "approve" and alert.status == AlertStatus.pending and not force:
         unreachable = alert_lifecycle.preview_approval(session, alert).unreachable
@@ -437,7 +487,7 @@ def act_on_alert(alert_id: int, action: Action, session: SessionDep, user: Staff
 
 @router.get("/alerts/{alert_id}/cap")
 def alert_cap(
-    alert_id: int, session: SessionDep, user: StaffDep, msg_type: Literal["Alert", "Update", "Cancel"] | None = None,
+    alert_id: int, session: SessionDep, user: AlertWorkerDep, msg_type: Literal["Alert", "Update", "Cancel"] | None = None,
 ) -> Response:
     """A CAP 1.2 message of the alert exactly as it was issued (the latest, or the latest of ``msg_type``);
     a Draft for an alert not approved yet; 404 when no such message was issued."""
@@ -478,7 +528,7 @@ def visible_persons(session: Session, counter_ids: Collection[str]) -> list[Regi
 
 
 @router.get("/persons")
-def list_persons(session: SessionDep, user: StaffDep) -> list[dict[str, Any]]:
+def list_persons(session: SessionDep, user: ReaderDep) -> list[dict[str, Any]]:
     """Pre-registered persons living in the areas the staff member's counters cover."""
     return [_person_json(person) for person in visible_persons(session, user.counter_ids)]
 
@@ -487,7 +537,7 @@ def list_persons(session: SessionDep, user: StaffDep) -> list[dict[str, Any]]:
 
 
 @router.get("/failed")
-def list_failed(session: SessionDep, user: StaffDep) -> dict[str, Any]:
+def list_failed(session: SessionDep, user: ReaderDep) -> dict[str, Any]:
     """What could not be delivered after every attempt: the staff member's cases to their
     targets, and their alerts' messages to cooperators; with the console command that sends
     them again."""
