@@ -1,0 +1,136 @@
+"""Whole conversations of a family answering a sensor's 安否確認 (flows.safety_check), on the real
+engine and database; sensor events and housekeeping run on the test's clock, never the wall's."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.db import session_scope
+from bot.engine import ConversationEngine
+from bot.housekeeping import run_due_jobs
+from bot.models import CaseEvent
+from bot.models.sensors import CheckStatus
+from tests.alerts.test_sensors import checks, family_rows, household, hub_cases, ingest, report, sensor_secret  # noqa: F401
+from tests.bot.conftest import OPEN_HOURS, Resident
+from tests.flows.conftest import effects, said
+
+EARLIER = OPEN_HOURS - timedelta(minutes=5)
+
+
+@pytest.fixture
+def family(engine: ConversationEngine) -> Resident:
+    """The household's family contact, on LINE (tests.alerts.test_sensors.FAMILY)."""
+    return Resident(engine, channel="line", user_id="U-family-1")
+
+
+@pytest.fixture
+def registered(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        household(session)
+
+
+def test_inactivity_then_the_family_confirms_and_the_check_closes(db_url: str, registered: None,
+                                                                  family: Resident) -> None:
+    ingest(db_url, report("meter-1", "no_power_use", EARLIER, hours=15))
+    [check] = checks(db_url)
+    assert family_rows(db_url) == [(f"check:{check.id}", "line", "U-family-1")]
+    turn = family.send("1")
+    assert said(turn) == ["utter_safety_check_confirmed"]
+    [check] = checks(db_url)
+    assert (check.status, check.answer, check.confirmed_at) == (CheckStatus.confirmed, "confirmed", family.now)
+    assert check.answered_by == turn.contact_id
+    assert hub_cases(db_url) == []
+    # Housekeeping later: a confirmed check never reaches the hub.
+    assert run_due_jobs(db_url, now=EARLIER + timedelta(hours=2))["safety checks escalated"] == 0
+
+
+def test_the_button_confirms_too(db_url: str, registered: None, family: Resident) -> None:
+    ingest(db_url, report("motion-1", "no_motion", EARLIER, hours=15))
+    [check] = checks(db_url)
+    assert said(family.send(postback=f"check:confirmed:{check.id}")) == ["utter_safety_check_confirmed"]
+    assert checks(db_url)[0].status == CheckStatus.confirmed
+
+
+def test_unreachable_escalates_to_the_hub_at_once(db_url: str, registered: None, family: Resident) -> None:
+    ingest(db_url, report("meter-1", "no_power_use", EARLIER, hours=15))
+    turn = family.send("連絡がつかない")
+    assert said(turn) == ["utter_safety_check_escalated"]
+    [case] = hub_cases(db_url)
+    assert [kind for kind, _ in effects(turn)] == ["case_created"]
+    assert (case.urgent, case.details["source"], case.counter_id) == (True, "sensor", "mimamori-kita")
+    [check] = checks(db_url)
+    assert (check.status, check.escalation, check.escalated_at, check.case_id) == (
+        CheckStatus.escalated, "unreachable", family.now, case.id)
+
+
+def test_no_answer_reaches_the_hub_within_the_wait_and_a_late_confirmation_is_passed_on(
+        db_url: str, registered: None, family: Resident) -> None:
+    ingest(db_url, report("meter-1", "no_power_use", EARLIER, hours=15))
+    assert run_due_jobs(db_url, now=EARLIER + timedelta(minutes=59))["safety checks escalated"] == 0
+    assert hub_cases(db_url) == []
+    assert run_due_jobs(db_url, now=EARLIER + timedelta(minutes=60))["safety checks escalated"] == 1
+    [case] = hub_cases(db_url)
+    assert case.urgent and case.details["source"] == "sensor"
+    family.now = EARLIER + timedelta(minutes=90)
+    turn = family.send("確認できました")
+    assert said(turn) == ["utter_safety_check_confirmed"]
+    assert [kind for kind, _ in effects(turn)] == ["case_updated"]
+    [check] = checks(db_url)
+    assert (check.status, check.escalation) == (CheckStatus.confirmed, "no_answer")
+    with session_scope(db_url) as session:
+        kinds = session.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case.id)).all()
+    assert "details_added" in kinds  # the hub is told the family confirmed
+
+
+def test_the_call_button_sends_119_guidance_and_opens_an_urgent_case(db_url: str, registered: None,
+                                                                     family: Resident) -> None:
+    ingest(db_url, report("button-1", "call_button", EARLIER))
+    [check] = checks(db_url)
+    [case] = hub_cases(db_url)
+    assert family_rows(db_url) == [(f"sos:{check.id}", "line", "U-family-1")]
+    assert (case.urgent, case.details["source"]) == (True, "sensor")
+    turn = family.send("1")
+    assert said(turn) == ["utter_safety_check_confirmed"]
+    assert checks(db_url)[0].status == CheckStatus.confirmed
+
+
+def test_an_english_family_answers_in_english(db_url: str, engine: ConversationEngine) -> None:
+    with session_scope(db_url) as session:
+        household(session, contacts=(("telegram", "777", "en"),))
+    ingest(db_url, report("motion-1", "no_motion", EARLIER, hours=15))
+    family = Resident(engine, channel="telegram", user_id="777")
+    turn = family.send("I can't reach them")
+    assert said(turn) == ["utter_safety_check_escalated"]
+    assert turn.language == "en"
+
+
+def test_a_resident_with_no_check_is_not_taken(db_url: str, registered: None, engine: ConversationEngine) -> None:
+    ingest(db_url, report("meter-1", "no_power_use", EARLIER, hours=15))
+    stranger = Resident(engine, channel="line", user_id="U-stranger")
+    assert "utter_safety_check_confirmed" not in said(stranger.send("1"))
+    [check] = checks(db_url)
+    assert check.status == CheckStatus.pending
+    # Nor can a stranger press another family's button.
+    assert "utter_safety_check_confirmed" not in said(stranger.send(postback=f"check:confirmed:{check.id}"))
+    assert checks(db_url)[0].status == CheckStatus.pending
+
+
+def test_other_words_go_on_to_the_other_flows(db_url: str, registered: None, family: Resident) -> None:
+    ingest(db_url, report("meter-1", "no_power_use", EARLIER, hours=15))
+    turn = family.send("地域包括支援センターはどこですか")
+    assert not {"utter_safety_check_confirmed", "utter_safety_check_escalated"} & set(said(turn))
+    assert checks(db_url)[0].status == CheckStatus.pending
+
+
+@pytest.mark.xfail(strict=True, reason="needs the engine to call SafetyCheckFlow.after_safety_guidance after the "
+                                       "safety layer's guidance (bot/engine.py _safety_first; see the N2 report)")
+def test_collapsed_gets_119_first_and_escalates(db_url: str, registered: None, family: Resident) -> None:
+    ingest(db_url, report("motion-1", "no_motion", EARLIER, hours=15))
+    turn = family.send("母が倒れています")
+    assert said(turn)[0] == "utter_emergency_119"
+    [check] = checks(db_url)
+    assert (check.status, check.escalation) == (CheckStatus.escalated, "emergency")
+    assert hub_cases(db_url)[0].urgent
