@@ -27,7 +27,16 @@ from bot.messages import Choice, EffectKind
 from bot.models import CaseKind, Message, MessageDirection
 from flows.base import Flow, TurnContext
 from flows.place_question import area_from_record, ask_place
-from flows.steps import REPORT_PLACE_RESPONSES, SEND, YES_NO, ask_yes_no, on_yes_no, place_flags, read_report_place, report_counter
+from flows.steps import (
+    REPORT_PLACE_RESPONSES,
+    SEND,
+    YES_NO,
+    ask_yes_no,
+    on_yes_no,
+    place_flags,
+    read_report_place,
+    report_counter,
+)
 from routing.cases import case_facts, household_key, open_case
 from routing.partners import (
     InvitationProblem,

@@ -166,7 +166,7 @@ def test_closing_a_reported_case_queues_one_notice_per_reporter_with_the_case_nu
     with session_scope(db_url) as session:
         partner = _partner(session)
         on_line = _reporter(session, partner, "U-line")
-        on_web = _reporter(session, partner, "w-web", channel="web")
+        on_web = _reporter(session, partner, "w-web", channel="webchat")
         case = _report(session, on_line, "minami-1-2", "201")
         record_report(session, case=case, reporter=on_line, what_seen="smell", now=NOW)  # a second report, same person
         record_report(session, case=case, reporter=on_web, what_seen="meter", now=NOW)
