@@ -359,3 +359,16 @@ def test_housekeeping_recomputes_on_its_schedule_and_after_a_new_import(db_url: 
     with session_scope(db_url) as session:
         times = list(session.scalars(select(RiskComputation.computed_at).order_by(RiskComputation.computed_at)))
     assert times == [NOW, NOW + every, later]
+
+
+def test_the_ranking_in_the_terminal_and_a_recomputation_on_request(db_url: str, tmp_path: Path) -> None:
+    imported(db_url, write_stats(tmp_path / "stats.csv", [["kita-1-1", 1000, 300, 90, 50, 9], ["kita-1-2", *ALIKE]]))
+    runner = CliRunner()
+    listing = runner.invoke(cli(), ["risk-map"])
+    assert listing.exit_code == 0, listing.output
+    lines = [line for line in listing.output.splitlines() if "kita-1-" in line]
+    assert "kita-1-1" in lines[0] and "kita-1-2" in lines[1]
+    assert "no data" in listing.output, "towns without statistics are listed too"
+    assert runner.invoke(cli(), ["risk-map", "--recompute", "--out", str(tmp_path / "r.csv")]).exit_code == 0
+    with session_scope(db_url) as session:
+        assert len(list(session.scalars(select(RiskComputation.id)))) == 2
