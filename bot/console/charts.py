@@ -66,6 +66,13 @@ def _finish(chart: pygal.graph.graph.Graph, title: str) -> Markup:
     return Markup(svg)
 
 
+def _label_room(labels: Sequence[str]) -> int:
+    """Extra left margin for bar labels: pygal measures every character as narrow as a Latin
+    one, and a Japanese label twice as wide would be cut off at the chart's edge."""
+    wide = max((sum(1 for char in label if ord(char) > 0x2E80) for label in labels), default=0)
+    return 7 * wide
+
+
 def _hours(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
@@ -87,10 +94,13 @@ def within_target_chart(figures: Sequence[FirstContact], title: str) -> Markup:
     """The share of worry cases contacted within 24 h, one bar per week or counter (0–100 %)."""
     chart = pygal.HorizontalBar(**_config(title=title, range=(0, 100), show_legend=False,
                                           height=max(240, 60 + 34 * len(figures)),
+                                          margin_left=_label_room([figure.label for figure in figures]),
                                           value_formatter=lambda value: f"{value:.0f}%"))
-    chart.x_labels = [figure.label for figure in figures]
+    # pygal draws the first bar at the bottom: reversed, the list reads top down.
+    shown = list(reversed(figures))
+    chart.x_labels = [figure.label for figure in shown]
     chart.add(f"{TARGET_HOURS} 時間以内 / within {TARGET_HOURS} h",
-              [None if figure.within_target is None else round(100 * figure.within_target, 1) for figure in figures])
+              [None if figure.within_target is None else round(100 * figure.within_target, 1) for figure in shown])
     return _finish(chart, title)
 
 
@@ -99,7 +109,9 @@ def topics_chart(topics: Table) -> Markup:
     title = "相談の分野別件数 / Cases by topic"
     label, cases = topics.columns.index("label"), topics.columns.index("cases")
     chart = pygal.HorizontalBar(**_config(title=title, show_legend=False,
-                                          height=max(240, 60 + 34 * len(topics.rows))))
-    chart.x_labels = [row[label] for row in topics.rows]
-    chart.add("件数 / cases", [row[cases] for row in topics.rows])
+                                          height=max(240, 60 + 34 * len(topics.rows)),
+                                          margin_left=_label_room([row[label] for row in topics.rows])))
+    rows = list(reversed(topics.rows))  # the largest on top
+    chart.x_labels = [row[label] for row in rows]
+    chart.add("件数 / cases", [row[cases] for row in rows])
     return _finish(chart, title)

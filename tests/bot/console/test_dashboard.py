@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.console.charts import first_contact_weeks_chart, topics_chart, within_target_chart
@@ -27,6 +32,8 @@ from bot.models import (
     OutboxState,
     Sighting,
 )
+from bot.models.console import AuditEntry
+from bot.models.staff import Role
 from routing.snapshot import get_directory
 
 # A Wednesday, 12:00 Japan time.
@@ -226,3 +233,81 @@ def test_charts_are_accessible_svg_with_no_script_and_nothing_to_fetch(session: 
     # The values are printed on the chart (no tooltips without JavaScript): the week's median is there.
     assert "5.5" in "".join(ET.fromstring(str(charts["weeks"])).itertext())
     assert "24" in charts["weeks"] and "目標" in charts["weeks"]
+
+
+# --------------------------------------------------------------------------- the page and its CSV
+
+
+@pytest.mark.parametrize("role", [Role.counter, Role.alert_desk])
+def test_only_managers_and_admins_open_the_dashboard(staff_client: Callable[..., TestClient], role: Role) -> None:
+    client = staff_client(role=role)
+    assert client.get("/staff/dashboard", follow_redirects=False).status_code == 403
+    assert client.get("/staff/dashboard/topics.csv", follow_redirects=False).status_code == 403
+
+
+def test_not_logged_in_goes_to_the_login_page(console_app: FastAPI) -> None:
+    answer = TestClient(console_app).get("/staff/dashboard", follow_redirects=False)
+    assert answer.status_code in (302, 303, 307)
+    assert "/staff/login" in answer.headers["location"]
+
+
+@pytest.mark.parametrize("role", [Role.manager, Role.admin])
+def test_the_page_shows_the_kgi_charts_and_map_with_nothing_to_fetch(
+    staff_client: Callable[..., TestClient], session: Session, role: Role
+) -> None:
+    now = datetime.now(timezone.utc)
+    for hours in (2, 4, 30):
+        add_case(session, created=now - timedelta(hours=40), contact_after=hours, town="kita-1-2")
+    add_case(session, created=now - timedelta(hours=1), town="kita-1-2")
+    session.commit()
+    client = staff_client(role=role)
+
+    page = client.get("/staff/dashboard")
+
+    assert page.status_code == 200
+    html = page.text
+    assert re.search(r'data-testid="kgi-median"[^>]*>\s*4\.0', html)
+    assert re.search(r'data-testid="kgi-counted">3<', html)
+    assert re.search(r'data-testid="kgi-waiting">1<', html)
+    assert html.count("<svg") == 4
+    assert 'data-town="kita-1-2"' in html
+    assert "<script" not in html.split("</head>", 1)[1]  # only base.html's own htmx, in the head
+    external = {url for url in URL.findall(html) if url not in NAMESPACES}
+    assert external == set(), external
+    for name in ("first_contact_weeks", "first_contact_counters", "topics", "towns", "alerts", "failures"):
+        assert f'href="/staff/dashboard/{name}.csv?weeks=8"' in html
+
+
+def test_every_table_downloads_as_csv_and_the_export_is_audited(
+    staff_client: Callable[..., TestClient], session: Session
+) -> None:
+    now = datetime.now(timezone.utc)
+    for number, hours in enumerate(CONTACT_HOURS):
+        add_case(session, created=now - timedelta(days=2, hours=number), contact_after=hours)
+    add_case(session, created=now - timedelta(days=1), town="kita-1-1", kind=CaseKind.consult, topic="=cmd")
+    session.commit()
+    client = staff_client(role=Role.manager)
+    board = build_dashboard(session, get_directory(session))
+
+    for name, table in board.tables.items():
+        answer = client.get(f"/staff/dashboard/{name}.csv")
+        assert answer.status_code == 200, name
+        assert answer.headers["content-type"].startswith("text/csv")
+        assert "attachment" in answer.headers["content-disposition"]
+        text = answer.content.decode("utf-8-sig")
+        rows = list(csv.reader(io.StringIO(text)))
+        assert tuple(rows[0]) == table.columns
+        assert len(rows) - 1 == len(table.rows)
+    weeks = list(csv.reader(io.StringIO(client.get("/staff/dashboard/first_contact_weeks.csv?weeks=2")
+                                        .content.decode("utf-8-sig"))))
+    assert len(weeks) == 3
+    assert ["5.5", "31.0", "80.0"] in [row[6:] for row in weeks]
+    topics = client.get("/staff/dashboard/topics.csv").content.decode("utf-8-sig")
+    assert "'=cmd" in topics and "\n=cmd" not in topics
+    assert client.get("/staff/dashboard/nothing.csv").status_code == 404
+    assert client.get("/staff/dashboard/topics.csv?weeks=0").status_code == 422
+
+    session.expire_all()
+    exports = session.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "export",
+                                                                 AuditEntry.object_type == "dashboard")).all()
+    assert set(exports) == set(board.tables)
