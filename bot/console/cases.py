@@ -204,15 +204,13 @@ def _case_page(request: Request, session: Session, user: StaffUser, case: Case, 
     lang = language(request)
     counters = case_counters(session, user)
     history = [event for event in case.events if event.kind in EVENT_LABELS]
-    transfer_to = sorted(((service.id, service.name) for service in directory.services.values()
-                          if service.id != case.counter_id), key=lambda pair: pair[1])
     return render(request, "cases/case.html", {
         "case": case, "details": _detail_rows(case), "map": _map(directory, case, lang),
         "related": casework.related_cases(session, case, counters), "history": history,
         "thread": casework.thread(session, case), "notes": casework.notes(session, case),
         "reply_channel": casework.reply_channel(session, case), "held": casework.held_here(session, case),
         "allowed": casework.allowed_statuses(case), "can_work": user.may(Permission.work_cases),
-        "transfer_to": transfer_to, "open": case.status in OPEN_STATUSES, "error": error,
+        "transfer_to": casework.transfer_counters(session, case), "open": case.status in OPEN_STATUSES, "error": error,
         "refresh_seconds": THREAD_REFRESH_SECONDS, **helpers,
     }, status_code=status_code)
 

@@ -68,6 +68,7 @@ __all__ = [
     "set_status",
     "thread",
     "transfer",
+    "transfer_counters",
 ]
 
 PAGE_SIZE = 25
@@ -78,10 +79,14 @@ CHAT_CHANNELS = ("line", "telegram", "webchat")
 # The status filter's value for every status that still needs work.
 OPEN = "open"
 ALL = "all"
+# The steps of a case staff take on its page.
+STAFF_STEPS = frozenset({CaseStatus.acknowledged, CaseStatus.contacted, CaseStatus.closed})
 # Before its first contact a case can be overdue; after it, never.
 _AWAITING_CONTACT = (CaseStatus.new, CaseStatus.acknowledged)
 # What a case event of the thread is, by kind.
 _THREAD_KINDS = ("resident_message", "staff_reply", "bot_reply")
+# The area of the national hotlines in the directory (they take calls, not cases).
+NATIONWIDE = "japan"
 NOTE_MAX = 4000
 REPLY_MAX = 2000
 
@@ -258,8 +263,9 @@ def held_here(session: Session, case: Case) -> bool:
 
 
 def allowed_statuses(case: Case) -> frozenset[CaseStatus]:
-    """The statuses the case may move to now (none for a status the lifecycle has no steps from)."""
-    return TRANSITIONS.get(case.status, frozenset())
+    """The statuses staff may move the case to now. Found and cancelled are not among them: a
+    missing-person search ends with its alert (``alerts.lifecycle``), on the alert desk."""
+    return TRANSITIONS.get(case.status, frozenset()) & STAFF_STEPS
 
 
 def set_status(session: Session, case: Case, status: CaseStatus, *, actor: str, reason: str | None = None,
@@ -284,6 +290,16 @@ def set_status(session: Session, case: Case, status: CaseStatus, *, actor: str, 
     return notice
 
 
+def transfer_counters(session: Session, case: Case) -> list[tuple[str, str]]:
+    """The counters a case may be handed to, as (id, name) by name: the city's counters that take
+    cases — not a national hotline (「119」「#8008」), not a community place, not its own."""
+    directory = get_directory(session)
+    counters = [(service.id, service.name) for service in directory.services.values()
+                if service.id != case.counter_id and NATIONWIDE not in service.area_codes
+                and any(":" not in topic for topic in service.topics)]
+    return sorted(counters, key=lambda counter: counter[1])
+
+
 def transfer(session: Session, case: Case, counter_id: str, *, actor: str, reason: str,
              now: datetime | None = None) -> CaseEvent:
     """Hand the case to another counter: recorded, and delivered to the new counter's targets.
@@ -291,14 +307,14 @@ def transfer(session: Session, case: Case, counter_id: str, *, actor: str, reaso
     The first-contact deadline stays: the resident has been waiting since the report.
 
     Raises:
-        CaseActionError: for an unknown counter, the case's own counter, an ended case or no reason.
+        CaseActionError: for a counter not in :func:`transfer_counters`, the case's own counter, an
+            ended case or no reason.
     """
     now = now or utcnow()
-    directory = get_directory(session)
-    if counter_id not in directory.services:
-        raise CaseActionError(f"'{counter_id}' is not a counter of the directory")
     if counter_id == case.counter_id:
         raise CaseActionError(f"case {case.id} is already with {counter_id}")
+    if counter_id not in dict(transfer_counters(session, case)):
+        raise CaseActionError(f"'{counter_id}' is not a counter that takes cases")
     if case.status not in OPEN_STATUSES:
         raise CaseActionError(f"case {case.id} is {case.status.value}: it cannot be transferred")
     if not reason.strip():

@@ -180,6 +180,18 @@ def test_a_transfer_is_recorded_and_delivered_to_the_new_counter(
     assert client.get(f"/staff/cases/{case_id}").status_code == 404
 
 
+def test_a_case_goes_only_to_a_counter_that_takes_cases(db_url: str, staff_client: Callable[..., TestClient]) -> None:
+    case_id = _case(db_url, OURS)
+    client = staff_client(Role.counter, [OURS])
+    page = client.get(f"/staff/cases/{case_id}").text
+    assert 'value="mimamori-kita"' in page and 'value="tel-119"' not in page
+    for counter in ("tel-119", "community-honmachi-salon", OURS, "no-such-counter"):
+        answer = client.post(f"/staff/cases/{case_id}/transfer", data={"counter_id": counter, "reason": "試し"})
+        assert answer.status_code == 400, counter
+    assert _get(db_url, case_id).counter_id == OURS
+    assert _audited(db_url, "transfer", case_id) == 0
+
+
 def test_notes_stay_internal(db_url: str, staff_client: Callable[..., TestClient]) -> None:
     case_id = _case(db_url, OURS)
     client = staff_client(Role.counter, [OURS])

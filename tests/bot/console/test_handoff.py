@@ -9,20 +9,25 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bot.app import create_app
 from bot.console import casework
 from bot.console.replies import send_pending
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.engine import ConversationEngine
+from bot.messages import TurnResult
 from bot.models import Case, CaseEvent, CaseKind, CaseStatus, Contact, Message
 from bot.models.casework import ReplyKind, ReplyState, StaffReply
 from bot.settings import Settings, settings
 from flows.conversation import SAFETY_RESPONSES
 from flows.handoff import STAFF_HANDBACK_RESPONSE
+from channels.webchat import COOKIE
 from routing.cases import open_case
 from tests.bot.conftest import Resident
+from tests.channels.conftest import channel_settings
 from tests.fakes.line import FakeLineAPI
 from tests.fakes.telegram import FakeTelegramAPI
 from tests.fakes.twilio import FakeTwilioAPI
@@ -224,3 +229,26 @@ def test_a_hold_on_a_case_that_is_gone_is_let_go(engine: ConversationEngine, db_
         contact.held_case_id = 999_999
     assert resident.send("こんにちは").replies
     assert _held(db_url, "line", "U-purged") is None
+
+
+def test_the_web_chat_page_fetches_staff_replies_for_its_own_resident_only(db_url: str) -> None:
+    # Over plain HTTP, so the test client sends the (then not Secure) session cookie back.
+    app = create_app(channel_settings(db_url, public_base_url="http://testserver"),
+                     handler=lambda message: TurnResult(), channel_names=["webchat"], init_database=False)
+    with TestClient(app) as resident, TestClient(app) as stranger:
+        resident.post("/webhooks/webchat/messages", json={"id": "open-1", "event": "follow"})
+        session_id = resident.cookies[COOKIE].split(".")[0]
+        case_id = _case_of(db_url, "webchat", session_id)
+        assert resident.get("/webhooks/webchat/updates").json() == {"messages": [], "held": False}
+
+        row = _reply(db_url, case_id)
+        found = resident.get("/webhooks/webchat/updates?after=0").json()
+        assert found["held"] is True and len(found["messages"]) == 1
+        assert STAFF_WORDS in found["messages"][0]["text"]
+        with session_scope(db_url) as session:
+            assert found["messages"][0]["id"] == session.get(StaffReply, row.id).message_id
+        seen = found["messages"][0]["id"]
+        assert resident.get(f"/webhooks/webchat/updates?after={seen}").json()["messages"] == []
+
+        stranger.post("/webhooks/webchat/messages", json={"id": "open-2", "event": "follow"})
+        assert stranger.get("/webhooks/webchat/updates").json() == {"messages": [], "held": False}
