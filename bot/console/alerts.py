@@ -42,6 +42,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import desk, lifecycle, sightings as alert_sightings
+from alerts.fanout.enqueue import distance_m
 from alerts.texts import (
     CHOICE_VALUES,
     IDENTITY_FIELDS,
@@ -70,10 +71,13 @@ __all__ = ["POLL_SECONDS", "router"]
 POLL_SECONDS = 1.0
 """How often the progress stream reads the outbox (one short query each time, no session kept)."""
 HEARTBEAT_SECONDS = 15.0
+# Reach circles up to this radius are drawn on the map; a wider reach covers about the whole city.
+_MAP_CIRCLE_MAX_KM = 6.0
 """A comment line at least this often, so a client that left is noticed even when nothing changes."""
 
 router = APIRouter()
-_SCRIPT = Path(__file__).parent / "templates" / "alerts" / "desk.js"
+# The desk's script and style live beside its templates (its own folder; served below).
+_ASSETS = Path(__file__).parent / "templates" / "alerts"
 # The family's words on the case (the keys the report flow stores), in the order the desk reads them.
 _WORD_LABELS = {
     "who": ("どなたが", "Who"),
@@ -181,26 +185,32 @@ def _distance(metres: float | None) -> str:
 
 
 def _sighting_map(session: Session, alert: Alert, rows: list[desk.SightingRow]) -> Markup | None:
-    """The alert's ward (and the sightings' towns) with the last-seen point, its reach and the sightings."""
+    """The towns around the last-seen point (the whole city once the reach is that wide), its reach
+    circle while the alert runs, and the sightings."""
     directory = get_directory(session)
+    origin = (alert.latitude, alert.longitude) if alert.latitude is not None and alert.longitude is not None else None
+    reach = alert.radius_km if alert.status == AlertStatus.active else None
     points = []
-    if alert.latitude is not None and alert.longitude is not None:
-        points.append(MapPoint(alert.latitude, alert.longitude, "最後に見かけた場所 / last seen",
-                               radius_km=alert.radius_km if alert.status == AlertStatus.active else None,
-                               kind="last-seen"))
+    if origin is not None:
+        # A circle wider than the city says nothing the caption does not: the city is drawn whole then.
+        circle = reach if reach is not None and reach <= _MAP_CIRCLE_MAX_KM else None
+        points.append(MapPoint(*origin, "最後 / last", radius_km=circle, kind="last-seen"))
     for row in rows:
         sighting = row.sighting
         record = directory.towns.get(sighting.town_id or "")
         point = ((sighting.latitude, sighting.longitude) if sighting.latitude is not None
                  and sighting.longitude is not None else (record.latitude, record.longitude) if record else None)
         if point is not None:
-            points.append(MapPoint(point[0], point[1], f"#{sighting.id} {row.moment.astimezone(settings.tz):%H:%M}",
+            points.append(MapPoint(*point, f"#{sighting.id} {row.moment.astimezone(settings.tz):%H:%M}",
                                    kind="sighting"))
     if not points:
         return None
-    ward = directory.towns[alert.town_id].option.ward_code if alert.town_id in directory.towns else alert.ward
-    towns = {town_id for town_id, record in directory.towns.items() if record.option.ward_code == ward}
-    towns |= {row.sighting.town_id for row in rows if row.sighting.town_id in directory.towns}
+    towns = None
+    if origin is not None and reach is not None and reach <= _MAP_CIRCLE_MAX_KM:
+        # The towns the reach touches (a town is about a kilometre across), and those of the sightings.
+        towns = {town_id for town_id, record in directory.towns.items()
+                 if distance_m(origin, (record.latitude, record.longitude)) <= (reach + 1.0) * 1000}
+        towns |= {row.sighting.town_id for row in rows if row.sighting.town_id in directory.towns}
     return town_map_svg(directory, title=f"お知らせ {alert.id} の地図 / Map of alert {alert.id}",
                         highlight=[alert.town_id] if alert.town_id else [], points=points, towns=towns or None)
 
@@ -277,7 +287,13 @@ def alert_list(request: Request, session: SessionDep, user: AlertDesk) -> HTMLRe
 @router.get("/alerts/desk.js", include_in_schema=False)
 def desk_script(user: AlertDesk) -> FileResponse:
     """The page's small script: keeps the progress and the sightings live (the page works without it)."""
-    return FileResponse(_SCRIPT, media_type="text/javascript")
+    return FileResponse(_ASSETS / "desk.js", media_type="text/javascript")
+
+
+@router.get("/alerts/desk.css", include_in_schema=False)
+def desk_style(user: AlertDesk) -> FileResponse:
+    """The desk's page layout (two columns on a tablet, the progress bar, the map)."""
+    return FileResponse(_ASSETS / "desk.css", media_type="text/css")
 
 
 @router.get("/alerts/reports/{case_id}", response_class=HTMLResponse, response_model=None)
