@@ -127,7 +127,7 @@ def list_command() -> None:
                                 (town.option.town if town else household.town_id) if first else "",
                                 str(contacts.get(household.id, 0)) if first else "",
                                 device.device_id if device else "-", device.device_type if device else "",
-                                str(device.threshold_hours or "default") if device else "",
+                                str(device.threshold_hours or "-") if device else "",
                                 ("active" if device.active and household.active else "disabled") if device else "",
                                 local_time(device.last_event_at) if device else "")
         out.print(listing)
@@ -218,9 +218,14 @@ class Simulation:
                 f"median {median:.1f}, p99 {self.percentile(0.99):.1f}, max {max(self.latencies_ms, default=0):.1f}")
 
 
-def ensure_demo_households(session: Session, count: int) -> list[tuple[str, str]]:
+def _demo_address(channel: str, number: int) -> str:
+    return {"line": f"sim-family-{number:05d}", "telegram": str(900_000_000 + number),
+            "email": f"sim-family-{number:05d}@example.jp", "sms": f"+8190{number:08d}"}[channel]
+
+
+def ensure_demo_households(session: Session, count: int, channels: Sequence[str] = ("line",)) -> list[tuple[str, str]]:
     """``count`` demo households (``SIM-00001``…) in the city's towns in turn, with one device
-    each (types in turn) and one family contact each on LINE; existing ones are kept.
+    each (types in turn) and one family contact each (on ``channels`` in turn); existing ones are kept.
 
     Returns:
         ``(device id, its alarm event)`` of each.
@@ -236,7 +241,8 @@ def ensure_demo_households(session: Session, count: int) -> list[tuple[str, str]
             continue
         household = register_household(session, reference=f"{DEMO_PREFIX}{number:05d}",
                                        town_id=towns[(number - 1) % len(towns)], consent_by="family",
-                                       contacts=[("line", f"sim-family-{number:05d}", "ja")])
+                                       contacts=[(channel := channels[(number - 1) % len(channels)],
+                                                  _demo_address(channel, number), "ja")])
         register_device(session, household, device_id=device_id, device_type=device_type)
     return devices
 
