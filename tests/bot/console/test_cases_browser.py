@@ -1,7 +1,8 @@
 """The case inbox and case page in headless Chromium against the real app: counter staff log in,
 see only their counter's cases, open one, reply to the resident (the fake LINE server receives
 the push), see the resident's answer arrive in the thread without reloading, and mark the case
-contacted. ``TSUNAGU_SCREENSHOTS=1`` saves the inbox and the case with its thread to
+contacted. A web chat resident sees staff's reply appear on the chat page, gets no bot answer
+while staff hold the chat, and reads the hand-back notice. ``TSUNAGU_SCREENSHOTS=1`` saves the inbox and the case with its thread to
 ``docs/screenshots/console_inbox.png`` and ``console_case.png``."""
 
 from __future__ import annotations
@@ -18,16 +19,19 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from bot.app import build_engine, create_app
+from bot.console import casework
 from bot.console.auth import set_password
 from bot.db import session_scope
+from bot.domain import load_domain
 from bot.messages import InboundMessage
 from bot.models import Case, CaseKind, CaseStatus, Contact, utcnow
 from bot.models.staff import Role
 from bot.settings import settings
 from bot.staff_api import create_staff_user
+from flows.handoff import STAFF_HANDBACK_RESPONSE
 from routing.cases import open_case
 from tests.bot.console.conftest import PASSWORD, log_in
-from tests.channels.conftest import served_on_loopback
+from tests.channels.conftest import channel_settings, served_on_loopback
 from tests.channels.test_webchat import CHROMIUM, CHROMIUM_ARGS
 from tests.fakes.line import FakeLineAPI
 
@@ -146,3 +150,38 @@ async def test_counter_staff_reply_from_the_case_page_and_mark_contacted(
         case = session.get(Case, ours)
         assert case.status == CaseStatus.contacted and case.contacted_at is not None
         assert session.scalar(select(Contact.held_case_id).where(Contact.channel_user_id == RESIDENT)) == ours
+
+
+async def test_a_web_chat_resident_sees_staff_replies_as_they_come(sqlite_url: str) -> None:
+    from playwright.async_api import async_playwright
+
+    app = create_app(channel_settings(sqlite_url), channel_names=["webchat"])
+    domain = load_domain()
+    with served_on_loopback(app) as url:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = await browser.new_page(viewport={"width": 390, "height": 844}, locale="ja-JP")
+            await page.goto(f"{url}/chat")
+            await page.locator("#log > li.bot").first.wait_for()
+            with session_scope(sqlite_url) as session:
+                contact = session.scalars(select(Contact).where(Contact.channel == "webchat")).one()
+                case, _ = open_case(session, kind=CaseKind.callback, topic="complex", counter_id=OURS, area=None,
+                                    details={"message": "介護のことで相談したい", "contact": "channel"},
+                                    reason="中央区の総合相談", channel="webchat", language="ja",
+                                    reporter_contact_id=contact.id, callback_consent=True)
+                casework.reply(session, case, STAFF_WORDS, author="sato", domain=domain)
+                case_id = case.id
+
+            await page.locator("#log > li.staff", has_text=STAFF_WORDS).wait_for(timeout=15_000)
+            # While staff hold the chat, the resident's words get no bot answer.
+            bubbles = await page.locator("#log > li").count()
+            await page.locator("#text").fill(ANSWER)
+            await page.locator("#text").press("Enter")
+            await page.wait_for_function("() => document.getElementById('log').getAttribute('aria-busy') === 'false'")
+            assert await page.locator("#log > li").count() == bubbles + 1  # only the resident's own bubble
+
+            with session_scope(sqlite_url) as session:
+                casework.hand_back(session, session.get(Case, case_id), actor="sato", domain=domain)
+            notice = domain.text(STAFF_HANDBACK_RESPONSE, "ja", None)
+            await page.locator("#log > li.staff", has_text=notice).wait_for(timeout=15_000)
+            await browser.close()
