@@ -10,6 +10,7 @@ from __future__ import annotations
 from bot.messages import Choice, EffectKind
 from bot.models import CaseKind
 from flows.base import Flow, TurnContext
+from flows.community import COMMUNITY_LINE_RESPONSES, KINDS_SLOT, community_kinds, community_line
 from flows.place_question import (
     PLACE_RESPONSES,
     WARD_SLOT,
@@ -116,9 +117,11 @@ class AskWhereFlow(Flow):
         *PLACE_RESPONSES,
         *(f"utter_topic_{topic}" for topic in TOPIC_CHOICES),
         *counter_name_responses(),
+        *COMMUNITY_LINE_RESPONSES,
     )
 
     def start(self, ctx: TurnContext) -> None:
+        self._remember_kinds(ctx)
         classification = ctx.classification
         # A weak topic guess is not used: the flow asks with choices instead.
         if classification is not None and classification.topic and classification.is_confident:
@@ -137,6 +140,7 @@ class AskWhereFlow(Flow):
             if topic is None:
                 ctx.repeat_prompt()
                 return
+            self._remember_kinds(ctx)
             ctx.set_slot("topic", topic)
             self._answer_or_ask(ctx)
         elif step == "area":
@@ -176,6 +180,14 @@ class AskWhereFlow(Flow):
             if phone is not None:
                 self._create_callback(ctx, phone)
 
+    @staticmethod
+    def _remember_kinds(ctx: TurnContext) -> None:
+        """The kinds of community place the resident's words fit (「ひとりで寂しい」 → a salon),
+        kept (not the words) to offer one beside the counter."""
+        kinds = community_kinds(ctx.own_words)
+        if kinds:
+            ctx.set_slot(KINDS_SLOT, sorted({*ctx.slots.get(KINDS_SLOT, ()), *kinds}))
+
     def _area(self, ctx: TurnContext) -> AreaResolution | None:
         record = ctx.slots.get("place")
         return area_from_record(ctx, record) if record else None
@@ -208,6 +220,10 @@ class AskWhereFlow(Flow):
         """Name the one counter, then offer a call-back from it."""
         assert choice.counter is not None
         say_counter(ctx, choice)
+        area = self._area(ctx)
+        # A place to go beside the counter, when the words fit one: never instead of it.
+        community_line(ctx, ctx.slots["topic"], ctx.slots.get(KINDS_SLOT, ()),
+                       area.town.town_id if area is not None and area.town is not None else None)
         ctx.effect(EffectKind.answer_given, counter_id=choice.counter.id, topic=ctx.slots["topic"])
         ctx.set_slot("counter_id", choice.counter.id)
         ctx.set_slot("counter_name", choice.counter.name)
