@@ -311,3 +311,17 @@ def test_every_table_downloads_as_csv_and_the_export_is_audited(
     exports = session.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "export",
                                                                  AuditEntry.object_type == "dashboard")).all()
     assert set(exports) == set(board.tables)
+
+
+def test_an_empty_city_renders_in_english_with_no_figures(staff_client: Callable[..., TestClient]) -> None:
+    client = staff_client(role=Role.admin)
+
+    page = client.get("/staff/dashboard?lang=en&weeks=4")
+
+    assert page.status_code == 200
+    assert '<html lang="en">' in page.text
+    assert re.search(r'data-testid="kgi-median"[^>]*>\s*–', page.text)
+    assert re.search(r'data-testid="kgi-counted">0<', page.text)
+    assert "Which cases count" in page.text and "Open cases" in page.text
+    assert page.text.count('data-table="first_contact_weeks"') == 1
+    assert client.get("/staff/dashboard?weeks=53").status_code == 422
