@@ -5,14 +5,18 @@ The clock is the test's: every event carries its ``received_at``, housekeeping g
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
 from alerts.sensors import (
     SensorError,
+    active_device_key,
+    answer_check,
     device_key,
     escalate_overdue,
     new_event_id,
@@ -22,6 +26,7 @@ from alerts.sensors import (
     render_check_message,
     sensor_report,
 )
+from bot.cli import app as cli
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.housekeeping import run_due_jobs
@@ -215,8 +220,6 @@ def test_the_same_event_id_twice_is_a_replay(db_url: str) -> None:
 
 
 def test_the_report_counts_confirmations_and_their_times(db_url: str) -> None:
-    from alerts.sensors import answer_check
-
     with session_scope(db_url) as session:
         household(session, "H-1", devices=(("meter-a", "smart_meter"),))
         household(session, "H-2", devices=(("meter-b", "smart_meter"),), contacts=(("telegram", "4242", "en"),))
@@ -239,3 +242,26 @@ def test_the_report_counts_confirmations_and_their_times(db_url: str) -> None:
     assert figures["minutes_to_family_confirmation"] == {"median": 12.0, "p90": 12.0}
     assert figures["minutes_to_hub_first_contact"] == {"median": 180.0, "p90": 180.0}
     assert second.id != first.id
+
+
+# --------------------------------------------------------------------------- the commands
+
+
+def test_the_commands_register_simulate_and_report(db_url: str) -> None:
+    runner = CliRunner()
+    registered = runner.invoke(cli, ["sensors", "register", "H-77", "--town", TOWN, "--consent", "person",
+                                     "--contact", "telegram:5150:en", "--device", "m-77:smart_meter:8"])
+    assert registered.exit_code == 0, registered.output
+    assert f"m-77\tkey {device_key('m-77', 1).hex()}" in registered.output
+    assert runner.invoke(cli, ["sensors", "register", "H-77", "--device", "x:toaster"]).exit_code == 1
+    assert "m-77" in runner.invoke(cli, ["sensors", "list"]).output
+    simulated = runner.invoke(cli, ["sensors", "simulate", "--devices", "3", "--events", "3"])
+    assert simulated.exit_code == 0, simulated.output
+    assert "202: 3" in simulated.output
+    figures = json.loads(runner.invoke(cli, ["sensors", "report", "--json"]).output)
+    assert figures["checks"] == 3
+    assert figures["by_trigger"] == {"no_power_use": 1, "no_motion": 1, "call_button": 1}
+    assert figures["escalated_to_hub"] == 1  # the call button
+    assert runner.invoke(cli, ["sensors", "disable", "m-77"]).exit_code == 0
+    with session_scope(db_url) as session:
+        assert active_device_key(session, "m-77") is None
