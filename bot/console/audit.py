@@ -58,17 +58,16 @@ class AuditFilter:
     until: datetime | None = None
 
     def apply(self, query: Select[tuple[AuditEntry, StaffUser | None]]) -> Select[tuple[AuditEntry, StaffUser | None]]:
-        conditions = [
-            (self.staff_user_id, AuditEntry.staff_user_id == self.staff_user_id),
-            (self.action, AuditEntry.action == self.action),
-            (self.object_type, AuditEntry.object_type == self.object_type),
-            (self.object_id, AuditEntry.object_id == self.object_id),
-            (self.since, AuditEntry.at >= self.since),
-            (self.until, AuditEntry.at < self.until),
-        ]
-        for value, condition in conditions:
-            if value is not None and value != "":
-                query = query.where(condition)
+        if self.staff_user_id is not None:
+            query = query.where(AuditEntry.staff_user_id == self.staff_user_id)
+        for column, value in ((AuditEntry.action, self.action), (AuditEntry.object_type, self.object_type),
+                              (AuditEntry.object_id, self.object_id)):
+            if value:
+                query = query.where(column == value)
+        if self.since is not None:
+            query = query.where(AuditEntry.at >= self.since)
+        if self.until is not None:
+            query = query.where(AuditEntry.at < self.until)
         return query
 
 
