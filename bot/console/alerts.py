@@ -561,6 +561,7 @@ def cooperators(request: Request, session: SessionDep, user: AlertDesk,
                 q: Annotated[str, Query(max_length=100)] = "", active: str | None = None) -> HTMLResponse:
     """Cooperators by town or channel: area, channels, consent and last confirmation (never addresses)."""
     rows = desk.search_cooperators(session, q, active_only=active == "yes")
-    audit(session, user, "list", "cooperators", len(rows))
+    for row in rows:  # a cooperator is a person too: every one shown is audited
+        audit(session, user, "list", "cooperator", row.id)
     session.commit()
     return _page(request, "alerts/cooperators.html", {"cooperators": rows, "query": q, "active_only": active == "yes"})

@@ -500,5 +500,7 @@ def test_cooperators_page_shows_consent_and_confirmation_not_addresses(staff_cli
     assert page.status_code == 200 and "data-cooperator=" in page.text
     assert "Usecret-line-id" not in page.text
     with session_scope(db_url) as session:
-        assert session.scalars(select(Cooperator)).one().endpoints[0].address == "Usecret-line-id"
-        assert session.scalars(select(CooperatorEndpoint)).one().channel == "line"
+        cooperator_id = session.scalars(select(Cooperator.id)).one()
+        assert session.scalars(select(CooperatorEndpoint)).one().address == "Usecret-line-id"
+    assert ("list", "cooperator", str(cooperator_id)) in _audits(db_url, client.account)  # type: ignore[attr-defined]
+    assert 'data-cooperator=' not in client.get("/staff/cooperators", params={"q": "北区"}).text
