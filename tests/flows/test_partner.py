@@ -198,8 +198,17 @@ def test_safety_comes_first_in_the_middle_of_a_partner_report(engine: Conversati
     _join(reporter, _invite(db_url))
     reporter.send("協定通報")
     urgent = reporter.send("部屋の中で人が倒れていて、息をしていません")
-    assert "emergency_guidance" in [kind for kind, _ in effects(urgent)]
-    assert said(urgent)[0] != "utter_partner_ask_seen", "the report does not go on as if nothing was said"
+    assert said(urgent)[0] == "utter_emergency_119" and effects(urgent) == [("emergency_guidance", {"service": "119"})]
+    assert said(urgent)[-1] == "utter_partner_ask_where", "then the report's question again"
+    assert left(db_url, reporter) == Left("partner_report", "where", {}), "those words are not the place"
+
+
+def test_in_english_a_title_and_name_is_flagged(engine: ConversationEngine, db_url: str) -> None:
+    reporter = Resident(engine, channel="telegram", user_id="777", language="en")
+    assert said(reporter.send(f"My code is {_invite(db_url)}")) == ["utter_partner_consent"]
+    assert said(reporter.send("yes")) == ["utter_partner_joined"]
+    assert said(reporter.send("partner report")) == ["utter_partner_ask_where"]
+    assert said(reporter.send("Mr Tanaka in room 201")) == ["utter_partner_no_names", "utter_partner_ask_where"]
 
 
 def test_when_staff_close_the_case_the_reporter_is_told_it_was_dealt_with(
