@@ -30,6 +30,7 @@ from bot.models import Case
 from bot.models.sensors import CheckStatus, SafetyCheck, SensorFamilyContact
 from flows.base import Flow, TurnContext
 from flows.steps import counter_name, counter_name_responses
+from intents.safety import SafetySignal
 from routing.snapshot import get_directory
 
 __all__ = ["SafetyCheckFlow"]
@@ -93,12 +94,21 @@ class SafetyCheckFlow(Flow):
             return
         self._escalate(ctx, check, answer)
 
-    def after_safety_guidance(self, ctx: TurnContext) -> None:
-        """The safety layer has just given 119/110 guidance: a family whose household has an open
-        check has told of danger there, so the hub is told at once (the check escalates)."""
+    def after_safety_guidance(self, ctx: TurnContext, signal: SafetySignal) -> bool:
+        """The safety layer has just given its guidance. A family whose household has an open check
+        and who told of an emergency or a welfare risk (「倒れています」「中で倒れているかも」) has
+        told of danger there: the check escalates, so the hub is told at once.
+
+        Returns:
+            True when it escalated (nothing else need start: the hub has the matter).
+        """
+        if signal.kind not in ("emergency", "welfare"):
+            return False
         check = open_check_for(ctx.session, ctx.contact.channel, ctx.contact.channel_user_id, ctx.now)
-        if check is not None:
-            self._escalate(ctx, check, EMERGENCY)
+        if check is None:
+            return False
+        self._escalate(ctx, check, EMERGENCY)
+        return True
 
     @staticmethod
     def _escalate(ctx: TurnContext, check: SafetyCheck, answer: str) -> None:
