@@ -222,3 +222,32 @@ def test_static_files_are_served_and_contained(console_app: FastAPI) -> None:
     assert client.get("/staff/static/htmx.min.js").status_code == 200
     assert client.get("/staff/static/console.css").status_code == 200
     assert client.get("/staff/static/..%2F..%2Fsettings.py").status_code == 404
+
+
+def test_the_cli_adds_accounts_with_a_role_and_a_password(db_url: str, console_app: FastAPI) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app as cli
+
+    weak = CliRunner().invoke(cli, ["staff", "add", "sato", "--counter", "mimamori-chuo", "--password-stdin"],
+                              input="short\n")
+    assert weak.exit_code == 1 and "12" in weak.stderr
+    added = CliRunner().invoke(cli, ["staff", "add", "sato", "--role", "alert_desk", "--counter", "mimamori-chuo",
+                                     "--password-stdin"], input=f"{PASSWORD}\n")
+    assert added.exit_code == 0, added.output
+    token = added.stdout.strip()
+    assert "\n" not in token and len(token) >= 40, "stdout is the API token alone, as before"
+    boss = CliRunner().invoke(cli, ["staff", "add", "boss", "--role", "manager"], input="")
+    assert boss.exit_code == 0 and "staff passwd boss" in boss.stderr, "no password without a terminal: it says how"
+    assert CliRunner().invoke(cli, ["staff", "add", "x", "--role", "wizard"]).exit_code == 1
+    with session_scope(db_url) as session:
+        roles = {user.username: (user.role, user.password_hash is not None)
+                 for user in session.scalars(select(StaffUser))}
+    assert roles == {"sato": (Role.alert_desk, True), "boss": (Role.manager, False)}
+    assert log_in_client(TestClient(console_app), "sato", PASSWORD).status_code == 303
+    new = "the boss's long password"
+    assert CliRunner().invoke(cli, ["staff", "passwd", "boss", "--password-stdin"], input=f"{new}\n").exit_code == 0
+    assert log_in_client(TestClient(console_app), "boss", new).status_code == 303
+    listing = CliRunner().invoke(cli, ["staff", "list"]).stdout.splitlines()
+    assert [line.split("\t")[:3] for line in listing] == [["boss", "enabled", "manager"],
+                                                          ["sato", "enabled", "alert_desk"]]
