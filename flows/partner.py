@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from bot.messages import Choice, EffectKind
 from bot.models import CaseKind, Message, MessageDirection
-from flows.base import Flow, TurnContext
+from flows.base import Flow, TurnContext, intent_button
 from flows.place_question import area_from_record, ask_place
 from flows.steps import (
     REPORT_PLACE_RESPONSES,
@@ -49,7 +49,8 @@ from routing.partners import (
     reporter_of,
 )
 
-__all__ = ["PartnerJoinFlow", "PartnerLeaveFlow", "PartnerReportFlow", "looks_like_name", "strip_names"]
+__all__ = ["PartnerJoinFlow", "PartnerLeaveFlow", "PartnerReportFlow", "looks_like_name", "report_button",
+           "strip_names"]
 
 # 「協定事業者の登録」「見守り協定の登録」 "join as a partner".
 JOIN_WORDS = re.compile(r"(協定事業者|見守り協定)\s*(として|の)?\s*(登録|参加)(?!.*(解除|やめ|退会|停止))|join as a partner")
@@ -104,6 +105,11 @@ def strip_names(text: str) -> str:
     return plain
 
 
+def report_button(ctx: TurnContext) -> Choice:
+    """The button that starts a partner report (``Flow.claims``: ``intent:partner_report``)."""
+    return Choice(ctx.t("utter_partner_choice_report"), intent_button(PartnerReportFlow.name))
+
+
 def _redact_inbound(ctx: TurnContext, text: str) -> None:
     """Replace the text stored with this turn's inbound message (a name, an invitation code:
     neither is kept)."""
@@ -137,6 +143,7 @@ class PartnerJoinFlow(Flow):
         "utter_partner_reconfirmed",
         "utter_partner_choice_keep",
         "utter_partner_choice_leave",
+        "utter_partner_choice_report",
         *(f"utter_partner_code_{problem.value}" for problem in InvitationProblem),
         *YES_NO.responses,
     )
@@ -189,8 +196,9 @@ class PartnerJoinFlow(Flow):
         if isinstance(joined, InvitationProblem):
             ctx.say(f"utter_partner_code_{joined.value}")
         else:
-            ctx.say("utter_partner_joined", partner=joined.partner.name)
-        ctx.finish()
+            # The report's button, for now and (kept with the prompt) the next message.
+            ctx.ask("utter_partner_joined", partner=joined.partner.name, choices=[report_button(ctx)])
+        ctx.finish(keep_prompt=True)
 
     def _decline(self, ctx: TurnContext) -> None:
         ctx.say("utter_partner_declined")
@@ -247,6 +255,7 @@ class PartnerReportFlow(Flow):
         "utter_partner_confirm",
         "utter_partner_report_received",
         "utter_partner_report_linked",
+        "utter_partner_choice_report",
         "utter_partner_not_registered",
         "utter_partner_case_done",
         "utter_partner_reconfirm_request",
@@ -366,13 +375,13 @@ class PartnerReportFlow(Flow):
             now=ctx.now,
         )
         record_report(ctx.session, case=case, reporter=reporter, what_seen=ctx.slots["seen"], now=ctx.now)
+        receipt = "utter_partner_report_linked" if linked else "utter_partner_report_received"
+        ctx.ask(receipt, case_id=case.id, counter_name=ctx.slots["counter_name"], choices=[report_button(ctx)])
         if linked:
-            ctx.say("utter_partner_report_linked", case_id=case.id, counter_name=ctx.slots["counter_name"])
             ctx.effect(EffectKind.case_linked, **case_facts(case, details, False))
         else:
-            ctx.say("utter_partner_report_received", case_id=case.id, counter_name=ctx.slots["counter_name"])
             ctx.effect(EffectKind.case_created, **case_facts(case))
-        ctx.finish()
+        ctx.finish(keep_prompt=True)
 
     def _cancel(self, ctx: TurnContext) -> None:
         ctx.say("utter_cancelled")
