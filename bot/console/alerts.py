@@ -31,8 +31,8 @@ import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import quote
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -66,14 +66,14 @@ from bot.settings import settings
 from bot.staff_api import SessionDep, case_counters, require, visible_persons
 from routing.snapshot import get_directory
 
-__all__ = ["POLL_SECONDS", "router"]
+__all__ = ["HEARTBEAT_SECONDS", "POLL_SECONDS", "progress_events", "router"]
 
 POLL_SECONDS = 1.0
 """How often the progress stream reads the outbox (one short query each time, no session kept)."""
 HEARTBEAT_SECONDS = 15.0
+"""A comment line at least this often, so a client that left is noticed even when nothing changes."""
 # Reach circles up to this radius are drawn on the map; a wider reach covers about the whole city.
 _MAP_CIRCLE_MAX_KM = 6.0
-"""A comment line at least this often, so a client that left is noticed even when nothing changes."""
 
 router = APIRouter()
 # The desk's script and style live beside its templates (its own folder; served below).
@@ -178,10 +178,13 @@ def _case_words(case: Case) -> list[tuple[str, str, str]]:
     return [(*_WORD_LABELS[key], str(case.details[key])) for key in _WORD_LABELS if case.details.get(key)]
 
 
-def _distance(metres: float | None) -> str:
+def _distance(metres: float | None, lang: str) -> str:
+    """"350 m", "約 1.8 km" / "about 1.8 km"."""
     if metres is None:
-        return "不明 / unknown"
-    return f"{round(metres, -1):.0f} m" if metres < 1000 else f"約 {metres / 1000:.1f} km"
+        return "unknown" if lang == "en" else "不明"
+    if metres < 1000:
+        return f"{round(metres, -1):.0f} m"
+    return f"about {metres / 1000:.1f} km" if lang == "en" else f"約 {metres / 1000:.1f} km"
 
 
 def _sighting_map(session: Session, alert: Alert, rows: list[desk.SightingRow]) -> Markup | None:
@@ -230,7 +233,8 @@ def _field_rows(alert: Alert, lang: str) -> list[dict[str, Any]]:
 
 
 def _page(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
-    return render(request, name, {"distance": _distance, **context})
+    lang = language(request)
+    return render(request, name, {"distance": lambda metres: _distance(metres, lang), **context})
 
 
 def _alert_context(request: Request, session: Session, alert: Alert, case: Case | None) -> dict[str, Any]:
@@ -253,7 +257,7 @@ def _alert_context(request: Request, session: Session, alert: Alert, case: Case 
         "min_first_stage": settings.alert_min_first_stage, "retention_days": settings.missing_retention_days,
         "progress": desk.broadcast_progress(session, alert.id),
         "events_url": f"{base_url}/events?after={rows[0].sighting.id if rows else 0}",
-        "sightings_url": f"{base_url}/sightings", "script_url": "/staff/alerts/desk.js",
+        "sightings_url": f"{base_url}/sightings",
         "sightings": rows, "map_svg": _sighting_map(session, alert, rows) if not alert.purged else None,
     }
 
@@ -314,7 +318,7 @@ def report_page(case_id: int, request: Request, session: SessionDep, user: Alert
 def alert_page(alert_id: int, request: Request, session: SessionDep, user: AlertDesk,
                done: Annotated[str | None, Query()] = None, reached: Annotated[int | None, Query()] = None,
                queued: Annotated[int | None, Query()] = None, police: Annotated[int | None, Query()] = None,
-               error: Annotated[str | None, Query(max_length=300)] = None) -> HTMLResponse:
+               error: Annotated[str | None, Query(max_length=16)] = None) -> HTMLResponse:
     """The alert: review, text, approve, progress, sightings, widen, found / cancel."""
     alert, case = _own_alert(session, user, alert_id)
     audit(session, user, "view", "alert", alert.id)
@@ -326,8 +330,27 @@ def alert_page(alert_id: int, request: Request, session: SessionDep, user: Alert
         if sighting is not None and sighting.alert_id == alert.id:
             context["police_summary"] = render_forwarded_sighting(session, load_domain(settings.domain_path),
                                                                   "police", sighting.id, "ja")
-    context["error"] = error
+    context["error"] = _error_text(alert, language(request), error, context.get("preview"))
     return _page(request, "alerts/alert.html", context)
+
+
+def _error_text(alert: Alert, lang: str, code: str | None, preview: lifecycle.Preview | None) -> str | None:
+    """Why the last step was refused, from the redirect's code (a link cannot put words on the page)."""
+    en = lang == "en"
+    if code == "unreachable" and preview is not None:
+        return (f"Not sent: {preview.unreachable} cooperators in the first stage can be reached only on channels "
+                "without settings here. Configure them, or tick “send to the others anyway”." if en else
+                f"送信していません：最初の範囲の協力者 {preview.unreachable} 人は、設定のないチャネルでしか連絡できません。"
+                "設定するか、「それでも他の協力者に送る」を選んでください。")
+    if code == "state":
+        return (f"Not possible now: the alert is {alert.status.value}." if en
+                else f"いまの状態（{alert.status.value}）ではできません。")
+    if code == "field":
+        return "A field has a value it does not take (the age must be a number)." if en \
+            else "使えない値の項目があります（年齢は数字で入力してください）。"
+    if code == "time":
+        return "The last-seen time is not a date and time." if en else "最後に見かけた時刻の形が正しくありません。"
+    return None
 
 
 def _outcome(session: Session, alert: Alert, lang: str, done: str | None, *, reached: int | None,
@@ -411,8 +434,7 @@ def approve(alert_id: int, session: SessionDep, user: AlertDesk,
         unreachable = lifecycle.preview_approval(session, alert).unreachable
         if unreachable:
             session.rollback()
-            return _back(alert_id, error=f"協力者 {unreachable} 人は設定のないチャネルでしか連絡できません。"
-                                         f" / {unreachable} cooperators are reachable only on unconfigured channels.")
+            return _back(alert_id, error="unreachable")
     return _decide(session, user, alert, "approve")
 
 
@@ -440,9 +462,9 @@ def cancel(alert_id: int, session: SessionDep, user: AlertDesk) -> RedirectRespo
 def _decide(session: Session, user: StaffUser, alert: Alert, decision: Decision) -> RedirectResponse:
     try:
         queued = _DECISIONS[decision](session, alert, by=user.username)
-    except lifecycle.AlertError as refused:
+    except lifecycle.AlertError:
         session.rollback()
-        return _back(alert.id, error=str(refused))
+        return _back(alert.id, error="state")
     audit(session, user, decision, "alert", alert.id)
     session.commit()
     _start_sending(alert.id, queued)
@@ -461,7 +483,7 @@ async def edit_text(alert_id: int, request: Request, session: SessionDep, user: 
     try:
         seen = datetime.strptime(seen_text, "%Y-%m-%dT%H:%M").replace(tzinfo=settings.tz) if seen_text else None
     except ValueError:
-        return _back(alert_id, error=f"時刻の形が違います / not a time: {seen_text[:40]}")
+        return _back(alert_id, error="time")
     share = form.get("share") == "yes"
     return await run_in_threadpool(_save_text, session, user, alert_id, values, seen, share)
 
@@ -471,9 +493,12 @@ def _save_text(session: Session, user: StaffUser, alert_id: int, values: dict[st
     alert, _ = _own_alert(session, user, alert_id, lock=True)
     try:
         changed = desk.edit_text(session, alert, values, by=user.username, seen=seen, share=share)
-    except (lifecycle.AlertError, ValueError) as refused:
+    except lifecycle.AlertError:
         session.rollback()
-        return _back(alert_id, error=str(refused))
+        return _back(alert_id, error="state")
+    except ValueError:  # a choice that does not exist, an age that is not one
+        session.rollback()
+        return _back(alert_id, error="field")
     if changed:
         audit(session, user, "edit_text", "alert", alert.id)
     session.commit()
@@ -494,9 +519,9 @@ def confirm_sighting(alert_id: int, sighting_id: int, session: SessionDep, user:
     sighting = _own_sighting(session, user, alert_id, sighting_id)
     try:
         alert_sightings.confirm_sighting(session, sighting, by=user.username)
-    except lifecycle.AlertError as refused:
+    except lifecycle.AlertError:
         session.rollback()
-        return _back(alert_id, error=str(refused))
+        return _back(alert_id, error="state")
     audit(session, user, "confirm_sighting", "sighting", sighting.id)
     session.commit()
     return _back(alert_id, done="confirmed")
@@ -509,9 +534,9 @@ def forward_sighting(alert_id: int, sighting_id: int, session: SessionDep, user:
     sighting = _own_sighting(session, user, alert_id, sighting_id)
     try:
         queued = alert_sightings.forward_sighting(session, sighting, to, by=user.username)
-    except lifecycle.AlertError as refused:
+    except lifecycle.AlertError:
         session.rollback()
-        return _back(alert_id, error=str(refused))
+        return _back(alert_id, error="state")
     audit(session, user, f"forward_sighting_{to}", "sighting", sighting.id)
     session.commit()
     _start_sending(alert_id, queued)

@@ -216,6 +216,17 @@ def test_the_review_page_shows_the_words_the_composed_text_and_the_consent(staff
     assert ("view", "alert", str(alert_id)) in _audits(db_url, client.account)  # type: ignore[attr-defined]
 
 
+def test_the_page_speaks_english_when_asked(staff_client: StaffClient, db_url: str) -> None:
+    alert_id = _pending_alert(db_url)
+    client = _desk(staff_client)
+    page = client.get(f"/staff/alerts/{alert_id}", params={"lang": "en"})
+    assert "Approve and send" in page.text and "承認して配信する" not in page.text
+    refused = client.get(f"/staff/alerts/{alert_id}", params={"error": "state"})
+    assert 'id="desk-error"' in refused.text, "the language stays (cookie) and the refusal is said"
+    assert "Not possible now" in refused.text
+    assert 'id="desk-error"' not in client.get(f"/staff/alerts/{alert_id}", params={"error": "<b>x"}).text
+
+
 def test_the_desk_edits_the_public_text(staff_client: StaffClient, db_url: str) -> None:
     alert_id = _pending_alert(db_url)
     client = _desk(staff_client)

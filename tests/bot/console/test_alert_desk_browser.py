@@ -86,6 +86,8 @@ async def test_the_desk_approves_watches_the_broadcast_sees_a_sighting_and_marks
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = await browser.new_page(locale="ja-JP", viewport=TABLET)
+            script_errors: list[str] = []
+            page.on("pageerror", lambda error: script_errors.append(str(error)))
             await log_in(page, desk_app, account.username)
             await page.goto(f"{desk_app}/staff/alerts")
             await page.locator(f'#review tr[data-alert="{alert_id}"] a').click()
@@ -125,6 +127,7 @@ async def test_the_desk_approves_watches_the_broadcast_sees_a_sighting_and_marks
             await page.locator("#found-button").click()
             await expect(page.locator("#purge-date")).to_be_visible()
             await expect(page.locator("#alert-status")).to_have_text("found")
+            assert script_errors == []
         finally:
             await browser.close()
 
