@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from bot.console.audit import audit
 from bot.console.auth import DashboardViewer
-from bot.console.charts import first_contact_weeks_chart, topics_chart, within_target_chart
+from bot.console.charts import first_contact_weeks_chart, hours_by_counter_chart, topics_chart
 from bot.console.dashboard_figures import TARGET_HOURS, Table, build_dashboard
 from bot.console.maps import town_map_svg
 from bot.console.web import language, render
@@ -84,9 +84,7 @@ def dashboard_page(request: Request, session: SessionDep, user: DashboardViewer,
     english = language(request) == "en"
     charts = {
         "weeks": first_contact_weeks_chart(board.by_week),
-        "counters": within_target_chart(
-            board.by_counter,
-            f"{TARGET_HOURS}時間以内に接触した割合（窓口別） / Contacted within {TARGET_HOURS} h, by counter"),
+        "counters": hours_by_counter_chart(board.by_counter),
         "topics": topics_chart(board.tables["topics"]),
         "map": town_map_svg(
             directory, title="対応中の案件（町別） / Open cases by town", values=board.open_by_town,

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.console.charts import first_contact_weeks_chart, topics_chart, within_target_chart
+from bot.console.charts import first_contact_weeks_chart, hours_by_counter_chart, topics_chart
 from bot.console.dashboard_figures import build_dashboard, percentile, week_start
 from bot.db import get_engine
 from bot.models import (
@@ -219,7 +219,7 @@ def test_charts_are_accessible_svg_with_no_script_and_nothing_to_fetch(session: 
 
     charts = {
         "weeks": first_contact_weeks_chart(board.by_week),
-        "counters": within_target_chart(board.by_counter, "24時間以内 / within 24 h"),
+        "counters": hours_by_counter_chart(board.by_counter),
         "topics": topics_chart(board.tables["topics"]),
     }
     for name, svg in charts.items():
@@ -233,6 +233,10 @@ def test_charts_are_accessible_svg_with_no_script_and_nothing_to_fetch(session: 
     # The values are printed on the chart (no tooltips without JavaScript): the week's median is there.
     assert "5.5" in "".join(ET.fromstring(str(charts["weeks"])).itertext())
     assert "24" in charts["weeks"] and "目標" in charts["weeks"]
+    # Per counter: the share within 24 h beside each name, the 24 h line as the red major guide.
+    counters = "".join(ET.fromstring(str(charts["counters"])).itertext())
+    assert "（80%）" in counters
+    assert "#c62828" in charts["counters"]
 
 
 # --------------------------------------------------------------------------- the page and its CSV
