@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -251,3 +252,29 @@ def test_the_cli_adds_accounts_with_a_role_and_a_password(db_url: str, console_a
     listing = CliRunner().invoke(cli, ["staff", "list"]).stdout.splitlines()
     assert [line.split("\t")[:3] for line in listing] == [["boss", "enabled", "manager"],
                                                           ["sato", "enabled", "alert_desk"]]
+
+
+def test_the_staff_api_asks_the_same_permission_table(db_url: str, console_app: FastAPI,
+                                                      staff_account: MakeAccount) -> None:
+    from alerts.lifecycle import create_from_case
+    from tests.alerts.conftest import missing_case
+
+    manager, admin = staff_account(Role.manager), staff_account(Role.admin)
+    clerk = staff_account(Role.counter, ["mimamori-kita"])
+    with session_scope(db_url) as session:
+        chuo = missing_case(session, "chuo-1-1")
+        kita = missing_case(session, "kita-2-2", counter_id="mimamori-kita")
+        alert = create_from_case(session, chuo)
+        ids = {"chuo": chuo.id, "kita": kita.id, "alert": alert.id}
+    client = TestClient(console_app)
+
+    def api(method: str, path: str, account: StaffAccount) -> httpx.Response:
+        return client.request(method, f"/api/staff{path}", headers={"Authorization": f"Bearer {account.api_token}"})
+
+    seen = {case["id"] for case in api("GET", "/cases", manager).json()}
+    assert seen == {ids["chuo"], ids["kita"]}, "a manager reads every counter's cases"
+    assert {case["id"] for case in api("GET", "/cases", clerk).json()} == {ids["kita"]}
+    assert api("GET", f"/cases/{ids['chuo']}", clerk).status_code == 404
+    assert api("POST", f"/alerts/{ids['alert']}/cancel", manager).status_code == 403, "and changes nothing"
+    assert api("POST", f"/alerts/{ids['alert']}/approve", manager).status_code == 403
+    assert api("GET", "/cases", admin).status_code == 403, "an admin runs accounts, not cases"
