@@ -23,10 +23,12 @@ from alerts.lifecycle import AlertError, case_event
 from alerts.texts import IDENTITY_FIELDS, PUBLIC_FIELDS, clean_fields, sighting_place
 from bot.models import (
     Alert,
+    AlertFamily,
     AlertStatus,
     Case,
     CaseKind,
     CaseStatus,
+    Contact,
     Cooperator,
     CooperatorEndpoint,
     OutboxItem,
@@ -47,6 +49,7 @@ __all__ = [
     "desk_reports",
     "desk_sightings",
     "edit_text",
+    "family_links",
     "newest_sighting_id",
     "search_cooperators",
     "town_labels",
@@ -259,6 +262,13 @@ def desk_sightings(session: Session, alert: Alert) -> list[SightingRow]:
 def newest_sighting_id(session: Session, alert_id: int) -> int:
     """The id of the alert's newest sighting, 0 when it has none (the progress stream's cursor)."""
     return session.scalar(select(func.max(Sighting.id)).where(Sighting.alert_id == alert_id)) or 0
+
+
+def family_links(session: Session, alert_id: int) -> list[tuple[AlertFamily, str]]:
+    """The family members linked to an alert (forwarded sightings reach them), each with their channel."""
+    return [(link, channel) for link, channel in session.execute(
+        select(AlertFamily, Contact.channel).join(Contact, Contact.id == AlertFamily.contact_id)
+        .where(AlertFamily.alert_id == alert_id).order_by(AlertFamily.id))]
 
 
 # --------------------------------------------------------------------------- cooperators

@@ -258,6 +258,7 @@ def _alert_context(request: Request, session: Session, alert: Alert, case: Case 
         "progress": desk.broadcast_progress(session, alert.id),
         "events_url": f"{base_url}/events?after={rows[0].sighting.id if rows else 0}",
         "sightings_url": f"{base_url}/sightings",
+        "family": desk.family_links(session, alert.id),
         "sightings": rows, "map_svg": _sighting_map(session, alert, rows) if not alert.purged else None,
     }
 
@@ -369,6 +370,7 @@ def _outcome(session: Session, alert: Alert, lang: str, done: str | None, *, rea
         "found": ("見つかったことを記録し、未送信の配信を止めました。", "Marked found; pending messages stopped."),
         "cancelled": ("お知らせを取り下げました。", "The alert was withdrawn."),
         "text": ("文面を保存しました。", "The text was saved."),
+        "family": ("家族の連絡先をつなぎました。", "The family member is linked."),
         "confirmed": ("目撃情報を確認済みにしました。", "The sighting is confirmed."),
         "forwarded": (f"目撃情報を転送しました（{count} 件）。", f"The sighting was forwarded ({count} messages)."),
     }
@@ -541,6 +543,22 @@ def forward_sighting(alert_id: int, sighting_id: int, session: SessionDep, user:
     session.commit()
     _start_sending(alert_id, queued)
     return _back(alert_id, done="forwarded", queued=queued, police=sighting.id if to == "police" else None)
+
+
+@router.post("/alerts/{alert_id}/family")
+def link_family(alert_id: int, session: SessionDep, user: AlertDesk,
+                channel: Annotated[Literal["line", "telegram"], Form()],
+                user_id: Annotated[str, Form(min_length=1, max_length=128)]) -> RedirectResponse:
+    """Link a family member the desk names, by their chat: sightings the desk forwards reach them too."""
+    alert, _ = _own_alert(session, user, alert_id)
+    try:
+        link = lifecycle.link_family(session, alert, channel=channel, user_id=user_id.strip(), by=user.username)
+    except lifecycle.AlertError:
+        session.rollback()
+        return _back(alert_id, error="state")
+    audit(session, user, "link_family", "alert", alert.id)
+    session.commit()
+    return _back(alert_id, done="family", family=link.contact_id)
 
 
 # --------------------------------------------------------------------------- persons and cooperators

@@ -477,6 +477,25 @@ def test_widen_then_found_ends_the_alert_and_shows_the_purge_date(staff_client: 
     assert [action for action, kind, _ in audits if kind == "alert" and action != "view"] == ["widen", "found"]
 
 
+def test_the_desk_links_a_family_member_and_forwards_a_sighting_to_them(staff_client: StaffClient,
+                                                                        db_url: str) -> None:
+    alert_id, sighting_id = _active_with_sighting(db_url)
+    client = _desk(staff_client)
+    linked = client.post(f"/staff/alerts/{alert_id}/family", data={"channel": "telegram", "user_id": "424242"},
+                         follow_redirects=False)
+    assert "done=family" in linked.headers["location"]
+    page = client.get(linked.headers["location"])
+    assert page.text.count("data-family=") == 1, "the member the desk named (the test's report has no reporter chat)"
+    assert "424242" not in page.text, "the chat id is not shown back"
+    forwarded = client.post(f"/staff/alerts/{alert_id}/sightings/{sighting_id}/forward", data={"to": "family"},
+                            follow_redirects=False)
+    assert "done=forwarded" in forwarded.headers["location"] and "queued=" in forwarded.headers["location"]
+    with session_scope(db_url) as session:
+        rows = session.scalars(select(OutboxItem).where(OutboxItem.kind == f"family:{sighting_id}")).all()
+        assert "424242" in {row.address for row in rows}
+    assert ("link_family", "alert", str(alert_id)) in _audits(db_url, client.account)  # type: ignore[attr-defined]
+
+
 # --------------------------------------------------------------------------- persons and cooperators
 
 
