@@ -1,6 +1,7 @@
 """The staff console's assembly: the ``/staff`` router, the Jinja2 environment, the page frame.
 
-``create_app`` mounts it with ``app.include_router(console_router(settings))``. Everything
+``create_app`` mounts it with ``app.include_router(console_router(settings))`` and lets
+:func:`install_error_pages` answer a browser's 403 / 404 with a page. Everything
 under ``/staff`` is server-rendered HTML (Jinja2, autoescaped) with htmx (vendored in
 ``static/``, no build step); Japanese by default, English with ``?lang=en`` (kept in a cookie).
 
@@ -50,10 +51,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi import APIRouter, Depends, FastAPI, Form, Request, status
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from markupsafe import Markup, escape
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.console import auth
 from bot.console.audit import audit
@@ -63,7 +66,8 @@ from bot.settings import Settings
 from bot.settings import settings as default_settings
 from bot.staff_api import SessionDep
 
-__all__ = ["NAV", "ROLE_LABELS", "TEMPLATES_DIR", "console_router", "environment", "language", "render"]
+__all__ = ["NAV", "ROLE_LABELS", "TEMPLATES_DIR", "console_router", "environment", "install_error_pages", "language",
+           "render"]
 
 log = logging.getLogger(__name__)
 
@@ -221,7 +225,26 @@ def console_router(settings: Settings | None = None) -> APIRouter:
     from bot.console import cases
 
     router.include_router(cases.router)
+    from bot.console import alerts
+
+    router.include_router(alerts.router)
     return router
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Errors of console pages as pages (403, 404, …) for a browser; JSON as before elsewhere
+    (the staff API, webhooks) and for requests that do not ask for HTML."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def console_error(request: Request, error: StarletteHTTPException) -> Response:
+        wants_page = "text/html" in request.headers.get("accept", "") and not request.headers.get("HX-Request")
+        if (not request.url.path.startswith("/staff/") or not wants_page or error.status_code < 400
+                or request.url.path.startswith("/staff/static/")):
+            return await http_exception_handler(request, error)
+        response = render(request, "error.html", {"status": error.status_code}, status_code=error.status_code)
+        for name, value in (error.headers or {}).items():
+            response.headers[name] = value
+        return response
 
 
 def _frame_router() -> APIRouter:

@@ -278,3 +278,13 @@ def test_the_staff_api_asks_the_same_permission_table(db_url: str, console_app: 
     assert api("POST", f"/alerts/{ids['alert']}/cancel", manager).status_code == 403, "and changes nothing"
     assert api("POST", f"/alerts/{ids['alert']}/approve", manager).status_code == 403
     assert api("GET", "/cases", admin).status_code == 403, "an admin runs accounts, not cases"
+
+
+def test_a_browser_gets_an_error_page_and_the_api_json(staff_client: StaffClient) -> None:
+    client = staff_client(Role.counter)
+    page = client.get("/staff/admin/users", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 403 and 'data-status="403"' in page.text and 'data-role="counter"' in page.text
+    missing = client.get("/staff/no-such-page", headers={"Accept": "text/html"})
+    assert missing.status_code == 404 and 'data-status="404"' in missing.text
+    assert client.get("/staff/admin/users").json()["detail"], "no HTML asked: JSON as before"
+    assert client.get("/api/staff/cases", headers={"Accept": "text/html"}).json()["detail"]
