@@ -52,6 +52,7 @@ __all__ = [
     "family_links",
     "newest_sighting_id",
     "search_cooperators",
+    "sighting_counts",
     "town_labels",
 ]
 
@@ -262,6 +263,15 @@ def desk_sightings(session: Session, alert: Alert) -> list[SightingRow]:
 def newest_sighting_id(session: Session, alert_id: int) -> int:
     """The id of the alert's newest sighting, 0 when it has none (the progress stream's cursor)."""
     return session.scalar(select(func.max(Sighting.id)).where(Sighting.alert_id == alert_id)) or 0
+
+
+def sighting_counts(session: Session, alert_ids: Collection[int]) -> dict[int, int]:
+    """How many sightings each alert has (alerts without any are left out)."""
+    if not alert_ids:
+        return {}
+    return {alert_id: number for alert_id, number in session.execute(
+        select(Sighting.alert_id, func.count()).where(Sighting.alert_id.in_(list(alert_ids)))
+        .group_by(Sighting.alert_id))}
 
 
 def family_links(session: Session, alert_id: int) -> list[tuple[AlertFamily, str]]:

@@ -270,7 +270,9 @@ def _alert_context(request: Request, session: Session, alert: Alert, case: Case 
 def alert_list(request: Request, session: SessionDep, user: AlertDesk) -> HTMLResponse:
     """Drafts and pending alerts to review, running alerts with their progress, ended ones with their purge date."""
     reports = desk.desk_reports(session, _scope(session, user), ended=True)
+    seen = desk.sighting_counts(session, [report.alert.id for report in reports if report.alert is not None])
     rows = [{"report": report, "stage": _STAGES[report.stage],
+             "sightings": seen.get(report.alert.id, 0) if report.alert is not None else 0,
              "url": (f"/staff/alerts/{report.alert.id}" if report.alert is not None
                      else f"/staff/alerts/reports/{report.case.id}"),
              "place": (last_seen_label(session, report.alert) if report.alert is not None

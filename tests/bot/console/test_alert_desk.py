@@ -472,7 +472,7 @@ def test_widen_then_found_ends_the_alert_and_shows_the_purge_date(staff_client: 
     assert 'id="found-button"' not in page.text and 'id="approve-button"' not in page.text
     listing = client.get("/staff/alerts")
     ended = listing.text.split('id="ended"')[1]
-    assert f'data-alert="{alert_id}"' in ended
+    assert f'data-alert="{alert_id}"' in ended and 'data-sightings="1"' in ended
     audits = _audits(db_url, client.account)  # type: ignore[attr-defined]
     assert [action for action, kind, _ in audits if kind == "alert" and action != "view"] == ["widen", "found"]
 
