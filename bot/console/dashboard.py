@@ -47,6 +47,7 @@ COLUMN_LABELS: dict[str, tuple[str, str]] = {
     "median_hours": ("中央値（時間）", "Median (h)"),
     "p90_hours": ("90%値（時間）", "90th percentile (h)"),
     "within_24h_percent": ("24時間以内（%）", "Within 24 h (%)"),
+    "closed_without_contact": ("接触なしで終了", "Closed without contact"),
     "topic": ("分野コード", "Topic"),
     "cases": ("件数", "Cases"),
     "open": ("対応中", "Open"),

@@ -10,7 +10,8 @@ report to the first contact**, 48 h before tsunagu, target under 24 h. Which cas
 - a case not contacted yet counts once it is older than 24 h, with the time it has waited so
   far: it is late whatever happens next, and leaving it out would flatter the figure;
 - a case younger than 24 h and not contacted yet is *waiting*: not counted yet;
-- a case closed without any contact (a duplicate, the person was already in care) is left out.
+- a case closed without any contact (a duplicate, the person was already in care) is left out,
+  and counted apart so that closing cases unanswered cannot quietly improve the figure.
 
 From these: the median, the 90th percentile (linear between the two nearest cases) and the
 share within 24 h, per week and per counter (the case's counter now, after any transfer).
@@ -101,8 +102,9 @@ class _Timing:
     case_id: int
     counter_id: str
     created_at: datetime
-    hours: float | None  # None: younger than the target and not contacted yet
+    hours: float | None  # None: younger than the target and not contacted yet, or closed without contact
     contacted: bool
+    closed_uncontacted: bool
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ class FirstContact:
     median_hours: float | None
     p90_hours: float | None
     within_target: float | None  # share of counted cases contacted within 24 h, 0–1
+    # Left out, but shown: closing a case without contact must not quietly improve the figure.
+    closed_without_contact: int
 
 
 def _timings(session: Session, since: datetime, now: datetime) -> list[_Timing]:
@@ -132,12 +136,13 @@ def _timings(session: Session, since: datetime, now: datetime) -> list[_Timing]:
         if contacted_at is not None:
             hours: float | None = (contacted_at - created_at).total_seconds() / 3600
         elif closed_at is not None:
-            continue  # closed without a contact: nobody had to call
+            hours = None  # closed without a contact: nobody had to call
         elif now - created_at > target:
             hours = (now - created_at).total_seconds() / 3600
         else:
             hours = None
-        timings.append(_Timing(case_id, counter_id or "", created_at, hours, contacted_at is not None))
+        timings.append(_Timing(case_id, counter_id or "", created_at, hours, contacted_at is not None,
+                               contacted_at is None and closed_at is not None))
     return timings
 
 
@@ -153,10 +158,11 @@ def summarise(key: str, label: str, timings: Iterable[_Timing]) -> FirstContact:
         counted=len(counted),
         contacted=sum(1 for timing in timings if timing.contacted),
         late_waiting=sum(1 for timing in timings if not timing.contacted and timing.hours is not None),
-        waiting=sum(1 for timing in timings if timing.hours is None),
+        waiting=sum(1 for timing in timings if timing.hours is None and not timing.closed_uncontacted),
         median_hours=percentile(counted, 0.5),
         p90_hours=percentile(counted, 0.9),
         within_target=within / len(counted) if counted else None,
+        closed_without_contact=sum(1 for timing in timings if timing.closed_uncontacted),
     )
 
 
@@ -248,13 +254,14 @@ def _share(value: float | None) -> float | str:
 
 
 _FIRST_CONTACT_COLUMNS = ("key", "label", "counted", "contacted", "late_not_contacted", "waiting_under_24h",
-                          "median_hours", "p90_hours", "within_24h_percent")
+                          "median_hours", "p90_hours", "within_24h_percent", "closed_without_contact")
 
 
 def _first_contact_table(name: str, title: str, figures: Sequence[FirstContact]) -> Table:
     return Table(name, title, _FIRST_CONTACT_COLUMNS, tuple(
         (figure.key, figure.label, figure.counted, figure.contacted, figure.late_waiting, figure.waiting,
-         _hours(figure.median_hours), _hours(figure.p90_hours), _share(figure.within_target))
+         _hours(figure.median_hours), _hours(figure.p90_hours), _share(figure.within_target),
+         figure.closed_without_contact)
         for figure in figures
     ))
 

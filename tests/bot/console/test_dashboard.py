@@ -93,6 +93,7 @@ def test_ten_contacted_worry_cases_give_known_median_p90_and_share(session: Sess
     last_week = board.by_week[-2]
     assert last_week.key == (start - timedelta(days=7)).date().isoformat()
     assert (last_week.counted, last_week.contacted, last_week.waiting) == (10, 10, 0)
+    assert last_week.closed_without_contact == 1
     assert last_week.median_hours == pytest.approx(5.5)
     assert last_week.p90_hours == pytest.approx(31.0)
     assert last_week.within_target == pytest.approx(0.8)
@@ -101,7 +102,7 @@ def test_ten_contacted_worry_cases_give_known_median_p90_and_share(session: Sess
     assert [figure.counted for figure in board.by_week[:2]] == [0, 0]
     assert board.overall.counted == 10 and board.overall.waiting == 1
     row = board.tables["first_contact_weeks"].rows[-2]
-    assert row[6:] == (5.5, 31.0, 80.0)
+    assert row[6:] == (5.5, 31.0, 80.0, 1)
 
 
 def test_a_case_waiting_past_24_hours_counts_as_late_with_its_time_so_far(session: Session) -> None:
@@ -305,7 +306,7 @@ def test_every_table_downloads_as_csv_and_the_export_is_audited(
     weeks = list(csv.reader(io.StringIO(client.get("/staff/dashboard/first_contact_weeks.csv?weeks=2")
                                         .content.decode("utf-8-sig"))))
     assert len(weeks) == 3
-    assert ["5.5", "31.0", "80.0"] in [row[6:] for row in weeks]
+    assert ["5.5", "31.0", "80.0", "0"] in [row[6:] for row in weeks]
     topics = client.get("/staff/dashboard/topics.csv").content.decode("utf-8-sig")
     assert "'=cmd" in topics and "\n=cmd" not in topics
     assert client.get("/staff/dashboard/nothing.csv").status_code == 404
