@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain import Domain
 from bot.messages import Choice, Effect, EffectKind, InboundMessage, TurnResult, coarse_point
 from bot.metrics import count_turn
-from bot.models import Case, CaseEvent, Contact, Conversation, Message, MessageDirection
+from bot.models import Case, CaseEvent, CaseStatus, Contact, Conversation, Message, MessageDirection
 from bot.settings import settings
 from flows.base import CHOICES_SLOT, INTENT_BUTTON, Flow, TurnContext, check_forms, intent_button, required_responses
 from flows.conversation import MENU, SAFETY_RESPONSES, ask_menu, finish_phone_turn, safety_guidance
@@ -416,12 +416,14 @@ class ConversationEngine:
 
     @staticmethod
     def _holding_case(session: Session, contact: Contact) -> Case | None:
-        """The case whose staff hold the contact's chat; a hold on a case that is gone is let go."""
+        """The case whose staff hold the contact's chat; a hold on a case that is gone or closed
+        (by retention, say, without staff handing back) is let go."""
         if contact.held_case_id is None:
             return None
         case = session.get(Case, contact.held_case_id)
-        if case is None:
+        if case is None or case.status == CaseStatus.closed:
             contact.held_case_id = None
+            return None
         return case
 
     def _conversation(self, session: Session, contact: Contact, now: datetime) -> tuple[Conversation, bool, bool]:

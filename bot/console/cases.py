@@ -159,10 +159,11 @@ def inbox(
     """The cases of the staff member's counters, overdue first."""
     filters = casework.CaseFilter(status=status_filter, topic=topic, town=town, page=page)
     found = casework.inbox(session, case_counters(session, user), filters)
-    audit(session, user, "list", "case", ",".join(str(case.id) for case in found.cases)[:64] or "-")
+    query = {key: value for key, value in (("status", filters.status), ("topic", topic), ("town", town)) if value}
+    # The list shows no resident's words: one row for the page, named by its filters.
+    audit(session, user, "list", "cases", urlencode({**query, "page": found.page}))
     session.commit()
     directory = get_directory(session)
-    query = {key: value for key, value in (("status", filters.status), ("topic", topic), ("town", town)) if value}
     return render(request, "cases/inbox.html", {
         "found": found, "filters": filters, "topics": [*TOPICS, "watch"], "towns": _town_options(directory),
         "statuses": list(STATUS_LABELS), "page_link": lambda number: "?" + urlencode({**query, "page": number}),

@@ -252,3 +252,16 @@ def test_the_web_chat_page_fetches_staff_replies_for_its_own_resident_only(db_ur
 
         stranger.post("/webhooks/webchat/messages", json={"id": "open-2", "event": "follow"})
         assert stranger.get("/webhooks/webchat/updates").json() == {"messages": [], "held": False}
+
+
+def test_a_hold_on_a_case_closed_without_handing_back_is_let_go(engine: ConversationEngine, db_url: str) -> None:
+    resident = Resident(engine, channel="line", user_id="U-closed")
+    resident.send("こんにちは")
+    case_id = _case_of(db_url, "line", "U-closed")
+    _reply(db_url, case_id)
+    assert resident.send("はい").replies == []
+    with session_scope(db_url) as session:
+        # Closed by retention, say: not through the case page, which hands back first.
+        session.get(Case, case_id).status = CaseStatus.closed
+    assert resident.send("こんにちは").replies
+    assert _held(db_url, "line", "U-closed") is None
