@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,6 +89,7 @@ __all__ = [
     "new_event_id",
     "open_check_for",
     "parse_check_kind",
+    "purge_sensor_events",
     "receive",
     "register_device",
     "register_household",
@@ -474,6 +475,20 @@ def escalate_overdue(session: Session, now: datetime) -> list[Case]:
         .order_by(SafetyCheck.escalate_at).with_for_update(skip_locked=True)
     ).all()
     return [_escalate(session, check, "no_answer", now) for check in due]
+
+
+def purge_sensor_events(session: Session, now: datetime) -> int:
+    """Delete the events older than ``settings.message_retention_days`` (housekeeping).
+
+    An event says when a household was inactive: personal, kept no longer than messages.
+    The replay guard needs only ``sensor_max_skew_seconds`` of them; the checks, which the
+    figures are made of, stay.
+
+    Returns:
+        How many were deleted.
+    """
+    cutoff = now - timedelta(days=settings.message_retention_days)
+    return session.execute(delete(SensorEvent).where(SensorEvent.received_at < cutoff)).rowcount or 0
 
 
 def open_check_for(session: Session, channel: str, address: str, now: datetime) -> SafetyCheck | None:

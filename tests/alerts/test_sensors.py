@@ -265,3 +265,14 @@ def test_the_commands_register_simulate_and_report(db_url: str) -> None:
     assert runner.invoke(cli, ["sensors", "disable", "m-77"]).exit_code == 0
     with session_scope(db_url) as session:
         assert active_device_key(session, "m-77") is None
+
+
+def test_events_are_kept_no_longer_than_messages_and_checks_stay(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        household(session)
+    ingest(db_url, report("meter-1", "no_power_use", MORNING, hours=14))
+    later = MORNING + timedelta(days=settings.message_retention_days, minutes=1)
+    assert run_due_jobs(db_url, now=later)["sensor events purged"] == 1
+    with session_scope(db_url) as session:
+        assert session.scalars(select(SensorEvent.id)).all() == []
+    assert len(checks(db_url)) == 1
