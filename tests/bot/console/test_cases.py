@@ -244,3 +244,19 @@ def test_a_change_without_the_csrf_token_is_refused(db_url: str, staff_client: C
     client.headers.update(headers)
     assert client.post(f"/staff/cases/{case_id}/status", data={"status": "acknowledged"}).status_code == 403
     assert _get(db_url, case_id).status == CaseStatus.new
+
+
+def test_a_missing_person_case_shows_its_own_ending(db_url: str, staff_client: Callable[..., TestClient]) -> None:
+    case_id = _case(db_url, OURS, hours_ago=30)
+    with session_scope(db_url) as session:
+        case = session.get(Case, case_id)
+        case.kind, case.status = CaseKind.missing, CaseStatus.found
+    client = staff_client(Role.counter, [OURS])
+    inbox = client.get("/staff/cases?lang=en").text
+    assert f'data-case-id="{case_id}" data-deadline="done"' in inbox and "Found" in inbox
+    page = client.get(f"/staff/cases/{case_id}").text
+    assert 'data-status="found"' in page
+    assert 'data-action="contacted"' not in page and 'data-action="closed"' in page
+    # The search ends on the alert desk, not here.
+    refused = client.post(f"/staff/cases/{case_id}/status", data={"status": "cancelled"})
+    assert refused.status_code == 400 and _get(db_url, case_id).status == CaseStatus.found
