@@ -66,12 +66,16 @@ from bot.settings import settings
 from bot.staff_api import SessionDep, case_counters, require, visible_persons
 from routing.snapshot import get_directory
 
-__all__ = ["HEARTBEAT_SECONDS", "POLL_SECONDS", "progress_events", "router"]
+__all__ = ["HEARTBEAT_SECONDS", "POLL_SECONDS", "STREAM_SECONDS", "progress_events", "router"]
 
 POLL_SECONDS = 1.0
 """How often the progress stream reads the outbox (one short query each time, no session kept)."""
 HEARTBEAT_SECONDS = 15.0
 """A comment line at least this often, so a client that left is noticed even when nothing changes."""
+STREAM_SECONDS = 60.0
+"""How long one stream lasts; the browser then reconnects by itself (``retry``), resuming from the
+last event id. A server shutting down thus waits at most this long for the desk's open pages."""
+RECONNECT_MILLISECONDS = 1000
 # Reach circles up to this radius are drawn on the map; a wider reach covers about the whole city.
 _MAP_CIRCLE_MAX_KM = 6.0
 
@@ -125,7 +129,8 @@ async def progress_events(request: Request, alert_id: int, *, url: str, after_si
     connection is held between polls): a ``progress`` event when the numbers changed, a
     ``sighting`` event when a newer sighting than ``after_sighting`` arrived, a comment line at
     least every ``HEARTBEAT_SECONDS``. It ends with an ``end`` event once the alert is found or
-    cancelled and its broadcast has nothing left to send, and as soon as the client disconnects.
+    cancelled and its broadcast has nothing left to send, as soon as the client disconnects, and
+    after ``STREAM_SECONDS`` (the browser reconnects, sending the last event id).
 
     Args:
         request: the streaming request (its disconnect ends the stream).
@@ -137,10 +142,12 @@ async def progress_events(request: Request, alert_id: int, *, url: str, after_si
         The events, each a complete ``text/event-stream`` block.
     """
     shown: dict[str, Any] | None = None
-    quiet_since = asyncio.get_running_loop().time()
-    while not await request.is_disconnected():
+    clock = asyncio.get_running_loop().time
+    started = quiet_since = clock()
+    yield f"retry: {RECONNECT_MILLISECONDS}\n\n"
+    while not await request.is_disconnected() and clock() - started < STREAM_SECONDS:
         progress, newest = await run_in_threadpool(_read_state, url, alert_id)
-        now = asyncio.get_running_loop().time()
+        now = clock()
         if progress != shown:
             shown, quiet_since = progress, now
             yield _event("progress", progress, after_sighting)

@@ -333,7 +333,7 @@ def test_the_stream_ends_when_the_client_leaves_and_holds_no_connection(db_url: 
     async def watch() -> list[str]:
         client = _Client()
         stream = console_alerts.progress_events(_request(client), alert_id, url=db_url)
-        chunks = [await anext(stream)]
+        chunks = [await anext(stream), await anext(stream)]  # the reconnect delay, then the numbers
         assert pool.checkedout() == 0, "no connection is held while the stream waits"
         _mark(db_url, alert_id, OutboxState.sent, limit=2)
         chunks.append(await anext(stream))
@@ -345,6 +345,23 @@ def test_the_stream_ends_when_the_client_leaves_and_holds_no_connection(db_url: 
     events = _events(chunks)
     assert [name for name, _ in events] == ["progress", "progress"]
     assert [data["totals"]["sent"] for _, data in events] == [0, 2]  # type: ignore[index]
+
+
+def test_a_stream_lasts_a_while_then_asks_the_browser_to_reconnect(db_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(console_alerts, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(console_alerts, "STREAM_SECONDS", 0.2)
+    alert_id = _pending_alert(db_url)
+    with session_scope(db_url) as session:
+        approve_alert(session, session.get(Alert, alert_id), by="desk")
+
+    async def watch() -> list[str]:
+        stream = console_alerts.progress_events(_request(_Client()), alert_id, url=db_url, after_sighting=7)
+        return [chunk async for chunk in stream]
+
+    chunks = asyncio.run(asyncio.wait_for(watch(), 10))
+    assert chunks[0].startswith("retry: ") and [name for name, _ in _events(chunks)] == ["progress"]
+    assert "id: 7\n" in chunks[1], "the reconnect resumes from the sightings already shown"
 
 
 def test_the_stream_ends_itself_once_the_alert_is_over(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

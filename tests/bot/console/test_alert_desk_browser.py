@@ -46,6 +46,8 @@ TELEGRAM_BEFORE_STALL = 2
 def desk_app(fanout_env: dict[str, str], console_app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The real app on loopback, its fan-out sending in process to the fakes; every cooperator in the first stage."""
     monkeypatch.setattr(console_alerts, "POLL_SECONDS", 0.2)
+    # Streams end every 2 s: the page lives on reconnections, as it does every minute in service.
+    monkeypatch.setattr(console_alerts, "STREAM_SECONDS", 2.0)
     monkeypatch.setattr(settings, "alert_radius_stages_km", [5.0])
     monkeypatch.setattr(settings, "alert_min_first_stage", 1)
     with served_on_loopback(console_app) as url:
