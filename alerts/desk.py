@@ -1,11 +1,12 @@
-"""What the alert desk reads: missing reports waiting for it, a broadcast's progress per
-channel, sightings placed and measured, and the cooperators it may look up.
+"""What the alert desk reads, and its edit of an alert's public text: missing reports waiting
+for it, a broadcast's progress per channel, sightings placed and measured, the family linked to
+an alert, and the cooperators it may look up (never their addresses).
 
-The staff console (``bot.console.alerts``) renders these; every decision (approve, widen,
-found, cancel, a text edit, confirming or forwarding a sighting) stays with
-``alerts.lifecycle``, ``alerts.sightings`` and ``alerts.texts``. Functions here only read,
-each in one short query, so a page or a progress stream can open a session, read and
-close it again between polls.
+The staff console (``bot.console.alerts``) renders these. Decisions stay with the alert network:
+approve, widen, found and cancel with ``alerts.lifecycle``, confirming and forwarding a sighting
+with ``alerts.sightings``; :func:`edit_text` is ``tsunagu alert text set`` for a form (fields
+checked by ``alerts.texts.clean_fields``, the change noted on the case without its values). The
+reads are short queries, so a progress stream can open a session, read and close it between polls.
 """
 
 from __future__ import annotations
