@@ -272,6 +272,16 @@ def _open_check(session: Session, household_id: int, now: datetime) -> SafetyChe
     ).first()
 
 
+def _confirmed_since(session: Session, household_id: int, moment: datetime) -> SafetyCheck | None:
+    """The household's latest check the family confirmed at or after ``moment``, if any."""
+    return session.scalars(
+        select(SafetyCheck)
+        .where(SafetyCheck.household_id == household_id, SafetyCheck.status == CheckStatus.confirmed,
+               SafetyCheck.confirmed_at >= moment)
+        .order_by(SafetyCheck.id.desc())
+    ).first()
+
+
 def receive(session: Session, report: SensorReport) -> Received:
     """Record a verified event and start what its rule says (in the caller's transaction).
 
@@ -336,6 +346,11 @@ def _inactivity(session: Session, device: SensorDevice, event: SensorEvent, rece
     existing = _open_check(session, device.household_id, now)
     if existing is not None:
         event.outcome, received.check_id = "joined_check", existing.id
+        return
+    confirmed = _confirmed_since(session, device.household_id, event.observed_at - timedelta(hours=hours or 0))
+    if confirmed is not None:
+        # The same quiet spell the family already confirmed (a meter repeats it every hour): not asked again.
+        event.outcome, received.check_id = "confirmed_already", confirmed.id
         return
     check = SafetyCheck(household_id=device.household_id, device_pk=device.id, trigger=event.event,
                         status=CheckStatus.pending, started_at=now,

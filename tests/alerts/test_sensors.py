@@ -276,3 +276,18 @@ def test_events_are_kept_no_longer_than_messages_and_checks_stay(db_url: str) ->
     with session_scope(db_url) as session:
         assert session.scalars(select(SensorEvent.id)).all() == []
     assert len(checks(db_url)) == 1
+
+
+def test_a_quiet_spell_the_family_confirmed_is_not_asked_about_again(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        household(session)
+    ingest(db_url, report("meter-1", "no_power_use", MORNING, hours=14))
+    with session_scope(db_url) as session:
+        answer_check(session, session.get(SafetyCheck, checks(db_url)[0].id), "confirmed", contact_id=None,
+                     now=MORNING + timedelta(minutes=10))
+    # An hour later the meter reports the same spell, now 15 hours long: already confirmed.
+    ingest(db_url, report("meter-1", "no_power_use", MORNING + timedelta(hours=1), hours=15))
+    assert len(checks(db_url)) == 1
+    # A new spell, begun after the confirmation, is asked about.
+    ingest(db_url, report("meter-1", "no_power_use", MORNING + timedelta(hours=14), hours=13))
+    assert [check.status for check in checks(db_url)] == [CheckStatus.confirmed, CheckStatus.pending]
