@@ -353,11 +353,11 @@ def add_note(session: Session, case: Case, text: str, *, author: str, now: datet
 def reply_channel(session: Session, case: Case) -> str | None:
     """Where a reply to the case's reporter goes: their chat (``line``, ``telegram``,
     ``webchat``), ``sms`` to the mobile number a caller gave, or None when the case keeps no
-    way to reach them (no consent, or the details were erased)."""
+    way to reach them (no consent, the details were erased, or they blocked or left the chat)."""
     if not case.callback_consent or case.reporter_contact_id is None:
         return None
     contact = session.get(Contact, case.reporter_contact_id)
-    if contact is None:
+    if contact is None or (contact.channel in CHAT_CHANNELS and not contact.active):
         return None
     if contact.channel in CHAT_CHANNELS:
         return contact.channel

@@ -137,10 +137,14 @@ def test_a_caller_gets_an_sms_at_the_mobile_they_gave_and_nothing_is_held(
     assert _held(db_url, "voice", "+81312345678") is None
 
 
-def test_no_reply_without_consent_to_be_contacted(db_url: str) -> None:
-    case_id = _case_of(db_url, "line", "U-no-consent", consent=False)
-    with session_scope(db_url) as session, pytest.raises(casework.CaseActionError):
-        casework.reply(session, session.get(Case, case_id), STAFF_WORDS, author="yamada", domain=DOMAIN)
+def test_no_reply_without_consent_or_to_a_resident_who_blocked_the_bot(db_url: str) -> None:
+    without_consent = _case_of(db_url, "line", "U-no-consent", consent=False)
+    blocked = _case_of(db_url, "line", "U-blocked")
+    with session_scope(db_url) as session:
+        session.scalar(select(Contact).where(Contact.channel_user_id == "U-blocked")).active = False
+    for case_id in (without_consent, blocked):
+        with session_scope(db_url) as session, pytest.raises(casework.CaseActionError):
+            casework.reply(session, session.get(Case, case_id), STAFF_WORDS, author="yamada", domain=DOMAIN)
     with session_scope(db_url) as session:
         assert session.scalars(select(StaffReply)).all() == []
 
