@@ -80,7 +80,8 @@ def register_command(
     town: Annotated[str | None, typer.Option("--town", help="Town id (a new household).")] = None,
     consent: Annotated[str, typer.Option("--consent", help="Who consented: person or family.")] = "family",
     contact: Annotated[list[str] | None, typer.Option(
-        "--contact", help="A family contact CHANNEL:ADDRESS[:LANG] (line, telegram, sms, email; ja or en); repeat.")] = None,
+        "--contact",
+        help="A family contact CHANNEL:ADDRESS[:LANG] (line, telegram, sms, email; ja or en); repeat.")] = None,
     device: Annotated[list[str] | None, typer.Option(
         "--device", help=f"A device ID:TYPE[:HOURS] ({', '.join(DEVICE_TYPES)}; HOURS: its inactivity threshold); "
                          "repeat.")] = None,
@@ -183,7 +184,8 @@ def report_command(
         typer.echo(json.dumps(figures, ensure_ascii=False, indent=2))
         return
     rate = figures["confirmation_rate"]
-    typer.echo(f"checks: {figures['checks']} ({', '.join(f'{k} {v}' for k, v in figures['by_trigger'].items()) or '-'})")
+    triggers = ", ".join(f"{trigger} {number}" for trigger, number in figures["by_trigger"].items()) or "-"
+    typer.echo(f"checks: {figures['checks']} ({triggers})")
     typer.echo(f"confirmed: {figures['confirmed']} ({'-' if rate is None else f'{rate:.1%}'}); by the family "
                f"{figures['confirmed_by_family']}, first contact by the hub {figures['first_contact_by_hub']}; "
                f"within 24 h {figures['confirmed_within_24h']}")

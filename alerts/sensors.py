@@ -625,7 +625,9 @@ def sensor_report(session: Session, since: datetime | None = None, until: dateti
         if check.confirmed_at is not None:
             family_minutes.append(_minutes(check.confirmed_at - check.started_at))
             first = family_minutes[-1]
-        contacted = case.contacted_at or (case.closed_at if case.status == CaseStatus.closed else None) if case else None
+        contacted = None
+        if case is not None:
+            contacted = case.contacted_at or (case.closed_at if case.status == CaseStatus.closed else None)
         if contacted is not None:
             hub_minutes.append(_minutes(contacted - check.started_at))
             first = hub_minutes[-1] if first is None else min(first, hub_minutes[-1])

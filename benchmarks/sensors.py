@@ -161,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "inactivity waiting": args.events - calls, "urgent hub cases": calls,
                     "family questions": args.events - calls, "family 119 messages": calls}
         for name, number in after_burst.items():
-            print(f"  {name}: {number:,} (expected {expected[name]:,}){'' if number == expected[name] else '  MISSING'}")
+            flag = "" if number == expected[name] else "  MISSING"
+            print(f"  {name}: {number:,} (expected {expected[name]:,}){flag}")
 
         later = utcnow() + timedelta(minutes=settings.sensor_check_wait_minutes)
         started = time.monotonic()

@@ -128,7 +128,8 @@ class DeviceBuckets:
     devices report rarely, and a forgotten bucket is simply full again.
     """
 
-    def __init__(self, per_minute: int, max_devices: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, per_minute: int, max_devices: int = 100_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(per_minute)
         self._max = max_devices

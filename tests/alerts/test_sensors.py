@@ -80,7 +80,8 @@ def hub_cases(url: str) -> list[Case]:
 
 def family_rows(url: str) -> list[tuple[str, str, str]]:
     with session_scope(url) as session:
-        return [(row.kind, row.channel, row.address) for row in session.scalars(select(OutboxItem).order_by(OutboxItem.id))]
+        rows = session.scalars(select(OutboxItem).order_by(OutboxItem.id))
+        return [(row.kind, row.channel, row.address) for row in rows]
 
 
 # --------------------------------------------------------------------------- registry

@@ -13,7 +13,15 @@ from bot.engine import ConversationEngine
 from bot.housekeeping import run_due_jobs
 from bot.models import CaseEvent
 from bot.models.sensors import CheckStatus
-from tests.alerts.test_sensors import checks, family_rows, household, hub_cases, ingest, report, sensor_secret  # noqa: F401
+from tests.alerts.test_sensors import (  # noqa: F401 - sensor_secret: an autouse fixture
+    checks,
+    family_rows,
+    household,
+    hub_cases,
+    ingest,
+    report,
+    sensor_secret,
+)
 from tests.bot.conftest import OPEN_HOURS, Resident
 from tests.flows.conftest import effects, said
 
