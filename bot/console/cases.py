@@ -87,6 +87,17 @@ CHANNEL_LABELS: dict[str, tuple[str, str]] = {
     "line": ("LINE", "LINE"), "telegram": ("Telegram", "Telegram"), "sms": ("SMS", "SMS"),
     "webchat": ("Webチャット", "web chat"), "voice": ("電話", "phone"),
 }
+# What a refused action says, by ``CaseActionError.code``.
+REFUSALS: dict[str, tuple[str, str]] = {
+    "bad_step": ("この案件は、その状態には変更できません。", "The case cannot move to that status."),
+    "needs_reason": ("理由を入力してください。", "Please give a reason."),
+    "same_counter": ("すでにその窓口の案件です。", "The case is with that counter already."),
+    "not_a_counter": ("その窓口には移せません。", "The case cannot go to that counter."),
+    "ended": ("終了した案件です。", "The case has ended."),
+    "length": ("文字数を確認してください（空欄や長すぎる文は送れません）。", "Please check the length (not empty, not too long)."),
+    "no_contact": ("この案件からは住民に連絡できません。", "This case keeps no way to reach the reporter."),
+    "not_held": ("このチャットは職員が対応中ではありません。", "Staff do not hold this chat."),
+}
 # How often the case page looks for new messages while staff hold the chat.
 THREAD_REFRESH_SECONDS = 5
 
@@ -239,10 +250,11 @@ def _done(case_id: int, anchor: str = "") -> RedirectResponse:
     return RedirectResponse(f"/staff/cases/{case_id}{anchor}", status_code=status.HTTP_303_SEE_OTHER)
 
 
-def _refused(request: Request, session: Session, user: StaffUser, case: Case, error: Exception) -> HTMLResponse:
+def _refused(request: Request, session: Session, user: StaffUser, case: Case,
+             error: casework.CaseActionError) -> HTMLResponse:
     session.rollback()
-    return _case_page(request, session, user, session.get(Case, case.id) or case, error=str(error),
-                      status_code=status.HTTP_400_BAD_REQUEST)
+    return _case_page(request, session, user, session.get(Case, case.id) or case,
+                      error=_label(REFUSALS, error.code, language(request)), status_code=status.HTTP_400_BAD_REQUEST)
 
 
 @router.post("/cases/{case_id}/status")

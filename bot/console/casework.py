@@ -92,7 +92,12 @@ REPLY_MAX = 2000
 
 
 class CaseActionError(ValueError):
-    """An action the case's state (or what it keeps) does not allow; the message says why."""
+    """An action the case's state (or what it keeps) does not allow; the message says why, and
+    ``code`` which of the reasons it is (the page words it in the staff member's language)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 # --------------------------------------------------------------------------- the inbox
@@ -281,9 +286,9 @@ def set_status(session: Session, case: Case, status: CaseStatus, *, actor: str, 
         CaseActionError: for a step the lifecycle does not allow, or a close without a reason.
     """
     if status not in allowed_statuses(case):
-        raise CaseActionError(f"case {case.id}: cannot go from {case.status.value} to {status.value}")
+        raise CaseActionError("bad_step", f"case {case.id}: cannot go from {case.status.value} to {status.value}")
     if status == CaseStatus.closed and not (reason and reason.strip()):
-        raise CaseActionError(f"case {case.id}: closing needs a reason")
+        raise CaseActionError("needs_reason", f"case {case.id}: closing needs a reason")
     notice = hand_back(session, case, actor=actor, domain=domain, now=now) if (
         status == CaseStatus.closed and held_here(session, case)) else None
     transition(session, case, status, actor=actor, reason=reason, now=now)
@@ -312,13 +317,13 @@ def transfer(session: Session, case: Case, counter_id: str, *, actor: str, reaso
     """
     now = now or utcnow()
     if counter_id == case.counter_id:
-        raise CaseActionError(f"case {case.id} is already with {counter_id}")
+        raise CaseActionError("same_counter", f"case {case.id} is already with {counter_id}")
     if counter_id not in dict(transfer_counters(session, case)):
-        raise CaseActionError(f"'{counter_id}' is not a counter that takes cases")
+        raise CaseActionError("not_a_counter", f"'{counter_id}' is not a counter that takes cases")
     if case.status not in OPEN_STATUSES:
-        raise CaseActionError(f"case {case.id} is {case.status.value}: it cannot be transferred")
+        raise CaseActionError("ended", f"case {case.id} is {case.status.value}: it cannot be transferred")
     if not reason.strip():
-        raise CaseActionError("a transfer needs a reason")
+        raise CaseActionError("needs_reason", "a transfer needs a reason")
     event = CaseEvent(case_id=case.id, kind="transferred", actor=actor, created_at=now,
                       details={"from": case.counter_id, "to": counter_id, "reason": reason.strip()})
     case.counter_id = counter_id
@@ -340,7 +345,7 @@ def add_note(session: Session, case: Case, text: str, *, author: str, now: datet
     """
     text = text.strip()
     if not text or len(text) > NOTE_MAX:
-        raise CaseActionError(f"a note has 1 to {NOTE_MAX} characters")
+        raise CaseActionError("length", f"a note has 1 to {NOTE_MAX} characters")
     note = CaseNote(case_id=case.id, author=author, text=text, created_at=now or utcnow())
     session.add(note)
     session.flush()
@@ -401,13 +406,13 @@ def reply(session: Session, case: Case, text: str, *, author: str, domain: Domai
     now = now or utcnow()
     text = text.strip()
     if not text or len(text) > REPLY_MAX:
-        raise CaseActionError(f"a reply has 1 to {REPLY_MAX} characters")
+        raise CaseActionError("length", f"a reply has 1 to {REPLY_MAX} characters")
     if case.status not in OPEN_STATUSES:
-        raise CaseActionError(f"case {case.id} is {case.status.value}: reopen a new case to write to the resident")
+        raise CaseActionError("ended", f"case {case.id} is {case.status.value}: reopen a new case to write to the resident")
     channel = reply_channel(session, case)
     contact = session.get(Contact, case.reporter_contact_id) if case.reporter_contact_id else None
     if channel is None or contact is None:
-        raise CaseActionError(f"case {case.id} keeps no way to reach the reporter (no consent to be contacted)")
+        raise CaseActionError("no_contact", f"case {case.id} keeps no way to reach the reporter (no consent to be contacted)")
     service = get_directory(session).services.get(case.counter_id)
     words = domain.text(STAFF_REPLY_RESPONSE, case.language, None,
                         counter=service.name if service else case.counter_id, text=text)
@@ -427,7 +432,7 @@ def hand_back(session: Session, case: Case, *, actor: str, domain: Domain,
     now = now or utcnow()
     contact = session.get(Contact, case.reporter_contact_id) if case.reporter_contact_id else None
     if contact is None or contact.held_case_id != case.id:
-        raise CaseActionError(f"staff of case {case.id} do not hold the resident's chat")
+        raise CaseActionError("not_held", f"staff of case {case.id} do not hold the resident's chat")
     contact.held_case_id = None
     session.add(CaseEvent(case_id=case.id, kind="handed_back", actor=actor, created_at=now, details={}))
     words = domain.text(STAFF_HANDBACK_RESPONSE, case.language, None)

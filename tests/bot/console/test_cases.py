@@ -148,6 +148,7 @@ def test_acknowledge_contact_close_change_the_case_and_are_audited(
 
     refused = client.post(f"/staff/cases/{case_id}/status", data={"status": "closed", "reason": " "})
     assert refused.status_code == 400 and _get(db_url, case_id).status == CaseStatus.contacted
+    assert 'data-testid="error"' in refused.text
     client.post(f"/staff/cases/{case_id}/status", data={"status": "closed", "reason": "訪問して安否を確認"})
     closed = _get(db_url, case_id)
     assert closed.status == CaseStatus.closed and closed.close_reason == "訪問して安否を確認"
