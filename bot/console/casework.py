@@ -2,9 +2,8 @@
 
 What a staff member sees is always limited to ``counters``, the counters whose cases they
 see (``bot.staff_api.case_counters``: a manager's are all, and the pages let them change
-nothing). Every
-function runs in the caller's transaction and does not commit; after a commit that queued
-something, the caller runs :func:`bot.console.replies.schedule_replies` (staff replies) or
+nothing). Every function runs in the caller's transaction and does not commit; after a
+commit that queued something, the caller runs :func:`bot.console.replies.schedule_replies` (staff replies) or
 ``routing.delivery.schedule_delivery`` (a transfer's delivery to the new counter).
 
 The actions:
@@ -48,7 +47,9 @@ from routing.targets import ensure_console_target
 __all__ = [
     "AMBER_HOURS",
     "CHAT_CHANNELS",
+    "OPEN",
     "PAGE_SIZE",
+    "STAFF_STEPS",
     "CaseActionError",
     "CaseFilter",
     "Deadline",
@@ -172,7 +173,8 @@ def inbox(session: Session, counters: Collection[str], filters: CaseFilter, *,
 @dataclass(frozen=True)
 class Deadline:
     """The first-contact deadline as staff see it: ``level`` (``overdue``, ``soon``, ``ok``,
-    ``done`` once contacted or ended, ``none`` without a deadline) and the time in words."""
+    ``done`` once contacted or ended, ``none`` without a deadline) and the minutes left, or
+    past the deadline when overdue (the page writes them out: never the colour alone)."""
 
     level: str
     minutes: int
