@@ -15,6 +15,7 @@ Pages (role ``alert_desk``; every other role is refused with 403):
 - ``GET /staff/alerts/{alert_id}/events``: server-sent events (``progress`` with queued / sent /
   failed per channel, ``sighting`` when one arrives, ``end`` once nothing more can change). The
   page shows the numbers on load and works without JavaScript; ``desk.js`` only keeps them live.
+- ``GET /staff/alerts/{alert_id}/cap``: its latest CAP 1.2 message as issued, for an agency.
 - ``GET /staff/persons``, ``/staff/persons/{id}``, ``GET /staff/cooperators``: lists with search,
   consent and last confirmation — what the desk needs, no addresses.
 
@@ -42,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts import desk, lifecycle, sightings as alert_sightings
+from alerts.cap import export_cap
 from alerts.fanout.enqueue import distance_m
 from alerts.texts import (
     CHOICE_VALUES,
@@ -399,6 +401,20 @@ def sightings_fragment(alert_id: int, request: Request, session: SessionDep, use
     audit(session, user, "view", "alert_sightings", alert.id)
     session.commit()
     return _page(request, "alerts/_sightings.html", _alert_context(request, session, alert, case))
+
+
+@router.get("/alerts/{alert_id}/cap", response_model=None)
+def alert_cap(alert_id: int, session: SessionDep, user: AlertDesk) -> Response:
+    """The alert's latest CAP 1.2 message exactly as issued (a Draft while pending), to hand to an agency."""
+    alert, _ = _own_alert(session, user, alert_id)
+    xml = export_cap(session, alert)
+    if xml is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no CAP message was issued for this alert, or it was erased")
+    audit(session, user, "export_cap", "alert", alert.id)
+    session.commit()
+    return Response(xml, media_type="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="alert-{alert.id}-cap.xml"',
+                             "Cache-Control": "no-store"})
 
 
 @router.get("/alerts/{alert_id}/events")

@@ -490,8 +490,11 @@ def test_widen_then_found_ends_the_alert_and_shows_the_purge_date(staff_client: 
     listing = client.get("/staff/alerts")
     ended = listing.text.split('id="ended"')[1]
     assert f'data-alert="{alert_id}"' in ended and 'data-sightings="1"' in ended
+    cap = client.get(f"/staff/alerts/{alert_id}/cap")
+    assert cap.headers["content-type"].startswith("application/xml") and "<msgType>Cancel</msgType>" in cap.text
     audits = _audits(db_url, client.account)  # type: ignore[attr-defined]
-    assert [action for action, kind, _ in audits if kind == "alert" and action != "view"] == ["widen", "found"]
+    assert [action for action, kind, _ in audits if kind == "alert" and action != "view"] == [
+        "widen", "found", "export_cap"]
 
 
 def test_the_desk_links_a_family_member_and_forwards_a_sighting_to_them(staff_client: StaffClient,
