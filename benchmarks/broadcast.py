@@ -45,7 +45,7 @@ from alerts.fanout import enqueue as fanout  # noqa: E402
 from alerts.fanout import runner  # noqa: E402
 from alerts.fanout.commands import dramatiq_argv  # noqa: E402
 from benchmarks.platforms import CHANNELS, Platforms  # noqa: E402
-from bot.db import get_engine, session_factory, session_scope  # noqa: E402
+from bot.db import dispose_engine, session_factory, session_scope  # noqa: E402
 from bot.models import (  # noqa: E402
     Alert,
     AlertStatus,
@@ -84,10 +84,11 @@ def database(choice: str) -> Iterator[str]:
     admin = create_engine(base)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{base}?options=-csearch_path%3D{schema}"
     try:
-        yield f"{base}?options=-csearch_path%3D{schema}"
+        yield url
     finally:
-        get_engine.cache_clear()
+        dispose_engine(url)
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

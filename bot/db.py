@@ -59,6 +59,12 @@ def _engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
+def dispose_engine(url: str) -> None:
+    """Close the shared engine of ``url`` (before its database is dropped) and forget the engines."""
+    _engine_for(url).dispose()
+    _engine_for.cache_clear()
+
+
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
     return sessionmaker(get_engine(url), expire_on_commit=False)
 
