@@ -46,6 +46,7 @@ __all__ = [
     "CooperatorRow",
     "DeskReport",
     "SightingRow",
+    "active_cooperators",
     "broadcast_progress",
     "desk_reports",
     "desk_sightings",
@@ -297,6 +298,11 @@ class CooperatorRow:
     night_alerts: bool
     consented_at: datetime
     reconfirm_due: datetime | None
+
+
+def active_cooperators(session: Session) -> int:
+    """How many cooperators receive alerts at all (before approval: zero means nobody can be reached)."""
+    return session.scalar(select(func.count()).select_from(Cooperator).where(Cooperator.active.is_(True))) or 0
 
 
 def search_cooperators(session: Session, query: str = "", *, active_only: bool = False,

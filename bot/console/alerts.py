@@ -263,6 +263,7 @@ def _alert_context(request: Request, session: Session, alert: Alert, case: Case 
         if not alert.purged else [],
         "fields": _field_rows(alert, language(request)), "seen_value": seen, "zone": settings.timezone,
         "preview": lifecycle.preview_approval(session, alert) if alert.status == AlertStatus.pending else None,
+        "registered": desk.active_cooperators(session) if alert.status == AlertStatus.pending else None,
         "min_first_stage": settings.alert_min_first_stage, "retention_days": settings.missing_retention_days,
         "progress": desk.broadcast_progress(session, alert.id),
         "events_url": f"{base_url}/events?after={rows[0].sighting.id if rows else 0}",

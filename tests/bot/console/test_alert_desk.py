@@ -210,6 +210,7 @@ def test_the_review_page_shows_the_words_the_composed_text_and_the_consent(staff
     assert page.status_code == 200
     assert "中央区 本町 2丁目" in page.text, "the family's words, for the desk"
     assert 'id="approve-button"' in page.text and 'data-share="no"' in page.text
+    assert 'id="no-cooperators"' not in page.text
     texts = re.findall(r'<pre class="alert-text" lang="(\w+)">(.*?)</pre>', page.text, re.S)
     assert [language for language, _ in texts] == ["ja", "en"]
     assert "紺色のジャンパー" in texts[0][1] and "2丁目" not in texts[0][1], "composed from the fields, town only"
@@ -270,6 +271,7 @@ def test_approving_queues_rows_and_says_how_many_were_reached(staff_client: Staf
 def test_approving_with_nobody_to_reach_warns(staff_client: StaffClient, db_url: str) -> None:
     alert_id = _pending_alert(db_url, cooperators=())
     client = _desk(staff_client)
+    assert 'id="no-cooperators"' in client.get(f"/staff/alerts/{alert_id}").text, "said before approving"
     answer = client.post(f"/staff/alerts/{alert_id}/approve", follow_redirects=False)
     assert "reached=0" in answer.headers["location"]
     page = client.get(answer.headers["location"])
