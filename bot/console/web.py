@@ -163,8 +163,11 @@ def render(request: Request, template: str, context: Mapping[str, Any] | None = 
     """
     user: StaffUser | None = getattr(request.state, "staff_user", None)
     lang = language(request)
+    # The other language's link keeps the page's filters.
+    switched = request.url.include_query_params(lang="ja" if lang == "en" else "en")
     full = {"request": request, "user": user, "lang": lang, "nav": nav_for(user),
-            "current_path": request.url.path, **(context or {})}
+            "current_path": request.url.path, "switch_language_url": f"{switched.path}?{switched.query}",
+            **(context or {})}
     response = HTMLResponse(environment.get_template(template).render(full), status_code=status_code)
     # Console pages show personal data: never kept by a shared browser's cache or a proxy.
     response.headers["Cache-Control"] = "no-store"

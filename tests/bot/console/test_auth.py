@@ -203,6 +203,7 @@ def test_english_on_request_and_kept(staff_client: StaffClient) -> None:
     assert '<html lang="ja">' in client.get("/staff/account").text
     assert '<html lang="en">' in client.get("/staff/account?lang=en").text
     assert '<html lang="en">' in client.get("/staff/account").text, "the choice is kept in a cookie"
+    assert 'href="/staff/account?x=1&amp;lang=ja"' in client.get("/staff/account?x=1").text, "the switch keeps the query"
 
 
 def test_after_login_the_page_asked_for_opens(console_app: FastAPI, staff_account: MakeAccount) -> None:
