@@ -243,7 +243,13 @@ def _field_rows(alert: Alert, lang: str) -> list[dict[str, Any]]:
 
 def _page(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
     lang = language(request)
-    return render(request, name, {"distance": lambda metres: _distance(metres, lang), **context})
+    return render(request, name, {"distance": lambda metres: _distance(metres, lang), "short_time": _short_time,
+                                  **context})
+
+
+def _short_time(moment: datetime) -> str:
+    """"11/30 15:11" in the city's zone: a sighting's time in a narrow column."""
+    return f"{moment.astimezone(settings.tz):%m/%d %H:%M}"
 
 
 def _alert_context(request: Request, session: Session, alert: Alert, case: Case | None) -> dict[str, Any]:

@@ -21,10 +21,21 @@ from alerts.lifecycle import create_from_case
 from alerts.sightings import record_sighting
 from bot.console import alerts as console_alerts
 from bot.db import session_scope
-from bot.models import Alert, AlertStatus, Cooperator, CooperatorEndpoint, OutboxItem, OutboxState, Town, utcnow
+from bot.models import (
+    Alert,
+    AlertStatus,
+    CaseKind,
+    Cooperator,
+    CooperatorEndpoint,
+    OutboxItem,
+    OutboxState,
+    Town,
+    utcnow,
+)
 from bot.models.staff import Role
 from bot.settings import settings
-from tests.alerts.conftest import missing_case
+from routing.areas import resolve_town_id
+from routing.cases import open_case
 from tests.alerts.fanout.conftest import Fakes, address, fakes, fanout_env  # noqa: F401 - fixtures
 from tests.bot.console.conftest import StaffAccount, log_in
 from tests.channels.conftest import served_on_loopback
@@ -69,10 +80,18 @@ def _pending_alert(db_url: str) -> tuple[int, dict[str, list[str]]]:
                 addresses[channel].append(address(channel, number))
                 session.add(CooperatorEndpoint(cooperator_id=cooperator.id, channel=channel,
                                                address=address(channel, number)))
-        case = missing_case(session, now=utcnow())
-        alert = create_from_case(session, case, last_seen_at=utcnow() - timedelta(hours=1))
+        seen = utcnow() - timedelta(hours=1)
+        case, _ = open_case(
+            session, kind=CaseKind.missing, topic="missing", counter_id="mimamori-chuo",
+            area=resolve_town_id(session, "chuo-1-1"),
+            details={"who": "母です。78歳", "last_seen_where": "本町公園のあたり", "last_seen_when": "1時間くらい前",
+                     "last_seen_time": f"{seen.astimezone(settings.tz):%Y-%m-%d %H:%M} 頃 (±30分)",
+                     "clothing": "紺色のジャンパー、灰色のズボン", "callback_phone": "090-0000-0000"},
+            reason="test", channel="line", language="ja", urgent=True, callback_consent=True, now=utcnow())
+        alert = create_from_case(session, case, last_seen_at=seen)
         alert.public_fields = {"sex": "female", "age": 78, "height": "150_160", "build": "small",
-                               "clothing": "紺色のジャンパー", "landmark": "本町公園"}
+                               "clothing": "紺色のジャンパー、灰色のズボン", "footwear": "白い運動靴",
+                               "belongings": "杖", "landmark": "本町公園"}
         return alert.id, addresses
 
 
