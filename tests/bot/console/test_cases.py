@@ -129,6 +129,9 @@ def test_viewing_a_case_is_audited(db_url: str, staff_client: Callable[..., Test
     page = client.get(f"/staff/cases/{case_id}")
     assert "新聞がたまっている" in page.text and "担当地区の見守り相談室" in page.text
     assert _audited(db_url, "view", case_id) == 1
+    english = client.get(f"/staff/cases/{case_id}?lang=en")
+    assert english.status_code == 200 and 'lang="en"' in english.text
+    assert _audited(db_url, "view", case_id) == 2
 
 
 def test_acknowledge_contact_close_change_the_case_and_are_audited(
