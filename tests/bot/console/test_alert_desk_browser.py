@@ -1,7 +1,8 @@
 """The alert desk in Debian's Chromium (issue 13, "Done means"): the desk logs in, opens the pending
 alert, approves it and watches the progress reach 100% without reloading while the real fan-out
 (the in-process sender) sends to the fake LINE and Telegram servers; a sighting arrives on the page
-and its map; the desk marks the person found and sees the day the personal data is deleted.
+and its map; the desk marks the person found and sees the day the personal data is deleted. An
+alert ended elsewhere (the family's chat) shows as ended on a desk page left open.
 
 ``TSUNAGU_SCREENSHOTS=1`` saves the page mid-broadcast to ``docs/screenshots/console_alert_desk.png``.
 """
@@ -17,7 +18,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from alerts.lifecycle import create_from_case
+from alerts.lifecycle import approve, create_from_case, found
 from alerts.sightings import record_sighting
 from bot.console import alerts as console_alerts
 from bot.db import session_scope
@@ -160,3 +161,26 @@ async def test_the_desk_approves_watches_the_broadcast_sees_a_sighting_and_marks
         assert {row.state for row in broadcast} == {OutboxState.sent} and len(broadcast) == 12
     delivered = fakes.deliveries()
     assert set(delivered["line"]) == set(addresses["line"]) and set(delivered["telegram"]) == set(addresses["telegram"])
+
+
+async def test_an_alert_ended_from_the_familys_chat_shows_as_ended_on_the_open_page(
+        desk_app: str, db_url: str, staff_account: object) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    alert_id, _ = _pending_alert(db_url)
+    with session_scope(db_url) as session:
+        approve(session, session.get(Alert, alert_id), by="desk")
+    account: StaffAccount = staff_account(Role.alert_desk)  # type: ignore[operator]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(locale="ja-JP", viewport=TABLET)
+            await log_in(page, desk_app, account.username)
+            await page.goto(f"{desk_app}/staff/alerts/{alert_id}")
+            await expect(page.locator("#found-button")).to_be_visible()
+            with session_scope(db_url) as session:  # what the family's 「見つかりました」 does
+                found(session, session.get(Alert, alert_id), by="family")
+            await expect(page.locator("#purge-date")).to_be_visible(timeout=15_000)
+            await expect(page.locator("#found-button")).to_have_count(0)
+        finally:
+            await browser.close()

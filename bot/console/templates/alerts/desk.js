@@ -78,7 +78,10 @@
   source.addEventListener("progress", function (event) { showProgress(JSON.parse(event.data)); });
   source.addEventListener("sighting", refreshSightings);
   source.addEventListener("end", function (event) {
-    showProgress(JSON.parse(event.data));
+    var progress = JSON.parse(event.data);
+    showProgress(progress);
     source.close();
+    // Ended elsewhere (the family's chat, another desk member): show the page as it now is.
+    if (live.getAttribute("data-status") !== progress.status) { window.location.reload(); }
   });
 })();
