@@ -65,7 +65,8 @@ __all__ = [
 class DeskReport:
     """A missing-person report as the desk's list shows it.
 
-    ``alert`` is None for a draft the family has not finished (no alert exists yet).
+    ``alert`` is None for a draft the family has not finished (no alert exists yet), or a
+    finished report no alert was made of.
     """
 
     case: Case
@@ -74,9 +75,10 @@ class DeskReport:
 
     @property
     def stage(self) -> str:
-        """``draft``, ``pending``, ``active``, ``found`` or ``cancelled``: where it stands for the desk."""
+        """Where it stands for the desk: ``draft`` (not finished), ``report`` (finished, no alert),
+        or the alert's status (``pending``, ``active``, ``found``, ``cancelled``)."""
         if self.alert is None:
-            return "draft"
+            return "draft" if self.draft else "report"
         return self.alert.status.value
 
 
@@ -103,14 +105,14 @@ def desk_reports(session: Session, counter_ids: Collection[str], *, ended: bool 
                Case.status != CaseStatus.closed)
         .order_by(Case.id.desc(), Alert.id.desc()).limit(limit)
     ).all()
-    order = {"draft": 0, "pending": 0, "active": 1, "found": 2, "cancelled": 2}
+    order = {"draft": 0, "report": 0, "pending": 0, "active": 1, "found": 2, "cancelled": 2}
     reports = []
     for case, alert in rows:
         report = DeskReport(case, alert, draft=bool(case.details.get(INCOMPLETE)))
         if report.stage in ("found", "cancelled") and (not ended or alert is None or alert.purged):
             continue
-        if report.stage == "draft" and case.status not in (CaseStatus.new, CaseStatus.acknowledged):
-            continue  # a draft staff have already dealt with
+        if alert is None and case.status not in (CaseStatus.new, CaseStatus.acknowledged):
+            continue  # a report without an alert that staff have already dealt with
         reports.append(report)
     return sorted(reports, key=lambda report: order[report.stage])
 

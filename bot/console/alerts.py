@@ -66,6 +66,7 @@ from bot.models import Alert, AlertStatus, Case, CaseKind, RegisteredPerson, Sig
 from bot.models.staff import Permission
 from bot.settings import settings
 from bot.staff_api import SessionDep, case_counters, require, visible_persons
+from routing.cases import INCOMPLETE
 from routing.snapshot import get_directory
 
 __all__ = ["HEARTBEAT_SECONDS", "POLL_SECONDS", "STREAM_SECONDS", "progress_events", "router"]
@@ -102,7 +103,7 @@ _FIELD_LABELS = {
     "landmark": ("目印（場所）", "Landmark"), "name": ("名前", "Name"), "name_kana": ("よみがな", "Reading"),
     "diagnosis": ("病名", "Diagnosis"),
 }
-_STAGES = {"draft": ("入力途中", "draft"), "pending": ("承認待ち", "pending"), "active": ("配信中", "running"),
+_STAGES = {"draft": ("入力途中", "draft"), "report": ("報告のみ", "report only"), "pending": ("承認待ち", "pending"), "active": ("配信中", "running"),
            "found": ("発見", "found"), "cancelled": ("取り下げ", "withdrawn")}
 Decision = Literal["approve", "widen", "found", "cancel"]
 _DECISIONS: dict[str, Callable[..., int]] = {"approve": lifecycle.approve, "widen": lifecycle.widen,
@@ -297,7 +298,7 @@ def alert_list(request: Request, session: SessionDep, user: AlertDesk) -> HTMLRe
                           if report.alert is not None and report.stage == "active" else None)}
             for report in reports]
     sections = [
-        ("review", "確認が必要", "To review", [row for row in rows if row["report"].stage in ("draft", "pending")],
+        ("review", "確認が必要", "To review", [row for row in rows if row["report"].stage in ("draft", "report", "pending")],
          "確認待ちの報告はありません。", "Nothing to review."),
         ("running", "配信中", "Running", [row for row in rows if row["report"].stage == "active"],
          "配信中のお知らせはありません。", "No alert is running."),
@@ -330,7 +331,8 @@ def report_page(case_id: int, request: Request, session: SessionDep, user: Alert
         return RedirectResponse(f"/staff/alerts/{alert_id}", status.HTTP_303_SEE_OTHER)
     audit(session, user, "view", "case", case.id)
     session.commit()
-    return _page(request, "alerts/report.html", {"case": case, "case_words": _case_words(case)})
+    return _page(request, "alerts/report.html", {"case": case, "case_words": _case_words(case),
+                                                 "draft": bool(case.details.get(INCOMPLETE))})
 
 
 @router.get("/alerts/{alert_id}", response_class=HTMLResponse)

@@ -228,6 +228,25 @@ def test_the_page_speaks_english_when_asked(staff_client: StaffClient, db_url: s
     assert 'id="desk-error"' not in client.get(f"/staff/alerts/{alert_id}", params={"error": "<b>x"}).text
 
 
+def test_a_draft_report_is_shown_and_a_report_with_an_alert_leads_to_it(staff_client: StaffClient,
+                                                                         db_url: str) -> None:
+    alert_id = _pending_alert(db_url, cooperators=())
+    with session_scope(db_url) as session:
+        draft, _ = save_draft(session, draft=None, kind=CaseKind.missing, topic="missing", counter_id=None,
+                              area=None, details={"who": "父です", "callback_phone": "090-0000-0001"}, reason="",
+                              channel="phone", language="ja", urgent=True, now=utcnow())
+        draft_id, alert_case = draft.id, session.get(Alert, alert_id).case_id
+    client = _desk(staff_client)
+    listing = client.get("/staff/alerts").text.split('id="running"')[0]
+    assert f'data-case="{draft_id}"' in listing, "a draft whose place is not known yet is the desk's to review"
+    page = client.get(f"/staff/alerts/reports/{draft_id}")
+    assert page.status_code == 200 and "父です" in page.text and "090-0000-0001" in page.text
+    leads = client.get(f"/staff/alerts/reports/{alert_case}", follow_redirects=False)
+    assert leads.status_code == 303 and leads.headers["location"] == f"/staff/alerts/{alert_id}"
+    assert ("view", "case", str(draft_id)) in _audits(db_url, client.account)  # type: ignore[attr-defined]
+    assert staff_client(Role.counter).get(f"/staff/alerts/reports/{draft_id}").status_code == 403
+
+
 def test_the_desk_edits_the_public_text(staff_client: StaffClient, db_url: str) -> None:
     alert_id = _pending_alert(db_url)
     client = _desk(staff_client)
