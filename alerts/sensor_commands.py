@@ -19,11 +19,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
-from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -45,6 +43,9 @@ from bot.settings import settings
 from channels.sensors import DEVICE_HEADER, PATH, SIGNATURE_HEADER, TIMESTAMP_HEADER, SensorEndpoint, sign
 from routing.directory import prepare_database
 from routing.snapshot import get_directory
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 __all__ = ["Simulation", "ensure_demo_households", "register", "simulate_events"]
 
@@ -263,6 +264,8 @@ def _request(device_id: str, event: str, hours: int | None) -> tuple[bytes, dict
 
 def sensor_app(after_commit: EffectsRunner) -> FastAPI:
     """The endpoint alone, as ``bot.app`` mounts it, on the settings' database (for an in-process run)."""
+    from fastapi import FastAPI  # why: the web stack loads when a simulation runs, not for --help
+
     app = FastAPI()
     desk = SensorDesk(settings.database_url, after_commit)
     app.include_router(SensorEndpoint.from_settings(settings, desk.key_for, desk.receive).router())
@@ -286,6 +289,8 @@ async def simulate_events(devices: Sequence[tuple[str, str]], events: int, withi
     Returns:
         The answers and latencies.
     """
+    import httpx  # why: the HTTP client loads when a simulation runs, not for --help
+
     transport = httpx.ASGITransport(app=sensor_app(after_commit)) if url is None else None
     result = Simulation()
     gate = asyncio.Semaphore(concurrency)
