@@ -243,6 +243,7 @@ def _field_rows(alert: Alert, lang: str) -> list[dict[str, Any]]:
 
 
 def _page(request: Request, name: str, context: dict[str, Any]) -> HTMLResponse:
+    """A desk page through the console's frame, with the desk's own formatting helpers."""
     lang = language(request)
     return render(request, name, {"distance": lambda metres: _distance(metres, lang), "short_time": _short_time,
                                   **context})
@@ -496,6 +497,7 @@ def cancel(alert_id: int, session: SessionDep, user: AlertDesk) -> RedirectRespo
 
 
 def _decide(session: Session, user: StaffUser, alert: Alert, decision: Decision) -> RedirectResponse:
+    """Run one lifecycle step, audit and commit it, wake the fan-out, and go back saying what happened."""
     try:
         queued = _DECISIONS[decision](session, alert, by=user.username)
     except lifecycle.AlertError:
@@ -526,6 +528,7 @@ async def edit_text(alert_id: int, request: Request, session: SessionDep, user: 
 
 def _save_text(session: Session, user: StaffUser, alert_id: int, values: dict[str, str], seen: datetime | None,
                share: bool) -> RedirectResponse:
+    """The text edit's database part (run in a worker thread: the form was read asynchronously)."""
     alert, _ = _own_alert(session, user, alert_id, lock=True)
     try:
         changed = desk.edit_text(session, alert, values, by=user.username, seen=seen, share=share)
@@ -542,6 +545,7 @@ def _save_text(session: Session, user: StaffUser, alert_id: int, values: dict[st
 
 
 def _own_sighting(session: Session, user: StaffUser, alert_id: int, sighting_id: int) -> Sighting:
+    """A sighting of an alert the user sees; 404 otherwise."""
     _own_alert(session, user, alert_id)
     sighting = session.get(Sighting, sighting_id)
     if sighting is None or sighting.alert_id != alert_id:
@@ -599,6 +603,7 @@ def link_family(alert_id: int, session: SessionDep, user: AlertDesk,
 
 
 def _person_matches(person: RegisteredPerson, words: str, towns: dict[str, str]) -> bool:
+    """Whether the search words appear in the person's town, description or usual places."""
     texts = (towns.get(person.town_id or "", ""), person.town_id or "", person.description, person.usual_places)
     return any(words in text.casefold() for text in texts)
 
