@@ -80,6 +80,8 @@ def register_command(
     reference: Annotated[str, typer.Argument(help="The city's reference of the household (a file number, no name).")],
     town: Annotated[str | None, typer.Option("--town", help="Town id (a new household).")] = None,
     consent: Annotated[str, typer.Option("--consent", help="Who consented: person or family.")] = "family",
+    person: Annotated[int | None, typer.Option(
+        "--person", help="The person's pre-registration for missing-person alerts (its id), if any.")] = None,
     contact: Annotated[list[str] | None, typer.Option(
         "--contact",
         help="A family contact CHANNEL:ADDRESS[:LANG] (line, telegram, sms, email; ja or en); repeat.")] = None,
@@ -98,9 +100,9 @@ def register_command(
                 if town is None:
                     fail(f"no household {reference}: give --town, --consent and --contact to register it")
                 household = register_household(session, reference=reference, town_id=town, consent_by=consent,
-                                               contacts=contacts)
+                                               contacts=contacts, person_id=person)
                 out.print(f"household {reference} registered ({len(contacts)} family contacts)")
-            elif contacts or town:
+            elif contacts or town or person is not None:
                 fail(f"household {reference} exists: only --device may be added")
             keys = [(device_id, register_device(session, household, device_id=device_id, device_type=device_type,
                                                 threshold_hours=hours)[1]) for device_id, device_type, hours in devices]

@@ -53,7 +53,7 @@ from alerts.fanout.items import configured_channels
 from bot.db import session_factory
 from bot.domain import Domain
 from bot.messages import Choice, Effect, EffectKind
-from bot.models import Case, CaseStatus, Contact, OutboxItem, OutboxState, utcnow
+from bot.models import Case, CaseStatus, Contact, OutboxItem, OutboxState, RegisteredPerson, utcnow
 from bot.models.cases import CaseKind
 from bot.models.sensors import (
     CheckStatus,
@@ -197,6 +197,8 @@ def register_household(session: Session, *, reference: str, town_id: str, consen
         raise SensorError("consent_by is 'person' or 'family'")
     if not contacts:
         raise SensorError("a household needs at least one family contact")
+    if person_id is not None and session.get(RegisteredPerson, person_id) is None:
+        raise SensorError(f"no pre-registered person {person_id}")
     household = SensorHousehold(reference=reference, town_id=town_id, consent_by=consent_by, consented_at=now,
                                 person_id=person_id, created_at=now)
     for priority, (channel, address, language) in enumerate(contacts):

@@ -103,6 +103,7 @@ def test_a_device_key_is_derived_never_stored(db_url: str) -> None:
     ({"consent_by": "neighbour"}, "consent_by"),
     ({"contacts": [("fax", "03-1234", "ja")]}, "family contact"),
     ({"contacts": []}, "at least one"),
+    ({"person_id": 4242}, "pre-registered person"),
 ])
 def test_the_registry_refuses_what_it_cannot_act_on(db_url: str, change: dict[str, object], message: str) -> None:
     arguments: dict[str, object] = {"reference": "H-9", "town_id": TOWN, "consent_by": "person", "contacts": [FAMILY]}
