@@ -139,8 +139,8 @@ def _desk_summary(session: Session, alert: Alert, sighting: Sighting, where_labe
     ]
     if sighting.photo_ref:
         lines.append("写真あり")
-    lines.append(f"確認: tsunagu alert sighting confirm {sighting.id} ／ 家族へ: tsunagu alert sighting forward "
-                 f"{sighting.id} --to family ／ 警察へ: --to police")
+    lines.append(f"確認・家族へ・警察へ: {settings.public_base_url.rstrip('/')}/staff/alerts/{alert.id}"
+                 f"（または tsunagu alert sighting confirm {sighting.id} ／ forward {sighting.id} --to family|police）")
     return "\n".join(lines)
 
 

@@ -31,12 +31,15 @@ from sqlalchemy.orm import Session, object_session
 
 from alerts.fanout.enqueue import sighting_distance_m
 from alerts.fanout.items import RECONFIRM_KIND, parse_forward_kind
+from alerts.sensors import RESPONSES as SENSOR_RESPONSES
+from alerts.sensors import parse_check_kind, render_check_message
 from alerts.media import photo_url
 from bot.domain import Domain
 from bot.messages import Choice
 from bot.models import Alert, Case, Sighting
 from bot.settings import settings
 from routing.areas import town_name
+from routing.partners import NOTICE_RESPONSES, outbox_notice
 from routing.snapshot import get_directory
 
 __all__ = [
@@ -113,7 +116,8 @@ RESPONSES: tuple[str, ...] = (
     *KIND_RESPONSES.values(), "utter_unknown_label", "utter_choice_saw_them", "utter_alert_report_sighting",
     "utter_alert_place_landmark",
     "utter_alert_japanese_note", "utter_feature_age_early", "utter_feature_age_late", *_FEATURE_RESPONSES,
-    *_LINE_RESPONSES, *FORWARD_RESPONSES.values(), "utter_alert_line_sighting",
+    *_LINE_RESPONSES, *FORWARD_RESPONSES.values(), "utter_alert_line_sighting", *NOTICE_RESPONSES,
+    *SENSOR_RESPONSES,
 )
 """Every response the alert network can send outside a conversation (checked at start-up)."""
 
@@ -375,6 +379,14 @@ def render_outbox_message(
     forwarded = parse_forward_kind(kind)
     if forwarded is not None:
         return AlertMessage(render_forwarded_sighting(session, domain, *forwarded, language))
+    # A sensor's 安否確認 to the household's family (alerts.sensors).
+    check = parse_check_kind(kind)
+    if check is not None:
+        return AlertMessage(*render_check_message(session, domain, *check, language))
+    # A partner reporter's 「対応しました」 or re-confirmation request (routing.partners).
+    notice = outbox_notice(kind)
+    if notice is not None:
+        return AlertMessage(domain.text(notice[0], language, **notice[1]))
     alert = session.get(Alert, alert_id) if alert_id is not None else None
     if alert is None:
         raise LookupError(f"alert {alert_id} no longer exists")

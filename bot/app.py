@@ -32,6 +32,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.concurrency import run_in_threadpool
 
 from alerts.fanout import runner as fanout_runner
+from alerts.sensors import SensorDesk
+from bot.console.replies import schedule_replies
+from bot.console.web import console_router, install_error_pages
 from bot.db import session_factory
 from bot.domain import load_domain
 from bot.edge import BodySizeLimit, RequestCounter, install_error_handlers
@@ -50,6 +53,7 @@ from bot.workqueue import Sweep, Sweeper
 from channels.base import EngineHandler, InputChannel
 from channels.inbox import DurableChannel, Inbox
 from channels.registry import CHANNELS
+from channels.sensors import SensorEndpoint
 from intents.classifier import get_classifier
 from routing.delivery import schedule_delivery
 from routing.directory import prepare_database
@@ -148,6 +152,12 @@ def create_app(
         app.include_router(channel.router(), prefix=channel.path(), tags=[channel.name()])
 
     app.include_router(staff_router)
+    if SensorEndpoint.is_configured(settings):
+        # Household sensors: verified by the channel, recorded and acted on by alerts.sensors.
+        desk = SensorDesk(settings.database_url, partial(run_effects, url=settings.database_url))
+        app.include_router(SensorEndpoint.from_settings(settings, desk.key_for, desk.receive).router())
+    app.include_router(console_router(settings))
+    install_error_pages(app)
     app.include_router(media_router)
 
     @app.get("/", include_in_schema=False)
@@ -189,7 +199,9 @@ def queue_sweeps(url: str) -> list[Sweep]:
     """What ``serve``'s sweeper does every ``queue_sweep_seconds``: wake the case deliveries
     (the embedded thread; nothing with ``delivery_mode = "worker"``) and kick the alert fan-out
     if rows are due (the embedded sender, or the workers through Redis)."""
-    return [partial(schedule_delivery, url=url), partial(fanout_runner.sweep, url)]
+    return [partial(schedule_delivery, url=url), partial(fanout_runner.sweep, url),
+            # Staff replies to residents (the staff console's outbox), queued here or by another process.
+            partial(schedule_replies, url)]
 
 
 def serve(host: str, port: int) -> None:

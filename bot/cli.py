@@ -27,9 +27,12 @@ from rich.console import Console
 from sqlalchemy import select
 
 from alerts.commands import register as register_alerts
+from alerts.sensor_commands import register as register_sensors
 from alerts.text_commands import register as register_alert_text
 from alerts.fanout.commands import outbox_failures
 from alerts.fanout.commands import register as register_fanout
+from bot.console.demo import register as register_demo
+from bot.console.maps import town_map_svg
 from bot.console_io import database_session, err, fail, out
 from bot.domain import load_domain
 from bot.effects import run_effects
@@ -45,6 +48,8 @@ from intents.commands import register as register_intents
 from intents.places import Gazetteer
 from routing.commands import register as register_routing
 from routing.directory import load_gazetteer, prepare_database
+from routing.partner_commands import register as register_partners
+from routing.riskmap_commands import register as register_risk_map
 
 __all__ = ["app"]
 
@@ -57,7 +62,7 @@ app = typer.Typer(
 )
 # Said before the classifier's first training, which takes a minute or two.
 PREPARING = "準備しています（初回はモデルの学習に1〜2分かかります）… / Preparing the model (first run: about a minute)…"
-staff_app = typer.Typer(help="Staff accounts of the staff API (/api/staff).", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts of the staff console (/staff) and API (/api/staff).", no_args_is_help=True)
 resident_app = typer.Typer(help="A resident's data: disclosure (開示) and erasure on request.", no_args_is_help=True)
 ChannelArgument = Annotated[str, typer.Argument(help="The channel: line, telegram, voice, webchat, console.")]
 UserIdArgument = Annotated[str, typer.Argument(help="The channel's id of the resident (LINE user id, call:+81…).")]
@@ -182,27 +187,87 @@ def erase_resident_command(
         typer.echo(f"{what}: {number}")
 
 
+def _read_password(username: str, from_stdin: bool) -> str | None:
+    """A console password: the first line of stdin, a hidden prompt (twice) at a terminal, or
+    None when neither (a script adding an API-only account). Refuses a weak one."""
+    from bot.console.auth import WeakPassword, check_password_strength
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        password = typer.prompt(f"console password for {username}", hide_input=True,
+                                confirmation_prompt=True, err=True)
+    else:
+        return None
+    try:
+        check_password_strength(username, password)
+    except WeakPassword as weak:
+        fail(f"password refused: {weak}")
+    return password
+
+
 @staff_app.command("add")
 def add_staff(
     username: str,
     counter: Annotated[
-        list[str], typer.Option("--counter", help="A counter (service id) whose cases they see; repeat for several.")
-    ],
-    can_approve: Annotated[bool, typer.Option("--can-approve", help="May approve missing-person alerts.")] = False,
+        list[str] | None,
+        typer.Option("--counter", help="A counter (service id) whose cases they see; repeat for several. "
+                                       "Required for counter staff and the alert desk."),
+    ] = None,
+    role: Annotated[str, typer.Option("--role", help="counter, alert_desk, manager or admin.")] = "counter",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the console password from the first line of stdin.")
+    ] = False,
+    can_approve: Annotated[bool, typer.Option("--can-approve", help="The same as --role alert_desk.")] = False,
 ) -> None:
-    """Create a staff account and print its API token (shown this once only)."""
+    """Create a staff account: its console password (asked at a terminal, or --password-stdin), and
+    print its API token (shown this once only)."""
     # Heavy: the staff API module loads the web stack (FastAPI), which only this command needs.
+    from bot.console.auth import set_password
+    from bot.models.staff import Role
     from bot.staff_api import create_staff_user
 
+    try:
+        chosen = Role.alert_desk if can_approve else Role(role)
+    except ValueError:
+        fail(f"--role must be one of: {', '.join(r.value for r in Role)}")
+    password = _read_password(username, password_stdin)
     prepare_database()
     with database_session() as session:
         try:
-            user, token = create_staff_user(session, username, counter, can_approve_alerts=can_approve)
+            user, token = create_staff_user(session, username, counter or [], role=chosen)
         except ValueError as error:
             fail(str(error))
-        counters = ", ".join(user.counter_ids)
-    err.print(f"staff user {username} created (counters: {counters}); the token is shown only once:", highlight=False)
+        if password is not None:
+            set_password(user, password)
+        counters = ", ".join(user.counter_ids) or "none"
+    err.print(f"staff user {username} created ({chosen.value}; counters: {counters}); the token is shown only once:",
+              highlight=False)
+    if password is None:
+        err.print(f"no console password yet: tsunagu staff passwd {username}", highlight=False)
     typer.echo(token)
+
+
+@staff_app.command("passwd")
+def staff_password(
+    username: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+    ] = False,
+) -> None:
+    """Set a staff member's console password (asked twice at a terminal); their sessions end."""
+    from bot.console.auth import set_password
+
+    password = _read_password(username, password_stdin)
+    if password is None:
+        fail("no password given: run this at a terminal, or pass --password-stdin")
+    prepare_database()
+    with database_session() as session:
+        user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+        if user is None:
+            fail(f"no staff user '{username}'")
+        set_password(user, password)
+    typer.echo(f"staff user {username} has a new console password; their sessions ended")
 
 
 @staff_app.command("new-token")
@@ -223,7 +288,7 @@ def new_staff_token(username: str) -> None:
 
 @staff_app.command("disable")
 def disable_staff(username: str) -> None:
-    """Disable a staff account: its token is refused from the next request."""
+    """Disable a staff account: its token and console sessions are refused from the next request."""
     _set_staff_active(username, active=False)
 
 
@@ -247,13 +312,15 @@ def _set_staff_active(username: str, *, active: bool) -> None:
 
 @staff_app.command("list")
 def list_staff() -> None:
-    """The staff accounts: name, counters, whether they may approve alerts, enabled or not."""
+    """The staff accounts: name, enabled or not, role, counters, console password set or not, last login."""
     prepare_database()
     with database_session() as session:
         for user in session.scalars(select(StaffUser).order_by(StaffUser.username)):
             state = "enabled" if user.active else "disabled"
-            approves = "approves alerts" if user.can_approve_alerts else "-"
-            typer.echo(f"{user.username}\t{state}\t{approves}\t{', '.join(user.counter_ids)}")
+            password = "password" if user.password_hash else "no password"
+            last = user.last_login_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M") if user.last_login_at else "-"
+            typer.echo(f"{user.username}\t{state}\t{user.role.value}\t{', '.join(user.counter_ids) or '-'}"
+                       f"\t{password}\t{last}")
 
 
 def directory_gazetteer() -> Gazetteer:
@@ -316,3 +383,7 @@ register_routing(app, failed_elsewhere=[outbox_failures()])
 register_alerts(app, after_commit=after_commit, due_jobs=due_jobs)
 register_alert_text(app)
 register_fanout(app)
+register_sensors(app, after_commit=after_commit)
+register_partners(app)
+register_risk_map(app, draw_map=town_map_svg)
+register_demo(app, serve=serve)

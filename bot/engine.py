@@ -56,6 +56,9 @@ ENGINE_RESPONSES = ("utter_clarify", "utter_timeout_restart", *SAFETY_RESPONSES)
 _WORDED_EVENTS = ("message", "recording")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+# Codes say nothing about a language: an invitation code (PT-R5CU-ASTN), a reference, a room
+# (203B); their letters are not words.
+_CODE = re.compile(r"\b[A-Z0-9]+(?:-[A-Z0-9]+)+\b|\b[A-Za-z]*\d[A-Za-z\d]*\b")
 _HIRAGANA = re.compile(r"[\u3040-\u309f]")
 _JAPANESE_RUN = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]+")
 # English with Japanese names in it: at least this many English words, and at most this
@@ -136,8 +139,8 @@ def detect_language(text: str) -> str | None:
     without kana and with characters only Chinese writes), 'ja' (other Japanese script), a Latin-script
     language by lingua ('en', 'pt', 'es', 'tl', 'vi'; English when unsure or for an English
     greeting or plea, "hello", "help"), None when there is no signal (digits, 「OK」, "yes",
-    one romaji name)."""
-    words = _LATIN_WORD.findall(text)
+    one romaji name, a code)."""
+    words = _LATIN_WORD.findall(_CODE.sub(" ", text))
     if _HANGUL.search(text) and not _KANA.search(text):
         return "ko"
     if _DEVANAGARI.search(text):
@@ -255,7 +258,10 @@ class ConversationEngine:
         signal = detect_safety(ctx.text)
         if signal is None:
             return False
-        if not safety_guidance(ctx, signal) and ctx.contact.held_case_id is None:
+        handled = safety_guidance(ctx, signal)
+        if any(flow.after_safety_guidance(ctx, signal) for flow in FLOWS):
+            return True
+        if not handled and ctx.contact.held_case_id is None:
             # Held by staff: the guidance is all; staff, not a form, take the matter on.
             matter = safety_matter(signal)
             ctx.classification = _given(matter.intent, topic=matter.topic, safety=signal)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, Text, cast, delete, exists, select, update
+from sqlalchemy import Table, Text, cast, delete, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from alerts.retention import purge_expired_alerts
@@ -45,6 +45,7 @@ from bot.models import (
     Message,
     utcnow,
 )
+from bot.models.casework import CaseNote, StaffReply
 from bot.settings import settings
 
 __all__ = ["ResidentNotFound", "erase_resident", "purge_expired", "resident_data"]
@@ -73,6 +74,9 @@ def _anonymise_cases(session: Session, case_ids: list[int]) -> None:
         session.execute(update(Case).where(Case.id.in_(case_ids))
                         .values(details={}, reporter_contact_id=None, household_key=None))
         session.execute(update(CaseEvent).where(CaseEvent.case_id.in_(case_ids)).values(details={}))
+        # Staff's own words about the person, and the link to whom they wrote.
+        session.execute(delete(CaseNote).where(CaseNote.case_id.in_(case_ids)))
+        session.execute(update(StaffReply).where(StaffReply.case_id.in_(case_ids)).values(contact_id=None))
 
 
 def purge_expired(session: Session, now: datetime | None = None) -> dict[str, int]:
@@ -85,9 +89,10 @@ def purge_expired(session: Session, now: datetime | None = None) -> dict[str, in
     inbox = session.execute(delete(InboxEvent).where(InboxEvent.state.in_((InboxState.done, InboxState.failed)),
                                                      InboxEvent.received_at < message_cutoff)).rowcount
     conversations = session.execute(delete(Conversation).where(Conversation.updated_at < message_cutoff)).rowcount
+    noted = exists().where(CaseNote.case_id == Case.id)
     closed = list(session.scalars(
         select(Case.id).where(Case.status == CaseStatus.closed, Case.closed_at < case_cutoff,
-                              cast(Case.details, Text) != "{}")
+                              or_(cast(Case.details, Text) != "{}", noted))
     ))
     _anonymise_cases(session, closed)
     abandoned = list(session.scalars(

@@ -63,6 +63,9 @@ def production_problems(settings: Settings) -> list[str]:
         problems.append("TSUNAGU_DIRECTORY_PATH is the bundled sample city: point it at the city's own directory")
     if settings.secret_key == DEVELOPMENT_SECRET or len(settings.secret_key) < MIN_SECRET_LENGTH:
         problems.append(f"TSUNAGU_SECRET_KEY must be a random secret of at least {MIN_SECRET_LENGTH} characters")
+    if settings.sensor_secret and len(settings.sensor_secret) < MIN_SECRET_LENGTH:
+        problems.append(f"TSUNAGU_SENSOR_SECRET must be a random secret of at least {MIN_SECRET_LENGTH} characters "
+                        "(every device's key is derived from it), or unset to turn the sensor endpoint off")
     if not settings.redis_url:
         problems.append("TSUNAGU_REDIS_URL is not set: without Redis each process applies the whole channel "
                         "rate limit on its own and the alert queue is woken per process")

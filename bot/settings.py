@@ -83,20 +83,23 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1_000_000, ge=1024)
     # A web chat session cookie (signed with secret_key) is accepted for this long after it was issued.
     webchat_session_days: int = Field(default=30, ge=1)
+    # A staff console session ends after this long without a request, and after staff_session_hours whatever.
+    staff_idle_minutes: int = Field(default=30, ge=1)
+    staff_session_hours: int = Field(default=12, ge=1)
 
     # Channels (secrets are empty until a city configures a channel).
     line_channel_secret: str = ""
     line_channel_access_token: str = ""
     line_api_host: str = "https://api.line.me"
+    # Where LINE serves what residents sent (images): an alert's photo is fetched from here.
+    line_api_data_host: str = "https://api-data.line.me"
     telegram_bot_token: str = ""
     telegram_secret_token: str = ""
     telegram_base_url: str = "https://api.telegram.org/bot"
-    # Where LINE serves what residents sent (images): an alert's photo is fetched from here.
-    line_api_data_host: str = "https://api-data.line.me"
+    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     twilio_account_sid: str = ""
     twilio_auth_token: str = ""
     twilio_from_number: str = ""
-    telegram_file_base_url: str = "https://api.telegram.org/file/bot"
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_voice: str = "Polly.Mizuki"
     smtp_host: str = "localhost"
@@ -133,6 +136,33 @@ class Settings(BaseSettings):
     fanout_rate_limits: dict[str, float] = {}
     # A Dramatiq actor sends one channel for this long, then re-enqueues itself.
     fanout_slice_seconds: float = Field(default=30.0, gt=0)
+
+    # The isolation risk map (routing/riskmap.py; the reasons for these weights: docs/network.md).
+    # Weight of each indicator in the score (a name left out weighs 0).
+    risk_map_weights: dict[str, float] = {
+        "aged_share": 1.0, "single_elderly": 2.0, "care_need": 1.0, "lone_deaths": 2.0,
+        "worry_reports": 1.5, "partner_reports": 1.5, "sensor_alerts": 1.0, "missing_alerts": 1.0,
+    }
+    # tsunagu's own signals (worry, partner, sensor, missing) counted over this many days.
+    risk_map_window_days: int = Field(default=365, ge=1)
+    # Housekeeping recomputes the scores this often (and after a new statistics import);
+    # the plan asks for at least four updates a year, hence at most 91 days.
+    risk_map_recompute_days: int = Field(default=7, ge=1, le=91)
+    # k-anonymity: a count from 1 to k-1 is shown as "<k" and enters the score as k/2.
+    risk_map_k_anonymity: int = Field(default=5, ge=1)
+
+    # Sensors in registered households (alerts/sensors.py, docs/network.md). Each device's key is
+    # derived from this secret; empty: the endpoint POST /sensors/events is not mounted.
+    sensor_secret: str = ""
+    # A signed request older or newer than this is refused (a captured request cannot be replayed later).
+    sensor_max_skew_seconds: int = Field(default=300, ge=10)
+    # Per device: at most this many events a minute (a flood is answered 429).
+    sensor_events_per_minute: int = Field(default=30, ge=1)
+    # The family has this long to answer a 安否確認 before the hub gets an urgent case.
+    sensor_check_wait_minutes: int = Field(default=60, ge=1)
+    # Default hours without electricity use / motion that start a 安否確認 (a device may set its own).
+    sensor_no_power_hours: int = Field(default=12, ge=1)
+    sensor_no_motion_hours: int = Field(default=12, ge=1)
 
     @property
     def tz(self) -> ZoneInfo:

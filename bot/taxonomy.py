@@ -20,6 +20,7 @@ INTENTS: tuple[str, ...] = (
     "talk_to_human",
     "greet",
     "goodbye",
+    "find_community",
     "out_of_scope",
 )
 TOPICS: tuple[str, ...] = (

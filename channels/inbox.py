@@ -44,7 +44,7 @@ from typing import Any
 import anyio
 from fastapi import Response
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -53,6 +53,7 @@ from bot.db import session_scope
 from bot.messages import InboundMessage, Reply, TurnResult
 from bot.metrics import REGISTRY
 from bot.models import InboxEvent, InboxState, Message, MessageDirection, utcnow
+from bot.models.conversations import STAFF_MESSAGE_KIND
 from bot.workqueue import Backoff, claim_due, lease_expired, lease_token, renew_claims
 from channels.base import InputChannel
 
@@ -386,7 +387,8 @@ def _stored_replies(session: Session, channel: str, event_id: str) -> list[Reply
                     .where(of_contact, Message.direction == MessageDirection.inbound).scalar_subquery())
     texts = session.scalars(
         select(Message.text)
-        .where(of_contact, Message.direction == MessageDirection.outbound,
+        # A staff member's message written meanwhile is not part of the turn (it went out on its own).
+        .where(of_contact, Message.direction == MessageDirection.outbound, Message.kind != STAFF_MESSAGE_KIND,
                or_(next_inbound.is_(None), Message.id < next_inbound))
         .order_by(Message.id))
     return [Reply(text=text) for text in texts if text]

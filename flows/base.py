@@ -27,6 +27,7 @@ from bot.models import Contact, Conversation
 from intents.classification import Classification, IntentClassifier
 from intents.exits import named_item
 from intents.normalize import fold_for_matching
+from intents.safety import SafetySignal
 
 __all__ = [
     "CORRECTION_PREFIX",
@@ -232,6 +233,15 @@ class Flow:
 
     def resume(self, ctx: TurnContext) -> None:
         self.start(ctx)
+
+    def after_safety_guidance(self, ctx: TurnContext, signal: SafetySignal) -> bool:
+        """The safety layer has just given its guidance for ``signal``: a flow that must act on
+        the danger whatever flow is active (a sensor's open 安否確認 escalates to the hub) does so here.
+
+        Returns:
+            True when it took the matter on and nothing else should start this turn.
+        """
+        return False
 
     # Ways out (flows.ways_out) call these on the active flow; a form flow has them all.
     def restart(self, ctx: TurnContext) -> bool:

@@ -342,7 +342,10 @@ class PartnerReportFlow(Flow):
     def _where_label(self, ctx: TurnContext) -> str:
         where = ctx.slots["where"]
         words = ctx.slots.get("where_text")
-        return f"{where['label']}（{words}）" if words and words not in where["label"] else where["label"]
+        # A spot read with the town (「柳町（さくらハイツ203号室）」) is in the label already.
+        if not words or where.get("landmark") or words in where["label"]:
+            return where["label"]
+        return f"{where['label']}（{words}）"
 
     def _details(self, ctx: TurnContext, partner_id: int) -> dict[str, Any]:
         where = ctx.slots["where"]

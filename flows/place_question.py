@@ -341,6 +341,12 @@ def is_bare_place(ctx: TurnContext) -> bool:
     return len(_PLACE_FILLER.sub("", rest)) <= _BARE_LEFTOVER
 
 
+# A town's reading followed by katakana or kanji is part of a longer name (a building, a shop).
+_NAME_GOES_ON = r"(?![ァ-ヶー一-龥])"
+_KANA_ONLY = re.compile(r"[ぁ-ゖァ-ヶー]+")
+_SENTENCE_END = re.compile(r"(?:です|でした|になります)[。.!！]*\Z")
+
+
 def spot_words(ctx: TurnContext) -> str:
     """What the answer says besides the place: the spot searchers look for (「えーと 南区の
     あさひまちの スーパーの 前 あたり」 → 「スーパーの 前 あたり」); empty for a bare place."""
@@ -348,11 +354,18 @@ def spot_words(ctx: TurnContext) -> str:
         return ""
     place = _extracted(ctx, ctx.text)
     rest = unicodedata.normalize("NFKC", ctx.text)
-    for surface in sorted((part for part in (place.matched if place else "").split(" ") if part), key=len, reverse=True):
-        rest = rest.replace(surface, "\0")
+    surfaces = [part for part in (place.matched if place else "").split(" ") if part]
+    if place is not None and place.detail:
+        surfaces.append(place.detail)  # 「3丁目」 is the place's, read with the town
+    for surface in sorted(surfaces, key=len, reverse=True):
+        # A reading is not taken out of a name: 「あさひ」 stays in 「あさひハイツ」.
+        guard = _NAME_GOES_ON if _KANA_ONLY.fullmatch(surface) else ""
+        rest = re.sub(re.escape(surface) + guard, "\0", rest, count=1)
     # The particle right after a place name (「あさひまちの スーパー」), then the edges.
-    rest = re.sub(r"\0\s*(?:[のにでへ](?![ぁ-ゖ]))?", " ", rest)
-    return re.sub(r"\s+", " ", rest).strip(" 、,。")
+    rest = re.sub(r"\0\s*(?:の|[にでへ](?![ぁ-ゖ]))?", " ", rest)
+    # and the copula that ends the sentence (「さくらハイツ203号室です」).
+    rest = _SENTENCE_END.sub("", re.sub(r"\s+", " ", rest).strip(" 、,。"))
+    return rest.strip(" 、,。")
 
 
 def place_already_given(ctx: TurnContext, keep: Collection[str]) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flows.ask_where import AskWhereFlow
 from flows.base import Flow
+from flows.community import FindCommunityFlow
 from flows.conversation import (
     EmergencyFlow,
     GoodbyeFlow,
@@ -25,7 +26,9 @@ from flows.family import FamilyFlow
 from flows.followup import FollowupFlow
 from flows.handoff import HandoffFlow
 from flows.missing import AlertDetailsFlow, MissingFlow
+from flows.partner import PartnerJoinFlow, PartnerLeaveFlow, PartnerReportFlow
 from flows.person import RegisterPersonFlow
+from flows.safety_check import SafetyCheckFlow
 from flows.sighting import SightingFlow
 from flows.ways_out import CancelFlow
 from flows.worry import WorryFlow
@@ -38,6 +41,7 @@ FLOWS: tuple[Flow, ...] = (
     SilenceFlow(),
     PhoneLineFlow(),  # the phone's fixed keys and words: again, wait, 9, a goodbye, a thank-you
     CancelFlow(lambda: FLOWS),  # stop, start again, correct, found: acts on the active flow
+    SafetyCheckFlow(),  # a family answering a sensor's 安否確認 (「1 確認できた」「2 連絡がつかない」)
     FamilyFlow(),  # a family whose alert runs: their words go to the alert desk
     HandoffFlow(),
     # The matters, started by the classifier's intent or their menu button.
@@ -46,6 +50,7 @@ FLOWS: tuple[Flow, ...] = (
     MissingFlow(),
     RegisterHelperFlow(),
     RegisterPersonFlow(),
+    FindCommunityFlow(),
     GreetFlow(),
     GoodbyeFlow(),
     OutOfScopeFlow(),
@@ -53,6 +58,11 @@ FLOWS: tuple[Flow, ...] = (
     FollowupFlow(),  # entered only through follow_case, after a report made its case
     AlertDetailsFlow(),  # entered only after a missing report: a few choices for the alert text
     # Also claimed by their own words or payload prefix, from any flow.
+    # Leaving partner reporting (「協定通報の登録を解除」, before 「協定通報」 itself), an invitation
+    # code, 「協定通報」: their own words, before the cooperators' stop words.
+    PartnerLeaveFlow(),
+    PartnerJoinFlow(),
+    PartnerReportFlow(),
     UnsubscribeFlow(),
     SightingFlow(),
 )

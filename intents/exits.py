@@ -94,7 +94,7 @@ _JA_CORRECTION = re.compile(
     r"(?:ひとつ|一つ|1つ)?(?:前|まえ)に(?:戻|もど)(?:る|って|りたい|ります|して)|戻る|戻って)"
     rf"{_JA_TAIL}\Z"
 )
-_JA_DENIAL = re.compile(rf"\A(?:いや|いえ|あ)?(?:ちが|違)(?:います|う|いました|ってます|ってる|うよ|うで)(?:ね|よ|わ)*\Z")
+_JA_DENIAL = re.compile(r"\A(?:いや|いえ|あ)?(?:ちが|違)(?:います|う|いました|ってます|ってる|うよ|うで)(?:ね|よ|わ)*\Z")
 
 # The person was found, came home, or is in the police's care; the subject may come first
 # (「父が」「おばあちゃんは」「無事に」), thanks or a request to stop may follow.

@@ -25,6 +25,10 @@ STATE_TABLES = (
     "sightings", "outbox", "alerts", "registered_persons", "cooperator_endpoints", "cooperators",
     "staff_users", "deliveries", "delivery_targets", "case_events", "cases", "messages", "conversations", "contacts",
     "inbox_events",
+    "audit_entries", "staff_sessions",
+    "sensor_events", "safety_checks", "sensor_devices", "sensor_family_contacts", "sensor_households",
+    "partner_reports", "partner_reporters", "partner_invitations", "partners",
+    "town_risk_scores", "risk_computations", "town_stats",
 )
 
 

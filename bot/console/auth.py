@@ -66,7 +66,6 @@ __all__ = [
     "log_in",
     "new_login_token",
     "login_throttle",
-    "require_role",
     "set_password",
     "start_session",
     "UserAdmin",
@@ -310,18 +309,6 @@ def console_user(permission: Permission | None = None) -> Callable[..., Coroutin
     return dependency
 
 
-def require_role(*roles: Role) -> Callable[..., Coroutine[Any, Any, StaffUser]]:
-    """Like :func:`console_user`, for pages one or a few roles use whatever the permission table says."""
-    any_user = console_user()
-
-    async def dependency(user: Annotated[StaffUser, Depends(any_user)]) -> StaffUser:
-        if user.role not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "this page is not for your role")
-        return user
-
-    return dependency
-
-
 AnyStaff = Annotated[StaffUser, Depends(console_user())]
 # The page dependencies most pages need, one per permission (use these rather than new closures).
 CaseReader = Annotated[StaffUser, Depends(console_user(Permission.view_cases))]
@@ -329,6 +316,7 @@ CaseWorker = Annotated[StaffUser, Depends(console_user(Permission.work_cases))]
 AlertWorker = Annotated[StaffUser, Depends(console_user(Permission.work_alerts))]
 AlertDesk = Annotated[StaffUser, Depends(console_user(Permission.alert_desk))]
 DashboardViewer = Annotated[StaffUser, Depends(console_user(Permission.dashboard))]
+RiskMapReader = Annotated[StaffUser, Depends(console_user(Permission.risk_map))]
 DirectoryAdmin = Annotated[StaffUser, Depends(console_user(Permission.directory))]
 UserAdmin = Annotated[StaffUser, Depends(console_user(Permission.users))]
 AuditReader = Annotated[StaffUser, Depends(console_user(Permission.audit))]

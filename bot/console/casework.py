@@ -38,6 +38,7 @@ from alerts.cooperators import parse_mobile
 from bot.domain import Domain
 from bot.models import Case, CaseEvent, CaseStatus, Contact, Delivery, DeliveryTarget, Message, MessageDirection, utcnow
 from bot.models.casework import CaseNote, ReplyKind, ReplyState, StaffReply
+from bot.models.conversations import STAFF_MESSAGE_KIND
 from bot.settings import settings
 from flows.handoff import STAFF_HANDBACK_RESPONSE, STAFF_REPLY_RESPONSE
 from routing.cases import OPEN_STATUSES, TRANSITIONS, transition
@@ -379,7 +380,7 @@ def _queue(session: Session, case: Case, contact: Contact, channel: str, text: s
     """Store the words as the resident's outbound message and queue them; web chat needs no
     sending (the page fetches them), the other channels are sent after the commit."""
     message = Message(contact_id=contact.id, direction=MessageDirection.outbound, channel=contact.channel,
-                      kind="staff", text=text, created_at=now)
+                      kind=STAFF_MESSAGE_KIND, text=text, created_at=now)
     session.add(message)
     session.flush()
     webchat = channel == "webchat"

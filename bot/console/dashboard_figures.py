@@ -48,6 +48,8 @@ from bot.models import (
     TaxonomyTerm,
 )
 from bot.models.base import utcnow
+from alerts.sensors import sensor_report
+from routing.partners import report_counts
 from routing.snapshot import Directory
 
 __all__ = [
@@ -359,6 +361,29 @@ def _failures_table(session: Session) -> Table:
                  ("queue", "counter_or_kind", "method_or_channel", "state", "count", "last_attempt"), tuple(rows))
 
 
+def _partners_table(session: Session, since: datetime, now: datetime) -> Table:
+    """Reports per partner and ward in the period (every partner listed, a quiet one with 0)."""
+    rows = tuple((row.partner_id, row.partner, row.type, row.ward, row.reports)
+                 for row in report_counts(session, since=since, until=now))
+    return Table("partners", "協定事業者からの通報 / Partner reports",
+                 ("partner_id", "partner", "type", "ward", "reports"), rows)
+
+
+def _safety_checks_table(session: Session, since: datetime, now: datetime) -> Table:
+    """The sensors' 安否確認 in the period: how many, how they ended, how fast."""
+    report = sensor_report(session, since, now)
+    family = report["minutes_to_family_confirmation"] or {}
+    hub = report["minutes_to_hub_first_contact"] or {}
+    row = (report["checks"], report["confirmed_by_family"], report["escalated_to_hub"],
+           report["first_contact_by_hub"], report["still_waiting_for_family"],
+           _share(report["confirmation_rate"]), report["confirmed_within_24h"],
+           family.get("median", ""), hub.get("median", ""), report["offline_notices"])
+    return Table("safety_checks", "センサーの安否確認 / Sensor safety checks",
+                 ("checks", "confirmed_by_family", "escalated_to_hub", "hub_first_contact", "waiting",
+                  "confirmation_rate", "confirmed_within_24h", "median_minutes_family", "median_minutes_hub",
+                  "offline_notices"), (row,) if report["checks"] or report["offline_notices"] else ())
+
+
 def _when(moment: datetime | None) -> str:
     if moment is None:
         return ""
@@ -411,6 +436,8 @@ def build_dashboard(session: Session, directory: Directory, *, now: datetime | N
         _towns_table(directory, cases, open_by_town),
         alerts,
         _failures_table(session),
+        _partners_table(session, since, now),
+        _safety_checks_table(session, since, now),
     ]
     return Dashboard(
         now=now,

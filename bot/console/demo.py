@@ -38,6 +38,7 @@ from routing.areas import resolve_town_id
 from routing.cases import open_case, transition
 from routing.counters import choose_counter
 from routing.directory import prepare_database
+from routing.riskmap import compute_risk, import_stats
 from routing.snapshot import get_directory
 
 __all__ = ["DemoAccount", "DemoRefused", "DemoSeed", "register", "seed_demo"]
@@ -271,6 +272,9 @@ def seed_demo(session: Session, *, now: datetime | None = None,
         ("demo-admin", Role.admin, ()),
     ]
     accounts = _accounts(session, plan, password)
+    # The risk map from the sample city's statistics and the story's own reports.
+    import_stats(session, settings.directory_path / "town_stats.csv", now)
+    compute_risk(session, now)
     session.flush()
     return DemoSeed(accounts, cases + alerts, alerts, sightings)
 

@@ -32,7 +32,7 @@ from typing import cast
 from linebot.v3.messaging import ApiException, AsyncApiClient, AsyncMessagingApi, Configuration
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.orm import Session
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 from twilio.base.exceptions import TwilioRestException

@@ -9,17 +9,13 @@ desk (the 見守り hub) see it, counter staff do not. Towns only, small counts 
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, Response
 
 from bot.console.audit import audit
-from bot.console.auth import AnyStaff
+from bot.console.auth import RiskMapReader
 from bot.console.maps import town_map_svg
 from bot.console.web import language, render
-from bot.models import StaffUser
-from bot.models.staff import Role
 from bot.staff_api import SessionDep
 from routing.riskmap import (
     INDICATORS,
@@ -32,26 +28,13 @@ from routing.riskmap import (
 )
 from routing.snapshot import get_directory
 
-__all__ = ["READERS", "router"]
-
-READERS = (Role.manager, Role.admin, Role.alert_desk)
-"""Who plans outreach: the roles that see the map."""
-
-
-def _reader(user: AnyStaff) -> StaffUser:
-    """The logged-in staff member, if their role plans outreach (else 403)."""
-    if user.role not in READERS:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "this page is not for your role")
-    return user
-
-
-Reader = Annotated[StaffUser, Depends(_reader)]
+__all__ = ["router"]
 
 router = APIRouter()
 
 
 @router.get("/risk-map", response_class=HTMLResponse)
-def risk_map_page(request: Request, session: SessionDep, user: Reader) -> HTMLResponse:
+def risk_map_page(request: Request, session: SessionDep, user: RiskMapReader) -> HTMLResponse:
     """The map and the ranked table of the newest computation (or how to make the first one)."""
     computation = latest_computation(session)
     if computation is None:
@@ -64,7 +47,7 @@ def risk_map_page(request: Request, session: SessionDep, user: Reader) -> HTMLRe
 
 
 @router.get("/risk-map.csv")
-def risk_map_csv(session: SessionDep, user: Reader) -> Response:
+def risk_map_csv(session: SessionDep, user: RiskMapReader) -> Response:
     """The ranked table as CSV (UTF-8 with a byte-order mark, so a spreadsheet in Japan reads the names)."""
     computation = latest_computation(session)
     if computation is None:

@@ -17,7 +17,7 @@ Contract for a console page (cases, alert desk, dashboard, …)
   ``user: CaseReader`` (cases of one's counters; a manager all, read-only), ``CaseWorker``
   (change a case), ``AlertWorker``, ``AlertDesk`` (the desk's pages), ``DashboardViewer``,
   ``DirectoryAdmin``, ``UserAdmin``, ``AuditReader``, ``AnyStaff``; or
-  ``Depends(console_user(Permission.x))`` / ``Depends(require_role(Role.x, …))``. Not logged in:
+  ``RiskMapReader``, ``Depends(console_user(Permission.x))``. Not logged in:
   a redirect to the login page; a role without the right: 403. Which counters' cases a user
   sees: ``bot.staff_api.case_counters(session, user)`` — another counter's case answers 404.
   The database session is ``bot.staff_api.SessionDep`` (the same one the dependency used).
@@ -95,6 +95,8 @@ NAV: tuple[NavItem, ...] = (
     NavItem("/staff/persons", "事前登録者", "Registered persons", Permission.alert_desk),
     NavItem("/staff/cooperators", "協力者", "Cooperators", Permission.alert_desk),
     NavItem("/staff/dashboard", "ダッシュボード", "Dashboard", Permission.dashboard),
+    NavItem("/staff/risk-map", "孤立リスクマップ", "Risk map", Permission.risk_map),
+    NavItem("/staff/admin/partners", "見守り協定事業者", "Partners", Permission.directory),
     NavItem("/staff/admin/users", "職員アカウント", "Staff accounts", Permission.users),
     NavItem("/staff/admin/audit", "監査ログ", "Audit log", Permission.audit),
 )

@@ -57,6 +57,10 @@ class MessageDirection(str, enum.Enum):
     outbound = "outbound"
 
 
+# The kind of an outbound message a staff member wrote from the console (not the bot's turn).
+STAFF_MESSAGE_KIND = "staff"
+
+
 class Message(Base):
     """One message in or out. The text is personal data: purged after the retention period."""
 

@@ -37,6 +37,7 @@ class Permission(str, enum.Enum):
     approve_alerts = "approve_alerts"  # send a missing-person alert out
     alert_desk = "alert_desk"  # the desk's pages: pending alerts, registered persons, cooperators
     dashboard = "dashboard"
+    risk_map = "risk_map"  # the isolation risk map: where outreach knocks first (towns only)
     directory = "directory"
     users = "users"
     audit = "audit"
@@ -47,9 +48,11 @@ class Permission(str, enum.Enum):
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.counter: frozenset({Permission.view_cases, Permission.work_cases, Permission.work_alerts}),
     Role.alert_desk: frozenset({Permission.view_cases, Permission.work_cases, Permission.work_alerts,
-                                Permission.approve_alerts, Permission.alert_desk}),
-    Role.manager: frozenset({Permission.view_cases, Permission.all_counters, Permission.dashboard}),
-    Role.admin: frozenset({Permission.dashboard, Permission.directory, Permission.users, Permission.audit}),
+                                Permission.approve_alerts, Permission.alert_desk, Permission.risk_map}),
+    Role.manager: frozenset({Permission.view_cases, Permission.all_counters, Permission.dashboard,
+                             Permission.risk_map}),
+    Role.admin: frozenset({Permission.dashboard, Permission.risk_map, Permission.directory, Permission.users,
+                           Permission.audit}),
 }
 
 

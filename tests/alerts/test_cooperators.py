@@ -3,7 +3,7 @@ quiet hours, times of day; one-message unsubscribe and the yearly re-confirmatio
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -25,7 +25,7 @@ from alerts.cooperators import (
     stop_night_alerts,
     unsubscribe_endpoint,
 )
-from tests.alerts.conftest import MORNING, TOKYO, missing_case, outbox
+from tests.alerts.conftest import MORNING, missing_case, outbox
 
 
 @pytest.mark.parametrize("text,expected", [

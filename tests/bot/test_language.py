@@ -40,6 +40,10 @@ SAFETY_FIRST = ("utter_emergency_119", "utter_emergency_110", "utter_emergency_f
     ("Where is the chiiki houkatsu center?", "en"),
     ("arigatou gozaimashita", "en"),
     ("OK", None),
+    # A code is no language: the conversation's stays (a partner's invitation code, a room).
+    ("PT-R5CU-ASTN", None),
+    ("203B", None),
+    ("my code is PT-R5CU-ASTN", "en"),
 ])
 def test_each_message_language_is_detected(text: str, language: str | None) -> None:
     assert detect_language(text) == language

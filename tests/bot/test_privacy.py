@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from bot.cli import app as cli
 from bot.db import session_scope
 from bot.models import Case, CaseKind, CaseStatus, Contact, Conversation, Message, utcnow
+from bot.models.casework import CaseNote
 from bot.privacy import RETENTION_CLOSE_REASON, ResidentNotFound, erase_resident, purge_expired, resident_data
 from bot.settings import settings
 from tests.bot.conftest import Resident
@@ -75,6 +76,18 @@ def test_a_contact_who_reported_a_case_stays_until_the_case_lets_go(talked: str,
         case = session.get(Case, case_id)
         assert case.details == {} and case.reporter_contact_id is None
         assert (case.topic, case.counter_id) == ("elderly", "mimamori-chuo"), "statistics stay"
+
+
+def test_staff_notes_go_with_the_closed_case_they_are_about(talked: str, db_url: str) -> None:
+    case_id = report_case(db_url, talked, status=CaseStatus.closed)
+    with session_scope(db_url) as session:
+        session.add(CaseNote(case_id=case_id, author="tanaka", text="長女 090-1111-2222 に連絡済み"))
+        session.get(Case, case_id).details = {}  # a case whose details went already: its note must go anyway
+    assert purge(db_url, settings.closed_case_retention_days - 1)["closed cases anonymised"] == 0
+    assert count(db_url, CaseNote) == 1
+    assert purge(db_url, settings.closed_case_retention_days + 1)["closed cases anonymised"] == 1
+    assert count(db_url, CaseNote) == 0
+    assert purge(db_url, settings.closed_case_retention_days + 1)["closed cases anonymised"] == 0, "idempotent"
 
 
 def test_an_abandoned_open_case_is_closed_and_anonymised(talked: str, db_url: str) -> None:

@@ -54,6 +54,13 @@ def test_a_short_or_default_secret_is_refused(tmp_path: Path, secret: str) -> No
     assert len(problems) == 1 and "TSUNAGU_SECRET_KEY" in problems[0]
 
 
+def test_a_short_sensor_secret_is_refused_and_none_turns_sensors_off(tmp_path: Path) -> None:
+    problems = production_problems(fit_for_production(tmp_path, sensor_secret="s" * (MIN_SECRET_LENGTH - 1)))
+    assert len(problems) == 1 and "TSUNAGU_SENSOR_SECRET" in problems[0]
+    assert production_problems(fit_for_production(tmp_path, sensor_secret="s" * MIN_SECRET_LENGTH)) == []
+    assert production_problems(fit_for_production(tmp_path, sensor_secret="")) == []
+
+
 def test_a_channel_configured_in_part_is_a_problem_not_a_silent_omission(tmp_path: Path) -> None:
     problems = production_problems(fit_for_production(tmp_path, line_channel_access_token="token"))
     assert len(problems) == 1 and "TSUNAGU_LINE_CHANNEL_SECRET" in problems[0]

@@ -28,7 +28,6 @@ from tests.channels.voice_sim import (
     Choose,
     DialOutcome,
     ReadBack,
-    not_landed,
     phone_line,
     press,
     say,

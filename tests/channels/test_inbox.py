@@ -21,7 +21,8 @@ from bot.domain import load_domain
 from bot.housekeeping import run_due_jobs
 from bot.messages import InboundMessage
 from bot.metrics import REGISTRY
-from bot.models import InboxEvent, InboxState, utcnow
+from bot.models import Contact, InboxEvent, InboxState, Message, MessageDirection, utcnow
+from bot.models.conversations import STAFF_MESSAGE_KIND
 from channels import inbox as inbox_module
 from channels import line as line_module
 from channels.inbox import Inbox, NewEvent
@@ -365,3 +366,18 @@ async def test_telegram_database_down_is_503(
             await app.state.channels["telegram"].tasks.drain()
     assert response.status_code == 503
     assert turns == [] and not telegram_api.calls("/sendMessage")
+
+
+def test_a_resumed_turn_replays_its_own_replies_not_a_staff_message_written_since(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        contact = Contact(channel="line", channel_user_id="U-resumed")
+        session.add(contact)
+        session.flush()
+        for direction, kind, text, event_id in (
+                (MessageDirection.inbound, "text", "相談したい", "E-resumed"),
+                (MessageDirection.outbound, "text", "どんなことでお困りですか。", None),
+                (MessageDirection.outbound, STAFF_MESSAGE_KIND, "中央見守り相談室の職員からです。", None)):
+            session.add(Message(contact_id=contact.id, direction=direction, channel="line", kind=kind, text=text,
+                                channel_event_id=event_id))
+            session.flush()
+    assert [reply.text for reply in Inbox(db_url).replies_of("line", "E-resumed")] == ["どんなことでお困りですか。"]

@@ -88,10 +88,20 @@ def test_a_partner_joins_with_a_code_and_reports_a_building_and_room(engine: Con
         CaseKind.worry, "mimamori-minami", "minami", None)
     assert case.details["source"] == "partner" and case.details["seen"] == "newspapers"
     assert "201" in (case.household_key or ""), "the 号室 tells this household from its neighbours"
+    assert case.details["where"].count("あさひハイツ201号室") == 1, "the building once, with the town"
     with session_scope(db_url) as session:
         [report] = session.scalars(select(PartnerReport)).all()
         assert (report.case_id, report.partner_id, report.reporter_id, report.ward, report.what_seen) == (
             case.id, case.details["partner_id"], joined.id, "minami", "newspapers")
+
+
+def test_the_building_said_with_the_town_is_read_as_the_spot(engine: ConversationEngine, db_url: str) -> None:
+    reporter = Resident(engine, channel="line", user_id="U-building")
+    _join(reporter, _invite(db_url, wards=("kita",)))
+    reporter.send("協定通報")
+    reporter.send("北区柳町のさくらハイツ203号室です")
+    assert left(db_url, reporter).slots["where"]["label"].endswith("（さくらハイツ203号室）"), \
+        "no particle before it, no です after it"
 
 
 def test_a_typed_name_is_flagged_and_never_kept(engine: ConversationEngine, db_url: str) -> None:

@@ -133,8 +133,6 @@ def test_other_words_go_on_to_the_other_flows(db_url: str, registered: None, fam
     assert checks(db_url)[0].status == CheckStatus.pending
 
 
-@pytest.mark.xfail(strict=True, reason="needs the engine to call SafetyCheckFlow.after_safety_guidance after the "
-                                       "safety layer's guidance (bot/engine.py _safety_first; see the N2 report)")
 def test_collapsed_gets_119_first_and_escalates(db_url: str, registered: None, family: Resident) -> None:
     ingest(db_url, report("motion-1", "no_motion", EARLIER, hours=15))
     turn = family.send("母が倒れています")

@@ -9,7 +9,7 @@ import pytest
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.models import Alert
-from alerts.fanout import enqueue as fanout, runner
+from alerts.fanout import runner
 from alerts.texts import compose_alert, render_alert_message
 from tests.alerts.fanout.conftest import Fakes, address, assert_nearest_first, enqueue, make_alert, outbox_states, seed
 

@@ -7,7 +7,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from fastapi import FastAPI
@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.sensors import register_household
 from bot.console.charts import first_contact_weeks_chart, hours_by_counter_chart, topics_chart
 from bot.console.dashboard_figures import build_dashboard, percentile, week_start
 from bot.db import get_engine
@@ -33,7 +34,10 @@ from bot.models import (
     Sighting,
 )
 from bot.models.console import AuditEntry
+from bot.models.partners import PartnerReport
+from bot.models.sensors import CheckStatus, SafetyCheck
 from bot.models.staff import Role
+from routing.partners import add_partner
 from routing.snapshot import get_directory
 
 # A Wednesday, 12:00 Japan time.
@@ -330,3 +334,33 @@ def test_an_empty_city_renders_in_english_with_no_figures(staff_client: Callable
     assert "Which cases count" in page.text and "Open cases" in page.text
     assert page.text.count('data-table="first_contact_weeks"') == 1
     assert client.get("/staff/dashboard?weeks=53").status_code == 422
+
+
+def test_the_watch_network_partner_reports_and_safety_checks(session: Session) -> None:
+    milk = add_partner(session, name="あおば牛乳", type="milk", wards=["kita", "chuo"], contact="011-000-0000",
+                       agreement_date=date(2026, 4, 1))
+    bank = add_partner(session, name="あおば信用金庫", type="bank", wards=["minami"], contact="011-000-0001",
+                       agreement_date=date(2026, 4, 1))
+    case = add_case(session, created=NOW - timedelta(days=2), source="partner")
+    session.add_all([PartnerReport(case_id=case.id, partner_id=milk.id, ward="kita", what_seen="newspapers",
+                                   created_at=NOW - timedelta(days=day)) for day in (2, 3)])
+    household = register_household(session, reference="H-1", town_id="kita-1-1", consent_by="person",
+                                   contacts=[("line", "U-family", "ja")], now=NOW)
+    started = NOW - timedelta(days=1)
+    session.add_all([
+        SafetyCheck(household_id=household.id, trigger="no_motion", status=CheckStatus.confirmed, started_at=started,
+                    confirmed_at=started + timedelta(minutes=30)),
+        SafetyCheck(household_id=household.id, trigger="no_power_use", status=CheckStatus.pending,
+                    started_at=started),
+    ])
+    session.commit()
+
+    board = build_dashboard(session, get_directory(session), now=NOW)
+
+    partners = {(row[0], row[3]): row[4] for row in board.tables["partners"].rows}
+    assert partners == {(milk.id, "kita"): 2, (milk.id, "chuo"): 0, (bank.id, "minami"): 0}, \
+        "per partner and ward, a quiet partner with 0"
+    [checks] = board.tables["safety_checks"].rows
+    columns = dict(zip(board.tables["safety_checks"].columns, checks, strict=True))
+    assert (columns["checks"], columns["confirmed_by_family"], columns["waiting"]) == (2, 1, 1)
+    assert columns["confirmation_rate"] == 50.0 and columns["median_minutes_family"] == 30.0

@@ -18,6 +18,7 @@ from bot.models import Alert, AlertStatus, Case, CaseKind, CaseStatus, Sighting,
 from bot.models.staff import Role
 from bot.settings import settings
 from routing.cases import overdue_cases
+from routing.riskmap import latest_computation, ranked_towns
 from routing.snapshot import get_directory
 
 
@@ -72,6 +73,9 @@ def test_demo_seeds_once_with_working_passwords_and_a_story_the_dashboard_tells(
         assert first.median_hours > 24 > last.median_hours
         assert board.median_hours_to_found is not None
         assert board.tables["failures"].rows
+        computation = latest_computation(session)
+        assert computation is not None, "the risk map is there to open"
+        assert len(ranked_towns(session, computation)) == len(get_directory(session).towns)
 
     again = CliRunner().invoke(app, ["demo"])
     assert again.exit_code == 1
