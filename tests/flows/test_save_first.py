@@ -17,7 +17,7 @@ from bot.db import session_scope
 from bot.engine import ConversationEngine
 from bot.models import CaseEvent, CaseKind, Delivery
 from tests.bot.conftest import Resident
-from tests.flows.conftest import cases, effects, left, said
+from tests.flows.conftest import cases, effects, said
 
 CALLER = "+81312345678"
 
