@@ -102,3 +102,14 @@ def test_no_line_for_words_or_topics_no_place_fits(resident: Resident, engine: C
     turn = Resident(engine, user_id="resident-2").send("家賃が払えなくて困っています。寂しいです。北区若葉町です")
     assert "utter_community_nearby" not in said(turn)
     assert effects(turn)[0][0] == "answer_given"
+
+
+def test_on_the_phone_the_town_is_read_back_then_the_places_are_spoken(engine: ConversationEngine) -> None:
+    caller = Resident(engine, channel="voice", user_id="+81312345678")
+    caller.send(event="call_start")
+    speech = {"input": "speech", "confidence": 0.9}
+    assert said(caller.send("えーと 子ども食堂 は どこに ありますか", metadata=speech)) == ["utter_ask_community_place"]
+    assert said(caller.send("南区 日の出町", metadata=speech)) == ["utter_place_read_back"]
+    answer = caller.send("1", metadata={"input": "dtmf"})  # the town read back: yes
+    assert said(answer)[0] == "utter_community_places"
+    assert places_named(answer)[0] == "community-hinode-shokudo"
