@@ -343,6 +343,12 @@ class RegisterHelperFlow(FormFlow):
         ctx.finish()
 
 
+def _other_reading(ctx: TurnContext) -> str | None:
+    """The classifier's next most likely intent for this message, if it had one."""
+    alternatives = ctx.classification.alternatives if ctx.classification is not None else ()
+    return next((intent for intent, _ in alternatives if intent != UnsubscribeFlow.intents[0]), None)
+
+
 class UnsubscribeFlow(Flow):
     name = "unsubscribe"
     intents = ("unsubscribe",)
@@ -370,6 +376,11 @@ class UnsubscribeFlow(Flow):
         endpoints = contact_endpoints(ctx)
         if NIGHT_WORDS.search(ctx.plain):
             cooperator = stop_night_alerts(ctx.session, endpoints)
+            if cooperator is None and (reading := _other_reading(ctx)) is not None:
+                # Night words from anyone but a cooperator are something else to understand
+                # (see claims): the classifier's next reading of them, a family's report.
+                ctx.switch(reading)
+                return
             if cooperator is None:
                 ctx.say("utter_unsubscribe_not_registered")
             else:

@@ -9,10 +9,8 @@ in code: a failure names the blind message, never prints the other files.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.taxonomy import INTENTS, TOPICS
 from intents.data import DATA_DIR, SPLITS, Example, data_files, load_examples, load_split
@@ -20,7 +18,6 @@ from intents.normalize import fold_for_matching, normalize
 
 BLIND_DIR = DATA_DIR / "blind"
 # Messages labelled with a TAXONOMY intent the code vocabulary does not have yet.
-PENDING_PATH = BLIND_DIR / "pending_find_community.yml"
 NEW_LANGUAGES = ("zh-hans", "zh-hant", "ko", "vi", "tl", "pt", "ne", "es")
 _SPACES_RE = re.compile(r"\s+")
 
@@ -30,13 +27,8 @@ def _key(text: str) -> str:
     return _SPACES_RE.sub("", fold_for_matching(normalize(text)))
 
 
-def _pending_texts() -> list[str]:
-    document = yaml.safe_load(PENDING_PATH.read_text(encoding="utf-8")) or {}
-    return [line[2:].strip() for block in document.values() for line in str(block).splitlines() if line.startswith("- ")]
-
-
 def _blind_texts() -> list[str]:
-    return [e.text for e in load_split("blind")] + _pending_texts()
+    return [e.text for e in load_split("blind")]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +57,7 @@ def test_the_key_folds_what_normalisation_folds() -> None:
 
 
 def test_blind_split_covers_the_brief(blind: list[Example]) -> None:
-    assert len(blind) + len(_pending_texts()) >= 350
+    assert len(blind) >= 350
     assert {e.intent for e in blind} == set(INTENTS)
     assert {e.topic for e in blind if e.topic} == set(TOPICS)
     assert sum(e.intent == "emergency" or e.safety == "crisis" for e in blind) >= 80
@@ -82,9 +74,3 @@ def test_safety_marks_agree_with_labels(blind: list[Example]) -> None:
     # Crisis is suicidal thinking (ask_where/mental); a hard negative is never an emergency.
     assert {(e.intent, e.topic) for e in blind if e.safety == "crisis"} == {("ask_where", "mental")}
     assert [e.text for e in blind if e.safety == "hard_negative" and e.intent == "emergency"] == []
-
-
-def test_pending_file_is_not_read_by_the_loader() -> None:
-    assert PENDING_PATH not in data_files("blind")
-    assert len(_pending_texts()) >= 1
-    assert all(Path(e.source).name != PENDING_PATH.name for e in load_split("blind"))

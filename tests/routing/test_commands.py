@@ -41,7 +41,7 @@ def cli() -> typer.Typer:
 def test_directory_import_reports_progress(cli: typer.Typer, db_url: str) -> None:
     result = runner.invoke(cli, ["directory", "import", str(BUNDLED_DIRECTORY)])
     assert result.exit_code == 0, result.output
-    assert "services: 39 rows" in result.stderr and "towns: 24 rows" in result.stderr
+    assert "services: 75 rows" in result.stderr and "towns: 24 rows" in result.stderr
 
 
 def test_directory_import_error_names_file_line_column(cli: typer.Typer, db_url: str, tmp_path: Path) -> None:
