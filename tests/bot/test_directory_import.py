@@ -38,7 +38,7 @@ def test_sample_city_imports_completely(db_url: str, city: Path) -> None:
     _edit(city / "services.csv", "北区見守り相談室,", "北区見守り相談室（改）,")
     with session_scope(db_url) as session:
         summary = import_directory(session, city)
-    assert summary.counts["services"] == 39 and summary.counts["towns"] == 24
+    assert summary.counts["services"] == 39 + 36 and summary.counts["towns"] == 24  # counters + community places
     with session_scope(db_url) as session:
         assert session.get(Service, "mimamori-kita").name == "北区見守り相談室（改）"
         town = session.get(Town, "minami-1-2")
