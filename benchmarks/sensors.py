@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -47,8 +45,9 @@ sys.path.insert(0, str(ROOT))
 from alerts.fanout import runner  # noqa: E402
 from alerts.sensor_commands import ensure_demo_households, simulate_events  # noqa: E402
 from alerts.sensors import escalate_overdue  # noqa: E402
+from benchmarks.broadcast import database  # noqa: E402
 from benchmarks.platforms import Platforms  # noqa: E402
-from bot.db import get_engine, session_scope  # noqa: E402
+from bot.db import session_scope  # noqa: E402
 from bot.messages import Effect  # noqa: E402
 from bot.models import Case, OutboxItem, utcnow  # noqa: E402
 from bot.models.sensors import CheckStatus, SafetyCheck, SensorEvent  # noqa: E402
@@ -56,35 +55,11 @@ from bot.settings import settings  # noqa: E402
 from channels.ratelimit import LIMITS  # noqa: E402
 from routing.directory import prepare_database  # noqa: E402
 
-POSTGRES_URL = os.environ.get("TSUNAGU_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FAMILY_CHANNELS = ("line", "telegram", "email")
 # The platforms' own limits, as channels/ratelimit.py has them (LINE: one push per message here:
 # each family message is its own text), and the fan-out's e-mail rate.
 PLATFORM_LIMITS = {"line": LIMITS["line.multicast"].rate, "telegram": LIMITS["telegram.global"].rate,
                    "email": settings.fanout_email_rate}
-
-
-@contextmanager
-def database(choice: str) -> Iterator[str]:
-    """A fresh database: a temporary SQLite file, or a private PostgreSQL schema dropped afterwards."""
-    if choice == "sqlite":
-        with tempfile.TemporaryDirectory() as folder:
-            yield f"sqlite:///{Path(folder) / 'sensors.db'}"
-        return
-    if choice != "postgresql":
-        yield choice
-        return
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        get_engine(f"{POSTGRES_URL}?options=-csearch_path%3D{schema}").dispose()
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def configure(url: str, platforms: Platforms) -> None:

@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.messages import Choice, EffectKind
-from bot.models import CaseKind, Message, MessageDirection
+from bot.models import Message, MessageDirection
 from flows.base import Flow, TurnContext, intent_button
-from flows.place_question import area_from_record, ask_place
+from flows.place_question import ask_place
 from flows.steps import (
     REPORT_PLACE_RESPONSES,
     SEND,
@@ -37,7 +37,8 @@ from flows.steps import (
     read_report_place,
     report_counter,
 )
-from routing.cases import case_facts, household_key, open_case
+from flows.worry import open_worry_case
+from routing.cases import case_facts
 from routing.partners import (
     InvitationProblem,
     check_invitation,
@@ -360,23 +361,8 @@ class PartnerReportFlow(Flow):
             ctx.say("utter_partner_not_registered")
             ctx.finish()
             return
-        where = ctx.slots["where"]
-        area = area_from_record(ctx, where)
         details = self._details(ctx, reporter.partner_id)
-        case, linked = open_case(
-            ctx.session,
-            kind=CaseKind.worry,
-            topic="watch",
-            counter_id=ctx.slots["counter_id"],
-            area=area,
-            details=details,
-            reason=ctx.slots["reason"],
-            channel=ctx.channel,
-            language=ctx.lang,
-            household_key=household_key(area, where.get("detail"), ctx.slots.get("where_text") or where["label"],
-                                        details["noticed"]),
-            now=ctx.now,
-        )
+        case, linked = open_worry_case(ctx, details, noticed=details["noticed"])
         record_report(ctx.session, case=case, reporter=reporter, what_seen=ctx.slots["seen"], now=ctx.now)
         receipt = "utter_partner_report_linked" if linked else "utter_partner_report_received"
         ctx.ask(receipt, case_id=case.id, counter_name=ctx.slots["counter_name"], choices=[report_button(ctx)])

@@ -25,7 +25,7 @@ import unicodedata
 from typing import Any
 
 from bot.messages import Choice, EffectKind
-from bot.models import CaseKind
+from bot.models import Case, CaseKind
 from bot.settings import settings
 from flows.base import FormFlow, TurnContext, is_no, is_yes
 from flows.followup import follow_case
@@ -90,6 +90,31 @@ def _cancelled(ctx: TurnContext) -> None:
     ctx.say("utter_cancelled")
     discard_report_draft(ctx)
     ctx.finish()
+
+
+def open_worry_case(ctx: TurnContext, details: dict[str, Any], *, noticed: str | None,
+                    reporter_contact_id: int | None = None, callback_consent: bool = False,
+                    draft: Case | None = None) -> tuple[Case, bool]:
+    """The worry case of a finished report — a resident's or a partner's — for the place and
+    counter its slots hold, or the household's open case it is linked to (True)."""
+    where = ctx.slots["where"]
+    area = area_from_record(ctx, where)
+    return open_case(
+        ctx.session,
+        kind=CaseKind.worry,
+        topic="watch",
+        counter_id=ctx.slots["counter_id"],
+        area=area,
+        details=details,
+        reason=ctx.slots["reason"],
+        channel=ctx.channel,
+        language=ctx.lang,
+        household_key=household_key(area, where.get("detail"), ctx.slots.get("where_text") or where["label"], noticed),
+        reporter_contact_id=reporter_contact_id,
+        callback_consent=callback_consent,
+        now=ctx.now,
+        draft=draft,
+    )
 
 
 class WorryFlow(FormFlow):
@@ -310,29 +335,13 @@ class WorryFlow(FormFlow):
                 "since_when": ctx.slots.get("since_when"), **(place_flags(where) if where else {})}
 
     def _create_case(self, ctx: TurnContext) -> None:
-        where = ctx.slots["where"]
-        area = area_from_record(ctx, where)
         consent = bool(ctx.slots["callback_consent"])
         details = self._details(ctx)
         if consent:
             details["callback_phone"] = ctx.slots.get("callback_phone")
-        case, linked = open_case(
-            ctx.session,
-            kind=CaseKind.worry,
-            topic="watch",
-            counter_id=ctx.slots["counter_id"],
-            area=area,
-            details=details,
-            reason=ctx.slots["reason"],
-            channel=ctx.channel,
-            language=ctx.lang,
-            household_key=household_key(area, where.get("detail"), ctx.slots.get("where_text") or where["label"],
-                                        ctx.slots.get("noticed")),
-            reporter_contact_id=ctx.contact.id if consent else None,
-            callback_consent=consent,
-            now=ctx.now,
-            draft=report_draft(ctx),
-        )
+        case, linked = open_worry_case(ctx, details, noticed=ctx.slots.get("noticed"),
+                                       reporter_contact_id=ctx.contact.id if consent else None,
+                                       callback_consent=consent, draft=report_draft(ctx))
         if linked:
             ctx.say("utter_worry_linked", case_id=case.id, counter_name=ctx.slots["counter_name"])
             # The effect tells what this report said; the case keeps the first report's details.

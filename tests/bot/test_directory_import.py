@@ -22,7 +22,8 @@ def city(tmp_path: Path) -> Path:
     return folder
 
 
-def _edit(path: Path, old: str, new: str) -> None:
+def edit_file(path: Path, old: str, new: str) -> None:
+    """Change one place of a copied city's table (the test fails if the text is not there)."""
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
@@ -35,7 +36,7 @@ def _counts(db_url: str) -> tuple[int, int]:
 
 
 def test_sample_city_imports_completely(db_url: str, city: Path) -> None:
-    _edit(city / "services.csv", "北区見守り相談室,", "北区見守り相談室（改）,")
+    edit_file(city / "services.csv", "北区見守り相談室,", "北区見守り相談室（改）,")
     with session_scope(db_url) as session:
         summary = import_directory(session, city)
     assert summary.counts["services"] == 39 + 36 and summary.counts["towns"] == 24  # counters + community places
@@ -62,7 +63,7 @@ def test_broken_directory_names_file_line_column_and_changes_nothing(
     db_url: str, city: Path, file: str, old: str, new: str, message: str
 ) -> None:
     before = _counts(db_url)
-    _edit(city / file, old, new)
+    edit_file(city / file, old, new)
     with pytest.raises(DirectoryError) as raised:
         with session_scope(db_url) as session:
             import_directory(session, city)
@@ -78,7 +79,7 @@ def test_missing_file_is_named(db_url: str, city: Path) -> None:
 
 
 def test_polygon_for_unknown_town_is_refused(db_url: str, city: Path) -> None:
-    _edit(city / "towns.geojson", '"town_id": "kita-1-1"', '"town_id": "kita-9-9"')
+    edit_file(city / "towns.geojson", '"town_id": "kita-1-1"', '"town_id": "kita-9-9"')
     with pytest.raises(DirectoryError, match="towns.geojson.*kita-9-9"):
         with session_scope(db_url) as session:
             import_directory(session, city)
@@ -114,11 +115,11 @@ def test_a_shift_jis_geojson_is_named(db_url: str, city: Path) -> None:
 
 
 def test_a_field_beyond_the_csv_limit_names_file_and_line(db_url: str, city: Path) -> None:
-    _edit(city / "organizations.csv", "id,name,description\n", "id,name,description\norg-long,長い," + "あ" * 200_000 + "\n")
+    edit_file(city / "organizations.csv", "id,name,description\n", "id,name,description\norg-long,長い," + "あ" * 200_000 + "\n")
     assert "organizations.csv, line 2" in _import_refused(db_url, city)
 
 
 def test_an_id_too_long_for_the_database_names_file_line_and_column(db_url: str, city: Path) -> None:
-    _edit(city / "organizations.csv", "id,name,description\n", "id,name,description\n" + "o" * 300 + ",長い,\n")
+    edit_file(city / "organizations.csv", "id,name,description\n", "id,name,description\n" + "o" * 300 + ",長い,\n")
     message = _import_refused(db_url, city)
     assert "organizations.csv, line 2, column 'id'" in message and "at most" in message

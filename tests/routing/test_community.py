@@ -3,20 +3,19 @@ schedule; the nearest fitting ones for a town; never chosen as a counter."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
 from bot.db import session_scope
-from bot.settings import BUNDLED_DIRECTORY
 from routing.community import KINDS, PlaceSchedule, community_places, nearest_places, walking_minutes
 from routing.counters import choose_counter
 from routing.directory import import_directory
 from routing.hsds import DirectoryError
 from routing.areas import resolve_town_id
 from tests.routing.conftest import WORKDAY_MORNING, read_csv
+from tests.bot.test_directory_import import city, edit_file  # noqa: F401 - city is a fixture
 
 
 def _community_ids() -> dict[str, str]:
@@ -94,19 +93,6 @@ def test_a_community_place_is_never_a_counter(session: Session) -> None:
             assert choice.counter is not None and choice.counter.id not in community
 
 
-@pytest.fixture
-def city(tmp_path: Path) -> Path:
-    folder = tmp_path / "city"
-    shutil.copytree(BUNDLED_DIRECTORY, folder)
-    return folder
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
 @pytest.mark.parametrize(
     ("file", "old", "new", "message"),
     [
@@ -129,7 +115,7 @@ def test_a_broken_community_place_is_named_and_changes_nothing(
 ) -> None:
     with session_scope(db_url) as session:
         before = len(community_places(session))
-    _edit(city / file, old, new)
+    edit_file(city / file, old, new)
     with pytest.raises(DirectoryError) as raised, session_scope(db_url) as session:
         import_directory(session, city)
     assert message in str(raised.value)

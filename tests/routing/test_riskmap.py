@@ -8,14 +8,14 @@ import csv
 import io
 import json
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import time_machine
 import typer
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -42,21 +42,6 @@ NOW = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
 HEADER = ["town_id", "population", "aged_65_plus", "single_elderly_households", "care_certifications", "lone_deaths"]
 # Three towns alike but for one thing each: the order must come from the numbers.
 ALIKE = [1000, 300, 60, 50, 0]
-
-
-@pytest.fixture(autouse=True)
-def no_risk_rows(db_url: str) -> Iterator[None]:
-    """The PostgreSQL schema lives for the run: each test starts and ends without statistics or scores."""
-
-    def clear() -> None:
-        with session_scope(db_url) as session:
-            session.execute(delete(TownRiskScore))
-            session.execute(delete(RiskComputation))
-            session.execute(delete(TownStats))
-
-    clear()
-    yield
-    clear()
 
 
 def write_stats(path: Path, rows: Sequence[Sequence[object]], header: Sequence[str] = HEADER) -> Path:

@@ -6,15 +6,14 @@ from __future__ import annotations
 import csv
 import io
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from bot.db import session_scope
-from bot.models.community import RiskComputation, TownRiskScore, TownStats
 from bot.models.console import AuditEntry
 from bot.models.staff import Role
 from bot.settings import BUNDLED_DIRECTORY, settings
@@ -22,21 +21,6 @@ from routing.riskmap import compute_risk, import_stats
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=timezone.utc)
 SVG = "{http://www.w3.org/2000/svg}"
-
-
-@pytest.fixture(autouse=True)
-def no_risk_rows(db_url: str) -> Iterator[None]:
-    """The PostgreSQL schema lives for the run: each test starts and ends without statistics or scores."""
-
-    def clear() -> None:
-        with session_scope(db_url) as session:
-            session.execute(delete(TownRiskScore))
-            session.execute(delete(RiskComputation))
-            session.execute(delete(TownStats))
-
-    clear()
-    yield
-    clear()
 
 
 @pytest.fixture
