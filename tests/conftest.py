@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 
 from bot.settings import settings
@@ -75,6 +76,18 @@ def _is_ip(host: str) -> bool:
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+# Staff passwords in tests: argon2id still, at the lowest cost (a hash at the library's
+# recommended cost takes ~0.1 s, and most console tests make an account and log in).
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    auth = sys.modules.get("bot.console.auth")
+    if auth is not None:
+        monkeypatch.setattr(auth, "_hasher", CHEAP_HASHER)
 
 
 @pytest.fixture(autouse=True)
