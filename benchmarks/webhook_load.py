@@ -170,7 +170,11 @@ async def closed_loop(bases: list[str], bodies: list[tuple[bytes, dict[str, str]
             if time.monotonic() > deadline:
                 return
             sent = time.perf_counter()
-            response = await client.post(f"{next(targets)}/webhooks/line", content=body, headers=headers)
+            try:
+                response = await client.post(f"{next(targets)}/webhooks/line", content=body, headers=headers)
+            except httpx.TransportError:  # the server dropped the connection: a failed request
+                failures += 1
+                continue
             latencies.append(time.perf_counter() - sent)
             failures += response.status_code != 200
 
@@ -191,7 +195,11 @@ async def open_loop(bases: list[str], bodies: list[tuple[bytes, dict[str, str]]]
     async def one(client: httpx.AsyncClient, base: str, body: bytes, headers: dict[str, str]) -> None:
         nonlocal failures
         sent = time.perf_counter()
-        response = await client.post(f"{base}/webhooks/line", content=body, headers=headers)
+        try:
+            response = await client.post(f"{base}/webhooks/line", content=body, headers=headers)
+        except httpx.TransportError:  # the server dropped the connection: a failed request
+            failures += 1
+            return
         latencies.append(time.perf_counter() - sent)
         failures += response.status_code != 200
 
