@@ -41,7 +41,7 @@ from bot.models.console import AuditEntry
 from bot.models.staff import Role
 from bot.settings import settings
 from routing.cases import INCOMPLETE, save_draft
-from tests.alerts.conftest import Kicks, add_cooperator, missing_case
+from tests.alerts.conftest import Kicks, add_cooperator, kicks, missing_case  # noqa: F401 - kicks: the fan-out is not woken
 from tests.bot.console.conftest import StaffAccount, csrf_of
 from tests.channels.conftest import served_on_loopback
 
@@ -56,14 +56,6 @@ def alert_channels(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(settings, "line_channel_access_token", "test-line-token")
     monkeypatch.setattr(settings, "telegram_bot_token", "123:test")
     monkeypatch.setattr(settings, "redis_url", None)
-
-
-@pytest.fixture(autouse=True)
-def kicks(monkeypatch: pytest.MonkeyPatch) -> Kicks:
-    """The fan-out is not woken: rows stay queued and the tests play the senders."""
-    counter = Kicks()
-    monkeypatch.setattr("alerts.fanout.runner.kick", counter)
-    return counter
 
 
 @pytest.fixture(autouse=True)
