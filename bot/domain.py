@@ -2,8 +2,12 @@
 
 The file is in Rasa 3.x domain format. Languages are Rasa conditional response
 variations on the ``language`` slot; the variation without a condition is Japanese.
-Japanese and English are required; a resident's other language (zh, zh-Hant, ko, vi,
-tl, pt, ne, es) falls back to English or Japanese where a response is not translated yet.
+The residents' other languages (zh, zh-Hant, ko, vi, tl, pt, ne, es) and やさしい日本語
+(a variation conditioned on the ``register`` slot being ``easy``) live in the
+``responses/`` folder beside domain.yml, one file per language in the same format,
+merged variation by variation, so a city edits or adds one language without touching
+the others. Japanese and English are required; a response not translated into a
+resident's language is given in やさしい日本語 and English (the engine says so once).
 A ``channel:`` variation (``voice``) is preferred on that channel. Validation runs
 a JSON schema first, then the sanity checks Rasa's ``Domain.from_yaml`` teaches:
 duplicate keys, intents matching the taxonomy, form slots that exist, and every
@@ -32,12 +36,16 @@ __all__ = ["Domain", "DomainError", "load_domain", "parse_domain"]
 
 LANGUAGES = ("ja", "en")
 """Every response the code uses exists in these languages (checked at start-up)."""
-# Residents' languages with only some responses translated (the safety guidance first):
-# a response without their variation falls back to one they are more likely to read,
-# English for these (what they got before their language was detected), simplified
-# Chinese for traditional; Japanese for any other (Chinese and Korean readers: kanji,
-# and what they got before).
-FALLBACKS: dict[str, str] = {language: "en" for language in ("pt", "es", "tl", "vi", "ne")} | {"zh-Hant": "zh"}
+RESIDENT_LANGUAGES = ("ja", "en", "zh", "zh-Hant", "ko", "vi", "tl", "pt", "ne", "es")
+"""The languages tsunagu detects and ships translations for (``responses/``)."""
+EASY = "easy"
+"""The ``register`` slot value of やさしい日本語 variations."""
+TRANSLATIONS_DIR = "responses"
+"""The folder beside domain.yml holding one response file per language."""
+# A traditional-Chinese reader reads simplified better than the fallback of last resort.
+FALLBACKS: dict[str, str] = {"zh-Hant": "zh"}
+# Said between the two halves of an untranslated response.
+_UNTRANSLATED_JOIN = "\n\n"
 
 _VARIATION = {
     "type": "object",
@@ -105,6 +113,16 @@ class _Variation:
     text: str
     language: str
     channel: str | None
+    register: str | None
+
+
+def _variations(variations: Iterable[Mapping[str, Any]]) -> list[_Variation]:
+    parsed = []
+    for variation in variations:
+        conditions = {str(c["name"]): str(c["value"]) for c in variation.get("condition") or []}
+        parsed.append(_Variation(variation["text"], conditions.get("language", "ja"), variation.get("channel"),
+                                 conditions.get("register")))
+    return parsed
 
 
 class Domain:
@@ -116,41 +134,76 @@ class Domain:
         self.forms: dict[str, list[str]] = {
             name: list(form["required_slots"]) for name, form in (data.get("forms") or {}).items()
         }
-        self._responses: dict[str, list[_Variation]] = {}
-        for name, variations in data["responses"].items():
-            parsed = []
-            for variation in variations:
-                language = "ja"
-                for condition in variation.get("condition") or []:
-                    if condition["name"] == "language":
-                        language = str(condition["value"])
-                parsed.append(_Variation(variation["text"], language, variation.get("channel")))
-            self._responses[name] = parsed
+        self._responses: dict[str, list[_Variation]] = {
+            name: _variations(variations) for name, variations in data["responses"].items()
+        }
+
+    def add_translations(self, responses: Mapping[str, Any], source: str) -> None:
+        """Merge a ``responses/`` file's variations; a name domain.yml lacks, a variation
+        given twice or a placeholder the Japanese text does not have is an error."""
+        problems = []
+        for name, variations in responses.items():
+            if name not in self._responses:
+                problems.append(f"'{name}' is not a response of domain.yml")
+                continue
+            known = {(v.language, v.channel, v.register) for v in self._responses[name]}
+            allowed = self.placeholders(name, language="ja")
+            for variation in _variations(variations):
+                if (variation.language, variation.channel, variation.register) in known:
+                    problems.append(f"'{name}' has its {variation.language} variation twice")
+                extra = _fields(variation.text) - allowed
+                if extra:
+                    problems.append(f"'{name}' ({variation.language}) uses {sorted(extra)}, unknown to its Japanese text")
+                self._responses[name].append(variation)
+        if problems:
+            raise DomainError(f"{source}: " + "; ".join(problems))
 
     @property
     def response_names(self) -> frozenset[str]:
         return frozenset(self._responses)
 
-    def placeholders(self, name: str) -> set[str]:
+    def placeholders(self, name: str, language: str | None = None) -> set[str]:
+        """The {fields} of a response's variations (of one language if given)."""
         return {
             field
             for variation in self._responses[name]
-            for _, field, _, _ in string.Formatter().parse(variation.text)
-            if field
+            if language is None or variation.language == language
+            for field in _fields(variation.text)
         }
 
-    def text(self, response: str, language: str = "ja", channel: str | None = None, /, **values: Any) -> str:
-        """Render ``response`` in ``language`` (else its ``FALLBACKS``, else Japanese),
-        preferring the ``channel`` variation."""
+    def translated(self, response: str, language: str) -> bool:
+        """Whether ``response`` can be given in ``language`` (or the language it falls back to)."""
+        languages = {v.language for v in self._responses[response]}
+        return language in languages or FALLBACKS.get(language) in languages
+
+    def languages(self, response: str) -> frozenset[str]:
+        """The languages ``response`` has a variation in."""
+        return frozenset(v.language for v in self._responses[response])
+
+    def text(self, response: str, language: str = "ja", channel: str | None = None, /, *,
+             register: str | None = None, **values: Any) -> str:
+        """Render ``response`` in ``language``, preferring the ``channel`` variation, then the
+        ``register`` one (やさしい日本語). A language without a variation (nor a ``FALLBACKS``
+        one) gets the Japanese in やさしい日本語 and the English, one after the other — except
+        on the phone, where one voice reads one language: English."""
         variations = self._responses[response]
-        in_language: list[_Variation] = []
-        for candidate in (language, FALLBACKS.get(language, "ja"), "ja"):
-            in_language = [v for v in variations if v.language == candidate]
-            if in_language:
-                break
-        chosen = next((v for v in in_language if channel and v.channel == channel), None) or next(
-            (v for v in in_language if v.channel is None), in_language[0]
-        )
+        for candidate in (language, FALLBACKS.get(language)):
+            if candidate is not None and any(v.language == candidate for v in variations):
+                return self._render(variations, candidate, channel, register, values)
+        if language in ("ja", "en") or channel == "voice":
+            return self._render(variations, "en" if language == "en" or channel == "voice" else "ja",
+                                channel, register, values)
+        return _UNTRANSLATED_JOIN.join((self._render(variations, "ja", channel, EASY, values),
+                                        self._render(variations, "en", channel, None, values)))
+
+    @staticmethod
+    def _render(variations: list[_Variation], language: str, channel: str | None, register: str | None,
+                values: Mapping[str, Any]) -> str:
+        in_language = [v for v in variations if v.language == language] or [v for v in variations if v.language == "ja"]
+        ranked = sorted(in_language, key=lambda v: (not (channel and v.channel == channel),
+                                                    v.channel is not None and v.channel != channel,
+                                                    v.register != register))
+        chosen = ranked[0]
         return chosen.text.format_map(values) if values or "{" in chosen.text else chosen.text
 
     def check_required(self, required: Iterable[str]) -> None:
@@ -168,8 +221,11 @@ class Domain:
             raise DomainError("; ".join(problems))
 
 
-def parse_domain(text: str, source: str = "domain.yml") -> Domain:
-    """Parse and validate domain text (schema, then sanity checks)."""
+def _fields(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def _load_yaml(text: str, source: str, schema: Mapping[str, Any]) -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
@@ -177,10 +233,24 @@ def parse_domain(text: str, source: str = "domain.yml") -> Domain:
     except DomainError as error:
         raise DomainError(f"{source}: {error}") from None
     try:
-        jsonschema.validate(data, SCHEMA)
+        jsonschema.validate(data, schema)
     except jsonschema.ValidationError as error:
         path = "/".join(str(part) for part in error.absolute_path) or "(top level)"
         raise DomainError(f"{source}: {path}: {error.message}") from None
+    return data
+
+
+TRANSLATION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["version", "responses"],
+    "properties": {"version": {"type": "string"}, "responses": SCHEMA["properties"]["responses"]},
+    "additionalProperties": False,
+}
+
+
+def parse_domain(text: str, source: str = "domain.yml") -> Domain:
+    """Parse and validate domain text (schema, then sanity checks)."""
+    data = _load_yaml(text, source, SCHEMA)
     unknown = [intent for intent in data["intents"] if intent not in INTENTS]
     missing = [intent for intent in INTENTS if intent not in data["intents"]]
     if unknown or missing:
@@ -195,8 +265,12 @@ def parse_domain(text: str, source: str = "domain.yml") -> Domain:
 
 @lru_cache(maxsize=4)
 def load_domain(path: Path | None = None) -> Domain:
-    """Load domain.yml once per process."""
+    """Load domain.yml and the translations beside it, once per process."""
     path = Path(path or settings.domain_path)
     if not path.is_file():
         raise DomainError(f"{path}: file not found")
-    return parse_domain(path.read_text(encoding="utf-8"), str(path))
+    domain = parse_domain(path.read_text(encoding="utf-8"), str(path))
+    for translation in sorted((path.parent / TRANSLATIONS_DIR).glob("*.yml")):
+        data = _load_yaml(translation.read_text(encoding="utf-8"), str(translation), TRANSLATION_SCHEMA)
+        domain.add_translations(data["responses"], str(translation))
+    return domain

@@ -96,7 +96,7 @@ def test_render_language_channel_and_placeholders() -> None:
         {"channel": "voice", "text": "ja voice"}, {"text": "ja"}]}})
     assert greet.text("utter_greet", "en") == "en" and greet.text("utter_greet", "en", "voice") == "en"
     assert greet.text("utter_greet", "ja", "voice") == "ja voice"
-    assert greet.text("utter_greet", "ja", "line") == greet.text("utter_greet", "fr") == "ja"
+    assert greet.text("utter_greet", "ja", "line") == "ja"
     domain = load_domain()
     text = domain.text("utter_counter", "ja", None, name="X窓口", phone="06-1", address="A", hours="H")
     assert "X窓口" in text and "{" not in text
@@ -109,3 +109,50 @@ def test_form_flows_ask_exactly_their_forms_slots() -> None:
                                "required_slots: [where, noticed, since_when, callback_consent]")
     with pytest.raises(DomainError, match="report_worry"):
         check_forms(parse_domain(reordered), FLOWS)
+
+
+def _greeting_domain() -> Domain:
+    language = {"type": "slot", "name": "language"}
+    return Domain({"intents": [], "responses": {"utter_greet": [
+        {"condition": [{**language, "value": "en"}], "text": "en"},
+        {"condition": [{"type": "slot", "name": "register", "value": "easy"}], "text": "ja easy"},
+        {"channel": "voice", "text": "ja voice"}, {"text": "ja {name}"}]}})
+
+
+def test_untranslated_language_gets_easy_japanese_and_english() -> None:
+    greet = _greeting_domain()
+    assert greet.text("utter_greet", "ja", None, name="A") == "ja A"
+    assert greet.text("utter_greet", "ja", None, register="easy") == "ja easy"
+    # The phone's own variation wins over the register: it is already short and spoken.
+    assert greet.text("utter_greet", "ja", "voice", register="easy") == "ja voice"
+    untranslated = greet.text("utter_greet", "vi")
+    assert "ja easy" in untranslated and "en" in untranslated.split("ja easy")[1]
+    # One voice reads one language on the phone: English.
+    assert greet.text("utter_greet", "vi", "voice") == "en"
+    assert greet.translated("utter_greet", "en") and not greet.translated("utter_greet", "vi")
+
+
+def test_translation_files_merge_variation_by_variation(tmp_path: Path) -> None:
+    (tmp_path / "domain.yml").write_text(SOURCE, encoding="utf-8")
+    translations = tmp_path / "responses"
+    translations.mkdir()
+    (translations / "vi.yml").write_text(
+        'version: "3.1"\nresponses:\n  utter_goodbye:\n'
+        '    - condition: [{type: slot, name: language, value: vi}]\n      text: "Tạm biệt"\n', encoding="utf-8")
+    domain = load_domain(tmp_path / "domain.yml")
+    assert domain.text("utter_goodbye", "vi") == "Tạm biệt"
+    assert domain.translated("utter_goodbye", "vi") and not domain.translated("utter_greet", "vi")
+
+
+@pytest.mark.parametrize(("response", "text", "problem"), [
+    ("utter_no_such_response", "x", "not a response"),
+    ("utter_goodbye", "{resident_name}", "resident_name"),
+])
+def test_translation_file_errors_name_the_problem(tmp_path: Path, response: str, text: str, problem: str) -> None:
+    (tmp_path / "domain.yml").write_text(SOURCE, encoding="utf-8")
+    (tmp_path / "responses").mkdir()
+    (tmp_path / "responses" / "ko.yml").write_text(
+        f'version: "3.1"\nresponses:\n  {response}:\n'
+        f'    - condition: [{{type: slot, name: language, value: ko}}]\n      text: "{text}"\n', encoding="utf-8")
+    with pytest.raises(DomainError, match=problem):
+        load_domain(tmp_path / "domain.yml")
