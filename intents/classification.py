@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.taxonomy import COMPLEX_TOPIC
 from intents.safety import SafetySignal, safety_matter
@@ -23,6 +24,7 @@ __all__ = [
     "TOPIC_CONFIDENCE_THRESHOLD",
     "Classification",
     "IntentClassifier",
+    "UrgencyThresholds",
     "complex_topic",
     "compose",
 ]
@@ -45,6 +47,26 @@ _MIN_ALTERNATIVE = 0.05
 
 
 @dataclass(frozen=True)
+class UrgencyThresholds:
+    """The safety model's operating point, chosen for recall on its training data.
+
+    Attributes:
+        ask: from this probability on, the resident is asked whether a life is in
+            danger now (the safety question) rather than the model guessing silently.
+        alarm: from this probability on, 119/110 guidance is given without asking.
+    """
+
+    ask: float
+    alarm: float
+
+    def band(self, urgency: float | None) -> Literal["alarm", "ask"] | None:
+        """Which band a probability falls in (None: below the question)."""
+        if urgency is None or urgency < self.ask:
+            return None
+        return "alarm" if urgency >= self.alarm else "ask"
+
+
+@dataclass(frozen=True)
 class Classification:
     """What a resident's message is about.
 
@@ -58,6 +80,10 @@ class Classification:
             lexicon decided).
         safety: the safety signal, if any; flows give its guidance first.
         alternatives: the next most likely intents, for a clarifying question.
+        urgency: the safety model's probability that a life is in danger now or that
+            the resident is in a suicidal crisis (None: a backend without one).
+        urgency_band: where ``urgency`` falls: "alarm" (guidance without asking),
+            "ask" (the safety question), None (neither).
     """
 
     intent: str
@@ -66,6 +92,8 @@ class Classification:
     confidence: float
     safety: SafetySignal | None
     alternatives: tuple[tuple[str, float], ...]
+    urgency: float | None = None
+    urgency_band: Literal["alarm", "ask"] | None = None
 
     @property
     def is_confident(self) -> bool:
@@ -111,6 +139,8 @@ def compose(
     intent_scores: Mapping[str, float],
     topic_scores: Mapping[str, float] | None,
     complex_threshold: float = DEFAULT_COMPLEX_THRESHOLD,
+    urgency: float | None = None,
+    thresholds: UrgencyThresholds | None = None,
 ) -> Classification:
     """Combine the safety signal with a backend's scores into a Classification.
 
@@ -125,6 +155,9 @@ def compose(
         intent_scores: intent → probability.
         topic_scores: topic → probability (only read for ask_where).
         complex_threshold: strength two non-complex topics need for ``complex``.
+        urgency: the safety model's probability of an emergency or a crisis, if the
+            backend has one.
+        thresholds: its operating point (required with ``urgency``).
 
     Returns:
         The classification.
@@ -152,7 +185,9 @@ def compose(
             topic = topics[0][0]
     elif safety_topic is not None:
         topic = safety_topic
-    return Classification(intent, topic, topics, round(float(confidence), 4), safety, alternatives)
+    band = thresholds.band(urgency) if thresholds is not None else None
+    return Classification(intent, topic, topics, round(float(confidence), 4), safety, alternatives,
+                          None if urgency is None else round(float(urgency), 4), band)
 
 
 class IntentClassifier(ABC):

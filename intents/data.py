@@ -2,7 +2,9 @@
 
 Files live under ``intents/data/<split>/`` and are named
 ``intents_<style>.yml`` or ``topics_<style>.yml``; the style is the filename
-suffix. A file may also name its language, ``intents_<style>.<language>.yml``
+suffix. ``safety_<style>.<language>.yml`` files hold the safety model's own data
+(emergencies, crises and hard negatives, each under its true intent); they are read
+like the others. A file may also name its language, ``intents_<style>.<language>.yml``
 (``ko``, ``zh-hant``…); without one it is Japanese, or English for the
 ``english`` style. An intent block may carry Rasa ``metadata: {safety: crisis}``
 to mark messages that need crisis guidance (suicidal thoughts) although their
@@ -56,7 +58,7 @@ SAFETY_MARKS: tuple[str | None, ...] = (None, "crisis", "hard_negative")
 _EXAMPLE_LINE_RE = re.compile(r"^\s*-\s?(.*)$")
 # Rasa entity annotations: [北区](ward) or [北区]{"entity": "ward"} -> 北区.
 _ENTITY_RE = re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\{[^}]*\})")
-_FILE_RE = re.compile(r"^(?:intents|topics)_(?P<style>[a-z_]+)(?:\.(?P<language>[a-z]{2,3}(?:-[a-z]+)?))?\.ya?ml$")
+_FILE_RE = re.compile(r"^(?:intents|topics|safety)_(?P<style>[a-z_]+)(?:\.(?P<language>[a-z]{2,3}(?:-[a-z]+)?))?\.ya?ml$")
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ def data_files(split: Split, data_dir: Path = DATA_DIR) -> list[Path]:
         data_dir: the folder holding the splits.
 
     Returns:
-        The ``intents_*.yml`` and ``topics_*.yml`` files of that split.
+        The ``intents_*.yml``, ``topics_*.yml`` and ``safety_*.yml`` files of that split.
     """
     folder = data_dir / split
     if not folder.is_dir():
