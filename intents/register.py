@@ -34,9 +34,10 @@ _EASY_WORDS = (r"(?:(?:やさしい|易しい|かんたんな|簡単な)(?:に�
 # 「やさしい日本語じゃなくていい」「ひらがなはやめて」: a request *against* easy Japanese.
 _EASY_REFUSED = re.compile(_EASY_WORDS + r"(?:で|に)?(?:は|も)?(?:じゃなく|でなく|ではなく|じゃなくて|いらな|不要|"
                            r"結構|けっこう|やめ|止め|しなくて)")
-# 「かんじ」 needs its particle: 「かんじいい」 is 感じいい, "feels nice".
+# 「かんじ」 needs its particle: 「かんじいい」 is 感じいい, "feels nice". 「ふつうの にほんご は
+# むずかしい」 names ordinary Japanese to say it is too hard: that is a request for easy Japanese.
 _STANDARD_ASKED = re.compile(
-    r"(?:ふつう|普通|通常|いつも)の(?:にほんご|日本語|ことば|言葉)"
+    r"(?:ふつう|普通|通常|いつも)の(?:にほんご|日本語|ことば|言葉)(?!(?:は|が)?(?:むずかし|難し|わから|分から|よめ|読め|にがて|苦手))"
     r"|(?:かんじ|漢字)(?:で|でも|が)(?:いい|良い|大丈夫|だいじょうぶ|ok|結構|かまいません|構いません)"
     r"|(?:かんじ|漢字)(?:は|も|が)?(?:よめ|読め)ます(?!せん)"
     r"|(?:かんじ|漢字)(?:は|も|が)?(?:わかり|分かり)ます(?!せん)"

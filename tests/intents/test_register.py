@@ -14,6 +14,8 @@ from intents.register import detect_register
     "簡単な言葉で説明してください", "ひらがなで おねがいします", "ふりがなを つけて ください", "かんじが よめません",
     "漢字が読めません", "かんじ わからない", "にほんご すこし わかります", "日本語があまりわかりません",
     "にほんご わかりません", "もっと わかりやすく かいて ください", "please use easy Japanese",
+    # naming ordinary Japanese to say it is too hard
+    "ふつうの にほんご は むずかしい です",
 ])
 def test_a_request_for_easy_japanese_is_easy(text: str) -> None:
     assert detect_register(text) == "easy"
