@@ -29,16 +29,33 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain import Domain
-from bot.messages import Choice, Effect, EffectKind, InboundMessage, TurnResult, coarse_point
+from bot.domain import EASY, LANGUAGES, Domain
+from bot.messages import Choice, Effect, EffectKind, InboundMessage, Reply, TurnResult, coarse_point
 from bot.metrics import count_turn
 from bot.models import Case, CaseEvent, CaseStatus, Contact, Conversation, Message, MessageDirection
 from bot.settings import settings
-from flows.base import CHOICES_SLOT, INTENT_BUTTON, Flow, TurnContext, check_forms, intent_button, required_responses
+from flows.base import (
+    CHOICES_SLOT,
+    INTENT_BUTTON,
+    UNTRANSLATED_SLOT,
+    Flow,
+    TurnContext,
+    check_forms,
+    intent_button,
+    required_responses,
+)
 from flows.conversation import MENU, SAFETY_RESPONSES, ask_menu, finish_phone_turn, safety_guidance
 from flows.registry import FLOWS
+from flows.safety_question import (
+    SAFETY_QUESTION_RESPONSES,
+    UNSPECIFIED,
+    ask_safety_question,
+    model_signal,
+    take_safety_answer,
+)
 from intents.classification import CONFIDENCE_THRESHOLD, Classification, IntentClassifier
 from intents.normalize import fold_for_matching
+from intents.register import detect_register
 from intents.safety import SafetySignal, detect_safety, safety_matter
 
 if TYPE_CHECKING:
@@ -48,8 +65,11 @@ __all__ = ["ConversationEngine", "ENGINE_RESPONSES", "detect_language"]
 
 log = logging.getLogger(__name__)
 
+# Said once in a conversation whose language this city has not translated every reply into.
+UNTRANSLATED_NOTICE = "utter_untranslated_notice"
 # What the engine itself says: the safety layer's guidance, a clarifying question, a timeout notice.
-ENGINE_RESPONSES = ("utter_clarify", "utter_timeout_restart", *SAFETY_RESPONSES)
+ENGINE_RESPONSES = ("utter_clarify", "utter_timeout_restart", UNTRANSLATED_NOTICE, *SAFETY_RESPONSES,
+                    *SAFETY_QUESTION_RESPONSES)
 
 # Events that carry the resident's own words, which the safety layer reads first
 # (a follow, a call being answered or a silence says nothing).
@@ -183,6 +203,7 @@ class ConversationEngine:
         self.flows = {flow.name: flow for flow in FLOWS}
         # The order of precedence of a turn, in one place; the first rule that takes the message ends dispatch.
         self.dispatch_order: tuple[DispatchStep, ...] = (
+            self._answer_safety_question,  # 「今、命に関わる状況ですか？」 answered: guidance, or the words go on
             self._safety_first,  # 119/110 or the crisis lines, before anything else
             self._held_by_staff,  # staff answer this resident from the console: the bot is quiet
             self._interrupt,  # a flow that claims the message whatever flow is active (flows.registry order)
@@ -217,7 +238,12 @@ class ConversationEngine:
         now = message.received_at
         conversation, timed_out, created = self._conversation(session, contact, now)
         conversation.language = contact.language = self._language(message, conversation, created)
-        ctx = TurnContext(session, message, contact, conversation, self.domain, now, self.classifier)
+        if message.text and conversation.language == "ja":
+            register = detect_register(message.text)
+            if register is not None:
+                contact.register = EASY if register == EASY else None
+        ctx = TurnContext(session, message, contact, conversation, self.domain, now, self.classifier,
+                          inbound_id=inbound.id)
         ctx.answer = self._match_choice(conversation, message)
         inbound.conversation_id = conversation.id
         held = self._holding_case(session, contact)
@@ -234,6 +260,7 @@ class ConversationEngine:
             if step(ctx):
                 break
         finish_phone_turn(ctx)  # on the phone a turn ends with a question, never in dead air
+        self._tell_untranslated(ctx)
         inbound.intent = ctx.classification.intent if ctx.classification else None
         for reply in ctx.replies:
             outbound = Message(contact_id=contact.id, conversation_id=conversation.id,
@@ -251,22 +278,84 @@ class ConversationEngine:
                           flow=conversation.flow)
 
     # ------------------------------------------------------------------ dispatch, in order
+    def _answer_safety_question(self, ctx: TurnContext) -> bool:
+        """The resident answered the safety question: yes → the guidance; no → the words they
+        wrote before it go on to the flow in progress; anything else is read afresh."""
+        pending = take_safety_answer(ctx)
+        if pending is None or pending.answer is None:
+            return False
+        if pending.answer == "yes":
+            kind = pending.kind
+            signal = SafetySignal(kind, None, "safety question", UNSPECIFIED if kind == "emergency" else None)
+            self._give_guidance(ctx, signal)
+            return True
+        original = ctx.session.get(Message, pending.message_id) if pending.message_id is not None else None
+        if original is None or not original.text:
+            # Purged meanwhile: nothing to go on with but the question that was open.
+            if not ctx.repeat_prompt():
+                ask_menu(ctx)
+            return True
+        ctx.reread(original.text)
+        return False
+
     def _safety_first(self, ctx: TurnContext) -> bool:
-        """119/110 or the crisis lines first; suicidal ideation outside a flow then starts its matter."""
+        """119/110 or the crisis lines first; suicidal ideation outside a flow then starts its matter.
+
+        The word list decides on its own signs. What it cannot see, the safety model reads:
+        from its alarm threshold on, the guidance; in its uncertain band, the safety question
+        (:mod:`flows.safety_question`). While a person is being described (a missing
+        person's height and gait, a registration) the model's band is not acted on and its
+        alarm only asks: frailty in a description is not an emergency, and a false 119 in
+        the middle of a missing report costs the family the 110 call that matters.
+        """
         if ctx.message.event not in _WORDED_EVENTS or not ctx.text:
             return False
         signal = detect_safety(ctx.text)
         if signal is None:
+            return self._safety_model(ctx)
+        self._give_guidance(ctx, signal)
+        return True
+
+    def _safety_model(self, ctx: TurnContext) -> bool:
+        if not ctx.own_words or ctx.reread_after_safety_question:
             return False
+        classification = ctx.classify(ctx.text)
+        band = classification.urgency_band
+        if band is None:
+            return False
+        active = self.flows.get(ctx.conversation.flow or "")
+        describing = active is not None and active.describes_a_person(ctx.step)
+        if band == "alarm" and not describing:
+            self._give_guidance(ctx, model_signal(classification))
+            return True
+        if (band == "ask" and describing) or ctx.contact.held_case_id is not None:
+            # Staff hold the chat: they read the words; only an alarm is the bot's to answer.
+            return False
+        ask_safety_question(ctx, ctx.inbound_id, classification)
+        return True
+
+    def _give_guidance(self, ctx: TurnContext, signal: SafetySignal) -> None:
         handled = safety_guidance(ctx, signal)
         if any(flow.after_safety_guidance(ctx, signal) for flow in FLOWS):
-            return True
+            return
         if not handled and ctx.contact.held_case_id is None:
             # Held by staff: the guidance is all; staff, not a form, take the matter on.
             matter = safety_matter(signal)
             ctx.classification = _given(matter.intent, topic=matter.topic, safety=signal)
             self._start(ctx, self._flow_for(matter.intent), classified=True)
-        return True
+
+    def _tell_untranslated(self, ctx: TurnContext) -> None:
+        """Once a conversation, say that a reply is in やさしい日本語 and English because this
+        city has not translated it into the resident's language (after any safety guidance)."""
+        language = ctx.lang
+        if language in LANGUAGES or ctx.slots.get(UNTRANSLATED_SLOT) == language:
+            return
+        if not any(reply.response and not self.domain.translated(reply.response, language) for reply in ctx.replies):
+            return
+        ctx.set_slot(UNTRANSLATED_SLOT, language)
+        first_not_urgent = next((i for i, reply in enumerate(ctx.replies) if not reply.urgent), len(ctx.replies))
+        notice = Reply(text=ctx.t(UNTRANSLATED_NOTICE), response=UNTRANSLATED_NOTICE)
+        ctx.replies.insert(first_not_urgent, notice)
 
     @staticmethod
     def _held_by_staff(ctx: TurnContext) -> bool:
@@ -321,6 +410,8 @@ class ConversationEngine:
             ctx.finish(keep_prompt=True)
             return
         classification = ctx.classify(ctx.text)
+        if ctx.reread_after_safety_question:
+            classification = classification.without_model_emergency()
         ctx.classification = classification
         # An emergency is never second-guessed. out_of_scope says what we do and shows the
         # menu; ask_where with an unclear topic asks the topic itself. Anything else we
@@ -359,7 +450,7 @@ class ConversationEngine:
             ctx.classification = _given(flow.intents[0]) if flow.intents else None
         carried = {key: value for key, value in ctx.conversation.slots.items() if key in flow.carries_over}
         ctx.finish()
-        ctx.conversation.slots = carried
+        ctx.conversation.slots = {**ctx.conversation.slots, **carried}
         ctx.conversation.flow = flow.name
         flow.start(ctx)
         self._take_switch(ctx)

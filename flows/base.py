@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
-from bot.domain import Domain, DomainError
+from bot.domain import EASY, Domain, DomainError
 from bot.messages import Choice, Effect, EffectKind, Handoff, InboundEvent, InboundMessage, Reply
 from bot.models import Contact, Conversation
 from intents.classification import Classification, IntentClassifier
@@ -47,6 +47,10 @@ __all__ = [
 # Slot keys the engine keeps for itself (prompt to repeat, choices to match digits against).
 PROMPT_SLOT = "_prompt"
 CHOICES_SLOT = "_choices"
+# Kept while the conversation lasts, whatever flow ends: the language whose missing
+# translations the resident was told about (said once, not on every reply).
+UNTRANSLATED_SLOT = "_untranslated_told"
+CONVERSATION_SLOTS = (UNTRANSLATED_SLOT,)
 # A button payload naming an intent or a flow ("intent:report_worry") starts that flow
 # from anywhere: the main menu, a clarifying question.
 INTENT_BUTTON = "intent:"
@@ -86,6 +90,12 @@ class TurnContext:
     reclassify: bool = False
     # Places extracted from texts this turn (several steps ask "is it a place?" of one message).
     places: dict[str, Any] = field(default_factory=dict)
+    # The stored inbound message of this turn (the safety question refers to it by id).
+    inbound_id: int | None = None
+    # The words being read are those the resident wrote before answering "no" to the safety
+    # question: the safety model has had its say on them.
+    reread_after_safety_question: bool = False
+    _classified: dict[str, Classification] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ reading
     @property
@@ -122,8 +132,17 @@ class TurnContext:
         return self.conversation.step
 
     def classify(self, text: str) -> Classification:
-        """What the classifier makes of ``text`` (e.g. the topic of a free answer)."""
-        return self.classifier().classify(text)
+        """What the classifier makes of ``text`` (e.g. the topic of a free answer); once a turn."""
+        if text not in self._classified:
+            self._classified[text] = self.classifier().classify(text)
+        return self._classified[text]
+
+    def reread(self, text: str) -> None:
+        """Read ``text`` (the words before the safety question) as this turn's message."""
+        self.message = replace(self.message, text=text, postback=None, metadata={})
+        self.answer = text.strip()
+        self.reread_after_safety_question = True
+        self.__dict__.pop("plain", None)  # the cached fold of the answer just replaced
 
     def set_slot(self, name: str, value: Any) -> None:
         self.conversation.slots[name] = value
@@ -133,9 +152,14 @@ class TurnContext:
         self.conversation.step = step
 
     # ------------------------------------------------------------------ talking
+    @property
+    def register(self) -> str | None:
+        """``EASY`` when the resident reads やさしい日本語 (``Contact.register``)."""
+        return EASY if self.contact.register == EASY else None
+
     def t(self, response: str, /, **values: Any) -> str:
         """A response's text in the conversation language (for labels inside other texts)."""
-        return self.domain.text(response, self.lang, self.channel, **values)
+        return self.domain.text(response, self.lang, self.channel, register=self.register, **values)
 
     def choice(self, payload: str, response: str, digit: str | None = None) -> Choice:
         return Choice(title=self.t(response), payload=payload, digit=digit)
@@ -177,6 +201,7 @@ class TurnContext:
         """End the active flow and forget its slots (keeping the last question if asked to,
         so a menu just shown can still be answered with a button or a phone key)."""
         kept = {key: self.slots[key] for key in (PROMPT_SLOT, CHOICES_SLOT) if keep_prompt and key in self.slots}
+        kept |= {key: self.slots[key] for key in CONVERSATION_SLOTS if key in self.slots}
         self.conversation.flow = None
         self.conversation.step = None
         self.conversation.slots = kept
@@ -241,6 +266,11 @@ class Flow:
         Returns:
             True when it took the matter on and nothing else should start this turn.
         """
+        return False
+
+    def describes_a_person(self, step: str | None) -> bool:
+        """Whether ``step`` asks what a person looks like or how they are (height, gait, illnesses):
+        the safety model's reading of frailty there is not an emergency (the engine's safety layer)."""
         return False
 
     # Ways out (flows.ways_out) call these on the active flow; a form flow has them all.

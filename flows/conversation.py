@@ -128,6 +128,8 @@ MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU),
 # The first reply to an emergency, by the lexicon group's situation; else by its number.
 _SITUATION_RESPONSES = {
     "fire": "utter_emergency_fire", "gas": "utter_emergency_gas", "attempt": "utter_emergency_attempt",
+    # The safety model or the safety question: which number is not known, so both.
+    "unspecified": "utter_emergency_unspecified",
 }
 # The flows a welfare sign said in their midst belongs to: after the guidance the flow reads
 # the words as it reads any answer (what was noticed, one more detail of the report, a

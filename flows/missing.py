@@ -113,6 +113,8 @@ class MissingFlow(FormFlow):
     # Saved from the first answer (a key pressed on the phone is one): a family that hangs
     # up to call 110 leaves an urgent case with their number (issue 16, item 1).
     saves_first = True
+    # Who is missing and what they look like: 「腰が曲がっとる」「杖をついて」 describe, never alarm.
+    _DESCRIBING = frozenset({"missing_who", "clothing", DESCRIPTION_READ_BACK})
     responses = (
         "utter_missing_intro",
         "utter_ask_clothing_and_appearance",
@@ -128,6 +130,9 @@ class MissingFlow(FormFlow):
         *PHONE_RESPONSES,
         *REPORT_PLACE_RESPONSES,
     )
+
+    def describes_a_person(self, step: str | None) -> bool:
+        return step in self._DESCRIBING
 
     def start(self, ctx: TurnContext) -> None:
         ctx.say("utter_missing_intro", urgent=True)
@@ -428,6 +433,9 @@ class AlertDetailsFlow(Flow):
     responses = ("utter_alert_details_intro", "utter_alert_details_noted", "utter_case_details_added",
                  "utter_ask_alert_photo",
                  *FEATURE_RESPONSES, *SHARE_RESPONSES, *OPTIONAL_RESPONSES)
+
+    def describes_a_person(self, step: str | None) -> bool:
+        return True  # every answer here describes the missing person
 
     def start(self, ctx: TurnContext) -> None:
         # Only ever entered after a report; started any other way there is nothing to ask.

@@ -149,6 +149,11 @@ class RegisterPersonFlow(FormFlow):
     )
 
     # ------------------------------------------------------------------ entry
+    def describes_a_person(self, step: str | None) -> bool:
+        # The description, its features and their edits: what the person looks like and how they are.
+        return step is not None and (step.removeprefix("edit:") in ("person_description", "usual_places")
+                                     or step.startswith(("feature:", "edit:feature")))
+
     def start(self, ctx: TurnContext) -> None:
         persons = persons_of(ctx)
         if not persons:

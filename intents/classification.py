@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from bot.taxonomy import COMPLEX_TOPIC
@@ -95,6 +95,15 @@ class Classification:
     urgency: float | None = None
     urgency_band: Literal["alarm", "ask"] | None = None
 
+    def without_model_emergency(self) -> "Classification":
+        """This classification with the model's ``emergency`` set aside (the resident said
+        no to the safety question); a safety-lexicon emergency stays."""
+        if self.intent != "emergency" or self.safety is not None or not self.alternatives:
+            return self
+        (intent, confidence), rest = self.alternatives[0], self.alternatives[1:]
+        return replace(self, intent=intent, confidence=confidence,
+                       alternatives=(*rest, ("emergency", self.confidence)))
+
     @property
     def is_confident(self) -> bool:
         """False → ask a clarifying question with choices instead of guessing.
@@ -163,7 +172,11 @@ def compose(
         The classification.
     """
     ranking = _ranked(intent_scores) or [("out_of_scope", 0.0)]
-    if ranking[0][0] == "emergency" and ranking[0][1] < MODEL_EMERGENCY_THRESHOLD and len(ranking) > 1:
+    band = thresholds.band(urgency) if thresholds is not None else None
+    # The intent head alone does not say emergency when it is unsure, nor against the safety
+    # model (trained on hard negatives: a frail person's description, a TV drama).
+    doubted = ranking[0][1] < MODEL_EMERGENCY_THRESHOLD or (thresholds is not None and band is None)
+    if ranking[0][0] == "emergency" and doubted and len(ranking) > 1:
         ranking = [ranking[1], ranking[0], *ranking[2:]]
     intent, confidence = ranking[0]
     matter = safety_matter(safety) if safety is not None else None
@@ -185,7 +198,6 @@ def compose(
             topic = topics[0][0]
     elif safety_topic is not None:
         topic = safety_topic
-    band = thresholds.band(urgency) if thresholds is not None else None
     return Classification(intent, topic, topics, round(float(confidence), 4), safety, alternatives,
                           None if urgency is None else round(float(urgency), 4), band)
 

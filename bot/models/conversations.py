@@ -22,6 +22,9 @@ class Contact(Base):
     channel: Mapped[str] = mapped_column(String(32))
     channel_user_id: Mapped[str] = mapped_column(String(128))
     language: Mapped[str] = mapped_column(String(8), default="ja")
+    # "easy" once the resident writes in やさしい日本語 or asks for it, until they write ordinary
+    # Japanese (intents.register): on the contact, so a preference asked for is kept.
+    register: Mapped[str | None] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The case whose staff hold this resident's chat (they replied from the console): the bot

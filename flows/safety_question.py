@@ -1,0 +1,92 @@
+"""The safety question: 「今、命に関わる状況ですか？」, asked when the safety model is unsure.
+
+The word list (:mod:`intents.safety`) gives 119/110 or the crisis lines on its own signs.
+The safety model (``Classification.urgency``) also reads what a word list cannot see — a
+relative quoting what the person said and then silence, a state described without a danger
+word — and in its uncertain band the resident is asked instead of a silent guess. Yes: the
+emergency numbers (or the crisis lines, when the message was about the resident's own
+despair), then the question in progress again. No: the message they wrote goes on to the
+flow in progress as if it had never been interrupted. Anything else is read afresh, the
+safety layer first. On the phone the answers are keys 1 and 2, or said.
+
+Only the message's id is kept while asking (its words are in the messages table already),
+with the question the flow had open, which is put back whatever the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.messages import Choice
+from flows.base import CHOICES_SLOT, PROMPT_SLOT, TurnContext, is_no, is_yes
+from intents.classification import Classification
+from intents.normalize import fold_for_matching
+from intents.safety import SafetySignal
+
+__all__ = [
+    "SAFETY_QUESTION_RESPONSES",
+    "PendingQuestion",
+    "ask_safety_question",
+    "model_signal",
+    "take_safety_answer",
+]
+
+SAFETY_QUESTION_SLOT = "_safety_question"
+_YES, _NO = "safety:yes", "safety:no"
+SAFETY_QUESTION_RESPONSES = ("utter_safety_question", "utter_choice_safety_yes", "utter_choice_safety_no")
+# Yes and no in the residents' languages, as a whole answer (a button or a key is matched
+# by the engine before this; Japanese and English by flows.base).
+_YES_WORDS = re.compile(r"\A(?:是|是的|有|对|對|네|예|có|co|vâng|vang|dạ|da|oo|opo|sim|sí|si|हो|ho|छ)[.!。！]*\Z")
+_NO_WORDS = re.compile(r"\A(?:不是|不|没有|沒有|아니요|아니오|아뇨|không|khong|hindi|wala|não|nao|no|होइन|hoina|छैन)[.!。！]*\Z")
+# The model's situation: which number is not known, so both are given (utter_emergency_numbers).
+UNSPECIFIED = "unspecified"
+
+
+@dataclass(frozen=True)
+class PendingQuestion:
+    """A safety question that was open when this message came.
+
+    Attributes:
+        answer: "yes", "no", or None when the message answers something else.
+        message_id: the inbound message the question was about.
+        kind: what a yes means: "emergency" or "crisis".
+    """
+
+    answer: Literal["yes", "no"] | None
+    message_id: int | None
+    kind: Literal["emergency", "crisis"]
+
+
+def model_signal(classification: Classification) -> SafetySignal:
+    """The safety signal the model's own reading gives: the crisis lines when the message is
+    about the resident's own despair (ask_where / mental), else both emergency numbers."""
+    if classification.intent == "ask_where" and classification.topic == "mental":
+        return SafetySignal("crisis", None, "safety model")
+    return SafetySignal("emergency", None, "safety model", UNSPECIFIED)
+
+
+def ask_safety_question(ctx: TurnContext, message_id: int | None, classification: Classification) -> None:
+    """Ask whether a life is in danger now, keeping the flow's open question to put back."""
+    saved = {key: ctx.slots[key] for key in (PROMPT_SLOT, CHOICES_SLOT) if key in ctx.slots}
+    kind = model_signal(classification).kind
+    ctx.ask("utter_safety_question", choices=[Choice(ctx.t("utter_choice_safety_yes"), _YES, "1"),
+                                               Choice(ctx.t("utter_choice_safety_no"), _NO, "2")])
+    ctx.set_slot(SAFETY_QUESTION_SLOT, {"message_id": message_id, "kind": kind, "saved": saved})
+
+
+def take_safety_answer(ctx: TurnContext) -> PendingQuestion | None:
+    """The open safety question's answer, if one was open; the flow's question is put back."""
+    pending = ctx.slots.get(SAFETY_QUESTION_SLOT)
+    if pending is None:
+        return None
+    asked = (SAFETY_QUESTION_SLOT, PROMPT_SLOT, CHOICES_SLOT)
+    ctx.conversation.slots = {key: value for key, value in ctx.slots.items() if key not in asked} | pending["saved"]
+    plain = fold_for_matching(ctx.text)
+    answer: Literal["yes", "no"] | None = None
+    if ctx.answer == _YES or (ctx.answer != _NO and (_YES_WORDS.match(plain) or is_yes(ctx.text))):
+        answer = "yes"
+    elif ctx.answer == _NO or _NO_WORDS.match(plain) or is_no(ctx.text):
+        answer = "no"
+    return PendingQuestion(answer, pending["message_id"], pending["kind"])

@@ -1,0 +1,136 @@
+"""The safety model's bands as the engine acts on them: the safety question, its answers, the
+alarm, and forms where a person is being described.
+
+The real classifier reads every message; for the messages named here the safety model's
+probability is set (``_Urgency``), so each test is about what the engine does with a band,
+whatever the trained model's thresholds are this week (tests/intents test the model itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.engine import ConversationEngine
+from bot.messages import EffectKind
+from intents.classification import Classification, IntentClassifier, UrgencyThresholds
+from tests.bot.conftest import Resident
+
+THRESHOLDS = UrgencyThresholds(ask=0.3, alarm=0.8)
+UNSURE = "母がさっきから変なんです。呼んでもぼんやりしています"
+ALARMING = "父が床に横になったまま、呼んでも目を開けません"
+DESCRIPTION = "85歳の男じゃ。背は低うて、腰が曲がっとる"
+
+
+class _Urgency(IntentClassifier):
+    """The real classifier, with the safety model's probability set for some messages."""
+
+    def __init__(self, real: IntentClassifier, urgency: dict[str, float]) -> None:
+        self.real = real
+        self.urgency = urgency
+
+    def classify_many(self, texts: list[str]) -> list[Classification]:  # type: ignore[override]
+        out = []
+        for text, classification in zip(texts, self.real.classify_many(texts), strict=True):
+            urgency = self.urgency.get(text, 0.0)
+            out.append(replace(classification, urgency=urgency, urgency_band=THRESHOLDS.band(urgency)))
+        return out
+
+
+@pytest.fixture
+def urgent_engine(engine: ConversationEngine) -> ConversationEngine:
+    real = engine.classifier()
+    overlay = _Urgency(real, {UNSURE: 0.5, ALARMING: 0.95, DESCRIPTION: 0.5})
+    engine.classifier = lambda: overlay
+    return engine
+
+
+def _responses(resident: Resident, text: str | None = None, **fields: object) -> list[str | None]:
+    return [reply.response for reply in resident.send(text, **fields).replies]
+
+
+def test_unsure_asks_the_question_before_anything_else(urgent_engine: ConversationEngine) -> None:
+    resident = Resident(urgent_engine)
+    turn = resident.send(UNSURE)
+    assert [reply.response for reply in turn.replies] == ["utter_safety_question"]
+    assert [choice.digit for choice in turn.replies[0].choices] == ["1", "2"]
+
+
+def test_yes_gives_both_numbers_now(urgent_engine: ConversationEngine) -> None:
+    resident = Resident(urgent_engine)
+    resident.send(UNSURE)
+    turn = resident.send("1")
+    assert turn.replies[0].urgent and turn.replies[0].response == "utter_emergency_unspecified"
+    assert any(effect.kind == EffectKind.emergency_guidance for effect in turn.effects)
+
+
+def test_no_reads_the_words_as_if_never_asked(urgent_engine: ConversationEngine, engine: ConversationEngine) -> None:
+    asked = Resident(urgent_engine, user_id="asked")
+    asked.send(UNSURE)
+    after_no = _responses(asked, "いいえ")
+    # What the same words get from a resident who was not asked (the model's probability aside).
+    plain = Resident(urgent_engine, user_id="plain")
+    urgent_engine.classifier().urgency.pop(UNSURE)
+    assert after_no == _responses(plain, UNSURE)
+    assert "utter_safety_question" not in after_no and "utter_emergency_unspecified" not in after_no
+
+
+def test_no_inside_a_worry_report_goes_on_with_the_report(urgent_engine: ConversationEngine) -> None:
+    resident = Resident(urgent_engine)
+    resident.send("隣のおばあさんのことが心配です")
+    asked = resident.send(UNSURE)
+    assert asked.replies[-1].response == "utter_safety_question"
+    after_no = resident.send("2")
+    # The report took the words as what was noticed and asks its next question.
+    assert after_no.replies[-1].response not in ("utter_safety_question", "utter_ask_noticed")
+    assert not any(reply.urgent for reply in after_no.replies)
+
+
+def test_another_message_instead_of_an_answer_is_read_afresh(urgent_engine: ConversationEngine) -> None:
+    resident = Resident(urgent_engine)
+    resident.send(UNSURE)
+    turn = resident.send("倒れている、息をしていない")
+    assert turn.replies[0].urgent and turn.replies[0].response == "utter_emergency_119"
+
+
+def test_an_alarm_gives_the_guidance_without_asking(urgent_engine: ConversationEngine) -> None:
+    resident = Resident(urgent_engine)
+    turn = resident.send(ALARMING)
+    assert turn.replies[0].urgent and turn.replies[0].response == "utter_emergency_unspecified"
+    assert "utter_safety_question" not in [reply.response for reply in turn.replies]
+
+
+def test_a_description_in_a_missing_report_is_not_questioned(urgent_engine: ConversationEngine) -> None:
+    resident = Resident(urgent_engine)
+    resident.send("認知症の父が朝から帰ってこない")
+    turn = resident.send(DESCRIPTION)
+    responses = [reply.response for reply in turn.replies]
+    assert "utter_safety_question" not in responses and not any(reply.urgent for reply in turn.replies)
+
+
+def test_an_alarm_while_describing_only_asks(urgent_engine: ConversationEngine) -> None:
+    urgent_engine.classifier().urgency[DESCRIPTION] = 0.95
+    resident = Resident(urgent_engine)
+    resident.send("認知症の父が朝から帰ってこない")
+    turn = resident.send(DESCRIPTION)
+    assert [reply.response for reply in turn.replies] == ["utter_safety_question"]
+
+
+def test_the_phone_asks_with_keys_and_takes_them(urgent_engine: ConversationEngine) -> None:
+    caller = Resident(urgent_engine, channel="voice", user_id="+819000000001")
+    caller.send(event="follow")
+    asked = caller.send(UNSURE, metadata={"input": "speech"})
+    question = next(reply for reply in asked.replies if reply.response == "utter_safety_question")
+    assert [choice.digit for choice in question.choices] == ["1", "2"]
+    turn = caller.send("1", metadata={"input": "dtmf"})
+    assert turn.replies[0].urgent and turn.replies[0].response == "utter_emergency_unspecified"
+
+
+def test_asked_in_the_residents_language(urgent_engine: ConversationEngine) -> None:
+    korean = "어머니가 아까부터 이상해요. 불러도 멍하게 있어요"
+    urgent_engine.classifier().urgency[korean] = 0.5
+    resident = Resident(urgent_engine)
+    turn = resident.send(korean)
+    assert turn.language == "ko" and turn.replies[0].response == "utter_safety_question"
+    assert _responses(resident, "네")[0] == "utter_emergency_unspecified"
