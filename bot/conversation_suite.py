@@ -32,11 +32,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from bot.console_io import table
+from bot.domain import RESIDENT_LANGUAGES
 from bot.messages import InboundMessage, TurnResult, turn_record
 
 __all__ = [
     "CLASSES",
     "DEFAULT_AT",
+    "LANGUAGES",
     "NEW_RESIDENT",
     "STYLES",
     "Check",
@@ -72,12 +74,15 @@ CLASSES = (
     "answer_stays",  # after an answer, a bare place refines it and never switches the topic
     "language",  # the language of each message decides the language of the replies
 )
-# How the resident writes.
+# How the resident writes, in whatever language (the language is ``language``, not a style).
 STYLES = (
     "standard", "casual", "kansai", "dialect", "elderly", "phone", "easy", "english", "mixed",
 )  # fmt: skip
-# The expected language of the replies: one for the whole conversation, or per turn only.
-LANGUAGES = ("ja", "en", "per_turn")
+# The expected language of the replies: one of the residents' languages for the whole
+# conversation, or per turn only (each turn's ``language`` expectation).
+LANGUAGES = (*RESIDENT_LANGUAGES, "per_turn")
+# Languages whose readers read Latin letters, not kanji: every button of theirs is in romaji.
+LATIN_SCRIPT = frozenset({"en", "vi", "tl", "pt", "es"})
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 # A Tuesday morning: every counter of the sample city is open.
@@ -188,7 +193,8 @@ class SuiteReport:
         return self.passed / self.total if self.total else 0.0
 
     def by(self, attribute: str) -> dict[str, tuple[int, int]]:
-        """(passed, total) per value of a conversation attribute (``klass`` or ``style``), in suite order."""
+        """(passed, total) per value of a conversation attribute (``klass``, ``style`` or ``language``), in
+        suite order."""
         tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for result in self.results:
             counts = tally[getattr(result.conversation, attribute)]
@@ -263,8 +269,8 @@ def _conversation(item: Any, source: str, regression: str | None) -> Conversatio
     expect = item.get("expect") or {}
     _check_expect(expect, _CONVERSATION_EXPECT, where)
     hint = item.get("hint")
-    if hint not in (None, "ja", "en"):
-        raise SuiteError(f"{where}: hint must be ja or en")
+    if hint is not None and hint not in RESIDENT_LANGUAGES:
+        raise SuiteError(f"{where}: hint must be one of {', '.join(RESIDENT_LANGUAGES)} (got {hint!r})")
     return Conversation(
         id=str(item["id"]), klass=item["class"], style=item["style"], language=item["language"],
         turns=tuple(_turn(turn, where) for turn in turns), expect=expect, at=_instant(item.get("at"), where),
@@ -279,6 +285,9 @@ def _turn(turn: Any, where: str) -> TurnSpec:
         raise SuiteError(f"{where}: a turn is a message, or a mapping with 'say' and 'expect'")
     expect = turn.get("expect") or {}
     _check_expect(expect, _TURN_EXPECT, where)
+    if "language" in expect and expect["language"] not in RESIDENT_LANGUAGES:
+        raise SuiteError(f"{where}: a turn's language must be one of {', '.join(RESIDENT_LANGUAGES)} "
+                         f"(got {expect['language']!r})")
     text = str(turn["say"])
     if text == NEW_RESIDENT and expect:
         raise SuiteError(f"{where}: a {NEW_RESIDENT} line has no expectations")
@@ -440,10 +449,11 @@ def _flow_check(expected: Any, actual: Any, where: str) -> Check:
 
 
 def _language_check(language: str, records: Sequence[dict[str, Any]], where: str) -> Check:
-    """The turns' language is ``language``; in English every button has Latin letters (romaji, not kanji)."""
+    """The turns' language is ``language``; in a Latin-script language every button has Latin
+    letters (wards and towns in romaji, not kanji)."""
     wrong = [record["turn"] for record in records if record["language"] != language]
     kanji_buttons = [choice for record in records for reply in record["replies"] for choice in reply["choices"]
-                     if language == "en" and not _LATIN.search(choice)]
+                     if language in LATIN_SCRIPT and not _LATIN.search(choice)]
     passed = not wrong and not kanji_buttons
     detail = "" if passed else (f"language differs at turns {wrong}" if wrong else f"buttons {kanji_buttons[:4]}")
     return Check(f"{where}: replies in {language}", passed, detail)
@@ -521,7 +531,8 @@ def _names(responses: Iterable[str | None]) -> str:
 
 
 def print_report(report: SuiteReport, console: Console) -> None:
-    """The figures: overall and emergency rates against the bar, by class, by style, then every failure."""
+    """The figures: overall and emergency rates against the bar, by class, style and language, then every
+    failure."""
     held, checked = report.emergency
     summary = table(f"Conversation suite: {report.total} conversations", ("measure", "passed", "rate", "target", ""))
     emergency_rate = held / checked if checked else 1.0
@@ -533,7 +544,7 @@ def print_report(report: SuiteReport, console: Console) -> None:
         # Rounded down: 208/219 (94.98 %) must not read as the 95.0 % it misses.
         summary.add_row(name, f"{passed}/{total}", f"{math.floor(rate * 1000) / 10:.1f}%", f"{target:.0%}", verdict)
     console.print(summary)
-    for title, attribute in (("By class", "klass"), ("By style", "style")):
+    for title, attribute in (("By class", "klass"), ("By style", "style"), ("By language", "language")):
         figures = table(title, (title.removeprefix("By "), "passed", "rate"))
         for name, (passed, total) in report.by(attribute).items():
             figures.add_row(name, f"{passed}/{total}", f"{passed / total:.0%}")

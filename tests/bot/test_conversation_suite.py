@@ -19,6 +19,7 @@ from bot.cli import app
 from bot.conversation_suite import (
     CLASSES,
     DEFAULT_AT,
+    LANGUAGES,
     STYLES,
     TARGET_EMERGENCY,
     TARGET_RATE,
@@ -30,6 +31,7 @@ from bot.conversation_suite import (
     run_conversation,
     run_suite,
 )
+from bot.domain import RESIDENT_LANGUAGES
 from bot.messages import Choice, Effect, EffectKind, InboundMessage, Reply, TurnResult
 
 SUITE = Path(__file__).resolve().parents[1] / "conversations"
@@ -182,6 +184,46 @@ conversations:
     assert not japanese.passed
 
 
+def test_every_resident_language_is_a_conversation_language_and_a_turn_language() -> None:
+    assert set(LANGUAGES) == {*RESIDENT_LANGUAGES, "per_turn"}
+    conversation = _one("""
+conversations:
+  - id: switch
+    class: language
+    style: mixed
+    language: per_turn
+    hint: ko
+    turns:
+      - {say: 我妈妈需要介护, expect: {language: zh}}
+      - {say: Mẹ tôi cần chăm sóc, expect: {language: vi}}
+""")
+    languages = iter(["zh", "en"])
+    handler = Scripted(lambda message: _turn("utter_ask_ward", language=next(languages)))
+    result = run_conversation(handler, conversation)
+    assert handler.received[0].language == "ko"
+    assert [check.expectation for check in result.failures] == ["turn 2: replies in vi"]
+
+
+def test_latin_script_languages_need_romaji_buttons_chinese_reads_kanji() -> None:
+    def one(language: str) -> Conversation:
+        return _one(f"""
+conversations:
+  - {{id: {language}, class: where_to_ask, style: standard, language: {language}, turns: [x]}}
+""")
+
+    def kanji(language: str) -> Callable[[InboundMessage], TurnResult]:
+        return lambda message: _turn("utter_ask_ward", language=language, choices=("北区", "中央区"))
+
+    for latin in ("vi", "tl", "pt", "es"):
+        result = run_conversation(Scripted(kanji(latin)), one(latin))
+        assert [check.expectation for check in result.failures] == [f"every turn: replies in {latin}"]
+        romaji = run_conversation(Scripted(lambda message, latin=latin: _turn(
+            "utter_ask_ward", language=latin, choices=("Kita-ku", "Chuo-ku"))), one(latin))
+        assert romaji.passed
+    assert run_conversation(Scripted(kanji("zh-Hant")), one("zh-Hant")).passed
+    assert not run_conversation(Scripted(kanji("zh")), one("zh-Hant")).passed
+
+
 def test_values_times_operators_and_null() -> None:
     conversation = _one("""
 conversations:
@@ -252,7 +294,7 @@ conversations:
     screen = io.StringIO()
     print_report(report, Console(file=screen, width=200))
     shown = screen.getvalue()
-    for text in ("1/2", "50.0%", "below target", "By class", "By style", "kansai", "0%",
+    for text in ("1/2", "50.0%", "below target", "By class", "By style", "By language", "kansai", "0%",
                  "lost", "conversation: effect handoff: found 0 in []"):
         assert text in shown
 
@@ -265,6 +307,12 @@ conversations:
     ("conversations: [{id: a, class: places, style: standard, language: ja, turns: [x], "
      "expect: {effect: [{kind: cancelled}]}}]", "expectations may name only"),
     ("conversations: [{id: a, class: places, style: standard, language: ja, turns: []}]", "non-empty list"),
+    ("conversations: [{id: a, class: places, style: standard, language: fr, turns: [x]}]",
+     "language must be one of"),
+    ("conversations: [{id: a, class: places, style: standard, language: per_turn, "
+     "turns: [{say: x, expect: {language: zh-hant}}]}]", "a turn's language must be one of"),
+    ("conversations: [{id: a, class: places, style: standard, language: ja, turns: [x], hint: fr}]",
+     "hint must be one of"),
     ("conversations: [{id: a, class: places, style: standard, language: ja, turns: [x], at: '2026-12-01 10:00'}]",
      "needs its offset"),
     ("conversations: [{id: a, class: places, style: standard, language: ja, turns: [x], "
@@ -297,6 +345,20 @@ def test_the_suite_has_150_blind_conversations_over_every_class_and_style() -> N
     emergencies = [conversation for conversation in blind if any(
         turn.expect.get("guidance_first") for turn in conversation.turns)]
     assert len(emergencies) >= 20
+
+
+def test_every_new_language_has_a_whole_conversation_for_where_worry_and_missing() -> None:
+    # Issue 12: one whole conversation per new language for each of the three, and the safety
+    # question on the phone answered both ways.
+    blind = [conversation for conversation in load_suite(SUITE) if conversation.regression is None]
+    for language in set(RESIDENT_LANGUAGES) - {"ja", "en"}:
+        classes = {conversation.klass for conversation in blind if conversation.language == language}
+        assert {"where_to_ask", "worry_report", "missing_report"} <= classes, language
+    answers = {conversation.turns[index + 1].text
+               for conversation in blind if conversation.channel == "voice"
+               for index, turn in enumerate(conversation.turns[:-1])
+               if "utter_safety_question" in (turn.expect.get("responses") or [])}
+    assert {"1", "2"} <= answers
 
 
 def test_eval_conversations_refuses_a_malformed_suite_before_loading_anything(tmp_path: Path) -> None:
