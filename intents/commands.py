@@ -27,7 +27,7 @@ from intents.data import load_split
 from intents.places import Gazetteer, extract_place
 
 if TYPE_CHECKING:
-    from intents.evaluate import GroupScore
+    from intents.evaluate import EvalReport, GroupScore
 
 __all__ = ["ConversationEval", "EvalSplit", "GazetteerLoader", "classify_stream", "register"]
 
@@ -75,18 +75,45 @@ class EvalSplit(str, Enum):
     blind = "blind"
 
 
-def _group_table(title: str, groups: dict[str, GroupScore]) -> Table:
-    """One row per language or style: the figures issue 12 asks for, with their counts."""
-    columns = ("", "n", "intent macro-F1", "topic acc. (n)", "emergency+crisis recall (n)", "false alarms (n)")
+def _ratio(value: float, count: int) -> str:
+    return f"{value:.3f} ({count})" if count else "–"
+
+
+def _group_table(title: str, groups: dict[str, GroupScore], *, languages: bool = False) -> Table:
+    """One row per group: the figures issue 12 asks for, with their counts, and the targets.
+
+    Columns: intent macro-F1; topic accuracy; *caught*: emergency+crisis recall, an alarm
+    or the safety question; *alarm only*: the same without asking; false alarms on the
+    non-urgent messages; *asked*: safety-question rate on all messages and on the
+    non-urgent ones; alarms on the hard negatives (see :mod:`intents.evaluate`). Every
+    group with urgent messages must catch all of them; a language (``languages``) must
+    also reach its intent macro-F1 target (0.95 for ja and en, 0.90 for the others).
+    """
+    # intents.evaluate loads scikit-learn: only once a command runs.
+    from intents.evaluate import TARGET_CAUGHT_RECALL, macro_f1_target
+
+    # Short headers: eleven columns must fit a 160-column terminal.
+    columns = ("", "n", "macro-F1", "topic acc. (n)", "caught (n)", "alarm only", "false alarms (n)",
+               "asked", "asked, non-urgent", "hard neg. alarms (n)", "targets")
     rows = table(title, columns)
     for name, score in groups.items():
+        below = []
+        if languages and score.macro_f1 < macro_f1_target(name):
+            below.append(f"F1 {macro_f1_target(name):.2f}")
+        if score.alarm_examples and score.caught_recall < TARGET_CAUGHT_RECALL:
+            below.append("recall 1.00")
         rows.add_row(
             name,
             str(score.examples),
             f"{score.macro_f1:.3f}",
-            f"{score.topic_accuracy:.3f} ({score.topic_examples})" if score.topic_examples else "–",
-            f"{score.alarm_recall:.3f} ({score.alarm_examples})" if score.alarm_examples else "–",
-            f"{score.false_alarm_rate:.3f} ({score.false_alarm_examples})" if score.false_alarm_examples else "–",
+            _ratio(score.topic_accuracy, score.topic_examples),
+            _ratio(score.caught_recall, score.alarm_examples),
+            f"{score.alarm_recall:.3f}" if score.alarm_examples else "–",
+            _ratio(score.false_alarm_rate, score.false_alarm_examples),
+            f"{score.question_rate:.3f}",
+            f"{score.question_rate_non_urgent:.3f}" if score.false_alarm_examples else "–",
+            _ratio(score.hard_negative_false_alarm_rate, score.hard_negative_examples),
+            "[red]below: " + ", ".join(below) + "[/]" if below else "[green]ok[/]",
         )
     return rows
 
@@ -96,12 +123,46 @@ def _metric_row(table: Table, name: str, value: float, target: float | None) -> 
     table.add_row(name, f"{value:.3f}", "" if target is None else f"{target:.2f}", verdict)
 
 
-def _eval(show_errors: bool = False, split: EvalSplit = EvalSplit.eval) -> None:
+def _targets(report: EvalReport) -> dict[str, dict[str, Any]]:
+    """Each target of issue 12 with its figure and whether it is met, for ``--json``.
+
+    Keys: ``overall.macro_f1``, ``overall.topic_accuracy``, ``overall.caught_recall``,
+    ``language.<name>.macro_f1`` and ``<language|style|set>.<name>.caught_recall``.
+    """
+    # intents.evaluate loads scikit-learn: only once a command runs.
+    from intents.evaluate import TARGET_CAUGHT_RECALL, macro_f1_target
+
+    checks: dict[str, tuple[float, float]] = {
+        "overall.macro_f1": (report.macro_f1, TARGET_MACRO_F1),
+        "overall.topic_accuracy": (report.topic_accuracy, TARGET_TOPIC_ACCURACY),
+    }
+    if report.overall is not None and report.overall.alarm_examples:
+        checks["overall.caught_recall"] = (report.overall.caught_recall, TARGET_CAUGHT_RECALL)
+    for name, score in report.by_language.items():
+        checks[f"language.{name}.macro_f1"] = (score.macro_f1, macro_f1_target(name))
+    for kind, groups in (("language", report.by_language), ("style", report.by_style), ("set", report.by_set)):
+        for name, score in groups.items():
+            if score.alarm_examples:
+                checks[f"{kind}.{name}.caught_recall"] = (score.caught_recall, TARGET_CAUGHT_RECALL)
+    return {key: {"value": value, "target": target, "met": value >= target}
+            for key, (value, target) in checks.items()}
+
+
+def _eval(
+    show_errors: bool = False,
+    split: EvalSplit = EvalSplit.eval,
+    json_path: Path | None = None,
+    calibration_path: Path | None = None,
+) -> None:
     """Score the classifier on the evaluation or blind split (never used for training or tuning)."""
     # Heavy backend: the classifier and the scores' metrics (scikit-learn) load only here.
     from intents.classifier import get_classifier
-    from intents.evaluate import evaluate
+    from intents.evaluate import evaluate, figures
 
+    if show_errors and split is EvalSplit.blind:
+        # The blind split is scored, never read: its misses would invite tuning on it.
+        raise typer.BadParameter("the blind split's messages are not shown; score it without --errors",
+                                 param_hint="--errors")
     examples = load_split(split.value)
     if not examples:
         out.print(f"[red]no evaluation data under intents/data/{split.value}[/]")
@@ -112,24 +173,34 @@ def _eval(show_errors: bool = False, split: EvalSplit = EvalSplit.eval) -> None:
     summary = table(f"{title}: {report.examples} messages", ("metric", "value", "target", ""))
     _metric_row(summary, "intent macro-F1", report.macro_f1, TARGET_MACRO_F1)
     _metric_row(summary, "intent accuracy", report.accuracy, None)
-    emergencies = f"emergency recall (n={report.emergency_examples})"
-    _metric_row(summary, emergencies, report.emergency_recall, TARGET_EMERGENCY_RECALL)
+    emergencies = f"emergency intent recall (n={report.emergency_examples})"
+    _metric_row(summary, emergencies, report.emergency_recall, None)
     _metric_row(summary, "topic accuracy (ask_where recognised)", report.topic_accuracy, TARGET_TOPIC_ACCURACY)
     end_to_end = f"topic accuracy end to end (n={report.topic_examples})"
     _metric_row(summary, end_to_end, report.topic_accuracy_end_to_end, None)
     _metric_row(summary, "answered without a clarifying question", report.confident_share, None)
-    if split is EvalSplit.blind and report.overall is not None:
-        # Alarms: emergency intent or an emergency / crisis safety signal (intents.evaluate).
-        alarms = f"emergency+crisis recall, any alarm (n={report.overall.alarm_examples})"
-        _metric_row(summary, alarms, report.overall.alarm_recall, TARGET_EMERGENCY_RECALL)
-        false_alarms = f"false-alarm rate (n={report.overall.false_alarm_examples})"
-        _metric_row(summary, false_alarms, report.overall.false_alarm_rate, None)
+    overall = report.overall
+    if overall is not None:
+        # Caught: an alarm or the safety question; alarm-only: without asking (intents.evaluate).
+        caught = f"emergency+crisis recall, alarm or safety question (n={overall.alarm_examples})"
+        _metric_row(summary, caught, overall.caught_recall, TARGET_EMERGENCY_RECALL)
+        _metric_row(summary, "emergency+crisis recall, alarm only", overall.alarm_recall, None)
+        false_alarms = f"false-alarm rate (n={overall.false_alarm_examples})"
+        _metric_row(summary, false_alarms, overall.false_alarm_rate, None)
+        _metric_row(summary, "safety-question rate, all messages", overall.question_rate, None)
+        _metric_row(summary, "safety-question rate, non-urgent messages", overall.question_rate_non_urgent, None)
         hard = f"false-alarm rate on hard negatives (n={report.hard_negative_examples})"
         _metric_row(summary, hard, report.hard_negative_false_alarm_rate, None)
+    if report.intent_calibration is not None:
+        _metric_row(summary, "intent confidence ECE", report.intent_calibration.ece, None)
+    if report.urgency_calibration is not None:
+        _metric_row(summary, "urgency probability ECE", report.urgency_calibration.ece, None)
+    else:
+        summary.add_row("urgency probability", "–", "", "no safety model in this classifier")
     out.print(summary)
-    if split is EvalSplit.blind:
-        out.print(_group_table("Per language", report.by_language))
-        out.print(_group_table("Per style", report.by_style))
+    out.print(_group_table("Per language", report.by_language, languages=True))
+    out.print(_group_table("Per style", report.by_style))
+    out.print(_group_table("Per file set (safety_*.yml: emergencies, crises, hard negatives)", report.by_set))
 
     per_intent = Table(title="Per intent")
     for column in ("intent", "precision", "recall", "F1", "support"):
@@ -160,6 +231,29 @@ def _eval(show_errors: bool = False, split: EvalSplit = EvalSplit.eval) -> None:
         for text, expected, predicted in report.errors:
             errors.add_row(text, expected, predicted)
         out.print(errors)
+
+    if json_path is not None:
+        document = {"split": split.value, **figures(report), "targets": _targets(report)}
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        out.print(f"figures written to [bold]{json_path}[/]")
+    if calibration_path is not None:
+        _write_calibration(report, split, calibration_path)
+
+
+def _write_calibration(report: EvalReport, split: EvalSplit, path: Path) -> None:
+    """The reliability diagram of the intent confidence (and of the urgency probability)."""
+    from intents.calibration import reliability_svg
+
+    panels = [("Intent confidence", report.intent_calibration)]
+    if report.urgency_calibration is not None:
+        panels.append(("Urgency (emergency or crisis)", report.urgency_calibration))
+    caption = f"tsunagu eval --split {split.value}: {report.examples} messages, 10 bins"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(reliability_svg([(t, d) for t, d in panels if d is not None], caption), encoding="utf-8")
+    out.print(f"reliability diagram written to [bold]{path}[/]")
+
+
 
 
 def _gazetteer_or_csv(load_gazetteer: GazetteerLoader) -> Gazetteer:
@@ -263,12 +357,18 @@ def register(app: typer.Typer, *, load_gazetteer: GazetteerLoader,
             help="Instead: run the whole conversations of DIR (tests/conversations) through the engine "
                  "and print the success rate by class and style.")] = None,
         split: Annotated[EvalSplit, typer.Option(
-            "--split", help="eval: the evaluation split; blind: the blind split, with figures per "
-                            "language and style (intents/data/blind).")] = EvalSplit.eval,
+            "--split", help="eval: the evaluation split; blind: the blind split (intents/data/blind), "
+                            "scored only: its messages are never shown.")] = EvalSplit.eval,
+        json_path: Annotated[Path | None, typer.Option(
+            "--json", dir_okay=False, help="Also write the figures (no message text) as JSON to PATH.")] = None,
+        calibration: Annotated[Path | None, typer.Option(
+            "--calibration", dir_okay=False,
+            help="Also draw the reliability diagram (SVG) of the intent confidence and the urgency "
+                 "probability to PATH, e.g. docs/calibration.svg.")] = None,
     ) -> None:
         """Score the classifier on the evaluation split, or whole conversations (--conversations DIR)."""
         if conversations is None:
-            _eval(show_errors, split)
+            _eval(show_errors, split, json_path, calibration)
         elif eval_conversations is None:
             raise typer.BadParameter("conversation evaluation is not available here", param_hint="--conversations")
         else:

@@ -1,9 +1,9 @@
-"""`tsunagu eval --split blind`: the blind split's figures per language and style (issue 12).
+"""`tsunagu eval --split blind|eval`: the figures per language and style (issue 12).
 
 The command runs here with a stand-in classifier (no training): these tests check
 that the figures are computed and printed for every language and style of the
-blind split, and what counts as an alarm; the real figures come from the trained
-model (`tsunagu eval --split blind`).
+blind split, that its messages are never shown, and what counts as an alarm; the
+real figures come from the trained model (`tsunagu eval --split blind`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bot.console_io import out
 from intents.classification import Classification, IntentClassifier
 from intents.commands import register
 from intents.data import Example, load_split
-from intents.evaluate import score_predictions
+from intents.evaluate import language_name, score_predictions
 from intents.places import Gazetteer
 from intents.safety import SafetySignal
 
@@ -53,16 +53,30 @@ def test_blind_split_prints_the_figures_per_language_and_style(monkeypatch: pyte
     blind = load_split("blind")
     assert "Blind split" in output
     for heading in ("Per language", "Per style", "intent macro-F1", "topic acc.", "emergency+crisis recall",
-                    "false alarms", "false-alarm rate on hard negatives"):
+                    "alarm only", "safety-question rate", "false alarms", "false-alarm rate on hard negatives"):
         assert heading in output
     rows = {line.split("│")[1].strip() for line in output.splitlines() if line.count("│") >= 6}
-    assert {e.language for e in blind} | {e.style for e in blind} <= rows
+    assert {language_name(e.language) for e in blind} | {e.style for e in blind} <= rows
+    assert "zh-hans" not in rows
 
 
-def test_default_eval_is_the_old_split_without_the_blind_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_blind_split_messages_are_never_listed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("intents.classifier.get_classifier", _Alarmist)
+    app = typer.Typer()
+    register(app, load_gazetteer=_no_gazetteer)
+    result = CliRunner().invoke(app, ["eval", "--split", "blind", "--errors"])
+    assert result.exit_code != 0
+    assert "Misclassified" not in result.output
+
+
+def test_default_eval_is_the_old_split_with_the_same_tables(monkeypatch: pytest.MonkeyPatch) -> None:
     output = _run(monkeypatch)
-    assert "Evaluation split" in output
-    assert "Per language" not in output and "Blind split" not in output
+    assert "Evaluation split" in output and "Blind split" not in output
+    rows = {line.split("│")[1].strip() for line in output.splitlines() if line.count("│") >= 6}
+    evaluation = load_split("eval")
+    assert {language_name(e.language) for e in evaluation} | {e.style for e in evaluation} <= rows
+    # The safety files of the split are a group of their own.
+    assert {"intents", "topics", "safety"} <= rows
 
 
 def test_unknown_split_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
