@@ -14,8 +14,10 @@ rules, so flows see one shape. Only the composition root (``bot.app``,
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -27,7 +29,7 @@ from rich.progress import Progress as RichProgress
 
 from bot.metrics import CLASSIFY_SECONDS
 from bot.settings import settings
-from intents.backends import Encoder, make_encoder
+from intents.backends import CachedEncoder, Encoder, make_encoder
 from intents.classification import Classification, IntentClassifier, compose
 from intents.data import data_files, data_hash, load_split
 from intents.features import LOOKUPS_PATH, reader_identity
@@ -79,16 +81,18 @@ class LocalClassifier(IntentClassifier):
                 results[i] = compose(detect_safety(text), {"out_of_scope": 0.0}, None)
         if rows:
             batch = [normalized[i] for i in rows]
-            embeddings = self.encoder.encode(batch)
-            intent_p = self.model.intent.predict_proba(batch, embeddings)
-            topic_p = self.model.topic.predict_proba(batch, embeddings)
+            # One feature row per message serves all three heads.
+            predicted = self.model.predict(batch, self.encoder.encode(batch))
             intent_labels, topic_labels = self.model.intent.labels, self.model.topic.labels
+            thresholds = self.model.urgency.thresholds
             for row, i in enumerate(rows):
                 results[i] = compose(
                     detect_safety(texts[i]),
-                    dict(zip(intent_labels, intent_p[row], strict=True)),
-                    dict(zip(topic_labels, topic_p[row], strict=True)),
+                    dict(zip(intent_labels, predicted.intent[row].tolist(), strict=True)),
+                    dict(zip(topic_labels, predicted.topic[row].tolist(), strict=True)),
                     self.model.complex_threshold,
+                    urgency=float(predicted.urgency[row]),
+                    thresholds=thresholds,
                 )
         return [r for r in results if r is not None]
 
@@ -100,10 +104,27 @@ def _expected_hash(encoder_identity: str) -> str:
     )
 
 
+def _plain_progress() -> Progress:
+    """One line per stage on stderr: a log file or CI shows training is not stuck."""
+    last = [""]
+    started = time.perf_counter()
+
+    def report(stage: str, fraction: float) -> None:
+        if stage != last[0]:
+            last[0] = stage
+            print(f"training classifier: {stage} ({fraction:.0%}, {time.perf_counter() - started:.0f} s)",
+                  file=sys.stderr, flush=True)
+
+    return report
+
+
 @contextmanager
 def _progress_bar(enabled: bool) -> Iterator[Progress | None]:
     if not enabled:
         yield None
+        return
+    if not sys.stderr.isatty():
+        yield _plain_progress()
         return
     # stderr: `tsunagu classify` keeps stdout for its JSON lines.
     with RichProgress(
@@ -111,10 +132,13 @@ def _progress_bar(enabled: bool) -> Iterator[Progress | None]:
         BarColumn(),
         TimeElapsedColumn(),
         console=Console(stderr=True),
-        transient=not sys.stderr.isatty(),
     ) as bar:
         task = bar.add_task("start", total=1.0)
         yield lambda stage, fraction: bar.update(task, description=stage, completed=fraction)
+
+
+def _file_safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
 
 
 def _backend_encoder() -> Encoder:
@@ -127,15 +151,25 @@ def _train(encoder: Encoder, out_dir: Path, progress: bool) -> TrainedModel:
     examples = load_split("train")
     if not examples:
         raise FileNotFoundError("no training data under intents/data/train")
+    # Embeddings of the training texts are kept by text hash: a data edit re-encodes only new lines.
+    cached = CachedEncoder(encoder, out_dir / f"embeddings.{_file_safe(encoder.identity)}.npz")
+    texts = [normalize(e.text) for e in examples]
     with _progress_bar(progress) as callback:
-        model = fit_model(examples, encoder, _expected_hash(encoder.identity), callback)
+        if callback is not None:
+            callback("encoding", 0.0)
+        # Encoded and saved before fitting: an interrupted training keeps its embeddings.
+        for start in range(0, len(texts), 512):
+            cached.encode(texts[start : start + 512])
+        cached.save(keep=texts)
+        model = fit_model(examples, cached, _expected_hash(encoder.identity), callback)
     save_model(model, out_dir)
     logger.info(
-        "trained classifier on %d examples in %.1fs (CV intent macro-F1 %.3f, topic accuracy %.3f)",
+        "trained classifier on %d examples in %.1fs (CV intent macro-F1 %.3f, topic accuracy %.3f; urgency %s)",
         model.report.examples,
         model.report.seconds,
         model.report.intent_cv_macro_f1,
         model.report.topic_cv_accuracy,
+        model.report.urgency,
     )
     return model
 

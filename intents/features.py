@@ -1,4 +1,4 @@
-"""Features the classifier heads see, besides the sentence embedding.
+"""Features the classifier heads see, besides the sentence embedding (no scikit-learn: light to load).
 
 * Character n-grams (TF-IDF) of the normalised text — robust to dialect
   endings, typos and speech-recognition spacing.
@@ -9,26 +9,43 @@
   trained with, so a mismatch retrains rather than mis-predicts).
 * Lookup-table hits (``intents/data/lookups.yml``, Rasa's lookup format): one
   signal per table, matched in kanji, in kana reading and as English words.
+
+A message is *analysed* once (:func:`analyse`: its n-gram counts, reading and
+lookup hits) whatever the number of heads; :class:`FeatureBuilder` maps an
+analysis to sparse feature indices, so every head reads the same row. The
+TF-IDF weighting is scikit-learn's (smooth idf, sublinear tf, l2 norm),
+written out here so that classifying one message is a few dictionary look-ups
+instead of a vectorizer call.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
-from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from intents.data import DATA_DIR
 from intents.normalize import katakana_to_hiragana
 
-__all__ = ["LOOKUPS_PATH", "FeatureBuilder", "LookupTables", "reader_identity", "reading"]
+__all__ = [
+    "LOOKUPS_PATH",
+    "Analysis",
+    "FeatureBuilder",
+    "LookupTables",
+    "NgramTfidf",
+    "analyse",
+    "reader_identity",
+    "reading",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +54,8 @@ LOOKUPS_PATH = DATA_DIR / "lookups.yml"
 _KANJI_RE = re.compile(r"[\u3400-\u9fff々〆ヶ]")
 _SPACES_RE = re.compile(r"\s+")
 _ASCII_ENTRY_RE = re.compile(r"^[\x00-\x7f]+$")
+_SURFACE_NGRAMS = (1, 3)
+_READING_NGRAMS = (2, 4)
 
 
 @lru_cache(maxsize=1)
@@ -86,18 +105,26 @@ def reading(text: str) -> str:
     return katakana_to_hiragana("".join(parts))
 
 
+def _char_ngrams(text: str, low: int, high: int) -> Counter[str]:
+    # scikit-learn's "char" analyzer: whitespace runs folded to one space first.
+    text = _SPACES_RE.sub(" ", text)
+    return Counter(text[i : i + n] for n in range(low, high + 1) for i in range(len(text) - n + 1))
+
+
 @dataclass
 class LookupTables:
     """Rasa-format lookup tables turned into one binary feature per table.
 
     Attributes:
         names: table names in feature order.
-        japanese: per table, the kana-folded forms (surface and reading) of its Japanese entries.
+        japanese: kana-folded form (surface or reading of a Japanese entry) → its tables.
+        lengths: the distinct lengths of those forms, longest first.
         english: per table, one word-boundary regex of its ASCII entries (None if none).
     """
 
     names: list[str]
-    japanese: list[list[str]] = field(default_factory=list)
+    japanese: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    lengths: tuple[int, ...] = ()
     english: list[re.Pattern[str] | None] = field(default_factory=list)
 
     @classmethod
@@ -112,23 +139,53 @@ class LookupTables:
         """
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         tables = cls(names=[])
+        japanese: dict[str, set[int]] = {}
         for block in document.get("nlu") or []:
             if "lookup" not in block:
                 continue
+            column = len(tables.names)
             entries = [line.lstrip("- ").strip() for line in str(block.get("examples") or "").splitlines()]
             entries = [entry for entry in entries if entry]
             ascii_entries = [e.lower() for e in entries if _ASCII_ENTRY_RE.match(e)]
-            japanese_forms: set[str] = set()
             for entry in entries:
                 if not _ASCII_ENTRY_RE.match(entry):
-                    japanese_forms.add(katakana_to_hiragana(entry.lower()))
-                    japanese_forms.add(reading(entry.lower()))
+                    for form in (katakana_to_hiragana(entry.lower()), reading(entry.lower())):
+                        if form:
+                            japanese.setdefault(form, set()).add(column)
             tables.names.append(str(block["lookup"]))
-            tables.japanese.append(sorted(japanese_forms))
             tables.english.append(
                 re.compile(r"\b(?:" + "|".join(map(re.escape, ascii_entries)) + r")\b") if ascii_entries else None
             )
+        tables.japanese = {form: tuple(sorted(columns)) for form, columns in japanese.items()}
+        tables.lengths = tuple(sorted({len(form) for form in japanese}, reverse=True))
         return tables
+
+    def hits(self, lowered: str, kana: str, read: str) -> tuple[int, ...]:
+        """The tables with an entry in one text.
+
+        Args:
+            lowered: the normalised text in lower case (for English words).
+            kana: it without spaces, katakana folded to hiragana.
+            read: its reading (:func:`reading`).
+
+        Returns:
+            Sorted table indices.
+        """
+        found: set[int] = set()
+        # Every substring of a form's length is looked up: a few hundred dict probes,
+        # far cheaper than testing each of the ~1,500 forms with `in`.
+        for text in (kana, read) if read != kana else (kana,):
+            size = len(text)
+            for start in range(size):
+                for length in self.lengths:
+                    if start + length <= size:
+                        columns = self.japanese.get(text[start : start + length])
+                        if columns:
+                            found.update(columns)
+        for column, english in enumerate(self.english):
+            if english is not None and column not in found and english.search(lowered):
+                found.add(column)
+        return tuple(sorted(found))
 
     def transform(self, texts: Sequence[str]) -> np.ndarray:
         """Mark which tables have an entry in each text.
@@ -141,57 +198,150 @@ class LookupTables:
         """
         out = np.zeros((len(texts), len(self.names)), dtype=np.float32)
         for row, text in enumerate(texts):
-            lowered = text.lower()
-            kana = katakana_to_hiragana(_SPACES_RE.sub("", lowered))
-            read = reading(lowered)
-            for col, (forms, english) in enumerate(zip(self.japanese, self.english, strict=True)):
-                if any(form in kana or form in read for form in forms) or (english and english.search(lowered)):
-                    out[row, col] = 1.0
+            out[row, list(analyse(text, self).lookups)] = 1.0
         return out
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the features of one message are computed from, computed once for every head.
+
+    Attributes:
+        surface: character n-gram counts of the lower-cased text.
+        reading: character n-gram counts of its kana reading.
+        lookups: indices of the lookup tables with an entry in it.
+    """
+
+    surface: Counter[str]
+    reading: Counter[str]
+    lookups: tuple[int, ...]
+
+
+def analyse(text: str, lookups: LookupTables) -> Analysis:
+    """Analyse one normalised text (the reading is computed once, for n-grams and lookups)."""
+    lowered = text.lower()
+    read = reading(lowered)
+    kana = katakana_to_hiragana(_SPACES_RE.sub("", lowered))
+    return Analysis(
+        _char_ngrams(lowered, *_SURFACE_NGRAMS),
+        _char_ngrams(read, *_READING_NGRAMS),
+        lookups.hits(lowered, kana, read),
+    )
+
+
+@dataclass
+class NgramTfidf:
+    """A fitted n-gram vocabulary with its inverse document frequencies.
+
+    Attributes:
+        vocabulary: n-gram → column.
+        idf: smoothed idf per column, as scikit-learn computes it.
+    """
+
+    vocabulary: dict[str, int]
+    idf: np.ndarray
+
+    @classmethod
+    def fit(cls, counts: Sequence[Counter[str]]) -> "NgramTfidf":
+        """Learn the vocabulary (every n-gram seen) and idf from training documents' n-gram counts."""
+        frequency: Counter[str] = Counter()
+        for document in counts:
+            frequency.update(document.keys())
+        vocabulary = {gram: column for column, gram in enumerate(sorted(frequency))}
+        df = np.array([frequency[gram] for gram in sorted(frequency)], dtype=np.float64)
+        idf = np.log((1 + len(counts)) / (1 + df)) + 1.0
+        return cls(vocabulary, idf.astype(np.float32))
+
+    def row(self, counts: Counter[str]) -> tuple[list[int], np.ndarray]:
+        """Columns and l2-normalised sublinear tf-idf values of one document."""
+        columns, tf = [], []
+        for gram, count in counts.items():
+            column = self.vocabulary.get(gram)
+            if column is not None:
+                columns.append(column)
+                tf.append(1.0 + math.log(count) if count > 1 else 1.0)
+        if not columns:
+            return columns, np.zeros(0, dtype=np.float32)
+        values = np.asarray(tf, dtype=np.float32) * self.idf[columns]
+        return columns, values / np.float32(np.sqrt(float(values @ values)))
 
 
 @dataclass
 class FeatureBuilder:
-    """Fits the n-gram vocabularies and stacks every feature block.
+    """Maps analyses to one feature row shared by every head.
+
+    Columns: surface n-grams | reading n-grams | lookup tables | sentence embedding.
+    Heads weight the lookup block differently; that weight is folded into their
+    coefficients (a linear model cannot tell ``w * x`` times ``b`` from ``x``
+    times ``w * b``), so the row itself carries the plain 0/1 hits.
 
     Attributes:
-        embedding_weight: scale of the sentence embedding block relative to
-            the unit-norm TF-IDF blocks.
-        lookup_weight: scale of the lookup block.
+        lookups: the lookup tables.
+        surface: the fitted surface vocabulary.
+        reading: the fitted reading vocabulary.
     """
 
-    embedding_weight: float = 1.0
-    lookup_weight: float = 1.0
-    lookups: LookupTables | None = None
-    _surface: TfidfVectorizer | None = None
-    _reading: TfidfVectorizer | None = None
+    lookups: LookupTables
+    surface: NgramTfidf | None = None
+    reading: NgramTfidf | None = None
 
-    def fit(self, texts: Sequence[str]) -> "FeatureBuilder":
-        """Learn the n-gram vocabularies from normalised training texts."""
-        self._surface = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, dtype=np.float32)
-        self._reading = TfidfVectorizer(analyzer="char", ngram_range=(2, 4), sublinear_tf=True, dtype=np.float32)
-        self._surface.fit(texts)
-        self._reading.fit([reading(t) for t in texts])
-        if self.lookups is None:
-            self.lookups = LookupTables.from_yaml()
+    def fit(self, analyses: Sequence[Analysis]) -> "FeatureBuilder":
+        """Learn the n-gram vocabularies from analysed training texts."""
+        self.surface = NgramTfidf.fit([a.surface for a in analyses])
+        self.reading = NgramTfidf.fit([a.reading for a in analyses])
         return self
 
-    def transform(self, texts: Sequence[str], embeddings: np.ndarray) -> sparse.csr_matrix:
-        """Build the feature matrix.
+    @property
+    def sparse_width(self) -> int:
+        """Number of columns before the embedding block."""
+        if self.surface is None or self.reading is None:
+            raise RuntimeError("FeatureBuilder used before fit")
+        return len(self.surface.vocabulary) + len(self.reading.vocabulary) + len(self.lookups.names)
+
+    def lookup_columns(self) -> slice:
+        """Where the lookup block sits."""
+        end = self.sparse_width
+        return slice(end - len(self.lookups.names), end)
+
+    def sparse_row(self, analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and values of the n-gram and lookup blocks of one message."""
+        if self.surface is None or self.reading is None:
+            raise RuntimeError("FeatureBuilder used before fit")
+        surface_columns, surface_values = self.surface.row(analysis.surface)
+        reading_columns, reading_values = self.reading.row(analysis.reading)
+        offset = len(self.surface.vocabulary)
+        lookup_offset = offset + len(self.reading.vocabulary)
+        columns = np.array(
+            [*surface_columns, *(offset + c for c in reading_columns), *(lookup_offset + c for c in analysis.lookups)],
+            dtype=np.int64,
+        )
+        values = np.concatenate([surface_values, reading_values, np.ones(len(analysis.lookups), dtype=np.float32)])
+        return columns, values
+
+    def transform(self, analyses: Sequence[Analysis], embeddings: np.ndarray) -> Any:
+        """The feature matrix of analysed texts (for training; the lookup block unweighted).
 
         Args:
-            texts: normalised texts.
+            analyses: one per text.
             embeddings: their sentence embeddings, one row per text.
 
         Returns:
-            A sparse (len(texts), n_features) matrix.
+            A sparse (len(analyses), sparse_width + embedding dim) float32 CSR matrix.
         """
-        if self._surface is None or self._reading is None or self.lookups is None:
-            raise RuntimeError("FeatureBuilder.transform called before fit")
-        blocks = [
-            self._surface.transform(texts),
-            self._reading.transform([reading(t) for t in texts]),
-            sparse.csr_matrix(self.lookups.transform(texts) * self.lookup_weight),
-            sparse.csr_matrix(np.asarray(embeddings, dtype=np.float32) * self.embedding_weight),
-        ]
-        return sparse.hstack(blocks, format="csr")
+        # SciPy loads only for training: classifying never builds a matrix.
+        from scipy import sparse
+
+        width = self.sparse_width
+        embeddings = np.asarray(embeddings, dtype=np.float32)
+        dim = embeddings.shape[1]
+        rows = [self.sparse_row(a) for a in analyses]
+        lengths = np.array([len(columns) + dim for columns, _ in rows], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        dense_columns = np.arange(width, width + dim, dtype=np.int64)
+        indices = np.concatenate([part for columns, _ in rows for part in (columns, dense_columns)] or [[]])
+        data = np.concatenate(
+            [part for (_, values), vector in zip(rows, embeddings, strict=True) for part in (values, vector)] or [[]]
+        )
+        return sparse.csr_matrix(
+            (data.astype(np.float32), indices.astype(np.int64), indptr), shape=(len(analyses), width + dim)
+        )

@@ -1,8 +1,10 @@
-"""Training, calibration and persistence of the local intent and topic heads.
+"""Training, calibration and persistence of the local heads: intent, topic and urgency.
 
-Both heads are multinomial logistic regressions over the same kinds of
-features (:mod:`intents.features` plus a sentence embedding from
-:mod:`intents.backends`).
+All three heads are logistic regressions over ONE feature row per message
+(:mod:`intents.features` plus a sentence embedding from :mod:`intents.backends`):
+the message is analysed once, and the heads' coefficients sit side by side in one
+weight matrix, so classifying is a gather of a few hundred rows plus one dense
+product with the embedding.
 
 * The intent head is trained on *fine* labels — every intent, with
   ``ask_where`` split into its ten topics — and an intent's probability is the
@@ -11,13 +13,19 @@ features (:mod:`intents.features` plus a sentence embedding from
   worse than ten (macro-F1 +1.3 points in grouped cross-validation on the
   train split, repeated over four seeds).
 * The topic head is trained on the ``ask_where`` examples only.
+* The urgency head (:mod:`intents.urgency`) is binary: an emergency or a crisis
+  against everything else; its thresholds are chosen for recall.
 
 Hyperparameters are chosen by cross-validation on the TRAIN split only; the
 evaluation split is never read here. The data holds the same message written
 in several styles, so near-duplicates ("siblings": same label and very similar
 embedding or kana reading) are kept in one fold — otherwise the scores reward
-memorising translations. Probabilities are calibrated by temperature scaling
+memorising translations. One set of folds serves all heads (each fold's feature
+matrices are built once). Probabilities are calibrated by temperature scaling
 fitted on the out-of-fold scores of the chosen configuration.
+
+scikit-learn is imported only to train: loading a saved model reads plain
+arrays and dictionaries.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,27 +41,33 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score
-from sklearn.model_selection import StratifiedGroupKFold
 
 from bot.taxonomy import COMPLEX_TOPIC
 from intents.backends import Encoder
-from intents.classification import complex_topic
+from intents.classification import UrgencyThresholds, complex_topic
 from intents.data import Example
-from intents.features import FeatureBuilder, reading
+from intents.features import Analysis, FeatureBuilder, LookupTables, analyse, reading
 from intents.normalize import normalize
+from intents.urgency import (
+    URGENCY_GRID,
+    UrgencyConfig,
+    fit_urgency,
+    select_config,
+    sigmoid,
+    urgency_targets,
+)
+from intents.urgency import fold_scores as urgency_fold_scores
 
 __all__ = [
     "MODEL_FILE",
     "MODEL_VERSION",
     "Head",
+    "Prediction",
     "Progress",
     "TrainReport",
     "TrainedModel",
+    "UrgencyHead",
     "fit_model",
     "load_model",
     "read_model_meta",
@@ -61,15 +76,20 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
+# The name is kept so existing deployments and scripts find the file; its content is a
+# plain pickle of arrays and dictionaries (no scikit-learn objects to rebuild).
 MODEL_FILE = "classifier.joblib"
 META_FILE = "classifier.json"
 
-# Small grids: training must stay under two minutes on two cores. A study
-# with grouped CV repeated over four seeds on the train split (C 30-300,
-# lookup weight 0.35-0.7) put every best setting inside this square.
-_C_GRID = (100.0, 300.0)
-_LOOKUP_WEIGHT_GRID = (0.5, 0.7)
+# Tiny grids: training must stay near a minute on two cores with ~6,500
+# examples. A study with grouped CV repeated over four seeds on the train split
+# (C 30-300, lookup weight 0.35-0.7) put every best setting inside C 100-300 and
+# weight 0.5-0.7, and both heads then chose C 100 and weight 0.5; each further
+# grid point costs a full set of fold fits, so the folds now serve calibration,
+# the thresholds and the reported scores. Widen these on a bigger machine.
+_C_GRID = (100.0,)
+_LOOKUP_WEIGHT_GRID = (0.5,)
 _COMPLEX_GRID = (0.2, 0.25, 0.3, 0.35, 0.4)
 _TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(5.0), 61))
 _FOLDS = 5
@@ -91,42 +111,53 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def _collapse_matrix(fine: Sequence[str], output_of: Mapping[str, str], labels: Sequence[str]) -> np.ndarray:
+    """Fine label → reported label as a 0/1 matrix (probabilities @ it sums the fine labels)."""
+    index = {label: i for i, label in enumerate(labels)}
+    matrix = np.zeros((len(fine), len(labels)), dtype=np.float64)
+    for row, name in enumerate(fine):
+        matrix[row, index[output_of.get(str(name), str(name))]] = 1.0
+    return matrix
+
+
 @dataclass
 class Head:
-    """One calibrated linear classifier with its feature builder.
+    """One calibrated multinomial head: its columns of the model's shared scores.
 
     Attributes:
-        features: the fitted feature builder.
-        model: the logistic regression over fine labels.
+        classes: fine labels, in column order.
+        start: first column of the head in the shared score matrix.
         temperature: calibration temperature for the decision scores.
         output_of: fine label → reported label (e.g. ``ask_where/dv`` →
             ``ask_where``); labels missing here are reported as themselves.
     """
 
-    features: FeatureBuilder
-    model: LogisticRegression
+    classes: list[str]
+    start: int
     temperature: float
     output_of: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def labels(self) -> list[str]:
-        """Reported labels, in the column order of :meth:`predict_proba`."""
-        return sorted({self.output_of.get(str(c), str(c)) for c in self.model.classes_})
+    def __post_init__(self) -> None:
+        self.labels: list[str] = sorted({self.output_of.get(c, c) for c in self.classes})
+        self._collapse = _collapse_matrix(self.classes, self.output_of, self.labels)
 
-    def predict_proba(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
-        """Calibrated probabilities of the reported labels, one row per normalised text."""
-        scores = np.atleast_2d(self.model.decision_function(self.features.transform(texts, embeddings)))
-        return _collapse(_softmax(scores / self.temperature), list(self.model.classes_), self.output_of, self.labels)
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of the reported labels (columns: :attr:`labels`) from shared scores."""
+        block = scores[:, self.start : self.start + len(self.classes)].astype(np.float64)
+        return _softmax(block / self.temperature) @ self._collapse
 
 
-def _collapse(
-    probabilities: np.ndarray, fine: Sequence[str] | np.ndarray, output_of: Mapping[str, str], labels: Sequence[str]
-) -> np.ndarray:
-    index = {label: i for i, label in enumerate(labels)}
-    out = np.zeros((probabilities.shape[0], len(labels)), dtype=np.float64)
-    for column, name in enumerate(fine):
-        out[:, index[output_of.get(str(name), str(name))]] += probabilities[:, column]
-    return out
+@dataclass
+class UrgencyHead:
+    """The calibrated binary safety head: one column of the shared scores and its operating point."""
+
+    column: int
+    temperature: float
+    thresholds: UrgencyThresholds
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        """Probability of an emergency or a crisis, one per row."""
+        return sigmoid(scores[:, self.column] / self.temperature)
 
 
 @dataclass
@@ -135,6 +166,8 @@ class TrainReport:
 
     The cross-validation figures are out-of-fold scores on the train split
     (siblings kept together), the only honest estimate before ``tsunagu eval``.
+    ``urgency`` holds the safety head's parameters, thresholds and their
+    out-of-fold recall, question rate and alarm rates (:class:`intents.urgency.OperatingPoint`).
     """
 
     examples: int
@@ -148,25 +181,69 @@ class TrainReport:
     data_hash: str
     path: str = ""
     styles: dict[str, int] = field(default_factory=dict)
+    urgency: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Prediction:
+    """The heads' outputs for a batch: intent and topic probabilities (columns: the heads' labels), urgency."""
+
+    intent: np.ndarray
+    topic: np.ndarray
+    urgency: np.ndarray
 
 
 @dataclass
 class TrainedModel:
-    """Everything needed to classify, as saved to disk."""
+    """Everything needed to classify, as saved to disk.
 
+    Attributes:
+        features: the shared feature builder.
+        weights: (features, outputs) coefficients of every head, side by side.
+        bias: (outputs,) intercepts.
+        intent: the intent head's columns and calibration.
+        topic: the topic head's.
+        urgency: the urgency head's.
+    """
+
+    features: FeatureBuilder
+    weights: np.ndarray
+    bias: np.ndarray
     intent: Head
     topic: Head
+    urgency: UrgencyHead
     complex_threshold: float
     data_hash: str
     encoder: str
     report: TrainReport
 
+    def scores(self, texts: Sequence[str], embeddings: np.ndarray) -> np.ndarray:
+        """Decision scores of every head's columns, one row per normalised text."""
+        width = self.features.sparse_width
+        out = np.asarray(embeddings, dtype=np.float32) @ self.weights[width:] + self.bias
+        for row, text in enumerate(texts):
+            columns, values = self.features.sparse_row(analyse(text, self.features.lookups))
+            if len(columns):
+                out[row] += values @ self.weights[columns]
+        return out
+
+    def predict(self, texts: Sequence[str], embeddings: np.ndarray) -> Prediction:
+        """All three heads' calibrated outputs for normalised texts and their embeddings."""
+        scores = self.scores(texts, embeddings)
+        return Prediction(
+            self.intent.probabilities(scores), self.topic.probabilities(scores), self.urgency.probabilities(scores)
+        )
+
+
+# --------------------------------------------------------------------------- training
+
 
 def _sibling_groups(texts: Sequence[str], embeddings: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Union-find over same-label pairs that are the same message in another style."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     readings = TfidfVectorizer(analyzer="char", ngram_range=(2, 3)).fit_transform([reading(t) for t in texts])
-    similar = embeddings @ embeddings.T >= _SIBLING_EMBEDDING
-    similar |= (readings @ readings.T).toarray() >= _SIBLING_READING
     parent = list(range(len(texts)))
 
     def root(i: int) -> int:
@@ -175,14 +252,15 @@ def _sibling_groups(texts: Sequence[str], embeddings: np.ndarray, labels: np.nda
             i = parent[i]
         return i
 
-    for i, j in zip(*np.nonzero(np.triu(similar & (labels[:, None] == labels[None, :]), 1)), strict=True):
-        parent[root(int(i))] = root(int(j))
+    # Only same-label pairs can be siblings: label by label keeps the matrices small
+    # (the whole 6,500 x 6,500 similarity would take ~0.5 GB).
+    for label in np.unique(labels):
+        rows = np.flatnonzero(labels == label)
+        similar = embeddings[rows] @ embeddings[rows].T >= _SIBLING_EMBEDDING
+        similar |= (readings[rows] @ readings[rows].T).toarray() >= _SIBLING_READING
+        for i, j in zip(*np.nonzero(np.triu(similar, 1)), strict=True):
+            parent[root(int(rows[i]))] = root(int(rows[j]))
     return np.array([root(i) for i in range(len(texts))])
-
-
-def _new_lr(c: float) -> LogisticRegression:
-    # Balanced weights: ask_where has ~5x the examples of the other intents.
-    return LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
 
 
 def _fit_temperature(scores: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> float:
@@ -196,83 +274,84 @@ def _fit_temperature(scores: np.ndarray, labels: np.ndarray, classes: np.ndarray
     return best
 
 
-@dataclass
-class _Tuned:
-    head: Head
-    params: dict[str, float]
-    score: float
-    oof: np.ndarray  # calibrated out-of-fold probabilities of the reported labels
+def _scale_lookups(x: Any, lookups: slice, weight: float) -> Any:
+    from scipy import sparse
+
+    scale = np.ones(x.shape[1], dtype=np.float32)
+    scale[lookups] = weight
+    return (x @ sparse.diags(scale)).tocsr()
 
 
-def _fold_scores(
-    texts: list[str],
-    embeddings: np.ndarray,
-    fine: np.ndarray,
-    classes: np.ndarray,
-    fold_train: np.ndarray,
-    fold_test: np.ndarray,
-) -> tuple[np.ndarray, dict[tuple[float, float], np.ndarray]]:
-    """Out-of-fold decision scores of every grid configuration for one fold."""
-    train_texts = [texts[i] for i in fold_train]
-    test_texts = [texts[i] for i in fold_test]
-    # The vocabularies depend on the fold only; the weight only scales a block.
-    builder = FeatureBuilder().fit(train_texts)
+def _multinomial_fold(
+    x_train: Any, y_train: np.ndarray, x_test: Any, lookups: slice, classes: np.ndarray
+) -> dict[tuple[float, float], np.ndarray]:
+    """Held-out decision scores (columns: ``classes``) of every grid point for one head and fold."""
+    from sklearn.linear_model import LogisticRegression
+
     scores: dict[tuple[float, float], np.ndarray] = {}
-    columns = np.arange(len(classes))
     for weight in _LOOKUP_WEIGHT_GRID:
-        builder.lookup_weight = weight
-        train_x = builder.transform(train_texts, embeddings[fold_train])
-        test_x = builder.transform(test_texts, embeddings[fold_test])
+        train_x, test_x = _scale_lookups(x_train, lookups, weight), _scale_lookups(x_test, lookups, weight)
         # Increasing C with a warm start: each fit starts near its optimum.
         model = LogisticRegression(max_iter=5000, class_weight="balanced", warm_start=True)
         for c in sorted(_C_GRID):
-            model.set_params(C=c).fit(train_x, fine[fold_train])
+            model.set_params(C=c).fit(train_x, y_train)
+            block = np.full((x_test.shape[0], len(classes)), -1e9)
             # A fold may miss a rare class; its columns are placed by name.
-            columns = np.searchsorted(classes, model.classes_)
-            scores[(weight, c)] = model.decision_function(test_x)
-    return columns, scores
+            block[:, np.searchsorted(classes, model.classes_)] = _decision(model, test_x)
+            scores[(weight, c)] = block
+    return scores
 
 
-def _tune_head(
-    texts: list[str],
-    embeddings: np.ndarray,
-    fine: np.ndarray,
-    output_of: dict[str, str],
-    metric: Callable[[np.ndarray, np.ndarray], float],
-    report: Callable[[float], None],
-) -> _Tuned:
-    """Grid-search C and the lookup weight by grouped CV, calibrate, refit on all data."""
-    classes = np.array(sorted(set(fine)))
-    outputs = sorted({output_of.get(c, c) for c in classes})
-    reported = np.array([output_of.get(c, c) for c in fine])
-    groups = _sibling_groups(texts, embeddings, fine)
-    folds = list(StratifiedGroupKFold(_FOLDS, shuffle=True, random_state=_SEED).split(texts, fine, groups))
-    # Folds run in parallel: training must stay under two minutes on two cores.
-    fold_results = []
-    for result in joblib.Parallel(n_jobs=_JOBS, backend="loky", return_as="generator")(
-        joblib.delayed(_fold_scores)(texts, embeddings, fine, classes, fold_train, fold_test)
-        for fold_train, fold_test in folds
-    ):
-        fold_results.append(result)
-        report(0.9 * len(fold_results) / len(folds))
-    results = {cfg: np.full((len(texts), len(classes)), -1e9) for cfg in fold_results[0][1]}
-    for (_, fold_test), (columns, scores) in zip(folds, fold_results, strict=True):
-        for cfg, block in scores.items():
-            results[cfg][np.ix_(fold_test, columns)] = block
-    scored = []
-    for (weight, c), scores in results.items():
-        predicted = np.array(outputs)[_collapse(_softmax(scores), classes, output_of, outputs).argmax(axis=1)]
-        scored.append((metric(reported, predicted), -c, weight, c))
-    score, _, weight, c = max(scored)
-    temperature = _fit_temperature(results[(weight, c)], fine, classes)
-    builder = FeatureBuilder(lookup_weight=weight).fit(texts)
-    model = _new_lr(c).fit(builder.transform(texts, embeddings), fine)
-    report(1.0)
-    oof = _collapse(_softmax(results[(weight, c)] / temperature), classes, output_of, outputs)
-    return _Tuned(Head(builder, model, temperature, dict(output_of)), {"C": c, "lookup_weight": weight}, score, oof)
+def _decision(model: Any, x: Any) -> np.ndarray:
+    """Decision scores with one column per class, also for a two-class model."""
+    scores = model.decision_function(x)
+    return np.column_stack([-scores / 2, scores / 2]) if scores.ndim == 1 else scores
+
+
+def _coefficients(model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(features, classes) coefficients and intercepts, also for a two-class model."""
+    if len(model.classes_) == 2:
+        coef, intercept = model.coef_[0] / 2, model.intercept_[0] / 2
+        return np.column_stack([-coef, coef]), np.array([-intercept, intercept])
+    return model.coef_.T, model.intercept_
+
+
+@dataclass
+class _Job:
+    """One fold's fits for one head (run in a worker process)."""
+
+    head: str
+    fold: int
+    x_train: Any
+    x_test: Any
+    y_train: np.ndarray
+    extra: Any = None
+
+
+def _run_job(job: _Job, lookups: slice, classes: Mapping[str, np.ndarray]) -> tuple[str, int, Any]:
+    if job.head == "urgency":
+        return job.head, job.fold, urgency_fold_scores(job.x_train, job.y_train, job.extra, job.x_test)
+    return job.head, job.fold, _multinomial_fold(job.x_train, job.y_train, job.x_test, lookups, classes[job.head])
+
+
+def _final_fit(head: str, x: Any, y: np.ndarray, params: Mapping[str, Any], lookups: slice) -> tuple[str, Any]:
+    if head == "urgency":
+        return head, fit_urgency(x, y, params["hard_negative"], params["config"])
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=params["C"], max_iter=5000, class_weight="balanced")
+    model.fit(_scale_lookups(x, lookups, params["lookup_weight"]), y)
+    coef, intercept = _coefficients(model)
+    # The lookup weight scaled the training columns; folded into the coefficients the
+    # shared row keeps plain 0/1 hits.
+    coef = coef.copy()
+    coef[lookups] *= params["lookup_weight"]
+    return head, (coef, intercept, np.array([str(c) for c in model.classes_]))
 
 
 def _choose_complex_threshold(probabilities: np.ndarray, classes: list[str], labels: np.ndarray) -> float:
+    from sklearn.metrics import accuracy_score
+
     best_threshold, best_accuracy = _COMPLEX_GRID[-1], -1.0
     # Highest threshold first so ties keep the most conservative rule.
     for threshold in sorted(_COMPLEX_GRID, reverse=True):
@@ -286,13 +365,50 @@ def _choose_complex_threshold(probabilities: np.ndarray, classes: list[str], lab
     return best_threshold
 
 
+@dataclass
+class _Choice:
+    params: dict[str, float]
+    score: float
+    temperature: float
+    oof: np.ndarray  # calibrated out-of-fold probabilities of the reported labels
+
+
+def _choose(
+    oof: Mapping[tuple[float, float], np.ndarray],
+    fine: np.ndarray,
+    classes: np.ndarray,
+    output_of: Mapping[str, str],
+    metric: Callable[[np.ndarray, np.ndarray], float],
+) -> _Choice:
+    """The grid point with the best out-of-fold metric (smaller C on ties), calibrated."""
+    outputs = sorted({output_of.get(c, c) for c in classes})
+    collapse = _collapse_matrix(classes, output_of, outputs)
+    reported = np.array([output_of.get(c, c) for c in fine])
+    scored = []
+    for (weight, c), scores in oof.items():
+        predicted = np.array(outputs)[(_softmax(scores) @ collapse).argmax(axis=1)]
+        scored.append((metric(reported, predicted), -c, weight, c))
+    score, _, weight, c = max(scored)
+    temperature = _fit_temperature(oof[(weight, c)], fine, classes)
+    probabilities = _softmax(oof[(weight, c)] / temperature) @ collapse
+    return _Choice({"C": c, "lookup_weight": weight}, score, temperature, probabilities)
+
+
+def _encode(texts: Sequence[str], encoder: Encoder, notify: Progress) -> np.ndarray:
+    vectors = []
+    for start in range(0, len(texts), 256):
+        vectors.append(encoder.encode(texts[start : start + 256]))
+        notify("encoding", 0.2 * min(1.0, (start + 256) / len(texts)))
+    return np.vstack(vectors) if vectors else np.zeros((0, 512), dtype=np.float32)
+
+
 def fit_model(
     examples: Sequence[Example],
     encoder: Encoder,
     data_hash: str,
     progress: Progress | None = None,
 ) -> TrainedModel:
-    """Train both heads on training examples.
+    """Train the intent, topic and urgency heads on training examples.
 
     Args:
         examples: the TRAIN split (never the evaluation split).
@@ -304,40 +420,117 @@ def fit_model(
         The trained, calibrated model.
 
     Raises:
-        ValueError: no ask_where examples with topics.
+        ValueError: no ask_where examples with topics, or no emergency/crisis example.
     """
+    import joblib
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.model_selection import StratifiedGroupKFold
+
     started = time.perf_counter()
+    stages: dict[str, float] = {}
+
+    def stage_done(name: str) -> None:
+        stages[name] = round(time.perf_counter() - started - sum(stages.values()), 2)
+
     notify = progress or (lambda _stage, _fraction: None)
     texts = [normalize(e.text) for e in examples]
     notify("encoding", 0.0)
-    vectors = []
-    for start in range(0, len(texts), 64):
-        vectors.append(encoder.encode(texts[start : start + 64]))
-        notify("encoding", 0.15 * min(1.0, (start + 64) / len(texts)))
-    embeddings = np.vstack(vectors)
+    embeddings = _encode(texts, encoder, notify)
+    stage_done("encoding")
 
-    topic_rows = np.array([i for i, e in enumerate(examples) if e.intent == "ask_where" and e.topic])
+    notify("reading and n-grams", 0.2)
+    lookups = LookupTables.from_yaml()
+    analyses: list[Analysis] = [analyse(t, lookups) for t in texts]
+    stage_done("analysis")
+
+    topic_rows = np.array([i for i, e in enumerate(examples) if e.intent == "ask_where" and e.topic], dtype=np.int64)
     if len(topic_rows) == 0:
         raise ValueError("no ask_where/<topic> examples in the training data")
     fine = np.array([f"{e.intent}/{e.topic}" if e.intent == "ask_where" and e.topic else e.intent for e in examples])
-    intent = _tune_head(
-        texts,
-        embeddings,
-        fine,
-        {label: label.split("/")[0] for label in set(fine)},
+    topic_of = np.array([e.topic or "" for e in examples])
+    topics = topic_of[topic_rows]
+    positive, hard_negative = urgency_targets([e.intent for e in examples], [e.safety for e in examples])
+    if not positive.any():
+        raise ValueError("no emergency or crisis examples in the training data (the urgency head needs them)")
+    is_topic = np.zeros(len(examples), dtype=bool)
+    is_topic[topic_rows] = True
+    classes = {"intent": np.array(sorted(set(fine))), "topic": np.array(sorted(set(topics)))}
+
+    notify("grouping siblings", 0.25)
+    # The safety mark is part of the label: a crisis and its calm sibling are not one message.
+    group_labels = np.array([f"{f}|{e.safety or ''}" for f, e in zip(fine, examples, strict=True)])
+    groups = _sibling_groups(texts, embeddings, group_labels)
+    folds = list(StratifiedGroupKFold(_FOLDS, shuffle=True, random_state=_SEED).split(texts, fine, groups))
+    stage_done("siblings")
+
+    jobs: list[_Job] = []
+    lookup_columns: slice | None = None
+    for number, (train, test) in enumerate(folds):
+        notify("fold features", 0.3 + 0.05 * number / len(folds))
+        builder = FeatureBuilder(lookups).fit([analyses[i] for i in train])
+        lookup_columns = builder.lookup_columns()
+        x_train = builder.transform([analyses[i] for i in train], embeddings[train])
+        x_test = builder.transform([analyses[i] for i in test], embeddings[test])
+        topic_train, topic_test = is_topic[train], is_topic[test]
+        jobs.append(_Job("intent", number, x_train, x_test, fine[train]))
+        jobs.append(_Job("topic", number, x_train[topic_train], x_test[topic_test], topic_of[train][topic_train]))
+        jobs.append(_Job("urgency", number, x_train, x_test, positive[train], hard_negative[train]))
+    stage_done("fold features")
+    assert lookup_columns is not None  # noqa: S101 - _FOLDS >= 2 folds always ran
+
+    # Every (head, fold) is its own job, biggest first: two cores stay busy to the end.
+    jobs.sort(key=lambda job: ("intent", "urgency", "topic").index(job.head))
+    oof: dict[str, dict[Any, np.ndarray]] = {"intent": {}, "topic": {}, "urgency": {}}
+    done = 0
+    parallel = joblib.Parallel(n_jobs=_JOBS, backend="loky", return_as="generator_unordered")
+    for head, number, result in parallel(
+        joblib.delayed(_run_job)(job, lookup_columns, classes) for job in jobs
+    ):
+        rows = folds[number][1]
+        if head == "topic":
+            rows = rows[is_topic[rows]]
+        for config, block in result.items():
+            size = (len(texts),) if head == "urgency" else (len(texts), len(classes[head]))
+            target = oof[head].setdefault(config, np.full(size, -1e9))
+            target[rows] = block
+        done += 1
+        notify(f"cross-validation ({done}/{len(jobs)} fits)", 0.35 + 0.45 * done / len(jobs))
+    stage_done("cross-validation")
+
+    intent = _choose(
+        oof["intent"], fine, classes["intent"], {label: label.split("/")[0] for label in classes["intent"]},
         lambda y, p: float(f1_score(y, p, average="macro")),
-        lambda f: notify("intent head", 0.15 + 0.6 * f),
     )
-    topics = np.array([examples[i].topic for i in topic_rows])
-    topic = _tune_head(
-        [texts[i] for i in topic_rows],
-        embeddings[topic_rows],
-        topics,
-        {},
-        lambda y, p: float(accuracy_score(y, p)),
-        lambda f: notify("topic head", 0.75 + 0.25 * f),
+    topic_oof = {config: scores[topic_rows] for config, scores in oof["topic"].items()}
+    topic = _choose(topic_oof, topics, classes["topic"], {}, lambda y, p: float(accuracy_score(y, p)))
+    urgency = select_config(oof["urgency"], positive, hard_negative)
+    threshold = _choose_complex_threshold(topic.oof, list(classes["topic"]), topics)
+    logger.info("urgency head: %s", urgency.point.figures())
+
+    notify("final fit", 0.85)
+    builder = FeatureBuilder(lookups).fit(analyses)
+    x = builder.transform(analyses, embeddings)
+    lookup_columns = builder.lookup_columns()
+    finals = dict(
+        joblib.Parallel(n_jobs=_JOBS, backend="loky")(
+            [
+                joblib.delayed(_final_fit)("intent", x, fine, intent.params, lookup_columns),
+                joblib.delayed(_final_fit)("topic", x[topic_rows], topics, topic.params, lookup_columns),
+                joblib.delayed(_final_fit)(
+                    "urgency", x, positive, {"config": urgency.config, "hard_negative": hard_negative}, lookup_columns
+                ),
+            ]
+        )
     )
-    threshold = _choose_complex_threshold(topic.oof, topic.head.labels, topics)
+    stage_done("final fit")
+    intent_coef, intent_bias, intent_classes = finals["intent"]
+    topic_coef, topic_bias, topic_classes_final = finals["topic"]
+    urgency_coef, urgency_bias = finals["urgency"]
+    weights = np.column_stack([intent_coef, topic_coef, urgency_coef]).astype(np.float32)
+    bias = np.concatenate([intent_bias, topic_bias, [urgency_bias]]).astype(np.float32)
+    intent_head = Head(list(intent_classes), 0, intent.temperature, {c: c.split("/")[0] for c in intent_classes})
+    topic_head = Head(list(topic_classes_final), len(intent_classes), topic.temperature, {})
+    urgency_head = UrgencyHead(weights.shape[1] - 1, urgency.temperature, urgency.point.thresholds)
 
     styles: dict[str, int] = {}
     for e in examples:
@@ -353,9 +546,21 @@ def fit_model(
         complex_threshold=threshold,
         data_hash=data_hash,
         styles=styles,
+        urgency={
+            "C": urgency.config.c,
+            "hard_negative_weight": urgency.config.hard_negative_weight,
+            "temperature": round(urgency.temperature, 4),
+            **urgency.point.figures(),
+        },
+        stages=stages,
     )
     notify("done", 1.0)
-    return TrainedModel(intent.head, topic.head, threshold, data_hash, encoder.identity, report)
+    return TrainedModel(
+        builder, weights, bias, intent_head, topic_head, urgency_head, threshold, data_hash, encoder.identity, report
+    )
+
+
+# --------------------------------------------------------------------------- persistence
 
 
 def _write_atomically(directory: Path, name: str, write: Callable[[Any], None], mode: str) -> Path:
@@ -380,8 +585,9 @@ def save_model(model: TrainedModel, directory: Path) -> Path:
     """
     directory.mkdir(parents=True, exist_ok=True)
     model.report.path = str(directory / MODEL_FILE)
+    payload = {"version": MODEL_VERSION, "model": model}
     target = _write_atomically(
-        directory, MODEL_FILE, lambda h: joblib.dump({"version": MODEL_VERSION, "model": model}, h), "wb"
+        directory, MODEL_FILE, lambda h: pickle.dump(payload, h, protocol=pickle.HIGHEST_PROTOCOL), "wb"
     )
     meta = {"version": MODEL_VERSION, "data_hash": model.data_hash, "encoder": model.encoder, **asdict(model.report)}
     _write_atomically(directory, META_FILE, lambda h: json.dump(meta, h, ensure_ascii=False, indent=2), "w")
@@ -402,7 +608,8 @@ def load_model(directory: Path) -> TrainedModel | None:
     if not path.exists():
         return None
     try:
-        payload = joblib.load(path)
+        with path.open("rb") as handle:
+            payload = pickle.load(handle)  # noqa: S301 - our own file, written by save_model
     except Exception:  # noqa: BLE001 - a truncated or foreign file means "retrain"
         logger.warning("could not read the saved classifier at %s; it will be retrained", path)
         return None

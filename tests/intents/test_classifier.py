@@ -129,6 +129,34 @@ def test_confidences_are_calibrated_probabilities(classifier: IntentClassifier) 
     assert sum(score for _, score in result.topics) == pytest.approx(1.0, abs=1e-3)
 
 
+# Written for this test, in no data file: a life in danger said without any alarm word, and
+# a past illness that is over (the kind of message that must not set off 119 guidance).
+INDIRECT_EMERGENCY = "さっきから祖父が台所で座り込んだまま、呼びかけても返事がなくて顔色が真っ青です"
+HARD_NEGATIVE = "祖母は去年の春に入院しましたが、退院してからは毎朝元気に散歩しています"
+
+
+def test_the_urgency_head_asks_about_an_indirect_emergency_and_not_about_a_past_illness(
+    classifier: IntentClassifier,
+) -> None:
+    urgent, calm = classifier.classify_many([INDIRECT_EMERGENCY, HARD_NEGATIVE])
+    assert urgent.urgency is not None and calm.urgency is not None
+    assert urgent.urgency_band in ("ask", "alarm"), urgent
+    assert calm.urgency_band is None, calm
+    assert urgent.urgency > calm.urgency
+
+
+def test_the_saved_model_records_the_urgency_operating_point(classifier: IntentClassifier) -> None:
+    assert isinstance(classifier, LocalClassifier)
+    meta = read_model_meta(settings.model_dir)
+    assert meta is not None
+    urgency = meta["urgency"]
+    thresholds = classifier.model.urgency.thresholds
+    assert (urgency["ask"], urgency["alarm"]) == (round(thresholds.ask, 4), round(thresholds.alarm, 4))
+    assert 0.0 < thresholds.ask <= thresholds.alarm
+    assert urgency["ask_recall"] >= 0.99
+    assert urgency["hard_negative_alarm_rate"] is None or urgency["hard_negative_alarm_rate"] <= 0.02
+
+
 # --------------------------------------------------------------------------- persistence
 
 

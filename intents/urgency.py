@@ -1,0 +1,284 @@
+"""The safety model's urgency head: training, calibration and its operating point (arrays in, head out).
+
+The head is a binary logistic regression over the same features as the intent head
+(:mod:`intents.model` builds them once per fold and hands the matrices here). A
+*positive* is an example whose intent is ``emergency`` or whose safety mark is
+``crisis``; everything else is negative, and the ``hard_negative`` examples
+(sound dangerous, are not) may be weighted up.
+
+The operating point is chosen on OUT-OF-FOLD probabilities of the train split:
+
+* ``ask`` (the bot asks whether a life is in danger now): the largest threshold
+  keeping recall 1.00 — unless more than :data:`MAX_QUESTION_RATE` of the
+  non-positive examples would then be asked, in which case the largest keeping
+  recall >= :data:`FALLBACK_RECALL`;
+* ``alarm`` (119/110 guidance without asking): the smallest threshold at which at
+  most :data:`MAX_HARD_NEGATIVE_ALARMS` of the hard negatives cross it, and never
+  below ``ask``. Without hard negatives every non-positive example stands in
+  for them.
+
+Nothing here reads files or texts, so it is tested on synthetic scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from intents.classification import UrgencyThresholds
+
+__all__ = [
+    "FALLBACK_RECALL",
+    "MAX_HARD_NEGATIVE_ALARMS",
+    "MAX_QUESTION_RATE",
+    "URGENCY_GRID",
+    "OperatingPoint",
+    "UrgencyConfig",
+    "UrgencySelection",
+    "choose_thresholds",
+    "fit_urgency",
+    "fold_scores",
+    "select_config",
+    "sigmoid",
+    "urgency_targets",
+]
+
+MAX_QUESTION_RATE = 0.15
+"""Above this share of non-positive examples asked, recall 1.00 costs too many questions."""
+FALLBACK_RECALL = 0.99
+MAX_HARD_NEGATIVE_ALARMS = 0.02
+"""At most this share of hard negatives may get 119/110 guidance without a question."""
+
+_TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(5.0), 61))
+
+
+@dataclass(frozen=True, order=True)
+class UrgencyConfig:
+    """One grid point: regularisation and the weight of hard negatives in the loss."""
+
+    c: float
+    hard_negative_weight: float
+
+
+# Hard negatives are a few percent of the data: weighting them up is what lets the
+# head separate "fell yesterday, fine now" from "fell and cannot get up".
+URGENCY_GRID: tuple[UrgencyConfig, ...] = (UrgencyConfig(30.0, 1.0), UrgencyConfig(30.0, 3.0))
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """Thresholds and what they give on the out-of-fold probabilities.
+
+    Attributes:
+        ask: see the module docstring.
+        alarm: see the module docstring.
+        ask_recall: share of positives at or above ``ask``.
+        question_rate: share of non-positive examples at or above ``ask``.
+        alarm_recall: share of positives at or above ``alarm``.
+        alarm_rate: share of non-positive examples at or above ``alarm``.
+        hard_negative_alarm_rate: share of hard negatives at or above ``alarm``
+            (None without hard negatives).
+        positives: number of positives.
+        negatives: number of non-positive examples.
+        hard_negatives: number of hard negatives.
+    """
+
+    ask: float
+    alarm: float
+    ask_recall: float
+    question_rate: float
+    alarm_recall: float
+    alarm_rate: float
+    hard_negative_alarm_rate: float | None
+    positives: int
+    negatives: int
+    hard_negatives: int
+
+    @property
+    def thresholds(self) -> UrgencyThresholds:
+        """The pair :func:`intents.classification.compose` takes."""
+        return UrgencyThresholds(ask=self.ask, alarm=self.alarm)
+
+    def figures(self) -> dict[str, Any]:
+        """Rounded, JSON-ready figures for the report and the saved model's metadata."""
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class UrgencySelection:
+    """The chosen configuration, its calibration and its operating point on out-of-fold scores."""
+
+    config: UrgencyConfig
+    temperature: float
+    point: OperatingPoint
+    oof: np.ndarray  # calibrated out-of-fold probabilities
+
+
+def urgency_targets(
+    intents: Sequence[str], safety_marks: Sequence[str | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positives (emergency or crisis) and hard negatives, as boolean arrays."""
+    marks = np.array([m or "" for m in safety_marks])
+    positive = (np.array(intents) == "emergency") | (marks == "crisis")
+    return positive, (marks == "hard_negative") & ~positive
+
+
+def sigmoid(scores: np.ndarray) -> np.ndarray:
+    """Numerically safe logistic function."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(scores, dtype=np.float64)))
+
+
+def _share(mask: np.ndarray) -> float:
+    return float(mask.mean()) if mask.size else 0.0
+
+
+def _largest_keeping(positive_scores: np.ndarray, recall: float) -> float:
+    """The largest threshold with at least ``recall`` of the positives at or above it."""
+    ranked = np.sort(positive_scores)[::-1]
+    # 1e-9 absorbs float noise in recall * n (0.99 * 100 is 98.99999...).
+    needed = max(1, math.ceil(recall * len(ranked) - 1e-9))
+    return float(ranked[needed - 1])
+
+
+def choose_thresholds(
+    probabilities: np.ndarray, positive: np.ndarray, hard_negative: np.ndarray
+) -> OperatingPoint:
+    """Choose ``ask`` and ``alarm`` on out-of-fold probabilities (rules in the module docstring).
+
+    Args:
+        probabilities: calibrated out-of-fold urgency probabilities.
+        positive: True for emergencies and crises.
+        hard_negative: True for hard negatives (never positive).
+
+    Returns:
+        The operating point and its figures.
+
+    Raises:
+        ValueError: no positive example.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    positive = np.asarray(positive, dtype=bool)
+    hard_negative = np.asarray(hard_negative, dtype=bool) & ~positive
+    if not positive.any():
+        raise ValueError("the urgency head needs positive examples (emergency or crisis)")
+    negative = ~positive
+    ask = _largest_keeping(p[positive], 1.0)
+    if _share(p[negative] >= ask) > MAX_QUESTION_RATE:
+        ask = _largest_keeping(p[positive], FALLBACK_RECALL)
+    reference = p[hard_negative] if hard_negative.any() else p[negative]
+    allowed = math.floor(MAX_HARD_NEGATIVE_ALARMS * len(reference) + 1e-9)
+    if allowed >= len(reference):
+        alarm = 0.0
+    else:
+        # Just above the (allowed+1)-th highest: exactly `allowed` (or fewer, on ties) cross it.
+        alarm = float(np.nextafter(np.sort(reference)[::-1][allowed], np.inf))
+    alarm = max(alarm, ask)
+    return OperatingPoint(
+        ask=ask,
+        alarm=alarm,
+        ask_recall=_share(p[positive] >= ask),
+        question_rate=_share(p[negative] >= ask),
+        alarm_recall=_share(p[positive] >= alarm),
+        alarm_rate=_share(p[negative] >= alarm),
+        hard_negative_alarm_rate=_share(p[hard_negative] >= alarm) if hard_negative.any() else None,
+        positives=int(positive.sum()),
+        negatives=int(negative.sum()),
+        hard_negatives=int(hard_negative.sum()),
+    )
+
+
+def _sample_weights(positive: np.ndarray, hard_negative: np.ndarray, hard_negative_weight: float) -> np.ndarray:
+    # Balanced classes (positives are ~5% of the data), then hard negatives weighted up.
+    n = len(positive)
+    n_positive = max(1, int(positive.sum()))
+    weights = np.where(positive, n / (2 * n_positive), n / (2 * max(1, n - n_positive)))
+    return weights * np.where(hard_negative, hard_negative_weight, 1.0)
+
+
+def _new_lr(c: float) -> Any:
+    # scikit-learn loads only for training: a worker that just classifies never imports it.
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=5000)
+
+
+def fold_scores(
+    train_x: Any,
+    positive: np.ndarray,
+    hard_negative: np.ndarray,
+    test_x: Any,
+    grid: Sequence[UrgencyConfig] = URGENCY_GRID,
+) -> dict[UrgencyConfig, np.ndarray]:
+    """Decision scores on one fold's held-out rows for every grid point.
+
+    Args:
+        train_x: the fold's training feature matrix (sparse or dense).
+        positive: targets of the training rows.
+        hard_negative: hard-negative marks of the training rows.
+        test_x: the held-out feature matrix.
+        grid: configurations to fit.
+
+    Returns:
+        Config → decision scores of the held-out rows.
+    """
+    scores: dict[UrgencyConfig, np.ndarray] = {}
+    for config in grid:
+        model = _new_lr(config.c).fit(
+            train_x, positive, sample_weight=_sample_weights(positive, hard_negative, config.hard_negative_weight)
+        )
+        scores[config] = model.decision_function(test_x)
+    return scores
+
+
+def _fit_temperature(scores: np.ndarray, positive: np.ndarray) -> float:
+    best, best_nll = 1.0, np.inf
+    for temperature in _TEMPERATURES:
+        p = np.clip(sigmoid(scores / temperature), 1e-12, 1 - 1e-12)
+        nll = float(-np.mean(np.where(positive, np.log(p), np.log(1 - p))))
+        if nll < best_nll:
+            best, best_nll = float(temperature), nll
+    return best
+
+
+def select_config(
+    oof_scores: Mapping[UrgencyConfig, np.ndarray], positive: np.ndarray, hard_negative: np.ndarray
+) -> UrgencySelection:
+    """Pick the grid point whose calibrated out-of-fold probabilities give the best operating point.
+
+    Best: the highest recall at ``ask``, then the most positives alarmed without a
+    question minus the share of non-positive examples asked, then the smaller C and
+    the smaller hard-negative weight (the simpler model on ties).
+
+    Args:
+        oof_scores: config → out-of-fold decision scores of every training row.
+        positive: targets.
+        hard_negative: hard-negative marks.
+
+    Returns:
+        The selection, with its temperature and operating point.
+    """
+    ranked = []
+    for config, scores in oof_scores.items():
+        temperature = _fit_temperature(scores, positive)
+        probabilities = sigmoid(scores / temperature)
+        point = choose_thresholds(probabilities, positive, hard_negative)
+        key = (point.ask_recall, round(point.alarm_recall - point.question_rate, 6), -config.c,
+               -config.hard_negative_weight)
+        ranked.append((key, UrgencySelection(config, temperature, point, probabilities)))
+    return max(ranked, key=lambda pair: pair[0])[1]
+
+
+def fit_urgency(x: Any, positive: np.ndarray, hard_negative: np.ndarray, config: UrgencyConfig) -> tuple[np.ndarray, float]:
+    """Fit the final head on all training rows.
+
+    Returns:
+        The coefficient vector (one per feature) and the intercept.
+    """
+    model = _new_lr(config.c).fit(
+        x, positive, sample_weight=_sample_weights(positive, hard_negative, config.hard_negative_weight)
+    )
+    return np.asarray(model.coef_[0], dtype=np.float64), float(model.intercept_[0])

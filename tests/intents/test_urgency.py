@@ -1,0 +1,116 @@
+"""The urgency head's operating point and training, on synthetic scores and features (no model, no data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from intents.urgency import (
+    FALLBACK_RECALL,
+    MAX_HARD_NEGATIVE_ALARMS,
+    MAX_QUESTION_RATE,
+    UrgencyConfig,
+    choose_thresholds,
+    fit_urgency,
+    fold_scores,
+    select_config,
+    sigmoid,
+    urgency_targets,
+)
+
+
+def test_positives_are_emergencies_and_crises_and_hard_negatives_never_positive() -> None:
+    positive, hard = urgency_targets(
+        ["emergency", "ask_where", "ask_where", "report_worry", "emergency"],
+        [None, "crisis", None, "hard_negative", "hard_negative"],
+    )
+    assert positive.tolist() == [True, True, False, False, True]
+    assert hard.tolist() == [False, False, False, True, False]
+
+
+def test_ask_keeps_every_positive_when_few_negatives_cross() -> None:
+    p = np.array([0.9, 0.8, 0.35, 0.4, 0.1, 0.05, 0.02, 0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    positive = np.zeros(len(p), dtype=bool)
+    positive[:3] = True
+    point = choose_thresholds(p, positive, np.zeros(len(p), dtype=bool))
+    assert point.ask == 0.35  # the largest threshold that still asks the weakest positive
+    assert point.ask_recall == 1.0
+    assert point.question_rate == pytest.approx(1 / 13)  # 0.4, one of 13 negatives, crosses
+    assert (point.positives, point.negatives, point.hard_negatives) == (3, 13, 0)
+
+
+def test_ask_falls_back_to_99_percent_recall_when_full_recall_asks_too_many() -> None:
+    rng = np.random.default_rng(1)
+    positives = np.concatenate([[0.05], np.linspace(0.6, 0.99, 199)])  # one outlier far down
+    negatives = rng.uniform(0.0, 0.5, 800)  # 10% of them above 0.45, ~90% above 0.05
+    p = np.concatenate([positives, negatives])
+    positive = np.arange(len(p)) < len(positives)
+    point = choose_thresholds(p, positive, np.zeros(len(p), dtype=bool))
+    assert np.mean(negatives >= 0.05) > MAX_QUESTION_RATE  # full recall would ask too many
+    assert point.ask_recall >= FALLBACK_RECALL and point.ask_recall < 1.0
+    # The largest such threshold: any higher one loses one more positive.
+    assert np.mean(positives >= np.nextafter(point.ask, 1.0)) < FALLBACK_RECALL
+    assert point.question_rate == pytest.approx(np.mean(negatives >= point.ask))
+
+
+def test_alarm_lets_at_most_two_percent_of_hard_negatives_through() -> None:
+    rng = np.random.default_rng(2)
+    hard = rng.uniform(0.0, 0.9, 300)
+    easy = rng.uniform(0.0, 0.2, 500)
+    positives = rng.uniform(0.5, 1.0, 100)
+    p = np.concatenate([positives, hard, easy])
+    positive = np.arange(len(p)) < 100
+    is_hard = (np.arange(len(p)) >= 100) & (np.arange(len(p)) < 400)
+    point = choose_thresholds(p, positive, is_hard)
+    crossing = np.mean(hard >= point.alarm)
+    assert crossing <= MAX_HARD_NEGATIVE_ALARMS
+    assert point.hard_negative_alarm_rate == pytest.approx(crossing)
+    # The smallest such threshold: the next hard negative down would cross it.
+    assert np.mean(hard >= np.sort(hard)[::-1][int(MAX_HARD_NEGATIVE_ALARMS * 300)]) > MAX_HARD_NEGATIVE_ALARMS
+    assert point.alarm >= point.ask
+    assert point.alarm_recall == pytest.approx(np.mean(positives >= point.alarm))
+    assert point.alarm_rate == pytest.approx(np.mean(np.concatenate([hard, easy]) >= point.alarm))
+
+
+def test_alarm_is_never_below_ask() -> None:
+    p = np.array([0.3, 0.2, 0.01, 0.01, 0.01])
+    point = choose_thresholds(p, np.array([True, True, False, False, False]), np.array([False, False, True, True, True]))
+    assert point.alarm == point.ask == 0.2
+    assert point.thresholds.band(0.25) == "alarm" and point.thresholds.band(0.1) is None
+
+
+def test_without_positives_no_operating_point_is_chosen() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        choose_thresholds(np.array([0.1, 0.2]), np.array([False, False]), np.array([False, False]))
+
+
+def _synthetic(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positives around +1 on feature 0; hard negatives near them on feature 0 but apart on feature 1."""
+    rng = np.random.default_rng(seed)
+    n_positive, n_hard, n_easy = 60, 60, 300
+    positive_x = np.column_stack([rng.normal(1.0, 0.4, n_positive), rng.normal(1.0, 0.4, n_positive)])
+    hard_x = np.column_stack([rng.normal(1.0, 0.4, n_hard), rng.normal(-1.0, 0.4, n_hard)])
+    easy_x = rng.normal(-1.5, 0.5, (n_easy, 2))
+    x = np.vstack([positive_x, hard_x, easy_x])
+    positive = np.arange(len(x)) < n_positive
+    hard = (np.arange(len(x)) >= n_positive) & (np.arange(len(x)) < n_positive + n_hard)
+    return x, positive, hard
+
+
+def test_the_head_learns_separable_synthetic_data_and_keeps_recall_out_of_fold() -> None:
+    x, positive, hard = _synthetic(3)
+    folds = np.arange(len(x)) % 4
+    grid = (UrgencyConfig(1.0, 1.0), UrgencyConfig(1.0, 3.0))
+    oof = {config: np.zeros(len(x)) for config in grid}
+    for fold in range(4):
+        train, test = folds != fold, folds == fold
+        for config, scores in fold_scores(x[train], positive[train], hard[train], x[test], grid).items():
+            oof[config][test] = scores
+    selection = select_config(oof, positive, hard)
+    assert selection.point.ask_recall == 1.0
+    assert selection.point.hard_negative_alarm_rate is not None
+    assert selection.point.hard_negative_alarm_rate <= MAX_HARD_NEGATIVE_ALARMS
+    assert selection.point.alarm_recall > 0.8
+    coef, intercept = fit_urgency(x, positive, hard, selection.config)
+    probabilities = sigmoid((x @ coef + intercept) / selection.temperature)
+    assert probabilities[positive].mean() > 0.8 > 0.2 > probabilities[~positive].mean()
