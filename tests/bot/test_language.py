@@ -3,12 +3,15 @@ the 119/110/crisis guidance in their own language first (issue 12)."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from bot.domain import LANGUAGES, load_domain
+from bot.domain import EASY, LANGUAGES, TRANSLATIONS_DIR, load_domain
+from bot.settings import DEFAULT_DOMAIN
 from bot.engine import ConversationEngine, detect_language
 from tests.bot.conftest import Resident
 
@@ -96,14 +99,71 @@ def test_every_safety_response_speaks_the_seven_languages() -> None:
                 (response, language)
 
 
-def test_untranslated_responses_fall_back_to_a_language_the_resident_reads() -> None:
-    domain = load_domain()
+def _domain_without(tmp_path: Path, language: str) -> Path:
+    """A city's domain that has not translated ``language`` (its responses/ file removed)."""
+    shutil.copy(DEFAULT_DOMAIN, tmp_path / "domain.yml")
+    shutil.copytree(DEFAULT_DOMAIN.parent / TRANSLATIONS_DIR, tmp_path / TRANSLATIONS_DIR,
+                    ignore=shutil.ignore_patterns(f"{language}.yml"))
+    return tmp_path / "domain.yml"
+
+
+def test_an_untranslated_language_gets_easy_japanese_and_english(tmp_path: Path) -> None:
     assert LANGUAGES == ("ja", "en"), "only Japanese and English are required of every response"
-    for language in ("pt", "es", "tl", "vi", "ne"):
-        assert domain.text("utter_menu", language) == domain.text("utter_menu", "en"), language
-    for language in ("zh", "zh-Hant", "ko"):
-        assert domain.text("utter_menu", language) == domain.text("utter_menu", "ja"), language
-    assert domain.text("utter_emergency_110", "zh-Hant") != domain.text("utter_emergency_110", "zh")
+    domain = load_domain(_domain_without(tmp_path, "ne"))
+    menu = domain.text("utter_menu", "ne")
+    assert domain.text("utter_menu", "ja", None, register=EASY) in menu and domain.text("utter_menu", "en") in menu
+    # Shipped: every language has its own.
+    shipped = load_domain()
+    for language in ("zh", "zh-Hant", "ko", "vi", "tl", "pt", "ne", "es"):
+        assert shipped.text("utter_menu", language) not in (shipped.text("utter_menu", "ja"),
+                                                            shipped.text("utter_menu", "en")), language
+
+
+def test_the_resident_is_told_once_that_replies_are_not_in_their_language(
+        tmp_path: Path, engine: ConversationEngine) -> None:
+    engine.domain = load_domain(_domain_without(tmp_path, "ne"))
+    resident = Resident(engine)
+    first = [reply.response for reply in resident.send("मलाई आमाको हेरचाहको बारेमा सल्लाह चाहियो").replies]
+    assert first.count("utter_untranslated_notice") == 1 and resident.last.language == "ne"
+    second = [reply.response for reply in resident.send("उत्तर कुरा").replies]
+    assert "utter_untranslated_notice" not in second
+
+
+def test_a_translated_language_gets_no_notice(engine: ConversationEngine) -> None:
+    resident = Resident(engine)
+    replies = [reply.response for reply in resident.send("मलाई आमाको हेरचाहको बारेमा सल्लाह चाहियो").replies]
+    assert "utter_untranslated_notice" not in replies and resident.last.language == "ne"
+
+
+def test_easy_japanese_is_answered_in_easy_japanese_until_the_resident_writes_otherwise(
+        engine: ConversationEngine) -> None:
+    domain = engine.domain
+    resident = Resident(engine)
+    easy_turn = resident.send("こどもが うまれます。どこで そうだん できますか")
+    texts = {reply.response: reply.text for reply in easy_turn.replies}
+    asked = easy_turn.replies[-1]
+    assert asked.text == domain.text(asked.response, "ja", None, register=EASY, **_values(resident, asked.response))
+    assert asked.text != domain.text(asked.response, "ja", None, **_values(resident, asked.response))
+    # A short answer says nothing about the register: still easy.
+    resident.send("やめる")
+    standard_turn = resident.send("母の介護保険の申請について相談したいです")
+    asked = standard_turn.replies[-1]
+    assert asked.text == domain.text(asked.response, "ja", None, **_values(resident, asked.response)), texts
+
+
+def test_asking_for_easy_japanese_switches_the_replies(engine: ConversationEngine) -> None:
+    resident = Resident(engine)
+    resident.send("やさしい にほんご で おねがいします")
+    turn = resident.send("ははの かいごの ことで そうだん したい")
+    asked = turn.replies[-1]
+    assert asked.text == engine.domain.text(asked.response, "ja", None, register=EASY,
+                                            **_values(resident, asked.response))
+
+
+def _values(resident: Resident, response: str) -> dict[str, str]:
+    # The questions compared here have no placeholders; a response with some is not comparable.
+    assert not resident.engine.domain.placeholders(response), response
+    return {}
 
 
 def test_the_language_detector_loads_only_when_needed() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.taxonomy import INTENTS, TOPICS
-from intents.data import STYLES, data_files, data_hash, load_examples, load_split
+from intents.data import ALL_STYLES, STYLES, data_files, data_hash, load_examples, load_split
 from intents.features import LookupTables, reading
 from intents.normalize import normalize
 
@@ -16,7 +16,8 @@ from intents.normalize import normalize
 @pytest.mark.parametrize("split", ["train", "eval"])
 def test_both_splits_cover_every_style_intent_and_topic(split: str) -> None:
     examples = load_split(split)
-    assert {e.style for e in examples} == set(STYLES)
+    # Every basic style; the finer ones (elderly speech, other dialects) may be added.
+    assert set(STYLES) <= {e.style for e in examples} <= set(ALL_STYLES)
     assert {e.intent for e in examples} == set(INTENTS)
     assert {e.topic for e in examples if e.topic} == set(TOPICS)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from intents.data import load_split
+from intents.data import Example, load_split
 from intents.safety import LEXICON_PATH, SafetyLexicon, SafetySignal, detect_safety, safety_matter
 
 EMERGENCIES_119 = [
@@ -192,13 +192,20 @@ def test_an_emergency_without_a_number_is_refused(tmp_path: Path) -> None:
         SafetyLexicon.from_yaml(path)
 
 
+def _lexicon_data() -> list[Example]:
+    """The training data the word list was reviewed against: Japanese and English, without the
+    safety model's own files (written to show what a word list cannot see: indirect emergencies,
+    hard negatives) — the safety model answers for those (tests/intents/test_urgency.py)."""
+    return [e for e in load_split("train") if e.language in ("ja", "en") and not e.source.startswith("safety_")]
+
+
 def test_the_lexicon_catches_every_emergency_of_the_training_data() -> None:
-    missed = [e.text for e in load_split("train") if e.intent == "emergency" and not _is_emergency(e.text)]
+    missed = [e.text for e in _lexicon_data() if e.intent == "emergency" and not _is_emergency(e.text)]
     assert missed == []
 
 
 def test_the_lexicon_raises_few_false_alarms_on_the_training_data() -> None:
-    others = [e for e in load_split("train") if e.intent != "emergency"]
+    others = [e for e in _lexicon_data() if e.intent != "emergency"]
     false_alarms = [e.text for e in others if _is_emergency(e.text)]
     assert len(false_alarms) <= 0.01 * len(others), false_alarms
 
