@@ -238,7 +238,8 @@ class ConversationEngine:
         now = message.received_at
         conversation, timed_out, created = self._conversation(session, contact, now)
         conversation.language = contact.language = self._language(message, conversation, created)
-        if message.text and conversation.language == "ja":
+        # A phone transcript's spaces are the recogniser's, not the caller's writing.
+        if message.text and not message.postback and conversation.language == "ja" and message.channel != "voice":
             register = detect_register(message.text)
             if register is not None:
                 contact.register = EASY if register == EASY else None
