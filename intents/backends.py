@@ -198,6 +198,7 @@ class CachedEncoder:
         # Several workers may train at once: a reader must never see half a file.
         with tempfile.NamedTemporaryFile("wb", dir=self._path.parent, suffix=".tmp", delete=False) as handle:
             np.savez(handle, identity=np.array(self.identity), keys=keys, vectors=matrix)
+        os.chmod(handle.name, 0o644)
         os.replace(handle.name, self._path)
 
 
