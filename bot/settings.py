@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     smtp_from: str = "tsunagu@localhost"
     # The voice for calls the engine conducts in English (TurnResult.language == "en").
     twilio_voice_en: str = "Polly.Joanna"
+    # One voice per resident language a caller can choose on the phone's language menu (key 8),
+    # each one Twilio's <Say> offers for that language (twilio.com/docs/voice/twiml/say/text-speech):
+    # Amazon Polly where it has one, else Google. A Google voice's name carries its locale, which
+    # becomes the <Say language>. Nepali has no Twilio voice: a Nepali caller is offered English.
+    twilio_voice_zh: str = "Polly.Zhiyu"  # Mandarin, cmn-CN
+    twilio_voice_zh_hant: str = "Google.cmn-TW-Standard-A"  # Taiwanese Mandarin
+    twilio_voice_ko: str = "Polly.Seoyeon"
+    twilio_voice_vi: str = "Google.vi-VN-Standard-A"
+    twilio_voice_tl: str = "Google.fil-PH-Standard-A"
+    twilio_voice_pt: str = "Polly.Camila"  # Brazilian Portuguese
+    twilio_voice_es: str = "Polly.Lupe"  # US (Latin American) Spanish
     # Below this speech-recognition confidence (Twilio's Confidence, 0-1) a spoken menu choice
     # is asked again, and flows may confirm a free answer that matters.
     voice_min_confidence: float = Field(default=0.4, ge=0, le=1)

@@ -19,8 +19,9 @@ are never taken from the request. A bad or missing signature is a 403, nothing s
 
 The engine's replies become TwiML (:class:`TwiMLRenderer`): every text in ``<Say>`` with
 the voice of its language (a reply or a choice may be in another language than the call's:
-the main menu's "For English, press 8"), phone numbers spelt digit by digit, Japanese names in an
-English text in the gazetteer's romaji, a reply the caller asked to wait for after a
+the main menu's "For English and other languages, press 8", the language menu's choices, each
+said in its own language), phone numbers spelt digit by digit, Japanese names in a text
+a voice other than the Japanese and Mandarin ones cannot read in the gazetteer's romaji, a reply the caller asked to wait for after a
 ``<Pause>`` and slowly (SSML ``<prosody rate="slow">``, which Twilio passes to the Polly
 voices), a short "press * to hear this again" after a question that does not say it, and
 choices spoken with their key digits, inside
@@ -38,6 +39,14 @@ replaced by an empty ``<Gather>``. Every action URL the app hands out carries th
 is the CallSid plus a digest of route, query and parameters, which the engine stores once
 (a repeat is a duplicate), and the rendered TwiML is kept on that inbound message row
 (:class:`TurnStore`; purged with the row's payload after the retention period).
+
+A call is in one of the residents' languages a voice exists for (``bot.settings``: one per
+language; Twilio's text-to-speech table, twilio.com/docs/voice/twiml/say/text-speech): Japanese,
+English, Mandarin (simplified and traditional), Korean, Vietnamese, Tagalog/Filipino,
+Portuguese and Spanish. Nepali has none (neither Amazon Polly nor Google offers one through
+Twilio): a call in a language without a voice is said in English. Each language's
+``<Gather language>`` is a tag from the recogniser's list (``RECOGNITION_TAGS``), which is not
+always the voice's (Mandarin: ``cmn-Hans-CN`` to recognise, ``cmn-CN`` to speak).
 
 Speech recognition follows Twilio's ``<Gather>`` reference (twilio.com/docs/voice/twiml/gather)
 and its warnings 13330 (``hints``: up to 500 comma-separated entries of at most 100
@@ -75,7 +84,8 @@ from bot.models import Message, MessageDirection, Town
 from bot.settings import Settings
 from channels.base import EngineHandler, InputChannel, choice_digits, repeat_hint, spoken_choices, spoken_digits
 
-__all__ = ["TurnStore", "TwiMLRenderer", "VoiceChannel", "place_hints", "place_readings"]
+__all__ = ["RECOGNITION_TAGS", "TurnStore", "TwiMLRenderer", "VoiceChannel", "place_hints", "place_readings",
+           "say_language", "voices"]
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +103,38 @@ DIAL_TIMEOUT = 30  # seconds of ringing
 SLOW_PAUSE = 3  # seconds of quiet before a reply said slowly (the caller asked to wait)
 SLOW_RATE = "slow"  # SSML <prosody rate>: Polly's preset, about 80 % of the voice's speed
 EMPTY_RECORDING = "empty"  # the query flag of the <Redirect> after a <Record>: no audio came
-_LANGUAGE_TAGS = {"ja": "ja-JP", "en": "en-US"}
+# What a language without a voice of its own (Nepali) is said in.
+FALLBACK_LANGUAGE = "en"
+# <Gather language> per conversation language: tags from the recogniser's list
+# (twilio.com/docs/voice/twiml/gather#languagetags; warning 13512 for one it does not take).
+RECOGNITION_TAGS = {"ja": "ja-JP", "en": "en-US", "zh": "cmn-Hans-CN", "zh-Hant": "cmn-Hant-TW", "ko": "ko-KR",
+                    "vi": "vi-VN", "tl": "fil-PH", "pt": "pt-BR", "es": "es-US"}
+# <Say language> of each language's default voice; a Google voice's name carries its own locale
+# ("Google.vi-VN-Standard-A"), so a city choosing another Google voice gets the matching tag.
+_SAY_TAGS = {"ja": "ja-JP", "en": "en-US", "zh": "cmn-CN", "zh-Hant": "cmn-TW", "ko": "ko-KR", "vi": "vi-VN",
+             "tl": "fil-PH", "pt": "pt-BR", "es": "es-US"}
+_GOOGLE_VOICE = re.compile(r"\AGoogle\.([a-z]{2,3}-[A-Z]{2})-")
+# Voices that read kanji: the others get a text's Japanese names in romaji (english_speakable).
+_READS_KANJI = ("ja", "zh", "zh-Hant")
+# A choice read with its key, and the "press * to hear this again", in the languages beyond
+# Japanese and English (channels.base has those two); the word that tells a text says it already.
+_KEY_SENTENCES = {
+    "zh": "{title}，请按{digit}。", "zh-Hant": "{title}，請按{digit}。", "ko": "{title}, {digit}번.",
+    "vi": "{title}, nhấn phím {digit}.", "tl": "{title}, pindutin ang {digit}.", "pt": "{title}, tecle {digit}.",
+    "es": "{title}, marque {digit}.",
+}
+_REPEAT_HINTS = {
+    "zh": ("星号", "如需再听一遍，请按星号键。"), "zh-Hant": ("星號", "如需再聽一遍，請按星號鍵。"),
+    "ko": ("별표", "다시 들으시려면 별표를 누르세요."), "vi": ("phím sao", "Để nghe lại, nhấn phím sao."),
+    "tl": ("star", "Para marinig ulit, pindutin ang star."), "pt": ("asterisco", "Para ouvir de novo, tecle asterisco."),
+    "es": ("asterisco", "Para escuchar de nuevo, marque asterisco."),
+}
+# Japan's three-digit service numbers (110 police, 119 fire and ambulance, 118 coast guard,
+# 171 disaster message dial, 188 consumer, 189 child abuse): said digit by digit ("1 1 9"), as
+# they are dialled, by the voices beyond Japanese and English ("백십구" is not how 119 is called).
+_SERVICE_NUMBER = re.compile(r"(?<![\d０-９.,:])(11[089]|171|18[89])(?![\d０-９:])")
+# A bracketed aside with kana in a Mandarin text: a name for the eye the Mandarin voice cannot read.
+_KANA_ASIDE = re.compile(r"\s*[(（][^)）]*[\u3040-\u30ff][^)）]*[)）]")
 _CALLER_ID = re.compile(r"^\+?\d{6,15}$")
 _WITHHELD = {"+266696687", "+7378742833", "+2562533", "+8656696"}  # Twilio's "anonymous" numbers
 
@@ -119,6 +160,36 @@ def dial_number(phone: str) -> str:
     if digits.startswith("0") and not digits.startswith("00"):
         return "+81" + digits[1:]
     return digits
+
+
+def voices(settings: Settings) -> dict[str, str]:
+    """The Twilio voice of each conversation language that has one (``bot.settings``)."""
+    return {"ja": settings.twilio_voice, "en": settings.twilio_voice_en, "zh": settings.twilio_voice_zh,
+            "zh-Hant": settings.twilio_voice_zh_hant, "ko": settings.twilio_voice_ko, "vi": settings.twilio_voice_vi,
+            "tl": settings.twilio_voice_tl, "pt": settings.twilio_voice_pt, "es": settings.twilio_voice_es}
+
+
+def say_language(voice: str, language: str) -> str:
+    """The ``<Say language>`` for ``voice`` speaking ``language``: a Google voice's own locale
+    ("Google.cmn-TW-Standard-A" → "cmn-TW"), else the locale of the language's default voice."""
+    google = _GOOGLE_VOICE.match(voice)
+    return google.group(1) if google else _SAY_TAGS.get(language, _SAY_TAGS[FALLBACK_LANGUAGE])
+
+
+def _spoken_choices(choices: Sequence[Choice], language: str) -> list[str]:
+    """Each choice as a short sentence naming its key, in ``language``."""
+    if language not in _KEY_SENTENCES:
+        return spoken_choices(choices, language)
+    template = _KEY_SENTENCES[language]
+    return [template.format(title=choice.title, digit=digit) for digit, choice in zip(choice_digits(choices), choices)]
+
+
+def _repeat_hint(texts: Sequence[str], language: str) -> str | None:
+    """The phone's "press * to hear this again" in ``language``, unless one of ``texts`` says it already."""
+    if language not in _REPEAT_HINTS:
+        return repeat_hint(texts, language)
+    word, hint = _REPEAT_HINTS[language]
+    return None if any(word in text.lower() for text in texts) else hint
 
 
 def place_readings(towns: Sequence[tuple[str, str, str, str]]) -> dict[str, str]:
@@ -170,10 +241,12 @@ class TwiMLRenderer:
         """Args:
         gather_url: Absolute URL of the ``/gather`` route (public base URL).
         record_url: Absolute URL of the ``/recording`` route.
-        voices: Twilio voice name per conversation language ("ja", "en").
+        voices: Twilio voice name per conversation language (:func:`voices`); a language
+            without one is said in English.
         hints: Place names callers say, per language (:func:`place_hints`).
         dial_url: Absolute URL of the ``/dial`` route (a busy counter's line); None: no action.
-        readings: The city's place names in romaji (:func:`place_readings`), for the English voice.
+        readings: The city's place names in romaji (:func:`place_readings`), for the voices
+            that cannot read kanji.
         """
         self.gather_url = gather_url
         self.record_url = record_url
@@ -190,7 +263,7 @@ class TwiMLRenderer:
             turn: The number of the next turn, put in the action URLs so that each answer
                 posts to its own URL (a repeated URL and parameters is a retry); None: none.
         """
-        language = result.language if result.language in _LANGUAGE_TAGS else "ja"
+        language = self._voiced(result.language)
         query = f"?{urlencode({'turn': turn})}" if turn is not None else ""
         response = VoiceResponse()
         replies = result.replies
@@ -200,7 +273,7 @@ class TwiMLRenderer:
         if final is None or not (final.end or final.record or (final.handoff and final.handoff.open_now)):
             gather = response.gather(**self._gather_attributes(question, language, self.gather_url + query))
             self._say(gather, replies, language)
-            hint = repeat_hint([reply.text for reply in replies], language) if replies else None
+            hint = _repeat_hint([reply.text for reply in replies], language) if replies else None
             if hint is not None:
                 self._say_sentence(gather, hint, language, slow=final is not None and final.slow)
         else:
@@ -218,28 +291,50 @@ class TwiMLRenderer:
                 response.hangup()
         return str(response)
 
+    def _voiced(self, language: str | None) -> str:
+        """``language`` when it has a voice; Japanese when none is given; else English (Nepali)."""
+        if language is None:
+            return "ja"
+        return language if language in self.voices else FALLBACK_LANGUAGE
+
     def _say(self, verb: VoiceResponse, replies: list[Reply], language: str) -> None:
         paused = False
         for index, reply in enumerate(replies):
-            spoken_in = reply.language if reply.language in _LANGUAGE_TAGS else language
-            # Choices in another language say themselves, in that language's voice ("For English, press 8").
-            own = [choice for choice in reply.choices if choice.language in (None, spoken_in)]
-            foreign = [choice for choice in reply.choices if choice not in own and choice.language in _LANGUAGE_TAGS]
+            spoken_in = self._voiced(reply.language) if reply.language else language
+            # A choice in a language of its own says itself, in that language's voice: the main
+            # menu's "For English and other languages, press 8", the language menu's 「1番、日本語」
+            # "Press 2 for English" 「한국어, 4번」.
+            own = [choice for choice in reply.choices if choice.language is None]
+            itself = [choice for choice in reply.choices if choice.language is not None]
             # A phone prompt usually names its keys itself ("…方は1。"): then say it as it is.
             later = [reply.text, *(after.text for after in replies[index + 1:])]
-            keys = [] if _names_keys(own, later) else spoken_choices(own, spoken_in)
+            keys = [] if _names_keys(own, later) else _spoken_choices(own, spoken_in)
             if reply.slow and not paused:
                 verb.pause(length=SLOW_PAUSE)  # the caller asked for a moment (「メモします」)
                 paused = True
             for sentence in [reply.text, *keys]:
                 if sentence.strip():
                     self._say_sentence(verb, sentence, spoken_in, slow=reply.slow)
-            for choice in foreign:
-                self._say_sentence(verb, choice.title, choice.language or spoken_in, slow=reply.slow)
+            for choice in itself:
+                choice_language = self._voiced(choice.language)
+                sentence = choice.title if _names_keys([choice], [choice.title]) else \
+                    _spoken_choices([choice], choice_language)[0]
+                self._say_sentence(verb, sentence, choice_language, slow=reply.slow)
+
+    def _speakable(self, sentence: str, language: str) -> str:
+        """``sentence`` as the voice of ``language`` can say it: Japanese names it cannot read
+        in romaji (or left out), phone numbers digit by digit, service numbers too."""
+        if language not in _READS_KANJI:
+            sentence = english_speakable(sentence, self.readings)
+        elif language != "ja":
+            sentence = _KANA_ASIDE.sub("", sentence)
+        if language not in ("ja", "en"):
+            sentence = _SERVICE_NUMBER.sub(lambda number: " ".join(number.group(1)), sentence)
+        return spoken_digits(sentence, language)
 
     def _say_sentence(self, verb: VoiceResponse, sentence: str, language: str, *, slow: bool = False) -> None:
-        text = spoken_digits(english_speakable(sentence, self.readings) if language == "en" else sentence, language)
-        attributes = {"voice": self.voices[language], "language": _LANGUAGE_TAGS[language]}
+        text = self._speakable(sentence, language)
+        attributes = {"voice": self.voices[language], "language": say_language(self.voices[language], language)}
         if slow:
             verb.say(**attributes).prosody(text, rate=SLOW_RATE)
         else:
@@ -252,13 +347,15 @@ class TwiMLRenderer:
             attributes["num_digits"] = 1  # a menu: one key press answers at once
         # The choices on offer first (a short answer), then the city's places.
         offered = [choice.title for choice in final.choices if choice.language in (None, language)] if final else []
-        hints = list(dict.fromkeys(h for h in [*offered, *self.hints.get(language, [])] if 0 < len(h) <= 100))
+        # The places as a voice of the language says them: in kanji for Mandarin, else in romaji.
+        places = self.hints.get(language) or self.hints.get("ja" if language in _READS_KANJI else "en", [])
+        hints = list(dict.fromkeys(h for h in [*offered, *places] if 0 < len(h) <= 100))
         if hints:
             # Commas separate the entries, so none may hold one.
             attributes["hints"] = ", ".join(hint.replace(",", " ") for hint in hints[:MAX_HINTS])
         return {
             "input": "speech dtmf",
-            "language": _LANGUAGE_TAGS[language],
+            "language": RECOGNITION_TAGS.get(language, RECOGNITION_TAGS[FALLBACK_LANGUAGE]),
             "action": action,
             "method": "POST",
             "action_on_empty_result": True,
@@ -330,8 +427,7 @@ class VoiceChannel(InputChannel):
 
     @classmethod
     def from_settings(cls, settings: Settings, handler: EngineHandler) -> Self:
-        voices = {"ja": settings.twilio_voice, "en": settings.twilio_voice_en}
-        return cls(settings.twilio_auth_token, settings.public_base_url, voices, handler,
+        return cls(settings.twilio_auth_token, settings.public_base_url, voices(settings), handler,
                    TurnStore(settings.database_url))
 
     async def startup(self) -> None:

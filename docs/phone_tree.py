@@ -2,7 +2,8 @@
 read from the code that decides them, so the page cannot drift from the line.
 
 Sources: the main menu and the keys that mean the same in every menu
-(``flows.conversation``: ``MENU``, ``PHONE_KEYS``, ``LANGUAGE_KEY``), the phrases a caller can
+(``flows.conversation``: ``MENU``, ``PHONE_KEYS``, ``LANGUAGE_KEY``, ``LANGUAGE_MENU``), the voice and
+recogniser of each language (``channels.voice``, ``bot.settings``), the phrases a caller can
 always use (its ``REPEAT_WORDS``, ``WAIT_WORDS``, ``GOODBYE_WORDS``, ``ACKNOWLEDGEMENTS`` — each
 example below is checked against them), the flows and their questions (``flows.registry.FLOWS``,
 domain.yml forms), the timings (``channels.voice``, ``bot.settings``) and the words
@@ -32,7 +33,9 @@ from flows.base import FormFlow
 from flows.registry import FLOWS
 
 PAGE = ROOT / "docs" / "phone.md"
-LANGUAGE_NAMES = {"en": "English", "ja": "Japanese"}
+LANGUAGE_NAMES = {"ja": "Japanese", "en": "English", "zh": "Mandarin Chinese", "zh-Hant": "Mandarin Chinese (traditional)",
+                  "ko": "Korean", "vi": "Vietnamese", "tl": "Tagalog/Filipino", "pt": "Portuguese", "ne": "Nepali",
+                  "es": "Spanish"}
 # The phrases a caller can say at any prompt, with examples checked against the code's patterns.
 PHRASES: tuple[tuple[str, re.Pattern[str], tuple[str, ...], str], ...] = (
     ("repeat", conversation.REPEAT_WORDS, ("もう一度", "もう一度 言ってください", "say that again"),
@@ -82,10 +85,11 @@ def mermaid(domain: Domain) -> list[str]:
             lines.append(f'    {previous} --> {node}_done["{label(saved, 40)}"] --> more')
         elif flow is not None and intent != "talk_to_human":
             lines.append(f'    {node} --> {node}_what["{label(flow_summary(flow), 60)}"] --> more')
-    other, offer = conversation.LANGUAGE_OFFERS["ja"]
+    lines.append(f'    menu -->|"{conversation.LANGUAGE_KEY} English and other languages"| languages'
+                 f'{{"language menu ({conversation.LANGUAGE_MENU_PROMPT}), each said in its own voice"}}')
+    for language, key, name in conversation.LANGUAGE_MENU:
+        lines.append(f'    languages -->|"{key} {name}"| menu')
     lines += [
-        f'    menu -->|"{conversation.LANGUAGE_KEY} {LANGUAGE_NAMES[other]}"| english'
-        f'["the same tree in {LANGUAGE_NAMES[other]} ({offer}), in the {settings.twilio_voice_en} voice"]',
         f'    more{{"{conversation.MORE_PROMPT}: anything else? 1 yes, 2 no"}}',
         '    more -->|"1"| menu',
         '    more -->|"2 / goodbye"| bye(["utter_goodbye, Hangup"])',
@@ -117,9 +121,43 @@ def keys_table(domain: Domain) -> list[str]:
     for key, meaning in conversation.PHONE_KEYS.items():
         if key not in menu_keys:
             rows.append(f"| {key} | {meaning} | {meaning} |")
-    other, offer = conversation.LANGUAGE_OFFERS["ja"]
-    rows.append(f"| {conversation.LANGUAGE_KEY} | {LANGUAGE_NAMES[other]} (`{offer}`, said in that voice) "
-                "| the menu's own choice |")
+    rows.append(f"| {conversation.LANGUAGE_KEY} | the language menu (`{conversation.LANGUAGE_OFFER}`, said in English "
+                "in a Japanese call) | the menu's own choice |")
+    return rows
+
+
+def languages_section(domain: Domain) -> list[str]:
+    """The language menu: each language's key, voice and recogniser, and what a Nepali caller gets."""
+    voices = voice.voices(settings)
+    offered = {language for language, _, _ in conversation.LANGUAGE_MENU}
+    rows = [
+        f"- Key {conversation.LANGUAGE_KEY} on the main menu (\"{domain.text(conversation.LANGUAGE_OFFER, 'ja', 'voice')}\", "
+        "in English in a Japanese call) opens the language menu; each language "
+        "is said in itself, in its own voice. Choosing one switches the call (and the caller's contact) to it and "
+        "says the main menu again in it; from then on every prompt is that language's text (`responses/`), in its "
+        "voice, with its `<Gather language>`. Keys 9, 0 and * mean the same there as everywhere. "
+        "\"English please\" (「英語で」) switches to English at once.",
+        "- The city's ward and town names are read in romaji by the voices that cannot read kanji (all but Japanese "
+        "and Mandarin); phone numbers are said digit by digit in every language, and by the voices other than "
+        "Japanese and English so are the service numbers (110, 119, 189: 「1 1 9」).",
+        "",
+        "| key | language | voice (`TSUNAGU_TWILIO_VOICE…`) | `<Say language>` | `<Gather language>` |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for language, key, name in conversation.LANGUAGE_MENU:
+        rows.append(f"| {key} | {name} ({LANGUAGE_NAMES[language]}) | {voices[language]} | "
+                    f"{voice.say_language(voices[language], language)} | {voice.RECOGNITION_TAGS[language]} |")
+    for language, name in LANGUAGE_NAMES.items():
+        if language not in offered and language in voices:
+            rows.append(f"| (not on the menu) | {name} | {voices[language]} | "
+                        f"{voice.say_language(voices[language], language)} | {voice.RECOGNITION_TAGS[language]} |")
+    voiceless = [LANGUAGE_NAMES[language] for language in LANGUAGE_NAMES if language not in voices]
+    rows += [
+        "",
+        f"- {', '.join(voiceless)}: Twilio has no text-to-speech voice for it (neither Amazon Polly nor Google), "
+        f"so it is not on the language menu: a {' or '.join(voiceless)} caller is offered English "
+        f"({conversation.LANGUAGE_KEY}, then 2), and a call in a language without a voice is said in English.",
+    ]
     return rows
 
 
@@ -190,11 +228,9 @@ def render() -> str:
         "",
         *hang_ups(),
         "",
-        "## English",
+        "## Languages",
         "",
-        f"- The greeting offers English by key {conversation.LANGUAGE_KEY}, said in the English voice "
-        f"({settings.twilio_voice_en}); from then on every prompt, `<Gather language>` and `hints` are English, "
-        "and the city's ward and town names are read in romaji (the English voice cannot read kanji).",
+        *languages_section(domain),
         "",
     ]
     return "\n".join(lines)

@@ -6,7 +6,8 @@
 - what a caller can always do on the phone, whatever is being asked (``PhoneLineFlow``):
   hear it again (「もう一度」, ``*``), ask for a moment (「ちょっと待って」「メモします」: a
   pause, then the question slowly), hear 119/110 again (``9``), a person (``0``, the
-  engine's), English (``8`` on the main menu); a key no menu offers is said to be so, and
+  engine's), another language (``8`` on the main menu opens the language menu, each language
+  said in its own voice; "English please" switches at once); a key no menu offers is said to be so, and
   a spoken menu choice the recogniser was unsure of is asked again once;
 - on the phone a turn never ends in dead air (:func:`finish_phone_turn`): a turn that told
   something without asking ends with 「他にご用件はありますか」 (1 / 2), and only a no to it or
@@ -44,6 +45,8 @@ from routing.counters import choose_counter
 
 __all__ = [
     "LANGUAGE_KEY",
+    "LANGUAGE_MENU",
+    "LANGUAGE_OFFER",
     "MENU",
     "MENU_RESPONSES",
     "PHONE_KEYS",
@@ -55,6 +58,7 @@ __all__ = [
     "OutOfScopeFlow",
     "PhoneLineFlow",
     "SilenceFlow",
+    "ask_languages",
     "ask_menu",
     "finish_phone_turn",
     "safety_guidance",
@@ -79,16 +83,24 @@ PHONE_KEYS = {
     EMERGENCY_KEY: "119/110 guidance again, then the open question again",
     REPEAT_KEY: "what was just said and the open question again",
 }
-# The main menu's key for the call's other language, a choice said in that language's voice
-# ("For English, press 8"); the language named in words does the same. A language is added
-# with its response and its lines here.
+# The main menu's key for the language menu, said in English in a Japanese call ("For English
+# and other languages, press 8"), else in the call's language.
 LANGUAGE_KEY = "8"
-LANGUAGE_OFFERS = {"ja": ("en", "utter_offer_english"), "en": ("ja", "utter_offer_japanese")}
+LANGUAGE_OFFER = "utter_offer_languages"
+LANGUAGE_MENU_PROMPT = "utter_language_menu"
+# The language menu: (language, key, its name in itself), each said in its own language and
+# voice (channels.voice), so a caller hears their language whatever the call's. Nepali has no
+# Twilio voice: a Nepali caller takes English (docs/phone.md). 9, 0 and * keep their meaning.
+LANGUAGE_MENU = (
+    ("ja", "1", "日本語"), ("en", "2", "English"), ("zh", "3", "中文"), ("ko", "4", "한국어"),
+    ("vi", "5", "Tiếng Việt"), ("tl", "6", "Tagalog"), ("pt", "7", "Português"), ("es", "8", "Español"),
+)
 _LANGUAGE_WORDS = {
     "en": re.compile(r"\A(?:english|in english|english please|イングリッシュ|英語)(?:で)?(?:\s*(?:お願いします|please))?\Z"),
     "ja": re.compile(r"\A(?:japanese|in japanese|日本語|にほんご)(?:で)?(?:\s*(?:お願いします|please))?\Z"),
 }
 _LANGUAGE_PAYLOAD = "language:"
+_LANGUAGES_PAYLOAD = f"{_LANGUAGE_PAYLOAD}menu"  # key 8: the language menu, not a language
 # The question that ends a task on the phone, and its two answers.
 MORE_PROMPT = "utter_phone_anything_else"
 _MORE_PAYLOAD = "more:"
@@ -123,8 +135,7 @@ ACKNOWLEDGEMENTS = re.compile(
     r"(?:\s*(?:ありがとう(?:ございます|ございました)?|です|ね))*\s*\Z"
     r"|\A(?:ok|okay|all right|alright|i see|right|thanks|thank you|thank you very much|got it)(?: thanks| thank you)?\s*\Z")
 
-MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU),
-                  *(offer for _, offer in LANGUAGE_OFFERS.values()))
+MENU_RESPONSES = ("utter_menu", *(response for _, response, _ in MENU), LANGUAGE_OFFER, LANGUAGE_MENU_PROMPT)
 # The first reply to an emergency, by the lexicon group's situation; else by its number.
 _SITUATION_RESPONSES = {
     "fire": "utter_emergency_fire", "gas": "utter_emergency_gas", "attempt": "utter_emergency_attempt",
@@ -142,11 +153,24 @@ SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", *_SITUATION_RE
 def ask_menu(ctx: TurnContext, prompt: str = "utter_menu") -> None:
     """Show the main menu (on the phone with its language key too)."""
     choices = [Choice(ctx.t(response), intent_button(intent), digit) for intent, response, digit in MENU]
-    if ctx.channel == VOICE and ctx.lang in LANGUAGE_OFFERS:
-        other, offer = LANGUAGE_OFFERS[ctx.lang]
-        choices.append(Choice(ctx.domain.text(offer, other, ctx.channel), f"{_LANGUAGE_PAYLOAD}{other}", LANGUAGE_KEY,
-                              language=other))
+    if ctx.channel == VOICE:
+        choices.append(Choice(ctx.t(LANGUAGE_OFFER), _LANGUAGES_PAYLOAD, LANGUAGE_KEY,
+                              language=_choice_language(_LANGUAGES_PAYLOAD, ctx.lang)))
     ctx.ask(prompt, choices=choices)
+
+
+def ask_languages(ctx: TurnContext) -> None:
+    """The phone's language menu: each language by its key, said in itself."""
+    ctx.ask(LANGUAGE_MENU_PROMPT, choices=[Choice(name, f"{_LANGUAGE_PAYLOAD}{language}", digit, language=language)
+                                           for language, digit, name in LANGUAGE_MENU])
+
+
+def _choice_language(payload: str, call_language: str) -> str:
+    """The language a language choice is said in: a language in its own; the key to the menu
+    in English in a Japanese call (its Japanese variation is English), else in the call's."""
+    if payload == _LANGUAGES_PAYLOAD:
+        return "en" if call_language == "ja" else call_language
+    return payload.removeprefix(_LANGUAGE_PAYLOAD)
 
 
 def ask_more(ctx: TurnContext) -> None:
@@ -286,7 +310,12 @@ class PhoneLineFlow(Flow):
         action = self._action(ctx)
         if action == "language":
             named = [language for language, words in _LANGUAGE_WORDS.items() if words.match(ctx.plain)]
-            self._switch_language(ctx, ctx.answer.removeprefix(_LANGUAGE_PAYLOAD) if not named else named[0])
+            if not named and ctx.answer == _LANGUAGES_PAYLOAD:
+                ask_languages(ctx)
+                if not ctx.conversation.flow:
+                    ctx.finish(keep_prompt=True)
+            else:
+                self._switch_language(ctx, ctx.answer.removeprefix(_LANGUAGE_PAYLOAD) if not named else named[0])
         elif action == _MORE_YES:
             ctx.finish()
             ask_menu(ctx)
@@ -351,7 +380,7 @@ def finish_phone_turn(ctx: TurnContext) -> None:
     # A question asked again from what was kept of it has lost which choice is in which language.
     asked = ctx.replies[-1]
     ctx.replies[-1] = replace(asked, choices=tuple(
-        replace(choice, language=choice.payload.removeprefix(_LANGUAGE_PAYLOAD))
+        replace(choice, language=_choice_language(choice.payload, ctx.lang))
         if choice.payload.startswith(_LANGUAGE_PAYLOAD) else choice for choice in asked.choices))
 
 

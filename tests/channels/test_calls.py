@@ -32,6 +32,7 @@ from tests.channels.voice_sim import (
     CallSimulator,
     Choose,
     DialOutcome,
+    Press,
     ReadBack,
     phone_line,
     press,
@@ -286,24 +287,30 @@ JAPANESE_SCRIPT = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 def assert_each_sentence_in_its_own_voice(call: Call) -> None:
     """Japanese sentences in the ja-JP voice, the others in the en-US voice: an English voice
-    cannot read kanji names (they are said in romaji), a Japanese one reads English badly."""
-    for heard in (h for turn in call.turns for h in turn.heard):
+    cannot read kanji names (they are said in romaji), a Japanese one reads English badly.
+    (The language menu's other languages, each in its own voice: test_calls_languages.py.)"""
+    for heard in (h for turn in call.turns for h in turn.heard if h.language in ("ja-JP", "en-US")):
         expected = "ja-JP" if JAPANESE_SCRIPT.search(heard.text) else "en-US"
         assert heard.language == expected, f"{heard.text!r} in the {heard.language} voice:\n" + call.transcript()
 
 
-async def english_key(line: CallSimulator) -> str:
-    """The key the greeting offers for English (「英語は8」 / "For English, press 8")."""
+async def english_keys(line: CallSimulator) -> list[Press]:
+    """The keys to English: the one the greeting offers ("For English and other languages, press
+    8"), then English's on the language menu (the one said in the en-US voice)."""
     greeting = await line.call([HANG_UP])
     found = re.search(r"(?:English|英語)[^0-9０-９]{0,40}([0-9])|([0-9])[^0-9]{0,20}(?:English|英語)",
                       " ".join(greeting.heard))
     assert found, "the greeting offers no English key:\n" + greeting.transcript()
-    return found.group(1) or found.group(2)
+    menu_key = found.group(1) or found.group(2)
+    languages = await line.call([press(menu_key), HANG_UP])
+    english = [re.search(r"[0-9]", h.text) for h in languages.turns[1].heard if h.language == "en-US"]
+    assert any(english), "the language menu offers no English:\n" + languages.transcript()
+    return [press(menu_key), press(next(found for found in english if found).group())]
 
 
 async def test_english_chosen_by_a_digit_at_the_greeting(line: CallSimulator) -> None:
-    call = await line.call([press(await english_key(line)), HANG_UP])
-    after = call.turns[1]
+    call = await line.call([*await english_keys(line), HANG_UP])
+    after = call.turns[2]
     assert after.language == "en" and after.gather() is not None, call.transcript()
     assert after.gather().attrib["language"] == "en-US"
     assert after.heard and after.heard[0].language == "en-US"
@@ -313,20 +320,20 @@ async def test_english_chosen_by_a_digit_at_the_greeting(line: CallSimulator) ->
 async def test_english_worry_report_is_answered_in_the_english_voice_with_places_it_can_say(
     line: CallSimulator, engine_db: str
 ) -> None:
-    call = await line.call([press(await english_key(line)),
+    call = await line.call([*await english_keys(line),
                             say_en("I am worried about my neighbour, I have not seen her for days"),
                             say_en("Minami-ku Asahicho"), ReadBack("Asahi"), say_en("since Monday"),
                             press("2"), press("1")])
     [case] = cases(engine_db)
     assert case.town_id == "minami-1-2" and case.language == "en", call.transcript()
-    assert all(h.language == "en-US" for turn in call.turns[2:] for h in turn.heard), call.transcript()
+    assert all(h.language == "en-US" for turn in call.turns[3:] for h in turn.heard), call.transcript()
     assert_each_sentence_in_its_own_voice(call)
-    assert all(turn.gather().attrib["language"] == "en-US" for turn in call.turns[1:] if turn.gather() is not None)
+    assert all(turn.gather().attrib["language"] == "en-US" for turn in call.turns[2:] if turn.gather() is not None)
 
 
 async def test_missing_report_in_english_makes_the_same_urgent_case(line: CallSimulator, engine_db: str) -> None:
     call = await line.call([
-        press(await english_key(line)),
+        *await english_keys(line),
         say_en("My father has dementia and he has gone missing"),
         say_en("He is 82, short, grey hair"), ReadBack("82"),
         say_en("Minami-ku Izumicho near the station"), ReadBack("Izumi"),

@@ -20,9 +20,10 @@ from sqlalchemy import select
 from bot.app import build_engine, create_app
 from bot.db import session_scope
 from bot.domain import load_domain
-from bot.messages import InboundMessage, TurnResult
+from bot.messages import Choice, InboundMessage, Reply, TurnResult
 from bot.models import Message, MessageDirection
-from channels.voice import VoiceChannel
+from bot.settings import Settings
+from channels.voice import RECOGNITION_TAGS, TwiMLRenderer, VoiceChannel, voices
 from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings, stored
 from tests.fakes.twilio import twilio_signature
 
@@ -148,10 +149,10 @@ async def test_call_start_greets_and_offers_the_menu_by_voice_or_keys(client: ht
     assert gather.attrib["numDigits"] == "1", "one key press answers the menu"
     assert recorder.said() == ["utter_greet", "utter_menu"]
     # The menu names its keys itself, so they are not read out twice: 1-5 its matters, 0 a person,
-    # 9 the emergency numbers, * again; then "For English, press 8" in the English voice.
+    # 9 the emergency numbers, * again; then "For English and other languages, press 8" in the English voice.
     *_, menu, english = caller.spoken()
     assert all(digit in menu for digit in "123450") and "9" in menu and "米印" in menu and "番、" not in menu
-    assert english == "For English, press 8."
+    assert "8" in english and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", english)
     voices = [(say.attrib["language"], say.attrib["voice"]) for say in twiml.iter("Say")]
     assert voices == [("ja-JP", "Polly.Mizuki")] * (len(voices) - 1) + [("en-US", "Polly.Joanna")]
     assert "119" in caller.spoken()[0] and "110" in caller.spoken()[0], "the greeting names 119 and 110"
@@ -400,15 +401,21 @@ async def test_an_unsure_spoken_menu_choice_is_asked_again_once(client: httpx.As
     assert recorder.turns[-1].flow == "report_worry", "asked once: the second answer is taken"
 
 
-async def test_english_by_8_english_voice_and_recognition_for_the_rest_of_the_call(
+async def test_english_by_8_then_2_english_voice_and_recognition_for_the_rest_of_the_call(
         client: httpx.AsyncClient, recorder: Recorder) -> None:
     caller = Caller(client, "CA" + "0" * 31 + "4")
     await caller.call()
-    twiml = await caller.press("8")
+    languages = await caller.press("8")
+    assert recorder.said() == ["utter_language_menu"] and recorder.turns[-1].language == "ja"
+    # Each language of the menu in its own voice: 1 日本語 (ja-JP) … 2 English (en-US) … 8 Español.
+    voices = [(say.attrib["language"], say.attrib["voice"]) for say in languages.iter("Say")]
+    assert ("en-US", "Polly.Joanna") in voices and ("ko-KR", "Polly.Seoyeon") in voices
+    assert len({voice for _, voice in voices}) >= 8
+    twiml = await caller.press("2")
     assert recorder.turns[-1].language == "en" and recorder.said() == ["utter_menu"]
     assert twiml.find("Gather").attrib["language"] == "en-US"
     voices = [say.attrib["voice"] for say in twiml.iter("Say")]
-    assert voices[:-1] == ["Polly.Joanna"] * (len(voices) - 1) and voices[-1] == "Polly.Mizuki"
+    assert set(voices) == {"Polly.Joanna"}, "the way to the language menu is in English too"
     await caller.say("I want to find the right office for my mother's care")
     twiml = await caller.say("Kita-ku Yanagimachi")
     lines = caller.spoken()
@@ -550,3 +557,49 @@ async def test_a_retry_while_the_first_request_is_still_answered_gets_its_answer
                                                 caller.post(caller.action, answer))
     assert retry.text == first.text
     assert [say.text for say in ET.fromstring(retry.text).iter("Say")][0] == spoken("utter_emergency_119")
+
+
+# --------------------------------------------------------------------------- the residents' languages
+
+
+def _renderer(**voice_settings: str) -> TwiMLRenderer:
+    chosen = voices(Settings(_env_file=None, **voice_settings))  # type: ignore[call-arg]
+    return TwiMLRenderer("https://example.org/gather", "https://example.org/recording", chosen,
+                         readings={"南区": "Minami-ku", "朝日町": "Asahicho"})
+
+
+def _says(twiml: str) -> list[tuple[str, str, str]]:
+    return [("".join(say.itertext()), say.attrib["voice"], say.attrib["language"])
+            for say in ET.fromstring(twiml).iter("Say")]
+
+
+def test_every_language_with_a_voice_has_a_recogniser_tag_and_nepali_has_neither() -> None:
+    chosen = voices(Settings(_env_file=None))  # type: ignore[call-arg]
+    assert set(chosen) == set(RECOGNITION_TAGS) and "ne" not in chosen
+    assert len(set(chosen.values())) == len(chosen), "one voice per language"
+
+
+def test_a_call_in_a_language_without_a_voice_is_said_in_english() -> None:
+    twiml = _renderer().render(TurnResult([Reply("Which town?")], language="ne"))
+    assert {(voice, language) for _, voice, language in _says(twiml)} == {("Polly.Joanna", "en-US")}
+    assert ET.fromstring(twiml).find("Gather").attrib["language"] == "en-US"
+
+
+def test_a_voice_is_env_overridable_and_a_google_voice_brings_its_own_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TSUNAGU_TWILIO_VOICE_ES", "Google.es-ES-Standard-B")
+    twiml = _renderer().render(TurnResult([Reply("¿En qué barrio vive?")], language="es"))
+    assert {(voice, language) for _, voice, language in _says(twiml)} == {("Google.es-ES-Standard-B", "es-ES")}
+    assert ET.fromstring(twiml).find("Gather").attrib["language"] == RECOGNITION_TAGS["es"]
+
+
+def test_korean_numbers_places_and_choices_as_the_korean_voice_can_say_them() -> None:
+    reply = Reply("남구 朝日町 상담 창구 (地域包括支援センター): 06-0000-1002. 급하면 119.",
+                  choices=(Choice("예", "yes", "1"), Choice("아니요", "no", "2")))
+    says = _says(_renderer().render(TurnResult([reply], language="ko")))
+    assert {(voice, language) for _, voice, language in says} == {("Polly.Seoyeon", "ko-KR")}
+    text = " ".join(said for said, _, _ in says)
+    assert "0 6, 0 0 0 0, 1 0 0 2" in text and "1 1 9" in text, text
+    assert "Asahicho" in text and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text), "no kanji or kana: " + text
+    assert "번" in says[1][0] and "1" in says[1][0], "a choice with its key, in Korean"
+    assert not any("番" in said or "Press" in said for said, _, _ in says)
+

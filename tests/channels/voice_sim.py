@@ -79,6 +79,7 @@ __all__ = [
     "press",
     "say",
     "say_en",
+    "say_in",
     "not_landed",
     "phone_line",
     "status_callback_path",
@@ -181,6 +182,11 @@ def say(text: str, confidence: float = 0.91, *, retried: bool = False) -> Speak:
 def say_en(text: str, confidence: float = 0.91) -> Speak:
     """English speech: recognised only by a ``<Gather language="en-…">``."""
     return Speak(text, confidence, language="en-US")
+
+
+def say_in(language: str, text: str, confidence: float = 0.91) -> Speak:
+    """Speech in ``language`` ("ko-KR", "vi-VN"): recognised only by a ``<Gather>`` listening for it."""
+    return Speak(text, confidence, language=language)
 
 
 def press(digits: str, *, retried: bool = False) -> Press:
