@@ -173,7 +173,7 @@ def _eval(
     summary = table(f"{title}: {report.examples} messages", ("metric", "value", "target", ""))
     _metric_row(summary, "intent macro-F1", report.macro_f1, TARGET_MACRO_F1)
     _metric_row(summary, "intent accuracy", report.accuracy, None)
-    emergencies = f"emergency intent recall (n={report.emergency_examples})"
+    emergencies = f"emergency recall, intent emergency (n={report.emergency_examples})"
     _metric_row(summary, emergencies, report.emergency_recall, None)
     _metric_row(summary, "topic accuracy (ask_where recognised)", report.topic_accuracy, TARGET_TOPIC_ACCURACY)
     end_to_end = f"topic accuracy end to end (n={report.topic_examples})"

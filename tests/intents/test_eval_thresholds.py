@@ -1,40 +1,62 @@
-"""The bar of issue 4 on the evaluation split (never used for training or tuning).
+"""The bars of issues 4 and 12 on the evaluation split (never used for training or tuning).
 
 The model is the one trained once for the whole test run (tests/conftest.py's
-data dir); scoring the evaluation split takes about two seconds. Emergency recall
-must be perfect; intent macro-F1 and topic accuracy must meet the issue's targets;
-and no style of writing may lag far behind, since residents use all of them.
+data dir); scoring the evaluation split takes about two seconds. Every emergency and
+crisis must be caught (an alarm or the safety question), in every language; intent
+macro-F1 and topic accuracy must meet issue 4's targets on the messages that bar was
+set on (the ``intents_*`` and ``topics_*`` files: the ``safety_*`` files added since
+are mostly hard negatives and emergencies, judged by the safety figures); and no style
+of writing may lag far behind, since residents use all of them.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from intents.classification import Classification
 from intents.classifier import get_classifier
 from intents.commands import TARGET_EMERGENCY_RECALL, TARGET_MACRO_F1, TARGET_TOPIC_ACCURACY
-from intents.data import load_split
-from intents.evaluate import EvalReport, evaluate
+from intents.data import Example, load_split
+from intents.evaluate import EvalReport, score_predictions
+
+Scored = list[tuple[Example, Classification]]
 
 
 @pytest.fixture(scope="module")
-def report() -> EvalReport:
-    return evaluate(get_classifier(), load_split("eval"))
+def scored() -> Scored:
+    examples = load_split("eval")
+    return list(zip(examples, get_classifier().classify_many([e.text for e in examples]), strict=True))
 
 
-def test_every_emergency_of_the_evaluation_split_is_answered_as_one(report: EvalReport) -> None:
-    assert report.emergency_examples > 0
-    assert report.emergency_recall >= TARGET_EMERGENCY_RECALL
+@pytest.fixture(scope="module")
+def report(scored: Scored) -> EvalReport:
+    return score_predictions([e for e, _ in scored], [p for _, p in scored])
 
 
-def test_intent_macro_f1_meets_the_target(report: EvalReport) -> None:
-    assert report.macro_f1 >= TARGET_MACRO_F1, report.per_intent
+@pytest.fixture(scope="module")
+def understanding(scored: Scored) -> EvalReport:
+    """The same predictions scored on the intents_* and topics_* files only."""
+    kept = [(e, p) for e, p in scored if not e.source.startswith("safety_")]
+    return score_predictions([e for e, _ in kept], [p for _, p in kept])
 
 
-def test_topic_accuracy_meets_the_target(report: EvalReport) -> None:
-    assert report.topic_examples > 0
-    assert report.topic_accuracy >= TARGET_TOPIC_ACCURACY
+def test_every_emergency_and_crisis_is_caught_in_every_language(report: EvalReport) -> None:
+    assert report.overall is not None and report.overall.alarm_examples > 0
+    assert report.overall.caught_recall >= TARGET_EMERGENCY_RECALL
+    missed = {name: g.caught_recall for name, g in report.by_language.items()
+              if g.alarm_examples and g.caught_recall < TARGET_EMERGENCY_RECALL}
+    assert not missed
 
 
-def test_every_style_is_understood(report: EvalReport) -> None:
+def test_intent_macro_f1_meets_the_target(understanding: EvalReport) -> None:
+    assert understanding.macro_f1 >= TARGET_MACRO_F1, understanding.per_intent
+
+
+def test_topic_accuracy_meets_the_target(understanding: EvalReport) -> None:
+    assert understanding.topic_examples > 0
+    assert understanding.topic_accuracy >= TARGET_TOPIC_ACCURACY
+
+
+def test_every_style_is_understood(understanding: EvalReport) -> None:
     """No style may lag far behind: the hidden test set has all of them."""
-    assert min(report.style_accuracy.values()) >= 0.9, report.style_accuracy
+    assert min(understanding.style_accuracy.values()) >= 0.9, understanding.style_accuracy
