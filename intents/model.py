@@ -49,6 +49,7 @@ from intents.classification import UrgencyThresholds, complex_topic
 from intents.data import Example
 from intents.features import Analysis, FeatureBuilder, LookupTables, analyse, reading
 from intents.normalize import normalize
+from intents.safety import detect_safety
 from intents.urgency import (
     URGENCY_GRID,
     UrgencyConfig,
@@ -402,6 +403,11 @@ def _encode(texts: Sequence[str], encoder: Encoder, notify: Progress) -> np.ndar
     return np.vstack(vectors) if vectors else np.zeros((0, 512), dtype=np.float32)
 
 
+def _lexicon_alarm(text: str) -> bool:
+    signal = detect_safety(text)
+    return signal is not None and signal.kind in ("emergency", "crisis")
+
+
 def fit_model(
     examples: Sequence[Example],
     encoder: Encoder,
@@ -503,7 +509,9 @@ def fit_model(
     )
     topic_oof = {config: scores[topic_rows] for config, scores in oof["topic"].items()}
     topic = _choose(topic_oof, topics, classes["topic"], {}, lambda y, p: float(accuracy_score(y, p)))
-    urgency = select_config(oof["urgency"], positive, hard_negative)
+    # What the lexicon answers itself is never asked about: the model covers the rest.
+    caught = np.array([_lexicon_alarm(e.text) for e in examples], dtype=bool)
+    urgency = select_config(oof["urgency"], positive, hard_negative, caught)
     threshold = _choose_complex_threshold(topic.oof, list(classes["topic"]), topics)
     logger.info("urgency head: %s", urgency.point.figures())
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from intents.urgency import (
-    FALLBACK_RECALL,
     MAX_HARD_NEGATIVE_ALARMS,
     MAX_QUESTION_RATE,
     UrgencyConfig,
@@ -29,28 +28,44 @@ def test_positives_are_emergencies_and_crises_and_hard_negatives_never_positive(
 
 
 def test_ask_keeps_every_positive_when_few_negatives_cross() -> None:
-    p = np.array([0.9, 0.8, 0.35, 0.4, 0.1, 0.05, 0.02, 0.01, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    p = np.array([0.9, 0.8, 0.35, 0.4, 0.1, 0.05, 0.02, 0.01, *([0.0] * 17)])
     positive = np.zeros(len(p), dtype=bool)
     positive[:3] = True
     point = choose_thresholds(p, positive, np.zeros(len(p), dtype=bool))
     assert point.ask == 0.35  # the largest threshold that still asks the weakest positive
     assert point.ask_recall == 1.0
-    assert point.question_rate == pytest.approx(1 / 13)  # 0.4, one of 13 negatives, crosses
-    assert (point.positives, point.negatives, point.hard_negatives) == (3, 13, 0)
+    assert point.question_rate == pytest.approx(1 / 22)  # 0.4, one of 22 negatives, crosses
+    assert (point.positives, point.negatives, point.hard_negatives) == (3, 22, 0)
 
 
-def test_ask_falls_back_to_99_percent_recall_when_full_recall_asks_too_many() -> None:
+def test_ask_is_capped_when_full_recall_asks_too_many() -> None:
     rng = np.random.default_rng(1)
     positives = np.concatenate([[0.05], np.linspace(0.6, 0.99, 199)])  # one outlier far down
-    negatives = rng.uniform(0.0, 0.5, 800)  # 10% of them above 0.45, ~90% above 0.05
+    negatives = rng.uniform(0.0, 0.5, 800)  # ~90% of them above 0.05
     p = np.concatenate([positives, negatives])
     positive = np.arange(len(p)) < len(positives)
     point = choose_thresholds(p, positive, np.zeros(len(p), dtype=bool))
     assert np.mean(negatives >= 0.05) > MAX_QUESTION_RATE  # full recall would ask too many
-    assert point.ask_recall >= FALLBACK_RECALL and point.ask_recall < 1.0
-    # The largest such threshold: any higher one loses one more positive.
-    assert np.mean(positives >= np.nextafter(point.ask, 1.0)) < FALLBACK_RECALL
+    # Exactly the cap is asked, and the outlier is the price.
     assert point.question_rate == pytest.approx(np.mean(negatives >= point.ask))
+    assert point.question_rate <= MAX_QUESTION_RATE
+    assert np.mean(negatives >= np.nextafter(np.sort(negatives)[::-1][int(MAX_QUESTION_RATE * 800)], -1.0)) \
+        > MAX_QUESTION_RATE
+    assert point.ask_recall == pytest.approx(199 / 200)
+
+
+def test_what_the_lexicon_catches_is_not_the_models_to_ask() -> None:
+    # The outlier positive is caught by the word list: the model can keep full recall of the rest
+    # with a high threshold, and the lexicon's own messages count as caught.
+    positives = np.concatenate([[0.05], np.linspace(0.6, 0.99, 199)])
+    negatives = np.linspace(0.0, 0.5, 800)
+    p = np.concatenate([positives, negatives])
+    positive = np.arange(len(p)) < len(positives)
+    caught = np.zeros(len(p), dtype=bool)
+    caught[0] = True
+    point = choose_thresholds(p, positive, np.zeros(len(p), dtype=bool), caught)
+    assert point.ask == pytest.approx(0.6) and point.ask_recall == 1.0
+    assert point.question_rate == 0.0
 
 
 def test_alarm_lets_at_most_two_percent_of_hard_negatives_through() -> None:
