@@ -66,6 +66,14 @@ def _train(
         f"{report.examples} examples ({report.topic_examples} with a topic); cross-validated on the train split: "
         f"intent macro-F1 {report.intent_cv_macro_f1:.3f}, topic accuracy {report.topic_cv_accuracy:.3f}"
     )
+    if report.urgency:
+        figures = report.urgency
+        out.print(
+            f"safety model (out of fold): the safety question from {figures['ask']:.3f} — emergencies and crises "
+            f"caught with the lexicon {figures['ask_recall']:.3f}, ordinary messages asked "
+            f"{figures['question_rate']:.3f}; 119/110 without asking from {figures['alarm']:.3f} — hard negatives "
+            f"alarmed {figures['hard_negative_alarm_rate']}"
+        )
 
 
 class EvalSplit(str, Enum):
