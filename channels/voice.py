@@ -20,8 +20,9 @@ are never taken from the request. A bad or missing signature is a 403, nothing s
 The engine's replies become TwiML (:class:`TwiMLRenderer`): every text in ``<Say>`` with
 the voice of its language (a reply or a choice may be in another language than the call's:
 the main menu's "For English and other languages, press 8", the language menu's choices, each
-said in its own language), phone numbers spelt digit by digit, Japanese names in a text
-a voice other than the Japanese and Mandarin ones cannot read in the gazetteer's romaji, a reply the caller asked to wait for after a
+said in its own language), phone numbers spelt digit by digit, Japanese names in the
+gazetteer's romaji for the voices that cannot read them (all but Japanese and Mandarin), a
+reply the caller asked to wait for after a
 ``<Pause>`` and slowly (SSML ``<prosody rate="slow">``, which Twilio passes to the Polly
 voices), a short "press * to hear this again" after a question that does not say it, and
 choices spoken with their key digits, inside
@@ -126,7 +127,8 @@ _KEY_SENTENCES = {
 _REPEAT_HINTS = {
     "zh": ("星号", "如需再听一遍，请按星号键。"), "zh-Hant": ("星號", "如需再聽一遍，請按星號鍵。"),
     "ko": ("별표", "다시 들으시려면 별표를 누르세요."), "vi": ("phím sao", "Để nghe lại, nhấn phím sao."),
-    "tl": ("star", "Para marinig ulit, pindutin ang star."), "pt": ("asterisco", "Para ouvir de novo, tecle asterisco."),
+    "tl": ("star", "Para marinig ulit, pindutin ang star."),
+    "pt": ("asterisco", "Para ouvir de novo, tecle asterisco."),
     "es": ("asterisco", "Para escuchar de nuevo, marque asterisco."),
 }
 # Japan's three-digit service numbers (110 police, 119 fire and ambulance, 118 coast guard,

@@ -131,7 +131,8 @@ def languages_section(domain: Domain) -> list[str]:
     voices = voice.voices(settings)
     offered = {language for language, _, _ in conversation.LANGUAGE_MENU}
     rows = [
-        f"- Key {conversation.LANGUAGE_KEY} on the main menu (\"{domain.text(conversation.LANGUAGE_OFFER, 'ja', 'voice')}\", "
+        f"- Key {conversation.LANGUAGE_KEY} on the main menu "
+        f"(\"{domain.text(conversation.LANGUAGE_OFFER, 'ja', 'voice')}\", "
         "in English in a Japanese call) opens the language menu; each language "
         "is said in itself, in its own voice. Choosing one switches the call (and the caller's contact) to it and "
         "says the main menu again in it; from then on every prompt is that language's text (`responses/`), in its "
