@@ -15,7 +15,10 @@ consented (``Alert.share_identity``, default no). Every version says whom to cal
 which number to quote (the case's counter, its phone, the case number), asks not to hold
 the person back, and carries a 「見かけた」 button whose payload (``sighting:<alert id>``)
 starts the sighting flow. Enumerated fields are translated (``utter_feature_*``); what the
-family wrote in Japanese (clothing, a landmark) stays as given, with a note for English readers.
+family wrote in Japanese (clothing, a landmark) stays as given, with a note for readers of
+other languages. Dates and lists follow what the reader reads (``routing.readers``).
+
+A sighting forwarded to the police is for the police's staff: it is always in Japanese.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from bot.models import Alert, Case, Sighting
 from bot.settings import settings
 from routing.areas import town_name
 from routing.partners import NOTICE_RESPONSES, outbox_notice
+from routing.readers import reads_japanese, reads_kanji, reads_romaji
 from routing.snapshot import get_directory
 
 __all__ = [
@@ -184,7 +188,8 @@ def feature_label(domain: Domain, field: str, value: Any, language: str) -> str:
 
 def describe(domain: Domain, fields: Mapping[str, Any], language: str) -> str:
     """What the person looks like, from the structured fields only (「男性、70代後半、白髪」); "" when nothing is known."""
-    separator = ", " if language == "en" else "、"
+    # 「、」 as Japanese and Chinese write a list.
+    separator = "、" if reads_kanji(language) else ", "
     return separator.join(feature_label(domain, field, fields[field], language) for field in _LOOKS if field in fields)
 
 
@@ -200,20 +205,22 @@ def last_seen_label(session: Session | None, alert: Alert) -> str:
 
 
 def _town(session: Session | None, alert: Alert, language: str) -> str:
-    """The last-seen town for a cooperator: in English its romaji with the kanji on the signs
-    ("Chuo-ku Honmachi (中央区 本町)")."""
+    """The last-seen town for a cooperator: for a Latin-script reader its romaji with the kanji
+    on the signs ("Chuo-ku Honmachi (中央区 本町)")."""
     label = last_seen_label(session, alert)
     record = get_directory(session).towns.get(alert.town_id) if session is not None and alert.town_id else None
-    if language != "en" or record is None:
+    if not reads_romaji(language) or record is None:
         return label
-    romaji = town_name(session, record.option, "en", with_ward=True)
+    romaji = town_name(session, record.option, language, with_ward=True)
     return f"{romaji} ({label})" if romaji != label else label
 
 
 def _format_time(moment: datetime, language: str) -> str:
-    """An absolute date and time in the city's zone, as approximate as the family's words are."""
+    """An absolute date and time in the city's zone, as approximate as the family's words are:
+    in Japanese phrasing for a Japanese reader, else in English (「午後2時ごろ」 is Japanese
+    even to a Chinese reader; digits and "p.m." are read by all)."""
     local = moment.astimezone(settings.tz)
-    if language == "en":
+    if not reads_japanese(language):
         clock = local.strftime("%I:%M").lstrip("0") + (" a.m." if local.hour < 12 else " p.m.")
         return f"around {clock} on {local.day} {local.strftime('%b')}"
     noon = "午前" if local.hour < 12 else "午後"
@@ -259,7 +266,7 @@ def _details(domain: Domain, session: Session | None, alert: Alert, language: st
         lines.append(domain.text("utter_alert_line_sighting", language,
                                  place=sighting_place(session, sighting) or unknown,
                                  time=_format_time(sighting.seen_at or sighting.created_at, language)))
-    if language == "en" and any(_JAPANESE.search(str(fields[field])) for field in _FREE
+    if not reads_japanese(language) and any(_JAPANESE.search(str(fields[field])) for field in _FREE
                                 if field in fields and field in shown):
         lines.append(domain.text("utter_alert_japanese_note", language))
     return "\n".join(lines)
@@ -336,6 +343,9 @@ def render_forwarded_sighting(session: Session, domain: Domain, target: str, sig
     alert = session.get(Alert, sighting.alert_id) if sighting is not None else None
     if sighting is None or alert is None:
         raise LookupError(f"sighting {sighting_id} no longer exists")
+    if target == "police":
+        # Read by the police's staff, whatever language the desk or the family use.
+        language = "ja"
     unknown = domain.text("utter_unknown_label", language)
     counter, phone, reference = _contact(session, alert)
     values: dict[str, Any] = {

@@ -449,9 +449,27 @@ _YES = {"はい", "はいそうです", "うん", "ええ", "お願いします"
         "大丈夫です", "よろしいです", "かまいません", "構いません", "送る", "送って", "ok", "okay", "yes", "y",
         "yeah", "sure", "please", "いいよ", "ええよ", "頼むわ", "たのみます", "はい お願いします",
         # Consent in its own word (a registration's consent question).
-        "同意します", "同意する", "同意", "同意いたします", "同意です", "承諾します", "i agree", "agree", "agreed"}
+        "同意します", "同意する", "同意", "同意いたします", "同意です", "承諾します", "i agree", "agree", "agreed",
+        # やさしい日本語 readers write kana.
+        "おねがい", "どういします", "どういする", "どうい", "だいじょうぶです", "かまいません",
+        # The residents' languages, as whole answers only (「sim」, not a sentence that starts so).
+        "네", "예", "네 네", "네 좋아요", "좋아요", "그래요", "동의합니다", "동의해요", "부탁합니다",  # 한국어
+        "có", "co", "vâng", "dạ", "dạ có", "vâng ạ", "có ạ", "được", "đồng ý", "tôi đồng ý",  # Tiếng Việt
+        "oo", "opo", "oo po", "sige", "sige po", "payag ako", "pumapayag ako", "sang-ayon ako",  # Tagalog
+        "sim", "claro", "concordo", "eu concordo", "pode", "pode sim", "sim por favor",  # Português
+        "sí", "si", "claro que sí", "de acuerdo", "acepto", "vale", "sí por favor", "si por favor",  # Español
+        "是", "是的", "对", "對", "好", "好的", "可以", "同意的", "我同意", "要",  # 中文
+        "हो", "हजुर", "हुन्छ", "ठीक छ", "सहमत छु", "म सहमत छु"}  # नेपाली
 _NO = {"いいえ", "いや", "いえ", "結構です", "けっこうです", "不要", "不要です", "いらない", "いりません", "やめて",
-       "だめ", "ダメ", "no", "n", "nope", "no thanks", "いらん", "ええわ", "ない", "なし"}
+       "だめ", "ダメ", "no", "n", "nope", "no thanks", "いらん", "ええわ", "ない", "なし",
+       # The residents' languages, as whole answers only (Spanish 「no」 is English's).
+       "아니요", "아니오", "아니", "아뇨", "아니에요", "싫어요", "필요 없어요", "필요없어요",  # 한국어
+       "không", "khong", "không ạ", "dạ không", "không cần", "thôi",  # Tiếng Việt
+       "hindi", "hindi po", "ayoko", "ayaw ko", "huwag", "huwag na",  # Tagalog
+       "não", "nao", "não obrigado", "não obrigada", "não precisa",  # Português
+       "no gracias", "no hace falta", "no es necesario",  # Español
+       "不是", "不", "不要", "不用", "不用了", "不需要", "否", "不同意", "没有", "沒有",  # 中文
+       "होइन", "हैन", "पर्दैन", "चाहिँदैन", "चाहिदैन"}  # नेपाली
 
 
 def is_yes(answer: str) -> bool:

@@ -58,6 +58,7 @@ from flows.steps import (
     says_this_number,
 )
 from routing.areas import resolve_town_id
+from routing.readers import reads_kanji
 from routing.snapshot import get_directory
 
 __all__ = ["NIGHT_WORDS", "RegisterHelperFlow", "STOP_WORDS", "UnsubscribeFlow", "contact_endpoints"]
@@ -69,20 +70,59 @@ QUESTIONS = {
     "helper_sms": "utter_ask_helper_sms",
     "quiet_hours": "utter_ask_quiet_hours",
 }
-# 「配信を停止して」「お知らせはもういらない」「stop alerts」 (matched on NFKC-folded, lower-cased text).
+# 「配信を停止して」「お知らせはもういらない」「stop alerts」, and the residents' own words: the
+# translations tell each language to send theirs (vi 「dừng nhận tin」, ko 「알림 중지」, zh
+# 「停止通知」) and やさしい日本語 readers write kana (「はいしん ていし」). Matched on NFKC-folded,
+# lower-cased text (TurnContext.plain), anywhere in it: stopping must never fail on the wording.
 STOP_WORDS = re.compile(
-    r"配信(を|は)?(停止|止め|とめ|やめ|中止|解除|いらない|不要)|"
-    r"(通知|お知らせ|見守りメール)(を|は)?(もう)?(停止|止め|とめ|やめ|いらない|不要)|"
-    r"協力者(の|を)?(登録)?(を)?(解除|やめ|辞め|退会)|"
-    r"stop (the )?alerts|unsubscribe"
+    r"(配信|はいしん)\s*(を|は)?\s*(停止|止め|とめ|やめ|中止|解除|いらない|不要|ていし)|"
+    r"(通知|お知らせ|おしらせ|見守りメール|しらせ)\s*(を|は)?\s*(もう)?\s*(停止|止め|とめ|やめ|いらない|不要|ていし)|"
+    r"(協力者|きょうりょくしゃ)\s*(の|を)?\s*(登録|とうろく)?\s*(を)?\s*(解除|やめ|辞め|退会|かいじょ)|"
+    r"stop (the )?alerts|unsubscribe|"
+    # 中文 (简体/繁體): 「停止通知」「不要再发通知」「取消协助者登记」.
+    r"停止(通知|接收|推送|发送|傳送|发通知|傳通知)|取消(订阅|訂閱)|(不要|不想|别|別)再?(发|發|传|傳|收)[^。]{0,4}?(通知|消息|訊息)|"
+    r"取消\s*(协助者|協助者)|(协助者|協助者)[^。]{0,6}?(取消|退出|注销|註銷)|"
+    # 한국어: 「알림 중지」「알림을 그만 받고 싶어요」「수신 거부」「협력자 등록 해제」.
+    r"알림\s*(을|를|은|는)?\s*(중지|정지|해지|취소|끄|꺼|그만|멈춰|멈추|받지\s*않)|수신\s*거부|"
+    r"협력자\s*(등록)?\s*(을|를)?\s*(해제|해지|취소|탈퇴|그만)|"
+    # Tiếng Việt: 「dừng nhận tin」「ngừng gửi thông báo」「không muốn nhận tin nữa」「hủy đăng ký cộng tác viên」.
+    r"(dừng|ngừng|ngưng|tắt) (nhận |gửi )?(tin|thông báo)|không (muốn )?nhận (tin|thông báo)( nữa)?\b|"
+    r"hủy (đăng ký )?cộng tác viên|"
+    # Tagalog: 「ihinto ang abiso」「itigil ang mga abiso」「ayoko na ng abiso」.
+    r"(ihinto|itigil|tigil|hinto)( na)?( ang| ninyo ang| po ang)?( mga)? abiso|ayoko na (ng|sa)( mga)? abiso|"
+    # Português: 「parar os avisos」「não quero mais receber avisos」「cancelar o cadastro de colaborador」.
+    r"(parar|cancelar|suspender)( de receber)?( os| as)? (avisos|alertas|mensagens)|"
+    r"não quero (mais )?receber( os| as)? (avisos|alertas|mensagens)|cancelar (o |meu )?cadastro de colaborador|"
+    # Español: 「detener los avisos」「dejar de recibir avisos」「darme de baja como colaborador」.
+    r"(detener|parar|cancelar|suspender)( de recibir)?( los| las)? (avisos|alertas|mensajes)|"
+    r"dejar de recibir( los| las)? (avisos|alertas|mensajes)|no quiero (recibir )?más (avisos|alertas|mensajes)|"
+    r"darme de baja (como colaborador|de (los )?avisos)|cancelar (el |mi )?registro de colaborador|"
+    # नेपाली: 「सूचना बन्द」「सूचना रोक्नुहोस्」「दर्ता रद्द」.
+    r"सूचना\s*(पठाउन\s*)?(बन्द|रोक)|सूचना\s*नपठाउनुहोस्|दर्ता\s*रद्द"
 )
-# 「夜中の通知は止めてほしいです」「夜は送らないで」 "no alerts at night": night alerts only, not leaving.
+# 「夜中の通知は止めてほしいです」「夜は送らないで」 "no alerts at night": night alerts only, not leaving;
+# in kana (「よなかの しらせは とめて」) and in each resident language.
 NIGHT_WORDS = re.compile(
-    r"(夜中|夜間|深夜|夜|晩|寝て(い)?る(間|あいだ|とき|時))[^。]{0,12}?"
-    r"((通知|お知らせ|連絡|メール|配信)[^。]{0,8}?(止め|とめ|やめ|停止|いらない|要らない|いらん|不要|控え|送らない|しないで)"
-    r"|(送らない|送ってほしくない|鳴らさない|通知しないで|連絡しないで|起こさないで))|"
+    r"(夜中|夜間|深夜|夜|晩|寝て(い)?る(間|あいだ|とき|時)|よなか|よる|やかん|しんや|ねて(い)?る(あいだ|とき))[^。]{0,12}?"
+    r"((通知|お知らせ|連絡|メール|配信|しらせ|つうち|れんらく|はいしん)[^。]{0,8}?"
+    r"(止め|とめ|やめ|停止|いらない|要らない|いらん|不要|控え|送らない|しないで|おくらない|ていし)"
+    r"|(送らない|送ってほしくない|鳴らさない|通知しないで|連絡しないで|起こさないで|おくらないで|おくらない))|"
     r"\b(no|stop|don'?t send( me)?|do not send( me)?|without)( the| any)? (alerts?|messages?|notifications?)"
-    r" (at|during the|in the) night|\bno night(-| )?(time )?alerts?|\bnight(-| )?(time )?alerts? off"
+    r" (at|during the|in the) night|\bno night(-| )?(time )?alerts?|\bnight(-| )?(time )?alerts? off|"
+    # 中文: 「晚上不要发通知」「夜間請勿傳送」.
+    r"(夜间|夜間|晚上|夜里|夜裡|半夜)[^。]{0,8}?(不要|别|別|停止|不想|请勿|請勿|请不要|請不要)[^。]{0,6}?"
+    r"(通知|发|發|传|傳|提醒|消息|訊息)|"
+    # 한국어: 「밤에는 알림 보내지 마세요」「야간 알림 중지」.
+    r"(밤|야간|새벽|심야)[^.]{0,10}?(알림|메시지|연락)[^.]{0,8}?(보내지\s*마|받지\s*않|끄|꺼|중지|멈|그만|사절)|"
+    # Tiếng Việt: 「đừng gửi tin vào ban đêm」「không nhận thông báo ban đêm」.
+    r"(không|đừng|dừng|ngừng) (gửi|nhận)( tin| thông báo)?[^.]{0,12}?(ban đêm|buổi tối|nửa đêm)|"
+    # Tagalog: 「walang abiso sa gabi」「huwag magpadala sa gabi」.
+    r"(walang|huwag|ihinto|itigil)[^.]{0,20}?(abiso|mensahe|magpadala)[^.]{0,12}?(sa )?(gabi|hatinggabi)|"
+    # Português / Español: 「sem avisos à noite」「no envíen avisos por la noche」.
+    r"(sem|não|nada de|parar|sin|no|parar|detener)[^.]{0,20}?(avisos?|alertas?|mensagens?|mensajes?|notificaç\w+|"
+    r"notificaci\w+)[^.]{0,12}?(à|de|durante a|pela|en la|por la|durante la) (noite|noche)|"
+    # नेपाली: 「राति सूचना नपठाउनुहोस्」.
+    r"(राति|रातमा)[^।]{0,15}?(सूचना|म्यासेज|सन्देश)[^।]{0,10}?(नपठाउ|बन्द|नचाहिने|पर्दैन|रोक)"
 )
 # The quiet-hours question's choice for "no missing-person alerts at night either".
 NO_NIGHT = "no_night"
@@ -303,7 +343,8 @@ class RegisterHelperFlow(FormFlow):
         return ctx.t(f"utter_helper_endpoint_{endpoint.channel}", address=endpoint.address)
 
     def _confirm(self, ctx: TurnContext) -> None:
-        separator = ", " if ctx.lang == "en" else "、"
+        # 「、」 as Japanese and Chinese write a list.
+        separator = "、" if reads_kanji(ctx.lang) else ", "
         ctx.set_step("confirm")
         ask_yes_no(
             ctx,

@@ -301,8 +301,9 @@ class HandoffFlow(Flow):
         # The message was kept before the number was asked: the number is added to its case.
         case.details = {**case.details, "contact": PHONE, "callback_phone": given}
         case.callback_consent = True
-        add_details(ctx.session, case, ctx.t("utter_callback_number_note", phone=given), source=ctx.channel,
-                    now=ctx.now)
+        # A note for the counter's staff: in Japanese whatever the resident reads.
+        add_details(ctx.session, case, ctx.domain.text("utter_callback_number_note", "ja", phone=given),
+                    source=ctx.channel, now=ctx.now)
         ctx.say("utter_handoff_will_call", phone=given, next_opening=ctx.slots["next_opening"])
         ctx.effect(EffectKind.case_updated, **case_facts(case))
         follow_case(ctx, case.id, _FOLLOWUP_INTENTS)

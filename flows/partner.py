@@ -53,12 +53,28 @@ from routing.partners import (
 __all__ = ["PartnerJoinFlow", "PartnerLeaveFlow", "PartnerReportFlow", "looks_like_name", "report_button",
            "strip_names"]
 
+# The words below are matched on NFKC-folded, lower-cased text (TurnContext.plain). Besides
+# Japanese and English, each translation tells its readers to send words of their own
+# language (responses/<lang>.yml: zh 「协定通报」, ko 「협정 통보」, vi 「báo theo thỏa thuận」), and
+# やさしい日本語 readers write kana (「きょうてい つうほう」).
 # 「協定事業者の登録」「見守り協定の登録」 "join as a partner".
-JOIN_WORDS = re.compile(r"(協定事業者|見守り協定)\s*(として|の)?\s*(登録|参加)(?!.*(解除|やめ|退会|停止))|join as a partner")
+JOIN_WORDS = re.compile(
+    r"((協定事業者|見守り協定|きょうてい\s*じぎょうしゃ|みまもり\s*きょうてい)\s*(として|の)?\s*(登録|参加|とうろく)"
+    r"(?!.*(解除|やめ|退会|停止|かいじょ)))|join as a partner|"
+    r"(协定企业|協定企業)\s*(登记|登記)|협정\s*사업자\s*등록(?!.*(해제|해지|취소))|đăng ký công ty thỏa thuận"
+)
 # 「協定通報」「見守り協定の通報」 "partner report".
-REPORT_WORDS = re.compile(r"協定\s*(の)?\s*通報|partner report")
-# 「協定通報の登録を解除」「協定事業者をやめる」 "leave partner reporting".
-LEAVE_WORDS = re.compile(r"(協定事業者|協定通報|見守り協定)[^。]{0,8}?(解除|やめ|辞め|退会|停止)|leave partner")
+REPORT_WORDS = re.compile(
+    r"協定\s*(の)?\s*通報|きょうてい\s*(の)?\s*つうほう|partner report|协定\s*通报|협정\s*통보|báo theo thỏa thuận"
+)
+# 「協定通報の登録を解除」「協定事業者をやめる」 "leave partner reporting" (claimed before 「協定通報」,
+# which the words contain: flows.registry).
+LEAVE_WORDS = re.compile(
+    r"(協定事業者|協定通報|見守り協定)[^。]{0,8}?(解除|やめ|辞め|退会|停止)|leave partner|"
+    r"(きょうてい\s*じぎょうしゃ|きょうてい\s*つうほう|みまもり\s*きょうてい)[^。]{0,12}?(かいじょ|やめ|ていし)|"
+    r"取消\s*(协定|協定)|(协定|協定)\s*(通报|通報|企业|企業)[^。]{0,6}?(取消|退出|注销|註銷)|"
+    r"협정\s*(통보|사업자)[^.]{0,10}?(해제|해지|취소|탈퇴|그만)|hủy đăng ký báo tin"
+)
 
 # What a partner may have seen (domain.yml ``utter_partner_seen_<key>``), kept as its key.
 SEEN = ("newspapers", "lights_on", "lights_off", "no_response", "meter", "smell", "other")

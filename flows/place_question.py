@@ -3,7 +3,7 @@
 Residents answer with a town in kanji, kana or romaji, a postal code, a LINE/Telegram
 location, or a button. Ambiguous answers (北区 旭町 / 南区 朝日町, both "あさひ") get
 one follow-up question with the candidates as buttons; we never guess silently. Wards
-and towns are shown in the resident's language (romaji for English, from towns.csv).
+and towns are shown in the resident's language (romaji for Latin-script readers, from towns.csv).
 
 Where a wrong place is costly, the town found is read back before it is used
 (「南区の朝日町（あさひちょう）ですね。よろしければ1、違う場合は2」): on the phone always
@@ -41,6 +41,7 @@ from routing.areas import (
     ward_options,
 )
 from routing.directory import load_gazetteer
+from routing.readers import reads_romaji
 from routing.snapshot import get_directory
 
 __all__ = [
@@ -149,7 +150,7 @@ def town_choices(ctx: TurnContext, towns: Sequence[TownOption], *, with_ward: bo
 
 def _town_title(ctx: TurnContext, town: TownOption, *, with_ward: bool, with_reading: bool) -> str:
     name = town_name(ctx.session, town, ctx.lang, with_ward=with_ward)
-    if not with_reading or ctx.lang == "en":  # romaji is the reading already
+    if not with_reading or reads_romaji(ctx.lang):  # romaji is the reading already
         return name
     read = get_directory(ctx.session).gazetteer.by_id.get(town.town_id)
     return f"{name}（{read.town_kana}）" if read and read.town_kana else name

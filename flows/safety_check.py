@@ -36,12 +36,37 @@ from routing.snapshot import get_directory
 __all__ = ["SafetyCheckFlow"]
 
 _BUTTON = re.compile(rf"\A{CHECK_KIND}:({CONFIRMED}|{UNREACHABLE}):(\d+)\Z")
-# Folded words (TurnContext.plain) of each answer; a bare digit is the question's numbering.
-_CONFIRMED = re.compile(r"\A(?:1|確認でき(?:た|ました)|確認しました|無事(?:でした|です|だった)?|元気(?:でした|です)?|"
-                        r"confirmed(?: safe)?|they are safe|safe)[。.!！]*\Z")
-_UNREACHABLE = re.compile(r"\A(?:2|連絡がつかない|連絡がつきません|連絡が取れない|連絡がとれない|連絡が取れません|"
-                          r"つながらない|つながりません|電話に出ない|電話に出ません|"
-                          r"(?:i )?can(?:no|')t reach (?:them|him|her)|cannot reach(?: them)?|no answer)[。.!！]*\Z")
+# Folded words (TurnContext.plain) of each answer, the whole message; a bare digit is the
+# question's numbering. The question goes out in the family's language (alerts.sensors), so the
+# answers are read in each: its choice titles (responses/<lang>.yml ``utter_choice_check_*``),
+# "I confirmed / safe" and "cannot reach", and the kana やさしい日本語 readers write. Not a bare
+# "yes" or "it's fine" (「sí」「괜찮아요」): while a check is open they may answer another question.
+_CONFIRMED = re.compile(
+    r"\A(?:1|確認でき(?:た|ました)|確認しました|無事(?:でした|です|だった)?|元気(?:でした|です)?|"
+    r"confirmed(?: safe)?|they are safe|safe|"
+    r"ぶじ(?:でした|です|だった)?|かくにんでき(?:た|ました)|かくにんしました|げんき(?:でした|です)?|"
+    r"已?(?:经|經)?(?:确认|確認)(?:平安|了)?|(?:他|她)?(?:很)?平安(?:了|的)?|没事了|沒事了|"  # 中文
+    r"확인했(?:다|어요|습니다)|확인됐(?:어요|습니다)|무사해요|무사합니다|무사했어요|"  # 한국어
+    r"(?:đã )?xác nhận(?: (?:an toàn|rồi))?|an toàn(?: rồi)?|(?:bà|ông|mẹ|bố|ba|má)? ?(?:vẫn )?ổn(?: rồi)?|"  # Tiếng Việt
+    r"ligtas(?: siya)?(?: na)?(?: po)?|ligtas nakumpirma|nakumpirma(?: na)?(?: po)?|okay (?:na )?siya|"  # Tagalog
+    r"confirmei|confirmado|(?:ele|ela)? ?(?:está|esta) bem|"  # Português
+    r"sí está bien|(?:sí )?(?:está|esta) bien|confirmé|(?:ya )?lo confirmé|"  # Español
+    r"सुरक्षित\s*(?:छन्|हुनुहुन्छ|छ)?|पुष्टि\s*(?:भयो|गरें|गरेँ)|ठीक\s*(?:छन्|हुनुहुन्छ))"  # नेपाली
+    r"[。.!！]*\Z")
+_UNREACHABLE = re.compile(
+    r"\A(?:2|連絡がつかない|連絡がつきません|連絡が取れない|連絡がとれない|連絡が取れません|"
+    r"つながらない|つながりません|電話に出ない|電話に出ません|"
+    r"(?:i )?can(?:no|')t reach (?:them|him|her)|cannot reach(?: them)?|no answer|"
+    r"れんらくがつかない|れんらくが ?つかない|れんらくがとれない|れんらくが ?とれない|れんらくがつきません|"
+    r"れんらくがとれません|でんわにでない|でんわにでません|"
+    r"(?:联系|聯絡|联络|聯繫)不上|(?:打|打了)?电话没人接|(?:打|打了)?電話沒人接|没人接|沒人接|"  # 中文
+    r"연락이 ?안 ?(?:된다|돼요|됩니다|되요)|연락(?:이)? ?안 ?됨|연락이 ?되지 ?않(?:아요|습니다)|전화를 ?안 ?받아요|"  # 한국어
+    r"không liên lạc được|không gọi được|không ai nghe máy|không nghe máy|"  # Tiếng Việt
+    r"hindi (?:ko )?(?:siya )?(?:makontak|matawagan)|hindi makontak|walang sumasagot|"  # Tagalog
+    r"não consigo (?:contato|contatar|falar com (?:ele|ela))|sem contato|ninguém atende|"  # Português
+    r"no logro (?:contactar(?:la|lo)?|comunicarme)|no puedo (?:contactar(?:la|lo)?|comunicarme)|no contesta|nadie contesta|"  # Español
+    r"सम्पर्क\s*(?:भएन|हुन\s*सकेन|गर्न\s*सकिन|गर्न\s*सकिएन)|फोन\s*उठेन)"  # नेपाली
+    r"[。.!！]*\Z")
 
 
 class SafetyCheckFlow(Flow):

@@ -51,6 +51,7 @@ from intents.phone import national_phone
 from routing.areas import OUTSIDE, AreaResolution, resolve_area, resolve_town_id, resolve_ward_code, ward_name
 from routing.cases import INCOMPLETE, add_details, case_facts, save_draft
 from routing.counters import CounterInfo, choose_counter
+from routing.readers import reads_japanese, reads_kanji, reads_romaji
 from routing.snapshot import get_directory
 
 __all__ = [
@@ -245,13 +246,16 @@ def counter_name_responses() -> tuple[str, ...]:
 
 
 def counter_name(ctx: TurnContext, counter_id: str, name: str) -> str:
-    """A counter's name for the resident: as the directory names it in Japanese; in English
-    with a gloss of what it is, from its topic and ward (「北区見守り相談室 (Kita-ku watch-over office)」).
+    """A counter's name for the resident: as the directory names it in Japanese; for every
+    other language with a gloss of what it is, from its topic (and for a Latin-script reader
+    its ward's romaji): 「北区見守り相談室 (Kita-ku watch-over office)」.
 
-    The directory has no English names; the gloss comes from the counter's taxonomy topic
-    (domain.yml ``utter_counter_kind_<topic>``) and its ward's romaji (towns.csv).
+    The Japanese name stays first: it is what the resident reads on the sign and says at
+    the counter. The directory has no translated names; the gloss comes from the counter's
+    taxonomy topic (``utter_counter_kind_<topic>``, translated in ``responses/``) and the
+    ward's romaji (towns.csv). A kanji reader (Chinese) reads the ward in the name itself.
     """
-    if ctx.lang != "en":
+    if reads_japanese(ctx.lang):
         return name
     directory = get_directory(ctx.session)
     service = directory.services.get(counter_id)
@@ -260,7 +264,10 @@ def counter_name(ctx: TurnContext, counter_id: str, name: str) -> str:
         return name
     ward = next((code for code, kanji in directory.wards.items() if name.startswith(kanji)), None)
     gloss = ctx.t(f"utter_counter_kind_{kind}")
-    return f"{name} ({ward_name(ctx.session, ward, 'en')} {gloss})" if ward else f"{name} ({gloss})"
+    if ward and reads_romaji(ctx.lang):
+        return f"{name} ({ward_name(ctx.session, ward, ctx.lang)} {gloss})"
+    # Brackets as the reader's script writes them (a Chinese gloss has its own 「（）」).
+    return f"{name}（{gloss}）" if reads_kanji(ctx.lang) else f"{name} ({gloss})"
 
 
 def report_counter(ctx: TurnContext, intent: str, place: dict[str, Any]) -> tuple[str, str, str]:
@@ -281,7 +288,8 @@ def outside_lines(ctx: TurnContext) -> str:
 
 def hotline_list(ctx: TurnContext, lines: Sequence[CounterInfo]) -> str:
     """National or 24-hour lines as one text: "警察 110", "よりそいホットライン 0120-279-338"."""
-    separator = ", " if ctx.lang == "en" else "\n"
+    # One line each, as Japanese and Chinese list them; a Latin or Hangul reader reads commas.
+    separator = "\n" if reads_kanji(ctx.lang) else ", "
     # 「警察 110」 already says its number.
     return separator.join(line.name if line.phone and line.phone in line.name
                           else f"{line.name} {line.phone or ''}".strip() for line in lines)
@@ -481,10 +489,10 @@ def _town_unknown(ctx: TurnContext, state: dict[str, Any]) -> dict[str, Any] | N
                     lambda: ctx.ask("utter_ask_ward", choices=[*ward_choices(ctx), dont_know_choice(ctx)]))
     area = resolve_ward_code(ctx.session, state["ward"])
     landmark = state.get("landmark")
-    # The ward in kanji for staff; with its romaji for an English resident reading the confirmation.
+    # The ward in kanji for staff; with its romaji for a Latin-script reader of the confirmation.
     ward = area.ward or ""
-    if ctx.lang == "en" and area.ward_code:
-        ward = f"{ward} {ward_name(ctx.session, area.ward_code, 'en')}"
+    if reads_romaji(ctx.lang) and area.ward_code:
+        ward = f"{ward} {ward_name(ctx.session, area.ward_code, ctx.lang)}"
     label = ctx.t("utter_place_town_unknown_label", ward=ward,
                   landmark=landmark or ctx.t("utter_unknown_label"))
     forget_slot(ctx, REPORT_PLACE_SLOT)

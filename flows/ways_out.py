@@ -51,6 +51,7 @@ from flows.followup import FOLLOWUP
 from flows.steps import YES_NO, ask_yes_no, yes_or_no
 from intents.exits import correction, is_cancel, is_restart, is_soft_cancel, says_found
 from routing.cases import OPEN_STATUSES, add_details, case_facts
+from routing.readers import reads_japanese
 
 __all__ = ["CancelFlow"]
 
@@ -231,7 +232,15 @@ class CancelFlow(Flow):
                 ctx.effect(EffectKind.alert_queued, alert_id=alert.id, queued=queued)
         if case.status in OPEN_STATUSES:
             # The desk is told at once, in the family's words: an update delivered like any detail.
-            words = ctx.text if says_found(ctx.text) else ctx.t("utter_found_by_family_note")
+            # The note is for the desk's staff, so in Japanese whatever the family reads; it comes
+            # before the family's words when those are not Japanese (「đã tìm thấy」).
+            note = ctx.domain.text("utter_found_by_family_note", "ja")
+            if not says_found(ctx.text):
+                words = note
+            elif reads_japanese(ctx.lang):
+                words = ctx.text
+            else:
+                words = f"{note}\n{ctx.text}"
             add_details(ctx.session, case, words, source=ctx.channel, now=ctx.now)
             ctx.effect(EffectKind.case_updated, **case_facts(case))
         ctx.say(response, case_id=case.id)

@@ -26,6 +26,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot.settings import settings
+from routing.readers import reads_japanese
 
 __all__ = ["When", "describe_moment", "parse_when", "read_when"]
 
@@ -149,11 +150,12 @@ def describe_moment(at: datetime, margin_minutes: int | None, language: str = "j
     local = at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
     if not margin_minutes:
         return local
+    japanese = reads_japanese(language)
     if margin_minutes % 60 == 0:
-        margin = f"±{margin_minutes // 60}時間" if language == "ja" else f"±{margin_minutes // 60} h"
+        margin = f"±{margin_minutes // 60}時間" if japanese else f"±{margin_minutes // 60} h"
     else:
-        margin = f"±{margin_minutes}分" if language == "ja" else f"±{margin_minutes} min"
-    return f"{local} 頃 ({margin})" if language == "ja" else f"{local} ({margin})"
+        margin = f"±{margin_minutes}分" if japanese else f"±{margin_minutes} min"
+    return f"{local} 頃 ({margin})" if japanese else f"{local} ({margin})"
 
 
 def _kanji_to_digits(text: str) -> str:

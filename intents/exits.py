@@ -15,7 +15,8 @@ message is that way out*, so the same words inside a description never are: 「�
 - :func:`is_correction`: "that's wrong / I want to correct" (「訂正」「間違えました」
   "that's wrong"); :func:`is_denial` 「違います」 counts only at a confirmation;
 - :func:`says_found`: the person was found or came home (「父が見つかりました！」
-  "we found him"), not a question, a condition, a denial or a past episode.
+  "we found him", 「đã tìm thấy」「찾았습니다」「找到了」), not a question, a condition, a
+  denial or a past episode.
 
 This module only reads text; what each way out does is ``flows.ways_out``'s.
 """
@@ -102,8 +103,9 @@ _JA_FOUND = re.compile(
     r"(?:見つかり(?:まし)?た|見つかった|みつかり(?:まし)?た|みつかった|見つけ(?:まし)?た|"
     # Dialects: 「帰ってきよった」「戻ってきとる」「帰ってきはった」「帰ってきてん」.
     r"(?:帰|かえ|戻|もど)って(?:き|来)(?:(?:まし|よっ|とっ|はっ|よりまし|てくれまし)?た|とる|とります|てん|たで)|(?:帰|かえ|戻|もど)ってきてくれました|帰宅し(?:まし)?た|"
-    r"保護され(?:まし)?た|保護して(?:もら|いただ)き?(?:まし)?た|(?:家|うち)に(?:い|居)(?:まし)?た|"
-    r"無事(?:でした|です|だった|に(?:見つかり|帰り|戻り)))"
+    r"保護され(?:まし)?た|保護して(?:もら|いただ)き?(?:まし)?た|(?:家|うち|いえ)に(?:い|居)(?:まし)?た|"
+    # In kanji or, as やさしい日本語 readers write, in kana (「ぶじでした」「ぶじに かえりました」).
+    r"(?:無事|ぶじ)(?:でした|です|だった|に(?:見つかり|帰り|戻り|みつかり|かえり|もどり)))"
     # Not a question, a condition or a hearsay of something else: 「見つかりましたか」「見つかったら」.
     r"(?!か|ら|ので連絡|ことがある)"
 )
@@ -140,6 +142,8 @@ _EN_CORRECTION = re.compile(
 )
 _EN_DENIAL = re.compile(r"\A(?:no[ ,]*)?(?:not (?:right|correct)|that'?s not it|not quite)\Z")
 _EN_FOUND = re.compile(
+    # A bare "found" (「found.」「Found!」): the English texts tell families to write it.
+    r"\Afound[.!]*\Z|"
     r"(?:\A|\b(?:we|i|police|they|the police) (?:have |'ve )?)found (?:him|her|them|my|our|the)\b|"
     r"\b(?:(?:he|she|they|my \w+|our \w+|dad|mom|mum|father|mother|grandma|grandpa)(?:'s| is| are| has| have| was)? "
     r"(?:been )?(?:found|home|back(?: home)?|safe)|"
@@ -147,6 +151,34 @@ _EN_FOUND = re.compile(
 )
 _EN_NOT_FOUND = re.compile(
     r"\b(?:not|never|still|yet|if|when|before|used to|hope)\b|n't|last (?:time|month|year)|\?")
+
+# --------------------------------------------------------------------------- the residents' languages
+# The translations tell families to write, when the person is found, the words of their own
+# language (responses/<lang>.yml: 「đã tìm thấy」「찾았습니다」). Each language's found words are
+# read with its own denials, questions, conditions and past episodes, so that Spanish 「no」
+# never spoils an English "found him, no need" (a question mark ends none: checked first).
+# Latin script (Vietnamese, Tagalog, Portuguese, Spanish), read with spaces.
+_VI_FOUND = re.compile(r"\btìm (?:thấy|được)\b|\bđã về\b|\bvề (?:nhà )?rồi\b")
+_VI_NOT_FOUND = re.compile(r"\b(?:chưa|không|nếu|khi|vẫn|lần trước|trước đây|hồi trước)\b")
+_TL_FOUND = re.compile(r"\b(?:nakita|nahanap|natagpuan|nakauwi|umuwi|bumalik) na\b|\bnasa bahay na\b")
+_TL_NOT_FOUND = re.compile(r"\b(?:hindi|wala pa|kapag|kung|pa rin|noong|dati)\b")
+# Portuguese and Spanish share their words for "found" (「encontrado」), so one set of denials
+# reads both: 「ainda não foi encontrada」 and 「no la encontramos」 are denials in either.
+_PT_ES_FOUND = re.compile(
+    r"\b(?:encontramos|encontraron|encontrei|achamos|achei|hallamos|encontrad[oa]s?|achad[oa]s?|"
+    # 「apareceu」「voltou」 alone may tell of someone else (「um homem apareceu」): only "already" or "home".
+    r"(?:já|ja|ya) (?:apareceu|apareci[óo]|voltou|volvi[óo]|regres[óo])|"
+    r"(?:voltou|volvi[óo]|regres[óo]) (?:para casa|pra casa|a casa|em casa)|(?:está|esta|estão) em casa|est[áa] en casa)\b")
+_PT_ES_NOT_FOUND = re.compile(
+    r"\b(?:não|nao|ainda|quando|no|todavía|todavia|aún|aun|cuando|si|nunca|antes|vez|"
+    r"se (?:for|forem|encontrar|aparecer|voltar))\b")
+# Other scripts, read without spaces (a phone's recogniser puts them anywhere).
+_KO_FOUND = re.compile(r"찾았(?!나|니|는지|을|으면|던)|돌아왔(?!나|니|는지|으면)|귀가했|발견(?:됐|되었|했)|무사(?:해요|합니다|히)")
+_KO_NOT_FOUND = re.compile(r"못|안찾|아직|으면|면요|지난번|예전|전에도")
+_ZH_FOUND = re.compile(r"找到|回来了|回來了|回家了|到家了|平安(?:无事|無事)|被(?:警察)?(?:保护|保護)")
+_ZH_NOT_FOUND = re.compile(r"没|沒|还|還|未|如果|的话|的話|吗|嗎|以前|上次|之前")
+_NE_FOUND = re.compile(r"भेटियो|भेटिनु\s*भयो|भेट्टायौं|भेट्यौं|फेला\s*पर(?:्यो|्‍यो|े)|(?:फर्कनु|फर्किनु|आउनु)\s*भयो|फर्कियो")
+_NE_NOT_FOUND = re.compile(r"छैन|अझै|भने|पहिले|भएन|एन$")
 
 
 # "Which answer?" answered in words: a word for the kind of answer, and the words of the
@@ -292,6 +324,11 @@ def says_found(text: str) -> bool:
     plain = _squeezed(text)
     if not 0 < len(plain) <= 2 * _MAX_EXIT_CHARS or text.rstrip().endswith(("?", "？")):
         return False
-    if _is_english(plain):
-        return bool(_EN_FOUND.search(plain)) and not _EN_NOT_FOUND.search(plain)
-    return bool(_JA_FOUND.search(plain)) and not _JA_NOT_FOUND.search(plain) and not plain.endswith(("か", "?"))
+    if _is_english(plain):  # Latin letters only: English, Vietnamese, Tagalog, Portuguese, Spanish
+        pairs = ((_EN_FOUND, _EN_NOT_FOUND), (_VI_FOUND, _VI_NOT_FOUND), (_TL_FOUND, _TL_NOT_FOUND),
+                 (_PT_ES_FOUND, _PT_ES_NOT_FOUND))
+        return any(found.search(plain) and not denied.search(plain) for found, denied in pairs)
+    if _JA_FOUND.search(plain) and not _JA_NOT_FOUND.search(plain) and not plain.endswith(("か", "?")):
+        return True
+    pairs = ((_KO_FOUND, _KO_NOT_FOUND), (_ZH_FOUND, _ZH_NOT_FOUND), (_NE_FOUND, _NE_NOT_FOUND))
+    return any(found.search(plain) and not denied.search(plain) for found, denied in pairs)

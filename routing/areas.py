@@ -19,6 +19,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from intents.places import Place
+from routing.readers import reads_romaji
 from routing.snapshot import Directory, TownOption, get_directory
 
 __all__ = [
@@ -263,7 +264,7 @@ def ward_options(session: Session, language: str = "ja") -> list[tuple[str, str]
 
     Args:
         session: a session on the database holding the directory.
-        language: ``en`` names them in romaji (Kita-ku), as towns.csv reads them.
+        language: a Latin-script language names them in romaji (Kita-ku), as towns.csv reads them.
 
     Returns:
         ``[(ward_code, ward name), ...]``.
@@ -272,7 +273,8 @@ def ward_options(session: Session, language: str = "ja") -> list[tuple[str, str]
 
 
 def ward_name(session: Session, ward_code: str, language: str = "ja") -> str:
-    """A ward's name for a resident: kanji, or towns.csv's romaji for English (the kanji when it has none).
+    """A ward's name for a resident: kanji, or towns.csv's romaji for a Latin-script reader
+    (:func:`routing.readers.reads_romaji`; the kanji when it has none).
 
     Args:
         session: a session on the database holding the directory.
@@ -284,7 +286,7 @@ def ward_name(session: Session, ward_code: str, language: str = "ja") -> str:
     """
     directory = get_directory(session)
     kanji = directory.wards.get(ward_code, ward_code)
-    if language != "en":
+    if not reads_romaji(language):
         return kanji
     romaji = next((record.ward_romaji for record in directory.towns.values()
                    if record.option.ward_code == ward_code and record.ward_romaji), None)
@@ -292,7 +294,8 @@ def ward_name(session: Session, ward_code: str, language: str = "ja") -> str:
 
 
 def town_name(session: Session, town: TownOption, language: str = "ja", *, with_ward: bool = False) -> str:
-    """A town's name for a resident (a button title): kanji, or towns.csv's romaji for English.
+    """A town's name for a resident (a button title): kanji, or towns.csv's romaji for a
+    Latin-script reader (:func:`routing.readers.reads_romaji`).
 
     Args:
         session: a session on the database holding the directory.
@@ -304,7 +307,7 @@ def town_name(session: Session, town: TownOption, language: str = "ja", *, with_
         The name; the kanji when the directory has no romaji for it.
     """
     name = town.town
-    if language == "en":
+    if reads_romaji(language):
         read = get_directory(session).gazetteer.by_id.get(town.town_id)
         name = (read.town_romaji if read else "") or name
     return f"{ward_name(session, town.ward_code, language)} {name}" if with_ward else name

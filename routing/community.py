@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Attribute, Location, Phone, Schedule, Service, ServiceAtLocation, TaxonomyTerm
+from routing.readers import reads_japanese
 from routing.snapshot import Directory, get_directory
 
 __all__ = [
@@ -82,7 +83,7 @@ class PlaceSchedule:
 
     def describe(self, language: str) -> str:
         """「毎週火曜 10:00〜12:00」「毎月第2・第4土曜 11:30〜13:30」, or the English."""
-        if language == "ja":
+        if reads_japanese(language):
             days = _days(self.days, DAY_JA, "・", "〜") + "曜"
             when = f"毎月第{'・第'.join(map(str, self.weeks))}{days}" if self.monthly and self.weeks else f"毎週{days}"
             return f"{when} {self.opens_at}〜{self.closes_at}"
@@ -111,7 +112,7 @@ class CommunityPlace:
 
     def schedule_text(self, language: str) -> str:
         """Every schedule of the place, joined (「毎週月・木曜 10:00〜11:00」)."""
-        return ("、" if language == "ja" else "; ").join(s.describe(language) for s in self.schedules)
+        return ("、" if reads_japanese(language) else "; ").join(s.describe(language) for s in self.schedules)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import jpholiday
 
+from routing.readers import reads_japanese
+
 __all__ = ["OpeningHours", "OpeningRule", "is_closing_day", "parse_rule"]
 
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -147,12 +149,13 @@ class OpeningHours:
         """A short human description, e.g. ``月〜金 9:00〜17:30（祝日・年末年始を除く）``.
 
         Args:
-            language: ``"ja"`` or ``"en"``.
+            language: the reader's language: Japanese phrasing for Japanese, else English
+                (:func:`routing.readers.reads_japanese`).
 
         Returns:
             The description; empty when the directory has no schedule for the service.
         """
-        japanese = language == "ja"
+        japanese = reads_japanese(language)
         if self.is_24h:
             return "24時間" if japanese else "24 hours"
         if not self.rules:

@@ -13,12 +13,13 @@ from alerts.texts import (
     clean_fields,
     compose_alert,
     describe,
+    render_forwarded_sighting,
     render_message,
     render_outbox_message,
 )
 from bot.db import session_scope
 from bot.domain import Domain, load_domain
-from bot.models import Alert, Case
+from bot.models import Alert, Case, Sighting
 from routing.snapshot import get_directory
 from tests.alerts.conftest import missing_case
 
@@ -169,3 +170,35 @@ def test_clean_fields_keeps_known_values_only() -> None:
     for wrong in ({"sex": "other-word"}, {"height": "tall"}, {"age": "old"}, {"age": 300}):
         with pytest.raises(ValueError):
             clean_fields(wrong)
+
+
+# ---------------------------------------------------------------------------- the residents' languages
+def test_a_vietnamese_cooperator_reads_the_town_in_romaji_and_the_time_in_digits(db_url: str,
+                                                                               domain: Domain) -> None:
+    with session_scope(db_url) as session:
+        alert = _alert(session)
+        vietnamese = compose_alert(domain, alert, "alert", "vi").text
+        japanese = compose_alert(domain, alert, "alert", "ja").text
+        assert "Chuo-ku Honmachi (中央区 本町)" in vietnamese, "Latin-script readers get the romaji too"
+        assert "午前3時ごろ" in japanese and "午前3時ごろ" not in vietnamese, "no Japanese date phrasing"
+        assert "3:00 a.m." in vietnamese
+        assert domain.text("utter_alert_japanese_note", "vi") in vietnamese, "the family's Japanese words noted"
+        chinese = compose_alert(domain, alert, "alert", "zh").text
+        assert "中央区 本町" in chinese and "Chuo-ku" not in chinese, "a kanji reader reads the town as it is"
+        assert "午前3時ごろ" not in chinese
+
+
+def test_a_sighting_forwarded_to_the_police_is_in_japanese_whatever_the_language(db_url: str,
+                                                                                domain: Domain) -> None:
+    with session_scope(db_url) as session:
+        alert = _alert(session)
+        sighting = Sighting(alert_id=alert.id, text="駅の東口で見かけました", town_id=alert.town_id,
+                            latitude=34.6975, longitude=135.47, seen_at=NIGHT)
+        session.add(sighting)
+        session.flush()
+        japanese = render_forwarded_sighting(session, domain, "police", sighting.id, "ja")
+        for language in ("en", "vi", "pt", "zh", "ko"):
+            assert render_forwarded_sighting(session, domain, "police", sighting.id, language) == japanese, language
+        # The family reads it in their own language.
+        assert render_forwarded_sighting(session, domain, "family", sighting.id, "pt") != render_forwarded_sighting(
+            session, domain, "family", sighting.id, "ja")

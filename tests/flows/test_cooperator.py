@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from alerts.cooperators import EndpointSpec, register_cooperator
@@ -394,3 +395,57 @@ def test_night_words_of_a_family_are_not_a_cooperator_stopping(engine: Conversat
     family = Resident(engine, channel="line", user_id="U-family-night")
     turn = family.send("母が夜中に出て行きました、携帯の通知も止めていて連絡がつきません")
     assert "utter_unsubscribe_not_registered" not in said(turn) and "utter_night_alerts_stopped" not in said(turn)
+
+
+# ---------------------------------------------------------------------------- in the residents' languages
+def _registered(db_url: str, user_id: str, language: str) -> None:
+    with session_scope(db_url) as session:
+        register_cooperator(session, endpoints=[EndpointSpec("telegram", user_id)], town_id="kita-2-2",
+                            latitude=34.7, longitude=135.5, quiet_hours=None, language=language)
+
+
+def test_a_vietnamese_cooperator_stops_alerts_in_their_own_words(engine: ConversationEngine, db_url: str) -> None:
+    """responses/vi.yml tells them to send 「dừng nhận tin」; the confirmation is answered 「có」."""
+    _registered(db_url, "5550101", "vi")
+    resident = Resident(engine, channel="telegram", user_id="5550101", language="vi")
+    assert said(resident.send("dừng nhận tin")) == ["utter_unsubscribe_confirm"]
+    assert said(resident.send("có")) == ["utter_unsubscribed"]
+    [cooperator] = _cooperators(db_url)
+    assert not cooperator.active
+
+
+@pytest.mark.parametrize(("language", "words", "no"), [
+    ("ko", "알림 중지", "아니요"),
+    ("zh", "停止通知", "不是"),
+    ("zh-Hant", "停止通知（配信停止）", "不"),
+    ("pt", "Quero parar os avisos", "não"),
+    ("es", "Quiero dejar de recibir avisos", "No, gracias"),
+    ("tl", "Pakiusap, ihinto ang mga abiso", "hindi po"),
+    ("ne", "सूचना बन्द गर्नुहोस्", "होइन"),
+    ("ja", "はいしん ていし", "いいえ"),  # やさしい日本語 readers write kana
+])
+def test_stop_words_and_no_in_each_language(engine: ConversationEngine, db_url: str, language: str, words: str,
+                                            no: str) -> None:
+    _registered(db_url, "5550102", language)
+    resident = Resident(engine, channel="telegram", user_id="5550102", language=language)
+    assert said(resident.send(words)) == ["utter_unsubscribe_confirm"]
+    kept = resident.send(no)
+    assert said(kept) == ["utter_unsubscribe_kept"] and effects(kept) == []
+    assert _cooperators(db_url)[0].active
+
+
+@pytest.mark.parametrize(("language", "words"), [
+    ("ko", "밤에는 알림 보내지 마세요"),
+    ("zh", "晚上不要发通知"),
+    ("vi", "Xin đừng gửi tin vào ban đêm"),
+    ("pt", "Sem avisos à noite, por favor"),
+    ("es", "No quiero avisos por la noche"),
+    ("ja", "よなかの しらせは とめて ください"),
+])
+def test_no_alerts_at_night_in_each_language(engine: ConversationEngine, db_url: str, language: str,
+                                             words: str) -> None:
+    _registered(db_url, "5550103", language)
+    resident = Resident(engine, channel="telegram", user_id="5550103", language=language)
+    assert said(resident.send(words)) == ["utter_night_alerts_stopped"]
+    [cooperator] = _cooperators(db_url)
+    assert (cooperator.active, cooperator.night_alerts) == (True, False)

@@ -261,3 +261,38 @@ def test_when_staff_close_the_case_the_reporter_is_told_it_was_dealt_with(
 def _contact_id(db_url: str, user_id: str) -> int:
     with session_scope(db_url) as session:
         return session.scalar(select(Contact.id).where(Contact.channel_user_id == user_id))
+
+
+# ---------------------------------------------------------------------------- in the residents' languages
+# Each translation tells its readers to send words of their own language (responses/<lang>.yml).
+@pytest.mark.parametrize(("language", "leave", "yes"), [
+    ("zh", "取消协定通报登记", "是"),
+    ("zh-Hant", "取消協定通報登記", "好的"),
+    ("ko", "협정 통보 등록 해제", "네"),
+    ("vi", "hủy đăng ký báo tin", "có"),
+    ("ja", "きょうてい つうほうの とうろくを かいじょ", "はい"),  # やさしい日本語 readers write kana
+])
+def test_leaving_in_the_words_each_translation_gives(engine: ConversationEngine, db_url: str, language: str,
+                                                     leave: str, yes: str) -> None:
+    reporter = Resident(engine, channel="line", user_id=f"U-leave-{language}", language=language)
+    _join(reporter, _invite(db_url))
+    assert said(reporter.send(leave)) == ["utter_partner_leave_confirm"], "leaving, not a report"
+    assert said(reporter.send(yes)) == ["utter_partner_left"]
+    assert not _reporters(db_url)[0].active
+
+
+@pytest.mark.parametrize(("language", "report", "join"), [
+    ("zh", "协定通报", "协定企业登记"),
+    ("zh-Hant", "協定通報", "協定企業登記"),
+    ("ko", "협정 통보", "협정 사업자 등록"),
+    ("vi", "báo theo thỏa thuận", "đăng ký công ty thỏa thuận"),
+    ("ja", "きょうてい つうほう", "きょうてい じぎょうしゃの とうろく"),
+])
+def test_reporting_and_rejoining_in_the_words_each_translation_gives(engine: ConversationEngine, db_url: str,
+                                                                     language: str, report: str, join: str) -> None:
+    reporter = Resident(engine, channel="line", user_id=f"U-report-{language}", language=language)
+    _join(reporter, _invite(db_url))
+    assert said(reporter.send(report)) == ["utter_partner_ask_where"]
+    reporter.send("キャンセル")
+    reporter.now += timedelta(days=366)
+    assert said(reporter.send(join)) == ["utter_partner_already"]

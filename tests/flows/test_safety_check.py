@@ -13,6 +13,8 @@ from bot.engine import ConversationEngine
 from bot.housekeeping import run_due_jobs
 from bot.models import CaseEvent
 from bot.models.sensors import CheckStatus
+from flows.safety_check import _CONFIRMED, _UNREACHABLE
+from intents.normalize import fold_for_matching
 from tests.alerts.test_sensors import (  # noqa: F401 - sensor_secret: an autouse fixture
     checks,
     family_rows,
@@ -140,3 +142,40 @@ def test_collapsed_gets_119_first_and_escalates(db_url: str, registered: None, f
     [check] = checks(db_url)
     assert (check.status, check.escalation) == (CheckStatus.escalated, "emergency")
     assert hub_cases(db_url)[0].urgent
+
+
+# ---------------------------------------------------------------------------- the residents' languages
+# The question goes out in the family's language: its choice titles (responses/<lang>.yml), their
+# own words for "confirmed / safe" and "cannot reach", and やさしい日本語's kana are answers.
+CONFIRMED_WORDS = ["ぶじでした", "ぶじ", "かくにんできました", "已确认平安", "已確認平安", "확인했다", "Đã xác nhận an toàn",
+                   "đã xác nhận", "Ligtas, nakumpirma", "Confirmei", "Sí, está bien", "सुरक्षित छन्"]
+UNREACHABLE_WORDS = ["れんらくが つかない", "れんらくがとれない", "联系不上", "聯絡不上", "연락이 안 된다", "Không liên lạc được",
+                     "Hindi makontak", "Não consigo contato", "No logro contactar", "सम्पर्क भएन"]
+
+
+@pytest.mark.parametrize("words", CONFIRMED_WORDS)
+def test_confirmed_in_the_residents_languages(words: str) -> None:
+    plain = fold_for_matching(words)
+    assert _CONFIRMED.match(plain) and not _UNREACHABLE.match(plain)
+
+
+@pytest.mark.parametrize("words", UNREACHABLE_WORDS)
+def test_unreachable_in_the_residents_languages(words: str) -> None:
+    plain = fold_for_matching(words)
+    assert _UNREACHABLE.match(plain) and not _CONFIRMED.match(plain)
+
+
+@pytest.mark.parametrize("words", ["sí", "tudo bem", "괜찮아요", "はい"])
+def test_a_bare_yes_is_no_answer_to_an_open_check(words: str) -> None:
+    """While a check is open, "yes" or "it's fine" may answer another question."""
+    plain = fold_for_matching(words)
+    assert not _CONFIRMED.match(plain) and not _UNREACHABLE.match(plain)
+
+
+def test_a_vietnamese_family_cannot_reach_them(db_url: str, engine: ConversationEngine) -> None:
+    with session_scope(db_url) as session:
+        household(session, contacts=(("telegram", "778", "vi"),))
+    ingest(db_url, report("motion-1", "no_motion", EARLIER, hours=15))
+    family = Resident(engine, channel="telegram", user_id="778", language="vi")
+    assert said(family.send("Không liên lạc được")) == ["utter_safety_check_escalated"]
+    assert checks(db_url)[0].status == CheckStatus.escalated

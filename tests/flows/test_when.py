@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.db import session_scope
 from bot.engine import ConversationEngine
 from bot.models import Alert, Case
-from flows.when import When, parse_when, read_when
+from flows.when import When, describe_moment, parse_when, read_when
 from tests.bot.conftest import Resident
 
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -120,3 +120,10 @@ def test_a_night_report_keeps_the_words_beside_the_moment_for_staff(engine: Conv
         assert case.details["last_seen_when"] == "夜中の3時ごろ"
         assert case.details["last_seen_time"] == "「夜中の3時ごろ」 → 2026-11-30 03:00 頃 (±30分)"
         assert session.scalars(select(Alert.last_seen_at)).one() == datetime(2026, 11, 30, 3, 0, tzinfo=TOKYO)
+
+
+@pytest.mark.parametrize("language", ["zh", "vi", "ko", "pt"])
+def test_only_japanese_readers_get_the_japanese_margin(language: str) -> None:
+    """「頃 (±30分)」 is Japanese phrasing, even to a Chinese reader: the others read the English."""
+    at = datetime(2026, 11, 30, 3, 0, tzinfo=ZoneInfo("Asia/Tokyo"))
+    assert describe_moment(at, 30, language) == describe_moment(at, 30, "en") != describe_moment(at, 30, "ja")

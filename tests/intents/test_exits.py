@@ -123,3 +123,37 @@ def test_which_answer_in_words(text: str, item: str | None) -> None:
 ])
 def test_a_correction_and_its_new_answer(text: str, at_confirmation: bool, new_answer: str | None) -> None:
     assert correction(text, at_confirmation=at_confirmation) == new_answer
+
+
+# The translations tell families to write, when the person is found, their own language's
+# words (responses/<lang>.yml), やさしい日本語 readers in kana, and the English texts a bare "found".
+@pytest.mark.parametrize("text", [
+    "found", "Found!", "found.", "ぶじでした", "ぶじに かえりました",
+    "đã tìm thấy", "Đã tìm thấy rồi, cảm ơn", "ông tôi đã về nhà rồi",  # Tiếng Việt
+    "찾았습니다", "찾았어요, 감사합니다", "할머니가 돌아왔어요",  # 한국어
+    "找到了", "已经找到了，谢谢", "已經找到了", "他回家了",  # 中文
+    "nakita na namin siya", "nahanap na po", "nakauwi na siya",  # Tagalog
+    "Já encontramos!", "Ela foi encontrada", "ela voltou para casa",  # Português
+    "Ya apareció", "La encontramos", "ya volvió a casa",  # Español
+    "उहाँ भेटिनुभयो", "भेटियो",  # नेपाली
+])
+def test_found_in_the_residents_languages(text: str) -> None:
+    assert says_found(text)
+
+
+@pytest.mark.parametrize("text", [
+    "found?", "not found",
+    "chưa tìm thấy", "không tìm thấy", "khi tìm thấy thì báo cho tôi",
+    "아직 못 찾았어요", "찾았나요", "찾으면 알려 주세요",
+    "没找到", "还没有找到", "找到了吗", "沒找到",
+    "hindi pa nakita", "kapag nakita na",
+    "ainda não foi encontrada", "quando for encontrado", "um homem apareceu na porta",
+    "no la encontramos", "todavía no apareció", "si aparece",
+    "उहाँ भेटिनुभएको छैन", "भेटिनुभयो भने",
+])
+def test_not_found_in_the_residents_languages(text: str) -> None:
+    assert not says_found(text)
+
+
+def test_a_spanish_no_does_not_spoil_english_found() -> None:
+    assert says_found("We found him, no need to search")
