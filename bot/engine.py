@@ -304,7 +304,8 @@ class ConversationEngine:
 
         The word list decides on its own signs. What it cannot see, the safety model reads:
         from its alarm threshold on, the guidance; in its uncertain band, the safety question
-        (:mod:`flows.safety_question`). While a person is being described (a missing
+        (:mod:`flows.safety_question`) — about the resident's own account, not about the place
+        or time a form asks for. While a person is being described (a missing
         person's height and gait, a registration) the model's band is not acted on and its
         alarm only asks: frailty in a description is not an emergency, and a false 119 in
         the middle of a missing report costs the family the 110 call that matters.
@@ -329,8 +330,10 @@ class ConversationEngine:
         if band == "alarm" and not describing:
             self._give_guidance(ctx, model_signal(classification))
             return True
-        if (band == "ask" and describing) or ctx.contact.held_case_id is not None:
-            # Staff hold the chat: they read the words; only an alarm is the bot's to answer.
+        # A doubt is asked about in the resident's own account, not in a place or a time they
+        # give a form; staff holding the chat read the words: only an alarm is the bot's.
+        free_words = active is None or active.reads_free_words(ctx.step)
+        if (band == "ask" and (describing or not free_words)) or ctx.contact.held_case_id is not None:
             return False
         ask_safety_question(ctx, ctx.inbound_id, classification)
         return True

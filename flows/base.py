@@ -273,6 +273,12 @@ class Flow:
         the safety model's reading of frailty there is not an emergency (the engine's safety layer)."""
         return False
 
+    def reads_free_words(self, step: str | None) -> bool:
+        """Whether ``step`` takes the resident's own account (what happened, what they noticed),
+        where the safety model's doubt is worth a question; a place, a time, a phone number or a
+        menu answer is not. Outside any flow every message is the resident's own account."""
+        return False
+
     # Ways out (flows.ways_out) call these on the active flow; a form flow has them all.
     def restart(self, ctx: TurnContext) -> bool:
         """Start again with nothing kept; False when this flow cannot start without the
@@ -308,6 +314,11 @@ class FormFlow(Flow):
     # Save first, ask later: a form whose loss costs most (a report about a person) is saved
     # by ``save_draft`` after every answer, from the first, so a hang-up leaves a case.
     saves_first: ClassVar[bool] = False
+    # The steps whose answer is the resident's own account (see ``Flow.reads_free_words``).
+    free_word_steps: ClassVar[frozenset[str]] = frozenset()
+
+    def reads_free_words(self, step: str | None) -> bool:
+        return step in self.free_word_steps
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

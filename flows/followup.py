@@ -107,6 +107,9 @@ class FollowupFlow(Flow):
     responses = ("utter_case_details_added",)
     asks_on_timeout = False
 
+    def reads_free_words(self, step: str | None) -> bool:
+        return True  # what the resident adds to their case is their own account
+
     def start(self, ctx: TurnContext) -> None:
         # Only ever entered through follow_case; started any other way there is no case to add to.
         ctx.treat_as_new_request()

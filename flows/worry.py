@@ -123,6 +123,7 @@ class WorryFlow(FormFlow):
     form = "worry_form"
     questions = QUESTIONS
     saves_first = True
+    free_word_steps = frozenset({"noticed"})
     responses = (
         "utter_worry_intro",
         "utter_ask_callback_phone",
