@@ -109,7 +109,7 @@ _CHINESE_ONLY = re.compile(
     "對會來發樣從裡錢邊讓辦區氣幫燒醫暈藥臟]|着火|著火|老公|老婆|正在|我的|我家|我想|救救我")
 # Which Chinese script: characters that differ between the two (「沒/没」「這/这」「燒/烧」).
 _SIMPLIFIED = re.compile("[们这么说谁门个对为发过还动样问从钱边让认该办气帮护烧伤晕冲杀药烟灾脏报电话车给现题没吗里后会来时头医厨妈爷儿楼]")
-_TRADITIONAL = re.compile("[們這麼說誰門個對為發過還動樣問從錢邊讓認該辦氣幫護燒傷暈衝殺藥煙災臟報電話車給現題沒嗎裡後會來時頭醫廚媽爺兒樓]")
+_TRADITIONAL = re.compile("[區們這麼說誰門個對為發過還動樣問從錢邊讓認該辦氣幫護燒傷暈衝殺藥煙災臟報電話車給現題沒嗎裡後會來時頭醫廚媽爺兒樓]")
 # Latin-script languages go to lingua (its models ship in its wheel), among these only.
 _LATIN_LANGUAGES = {"ENGLISH": "en", "PORTUGUESE": "pt", "SPANISH": "es", "TAGALOG": "tl", "VIETNAMESE": "vi"}
 # Below this confidence a Latin-script message is taken for English, as before lingua.
@@ -120,6 +120,8 @@ _IBERIAN = ("pt", "es")
 # Letters only Vietnamese writes (ơ, ư, ă, đ and the stacked tone marks): no need to ask lingua.
 _VIETNAMESE_LETTERS = re.compile(r"[ơưăđƠƯĂĐ\u1ea0-\u1ef9]")
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+# Romaji place suffixes and particles a Latin-script reader adds to a place: still no English.
+_PLACE_SUFFIXES = frozenset({"ku", "cho", "chome", "machi", "po", "em", "en", "de", "o"})
 # A word that could be Japanese in romaji (Kita-ku, Takasagocho, arigatou): lingua takes
 # those for Tagalog or Portuguese, so they are left out of what it reads.
 _ROMAJI_WORD = re.compile(
@@ -179,6 +181,24 @@ def detect_language(text: str) -> str | None:
     if len(words) == 1 and words[0].lower() in _ENGLISH_WORDS:
         return "en"
     return None
+
+
+# Residents who write in a Latin script answer a place in romaji (「Minami-ku Asahicho 3-chome」),
+# Chinese readers in kanji (「北区」「柳町」): such an answer is no sign of English or Japanese.
+_ROMAJI_READERS = ("vi", "tl", "pt", "es", "ne")
+_KANJI_READERS = ("zh", "zh-Hant")
+
+
+def _keeps_language(text: str, detected: str, current: str) -> bool:
+    """Whether a message detected as ``detected`` keeps the conversation's ``current`` language:
+    only romaji words (a place, a name) in a Latin-script reader's conversation, or kanji without
+    kana in a Chinese reader's."""
+    if detected == "en" and current in _ROMAJI_READERS:
+        words = _LETTER_WORD.findall(_CODE.sub(" ", text))
+        return all(_ROMAJI_WORD.fullmatch(word) or word.lower() in _PLACE_SUFFIXES for word in words)
+    if detected == "ja" and current in _KANJI_READERS:
+        return not _KANA.search(text)
+    return False
 
 
 class ConversationEngine:
@@ -555,7 +575,9 @@ class ConversationEngine:
         channel's hint (``--lang``, the browser, the LINE/Telegram setting) is only the
         default of a conversation that starts with such a message."""
         detected = detect_language(message.text) if message.text else None
-        if detected:
+        if detected and not _keeps_language(message.text or "", detected, conversation.language):
+            return detected
+        if detected and created:
             return detected
         if message.language and created:
             return message.language

@@ -174,3 +174,24 @@ def test_the_language_detector_loads_only_when_needed() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "True"]
+
+
+@pytest.mark.parametrize(("first", "place", "language"), [
+    ("Tôi muốn hỏi về chăm sóc cho mẹ tôi", "Minami-ku Asahicho 3-chome", "vi"),
+    ("Gusto kong magtanong tungkol sa pag-aalaga sa nanay ko", "Kita-ku po", "tl"),
+    ("Quero pedir ajuda para cuidar da minha mãe", "Moro em Chuo-ku", "pt"),
+    ("我想咨询一下我妈妈的护理问题", "北区", "zh"),
+    ("我想諮詢一下我媽媽的照護問題", "柳町", "zh-Hant"),
+])
+def test_a_place_in_romaji_or_kanji_keeps_the_residents_language(
+        engine: ConversationEngine, first: str, place: str, language: str) -> None:
+    resident = Resident(engine)
+    assert resident.send(first).language == language
+    assert resident.send(place).language == language
+
+
+def test_english_and_japanese_still_switch(engine: ConversationEngine) -> None:
+    resident = Resident(engine)
+    assert resident.send("Tôi muốn hỏi về chăm sóc cho mẹ tôi").language == "vi"
+    assert resident.send("Sorry, could you answer in English please?").language == "en"
+    assert resident.send("母の介護のことで相談したいです").language == "ja"
