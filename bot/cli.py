@@ -339,7 +339,7 @@ def eval_conversations(directory: Path) -> None:
 
     Every conversation's cases and alerts are real rows, so the suite never runs on the
     settings' database: a fresh SQLite file with the directory imported, deleted afterwards.
-    Prints the success rate overall, of the emergency expectations, by class and by style,
+    Prints the success rate overall, of the emergency expectations, by class, by style and by language,
     and every failed conversation with its first failed expectation.
     """
     # Heavy: the engine's wiring loads the classifier (scikit-learn).
