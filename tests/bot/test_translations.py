@@ -8,9 +8,8 @@ import pytest
 from bot.domain import EASY, RESIDENT_LANGUAGES, load_domain
 
 # Not for residents to read in their language: CAP feeds are Japanese and English by
-# design (alerts/cap.py), the phone's language offers are said in their own language, and
-# the notice of a missing translation is for languages without one.
-NOT_TRANSLATED = ("utter_cap_", "utter_offer_english", "utter_offer_japanese", "utter_untranslated_notice")
+# design (alerts/cap.py), and the notice of a missing translation is for languages without one.
+NOT_TRANSLATED = ("utter_cap_", "utter_untranslated_notice")
 # LINE cuts a quick-reply label at 20 characters.
 LABEL_LIMIT = 20
 
