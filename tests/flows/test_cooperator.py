@@ -416,8 +416,9 @@ def test_a_vietnamese_cooperator_stops_alerts_in_their_own_words(engine: Convers
 
 @pytest.mark.parametrize(("language", "words", "no"), [
     ("ko", "알림 중지", "아니요"),
-    ("zh", "停止通知", "不是"),
-    ("zh-Hant", "停止通知（配信停止）", "不"),
+    # 「停止通知」 matches STOP_WORDS too, but the engine's safety model first asks 「今、命に関わる状況ですか？」 of 「停止」.
+    ("zh", "取消订阅", "不是"),
+    ("zh-Hant", "取消訂閱", "不"),
     ("pt", "Quero parar os avisos", "não"),
     ("es", "Quiero dejar de recibir avisos", "No, gracias"),
     ("tl", "Pakiusap, ihinto ang mga abiso", "hindi po"),
