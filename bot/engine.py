@@ -352,7 +352,9 @@ class ConversationEngine:
             return True
         # A doubt is asked about in the resident's own account, not in a place or a time they
         # give a form; staff holding the chat read the words: only an alarm is the bot's.
-        free_words = active is None or active.reads_free_words(ctx.step)
+        # A command (stop alerts, found, a partner report) is no account of danger.
+        free_words = (active is None or active.reads_free_words(ctx.step)) and not any(
+            flow.claims(ctx) for flow in FLOWS)
         if (band == "ask" and (describing or not free_words)) or ctx.contact.held_case_id is not None:
             return False
         ask_safety_question(ctx, ctx.inbound_id, classification)

@@ -8,8 +8,10 @@ import pytest
 from bot.domain import EASY, RESIDENT_LANGUAGES, load_domain
 
 # Not for residents to read in their language: CAP feeds are Japanese and English by
-# design (alerts/cap.py), and the notice of a missing translation is for languages without one.
-NOT_TRANSLATED = ("utter_cap_", "utter_untranslated_notice")
+# design (alerts/cap.py), notes for staff and the police are Japanese (flows/ways_out.py,
+# flows/handoff.py, alerts/texts.py), and the notice of a missing translation is for languages without one.
+NOT_TRANSLATED = ("utter_cap_", "utter_untranslated_notice", "utter_found_by_family_note",
+                  "utter_callback_number_note", "utter_police_sighting")
 # LINE cuts a quick-reply label at 20 characters.
 LABEL_LIMIT = 20
 
