@@ -48,7 +48,6 @@ from flows.conversation import MENU, SAFETY_RESPONSES, ask_menu, finish_phone_tu
 from flows.registry import FLOWS
 from flows.safety_question import (
     SAFETY_QUESTION_RESPONSES,
-    UNSPECIFIED,
     ask_safety_question,
     model_signal,
     take_safety_answer,
@@ -306,9 +305,7 @@ class ConversationEngine:
         if pending is None or pending.answer is None:
             return False
         if pending.answer == "yes":
-            kind = pending.kind
-            signal = SafetySignal(kind, None, "safety question", UNSPECIFIED if kind == "emergency" else None)
-            self._give_guidance(ctx, signal)
+            self._give_guidance(ctx, pending.signal)
             return True
         original = ctx.session.get(Message, pending.message_id) if pending.message_id is not None else None
         if original is None or not original.text:
@@ -335,6 +332,11 @@ class ConversationEngine:
         signal = detect_safety(ctx.text)
         if signal is None:
             return self._safety_model(ctx)
+        if (signal.kind != "welfare" and ctx.own_words and not ctx.reread_after_safety_question
+                and ctx.contact.held_case_id is None and ctx.classify(ctx.text).safety_doubted):
+            # A danger word out of its situation (「火事のドラマ」, a past 救急車): asked, not answered.
+            ask_safety_question(ctx, ctx.inbound_id, signal)
+            return True
         self._give_guidance(ctx, signal)
         return True
 
@@ -357,7 +359,7 @@ class ConversationEngine:
             flow.claims(ctx) for flow in FLOWS)
         if (band == "ask" and (describing or not free_words)) or ctx.contact.held_case_id is not None:
             return False
-        ask_safety_question(ctx, ctx.inbound_id, classification)
+        ask_safety_question(ctx, ctx.inbound_id, model_signal(classification))
         return True
 
     def _give_guidance(self, ctx: TurnContext, signal: SafetySignal) -> None:

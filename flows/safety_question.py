@@ -51,12 +51,12 @@ class PendingQuestion:
     Attributes:
         answer: "yes", "no", or None when the message answers something else.
         message_id: the inbound message the question was about.
-        kind: what a yes means: "emergency" or "crisis".
+        signal: what a yes means: the model's reading, or the lexicon's sign it doubted.
     """
 
     answer: Literal["yes", "no"] | None
     message_id: int | None
-    kind: Literal["emergency", "crisis"]
+    signal: SafetySignal
 
 
 def model_signal(classification: Classification) -> SafetySignal:
@@ -67,13 +67,15 @@ def model_signal(classification: Classification) -> SafetySignal:
     return SafetySignal("emergency", None, "safety model", UNSPECIFIED)
 
 
-def ask_safety_question(ctx: TurnContext, message_id: int | None, classification: Classification) -> None:
-    """Ask whether a life is in danger now, keeping the flow's open question to put back."""
+def ask_safety_question(ctx: TurnContext, message_id: int | None, signal: SafetySignal) -> None:
+    """Ask whether a life is in danger now, keeping the flow's open question to put back;
+    a yes gives ``signal``'s guidance."""
     saved = {key: ctx.slots[key] for key in (PROMPT_SLOT, CHOICES_SLOT) if key in ctx.slots}
-    kind = model_signal(classification).kind
     ctx.ask("utter_safety_question", choices=[Choice(ctx.t("utter_choice_safety_yes"), _YES, "1"),
                                                Choice(ctx.t("utter_choice_safety_no"), _NO, "2")])
-    ctx.set_slot(SAFETY_QUESTION_SLOT, {"message_id": message_id, "kind": kind, "saved": saved})
+    # The pattern that fired is not kept (it may quote the resident): the guidance needs no more.
+    ctx.set_slot(SAFETY_QUESTION_SLOT, {"message_id": message_id, "saved": saved, "kind": signal.kind,
+                                        "service": signal.service, "situation": signal.situation})
 
 
 def take_safety_answer(ctx: TurnContext) -> PendingQuestion | None:
@@ -89,4 +91,6 @@ def take_safety_answer(ctx: TurnContext) -> PendingQuestion | None:
         answer = "yes"
     elif ctx.answer == _NO or _NO_WORDS.match(plain) or is_no(ctx.text):
         answer = "no"
-    return PendingQuestion(answer, pending["message_id"], pending["kind"])
+    signal = SafetySignal(pending["kind"], pending.get("service"), "safety question",
+                          pending.get("situation") or (UNSPECIFIED if pending["kind"] == "emergency" else None))
+    return PendingQuestion(answer, pending["message_id"], signal)

@@ -54,10 +54,14 @@ class UrgencyThresholds:
         ask: from this probability on, the resident is asked whether a life is in
             danger now (the safety question) rather than the model guessing silently.
         alarm: from this probability on, 119/110 guidance is given without asking.
+        veto: below this probability a sign of the safety lexicon is asked about instead
+            of answered at once (「火事のドラマ」, a past 救急車): the lowest the model gave
+            any emergency or crisis of its training data that the lexicon caught.
     """
 
     ask: float
     alarm: float
+    veto: float = 0.0
 
     def band(self, urgency: float | None) -> Literal["alarm", "ask"] | None:
         """Which band a probability falls in (None: below the question)."""
@@ -84,6 +88,8 @@ class Classification:
             the resident is in a suicidal crisis (None: a backend without one).
         urgency_band: where ``urgency`` falls: "alarm" (guidance without asking),
             "ask" (the safety question), None (neither).
+        safety_doubted: the lexicon's emergency or crisis sign is one the safety model
+            rates below its veto: the resident is asked before 119/110.
     """
 
     intent: str
@@ -94,6 +100,7 @@ class Classification:
     alternatives: tuple[tuple[str, float], ...]
     urgency: float | None = None
     urgency_band: Literal["alarm", "ask"] | None = None
+    safety_doubted: bool = False
 
     def without_model_emergency(self) -> "Classification":
         """This classification with the model's ``emergency`` set aside (the resident said
@@ -198,8 +205,10 @@ def compose(
             topic = topics[0][0]
     elif safety_topic is not None:
         topic = safety_topic
+    doubted = (safety is not None and safety.kind in ("emergency", "crisis") and thresholds is not None
+               and urgency is not None and urgency < thresholds.veto)
     return Classification(intent, topic, topics, round(float(confidence), 4), safety, alternatives,
-                          None if urgency is None else round(float(urgency), 4), band)
+                          None if urgency is None else round(float(urgency), 4), band, doubted)
 
 
 class IntentClassifier(ABC):

@@ -7,7 +7,9 @@ What a message gets, as the engine decides it (``bot.engine``, ``_safety_first``
 is its *safety answer* (:func:`safety_answer`):
 
 1. a safety-lexicon signal decides first: an ``emergency`` or ``crisis`` signal is an
-   **alarm** (119/110 or the crisis lines before anything else); a ``welfare`` signal
+   **alarm** (119/110 or the crisis lines before anything else) — unless the safety
+   model rates it below its veto (``Classification.safety_doubted``: a danger word out of
+   its situation), then it is the **safety question**; a ``welfare`` signal
    (ask the police to check on a neighbour) is the designed answer to a worry report,
    neither an alarm nor the question;
 2. otherwise the safety model's band: ``"alarm"`` is an **alarm**; ``"ask"`` is the
@@ -236,7 +238,10 @@ def macro_f1_target(language: str) -> float:
 def safety_answer(prediction: Classification) -> SafetyAnswer | None:
     """What the engine answers first: an alarm, the safety question, or neither (module docstring)."""
     if prediction.safety is not None:
-        return "alarm" if prediction.safety.kind in ALARM_SIGNALS else None
+        if prediction.safety.kind not in ALARM_SIGNALS:
+            return None
+        # A sign the safety model doubts is asked about (bot.engine), not answered at once.
+        return "question" if prediction.safety_doubted else "alarm"
     if prediction.urgency_band is not None:
         return "alarm" if prediction.urgency_band == "alarm" else "question"
     return "alarm" if prediction.intent == "emergency" else None

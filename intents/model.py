@@ -51,8 +51,6 @@ from intents.features import Analysis, FeatureBuilder, LookupTables, analyse, re
 from intents.normalize import normalize
 from intents.safety import detect_safety
 from intents.urgency import (
-    URGENCY_GRID,
-    UrgencyConfig,
     fit_urgency,
     select_config,
     sigmoid,
@@ -77,7 +75,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSION = "3"
+MODEL_VERSION = "4"
 # The name is kept so existing deployments and scripts find the file; its content is a
 # plain pickle of arrays and dictionaries (no scikit-learn objects to rebuild).
 MODEL_FILE = "classifier.joblib"

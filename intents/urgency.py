@@ -20,7 +20,11 @@ message it catches is never asked about):
 * ``alarm`` (119/110 guidance without asking): the smallest threshold at which at
   most :data:`MAX_HARD_NEGATIVE_ALARMS` of the hard negatives cross it, and never
   below ``ask``. Without hard negatives every non-positive example stands in
-  for them.
+  for them;
+* ``veto`` (a lexicon sign asked about rather than answered at once): the lowest
+  probability of any positive the lexicon catches, so no such training example
+  loses its immediate guidance; what falls below it is a word out of its
+  situation (「火事のドラマ」), and gets the safety question.
 
 Nothing here reads files or texts, so it is tested on synthetic scores.
 """
@@ -90,10 +94,13 @@ class OperatingPoint:
         positives: number of positives.
         negatives: number of non-positive examples.
         hard_negatives: number of hard negatives.
+        vetoed_hard_negatives: share of the hard negatives the lexicon alarms on that
+            the veto turns into a question (None: none alarmed).
     """
 
     ask: float
     alarm: float
+    veto: float
     ask_recall: float
     question_rate: float
     alarm_recall: float
@@ -102,11 +109,12 @@ class OperatingPoint:
     positives: int
     negatives: int
     hard_negatives: int
+    vetoed_hard_negatives: float | None = None
 
     @property
     def thresholds(self) -> UrgencyThresholds:
-        """The pair :func:`intents.classification.compose` takes."""
-        return UrgencyThresholds(ask=self.ask, alarm=self.alarm)
+        """The thresholds :func:`intents.classification.compose` takes."""
+        return UrgencyThresholds(ask=self.ask, alarm=self.alarm, veto=self.veto)
 
     def figures(self) -> dict[str, Any]:
         """Rounded, JSON-ready figures for the report and the saved model's metadata."""
@@ -188,9 +196,14 @@ def choose_thresholds(
         # Just above the (allowed+1)-th highest: exactly `allowed` (or fewer, on ties) cross it.
         alarm = float(np.nextafter(np.sort(reference)[::-1][allowed], np.inf))
     alarm = max(alarm, ask)
+    caught_mask = ~left
+    caught_positives = p[positive & caught_mask]
+    veto = float(caught_positives.min()) if caught_positives.size else 0.0
+    lexicon_false = p[hard_negative & caught_mask]
     return OperatingPoint(
         ask=ask,
         alarm=alarm,
+        veto=veto,
         ask_recall=_share((p[positive] >= ask) | ~left[positive]),
         question_rate=_share(asked_ordinary >= ask),
         alarm_recall=_share(p[positive] >= alarm),
@@ -199,6 +212,7 @@ def choose_thresholds(
         positives=int(positive.sum()),
         negatives=int(negative.sum()),
         hard_negatives=int(hard_negative.sum()),
+        vetoed_hard_negatives=_share(lexicon_false < veto) if lexicon_false.size else None,
     )
 
 

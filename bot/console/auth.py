@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from bot.models import StaffUser, utcnow
 from bot.models.console import StaffSession
-from bot.models.staff import Permission, Role
+from bot.models.staff import Permission
 from bot.settings import Settings
 from bot.settings import settings as default_settings
 from bot.staff_api import FailedAttempts, SessionDep, require

@@ -17,7 +17,7 @@ from bot.messages import EffectKind
 from intents.classification import Classification, IntentClassifier, UrgencyThresholds
 from tests.bot.conftest import Resident
 
-THRESHOLDS = UrgencyThresholds(ask=0.3, alarm=0.8)
+THRESHOLDS = UrgencyThresholds(ask=0.3, alarm=0.8, veto=0.1)
 UNSURE = "母がさっきから変なんです。呼んでもぼんやりしています"
 ALARMING = "父が床に横になったまま、呼んでも目を開けません"
 DESCRIPTION = "85歳の男じゃ。背は低うて、腰が曲がっとる"
@@ -33,8 +33,11 @@ class _Urgency(IntentClassifier):
     def classify_many(self, texts: list[str]) -> list[Classification]:  # type: ignore[override]
         out = []
         for text, classification in zip(texts, self.real.classify_many(texts), strict=True):
-            urgency = self.urgency.get(text, 0.0)
-            out.append(replace(classification, urgency=urgency, urgency_band=THRESHOLDS.band(urgency)))
+            urgency = self.urgency.get(text, 0.5 if classification.safety else 0.0)
+            doubted = classification.safety is not None and classification.safety.kind != "welfare" \
+                and urgency < THRESHOLDS.veto
+            out.append(replace(classification, urgency=urgency, urgency_band=THRESHOLDS.band(urgency),
+                               safety_doubted=doubted))
         return out
 
 
@@ -134,3 +137,15 @@ def test_asked_in_the_residents_language(urgent_engine: ConversationEngine) -> N
     turn = resident.send(korean)
     assert turn.language == "ko" and turn.replies[0].response == "utter_safety_question"
     assert _responses(resident, "네")[0] == "utter_emergency_unspecified"
+
+
+def test_a_danger_word_the_model_doubts_is_asked_and_yes_keeps_its_situation(
+        urgent_engine: ConversationEngine) -> None:
+    words = "家が燃えている"
+    resident = Resident(urgent_engine)
+    assert resident.send(words).replies[0].response == "utter_emergency_fire", "the lexicon answers at once"
+    urgent_engine.classifier().urgency[words] = 0.01
+    doubter = Resident(urgent_engine, user_id="doubted")
+    assert [reply.response for reply in doubter.send(words).replies] == ["utter_safety_question"]
+    turn = doubter.send("はい")
+    assert turn.replies[0].urgent and turn.replies[0].response == "utter_emergency_fire"

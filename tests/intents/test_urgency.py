@@ -129,3 +129,15 @@ def test_the_head_learns_separable_synthetic_data_and_keeps_recall_out_of_fold()
     coef, intercept = fit_urgency(x, positive, hard, selection.config)
     probabilities = sigmoid((x @ coef + intercept) / selection.temperature)
     assert probabilities[positive].mean() > 0.8 > 0.2 > probabilities[~positive].mean()
+
+
+def test_the_veto_keeps_every_caught_positive_and_asks_about_words_out_of_their_situation() -> None:
+    # Positives the lexicon caught at 0.4 and 0.9; two hard negatives it alarmed on at 0.05 and 0.6.
+    p = np.array([0.4, 0.9, 0.7, 0.05, 0.6, 0.01, 0.02])
+    positive = np.array([True, True, True, False, False, False, False])
+    hard = np.array([False, False, False, True, True, True, False])
+    caught = np.array([True, True, False, True, True, False, False])
+    point = choose_thresholds(p, positive, hard, caught)
+    assert point.veto == 0.4
+    assert point.thresholds.veto == 0.4
+    assert point.vetoed_hard_negatives == pytest.approx(0.5)  # 0.05 is asked, 0.6 still alarmed
