@@ -321,11 +321,11 @@ class ConversationEngine:
 
         The word list decides on its own signs. What it cannot see, the safety model reads:
         from its alarm threshold on, the guidance; in its uncertain band, the safety question
-        (:mod:`flows.safety_question`) — about the resident's own account, not about the place
-        or time a form asks for. While a person is being described (a missing
-        person's height and gait, a registration) the model's band is not acted on and its
-        alarm only asks: frailty in a description is not an emergency, and a false 119 in
-        the middle of a missing report costs the family the 110 call that matters.
+        (:mod:`flows.safety_question`) — in the resident's own account. In a place, a time, a
+        command, or while a person is being described (a missing person's height and gait, a
+        registration), its doubt is let be and its alarm only asks: frailty in a description
+        is not an emergency, and a false 119 in the middle of a missing report costs the
+        family the 110 call that matters.
         """
         if ctx.message.event not in _WORDED_EVENTS or not ctx.text:
             return False
@@ -348,16 +348,17 @@ class ConversationEngine:
         if band is None:
             return False
         active = self.flows.get(ctx.conversation.flow or "")
-        describing = active is not None and active.describes_a_person(ctx.step)
-        if band == "alarm" and not describing:
+        # The model is heard in the resident's own account (outside a flow, what a worry report
+        # noticed); in a place, a time or a command a form or a flow asks for, its alarm only
+        # asks and its doubt is let be; in a person's description likewise (「腰が曲がっとる」).
+        own_account = (active is None or active.reads_free_words(ctx.step)) and not (
+            active is not None and active.describes_a_person(ctx.step)) and not any(
+            flow.claims(ctx) for flow in FLOWS)
+        if band == "alarm" and own_account:
             self._give_guidance(ctx, model_signal(classification))
             return True
-        # A doubt is asked about in the resident's own account, not in a place or a time they
-        # give a form; staff holding the chat read the words: only an alarm is the bot's.
-        # A command (stop alerts, found, a partner report) is no account of danger.
-        free_words = (active is None or active.reads_free_words(ctx.step)) and not any(
-            flow.claims(ctx) for flow in FLOWS)
-        if (band == "ask" and (describing or not free_words)) or ctx.contact.held_case_id is not None:
+        if (band == "ask" and not own_account) or ctx.contact.held_case_id is not None:
+            # Staff holding the chat read the words; only an alarm in their own account is the bot's.
             return False
         ask_safety_question(ctx, ctx.inbound_id, model_signal(classification))
         return True
