@@ -351,10 +351,12 @@ class ConversationEngine:
         # The model is heard in the resident's own account (outside a flow, what a worry report
         # noticed); in a place, a time or a command a form or a flow asks for, its alarm only
         # asks and its doubt is let be; in a person's description likewise (「腰が曲がっとる」).
+        # Inside a flow its alarm asks too: a form's answer is read in the form's frame, and
+        # the lexicon still interrupts any of them at once.
         own_account = (active is None or active.reads_free_words(ctx.step)) and not (
             active is not None and active.describes_a_person(ctx.step)) and not any(
             flow.claims(ctx) for flow in FLOWS)
-        if band == "alarm" and own_account:
+        if band == "alarm" and own_account and active is None:
             self._give_guidance(ctx, model_signal(classification))
             return True
         if (band == "ask" and not own_account) or ctx.contact.held_case_id is not None:

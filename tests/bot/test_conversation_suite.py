@@ -35,6 +35,9 @@ from bot.domain import RESIDENT_LANGUAGES
 from bot.messages import Choice, Effect, EffectKind, InboundMessage, Reply, TurnResult
 
 SUITE = Path(__file__).resolve().parents[1] / "conversations"
+# Issue 12's whole conversations in the residents' languages: run and reported
+# (`tsunagu eval --conversations tests/conversations-languages`), the bar once issue 12 lands.
+LANGUAGE_SUITE = Path(__file__).resolve().parents[1] / "conversations-languages"
 
 
 class Scripted:
@@ -350,7 +353,7 @@ def test_the_suite_has_150_blind_conversations_over_every_class_and_style() -> N
 def test_every_new_language_has_a_whole_conversation_for_where_worry_and_missing() -> None:
     # Issue 12: one whole conversation per new language for each of the three, and the safety
     # question on the phone answered both ways.
-    blind = [conversation for conversation in load_suite(SUITE) if conversation.regression is None]
+    blind = [conversation for conversation in load_suite(LANGUAGE_SUITE) if conversation.regression is None]
     for language in set(RESIDENT_LANGUAGES) - {"ja", "en"}:
         classes = {conversation.klass for conversation in blind if conversation.language == language}
         assert {"where_to_ask", "worry_report", "missing_report"} <= classes, language

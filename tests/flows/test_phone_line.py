@@ -154,7 +154,9 @@ def test_eight_opens_the_language_menu_and_a_language_switches_the_call(engine: 
     assert (to_languages.digit, to_languages.language) == ("8", "en"), "the way to the language menu, in English"
     assert _press(caller, "2").language == "en", "a key keeps the call's language"
     _speak(caller, "cancel")
-    _press(caller, "8")
+    if said(caller.last)[-1] == "utter_phone_anything_else":
+        _press(caller, "1")  # yes, something else: the main menu again
+    assert said(_press(caller, "8")) == ["utter_language_menu"]
     back = _press(caller, "1")
     assert back.language == "ja"
     assert _speak(caller, "English please").language == "en", "or named in words"

@@ -78,6 +78,8 @@ def test_stopping_a_form_in_ones_own_words(resident: Resident, db_url: str, word
 def test_the_same_words_inside_an_answer_are_the_answer(resident: Resident, db_url: str) -> None:
     resident.send(postback="intent:report_worry")
     noticed = resident.send("やめてと言っても聞かない")
+    if said(noticed) == ["utter_safety_question"]:
+        noticed = resident.send("2")  # the safety model asked; the words go on to the report
     assert said(noticed) == ["utter_ask_where"], "what was noticed, not a way out"
     assert left(db_url, resident).slots["noticed"] == "やめてと言っても聞かない"
 
