@@ -33,6 +33,7 @@ from intents.classifier import get_classifier, train_model
 from intents.data import load_split
 from intents.model import TrainReport
 from intents.normalize import normalize
+from intents.urgency import MAX_QUESTION_RATE
 
 _LOAD_PROBE = """
 import json, time
@@ -117,8 +118,9 @@ def main() -> None:
     if urgency:
         figures["urgency"] = urgency
         table.add_row("urgency thresholds ask / alarm", f"{urgency['ask']:.4f} / {urgency['alarm']:.4f}", "")
-        table.add_row("urgency OOF recall at ask", f"{urgency['ask_recall']:.4f}", ">= 0.99")
-        table.add_row("urgency OOF question rate (non-positives asked)", f"{urgency['question_rate']:.4f}", "<= 0.15")
+        table.add_row("urgency OOF recall at ask (with the lexicon)", f"{urgency['ask_recall']:.4f}", "1.00 (issue 12)")
+        table.add_row("urgency OOF question rate (ordinary messages the lexicon leaves)",
+                      f"{urgency['question_rate']:.4f}", f"<= {MAX_QUESTION_RATE}")
         table.add_row("urgency OOF alarm recall / alarm rate", f"{urgency['alarm_recall']:.4f} / "
                       f"{urgency['alarm_rate']:.4f}", "")
         table.add_row("urgency OOF hard negatives alarmed", f"{urgency['hard_negative_alarm_rate']}", "<= 0.02")
