@@ -15,14 +15,12 @@ with the question the flow had open, which is put back whatever the answer.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 from bot.messages import Choice
 from flows.base import CHOICES_SLOT, PROMPT_SLOT, TurnContext, is_no, is_yes
 from intents.classification import Classification
-from intents.normalize import fold_for_matching
 from intents.safety import SafetySignal
 
 __all__ = [
@@ -36,10 +34,6 @@ __all__ = [
 SAFETY_QUESTION_SLOT = "_safety_question"
 _YES, _NO = "safety:yes", "safety:no"
 SAFETY_QUESTION_RESPONSES = ("utter_safety_question", "utter_choice_safety_yes", "utter_choice_safety_no")
-# Yes and no in the residents' languages, as a whole answer (a button or a key is matched
-# by the engine before this; Japanese and English by flows.base).
-_YES_WORDS = re.compile(r"\A(?:是|是的|有|对|對|네|예|có|co|vâng|vang|dạ|da|oo|opo|sim|sí|si|हो|ho|छ)[.!。！]*\Z")
-_NO_WORDS = re.compile(r"\A(?:不是|不|没有|沒有|아니요|아니오|아뇨|không|khong|hindi|wala|não|nao|no|होइन|hoina|छैन)[.!。！]*\Z")
 # The model's situation: which number is not known, so both are given (utter_emergency_numbers).
 UNSPECIFIED = "unspecified"
 
@@ -85,11 +79,11 @@ def take_safety_answer(ctx: TurnContext) -> PendingQuestion | None:
         return None
     asked = (SAFETY_QUESTION_SLOT, PROMPT_SLOT, CHOICES_SLOT)
     ctx.conversation.slots = {key: value for key, value in ctx.slots.items() if key not in asked} | pending["saved"]
-    plain = fold_for_matching(ctx.text)
+    # A button or a key is matched by the engine; words in any resident language by flows.base.
     answer: Literal["yes", "no"] | None = None
-    if ctx.answer == _YES or (ctx.answer != _NO and (_YES_WORDS.match(plain) or is_yes(ctx.text))):
+    if ctx.answer == _YES or (ctx.answer != _NO and is_yes(ctx.text)):
         answer = "yes"
-    elif ctx.answer == _NO or _NO_WORDS.match(plain) or is_no(ctx.text):
+    elif ctx.answer == _NO or is_no(ctx.text):
         answer = "no"
     signal = SafetySignal(pending["kind"], pending.get("service"), "safety question",
                           pending.get("situation") or (UNSPECIFIED if pending["kind"] == "emergency" else None))
