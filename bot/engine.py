@@ -183,19 +183,19 @@ def detect_language(text: str) -> str | None:
 
 
 # Residents who write in a Latin script answer a place in romaji (「Minami-ku Asahicho 3-chome」),
-# Chinese readers in kanji (「北区」「柳町」): such an answer is no sign of English or Japanese.
+# any other resident in the kanji of the buttons and signs (「北区」「柳町」): such an answer is no
+# sign of English or Japanese.
 _ROMAJI_READERS = ("vi", "tl", "pt", "es", "ne")
-_KANJI_READERS = ("zh", "zh-Hant")
 
 
 def _keeps_language(text: str, detected: str, current: str) -> bool:
     """Whether a message detected as ``detected`` keeps the conversation's ``current`` language:
     only romaji words (a place, a name) in a Latin-script reader's conversation, or kanji without
-    kana in a Chinese reader's."""
+    kana in any non-Japanese conversation."""
     if detected == "en" and current in _ROMAJI_READERS:
         words = _LETTER_WORD.findall(_CODE.sub(" ", text))
         return all(_ROMAJI_WORD.fullmatch(word) or word.lower() in _PLACE_SUFFIXES for word in words)
-    if detected == "ja" and current in _KANJI_READERS:
+    if detected == "ja" and current != "ja":
         return not _KANA.search(text)
     return False
 

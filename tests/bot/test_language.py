@@ -182,6 +182,7 @@ def test_the_language_detector_loads_only_when_needed() -> None:
     ("Quero pedir ajuda para cuidar da minha mãe", "Moro em Chuo-ku", "pt"),
     ("我想咨询一下我妈妈的护理问题", "北区", "zh"),
     ("我想諮詢一下我媽媽的照護問題", "柳町", "zh-Hant"),
+    ("어머니 돌봄 때문에 상담하고 싶어요", "北区", "ko"),
 ])
 def test_a_place_in_romaji_or_kanji_keeps_the_residents_language(
         engine: ConversationEngine, first: str, place: str, language: str) -> None:
