@@ -266,6 +266,8 @@ def _print_case(case: Case) -> None:
         "urgent": "yes" if case.urgent else "no",
         "counter": case.counter_id,
         "place": case.town_id or case.ward or "",
+        # Who calls back must know which language to call in (or bring an interpreter).
+        "language": case.language,
         "created": local_time(case.created_at),
         "first contact due": local_time(case.first_contact_due),
         "reports": str(case.report_count),

@@ -128,13 +128,14 @@ def test_cases_show_one_case_in_full_and_nothing_else(
         area = resolve_town_id(session, city.towns[0]["town_id"])
         case, _ = open_case(session, kind=CaseKind.worry, topic="watch", counter_id="mimamori-kita", area=area,
                             details={"noticed": "郵便物がたまっている", "since": "3日前から"},
-                            reason="routing-internals", channel="console", language="ja",
+                            reason="routing-internals", channel="console", language="vi",
                             reporter_contact_id=None, callback_consent=False)
         case_id, created, due = case.id, case.created_at, case.first_contact_due
         add_details(session, case, "夜も電気がついていない", source="line", now=created)
     assert runner.invoke(cli, ["cases", "ack", str(case_id), "--actor", "sato"]).exit_code == 0
     shown = runner.invoke(cli, ["cases", "show", str(case_id)])
     assert shown.exit_code == 0, shown.output
+    assert "language: vi" in shown.stdout, "the language to call back in"
     for fact in ("worry", "watch", "acknowledged", "mimamori-kita", city.towns[0]["town_id"], local_time(created),
                  local_time(due), "郵便物がたまっている", "3日前から", "created", "sato",
                  "夜も電気がついていない"):  # what a later message added, in the history

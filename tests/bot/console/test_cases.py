@@ -33,7 +33,7 @@ def no_background_sending(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _case(url: str, counter: str, *, hours_ago: float = 0, topic: str = "elderly", town: str | None = None,
-          channel: str = "line", user_id: str | None = None, consent: bool = True) -> int:
+          channel: str = "line", user_id: str | None = None, consent: bool = True, language: str = "ja") -> int:
     now = utcnow() - timedelta(hours=hours_ago)
     with session_scope(url) as session:
         contact_id = None
@@ -44,7 +44,7 @@ def _case(url: str, counter: str, *, hours_ago: float = 0, topic: str = "elderly
             contact_id = contact.id
         case, _ = open_case(session, kind=CaseKind.worry, topic=topic, counter_id=counter, area=None,
                             details={"noticed": "新聞がたまっている", "since_when": "3日前"}, reason="担当地区の見守り相談室",
-                            channel=channel, language="ja", reporter_contact_id=contact_id,
+                            channel=channel, language=language, reporter_contact_id=contact_id,
                             callback_consent=consent and contact_id is not None, now=now)
         case.town_id = town
         return case.id
@@ -210,9 +210,11 @@ def test_notes_stay_internal(db_url: str, staff_client: Callable[..., TestClient
 def test_a_reply_from_the_page_is_queued_and_holds_the_chat(
         db_url: str, staff_client: Callable[..., TestClient]) -> None:
     case_id = _case(db_url, OURS, user_id="U-page")
-    without = _case(db_url, OURS, user_id="U-no", consent=False)
+    without = _case(db_url, OURS, user_id="U-no", consent=False, language="ne")
     client = staff_client(Role.counter, [OURS])
-    assert 'data-testid="no-reply"' in client.get(f"/staff/cases/{without}").text
+    shown = client.get(f"/staff/cases/{without}").text
+    assert 'data-testid="no-reply"' in shown
+    assert 'data-language="ne"' in shown, "the language to call back in"
 
     client.post(f"/staff/cases/{case_id}/reply", data={"text": "明日伺います。"})
     with session_scope(db_url) as session:
