@@ -61,7 +61,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 # Said before the classifier's first training, which takes a minute or two.
-PREPARING = "準備しています（初回はモデルの学習に3分ほどかかります）… / Preparing the model (first run: about three minutes)…"
+PREPARING = "準備しています（初回はモデルの学習に1〜2分かかります）… / Preparing the model (first run: a minute or two)…"
 staff_app = typer.Typer(help="Staff accounts of the staff console (/staff) and API (/api/staff).", no_args_is_help=True)
 resident_app = typer.Typer(help="A resident's data: disclosure (開示) and erasure on request.", no_args_is_help=True)
 ChannelArgument = Annotated[str, typer.Argument(help="The channel: line, telegram, voice, webchat, console.")]
