@@ -13,6 +13,7 @@ rules, so flows see one shape. Only the composition root (``bot.app``,
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 import sys
@@ -50,6 +51,8 @@ from intents.safety import detect_safety
 __all__ = ["LocalClassifier", "get_classifier", "load_or_train", "train_model"]
 
 logger = logging.getLogger(__name__)
+# Held while training, so that processes starting at once train the model once.
+TRAINING_LOCK_FILE = ".training.lock"
 
 
 class LocalClassifier(IntentClassifier):
@@ -200,13 +203,37 @@ def load_or_train(model_dir: Path, encoder: Encoder, progress: bool = True) -> T
         An up-to-date model.
     """
     expected = _expected_hash(encoder.identity)
-    meta = read_model_meta(model_dir)
-    if meta and meta.get("data_hash") == expected:
-        model = load_model(model_dir)
-        if model is not None and model.data_hash == expected:
+    model = _up_to_date_model(model_dir, expected)
+    if model is not None:
+        return model
+    # Processes starting together (two `tsunagu serve`, test workers) train once: the others
+    # wait for the lock and then load what the first one saved.
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with _training_lock(model_dir):
+        model = _up_to_date_model(model_dir, expected)
+        if model is not None:
             return model
-    logger.info("no up-to-date classifier in %s; training one", model_dir)
-    return _train(encoder, model_dir, progress)
+        logger.info("no up-to-date classifier in %s; training one", model_dir)
+        return _train(encoder, model_dir, progress)
+
+
+def _up_to_date_model(model_dir: Path, expected: str) -> TrainedModel | None:
+    meta = read_model_meta(model_dir)
+    if not meta or meta.get("data_hash") != expected:
+        return None
+    model = load_model(model_dir)
+    return model if model is not None and model.data_hash == expected else None
+
+
+@contextmanager
+def _training_lock(model_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the model directory across processes, released if the holder dies."""
+    with open(model_dir / TRAINING_LOCK_FILE, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 _lock = threading.Lock()

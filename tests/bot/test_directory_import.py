@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,16 +11,25 @@ from sqlalchemy import func, select
 
 from bot.db import session_scope
 from bot.models import Service, Town
-from bot.settings import BUNDLED_DIRECTORY
+from bot.settings import BUNDLED_DIRECTORY, settings
 from routing.directory import import_directory
 from routing.hsds import DirectoryError
 
 
 @pytest.fixture
-def city(tmp_path: Path) -> Path:
+def city(tmp_path: Path) -> Iterator[Path]:
+    """A copy of the sample city to edit and import.
+
+    A test's SQLite file is its own, but the PostgreSQL schema is shared by the run: a city
+    imported there is replaced by the sample city again, or the tests after it would
+    find, say, no community places.
+    """
     folder = tmp_path / "city"
     shutil.copytree(BUNDLED_DIRECTORY, folder)
-    return folder
+    yield folder
+    if settings.database_url.startswith("postgresql"):
+        with session_scope(settings.database_url) as session:
+            import_directory(session, BUNDLED_DIRECTORY)
 
 
 def edit_file(path: Path, old: str, new: str) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ from intents.classification import (
     compose,
 )
 from intents.classifier import (
+    TRAINING_LOCK_FILE,
     LocalClassifier,
     _expected_hash,
     get_classifier,
@@ -195,6 +199,33 @@ def test_a_stale_model_is_retrained_and_a_current_one_is_loaded(
 
     assert load_or_train(settings.model_dir, shared.encoder, progress=False).data_hash == shared.model.data_hash
     assert trained == [tmp_path]  # the current model was loaded, not retrained
+
+
+def test_a_process_waiting_for_anothers_training_loads_its_model_instead_of_training_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = get_classifier()
+    assert isinstance(shared, LocalClassifier)
+
+    def no_training(encoder: object, out_dir: Path, progress: bool) -> object:
+        raise AssertionError("trained although another process had just saved the model")
+
+    monkeypatch.setattr("intents.classifier._train", no_training)
+    loaded: list[object] = []
+    # Another process is training: it holds the lock (flock is per open file, so this
+    # process's own second open waits as another process would).
+    with open(tmp_path / TRAINING_LOCK_FILE, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=lambda: loaded.append(load_or_train(tmp_path, shared.encoder, False)))
+        waiter.start()
+        waiter.join(timeout=0.5)
+        assert waiter.is_alive(), "the second process must wait for the training in progress"
+        for saved in settings.model_dir.iterdir():
+            if saved.is_file() and saved.name.startswith("classifier"):
+                shutil.copy(saved, tmp_path / saved.name)
+        fcntl.flock(held, fcntl.LOCK_UN)
+    waiter.join()
+    assert len(loaded) == 1 and loaded[0].data_hash == shared.model.data_hash
 
 
 def test_a_corrupt_or_foreign_model_file_is_ignored(tmp_path: Path) -> None:
