@@ -119,6 +119,10 @@ _IBERIAN = ("pt", "es")
 # Letters only Vietnamese writes (ơ, ư, ă, đ and the stacked tone marks): no need to ask lingua.
 _VIETNAMESE_LETTERS = re.compile(r"[ơưăđƠƯĂĐ\u1ea0-\u1ef9]")
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+# Tagalog's markers and particles: two of them make a message Tagalog however many English
+# words it borrows ("Ang number ko po ay …"), which lingua would call English.
+_TAGALOG_MARKERS = frozenset({"po", "opo", "ang", "ng", "mga", "yung", "ay", "ko", "sa", "siya", "niya", "namin", "naman"})
+_TAGALOG_MIN_MARKERS = 2
 # Romaji place suffixes and particles a Latin-script reader adds to a place: still no English.
 _PLACE_SUFFIXES = frozenset({"ku", "cho", "chome", "machi", "po", "em", "en", "de", "o"})
 # A word that could be Japanese in romaji (Kita-ku, Takasagocho, arigatou): lingua takes
@@ -141,6 +145,8 @@ def _latin_language(text: str) -> str:
     if _VIETNAMESE_LETTERS.search(text):
         return "vi"
     words = _LETTER_WORD.findall(text)
+    if len({word.lower() for word in words} & _TAGALOG_MARKERS) >= _TAGALOG_MIN_MARKERS:
+        return "tl"
     foreign = [word for word in words if not _ROMAJI_WORD.fullmatch(word)]
     if not foreign:
         return "en"  # romaji, or English made of romaji-like words ("no name")
@@ -186,17 +192,22 @@ def detect_language(text: str) -> str | None:
 # any other resident in the kanji of the buttons and signs (「北区」「柳町」): such an answer is no
 # sign of English or Japanese.
 _ROMAJI_READERS = ("vi", "tl", "pt", "es", "ne")
+_CHINESE = ("zh", "zh-Hant")
 
 
 def _keeps_language(text: str, detected: str, current: str) -> bool:
     """Whether a message detected as ``detected`` keeps the conversation's ``current`` language:
-    only romaji words (a place, a name) in a Latin-script reader's conversation, or kanji without
-    kana in any non-Japanese conversation."""
+    only romaji words (a place, a name) in a Latin-script reader's conversation, kanji without
+    kana in any non-Japanese conversation, or Chinese without a character that tells simplified
+    from traditional in a Chinese conversation."""
     if detected == "en" and current in _ROMAJI_READERS:
         words = _LETTER_WORD.findall(_CODE.sub(" ", text))
         return all(_ROMAJI_WORD.fullmatch(word) or word.lower() in _PLACE_SUFFIXES for word in words)
     if detected == "ja" and current != "ja":
         return not _KANA.search(text)
+    if detected in _CHINESE and current in _CHINESE:
+        # 「不是」「好的」 are written alike in both scripts: the reader's script stays.
+        return not (_SIMPLIFIED.search(text) or _TRADITIONAL.search(text))
     return False
 
 

@@ -7,7 +7,8 @@ only says there is a worry). And an answer to one question may instead be more a
 person (「ポストに新聞が4日分くらいたまっています」 when asked where): that is kept, not
 taken for a wrong answer. These readings are deliberately plain — patterns of how people
 say these things in Japanese (standard, dialects, speech without punctuation) and
-English — so that a flow can explain why it asked again.
+English, and who is missing in the residents' other languages too — so that a flow can
+explain why it asked again.
 """
 
 from __future__ import annotations
@@ -68,6 +69,30 @@ _PERSON_EN = re.compile(
     r"oka+-?san|oto+-?san|oba+-?(?:san|chan)|oji+-?(?:san|chan))"
     r"(?:,? (?:aged? )?\d{1,3}(?: years old)?)?", re.IGNORECASE)
 _HAS_AGE = re.compile(rf"{_AGE}|\d{{1,3}}[- ]year|aged? \d|, \d{{1,3}}\b|\d{{1,3}} years old", re.IGNORECASE)
+
+# The same in the residents' other languages: a family word as a family says it of their own
+# (「我爸爸」 "bố tôi" "tatay ko" "meu pai" "mi padre" 「मेरो बुबा」), and an age with its unit.
+# Chinese and Korean write no spaces, so their words are found inside the sentence; in the
+# Latin-script languages the possessive makes the kinship word a person (Vietnamese "ba" is
+# also "three", "bà" also "you").
+_FAMILY_OTHER = re.compile(
+    r"(?:我的?|我们|我們|我家)?(?:爸爸|父亲|父親|妈妈|媽媽|母亲|母親|爷爷|爺爺|奶奶|外公|外婆|姥姥|姥爷|姥爺|老公|丈夫|"
+    r"妻子|老婆|太太|儿子|兒子|女儿|女兒|岳父|岳母|阿公|阿嬤|阿嬷)"
+    r"|(?:(?:저희|우리|제)\s*)?(?:할아버지|할머니|아버지|어머니|아빠|엄마|시아버지|시어머니|장인어른|장모님|남편|아내|와이프|"
+    r"아들|딸(?!기))"
+    r"|\b(?:(?:bố|ba|cha|mẹ|má|ông|bà|chồng|vợ|con trai|con gái|anh trai|chị gái|em trai|em gái)"
+    r"(?:\s+(?:nội|ngoại))?\s+(?:của\s+)?(?:tôi|em|mình|chúng tôi)|(?:ông|bà)\s+(?:nội|ngoại))\b"
+    r"|\b(?:(?:yung|ang|si)\s+)?(?:tatay|nanay|itay|inay|ama|ina|lolo|lola|asawa|anak|kuya|ate|tito|tita|papa|mama)"
+    r"\s+(?:ko|namin|natin)\b"
+    r"|\b(?:meu|minha|nosso|nossa)\s+(?:pai|mãe|mae|avô|avó|avo|marido|esposo|esposa|mulher|filho|filha|irmão|irmao|"
+    r"irmã|irma|sogro|sogra)\b"
+    r"|\b(?:mi|nuestro|nuestra)\s+(?:padre|papá|papa|madre|mamá|mama|abuelo|abuela|esposo|marido|esposa|mujer|hijo|hija|"
+    r"hermano|hermana|suegro|suegra)\b"
+    r"|(?:(?:मेरो|मेरी|हाम्रो|हाम्री)\s*)?(?:हजुरबुबा|हजुरबुवा|हजुरआमा|बुबा|बुवा|बाबा|आमा|श्रीमान्|श्रीमान|श्रीमती|छोरा|छोरी)"
+    r"|\b(?:mero|hamro)\s+(?:buwa|buba|baba|aama|ama|hajurbuwa|hajuraama)\b",
+    re.IGNORECASE)
+_AGE_OTHER = re.compile(
+    r"\d{1,3}\s*(?:岁|歲|세|살|tuổi|anos|años|taong gulang|taon|वर्ष|बर्ष)|[०-९]{1,3}\s*(?:वर्ष|बर्ष)", re.IGNORECASE)
 
 # Since when: a number of days/weeks ago or since, or a day said with から.
 _NUMBER = r"(?:\d+|[一二三四五六七八九十]+|数|何|なん)"
@@ -134,7 +159,7 @@ def says_what_was_noticed(text: str, place: str = "") -> bool:
 
 def missing_person(text: str) -> str | None:
     """Who a missing-person report's words name: a family word, with the age when said
-    (「認知症の父」「85歳の母」「おやじ 85さい」 "my father, 82").
+    (「認知症の父」「85歳の母」「おやじ 85さい」 "my father, 82", 「我爸爸 82岁」 "bố tôi").
 
     Returns:
         The words naming the person, or None.
@@ -143,11 +168,11 @@ def missing_person(text: str) -> str | None:
     match = _PERSON_JA.search(plain) or _PERSON_EN.search(plain)
     if match is not None and _HAS_AGE.search(match.group(0)):
         return match.group(0).strip(" 、,")
-    family = re.search(_FAMILY, plain) or _PERSON_EN.search(plain)
+    family = re.search(_FAMILY, plain) or _PERSON_EN.search(plain) or _FAMILY_OTHER.search(plain)
     if family is None:
         return None
     # Said apart (「おやじが おらんように なった 85さい」): the family word and the age.
-    age = re.search(_AGE, plain)
+    age = re.search(_AGE, plain) or _AGE_OTHER.search(plain)
     return f"{family.group(0)} {age.group(0)}" if age else family.group(0).strip(" 、,")
 
 

@@ -137,9 +137,17 @@ class _Name:
     exact: tuple[str, ...] = ()
 
 
+# Chinese readers write a Japanese place name in their own forms of its characters
+# (traditional 「南區」「櫻ケ丘」, simplified 「青叶台」「樱ケ丘」): matched as the Japanese form.
+_CHINESE_FORMS = str.maketrans(
+    "區縣櫻樱綠绿榮荣锦壽廣广濱滨稻叶东门桥驛驿园场岛冈澤泽邊边關关长樂乐馆豐丰阳條黑鐵铁發发见宫",
+    "区県桜桜緑緑栄栄錦寿広広浜浜稲葉東門橋駅駅園場島岡沢沢辺辺関関長楽楽館豊豊陽条黒鉄鉄発発見宮",
+)
+
+
 def _fold_ja(text: str) -> str:
     # Script-insensitive form; small ヶ/ヵ read as け/か (桜ケ丘 = 桜ヶ丘).
-    folded = katakana_to_hiragana(unicodedata.normalize("NFKC", text).lower())
+    folded = katakana_to_hiragana(unicodedata.normalize("NFKC", text).lower()).translate(_CHINESE_FORMS)
     return folded.replace("ゖ", "け").replace("ゕ", "か")
 
 

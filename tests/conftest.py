@@ -170,16 +170,32 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
         url = f"sqlite:///{path}"
     else:
         url = request.getfixturevalue("postgres_schema")
-        from bot.db import get_engine
-
-        with get_engine(url).begin() as connection:
-            connection.execute(text(f"TRUNCATE {', '.join(STATE_TABLES)} RESTART IDENTITY CASCADE"))
+        _empty_state_tables(url)
     monkeypatch.setattr(settings, "database_url", url)
     yield url
     if request.param == "sqlite":
         from bot.db import get_engine
 
         get_engine(url).dispose()
+
+
+def _empty_state_tables(url: str) -> None:
+    """TRUNCATE the state tables, again if PostgreSQL chose it as a deadlock's victim: a
+    background thread of the previous test (a delivery pass, the inbox) may still be
+    finishing a transaction on the same tables, which PostgreSQL says to retry."""
+    from psycopg.errors import DeadlockDetected
+    from sqlalchemy.exc import OperationalError
+
+    from bot.db import get_engine
+
+    for attempt in range(3):
+        try:
+            with get_engine(url).begin() as connection:
+                connection.execute(text(f"TRUNCATE {', '.join(STATE_TABLES)} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as error:
+            if not isinstance(error.orig, DeadlockDetected) or attempt == 2:
+                raise
 
 
 @pytest.fixture

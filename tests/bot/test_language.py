@@ -29,6 +29,9 @@ SAFETY_FIRST = ("utter_emergency_119", "utter_emergency_110", "utter_emergency_f
     ("Meu marido está me batendo agora", "pt"),
     ("Mi hija no respira", "es"),
     ("Binubugbog ako ng asawa ko ngayon", "tl"),
+    # Tagalog borrowing English words is still Tagalog.
+    ("Ang number ko po ay 090-2300-0105", "tl"),
+    ("Naka-gray na jacket po siya", "tl"),
     # Japanese stays Japanese, even written in kanji only, and English stays English.
     ("我老公正在打我", "zh"),
     ("火事", "ja"),
@@ -183,6 +186,9 @@ def test_the_language_detector_loads_only_when_needed() -> None:
     ("我想咨询一下我妈妈的护理问题", "北区", "zh"),
     ("我想諮詢一下我媽媽的照護問題", "柳町", "zh-Hant"),
     ("어머니 돌봄 때문에 상담하고 싶어요", "北区", "ko"),
+    # 「不是」「好的」 are written alike in both Chinese scripts: the resident's script stays.
+    ("我想諮詢一下我媽媽的照護問題", "不是", "zh-Hant"),
+    ("我想咨询一下我妈妈的护理问题", "好的", "zh"),
 ])
 def test_a_place_in_romaji_or_kanji_keeps_the_residents_language(
         engine: ConversationEngine, first: str, place: str, language: str) -> None:

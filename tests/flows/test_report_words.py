@@ -44,6 +44,19 @@ def test_who_is_missing(text: str, who: str | None) -> None:
     assert missing_person(text) == who
 
 
+@pytest.mark.parametrize(("text", "who"), [
+    ("我爸爸有认知症，今天早上出去散步还没回来", "我爸爸"), ("我媽媽82歲，從昨天就找不到了", "我媽媽 82歲"),
+    ("치매가 있는 아버지가 아침부터 안 보여요", "아버지"), ("저희 할머니(85살)가 집에 안 돌아오세요", "저희 할머니 85살"),
+    ("Bố tôi bị mất trí nhớ, từ sáng không thấy về", "Bố tôi"), ("Bà ngoại tôi 80 tuổi đi lạc", "Bà ngoại tôi 80 tuổi"),
+    ("Yung lolo ko, 79 taong gulang, nawawala po", "Yung lolo ko 79 taong gulang"),
+    ("Minha mãe tem 81 anos e sumiu", "Minha mãe 81 anos"), ("Mi abuelo no ha vuelto a casa", "Mi abuelo"),
+    ("मेरो आमा ८० वर्ष हराउनुभयो", "मेरो आमा ८० वर्ष"),
+    # Words that only look like kinship: strawberries, "three days", a polite "you".
+    ("딸기를 사러 나갔어요", None), ("Ba ngày rồi không thấy", None), ("Bà có thể giúp không?", None)])
+def test_who_is_missing_in_the_residents_languages(text: str, who: str | None) -> None:
+    assert missing_person(text) == who
+
+
 @pytest.mark.parametrize(("text", "since"), [
     ("隣のおばあさんを3日前から見かけない", "3日前から"), ("一週間くらい前から見ない", "一週間くらい前から"),
     ("昨日から電気がつかない", "昨日から"), ("3日も姿を見ない", "3日も"), ("He hasn't been seen for three days", "for three days"),

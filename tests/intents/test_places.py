@@ -111,6 +111,14 @@ def test_kanji_variants_of_ke(gazetteer: Gazetteer) -> None:
         assert _towns(written, gazetteer) == ("kita-1-3",), written
 
 
+@pytest.mark.parametrize(("text", "town_id"), [
+    ("我住在南區泉町", "minami-2-2"), ("北區櫻ケ丘", "kita-1-3"), ("北区樱ケ丘", "kita-1-3"), ("青叶台", "kita-1-1"),
+    ("北區綠町", "kita-1-4"), ("荣町", "kita-2-3"), ("中央區壽町", "chuo-2-1"), ("濱町", "chuo-2-4"), ("稻荷町", "minami-2-4")])
+def test_a_chinese_reader_writes_the_town_in_traditional_or_simplified_characters(
+        text: str, town_id: str, gazetteer: Gazetteer) -> None:
+    assert _towns(text, gazetteer) == (town_id,)
+
+
 def test_a_bare_shared_reading_is_ambiguous_and_both_towns_are_offered(gazetteer: Gazetteer) -> None:
     place = extract_place("あさひ に すんでいます", gazetteer)
     assert place is not None
