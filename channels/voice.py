@@ -206,7 +206,8 @@ def place_readings(towns: Sequence[tuple[str, str, str, str]]) -> dict[str, str]
 
 
 # A Japanese name with its English gloss in brackets (flows.steps.counter_name): the gloss is what to say.
-_GLOSSED = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff々ー・]+\s*[(（]([^)）]*[A-Za-z][^)）]*)[)）]")
+_GLOSSED = re.compile(
+    r"[\u3040-\u30ff\u4e00-\u9fff々ー・]+\s*[(（]([^)）]*[A-Za-z\u00c0-\u024f\u1e00-\u1eff\uac00-\ud7a3\u0900-\u097f][^)）]*)[)）]")
 
 
 # A Japanese word in brackets after its English ("the area's watch team (見守り相談室)"): for the eye only.
@@ -214,14 +215,57 @@ _JAPANESE_ASIDE = re.compile(r"\s*[(（][\u3040-\u30ff\u4e00-\u9fff々ー・\s]+
 
 
 def english_speakable(text: str, readings: Mapping[str, str]) -> str:
-    """``text`` as an English voice can say it: a glossed Japanese name is its gloss, a
-    Japanese aside in brackets is left out, the city's ward and town names are their romaji
-    (longest first: 南区 before 南)."""
+    """``text`` as a voice that reads no Japanese can say it (English, Korean, Vietnamese …):
+    a glossed Japanese name is its gloss, a Japanese aside in brackets is left out, the
+    city's ward and town names are their romaji (longest first: 南区 before 南), and any
+    other kana (the city's name in an address, 「あおば市」) in Hepburn romaji."""
     text = _JAPANESE_ASIDE.sub("", _GLOSSED.sub(lambda match: match.group(1), text))
     for name in sorted(readings, key=len, reverse=True):
         if name in text:
             text = text.replace(name, f" {readings[name]} ")
+    text = _KANA_NAME.sub(lambda match: " " + _romaji_name(match.group(1), match.group(2)) + " ", text)
     return re.sub(r" {2,}", " ", text).replace(" ,", ",").replace(" .", ".").strip()
+
+
+# Kana (a name the gazetteer has no romaji for) and the administrative suffix after it.
+_KANA_NAME = re.compile(r"([\u3041-\u30fcー]+)(市|区|町|村)?")
+_SUFFIXES = {"市": "-shi", "区": "-ku", "町": "-cho", "村": "-mura"}
+_SMALL_Y = {"ゃ": "ya", "ゅ": "yu", "ょ": "yo"}
+_KANA_ROWS = {
+    "あいうえお": ("a", "i", "u", "e", "o"), "かきくけこ": ("ka", "ki", "ku", "ke", "ko"),
+    "がぎぐげご": ("ga", "gi", "gu", "ge", "go"), "さしすせそ": ("sa", "shi", "su", "se", "so"),
+    "ざじずぜぞ": ("za", "ji", "zu", "ze", "zo"), "たちつてと": ("ta", "chi", "tsu", "te", "to"),
+    "だぢづでど": ("da", "ji", "zu", "de", "do"), "なにぬねの": ("na", "ni", "nu", "ne", "no"),
+    "はひふへほ": ("ha", "hi", "fu", "he", "ho"), "ばびぶべぼ": ("ba", "bi", "bu", "be", "bo"),
+    "ぱぴぷぺぽ": ("pa", "pi", "pu", "pe", "po"), "まみむめも": ("ma", "mi", "mu", "me", "mo"),
+    "やゆよ": ("ya", "yu", "yo"), "らりるれろ": ("ra", "ri", "ru", "re", "ro"), "わをん": ("wa", "o", "n"),
+    "ぁぃぅぇぉ": ("a", "i", "u", "e", "o"),
+}
+_KANA = {kana: romaji for row, sounds in _KANA_ROWS.items() for kana, romaji in zip(row, sounds, strict=True)}
+
+
+def _romaji_name(kana: str, suffix: str | None) -> str:
+    """A kana name in Hepburn romaji, capitalised, with its suffix (「あおば」「市」 → "Aoba-shi")."""
+    sounds: list[str] = []
+    hiragana = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in kana)
+    double = False
+    for char in hiragana:
+        if char == "っ":
+            double = True
+            continue
+        if char in _SMALL_Y and sounds and sounds[-1].endswith("i"):
+            # き + ゃ → kya, し + ゃ → sha, ち + ゃ → cha
+            stem = sounds.pop()[:-1]
+            sound = stem + (_SMALL_Y[char][1:] if stem.endswith(("sh", "ch", "j")) else _SMALL_Y[char])
+        elif char == "ー":
+            continue  # a long vowel is said long whether or not it is written
+        else:
+            sound = _KANA.get(char, "")
+        if double and sound:
+            sound = ("t" if sound.startswith("ch") else sound[0]) + sound
+        double = False
+        sounds.append(sound)
+    return "".join(sounds).capitalize() + _SUFFIXES.get(suffix or "", "")
 
 
 def place_hints(towns: Sequence[tuple[str, str, str, str]]) -> dict[str, list[str]]:

@@ -88,8 +88,6 @@ async def test_a_korean_caller_asks_for_a_counter_in_korean_and_hears_its_number
         "the counter's number digit by digit:\n" + call.transcript()
 
 
-@pytest.mark.xfail(strict=True, reason="known defect: kana in a counter's or the city's name (あおば市) reaches "
-                                       "the Korean voice, which cannot read it; romaji for every non-Japanese voice")
 async def test_the_korean_voice_is_given_no_kana(line: CallSimulator) -> None:
     key = (await menu_keys(line))["ko-KR"]
     call = await line.call([press(LANGUAGE_KEY), press(key), say_in("ko-KR", KOREAN_CARE),

@@ -23,7 +23,7 @@ from bot.domain import load_domain
 from bot.messages import Choice, InboundMessage, Reply, TurnResult
 from bot.models import Message, MessageDirection
 from bot.settings import Settings
-from channels.voice import RECOGNITION_TAGS, TwiMLRenderer, VoiceChannel, voices
+from channels.voice import RECOGNITION_TAGS, TwiMLRenderer, VoiceChannel, english_speakable, voices
 from tests.channels.conftest import PUBLIC_BASE_URL, TWILIO_TOKEN, cases, channel_settings, stored
 from tests.fakes.twilio import twilio_signature
 
@@ -602,4 +602,17 @@ def test_korean_numbers_places_and_choices_as_the_korean_voice_can_say_them() ->
     assert "Asahicho" in text and not re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", text), "no kanji or kana: " + text
     assert "번" in says[1][0] and "1" in says[1][0], "a choice with its key, in Korean"
     assert not any("番" in said or "Press" in said for said, _, _ in says)
+
+
+@pytest.mark.parametrize(("text", "spoken"), [
+    # The city's name in an address has no romaji in the gazetteer: its kana are romanised.
+    ("주소: あおば市 北区 青葉台 1-1-1", "주소: Aoba-shi Kita-ku Aobadai 1-1-1"),
+    ("Address: さっぽろ市 北区", "Address: Sapporo-shi Kita-ku"),
+    ("しょうなん町 きょうと", "Shounan-cho Kyouto"),
+    # A name glossed in Korean or Vietnamese is its gloss, as one glossed in English is.
+    ("“北区見守り相談室 (지킴이 상담실)”", "“지킴이 상담실”"),
+    ("北区見守り相談室 (phòng tư vấn)", "phòng tư vấn"),
+])
+def test_a_voice_that_reads_no_japanese_gets_no_kana(text: str, spoken: str) -> None:
+    assert english_speakable(text, {"北区": "Kita-ku", "青葉台": "Aobadai"}) == spoken
 
