@@ -142,25 +142,8 @@ _VIEW_SCRIPTS: dict[str, re.Pattern[str]] = {
 _PATTERN_FOLDS: dict[str, Callable[[str], str]] = {"ja": katakana_to_hiragana, "folded": _fold_diacritics}
 
 
-# A group reference would point at another pattern's group once patterns are joined (_screen).
-_GROUP_REFERENCE = re.compile(r"\\[1-9]|\(\?P=")
-
-
 def _compile(pattern: str, view: str) -> re.Pattern[str]:
-    if _GROUP_REFERENCE.search(pattern):
-        raise ValueError(f"safety lexicon pattern {pattern!r}: group references are not allowed")
     return re.compile(_PATTERN_FOLDS.get(view, str)(pattern), re.IGNORECASE)
-
-
-# Never found: the screen of a kind and view without patterns.
-_NOTHING = re.compile(r"(?!)")
-
-
-def _screen(regexes: list[re.Pattern[str]]) -> re.Pattern[str]:
-    """One pattern found wherever any of ``regexes`` is (they hold no group references)."""
-    if not regexes:
-        return _NOTHING
-    return re.compile("|".join(f"(?:{regex.pattern})" for regex in regexes), re.IGNORECASE)
 
 
 class SafetyLexicon:
@@ -197,14 +180,6 @@ class SafetyLexicon:
                         source = pattern if isinstance(pattern, str) else " & ".join(parts)
                         regexes = tuple(_compile(part, view) for part in parts)
                         self._entries.append(_Entry(kind, service, situation, source, regexes, view))
-        # Most messages match nothing: one alternation per kind and view screens out the
-        # hundreds of single searches (an entry fires only where its first pattern is found).
-        self._entry_screens = {
-            (kind, view): _screen([e.regexes[0] for e in self._entries if e.kind == kind and e.view == view])
-            for kind in KINDS for view in _VIEW_FUNCTIONS}
-        self._negative_screens = {
-            (kind, view): _screen([n.regex for n in self._negatives if n.view == view and kind in n.masks])
-            for kind in KINDS for view in _VIEW_FUNCTIONS}
 
     @staticmethod
     def _require_reason(group: dict[str, Any], section: str) -> None:
@@ -253,10 +228,8 @@ class SafetyLexicon:
         for kind in KINDS:
             # Each kind sees the text with its own negatives masked out, in each view.
             masked = {view: self._mask(viewed, (n for n in self._negatives if n.view == view and kind in n.masks))
-                      if self._negative_screens[kind, view].search(viewed) else viewed
                       for view, viewed in views.items()}
-            possible = {view for view, text in masked.items() if self._entry_screens[kind, view].search(text)}
-            fired = [e for e in self._entries if e.kind == kind and e.view in possible and e.search(masked[e.view])]
+            fired = [e for e in self._entries if e.kind == kind and e.view in masked and e.search(masked[e.view])]
             if fired:
                 chosen = next((e for e in fired if e.service == "110"), fired[0]) if kind == "emergency" else fired[0]
                 return SafetySignal(chosen.kind, chosen.service, chosen.source, chosen.situation)

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from intents import safety as safety_module
 from intents.data import Example, load_split
 from intents.safety import LEXICON_PATH, SafetyLexicon, SafetySignal, detect_safety, safety_matter
 
@@ -191,37 +190,6 @@ def test_an_emergency_without_a_number_is_refused(tmp_path: Path) -> None:
     path.write_text("emergency:\n  - why: test\n    ja: ['倒れ']\n", encoding="utf-8")
     with pytest.raises(ValueError, match="119"):
         SafetyLexicon.from_yaml(path)
-
-
-def test_a_group_reference_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "lexicon.yml"
-    path.write_text("emergency:\n  - why: test\n    service: '119'\n    en: ['(help) \\\\1']\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="group references"):
-        SafetyLexicon.from_yaml(path)
-
-
-def test_the_screens_change_no_answer_on_any_message_of_the_data() -> None:
-    """The joined patterns that skip most searches (intents.safety._screen) give exactly the
-    answers of trying every negative and every entry."""
-    lexicon = SafetyLexicon.from_yaml(LEXICON_PATH)
-
-    def every_search(text: str) -> SafetySignal | None:
-        views = {view: function(text) for view, function in safety_module._VIEW_FUNCTIONS.items()
-                 if view not in safety_module._VIEW_SCRIPTS or safety_module._VIEW_SCRIPTS[view].search(text)}
-        for kind in safety_module.KINDS:
-            masked = {view: lexicon._mask(viewed, [n for n in lexicon._negatives if n.view == view and kind in n.masks])
-                      for view, viewed in views.items()}
-            fired = [e for e in lexicon._entries if e.kind == kind and e.view in masked and e.search(masked[e.view])]
-            if fired:
-                chosen = next((e for e in fired if e.service == "110"), fired[0]) if kind == "emergency" else fired[0]
-                return SafetySignal(chosen.kind, chosen.service, chosen.source, chosen.situation)
-        return None
-
-    # The messages written around the word list's edges: emergencies, crises, hard negatives.
-    texts = [e.text for e in load_split("train") if e.source.startswith("safety_")] + \
-        [e.text for e in load_split("eval")]
-    differ = [text for text in texts if lexicon.detect(text) != every_search(text)]
-    assert differ == [] and sum(lexicon.detect(text) is not None for text in texts) > 300
 
 
 def _lexicon_data() -> list[Example]:
