@@ -13,7 +13,7 @@ connection) is processed once.
 
 Request: ``{"id": "…", "text": "…"}`` or ``{"id": "…", "postback": "…"}`` or
 ``{"id": "…", "latitude": 35.1, "longitude": 139.1}`` or ``{"id": "…", "event": "follow"}``
-(the page opening), with an optional ``"language": "en"``: the page's language (the
+(the page opening), with an optional ``"language": "en"`` (any resident language): the page's language (the
 browser's, or the resident's choice with the language button), a hint the engine may
 override from the message itself.
 Response: ``{"replies": [Reply as JSON, …], "language": "ja"}``: the conversation's
@@ -95,6 +95,9 @@ def _storable_if_text(value: Any) -> Any:
 # be encoded, hence a 500), and the resident should get a normal reply instead.
 ResidentText = Annotated[str, BeforeValidator(_storable_if_text)]
 
+# The page's language, a hint for a new conversation: a resident language (bot.domain.RESIDENT_LANGUAGES).
+PageLanguage = Literal["ja", "en", "zh", "zh-Hant", "ko", "vi", "tl", "pt", "ne", "es"]
+
 
 class ChatRequest(BaseModel):
     """One thing the resident did in the chat page."""
@@ -105,7 +108,7 @@ class ChatRequest(BaseModel):
     postback: ResidentText | None = Field(default=None, max_length=300)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-    language: Literal["ja", "en"] | None = None
+    language: PageLanguage | None = None
 
 
 class WebChatChannel(InputChannel):

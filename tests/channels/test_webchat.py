@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from bot.app import create_app
-from channels.webchat import SessionSigner
+from bot.domain import RESIDENT_LANGUAGES
+from channels.webchat import PageLanguage, SessionSigner
 from flows.conversation import MENU
 from tests.channels.conftest import cases, channel_settings, open_client, served_on_loopback, stored
 
@@ -35,6 +36,23 @@ async def test_first_message_sets_a_session_cookie_and_returns_replies(client: h
     menu = body["replies"][-1]["choices"]
     # The main menu with the phone's keys: every matter numbered, a person on 0.
     assert [choice["digit"] for choice in menu] == [digit for _, _, digit in MENU]
+
+
+@pytest.mark.parametrize("language", RESIDENT_LANGUAGES)
+async def test_a_page_in_any_residents_language_opens_the_conversation_in_it(
+    client: httpx.AsyncClient, language: str
+) -> None:
+    """The page starts in the browser's language (bot/static/chat.html) and says so: the
+    greeting comes in it, whichever of the residents' languages it is."""
+    response = await client.post("/webhooks/webchat/messages", json={"id": "m1", "event": "follow",
+                                                                    "language": language})
+    assert response.status_code == 200 and response.json()["language"] == language
+    assert PageLanguage.__args__ == RESIDENT_LANGUAGES  # type: ignore[attr-defined]
+
+
+async def test_a_language_no_resident_writes_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/webhooks/webchat/messages", json={"id": "m1", "event": "follow", "language": "fr"})
+    assert response.status_code == 422
 
 
 async def test_a_resent_message_is_processed_once(client: httpx.AsyncClient, engine_db: str) -> None:
