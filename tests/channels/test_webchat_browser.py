@@ -258,6 +258,7 @@ async def test_the_page_fits_every_phone_width(live_server: str, language: str) 
             await chat.say(resident.where_to_ask, button=True)
             answer = await chat.say(resident.place, button=True)
             assert any(re.fullmatch(r"tel:0\d{9,10}", link["href"]) for link in answer["freshTel"]), answer
+            await chat.screenshot(f"webchat-{language}-320x640-answer")
             for width in (320, 360, 390, 414, 430):
                 await chat.page.set_viewport_size({"width": width, "height": 740})
                 await settle_layout(chat.page, width)
@@ -265,9 +266,9 @@ async def test_the_page_fits_every_phone_width(live_server: str, language: str) 
                 assert_fits(measured)
                 assert measured["last"]["bottom"] <= measured["bar"]["top"] + SLACK, width
                 assert measured["last"]["bottom"] > measured["view"]["top"], width
-            if language not in ("ja", "en"):
-                # Known: on a 320x480 phone the Vietnamese and Nepali 119 guidance is taller
-                # than what the header and the 119 notice leave of the screen.
+            if language == "vi":
+                # Known: on a 320x480 phone the Vietnamese 119 guidance leaves the reply after
+                # it 2 px below the input bar (the guidance is whole on screen).
                 return
             # The English Send button (or 送信) submits. On a small old phone the whole
             # emergency turn does not fit: the urgent reply is still shown whole.
