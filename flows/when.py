@@ -46,11 +46,29 @@ _CLOCK_JA = re.compile(r"(\d{1,2})\s*時\s*(半|(\d{1,2})\s*分)?")
 _CLOCK_COLON = re.compile(r"(\d{1,2}):(\d{2})")
 _CLOCK_EN = re.compile(r"(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|o'?clock)")
 
-_DAY_BEFORE = ("一昨日", "おととい", "day before yesterday")
-_YESTERDAY = ("昨日", "きのう", "yesterday")
+# The residents' other languages (zh, zh-Hant, ko, vi, tl, pt, es, ne): "2 giờ trước" 「2小时前」
+# 「30분 전」 "2 oras na nakalipas" 「२ घण्टा अघि」, and "há 2 horas" "hace 2 horas".
+_MINUTE_UNITS = frozenset({"phút", "分钟", "分鐘", "분", "minuto", "minutos", "मिनेट"})
+_AGO_OTHER = re.compile(
+    r"(\d+)\s*(tiếng|giờ|phút|个?小时|個?小時|分钟|分鐘|시간|분|oras|minuto|horas?|minutos?|घण्टा|मिनेट)\s*"
+    r"(?:đồng hồ\s*)?(?:trước|以前|前|전|na ang nakalipas|nakalipas|अघि)"
+    r"|(?:há|hace)\s+(\d+)\s*(horas?|minutos?)")
+# A clock time: 「7点半」「7點」「7시 반」 "7 giờ rưỡi" "alas-7" "às 7h30" "a las 7 y media" 「७ बजे」
+# (the hour, then the minutes or the half said). 시 is not 시간 (hours).
+_CLOCK_OTHER = re.compile(
+    r"(?P<h1>\d{1,2})\s*(?:giờ|[点點]|시(?!간))(?:\s*(?:(?P<half1>rưỡi|半|반)|(?P<m1>\d{1,2})\s*(?:phút|分|분)))?"
+    r"|alas[- ]?(?P<h2>\d{1,2})(?:\s*(?P<half2>y media))?"
+    r"|(?:às|as|a las)\s+(?P<h3>\d{1,2})(?:h(?P<m3>\d{2})?)?(?:\s*[ey]\s*(?P<half3>meia|media))?"
+    r"|(?P<h4>\d{1,2})h(?P<m4>\d{2})?\b"
+    r"|(?P<h5>\d{1,2})\s*बजे")
+
+_DAY_BEFORE = ("一昨日", "おととい", "day before yesterday", "hôm kia", "前天", "그저께", "그제", "anteontem", "anteayer",
+               "अस्ति")
+_YESTERDAY = ("昨日", "きのう", "yesterday", "hôm qua", "昨天", "어제", "kahapon", "ontem", "ayer", "हिजो")
 # Last night: the evening before, or the small hours of today (「昨夜の2時」 is 02:00 today).
-_LAST_NIGHT = ("昨夜", "ゆうべ", "昨晩", "夕べ", "last night")
-_TODAY = ("今日", "きょう", "本日", "today")
+_LAST_NIGHT = ("昨夜", "ゆうべ", "昨晩", "夕べ", "last night", "tối qua", "đêm qua", "昨晚", "어젯밤", "kagabi",
+               "ontem à noite", "anoche", "हिजो राति")
+_TODAY = ("今日", "きょう", "本日", "today", "hôm nay", "今天", "오늘", "ngayon", "hoje", "hoy", "आज")
 
 
 def _night_hour(hour: int) -> int:
@@ -90,15 +108,23 @@ class _PartOfDay:
 # Words that contain another part's word come first (夜中 and 昨夜 before 夜, 早朝 and 今朝 before 朝,
 # 夕べ before 夕).
 _PARTS = (
-    _PartOfDay(("夜中", "真夜中", "深夜", "未明", "middle of the night", "midnight"), 23, 28, _night_hour),
-    _PartOfDay(("明け方", "夜明け", "dawn", "daybreak"), 4, 6, _morning_hour),
-    _PartOfDay(("早朝", "early morning"), 4, 7, _morning_hour),
-    _PartOfDay(("今朝", "朝", "午前", "this morning", "morning", "a.m.", "am"), 6, 10, _morning_hour),
-    _PartOfDay(("昼", "正午", "noon", "lunchtime", "midday"), 11, 14, _noon_hour),
-    _PartOfDay(("午後", "afternoon", "p.m.", "pm"), 13, 17, _afternoon_hour),
-    _PartOfDay(("昨夜", "ゆうべ", "昨晩", "夕べ", "last night"), 19, 24, _evening_hour),
-    _PartOfDay(("夕方", "夕", "evening", "dusk"), 16, 18, _afternoon_hour),
-    _PartOfDay(("夜", "晩", "night", "tonight"), 19, 24, _evening_hour),
+    _PartOfDay(("夜中", "真夜中", "深夜", "未明", "middle of the night", "midnight",
+                "nửa đêm", "半夜", "凌晨", "한밤중", "새벽", "hatinggabi", "madrugada", "मध्यरात"), 23, 28, _night_hour),
+    _PartOfDay(("明け方", "夜明け", "dawn", "daybreak", "rạng sáng", "bukang-liwayway", "amanhecer", "amanecer"),
+               4, 6, _morning_hour),
+    _PartOfDay(("早朝", "early morning", "sáng sớm", "清晨", "이른 아침", "madaling-araw"), 4, 7, _morning_hour),
+    _PartOfDay(("今朝", "朝", "午前", "this morning", "morning", "a.m.", "am",
+                "sáng", "早上", "上午", "早晨", "아침", "오전", "umaga", "manhã", "mañana", "बिहान"), 6, 10, _morning_hour),
+    _PartOfDay(("昼", "正午", "noon", "lunchtime", "midday",
+                "trưa", "中午", "점심", "정오", "tanghali", "meio-dia", "mediodía", "मध्यान्ह"), 11, 14, _noon_hour),
+    _PartOfDay(("午後", "afternoon", "p.m.", "pm", "chiều", "下午", "오후", "hapon", "tarde", "दिउँसो"),
+               13, 17, _afternoon_hour),
+    _PartOfDay(("昨夜", "ゆうべ", "昨晩", "夕べ", "last night", "tối qua", "đêm qua", "昨晚", "어젯밤", "kagabi", "anoche"),
+               19, 24, _evening_hour),
+    _PartOfDay(("夕方", "夕", "evening", "dusk", "傍晚", "저녁", "takipsilim", "entardecer", "atardecer", "साँझ", "बेलुका"),
+               16, 18, _afternoon_hour),
+    _PartOfDay(("夜", "晩", "night", "tonight", "tối", "đêm", "晚上", "밤", "gabi", "noite", "noche", "राति"),
+               19, 24, _evening_hour),
 )
 
 
@@ -181,7 +207,7 @@ def _normalise(text: str) -> str:
     plain = _EN_NUMBER_BEFORE_UNIT.sub(lambda m: str(_EN_NUMBERS[m.group(1)]),
                                        re.sub(r"\bhalf an hour\b", "30 minutes", plain))
     # Kanji numbers only before a time unit: 「一昨日」 and 「十分」 (enough) stay words.
-    return re.sub(r"[一二三四五六七八九十]+(?=\s*(時|分))", lambda m: _kanji_to_digits(m.group(0)), plain)
+    return re.sub(r"[一二三四五六七八九十]+(?=\s*(時|分|点|點))", lambda m: _kanji_to_digits(m.group(0)), plain)
 
 
 def _part_of_day(plain: str) -> _PartOfDay | None:
@@ -213,6 +239,12 @@ def _relative(plain: str, local_now: datetime) -> tuple[datetime, timedelta] | N
         return local_now - delta, min(max(quarter, timedelta(minutes=5)), timedelta(hours=2))
     if _HALF_HOUR_AGO.search(plain):
         return local_now - timedelta(minutes=30), timedelta(minutes=10)
+    if match := _AGO_OTHER.search(plain):
+        amount = int(match.group(1) or match.group(3))
+        unit = match.group(2) or match.group(4)
+        delta = timedelta(minutes=amount) if unit in _MINUTE_UNITS else timedelta(hours=amount)
+        quarter = math.ceil(delta / timedelta(minutes=5) / 4) * timedelta(minutes=5)
+        return local_now - delta, min(max(quarter, timedelta(minutes=5)), timedelta(hours=2))
     return None
 
 
@@ -235,6 +267,11 @@ def _clock(plain: str) -> tuple[int, int, bool, bool] | None:
         hour = int(match.group(1))
         minute = 30 if match.group(2) == "半" else int(match.group(3) or 0)
         return hour, minute, match.group(2) is not None, hour > 12 or hour == 0
+    if match := _CLOCK_OTHER.search(plain):
+        said = {name[:-1]: value for name, value in match.groupdict().items() if value is not None}
+        hour = int(said["h"])
+        minute = 30 if "half" in said else int(said.get("m", 0))
+        return hour, minute, "half" in said or "m" in said, hour > 12 or hour == 0
     return None
 
 
@@ -316,7 +353,8 @@ def read_when(text: str | None, now: datetime) -> When | None:
     """The moment a short answer to "when?" means, with its uncertainty, or None when it is not clear.
 
     Args:
-        text: the resident's answer (Japanese or English, full-width and kanji digits allowed).
+        text: the resident's answer (Japanese, English or another resident language; full-width,
+            kanji and Devanagari digits allowed).
         now: the time the answer was received (aware).
 
     Returns:

@@ -68,6 +68,29 @@ def test_time_words_at_night(words: str, at: datetime, margin_minutes: int) -> N
     assert when.earliest == at - timedelta(minutes=margin_minutes)
 
 
+@pytest.mark.parametrize("words,at,margin_minutes", [
+    # Said on Tuesday 2026-11-24 at 10:00, in the residents' languages.
+    ("Khoảng 7 giờ sáng nay", _at(MORNING.date(), 7), 30),
+    ("早上7点左右", _at(MORNING.date(), 7), 30),
+    ("早上九點半", _at(MORNING.date(), 9, 30), 10),
+    ("오늘 아침 8시쯤이요", _at(MORNING.date(), 8), 30),
+    ("Mga alas-8 ng umaga po", _at(MORNING.date(), 8), 30),
+    ("Hoje de manhã, lá pelas 7h", _at(MORNING.date(), 7), 30),
+    ("Esta mañana a las 7 y media", _at(MORNING.date(), 7, 30), 10),
+    ("आज बिहान ७ बजेतिर", _at(MORNING.date(), 7), 30),
+    ("昨天下午3点", _at(MORNING.date() - timedelta(days=1), 15), 30),
+    ("2 giờ trước", MORNING - timedelta(hours=2), 30),
+    ("2小时前", MORNING - timedelta(hours=2), 30),
+    ("1시간 전", MORNING - timedelta(hours=1), 15),  # 시간 is hours, not 1 o'clock
+    ("há 2 horas", MORNING - timedelta(hours=2), 30),
+    ("hace 30 minutos", MORNING - timedelta(minutes=30), 10),
+    ("२ घण्टा अघि", MORNING - timedelta(hours=2), 30),
+])
+def test_time_words_in_the_residents_languages(words: str, at: datetime, margin_minutes: int) -> None:
+    when = read_when(words, MORNING)
+    assert when is not None and (when.at, when.margin_minutes) == (at, margin_minutes)
+
+
 @pytest.mark.parametrize("text,expected", [
     ("いま", MORNING),
     ("10分前", MORNING - timedelta(minutes=10)),
