@@ -45,6 +45,7 @@ from pydantic import BaseModel, BeforeValidator, Field
 from sqlalchemy import select
 
 from bot.db import session_scope
+from bot.domain import RESIDENT_LANGUAGES
 from bot.messages import InboundMessage, storable_text
 from bot.models import Contact, Message, MessageDirection, utcnow
 from bot.settings import Settings
@@ -95,8 +96,8 @@ def _storable_if_text(value: Any) -> Any:
 # be encoded, hence a 500), and the resident should get a normal reply instead.
 ResidentText = Annotated[str, BeforeValidator(_storable_if_text)]
 
-# The page's language, a hint for a new conversation: a resident language (bot.domain.RESIDENT_LANGUAGES).
-PageLanguage = Literal["ja", "en", "zh", "zh-Hant", "ko", "vi", "tl", "pt", "ne", "es"]
+# The page's language, a hint for a new conversation: any of the residents' languages.
+PageLanguage = Literal[RESIDENT_LANGUAGES]  # type: ignore[valid-type]
 
 
 class ChatRequest(BaseModel):

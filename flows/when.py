@@ -234,18 +234,21 @@ def _relative(plain: str, local_now: datetime) -> tuple[datetime, timedelta] | N
             delta = timedelta(minutes=amount)
         else:
             delta = timedelta(hours=amount, minutes=30 if unit == "時間半" else 0)
-        # The longer ago, the rounder the figure: 「10分前」 ±5 min, 「2時間くらい前」 ±30 min.
-        quarter = math.ceil(delta / timedelta(minutes=5) / 4) * timedelta(minutes=5)
-        return local_now - delta, min(max(quarter, timedelta(minutes=5)), timedelta(hours=2))
+        return _counted_back(local_now, delta)
     if _HALF_HOUR_AGO.search(plain):
         return local_now - timedelta(minutes=30), timedelta(minutes=10)
     if match := _AGO_OTHER.search(plain):
         amount = int(match.group(1) or match.group(3))
         unit = match.group(2) or match.group(4)
-        delta = timedelta(minutes=amount) if unit in _MINUTE_UNITS else timedelta(hours=amount)
-        quarter = math.ceil(delta / timedelta(minutes=5) / 4) * timedelta(minutes=5)
-        return local_now - delta, min(max(quarter, timedelta(minutes=5)), timedelta(hours=2))
+        return _counted_back(local_now, timedelta(minutes=amount) if unit in _MINUTE_UNITS else timedelta(hours=amount))
     return None
+
+
+def _counted_back(local_now: datetime, delta: timedelta) -> tuple[datetime, timedelta]:
+    """``delta`` before now, and its margin: the longer ago, the rounder the figure
+    (「10分前」 ±5 min, 「2時間くらい前」 ±30 min)."""
+    quarter = math.ceil(delta / timedelta(minutes=5) / 4) * timedelta(minutes=5)
+    return local_now - delta, min(max(quarter, timedelta(minutes=5)), timedelta(hours=2))
 
 
 def _clock(plain: str) -> tuple[int, int, bool, bool] | None:
