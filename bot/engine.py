@@ -73,6 +73,9 @@ ENGINE_RESPONSES = ("utter_clarify", "utter_timeout_restart", UNTRANSLATED_NOTIC
 # Events that carry the resident's own words, which the safety layer reads first
 # (a follow, a call being answered or a silence says nothing).
 _WORDED_EVENTS = ("message", "recording")
+# How sure the intent must be before a flow that opens with its own urgent call (110 for a
+# missing person) is let speak first, without the safety model's question or 119 before it.
+SURE_OF_THE_FLOW = 0.8
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Codes say nothing about a language: an invitation code (PT-R5CU-ASTN), a reference, a room
@@ -361,11 +364,16 @@ class ConversationEngine:
         active = self.flows.get(ctx.conversation.flow or "")
         # The model is heard in the resident's own account (outside a flow, what a worry report
         # noticed); in a place, a time or a command a form or a flow asks for, its alarm only
-        # asks and its doubt is let be; in a person's description likewise (「腰が曲がっとる」).
+        # asks and its doubt is let be; in a person's description likewise (「腰が曲がっとる」),
+        # and in a message surely starting a flow whose first words are the urgent call (a
+        # missing report: 110, not 119, and not a question before it).
         # Inside a flow its alarm asks too: a form's answer is read in the form's frame, and
         # the lexicon still interrupts any of them at once.
-        own_account = (active is None or active.reads_free_words(ctx.step)) and not (
-            active is not None and active.describes_a_person(ctx.step)) and not any(
+        starting = self._flow_for(classification.intent) if active is None else None
+        describes = (active is not None and active.describes_a_person(ctx.step)) or (
+            starting is not None and starting.opens_with_urgent_guidance()
+            and classification.confidence >= SURE_OF_THE_FLOW)
+        own_account = (active is None or active.reads_free_words(ctx.step)) and not describes and not any(
             flow.claims(ctx) for flow in FLOWS)
         if band == "alarm" and own_account and active is None:
             self._give_guidance(ctx, model_signal(classification))

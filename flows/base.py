@@ -273,6 +273,12 @@ class Flow:
         the safety model's reading of frailty there is not an emergency (the engine's safety layer)."""
         return False
 
+    def opens_with_urgent_guidance(self) -> bool:
+        """Whether this flow's first reply is itself the urgent call to make (a missing person:
+        110 now). The message that starts it is read like a person's description: the safety
+        model's doubt is let be and its alarm only asks, so a family is not sent to 119 instead."""
+        return False
+
     def reads_free_words(self, step: str | None) -> bool:
         """Whether ``step`` takes the resident's own account (what happened, what they noticed),
         where the safety model's doubt is worth a question; a place, a time, a phone number or a

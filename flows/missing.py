@@ -134,6 +134,9 @@ class MissingFlow(FormFlow):
     def describes_a_person(self, step: str | None) -> bool:
         return step in self._DESCRIBING
 
+    def opens_with_urgent_guidance(self) -> bool:
+        return True  # utter_missing_intro: 110 first
+
     def start(self, ctx: TurnContext) -> None:
         ctx.say("utter_missing_intro", urgent=True)
         if ctx.own_words:

@@ -120,6 +120,30 @@ def test_an_alarm_while_describing_only_asks(urgent_engine: ConversationEngine) 
     assert [reply.response for reply in turn.replies] == ["utter_safety_question"]
 
 
+MISSING = "認知症の父が朝から帰ってこない"
+
+
+def test_a_missing_report_opens_with_110_not_a_question(urgent_engine: ConversationEngine) -> None:
+    # The opening of a missing report, in the model's uncertain band: the missing flow's own
+    # urgent call (110) comes first, not the safety question before it.
+    urgent_engine.classifier().urgency[MISSING] = 0.5
+    assert urgent_engine.classifier().classify(MISSING).intent == "report_missing"
+    turn = Resident(urgent_engine).send(MISSING)
+    responses = [reply.response for reply in turn.replies]
+    assert responses[0] == "utter_missing_intro" and turn.replies[0].urgent
+    assert "utter_safety_question" not in responses
+    assert not any(effect.kind == EffectKind.emergency_guidance for effect in turn.effects)
+
+
+def test_an_alarm_on_a_missing_report_only_asks(urgent_engine: ConversationEngine) -> None:
+    # 119 in place of the 110 call is the false alarm that costs a family most; the safety
+    # question lets a family with a life at stake still say so.
+    urgent_engine.classifier().urgency[MISSING] = 0.95
+    turn = Resident(urgent_engine).send(MISSING)
+    assert [reply.response for reply in turn.replies] == ["utter_safety_question"]
+    assert not any(effect.kind == EffectKind.emergency_guidance for effect in turn.effects)
+
+
 def test_the_phone_asks_with_keys_and_takes_them(urgent_engine: ConversationEngine) -> None:
     caller = Resident(urgent_engine, channel="voice", user_id="+819000000001")
     caller.send(event="follow")
