@@ -42,6 +42,9 @@ _REPEATED_PUNCT_RE = re.compile(r"([!?。、,.])\1+")
 _MIXED_BANG_RE = re.compile(r"[!?]{3,}")
 _ELLIPSIS_RE = re.compile(r"(?:…|・・|\.\.\.)[…・.]*")
 _SPACES_RE = re.compile(r"\s+")
+# The phone's recogniser marks no sentence ends, only pauses: a pause after a sentence-final
+# polite ending is where a writer puts 「。」 (「座りこんでたんです 心配で」 is two sentences).
+_SPOKEN_SENTENCE_END_RE = re.compile(r"(です|ます|ません|ました|でした|ましょう)\s+(?=[^\s。、,.!?！？])")
 _LEADING_PUNCT_RE = re.compile(r"^[\s、,。]+")
 
 _KATAKANA_TO_HIRAGANA = {code: code - 0x60 for code in range(ord("ァ"), ord("ヶ") + 1)}
@@ -73,7 +76,7 @@ def normalize(text: str) -> str:
 
     Steps: NFKC; long-vowel runs folded (「あのーーー」→「あのー」); phone fillers
     removed (えーと, あのー, and standalone あの/その/まあ between pauses, but not
-    「その後」「あの人」); neologdn (half-width kana to full width, full-width
+    「その後」「あの人」); a pause after a polite sentence ending made 「。」; neologdn (half-width kana to full width, full-width
     ASCII to half width, hyphen variants, spaces between Japanese words);
     repeated punctuation folded (「!!!」→「!」); whitespace collapsed. Case is
     kept because it carries meaning for the sentence encoder.
@@ -91,6 +94,7 @@ def normalize(text: str) -> str:
     # (「あの その 母が」).
     for _ in range(2):
         folded = _STANDALONE_RE.sub(" ", folded)
+    folded = _SPOKEN_SENTENCE_END_RE.sub(r"\1。", folded)
     folded = neologdn.normalize(folded)
     folded = _ELLIPSIS_RE.sub("…", folded)
     folded = _MIXED_BANG_RE.sub(lambda m: m.group(0)[:2], folded)

@@ -25,6 +25,20 @@ def test_width_vowels_punctuation_and_spaces_are_folded(raw: str, expected: str)
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
+        # A pause after a polite sentence ending is a sentence end; other pauses are not.
+        ("ぼーっと してたんです なんか 心配で", "ぼーっとしてたんです。心配で"),
+        ("父が いなく なりました 認知症 です", "父がいなくなりました。認知症です"),
+        ("北区 旭町 です", "北区旭町です"),
+        ("そうです。 はい", "そうです。はい"),
+    ],
+)
+def test_a_pause_after_a_polite_ending_ends_the_sentence(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
         ("えーと あの 母が いなくなって", "母がいなくなって"),
         ("えーーと、あのー、父が", "父が"),
         ("えっとー 隣の じいちゃん 最近 見いひんねん", "隣のじいちゃん最近見いひんねん"),
