@@ -264,7 +264,13 @@ async def run_one(name: str, database_url: str, args: argparse.Namespace) -> dic
             for process in processes:
                 process.terminate()
             for process in processes:
-                process.wait(30)
+                # A server still working through a backlog drains it before it exits: the
+                # figures are taken already, so it is not waited for longer than this.
+                try:
+                    process.wait(30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait(30)
             fake.kill()
             fake.wait(30)
     return {

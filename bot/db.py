@@ -63,10 +63,20 @@ def dispose_engine(url: str) -> None:
     """Close the shared engine of ``url`` (before its database is dropped) and forget the engines."""
     _engine_for(url).dispose()
     _engine_for.cache_clear()
+    _sessions_for.cache_clear()
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+    """The shared session maker of ``url``'s engine (the configured database when None)."""
+    return _sessions_for(get_engine(url))
+
+
+@lru_cache(maxsize=8)
+def _sessions_for(engine: Engine) -> sessionmaker[Session]:
+    # One per engine, not one per unit of work: a sessionmaker defines a Session subclass whose
+    # event dispatch is set up anew, which cost more CPU than a short transaction's SQL (profiled
+    # with benchmarks/webhook_load.py: the inbox's claim and finish, a webhook's insert).
+    return sessionmaker(engine, expire_on_commit=False)
 
 
 @contextmanager

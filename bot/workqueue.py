@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.models import utcnow
@@ -96,13 +96,42 @@ class Backoff:
         Returns:
             A condition true for the rows whose next attempt is due.
         """
-        terms = [fail_count == 0]
+        return or_(fail_count == 0, *(and_(fail_count >= failures if rest else fail_count == failures,
+                                           last_attempt <= now - wait)
+                                      for failures, wait, rest in self._steps()))
+
+    def bound_due(
+        self, fail_count: ColumnElement[int], last_attempt: ColumnElement[datetime], name: str
+    ) -> tuple[ColumnElement[bool], Callable[[datetime], dict[str, datetime]]]:
+        """:meth:`due` built once, its times as bound parameters (``name`` and the fail count).
+
+        Building the condition costs more CPU than the database takes to evaluate it: a queue
+        claimed hundreds of times a second (the inbox) builds it once and binds the times.
+
+        Returns:
+            The condition, and the parameter values that make it :meth:`due` at a given time.
+        """
+        steps = self._steps()
+        condition = or_(fail_count == 0, *(
+            and_(fail_count >= failures if rest else fail_count == failures,
+                 last_attempt <= bindparam(f"{name}_{failures}", type_=last_attempt.type))
+            for failures, _, rest in steps))
+
+        def values(now: datetime) -> dict[str, datetime]:
+            return {f"{name}_{failures}": now - wait for failures, wait, _ in steps}
+
+        return condition, values
+
+    def _steps(self) -> list[tuple[int, timedelta, bool]]:
+        """(fail count, its wait, whether it stands for every count from there on), one per
+        fail count until the wait reaches ``most``, then one for all the rest."""
+        steps = []
         failures = 1
         while (wait := self.delay(failures)) < self.most and failures <= _MAX_GROWTH_STEPS:
-            terms.append(and_(fail_count == failures, last_attempt <= now - wait))
+            steps.append((failures, wait, False))
             failures += 1
-        terms.append(and_(fail_count >= failures, last_attempt <= now - self.most))
-        return or_(*terms)
+        steps.append((failures, self.most, True))
+        return steps
 
 
 _token_lock = threading.Lock()

@@ -5,16 +5,18 @@ Webhook side: a :class:`DurableChannel` verifies the request, then :meth:`Durabl
 commits every event it will process (raw, exactly as verified) in one transaction and only
 then answers 200. A repeated event id is a duplicate and stored once. When the database
 cannot take the events the answer is 503, and the platform delivers them again (LINE and
-Telegram both redeliver on a 5xx): nothing is acknowledged that is not stored.
+Telegram both redeliver on a 5xx): nothing is acknowledged that is not stored. Webhooks that
+arrive while a commit is in flight share the next one (group commit).
 
 Processing side: :class:`Inbox` runs on the app's event loop. The residents whose events
 were just stored are processed at once; at start-up and every ``SWEEP_SECONDS`` it looks
 for events nobody is processing (left by a killed process, a failed attempt due again, a
 lost wake-up). A resident's events go one at a time in arrival order: an event is claimed
 only when every earlier event of that resident is finished, with ``bot.workqueue``'s
-``claim_due`` (no two processes take the same row), under a lease renewed while the event
+``SKIP LOCKED`` claims (no two processes take the same row), under a lease renewed while the event
 is processed (``renew_claims``). A killed process leaves its row claimed; once the lease
 runs out, any process takes it again, and the event id keeps the turn from running twice.
+An event's record and the claim of its resident's next one share a transaction.
 (Arrival order is the order the rows were committed in: two events of one resident that
 reach two processes in the same instant have no order to keep.)
 
@@ -44,17 +46,27 @@ from typing import Any
 import anyio
 from fastapi import Response
 from prometheus_client import Counter
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Update,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot.db import session_scope
+from bot.db import get_engine, session_scope
 from bot.messages import InboundMessage, Reply, TurnResult
 from bot.metrics import REGISTRY
 from bot.models import InboxEvent, InboxState, Message, MessageDirection, utcnow
 from bot.models.conversations import STAFF_MESSAGE_KIND
-from bot.workqueue import Backoff, claim_due, lease_expired, lease_token, renew_claims
+from bot.workqueue import Backoff, lease_token, renew_claims
 from channels.base import InputChannel
 
 __all__ = ["ANSWERS", "Answer", "ClaimedEvent", "DurableChannel", "Inbox", "NewEvent"]
@@ -171,6 +183,9 @@ class Inbox:
         # Residents being processed here, and whether more of their events were stored
         # since: one drain per resident, however many webhooks and sweeps name them.
         self._draining: dict[tuple[str, str], bool] = {}
+        # Webhooks' events waiting for the next group commit, and the task committing them.
+        self._to_store: list[tuple[str, Sequence[NewEvent], asyncio.Future[None]]] = []
+        self._storing: asyncio.Task[None] | None = None
 
     def register(self, channel: DurableChannel) -> None:
         """Process ``channel``'s events here (the channel stores them through this inbox)."""
@@ -193,27 +208,79 @@ class Inbox:
     async def store(self, channel: DurableChannel, events: Sequence[NewEvent]) -> None:
         """Commit ``events`` (a known event id is skipped), then start processing them.
 
+        Webhooks arriving while a commit is in flight wait for the next one, all together in
+        one transaction (group commit): each is answered only once its own events are
+        committed, and at 400 requests a second the commits do not queue up one by one.
+
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database could not take them; nothing is stored.
         """
-        residents = await anyio.to_thread.run_sync(self.insert, channel.name(), events)
-        for resident in dict.fromkeys(residents):
-            self._submit(channel, resident)
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._to_store.append((channel.name(), events, committed))
+        if self._storing is None:
+            self._storing = asyncio.create_task(self._store_waiting())
+        await committed
+
+    async def _store_waiting(self) -> None:
+        """Commit what webhooks handed over, a batch per transaction, until nothing waits."""
+        try:
+            while self._to_store:
+                batch, self._to_store = self._to_store, []
+                try:
+                    residents = await anyio.to_thread.run_sync(self.insert_batch, [(c, e) for c, e, _ in batch])
+                    outcomes: list[BaseException | None] = [None] * len(batch)
+                except SQLAlchemyError as error:
+                    if len(batch) == 1:
+                        residents, outcomes = [], [error]
+                    else:
+                        # One webhook's bad row must not refuse the others: each alone.
+                        residents, outcomes = await self._store_one_by_one(batch)
+                for channel, resident in dict.fromkeys(residents):
+                    self._submit(self._channels[channel], resident)
+                for (_, _, committed), outcome in zip(batch, outcomes, strict=True):
+                    if committed.done():  # the request was given up meanwhile
+                        continue
+                    if outcome is None:
+                        committed.set_result(None)
+                    else:
+                        committed.set_exception(outcome)
+        finally:
+            self._storing = None
+
+    async def _store_one_by_one(
+        self, batch: list[tuple[str, Sequence[NewEvent], asyncio.Future[None]]]
+    ) -> tuple[list[tuple[str, str]], list[BaseException | None]]:
+        residents: list[tuple[str, str]] = []
+        outcomes: list[BaseException | None] = []
+        for channel, events, _ in batch:
+            try:
+                residents += await anyio.to_thread.run_sync(self.insert_batch, [(channel, events)])
+                outcomes.append(None)
+            except SQLAlchemyError as error:
+                outcomes.append(error)
+        return residents, outcomes
 
     def insert(self, channel: str, events: Sequence[NewEvent]) -> list[str]:
         """Commit ``events`` of ``channel`` (a known event id is skipped); the residents of the new ones."""
+        return [resident for _, resident in self.insert_batch([(channel, events)])]
+
+    def insert_batch(self, batch: Sequence[tuple[str, Sequence[NewEvent]]]) -> list[tuple[str, str]]:
+        """Commit the events of every (channel, events) in one transaction (a known event id is
+        skipped); the (channel, resident) of each new one, in arrival order."""
         now = utcnow()
         rows = [{"channel": channel, "event_id": event.event_id, "resident": event.resident,
                  "payload": event.payload, "state": InboxState.pending, "attempts": 0, "received_at": now}
-                for event in events]
-        with session_scope(self.url) as session:
-            insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+                for channel, events in batch for event in events]
+        if not rows:
+            return []
+        with get_engine(self.url).begin() as connection:
+            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
             statement = (insert(_EVENTS).values(rows)
                          .on_conflict_do_nothing(index_elements=["channel", "event_id"])
-                         .returning(_EVENTS.c.id, _EVENTS.c.resident))
-            inserted = session.execute(statement).all()
+                         .returning(_EVENTS.c.id, _EVENTS.c.channel, _EVENTS.c.resident))
+            inserted = connection.execute(statement).all()
         # In arrival order, whatever order RETURNING gave them in.
-        return [resident for _, resident in sorted(inserted)]
+        return [(channel, resident) for _, channel, resident in sorted(inserted)]
 
     # ------------------------------------------------------------------ processing
     def _submit(self, channel: DurableChannel, resident: str) -> None:
@@ -240,48 +307,45 @@ class Inbox:
             await asyncio.sleep(SWEEP_SECONDS)
 
     def _due_residents(self) -> list[tuple[str, str]]:
-        with session_scope(self.url) as session:
-            query = (select(_EVENTS.c.channel, _EVENTS.c.resident)
-                     .where(_EVENTS.c.channel.in_(list(self._channels)), _due(utcnow()))
-                     .order_by(_EVENTS.c.id).limit(SWEEP_BATCH))
-            return list(dict.fromkeys((channel, resident) for channel, resident in session.execute(query)))
+        with get_engine(self.url).connect() as connection:
+            due = connection.execute(_STATEMENTS.sweep, {"channels": list(self._channels), **_due_values(utcnow())})
+            return list(dict.fromkeys((channel, resident) for channel, resident in due))
 
     async def _drain_resident(self, channel: DurableChannel, resident: str) -> None:
         """Process the resident's events in order while the next one can be claimed."""
         key = (channel.name(), resident)
         try:
-            while True:
-                async with self._slots:
-                    event = await anyio.to_thread.run_sync(self.claim_next, channel.name(), resident)
+            async with self._slots:
+                event = await anyio.to_thread.run_sync(self.claim_next, channel.name(), resident)
+                while True:
                     if event is None:
-                        if self._draining[key]:  # stored while we looked: look again
-                            self._draining[key] = False
-                            continue
-                        return
-                    if not await self._process(channel, event):
+                        if not self._draining[key]:
+                            return
+                        self._draining[key] = False  # stored while we looked: look again
+                        event = await anyio.to_thread.run_sync(self.claim_next, channel.name(), resident)
+                        continue
+                    answer = await self._process(channel, event)
+                    if answer is None:
                         return  # it waits for its back-off; the events after it wait with it
+                    # The record of this one and the claim of the next in one transaction.
+                    event = await anyio.to_thread.run_sync(self.finish_and_claim_next, event, answer)
         finally:
             del self._draining[key]
 
     def claim_next(self, channel: str, resident: str) -> ClaimedEvent | None:
         """Claim the resident's earliest unfinished event if it is due (not another worker's)."""
-        now = utcnow()
-        token = lease_token(now)
-        with session_scope(self.url) as session:
-            ids = claim_due(session, _EVENTS,
-                            and_(_EVENTS.c.channel == channel, _EVENTS.c.resident == resident, _due(now)),
-                            order_by=[_EVENTS.c.id], limit=1,
-                            values={"state": InboxState.processing, "claimed_at": token,
-                                    "attempts": _EVENTS.c.attempts + 1})
-            if not ids:
-                return None
-            row = session.get_one(InboxEvent, ids[0])
-            return ClaimedEvent(id=row.id, channel=row.channel, event_id=row.event_id, resident=row.resident,
-                                payload=row.payload or {}, received_at=row.received_at, attempts=row.attempts,
-                                token=token)
+        with get_engine(self.url).begin() as connection:
+            return _claim(connection, channel, resident)
 
-    async def _process(self, channel: DurableChannel, event: ClaimedEvent) -> bool:
-        """One claimed event: the turn, the answer, the record; False when it failed."""
+    def finish_and_claim_next(self, event: ClaimedEvent, answer: Answer) -> ClaimedEvent | None:
+        """:meth:`finish` ``event`` and :meth:`claim_next` of its resident, in one transaction."""
+        with get_engine(self.url).begin() as connection:
+            self._record(connection, event, answer)
+            return _claim(connection, event.channel, event.resident)
+
+    async def _process(self, channel: DurableChannel, event: ClaimedEvent) -> Answer | None:
+        """One claimed event: the turn and the answer (its record is the caller's); None when it
+        failed, and then it is given back for another attempt."""
         heartbeat = asyncio.create_task(self._keep_lease(event))
         try:
             answer = await self._turn_and_answer(channel, event)
@@ -294,9 +358,7 @@ class Inbox:
             await asyncio.gather(heartbeat, return_exceptions=True)
         if answer is None:
             await anyio.to_thread.run_sync(self.release, event)
-            return False
-        await anyio.to_thread.run_sync(self.finish, event, answer)
-        return True
+        return answer
 
     async def _turn_and_answer(self, channel: DurableChannel, event: ClaimedEvent) -> Answer:
         message = channel.inbound(event)
@@ -329,13 +391,14 @@ class Inbox:
 
     def finish(self, event: ClaimedEvent, answer: Answer) -> bool:
         """Record ``event`` as answered and erase its payload; False if the claim was lost meanwhile."""
-        with session_scope(self.url) as session:
-            done = session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id == event.id, InboxEvent.claimed_at == event.token,
-                       InboxEvent.state == InboxState.processing)
-                .values(state=InboxState.done, payload=None, processed_at=utcnow(), answered_with=answer.value)
-            ).rowcount
+        with get_engine(self.url).begin() as connection:
+            return self._record(connection, event, answer)
+
+    @staticmethod
+    def _record(connection: Connection, event: ClaimedEvent, answer: Answer) -> bool:
+        done = connection.execute(
+            _STATEMENTS.finish, {"row_id": event.id, "token": event.token, "processed_at": utcnow(),
+                                 "answered_with": answer.value}).rowcount
         if not done:
             log.warning("inbox: %s event %d answered after its lease ran out", event.channel, event.id)
             return False
@@ -364,17 +427,71 @@ class Inbox:
             return _stored_replies(session, channel, event_id)
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
-    """Events that may be claimed now: the first unfinished one of their resident, and either
-    waiting (past its back-off) or claimed by a worker whose lease ran out."""
-    earlier = _EVENTS.alias("earlier")
-    first_of_resident = ~exists().where(
-        earlier.c.channel == _EVENTS.c.channel, earlier.c.resident == _EVENTS.c.resident,
-        earlier.c.id < _EVENTS.c.id, earlier.c.state.in_(_UNFINISHED))
-    waiting = and_(_EVENTS.c.state == InboxState.pending,
-                   BACKOFF.due(_EVENTS.c.attempts, _EVENTS.c.claimed_at, now))
-    abandoned = and_(_EVENTS.c.state == InboxState.processing, lease_expired(_EVENTS.c.claimed_at, now, LEASE))
-    return and_(first_of_resident, or_(waiting, abandoned))
+class _Statements:
+    """The inbox's statements, built once: building the due condition took SQLAlchemy longer
+    than it takes the database to claim a row. The times are bound at each execution
+    (:func:`_due_values`)."""
+
+    def __init__(self) -> None:
+        # Due: the first unfinished event of its resident, and either waiting (past its back-off)
+        # or claimed by a worker whose lease ran out.
+        earlier = _EVENTS.alias("earlier")
+        first_of_resident = ~exists().where(
+            earlier.c.channel == _EVENTS.c.channel, earlier.c.resident == _EVENTS.c.resident,
+            earlier.c.id < _EVENTS.c.id, earlier.c.state.in_(_UNFINISHED))
+        backoff, self.backoff_values = BACKOFF.bound_due(_EVENTS.c.attempts, _EVENTS.c.claimed_at, "retry_after")
+        waiting = and_(_EVENTS.c.state == InboxState.pending, backoff)
+        abandoned = and_(_EVENTS.c.state == InboxState.processing,
+                         _EVENTS.c.claimed_at <= bindparam("lease_before", type_=_EVENTS.c.claimed_at.type))
+        due = and_(first_of_resident, or_(waiting, abandoned))
+        self.sweep = (select(_EVENTS.c.channel, _EVENTS.c.resident)
+                      .where(_EVENTS.c.channel.in_(bindparam("channels", expanding=True)), due)
+                      .order_by(_EVENTS.c.id).limit(SWEEP_BATCH))
+        candidate = (select(_EVENTS.c.id)
+                     .where(_EVENTS.c.channel == bindparam("claim_channel"),
+                            _EVENTS.c.resident == bindparam("claim_resident"), due)
+                     .order_by(_EVENTS.c.id).limit(1)
+                     .correlate(None))  # a row of its own, not the updated one
+        taken = {"state": InboxState.processing, "claimed_at": bindparam("token", type_=_EVENTS.c.claimed_at.type),
+                 "attempts": _EVENTS.c.attempts + 1}
+        returned = (_EVENTS.c.id, _EVENTS.c.channel, _EVENTS.c.event_id, _EVENTS.c.resident, _EVENTS.c.payload,
+                    _EVENTS.c.received_at, _EVENTS.c.attempts)
+        # PostgreSQL: the row locked and skipped by the others (a scalar subquery runs once).
+        # SQLite has one writer at a time: the row is ours if it was still due when updated.
+        self.claim: dict[str, Update] = {
+            "postgresql": update(_EVENTS).where(
+                _EVENTS.c.id == candidate.with_for_update(skip_locked=True).scalar_subquery())
+            .values(taken).returning(*returned),
+            "sqlite": update(_EVENTS).where(_EVENTS.c.id.in_(candidate.scalar_subquery()), due)
+            .values(taken).returning(*returned),
+        }
+        self.finish = (update(_EVENTS)
+                       .where(_EVENTS.c.id == bindparam("row_id"),
+                              _EVENTS.c.claimed_at == bindparam("token", type_=_EVENTS.c.claimed_at.type),
+                              _EVENTS.c.state == InboxState.processing)
+                       .values(state=InboxState.done, payload=None,
+                               processed_at=bindparam("processed_at", type_=_EVENTS.c.processed_at.type),
+                               answered_with=bindparam("answered_with")))
+
+
+_STATEMENTS = _Statements()
+
+
+def _due_values(now: datetime) -> dict[str, datetime]:
+    """The times the due condition is evaluated at (``LEASE`` read now: tests shorten it)."""
+    return {**_STATEMENTS.backoff_values(now), "lease_before": now - LEASE}
+
+
+def _claim(connection: Connection, channel: str, resident: str) -> ClaimedEvent | None:
+    now = utcnow()
+    token = lease_token(now)
+    row = connection.execute(_STATEMENTS.claim[connection.dialect.name],
+                             {"claim_channel": channel, "claim_resident": resident, "token": token,
+                              **_due_values(now)}).first()
+    if row is None:
+        return None
+    return ClaimedEvent(id=row.id, channel=row.channel, event_id=row.event_id, resident=row.resident,
+                        payload=row.payload or {}, received_at=row.received_at, attempts=row.attempts, token=token)
 
 
 def _stored_replies(session: Session, channel: str, event_id: str) -> list[Reply]:
