@@ -4,6 +4,7 @@ is down, purged after retention. (The kill -9 test is tests/channels/test_inbox_
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import threading
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import build_engine, create_app
 from bot.db import session_scope
@@ -186,6 +188,44 @@ async def test_an_event_is_answered_with_its_reply_token_and_its_payload_erased(
     assert received(line_api, "U1")[0].startswith(crisis_opening())
     [row] = rows(engine_db)
     assert (row.state, row.answered_with, row.payload) == (InboxState.done, "reply", None)
+
+
+def stored_event(event: dict[str, Any]) -> NewEvent:
+    return NewEvent(event["webhookEventId"], event["source"]["userId"], event)
+
+
+async def test_webhooks_arriving_together_share_one_commit_and_are_each_answered(
+    client: httpx.AsyncClient, line_events: LineEvents, line_api: FakeLineAPI, engine_db: str
+) -> None:
+    """Group commit: webhooks that reach the inbox while a commit is due are stored in one
+    transaction (one arrival time), each resident's events still answered in order."""
+    inbox, channel = inbox_of(client), client.app.state.channels["line"]  # type: ignore[attr-defined]
+    events = [line_events.text(f"U11g{index % 2}", text)
+              for index, text in enumerate(["こんにちは", "hello", CRISIS, "help"])]
+    await asyncio.gather(*(inbox.store(channel, [stored_event(event)]) for event in events))
+    stored = rows(engine_db)
+    assert [row.event_id for row in stored] == [event["webhookEventId"] for event in events], "in arrival order"
+    assert len({row.received_at for row in stored}) == 1, "one transaction for the four webhooks"
+    await drain(client, "line")
+    assert [row.state for row in rows(engine_db)] == [InboxState.done] * 4
+    answers = received(line_api, "U11g0")
+    crisis_at = [index for index, text in enumerate(answers) if text.startswith(crisis_opening())]
+    assert crisis_at and crisis_at[0] > 0, "the greeting answered first, then the crisis written after it"
+
+
+async def test_a_webhook_the_database_refuses_does_not_refuse_those_committed_with_it(
+    client: httpx.AsyncClient, line_events: LineEvents, line_api: FakeLineAPI, engine_db: str
+) -> None:
+    inbox, channel = inbox_of(client), client.app.state.channels["line"]  # type: ignore[attr-defined]
+    good = [line_events.text(f"U12g{index}", CRISIS) for index in range(4)]
+    unstorable = NewEvent("unstorable", "U12bad", {"not json": object()})
+    outcomes = await asyncio.gather(
+        *(inbox.store(channel, [stored_event(event)]) for event in good[:2]), inbox.store(channel, [unstorable]),
+        *(inbox.store(channel, [stored_event(event)]) for event in good[2:]), return_exceptions=True)
+    assert [isinstance(outcome, SQLAlchemyError) for outcome in outcomes] == [False, False, True, False, False]
+    assert [row.event_id for row in rows(engine_db)] == [event["webhookEventId"] for event in good]
+    await drain(client, "line")
+    assert all(received(line_api, event["source"]["userId"])[0].startswith(crisis_opening()) for event in good)
 
 
 async def test_an_event_processed_too_late_for_its_reply_token_is_pushed_and_counted(
