@@ -423,6 +423,7 @@ class ConversationEngine:
             self._start(ctx, claimed)
         else:
             claimed.start(ctx)
+            self._follow_switch(ctx)
         return True
 
     def _active_flow(self, ctx: TurnContext) -> bool:
@@ -443,7 +444,10 @@ class ConversationEngine:
         """A flow handed the message on: to the classifier afresh, or to a named flow."""
         if ctx.reclassify:
             ctx.reclassify = False
-            self._classify_and_start(ctx)
+            # Words read again for another matter (ctx.read_again) pass the safety layer again:
+            # in the flow they first started, the safety model's doubt may have been let be.
+            if ctx.ruled_out is None or not self._safety_first(ctx):
+                self._classify_and_start(ctx)
         else:
             self._take_switch(ctx)
 
@@ -479,7 +483,8 @@ class ConversationEngine:
         menu_intents = [intent for intent, _, _ in MENU]
         likely = [intent for intent, _ in ((classification.intent, 1.0), *classification.alternatives)
                   if intent in self.flows and intent not in _NOT_OFFERED]
-        ordered = list(dict.fromkeys([*likely[:2], *menu_intents]))
+        # Not what the resident just said they did not mean.
+        ordered = [intent for intent in dict.fromkeys([*likely[:2], *menu_intents]) if intent != ctx.ruled_out]
         # Keys as on the main menu (a key never changes its meaning), a person always last on 0.
         keys = {intent: digit for intent, _, digit in MENU}
         ordered.sort(key=lambda intent: keys.get(intent) == HUMAN_DIGIT)

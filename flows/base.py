@@ -95,6 +95,8 @@ class TurnContext:
     # The words being read are those the resident wrote before answering "no" to the safety
     # question: the safety model has had its say on them.
     reread_after_safety_question: bool = False
+    # An intent the resident said is not what they meant; the classifier's next one is read instead.
+    ruled_out: str | None = None
     _classified: dict[str, Classification] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ reading
@@ -135,13 +137,25 @@ class TurnContext:
         """What the classifier makes of ``text`` (e.g. the topic of a free answer); once a turn."""
         if text not in self._classified:
             self._classified[text] = self.classifier().classify(text)
-        return self._classified[text]
+        classification = self._classified[text]
+        return classification.ruling_out(self.ruled_out) if self.ruled_out else classification
 
     def reread(self, text: str) -> None:
         """Read ``text`` (the words before the safety question) as this turn's message."""
+        self._read_instead(text)
+        self.reread_after_safety_question = True
+
+    def read_again(self, text: str, ruled_out: str) -> None:
+        """Read ``text`` (what the resident first said) afresh as this turn's message, but not
+        as ``ruled_out``: the flow it started was not what they meant. The safety layer and the
+        classifier read it as the resident's own words."""
+        self._read_instead(text)
+        self.ruled_out = ruled_out
+        self.reclassify = True
+
+    def _read_instead(self, text: str) -> None:
         self.message = replace(self.message, text=text, postback=None, metadata={})
         self.answer = text.strip()
-        self.reread_after_safety_question = True
         self.__dict__.pop("plain", None)  # the cached fold of the answer just replaced
 
     def set_slot(self, name: str, value: Any) -> None:

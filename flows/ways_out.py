@@ -24,6 +24,10 @@ message with the matchers of :mod:`intents.exits` and:
   (``utter_found_report_elsewhere``) instead of "you are not a cooperator". This runs before the
   cooperators' stop-alerts words (flows.registry order), so a family's 「お知らせを止めて」
   is never taken for a cooperator leaving.
+- **not missing** (「いえ、母は家にいます」「行方不明じゃないです」 "she's not missing, she's
+  right here"), during a missing report: the report ends unsent (``cancelled`` with
+  ``reason: not_missing``) and what the resident first said is read again, as anything but a
+  missing report, through the safety layer and the classifier.
 
 The same words inside a description (「やめてと言っても聞かない」「以前も駅で見つかりました」)
 are not ways out: :mod:`intents.exits` matches only a message that *is* the way out.
@@ -49,13 +53,13 @@ from flows.conversation import MENU_RESPONSES, ask_menu
 from flows.cooperator import STOP_WORDS, contact_endpoints
 from flows.followup import FOLLOWUP
 from flows.steps import YES_NO, ask_yes_no, yes_or_no
-from intents.exits import correction, is_cancel, is_restart, is_soft_cancel, says_found
+from intents.exits import correction, is_cancel, is_restart, is_soft_cancel, says_found, says_not_missing
 from routing.cases import OPEN_STATUSES, add_details, case_facts
 from routing.readers import reads_japanese
 
 __all__ = ["CancelFlow"]
 
-WayOut = Literal["cancel", "restart", "correct", "pick", "found", "ask_found", "found_elsewhere"]
+WayOut = Literal["cancel", "restart", "correct", "pick", "found", "ask_found", "found_elsewhere", "not_missing"]
 
 # Flows in which "found" is the resident's report, not a way out: a cooperator telling
 # where they found the person is a sighting.
@@ -84,6 +88,7 @@ class CancelFlow(Flow):
         "utter_ask_what_to_correct",
         "utter_going_back",
         "utter_missing_found_ended",
+        "utter_not_missing",
         "utter_family_found_alert_ended",
         "utter_family_found_alert_withdrawn",
         "utter_family_found_noted",
@@ -117,6 +122,8 @@ class CancelFlow(Flow):
             if says_found(text) and ctx.conversation.flow not in _FOUND_IS_CONTENT and (
                     ctx.conversation.flow == _MISSING_FLOW or _family_case(ctx) is not None):
                 return "found"
+            if ctx.conversation.flow == _MISSING_FLOW and says_not_missing(text):
+                return "not_missing"
             if STOP_WORDS.search(ctx.plain) and ctx.step != _ASK_FOUND and _open_alerts(ctx, _family_case(ctx)):
                 # A family asking to stop "the alerts" most likely means theirs: ask before ending it.
                 return "ask_found"
@@ -145,11 +152,13 @@ class CancelFlow(Flow):
     def start(self, ctx: TurnContext) -> None:
         way = self._way_out(ctx)
         active = self._active(ctx)
-        if active is not None and way in ("found", "cancel", None):
+        if active is not None and way in ("found", "cancel", "not_missing", None):
             # A report saved from its first answer is undone (or, already with its desk, updated).
             active.abandon(ctx)
         if way == "found":
             self._found(ctx)
+        elif way == "not_missing":
+            self._not_missing(ctx)
         elif way == "ask_found":
             ctx.finish()
             ctx.conversation.flow = self.name
@@ -206,6 +215,21 @@ class CancelFlow(Flow):
         ctx.finish()
         ask_menu(ctx)
         ctx.finish(keep_prompt=True)
+
+    # ------------------------------------------------------------------ not missing
+    def _not_missing(self, ctx: TurnContext) -> None:
+        """A missing report begun by mistake (「いえ、母は家にいます」): nothing is sent; what the
+        resident first said is read again as any other matter (a parent not themselves at home
+        may need the safety question or 包括, never 110)."""
+        first_report = ctx.slots.get("first_report") or ""
+        ctx.say("utter_not_missing")
+        ctx.effect(EffectKind.cancelled, reason="not_missing")
+        ctx.finish()
+        if first_report:
+            ctx.read_again(first_report, ruled_out=_MISSING_FLOW)
+        else:
+            ask_menu(ctx)
+            ctx.finish(keep_prompt=True)
 
     # ------------------------------------------------------------------ found
     def _found(self, ctx: TurnContext) -> None:

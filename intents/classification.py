@@ -111,6 +111,15 @@ class Classification:
         return replace(self, intent=intent, confidence=confidence,
                        alternatives=(*rest, ("emergency", self.confidence)))
 
+    def ruling_out(self, intent: str) -> "Classification":
+        """This classification with ``intent`` set aside (the resident said that is not what
+        they meant: 「いえ、母は家にいます」 to a missing report); the next intent in its place."""
+        if self.intent != intent:
+            return self
+        (best, confidence), rest = (self.alternatives[0], self.alternatives[1:]) if self.alternatives else (
+            ("out_of_scope", 0.0), ())
+        return replace(self, intent=best, confidence=confidence, alternatives=rest)
+
     @property
     def is_confident(self) -> bool:
         """False → ask a clarifying question with choices instead of guessing.

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from intents.normalize import fold_for_matching
 
 __all__ = ["correction", "is_cancel", "is_correction", "is_denial", "is_restart", "is_soft_cancel", "named_item",
-           "says_found"]
+           "says_found", "says_not_missing"]
 
 # Longer than this, a message is telling something, not only leaving (folded, without spaces).
 _MAX_EXIT_CHARS = 40
@@ -103,7 +103,11 @@ _JA_FOUND = re.compile(
     r"(?:見つかり(?:まし)?た|見つかった|みつかり(?:まし)?た|みつかった|見つけ(?:まし)?た|"
     # Dialects: 「帰ってきよった」「戻ってきとる」「帰ってきはった」「帰ってきてん」.
     r"(?:帰|かえ|戻|もど)って(?:き|来)(?:(?:まし|よっ|とっ|はっ|よりまし|てくれまし)?た|とる|とります|てん|たで)|(?:帰|かえ|戻|もど)ってきてくれました|帰宅し(?:まし)?た|"
-    r"保護され(?:まし)?た|保護して(?:もら|いただ)き?(?:まし)?た|(?:家|うち|いえ)に(?:い|居)(?:まし)?た|"
+    r"保護され(?:まし)?た|保護して(?:もら|いただ)き?(?:まし)?た|"
+    # 「家にいました」 alone is as often where the person was last seen (「昼までうちにいました」):
+    # found only when it was all along, inside the house, or said with relief.
+    r"ずっと(?:家|うち|いえ)(?:の中)?に(?:い|居)(?:まし)?た|(?:家|うち|いえ)の中に(?:い|居)(?:まし)?た|"
+    r"(?:家|うち|いえ)に(?:い|居)(?:まし)?た(?:よ|わ)?[!！。、]*(?:ありがとう|無事|ぶじ|大丈夫|お騒がせ|よかった|すみません)|"
     # In kanji or, as やさしい日本語 readers write, in kana (「ぶじでした」「ぶじに かえりました」).
     r"(?:無事|ぶじ)(?:でした|です|だった|に(?:見つかり|帰り|戻り|みつかり|かえり|もどり)))"
     # Not a question, a condition or a hearsay of something else: 「見つかりましたか」「見つかったら」.
@@ -112,7 +116,9 @@ _JA_FOUND = re.compile(
 # Words that make a found-sentence not today's news: a denial, a past episode, a wish.
 _JA_NOT_FOUND = re.compile(
     r"見つから|みつから|見つかってない|見つかっていない|まだ|帰ってこない|帰って来ない|戻らない|"
-    r"前にも|以前|前回|いつも|よく|先月|去年|昔|この前も|たら|れば|ように"
+    r"前にも|以前|前回|いつも|よく|先月|去年|昔|この前も|たら|れば|ように|"
+    # Only until then, or "but…": where the person was last seen, not news that they are back.
+    r"(?:さっき|先ほど|朝|昼|夕方|夜|時|分|前|ごろ|頃)まで|のに|けど|けれど|んですが|んだが|ですが"
 )
 
 # --------------------------------------------------------------------------- English
@@ -145,12 +151,14 @@ _EN_FOUND = re.compile(
     # A bare "found" (「found.」「Found!」): the English texts tell families to write it.
     r"\Afound[.!]*\Z|"
     r"(?:\A|\b(?:we|i|police|they|the police) (?:have |'ve )?)found (?:him|her|them|my|our|the)\b|"
-    r"\b(?:(?:he|she|they|my \w+|our \w+|dad|mom|mum|father|mother|grandma|grandpa)(?:'s| is| are| has| have| was)? "
+    r"\b(?:(?:he|she|they|my \w+|our \w+|dad|mom|mum|father|mother|grandma|grandpa)(?:'s| is| are| has| have)? "
     r"(?:been )?(?:found|home|back(?: home)?|safe)|"
+    # "She was home until two" tells where she was last seen; only "was found/safe" is news.
+    r"(?:he|she|they|my \w+|our \w+|dad|mom|mum|father|mother|grandma|grandpa) was (?:found|safe)|"
     r"(?:he|she|they|my \w+|our \w+) (?:came|come|got) (?:back|home)|turned up|has been found|was found)\b"
 )
 _EN_NOT_FOUND = re.compile(
-    r"\b(?:not|never|still|yet|if|when|before|used to|hope)\b|n't|last (?:time|month|year)|\?")
+    r"\b(?:not|never|still|yet|if|when|before|used to|hope|until|till|earlier)\b|n't|last (?:time|month|year)|\?")
 
 # --------------------------------------------------------------------------- the residents' languages
 # The translations tell families to write, when the person is found, the words of their own
@@ -179,6 +187,44 @@ _ZH_FOUND = re.compile(r"找到|回来了|回來了|回家了|到家了|平安(?
 _ZH_NOT_FOUND = re.compile(r"没|沒|还|還|未|如果|的话|的話|吗|嗎|以前|上次|之前")
 _NE_FOUND = re.compile(r"भेटियो|भेटिनु\s*भयो|भेट्टायौं|भेट्यौं|फेला\s*पर(?:्यो|्‍यो|े)|(?:फर्कनु|फर्किनु|आउनु)\s*भयो|फर्कियो")
 _NE_NOT_FOUND = re.compile(r"छैन|अझै|भने|पहिले|भएन|एन$")
+
+# The person is not missing at all: at home, here, beside the writer (a missing report begun by
+# mistake: 「いえ、母は家にいます」 "she's not missing, she's at home"). Not a past or a supposed
+# presence (「家にいると思ってた」「家にいたのに」), nor a fear that they are gone
+# (「いなくなったんじゃないか」).
+_JA_PRESENT = re.compile(
+    r"(?:いなくなって|行方不明になって|迷子になって)(?:は|も)?(?:い)?(?:ない|ません|へん|ねえ|ねー)|"
+    r"(?:行方不明|迷子|徘徊|いなくなった)(?:ん|の)?(?:じゃ|では|ではあり|とちゃう|ちゃう)(?:ない|ません|なくて|う)(?!か|の?かな|でしょうか)|"
+    r"(?:家|うち|いえ|自宅|部屋|ここ|隣|となり|目の前|そば|横)に(?:い|居|お)(?:ます|る|るん|ります|って|て|んねん|るで|るよ)"
+    r"(?!と思|はず|つもり|かと|かも|か|のに)"
+)
+_EN_PRESENT = re.compile(
+    r"\b(?:not|isn't|is not|hasn't|has not|wasn't|didn't|did not|never) (?:gone |go |been |really |actually )*missing\b|"
+    r"\b(?:he|she|they|my \w+|mom|mum|dad|grandma|grandpa)(?:'s| is| are)(?: right)? (?:here|with me|next to me|"
+    r"in (?:his|her|their|the) (?:room|bed))\b")
+_OTHER_PRESENT = re.compile(
+    r"在家里|在家裡|就在家|(?:没有|沒有|不是)(?:走失|失踪|失蹤|走丢|走丟)|"
+    r"집에\s*(?:있어요|있습니다|계세요|계십니다|있어)|실종(?:이|된\s*게)\s*아니|없어진\s*게\s*아니|"
+    r"\bđang ở nhà\b|\bkhông (?:phải|bị) (?:mất tích|lạc|đi lạc)\b|"
+    r"\bnasa bahay (?:siya|sya|po siya)\b|\bhindi (?:siya |sya )?nawawala\b|"
+    r"\bnão (?:está|esta|tá) desaparecid[oa]\b|\bnão sumiu\b|\bno (?:está|esta) desaparecid[oa]\b|\bno se perdi[oó]\b|"
+    r"(?:está|esta) aqu[ií] (?:comigo|conmigo)|"
+    r"घरमै\s*(?:हुनुहुन्छ|छ|छन्)|हराएको\s*(?:छैन|होइन)"
+)
+
+
+def says_not_missing(text: str) -> bool:
+    """Whether a family member making a missing report says the person is not missing at all
+    (「いえ、母は家にいます」「行方不明じゃないです」 "she's not missing, she's right here").
+
+    A long message is a description (「家にいると思っていたら…」), not a correction.
+    """
+    plain = _squeezed(text)
+    if not 0 < len(plain) <= 2 * _MAX_EXIT_CHARS or text.rstrip().endswith(("?", "？")):
+        return False
+    if _is_english(plain):
+        return bool(_EN_PRESENT.search(plain) or _OTHER_PRESENT.search(plain))
+    return bool(_JA_PRESENT.search(plain) or _OTHER_PRESENT.search(plain))
 
 
 # "Which answer?" answered in words: a word for the kind of answer, and the words of the

@@ -144,6 +144,16 @@ def test_an_alarm_on_a_missing_report_only_asks(urgent_engine: ConversationEngin
     assert not any(effect.kind == EffectKind.emergency_guidance for effect in turn.effects)
 
 
+def test_words_read_again_after_not_missing_pass_the_safety_model(urgent_engine: ConversationEngine) -> None:
+    # In the missing report its doubt was let be (110 came first); once the family says the
+    # person is at home, the same words are the resident's own account and are asked about.
+    urgent_engine.classifier().urgency[MISSING] = 0.5
+    resident = Resident(urgent_engine)
+    resident.send(MISSING)
+    turn = resident.send("いえ、父は家にいます")
+    assert [reply.response for reply in turn.replies] == ["utter_not_missing", "utter_safety_question"]
+
+
 def test_the_phone_asks_with_keys_and_takes_them(urgent_engine: ConversationEngine) -> None:
     caller = Resident(urgent_engine, channel="voice", user_id="+819000000001")
     caller.send(event="follow")

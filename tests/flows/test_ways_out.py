@@ -263,6 +263,30 @@ def test_found_during_the_report_ends_it_and_is_not_the_description(resident: Re
     assert not cases(db_url)
 
 
+def test_where_last_seen_at_home_goes_on_with_the_report(resident: Resident, db_url: str) -> None:
+    # 「昼までうちにいました」 answers where the person was last seen; read as "found", it
+    # once ended the report and left the person unsearched.
+    resident.send("認知症の父が朝から帰ってこない")
+    turn = resident.send("昼までうちにいました")
+    assert "utter_missing_found_ended" not in said(turn)
+    assert not any(kind == "cancelled" for kind, _ in effects(turn))
+    assert left(db_url, resident).flow == "report_missing"
+
+
+def test_not_missing_ends_the_report_and_reads_the_first_words_again(resident: Resident, db_url: str) -> None:
+    # A parent at home and not themselves, taken for a missing report: the family says so.
+    resident.send("認知症の父が朝から帰ってこない")
+    turn = resident.send("いえ、父は家にいます。いなくなったんじゃないです")
+    assert said(turn)[0] == "utter_not_missing"
+    assert effects(turn)[0] == ("cancelled", {"reason": "not_missing"})
+    # Nothing reached the desk, and what follows is not the missing report again.
+    assert not cases(db_url)
+    assert left(db_url, resident).flow != "report_missing"
+    assert not any(reply.urgent for reply in turn.replies)
+    offered = [choice.payload for reply in turn.replies for choice in reply.choices]
+    assert "intent:report_missing" not in offered
+
+
 def test_a_past_episode_in_the_description_is_the_description(resident: Resident, db_url: str) -> None:
     resident.send(postback="intent:report_missing")
     described = resident.send("80歳の男性です。以前も駅前で見つかりました")

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from intents.exits import correction, is_cancel, is_correction, is_denial, is_restart, is_soft_cancel, named_item, says_found
+from intents.exits import (
+    correction,
+    is_cancel,
+    is_correction,
+    is_denial,
+    is_restart,
+    is_soft_cancel,
+    named_item,
+    says_found,
+    says_not_missing,
+)
 
 
 @pytest.mark.parametrize("text", [
@@ -77,7 +87,8 @@ def test_a_description_saying_different_is_not_a_denial() -> None:
 
 @pytest.mark.parametrize("text", [
     "見つかりました", "父が見つかりました！お知らせを止めてください", "やっぱりいいです、見つかりました",
-    "母が帰ってきました", "無事に見つかりました、ありがとうございました", "警察に保護されました", "家にいました",
+    "母が帰ってきました", "無事に見つかりました、ありがとうございました", "警察に保護されました", "ずっと家にいました",
+    "家の中にいました、すみません", "うちにいましたよ、ありがとう", "見つかりました！近所の方が家まで連れてきてくださいました",
     "おじいちゃん戻ってきました", "We found him", "Found him!", "He's back home", "my dad has been found",
     "she came home", "親父が戻ってきとる", "おかんが帰ってきはったわ", "いま帰ってきてん",
 ])
@@ -89,9 +100,30 @@ def test_found(text: str) -> None:
     "見つかりません", "まだ見つかりません", "見つかったら連絡します", "見つかりましたか", "父は見つかりましたか？",
     "以前も駅前で見つかりました", "85歳の男性で、前にも駅で保護されました", "見つからない", "帰ってこない",
     "まだ帰ってきよらん", "前にも帰ってきよったことがある", "not found yet", "has he been found?", "if he is found", "he used to come back home", "",
+    # Where the person was last seen, the answer a missing report asks for first: ending the
+    # report on these would leave a missing person unsearched.
+    "家にいました", "昼までうちにいました", "さっきまで家にいたんですが", "家にいたのに", "She was home until 2pm",
 ])
 def test_not_found(text: str) -> None:
     assert not says_found(text)
+
+
+@pytest.mark.parametrize("text", [
+    "いえ、母は家にいます。いなくなったんじゃないです", "母は家にいます", "行方不明じゃないです", "いなくなってはいません",
+    "she's not missing, she's right here", "My mom is here with me", "집에 있어요", "không phải mất tích, bà đang ở nhà",
+    "nasa bahay siya", "não está desaparecida", "no está desaparecido, está aquí conmigo", "她就在家里，不是走失",
+    "आमा घरमै हुनुहुन्छ",
+])
+def test_not_missing(text: str) -> None:
+    assert says_not_missing(text)
+
+
+@pytest.mark.parametrize("text", [
+    "家にいると思ってたらいなかった", "いなくなったんじゃないかと心配で", "家にいたのに、いなくなりました", "父が家にいません",
+    "家にいない", "He has been missing since 9", "is she not missing?", "",
+])
+def test_not_a_correction_of_missing(text: str) -> None:
+    assert not says_not_missing(text)
 
 
 WORRY_ITEMS = {
