@@ -25,7 +25,7 @@ from bot.domain import EASY, Domain, DomainError
 from bot.messages import Choice, Effect, EffectKind, Handoff, InboundEvent, InboundMessage, Reply
 from bot.models import Contact, Conversation
 from intents.classification import Classification, IntentClassifier
-from intents.exits import named_item
+from intents.exits import named_item, says_not_missing
 from intents.normalize import fold_for_matching
 from intents.safety import SafetySignal
 
@@ -44,6 +44,8 @@ __all__ = [
     "required_responses",
 ]
 
+# The intent a resident can deny in the same words that name it (「行方不明じゃないです」).
+_MISSING_INTENT = "report_missing"
 # Slot keys the engine keeps for itself (prompt to repeat, choices to match digits against).
 PROMPT_SLOT = "_prompt"
 CHOICES_SLOT = "_choices"
@@ -138,7 +140,9 @@ class TurnContext:
         if text not in self._classified:
             self._classified[text] = self.classifier().classify(text)
         classification = self._classified[text]
-        return classification.ruling_out(self.ruled_out) if self.ruled_out else classification
+        # 「실종이 아니에요」「行方不明じゃないです」 name the matter only to deny it.
+        ruled_out = self.ruled_out or (_MISSING_INTENT if says_not_missing(text) else None)
+        return classification.ruling_out(ruled_out) if ruled_out else classification
 
     def reread(self, text: str) -> None:
         """Read ``text`` (the words before the safety question) as this turn's message."""

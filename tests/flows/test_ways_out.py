@@ -403,3 +403,13 @@ def test_found_words_from_someone_without_a_report_are_not_taken(resident: Resid
 def test_a_cooperators_stop_words_still_unsubscribe(engine: ConversationEngine, db_url: str) -> None:
     resident = Resident(engine, channel="line", user_id="U-coop")
     assert said(resident.send("お知らせを止めてください")) == ["utter_unsubscribe_not_registered"]
+
+
+def test_words_denying_a_missing_person_never_start_a_missing_report(engine: ConversationEngine, db_url: str) -> None:
+    # 「실종이 아니에요」 names the matter only to deny it; the classifier alone reads the word.
+    denial = "아니요, 아버지는 집에 있어요. 실종이 아니에요"
+    assert engine.classifier().classify(denial).intent == "report_missing"
+    resident = Resident(engine)
+    turn = resident.send(denial)
+    assert left(db_url, resident).flow != "report_missing"
+    assert "utter_missing_intro" not in said(turn) and not any(reply.urgent for reply in turn.replies)
