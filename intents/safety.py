@@ -254,7 +254,18 @@ def detect_safety(text: str) -> SafetySignal | None:
         A SafetySignal when the flow must give 119/110, crisis or welfare-check
         guidance first, else None.
     """
-    return default_lexicon().detect(text)
+    # A turn reads the same words twice (the engine's safety layer, then the classifier): the
+    # last answer is kept, and only the last, so no message lingers here longer than a turn.
+    global _last_detected
+    last = _last_detected  # one read: another thread may replace it meanwhile
+    if last is not None and last[0] == text:
+        return last[1]
+    signal = default_lexicon().detect(text)
+    _last_detected = (text, signal)
+    return signal
+
+
+_last_detected: tuple[str, SafetySignal | None] | None = None
 
 
 class SafetyMatter(NamedTuple):
