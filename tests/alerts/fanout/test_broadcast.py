@@ -32,7 +32,9 @@ def test_every_cooperator_gets_the_alert_once_nearest_first(fanout_env, fakes: F
     assert enqueue(db_url, alert_id) == 2000
     assert enqueue(db_url, alert_id) == 0  # idempotent
     runner.kick()
-    assert runner.wait(60)
+    # A bound on hanging, not a speed claim (benchmarks/broadcast.py measures speed): a slow
+    # machine running the crash tests beside it took 60 s for the 2,000 on SQLite.
+    assert runner.wait(240)
 
     received = fakes.deliveries()
     everything = Counter((channel, where) for channel, addresses in received.items() for where in addresses)
