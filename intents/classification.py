@@ -107,9 +107,8 @@ class Classification:
         no to the safety question); a safety-lexicon emergency stays."""
         if self.intent != "emergency" or self.safety is not None or not self.alternatives:
             return self
-        (intent, confidence), rest = self.alternatives[0], self.alternatives[1:]
-        return replace(self, intent=intent, confidence=confidence,
-                       alternatives=(*rest, ("emergency", self.confidence)))
+        demoted = self.ruling_out("emergency")
+        return replace(demoted, alternatives=(*demoted.alternatives, ("emergency", self.confidence)))
 
     def ruling_out(self, intent: str) -> "Classification":
         """This classification with ``intent`` set aside (the resident said that is not what

@@ -219,8 +219,8 @@ def says_not_missing(text: str) -> bool:
 
     A long message is a description (「家にいると思っていたら…」), not a correction.
     """
-    plain = _squeezed(text)
-    if not 0 < len(plain) <= 2 * _MAX_EXIT_CHARS or text.rstrip().endswith(("?", "？")):
+    plain = _news(text)
+    if not plain:
         return False
     if _is_english(plain):
         return bool(_EN_PRESENT.search(plain) or _OTHER_PRESENT.search(plain))
@@ -359,6 +359,15 @@ def correction(text: str, *, at_confirmation: bool = False) -> str | None:
     return _after_leading(text, corrects)
 
 
+def _news(text: str) -> str:
+    """The folded message when it is short enough to be news about the person and not a
+    question; else "" (a long message is a description)."""
+    plain = _squeezed(text)
+    if not 0 < len(plain) <= 2 * _MAX_EXIT_CHARS or text.rstrip().endswith(("?", "？")):
+        return ""
+    return plain
+
+
 def says_found(text: str) -> bool:
     """Whether the message says the missing person was found or came home (「父が見つかり
     ました！お知らせを止めてください」「やっぱりいいです、見つかりました」 "we found him").
@@ -367,8 +376,8 @@ def says_found(text: str) -> bool:
     (「まだ見つかりません」) or a past episode in a description (「以前も駅で見つかりました」);
     a long message is a description, not news.
     """
-    plain = _squeezed(text)
-    if not 0 < len(plain) <= 2 * _MAX_EXIT_CHARS or text.rstrip().endswith(("?", "？")):
+    plain = _news(text)
+    if not plain:
         return False
     if _is_english(plain):  # Latin letters only: English, Vietnamese, Tagalog, Portuguese, Spanish
         pairs = ((_EN_FOUND, _EN_NOT_FOUND), (_VI_FOUND, _VI_NOT_FOUND), (_TL_FOUND, _TL_NOT_FOUND),
