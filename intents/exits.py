@@ -107,7 +107,8 @@ _JA_FOUND = re.compile(
     # 「家にいました」 alone is as often where the person was last seen (「昼までうちにいました」):
     # found only when it was all along, inside the house, or said with relief.
     r"ずっと(?:家|うち|いえ)(?:の中)?に(?:い|居)(?:まし)?た|(?:家|うち|いえ)の中に(?:い|居)(?:まし)?た|"
-    r"(?:家|うち|いえ)に(?:い|居)(?:まし)?た(?:よ|わ)?[!！。、]*(?:ありがとう|無事|ぶじ|大丈夫|お騒がせ|よかった|すみません)|"
+    r"(?:家|うち|いえ)に(?:(?:い|居)(?:まし)?た|おった|おりました)(?:よ|わ)?[!！。、]*"
+    r"(?:ありがとう|無事|ぶじ|大丈夫|お騒がせ|よかった|すみません|すんません|ごめん|失礼)|"
     # In kanji or, as やさしい日本語 readers write, in kana (「ぶじでした」「ぶじに かえりました」).
     r"(?:無事|ぶじ)(?:でした|です|だった|に(?:見つかり|帰り|戻り|みつかり|かえり|もどり)))"
     # Not a question, a condition or a hearsay of something else: 「見つかりましたか」「見つかったら」.
