@@ -15,10 +15,13 @@ database, with signed text-message webhooks from 200 LINE users:
 Everything stays on loopback; each phase is bounded by ``--requests`` and ``--max-seconds``.
 ``--processes N`` starts N web processes (each acknowledging webhooks and running turns from
 the shared durable inbox) and spreads the requests over them round-robin, as a proxy would.
+``--turn-workers M`` starts M ``tsunagu turns`` processes and sets ``TSUNAGU_TURN_MODE=worker``:
+the web processes only acknowledge, the turn workers run the turns.
 
     python benchmarks/webhook_load.py                      # SQLite and PostgreSQL
     python benchmarks/webhook_load.py --databases sqlite --requests 500
     python benchmarks/webhook_load.py --databases postgresql --processes 2 --rate 400
+    python benchmarks/webhook_load.py --databases postgresql --processes 1 --turn-workers 2 --rate 400
 
 PostgreSQL runs in a private schema of ``--postgres-url`` that is dropped afterwards.
 Target (issue 15): with two processes on PostgreSQL, webhook ack p99 <= 20 ms at 400 req/s offered
@@ -103,8 +106,8 @@ def start_fake_line_api(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the fake LINE API did not start")
 
 
-def start_server(database_url: str, line_url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
+def server_env(database_url: str, line_url: str, data_dir: Path, turn_workers: int) -> dict[str, str]:
+    return {
         **os.environ,
         "TSUNAGU_ENVIRONMENT": "test",
         "TSUNAGU_DATABASE_URL": database_url,
@@ -113,9 +116,18 @@ def start_server(database_url: str, line_url: str, data_dir: Path, port: int) ->
         "TSUNAGU_LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "TSUNAGU_LINE_API_HOST": line_url,
         "PYTHONPATH": str(ROOT),
+        "TSUNAGU_TURN_MODE": "worker" if turn_workers else "serve",
     }
+
+
+def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-c", f"from bot.app import serve; serve('127.0.0.1', {port})"]
     return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def start_turn_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """``tsunagu turns`` (what ``bot.app.turns`` runs), at its configured lower priority."""
+    return subprocess.Popen([sys.executable, "-c", "from bot.app import turns; turns()"], cwd=ROOT, env=env)
 
 
 async def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
@@ -166,6 +178,58 @@ def signed_bodies(count: int, users: int) -> list[tuple[bytes, dict[str, str]]]:
     return bodies
 
 
+class LeanClient:
+    """HTTP/1.1 POSTs on kept-alive loopback connections, written by hand.
+
+    The load comes from this process on the same two cores as the servers: httpx spent about
+    1.5 ms of CPU per request (0.6 of a core at 400 req/s), which the servers then lacked. This
+    writes prepared bytes and reads the status line and a ``Content-Length`` body: what wrk does.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._idle: dict[tuple[str, int], list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+        self._slots = asyncio.Semaphore(limit)
+
+    async def post(self, base: str, path: str, body: bytes, headers: dict[str, str]) -> int:
+        """POST ``body`` to ``base + path``; the response's status code."""
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        key = (host, int(port))
+        head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = (f"POST {path} HTTP/1.1\r\nhost: {host}:{port}\r\n{head}"
+                   f"content-length: {len(body)}\r\n\r\n").encode() + body
+        async with self._slots:
+            idle = self._idle.setdefault(key, [])
+            reused = bool(idle)
+            reader, writer = idle.pop() if reused else await asyncio.open_connection(*key)
+            try:
+                writer.write(request)
+                status_line = await reader.readline()
+                if not status_line and reused:
+                    # The server closed the idle connection (its keep-alive ran out): nothing
+                    # was read, so the request goes again on a new one, as any HTTP client does.
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(*key)
+                    writer.write(request)
+                    status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                status = int(status_line.split()[1])
+            except (OSError, asyncio.IncompleteReadError, IndexError, ValueError) as error:
+                writer.close()
+                raise ConnectionError("the server dropped the connection") from error
+            idle.append((reader, writer))
+            return status
+
+    def close(self) -> None:
+        for connections in self._idle.values():
+            for _, writer in connections:
+                writer.close()
+
+
 async def closed_loop(bases: list[str], bodies: list[tuple[bytes, dict[str, str]]], concurrency: int,
                       max_seconds: float) -> tuple[list[float], int, float]:
     """Send as fast as ``concurrency`` connections allow: the saturation throughput."""
@@ -174,59 +238,64 @@ async def closed_loop(bases: list[str], bodies: list[tuple[bytes, dict[str, str]
     queue = iter(bodies)
     targets = itertools.cycle(bases)
     deadline = time.monotonic() + max_seconds
+    client = LeanClient(concurrency)
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def worker() -> None:
         nonlocal failures
         for body, headers in queue:
             if time.monotonic() > deadline:
                 return
             sent = time.perf_counter()
             try:
-                response = await client.post(f"{next(targets)}/webhooks/line", content=body, headers=headers)
-            except httpx.TransportError:  # the server dropped the connection: a failed request
+                status = await client.post(next(targets), "/webhooks/line", body, headers)
+            except ConnectionError:  # a failed request
                 failures += 1
                 continue
             latencies.append(time.perf_counter() - sent)
-            failures += response.status_code != 200
+            failures += status != 200
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        wall = time.perf_counter() - started
-    return latencies, failures, wall
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        client.close()
+    return latencies, failures, time.perf_counter() - started
 
 
 async def open_loop(bases: list[str], bodies: list[tuple[bytes, dict[str, str]]], rate: float,
                     max_seconds: float) -> tuple[list[float], int, float]:
-    """Send at a fixed rate whatever the answers (as LINE does): latency at that load."""
+    """Send at a fixed rate whatever the answers (as LINE does): latency at that load.
+
+    Each request's latency counts from when it was due, not when it was sent: a sender that
+    fell behind (coordinated omission) does not hide the wait.
+    """
     latencies: list[float] = []
     failures = 0
+    client = LeanClient(256)
 
-    async def one(client: httpx.AsyncClient, base: str, body: bytes, headers: dict[str, str]) -> None:
+    async def one(base: str, body: bytes, headers: dict[str, str], due: float) -> None:
         nonlocal failures
-        sent = time.perf_counter()
         try:
-            response = await client.post(f"{base}/webhooks/line", content=body, headers=headers)
-        except httpx.TransportError:  # the server dropped the connection: a failed request
+            status = await client.post(base, "/webhooks/line", body, headers)
+        except ConnectionError:  # a failed request
             failures += 1
             return
-        latencies.append(time.perf_counter() - sent)
-        failures += response.status_code != 200
+        latencies.append(time.perf_counter() - due)
+        failures += status != 200
 
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=64)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        started = time.perf_counter()
-        tasks = []
+    started = time.perf_counter()
+    tasks = []
+    try:
         for index, (body, headers) in enumerate(bodies):
             due = started + index / rate
             if due - started > max_seconds:
                 break
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
-            tasks.append(asyncio.create_task(one(client, bases[index % len(bases)], body, headers)))
+            tasks.append(asyncio.create_task(one(bases[index % len(bases)], body, headers, due)))
         await asyncio.gather(*tasks)
-        wall = time.perf_counter() - started
-    return latencies, failures, wall
+    finally:
+        client.close()
+    return latencies, failures, time.perf_counter() - started
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -249,36 +318,42 @@ async def run_one(name: str, database_url: str, args: argparse.Namespace) -> dic
     with tempfile.TemporaryDirectory() as directory:
         fake, line_url = start_fake_line_api(Path(directory))
         processes: list[subprocess.Popen[bytes]] = []
+        workers: list[subprocess.Popen[bytes]] = []
         bases: list[str] = []
+        env = server_env(database_url, line_url, args.data_dir, args.turn_workers)
         try:
             # One after the other: the first trains the classifier when its data changed.
             for _ in range(args.processes):
                 port = free_port()
                 bases.append(f"http://127.0.0.1:{port}")
-                processes.append(start_server(database_url, line_url, args.data_dir, port))
+                processes.append(start_server(env, port))
                 await wait_until_up(bases[-1], processes[-1], timeout=900)
+            workers = [start_turn_worker(env) for _ in range(args.turn_workers)]
             warm = signed_bodies(args.warmup, args.users)
             await closed_loop(bases, warm, 4, 60)
-            await wait_for_replies(line_url, len(warm), timeout=60)
+            if await wait_for_replies(line_url, len(warm), timeout=300) is None:
+                raise RuntimeError("the warm-up requests were not answered")
 
             # 1. Latency at the target rate, open loop, then let the background turns finish.
-            before, cpu_before = await answered(line_url), cpu_seconds(processes)
+            before = await answered(line_url)
+            web_before, turns_before = cpu_seconds(processes), cpu_seconds(workers)
             steady = await open_loop(bases, signed_bodies(args.requests, args.users), args.rate,
                                      args.max_seconds)
             drained = await wait_for_replies(line_url, before + len(steady[0]), timeout=args.max_seconds * 4)
-            # The web processes' CPU per answered event (its acknowledgement and its turn): what
-            # a machine shared with other work still measures fairly.
+            # CPU per answered event (its acknowledgement and its turn), in the web processes and
+            # the turn workers: what a machine shared with other work still measures fairly.
             answered_events = await answered(line_url) - before
-            cpu_per_event = (cpu_seconds(processes) - cpu_before) / max(1, answered_events)
+            web_cpu = (cpu_seconds(processes) - web_before) / max(1, answered_events)
+            turns_cpu = (cpu_seconds(workers) - turns_before) / max(1, answered_events)
             # 2. Saturation throughput, closed loop.
             before = await answered(line_url)
             saturated = await closed_loop(bases, signed_bodies(args.requests, args.users),
                                           args.concurrency, args.max_seconds)
             await wait_for_replies(line_url, before + len(saturated[0]), timeout=args.max_seconds * 4)
         finally:
-            for process in processes:
+            for process in processes + workers:
                 process.terminate()
-            for process in processes:
+            for process in processes + workers:
                 # A server still working through a backlog drains it before it exits: the
                 # figures are taken already, so it is not waited for longer than this.
                 try:
@@ -291,9 +366,11 @@ async def run_one(name: str, database_url: str, args: argparse.Namespace) -> dic
     return {
         "database": name,
         "processes": args.processes,
+        "turn_workers": args.turn_workers,
         "at_rate": {"offered_per_s": args.rate, **summary(*steady),
                     "all_answered_after_s": round(steady[2] + drained, 1) if drained is not None else None,
-                    "answered": answered_events, "server_cpu_ms_per_event": round(cpu_per_event * 1000, 2)},
+                    "answered": answered_events, "web_cpu_ms_per_event": round(web_cpu * 1000, 2),
+                    "turn_worker_cpu_ms_per_event": round(turns_cpu * 1000, 2)},
         "saturation": {"concurrency": args.concurrency, **summary(*saturated)},
     }
 
@@ -322,11 +399,13 @@ async def main(args: argparse.Namespace) -> int:
                 admin.dispose()
     for r in results:
         rate, sat = r["at_rate"], r["saturation"]
-        print(f"{r['database']}, {r['processes']} web process(es): at {rate['offered_per_s']} req/s offered: {rate['requests_per_s']} req/s, "
+        layout = f"{r['database']}, {r['processes']} web process(es), {r['turn_workers']} turn worker(s)"
+        print(f"{layout}: at {rate['offered_per_s']} req/s offered: {rate['requests_per_s']} req/s, "
               f"p50 {rate['p50_ms']} ms, p99 {rate['p99_ms']} ms, max {rate['max_ms']} ms, failures "
               f"{rate['failures']}; every reply sent {rate['all_answered_after_s']} s after the first request "
-              f"({rate['answered']} answered; web processes' CPU {rate['server_cpu_ms_per_event']} ms per answered event)")
-        print(f"{r['database']}, {r['processes']} web process(es): saturation ({sat['concurrency']} connections): {sat['requests_per_s']} req/s, "
+              f"({rate['answered']} answered; CPU per answered event: web processes {rate['web_cpu_ms_per_event']} ms, "
+              f"turn workers {rate['turn_worker_cpu_ms_per_event']} ms)")
+        print(f"{layout}: saturation ({sat['concurrency']} connections): {sat['requests_per_s']} req/s, "
               f"p50 {sat['p50_ms']} ms, p99 {sat['p99_ms']} ms, failures {sat['failures']}")
     print(json.dumps(results))
     met = all(r["at_rate"]["p99_ms"] <= 20 and r["at_rate"]["all_answered_after_s"] is not None
@@ -344,6 +423,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=200.0, help="offered load of the latency phase (req/s)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--processes", type=int, default=1, help="web processes sharing the database")
+    parser.add_argument("--turn-workers", type=int, default=0,
+                        help="`tsunagu turns` processes (TSUNAGU_TURN_MODE=worker); 0: the web processes run the turns")
     parser.add_argument("--users", type=int, default=200, help="distinct LINE users sending")
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--max-seconds", type=float, default=60.0)

@@ -12,6 +12,9 @@ directory), loads the classifier, resumes unfinished background work, then start
 channels (HTTP clients, the Telegram Application) and, on the way out, lets background
 work finish and closes them. ``serve()`` runs it with uvicorn (``tsunagu serve``).
 
+``run_turns`` is ``tsunagu turns``: with ``turn_mode = "worker"`` the web processes only store
+and acknowledge LINE and Telegram events, and these processes run their turns.
+
 ``build_engine`` is also what ``tsunagu chat`` and the tests use; ``prepare_database`` is
 ``routing.directory``'s.
 """
@@ -19,7 +22,10 @@ work finish and closes them. ``serve()`` runs it with uvicorn (``tsunagu serve``
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -52,14 +58,14 @@ from bot.media import router as media_router
 from bot.staff_api import router as staff_router
 from bot.workqueue import Sweep, Sweeper
 from channels.base import EngineHandler, InputChannel
-from channels.inbox import DurableChannel, Inbox
+from channels.inbox import DurableChannel, Inbox, InboxRole
 from channels.registry import CHANNELS
 from channels.sensors import SensorEndpoint
 from intents.classifier import get_classifier
 from routing.delivery import schedule_delivery
 from routing.directory import prepare_database
 
-__all__ = ["build_engine", "create_app", "queue_sweeps", "serve"]
+__all__ = ["build_engine", "create_app", "queue_sweeps", "run_turns", "serve", "turns"]
 
 log = logging.getLogger(__name__)
 
@@ -104,16 +110,11 @@ def create_app(
     settings = settings or default_settings
     own_engine = handler is None
     handle = build_engine(settings.database_url).handle if handler is None else handler
-    names = list(CHANNELS) if channel_names is None else list(channel_names)
-    channels: list[InputChannel] = []
-    for name in names:
-        channel_class = CHANNELS[name]
-        if channel_class.is_configured(settings):
-            channels.append(channel_class.from_settings(settings, handle))
-        else:
-            log.info("channel %s is not configured: not mounted", name)
-    # Webhook events are committed before they are acknowledged, and processed from there.
-    inbox = Inbox(settings.database_url)
+    channels = _configured_channels(settings, handle, list(CHANNELS) if channel_names is None else channel_names)
+    # Webhook events are committed before they are acknowledged, and processed from there:
+    # here, or by `tsunagu turns` processes.
+    inbox = Inbox(settings.database_url,
+                  InboxRole.store if settings.turn_mode == "worker" else InboxRole.store_and_process)
     for channel in channels:
         if isinstance(channel, DurableChannel):
             inbox.register(channel)
@@ -136,6 +137,7 @@ def create_app(
                 started.append(channel)
             log.info("channels ready: %s", ", ".join(c.name() for c in started) or "none")
             await inbox.start()  # also takes up what a previous process left unanswered
+            _freeze_start_up_objects()
             yield
         finally:
             await inbox.stop()
@@ -196,6 +198,71 @@ def create_app(
         return JSONResponse(readiness.as_dict(), status_code=200 if readiness.ready else 503)
 
     return app
+
+
+def _freeze_start_up_objects() -> None:
+    """Leave what start-up loaded (the classifier, the dictionaries: some 300,000 objects) out of
+    the garbage collector's full passes, which otherwise stop the process for about 0.2 s now and
+    then: every webhook arriving meanwhile waited that long (``benchmarks/webhook_load.py``)."""
+    gc.collect()
+    gc.freeze()
+
+
+def _configured_channels(settings: Settings, handle: EngineHandler, names: Sequence[str]) -> list[InputChannel]:
+    channels: list[InputChannel] = []
+    for name in names:
+        channel_class = CHANNELS[name]
+        if channel_class.is_configured(settings):
+            channels.append(channel_class.from_settings(settings, handle))
+        else:
+            log.info("channel %s is not configured: not mounted", name)
+    return channels
+
+
+async def run_turns(stop: asyncio.Event, settings: Settings | None = None) -> None:
+    """Run the turns of the LINE and Telegram events the web processes stored, until ``stop``
+    is set (``tsunagu turns``, with ``turn_mode = "worker"``); then finish the turns under way.
+
+    Args:
+        stop: set to stop (SIGTERM): no event is taken up after it.
+        settings: the process-wide settings by default.
+    """
+    settings = settings or default_settings
+    await run_in_threadpool(prepare_database, settings.database_url, settings.directory_path)
+    await run_in_threadpool(get_classifier)
+    handle = build_engine(settings.database_url).handle
+    inbox = Inbox(settings.database_url, InboxRole.process)
+    channels = [channel for channel in _configured_channels(settings, handle, list(CHANNELS))
+                if isinstance(channel, DurableChannel)]
+    started: list[InputChannel] = []
+    try:
+        for channel in channels:
+            await channel.startup()
+            inbox.register(channel)
+            started.append(channel)
+        log.info("turns: processing %s", ", ".join(channel.name() for channel in started) or "nothing")
+        _freeze_start_up_objects()
+        await inbox.start()  # also takes up what a killed process left
+        await stop.wait()
+    finally:
+        await inbox.stop()
+        for channel in reversed(started):
+            await channel.shutdown()  # waits for the turns under way
+
+
+def turns() -> None:
+    """``tsunagu turns``: :func:`run_turns` at a lower CPU priority until SIGTERM or SIGINT."""
+    os.nice(default_settings.turn_worker_niceness)
+    install_redaction(json_lines=default_settings.log_format == "json")
+
+    async def until_signalled() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(number, stop.set)
+        await run_turns(stop)
+
+    asyncio.run(until_signalled())
 
 
 def queue_sweeps(url: str) -> list[Sweep]:

@@ -140,6 +140,16 @@ def serve(
 
 
 @app.command()
+def turns() -> None:
+    """Run residents' LINE and Telegram turns from the inbox (with TSUNAGU_TURN_MODE=worker, the web
+    processes only store and acknowledge them); stops on SIGTERM after the turns under way."""
+    refuse_unfit_production()
+    from bot.app import turns as run_turns
+
+    run_turns()
+
+
+@app.command()
 def migrate() -> None:
     """Create or upgrade the database schema and import the directory if it is empty."""
     prepare_database()

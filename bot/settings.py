@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     # "thread": deliver cases from a background thread of this process (embedded default);
     # "worker": leave it to `tsunagu deliver` run by cron or a worker (production).
     delivery_mode: Literal["thread", "worker"] = "thread"
+    # LINE and Telegram turns. "serve": each `serve` process runs the turns of the events it
+    # stored (embedded default). "worker": `serve` only stores and acknowledges them and
+    # `tsunagu turns` processes run the turns, so that under load an acknowledgement never
+    # waits for the CPU behind a turn (several web processes, PostgreSQL).
+    turn_mode: Literal["serve", "worker"] = "serve"
+    # A `tsunagu turns` process lowers its CPU priority by this much (nice): on shared cores the
+    # platform's webhook gets its 200 first, and the turns take the rest.
+    turn_worker_niceness: int = Field(default=10, ge=0, le=19)
     # How often `serve` and `tsunagu worker` look for queued work whatever happened to its
     # wake-up (case deliveries, the alert outbox): a lost kick delays by at most this.
     queue_sweep_seconds: float = Field(default=30.0, gt=0)

@@ -8,8 +8,13 @@ cannot take the events the answer is 503, and the platform delivers them again (
 Telegram both redeliver on a 5xx): nothing is acknowledged that is not stored. Webhooks that
 arrive while a commit is in flight share the next one (group commit).
 
-Processing side: :class:`Inbox` runs on the app's event loop. The residents whose events
-were just stored are processed at once; at start-up and every ``SWEEP_SECONDS`` it looks
+Processing side: :class:`Inbox` runs on the app's event loop. In the embedded default
+(``turn_mode = "serve"``) the process that stored the events processes them: the residents
+whose events were just stored are processed at once. With ``turn_mode = "worker"`` the web
+processes only store (their acknowledgements never wait behind a turn for the CPU) and
+``tsunagu turns`` processes run the turns: on PostgreSQL the storing transaction sends the
+residents with ``NOTIFY`` (delivered only if it commits) and the turn workers ``LISTEN``; on
+SQLite they look every ``POLL_SECONDS``. Either way, at start-up and every ``SWEEP_SECONDS`` an inbox that processes looks
 for events nobody is processing (left by a killed process, a failed attempt due again, a
 lost wake-up). A resident's events go one at a time in arrival order: an event is claimed
 only when every earlier event of that resident is finished, with ``bot.workqueue``'s
@@ -35,7 +40,10 @@ event is processed; finished rows are deleted after ``message_retention_days``
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
+import threading
 from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -51,6 +59,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    create_engine,
     exists,
     func,
     or_,
@@ -60,6 +69,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from bot.db import get_engine, session_scope
 from bot.messages import InboundMessage, Reply, TurnResult
@@ -69,7 +79,7 @@ from bot.models.conversations import STAFF_MESSAGE_KIND
 from bot.workqueue import Backoff, lease_token, renew_claims
 from channels.base import InputChannel
 
-__all__ = ["ANSWERS", "Answer", "ClaimedEvent", "DurableChannel", "Inbox", "NewEvent"]
+__all__ = ["ANSWERS", "Answer", "ClaimedEvent", "DurableChannel", "Inbox", "InboxRole", "NewEvent"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +93,15 @@ MAX_ATTEMPTS = 10
 SWEEP_SECONDS = 5.0
 # Residents taken up by one sweep; the rest wait for the next.
 SWEEP_BATCH = 200
+# A turn worker on SQLite (no NOTIFY) looks for stored events this often.
+POLL_SECONDS = 0.2
+# The PostgreSQL notification channel that wakes turn workers; its payload names the residents
+# (JSON [[channel, resident], ...]) or is empty (look for everything due), and is only a hint.
+WAKE_CHANNEL = "tsunagu_inbox"
+# NOTIFY payloads must stay under 8000 bytes: a longer list is sent as "look for everything".
+WAKE_PAYLOAD_BYTES = 7000
+# How long the listener waits for a notification before it checks whether it should stop.
+LISTEN_TIMEOUT = 1.0
 # Events one process holds at a time. Turns run one after another anyway (one engine
 # thread per channel); claiming more would only hold them under leases, and a killed
 # process's events wait for their lease to run out.
@@ -168,17 +187,35 @@ class DurableChannel(InputChannel):
         return Response(status_code=200)
 
 
+class InboxRole(StrEnum):
+    """What an inbox does in its process (``turn_mode``)."""
+
+    store_and_process = "store_and_process"  # `serve` in the embedded default
+    store = "store"  # `serve` beside turn workers: stores, and wakes them
+    process = "process"  # `tsunagu turns`: processes what the web processes stored
+
+    @property
+    def processes(self) -> bool:
+        return self is not InboxRole.store
+
+
 class Inbox:
     """Stores webhook events and processes them from the database (one per app and database).
 
     Args:
         url: the database holding the inbox, the conversations and the messages.
+        role: whether this process stores, processes, or both.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, role: InboxRole = InboxRole.store_and_process) -> None:
         self.url = url
+        self.role = role
         self._channels: dict[str, DurableChannel] = {}
         self._sweeping: asyncio.Task[None] | None = None
+        self._listening: threading.Thread | None = None
+        self._stop_listening = threading.Event()
+        # Set when a wake-up could not name its residents: the sweep looks for everything due.
+        self._look_again = asyncio.Event()
         self._slots = asyncio.Semaphore(IN_FLIGHT)
         # Residents being processed here, and whether more of their events were stored
         # since: one drain per resident, however many webhooks and sweeps name them.
@@ -193,16 +230,31 @@ class Inbox:
         self._channels[channel.name()] = channel
 
     async def start(self) -> None:
-        """Sweep now and every ``SWEEP_SECONDS``: what a killed process left is taken up."""
-        if self._channels and self._sweeping is None:
-            self._sweeping = asyncio.create_task(self._sweep_forever())
+        """Sweep now and every ``SWEEP_SECONDS``: what a killed process left is taken up. A turn
+        worker also listens for the web processes' wake-ups (PostgreSQL) or polls (SQLite)."""
+        if not self._channels or not self.role.processes or self._sweeping is not None:
+            return
+        interval = SWEEP_SECONDS
+        if self.role is InboxRole.process:
+            if get_engine(self.url).dialect.name == "postgresql":
+                self._stop_listening.clear()
+                self._listening = threading.Thread(target=self._listen, args=(asyncio.get_running_loop(),),
+                                                   name="inbox-listen", daemon=True)
+                self._listening.start()
+            else:
+                interval = POLL_SECONDS
+        self._sweeping = asyncio.create_task(self._sweep_forever(interval))
 
     async def stop(self) -> None:
-        """Stop sweeping (the channels' shutdown waits for the events being processed)."""
+        """Stop sweeping and listening (the channels' shutdown waits for the events being processed)."""
         if self._sweeping is not None:
             self._sweeping.cancel()
             await asyncio.gather(self._sweeping, return_exceptions=True)
             self._sweeping = None
+        if self._listening is not None:
+            self._stop_listening.set()
+            await anyio.to_thread.run_sync(self._listening.join)
+            self._listening = None
 
     # ------------------------------------------------------------------ storing
     async def store(self, channel: DurableChannel, events: Sequence[NewEvent]) -> None:
@@ -235,8 +287,9 @@ class Inbox:
                     else:
                         # One webhook's bad row must not refuse the others: each alone.
                         residents, outcomes = await self._store_one_by_one(batch)
-                for channel, resident in dict.fromkeys(residents):
-                    self._submit(self._channels[channel], resident)
+                if self.role.processes:
+                    for channel, resident in dict.fromkeys(residents):
+                        self._submit(self._channels[channel], resident)
                 for (_, _, committed), outcome in zip(batch, outcomes, strict=True):
                     if committed.done():  # the request was given up meanwhile
                         continue
@@ -274,13 +327,18 @@ class Inbox:
         if not rows:
             return []
         with get_engine(self.url).begin() as connection:
-            insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+            on_postgresql = connection.dialect.name == "postgresql"
+            insert = postgresql.insert if on_postgresql else sqlite.insert
             statement = (insert(_EVENTS).values(rows)
                          .on_conflict_do_nothing(index_elements=["channel", "event_id"])
                          .returning(_EVENTS.c.id, _EVENTS.c.channel, _EVENTS.c.resident))
-            inserted = connection.execute(statement).all()
-        # In arrival order, whatever order RETURNING gave them in.
-        return [(channel, resident) for _, channel, resident in sorted(inserted)]
+            # In arrival order, whatever order RETURNING gave them in.
+            residents = [(channel, resident) for _, channel, resident in sorted(connection.execute(statement))]
+            if residents and on_postgresql and not self.role.processes:
+                # Sent by PostgreSQL only if this transaction commits: a turn worker is never
+                # woken for an event it cannot see yet.
+                connection.execute(select(func.pg_notify(WAKE_CHANNEL, _wake_payload(residents))))
+        return residents
 
     # ------------------------------------------------------------------ processing
     def _submit(self, channel: DurableChannel, resident: str) -> None:
@@ -298,13 +356,51 @@ class Inbox:
             self._submit(self._channels[channel_name], resident)
         return len(due)
 
-    async def _sweep_forever(self) -> None:
+    async def _sweep_forever(self, interval: float) -> None:
         while True:
+            self._look_again.clear()
             try:
                 await self.sweep()
             except Exception:  # noqa: BLE001 - the database may be down: look again later
                 log.exception("inbox: sweep failed")
-            await asyncio.sleep(SWEEP_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._look_again.wait(), interval)
+
+    def _wake(self, payload: str) -> None:
+        """A web process committed events (a turn worker's notification): process their residents."""
+        try:
+            named = [(str(channel), str(resident)) for channel, resident in json.loads(payload)]
+        except (ValueError, TypeError):  # too many to name, or not ours: look for everything due
+            self._look_again.set()
+            return
+        for channel_name, resident in named:
+            channel = self._channels.get(channel_name)
+            if channel is not None:
+                self._submit(channel, resident)
+
+    def _listen(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A turn worker's thread on PostgreSQL: each notification wakes the inbox on ``loop``.
+
+        After every (re)connection the inbox sweeps: what was stored while nobody listened is
+        taken up then, not at the next periodic sweep.
+        """
+        listener_engine = create_engine(self.url, poolclass=NullPool)  # its own connection, held for good
+        try:
+            while not self._stop_listening.is_set():
+                try:
+                    with listener_engine.connect() as connection:
+                        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                            f"LISTEN {WAKE_CHANNEL}")
+                        loop.call_soon_threadsafe(self._look_again.set)
+                        listener = connection.connection.driver_connection
+                        while not self._stop_listening.is_set():
+                            for notice in listener.notifies(timeout=LISTEN_TIMEOUT):
+                                loop.call_soon_threadsafe(self._wake, notice.payload)
+                except Exception as error:  # noqa: BLE001 - the database went away: sweeps go on
+                    log.warning("inbox: not listening for wake-ups (%s); trying again", type(error).__name__)
+                    self._stop_listening.wait(SWEEP_SECONDS)
+        finally:
+            listener_engine.dispose()
 
     def _due_residents(self) -> list[tuple[str, str]]:
         with get_engine(self.url).connect() as connection:
@@ -475,6 +571,11 @@ class _Statements:
 
 
 _STATEMENTS = _Statements()
+
+
+def _wake_payload(residents: Sequence[tuple[str, str]]) -> str:
+    payload = json.dumps(list(dict.fromkeys(residents)), separators=(",", ":"))
+    return payload if len(payload.encode()) <= WAKE_PAYLOAD_BYTES else ""
 
 
 def _due_values(now: datetime) -> dict[str, datetime]:

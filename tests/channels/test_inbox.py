@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import build_engine, create_app
+from bot.app import build_engine, create_app, run_turns
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.housekeeping import run_due_jobs
@@ -421,3 +421,45 @@ def test_a_resumed_turn_replays_its_own_replies_not_a_staff_message_written_sinc
                                 channel_event_id=event_id))
             session.flush()
     assert [reply.text for reply in Inbox(db_url).replies_of("line", "E-resumed")] == ["どんなことでお困りですか。"]
+
+
+# --------------------------------------------------------------------------- turn workers (turn_mode = "worker")
+
+
+async def wait_until_answered(url: str, count: int, timeout: float = 120) -> None:
+    """Until ``count`` events are done (a liveness bound, not a speed figure)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while sum(row.state is InboxState.done for row in rows(url)) < count:
+        assert asyncio.get_running_loop().time() < deadline, [row.state for row in rows(url)]
+        await asyncio.sleep(0.05)
+
+
+async def test_with_turn_workers_the_web_process_only_stores_and_a_worker_is_woken_to_answer(
+    db_url: str, line_api: FakeLineAPI, line_events: LineEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No periodic sweep: after the worker's start-up, only its wake-up (NOTIFY on PostgreSQL,
+    # the poll on SQLite) can bring it an event.
+    monkeypatch.setattr(inbox_module, "SWEEP_SECONDS", 3600.0)
+    app_settings = channel_settings(db_url, line_api_host=line_api.url, turn_mode="worker", telegram_bot_token="")
+    async for client in open_client(app_settings, ["line"]):
+        assert (await post(client, line_events, line_events.text("U1", CRISIS))).status_code == 200
+        assert [row.state for row in rows(db_url)] == [InboxState.pending], "the web process runs no turn"
+
+        stop = asyncio.Event()
+        worker = asyncio.create_task(run_turns(stop, app_settings))
+        try:
+            await wait_until_answered(db_url, 1)  # left before the worker started: its start-up sweep
+            assert (await post(client, line_events, line_events.text("U2", CRISIS))).status_code == 200
+            await wait_until_answered(db_url, 2)
+            # More residents in one commit than a notification can name: it says "look", and
+            # the worker looks for everything due.
+            many = [line_events.text(f"U{number:032x}", "こんにちは") for number in range(200)]
+            assert (await post(client, line_events, *many)).status_code == 200
+            await wait_until_answered(db_url, 202)
+        finally:
+            stop.set()
+            await worker
+    assert received(line_api, "U1")[0].startswith(crisis_opening())
+    assert received(line_api, "U2")[0].startswith(crisis_opening())
+    assert all(received(line_api, event["source"]["userId"]) for event in many)
+    assert {row.answered_with for row in rows(db_url)} == {"reply"}
