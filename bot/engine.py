@@ -76,6 +76,8 @@ _WORDED_EVENTS = ("message", "recording")
 # How sure the intent must be before a flow that opens with its own urgent call (110 for a
 # missing person) is let speak first, without the safety model's question or 119 before it.
 SURE_OF_THE_FLOW = 0.8
+# Intents that are no matter of their own: said alongside one, they do not replace it.
+_NOT_A_MATTER = frozenset({"greet", "goodbye", "out_of_scope"})
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Codes say nothing about a language: an invitation code (PT-R5CU-ASTN), a reference, a room
@@ -314,14 +316,21 @@ class ConversationEngine:
     # ------------------------------------------------------------------ dispatch, in order
     def _answer_safety_question(self, ctx: TurnContext) -> bool:
         """The resident answered the safety question: yes → the guidance; no → the words they
-        wrote before it go on to the flow in progress; anything else is read afresh."""
+        wrote before it go on to the flow in progress. A reply that is neither is read afresh
+        when it surely starts another matter; otherwise it goes on with the words before the
+        question (「北区です」 after a worry about a neighbour: the report goes on, and takes its
+        place), so neither is lost — and the safety word list reads both."""
         pending = take_safety_answer(ctx)
-        if pending is None or pending.answer is None:
+        if pending is None:
             return False
         if pending.answer == "yes":
             self._give_guidance(ctx, pending.signal)
             return True
         original = ctx.session.get(Message, pending.message_id) if pending.message_id is not None else None
+        if pending.answer is None:
+            if original is not None and original.text and not self._another_matter(ctx, original.text):
+                ctx.reread(f"{original.text}\n{ctx.text}")
+            return False
         if original is None or not original.text:
             # Purged meanwhile: nothing to go on with but the question that was open.
             if not ctx.repeat_prompt():
@@ -329,6 +338,14 @@ class ConversationEngine:
             return True
         ctx.reread(original.text)
         return False
+
+    @staticmethod
+    def _another_matter(ctx: TurnContext, before: str) -> bool:
+        """Whether this message surely asks for something other than the words ``before`` it
+        (not a greeting-like fragment: a bare 「北区」 reads as a greeting to the classifier)."""
+        now = ctx.classify(ctx.text)
+        return (now.confidence >= SURE_OF_THE_FLOW and now.intent not in _NOT_A_MATTER
+                and now.intent != ctx.classify(before).intent)
 
     def _safety_first(self, ctx: TurnContext) -> bool:
         """119/110 or the crisis lines first; suicidal ideation outside a flow then starts its matter.

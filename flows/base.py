@@ -25,7 +25,7 @@ from bot.domain import EASY, Domain, DomainError
 from bot.messages import Choice, Effect, EffectKind, Handoff, InboundEvent, InboundMessage, Reply
 from bot.models import Contact, Conversation
 from intents.classification import Classification, IntentClassifier
-from intents.exits import named_item, says_not_missing
+from intents.exits import is_with_the_person, named_item, says_not_missing
 from intents.normalize import fold_for_matching
 from intents.safety import SafetySignal
 
@@ -140,8 +140,10 @@ class TurnContext:
         if text not in self._classified:
             self._classified[text] = self.classifier().classify(text)
         classification = self._classified[text]
-        # 「실종이 아니에요」「行方不明じゃないです」 name the matter only to deny it.
-        ruled_out = self.ruled_out or (_MISSING_INTENT if says_not_missing(text) else None)
+        # 「실종이 아니에요」「行方不明じゃないです」 name the matter only to deny it; someone being
+        # talked to is not missing, however strange they seem (a sudden daze is the safety's).
+        denied = says_not_missing(text) or is_with_the_person(text)
+        ruled_out = self.ruled_out or (_MISSING_INTENT if denied else None)
         return classification.ruling_out(ruled_out) if ruled_out else classification
 
     def reread(self, text: str) -> None:

@@ -214,6 +214,25 @@ _OTHER_PRESENT = re.compile(
 )
 
 
+# The writer is with the person right now, talking to them: whatever is wrong, they are not
+# missing (「母が朝から様子がおかしくて、話しかけてもぼーっとしてる」 "when I talk to her she just
+# stares"). Only the act of speaking to the person: 「呼んでも」 may call after someone gone.
+_JA_WITH_THE_PERSON = re.compile(r"(?:話しかけ|はなしかけ|声(?:を)?かけ|こえ(?:を)?かけ|呼びかけ|話(?:を)?して)(?:ても|たら|ると|てる(?:のに|けど))")
+_EN_WITH_THE_PERSON = re.compile(
+    r"\b(?:when|whenever|if) i (?:talk|speak|try to talk|try to speak) (?:to|with) (?:him|her|them)\b|"
+    r"\b(?:he|she|my \w+|mom|mum|dad|grandma|grandpa) (?:just )?(?:stares|keeps staring|doesn't answer me|"
+    r"won't answer me|doesn't respond to me)\b", re.IGNORECASE)
+
+
+def is_with_the_person(text: str) -> bool:
+    """Whether the writer describes talking to the person now (so the person is not missing,
+    however strange they seem), in Japanese or English."""
+    plain = _squeezed(text)
+    if _is_english(plain):
+        return bool(_EN_WITH_THE_PERSON.search(plain))
+    return bool(_JA_WITH_THE_PERSON.search(plain))
+
+
 def says_not_missing(text: str) -> bool:
     """Whether a family member making a missing report says the person is not missing at all
     (「いえ、母は家にいます」「行方不明じゃないです」 "she's not missing, she's right here").

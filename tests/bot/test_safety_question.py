@@ -21,6 +21,8 @@ THRESHOLDS = UrgencyThresholds(ask=0.3, alarm=0.8, veto=0.1)
 UNSURE = "母がさっきから変なんです。呼んでもぼんやりしています"
 ALARMING = "父が床に横になったまま、呼んでも目を開けません"
 DESCRIPTION = "85歳の男じゃ。背は低うて、腰が曲がっとる"
+NEIGHBOUR = "隣のおばあさんが最近家から出てこなくて、とても痩せています"
+VOLUNTEER = "見守りメールの協力者に登録したいです"
 
 
 class _Urgency(IntentClassifier):
@@ -183,3 +185,22 @@ def test_a_danger_word_the_model_doubts_is_asked_and_yes_keeps_its_situation(
     assert [reply.response for reply in doubter.send(words).replies] == ["utter_safety_question"]
     turn = doubter.send("はい")
     assert turn.replies[0].urgent and turn.replies[0].response == "utter_emergency_fire"
+
+
+def test_a_detail_instead_of_an_answer_goes_on_with_the_words_before_it(urgent_engine: ConversationEngine) -> None:
+    """Not answering the question is no yes; the worry and the place that follows are both kept."""
+    urgent_engine.classifier().urgency[NEIGHBOUR] = 0.5
+    resident = Resident(urgent_engine)
+    assert _responses(resident, NEIGHBOUR) == ["utter_safety_question"]
+    turn = resident.send("北区です")
+    responses = [reply.response for reply in turn.replies]
+    assert "utter_worry_intro" in responses, responses
+    assert responses[-1] == "utter_ask_town_in_ward", "the ward is taken; its town is asked"
+    assert not any(effect.kind == EffectKind.emergency_guidance for effect in turn.effects)
+
+
+def test_another_matter_instead_of_an_answer_is_read_on_its_own(urgent_engine: ConversationEngine) -> None:
+    resident = Resident(urgent_engine)
+    resident.send(UNSURE)
+    plain = Resident(urgent_engine, user_id="plain")
+    assert _responses(resident, VOLUNTEER) == _responses(plain, VOLUNTEER)

@@ -14,6 +14,7 @@ from intents.exits import (
     is_soft_cancel,
     named_item,
     says_found,
+    is_with_the_person,
     says_not_missing,
 )
 
@@ -124,6 +125,23 @@ def test_not_missing(text: str) -> None:
 ])
 def test_not_a_correction_of_missing(text: str) -> None:
     assert not says_not_missing(text)
+
+
+@pytest.mark.parametrize("text", [
+    "母が朝から様子がおかしくて、話しかけてもぼーっとしてるんです", "もしもし あの 母が 話しかけても ぼーっと してるんです",
+    "父に声をかけたら返事が変です", "祖母に呼びかけても反応がありません",
+    "When I talk to her she doesn't make sense", "My dad just stares at the wall since this morning, he is sitting here",
+])
+def test_talking_to_the_person_now(text: str) -> None:
+    assert is_with_the_person(text)
+
+
+@pytest.mark.parametrize("text", [
+    "母が朝から帰ってこない", "母を呼んでも返事がなく、家のどこにもいません", "話しかけられて付いていったのかもしれない",
+    "He has been missing since 9, I can't talk to him", "",
+])
+def test_not_talking_to_the_person_now(text: str) -> None:
+    assert not is_with_the_person(text)
 
 
 WORRY_ITEMS = {
