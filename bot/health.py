@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.db import session_scope
-from bot.models import Case, Delivery, OutboxItem
+from bot.models import Case, Delivery, InboxEvent, InboxState, OutboxItem
 from bot.models.base import utcnow
 from bot.models.alerts import OutboxState
 from bot.models.cases import DeliveryState
@@ -101,7 +101,8 @@ def check_readiness(database_url: str, redis_url: str | None, now: datetime | No
 
 class DatabaseCollector(Collector):
     """Prometheus gauges read from the database at scrape time: cases by kind and status, alert
-    messages by channel and state, case deliveries by state."""
+    messages by channel and state, case deliveries by state, and the webhook events not yet
+    answered with the age of the oldest (turn workers that are not running show here first)."""
 
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
@@ -112,6 +113,11 @@ class DatabaseCollector(Collector):
                                    labels=["channel", "state"])
         deliveries = GaugeMetricFamily("tsunagu_case_deliveries", "Case deliveries to counters by state.",
                                        labels=["state"])
+        inbox = GaugeMetricFamily("tsunagu_inbox_unanswered", "Webhook events stored and not yet answered.",
+                                  labels=["channel", "state"])
+        waiting = GaugeMetricFamily("tsunagu_inbox_oldest_unanswered_seconds",
+                                    "How long the oldest unanswered webhook event has waited (0: none).",
+                                    labels=["channel"])
         try:
             with session_scope(self.database_url) as session:
                 for kind, case_status, number in session.execute(
@@ -124,10 +130,20 @@ class DatabaseCollector(Collector):
                 for state, number in session.execute(
                         select(Delivery.state, func.count(Delivery.id)).group_by(Delivery.state)):
                     deliveries.add_metric([_value(state)], number)
+                unanswered = InboxEvent.state.in_((InboxState.pending, InboxState.processing))
+                for channel, state, number in session.execute(
+                        select(InboxEvent.channel, InboxEvent.state, func.count(InboxEvent.id))
+                        .where(unanswered).group_by(InboxEvent.channel, InboxEvent.state)):
+                    inbox.add_metric([channel, _value(state)], number)
+                now = utcnow()
+                for channel, oldest in session.execute(
+                        select(InboxEvent.channel, func.min(InboxEvent.received_at))
+                        .where(unanswered).group_by(InboxEvent.channel)):
+                    waiting.add_metric([channel], max(0.0, (now - oldest).total_seconds()))
         except SQLAlchemyError as error:
             log.warning("metrics: the database cannot be reached (%s)", type(error).__name__)
             return
-        yield from (cases, outbox, deliveries)
+        yield from (cases, outbox, deliveries, inbox, waiting)
 
 
 def _value(member: object) -> str:

@@ -4,11 +4,15 @@ through the app and the engine — and nothing a resident said."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import create_app
+from bot.db import session_scope
 from bot.metrics import REGISTRY
+from bot.models import InboxEvent, InboxState, utcnow
 from bot.settings import Settings, settings
 
 EMERGENCY = "隣のおじいさんが倒れていて息をしていない"
@@ -49,3 +53,22 @@ def test_a_refused_body_is_counted_by_its_route_group_only(sqlite_url: str) -> N
                        headers={"Content-Type": "application/json"}).status_code == 413
     assert sample("tsunagu_http_requests_total", route="webhooks/webchat", status="413") == refused + 1
     assert "/webhooks/webchat/messages" not in client.get("/metrics").text
+
+
+def test_unanswered_webhook_events_and_the_oldest_wait_are_scraped(sqlite_url: str) -> None:
+    """With turn workers that are not running, the backlog shows on /metrics."""
+    with session_scope(sqlite_url) as session:
+        for number, (state, minutes) in enumerate([(InboxState.pending, 5), (InboxState.processing, 1),
+                                                   (InboxState.done, 60)]):
+            session.add(InboxEvent(channel="line", event_id=f"e{number}", resident="U1", payload={}, state=state,
+                                   attempts=0, received_at=utcnow() - timedelta(minutes=minutes)))
+    app = create_app(Settings(database_url=sqlite_url, data_dir=settings.data_dir), handler=lambda message: None,
+                     channel_names=["webchat"], init_database=False)
+    with TestClient(app) as client:
+        scraped = client.get("/metrics")
+    values = {(found.name, tuple(sorted(found.labels.items()))): found.value
+              for family in text_string_to_metric_families(scraped.text) for found in family.samples}
+    assert values[("tsunagu_inbox_unanswered", (("channel", "line"), ("state", "pending")))] == 1
+    assert values[("tsunagu_inbox_unanswered", (("channel", "line"), ("state", "processing")))] == 1
+    assert ("tsunagu_inbox_unanswered", (("channel", "line"), ("state", "done"))) not in values
+    assert 5 * 60 <= values[("tsunagu_inbox_oldest_unanswered_seconds", (("channel", "line"),))] < 60 * 60
