@@ -137,7 +137,6 @@ def create_app(
                 started.append(channel)
             log.info("channels ready: %s", ", ".join(c.name() for c in started) or "none")
             await inbox.start()  # also takes up what a previous process left unanswered
-            _freeze_start_up_objects()
             yield
         finally:
             await inbox.stop()
@@ -200,10 +199,13 @@ def create_app(
     return app
 
 
-def _freeze_start_up_objects() -> None:
-    """Leave what start-up loaded (the classifier, the dictionaries: some 300,000 objects) out of
-    the garbage collector's full passes, which otherwise stop the process for about 0.2 s now and
-    then: every webhook arriving meanwhile waited that long (``benchmarks/webhook_load.py``)."""
+def _load_and_freeze() -> None:
+    """Load the classifier, then leave what is loaded (the classifier, the dictionaries: some
+    300,000 objects) out of the garbage collector's full passes, which otherwise stop the process
+    for about 0.2 s now and then: every webhook arriving meanwhile waited that long
+    (``benchmarks/webhook_load.py``). Only in a process's entry point: frozen objects are never
+    collected, and tests start many apps in one process."""
+    get_classifier()
     gc.collect()
     gc.freeze()
 
@@ -241,7 +243,6 @@ async def run_turns(stop: asyncio.Event, settings: Settings | None = None) -> No
             inbox.register(channel)
             started.append(channel)
         log.info("turns: processing %s", ", ".join(channel.name() for channel in started) or "nothing")
-        _freeze_start_up_objects()
         await inbox.start()  # also takes up what a killed process left
         await stop.wait()
     finally:
@@ -254,6 +255,7 @@ def turns() -> None:
     """``tsunagu turns``: :func:`run_turns` at a lower CPU priority until SIGTERM or SIGINT."""
     os.nice(default_settings.turn_worker_niceness)
     install_redaction(json_lines=default_settings.log_format == "json")
+    _load_and_freeze()
 
     async def until_signalled() -> None:
         stop = asyncio.Event()
@@ -285,6 +287,7 @@ def serve(host: str, port: int) -> None:
     # thread): asked for it, a thread now gives it up after 1 ms instead of Python's 5, so the
     # few steps of an acknowledgement do not each wait a whole turn's slice.
     sys.setswitchinterval(ACK_SWITCH_INTERVAL)
+    _load_and_freeze()
     # A wake-up after a commit is only a hint: this picks up whatever is queued all the same.
     Sweeper("sweeper", queue_sweeps(default_settings.database_url), default_settings.queue_sweep_seconds).start()
     config = uvicorn.Config(create_app(), host=host, port=port, proxy_headers=True, access_log=False)

@@ -281,7 +281,6 @@ class ConversationEngine:
         ctx = TurnContext(session, message, contact, conversation, self.domain, now, self.classifier,
                           inbound_id=inbound.id)
         ctx.answer = self._match_choice(conversation, message)
-        inbound.conversation_id = conversation.id
         held = self._holding_case(session, contact)
         if held is not None:
             # Staff answer now: what was being asked is over, the words are theirs to read.
@@ -297,7 +296,11 @@ class ConversationEngine:
                 break
         finish_phone_turn(ctx)  # on the phone a turn ends with a question, never in dead air
         self._tell_untranslated(ctx)
+        # Written last, with the conversation's time: one UPDATE each at the commit, not one
+        # per query that flushes on the way (a turn's statements are most of its CPU).
+        inbound.conversation_id = conversation.id
         inbound.intent = ctx.classification.intent if ctx.classification else None
+        conversation.updated_at = now
         for reply in ctx.replies:
             outbound = Message(contact_id=contact.id, conversation_id=conversation.id,
                                direction=MessageDirection.outbound, channel=message.channel,
@@ -608,11 +611,11 @@ class ConversationEngine:
             conversation.active = False
             conversation = None
         if conversation is None:
-            conversation = Conversation(contact_id=contact.id, language=contact.language, slots={}, started_at=now)
+            conversation = Conversation(contact_id=contact.id, language=contact.language, slots={}, started_at=now,
+                                        updated_at=now)
             session.add(conversation)
             session.flush()
             created = True
-        conversation.updated_at = now
         return conversation, timed_out, created
 
     @staticmethod

@@ -144,6 +144,8 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     request_location: bool = False
+    # With request_location: the "send my location" button's label, in the resident's language.
+    location_label: str = ""
     urgent: bool = False
     handoff: Handoff | None = None
     # The voice channel records a message after this reply (after-hours handoff).

@@ -44,7 +44,6 @@ __all__ = [
     "OutputChannel",
     "SerialTasks",
     "choice_digits",
-    "location_label",
     "numbered_text",
     "repeat_hint",
     "spoken_choices",
@@ -64,14 +63,6 @@ ENGINE_THREADS = 1
 CPU under the GIL, and every extra thread takes the GIL from the event loop that must
 acknowledge webhooks quickly (measured with benchmarks/webhook_load.py). Scale out with
 more processes instead."""
-
-_LOCATION_LABEL = {"ja": "位置情報を送る", "en": "Send my location"}
-
-
-def location_label(language: str) -> str:
-    """The label of a "send my location" button in ``language`` (Japanese by default)."""
-    return _LOCATION_LABEL.get(language, _LOCATION_LABEL["ja"])
-
 
 def choice_digits(choices: Sequence[Choice]) -> list[str]:
     """The key of each choice: its own ``digit``, else its position counted from 1."""

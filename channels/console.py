@@ -18,7 +18,7 @@ from itertools import count
 from rich.console import Console
 
 from bot.messages import InboundMessage, Reply, TurnResult, turn_record
-from channels.base import EngineHandler, location_label, numbered_text
+from channels.base import EngineHandler, numbered_text
 
 __all__ = ["SEPARATOR", "ConsoleChannel", "script_conversations", "turn_record"]
 
@@ -82,7 +82,7 @@ class ConsoleChannel:
         self.console.print(numbered_text(reply), style=style, highlight=False, markup=False)
         if reply.request_location:
             hint = "（@緯度,経度 と入力すると位置情報を送れます）" if language == "ja" else "(type @lat,lon to send a location)"
-            self.console.print(f"[{location_label(language)}] {hint}", style="dim", highlight=False, markup=False)
+            self.console.print(f"[{reply.location_label}] {hint}", style="dim", highlight=False, markup=False)
 
     def open(self) -> None:
         """Start as LINE's follow event does: greeting and menu."""

@@ -65,7 +65,7 @@ from linebot.v3.webhooks import (
 from bot.messages import InboundMessage, Reply, TurnResult
 from bot.models import utcnow
 from bot.settings import Settings
-from channels.base import EngineHandler, OutputChannel, location_label, numbered_text
+from channels.base import EngineHandler, OutputChannel, numbered_text
 from channels.inbox import Answer, ClaimedEvent, DurableChannel, NewEvent
 from channels.ratelimit import RateLimiter, rate_limiter, send_with_backoff
 
@@ -137,7 +137,7 @@ class LineOutput(OutputChannel):
                 for choice in reply.choices
             ]
             if reply.request_location:
-                items.append(QuickReplyItem(action=LocationAction(label=location_label(language)[:MAX_LABEL])))
+                items.append(QuickReplyItem(action=LocationAction(label=reply.location_label[:MAX_LABEL])))
             text = reply.text
             if len(items) > MAX_QUICK_REPLY_ITEMS:
                 text = numbered_text(reply)

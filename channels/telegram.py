@@ -44,7 +44,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.messages import InboundMessage, Reply, TurnResult
 from bot.settings import Settings
-from channels.base import EngineHandler, OutputChannel, location_label, numbered_text
+from channels.base import EngineHandler, OutputChannel, numbered_text
 from channels.inbox import Answer, ClaimedEvent, DurableChannel, NewEvent
 from channels.ratelimit import RateLimiter, rate_limiter, send_with_backoff
 
@@ -114,7 +114,7 @@ class TelegramOutput(OutputChannel):
         other message removes a location keyboard left from before.
         """
         if reply.request_location:
-            keyboard = [[KeyboardButton(location_label(language), request_location=True)]]
+            keyboard = [[KeyboardButton(reply.location_label, request_location=True)]]
             markup = ReplyKeyboardMarkup(keyboard, resize_keyboard=True, one_time_keyboard=True)
             return {"text": numbered_text(reply), "reply_markup": markup}
         if reply.choices and all(len(c.payload.encode()) <= MAX_CALLBACK_DATA for c in reply.choices):

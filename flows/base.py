@@ -48,6 +48,8 @@ __all__ = [
 _MISSING_INTENT = "report_missing"
 # Slot keys the engine keeps for itself (prompt to repeat, choices to match digits against).
 PROMPT_SLOT = "_prompt"
+# The label of the "send my location" button a question asking for a place carries.
+LOCATION_BUTTON = "utter_button_send_location"
 CHOICES_SLOT = "_choices"
 # Kept while the conversation lasts, whatever flow ends: the language whose missing
 # translations the resident was told about (said once, not on every reply).
@@ -198,7 +200,7 @@ class TurnContext:
             c if c.digit else Choice(c.title, c.payload, str(i)) for i, c in enumerate(choices, start=1)
         )
         reply = Reply(text=self.t(response, **values), choices=numbered, request_location=request_location,
-                      response=response)
+                      location_label=self.t(LOCATION_BUTTON) if request_location else "", response=response)
         self.replies.append(reply)
         self.set_slot(PROMPT_SLOT, {"name": response, "values": values, "request_location": request_location,
                                     "choices": [[c.title, c.payload, c.digit] for c in numbered]})
@@ -466,7 +468,7 @@ def check_forms(domain: Domain, flows: Iterable[Flow]) -> None:
 
 def required_responses(flows: Iterable[Flow]) -> set[str]:
     """Every response the flows can say (checked against domain.yml at start-up)."""
-    names: set[str] = set()
+    names: set[str] = {LOCATION_BUTTON}
     for flow in flows:
         names.update(flow.responses)
     return names

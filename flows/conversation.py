@@ -239,12 +239,13 @@ class SilenceFlow(Flow):
 
 def _silent_turns(ctx: TurnContext) -> int:
     """How many of the conversation's last inbound events, this one included, were silences."""
-    kinds = ctx.session.scalars(
+    # This one is joined to the conversation only at the end of the turn (bot.engine).
+    earlier = ctx.session.scalars(
         select(Message.kind).where(Message.conversation_id == ctx.conversation.id,
                                    Message.direction == MessageDirection.inbound)
-        .order_by(Message.id.desc()).limit(settings.voice_silence_repeats + 2))
+        .order_by(Message.id.desc()).limit(settings.voice_silence_repeats + 1))
     count = 0
-    for kind in kinds:
+    for kind in [ctx.message.event, *earlier]:
         if kind != "silence":
             break
         count += 1

@@ -41,7 +41,7 @@ from routing.areas import (
     ward_options,
 )
 from routing.directory import load_gazetteer
-from routing.readers import reads_romaji
+from routing.readers import reads_kanji
 from routing.snapshot import get_directory
 
 __all__ = [
@@ -150,7 +150,7 @@ def town_choices(ctx: TurnContext, towns: Sequence[TownOption], *, with_ward: bo
 
 def _town_title(ctx: TurnContext, town: TownOption, *, with_ward: bool, with_reading: bool) -> str:
     name = town_name(ctx.session, town, ctx.lang, with_ward=with_ward)
-    if not with_reading or reads_romaji(ctx.lang):  # romaji is the reading already
+    if not with_reading or not reads_kanji(ctx.lang):  # the romaji is the reading already
         return name
     read = get_directory(ctx.session).gazetteer.by_id.get(town.town_id)
     return f"{name}（{read.town_kana}）" if read and read.town_kana else name

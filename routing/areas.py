@@ -19,7 +19,7 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from intents.places import Place
-from routing.readers import reads_romaji
+from routing.readers import reads_kanji, reads_romaji
 from routing.snapshot import Directory, TownOption, get_directory
 
 __all__ = [
@@ -273,8 +273,8 @@ def ward_options(session: Session, language: str = "ja") -> list[tuple[str, str]
 
 
 def ward_name(session: Session, ward_code: str, language: str = "ja") -> str:
-    """A ward's name for a resident: kanji, or towns.csv's romaji for a Latin-script reader
-    (:func:`routing.readers.reads_romaji`; the kanji when it has none).
+    """A ward's name for a resident: kanji, towns.csv's romaji for a Latin-script reader
+    (:func:`routing.readers.reads_romaji`), both for other readers (the kanji when it has none).
 
     Args:
         session: a session on the database holding the directory.
@@ -282,20 +282,27 @@ def ward_name(session: Session, ward_code: str, language: str = "ja") -> str:
         language: the conversation language.
 
     Returns:
-        "北区" or "Kita-ku"; the code itself when the ward is unknown.
+        "北区", "Kita-ku" or "北区 (Kita-ku)"; the code itself when the ward is unknown.
     """
     directory = get_directory(session)
     kanji = directory.wards.get(ward_code, ward_code)
-    if not reads_romaji(language):
+    if reads_kanji(language):
         return kanji
     romaji = next((record.ward_romaji for record in directory.towns.values()
                    if record.option.ward_code == ward_code and record.ward_romaji), None)
-    return romaji or kanji
+    return _for_reader(kanji, romaji, language)
+
+
+def _for_reader(kanji: str, romaji: str | None, language: str) -> str:
+    """Romaji for a Latin-script reader; for one who reads neither kanji nor Latin names (ko, ne),
+    the kanji of the signs and letters with the romaji as its reading (「北区 (Kita-ku)」)."""
+    if not romaji:
+        return kanji
+    return romaji if reads_romaji(language) else f"{kanji} ({romaji})"
 
 
 def town_name(session: Session, town: TownOption, language: str = "ja", *, with_ward: bool = False) -> str:
-    """A town's name for a resident (a button title): kanji, or towns.csv's romaji for a
-    Latin-script reader (:func:`routing.readers.reads_romaji`).
+    """A town's name for a resident (a button title): as :func:`ward_name` names wards.
 
     Args:
         session: a session on the database holding the directory.
@@ -307,7 +314,7 @@ def town_name(session: Session, town: TownOption, language: str = "ja", *, with_
         The name; the kanji when the directory has no romaji for it.
     """
     name = town.town
-    if reads_romaji(language):
+    if not reads_kanji(language):
         read = get_directory(session).gazetteer.by_id.get(town.town_id)
-        name = (read.town_romaji if read else "") or name
+        name = _for_reader(name, read.town_romaji if read else None, language)
     return f"{ward_name(session, town.ward_code, language)} {name}" if with_ward else name

@@ -22,9 +22,10 @@ async def output(line_api: FakeLineAPI) -> AsyncIterator[LineOutput]:
 
 
 def test_choices_become_quick_replies_and_too_many_become_numbered_lines() -> None:
-    few = Reply("どちらですか", choices=(Choice("はい", "yes", "1"), Choice("いいえ", "no", "2")), request_location=True)
+    few = Reply("どちらですか", choices=(Choice("はい", "yes", "1"), Choice("いいえ", "no", "2")), request_location=True,
+                location_label="Send my location")
     many = Reply("区を選んでください", choices=tuple(Choice(f"選択肢{i}", f"p{i}") for i in range(1, 14)),
-                 request_location=True)
+                 request_location=True, location_label="Send my location")
     first, second = LineOutput.render([few, many], "en")
     assert [item.action.to_dict() for item in first.quick_reply.items] == [
         {"type": "postback", "label": "はい", "data": "yes", "displayText": "はい"},

@@ -191,3 +191,18 @@ def test_low_speech_confidence_reads_a_place_back(resident: Resident) -> None:
     assert said(resident.send("北区柳町です", metadata={"confidence": 0.31})) == ["utter_place_read_back"]
     resident.send("いいえ")
     assert said(resident.send("北区柳町です", metadata={"confidence": 0.92})) == ["utter_ask_since_when"]
+
+
+def test_a_korean_reader_sees_the_kanji_with_its_romaji_and_a_korean_location_button(
+    engine: ConversationEngine, db_url: str
+) -> None:
+    """Neither kanji nor Latin names are a Korean reader's own: the signs' kanji, read in romaji."""
+    resident = Resident(engine, user_id="ko")
+    assert said(resident.send("옆집 할머니가 며칠째 안 보여요. 신문이 쌓여 있어요")) == ["utter_worry_intro", "utter_ask_where"]
+    asked = resident.replies[-1]
+    assert [choice.title for choice in asked.choices[:3]] == ["北区 (Kita-ku)", "中央区 (Chuo-ku)", "南区 (Minami-ku)"]
+    assert asked.request_location
+    assert asked.location_label == engine.domain.text("utter_button_send_location", "ko", "test")
+    assert asked.location_label != engine.domain.text("utter_button_send_location", "ja", "test")
+    resident.send(postback="ward:kita")
+    assert "旭町 (Asahimachi)" in [choice.title for choice in resident.replies[-1].choices]

@@ -27,11 +27,19 @@ def test_latin_script_readers_get_the_romaji_of_wards_and_towns(db_url: str, lan
         assert town_name(session, town, language, with_ward=True) == "Minami-ku Asahicho"
 
 
-@pytest.mark.parametrize("language", ["ja", "zh", "zh-Hant", "ko", "ne"])
-def test_other_readers_get_the_kanji_on_the_signs(db_url: str, language: str) -> None:
+@pytest.mark.parametrize("language", ["ja", "zh", "zh-Hant"])
+def test_kanji_readers_get_the_kanji_on_the_signs(db_url: str, language: str) -> None:
     with session_scope(db_url) as session:
         assert ward_name(session, "kita", language) == "北区"
         assert town_name(session, _town(session, "南区", "朝日町"), language) == "朝日町"
+
+
+@pytest.mark.parametrize("language", ["ko", "ne"])
+def test_other_readers_get_the_kanji_on_the_signs_with_its_romaji(db_url: str, language: str) -> None:
+    with session_scope(db_url) as session:
+        assert ward_name(session, "kita", language) == "北区 (Kita-ku)"
+        town = _town(session, "南区", "朝日町")
+        assert town_name(session, town, language, with_ward=True) == "南区 (Minami-ku) 朝日町 (Asahicho)"
 
 
 def _town(session: Session, ward: str, town: str) -> TownOption:
