@@ -16,8 +16,19 @@ import pytest
 
 from bot.models import InboxState
 from bot.settings import settings
-from tests.channels.conftest import LINE_SECRET, LINE_TOKEN, channel_settings, open_client
-from tests.channels.test_inbox import CRISIS, crisis_opening, post, rows, wait_until_answered
+from tests.channels.conftest import (
+    LINE_SECRET,
+    LINE_TOKEN,
+    channel_settings,
+    open_client,
+)
+from tests.channels.test_inbox import (
+    CRISIS,
+    crisis_opening,
+    post,
+    rows,
+    wait_until_answered,
+)
 from tests.fakes.line import FakeLineAPI, LineEvents
 
 ROOT = Path(__file__).resolve().parents[2]

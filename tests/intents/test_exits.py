@@ -12,9 +12,9 @@ from intents.exits import (
     is_denial,
     is_restart,
     is_soft_cancel,
+    is_with_the_person,
     named_item,
     says_found,
-    is_with_the_person,
     says_not_missing,
 )
 
