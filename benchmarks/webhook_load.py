@@ -408,10 +408,11 @@ async def main(args: argparse.Namespace) -> int:
         print(f"{layout}: saturation ({sat['concurrency']} connections): {sat['requests_per_s']} req/s, "
               f"p50 {sat['p50_ms']} ms, p99 {sat['p99_ms']} ms, failures {sat['failures']}")
     print(json.dumps(results))
-    met = all(r["at_rate"]["p99_ms"] <= 20 and r["at_rate"]["all_answered_after_s"] is not None
-              and r["at_rate"]["requests"] / r["at_rate"]["all_answered_after_s"] >= 400 for r in results)
-    print(f"target (issue 15: ack p99 <= 20 ms at {args.rate:g} req/s offered, >= 400 turns/s completed):",
-          "met" if met else "NOT met")
+    acks = all(r["at_rate"]["p99_ms"] <= 20 for r in results)
+    turns = all(r["at_rate"]["all_answered_after_s"] is not None
+                and r["at_rate"]["requests"] / r["at_rate"]["all_answered_after_s"] >= 400 for r in results)
+    print(f"targets (issue 15): ack p99 <= 20 ms at {args.rate:g} req/s offered:", "met" if acks else "NOT met",
+          "| >= 400 turns/s completed:", "met" if turns else "NOT met")
     return 0
 
 
