@@ -344,11 +344,14 @@ class ConversationEngine:
 
     @staticmethod
     def _another_matter(ctx: TurnContext, before: str) -> bool:
-        """Whether this message surely asks for something other than the words ``before`` it
-        (not a greeting-like fragment: a bare 「北区」 reads as a greeting to the classifier)."""
+        """Whether this message is to be read on its own: the safety model hears urgency in it
+        (read with the earlier words, it would count as answered), or it surely asks for
+        something other than the words ``before`` it (not a greeting-like fragment: a bare
+        「北区」 reads as a greeting to the classifier)."""
         now = ctx.classify(ctx.text)
-        return (now.confidence >= SURE_OF_THE_FLOW and now.intent not in _NOT_A_MATTER
-                and now.intent != ctx.classify(before).intent)
+        return now.urgency_band is not None or (
+            now.confidence >= SURE_OF_THE_FLOW and now.intent not in _NOT_A_MATTER
+            and now.intent != ctx.classify(before).intent)
 
     def _safety_first(self, ctx: TurnContext) -> bool:
         """119/110 or the crisis lines first; suicidal ideation outside a flow then starts its matter.

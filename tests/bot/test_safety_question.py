@@ -204,3 +204,12 @@ def test_another_matter_instead_of_an_answer_is_read_on_its_own(urgent_engine: C
     resident.send(UNSURE)
     plain = Resident(urgent_engine, user_id="plain")
     assert _responses(resident, VOLUNTEER) == _responses(plain, VOLUNTEER)
+
+
+def test_urgency_in_a_reply_that_is_no_answer_is_heard_on_its_own(urgent_engine: ConversationEngine) -> None:
+    """Read with the words before the question, the reply would count as answered and the model
+    would not hear it: a reply the model alarms at gets the guidance."""
+    resident = Resident(urgent_engine)
+    resident.send(UNSURE)
+    turn = resident.send(ALARMING)
+    assert turn.replies[0].urgent and any(effect.kind == EffectKind.emergency_guidance for effect in turn.effects)
