@@ -34,7 +34,7 @@ from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.concurrency import run_in_threadpool
 
@@ -48,6 +48,7 @@ from bot.edge import BodySizeLimit, RequestCounter, install_error_handlers
 from bot.effects import resume_pending_work, run_effects
 from bot.health import DatabaseCollector, check_readiness
 from bot.metrics import REGISTRY
+from bot.page_words import render_chat_page
 from bot.engine import ConversationEngine
 from bot.housekeeping import every_minute
 from bot.logsafe import install_redaction
@@ -169,9 +170,11 @@ def create_app(
         # Residents given the bare address land in the chat.
         return RedirectResponse("/chat", status_code=307)
 
+    page = render_chat_page(STATIC_DIR / "chat.html", load_domain())
+
     @app.get("/chat", include_in_schema=False)
-    async def chat_page() -> FileResponse:
-        return FileResponse(STATIC_DIR / "chat.html", media_type="text/html; charset=utf-8")
+    async def chat_page() -> HTMLResponse:
+        return HTMLResponse(page)
 
     # Browsers ask for /favicon.ico whatever the page says; the SVG serves both names.
     @app.get("/favicon.ico", include_in_schema=False)

@@ -49,7 +49,7 @@ _MISSING_INTENT = "report_missing"
 # Slot keys the engine keeps for itself (prompt to repeat, choices to match digits against).
 PROMPT_SLOT = "_prompt"
 # The label of the "send my location" button a question asking for a place carries.
-LOCATION_BUTTON = "utter_button_send_location"
+LOCATION_BUTTON = "utter_location_button_label"
 CHOICES_SLOT = "_choices"
 # Kept while the conversation lasts, whatever flow ends: the language whose missing
 # translations the resident was told about (said once, not on every reply).

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from bot.app import create_app
-from bot.domain import RESIDENT_LANGUAGES
+from bot.app import STATIC_DIR, create_app
+from bot.domain import RESIDENT_LANGUAGES, load_domain
+from bot.page_words import render_chat_page
+from bot.settings import DEFAULT_DOMAIN as DOMAIN_PATH
 from channels.webchat import PageLanguage, SessionSigner
 from flows.conversation import MENU
-from tests.channels.conftest import cases, channel_settings, open_client, served_on_loopback, stored
+from tests.channels.conftest import (
+    cases,
+    channel_settings,
+    open_client,
+    served_on_loopback,
+    stored,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -169,3 +180,17 @@ async def test_worry_report_in_the_browser(live_server: str, engine_db: str, tmp
             await browser.close()
     [case] = cases(engine_db)
     assert (case.counter_id, case.town_id, case.channel) == ("mimamori-minami", "minami-1-2", "webchat")
+
+
+def test_the_pages_words_come_from_the_domain_in_every_language(tmp_path: Path) -> None:
+    """A city edits the page's 119/110 notice where it edits every other sentence."""
+    shutil.copytree(DOMAIN_PATH.parent / "responses", tmp_path / "responses")
+    domain_file = tmp_path / "domain.yml"
+    domain_file.write_text(DOMAIN_PATH.read_text(encoding="utf-8").replace(
+        "如遇危及生命的紧急情况", "<市的通知>如遇危及生命的紧急情况"), encoding="utf-8")
+    page = render_chat_page(STATIC_DIR / "chat.html", load_domain(domain_file))
+    words = json.loads(re.search(r"var UI = (\{.*?\});", page, re.DOTALL).group(1))
+    assert set(words) == set(RESIDENT_LANGUAGES)
+    assert words["zh"]["notice"].startswith("<市的通知>"), "the edited sentence, in its language"
+    assert "</" not in re.search(r"var UI = (\{.*?\});", page, re.DOTALL).group(1), "a city's '<' cannot end the script"
+    assert words["ja"]["notice"] == load_domain(domain_file).text("utter_page_notice", "ja", "webchat")

@@ -202,7 +202,7 @@ def test_a_korean_reader_sees_the_kanji_with_its_romaji_and_a_korean_location_bu
     asked = resident.replies[-1]
     assert [choice.title for choice in asked.choices[:3]] == ["北区 (Kita-ku)", "中央区 (Chuo-ku)", "南区 (Minami-ku)"]
     assert asked.request_location
-    assert asked.location_label == engine.domain.text("utter_button_send_location", "ko", "test")
-    assert asked.location_label != engine.domain.text("utter_button_send_location", "ja", "test")
+    assert asked.location_label == engine.domain.text("utter_location_button_label", "ko", "test")
+    assert asked.location_label != engine.domain.text("utter_location_button_label", "ja", "test")
     resident.send(postback="ward:kita")
     assert "旭町 (Asahimachi)" in [choice.title for choice in resident.replies[-1].choices]
