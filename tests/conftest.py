@@ -8,6 +8,7 @@ import os
 import shutil
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -188,14 +189,17 @@ def _empty_state_tables(url: str) -> None:
 
     from bot.db import get_engine
 
-    for attempt in range(3):
+    attempts = 5
+    for attempt in range(attempts):
         try:
             with get_engine(url).begin() as connection:
                 connection.execute(text(f"TRUNCATE {', '.join(STATE_TABLES)} RESTART IDENTITY CASCADE"))
             return
         except OperationalError as error:
-            if not isinstance(error.orig, DeadlockDetected) or attempt == 2:
+            if not isinstance(error.orig, DeadlockDetected) or attempt == attempts - 1:
                 raise
+            # Let the other transaction finish first: retried at once, it can deadlock again.
+            time.sleep(0.1 * 2**attempt)
 
 
 @pytest.fixture
