@@ -506,8 +506,9 @@ class ConversationEngine:
         menu_intents = [intent for intent, _, _ in MENU]
         likely = [intent for intent, _ in ((classification.intent, 1.0), *classification.alternatives)
                   if intent in self.flows and intent not in _NOT_OFFERED]
-        # Not what the resident just said they did not mean.
-        ordered = [intent for intent in dict.fromkeys([*likely[:2], *menu_intents]) if intent != ctx.ruled_out]
+        # Not what the resident said they did not mean, nor what their words deny.
+        ruled_out = ctx.ruled_out_for(ctx.text or "")
+        ordered = [intent for intent in dict.fromkeys([*likely[:2], *menu_intents]) if intent != ruled_out]
         # Keys as on the main menu (a key never changes its meaning), a person always last on 0.
         keys = {intent: digit for intent, _, digit in MENU}
         ordered.sort(key=lambda intent: keys.get(intent) == HUMAN_DIGIT)

@@ -142,11 +142,16 @@ class TurnContext:
         if text not in self._classified:
             self._classified[text] = self.classifier().classify(text)
         classification = self._classified[text]
-        # 「실종이 아니에요」「行方不明じゃないです」 name the matter only to deny it; someone being
-        # talked to is not missing, however strange they seem (a sudden daze is the safety's).
-        denied = says_not_missing(text) or is_with_the_person(text)
-        ruled_out = self.ruled_out or (_MISSING_INTENT if denied else None)
+        ruled_out = self.ruled_out_for(text)
         return classification.ruling_out(ruled_out) if ruled_out else classification
+
+    def ruled_out_for(self, text: str) -> str | None:
+        """The intent ``text`` is not to be read as: one the resident said they did not mean, or
+        a missing report the words deny — 「실종이 아니에요」「行方不明じゃないです」 name the matter
+        only to deny it; someone being talked to is not missing, however strange they seem (a
+        sudden daze is the safety layer's)."""
+        denied = says_not_missing(text) or is_with_the_person(text)
+        return self.ruled_out or (_MISSING_INTENT if denied else None)
 
     def reread(self, text: str) -> None:
         """Read ``text`` (the words before the safety question) as this turn's message."""

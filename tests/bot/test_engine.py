@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -23,6 +24,7 @@ from bot.models import (
     MessageDirection,
 )
 from flows.conversation import MENU
+from intents.classification import Classification, IntentClassifier
 from tests.bot.conftest import OPEN_HOURS, Resident
 
 
@@ -296,3 +298,29 @@ def test_the_clarifying_question_keys_each_choice_as_the_main_menu(resident: Res
     # A key never changes its meaning between menus (issue 16): the main menu's keys.
     menu = {f"intent:{intent}": digit for intent, _, digit in MENU}
     assert [(c.payload, c.digit) for c in choices] == [(c.payload, menu[c.payload]) for c in choices]
+
+
+class _UnsureOfMissing(IntentClassifier):
+    """The real classifier, unsure between a missing report and two others for every message."""
+
+    def __init__(self, real: IntentClassifier) -> None:
+        self.real = real
+
+    def classify_many(self, texts: list[str]) -> list[Classification]:  # type: ignore[override]
+        return [replace(found, intent="report_missing", confidence=0.4, safety=None, urgency_band=None,
+                        alternatives=(("ask_where", 0.3), ("report_worry", 0.2)))
+                for found in self.real.classify_many(texts)]
+
+
+@pytest.mark.parametrize(("text", "offered"), [
+    ("えっと、母が朝から変で", True),
+    ("えっと、母に話しかけても変で", False),  # she is there: not missing, whatever else
+])
+def test_the_clarifying_question_leaves_out_a_missing_report_the_words_deny(
+    engine: ConversationEngine, text: str, offered: bool
+) -> None:
+    unsure = _UnsureOfMissing(engine.classifier())
+    engine.classifier = lambda: unsure
+    turn = Resident(engine).send(text)
+    assert [r.response for r in turn.replies] == ["utter_clarify"]
+    assert ("intent:report_missing" in [c.payload for c in turn.replies[0].choices]) is offered
