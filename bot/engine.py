@@ -77,7 +77,7 @@ _WORDED_EVENTS = ("message", "recording")
 # missing person) is let speak first, without the safety model's question or 119 before it.
 SURE_OF_THE_FLOW = 0.8
 # Intents that are no matter of their own: said alongside one, they do not replace it.
-_NOT_A_MATTER = frozenset({"greet", "goodbye", "out_of_scope"})
+_NOT_A_MATTER = ("greet", "goodbye", "out_of_scope")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Codes say nothing about a language: an invitation code (PT-R5CU-ASTN), a reference, a room
@@ -94,7 +94,7 @@ _ENGLISH_WORDS = frozenset({"hello", "hi", "hey", "help", "thanks", "thank", "pl
 # The only digit that means something outside a question: 0 = a person, as on the phone menu.
 HUMAN_DIGIT = "0"
 # Intents the classifier may name that are never worth offering in a clarifying question.
-_NOT_OFFERED = ("greet", "goodbye", "out_of_scope", "emergency")
+_NOT_OFFERED = (*_NOT_A_MATTER, "emergency")
 
 DispatchStep = Callable[[TurnContext], bool]
 """One rule of dispatch: True when it took the message (no later rule runs)."""

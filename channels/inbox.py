@@ -14,8 +14,8 @@ whose events were just stored are processed at once. With ``turn_mode = "worker"
 processes only store (their acknowledgements never wait behind a turn for the CPU) and
 ``tsunagu turns`` processes run the turns: on PostgreSQL the storing transaction sends the
 residents with ``NOTIFY`` (delivered only if it commits) and the turn workers ``LISTEN``; on
-SQLite they look every ``POLL_SECONDS``. Either way, at start-up and every ``SWEEP_SECONDS`` an inbox that processes looks
-for events nobody is processing (left by a killed process, a failed attempt due again, a
+SQLite they look every ``POLL_SECONDS``. Either way, at start-up and every ``SWEEP_SECONDS``
+an inbox that processes looks for events nobody is processing (left by a killed process, a failed attempt due again, a
 lost wake-up). A resident's events go one at a time in arrival order: an event is claimed
 only when every earlier event of that resident is finished, with ``bot.workqueue``'s
 ``SKIP LOCKED`` claims (no two processes take the same row), under a lease renewed while the event
