@@ -95,6 +95,10 @@ _ENGLISH_WORDS = frozenset({"hello", "hi", "hey", "help", "thanks", "thank", "pl
 HUMAN_DIGIT = "0"
 # Intents the classifier may name that are never worth offering in a clarifying question.
 _NOT_OFFERED = (*_NOT_A_MATTER, "emergency")
+# The messages a clarifying question is open about; a reply that picks none of its choices is
+# read together with them. Three at most: older words are another moment's.
+UNCLEAR_SLOT = "_unclear"
+_UNCLEAR_KEPT = 3
 
 DispatchStep = Callable[[TurnContext], bool]
 """One rule of dispatch: True when it took the message (no later rule runs)."""
@@ -281,6 +285,9 @@ class ConversationEngine:
         ctx = TurnContext(session, message, contact, conversation, self.domain, now, self.classifier,
                           inbound_id=inbound.id)
         ctx.answer = self._match_choice(conversation, message)
+        ctx.unclear_message_ids = tuple(conversation.slots.get(UNCLEAR_SLOT, ()))
+        if ctx.unclear_message_ids:  # one reply's worth, whatever path this turn takes
+            conversation.slots = {key: value for key, value in conversation.slots.items() if key != UNCLEAR_SLOT}
         held = self._holding_case(session, contact)
         if held is not None:
             # Staff answer now: what was being asked is over, the words are theirs to read.
@@ -458,9 +465,23 @@ class ConversationEngine:
         return True
 
     def _classify(self, ctx: TurnContext) -> bool:
+        self._read_with_unclear_words(ctx)
         self._classify_and_start(ctx)
         self._follow_switch(ctx)
         return True
+
+    def _read_with_unclear_words(self, ctx: TurnContext) -> None:
+        """A reply to the clarifying question that picks none of its choices is read together
+        with the words that were unclear (「南区 住吉町 4丁目」 after a hesitant worry about a
+        neighbour: the place of that worry, not a question of its own), unless it surely starts
+        another matter. Neither the earlier words nor the reply is lost."""
+        if not ctx.unclear_message_ids or not ctx.own_words:
+            return
+        earlier = [message.text for message_id in ctx.unclear_message_ids
+                   if (message := ctx.session.get(Message, message_id)) is not None and message.text]
+        if earlier and not self._another_matter(ctx, "\n".join(earlier)):
+            ctx.read_together("\n".join([*earlier, ctx.text]))
+            ctx.unclear_message_ids = (*ctx.unclear_message_ids, ctx.inbound_id) if ctx.inbound_id else ()
 
     # ------------------------------------------------------------------ starting flows
     def _follow_switch(self, ctx: TurnContext) -> None:
@@ -518,6 +539,10 @@ class ConversationEngine:
         ctx.finish()
         ctx.ask("utter_clarify", choices=choices)
         ctx.finish(keep_prompt=True)
+        if ctx.own_words and ctx.inbound_id is not None:
+            # Still unclear after being read with the earlier words: the next reply is read with all of them.
+            read = ctx.unclear_message_ids if ctx.unclear_message_ids[-1:] == (ctx.inbound_id,) else (ctx.inbound_id,)
+            ctx.set_slot(UNCLEAR_SLOT, list(read[-_UNCLEAR_KEPT:]))
 
     def _flow_for(self, name: str) -> Flow:
         """The flow with this name or intent; out_of_scope for an intent this deployment does not run yet."""

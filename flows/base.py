@@ -99,6 +99,8 @@ class TurnContext:
     # The words being read are those the resident wrote before answering "no" to the safety
     # question: the safety model has had its say on them.
     reread_after_safety_question: bool = False
+    # The messages a clarifying question was asked about (ids, oldest first); set by the engine.
+    unclear_message_ids: tuple[int, ...] = ()
     # An intent the resident said is not what they meant; the classifier's next one is read instead.
     ruled_out: str | None = None
     _classified: dict[str, Classification] = field(default_factory=dict)
@@ -157,6 +159,10 @@ class TurnContext:
         """Read ``text`` (the words before the safety question) as this turn's message."""
         self._read_instead(text)
         self.reread_after_safety_question = True
+
+    def read_together(self, text: str) -> None:
+        """Read ``text`` (earlier unclear words with this reply) as this turn's message."""
+        self._read_instead(text)
 
     def read_again(self, text: str, ruled_out: str) -> None:
         """Read ``text`` (what the resident first said) afresh as this turn's message, but not

@@ -222,15 +222,25 @@ _EN_WITH_THE_PERSON = re.compile(
     r"\b(?:when|whenever|if) i (?:talk|speak|try to talk|try to speak) (?:to|with) (?:him|her|them)\b|"
     r"\b(?:he|she|my \w+|mom|mum|dad|grandma|grandpa) (?:just )?(?:stares|keeps staring|doesn't answer me|"
     r"won't answer me|doesn't respond to me)\b", re.IGNORECASE)
+# The residents' languages, the same act only: "when I talk to her" (punctuation and, outside
+# Latin script, spaces are folded away before matching).
+_OTHER_WITH_THE_PERSON = re.compile(
+    r"(?:跟|和|对|對)(?:他|她|妈妈|媽媽|妈|媽|爸爸|爸|奶奶|爷爷|爺爺|外婆|外公|老公|老婆)(?:说话|說話|讲话|講話|聊天)|"
+    r"말(?:을)?(?:걸어도|걸면|걸었더니|시켜도|시키면)|"
+    r"\b(?:nói chuyện với|bắt chuyện với|hỏi chuyện)\b|"
+    r"\b(?:kinakausap|kinausap|kausapin)\b|"
+    r"\bquando (?:eu )?(?:falo|converso|tento falar|vou falar) com\b|"
+    r"\bcuando (?:le |la |lo )?(?:hablo|converso|trato de hablar)\b|\ble hablo y\b|"
+    r"कुरा\s*गर्दा|बोल्न\s*खोज्दा"
+)
 
 
 def is_with_the_person(text: str) -> bool:
     """Whether the writer describes talking to the person now (so the person is not missing,
-    however strange they seem), in Japanese or English."""
+    however strange they seem), in Japanese, English or a resident's language."""
     plain = _squeezed(text)
-    if _is_english(plain):
-        return bool(_EN_WITH_THE_PERSON.search(plain))
-    return bool(_JA_WITH_THE_PERSON.search(plain))
+    native = _EN_WITH_THE_PERSON if _is_english(plain) else _JA_WITH_THE_PERSON
+    return bool(native.search(plain) or _OTHER_WITH_THE_PERSON.search(plain))
 
 
 def says_not_missing(text: str) -> bool:

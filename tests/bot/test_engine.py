@@ -324,3 +324,44 @@ def test_the_clarifying_question_leaves_out_a_missing_report_the_words_deny(
     turn = Resident(engine).send(text)
     assert [r.response for r in turn.replies] == ["utter_clarify"]
     assert ("intent:report_missing" in [c.payload for c in turn.replies[0].choices]) is offered
+
+
+class _UnsureOf(IntentClassifier):
+    """The real classifier, except that it is unsure what one message asks for."""
+
+    def __init__(self, real: IntentClassifier, unclear: str) -> None:
+        self.real = real
+        self.unclear = unclear
+
+    def classify_many(self, texts: list[str]) -> list[Classification]:  # type: ignore[override]
+        return [replace(found, confidence=0.3, safety=None, urgency_band=None) if text == self.unclear else found
+                for text, found in zip(texts, self.real.classify_many(texts), strict=True)]
+
+
+HESITANT_WORRY = "えっと 近所の 一人暮らしの おばあさんが 最近 見かけなくて 新聞も たまってて"
+
+
+def test_a_place_given_to_the_clarifying_question_is_where_the_unclear_worry_is(
+    engine: ConversationEngine, db_url: str
+) -> None:
+    unsure = _UnsureOf(engine.classifier(), HESITANT_WORRY)
+    engine.classifier = lambda: unsure
+    resident = Resident(engine)
+    assert [r.response for r in resident.send(HESITANT_WORRY).replies] == ["utter_clarify"]
+    # Read alone, a place asks for nothing (a low-confidence topic); read with the words before, it is a worry's.
+    assert resident.send("南区 住吉町 4丁目").flow == "report_worry"
+    resident.send("先週から")
+    resident.send("いいえ")
+    resident.send("はい")
+    [case] = _cases(db_url)
+    assert (case.kind, case.town_id) == (CaseKind.worry, "minami-2-1")
+
+
+def test_a_reply_to_the_clarifying_question_that_surely_asks_another_thing_is_read_alone(
+    engine: ConversationEngine,
+) -> None:
+    unsure = _UnsureOf(engine.classifier(), HESITANT_WORRY)
+    engine.classifier = lambda: unsure
+    resident = Resident(engine)
+    resident.send(HESITANT_WORRY)
+    assert resident.send("認知症の母を事前登録しておきたいです").flow == "register_person"

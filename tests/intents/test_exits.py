@@ -131,6 +131,14 @@ def test_not_a_correction_of_missing(text: str) -> None:
     "母が朝から様子がおかしくて、話しかけてもぼーっとしてるんです", "もしもし あの 母が 話しかけても ぼーっと してるんです",
     "父に声をかけたら返事が変です", "祖母に呼びかけても反応がありません",
     "When I talk to her she doesn't make sense", "My dad just stares at the wall since this morning, he is sitting here",
+    # the residents' languages
+    "我妈妈从早上开始不对劲，跟她说话她也只是发呆", "阿嬤今天怪怪的，跟她講話都沒反應",
+    "엄마가 아침부터 이상해요. 말을 걸어도 멍하게 있어요",
+    "Mẹ tôi từ sáng cứ lạ lắm, nói chuyện với mẹ thì mẹ chỉ nhìn chằm chằm",
+    "Si nanay po kanina pa kakaiba, kinakausap ko pero nakatulala lang",
+    "Minha mãe tá estranha desde cedo, quando eu falo com ela ela só fica olhando",
+    "Mi mamá está rara desde la mañana, cuando le hablo no responde",
+    "आमा बिहानदेखि अनौठो हुनुहुन्छ, कुरा गर्दा केही बोल्नुहुन्न",
 ])
 def test_talking_to_the_person_now(text: str) -> None:
     assert is_with_the_person(text)
@@ -139,6 +147,9 @@ def test_talking_to_the_person_now(text: str) -> None:
 @pytest.mark.parametrize("text", [
     "母が朝から帰ってこない", "母を呼んでも返事がなく、家のどこにもいません", "話しかけられて付いていったのかもしれない",
     "He has been missing since 9, I can't talk to him", "",
+    "我妈妈从早上出门到现在还没回来", "엄마가 아침에 나가서 안 돌아와요", "Mẹ tôi đi ra ngoài từ sáng chưa về",
+    "Minha mãe saiu cedo e não voltou, quero falar com alguém", "Mi papá salió y no ha vuelto",
+    "Hindi pa po umuuwi si lolo simula kaninang umaga",
 ])
 def test_not_talking_to_the_person_now(text: str) -> None:
     assert not is_with_the_person(text)
