@@ -23,7 +23,8 @@ from bot.messages import Choice
 from flows.base import TurnContext, is_yes
 
 __all__ = ["ASKED_FEATURES", "FEATURE_PREFIX", "FEATURE_RESPONSES", "SHARE_RESPONSES", "ask_feature", "ask_share",
-           "missing_features", "read_answer", "read_clothing", "read_features", "read_name", "read_share"]
+           "missing_features", "read_answer", "read_clothing", "read_features", "read_name", "read_share",
+           "worn_in"]
 
 ASKED_FEATURES = ("sex", "height", "build")
 """The key features asked with choices when the family's words did not say them, in this order."""
@@ -149,6 +150,27 @@ def read_clothing(text: str | None) -> dict[str, Any]:
         groups[group].append(part)
     separator = ", " if english else "、"
     return {field: separator.join(words) for field, words in groups.items() if words}
+
+
+# What the person wears, told in the report's first words: the words before a verb of wearing
+# (「緑のカーディガン着て朝出てった」, "she was wearing a green cardigan"). Kana 「きて」「はいて」
+# are left out: they are as often 来て and a reply.
+_WEARING_JA = re.compile(r"([^。、，,.!?！？\n]+?)(?:を)?(?:着て|着と|着た|着てる|履いて|かぶって|被って)")
+_WEARING_EN = re.compile(r"\bwearing\s+([^.;!?\n]+?)(?=\s+and\s+(?:she|he|they|went|left)\b|[.;!?\n]|$)",
+                         re.IGNORECASE)
+# Who comes before the clothing in the same phrase (「母が緑のカーディガン」): cut at its particle.
+_SUBJECT = re.compile(r"^.*(?<=[\u3040-\u30ff\u4e00-\u9fff])(?:が|は)(?=\S)")
+
+
+def worn_in(text: str) -> str | None:
+    """What someone wears, in words that say so with a verb of wearing (a report's first
+    message), for the clothing question not to be asked again; None when they do not."""
+    found = [match.group(1).strip() for match in _WEARING_EN.finditer(text)]
+    found += [_SUBJECT.sub("", match.group(1)).strip() for match in _WEARING_JA.finditer(re.sub(r"\s+", "", text))]
+    worn = [words for words in found if _WORN.search(words) or _FOOTWEAR.search(words)]
+    if not worn:
+        return None
+    return ", ".join(worn) if text.isascii() else "、".join(worn)
 
 
 def missing_features(known: Mapping[str, Any]) -> list[str]:

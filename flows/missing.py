@@ -44,6 +44,7 @@ from flows.features import (
     read_features,
     read_name,
     read_share,
+    worn_in,
 )
 from flows.followup import follow_case
 from flows.person import person_label, persons_of
@@ -152,7 +153,8 @@ class MissingFlow(FormFlow):
         self._next(ctx)
 
     def _read_words(self, ctx: TurnContext) -> None:
-        """Fill whatever the words answer: who (with an age) and where they were last seen."""
+        """Fill whatever the words answer: who (with an age), where they were last seen, and
+        what they wear when the words say it (never asked twice)."""
         words = ctx.own_words
         if "missing_who" not in ctx.slots and (person := missing_person(words)):
             ctx.set_slot("missing_who", person)
@@ -163,6 +165,8 @@ class MissingFlow(FormFlow):
             given = place_already_given(ctx, ("resolved",))
             if given is not None:
                 ctx.set_slot("last_seen_where", given)
+        if "clothing" not in ctx.slots and (worn := worn_in(words)):
+            ctx.set_slot("clothing", worn)
 
     def _pick_person(self, ctx: TurnContext) -> None:
         """The family's answer to "is it a pre-registered person?" — never a reason to ask twice."""

@@ -344,6 +344,21 @@ def test_a_family_word_alone_still_gets_the_appearance_asked(resident: Resident,
     assert case.details["who"].startswith("認知症の父")
 
 
+@pytest.mark.parametrize(("first", "clothing"), [
+    ("うちのおかんがおらへんねん。認知症やねん。緑のカーディガン着て朝出てったきり帰ってけえへん", "緑のカーディガン"),
+    ("My mother has dementia, she went out wearing a green cardigan and she has not come back",
+     "a green cardigan"),
+])
+def test_clothing_told_in_the_first_words_is_not_asked_again(resident: Resident, db_url: str, first: str,
+                                                             clothing: str) -> None:
+    resident.send(first)
+    resident.send("中央区本町")
+    assert said(resident.send("今朝8時ごろ")) == ["utter_ask_callback_phone"]
+    resident.send("090-1234-5678")
+    [case] = cases(db_url)
+    assert case.details["clothing"] == clothing
+
+
 def _reported(resident: Resident, who: str, clothing: str) -> TurnResult:
     resident.send(postback="intent:report_missing")
     resident.send(who)
