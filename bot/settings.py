@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     line_channel_secret: str = ""
     line_channel_access_token: str = ""
     line_api_host: str = "https://api.line.me"
+    # LINE wants a reply token used within a minute of the webhook; an older event is answered
+    # by push. Only a test against a fake LINE, whose tokens do not expire, has reason to change it.
+    line_reply_token_seconds: float = Field(default=50.0, gt=0)
     # Where LINE serves what residents sent (images): an alert's photo is fetched from here.
     line_api_data_host: str = "https://api-data.line.me"
     telegram_bot_token: str = ""

@@ -65,6 +65,7 @@ from linebot.v3.webhooks import (
 from bot.messages import InboundMessage, Reply, TurnResult
 from bot.models import utcnow
 from bot.settings import Settings
+from bot.settings import settings as configured
 from channels.base import EngineHandler, OutputChannel, numbered_text
 from channels.inbox import Answer, ClaimedEvent, DurableChannel, NewEvent
 from channels.ratelimit import RateLimiter, rate_limiter, send_with_backoff
@@ -80,8 +81,8 @@ MAX_LABEL = 20  # quick reply and action labels
 _RETRY_NAMESPACE = uuid.UUID("8d1a4f52-3c0e-4f7e-9a55-6b1f0c4e2d10")
 _REQUEST_TIMEOUT = 10.0
 # LINE: a reply token must be used within one minute of receiving the webhook. A margin
-# for the time the reply itself takes; an older event is answered by push.
-REPLY_TOKEN_USABLE = timedelta(seconds=50)
+# for the time the reply itself takes (50 s by default); an older event is answered by push.
+REPLY_TOKEN_USABLE = timedelta(seconds=configured.line_reply_token_seconds)
 
 
 def _retry_delay(exc: BaseException) -> float | None:

@@ -58,6 +58,9 @@ def start_server(database_url: str, line_url: str, port: int, log: Path) -> subp
         "TSUNAGU_LINE_CHANNEL_SECRET": LINE_SECRET,
         "TSUNAGU_LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
         "TSUNAGU_LINE_API_HOST": line_url,
+        # The fake LINE's tokens never expire: on a slow or loaded machine a restart or a worker's
+        # start-up may take longer than LINE's minute, and the test is about crashes, not clocks.
+        "TSUNAGU_LINE_REPLY_TOKEN_SECONDS": "3600",
         "PYTHONPATH": str(ROOT),
     }
     command = [sys.executable, "-c", f"from bot.app import serve; serve('127.0.0.1', {port})"]

@@ -239,6 +239,7 @@ class Server:
             "TSUNAGU_LINE_CHANNEL_SECRET": LINE_SECRET,
             "TSUNAGU_LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
             "TSUNAGU_LINE_API_HOST": line.url,
+            "TSUNAGU_LINE_REPLY_TOKEN_SECONDS": "3600",  # the fake LINE's tokens never expire
             "TSUNAGU_TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
             "TSUNAGU_TELEGRAM_SECRET_TOKEN": TELEGRAM_SECRET,
             "TSUNAGU_TELEGRAM_BASE_URL": telegram.base_url,

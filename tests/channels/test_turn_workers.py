@@ -47,6 +47,9 @@ def start_turn_worker(database_url: str, line_url: str, log: Path) -> subprocess
         "TSUNAGU_LINE_CHANNEL_SECRET": LINE_SECRET,
         "TSUNAGU_LINE_CHANNEL_ACCESS_TOKEN": LINE_TOKEN,
         "TSUNAGU_LINE_API_HOST": line_url,
+        # The fake LINE's tokens never expire: on a slow or loaded machine a restart or a worker's
+        # start-up may take longer than LINE's minute, and the test is about crashes, not clocks.
+        "TSUNAGU_LINE_REPLY_TOKEN_SECONDS": "3600",
         "PYTHONPATH": str(ROOT),
     }
     command = [sys.executable, "-c", "import sys; from bot.cli import app; sys.argv = ['tsunagu', 'turns']; app()"]

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.db import session_scope
 from bot.domain import load_domain
+from bot.engine import UNCLEAR_SLOT
 from bot.messages import TurnResult
 from bot.models import Case, Contact, Conversation, RegisteredPerson
 from flows.base import CHOICES_SLOT, PROMPT_SLOT
@@ -60,7 +61,7 @@ def left(db_url: str, resident: Resident) -> Left:
             .order_by(Conversation.id.desc())
         ).first()
         assert conversation is not None, "the resident has no active conversation"
-        slots = {key: value for key, value in conversation.slots.items() if key not in (PROMPT_SLOT, CHOICES_SLOT)}
+        slots = {key: value for key, value in conversation.slots.items() if key not in (PROMPT_SLOT, CHOICES_SLOT, UNCLEAR_SLOT)}
         return Left(conversation.flow, conversation.step, slots)
 
 
