@@ -57,11 +57,20 @@ class UrgencyThresholds:
         veto: below this probability a sign of the safety lexicon is asked about instead
             of answered at once (「火事のドラマ」, a past 救急車): the lowest the model gave
             any emergency or crisis of its training data that the lexicon caught.
+        group_vetoes: the same, learned for one lexicon group (by its reason) from the
+            emergencies and crises that group itself caught, where it caught enough of them:
+            「救急車に乗るとき保険証はいりますか」 is judged against the true 救急車 messages, not
+            against the hardest collapse the data holds (:mod:`intents.urgency`).
     """
 
     ask: float
     alarm: float
     veto: float = 0.0
+    group_vetoes: tuple[tuple[str, float], ...] = ()
+
+    def veto_for(self, group: str) -> float:
+        """The veto of a lexicon group: its own where it was learned, else the overall one."""
+        return dict(self.group_vetoes).get(group, self.veto)
 
     def band(self, urgency: float | None) -> Literal["alarm", "ask"] | None:
         """Which band a probability falls in (None: below the question)."""
@@ -118,6 +127,17 @@ class Classification:
         (best, confidence), rest = (self.alternatives[0], self.alternatives[1:]) if self.alternatives else (
             ("out_of_scope", 0.0), ())
         return replace(self, intent=best, confidence=confidence, alternatives=rest)
+
+    def preferring(self, intent: str) -> Classification:
+        """This classification with ``intent``, one of its alternatives, first: the resident's
+        words decided between it and the model's choice. Its confidence is the two together:
+        the model was that sure it was one or the other."""
+        alternative = dict(self.alternatives).get(intent)
+        if alternative is None or self.intent == intent:
+            return self
+        rest = tuple(pair for pair in self.alternatives if pair[0] != intent)
+        return replace(self, intent=intent, topic=None, topics=(), confidence=min(1.0, self.confidence + alternative),
+                       alternatives=((self.intent, self.confidence), *rest))
 
     @property
     def is_confident(self) -> bool:
@@ -214,7 +234,7 @@ def compose(
     elif safety_topic is not None:
         topic = safety_topic
     doubted = (safety is not None and safety.kind in ("emergency", "crisis") and thresholds is not None
-               and urgency is not None and urgency < thresholds.veto)
+               and urgency is not None and urgency < thresholds.veto_for(safety.group))
     return Classification(intent, topic, topics, round(float(confidence), 4), safety, alternatives,
                           None if urgency is None else round(float(urgency), 4), band, doubted)
 

@@ -46,7 +46,7 @@ from intents.model import (
 )
 from intents.normalize import normalize
 from intents.rasa import RasaClassifier
-from intents.safety import detect_safety
+from intents.safety import LEXICON_PATH, detect_safety
 
 __all__ = ["LocalClassifier", "get_classifier", "load_or_train", "train_model"]
 
@@ -102,7 +102,8 @@ class LocalClassifier(IntentClassifier):
 
 def _expected_hash(encoder_identity: str) -> str:
     return data_hash(
-        [*data_files("train"), LOOKUPS_PATH],
+        # The lexicon decides which training messages it answers itself: the vetoes depend on it.
+        [*data_files("train"), LOOKUPS_PATH, LEXICON_PATH],
         extra=(MODEL_VERSION, encoder_identity, reader_identity()),
     )
 

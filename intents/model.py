@@ -75,7 +75,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSION = "4"
+MODEL_VERSION = "5"
 # The name is kept so existing deployments and scripts find the file; its content is a
 # plain pickle of arrays and dictionaries (no scikit-learn objects to rebuild).
 MODEL_FILE = "classifier.joblib"
@@ -403,9 +403,10 @@ def _encode(texts: Sequence[str], encoder: Encoder, notify: Progress) -> np.ndar
     return np.vstack(vectors) if vectors else np.zeros((0, 512), dtype=np.float32)
 
 
-def _lexicon_alarm(text: str) -> bool:
+def _lexicon_alarm_group(text: str) -> str:
+    """The lexicon group that answers the message with an alarm itself ("" when none does)."""
     signal = detect_safety(text)
-    return signal is not None and signal.kind in ("emergency", "crisis")
+    return signal.group if signal is not None and signal.kind in ("emergency", "crisis") else ""
 
 
 def fit_model(
@@ -510,8 +511,9 @@ def fit_model(
     topic_oof = {config: scores[topic_rows] for config, scores in oof["topic"].items()}
     topic = _choose(topic_oof, topics, classes["topic"], {}, lambda y, p: float(accuracy_score(y, p)))
     # What the lexicon answers itself is never asked about: the model covers the rest.
-    caught = np.array([_lexicon_alarm(e.text) for e in examples], dtype=bool)
-    urgency = select_config(oof["urgency"], positive, hard_negative, caught)
+    groups = [_lexicon_alarm_group(e.text) for e in examples]
+    caught = np.array([bool(group) for group in groups], dtype=bool)
+    urgency = select_config(oof["urgency"], positive, hard_negative, caught, groups)
     threshold = _choose_complex_threshold(topic.oof, list(classes["topic"]), topics)
     logger.info("urgency head: %s", urgency.point.figures())
 

@@ -64,12 +64,15 @@ class SafetySignal:
             resident's words, so never log it at INFO level.
         situation: the lexicon group's situation when the guidance depends on
             it ("fire": get out first; "gas"; "attempt": a suicide attempt), else None.
+        group: the lexicon group that fired, by its reason (``why``): the safety model's
+            veto is learned per group (:mod:`intents.urgency`).
     """
 
     kind: Kind
     service: Literal["119", "110"] | None
     matched: str
     situation: str | None = None
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class _Entry:
     kind: Kind
     service: Literal["119", "110"] | None
     situation: str | None
+    group: str
     source: str
     # Every one must be found (a conjunction of signs); usually just one.
     regexes: tuple[re.Pattern[str], ...]
@@ -174,12 +178,13 @@ class SafetyLexicon:
                 if kind != "crisis" and service not in ("119", "110"):
                     raise ValueError(f"{kind} group {group['why']!r}: service must be '119' or '110'")
                 situation = group.get("situation")
+                reason = " ".join(str(group["why"]).split())
                 for language, view in VIEWS.items():
                     for pattern in group.get(language) or []:
                         parts = [pattern] if isinstance(pattern, str) else list(pattern)
                         source = pattern if isinstance(pattern, str) else " & ".join(parts)
                         regexes = tuple(_compile(part, view) for part in parts)
-                        self._entries.append(_Entry(kind, service, situation, source, regexes, view))
+                        self._entries.append(_Entry(kind, service, situation, reason, source, regexes, view))
 
     @staticmethod
     def _require_reason(group: dict[str, Any], section: str) -> None:
@@ -232,7 +237,7 @@ class SafetyLexicon:
             fired = [e for e in self._entries if e.kind == kind and e.view in masked and e.search(masked[e.view])]
             if fired:
                 chosen = next((e for e in fired if e.service == "110"), fired[0]) if kind == "emergency" else fired[0]
-                return SafetySignal(chosen.kind, chosen.service, chosen.source, chosen.situation)
+                return SafetySignal(chosen.kind, chosen.service, chosen.source, chosen.situation, chosen.group)
         return None
 
 

@@ -170,6 +170,25 @@ def test_matched_names_the_lexicon_entry_that_fired() -> None:
     assert signal.matched in SafetyLexicon.from_yaml().patterns
 
 
+def test_a_signal_names_its_group_by_the_groups_reason() -> None:
+    document = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+    reasons = {" ".join(str(group["why"]).split()) for kind in ("emergency", "crisis") for group in document[kind]}
+    breathing, fire = detect_safety("息してない"), detect_safety("火事です！煙が出てる")
+    assert breathing is not None and fire is not None
+    assert {breathing.group, fire.group} <= reasons and breathing.group != fire.group
+
+
+@pytest.mark.parametrize(("text", "alarm"), [
+    ("AEDを持ってきて！", True),
+    ("Someone bring an AED, he collapsed", True),
+    # Japanese patterns read Latin text without its spaces: "fabrica e dois" is no AED.
+    ("vazou produto quimico na fabrica e dois colegas passaram mal", False),
+])
+def test_aed_is_a_word_not_three_letters_across_words(text: str, alarm: bool) -> None:
+    signal = detect_safety(text)
+    assert (signal is not None and signal.kind == "emergency") is alarm
+
+
 def test_every_group_of_the_lexicon_says_why_it_is_there() -> None:
     document = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
     for section in ("negatives", "emergency", "crisis", "welfare"):

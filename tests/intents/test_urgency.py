@@ -8,6 +8,7 @@ import pytest
 from intents.urgency import (
     MAX_HARD_NEGATIVE_ALARMS,
     MAX_QUESTION_RATE,
+    MIN_GROUP_POSITIVES,
     UrgencyConfig,
     choose_thresholds,
     fit_urgency,
@@ -141,3 +142,36 @@ def test_the_veto_keeps_every_caught_positive_and_asks_about_words_out_of_their_
     assert point.veto == 0.4
     assert point.thresholds.veto == 0.4
     assert point.vetoed_hard_negatives == pytest.approx(0.5)  # 0.05 is asked, 0.6 still alarmed
+
+
+def test_each_lexicon_group_learns_its_veto_from_the_positives_it_caught() -> None:
+    # "collapse" caught one positive the model scores 0.001 (a chemical leak, workers fainted):
+    # overall, that is every sign's veto. "ambulance" caught positives of 0.3 and more, so its
+    # own hard negative at 0.01 (「救急車に乗るとき保険証は」) is asked about, not alarmed.
+    n = MIN_GROUP_POSITIVES
+    p = np.array([0.001, *[0.8] * (n - 1), *[0.3 + 0.1 * i for i in range(n)], 0.01, 0.5, 0.02])
+    groups = ["collapse"] * n + ["ambulance"] * n + ["ambulance", "collapse", ""]
+    positive = np.array([True] * (2 * n) + [False, False, False])
+    hard = np.array([False] * (2 * n) + [True, True, True])
+    caught = np.array([bool(group) for group in groups])
+    point = choose_thresholds(p, positive, hard, caught, groups)
+    assert point.veto == pytest.approx(0.001)
+    assert dict(point.group_vetoes) == {"collapse": pytest.approx(0.001), "ambulance": pytest.approx(0.3)}
+    assert point.thresholds.veto_for("ambulance") == pytest.approx(0.3)
+    assert point.thresholds.veto_for("a group with too few positives") == pytest.approx(0.001)
+    assert point.vetoed_hard_negatives == pytest.approx(0.5)  # the ambulance question asked; 0.5 collapse alarmed
+    # Without groups, one overall veto as before.
+    assert choose_thresholds(p, positive, hard, caught).vetoed_hard_negatives == 0.0
+
+
+def test_a_group_veto_needs_enough_positives_and_never_passes_ask() -> None:
+    n = MIN_GROUP_POSITIVES
+    # "fire" caught n positives all scored 0.9, "knife" caught n - 1: the model asks from ask on.
+    p = np.array([*[0.9] * n, *[0.95] * (n - 1), 0.2, 0.4, *[0.01] * 40])
+    groups = ["fire"] * n + ["knife"] * (n - 1) + ["", ""] + [""] * 40
+    positive = np.array([True] * (2 * n - 1) + [True, True] + [False] * 40)
+    hard = np.array([False] * (2 * n + 1) + [True] * 40)
+    caught = np.array([bool(group) for group in groups])
+    point = choose_thresholds(p, positive, hard, caught, groups)
+    assert dict(point.group_vetoes) == {"fire": pytest.approx(point.ask)}
+    assert point.ask == pytest.approx(0.2)
