@@ -37,6 +37,7 @@ from bot.settings import settings
 from flows.base import (
     CHOICES_SLOT,
     INTENT_BUTTON,
+    NOT_A_MATTER,
     UNTRANSLATED_SLOT,
     Flow,
     TurnContext,
@@ -46,6 +47,7 @@ from flows.base import (
 )
 from flows.conversation import MENU, SAFETY_RESPONSES, ask_menu, finish_phone_turn, safety_guidance
 from flows.registry import FLOWS
+from flows.report_words import about_a_neighbour
 from flows.safety_question import (
     SAFETY_QUESTION_RESPONSES,
     ask_safety_question,
@@ -77,7 +79,6 @@ _WORDED_EVENTS = ("message", "recording")
 # missing person) is let speak first, without the safety model's question or 119 before it.
 SURE_OF_THE_FLOW = 0.8
 # Intents that are no matter of their own: said alongside one, they do not replace it.
-_NOT_A_MATTER = ("greet", "goodbye", "out_of_scope")
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Codes say nothing about a language: an invitation code (PT-R5CU-ASTN), a reference, a room
@@ -94,11 +95,15 @@ _ENGLISH_WORDS = frozenset({"hello", "hi", "hey", "help", "thanks", "thank", "pl
 # The only digit that means something outside a question: 0 = a person, as on the phone menu.
 HUMAN_DIGIT = "0"
 # Intents the classifier may name that are never worth offering in a clarifying question.
-_NOT_OFFERED = (*_NOT_A_MATTER, "emergency")
+_NOT_OFFERED = (*NOT_A_MATTER, "emergency")
 # The messages a clarifying question is open about; a reply that picks none of its choices is
 # read together with them. Three at most: older words are another moment's.
 UNCLEAR_SLOT = "_unclear"
 _UNCLEAR_KEPT = 3
+# ask_where's topics whose counters serve the resident's own household; the same matter of a
+# neighbour is a worry report. Abuse, violence, fraud and a child's matter seen next door stay
+# with their counters (TAXONOMY).
+_HOUSEHOLD_TOPICS = frozenset({"elderly", "disability", "money", "mental", "hikikomori", "complex"})
 
 DispatchStep = Callable[[TurnContext], bool]
 """One rule of dispatch: True when it took the message (no later rule runs)."""
@@ -357,7 +362,7 @@ class ConversationEngine:
         「北区」 reads as a greeting to the classifier)."""
         now = ctx.classify(ctx.text)
         return now.urgency_band is not None or (
-            now.confidence >= SURE_OF_THE_FLOW and now.intent not in _NOT_A_MATTER
+            now.confidence >= SURE_OF_THE_FLOW and now.intent not in NOT_A_MATTER
             and now.intent != ctx.classify(before).intent)
 
     def _safety_first(self, ctx: TurnContext) -> bool:
@@ -407,12 +412,27 @@ class ConversationEngine:
             flow.claims(ctx) for flow in FLOWS)
         if band == "alarm" and own_account and active is None:
             self._give_guidance(ctx, model_signal(classification))
+            self._go_on_with_the_matter(ctx, classification)
             return True
         if (band == "ask" and not own_account) or ctx.contact.held_case_id is not None:
             # Staff holding the chat read the words; only an alarm in their own account is the bot's.
             return False
         ask_safety_question(ctx, ctx.inbound_id, model_signal(classification))
         return True
+
+    def _go_on_with_the_matter(self, ctx: TurnContext, classification: Classification) -> None:
+        """After the safety model's alarm, the matter the words also tell starts.
+
+        The model's guidance is conditional (「命に関わるときは、いますぐ119番か110番に」): for the
+        resident it does not fit — a neighbour found sitting dazed at her door, already better —
+        the worry report must not be lost with the turn. The intent head's own reading decides:
+        an emergency, an unsure reading or no matter ends the turn at the guidance.
+        """
+        if (classification.intent in _NOT_OFFERED or not classification.is_confident
+                or ctx.conversation.flow is not None or ctx.contact.held_case_id is not None):
+            return
+        ctx.classification = classification
+        self._start(ctx, self._flow_for(classification.intent), classified=True)
 
     def _give_guidance(self, ctx: TurnContext, signal: SafetySignal) -> None:
         handled = safety_guidance(ctx, signal)
@@ -507,7 +527,7 @@ class ConversationEngine:
             ask_menu(ctx, "utter_clarify")
             ctx.finish(keep_prompt=True)
             return
-        classification = ctx.classify(ctx.text)
+        classification = self._neighbours_matter(ctx.text, ctx.classify(ctx.text))
         if ctx.reread_after_safety_question:
             classification = classification.without_model_emergency()
         ctx.classification = classification
@@ -521,6 +541,20 @@ class ConversationEngine:
             self._clarify(ctx, classification)
             return
         self._start(ctx, self._flow_for(classification.intent), classified=True)
+
+    @staticmethod
+    def _neighbours_matter(text: str, classification: Classification) -> Classification:
+        """A household's matter told of a neighbour is a worry report, when the model saw one too.
+
+        ask_where is the resident's own household's matter (TAXONOMY). 「お向かいのご主人が、奥さん
+        を亡くしてからずっと家にこもって」 reads like hikikomori, whose centre counsels families;
+        about someone across the road it is a worry for the area's 見守り相談室. The words decide
+        only between the two the model already weighed.
+        """
+        if (classification.intent == "ask_where" and classification.topic in _HOUSEHOLD_TOPICS
+                and "report_worry" in dict(classification.alternatives) and about_a_neighbour(text)):
+            return classification.preferring("report_worry")
+        return classification
 
     def _clarify(self, ctx: TurnContext, classification: Classification) -> None:
         """Unsure: offer the likely flows (then the menu) as choices instead of guessing."""

@@ -33,6 +33,7 @@ __all__ = [
     "CORRECTION_PREFIX",
     "CORRECTION_STEP",
     "INTENT_BUTTON",
+    "NOT_A_MATTER",
     "RESTART",
     "Flow",
     "FormFlow",
@@ -65,6 +66,9 @@ CORRECTION_PREFIX = "correct:"
 # ``TurnContext.answer`` of a message that asked to start again: a command, not the
 # resident's words for the restarted flow's first question.
 RESTART = "restart"
+# Intents that start no matter of their own, so a reply read as one is no new request: the
+# classifier reads a bare 「北区」 as a greeting and 「東京都の渋谷区です」 as out_of_scope.
+NOT_A_MATTER = ("greet", "goodbye", "out_of_scope")
 
 
 def intent_button(intent: str) -> str:

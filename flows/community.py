@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from flows.base import Flow, TurnContext
+from flows.base import NOT_A_MATTER, Flow, TurnContext
 from flows.place_question import (
     PLACE_RESPONSES,
     WARD_SLOT,
@@ -144,7 +144,8 @@ class FindCommunityFlow(Flow):
             return
         if ctx.own_words and not ctx.slots.get(WARD_SLOT) and not looks_like_place(ctx):
             words = ctx.classify(ctx.own_words)
-            if words.intent != self.name and words.confidence >= ANOTHER_REQUEST_CONFIDENCE:
+            if (words.intent not in (self.name, *NOT_A_MATTER)
+                    and words.confidence >= ANOTHER_REQUEST_CONFIDENCE):
                 # 「やっぱり母の介護の相談をしたい」 instead of a place: a new request.
                 ctx.treat_as_new_request()
                 return

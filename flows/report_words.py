@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when", "strip_fillers"]
+__all__ = ["about_a_neighbour", "is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when", "strip_fillers"]
 
 # Hesitations said before or between the words (「えーと 父です」「あの、スーパーの 前」):
 # a filler only as a word of its own — at the start or after a pause, before a pause —
@@ -94,6 +94,43 @@ _FAMILY_OTHER = re.compile(
 _AGE_OTHER = re.compile(
     r"\d{1,3}\s*(?:岁|歲|세|살|tuổi|anos|años|taong gulang|taon|वर्ष|बर्ष)|[०-९]{1,3}\s*(?:वर्ष|बर्ष)", re.IGNORECASE)
 
+# Someone who lives near the resident, not in their household: the person of a worry report
+# (TAXONOMY: ask_where is the resident's own household's matter). Japanese says where they
+# live (「お向かいの」「アパートの2階の」); the other languages have a word for a neighbour.
+_NEIGHBOUR_JA = re.compile(
+    r"(?:お?隣|となり|おとなり|お?向かい|むかい|ご?近所|きんじょ|裏|上の階|下の階|同じ(?:アパート|マンション|団地|棟|階)|"
+    r"アパート|マンション|団地|長屋|棟)(?:の|に住[むん]で?(?:いる|る|はる)?)\s*(?:(?:\d+\s*階|部屋|家|お?宅)の?\s*)?"
+    r"(?:人|ひと|方|かた|お?ばあ|お?じい|おば|おじ|男|女|住人|奥さん|ご主人|旦那|息子|娘|にいちゃん|兄ちゃん|ねえちゃん|"
+    r"姉ちゃん|お?兄さん|お?姉さん|子(?!ども食堂|供食堂)|家|お?宅|一人暮らし|ひとり暮らし|独り暮らし|高齢|年寄り|お年寄り|老人|夫婦|ご夫婦)")
+_NEIGHBOUR_OTHER = re.compile(
+    r"\bneighbou?rs?\b|\bnext door\b|\bacross the (?:hall|street|road|corridor)\b|\b(?:up|down)stairs\b"
+    r"|\bin my (?:building|block)\b|邻居|鄰居|隔壁|对门|對門|楼上|樓上|楼下|樓下|옆집|이웃|윗집|아랫집|앞집"
+    r"|\bhàng xóm\b|\bkapitbahay\b|\bkatabi\b|\bvizinh[oa]s?\b|\bvecin[oa]s?\b|छिमेकी|\bchhimeki\b",
+    re.IGNORECASE)
+# The resident's own family: 「うちの母」「私の父」, or a kinship word of one's own that no one
+# else's の owns (「母が」, not 「隣の息子さん」 nor 「お向かいのご主人」).
+_OWN_JA = re.compile(
+    r"(?:うちの|内の|私の|わたしの|あたしの|僕の|ぼくの|俺の|おれの|自分の|我が家の|実家の)"
+    r"|(?:\A|(?<=[\s、,。.!?！？]))(?:母|父|夫|妻|息子|娘|祖母|祖父|母親|父親|旦那|家内|嫁|おかん|おとん|兄|弟|姉|妹)"
+    r"(?:が|は|も|の|と|、|\s)")
+_OWN_EN = re.compile(
+    r"\b(?:my|our)\s+(?:elderly\s+|old\s+|\d+[- ]year[- ]old\s+)?(?:mother|mum|mom|father|dad|husband|wife|partner|son|"
+    r"daughter|grand(?:mother|father|ma|pa|mum|mom|dad)|granny|brother|sister|parents?|kids?|child(?:ren)?)\b",
+    re.IGNORECASE)
+# The other languages' own family, with the possessive they say it with (a bare 할머니 or
+# 奶奶 is as often the neighbour's).
+_OWN_OTHER = re.compile(
+    r"(?:我的?|我们的?|我們的?|我家)(?:爸爸|爸|父亲|父親|妈妈|媽媽|妈|媽|母亲|母親|爷爷|爺爺|奶奶|外公|外婆|老公|丈夫|妻子|"
+    r"老婆|太太|儿子|兒子|女儿|女兒)"
+    r"|(?:저희|우리|제)\s*(?:할아버지|할머니|아버지|어머니|아빠|엄마|시아버지|시어머니|남편|아내|와이프|아들|딸)"
+    r"|\b(?:bố|ba|cha|mẹ|má|ông|bà|chồng|vợ|con trai|con gái)(?:\s+(?:nội|ngoại))?\s+(?:của\s+)?(?:tôi|em|mình)\b"
+    r"|\b(?:tatay|nanay|itay|inay|lolo|lola|asawa|anak|kuya|ate)\s+(?:ko|namin)\b"
+    r"|\b(?:meu|minha|nosso|nossa|mi|nuestro|nuestra)\s+(?:pai|mãe|mae|avô|avó|avo|marido|esposo|esposa|filho|filha|"
+    r"padre|papá|papa|madre|mamá|mama|abuelo|abuela|hijo|hija)\b"
+    r"|(?:मेरो|मेरी|हाम्रो|हाम्री)\s*(?:हजुरबुबा|हजुरआमा|बुबा|बुवा|बाबा|आमा|श्रीमान्|श्रीमती|छोरा|छोरी)"
+    r"|\b(?:mero|hamro)\s+(?:buwa|buba|baba|aama|ama|hajurbuwa|hajuraama)\b",
+    re.IGNORECASE)
+
 # Since when: a number of days/weeks ago or since, or a day said with から.
 _NUMBER = r"(?:\d+|[一二三四五六七八九十]+|数|何|なん)"
 _SINCE_JA = re.compile(
@@ -135,6 +172,19 @@ def _plain(text: str) -> str:
 
 def _letters(text: str) -> int:
     return len(_NOISE.sub("", text))
+
+
+def about_a_neighbour(text: str) -> bool:
+    """Whether the words are about someone living near the resident, not in their household.
+
+    「お向かいのご主人が、奥さんを亡くしてからずっと家にこもって」「アパートの2階のにいちゃん」
+    "the man across the hall" are; 「うちの母が」「隣の人に勧められて、母の介護のことで」 and
+    "my dad" are not: the resident's own family is named.
+    """
+    plain = _plain(text)
+    if not (_NEIGHBOUR_JA.search(plain) or _NEIGHBOUR_OTHER.search(plain)):
+        return False
+    return not (_OWN_JA.search(plain) or _OWN_EN.search(plain) or _OWN_OTHER.search(plain))
 
 
 def says_what_was_noticed(text: str, place: str = "") -> bool:

@@ -5,7 +5,8 @@ Started by a reply to an alert ("見かけた") or by the alert's button (payloa
 anyone else, like an unknown or ended alert id, gets one answer that names no alert and
 asks them to tell us in words, so the button reveals nothing about which alerts exist.
 Without a button the alert is the active one this chat was sent, or the only active
-one; with several it asks which. Then sighting_form: where
+one; with several it asks which. With none, words about a neighbour the resident knows
+("the man across the hall seems confused") are a worry report, not a sighting. Then sighting_form: where
 (the place question, or a location, kept exactly: it is the missing person's position,
 erased with the alert), when (read into a time when the words are clear), and an
 optional photo. The sighting is stored at once, shows on the alert's case and is pushed to
@@ -25,6 +26,7 @@ from bot.messages import Choice, EffectKind
 from bot.models import Alert, AlertStatus, Case, OutboxItem
 from flows.base import FormFlow, TurnContext
 from flows.place_question import PLACE_RESPONSES, ask_place
+from flows.report_words import about_a_neighbour
 from flows.steps import OPTIONAL_RESPONSES, answered_none, ask_optional, read_place_answer
 from flows.when import parse_when
 from routing.cases import case_facts
@@ -94,7 +96,11 @@ class SightingFlow(FormFlow):
             self._start_by_button(ctx, alert_id)
             return
         candidates = _active_alerts_for(ctx)
-        if not candidates:
+        if not candidates and about_a_neighbour(ctx.own_words or ""):
+            # No alert to have seen anyone from: a neighbour the resident knows, seen confused or
+            # changed ("the man across the hall … seems confused"), is a worry for the 見守り相談室.
+            ctx.switch("report_worry")
+        elif not candidates:
             ctx.say("utter_sighting_no_alert")
             ctx.finish()
         elif len(candidates) == 1:

@@ -365,3 +365,32 @@ def test_a_reply_to_the_clarifying_question_that_surely_asks_another_thing_is_re
     resident = Resident(engine)
     resident.send(HESITANT_WORRY)
     assert resident.send("認知症の母を事前登録しておきたいです").flow == "register_person"
+
+
+class _HouseholdOrWorry(IntentClassifier):
+    """The real classifier, weighing every message as ask_where/hikikomori or a worry report."""
+
+    def __init__(self, real: IntentClassifier) -> None:
+        self.real = real
+
+    def classify_many(self, texts: list[str]) -> list[Classification]:  # type: ignore[override]
+        return [replace(found, intent="ask_where", topic="hikikomori", topics=(("hikikomori", 0.95),),
+                        confidence=0.74, safety=None, urgency_band=None, alternatives=(("report_worry", 0.25),))
+                for found in self.real.classify_many(texts)]
+
+
+@pytest.mark.parametrize(("text", "flow"), [
+    # A neighbour withdrawn at home: the area's 見守り相談室 hears of it, not the family centre.
+    ("お向かいのご主人が、奥さんを亡くしてからずっと家にこもっておられるんです", "report_worry"),
+    ("アパートの2階のにいちゃん、最近ぜんぜん部屋から出てけえへんねん", "report_worry"),
+    ("The young man across the hall hasn't left his flat for a month", "report_worry"),
+    # The resident's own son, a neighbour only mentioned: the household's counter.
+    ("近所の人に言われたんですが、うちの息子がもう3年部屋から出てこないんです", "ask_where"),
+    ("My son hasn't left his room for a year and the neighbours have noticed", "ask_where"),
+])
+def test_a_households_matter_told_of_a_neighbour_is_a_worry_report(
+    engine: ConversationEngine, text: str, flow: str
+) -> None:
+    weighing = _HouseholdOrWorry(engine.classifier())
+    engine.classifier = lambda: weighing
+    assert Resident(engine).send(text).flow == flow

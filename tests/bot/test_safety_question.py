@@ -106,6 +106,24 @@ def test_an_alarm_gives_the_guidance_without_asking(urgent_engine: ConversationE
     assert "utter_safety_question" not in [reply.response for reply in turn.replies]
 
 
+def test_after_an_alarm_the_worry_the_words_also_tell_goes_on(engine: ConversationEngine) -> None:
+    # The model alarms on a neighbour found dazed; its own reading is a worry report, so the
+    # report starts after the guidance: for a resident to whom 119 does not apply, it is not lost.
+    real = engine.classifier()
+    overlay = _Urgency(real, {NEIGHBOUR: 0.95})
+    engine.classifier = lambda: overlay
+    assert real.classify(NEIGHBOUR).intent == "report_worry"
+    turn = Resident(engine).send(NEIGHBOUR)
+    assert turn.replies[0].urgent and turn.replies[0].response == "utter_emergency_unspecified"
+    assert turn.flow == "report_worry"
+
+
+def test_after_an_alarm_an_emergency_reading_ends_at_the_guidance(urgent_engine: ConversationEngine) -> None:
+    turn = Resident(urgent_engine).send(ALARMING)
+    assert turn.flow is None
+    assert [reply.response for reply in turn.replies] == ["utter_emergency_unspecified"]
+
+
 def test_a_description_in_a_missing_report_is_not_questioned(urgent_engine: ConversationEngine) -> None:
     resident = Resident(urgent_engine)
     resident.send("認知症の父が朝から帰ってこない")

@@ -1,12 +1,20 @@
 """What a report's words already say: an observation or only a worry, who is missing, since
-when, and whether an answer naming no place is more about the person or a landmark."""
+when, whether an answer naming no place is more about the person or a landmark, and whether
+the words are about a neighbour."""
 
 from __future__ import annotations
 
 import pytest
 
 from flows.base import is_no
-from flows.report_words import is_more_about_the_person, missing_person, says_what_was_noticed, since_when, strip_fillers
+from flows.report_words import (
+    about_a_neighbour,
+    is_more_about_the_person,
+    missing_person,
+    says_what_was_noticed,
+    since_when,
+    strip_fillers,
+)
 
 
 @pytest.mark.parametrize("text", [
@@ -88,3 +96,27 @@ def test_declining_in_other_words(text: str, no: bool) -> None:
     ("えーと", "えーと")])
 def test_fillers_are_not_kept_but_words_that_look_like_them_are(said: str, kept: str) -> None:
     assert strip_fillers(said) == kept
+
+
+@pytest.mark.parametrize(("text", "neighbour"), [
+    ("お向かいのご主人がねえ、ずうっと家にこもっておられるんですよ", True),
+    ("北区緑町1丁目のアパートの2階のにいちゃん、最近ぜんぜん部屋から出てけえへんねん", True),
+    ("となりの おばあさん が さいきん みえない", True),
+    ("隣の家、雨戸閉めっぱなしやねん", True),
+    ("The man across the hall has stopped picking up his mail", True),
+    ("옆집 할아버지가 요즘 안 보여요", True),
+    ("我邻居的老奶奶好几天没出门", True),
+    ("mi vecina mayor no sale de su casa", True),
+    # Own family named: the household's matter, whoever else is mentioned.
+    ("うちの母が最近物忘れがひどくて", False),
+    ("隣の人に勧められて、母の介護のことで相談したい", False),
+    ("My neighbour told me my dad should apply for care", False),
+    ("우리 엄마가 옆집 사람과 싸웠어요", False),
+    ("我妈妈和邻居吵架了", False),
+    # A neighbourhood place or a neighbour's noise is no neighbour's matter.
+    ("近所の子ども食堂を探しています", False),
+    ("隣の部屋の音がうるさくて眠れません", False),
+    ("介護保険の申請をしたい", False),
+])
+def test_about_a_neighbour(text: str, neighbour: bool) -> None:
+    assert about_a_neighbour(text) is neighbour

@@ -7,6 +7,7 @@ reports of the same town within minutes.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from bot.db import session_scope
 from bot.engine import ConversationEngine
 from bot.models import Alert, AlertStatus, CaseEvent, OutboxItem, OutboxState, Sighting
 from bot.settings import settings
+from intents.classification import Classification, IntentClassifier
 from alerts.lifecycle import approve, create_from_case
 from tests.alerts.conftest import add_cooperator, missing_case
 from tests.bot.conftest import OPEN_HOURS, Resident
@@ -179,6 +181,30 @@ def test_sighting_without_an_active_alert(engine: ConversationEngine, db_url: st
     assert said(resident.send(postback="intent:report_sighting")) == ["utter_sighting_no_alert"]
     assert left(db_url, resident) == Left(None, None, {})
     assert _sightings(db_url) == []
+
+
+class _SeesSightings(IntentClassifier):
+    """The real classifier, reading every message as a sighting."""
+
+    def __init__(self, real: IntentClassifier) -> None:
+        self.real = real
+
+    def classify_many(self, texts: list[str]) -> list[Classification]:  # type: ignore[override]
+        return [replace(found, intent="report_sighting", topic=None, topics=(), confidence=0.8, safety=None,
+                        urgency_band=None, alternatives=()) for found in self.real.classify_many(texts)]
+
+
+@pytest.mark.parametrize(("text", "flow"), [
+    ("The man across the hall has stopped picking up his mail and seems confused when I talk to him",
+     "report_worry"),
+    ("お向かいのおじいさんが最近ぼんやりして、話しかけても返事がちぐはぐなんです", "report_worry"),
+    ("駅前で配信の方に似たおじいさんを見かけました", None),
+])
+def test_without_an_alert_a_neighbour_seen_confused_is_a_worry(engine: ConversationEngine, text: str,
+                                                                flow: str | None) -> None:
+    sees = _SeesSightings(engine.classifier())
+    engine.classifier = lambda: sees
+    assert Resident(engine).send(text).flow == flow
 
 
 def test_the_alert_button_starts_a_sighting_and_an_ended_alert_says_so(engine: ConversationEngine,
