@@ -154,6 +154,17 @@ _PLAIN_VERB_END = re.compile(r"[\u4e00-\u9fffぁ-ゖ](?<![ぁぃぅぇぉっゃ�
 _PREDICATE_EN = re.compile(
     r"\b(?:is|are|was|were|has|have|had|been|seems?|looks?|keeps?|hasn'?t|haven'?t|isn'?t|wasn'?t|not|no)\b"
     r"|\b\w+(?:ing|ed)\b", re.IGNORECASE)
+# A spot in the Latin-script languages (diacritics folded): a landmark or "last seen …" makes
+# an answer a place, however long ("He was last seen near the station around 9 this morning",
+# "lo vi por última vez en la estación Aoba").
+_SPOT_LATIN = re.compile(
+    r"\b(?:station|eki|park|supermarket|store|shop|konbini|combini|convenience store|hospital|clinic|school|bridge|"
+    r"river|temple|shrine|mall|bus stop|corner|street|road|avenue|near|nearby|in front of|outside the|"
+    r"last seen|estacion|estacao|parque|supermercado|tienda|loja|escuela|escola|puente|ponte|rio|templo|"
+    r"parada|paradero|ponto de onibus|esquina|calle|rua|avenida|plaza|praca|cerca de|perto d[aoe]|junto a|"
+    r"en frente|em frente|por ultima vez|pela ultima vez|istasyon|palengke|simbahan|tindahan|malapit sa|"
+    r"huling nakita|nha ga|ga tau|cong vien|sieu thi|benh vien|truong hoc|gan|lan cuoi)\b",
+    re.IGNORECASE)
 # A landmark is said in a few words (「駅前のスーパーの裏」); prose this long is more than that.
 _PROSE = 15
 # Words that name a spot or an address (a landmark answer), and how long a casual detail is at least.
@@ -168,6 +179,12 @@ _MIN_WORDS = 3
 
 def _plain(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
+
+
+def _fold_diacritics(text: str) -> str:
+    # "última estación" reads as "ultima estacion"; đ has no decomposition.
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def _letters(text: str) -> int:
@@ -240,6 +257,8 @@ def is_more_about_the_person(text: str) -> bool:
     tell something; 「駅前のスーパーの裏」「near the station」 name a spot.
     """
     plain = _plain(text)
+    if _fold_diacritics(plain).isascii() and _SPOT_LATIN.search(_fold_diacritics(plain)):
+        return False
     if plain.isascii():
         words = len(re.findall(r"[A-Za-z']+", plain))
         return words >= _PROSE_WORDS or (words >= _MIN_WORDS and _PREDICATE_EN.search(plain) is not None)

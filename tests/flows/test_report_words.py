@@ -78,7 +78,12 @@ def test_since_when(text: str, since: str | None) -> None:
     ("洗濯物も干したまま", True), ("夜も電気がついていない", True), ("the mailbox is overflowing", True),
     ("駅前のスーパーの裏", False), ("駅の近く", False), ("柳町の公園のそば", False), ("near the station", False),
     ("behind the big supermarket", False), ("北区", False), ("はい", False), ("郵便受けパンパンだし", True),
-    ("変な音がする", True), ("公民館の近く", False), ("やなぎちょう", False), ("黄色い家", False)])
+    ("変な音がする", True), ("公民館の近く", False), ("やなぎちょう", False), ("黄色い家", False),
+    # However long, "last seen" or a landmark makes a place; a description stays more about the person.
+    ("He was last seen near the station around 9 this morning", False),
+    ("lo vi por última vez en la estación Aoba a las 9", False), ("foi visto pela última vez perto da estação", False),
+    ("huling nakita sa palengke kaninang umaga", False), ("Lần cuối thấy ở gần chợ", False),
+    ("tiene 82 años, lleva chaqueta gris", True), ("He has a limp and uses a cane, about 160cm", True)])
 def test_more_about_the_person_or_a_landmark(text: str, more: bool) -> None:
     assert is_more_about_the_person(text) is more
 
