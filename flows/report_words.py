@@ -16,7 +16,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["about_a_neighbour", "is_more_about_the_person", "missing_person", "says_what_was_noticed", "since_when", "strip_fillers"]
+from intents.normalize import fold_diacritics
+
+__all__ = [
+    "about_a_neighbour",
+    "is_more_about_the_person",
+    "missing_person",
+    "says_what_was_noticed",
+    "since_when",
+    "strip_fillers",
+]
 
 # Hesitations said before or between the words (「えーと 父です」「あの、スーパーの 前」):
 # a filler only as a word of its own — at the start or after a pause, before a pause —
@@ -181,12 +190,6 @@ def _plain(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
-def _fold_diacritics(text: str) -> str:
-    # "última estación" reads as "ultima estacion"; đ has no decomposition.
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
 def _letters(text: str) -> int:
     return len(_NOISE.sub("", text))
 
@@ -257,7 +260,8 @@ def is_more_about_the_person(text: str) -> bool:
     tell something; 「駅前のスーパーの裏」「near the station」 name a spot.
     """
     plain = _plain(text)
-    if _fold_diacritics(plain).isascii() and _SPOT_LATIN.search(_fold_diacritics(plain)):
+    folded = fold_diacritics(plain)
+    if folded.isascii() and _SPOT_LATIN.search(folded):
         return False
     if plain.isascii():
         words = len(re.findall(r"[A-Za-z']+", plain))

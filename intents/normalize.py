@@ -18,7 +18,7 @@ import unicodedata
 
 import neologdn
 
-__all__ = ["KANJI_DIGITS", "fold_for_matching", "kanji_number", "katakana_to_hiragana", "normalize"]
+__all__ = ["KANJI_DIGITS", "fold_diacritics", "fold_for_matching", "kanji_number", "katakana_to_hiragana", "normalize"]
 
 # Hesitations that are never content words, even glued to the next word
 # (「えーと母が」). Long-vowel runs are folded before this pattern is applied.
@@ -101,6 +101,14 @@ def normalize(text: str) -> str:
     folded = _REPEATED_PUNCT_RE.sub(r"\1", folded)
     folded = _SPACES_RE.sub(" ", folded).strip()
     return _LEADING_PUNCT_RE.sub("", folded)
+
+
+def fold_diacritics(text: str) -> str:
+    """Latin letters without their marks (không → khong, incêndio → incendio, última → ultima):
+    Vietnamese, Portuguese, Spanish and Tagalog typed with or without them read alike."""
+    # đ has no decomposition; every other Vietnamese, Portuguese, Spanish mark does.
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
 def fold_for_matching(text: str) -> str:

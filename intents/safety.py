@@ -35,7 +35,7 @@ from typing import Any, Literal, NamedTuple
 
 import yaml
 
-from intents.normalize import katakana_to_hiragana, normalize
+from intents.normalize import fold_diacritics, katakana_to_hiragana, normalize
 
 __all__ = ["LEXICON_PATH", "SafetyLexicon", "SafetyMatter", "SafetySignal", "detect_safety", "safety_matter"]
 
@@ -115,14 +115,8 @@ def _compact_view(text: str) -> str:
     return _SPACES_RE.sub("", unicodedata.normalize("NFKC", text).lower())
 
 
-def _fold_diacritics(text: str) -> str:
-    # đ has no decomposition; every other Vietnamese, Portuguese, Spanish mark does.
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
 def _folded_view(text: str) -> str:
-    return _fold_diacritics(_plain_view(text))
+    return fold_diacritics(_plain_view(text))
 
 
 _VIEW_FUNCTIONS: dict[str, Callable[[str], str]] = {
@@ -143,7 +137,7 @@ _VIEW_SCRIPTS: dict[str, re.Pattern[str]] = {
     "folded": re.compile(rf"[{_LATIN}]"),
 }
 # How a pattern is made comparable with its view.
-_PATTERN_FOLDS: dict[str, Callable[[str], str]] = {"ja": katakana_to_hiragana, "folded": _fold_diacritics}
+_PATTERN_FOLDS: dict[str, Callable[[str], str]] = {"ja": katakana_to_hiragana, "folded": fold_diacritics}
 
 
 def _compile(pattern: str, view: str) -> re.Pattern[str]:
