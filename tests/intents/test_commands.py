@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -135,6 +136,11 @@ def test_classify_trains_on_first_use_and_keeps_stdout_clean(
         return shared.model
 
     monkeypatch.setattr("intents.classifier.fit_model", fit_model)
+    # The shared model's embeddings, as a data edit keeps them: encoding the whole train split
+    # again would be most of this test's time, and is not what it is about.
+    for cache in settings.model_dir.glob("embeddings.*.npz"):
+        (tmp_path / "model").mkdir(exist_ok=True)
+        shutil.copy(cache, tmp_path / "model" / cache.name)
     monkeypatch.setattr(settings, "data_dir", tmp_path)
     get_classifier.cache_clear()  # type: ignore[attr-defined]
     try:
