@@ -2,7 +2,8 @@
 
 Residents write a town in kanji (旭町), hiragana (あさひまち), katakana, or —
 foreign residents — romaji in any Hepburn variant (Asahimachi, Asahi-machi,
-Ootemachi, Hommachi, "Kita ward"); phone transcripts put spaces between
+Ootemachi, Hommachi, "Kita ward"), or Hangul as Korean spells Japanese
+(「기타구 아사히마치 2초메」, read into romaji); phone transcripts put spaces between
 phrases (「きた く の あさひ まち」). Readings can collide: 北区 旭町 (あさひまち)
 and 南区 朝日町 (あさひちょう) are both 「あさひ」, and on a phone line まち and ちょう
 are easily misheard: a reading (「あさひ」「あさひまち」, Asahimachi) returns every town
@@ -161,6 +162,61 @@ def _romaji_key(text: str) -> str:
     key = re.sub(r"oh(?=[^aeiouy]|$)", "o", key)
     key = re.sub(r"o[ou]", "o", key)
     return key.replace("uu", "u")
+
+
+# Korean residents write Japanese names in Hangul as Korean spells Japanese (国立国語院): a
+# voiceless consonant is plain at a word's start and aspirated inside it (北 きた = 기타),
+# a voiced one plain inside (名古屋 = 나고야), ちょう 초 or 쵸, つ 쓰 or 츠, long vowels
+# dropped (中央 = 주오). Read back into romaji, the names meet the gazetteer's romaji.
+_HANGUL_SYLLABLES = re.compile(r"[\uac00-\ud7a3]+")
+# Initial consonants in Unicode order: (at a word's start, inside a word).
+_HANGUL_INITIALS = (
+    ("k", "g"), ("k", "k"), ("n", "n"), ("t", "d"), ("t", "t"), ("r", "r"), ("m", "m"), ("b", "b"), ("p", "p"),
+    ("s", "s"), ("s", "s"), ("", ""), ("ch", "j"), ("ts", "ts"), ("ch", "ch"), ("k", "k"), ("t", "t"), ("p", "p"),
+    ("h", "h"),
+)  # fmt: skip
+_HANGUL_VOWELS = (
+    "a", "e", "ya", "ye", "o", "e", "yo", "ye", "o", "wa", "we", "oe", "yo", "u", "wo", "we", "wi", "yu", "u", "ui",
+    "i",
+)  # fmt: skip
+# The vowel ㅡ is the u of す, つ, ず (스, 쓰 or 츠, 즈): by the consonant before it.
+_HANGUL_EU = {9: "su", 10: "tsu", 12: "zu", 13: "tsu", 14: "tsu"}
+_HANGUL_EU_VOWEL = 18
+# Syllables whose Japanese sound the letters above would miss: し, ち, じ, ふ, ちゃ/ちゅ/ちょ.
+_HANGUL_SOUNDS = (
+    (re.compile(r"^si"), "shi"), (re.compile(r"^ti"), "chi"), (re.compile(r"^di"), "ji"), (re.compile(r"^hu"), "fu"),
+    (re.compile(r"^chy([aou])"), r"ch\1"), (re.compile(r"^jy([aou])"), r"j\1"),
+)  # fmt: skip
+# The end of a name: 区 is 구 in Korean too (기타구), and ちょう may come out as じょ.
+_HANGUL_ENDINGS = ((re.compile(r"gu$"), "ku"), (re.compile(r"jo(?=me$|$)"), "cho"))
+# A Korean particle written onto a name that ends as a town, ward or 丁目 does (혼마치에,
+# 기타구의, 2초메입니다): 마치, 초/쵸/조, 구/쿠, 메.
+_HANGUL_PARTICLE = re.compile(r"(?<=[치초쵸조구쿠메])(?:에서|에는|에요|이에요|예요|입니다|이요|으로|에|의|은|는|을|를|로|도)(?![\uac00-\ud7a3])")
+# Finals that end a syllable with ん (ㄴ, ㅁ, ㅇ).
+_HANGUL_N_FINALS = (4, 16, 21)
+
+
+def _hangul_as_romaji(text: str) -> str:
+    """Hangul words in the text read into romaji (「기타구 아사히마치 2초메」 → "kitaku asahimachi 2chome")."""
+
+    def word(match: re.Match[str]) -> str:
+        letters: list[str] = []
+        for position, char in enumerate(match.group(0)):
+            code = ord(char) - 0xAC00
+            initial, vowel, final = code // 588, (code % 588) // 28, code % 28
+            if vowel == _HANGUL_EU_VOWEL and initial in _HANGUL_EU:
+                syllable = _HANGUL_EU[initial]
+            else:
+                syllable = _HANGUL_INITIALS[initial][position > 0] + _HANGUL_VOWELS[vowel]
+                for pattern, replacement in _HANGUL_SOUNDS:
+                    syllable = pattern.sub(replacement, syllable)
+            letters.append(syllable + ("n" if final in _HANGUL_N_FINALS else ""))
+        romaji = "".join(letters)
+        for pattern, replacement in _HANGUL_ENDINGS:
+            romaji = pattern.sub(replacement, romaji)
+        return romaji
+
+    return _HANGUL_SYLLABLES.sub(word, _HANGUL_PARTICLE.sub("", text))
 
 
 def _detail(match: re.Match[str] | None) -> str | None:
@@ -397,7 +453,7 @@ def extract_place(
     Returns:
         The place, or None when the text names no place and no coordinates were given.
     """
-    normalized = unicodedata.normalize("NFKC", text)
+    normalized = _hangul_as_romaji(unicodedata.normalize("NFKC", text))
     compact, origin = _compact(normalized)
     spans: list[tuple[int, int]] = []
     wards: list[str] = []

@@ -106,6 +106,33 @@ def test_romaji_ward_names(text: str, gazetteer: Gazetteer) -> None:
     assert place is not None and place.ward == "北区" and place.town_ids == ()
 
 
+@pytest.mark.parametrize(
+    ("text", "town_id", "ward", "detail"),
+    [
+        # As Korean spells Japanese: plain consonants at a word's start, aspirated inside.
+        ("기타구 아사히마치 2초메", "kita-2-4", "北区", "2丁目"),
+        ("기타쿠 마쓰바라초", "kita-2-1", "北区", None),
+        ("주오구 고토부키쵸 2쵸메에 살아요", "chuo-2-1", "中央区", "2丁目"),
+        ("추오구 혼마치에 살아요", "chuo-1-1", "中央区", None),
+        ("미나미구 이즈미초", "minami-2-2", "南区", None),
+        ("미나미쿠 스미요시조", "minami-2-1", "南区", None),
+        ("다카사고초 근처입니다", "minami-1-4", "南区", None),
+        ("오테마치", "chuo-1-4", "中央区", None),
+        ("사쿠라가오카", "kita-1-3", "北区", None),
+    ],
+)
+def test_a_korean_reader_writes_the_place_in_hangul(
+    text: str, town_id: str, ward: str, detail: str | None, gazetteer: Gazetteer
+) -> None:
+    place = extract_place(text, gazetteer)
+    assert place is not None and place.town_ids == (town_id,) and place.ward == ward and place.detail == detail
+
+
+@pytest.mark.parametrize("text", ["옆집 할머니가 며칠째 안 보여요", "어머니 요양 상담을 하고 싶어요", "감사합니다"])
+def test_korean_words_name_no_place(text: str, gazetteer: Gazetteer) -> None:
+    assert extract_place(text, gazetteer) is None
+
+
 def test_kanji_variants_of_ke(gazetteer: Gazetteer) -> None:
     for written in ("桜ケ丘", "桜ヶ丘", "桜が丘", "さくらがおか"):
         assert _towns(written, gazetteer) == ("kita-1-3",), written
