@@ -14,7 +14,7 @@ from intents.data import Example, load_split
 from tests.fakes.rasa import FakeRasa
 
 # Every n-th example of each label is kept: all labels and styles stay, training takes seconds.
-SMALL_SPLIT_STRIDE = 8
+SMALL_SPLIT_STRIDE = 16
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def isolated_classifier(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iter
 
 @pytest.fixture
 def small_training_split(isolated_classifier: pytest.MonkeyPatch) -> list[Example]:
-    """Training (into the isolated data dir) reads an eighth of the train split, every label kept.
+    """Training (into the isolated data dir) reads a sixteenth of the train split, every label kept.
 
     The model it gives is weaker than the real one, so it is only ever used by the test
     that asked for it.
