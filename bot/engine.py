@@ -78,7 +78,6 @@ _WORDED_EVENTS = ("message", "recording")
 # How sure the intent must be before a flow that opens with its own urgent call (110 for a
 # missing person) is let speak first, without the safety model's question or 119 before it.
 SURE_OF_THE_FLOW = 0.8
-# Intents that are no matter of their own: said alongside one, they do not replace it.
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Codes say nothing about a language: an invitation code (PT-R5CU-ASTN), a reference, a room
