@@ -37,6 +37,7 @@ from routing.areas import (
     resolve_town_id,
     resolve_ward_code,
     town_name,
+    town_romaji,
     ward_name,
     ward_options,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "place_label",
     "place_record",
     "read_place",
+    "reader_place_label",
     "says_dont_know",
     "sound_alike_towns",
     "spot_words",
@@ -484,6 +486,17 @@ def place_label(area: AreaResolution, detail: str | None, fallback: str) -> str:
     if area.ward:
         return " ".join(part for part in (area.ward, detail or "") if part)
     return fallback
+
+
+def reader_place_label(ctx: TurnContext, area: AreaResolution, detail: str | None, fallback: str) -> str:
+    """:func:`place_label`, with the town's romaji for a resident who does not read kanji:
+    「北区 旭町 2丁目 (Kita-ku Asahimachi)」 — the kanji to show at the counter (and for staff),
+    the letters to read it by."""
+    label = place_label(area, detail, fallback)
+    if reads_kanji(ctx.lang) or area.town is None:
+        return label
+    romaji = town_romaji(ctx.session, area.town)
+    return f"{label} ({romaji})" if romaji else label
 
 
 def place_record(area: AreaResolution, detail: str | None, label: str) -> dict[str, Any]:

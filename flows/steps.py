@@ -36,6 +36,7 @@ from flows.place_question import (
     pick_by_ward,
     place_from_message,
     place_label,
+    reader_place_label,
     place_record,
     needs_read_back,
     read_back_answer,
@@ -342,7 +343,7 @@ def read_place_answer(
     if area is None:
         return None
     detail = ctx.slots.get("_place_detail")
-    return PlaceAnswer(area, detail, place_label(area, detail, ctx.text if fallback is None else fallback))
+    return PlaceAnswer(area, detail, reader_place_label(ctx, area, detail, ctx.text if fallback is None else fallback))
 
 
 def read_town(ctx: TurnContext, prompt: str) -> AreaResolution | None:
@@ -519,7 +520,7 @@ def _settled(ctx: TurnContext, state: dict[str, Any], area: AreaResolution,
     forget_slot(ctx, REPORT_PLACE_SLOT)
     if detail:
         ctx.set_slot("_place_detail", detail)
-    label = place_label(area, detail, ctx.text)
+    label = reader_place_label(ctx, area, detail, ctx.text)
     if landmark := state.get("landmark"):
         label = f"{label}（{landmark}）"  # 「南区 朝日町（スーパーの 前）」: the spot with the town
     return {**place_record(area, detail, label), "town_unknown": False, "landmark": landmark}

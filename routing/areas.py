@@ -31,6 +31,7 @@ __all__ = [
     "resolve_town_id",
     "resolve_ward_code",
     "town_name",
+    "town_romaji",
     "ward_name",
     "ward_options",
 ]
@@ -288,9 +289,12 @@ def ward_name(session: Session, ward_code: str, language: str = "ja") -> str:
     kanji = directory.wards.get(ward_code, ward_code)
     if reads_kanji(language):
         return kanji
-    romaji = next((record.ward_romaji for record in directory.towns.values()
-                   if record.option.ward_code == ward_code and record.ward_romaji), None)
-    return _for_reader(kanji, romaji, language)
+    return _for_reader(kanji, _ward_romaji(directory, ward_code), language)
+
+
+def _ward_romaji(directory: Directory, ward_code: str) -> str | None:
+    return next((record.ward_romaji for record in directory.towns.values()
+                 if record.option.ward_code == ward_code and record.ward_romaji), None)
 
 
 def _for_reader(kanji: str, romaji: str | None, language: str) -> str:
@@ -318,3 +322,14 @@ def town_name(session: Session, town: TownOption, language: str = "ja", *, with_
         read = get_directory(session).gazetteer.by_id.get(town.town_id)
         name = _for_reader(name, read.town_romaji if read else None, language)
     return f"{ward_name(session, town.ward_code, language)} {name}" if with_ward else name
+
+
+def town_romaji(session: Session, town: TownOption) -> str | None:
+    """A town with its ward in towns.csv's romaji ("Kita-ku Asahimachi"), as the signs read;
+    None when the directory has no romaji for either."""
+    directory = get_directory(session)
+    read = directory.gazetteer.by_id.get(town.town_id)
+    ward = _ward_romaji(directory, town.ward_code)
+    if read is None or not read.town_romaji or not ward:
+        return None
+    return f"{ward} {read.town_romaji}"

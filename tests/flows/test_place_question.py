@@ -7,6 +7,8 @@ question a third time. Wards and towns are shown in romaji to English residents.
 
 from __future__ import annotations
 
+import pytest
+
 from bot.engine import ConversationEngine
 from tests.bot.conftest import Resident
 from tests.flows.conftest import cases, left, rendered, said
@@ -108,6 +110,23 @@ def test_english_i_dont_know_to_the_town_question(engine: ConversationEngine, db
     assert said(confirm) == ["utter_worry_confirm"]
     gloss = rendered("utter_counter_kind_watch", "en")
     assert f"南区見守り相談室 (Minami-ku {gloss})" in confirm.replies[0].text, "the counter with an English gloss"
+
+
+@pytest.mark.parametrize(("language", "text", "place", "label"), [
+    ("en", "My elderly neighbour hasn't been seen for days and his mail is piling up", "Kita-ku Asahimachi 2-chome",
+     "北区 旭町 2丁目 (Kita-ku Asahimachi)"),
+    ("vi", "Bà cụ hàng xóm sống một mình, mấy ngày nay không thấy bà ra ngoài", "Minami-ku Izumicho",
+     "南区 泉町 (Minami-ku Izumicho)"),
+    # A reader of kanji gets the kanji alone.
+    ("ja", WORRY, "北区旭町2丁目", "北区 旭町 2丁目"),
+])
+def test_the_place_is_confirmed_in_kanji_with_romaji_for_who_reads_no_kanji(
+    engine: ConversationEngine, db_url: str, language: str, text: str, place: str, label: str
+) -> None:
+    resident = Resident(engine, language=language)
+    resident.send(text)
+    resident.send(place)
+    assert left(db_url, resident).slots["where"]["label"] == label
 
 
 def test_twice_no_place_ends_the_report_with_whom_to_call(resident: Resident, db_url: str) -> None:
