@@ -6,10 +6,10 @@ anyone else, like an unknown or ended alert id, gets one answer that names no al
 asks them to tell us in words, so the button reveals nothing about which alerts exist.
 Without a button the alert is the active one this chat was sent, or the only active
 one; with several it asks which. With none, words about a neighbour the resident knows
-("the man across the hall seems confused") are a worry report, not a sighting. Then sighting_form: where
-(the place question, or a location, kept exactly: it is the missing person's position,
-erased with the alert), when (read into a time when the words are clear), and an
-optional photo. The sighting is stored at once, shows on the alert's case and is pushed to
+("the man across the hall seems confused") are a worry report, not a sighting. Then
+sighting_form: where (the place question, or a location, kept exactly: it is the missing
+person's position, erased with the alert), when (read into a time when the words are
+clear), and an optional photo. The sighting is stored at once, shows on the alert's case and is pushed to
 the alert desk as an update of the case (``case_updated``); reports of the same town
 within minutes are grouped (``alerts.sightings.record_sighting``).
 """

@@ -511,9 +511,8 @@ def fit_model(
     topic_oof = {config: scores[topic_rows] for config, scores in oof["topic"].items()}
     topic = _choose(topic_oof, topics, classes["topic"], {}, lambda y, p: float(accuracy_score(y, p)))
     # What the lexicon answers itself is never asked about: the model covers the rest.
-    groups = [_lexicon_alarm_group(e.text) for e in examples]
-    caught = np.array([bool(group) for group in groups], dtype=bool)
-    urgency = select_config(oof["urgency"], positive, hard_negative, caught, groups)
+    urgency = select_config(oof["urgency"], positive, hard_negative,
+                            groups=[_lexicon_alarm_group(e.text) for e in examples])
     threshold = _choose_complex_threshold(topic.oof, list(classes["topic"]), topics)
     logger.info("urgency head: %s", urgency.point.figures())
 

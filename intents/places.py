@@ -216,6 +216,8 @@ def _hangul_as_romaji(text: str) -> str:
             romaji = pattern.sub(replacement, romaji)
         return romaji
 
+    if not _HANGUL_SYLLABLES.search(text):
+        return text
     return _HANGUL_SYLLABLES.sub(word, _HANGUL_PARTICLE.sub("", text))
 
 

@@ -181,7 +181,8 @@ def choose_thresholds(
         probabilities: calibrated out-of-fold urgency probabilities.
         positive: True for emergencies and crises.
         hard_negative: True for hard negatives (never positive).
-        caught: True where the safety lexicon answers the message itself (None: nowhere).
+        caught: True where the safety lexicon answers the message itself (None: where
+            ``groups`` names a group, else nowhere).
         groups: the lexicon group that caught each row ("" where none; None: no group vetoes).
 
     Returns:
@@ -196,6 +197,8 @@ def choose_thresholds(
     if not positive.any():
         raise ValueError("the urgency head needs positive examples (emergency or crisis)")
     negative = ~positive
+    if caught is None and groups is not None:
+        caught = np.array([bool(group) for group in groups])
     left = ~np.asarray(caught, dtype=bool) if caught is not None else np.ones_like(positive)
     missed = p[positive & left]
     ask = _largest_keeping(missed, 1.0) if missed.size else 1.0
@@ -215,10 +218,9 @@ def choose_thresholds(
     caught_positives = p[positive & caught_mask]
     veto = float(caught_positives.min()) if caught_positives.size else 0.0
     group_vetoes = _group_vetoes(p, positive & caught_mask, groups, cap=ask) if groups is not None else ()
-    row_veto = np.full(len(p), veto)
-    if groups is not None:
-        by_group = dict(group_vetoes)
-        row_veto = np.array([by_group.get(group, veto) for group in groups])
+    by_group = dict(group_vetoes)
+    row_veto = (np.array([by_group.get(group, veto) for group in groups]) if groups is not None
+                else np.full(len(p), veto))
     lexicon_false = hard_negative & caught_mask
     return OperatingPoint(
         ask=ask,
