@@ -191,34 +191,50 @@ _HANGUL_SOUNDS = (
 _HANGUL_ENDINGS = ((re.compile(r"gu$"), "ku"), (re.compile(r"jo(?=me$|$)"), "cho"))
 # A Korean particle written onto a name that ends as a town, ward or 丁目 does (혼마치에,
 # 기타구의, 2초메입니다): 마치, 초/쵸/조, 구/쿠, 메.
-_HANGUL_PARTICLE = re.compile(r"(?<=[치초쵸조구쿠메])(?:에서|에는|에요|이에요|예요|입니다|이요|으로|에|의|은|는|을|를|로|도)(?![\uac00-\ud7a3])")
+_HANGUL_PARTICLE = re.compile(r"(?<=[치초쵸조구쿠메])(?:에서|에는|에요|이에요|예요|입니다|이요|으로|에|의|은|는|을|를|로|도)$")
 # Finals that end a syllable with ん (ㄴ, ㅁ, ㅇ).
 _HANGUL_N_FINALS = (4, 16, 21)
 
 
-def _hangul_as_romaji(text: str) -> str:
-    """Hangul words in the text read into romaji (「기타구 아사히마치 2초메」 → "kitaku asahimachi 2chome")."""
-
-    def word(match: re.Match[str]) -> str:
-        letters: list[str] = []
-        for position, char in enumerate(match.group(0)):
-            code = ord(char) - 0xAC00
-            initial, vowel, final = code // 588, (code % 588) // 28, code % 28
-            if vowel == _HANGUL_EU_VOWEL and initial in _HANGUL_EU:
-                syllable = _HANGUL_EU[initial]
-            else:
-                syllable = _HANGUL_INITIALS[initial][position > 0] + _HANGUL_VOWELS[vowel]
-                for pattern, replacement in _HANGUL_SOUNDS:
-                    syllable = pattern.sub(replacement, syllable)
-            letters.append(syllable + ("n" if final in _HANGUL_N_FINALS else ""))
-        romaji = "".join(letters)
-        for pattern, replacement in _HANGUL_ENDINGS:
-            romaji = pattern.sub(replacement, romaji)
-        return romaji
-
+def _hangul_as_romaji(text: str) -> tuple[str, list[int]]:
+    """Hangul words in the text read into romaji (「기타구 아사히마치 2초메」 → "kitaku asahimachi
+    2chome"), and for each character of the result the index of the character it came from,
+    so that what was found is quoted as the resident wrote it."""
     if not _HANGUL_SYLLABLES.search(text):
-        return text
-    return _HANGUL_SYLLABLES.sub(word, _HANGUL_PARTICLE.sub("", text))
+        return text, list(range(len(text)))
+    read: list[str] = []
+    origin: list[int] = []
+    done = 0
+    for run in _HANGUL_SYLLABLES.finditer(text):
+        read.append(text[done : run.start()])
+        origin.extend(range(done, run.start()))
+        name = _HANGUL_PARTICLE.sub("", run.group(0))
+        romaji = _romaji_of_hangul(name)
+        read.append(romaji)
+        # A found name is quoted whole: its first letter from the word's start, the rest to its end.
+        origin.extend([run.start()] + [run.start() + len(name) - 1] * (len(romaji) - 1))
+        done = run.end()
+    read.append(text[done:])
+    origin.extend(range(done, len(text)))
+    return "".join(read), origin
+
+
+def _romaji_of_hangul(word: str) -> str:
+    letters: list[str] = []
+    for position, char in enumerate(word):
+        code = ord(char) - 0xAC00
+        initial, vowel, final = code // 588, (code % 588) // 28, code % 28
+        if vowel == _HANGUL_EU_VOWEL and initial in _HANGUL_EU:
+            syllable = _HANGUL_EU[initial]
+        else:
+            syllable = _HANGUL_INITIALS[initial][position > 0] + _HANGUL_VOWELS[vowel]
+            for pattern, replacement in _HANGUL_SOUNDS:
+                syllable = pattern.sub(replacement, syllable)
+        letters.append(syllable + ("n" if final in _HANGUL_N_FINALS else ""))
+    romaji = "".join(letters)
+    for pattern, replacement in _HANGUL_ENDINGS:
+        romaji = pattern.sub(replacement, romaji)
+    return romaji
 
 
 def _detail(match: re.Match[str] | None) -> str | None:
@@ -455,7 +471,8 @@ def extract_place(
     Returns:
         The place, or None when the text names no place and no coordinates were given.
     """
-    normalized = _hangul_as_romaji(unicodedata.normalize("NFKC", text))
+    written = unicodedata.normalize("NFKC", text)
+    normalized, as_written = _hangul_as_romaji(written)
     compact, origin = _compact(normalized)
     spans: list[tuple[int, int]] = []
     wards: list[str] = []
@@ -489,6 +506,8 @@ def extract_place(
         found(name)
         after, before = _ROMAJI_AFTER_RE.match(normalized[end:]), _ROMAJI_BEFORE_RE.search(normalized[:start])
         detail = _detail(after or before) or detail
+        if after:  # "2-chome", 「2초메」: the place's words too, as written
+            spans.append((end + after.start("chome"), end + after.end()))
 
     postal_code: str | None = None
     postal_ids: tuple[str, ...] = ()
@@ -523,5 +542,5 @@ def extract_place(
     elif not candidates and len(set(wards)) == 1:
         ward = wards[0]
     confirm = "ward_conflict" if conflict else _unsaid(named, candidates)
-    matched = " ".join(normalized[a:b] for a, b in sorted(spans))
+    matched = " ".join(written[as_written[a] : as_written[b - 1] + 1] for a, b in sorted(spans))
     return Place(candidates, ward, postal_code, latitude, longitude, detail, matched, confirm)

@@ -60,6 +60,11 @@ DETAIL_LABELS = {
     "clothing": "服装",
     "callback_phone": "折り返し先電話番号",
     "added": "追加の内容",
+    # What flows.steps.place_flags adds about a place read from the resident's words.
+    "landmark": "目印（住民の言葉）",
+    "town_unknown": "町名不明",
+    "place_unknown": "場所不明",
+    "place_unconfirmed": "場所（未確認）",
 }
 
 

@@ -128,6 +128,16 @@ def test_a_korean_reader_writes_the_place_in_hangul(
     assert place is not None and place.town_ids == (town_id,) and place.ward == ward and place.detail == detail
 
 
+@pytest.mark.parametrize(("text", "matched"), [
+    ("기타구 아사히마치 2초메예요", "기타구 아사히마치 2초메"),
+    ("Kita-ku Asahimachi 2-chome, near the park", "Kita-ku Asahimachi 2-chome"),
+])
+def test_what_was_found_is_quoted_as_written(text: str, matched: str, gazetteer: Gazetteer) -> None:
+    # What the words say besides the place (a spot for searchers) is what is left without these.
+    place = extract_place(text, gazetteer)
+    assert place is not None and place.matched == matched
+
+
 @pytest.mark.parametrize("text", ["옆집 할머니가 며칠째 안 보여요", "어머니 요양 상담을 하고 싶어요", "감사합니다"])
 def test_korean_words_name_no_place(text: str, gazetteer: Gazetteer) -> None:
     assert extract_place(text, gazetteer) is None
