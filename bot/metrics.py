@@ -12,9 +12,12 @@ port behind the proxy, docs/deploy.md).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
-from bot.messages import TurnResult
+if TYPE_CHECKING:  # the classifier counts here too: its start-up does not load the ORM for a type
+    from bot.messages import TurnResult
 
 __all__ = ["CLASSIFY_SECONDS", "EMERGENCY_GUIDANCE", "REGISTRY", "TURNS", "TURN_SECONDS", "WEBHOOKS", "count_turn"]
 

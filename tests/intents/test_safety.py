@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -187,6 +188,29 @@ def test_a_signal_names_its_group_by_the_groups_reason() -> None:
 def test_aed_is_a_word_not_three_letters_across_words(text: str, alarm: bool) -> None:
     signal = detect_safety(text)
     assert (signal is not None and signal.kind == "emergency") is alarm
+
+
+@pytest.mark.parametrize("text", ["ＡＥＤ！", "AED!!", "１１９に電話して", "119!"])
+def test_the_latin_letters_and_digits_of_a_japanese_pattern_are_read_in_any_message(text: str) -> None:
+    # The Japanese view is skipped for a message without kana or kanji, but for these two.
+    signal = SafetyLexicon({"emergency": [{"why": "w", "service": "119", "ja": ["(?<![a-z])aed(?![a-z])", "119に?"]}]})
+    assert signal.detect(text) is not None
+
+
+def test_every_pattern_needs_the_script_its_view_is_read_for() -> None:
+    # A view is read only when the message has its script (intents.safety._VIEW_SCRIPTS): a
+    # Japanese pattern without kana or kanji, or an English one without a Latin letter or a
+    # digit, would never be tried on the messages it is meant for.
+    document = yaml.safe_load(LEXICON_PATH.read_text(encoding="utf-8"))
+    kana_kanji, latin = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]"), re.compile(r"[A-Za-z0-9]")
+    for section in ("negatives", "emergency", "crisis", "welfare"):
+        for group in document[section]:
+            for pattern in group.get("ja") or []:
+                for part in [pattern] if isinstance(pattern, str) else pattern:
+                    assert kana_kanji.search(part) or part in ("(?<![a-z])aed(?![a-z])", "(?<![0-9])119(?![0-9])"), part
+            for pattern in group.get("en") or []:
+                for part in [pattern] if isinstance(pattern, str) else pattern:
+                    assert latin.search(part), part
 
 
 def test_every_group_of_the_lexicon_says_why_it_is_there() -> None:
