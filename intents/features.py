@@ -42,6 +42,8 @@ __all__ = [
     "FeatureBuilder",
     "LookupTables",
     "NgramTfidf",
+    "TrainingFold",
+    "TrainingRows",
     "analyse",
     "reader_identity",
     "reading",
@@ -345,3 +347,89 @@ class FeatureBuilder:
         return sparse.csr_matrix(
             (data.astype(np.float32), indices.astype(np.int64), indptr), shape=(len(analyses), width + dim)
         )
+
+
+class _NumberedNgrams:
+    """The n-grams of many documents numbered once, as a (documents × n-grams) sublinear-tf matrix."""
+
+    def __init__(self, counts: Sequence[Counter[str]]) -> None:
+        from scipy import sparse
+
+        grams = sorted({gram for document in counts for gram in document})
+        number = {gram: i for i, gram in enumerate(grams)}
+        lengths = np.fromiter((len(document) for document in counts), dtype=np.int64, count=len(counts))
+        columns = np.fromiter((number[gram] for document in counts for gram in document), dtype=np.int64)
+        frequencies = np.fromiter((n for document in counts for n in document.values()), dtype=np.float64)
+        # NgramTfidf.row's sublinear tf: 1 + log(count)
+        tf = 1.0 + np.log(frequencies)
+        indptr = np.concatenate([[0], np.cumsum(lengths)])
+        self.grams = np.array(grams, dtype=object)
+        self.tf = sparse.csr_matrix((tf, columns, indptr), shape=(len(counts), len(grams)))
+
+    def fit(self, rows: np.ndarray) -> tuple[NgramTfidf, np.ndarray]:
+        """What ``NgramTfidf.fit`` learns from these documents, and the n-grams it kept (by number)."""
+        documents = np.bincount(self.tf[rows].indices, minlength=len(self.grams))
+        kept = np.flatnonzero(documents)
+        idf = np.log((1 + len(rows)) / (1 + documents[kept])) + 1.0
+        vocabulary = dict(zip(self.grams[kept].tolist(), range(len(kept)), strict=True))
+        return NgramTfidf(vocabulary, idf.astype(np.float32)), kept
+
+    def block(self, rows: np.ndarray, tfidf: NgramTfidf, kept: np.ndarray) -> Any:
+        """The l2-normalised tf-idf rows ``NgramTfidf.row`` gives these documents, as a CSR matrix."""
+        from scipy import sparse
+
+        block = self.tf[rows][:, kept] @ sparse.diags(tfidf.idf.astype(np.float64))
+        norms = np.sqrt(np.asarray(block.multiply(block).sum(axis=1)).ravel())
+        return sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ block
+
+
+class TrainingRows:
+    """Analysed training texts whose features are built for many folds.
+
+    ``fold(train)`` gives what ``FeatureBuilder(lookups).fit`` on those rows gives, and its
+    ``matrix`` what ``FeatureBuilder.transform`` gives, but from n-grams numbered once: array
+    operations instead of a dictionary look-up per n-gram and row (~2 s a fold on two cores).
+
+    Args:
+        analyses: one per training text.
+        lookups: the lookup tables they were analysed with.
+    """
+
+    def __init__(self, analyses: Sequence[Analysis], lookups: LookupTables) -> None:
+        self.lookups = lookups
+        self._surface = _NumberedNgrams([a.surface for a in analyses])
+        self._reading = _NumberedNgrams([a.reading for a in analyses])
+        self._hits = [a.lookups for a in analyses]
+
+    def fold(self, train: np.ndarray) -> TrainingFold:
+        """The feature builder fitted on the rows ``train``."""
+        surface, surface_kept = self._surface.fit(train)
+        reading_, reading_kept = self._reading.fit(train)
+        builder = FeatureBuilder(self.lookups, surface, reading_)
+        return TrainingFold(self, builder, surface_kept, reading_kept)
+
+
+@dataclass
+class TrainingFold:
+    """A builder fitted on some training rows, and the feature matrix of any rows under it."""
+
+    rows: TrainingRows
+    builder: FeatureBuilder
+    surface_kept: np.ndarray
+    reading_kept: np.ndarray
+
+    def matrix(self, rows: np.ndarray, embeddings: np.ndarray) -> Any:
+        """What ``builder.transform`` gives for these rows (``embeddings``: theirs, one per row)."""
+        from scipy import sparse
+
+        assert self.builder.surface is not None and self.builder.reading is not None  # fitted by fold()
+        hits = np.zeros((len(rows), len(self.builder.lookups.names)), dtype=np.float64)
+        for row, index in enumerate(rows):
+            hits[row, list(self.rows._hits[index])] = 1.0
+        blocks = [
+            self.rows._surface.block(rows, self.builder.surface, self.surface_kept),
+            self.rows._reading.block(rows, self.builder.reading, self.reading_kept),
+            sparse.csr_matrix(hits),
+            sparse.csr_matrix(np.asarray(embeddings, dtype=np.float32)),
+        ]
+        return sparse.hstack(blocks, format="csr", dtype=np.float32)

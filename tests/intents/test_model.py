@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from intents.classification import UrgencyThresholds
-from intents.features import FeatureBuilder, LookupTables, NgramTfidf, _char_ngrams, analyse, reading
-from intents.model import Head, TrainedModel, TrainReport, UrgencyHead
+from intents.features import FeatureBuilder, LookupTables, NgramTfidf, TrainingRows, _char_ngrams, analyse, reading
+from intents.model import Head, TrainedModel, TrainReport, UrgencyHead, _final_fit, _Job, _kept_columns
 from intents.normalize import katakana_to_hiragana
 
 TEXTS = [
@@ -65,3 +67,52 @@ def test_the_fast_scores_equal_the_training_matrix_product() -> None:
     predicted = model.predict(UNSEEN, embeddings)
     np.testing.assert_allclose(predicted.intent.sum(axis=1), 1.0, atol=1e-6)
     assert predicted.urgency.shape == (len(UNSEEN),) and ((predicted.urgency > 0) & (predicted.urgency < 1)).all()
+
+
+def _rows_with(columns_per_row: list[list[int]], width: int) -> Any:
+    from scipy import sparse
+
+    matrix = np.zeros((len(columns_per_row), width), dtype=np.float32)
+    for row, columns in enumerate(columns_per_row):
+        matrix[row, columns] = 1.0
+    return sparse.csr_matrix(matrix)
+
+
+def test_the_intent_head_leaves_out_ngrams_of_few_messages_but_never_lookups_or_the_embedding() -> None:
+    # Columns 0-2 n-grams (in 3, 2 and 1 rows), 3 a lookup (1 row), 4 the embedding (1 row).
+    x = _rows_with([[0, 1, 2, 3, 4], [0, 1], [0]], 5)
+    assert _kept_columns(x, slice(3, 4), 3).tolist() == [0, 3, 4]
+    assert _kept_columns(x, slice(3, 4), 1).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_column_the_head_left_out_weighs_nothing_in_the_shared_row() -> None:
+    rng = np.random.default_rng(1)
+    labels = np.array(["a", "b", "c"] * 20)
+    # Column 0 is a rare n-gram (one row); 1-3 n-grams that tell the classes apart; 4 a lookup.
+    columns = [[1 + i % 3, 4] if i % 2 else [1 + i % 3] for i in range(len(labels))]
+    columns[5].append(0)
+    x = _rows_with(columns, 5)
+    x.data += rng.normal(0, 0.01, x.nnz).astype(np.float32)
+    job = _Job("intent", None, x, labels, slice(4, 5), params=(10.0, 0.5))
+    coef, intercept, classes = _final_fit(job)
+    assert classes.tolist() == ["a", "b", "c"] and coef.shape == (5, 3) and intercept.shape == (3,)
+    assert not coef[0].any()
+    scores = x.toarray() @ coef + intercept
+    assert (classes[scores.argmax(axis=1)] == labels).all()
+
+
+def test_a_folds_builder_and_matrix_equal_fitting_and_transforming_its_rows() -> None:
+    tables = LookupTables.from_yaml()
+    analyses = [analyse(t, tables) for t in [*TEXTS, *UNSEEN]]
+    embeddings = np.random.default_rng(2).normal(size=(len(analyses), 8)).astype(np.float32)
+    train, test = np.arange(0, len(analyses), 2), np.arange(1, len(analyses), 2)
+    fold = TrainingRows(analyses, tables).fold(train)
+    reference = FeatureBuilder(tables).fit([analyses[i] for i in train])
+    assert fold.builder.surface is not None and reference.surface is not None
+    assert fold.builder.reading is not None and reference.reading is not None
+    assert fold.builder.surface.vocabulary == reference.surface.vocabulary
+    assert fold.builder.reading.vocabulary == reference.reading.vocabulary
+    np.testing.assert_allclose(fold.builder.surface.idf, reference.surface.idf, rtol=1e-6)
+    for rows in (train, test):
+        expected = reference.transform([analyses[i] for i in rows], embeddings[rows]).toarray()
+        np.testing.assert_allclose(fold.matrix(rows, embeddings[rows]).toarray(), expected, atol=1e-6)
