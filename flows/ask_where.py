@@ -44,7 +44,7 @@ from intents.exits import correction
 from routing.areas import AreaResolution, resolve_ward_code
 from routing.cases import case_facts, open_case
 from routing.counters import ANY_MATTER_TOPIC, CounterChoice, CounterInfo, choose_counter
-from routing.readers import reads_japanese
+from routing.hours import describe_moment
 
 __all__ = ["AskWhereFlow", "say_counter", "format_opening", "hotlines_text"]
 
@@ -54,15 +54,8 @@ TOPIC_CHOICES = ("elderly", "disability", "child", "money", "mental", "complex")
 
 
 def format_opening(ctx: TurnContext, counter: CounterInfo) -> str:
-    """When a closed counter opens next, in the resident's time zone: in Japanese phrasing for a
-    Japanese reader, else in the English format (digits and short words every reader can read)."""
-    if counter.next_opening is None:
-        return ""
-    when = counter.next_opening
-    if not reads_japanese(ctx.lang):
-        return when.strftime("%a %d %b at %H:%M")
-    weekday = "月火水木金土日"[when.weekday()]
-    return f"{when.month}月{when.day}日（{weekday}）{when.hour}時{when.minute:02d}分".replace("時00分", "時")
+    """When a closed counter opens next, as the resident reads a date (``routing.hours.describe_moment``)."""
+    return "" if counter.next_opening is None else describe_moment(counter.next_opening, ctx.lang)
 
 
 def hotlines_text(ctx: TurnContext, hotlines: tuple[CounterInfo, ...]) -> str:
@@ -74,9 +67,8 @@ def say_counter(ctx: TurnContext, choice: CounterChoice) -> None:
     """The answer: one counter, whether it is open, and a 24-hour line when it is not."""
     counter = choice.counter
     assert counter is not None
-    # 「月〜金 9:00〜17:30（祝日・年末年始を除く）」 is Japanese phrasing: other readers get the English.
-    hours = counter.hours_ja if reads_japanese(ctx.lang) else counter.hours_en
-    ctx.say("utter_counter", name=counter_name(ctx, counter.id, counter.name), phone=counter.phone or "-", address=counter.address or "-", hours=hours)
+    ctx.say("utter_counter", name=counter_name(ctx, counter.id, counter.name), phone=counter.phone or "-",
+            address=counter.address or "-", hours=counter.hours(ctx.lang))
     if counter.open_now:
         ctx.say("utter_counter_open_now")
     else:
@@ -88,7 +80,7 @@ def say_counter(ctx: TurnContext, choice: CounterChoice) -> None:
             "utter_counter_hotline",
             hotline_name=line.name,
             hotline_phone=line.phone or "",
-            hotline_hours=line.hours_ja if reads_japanese(ctx.lang) else line.hours_en,
+            hotline_hours=line.hours(ctx.lang),
         )
 
 

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from bot.models import utcnow
 from bot.settings import settings
 from routing.areas import AreaResolution
+from routing.hours import OpeningHours
 from routing.snapshot import CITY, LEVEL_NAMES, Directory, ServiceRecord, get_directory
 
 __all__ = [
@@ -66,11 +67,14 @@ class CounterInfo:
     phone: str | None
     address: str | None
     postal_code: str | None
-    hours_ja: str
-    hours_en: str
+    opening_hours: OpeningHours
     open_now: bool
     next_opening: datetime | None
     is_24h: bool
+
+    def hours(self, language: str) -> str:
+        """The opening hours in the resident's language (:meth:`OpeningHours.describe`)."""
+        return self.opening_hours.describe(language)
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def counter_info(service: ServiceRecord, now: datetime) -> CounterInfo:
         now: an aware datetime.
 
     Returns:
-        Contact details, opening hours in Japanese and English, and whether it is open.
+        Contact details, opening hours, and whether it is open.
     """
     tz = settings.tz
     open_now = service.hours.is_open(now, tz)
@@ -108,8 +112,7 @@ def counter_info(service: ServiceRecord, now: datetime) -> CounterInfo:
         phone=service.phone,
         address=service.address,
         postal_code=service.postal_code,
-        hours_ja=service.hours.describe("ja"),
-        hours_en=service.hours.describe("en"),
+        opening_hours=service.hours,
         open_now=open_now,
         next_opening=None if open_now else service.hours.next_opening(now, tz),
         is_24h=service.hours.is_24h,

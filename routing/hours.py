@@ -19,13 +19,82 @@ import jpholiday
 
 from routing.readers import reads_japanese
 
-__all__ = ["OpeningHours", "OpeningRule", "is_closing_day", "parse_rule"]
+__all__ = ["OpeningHours", "OpeningRule", "describe_moment", "is_closing_day", "parse_rule"]
 
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-DAY_JA = "月火水木金土日"
-DAY_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MINUTES_PER_DAY = 24 * 60
 ALL_DAYS = frozenset(range(7))
+
+
+@dataclass(frozen=True)
+class _Words:
+    """How one language writes opening hours and a moment (Monday first; ``{…}`` filled in)."""
+
+    days: tuple[str, ...]
+    day_run: str  # 月〜金, Mon-Fri
+    day_list: str  # 月・水, Mon, Wed
+    clock_range: str  # 9:00〜17:30
+    parts: str  # between rows with different hours
+    every_day: str
+    always: str
+    holidays: str  # appended when holidays and the year-end close the counter
+    moment: str  # the next opening: {weekday} {day} {month} {month_name} {time} ({hour} {minute})
+    months: tuple[str, ...] = ()
+
+
+# Counters follow the Japanese calendar, so the holiday note names the year-end closure in
+# each language; a language not listed here reads the English.
+_WORDS: dict[str, _Words] = {
+    "ja": _Words(tuple("月火水木金土日"), "〜", "・", "〜", "、", "毎日", "24時間", "（祝日・年末年始を除く）",
+                 "{month}月{day}日（{weekday}）{time}"),
+    "en": _Words(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), "-", ", ", "-", "; ", "Every day", "24 hours",
+                 " (closed on holidays and 29 Dec-3 Jan)", "{weekday} {day:02d} {month_name} at {hour:02d}:{minute:02d}",
+                 ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")),
+    "zh": _Words(("周一", "周二", "周三", "周四", "周五", "周六", "周日"), "至", "、", "-", "；", "每天", "24小时",
+                 "（节假日及12月29日至1月3日休息）", "{month}月{day}日（{weekday}）{time}"),
+    "zh-Hant": _Words(("週一", "週二", "週三", "週四", "週五", "週六", "週日"), "至", "、", "-", "；", "每天",
+                      "24小時", "（國定假日及12月29日至1月3日休息）", "{month}月{day}日（{weekday}）{time}"),
+    "ko": _Words(tuple("월화수목금토일"), "~", "·", "~", ", ", "매일", "24시간", " (공휴일 및 12월 29일~1월 3일 휴무)",
+                 "{month}월 {day}일({weekday}) {time}"),
+    "vi": _Words(("T2", "T3", "T4", "T5", "T6", "T7", "CN"), "-", ", ", "-", "; ", "Hằng ngày", "24 giờ",
+                 " (nghỉ ngày lễ và từ 29/12 đến 3/1)", "{weekday}, {day}/{month} lúc {time}"),
+    "tl": _Words(("Lun", "Mar", "Miy", "Huw", "Biy", "Sab", "Lin"), "-", ", ", "-", "; ", "Araw-araw", "24 oras",
+                 " (sarado tuwing holiday at mula Dis 29 hanggang Ene 3)", "{weekday}, {month_name} {day}, {time}",
+                 ("Ene", "Peb", "Mar", "Abr", "May", "Hun", "Hul", "Ago", "Set", "Okt", "Nob", "Dis")),
+    "pt": _Words(("seg", "ter", "qua", "qui", "sex", "sáb", "dom"), "-", ", ", "-", "; ", "Todos os dias",
+                 "24 horas", " (fechado nos feriados e de 29/12 a 3/1)", "{weekday}, {day}/{month} às {time}"),
+    "es": _Words(("lun", "mar", "mié", "jue", "vie", "sáb", "dom"), "-", ", ", "-", "; ", "Todos los días",
+                 "24 horas", " (cerrado los días festivos y del 29/12 al 3/1)", "{weekday} {day}/{month} a las {time}"),
+    "ne": _Words(("सोम", "मंगल", "बुध", "बिही", "शुक्र", "शनि", "आइत"), "-", ", ", "-", "; ", "हरेक दिन", "२४ घण्टा",
+                 " (सार्वजनिक बिदा र डिसेम्बर 29 देखि जनवरी 3 सम्म बन्द)", "{weekday}, {month_name} {day}, {time}",
+                 ("जनवरी", "फेब्रुअरी", "मार्च", "अप्रिल", "मे", "जुन", "जुलाई", "अगस्ट", "सेप्टेम्बर", "अक्टोबर",
+                  "नोभेम्बर", "डिसेम्बर")),
+}
+
+
+def _words(language: str) -> _Words:
+    # やさしい日本語 is Japanese; its register is chosen elsewhere (routing.readers).
+    return _WORDS["ja"] if reads_japanese(language) else _WORDS.get(language, _WORDS["en"])
+
+
+def describe_moment(moment: datetime, language: str) -> str:
+    """A moment as the resident reads it: 「12月2日（火）9時」, "Tue 02 Dec at 09:00", "ter, 2/12 às 9:00".
+
+    Args:
+        moment: an aware datetime in the city's time zone (a counter's next opening).
+        language: the resident's language; one without its own words reads the English.
+    """
+    words = _words(language)
+    # Japanese says 「9時」 and 「9時30分」.
+    time_text = (f"{moment.hour}時{moment.minute:02d}分".replace("時00分", "時") if words is _WORDS["ja"]
+                 else _clock(moment.hour * 60 + moment.minute))
+    return words.moment.format(
+        weekday=words.days[moment.weekday()], day=moment.day, month=moment.month,
+        month_name=words.months[moment.month - 1] if words.months else "", time=time_text,
+        hour=moment.hour, minute=moment.minute,
+    )
+
+
 # How far ahead to look for the next opening: a full year covers any closure a
 # directory can express with weekly schedules.
 SEARCH_DAYS = 370
@@ -146,42 +215,37 @@ class OpeningHours:
         return None
 
     def describe(self, language: str) -> str:
-        """A short human description, e.g. ``月〜金 9:00〜17:30（祝日・年末年始を除く）``.
+        """A short description in the resident's language: 「月〜金 9:00〜17:30（祝日・年末年始を除く）」,
+        "seg-sex 9:00-17:30 (fechado nos feriados e de 29/12 a 3/1)".
 
         Args:
-            language: the reader's language: Japanese phrasing for Japanese, else English
-                (:func:`routing.readers.reads_japanese`).
+            language: the reader's language; one without its own words reads the English.
 
         Returns:
             The description; empty when the directory has no schedule for the service.
         """
-        japanese = reads_japanese(language)
+        words = _words(language)
         if self.is_24h:
-            return "24時間" if japanese else "24 hours"
+            return words.always
         if not self.rules:
             return ""
         # Rows with the same hours are shown once with all their days.
         by_hours: dict[tuple[int, int], set[int]] = {}
         for rule in self.rules:
             by_hours.setdefault((rule.opens, rule.closes), set()).update(rule.days)
-        parts = []
-        for (opens, closes), days in sorted(by_hours.items(), key=lambda item: (min(item[1]), item[0])):
-            dash = "〜" if japanese else "-"
-            parts.append(f"{_days_text(days, japanese)} {_clock(opens)}{dash}{_clock(closes)}")
-        text = ("、" if japanese else "; ").join(parts)
-        if self.follows_holidays:
-            text += "（祝日・年末年始を除く）" if japanese else " (closed on holidays and 29 Dec-3 Jan)"
-        return text
+        parts = [f"{_days_text(days, words)} {_clock(opens)}{words.clock_range}{_clock(closes)}"
+                 for (opens, closes), days in sorted(by_hours.items(), key=lambda item: (min(item[1]), item[0]))]
+        text = words.parts.join(parts)
+        return text + words.holidays if self.follows_holidays else text
 
 
 def _clock(minutes: int) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def _days_text(days: set[int], japanese: bool) -> str:
+def _days_text(days: set[int], words: _Words) -> str:
     if days == ALL_DAYS:
-        return "毎日" if japanese else "Every day"
-    names = DAY_JA if japanese else DAY_EN
+        return words.every_day
     runs: list[list[int]] = []
     for day in sorted(days):
         if runs and runs[-1][-1] == day - 1:
@@ -191,7 +255,7 @@ def _days_text(days: set[int], japanese: bool) -> str:
     texts = []
     for run in runs:
         if len(run) >= 3:
-            texts.append(f"{names[run[0]]}{'〜' if japanese else '-'}{names[run[-1]]}")
+            texts.append(f"{words.days[run[0]]}{words.day_run}{words.days[run[-1]]}")
         else:
-            texts.extend(names[day] for day in run)
-    return ("・" if japanese else ", ").join(texts)
+            texts.extend(words.days[day] for day in run)
+    return words.day_list.join(texts)

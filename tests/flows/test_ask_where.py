@@ -145,6 +145,19 @@ def test_a_topic_in_words_after_the_menu_button(resident: Resident, db_url: str)
     assert left(db_url, resident).slots["counter_id"] == "hikikomori-city"
 
 
+def test_a_portuguese_reader_gets_the_hours_and_the_next_opening_in_portuguese(
+    engine: ConversationEngine, db_url: str
+) -> None:
+    resident = Resident(engine, language="pt", now=OPEN_HOURS.replace(hour=21))
+    assert said(resident.send("Não consigo pagar o aluguel este mês")) == ["utter_ask_area"]
+    answer = resident.send("Minami-ku")
+    assert said(answer) == ["utter_counter", "utter_counter_closed", "utter_counter_hotline", "utter_offer_callback"]
+    counter, closed, hotline = (reply.text for reply in answer.replies[:3])
+    assert "seg-sex 9:00-17:30 (fechado nos feriados e de 29/12 a 3/1)" in counter and "Mon" not in counter
+    assert "qua, 25/11 às 9:00" in closed
+    assert "24 horas" in hotline and "hours" not in hotline
+
+
 def test_after_hours_and_a_new_matter_instead_of_an_answer(engine: ConversationEngine, db_url: str) -> None:
     resident = Resident(engine, now=OPEN_HOURS.replace(hour=21))
     first = resident.send("南区住吉町に住んでいます。父の介護保険の申請はどこですか")

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from routing.areas import resolve_town_id
 from routing.counters import choose_counter
-from routing.hours import OpeningHours, is_closing_day, parse_rule
+from routing.hours import OpeningHours, describe_moment, is_closing_day, parse_rule
 from tests.routing.conftest import TOKYO, SampleCity
 
 WEEKDAYS = OpeningHours((parse_rule("MO,TU,WE,TH,FR", "09:00", "17:30"),))
@@ -76,18 +76,44 @@ def test_descriptions() -> None:
     assert daily.describe("en") == "Every day 9:00-21:00"
 
 
+@pytest.mark.parametrize(("language", "weekdays", "always"), [
+    ("pt", "seg-sex 9:00-17:30 (fechado nos feriados e de 29/12 a 3/1)", "24 horas"),
+    ("es", "lun-vie 9:00-17:30 (cerrado los días festivos y del 29/12 al 3/1)", "24 horas"),
+    ("zh", "周一至周五 9:00-17:30（节假日及12月29日至1月3日休息）", "24小时"),
+    ("ko", "월~금 9:00~17:30 (공휴일 및 12월 29일~1월 3일 휴무)", "24시간"),
+    ("vi", "T2-T6 9:00-17:30 (nghỉ ngày lễ và từ 29/12 đến 3/1)", "24 giờ"),
+    # A language without its own words reads the English.
+    ("fr", "Mon-Fri 9:00-17:30 (closed on holidays and 29 Dec-3 Jan)", "24 hours"),
+])
+def test_hours_in_the_residents_language(language: str, weekdays: str, always: str) -> None:
+    assert WEEKDAYS.describe(language) == weekdays
+    assert ALWAYS.describe(language) == always
+
+
+@pytest.mark.parametrize(("language", "expected"), [
+    ("ja", "11月24日（火）9時"),
+    ("en", "Tue 24 Nov at 09:00"),
+    ("pt", "ter, 24/11 às 9:00"),
+    ("tl", "Mar, Nob 24, 9:00"),
+    ("zh-Hant", "11月24日（週二）9:00"),
+])
+def test_a_next_opening_in_the_residents_language(language: str, expected: str) -> None:
+    assert describe_moment(at(2026, 11, 24, 9, 0), language) == expected
+    assert describe_moment(at(2026, 11, 24, 9, 30), "ja") == "11月24日（火）9時30分"
+
+
 def test_counter_choice_reports_hours_from_the_directory(session: Session, city: SampleCity) -> None:
     town = city.towns[0]
     area = resolve_town_id(session, town["town_id"])
     holiday = choose_counter(session, intent="ask_where", topic="elderly", area=area, now=at(2026, 11, 23, 10, 0))
     assert holiday.counter.id == city.expected_counter("elderly", town)
     assert not holiday.counter.open_now and holiday.counter.next_opening == at(2026, 11, 24, 9, 0)
-    assert holiday.counter.hours_ja == "月〜金 9:00〜17:30（祝日・年末年始を除く）" and not holiday.counter.is_24h
+    assert holiday.counter.hours("ja") == "月〜金 9:00〜17:30（祝日・年末年始を除く）" and not holiday.counter.is_24h
     # The child-abuse centre and 189 run through the year-end.
     abuse = choose_counter(session, intent="ask_where", topic="child_abuse", area=None, now=at(2027, 1, 2, 3, 0))
     assert abuse.counter.open_now and abuse.counter.is_24h and abuse.counter.next_opening is None
     assert [line.phone for line in abuse.hotlines] == ["189"]
-    assert abuse.hotlines[0].open_now and abuse.hotlines[0].hours_en == "24 hours"
+    assert abuse.hotlines[0].open_now and abuse.hotlines[0].hours("en") == "24 hours"
 
 
 def test_open_lines_come_first_at_night(session: Session, city: SampleCity) -> None:
