@@ -56,6 +56,7 @@ from flows.place_question import (
     looks_like_place,
     place_already_given,
     says_dont_know,
+    spot_words,
 )
 from flows.report_words import is_more_about_the_person, missing_person, strip_fillers
 from flows.steps import (
@@ -200,6 +201,14 @@ class MissingFlow(FormFlow):
             if (latitude := ctx.message.latitude) is not None and (longitude := ctx.message.longitude) is not None:
                 # Kept to about 500 m only: the alert's distances and its CAP circle need no more.
                 ctx.set_slot("last_seen_point", list(coarse_point(latitude, longitude)))
+            # 「駅の近くで30分前に」: where they were last seen, and when. Read from the words
+            # besides the place (朝日町 is no morning), and only as a clock time or a time ago (a
+            # 夜間診療所 is no night); only here: in the first message a time is as often the
+            # usual one (「いつもは5時に」).
+            spot = spot_words(ctx)
+            if spot and "last_seen_when" not in ctx.slots and read_when(spot, ctx.now, part_of_day_alone=False):
+                ctx.set_slot("last_seen_when", spot)
+                ctx.set_slot("last_seen_said_at", ctx.now.isoformat())
         elif step == "callback_phone":
             if national_phone(ctx.text) is None and self._more(ctx):
                 return

@@ -352,13 +352,15 @@ def _in_part_of_day(plain: str, local_now: datetime, part: _PartOfDay) -> tuple[
     return middle, max((end - start) / 2, timedelta(minutes=15))
 
 
-def read_when(text: str | None, now: datetime) -> When | None:
+def read_when(text: str | None, now: datetime, part_of_day_alone: bool = True) -> When | None:
     """The moment a short answer to "when?" means, with its uncertainty, or None when it is not clear.
 
     Args:
         text: the resident's answer (Japanese, English or another resident language; full-width,
             kanji and Devanagari digits allowed).
         now: the time the answer was received (aware).
+        part_of_day_alone: whether 「朝」 or "evening" without a clock time or a time ago is a
+            moment. Words that answer another question (a landmark, 「夜間診療所の前」) pass False.
 
     Returns:
         A ``When`` whose moment is in the city's time zone, never later than ``now``
@@ -370,7 +372,7 @@ def read_when(text: str | None, now: datetime) -> When | None:
     local_now = now.astimezone(settings.tz)
     part = _part_of_day(plain)
     found = _relative(plain, local_now) or _at_clock(plain, local_now, part)
-    if found is None and part is not None:
+    if found is None and part is not None and part_of_day_alone:
         found = _in_part_of_day(plain, local_now, part)
     if found is None:
         return None

@@ -259,6 +259,28 @@ def test_the_menus_number_typed_is_not_the_first_report(resident: Resident, db_u
     assert left(db_url, resident) == Left("report_missing", "missing_who", {})
 
 
+@pytest.mark.parametrize(("where", "minutes_before"), [
+    ("中央区本町の駅の近くで30分前に見たのが最後です", 30),
+    ("Chuo-ku Honmachi, near the station about 2 hours ago", 120),
+    # A town or a landmark that names a part of the day is no time: "when?" is asked.
+    ("南区朝日町の公園", None),
+    ("中央区本町の夜間診療所の前", None),
+])
+def test_a_time_told_with_the_place_is_not_asked_again(resident: Resident, db_url: str, where: str,
+                                                       minutes_before: int | None) -> None:
+    resident.send(postback="intent:report_missing")
+    resident.send("80歳の父、白髪")
+    if minutes_before is None:
+        assert said(resident.send(where)) == ["utter_ask_last_seen_when"]
+        return
+    assert said(resident.send(where)) == ["utter_ask_clothing"]
+    said_at = resident.now
+    resident.send("紺色のジャンパー")
+    assert said(resident.send("090-3333-4444"))[:2] == CREATED
+    [alert] = _alerts(db_url)
+    assert alert.last_seen_at == said_at - timedelta(minutes=minutes_before)
+
+
 def test_minutes_ago_are_read_against_the_turn_they_were_said_in(resident: Resident, db_url: str) -> None:
     resident.send(postback="intent:report_missing")
     resident.send("80歳の父、白髪")
