@@ -18,13 +18,14 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Attribute, Location, Phone, Schedule, Service, ServiceAtLocation, TaxonomyTerm
+from routing.hours import DAY_CODES, weekday_names
 from routing.readers import reads_japanese
 from routing.snapshot import Directory, get_directory
 
@@ -58,10 +59,43 @@ METRES_PER_MINUTE = 80
 EARTH_RADIUS_KM = 6371.0
 # 「第2・第4」: which weeks of the month a monthly schedule meets.
 MONTH_WEEKS_RE = re.compile(r"[1-5１-５]")
-DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-DAY_JA = "月火水木金土日"
-DAY_EN = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-ORDINAL_EN = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th"}
+
+
+@dataclass(frozen=True)
+class _ScheduleWords:
+    """How one language says when a place meets (``{days}``, ``{weeks}`` filled in)."""
+
+    day_list: str  # 月・木, Mon/Thu
+    day_run: str  # 月〜金, Mon-Fri
+    weekly: str
+    monthly: str
+    week: Callable[[int], str]  # one week of the month: 第2, 2nd
+    weeks: str  # between weeks of the month
+    clock_range: str
+    schedules: str  # between a place's schedules
+
+
+def _english_ordinal(number: int) -> str:
+    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number, 'th')}"
+
+
+# A language not listed here reads the English.
+_SCHEDULE_WORDS: dict[str, _ScheduleWords] = {
+    "ja": _ScheduleWords("・", "〜", "毎週{days}曜", "毎月{weeks}{days}曜", lambda n: f"第{n}", "・", "〜", "、"),
+    "en": _ScheduleWords("/", "-", "every {days}", "{weeks} {days} of the month", _english_ordinal, " & ", "-", "; "),
+    "zh": _ScheduleWords("、", "至", "每{days}", "每月{weeks}{days}", lambda n: f"第{n}个", "、", "-", "；"),
+    "zh-Hant": _ScheduleWords("、", "至", "每{days}", "每月{weeks}{days}", lambda n: f"第{n}個", "、", "-", "；"),
+    "ko": _ScheduleWords("·", "~", "매주 {days}요일", "매월 {weeks} {days}요일", lambda n: f"제{n}", "·", "~", ", "),
+    "vi": _ScheduleWords(", ", "-", "{days} hằng tuần", "{days} tuần thứ {weeks} của tháng", str, " và ", "-", "; "),
+    "tl": _ScheduleWords("/", "-", "tuwing {days}", "ika-{weeks} na {days} ng buwan", str, " at ika-", "-", "; "),
+    "pt": _ScheduleWords("/", "-", "todas as semanas, {days}", "{weeks} {days} do mês", lambda n: f"{n}º", " e ", "-", "; "),
+    "es": _ScheduleWords("/", "-", "cada {days}", "{weeks} {days} del mes", lambda n: f"{n}.º", " y ", "-", "; "),
+    "ne": _ScheduleWords(", ", "-", "हरेक {days}", "महिनाको {weeks} {days}", lambda n: f"{n} औं", " र ", "-", "; "),
+}
+
+
+def _schedule_words(language: str) -> _ScheduleWords:
+    return _SCHEDULE_WORDS["ja"] if reads_japanese(language) else _SCHEDULE_WORDS.get(language, _SCHEDULE_WORDS["en"])
 
 
 def _days(days: tuple[int, ...], names: Sequence[str], separator: str, through: str) -> str:
@@ -82,17 +116,16 @@ class PlaceSchedule:
     closes_at: str
 
     def describe(self, language: str) -> str:
-        """「毎週火曜 10:00〜12:00」「毎月第2・第4土曜 11:30〜13:30」, or the English."""
-        if reads_japanese(language):
-            days = _days(self.days, DAY_JA, "・", "〜") + "曜"
-            when = f"毎月第{'・第'.join(map(str, self.weeks))}{days}" if self.monthly and self.weeks else f"毎週{days}"
-            return f"{when} {self.opens_at}〜{self.closes_at}"
-        days_en = _days(self.days, DAY_EN, "/", "-")
+        """「毎週火曜 10:00〜12:00」「毎月第2・第4土曜 11:30〜13:30」, "every Tue 10:00-12:00", in the
+        resident's language."""
+        words = _schedule_words(language)
+        days = _days(self.days, weekday_names(language), words.day_list, words.day_run)
         if self.monthly and self.weeks:
-            when = f"{' & '.join(ORDINAL_EN[week] for week in self.weeks)} {days_en} of the month"
+            weeks = words.weeks.join(words.week(week) for week in self.weeks)
+            when = words.monthly.format(days=days, weeks=weeks)
         else:
-            when = f"every {days_en}"
-        return f"{when} {self.opens_at}-{self.closes_at}"
+            when = words.weekly.format(days=days)
+        return f"{when} {self.opens_at}{words.clock_range}{self.closes_at}"
 
 
 @dataclass(frozen=True)
@@ -112,7 +145,7 @@ class CommunityPlace:
 
     def schedule_text(self, language: str) -> str:
         """Every schedule of the place, joined (「毎週月・木曜 10:00〜11:00」)."""
-        return ("、" if reads_japanese(language) else "; ").join(s.describe(language) for s in self.schedules)
+        return _schedule_words(language).schedules.join(s.describe(language) for s in self.schedules)
 
 
 @dataclass(frozen=True)

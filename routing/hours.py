@@ -19,9 +19,9 @@ import jpholiday
 
 from routing.readers import reads_japanese
 
-__all__ = ["OpeningHours", "OpeningRule", "describe_moment", "is_closing_day", "parse_rule"]
+__all__ = ["OpeningHours", "OpeningRule", "describe_moment", "is_closing_day", "parse_rule", "weekday_names"]
 
-DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # RFC 5545, Monday first
 MINUTES_PER_DAY = 24 * 60
 ALL_DAYS = frozenset(range(7))
 
@@ -75,6 +75,11 @@ _WORDS: dict[str, _Words] = {
 def _words(language: str) -> _Words:
     # やさしい日本語 is Japanese; its register is chosen elsewhere (routing.readers).
     return _WORDS["ja"] if reads_japanese(language) else _WORDS.get(language, _WORDS["en"])
+
+
+def weekday_names(language: str) -> tuple[str, ...]:
+    """Monday to Sunday, short, as the resident's language writes them (English for one without its own)."""
+    return _words(language).days
 
 
 def describe_moment(moment: datetime, language: str) -> str:

@@ -55,6 +55,21 @@ def test_schedules_read_in_japanese_and_english() -> None:
     assert weekdays.describe("ja") == "毎週月〜金曜 09:00〜17:00"
 
 
+@pytest.mark.parametrize(("language", "weekly", "monthly"), [
+    ("pt", "todas as semanas, ter 10:00-12:00", "2º e 4º sáb do mês 11:30-13:30"),
+    ("es", "cada mar 10:00-12:00", "2.º y 4.º sáb del mes 11:30-13:30"),
+    ("zh", "每周二 10:00-12:00", "每月第2个、第4个周六 11:30-13:30"),
+    ("ko", "매주 화요일 10:00~12:00", "매월 제2·제4 토요일 11:30~13:30"),
+    ("vi", "T3 hằng tuần 10:00-12:00", "T7 tuần thứ 2 và 4 của tháng 11:30-13:30"),
+    ("tl", "tuwing Mar 10:00-12:00", "ika-2 at ika-4 na Sab ng buwan 11:30-13:30"),
+    # A language without its own words reads the English.
+    ("fr", "every Tue 10:00-12:00", "2nd & 4th Sat of the month 11:30-13:30"),
+])
+def test_schedules_read_in_the_residents_language(language: str, weekly: str, monthly: str) -> None:
+    assert PlaceSchedule(False, (1,), (), "10:00", "12:00").describe(language) == weekly
+    assert PlaceSchedule(True, (5,), (2, 4), "11:30", "13:30").describe(language) == monthly
+
+
 def test_walking_minutes_grow_with_distance() -> None:
     assert walking_minutes(0.0) == 1
     assert walking_minutes(0.5) < walking_minutes(1.0) < walking_minutes(2.0)
