@@ -425,13 +425,20 @@ class ConversationEngine:
         The model's guidance is conditional (「命に関わるときは、いますぐ119番か110番に」): for the
         resident it does not fit — a neighbour found sitting dazed at her door, already better —
         the worry report must not be lost with the turn. The intent head's own reading decides:
-        an emergency, an unsure reading or no matter ends the turn at the guidance.
+        an emergency ends the turn at the guidance; a sure matter starts; an unsure reading, or
+        one that names no matter (words alarming enough for 119 are no greeting), asks what it
+        is about. Found in Vietnamese: 「Thằng bé nhà hàng xóm hay bị bố đánh」 (the neighbour's
+        boy is often beaten by his father) read as goodbye 0.56, and the resident was left with
+        the 119 sentence alone, never told of 189.
         """
-        if (classification.intent in _NOT_OFFERED or not classification.is_confident
-                or ctx.conversation.flow is not None or ctx.contact.held_case_id is not None):
+        if classification.intent == "emergency" or ctx.conversation.flow is not None \
+                or ctx.contact.held_case_id is not None:
             return
-        ctx.classification = classification
-        self._start(ctx, self._flow_for(classification.intent), classified=True)
+        if classification.is_confident and classification.intent not in _NOT_OFFERED:
+            ctx.classification = classification
+            self._start(ctx, self._flow_for(classification.intent), classified=True)
+        else:
+            self._clarify(ctx, classification)
 
     def _give_guidance(self, ctx: TurnContext, signal: SafetySignal) -> None:
         handled = safety_guidance(ctx, signal)

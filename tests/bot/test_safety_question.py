@@ -124,6 +124,19 @@ def test_after_an_alarm_an_emergency_reading_ends_at_the_guidance(urgent_engine:
     assert [reply.response for reply in turn.replies] == ["utter_emergency_unspecified"]
 
 
+@pytest.mark.parametrize("text", ["こんにちは", "あの、えーと"])
+def test_after_an_alarm_words_that_name_no_matter_ask_what_it_is_about(engine: ConversationEngine, text: str) -> None:
+    # A greeting reading (or none) of words the model alarms at is no matter to end on: the
+    # resident is asked what it is about, so that 189 or a counter can follow the 119 sentence.
+    real = engine.classifier()
+    overlay = _Urgency(real, {text: 0.95})
+    engine.classifier = lambda: overlay
+    assert real.classify(text).intent in ("greet", "out_of_scope")
+    turn = Resident(engine).send(text)
+    assert [reply.response for reply in turn.replies] == ["utter_emergency_unspecified", "utter_clarify"]
+    assert turn.replies[0].urgent and turn.replies[1].choices and turn.flow is None
+
+
 def test_a_description_in_a_missing_report_is_not_questioned(urgent_engine: ConversationEngine) -> None:
     resident = Resident(urgent_engine)
     resident.send("認知症の父が朝から帰ってこない")
