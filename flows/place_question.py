@@ -391,7 +391,8 @@ def place_already_given(ctx: TurnContext, keep: Collection[str]) -> dict[str, An
         # Kept to be read back when the flow asks its place question (:func:`ask_place`).
         ctx.set_slot(READ_BACK_SLOT, {"town_id": area.town.town_id if area.town else None, "detail": detail})
         return None
-    return place_record(area, detail, place_label(area, detail, ctx.text))
+    # As a place answer would be kept: with its romaji for a resident who reads no kanji.
+    return place_record(area, detail, reader_place_label(ctx, area, detail, ctx.text))
 
 
 def read_place(ctx: TurnContext, need: Literal["town", "ward"], prompt: str, *,

@@ -129,6 +129,21 @@ def test_the_place_is_confirmed_in_kanji_with_romaji_for_who_reads_no_kanji(
     assert left(db_url, resident).slots["where"]["label"] == label
 
 
+@pytest.mark.parametrize(("language", "text", "label"), [
+    ("vi", "Bà cụ hàng xóm ở Minami-ku Izumicho sống một mình, mấy ngày nay không thấy bà ra ngoài",
+     "南区 泉町 (Minami-ku Izumicho)"),
+    ("ja", "南区泉町の隣のおばあさんを最近見かけない。新聞がたまっている", "南区 泉町"),
+])
+def test_a_place_in_the_first_words_is_kept_as_a_place_answer_would_be(
+    engine: ConversationEngine, db_url: str, language: str, text: str, label: str
+) -> None:
+    resident = Resident(engine, language=language)
+    turn = resident.send(text)
+    if "utter_safety_question" in said(turn):
+        resident.send("2" if language == "ja" else "không")
+    assert left(db_url, resident).slots["where"]["label"] == label
+
+
 def test_twice_no_place_ends_the_report_with_whom_to_call(resident: Resident, db_url: str) -> None:
     resident.send(WORRY)
     assert said(resident.send("ほげほげ村")) == ["utter_place_not_found", "utter_ask_where"]
