@@ -78,6 +78,9 @@ _WORDED_EVENTS = ("message", "recording")
 # How sure the intent must be before a flow that opens with its own urgent call (110 for a
 # missing person) is let speak first, without the safety model's question or 119 before it.
 SURE_OF_THE_FLOW = 0.8
+# An alternative reading this likely was a real possibility for words (what the clarifying
+# question offers them): a reply that settles on it goes on with those words.
+_A_LIKELY_READING = 0.25
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 # Codes say nothing about a language: an invitation code (PT-R5CU-ASTN), a reference, a room
@@ -357,12 +360,15 @@ class ConversationEngine:
     def _another_matter(ctx: TurnContext, before: str) -> bool:
         """Whether this message is to be read on its own: the safety model hears urgency in it
         (read with the earlier words, it would count as answered), or it surely asks for
-        something other than the words ``before`` it (not a greeting-like fragment: a bare
-        「北区」 reads as a greeting to the classifier)."""
+        something the words ``before`` it were not likely to mean (not a greeting-like fragment:
+        a bare 「北区」 reads as a greeting to the classifier). A reply that settles between the
+        earlier words' likely readings is theirs: 「南区に住んでいます。相談員の方に相談したい」
+        (a counter 0.49, a person 0.49), then 「このチャットに返事をください」 — the person, in 南区."""
         now = ctx.classify(ctx.text)
+        earlier = ctx.classify(before)
+        likely = {earlier.intent, *(intent for intent, share in earlier.alternatives if share >= _A_LIKELY_READING)}
         return now.urgency_band is not None or (
-            now.confidence >= SURE_OF_THE_FLOW and now.intent not in NOT_A_MATTER
-            and now.intent != ctx.classify(before).intent)
+            now.confidence >= SURE_OF_THE_FLOW and now.intent not in NOT_A_MATTER and now.intent not in likely)
 
     def _safety_first(self, ctx: TurnContext) -> bool:
         """119/110 or the crisis lines first; suicidal ideation outside a flow then starts its matter.

@@ -123,6 +123,9 @@ class HandoffFlow(Flow):
             ctx.say("utter_goodbye", end=True)
             ctx.finish()
             return
+        if ctx.own_words:
+            # How to reach them, said with the asking (「このチャットに返事をください」), is not asked again.
+            self._contact_in_words(ctx)
         # The counter the resident was just talking about, or the ward their message names;
         # otherwise the ward's 総合相談窓口, which takes any matter ("断らない相談支援").
         place = ctx.slots.get("place") or (place_already_given(ctx, ("resolved", "ward_only"))

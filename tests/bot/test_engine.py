@@ -367,6 +367,36 @@ def test_a_reply_to_the_clarifying_question_that_surely_asks_another_thing_is_re
     assert resident.send("認知症の母を事前登録しておきたいです").flow == "register_person"
 
 
+class _CounterOrPerson(IntentClassifier):
+    """The real classifier, except that one message is a coin toss between a counter and a person."""
+
+    def __init__(self, real: IntentClassifier, unclear: str) -> None:
+        self.real = real
+        self.unclear = unclear
+
+    def classify_many(self, texts: list[str]) -> list[Classification]:  # type: ignore[override]
+        return [replace(found, intent="ask_where", topic=None, confidence=0.49, safety=None, urgency_band=None,
+                        alternatives=(("talk_to_human", 0.48),)) if text == self.unclear else found
+                for text, found in zip(texts, self.real.classify_many(texts), strict=True)]
+
+
+def test_a_reply_that_settles_between_the_likely_readings_goes_on_with_the_words_before(
+    engine: ConversationEngine, db_url: str
+) -> None:
+    unclear = "南区に住んでいます。相談員の方に相談したいことがあります"
+    coin = _CounterOrPerson(engine.classifier(), unclear)
+    engine.classifier = lambda: coin
+    resident = Resident(engine, channel="webchat", now=OPEN_HOURS.replace(hour=19, minute=30))
+    assert [r.response for r in resident.send(unclear).replies] == ["utter_clarify"]
+    # A person, surely; the ward was in the words before and the way to reach them is in the
+    # reply, so neither is asked: the evening's message goes to 南区's desk, to be answered here.
+    settled = resident.send("電話は苦手なので、このチャットに返事をください")
+    responses = [r.response for r in settled.replies]
+    assert "utter_ask_ward" not in responses and "utter_ask_handoff_contact" not in responses
+    [case] = _cases(db_url)
+    assert (case.kind, case.counter_id, case.details["contact"]) == (CaseKind.callback, "sougou-minami", "channel")
+
+
 class _HouseholdOrWorry(IntentClassifier):
     """The real classifier, weighing every message as ask_where/hikikomori or a worry report."""
 
