@@ -18,14 +18,14 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import Attribute, Location, Phone, Schedule, Service, ServiceAtLocation, TaxonomyTerm
-from routing.hours import DAY_CODES, weekday_names
+from routing.hours import DAY_CODES, join_days, weekday_names
 from routing.readers import reads_japanese
 from routing.snapshot import Directory, get_directory
 
@@ -98,13 +98,6 @@ def _schedule_words(language: str) -> _ScheduleWords:
     return _SCHEDULE_WORDS["ja"] if reads_japanese(language) else _SCHEDULE_WORDS.get(language, _SCHEDULE_WORDS["en"])
 
 
-def _days(days: tuple[int, ...], names: Sequence[str], separator: str, through: str) -> str:
-    """「月〜金」 for three or more days in a row, else 「月・木」."""
-    if len(days) >= 3 and days == tuple(range(days[0], days[-1] + 1)):
-        return f"{names[days[0]]}{through}{names[days[-1]]}"
-    return separator.join(names[day] for day in days)
-
-
 @dataclass(frozen=True)
 class PlaceSchedule:
     """When a place meets: weekly on some days, or monthly on some weeks (「第2・第4土曜」)."""
@@ -119,7 +112,7 @@ class PlaceSchedule:
         """「毎週火曜 10:00〜12:00」「毎月第2・第4土曜 11:30〜13:30」, "every Tue 10:00-12:00", in the
         resident's language."""
         words = _schedule_words(language)
-        days = _days(self.days, weekday_names(language), words.day_list, words.day_run)
+        days = join_days(self.days, weekday_names(language), words.day_list, words.day_run)
         if self.monthly and self.weeks:
             weeks = words.weeks.join(words.week(week) for week in self.weeks)
             when = words.monthly.format(days=days, weeks=weeks)

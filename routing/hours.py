@@ -9,7 +9,7 @@ the week (police, 24-hour lines) is taken to run on those days too.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -19,7 +19,7 @@ import jpholiday
 
 from routing.readers import reads_japanese
 
-__all__ = ["OpeningHours", "OpeningRule", "describe_moment", "is_closing_day", "parse_rule", "weekday_names"]
+__all__ = ["OpeningHours", "OpeningRule", "describe_moment", "is_closing_day", "join_days", "parse_rule", "weekday_names"]
 
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # RFC 5545, Monday first
 MINUTES_PER_DAY = 24 * 60
@@ -249,8 +249,12 @@ def _clock(minutes: int) -> str:
 
 
 def _days_text(days: set[int], words: _Words) -> str:
-    if days == ALL_DAYS:
-        return words.every_day
+    return words.every_day if days == ALL_DAYS else join_days(days, words.days, words.day_list, words.day_run)
+
+
+def join_days(days: Iterable[int], names: Sequence[str], separator: str, through: str) -> str:
+    """Weekdays (0 = Monday) as words: three or more in a row as a range, the others listed
+    (「月〜水・金」, "Mon-Wed, Fri")."""
     runs: list[list[int]] = []
     for day in sorted(days):
         if runs and runs[-1][-1] == day - 1:
@@ -260,7 +264,7 @@ def _days_text(days: set[int], words: _Words) -> str:
     texts = []
     for run in runs:
         if len(run) >= 3:
-            texts.append(f"{words.days[run[0]]}{words.day_run}{words.days[run[-1]]}")
+            texts.append(f"{names[run[0]]}{through}{names[run[-1]]}")
         else:
-            texts.extend(words.days[day] for day in run)
-    return words.day_list.join(texts)
+            texts.extend(names[day] for day in run)
+    return separator.join(texts)
