@@ -549,6 +549,10 @@ class ConversationEngine:
         sure_of_intent = classification.intent == "emergency" or classification.is_confident or (
             classification.intent in ("out_of_scope", "ask_where")
             and classification.confidence >= CONFIDENCE_THRESHOLD)
+        if classification.intent == "goodbye" and classification.confidence < SURE_OF_THE_FLOW:
+            # A goodbye ends the conversation: a resident whose worry reads as one at 0.56 (in a
+            # language the encoder does not cover) would be seen off. Unsure, it is asked about.
+            sure_of_intent = False
         if not sure_of_intent:
             self._clarify(ctx, classification)
             return

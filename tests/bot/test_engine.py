@@ -397,6 +397,34 @@ def test_a_reply_that_settles_between_the_likely_readings_goes_on_with_the_words
     assert (case.kind, case.counter_id, case.details["contact"]) == (CaseKind.callback, "sougou-minami", "channel")
 
 
+class _ReadAsGoodbye(IntentClassifier):
+    """The real classifier, except that one message reads as a goodbye this sure."""
+
+    def __init__(self, real: IntentClassifier, text: str, confidence: float) -> None:
+        self.real = real
+        self.text = text
+        self.confidence = confidence
+
+    def classify_many(self, texts: list[str]) -> list[Classification]:  # type: ignore[override]
+        return [replace(found, intent="goodbye", topic=None, confidence=self.confidence, safety=None,
+                        urgency_band=None, alternatives=(("report_worry", 1 - self.confidence),))
+                if text == self.text else found
+                for text, found in zip(texts, self.real.classify_many(texts), strict=True)]
+
+
+@pytest.mark.parametrize(("confidence", "responses"), [
+    (0.56, ["utter_clarify"]),  # a worry in Vietnamese the model half took for a goodbye
+    (0.95, ["utter_goodbye"]),
+])
+def test_only_a_sure_goodbye_ends_the_conversation(
+    engine: ConversationEngine, confidence: float, responses: list[str]
+) -> None:
+    text = "Bà cụ nhà bên cạnh mấy hôm nay không thấy ra ngoài, tôi hơi lo"
+    goodbye = _ReadAsGoodbye(engine.classifier(), text, confidence)
+    engine.classifier = lambda: goodbye
+    assert [r.response for r in Resident(engine).send(text).replies] == responses
+
+
 class _HouseholdOrWorry(IntentClassifier):
     """The real classifier, weighing every message as ask_where/hikikomori or a worry report."""
 
