@@ -243,17 +243,6 @@ class NgramTfidf:
     vocabulary: dict[str, int]
     idf: np.ndarray
 
-    @classmethod
-    def fit(cls, counts: Sequence[Counter[str]]) -> "NgramTfidf":
-        """Learn the vocabulary (every n-gram seen) and idf from training documents' n-gram counts."""
-        frequency: Counter[str] = Counter()
-        for document in counts:
-            frequency.update(document.keys())
-        vocabulary = {gram: column for column, gram in enumerate(sorted(frequency))}
-        df = np.array([frequency[gram] for gram in sorted(frequency)], dtype=np.float64)
-        idf = np.log((1 + len(counts)) / (1 + df)) + 1.0
-        return cls(vocabulary, idf.astype(np.float32))
-
     def row(self, counts: Counter[str]) -> tuple[list[int], np.ndarray]:
         """Columns and l2-normalised sublinear tf-idf values of one document."""
         columns, tf = [], []
@@ -284,20 +273,12 @@ class FeatureBuilder:
     """
 
     lookups: LookupTables
-    surface: NgramTfidf | None = None
-    reading: NgramTfidf | None = None
-
-    def fit(self, analyses: Sequence[Analysis]) -> "FeatureBuilder":
-        """Learn the n-gram vocabularies from analysed training texts."""
-        self.surface = NgramTfidf.fit([a.surface for a in analyses])
-        self.reading = NgramTfidf.fit([a.reading for a in analyses])
-        return self
+    surface: NgramTfidf
+    reading: NgramTfidf
 
     @property
     def sparse_width(self) -> int:
         """Number of columns before the embedding block."""
-        if self.surface is None or self.reading is None:
-            raise RuntimeError("FeatureBuilder used before fit")
         return len(self.surface.vocabulary) + len(self.reading.vocabulary) + len(self.lookups.names)
 
     def lookup_columns(self) -> slice:
@@ -307,8 +288,6 @@ class FeatureBuilder:
 
     def sparse_row(self, analysis: Analysis) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and values of the n-gram and lookup blocks of one message."""
-        if self.surface is None or self.reading is None:
-            raise RuntimeError("FeatureBuilder used before fit")
         surface_columns, surface_values = self.surface.row(analysis.surface)
         reading_columns, reading_values = self.reading.row(analysis.reading)
         offset = len(self.surface.vocabulary)
@@ -319,34 +298,6 @@ class FeatureBuilder:
         )
         values = np.concatenate([surface_values, reading_values, np.ones(len(analysis.lookups), dtype=np.float32)])
         return columns, values
-
-    def transform(self, analyses: Sequence[Analysis], embeddings: np.ndarray) -> Any:
-        """The feature matrix of analysed texts (for training; the lookup block unweighted).
-
-        Args:
-            analyses: one per text.
-            embeddings: their sentence embeddings, one row per text.
-
-        Returns:
-            A sparse (len(analyses), sparse_width + embedding dim) float32 CSR matrix.
-        """
-        # SciPy loads only for training: classifying never builds a matrix.
-        from scipy import sparse
-
-        width = self.sparse_width
-        embeddings = np.asarray(embeddings, dtype=np.float32)
-        dim = embeddings.shape[1]
-        rows = [self.sparse_row(a) for a in analyses]
-        lengths = np.array([len(columns) + dim for columns, _ in rows], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
-        dense_columns = np.arange(width, width + dim, dtype=np.int64)
-        indices = np.concatenate([part for columns, _ in rows for part in (columns, dense_columns)] or [[]])
-        data = np.concatenate(
-            [part for (_, values), vector in zip(rows, embeddings, strict=True) for part in (values, vector)] or [[]]
-        )
-        return sparse.csr_matrix(
-            (data.astype(np.float32), indices.astype(np.int64), indptr), shape=(len(analyses), width + dim)
-        )
 
 
 class _NumberedNgrams:
@@ -367,7 +318,8 @@ class _NumberedNgrams:
         self.tf = sparse.csr_matrix((tf, columns, indptr), shape=(len(counts), len(grams)))
 
     def fit(self, rows: np.ndarray) -> tuple[NgramTfidf, np.ndarray]:
-        """What ``NgramTfidf.fit`` learns from these documents, and the n-grams it kept (by number)."""
+        """The vocabulary (every n-gram of these documents, sorted) and smoothed idf, as
+        scikit-learn's TfidfVectorizer learns them, and the n-grams it kept (by number)."""
         documents = np.bincount(self.tf[rows].indices, minlength=len(self.grams))
         kept = np.flatnonzero(documents)
         idf = np.log((1 + len(rows)) / (1 + documents[kept])) + 1.0
@@ -384,11 +336,9 @@ class _NumberedNgrams:
 
 
 class TrainingRows:
-    """Analysed training texts whose features are built for many folds.
-
-    ``fold(train)`` gives what ``FeatureBuilder(lookups).fit`` on those rows gives, and its
-    ``matrix`` what ``FeatureBuilder.transform`` gives, but from n-grams numbered once: array
-    operations instead of a dictionary look-up per n-gram and row (~2 s a fold on two cores).
+    """Analysed training texts, their n-grams numbered once, for the feature builder and matrix
+    of every fold (and of all rows, for the final fits): array operations instead of a
+    dictionary look-up per n-gram and row (~2 s a fold on two cores).
 
     Args:
         analyses: one per training text.
@@ -402,34 +352,37 @@ class TrainingRows:
         self._hits = [a.lookups for a in analyses]
 
     def fold(self, train: np.ndarray) -> TrainingFold:
-        """The feature builder fitted on the rows ``train``."""
+        """The feature builder fitted on the rows ``train`` (their n-grams and idf)."""
         surface, surface_kept = self._surface.fit(train)
         reading_, reading_kept = self._reading.fit(train)
-        builder = FeatureBuilder(self.lookups, surface, reading_)
-        return TrainingFold(self, builder, surface_kept, reading_kept)
+        return TrainingFold(FeatureBuilder(self.lookups, surface, reading_), self, surface_kept, reading_kept)
 
-
-@dataclass
-class TrainingFold:
-    """A builder fitted on some training rows, and the feature matrix of any rows under it."""
-
-    rows: TrainingRows
-    builder: FeatureBuilder
-    surface_kept: np.ndarray
-    reading_kept: np.ndarray
-
-    def matrix(self, rows: np.ndarray, embeddings: np.ndarray) -> Any:
-        """What ``builder.transform`` gives for these rows (``embeddings``: theirs, one per row)."""
+    def matrix(self, fold: TrainingFold, rows: np.ndarray, embeddings: np.ndarray) -> Any:
+        """The rows' features under ``fold``'s builder: a (rows, sparse_width + embedding dim)
+        CSR matrix, each row what ``fold.builder.sparse_row`` and the embedding give."""
         from scipy import sparse
 
-        assert self.builder.surface is not None and self.builder.reading is not None  # fitted by fold()
-        hits = np.zeros((len(rows), len(self.builder.lookups.names)), dtype=np.float64)
+        hits = np.zeros((len(rows), len(self.lookups.names)))
         for row, index in enumerate(rows):
-            hits[row, list(self.rows._hits[index])] = 1.0
+            hits[row, list(self._hits[index])] = 1.0
         blocks = [
-            self.rows._surface.block(rows, self.builder.surface, self.surface_kept),
-            self.rows._reading.block(rows, self.builder.reading, self.reading_kept),
+            self._surface.block(rows, fold.builder.surface, fold.surface_kept),
+            self._reading.block(rows, fold.builder.reading, fold.reading_kept),
             sparse.csr_matrix(hits),
             sparse.csr_matrix(np.asarray(embeddings, dtype=np.float32)),
         ]
         return sparse.hstack(blocks, format="csr", dtype=np.float32)
+
+
+@dataclass
+class TrainingFold:
+    """A builder fitted on some training rows (and which n-grams, by number, it kept)."""
+
+    builder: FeatureBuilder
+    rows: TrainingRows
+    surface_kept: np.ndarray
+    reading_kept: np.ndarray
+
+    def matrix(self, rows: np.ndarray, embeddings: np.ndarray) -> Any:
+        """The feature matrix of these training rows under this builder (``embeddings``: theirs)."""
+        return self.rows.matrix(self, rows, embeddings)

@@ -294,8 +294,7 @@ def _scale_lookups(x: Any, lookups: slice, weight: float) -> Any:
 def _kept_columns(x: Any, lookups: slice, min_documents: int) -> np.ndarray:
     """The columns a head fits on: every n-gram found in ``min_documents`` training rows or more,
     every lookup and embedding column."""
-    documents = np.diff(x.tocsc().indptr)
-    kept = documents >= min_documents
+    kept = np.bincount(x.indices, minlength=x.shape[1]) >= min_documents
     kept[lookups.start :] = True
     return np.flatnonzero(kept)
 
@@ -355,10 +354,10 @@ class _Job:
         return int(self.x_train.shape[0])
 
 
-def _run_job(job: _Job, classes: Mapping[str, np.ndarray]) -> tuple[_Job, Any]:
+def _run_job(job: _Job, classes: Mapping[str, np.ndarray]) -> tuple[str, int | None, Any, Any]:
+    # Only what names the job travels back with its result, not its matrices.
     result = _final_fit(job) if job.fold is None else _fold_scores(job, classes)
-    # The matrices stay here: only the job's name and its result travel back.
-    return _Job(job.head, job.fold, np.zeros(0), np.zeros(0), job.lookups, params=job.params), result
+    return job.head, job.fold, job.params, result
 
 
 def _fold_scores(job: _Job, classes: Mapping[str, np.ndarray]) -> Any:
@@ -540,18 +539,18 @@ def fit_model(
     fits: dict[tuple[str, Any], Any] = {}
     done = 0
     parallel = joblib.Parallel(n_jobs=_JOBS, backend="loky", return_as="generator_unordered")
-    for job, result in parallel(joblib.delayed(_run_job)(job, classes) for job in jobs):
+    for head, fold, params, result in parallel(joblib.delayed(_run_job)(job, classes) for job in jobs):
         done += 1
         notify(f"fitting ({done}/{len(jobs)} fits)", 0.35 + 0.6 * done / len(jobs))
-        if job.fold is None:
-            fits[(job.head, job.params)] = result
+        if fold is None:
+            fits[(head, params)] = result
             continue
-        rows = folds[job.fold][1]
-        if job.head == "topic":
+        rows = folds[fold][1]
+        if head == "topic":
             rows = rows[is_topic[rows]]
         for config, block in result.items():
-            size = (len(texts),) if job.head == "urgency" else (len(texts), len(classes[job.head]))
-            target = oof[job.head].setdefault(config, np.full(size, -1e9))
+            size = (len(texts),) if head == "urgency" else (len(texts), len(classes[head]))
+            target = oof[head].setdefault(config, np.full(size, -1e9))
             target[rows] = block
     stage_done("fitting")
 

@@ -87,8 +87,7 @@ class _Entry:
     view: str
 
     def search(self, text: str) -> bool:
-        first, *others = self.regexes
-        return first.search(text) is not None and all(regex.search(text) for regex in others)
+        return all(regex.search(text) for regex in self.regexes)
 
 
 @dataclass(frozen=True)
@@ -238,16 +237,15 @@ class SafetyLexicon:
                  if _VIEW_SCRIPTS[view].search(viewed := function(text))}
         for kind in KINDS:
             # Each kind sees the text with its own negatives masked out, in each view.
-            fired = sorted(
-                (order, entry)
-                for view, viewed in views.items()
-                if self._entries_of[(view, kind)]
-                for masked in (self._mask(viewed, view, kind),)
-                for order, entry in self._entries_of[(view, kind)]
-                if entry.search(masked)
-            )
+            fired: list[tuple[int, _Entry]] = []
+            for view, viewed in views.items():
+                if entries := self._entries_of[(view, kind)]:
+                    masked = self._mask(viewed, view, kind)
+                    fired += [(order, entry) for order, entry in entries if entry.search(masked)]
             if fired:
-                chosen = next((e for _, e in fired if e.service == "110"), fired[0][1]) if kind == "emergency" else fired[0][1]
+                # In the lexicon's order across views, as written: the first group wins.
+                in_order = [entry for _, entry in sorted(fired, key=lambda pair: pair[0])]
+                chosen = next((e for e in in_order if e.service == "110"), in_order[0]) if kind == "emergency" else in_order[0]
                 return SafetySignal(chosen.kind, chosen.service, chosen.source, chosen.situation, chosen.group)
         return None
 

@@ -9,7 +9,7 @@ import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from intents.classification import UrgencyThresholds
-from intents.features import FeatureBuilder, LookupTables, NgramTfidf, TrainingRows, _char_ngrams, analyse, reading
+from intents.features import LookupTables, TrainingRows, analyse, reading
 from intents.model import Head, TrainedModel, TrainReport, UrgencyHead, _final_fit, _Job, _kept_columns
 from intents.normalize import katakana_to_hiragana
 
@@ -24,14 +24,19 @@ TEXTS = [
 UNSEEN = ["父の介護がつらい", "rent is too high", "ｘｙｚ", "介護 介護 介護"]
 
 
-@pytest.mark.parametrize(("low", "high"), [(1, 3), (2, 4)])
-def test_tfidf_rows_equal_scikit_learns_vectorizer(low: int, high: int) -> None:
-    reference = TfidfVectorizer(analyzer="char", ngram_range=(low, high), sublinear_tf=True).fit(TEXTS)
-    ours = NgramTfidf.fit([_char_ngrams(t.lower(), low, high) for t in TEXTS])
+@pytest.mark.parametrize(("block", "ngrams", "view"), [
+    ("surface", (1, 3), str.lower),
+    ("reading", (2, 4), lambda text: reading(text.lower())),
+])
+def test_tfidf_rows_equal_scikit_learns_vectorizer(block: str, ngrams: tuple[int, int], view: Any) -> None:
+    tables = LookupTables.from_yaml()
+    rows = TrainingRows([analyse(t, tables) for t in [*TEXTS, *UNSEEN]], tables)
+    ours = getattr(rows.fold(np.arange(len(TEXTS))).builder, block)
+    reference = TfidfVectorizer(analyzer="char", ngram_range=ngrams, sublinear_tf=True).fit([view(t) for t in TEXTS])
     assert ours.vocabulary == reference.vocabulary_
-    expected = reference.transform(UNSEEN).toarray()
+    expected = reference.transform([view(t) for t in UNSEEN]).toarray()
     for row, text in enumerate(UNSEEN):
-        columns, values = ours.row(_char_ngrams(text.lower(), low, high))
+        columns, values = ours.row(getattr(analyse(text, tables), block))
         dense = np.zeros(len(ours.vocabulary))
         dense[columns] = values
         np.testing.assert_allclose(dense, expected[row], atol=1e-6)
@@ -50,8 +55,9 @@ def test_lookup_hits_equal_testing_every_form() -> None:
 
 def test_the_fast_scores_equal_the_training_matrix_product() -> None:
     tables = LookupTables.from_yaml()
-    analyses = [analyse(t, tables) for t in TEXTS]
-    builder = FeatureBuilder(tables).fit(analyses)
+    rows = TrainingRows([analyse(t, tables) for t in [*TEXTS, *UNSEEN]], tables)
+    fold = rows.fold(np.arange(len(TEXTS)))
+    builder = fold.builder
     rng = np.random.default_rng(0)
     embeddings = rng.normal(size=(len(UNSEEN), 8)).astype(np.float32)
     width = builder.sparse_width + 8
@@ -62,7 +68,7 @@ def test_the_fast_scores_equal_the_training_matrix_product() -> None:
         builder, weights, bias, Head(["a", "b"], 0, 1.0), Head(["x"], 2, 1.0),
         UrgencyHead(3, 1.0, UrgencyThresholds(0.1, 0.5)), 0.3, "hash", "fake", report,
     )
-    matrix = builder.transform([analyse(t, tables) for t in UNSEEN], embeddings)
+    matrix = fold.matrix(np.arange(len(TEXTS), len(TEXTS) + len(UNSEEN)), embeddings)
     np.testing.assert_allclose(model.scores(UNSEEN, embeddings), matrix @ weights + bias, rtol=1e-5, atol=1e-5)
     predicted = model.predict(UNSEEN, embeddings)
     np.testing.assert_allclose(predicted.intent.sum(axis=1), 1.0, atol=1e-6)
@@ -101,18 +107,22 @@ def test_a_column_the_head_left_out_weighs_nothing_in_the_shared_row() -> None:
     assert (classes[scores.argmax(axis=1)] == labels).all()
 
 
-def test_a_folds_builder_and_matrix_equal_fitting_and_transforming_its_rows() -> None:
+def test_a_folds_matrix_rows_are_the_rows_its_builder_gives_one_message() -> None:
+    # Training's matrix and classifying's one-message row (intents.model.TrainedModel.scores)
+    # must be the same numbers, for the fold's own rows and for rows it never saw.
     tables = LookupTables.from_yaml()
     analyses = [analyse(t, tables) for t in [*TEXTS, *UNSEEN]]
     embeddings = np.random.default_rng(2).normal(size=(len(analyses), 8)).astype(np.float32)
     train, test = np.arange(0, len(analyses), 2), np.arange(1, len(analyses), 2)
     fold = TrainingRows(analyses, tables).fold(train)
-    reference = FeatureBuilder(tables).fit([analyses[i] for i in train])
-    assert fold.builder.surface is not None and reference.surface is not None
-    assert fold.builder.reading is not None and reference.reading is not None
-    assert fold.builder.surface.vocabulary == reference.surface.vocabulary
-    assert fold.builder.reading.vocabulary == reference.reading.vocabulary
-    np.testing.assert_allclose(fold.builder.surface.idf, reference.surface.idf, rtol=1e-6)
+    assert set(fold.builder.surface.vocabulary) == {gram for i in train for gram in analyses[i].surface}
+    assert set(fold.builder.reading.vocabulary) == {gram for i in train for gram in analyses[i].reading}
+    width = fold.builder.sparse_width
     for rows in (train, test):
-        expected = reference.transform([analyses[i] for i in rows], embeddings[rows]).toarray()
-        np.testing.assert_allclose(fold.matrix(rows, embeddings[rows]).toarray(), expected, atol=1e-6)
+        matrix = fold.matrix(rows, embeddings[rows]).toarray()
+        for row, index in enumerate(rows):
+            expected = np.zeros(width + 8)
+            columns, values = fold.builder.sparse_row(analyses[index])
+            expected[columns] = values
+            expected[width:] = embeddings[index]
+            np.testing.assert_allclose(matrix[row], expected, atol=1e-6)
