@@ -365,10 +365,13 @@ class ConversationEngine:
         earlier words' likely readings is theirs: 「南区に住んでいます。相談員の方に相談したい」
         (a counter 0.49, a person 0.49), then 「このチャットに返事をください」 — the person, in 南区."""
         now = ctx.classify(ctx.text)
+        if now.urgency_band is not None:
+            return True
+        if now.confidence < SURE_OF_THE_FLOW or now.intent in NOT_A_MATTER:
+            return False
         earlier = ctx.classify(before)
-        likely = {earlier.intent, *(intent for intent, share in earlier.alternatives if share >= _A_LIKELY_READING)}
-        return now.urgency_band is not None or (
-            now.confidence >= SURE_OF_THE_FLOW and now.intent not in NOT_A_MATTER and now.intent not in likely)
+        return now.intent not in {earlier.intent, *(intent for intent, share in earlier.alternatives
+                                                    if share >= _A_LIKELY_READING)}
 
     def _safety_first(self, ctx: TurnContext) -> bool:
         """119/110 or the crisis lines first; suicidal ideation outside a flow then starts its matter.
@@ -549,10 +552,6 @@ class ConversationEngine:
         sure_of_intent = classification.intent == "emergency" or classification.is_confident or (
             classification.intent in ("out_of_scope", "ask_where")
             and classification.confidence >= CONFIDENCE_THRESHOLD)
-        if classification.intent == "goodbye" and classification.confidence < SURE_OF_THE_FLOW:
-            # A goodbye ends the conversation: a resident whose worry reads as one at 0.56 (in a
-            # language the encoder does not cover) would be seen off. Unsure, it is asked about.
-            sure_of_intent = False
         if not sure_of_intent:
             self._clarify(ctx, classification)
             return

@@ -33,6 +33,9 @@ CONFIDENCE_THRESHOLD = 0.5
 """Below this calibrated probability the flow asks a clarifying question."""
 TOPIC_CONFIDENCE_THRESHOLD = 0.4
 """An ask_where whose best topic is weaker than this asks which counter is meant."""
+GOODBYE_CONFIDENCE = 0.8
+"""A goodbye ends the conversation: weaker than this, it is asked about (a worry in a language
+the encoder does not cover read as goodbye at 0.56, and the resident was seen off)."""
 DEFAULT_COMPLEX_THRESHOLD = 0.3
 """Used when a backend has no threshold tuned by cross-validation (Rasa)."""
 MODEL_EMERGENCY_THRESHOLD = 0.5
@@ -144,12 +147,15 @@ class Classification:
         """False → ask a clarifying question with choices instead of guessing.
 
         Safety signals are always acted on; ``out_of_scope`` and weak
-        predictions are not, nor an ``ask_where`` whose counter is unclear.
+        predictions are not, nor an ``ask_where`` whose counter is unclear, nor a
+        goodbye below :data:`GOODBYE_CONFIDENCE`.
         """
         if self.safety is not None:
             return True
         if self.intent == "out_of_scope" or self.confidence < CONFIDENCE_THRESHOLD:
             return False
+        if self.intent == "goodbye":
+            return self.confidence >= GOODBYE_CONFIDENCE
         if self.intent == "ask_where":
             if self.topic == COMPLEX_TOPIC:
                 return True
