@@ -57,6 +57,8 @@ DETAIL_LABELS = {
     "who": "対象の方",
     "last_seen_where": "最後に見かけた場所",
     "last_seen_when": "最後に見かけた時刻",
+    "last_seen_time": "最後に見かけた時刻（読み取り）",
+    "conversation_id": "会話番号",
     "clothing": "服装",
     "callback_phone": "折り返し先電話番号",
     "added": "追加の内容",

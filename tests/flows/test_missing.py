@@ -17,6 +17,8 @@ from bot.engine import ConversationEngine
 from bot.messages import TurnResult
 from bot.models import Alert, AlertStatus, CaseKind, OutboxItem
 from bot.settings import settings
+from routing.cases import INCOMPLETE
+from routing.methods import DETAIL_LABELS
 from tests.alerts.conftest import Kicks, add_cooperator
 from tests.bot.conftest import Resident
 from tests.flows.conftest import Left, cases, effects, left, persons, pre_register, said
@@ -279,6 +281,17 @@ def test_a_time_told_with_the_place_is_not_asked_again(resident: Resident, db_ur
     assert said(resident.send("090-3333-4444"))[:2] == CREATED
     [alert] = _alerts(db_url)
     assert alert.last_seen_at == said_at - timedelta(minutes=minutes_before)
+
+
+def test_staff_read_every_detail_of_a_missing_report_under_a_label(resident: Resident, db_url: str) -> None:
+    resident.send("認知症の父が帰ってこないんです")
+    resident.send("85歳で、背が低くて白髪です")
+    resident.send("中央区本町の駅の近くで30分前に見たのが最後です")
+    resident.send("紺色のジャンパーを着ています")
+    assert said(resident.send("090-1111-2222"))[:2] == CREATED
+    [case] = cases(db_url)
+    assert {"last_seen_time", "landmark"} <= set(case.details)
+    assert set(case.details) - {INCOMPLETE} <= set(DETAIL_LABELS), "a key the console would show as it is"
 
 
 def test_minutes_ago_are_read_against_the_turn_they_were_said_in(resident: Resident, db_url: str) -> None:
