@@ -27,13 +27,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from rich.console import Console
 from rich.markup import escape
 
 from bot.console_io import table
 from bot.domain import RESIDENT_LANGUAGES
 from bot.messages import InboundMessage, TurnResult, turn_record
+from bot.yaml_files import load_yaml
 
 __all__ = [
     "CLASSES",
@@ -238,7 +238,7 @@ def load_suite(directory: Path) -> list[Conversation]:
 
 def parse_conversations(text: str, *, source: str = "<suite>") -> list[Conversation]:
     """The conversations of one suite file's YAML text (see docs/conversation-suite.md)."""
-    document = yaml.safe_load(text)
+    document = load_yaml(text)
     if not isinstance(document, Mapping) or not isinstance(document.get("conversations"), list):
         raise SuiteError(f"{source}: a suite file is a mapping with a 'conversations' list")
     unknown = set(document) - {"conversations", "defaults", "regression"}

@@ -31,6 +31,7 @@ import yaml
 
 from bot.settings import settings
 from bot.taxonomy import INTENTS
+from bot.yaml_files import SafeLoader
 
 __all__ = ["Domain", "DomainError", "load_domain", "parse_domain"]
 
@@ -91,7 +92,7 @@ class DomainError(ValueError):
     """domain.yml is unusable; the message says what and where."""
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(SafeLoader):
     """PyYAML silently keeps the last of two equal keys; a domain must not."""
 
 
@@ -102,7 +103,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
         if key in seen:
             raise DomainError(f"duplicate key '{key}' at line {key_node.start_mark.line + 1}")
         seen.add(key)
-    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+    return SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -227,7 +228,7 @@ def _fields(text: str) -> set[str]:
 
 def _load_yaml(text: str, source: str, schema: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a safe loader's subclass
     except yaml.YAMLError as error:
         raise DomainError(f"{source}: not valid YAML: {error}") from None
     except DomainError as error:

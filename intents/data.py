@@ -24,9 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
 from bot.taxonomy import INTENTS, TOPICS
+from bot.yaml_files import load_yaml
 
 __all__ = [
     "DATA_DIR",
@@ -132,7 +131,7 @@ def load_examples(path: Path) -> list[Example]:
     if style not in ALL_STYLES:
         raise ValueError(f"{path}: unknown style {style!r}; expected one of {ALL_STYLES}")
     language = match.group("language") or ("en" if style == "english" else "ja")
-    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    document = load_yaml(path.read_text(encoding="utf-8")) or {}
     examples: list[Example] = []
     for block in document.get("nlu") or []:
         if "intent" not in block:

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
+from bot.yaml_files import load_yaml
 from intents.data import DATA_DIR
 from intents.normalize import katakana_to_hiragana
 
@@ -139,7 +139,7 @@ class LookupTables:
         Returns:
             The tables, in file order.
         """
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml(path.read_text(encoding="utf-8")) or {}
         tables = cls(names=[])
         japanese: dict[str, set[int]] = {}
         for block in document.get("nlu") or []:

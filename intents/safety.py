@@ -33,8 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-import yaml
-
+from bot.yaml_files import load_yaml
 from intents.normalize import fold_diacritics, katakana_to_hiragana, normalize
 
 __all__ = ["LEXICON_PATH", "SafetyLexicon", "SafetyMatter", "SafetySignal", "detect_safety", "safety_matter"]
@@ -207,7 +206,7 @@ class SafetyLexicon:
         Returns:
             The compiled lexicon.
         """
-        return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        return cls(load_yaml(path.read_text(encoding="utf-8")) or {})
 
     @property
     def patterns(self) -> list[str]:
