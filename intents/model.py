@@ -37,6 +37,7 @@ import pickle
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -539,6 +540,10 @@ def fit_model(
     fits: dict[tuple[str, Any], Any] = {}
     done = 0
     parallel = joblib.Parallel(n_jobs=_JOBS, backend="loky", return_as="generator_unordered")
+    # The lexicon reads every message (~4 s); beside the fits it fills the cores' idle moments
+    # instead of running alone after them.
+    side = ThreadPoolExecutor(1)
+    alarm_groups = side.submit(lambda: [_lexicon_alarm_group(e.text) for e in examples])
     for head, fold, params, result in parallel(joblib.delayed(_run_job)(job, classes) for job in jobs):
         done += 1
         notify(f"fitting ({done}/{len(jobs)} fits)", 0.35 + 0.6 * done / len(jobs))
@@ -561,8 +566,8 @@ def fit_model(
     topic_oof = {config: scores[topic_rows] for config, scores in oof["topic"].items()}
     topic = _choose(topic_oof, topics, classes["topic"], {}, lambda y, p: float(accuracy_score(y, p)))
     # What the lexicon answers itself is never asked about: the model covers the rest.
-    urgency = select_config(oof["urgency"], positive, hard_negative,
-                            groups=[_lexicon_alarm_group(e.text) for e in examples])
+    urgency = select_config(oof["urgency"], positive, hard_negative, groups=alarm_groups.result())
+    side.shutdown()
     threshold = _choose_complex_threshold(topic.oof, list(classes["topic"]), topics)
     logger.info("urgency head: %s", urgency.point.figures())
     finals = {
