@@ -111,7 +111,10 @@ MISSES_SLOT = "_place_misses"
 # 「わからない」「分かりません」「知らん」「不明」, "I don't know", "not sure" — folded text.
 _DONT_KNOW = re.compile(
     r"わから|分から|わかりません|分かりません|わかんな|分かんな|しらない|知らない|しらん|知らん|(?<!行方)不明|覚えてない|"
-    r"覚えていない|おぼえて(い)?ない|don'?t know|do not know|not sure|no idea|unknown|dunno|not known"
+    r"覚えていない|おぼえて(い)?ない|don'?t know|do not know|not sure|no idea|unknown|dunno|not known|"
+    # The residents' languages: not known, not remembered.
+    r"không biết|khong biet|không nhớ|모르겠|몰라|기억이 안|não sei|nao sei|não lembro|no sé|no lo sé|no me acuerdo|"
+    r"不知道|不清楚|不记得|不記得|hindi ko alam|di ko alam|hindi ko maalala|\bewan\b|थाहा छैन|थाहा भएन|याद छैन"
 )
 # What may surround a place in an answer that is only a place: 「北区柳町です」「〒000-0110 に住んでいます」
 # "I live in Kita-ku". Whatever is left besides these is the resident saying something else.

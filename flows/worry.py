@@ -194,7 +194,9 @@ class WorryFlow(FormFlow):
         elif step == "since_when":
             if self._address_after_the_place(ctx):
                 return
-            ctx.set_slot("since_when", ctx.text or ctx.t("utter_unknown_label"))
+            # 「わからない」「không」: nothing for the counter to read but that it is not known.
+            known = ctx.text and not (says_dont_know(ctx) or is_no(ctx.own_words or ctx.text))
+            ctx.set_slot("since_when", ctx.text if known else ctx.t("utter_unknown_label"))
         elif step == "callback_consent":
             # 「電話はいらんよ」 is a no (flows.base.is_no), not a detail.
             consent = yes_or_no(ctx)

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db import session_scope
+from bot.domain import RESIDENT_LANGUAGES
 from bot.engine import ConversationEngine
 from bot.messages import TurnResult
 from bot.models import CaseEvent, CaseKind, CaseStatus
@@ -92,6 +93,23 @@ def test_english(engine: ConversationEngine, db_url: str) -> None:
     [case] = cases(db_url)
     assert (case.counter_id, case.town_id, case.language) == ("mimamori-chuo", "chuo-2-3", "en")
     assert case.details["since_when"] == "since last week"
+
+
+@pytest.mark.parametrize(("language", "answer"), [("vi", "không"), ("vi", "không biết"), ("ja", "わかりません"),
+                                                  ("ja", "いいえ"), ("es", "no sé"), ("ko", "모르겠어요"),
+                                                  ("pt", "não sei"), ("zh", "不知道"), ("en", "no")])
+def test_no_or_dont_know_for_since_when_is_kept_as_not_known(engine: ConversationEngine, db_url: str,
+                                                               language: str, answer: str) -> None:
+    # Seen: a Vietnamese neighbour's 「không」 was stored as since when, for staff to puzzle over.
+    resident = Resident(engine, language=language)
+    resident.send(postback="intent:report_worry")
+    while (step := left(db_url, resident).step) != "since_when":
+        assert step in ("noticed", "where"), step
+        resident.send({"noticed": "新聞がたまっている", "where": "Chuo-ku Minatomachi"}[step])
+    assert said(resident.send(answer)) == ["utter_ask_callback_consent"]
+    # In the language the conversation is in at that turn (a romaji place may make it English).
+    unknown = {rendered("utter_unknown_label", other) for other in RESIDENT_LANGUAGES}
+    assert left(db_url, resident).slots["since_when"] in unknown
 
 
 def test_line_buttons_and_a_shared_location_then_cancelled(engine: ConversationEngine, db_url: str) -> None:
