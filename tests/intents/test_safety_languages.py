@@ -85,6 +85,10 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("खुट्टाबाट धेरै रगत बगिरहेको छ", "emergency", "119"),
         ("मलाई मर्न मन लागेको छ", "crisis", None),
         ("mero sathi ko sas fereko chaina", "emergency", "119"),
+        # Romanised Nepali, as chats write it: eyes that do not open, a whole box of medicine taken.
+        ("buwa lai bolaye pani aankha kholdaina", "emergency", "119"),
+        ("hajurba bathroom ma ladnu bhayo, uthna sakdaina", "emergency", "119"),
+        ("didi le sabai aushadhi khaidiyo", "emergency", "119"),
         ("छिमेकीको ढोका ढकढकाएँ तर तीन दिनदेखि कसैले खोलेन", "welfare", "110"),
     ],
     "es": [
@@ -113,7 +117,8 @@ MUST_NOT_FIRE: dict[str, list[str]] = {
     "pt": ["Estou morrendo de rir com esse vídeo", "Morrendo de fome, vamos almoçar", "Ano passado meu pai desmaiou no trabalho",
            "Na novela de ontem teve um incêndio", "Quero comprar um extintor para casa", "Minha faca está cega, onde afiar?"],
     "ne": ["हाँसेर मरें", "पोहोर मेरो बुबा बेहोस हुनुभएको थियो", "सिनेमामा आगो लागेको दृश्य थियो",
-           "भोकले मरियो, खाना खाऔं", "ग्यास सिलिन्डर कहाँ किन्ने?", "मलाई वडा कार्यालय जानु छ"],
+           "भोकले मरियो, खाना खाऔं", "ग्यास सिलिन्डर कहाँ किन्ने?", "मलाई वडा कार्यालय जानु छ",
+           "aankha ko doctor kaha cha?", "pohor hajurba ladnu bhayo, aba thik hunuhuncha", "dherai aushadhi khanu parcha ki?"],
     "es": ["Me muero de risa con este video", "Me muero de hambre", "El año pasado mi abuelo se desmayó en la calle",
            "En la telenovela hubo un incendio", "Quiero comprar un extintor", "Mi cuchillo no corta, ¿dónde lo afilo?"],
 }
