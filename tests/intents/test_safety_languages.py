@@ -23,6 +23,9 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("家裡有很濃的瓦斯味", "emergency", "119"),
         ("他的手一直流血，止不住血", "emergency", "119"),
         ("我真的不想活了", "crisis", None),
+        # 一了百了 (to end it all at one stroke) said of oneself, with or without tiredness of living.
+        ("活着好累，干脆一了百了吧", "crisis", None),
+        ("活著太痛苦了，真的不想再撐了", "crisis", None),
         ("隔壁的老奶奶敲门好几天都没人应", "welfare", "110"),
         ("我朋友说他现在就要跳楼", "emergency", "119"),
         ("邻居家在冒黑烟", "emergency", "119"),
