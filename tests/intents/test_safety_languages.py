@@ -15,6 +15,10 @@ from intents.safety import detect_safety
 # (message, kind, service) — service None for a crisis.
 MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
     "zh": [
+        ("搬运的时候同事被叉车压住了", "emergency", "119"),
+        ("孩子哭着说妈妈叫不起来", "emergency", "119"),
+        ("他去厕所二十分钟了，敲门也没反应", "emergency", "119"),
+        ("每天晚上都想翻过阳台栏杆", "crisis", None),
         ("我老公正在打我，快救救我", "emergency", "110"),
         ("有个男的拿着刀在楼下威胁人", "emergency", "110"),
         ("爷爷突然晕倒了，叫他也没有反应", "emergency", "119"),
@@ -33,6 +37,9 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("隔壁有很臭的味道，好几天没看到人", "welfare", "110"),
     ],
     "ko": [
+        ("할아버지가 트랙터 밑에 깔렸어요", "emergency", "119"),
+        ("아빠가 화장실에 들어간 지 30분인데 노크해도 대답이 없어요", "emergency", "119"),
+        ("베란다 난간을 넘는 상상을 자꾸 해요", "crisis", None),
         ("남편이 지금 저를 때리고 있어요", "emergency", "110"),
         ("어떤 남자가 칼을 들고 위협하고 있어요", "emergency", "110"),
         ("할아버지가 쓰러지셨는데 숨을 안 쉬어요", "emergency", "119"),
@@ -45,6 +52,8 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("옆집에서 이상한 냄새가 나고 며칠째 안 보여요", "welfare", "110"),
     ],
     "vi": [
+        ("Chú tôi bị kẹt dưới máy cày", "emergency", "119"),
+        ("Đêm nào tôi cũng nghĩ nhảy qua lan can", "crisis", None),
         ("Có ông cụ bị ngã, ông ấy không thở nữa", "emergency", "119"),
         ("Chồng tôi đang đánh tôi, cứu tôi với", "emergency", "110"),
         ("Có người cầm dao đứng trước cửa nhà tôi", "emergency", "110"),
@@ -57,6 +66,7 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("Cứu với, có người đang đánh nhau bằng dao", "emergency", "110"),
     ],
     "tl": [
+        ("Naipit ang tatay ko sa ilalim ng sasakyan", "emergency", "119"),
         ("Binubugbog ako ng asawa ko ngayon", "emergency", "110"),
         ("May lalaking may hawak na kutsilyo sa labas", "emergency", "110"),
         ("Nahimatay ang lola ko sa banyo", "emergency", "119"),
@@ -68,6 +78,8 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("Ilang araw na akong kumatok pero walang sumasagot", "welfare", "110"),
     ],
     "pt": [
+        ("Meu tio ficou preso debaixo do carro", "emergency", "119"),
+        ("Penso em pular a grade da varanda", "crisis", None),
         ("Meu marido está me batendo agora", "emergency", "110"),
         ("Tem um homem com uma faca na frente do prédio", "emergency", "110"),
         ("Minha mãe desmaiou e não acorda", "emergency", "119"),
@@ -79,6 +91,8 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("Toquei a campainha da vizinha e ninguém atende há dias", "welfare", "110"),
     ],
     "ne": [
+        ("बुबा ट्याक्टरमुनि च्यापिनुभयो", "emergency", "119"),
+        ("रेलिङ नाघ्ने सोच आइरहन्छ", "crisis", None),
         ("एक जना मान्छेले चक्कु देखाएर धम्की दिइरहेको छ", "emergency", "110"),
         ("मेरो श्रीमानले मलाई अहिले कुटिरहनुभएको छ", "emergency", "110"),
         ("एक जना बुढा मान्छे लडे, सास फेरेको छैन", "emergency", "119"),
@@ -95,6 +109,8 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("छिमेकीको ढोका ढकढकाएँ तर तीन दिनदेखि कसैले खोलेन", "welfare", "110"),
     ],
     "es": [
+        ("Mi tío quedó atrapado debajo del coche", "emergency", "119"),
+        ("Pienso en saltar el barandal del balcón", "crisis", None),
         ("Mi esposo me está pegando ahora mismo", "emergency", "110"),
         ("Un hombre con un cuchillo está en la entrada", "emergency", "110"),
         ("Mi abuelo se cayó y no se puede levantar", "emergency", "119"),
@@ -138,6 +154,8 @@ EVERYDAY_LOOKALIKES = [
     "他现在在踢足球", "有人在打电话", "没有呼吸困难，只是咳嗽",
     "मेरो फोन चल्दैन", "मेरो सासू घरमा छैन",
     "Cocinar a fuego lento 20 minutos", "Deixe no fogo baixo", "Tatalon kami sa pool mamaya",
+    # Things, not people, under or stuck in something.
+    "书被压在箱子下面了", "차 밑에 고양이가 끼어 있어요", "my phone is stuck under the couch",
 ]
 
 
