@@ -51,9 +51,10 @@ def test_every_emergency_and_crisis_of_the_understanding_files_is_caught(underst
 
 
 # The safety_* files hold the indirect emergencies the lexicon misses. Issue 12's target is
-# 1.00; measured 0.786 with the question capped at 5 % of ordinary messages (docs/understanding.md).
-# This floor keeps what was reached from slipping back; it is not the target.
-SAFETY_FILES_CAUGHT_FLOOR = 0.75
+# 1.00; measured 0.786 with the question capped at 5 % of ordinary messages, 0.969 once the
+# lexicon learned their trapped, unanswering and balcony-rail signs (2026-12-01,
+# docs/understanding.md). This floor keeps what was reached from slipping back; it is not the target.
+SAFETY_FILES_CAUGHT_FLOOR = 0.95
 
 
 def test_the_indirect_emergencies_caught_do_not_slip_back(scored: Scored) -> None:
