@@ -194,8 +194,10 @@ class WorryFlow(FormFlow):
         elif step == "since_when":
             if self._address_after_the_place(ctx):
                 return
-            # 「わからない」「không」: nothing for the counter to read but that it is not known.
-            known = ctx.text and not (says_dont_know(ctx) or is_no(ctx.own_words or ctx.text))
+            # 「わからない」「không」, or a bare 「はい」 (the answer to another question): nothing
+            # for the counter to read but that it is not known.
+            answer = ctx.own_words or ctx.text
+            known = ctx.text and not (says_dont_know(ctx) or is_no(answer) or is_yes(answer))
             ctx.set_slot("since_when", ctx.text if known else _not_known(ctx))
         elif step == "callback_consent":
             # 「電話はいらんよ」 is a no (flows.base.is_no), not a detail.

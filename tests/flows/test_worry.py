@@ -97,10 +97,11 @@ def test_english(engine: ConversationEngine, db_url: str) -> None:
 
 @pytest.mark.parametrize(("language", "answer"), [("vi", "không"), ("vi", "không biết"), ("ja", "わかりません"),
                                                   ("ja", "いいえ"), ("es", "no sé"), ("ko", "모르겠어요"),
-                                                  ("pt", "não sei"), ("zh", "不知道"), ("en", "no")])
-def test_no_or_dont_know_for_since_when_is_kept_as_not_known(engine: ConversationEngine, db_url: str,
+                                                  ("pt", "não sei"), ("zh", "不知道"), ("en", "no"),
+                                                  ("ja", "はい"), ("vi", "vâng")])
+def test_yes_no_or_dont_know_for_since_when_is_kept_as_not_known(engine: ConversationEngine, db_url: str,
                                                                language: str, answer: str) -> None:
-    # Seen: a Vietnamese neighbour's 「không」 was stored as since when, for staff to puzzle over.
+    # Seen: a Vietnamese neighbour's 「không」 and a caller's 「はい」 were stored as since when, for staff to puzzle over.
     resident = Resident(engine, language=language)
     resident.send(postback="intent:report_worry")
     while (step := left(db_url, resident).step) != "since_when":
