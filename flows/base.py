@@ -198,6 +198,12 @@ class TurnContext:
         """A response's text in the conversation language (for labels inside other texts)."""
         return self.domain.text(response, self.lang, self.channel, register=self.register, **values)
 
+    def t_for_both(self, response: str, /, **values: Any) -> str:
+        """A label the resident reads back and the counter's staff read in the case: in the
+        conversation language with the Japanese after it (「Không rõ (不明)」), or Japanese alone."""
+        own, japanese = self.t(response, **values), self.domain.text(response, "ja", self.channel, **values)
+        return own if own == japanese else f"{own} ({japanese})"
+
     def choice(self, payload: str, response: str, digit: str | None = None) -> Choice:
         return Choice(title=self.t(response), payload=payload, digit=digit)
 

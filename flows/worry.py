@@ -198,7 +198,7 @@ class WorryFlow(FormFlow):
             # for the counter to read but that it is not known.
             answer = ctx.own_words or ctx.text
             known = ctx.text and not (says_dont_know(ctx) or is_no(answer) or is_yes(answer))
-            ctx.set_slot("since_when", ctx.text if known else _not_known(ctx))
+            ctx.set_slot("since_when", ctx.text if known else ctx.t_for_both("utter_unknown_label"))
         elif step == "callback_consent":
             # 「電話はいらんよ」 is a no (flows.base.is_no), not a detail.
             consent = yes_or_no(ctx)
@@ -358,10 +358,3 @@ class WorryFlow(FormFlow):
         ctx.say("utter_worry_if_danger")
         # What the resident remembers next is added to this case.
         follow_case(ctx, case.id)
-
-
-def _not_known(ctx: TurnContext) -> str:
-    """"Not known" in the resident's language for their read-back and, for the counter's staff,
-    in Japanese too: 「Không rõ (不明)」, 「不明」."""
-    own, japanese = ctx.t("utter_unknown_label"), ctx.domain.text("utter_unknown_label", "ja", ctx.channel)
-    return own if own == japanese else f"{own} ({japanese})"

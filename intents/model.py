@@ -543,21 +543,21 @@ def fit_model(
     parallel = joblib.Parallel(n_jobs=_JOBS, backend="loky", return_as="generator_unordered")
     # The lexicon reads every message (~4 s); beside the fits it fills the cores' idle moments
     # instead of running alone after them.
-    side = ThreadPoolExecutor(1)
-    alarm_groups = side.submit(lambda: [_lexicon_alarm_group(e.text) for e in examples])
-    for head, fold, params, result in parallel(joblib.delayed(_run_job)(job, classes) for job in jobs):
-        done += 1
-        notify(f"fitting ({done}/{len(jobs)} fits)", 0.35 + 0.6 * done / len(jobs))
-        if fold is None:
-            fits[(head, params)] = result
-            continue
-        rows = folds[fold][1]
-        if head == "topic":
-            rows = rows[is_topic[rows]]
-        for config, block in result.items():
-            size = (len(texts),) if head == "urgency" else (len(texts), len(classes[head]))
-            target = oof[head].setdefault(config, np.full(size, -1e9))
-            target[rows] = block
+    with ThreadPoolExecutor(1) as side:
+        alarm_groups = side.submit(lambda: [_lexicon_alarm_group(e.text) for e in examples])
+        for head, fold, params, result in parallel(joblib.delayed(_run_job)(job, classes) for job in jobs):
+            done += 1
+            notify(f"fitting ({done}/{len(jobs)} fits)", 0.35 + 0.6 * done / len(jobs))
+            if fold is None:
+                fits[(head, params)] = result
+                continue
+            rows = folds[fold][1]
+            if head == "topic":
+                rows = rows[is_topic[rows]]
+            for config, block in result.items():
+                size = (len(texts),) if head == "urgency" else (len(texts), len(classes[head]))
+                target = oof[head].setdefault(config, np.full(size, -1e9))
+                target[rows] = block
     stage_done("fitting")
 
     intent = _choose(
@@ -568,7 +568,6 @@ def fit_model(
     topic = _choose(topic_oof, topics, classes["topic"], {}, lambda y, p: float(accuracy_score(y, p)))
     # What the lexicon answers itself is never asked about: the model covers the rest.
     urgency = select_config(oof["urgency"], positive, hard_negative, groups=alarm_groups.result())
-    side.shutdown()
     threshold = _choose_complex_threshold(topic.oof, list(classes["topic"]), topics)
     logger.info("urgency head: %s", urgency.point.figures())
     finals = {
