@@ -88,6 +88,9 @@ def say_counter(ctx: TurnContext, choice: CounterChoice) -> None:
 # classifier is this sure of another (「借金の相談もしたいです。南区住吉町です」 is 1.0;
 # 「すみません、違いました。実家は南区住吉町です」 is a 0.6 guess at "money").
 ANOTHER_MATTER_CONFIDENCE = 0.85
+# Words that name a place after the answer correct it only if asking for a counter is at
+# least this likely a reading of them (or they say it is a correction).
+_LIKELY_QUESTION = 0.25
 
 
 class AskWhereFlow(Flow):
@@ -266,6 +269,10 @@ class AskWhereFlow(Flow):
         if correction(ctx.text):
             return True
         words = ctx.classify(ctx.text)
+        if words.intent != "ask_where" and dict(words.alternatives).get("ask_where", 0.0) < _LIKELY_QUESTION:
+            # Not a question about a counter at all: 「Mi mamá no contesta el teléfono desde ayer
+            # y vive sola en Minami-ku」 is a new matter that names a ward, not a correction.
+            return False
         return words.confidence < ANOTHER_MATTER_CONFIDENCE or words.topic in (None, ctx.slots.get("topic"))
 
     def go_back(self, ctx: TurnContext, new_answer: str = "") -> bool:

@@ -142,7 +142,7 @@ _EN_RESTART = re.compile(
 )
 _EN_CORRECTION = re.compile(
     rf"\A{_EN_LEAD}(?:that'?s (?:wrong|not right|incorrect|a mistake)|that is (?:wrong|not right|incorrect)|wrong|"
-    r"incorrect|(?:i )?made a mistake|mistake|correction|i (?:want|need|would like|'d like) to "
+    r"incorrect|(?:i )?made a mistake|(?:my )?mistake|correction|i (?:want|need|would like|'d like) to "
     r"(?:correct|change|fix|edit) (?:something|that|it|an answer|my answer)|let me (?:correct|change|fix) (?:that|it)|"
     r"(?:go )?back|previous question|i typed (?:it )?wrong)"
     rf"{_EN_TAIL}\Z"

@@ -263,6 +263,15 @@ def test_another_matter_with_a_place_after_the_answer_is_a_new_answer(resident: 
         ("answer_given", {"counter_id": "kurashi-minami", "topic": "money"})]
 
 
+def test_an_unclear_new_matter_that_names_a_ward_is_not_taken_for_a_correction(resident: Resident) -> None:
+    # Seen with `tsunagu chat`: the Spanish worry, unsure to the classifier, re-asked the call-back offer.
+    resident.send("母の介護のことで相談したい")
+    assert said(resident.send("北区柳町")) == ANSWER
+    other = resident.send("Mi mamá no contesta el teléfono desde ayer y vive sola en Minami-ku")
+    assert "utter_offer_callback" not in said(other)
+    assert not [effect for effect in effects(other) if effect[0] == "answer_given" and effect[1]["topic"] == "elderly"]
+
+
 def test_a_bare_correction_after_the_answer_asks_the_place_again(resident: Resident, db_url: str) -> None:
     resident.send("母の介護のことで相談したい")
     assert said(resident.send("北区柳町")) == ANSWER
