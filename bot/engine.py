@@ -485,7 +485,7 @@ class ConversationEngine:
         if claimed is None:
             return False
         if claimed.takes_over:
-            self._start(ctx, claimed)
+            self._start(ctx, claimed, classified=self._read_unclear_words_for(ctx, claimed))
         else:
             claimed.start(ctx)
             self._follow_switch(ctx)
@@ -510,13 +510,40 @@ class ConversationEngine:
         with the words that were unclear (「南区 住吉町 4丁目」 after a hesitant worry about a
         neighbour: the place of that worry, not a question of its own), unless it surely starts
         another matter. Neither the earlier words nor the reply is lost."""
-        if not ctx.unclear_message_ids or not ctx.own_words:
+        if not ctx.own_words:
             return
+        earlier = self._unclear_words(ctx)
+        if earlier and not self._another_matter(ctx, earlier):
+            ctx.read_together("\n".join([earlier, ctx.text]))
+            ctx.unclear_message_ids = (*ctx.unclear_message_ids, ctx.inbound_id) if ctx.inbound_id else ()
+
+    def _read_unclear_words_for(self, ctx: TurnContext, flow: Flow) -> bool:
+        """A choice picked from the clarifying question starts its flow with the words that were
+        unclear, as if they had started it: 「おじいさんが夜外にいて」 then 「近所の方が心配」 is a
+        worry report that has told what was noticed, not one that asks it again.
+
+        Returns:
+            True when ``ctx.classification`` is set for the words (the flow is started classified).
+        """
+        if not flow.reads_opening_words or ctx.own_words or not flow.intents:
+            return False
+        earlier = self._unclear_words(ctx)
+        if not earlier:
+            return False
+        picked = ctx.answer.removeprefix(INTENT_BUTTON)
+        chosen = picked if picked in flow.intents else flow.intents[0]
+        ctx.read_together(earlier)
+        # The words' own reading when the choice is one the model weighed (an ask_where keeps its topic).
+        reading = ctx.classify(earlier).preferring(chosen)
+        ctx.classification = reading if reading.intent == chosen else _given(chosen)
+        return True
+
+    @staticmethod
+    def _unclear_words(ctx: TurnContext) -> str:
+        """The words the last clarifying question was asked about, oldest first ("" when none)."""
         earlier = [message.text for message_id in ctx.unclear_message_ids
                    if (message := ctx.session.get(Message, message_id)) is not None and message.text]
-        if earlier and not self._another_matter(ctx, "\n".join(earlier)):
-            ctx.read_together("\n".join([*earlier, ctx.text]))
-            ctx.unclear_message_ids = (*ctx.unclear_message_ids, ctx.inbound_id) if ctx.inbound_id else ()
+        return "\n".join(earlier)
 
     # ------------------------------------------------------------------ starting flows
     def _follow_switch(self, ctx: TurnContext) -> None:

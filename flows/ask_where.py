@@ -94,6 +94,7 @@ _LIKELY_QUESTION = 0.25
 
 
 class AskWhereFlow(Flow):
+    reads_opening_words = True
     name = "ask_where"
     intents = ("ask_where",)
     responses = (

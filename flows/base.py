@@ -280,6 +280,9 @@ class Flow:
     carries_over: ClassVar[tuple[str, ...]] = ()
     # False: the flow answers beside the active one, which goes on (silence repeats its question).
     takes_over: ClassVar[bool] = True
+    # True: the words that start this flow tell its matter (a report, a question), so a choice
+    # picked from a clarifying question starts it with the words that were unclear.
+    reads_opening_words: ClassVar[bool] = False
     # False: nothing is being asked, so a conversation that times out in this flow starts
     # afresh without "we were in the middle of something" (e.g. following a finished report).
     asks_on_timeout: ClassVar[bool] = True

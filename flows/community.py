@@ -120,6 +120,7 @@ def community_line(ctx: TurnContext, topic: str, said_kinds: Sequence[str], town
 
 
 class FindCommunityFlow(Flow):
+    reads_opening_words = True
     name = "find_community"
     intents = ("find_community",)
     responses = (

@@ -108,6 +108,7 @@ def _last_seen(ctx: TurnContext) -> When | None:
 
 
 class MissingFlow(FormFlow):
+    reads_opening_words = True
     name = "report_missing"
     intents = ("report_missing",)
     form = "missing_form"

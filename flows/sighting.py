@@ -62,6 +62,7 @@ def _active_alerts_for(ctx: TurnContext) -> list[Alert]:
 
 
 class SightingFlow(FormFlow):
+    reads_opening_words = True
     name = "report_sighting"
     intents = ("report_sighting",)
     form = "sighting_form"

@@ -118,6 +118,7 @@ def open_worry_case(ctx: TurnContext, details: dict[str, Any], *, noticed: str |
 
 
 class WorryFlow(FormFlow):
+    reads_opening_words = True
     name = "report_worry"
     intents = ("report_worry",)
     form = "worry_form"

@@ -18,6 +18,7 @@ from bot.models import (
     CaseKind,
     CaseStatus,
     Contact,
+    Conversation,
     Cooperator,
     CooperatorEndpoint,
     Message,
@@ -355,6 +356,53 @@ def test_a_place_given_to_the_clarifying_question_is_where_the_unclear_worry_is(
     resident.send("はい")
     [case] = _cases(db_url)
     assert (case.kind, case.town_id) == (CaseKind.worry, "minami-2-1")
+
+
+def test_a_report_picked_from_the_clarifying_question_starts_with_the_unclear_words(
+    engine: ConversationEngine, db_url: str
+) -> None:
+    unsure = _UnsureOf(engine.classifier(), HESITANT_WORRY)
+    engine.classifier = lambda: unsure
+    resident = Resident(engine)
+    assert [r.response for r in resident.send(HESITANT_WORRY).replies] == ["utter_clarify"]
+    picked = resident.send(postback="intent:report_worry")
+    # What was noticed is told already: the report goes on to the place.
+    assert "utter_ask_noticed" not in [r.response for r in picked.replies]
+    resident.send("南区 住吉町 4丁目")
+    resident.send("先週から")
+    resident.send("いいえ")
+    resident.send("はい")
+    [case] = _cases(db_url)
+    assert case.kind == CaseKind.worry and "新聞も たまってて" in case.details["noticed"]
+
+
+HESITANT_MISSING = "えっと 認知症の 父が 朝から 帰って こなくて"
+
+
+def test_a_missing_report_picked_from_the_clarifying_question_keeps_the_words_as_the_first_report(
+    engine: ConversationEngine, db_url: str
+) -> None:
+    unsure = _UnsureOf(engine.classifier(), HESITANT_MISSING)
+    engine.classifier = lambda: unsure
+    resident = Resident(engine)
+    assert [r.response for r in resident.send(HESITANT_MISSING).replies] == ["utter_clarify"]
+    picked = resident.send(postback="intent:report_missing")
+    assert picked.flow == "report_missing"
+    with session_scope(db_url) as session:
+        conversation = session.scalars(select(Conversation)).one()
+        assert "朝から 帰って こなくて" in conversation.slots["first_report"]
+
+
+def test_a_choice_that_tells_no_matter_does_not_take_the_unclear_words(engine: ConversationEngine) -> None:
+    unsure = _UnsureOf(engine.classifier(), HESITANT_WORRY)
+    engine.classifier = lambda: unsure
+    resident = Resident(engine)
+    resident.send(HESITANT_WORRY)
+    # Pre-registering a relative asks its own questions from the start; the worry's words are no answer.
+    registering = resident.send(postback="intent:register_person")
+    assert registering.flow == "register_person"
+    assert [r.response for r in registering.replies] == [r.response for r in Resident(
+        engine, user_id="resident-2").send(postback="intent:register_person").replies]
 
 
 def test_a_reply_to_the_clarifying_question_that_surely_asks_another_thing_is_read_alone(
