@@ -161,6 +161,7 @@ def _eval(
     split: EvalSplit = EvalSplit.eval,
     json_path: Path | None = None,
     calibration_path: Path | None = None,
+    batch: str | None = None,
 ) -> None:
     """Score the classifier on the evaluation or blind split (never used for training or tuning)."""
     # Heavy backend: the classifier and the scores' metrics (scikit-learn) load only here.
@@ -171,13 +172,18 @@ def _eval(
         # The blind split is scored, never read: its misses would invite tuning on it.
         raise typer.BadParameter("the blind split's messages are not shown; score it without --errors",
                                  param_hint="--errors")
-    examples = load_split(split.value)
+    try:
+        examples = load_split(split.value, batch=batch)
+    except ValueError as unknown:
+        raise typer.BadParameter(str(unknown), param_hint="--batch") from None
     if not examples:
         out.print(f"[red]no evaluation data under intents/data/{split.value}[/]")
         raise typer.Exit(1)
     report = evaluate(get_classifier(), examples)
 
     title = "Evaluation split" if split is EvalSplit.eval else "Blind split (written from TAXONOMY.md only)"
+    if batch is not None:
+        title += f", {batch} alone"
     summary = table(f"{title}: {report.examples} messages", ("metric", "value", "target", ""))
     _metric_row(summary, "intent macro-F1", report.macro_f1, TARGET_MACRO_F1)
     _metric_row(summary, "intent accuracy", report.accuracy, None)
@@ -241,7 +247,7 @@ def _eval(
         out.print(errors)
 
     if json_path is not None:
-        document = {"split": split.value, **figures(report), "targets": _targets(report)}
+        document = {"split": split.value, "batch": batch, **figures(report), "targets": _targets(report)}
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(document, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         out.print(f"figures written to [bold]{json_path}[/]")
@@ -367,6 +373,9 @@ def register(app: typer.Typer, *, load_gazetteer: GazetteerLoader,
         split: Annotated[EvalSplit, typer.Option(
             "--split", help="eval: the evaluation split; blind: the blind split (intents/data/blind), "
                             "scored only: its messages are never shown.")] = EvalSplit.eval,
+        batch: Annotated[str | None, typer.Option(
+            "--batch", help="Only one batch of the split: a subfolder written apart (e.g. blind/batch3); "
+                            "without it, the split's files and all its batches.")] = None,
         json_path: Annotated[Path | None, typer.Option(
             "--json", dir_okay=False, help="Also write the figures (no message text) as JSON to PATH.")] = None,
         calibration: Annotated[Path | None, typer.Option(
@@ -376,7 +385,7 @@ def register(app: typer.Typer, *, load_gazetteer: GazetteerLoader,
     ) -> None:
         """Score the classifier on the evaluation split, or whole conversations (--conversations DIR)."""
         if conversations is None:
-            _eval(show_errors, split, json_path, calibration)
+            _eval(show_errors, split, json_path, calibration, batch)
         elif eval_conversations is None:
             raise typer.BadParameter("conversation evaluation is not available here", param_hint="--conversations")
         else:

@@ -38,6 +38,7 @@ __all__ = [
     "data_hash",
     "load_examples",
     "load_split",
+    "split_batches",
 ]
 
 
@@ -85,20 +86,41 @@ class Example:
     safety: str | None = None
 
 
-def data_files(split: Split, data_dir: Path = DATA_DIR) -> list[Path]:
+def data_files(split: Split, data_dir: Path = DATA_DIR, batch: str | None = None) -> list[Path]:
     """List the YAML files of one split, sorted so hashes and training are reproducible.
+
+    A split may keep later batches in subfolders (``blind/batch3/``: written apart, so
+    scored apart as well as with the rest).
 
     Args:
         split: "train", "eval" or "blind".
         data_dir: the folder holding the splits.
+        batch: only the files of this subfolder (None: the split's own files and every batch's).
 
     Returns:
         The ``intents_*.yml``, ``topics_*.yml`` and ``safety_*.yml`` files of that split.
+
+    Raises:
+        ValueError: ``batch`` is not a subfolder of the split.
     """
     folder = data_dir / split
-    if not folder.is_dir():
+    if batch is not None:
+        if batch not in split_batches(split, data_dir):
+            known = ", ".join(split_batches(split, data_dir)) or "none"
+            raise ValueError(f"no batch {batch!r} in intents/data/{split} (batches: {known})")
+        folders = [folder / batch]
+    elif folder.is_dir():
+        folders = [folder, *(folder / name for name in split_batches(split, data_dir))]
+    else:
         return []
-    return sorted(p for p in folder.iterdir() if _FILE_RE.match(p.name))
+    return sorted((p for f in folders for p in f.iterdir() if _FILE_RE.match(p.name)),
+                  key=lambda p: p.relative_to(folder).as_posix())
+
+
+def split_batches(split: Split, data_dir: Path = DATA_DIR) -> list[str]:
+    """The names of a split's batch subfolders, sorted."""
+    folder = data_dir / split
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
 
 
 def _parse_label(name: str, source: str) -> tuple[str, str | None]:
@@ -148,17 +170,18 @@ def load_examples(path: Path) -> list[Example]:
     return examples
 
 
-def load_split(split: Split, data_dir: Path = DATA_DIR) -> list[Example]:
-    """Read every file of a split.
+def load_split(split: Split, data_dir: Path = DATA_DIR, batch: str | None = None) -> list[Example]:
+    """Read every file of a split (or of one of its batches, see :func:`data_files`).
 
     Args:
         split: "train", "eval" or "blind".
         data_dir: the folder holding the splits.
+        batch: only this batch subfolder's files.
 
     Returns:
         All examples of the split, files in sorted order.
     """
-    return [example for path in data_files(split, data_dir) for example in load_examples(path)]
+    return [example for path in data_files(split, data_dir, batch) for example in load_examples(path)]
 
 
 def data_hash(paths: Iterable[Path], extra: Sequence[str] = ()) -> str:

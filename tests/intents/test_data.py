@@ -88,3 +88,14 @@ def test_lookup_tables_match_kanji_kana_and_english_words() -> None:
 def test_readings_turn_kanji_into_kana_and_keep_the_rest() -> None:
     assert reading("母の介護") == "ははのかいご"
     assert reading("ヘルパー help 123") == "へるぱーhelp123"
+
+
+def test_a_splits_batches_are_read_with_it_and_alone(tmp_path: Path) -> None:
+    header = 'version: "3.1"\nnlu:\n- intent: greet\n  examples: |\n'
+    (tmp_path / "blind" / "batch2").mkdir(parents=True)
+    (tmp_path / "blind" / "intents_standard.ko.yml").write_text(header + "    - 안녕하세요\n", encoding="utf-8")
+    (tmp_path / "blind" / "batch2" / "intents_standard.ko.yml").write_text(header + "    - 안녕\n", encoding="utf-8")
+    assert [e.text for e in load_split("blind", tmp_path)] == ["안녕", "안녕하세요"]
+    assert [e.text for e in load_split("blind", tmp_path, batch="batch2")] == ["안녕"]
+    with pytest.raises(ValueError, match="batch2"):
+        load_split("blind", tmp_path, batch="batch1")

@@ -8,6 +8,7 @@ real figures come from the trained model (`tsunagu eval --split blind`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 import pytest
@@ -115,3 +116,23 @@ def test_alarms_count_emergency_and_crisis_but_not_welfare_signals() -> None:
     assert (report.hard_negative_examples, report.hard_negative_false_alarm_rate) == (1, 1.0)
     assert report.overall is not None and report.overall.examples == 5
     assert list(report.by_style) == ["standard"]
+
+
+def test_a_batch_is_scored_alone(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    whole = tmp_path / "whole.json"
+    alone = tmp_path / "alone.json"
+    _run(monkeypatch, "--split", "blind", "--json", str(whole))
+    output = _run(monkeypatch, "--split", "blind", "--batch", "batch3", "--json", str(alone))
+    assert "batch3 alone" in output
+    figures_whole, figures_alone = (json.loads(path.read_text(encoding="utf-8")) for path in (whole, alone))
+    assert figures_alone["batch"] == "batch3" and figures_whole["batch"] is None
+    assert figures_alone["examples"] == len(load_split("blind", batch="batch3")) < figures_whole["examples"]
+
+
+def test_an_unknown_batch_is_refused_with_the_known_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("intents.classifier.get_classifier", _Alarmist)
+    app = typer.Typer()
+    register(app, load_gazetteer=_no_gazetteer)
+    result = CliRunner().invoke(app, ["eval", "--split", "blind", "--batch", "batch9"])
+    assert result.exit_code != 0
+    assert "batch3" in result.output
