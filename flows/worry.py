@@ -199,7 +199,7 @@ class WorryFlow(FormFlow):
             # for the counter to read but that it is not known.
             answer = ctx.own_words or ctx.text
             known = ctx.text and not (says_dont_know(ctx) or is_no(answer) or is_yes(answer))
-            ctx.set_slot("since_when", ctx.text if known else ctx.t_for_both("utter_unknown_label"))
+            ctx.set_slot("since_when", strip_fillers(ctx.text) if known else ctx.t_for_both("utter_unknown_label"))
         elif step == "callback_consent":
             # 「電話はいらんよ」 is a no (flows.base.is_no), not a detail.
             consent = yes_or_no(ctx)

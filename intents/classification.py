@@ -131,6 +131,23 @@ class Classification:
             ("out_of_scope", 0.0), ())
         return replace(self, intent=best, confidence=confidence, alternatives=rest)
 
+    def read_as(self, intent: str, instead: str) -> Classification:
+        """This classification with ``intent`` read as ``instead``: its probability joins
+        that of ``instead`` (the words show it is that matter: a neighbour who is standing
+        outside now is no missing person, and what the model weighed as a missing report is a
+        worry about her). Without ``instead`` among the readings, ``intent`` is only set aside."""
+        readings = dict(((self.intent, self.confidence), *self.alternatives))
+        if intent not in readings:
+            return self
+        if instead not in readings:
+            return self.ruling_out(intent) if self.intent == intent else replace(
+                self, alternatives=tuple(pair for pair in self.alternatives if pair[0] != intent))
+        readings[instead] = min(1.0, readings[instead] + readings.pop(intent))
+        (best, confidence), *rest = sorted(readings.items(), key=lambda pair: -pair[1])
+        topic = self.topic if best == self.intent else None
+        return replace(self, intent=best, confidence=confidence, alternatives=tuple(rest), topic=topic,
+                       topics=self.topics if topic else ())
+
     def preferring(self, intent: str) -> Classification:
         """This classification with ``intent``, one of its alternatives, first: the resident's
         words decided between it and the model's choice. Its confidence is the two together:

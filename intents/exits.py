@@ -235,12 +235,28 @@ _OTHER_WITH_THE_PERSON = re.compile(
 )
 
 
+# Or sees them there now, standing or sitting somewhere near (「夜 ずっと 外に 立ってるんです」: a
+# confused neighbour out at night is a worry, not a missing report). Present tense only: 「玄関の
+# 前に立ってたのが最後」 is where a missing person was last seen.
+_JA_THERE_NOW = re.compile(
+    r"(?:外|そと|前|まえ|玄関|げんかん|道|みち|廊下|ろうか|庭|にわ|ベランダ|べらんだ)(?:に|で)(?:ずっと|じっと|ひとりで|一人で)?"
+    r"(?:立って|たって|座って|すわって|座り込んで|座りこんで|すわりこんで|しゃがんで|しゃがみこんで|うろうろして)"
+    r"(?:る|いる|います|おる|おります|はる|ます)(?!と思|はず|かも|のを見|の見)")
+_EN_THERE_NOW = re.compile(
+    r"\b(?:he|she|they|he's|she's|they're)(?: is| are)? (?:just )?(?:standing|sitting|wandering|pacing) "
+    r"(?:outside|out there|in the street|at (?:the|her|his|their|my) (?:door|gate|front door))\b")
+
+
 def is_with_the_person(text: str) -> bool:
-    """Whether the writer describes talking to the person now (so the person is not missing,
-    however strange they seem), in Japanese, English or a resident's language."""
+    """Whether the writer describes talking to the person now, or seeing them standing or sitting
+    there now (so the person is not missing, however strange they seem), in Japanese, English or
+    a resident's language."""
     plain = _squeezed(text)
-    native = _EN_WITH_THE_PERSON if _is_english(plain) else _JA_WITH_THE_PERSON
-    return bool(native.search(plain) or _OTHER_WITH_THE_PERSON.search(plain))
+    if _is_english(plain):
+        return bool(_EN_WITH_THE_PERSON.search(plain) or _EN_THERE_NOW.search(plain)
+                    or _OTHER_WITH_THE_PERSON.search(plain))
+    return bool(_JA_WITH_THE_PERSON.search(plain) or _JA_THERE_NOW.search(plain)
+                or _OTHER_WITH_THE_PERSON.search(plain))
 
 
 def says_not_missing(text: str) -> bool:

@@ -112,6 +112,7 @@ def test_fillers_are_not_kept_but_words_that_look_like_them_are(said: str, kept:
     ("옆집 할아버지가 요즘 안 보여요", True),
     ("我邻居的老奶奶好几天没出门", True),
     ("mi vecina mayor no sale de su casa", True),
+    ("えっと 近所に 認知症 っぽい 方が いて あの 夜 ずっと 外に 立ってるんです", True),
     # Own family named: the household's matter, whoever else is mentioned.
     ("うちの母が最近物忘れがひどくて", False),
     ("隣の人に勧められて、母の介護のことで相談したい", False),
@@ -120,6 +121,7 @@ def test_fillers_are_not_kept_but_words_that_look_like_them_are(said: str, kept:
     ("我妈妈和邻居吵架了", False),
     # A neighbourhood place or a neighbour's noise is no neighbour's matter.
     ("近所の子ども食堂を探しています", False),
+    ("近所に安いスーパーがあります", False),
     ("隣の部屋の音がうるさくて眠れません", False),
     ("介護保険の申請をしたい", False),
 ])

@@ -70,6 +70,20 @@ def test_two_strong_topics_make_a_complex_household() -> None:
     assert single.topic == "elderly"
 
 
+def test_a_reading_set_aside_for_another_gives_it_its_probability() -> None:
+    unsure = Classification("report_missing", None, (), 0.56, None, (("report_worry", 0.34), ("ask_where", 0.08)))
+    worry = unsure.read_as("report_missing", "report_worry")
+    assert (worry.intent, round(worry.confidence, 2), worry.alternatives) == ("report_worry", 0.9, (("ask_where", 0.08),))
+    assert worry.is_confident
+    # As an alternative it joins too; without the other reading it is only set aside.
+    second = Classification("report_worry", None, (), 0.5, None, (("report_missing", 0.3),)).read_as(
+        "report_missing", "report_worry")
+    assert (second.intent, round(second.confidence, 2), second.alternatives) == ("report_worry", 0.8, ())
+    alone = Classification("report_missing", None, (), 0.7, None, (("greet", 0.2),)).read_as(
+        "report_missing", "report_worry")
+    assert (alone.intent, alone.confidence) == ("greet", 0.2)
+
+
 def test_unsure_or_out_of_scope_asks_a_clarifying_question() -> None:
     assert not compose(None, {"ask_where": CONFIDENCE_THRESHOLD - 0.01}, {"elderly": 0.9}).is_confident
     assert not compose(None, {"out_of_scope": 0.99}, None).is_confident

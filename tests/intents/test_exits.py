@@ -144,6 +144,19 @@ def test_talking_to_the_person_now(text: str) -> None:
     assert is_with_the_person(text)
 
 
+@pytest.mark.parametrize(("text", "there_now"), [
+    ("えっと 近所に 認知症 っぽい 方が いて あの 夜 ずっと 外に 立ってるんです", True),
+    ("向かいのおばあさんが玄関の前に座り込んでいます", True),
+    ("The old man next door is standing outside in his pyjamas again, she's sitting at her door too", True),
+    # where a missing person was last seen, or a guess, is no sight of them now
+    ("父がいなくなりました。最後は玄関の前に立ってたんです", False),
+    ("母が帰ってきません。どこかの道で座ってるかもしれない", False),
+    ("My dad is missing, he was standing outside at 9", False),
+])
+def test_seeing_the_person_there_now(text: str, there_now: bool) -> None:
+    assert is_with_the_person(text) is there_now
+
+
 @pytest.mark.parametrize("text", [
     "母が朝から帰ってこない", "母を呼んでも返事がなく、家のどこにもいません", "話しかけられて付いていったのかもしれない",
     "He has been missing since 9, I can't talk to him", "",
