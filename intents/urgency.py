@@ -12,11 +12,16 @@ message it catches is never asked about):
 
 * ``ask`` (the bot asks whether a life is in danger now): the largest threshold
   keeping recall 1.00 of the positives the lexicon misses — unless more than
-  :data:`MAX_QUESTION_RATE` of the non-positive examples the lexicon leaves alone
-  would then be asked, in which case the threshold at which exactly that share is
-  asked (recall below 1.00 on the training data, reported). A question on every
-  other message would teach residents to answer "no" without reading it; half of
-  the ordinary messages were over a recall-1.00 threshold when this was measured;
+  :data:`MAX_QUESTION_RATE` of the ordinary examples the lexicon leaves alone (neither
+  positive nor hard negative) would then be asked, in which case the threshold at which
+  exactly that share is asked (recall below 1.00 on the training data, reported). A
+  question on every other message would teach residents to answer "no" without reading
+  it; half of the ordinary messages were over a recall-1.00 threshold when this was
+  measured. Hard negatives are left out of that share: they sound dangerous by design,
+  asking about them is what the question is for; counted in (a fifth of the training
+  data), they moved the threshold up when 94 more were written (2026-12-01: out-of-fold
+  ask 0.315 → 0.344, and the evaluation split's emergencies and crises caught 0.980 →
+  0.965; left out, ask 0.308);
 * ``alarm`` (119/110 guidance without asking): the smallest threshold at which at
   most :data:`MAX_HARD_NEGATIVE_ALARMS` of the hard negatives cross it, and never
   below ``ask``. Without hard negatives every non-positive example stands in
@@ -95,8 +100,8 @@ class OperatingPoint:
         ask: see the module docstring.
         alarm: see the module docstring.
         ask_recall: share of positives caught by the lexicon or at or above ``ask``.
-        question_rate: share of the non-positive examples the lexicon leaves alone
-            at or above ``ask`` (asked the safety question).
+        question_rate: share of the ordinary examples (neither positive nor hard
+            negative) the lexicon leaves alone at or above ``ask`` (asked the safety question).
         alarm_recall: share of positives at or above ``alarm``.
         alarm_rate: share of non-positive examples at or above ``alarm``.
         hard_negative_alarm_rate: share of hard negatives at or above ``alarm``
@@ -202,7 +207,9 @@ def choose_thresholds(
     left = ~np.asarray(caught, dtype=bool) if caught is not None else np.ones_like(positive)
     missed = p[positive & left]
     ask = _largest_keeping(missed, 1.0) if missed.size else 1.0
-    asked_ordinary = p[negative & left]
+    # Ordinary messages only: hard negatives sound dangerous by design, and asking about them
+    # is the question doing its work; counted in, they used up the cap on the safety data alone.
+    asked_ordinary = p[negative & left & ~hard_negative]
     if _share(asked_ordinary >= ask) > MAX_QUESTION_RATE:
         allowed = math.floor(MAX_QUESTION_RATE * len(asked_ordinary) + 1e-9)
         ask = float(np.nextafter(np.sort(asked_ordinary)[::-1][allowed], np.inf))

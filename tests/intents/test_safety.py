@@ -12,6 +12,8 @@ from intents.data import Example, load_split
 from intents.safety import LEXICON_PATH, SafetyLexicon, SafetySignal, detect_safety, safety_matter
 
 EMERGENCIES_119 = [
+    # a child alone with a parent who does not wake
+    "となりの前で男の子が、ママが起きないって泣いてる",
     # sudden chest pain, told without "collapsed"
     "母が突然胸が痛いと言い出しました",
     "じいちゃんがいきなり胸が苦しいって",
@@ -79,6 +81,10 @@ CRISES = [
     "もう首をくくろうかと縄を用意したところじゃ",
     "今、海を見ています。このまま歩いて入っていこうかと思っています",
     "毎晩、ベランダの柵を乗り越える想像をしています",
+    # being gone as the best thing for the family; paying debts back with (one's life) insurance
+    "みんなのためにも、わたしがいなくなるのが一番いいんです",
+    "家族のためにも俺がおらんようになるほうがええんや",
+    "借金は保険金で返そうかと思っています",
     "何もかも終わりにしたい",
     "もう人生を終わらせたいです",
     "明日で終わりにするつもりです",
@@ -98,6 +104,12 @@ CRISES = [
     "I have nothing to live for",
 ]
 NOT_EMERGENCIES = [
+    # absence, insurance and waking up in everyday use
+    "私がいなくなっても困らないように、引き継ぎ書を作りました",
+    "車の保険金で修理代を払いました",
+    "lost that game 40 times, im dead inside lol",
+    "朝、娘が起きなくて学校に遅れました",
+    "子どもがママが起きないうちに朝ごはんを作ってくれた",
     "手が冷たくなってきた",
     "海に入って泳ぎたい",
     "電車のドアに傘が挟まって抜けない",

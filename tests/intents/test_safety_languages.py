@@ -78,6 +78,7 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("Ilang araw na akong kumatok pero walang sumasagot", "welfare", "110"),
     ],
     "pt": [
+        ("Meu pai está no banheiro faz meia hora e não responde quando eu bato", "emergency", "119"),
         ("Meu tio ficou preso debaixo do carro", "emergency", "119"),
         ("Penso em pular a grade da varanda", "crisis", None),
         ("Meu marido está me batendo agora", "emergency", "110"),
@@ -109,6 +110,8 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("छिमेकीको ढोका ढकढकाएँ तर तीन दिनदेखि कसैले खोलेन", "welfare", "110"),
     ],
     "es": [
+        ("Mi esposo entró al baño hace veinte minutos y no contesta cuando toco", "emergency", "119"),
+        ("Toco la puerta del baño y mi abuela no responde", "emergency", "119"),
         ("Mi tío quedó atrapado debajo del coche", "emergency", "119"),
         ("Pienso en saltar el barandal del balcón", "crisis", None),
         ("Mi esposo me está pegando ahora mismo", "emergency", "110"),

@@ -55,6 +55,20 @@ def test_ask_is_capped_when_full_recall_asks_too_many() -> None:
     assert point.ask_recall == pytest.approx(199 / 200)
 
 
+def test_hard_negatives_asked_do_not_use_up_the_cap_on_ordinary_messages() -> None:
+    # Full recall needs the threshold at 0.3: no ordinary message is that high, but every hard
+    # negative is (they sound dangerous), and they are a fifth of the data.
+    positives = np.linspace(0.3, 0.99, 100)
+    ordinary = np.linspace(0.0, 0.2, 700)
+    hard = np.linspace(0.35, 0.6, 200)
+    p = np.concatenate([positives, ordinary, hard])
+    positive = np.arange(len(p)) < len(positives)
+    hard_negative = np.arange(len(p)) >= len(positives) + len(ordinary)
+    point = choose_thresholds(p, positive, hard_negative)
+    assert point.ask == pytest.approx(0.3) and point.ask_recall == 1.0
+    assert point.question_rate == 0.0
+
+
 def test_what_the_lexicon_catches_is_not_the_models_to_ask() -> None:
     # The outlier positive is caught by the word list: the model can keep full recall of the rest
     # with a high threshold, and the lexicon's own messages count as caught.
