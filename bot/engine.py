@@ -346,14 +346,14 @@ class ConversationEngine:
         original = ctx.session.get(Message, pending.message_id) if pending.message_id is not None else None
         if pending.answer is None:
             if original is not None and original.text and not self._another_matter(ctx, original.text):
-                ctx.reread(f"{original.text}\n{ctx.text}")
+                ctx.reread(f"{original.text}\n{ctx.text}", _ids(original.id, ctx.inbound_id))
             return False
         if original is None or not original.text:
             # Purged meanwhile: nothing to go on with but the question that was open.
             if not ctx.repeat_prompt():
                 ask_menu(ctx)
             return True
-        ctx.reread(original.text)
+        ctx.reread(original.text, (original.id,))
         return False
 
     @staticmethod
@@ -514,8 +514,7 @@ class ConversationEngine:
             return
         earlier = self._unclear_words(ctx)
         if earlier and not self._another_matter(ctx, earlier):
-            ctx.read_together("\n".join([earlier, ctx.text]))
-            ctx.unclear_message_ids = (*ctx.unclear_message_ids, ctx.inbound_id) if ctx.inbound_id else ()
+            ctx.read_together("\n".join([earlier, ctx.text]), _ids(*ctx.unclear_message_ids, ctx.inbound_id))
 
     def _read_unclear_words_for(self, ctx: TurnContext, flow: Flow) -> bool:
         """A choice picked from the clarifying question starts its flow with the words that were
@@ -532,7 +531,7 @@ class ConversationEngine:
             return False
         picked = ctx.answer.removeprefix(INTENT_BUTTON)
         chosen = picked if picked in flow.intents else flow.intents[0]
-        ctx.read_together(earlier)
+        ctx.read_together(earlier, ctx.unclear_message_ids)
         # The words' own reading when the choice is one the model weighed (an ask_where keeps its topic).
         reading = ctx.classify(earlier).preferring(chosen)
         ctx.classification = reading if reading.intent == chosen else _given(chosen)
@@ -615,9 +614,10 @@ class ConversationEngine:
         ctx.finish()
         ctx.ask("utter_clarify", choices=choices)
         ctx.finish(keep_prompt=True)
-        if ctx.own_words and ctx.inbound_id is not None:
-            # Still unclear after being read with the earlier words: the next reply is read with all of them.
-            read = ctx.unclear_message_ids if ctx.unclear_message_ids[-1:] == (ctx.inbound_id,) else (ctx.inbound_id,)
+        # The words read (after the safety question, those written before it; still unclear with
+        # the earlier words, all of them): the next reply is read with them.
+        read = ctx.words_from or _ids(ctx.inbound_id)
+        if ctx.own_words and read:
             ctx.set_slot(UNCLEAR_SLOT, list(read[-_UNCLEAR_KEPT:]))
 
     def _flow_for(self, name: str) -> Flow:
@@ -753,6 +753,11 @@ class ConversationEngine:
         if plain == HUMAN_DIGIT:
             return intent_button("talk_to_human")
         return answer
+
+
+def _ids(*message_ids: int | None) -> tuple[int, ...]:
+    """Stored message ids, the unsaved (None) left out."""
+    return tuple(message_id for message_id in message_ids if message_id is not None)
 
 
 def _given(intent: str, topic: str | None = None, safety: SafetySignal | None = None) -> Classification:

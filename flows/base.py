@@ -106,6 +106,9 @@ class TurnContext:
     reread_after_safety_question: bool = False
     # The messages a clarifying question was asked about (ids, oldest first); set by the engine.
     unclear_message_ids: tuple[int, ...] = ()
+    # The stored messages whose words this turn reads when they are not (only) its own: the
+    # words before the safety question, or earlier unclear words with this reply (ids, oldest first).
+    words_from: tuple[int, ...] = ()
     # An intent the resident said is not what they meant; the classifier's next one is read instead.
     ruled_out: str | None = None
     _classified: dict[str, Classification] = field(default_factory=dict)
@@ -165,14 +168,18 @@ class TurnContext:
         denied = says_not_missing(text) or is_with_the_person(text)
         return self.ruled_out or (_MISSING_INTENT if denied else None)
 
-    def reread(self, text: str) -> None:
-        """Read ``text`` (the words before the safety question) as this turn's message."""
+    def reread(self, text: str, words_from: tuple[int, ...]) -> None:
+        """Read ``text`` (the words before the safety question, stored as ``words_from``) as
+        this turn's message."""
         self._read_instead(text)
+        self.words_from = words_from
         self.reread_after_safety_question = True
 
-    def read_together(self, text: str) -> None:
-        """Read ``text`` (earlier unclear words with this reply) as this turn's message."""
+    def read_together(self, text: str, words_from: tuple[int, ...] = ()) -> None:
+        """Read ``text`` (earlier unclear words with this reply, stored as ``words_from``) as
+        this turn's message."""
         self._read_instead(text)
+        self.words_from = words_from
 
     def read_again(self, text: str, ruled_out: str) -> None:
         """Read ``text`` (what the resident first said) afresh as this turn's message, but not

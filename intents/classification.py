@@ -127,9 +127,15 @@ class Classification:
         they meant: 「いえ、母は家にいます」 to a missing report); the next intent in its place."""
         if self.intent != intent:
             return self
-        (best, confidence), rest = (self.alternatives[0], self.alternatives[1:]) if self.alternatives else (
-            ("out_of_scope", 0.0), ())
-        return replace(self, intent=best, confidence=confidence, alternatives=rest)
+        readings = list(self.alternatives)
+        if readings and readings[0][0] == "emergency" and readings[0][1] < MODEL_EMERGENCY_THRESHOLD \
+                and self.safety is None:
+            # Nor here does the intent head alone say emergency when it is unsure (compose's rule):
+            # the next reading, or none (a clarifying question), comes first.
+            readings = [readings[1], readings[0], *readings[2:]] if len(readings) > 1 else [
+                ("out_of_scope", 0.0), *readings]
+        (best, confidence), *rest = readings or [("out_of_scope", 0.0)]
+        return replace(self, intent=best, confidence=confidence, alternatives=tuple(rest))
 
     def read_as(self, intent: str, instead: str) -> Classification:
         """This classification with ``intent`` read as ``instead``: its probability joins

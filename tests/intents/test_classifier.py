@@ -84,6 +84,16 @@ def test_a_reading_set_aside_for_another_gives_it_its_probability() -> None:
     assert (alone.intent, alone.confidence) == ("greet", 0.2)
 
 
+def test_a_reading_set_aside_never_leaves_an_unsure_model_emergency_first() -> None:
+    denied = Classification("report_missing", None, (), 0.8, None, (("emergency", 0.14), ("ask_where", 0.05)))
+    assert denied.ruling_out("report_missing").intent == "ask_where"
+    alone = Classification("report_missing", None, (), 0.8, None, (("emergency", 0.14),)).ruling_out("report_missing")
+    assert (alone.intent, alone.is_confident, alone.alternatives) == ("out_of_scope", False, (("emergency", 0.14),))
+    # A likely one stays first, and a word-list emergency is never set aside.
+    assert Classification("report_missing", None, (), 0.4, None, (("emergency", 0.55),)).ruling_out(
+        "report_missing").intent == "emergency"
+
+
 def test_unsure_or_out_of_scope_asks_a_clarifying_question() -> None:
     assert not compose(None, {"ask_where": CONFIDENCE_THRESHOLD - 0.01}, {"elderly": 0.9}).is_confident
     assert not compose(None, {"out_of_scope": 0.99}, None).is_confident
