@@ -205,9 +205,10 @@ def detect_language(text: str) -> str | None:
 
 
 # Residents who write in a Latin script answer a place in romaji (「Minami-ku Asahicho 3-chome」),
-# any other resident in the kanji of the buttons and signs (「北区」「柳町」): such an answer is no
-# sign of English or Japanese.
-_ROMAJI_READERS = ("vi", "tl", "pt", "es", "ne")
+# and so may a Japanese resident on a phone without kana input (「minami ku sumiyoshi cho 4
+# chome」); any other resident in the kanji of the buttons and signs (「北区」「柳町」): such an
+# answer is no sign of English or Japanese.
+_ROMAJI_READERS = ("ja", "vi", "tl", "pt", "es", "ne")
 _CHINESE = ("zh", "zh-Hant")
 
 

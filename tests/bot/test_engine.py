@@ -276,6 +276,11 @@ def test_each_message_speaks_its_own_language(engine: ConversationEngine) -> Non
     japanese = Resident(engine, channel="console", user_id="console-ok", language="ja")
     japanese.send("こんにちは")
     assert japanese.send("OK").language == "ja" and japanese.send("yes").language == "ja"
+    # A place typed in romaji without kana input is no switch to English; English words are.
+    reporter = Resident(engine, channel="console", user_id="console-romaji", language="ja")
+    reporter.send("隣のおばあさんを最近見かけない")
+    assert reporter.send("minami ku sumiyoshi cho 4 chome").language == "ja"
+    assert reporter.send("Sorry, I can only type in English on this phone").language == "en"
 
 
 @pytest.mark.parametrize(("text", "language"), [
