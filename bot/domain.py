@@ -138,6 +138,7 @@ class Domain:
         self._responses: dict[str, list[_Variation]] = {
             name: _variations(variations) for name, variations in data["responses"].items()
         }
+        self._names_by_text: dict[str, dict[str, str]] = {}  # language → text → response, built on demand
 
     def add_translations(self, responses: Mapping[str, Any], source: str) -> None:
         """Merge a ``responses/`` file's variations; a name domain.yml lacks, a variation
@@ -156,12 +157,25 @@ class Domain:
                 if extra:
                     problems.append(f"'{name}' ({variation.language}) uses {sorted(extra)}, unknown to its Japanese text")
                 self._responses[name].append(variation)
+        self._names_by_text.clear()
         if problems:
             raise DomainError(f"{source}: " + "; ".join(problems))
 
     @property
     def response_names(self) -> frozenset[str]:
         return frozenset(self._responses)
+
+    def name_of(self, text: str, language: str) -> str | None:
+        """The response whose ``language`` variation is ``text`` word for word (a button's title),
+        None when none is (a place name, a text with values filled in)."""
+        if language not in self._names_by_text:
+            names: dict[str, str] = {}
+            for name, variations in sorted(self._responses.items()):
+                for variation in variations:
+                    if variation.language == language and "{" not in variation.text:
+                        names.setdefault(variation.text, name)
+            self._names_by_text[language] = names
+        return self._names_by_text[language].get(text)
 
     def placeholders(self, name: str, language: str | None = None) -> set[str]:
         """The {fields} of a response's variations (of one language if given)."""

@@ -237,7 +237,8 @@ class TurnContext:
                       location_label=self.t(LOCATION_BUTTON) if request_location else "", response=response)
         self.replies.append(reply)
         self.set_slot(PROMPT_SLOT, {"name": response, "values": values, "request_location": request_location,
-                                    "choices": [[c.title, c.payload, c.digit] for c in numbered]})
+                                    "choices": [[c.title, c.payload, c.digit] for c in numbered],
+                                    "language": self.lang})
         self.set_slot(CHOICES_SLOT, [[c.title, c.payload, c.digit] for c in numbered])
 
     def repeat_prompt(self) -> bool:
@@ -245,9 +246,19 @@ class TurnContext:
         prompt = self.slots.get(PROMPT_SLOT)
         if not prompt:
             return False
-        choices = [Choice(title, payload, digit) for title, payload, digit in prompt["choices"]]
+        asked_in = prompt.get("language", self.lang)
+        choices = [Choice(self._retitled(title, asked_in), payload, digit) for title, payload, digit in prompt["choices"]]
         self.ask(prompt["name"], choices=choices, request_location=prompt["request_location"], **prompt["values"])
         return True
+
+    def _retitled(self, title: str, asked_in: str) -> str:
+        """A button's title in this turn's language: the resident who now writes Japanese reads
+        「はい」, not the "Yes" the question was first asked with. A title that is no response of
+        its own (a place name) stays as it was."""
+        if asked_in == self.lang:
+            return title
+        name = self.domain.name_of(title, asked_in)
+        return self.t(name) if name is not None else title
 
     def effect(self, kind: EffectKind, **data: Any) -> None:
         self.effects.append(Effect(kind, data))

@@ -156,3 +156,12 @@ def test_translation_file_errors_name_the_problem(tmp_path: Path, response: str,
         f'    - condition: [{{type: slot, name: language, value: ko}}]\n      text: "{text}"\n', encoding="utf-8")
     with pytest.raises(DomainError, match=problem):
         load_domain(tmp_path / "domain.yml")
+
+
+def test_a_buttons_title_names_its_response_in_its_language() -> None:
+    domain = load_domain()
+    yes_en, yes_ja = domain.text("utter_choice_yes", "en"), domain.text("utter_choice_yes", "ja")
+    assert domain.name_of(yes_en, "en") == "utter_choice_yes" and domain.name_of(yes_ja, "ja") == "utter_choice_yes"
+    # Another language's text, a place name, or a text with its values filled in names nothing.
+    assert domain.name_of(yes_ja, "en") is None
+    assert domain.name_of("Kita-ku", "en") is None

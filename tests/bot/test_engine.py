@@ -25,6 +25,7 @@ from bot.models import (
     MessageDirection,
 )
 from flows.conversation import MENU
+from flows.steps import YES_NO
 from intents.classification import Classification, IntentClassifier
 from tests.bot.conftest import OPEN_HOURS, Resident
 
@@ -281,6 +282,23 @@ def test_each_message_speaks_its_own_language(engine: ConversationEngine) -> Non
     reporter.send("隣のおばあさんを最近見かけない")
     assert reporter.send("minami ku sumiyoshi cho 4 chome").language == "ja"
     assert reporter.send("Sorry, I can only type in English on this phone").language == "en"
+
+
+def test_a_question_asked_again_in_another_language_has_its_buttons_in_that_language(
+    engine: ConversationEngine,
+) -> None:
+    resident = Resident(engine, channel="webchat", language="en")
+    resident.send("My neighbour has not been seen for days")
+    resident.send("Minami-ku Sumiyoshi-cho 4-chome")
+    asked = resident.send("last week")
+    english = [choice.title for choice in asked.replies[-1].choices]
+    assert english == [engine.domain.text(name, "en") for name in (YES_NO.yes_title, YES_NO.no_title)]
+    again = resident.send("えっと、すみません、日本語で話してもいいですか")
+    assert again.language == "ja" and again.replies[-1].response == asked.replies[-1].response
+    assert [choice.title for choice in again.replies[-1].choices] == [
+        engine.domain.text(name, "ja") for name in (YES_NO.yes_title, YES_NO.no_title)]
+    # Its buttons still answer it, by title as by payload.
+    assert resident.send(engine.domain.text(YES_NO.no_title, "ja")).replies[-1].response != asked.replies[-1].response
 
 
 @pytest.mark.parametrize(("text", "language"), [
