@@ -33,6 +33,7 @@ from bot.messages import EffectKind
 from bot.models import Case, CaseKind
 from flows.base import Flow, TurnContext, is_no, is_yes
 from flows.place_question import place_from_message
+from flows.report_words import is_question
 from routing.cases import OPEN_STATUSES, add_details, case_facts
 
 __all__ = ["FOLLOWUP", "FollowupFlow", "follow_case"]
@@ -50,10 +51,6 @@ _OWN_INTENTS: dict[CaseKind, tuple[str, ...]] = {
 # detail the model cannot place is still a detail.
 _NEVER_NEW = ("emergency", "out_of_scope")
 
-_QUESTION_END = re.compile(r"(?:[?？]|ですか|ますか|でしょうか|ですかね|んですか|のですか|かな|かしら)\s*[。．.!！]*\s*\Z")
-_ENGLISH_QUESTION = re.compile(
-    r"\A(?:what|where|when|who|whom|whose|why|how|which|can|could|is|are|do|does|did|will|would|should|may|shall)\b",
-    re.IGNORECASE)
 _CONTENT = re.compile(r"[\w\u3040-\u30ff\u4e00-\u9fff]")
 # Right after a report a detail is the likelier reading: another matter must be clear
 # (「母の介護のことで相談したい」 1.0), not a guess at a detail's words (「夜も電気が
@@ -88,10 +85,6 @@ def _has_content(text: str) -> bool:
     return content >= _MIN_CONTENT and not (content <= _MAX_ANSWER and (is_yes(text) or is_no(text)))
 
 
-def _is_question(text: str) -> bool:
-    return bool(_QUESTION_END.search(text) or _ENGLISH_QUESTION.match(text))
-
-
 def _another_place(ctx: TurnContext, case: Case) -> bool:
     """Whether the message names a place of the city other than the case's (another household)."""
     area, _ = place_from_message(ctx)
@@ -117,7 +110,7 @@ class FollowupFlow(Flow):
     def resume(self, ctx: TurnContext) -> None:
         case = ctx.session.get(Case, ctx.slots.get("case_id"))
         text = ctx.own_words
-        if case is None or case.status not in OPEN_STATUSES or not _has_content(text) or _is_question(text):
+        if case is None or case.status not in OPEN_STATUSES or not _has_content(text) or is_question(text):
             ctx.treat_as_new_request()
             return
         if case.kind == CaseKind.worry and _another_place(ctx, case):

@@ -21,6 +21,7 @@ from intents.normalize import fold_diacritics
 __all__ = [
     "about_a_neighbour",
     "is_more_about_the_person",
+    "is_question",
     "missing_person",
     "says_what_was_noticed",
     "since_when",
@@ -278,6 +279,18 @@ def is_more_about_the_person(text: str) -> bool:
     if letters >= _SHORT_DETAIL and re.search(r"[\u4e00-\u9fff\u30a0-\u30ff]", plain):
         return True
     return letters >= _MIN_DETAIL and _PLAIN_VERB_END.search(plain) is not None
+
+
+_QUESTION_END = re.compile(r"(?:[?？]|ですか|ますか|でしょうか|ですかね|んですか|のですか|かな|かしら)\s*[。．.!！]*\s*\Z")
+_ENGLISH_QUESTION = re.compile(
+    r"\A(?:what|where|when|who|whom|whose|why|how|which|can|could|is|are|do|does|did|will|would|should|may|shall)\b",
+    re.IGNORECASE)
+
+
+def is_question(text: str) -> bool:
+    """Whether the words ask the bot something (「日本語でいいですか」 "who will contact me"),
+    so they are no detail about the person."""
+    return bool(_QUESTION_END.search(text) or _ENGLISH_QUESTION.match(text))
 
 
 def strip_fillers(text: str) -> str:

@@ -40,7 +40,13 @@ from flows.place_question import (
     place_label,
     says_dont_know,
 )
-from flows.report_words import is_more_about_the_person, says_what_was_noticed, since_when, strip_fillers
+from flows.report_words import (
+    is_more_about_the_person,
+    is_question,
+    says_what_was_noticed,
+    since_when,
+    strip_fillers,
+)
 from flows.steps import (
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
@@ -259,7 +265,7 @@ class WorryFlow(FormFlow):
         """Words that tell more about the person are added to what was noticed; the
         question is asked again. False when the words are not such a detail."""
         words = ctx.own_words
-        if not words or says_dont_know(ctx) or not is_more_about_the_person(words):
+        if not words or says_dont_know(ctx) or is_question(words) or not is_more_about_the_person(words):
             return False
         noticed = ctx.slots.get("noticed")
         ctx.set_slot("noticed", f"{noticed} / {words}" if noticed else words)

@@ -9,6 +9,7 @@ import pytest
 from flows.base import is_no
 from flows.report_words import (
     about_a_neighbour,
+    is_question,
     is_more_about_the_person,
     missing_person,
     says_what_was_noticed,
@@ -127,3 +128,11 @@ def test_fillers_are_not_kept_but_words_that_look_like_them_are(said: str, kept:
 ])
 def test_about_a_neighbour(text: str, neighbour: bool) -> None:
     assert about_a_neighbour(text) is neighbour
+
+
+@pytest.mark.parametrize(("text", "question"), [
+    ("えっと、すみません、日本語でいいですか", True), ("見守り相談室はいつ連絡してくれるんですか？", True),
+    ("Who will contact me", True), ("洗濯物も干したままです", False), ("The lights were off all night", False),
+])
+def test_a_question_to_the_bot_is_told_apart(text: str, question: bool) -> None:
+    assert is_question(text) is question

@@ -239,6 +239,17 @@ def test_details_at_the_call_back_and_confirmation_questions_are_kept(resident: 
                                        " / そういえば夜も明かりがついていません")
 
 
+def test_a_question_at_the_call_back_question_is_no_detail(resident: Resident, db_url: str) -> None:
+    resident.send("向かいの家の雨戸がずっと閉まったまま")
+    resident.send("南区朝日町3丁目")
+    resident.send("先週から")
+    assert said(resident.send("すみません、相談室の人はいつごろ連絡をくれるんですか")) == ["utter_ask_callback_consent"]
+    resident.send("いいえ")
+    resident.send("はい")
+    [case] = cases(db_url)
+    assert case.details["noticed"] == "向かいの家の雨戸がずっと閉まったまま"
+
+
 @pytest.mark.parametrize("text", [
     "近所の人のことで気になることがあって", "近所の一人暮らしのおばあさんが心配です", "となりのおばあちゃんのことで相談があります",
     "もしもし あの 近所のおじいさんのことなんですけど", "ご近所のことでちょっと気になることがありまして",
