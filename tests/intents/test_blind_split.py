@@ -27,8 +27,17 @@ def _key(text: str) -> str:
     return _SPACES_RE.sub("", fold_for_matching(normalize(text)))
 
 
+SEALED_DIR = DATA_DIR / "sealed"
+
+
+def _sealed() -> list[Example]:
+    """Batches written blind and kept unscored (intents/data/sealed/README.md)."""
+    return [e for path in sorted(SEALED_DIR.rglob("*.yml")) for e in load_examples(path)]
+
+
 def _blind_texts() -> list[str]:
-    return [e.text for e in load_split("blind")]
+    """The blind split's messages and the sealed batches': none may leak either way."""
+    return [e.text for e in load_split("blind")] + [e.text for e in _sealed()]
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +83,10 @@ def test_safety_marks_agree_with_labels(blind: list[Example]) -> None:
     # Crisis is suicidal thinking (ask_where/mental); a hard negative is never an emergency.
     assert {(e.intent, e.topic) for e in blind if e.safety == "crisis"} == {("ask_where", "mental")}
     assert [e.text for e in blind if e.safety == "hard_negative" and e.intent == "emergency"] == []
+
+
+def test_sealed_batches_are_no_split_and_follow_the_vocabulary() -> None:
+    sealed = _sealed()
+    # Kept out of every split, so no `tsunagu eval` scores them before they are unsealed.
+    assert all(SEALED_DIR not in path.parents for split in SPLITS for path in data_files(split))
+    assert {e.intent for e in sealed} <= set(INTENTS) and {e.topic for e in sealed if e.topic} <= set(TOPICS)
