@@ -24,9 +24,9 @@ from sqlalchemy.orm.attributes import flag_modified
 from bot.domain import EASY, Domain, DomainError
 from bot.messages import Choice, Effect, EffectKind, Handoff, InboundEvent, InboundMessage, Reply
 from bot.models import Contact, Conversation
+from flows.report_words import about_a_neighbour
 from intents.classification import Classification, IntentClassifier
 from intents.exits import is_with_the_person, named_item, says_not_missing
-from flows.report_words import about_a_neighbour
 from intents.normalize import fold_for_matching
 from intents.safety import SafetySignal
 

@@ -143,11 +143,8 @@ class Classification:
         outside now is no missing person, and what the model weighed as a missing report is a
         worry about her). Without ``instead`` among the readings, ``intent`` is only set aside."""
         readings = dict(((self.intent, self.confidence), *self.alternatives))
-        if intent not in readings:
-            return self
-        if instead not in readings:
-            return self.ruling_out(intent) if self.intent == intent else replace(
-                self, alternatives=tuple(pair for pair in self.alternatives if pair[0] != intent))
+        if intent not in readings or instead not in readings:
+            return self.ruling_out(intent)
         readings[instead] = min(1.0, readings[instead] + readings.pop(intent))
         (best, confidence), *rest = sorted(readings.items(), key=lambda pair: -pair[1])
         topic = self.topic if best == self.intent else None

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.db import session_scope
 from bot.domain import load_domain
 from bot.engine import ConversationEngine, detect_language
-from bot.messages import InboundMessage
+from bot.messages import InboundMessage, TurnResult
 from bot.models import (
     Case,
     CaseKind,
@@ -24,6 +24,7 @@ from bot.models import (
     Message,
     MessageDirection,
 )
+from flows.base import intent_button
 from flows.conversation import MENU
 from flows.steps import YES_NO
 from intents.classification import Classification, IntentClassifier
@@ -385,6 +386,14 @@ def _unsure_resident(engine: ConversationEngine, classifier: type[_RealExceptFor
     return Resident(engine)
 
 
+def _picked_from_the_clarifying_question(engine: ConversationEngine, text: str,
+                                         intent: str) -> tuple[Resident, TurnResult]:
+    """A resident the classifier is unsure of, asked what they mean, who presses ``intent``'s choice."""
+    resident = _unsure_resident(engine, _UnsureOf, text)
+    assert [r.response for r in resident.send(text).replies] == ["utter_clarify"]
+    return resident, resident.send(postback=intent_button(intent))
+
+
 def _worry_sent_from_minami(resident: Resident, db_url: str, place: str | None = "南区 住吉町 4丁目") -> Case:
     """The rest of a worry report (the place unless already given, since when, no call-back, send); its case."""
     if place is not None:
@@ -410,9 +419,7 @@ def test_a_place_given_to_the_clarifying_question_is_where_the_unclear_worry_is(
 def test_a_report_picked_from_the_clarifying_question_starts_with_the_unclear_words(
     engine: ConversationEngine, db_url: str
 ) -> None:
-    resident = _unsure_resident(engine, _UnsureOf, HESITANT_WORRY)
-    assert [r.response for r in resident.send(HESITANT_WORRY).replies] == ["utter_clarify"]
-    picked = resident.send(postback="intent:report_worry")
+    resident, picked = _picked_from_the_clarifying_question(engine, HESITANT_WORRY, "report_worry")
     # What was noticed is told already: the report goes on to the place.
     assert "utter_ask_noticed" not in [r.response for r in picked.replies]
     case = _worry_sent_from_minami(resident, db_url)
@@ -425,9 +432,7 @@ HESITANT_MISSING = "えっと 認知症の 父が 朝から 帰って こなく�
 def test_a_missing_report_picked_from_the_clarifying_question_keeps_the_words_as_the_first_report(
     engine: ConversationEngine, db_url: str
 ) -> None:
-    resident = _unsure_resident(engine, _UnsureOf, HESITANT_MISSING)
-    assert [r.response for r in resident.send(HESITANT_MISSING).replies] == ["utter_clarify"]
-    picked = resident.send(postback="intent:report_missing")
+    _, picked = _picked_from_the_clarifying_question(engine, HESITANT_MISSING, "report_missing")
     assert picked.flow == "report_missing"
     with session_scope(db_url) as session:
         conversation = session.scalars(select(Conversation)).one()
@@ -435,10 +440,8 @@ def test_a_missing_report_picked_from_the_clarifying_question_keeps_the_words_as
 
 
 def test_a_choice_that_tells_no_matter_does_not_take_the_unclear_words(engine: ConversationEngine) -> None:
-    resident = _unsure_resident(engine, _UnsureOf, HESITANT_WORRY)
-    resident.send(HESITANT_WORRY)
     # Pre-registering a relative asks its own questions from the start; the worry's words are no answer.
-    registering = resident.send(postback="intent:register_person")
+    _, registering = _picked_from_the_clarifying_question(engine, HESITANT_WORRY, "register_person")
     assert registering.flow == "register_person"
     assert [r.response for r in registering.replies] == [r.response for r in Resident(
         engine, user_id="resident-2").send(postback="intent:register_person").replies]
