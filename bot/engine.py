@@ -204,20 +204,16 @@ def detect_language(text: str) -> str | None:
     return None
 
 
-# Residents who write in a Latin script answer a place in romaji (「Minami-ku Asahicho 3-chome」),
-# and so may a Japanese resident on a phone without kana input (「minami ku sumiyoshi cho 4
-# chome」); any other resident in the kanji of the buttons and signs (「北区」「柳町」): such an
-# answer is no sign of English or Japanese.
-_ROMAJI_READERS = ("ja", "vi", "tl", "pt", "es", "ne")
 _CHINESE = ("zh", "zh-Hant")
 
 
 def _keeps_language(text: str, detected: str, current: str) -> bool:
     """Whether a message detected as ``detected`` keeps the conversation's ``current`` language:
-    only romaji words (a place, a name) in a Latin-script reader's conversation, kanji without
-    kana in any non-Japanese conversation, or Chinese without a character that tells simplified
-    from traditional in a Chinese conversation."""
-    if detected == "en" and current in _ROMAJI_READERS:
+    only romaji words (a place, a name: 「Minami-ku Asahicho 3-chome」, typed by any resident —
+    the buttons show the romaji too, and a phone may have no kana input), kanji without kana in
+    any non-Japanese conversation, or Chinese without a character that tells simplified from
+    traditional in a Chinese conversation."""
+    if detected == "en":
         words = _LETTER_WORD.findall(_CODE.sub(" ", text))
         return all(_ROMAJI_WORD.fullmatch(word) or word.lower() in _PLACE_SUFFIXES for word in words)
     if detected == "ja" and current != "ja":

@@ -283,6 +283,9 @@ def test_each_message_speaks_its_own_language(engine: ConversationEngine) -> Non
     reporter.send("隣のおばあさんを最近見かけない")
     assert reporter.send("minami ku sumiyoshi cho 4 chome").language == "ja"
     assert reporter.send("Sorry, I can only type in English on this phone").language == "en"
+    korean = Resident(engine, channel="webchat", user_id="browser-ko", language="ko")
+    korean.send("엄마가 요즘 깜빡깜빡해서 요양 상담하고 싶어요")
+    assert korean.send("Kita-ku Yanagimachi").language == "ko"
 
 
 def test_a_question_asked_again_in_another_language_has_its_buttons_in_that_language(
