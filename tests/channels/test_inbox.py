@@ -385,8 +385,13 @@ async def test_when_the_database_is_back_the_redelivered_event_is_answered(
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as client:
             client.app = app  # type: ignore[attr-defined]
             assert (await post(client, line_events, event)).status_code == 503
-            path.parent.mkdir()
-            shutil.copy(sqlite_template, path)  # the database is back
+            # The database is back whole: a sweep running meanwhile in a thread must not open a
+            # half-copied file (or create an empty one between mkdir and copy), so the directory
+            # is filled aside and renamed into place, as a volume is mounted.
+            staging = path.parent.with_name("staging")
+            staging.mkdir()
+            shutil.copy(sqlite_template, staging / path.name)
+            staging.rename(path.parent)
             assert (await post(client, line_events, line_events.redelivered(event))).status_code == 200
     assert received(line_api, "U6")[0].startswith(crisis_opening())
     assert [row.answered_with for row in rows(url)] == ["push"], "a redelivered event's token may be spent"
