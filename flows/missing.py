@@ -70,7 +70,9 @@ from flows.steps import (
     caller_phone,
     discard_report_draft,
     is_bare_key,
+    note_question,
     place_flags,
+    questions_asked,
     read_phone,
     read_report_place,
     report_counter,
@@ -128,6 +130,7 @@ class MissingFlow(FormFlow):
         "utter_missing_alert_pending",
         "utter_missing_alert_sent",
         "utter_detail_noted",
+        "utter_question_noted",
         "utter_description_read_back",
         *YES_NO.responses,
         *PHONE_RESPONSES,
@@ -242,8 +245,11 @@ class MissingFlow(FormFlow):
         return self._more(ctx)
 
     def _more(self, ctx: TurnContext) -> bool:
-        """Words that tell more about the person are added to who; the question is asked
-        again. False when the words are not such a detail."""
+        """Words that tell more about the person are added to who, and a question to the bot
+        is kept for the desk; the report's question is asked again. False when the words are
+        neither."""
+        if note_question(ctx):
+            return True
         words = ctx.own_words
         if not words or says_dont_know(ctx) or not is_more_about_the_person(words):
             return False
@@ -310,6 +316,7 @@ class MissingFlow(FormFlow):
             # 「夜中の3時ごろ」 → 2026-11-30 03:00 頃 (±30分).
             "last_seen_time": (when.describe(ctx.lang) if (when := _last_seen(ctx)) else None),
             "clothing": ctx.slots.get("clothing"),
+            **questions_asked(ctx),
             "callback_phone": ctx.slots.get("callback_phone"),
             # Lets the alert's purge find and erase this conversation's texts.
             "conversation_id": ctx.conversation.id,
@@ -318,15 +325,15 @@ class MissingFlow(FormFlow):
     def _create_case(self, ctx: TurnContext) -> None:
         where = ctx.slots["last_seen_where"]
         area = area_from_record(ctx, where)
-        counter_id, name, reason = report_counter(ctx, "report_missing", where)
+        counter = report_counter(ctx, "report_missing", where)
         case, _ = open_case(
             ctx.session,
             kind=CaseKind.missing,
             topic="missing",
-            counter_id=counter_id,
+            counter_id=counter.id,
             area=area,
             details=self._details(ctx),
-            reason=reason,
+            reason=counter.reason,
             channel=ctx.channel,
             language=ctx.lang,
             urgent=True,
@@ -335,7 +342,7 @@ class MissingFlow(FormFlow):
             now=ctx.now,
             draft=report_draft(ctx),
         )
-        ctx.say("utter_missing_created", urgent=True, case_id=case.id, counter_name=name)
+        ctx.say("utter_missing_created", urgent=True, case_id=case.id, counter_name=counter.name)
         ctx.effect(EffectKind.case_created, **case_facts(case))
         alert = self._create_alert(ctx, case)
         # A few choices for the public text while staff check it; then what the family

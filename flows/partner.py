@@ -32,10 +32,10 @@ from flows.steps import (
     SEND,
     YES_NO,
     ask_yes_no,
+    keep_report_counter,
     on_yes_no,
     place_flags,
     read_report_place,
-    report_counter,
 )
 from flows.worry import open_worry_case
 from routing.cases import case_facts
@@ -348,10 +348,7 @@ class PartnerReportFlow(Flow):
         return ctx.slots["seen_words"] if seen == "other" else ctx.t(f"utter_partner_seen_{seen}")
 
     def _confirm(self, ctx: TurnContext) -> None:
-        counter_id, name, reason = report_counter(ctx, "report_worry", ctx.slots["where"])
-        ctx.set_slot("counter_id", counter_id)
-        ctx.set_slot("counter_name", name)
-        ctx.set_slot("reason", reason)
+        name = keep_report_counter(ctx, "report_worry", ctx.slots["where"]).name
         ctx.set_step("confirm")
         ask_yes_no(ctx, "utter_partner_confirm", SEND, counter_name=name, where=self._where_label(ctx),
                    noticed=self._noticed(ctx), since_when=ctx.slots["since_when"])

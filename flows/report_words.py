@@ -20,6 +20,7 @@ from intents.normalize import fold_diacritics
 
 __all__ = [
     "about_a_neighbour",
+    "asks_the_bot",
     "is_more_about_the_person",
     "is_question",
     "missing_person",
@@ -291,6 +292,16 @@ def is_question(text: str) -> bool:
     """Whether the words ask the bot something (「日本語でいいですか」 "who will contact me"),
     so they are no detail about the person."""
     return bool(_QUESTION_END.search(text) or _ENGLISH_QUESTION.match(text))
+
+
+# 「先週からだったかな」「何時だったっけ」: the resident unsure of their own answer, asking nobody.
+_SELF_DOUBT_END = re.compile(r"(?:かな|かしら|ですかね|っけ)\s*[。．.!！?？]*\s*\Z")
+
+
+def asks_the_bot(text: str) -> bool:
+    """Whether the words put a question to the bot or the counter (「いつ連絡をもらえますか」
+    "can I send a photo?"), not a resident wondering aloud about their own answer."""
+    return is_question(text) and not _SELF_DOUBT_END.search(text)
 
 
 def strip_fillers(text: str) -> str:

@@ -12,7 +12,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -32,24 +32,31 @@ from flows.place_question import (
     forget_slot,
     is_bare_place,
     low_confidence,
+    needs_read_back,
     person_choice,
     pick_by_ward,
     place_from_message,
     place_label,
-    reader_place_label,
     place_record,
-    needs_read_back,
     read_back_answer,
     read_place,
+    reader_place_label,
     says_dont_know,
     sound_alike_towns,
     spot_words,
     ward_choices,
 )
-from flows.report_words import strip_fillers
+from flows.report_words import asks_the_bot, since_when, strip_fillers
 from intents.normalize import fold_for_matching
 from intents.phone import national_phone
-from routing.areas import OUTSIDE, AreaResolution, resolve_area, resolve_town_id, resolve_ward_code, ward_name
+from routing.areas import (
+    OUTSIDE,
+    AreaResolution,
+    resolve_area,
+    resolve_town_id,
+    resolve_ward_code,
+    ward_name,
+)
 from routing.cases import INCOMPLETE, add_details, case_facts, save_draft
 from routing.counters import CounterInfo, choose_counter
 from routing.readers import reads_japanese, reads_kanji, reads_romaji
@@ -60,6 +67,7 @@ __all__ = [
     "NONE",
     "OPTIONAL_RESPONSES",
     "PHONE_RESPONSES",
+    "QUESTIONS_SLOT",
     "REGISTER",
     "REGISTRATION_RESPONSES",
     "REPORT_CASE_SLOT",
@@ -68,9 +76,10 @@ __all__ = [
     "YES_NO",
     "Buttons",
     "PlaceAnswer",
+    "ReportCounter",
+    "answered_none",
     "ask_optional",
     "ask_yes_no",
-    "answered_none",
     "caller_phone",
     "counter_name",
     "counter_name_responses",
@@ -78,10 +87,13 @@ __all__ = [
     "discard_report_draft",
     "hotline_list",
     "is_bare_key",
+    "keep_report_counter",
+    "note_question",
     "on_yes_no",
     "outside_city",
     "outside_lines",
     "place_flags",
+    "questions_asked",
     "read_phone",
     "read_place_answer",
     "read_report_place",
@@ -130,6 +142,8 @@ Step = Callable[[TurnContext], None]
 # The case a report was saved as from its first answer (a form that ``saves_first``); a
 # flow that takes over mid-report (a person, please) may carry it over to refer to it.
 REPORT_CASE_SLOT = "report_case_id"
+# Questions the resident put to the bot in the middle of a report, kept for the counter.
+QUESTIONS_SLOT = "questions_asked"
 
 
 def ask_yes_no(ctx: TurnContext, question: str, buttons: Buttons = YES_NO, **values: Any) -> None:
@@ -271,13 +285,33 @@ def counter_name(ctx: TurnContext, counter_id: str, name: str) -> str:
     return f"{name}（{gloss}）" if reads_kanji(ctx.lang) else f"{name} ({gloss})"
 
 
-def report_counter(ctx: TurnContext, intent: str, place: dict[str, Any]) -> tuple[str, str, str]:
-    """A complete report's counter: its id, its name for the reporter and why. A report whose
-    place nobody knew has none yet (id ""): it is listed to every desk's staff to take on."""
+class ReportCounter(NamedTuple):
+    """The counter a complete report goes to, as the reporter is told about it."""
+
+    id: str  # "" when the place is not known: every desk's staff see the report
+    name: str
+    reason: str
+    phone: str | None
+
+
+def report_counter(ctx: TurnContext, intent: str, place: dict[str, Any]) -> ReportCounter:
+    """A complete report's counter: its id, its name for the reporter, why, and its phone. A
+    report whose place nobody knew has none yet (id ""): it is listed to every desk's staff."""
     choice = choose_counter(ctx.session, intent=intent, topic=None, area=area_from_record(ctx, place), now=ctx.now)
     if choice.counter is None:
-        return "", ctx.t("utter_unassigned_desk"), "the place is not known: no counter yet"
-    return choice.counter.id, counter_name(ctx, choice.counter.id, choice.counter.name), choice.reason
+        return ReportCounter("", ctx.t("utter_unassigned_desk"), "the place is not known: no counter yet", None)
+    counter = choice.counter
+    return ReportCounter(counter.id, counter_name(ctx, counter.id, counter.name), choice.reason, counter.phone)
+
+
+def keep_report_counter(ctx: TurnContext, intent: str, place: dict[str, Any]) -> ReportCounter:
+    """:func:`report_counter`, kept in the slots the confirmation and the new case read."""
+    counter = report_counter(ctx, intent, place)
+    ctx.set_slot("counter_id", counter.id)
+    ctx.set_slot("counter_name", counter.name)
+    ctx.set_slot("counter_phone", counter.phone)
+    ctx.set_slot("reason", counter.reason)
+    return counter
 
 
 def outside_lines(ctx: TurnContext) -> str:
@@ -294,6 +328,27 @@ def hotline_list(ctx: TurnContext, lines: Sequence[CounterInfo]) -> str:
     # 「警察 110」 already says its number.
     return separator.join(line.name if line.phone and line.phone in line.name
                           else f"{line.name} {line.phone or ''}".strip() for line in lines)
+
+
+def note_question(ctx: TurnContext, *, ask_again: bool = True) -> bool:
+    """A question put to the bot in the middle of a report (「相談室の人はいつ連絡をくれるんですか」):
+    kept for the counter, the resident told that the staff will answer it when they get in
+    touch, and (``ask_again``) the report's question asked again. False when the words ask
+    nothing, or answer "since when" while wondering aloud (「先週からですか?」)."""
+    words = ctx.own_words
+    if not words or not asks_the_bot(words) or since_when(words):
+        return False
+    ctx.set_slot(QUESTIONS_SLOT, [*ctx.slots.get(QUESTIONS_SLOT, []), words])
+    ctx.say("utter_question_noted")
+    if ask_again:
+        ctx.repeat_prompt()
+    return True
+
+
+def questions_asked(ctx: TurnContext) -> dict[str, str]:
+    """The case detail of the questions :func:`note_question` kept (none: no detail)."""
+    asked = ctx.slots.get(QUESTIONS_SLOT)
+    return {"questions": " / ".join(asked)} if asked else {}
 
 
 def outside_city(ctx: TurnContext) -> None:

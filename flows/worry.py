@@ -42,7 +42,6 @@ from flows.place_question import (
 )
 from flows.report_words import (
     is_more_about_the_person,
-    is_question,
     says_what_was_noticed,
     since_when,
     strip_fillers,
@@ -56,11 +55,13 @@ from flows.steps import (
     caller_phone,
     discard_report_draft,
     is_bare_key,
+    keep_report_counter,
+    note_question,
     on_yes_no,
     place_flags,
+    questions_asked,
     read_phone,
     read_report_place,
-    report_counter,
     report_draft,
     save_report_draft,
     tentative_place,
@@ -139,6 +140,8 @@ class WorryFlow(FormFlow):
         "utter_worry_linked",
         "utter_worry_if_danger",
         "utter_detail_noted",
+        "utter_question_noted",
+        "utter_question_unanswered",
         "utter_cancelled",
         "utter_yes_label",
         "utter_no_label",
@@ -201,6 +204,8 @@ class WorryFlow(FormFlow):
         elif step == "since_when":
             if self._address_after_the_place(ctx):
                 return
+            if note_question(ctx):
+                return
             # 「わからない」「không」, or a bare 「はい」 (the answer to another question): nothing
             # for the counter to read but that it is not known.
             answer = ctx.own_words or ctx.text
@@ -262,10 +267,13 @@ class WorryFlow(FormFlow):
         return self._more(ctx)
 
     def _more(self, ctx: TurnContext, *, ask_again: bool = True) -> bool:
-        """Words that tell more about the person are added to what was noticed; the
-        question is asked again. False when the words are not such a detail."""
+        """Words that tell more about the person are added to what was noticed, and a question
+        to the bot is kept for the counter; the report's question is asked again. False when
+        the words are neither."""
+        if note_question(ctx, ask_again=ask_again):
+            return True
         words = ctx.own_words
-        if not words or says_dont_know(ctx) or is_question(words) or not is_more_about_the_person(words):
+        if not words or says_dont_know(ctx) or not is_more_about_the_person(words):
             return False
         noticed = ctx.slots.get("noticed")
         ctx.set_slot("noticed", f"{noticed} / {words}" if noticed else words)
@@ -316,10 +324,7 @@ class WorryFlow(FormFlow):
         self._confirm(ctx)
 
     def _confirm(self, ctx: TurnContext) -> None:
-        counter_id, name, reason = report_counter(ctx, "report_worry", ctx.slots["where"])
-        ctx.set_slot("counter_id", counter_id)
-        ctx.set_slot("counter_name", name)
-        ctx.set_slot("reason", reason)
+        keep_report_counter(ctx, "report_worry", ctx.slots["where"])
         ctx.set_step("confirm")
         callback = ctx.t("utter_yes_label") if ctx.slots["callback_consent"] else ctx.t("utter_no_label")
         ask_yes_no(
@@ -344,7 +349,8 @@ class WorryFlow(FormFlow):
         """What the counter is told: the answers so far (all of them once the form is complete)."""
         where = ctx.slots.get("where") or tentative_place(ctx)
         return {"noticed": ctx.slots.get("noticed"), "where": where["label"] if where else None,
-                "since_when": ctx.slots.get("since_when"), **(place_flags(where) if where else {})}
+                "since_when": ctx.slots.get("since_when"), **questions_asked(ctx),
+                **(place_flags(where) if where else {})}
 
     def _create_case(self, ctx: TurnContext) -> None:
         consent = bool(ctx.slots["callback_consent"])
@@ -362,6 +368,11 @@ class WorryFlow(FormFlow):
             hours = round((case.first_contact_due - case.created_at).total_seconds() / 3600) if case.first_contact_due else settings.first_contact_hours
             ctx.say("utter_worry_created", case_id=case.id, counter_name=ctx.slots["counter_name"], hours=hours)
             ctx.effect(EffectKind.case_created, **case_facts(case))
+        if not consent and questions_asked(ctx):
+            # Nobody will call back to answer the questions kept: whom to ask instead.
+            phone = ctx.slots.get("counter_phone")
+            ctx.say("utter_question_unanswered",
+                    counter=f"{ctx.slots['counter_name']} ({phone})" if phone else ctx.slots["counter_name"])
         ctx.say("utter_worry_if_danger")
         # What the resident remembers next is added to this case.
         follow_case(ctx, case.id)

@@ -148,6 +148,9 @@ def case_facts(case: Case, details: dict[str, Any] | None = None, callback_conse
     fields = {name: details.get(key) for name, key in _FIELDS.get(case.kind, {}).items()}
     # How the counter can reach the reporter, never the number itself: effects are logged.
     fields["contact"] = "phone" if details.get("callback_phone") else ("channel" if consent else None)
+    if details.get("questions"):
+        # Questions the resident put to the bot during the report, for staff to answer.
+        fields["questions"] = details["questions"]
     facts = {"case_id": case.id, "case_kind": case.kind.value, "counter_id": case.counter_id,
              "town_id": case.town_id, "urgent": case.urgent, "fields": fields}
     if details.get("town_unknown"):

@@ -294,6 +294,21 @@ def test_staff_read_every_detail_of_a_missing_report_under_a_label(resident: Res
     assert set(case.details) - {INCOMPLETE} <= set(DETAIL_LABELS), "a key the console would show as it is"
 
 
+def test_a_question_at_the_place_question_is_kept_for_the_desk(resident: Resident, db_url: str) -> None:
+    resident.send("85歳の母が朝から帰ってきません")
+    assert said(resident.send("警察にはもう電話しました。写真も送ったほうがいいですか？")) == [
+        "utter_question_noted", "utter_ask_last_seen_where"]
+    assert left(db_url, resident).slots["missing_who"] == "85歳の母", "a question is no description"
+    resident.send("中央区本町")
+    resident.send("朝9時ごろ")
+    resident.send("紺色のジャンパー")
+    done = resident.send("090-1111-2222")
+    assert said(done)[:2] == CREATED
+    [case] = cases(db_url)
+    assert case.details["questions"] == "警察にはもう電話しました。写真も送ったほうがいいですか？"
+    assert effects(done)[0][1]["fields"]["questions"] == case.details["questions"]
+
+
 def test_minutes_ago_are_read_against_the_turn_they_were_said_in(resident: Resident, db_url: str) -> None:
     resident.send(postback="intent:report_missing")
     resident.send("80歳の父、白髪")

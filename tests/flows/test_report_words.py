@@ -9,6 +9,7 @@ import pytest
 from flows.base import is_no
 from flows.report_words import (
     about_a_neighbour,
+    asks_the_bot,
     is_question,
     is_more_about_the_person,
     missing_person,
@@ -136,3 +137,12 @@ def test_about_a_neighbour(text: str, neighbour: bool) -> None:
 ])
 def test_a_question_to_the_bot_is_told_apart(text: str, question: bool) -> None:
     assert is_question(text) is question
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("いつ連絡をもらえますか", True), ("写真も送れますか？", True), ("Can I send a photo?", True),
+    ("Khi nào có người liên lạc với tôi?", True), ("先週からだったかな", False), ("何時ごろだったっけ", False),
+    ("大丈夫かしら", False), ("3日前からですかね", False), ("洗濯物も干したままです", False),
+])
+def test_a_question_to_the_bot_is_not_a_resident_wondering_aloud(text: str, asks: bool) -> None:
+    assert asks_the_bot(text) is asks

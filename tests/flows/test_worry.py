@@ -239,15 +239,62 @@ def test_details_at_the_call_back_and_confirmation_questions_are_kept(resident: 
                                        " / そういえば夜も明かりがついていません")
 
 
-def test_a_question_at_the_call_back_question_is_no_detail(resident: Resident, db_url: str) -> None:
+def test_questions_during_the_report_are_kept_for_the_counter_and_the_report_goes_on(
+        resident: Resident, db_url: str) -> None:
+    resident.send("向かいの家の雨戸がずっと閉まったまま")
+    asked_where = resident.send("すみません、相談室の人はいつごろ連絡をくれるんですか")
+    assert said(asked_where) == ["utter_question_noted", "utter_ask_where"], "no 'place not found'"
+    resident.send("南区朝日町3丁目")
+    assert said(resident.send("いつ連絡もらえますか？")) == ["utter_question_noted", "utter_ask_since_when"]
+    # Wondering aloud about one's own answer is the answer, not a question to the bot.
+    assert said(resident.send("先週からだったかな")) == ["utter_ask_callback_consent"]
+    assert said(resident.send("名前は秘密にしてもらえますか？")) == ["utter_question_noted", "utter_ask_callback_consent"]
+    resident.send("はい")
+    resident.send("090-1111-2222")
+    done = resident.send("はい")
+    assert said(done) == ["utter_worry_created", "utter_worry_if_danger"], "the staff will call: they answer"
+    [case] = cases(db_url)
+    questions = "すみません、相談室の人はいつごろ連絡をくれるんですか / いつ連絡もらえますか？ / 名前は秘密にしてもらえますか？"
+    assert (case.details["noticed"], case.details["since_when"], case.details["questions"]) == (
+        "向かいの家の雨戸がずっと閉まったまま", "先週からだったかな", questions)
+    assert effects(done)[0][1]["fields"]["questions"] == questions
+
+
+def test_with_no_call_back_a_resident_who_asked_is_told_whom_to_ask(resident: Resident, db_url: str) -> None:
     resident.send("向かいの家の雨戸がずっと閉まったまま")
     resident.send("南区朝日町3丁目")
     resident.send("先週から")
-    assert said(resident.send("すみません、相談室の人はいつごろ連絡をくれるんですか")) == ["utter_ask_callback_consent"]
+    resident.send("すみません、相談室の人はいつごろ連絡をくれるんですか")
     resident.send("いいえ")
-    resident.send("はい")
+    counter = left(db_url, resident).slots
+    done = resident.send("はい")
+    assert said(done) == ["utter_worry_created", "utter_question_unanswered", "utter_worry_if_danger"]
     [case] = cases(db_url)
-    assert case.details["noticed"] == "向かいの家の雨戸がずっと閉まったまま"
+    assert case.details["questions"] == "すみません、相談室の人はいつごろ連絡をくれるんですか"
+    assert done.replies[1].text == rendered("utter_question_unanswered",
+                                            counter=f"{counter['counter_name']} ({counter['counter_phone']})")
+    assert counter["counter_phone"], "the directory's phone of 南区見守り相談室"
+
+
+def test_no_question_no_word_about_questions(resident: Resident, db_url: str) -> None:
+    resident.send("向かいの家の雨戸がずっと閉まったまま")
+    resident.send("南区朝日町3丁目")
+    done = _finish_report(resident)
+    assert "utter_question_unanswered" not in said(done)
+    [case] = cases(db_url)
+    assert "questions" not in case.details and "questions" not in effects(done)[0][1]["fields"]
+
+
+@pytest.mark.parametrize(("opening", "question"), [
+    ("I am worried about my old neighbour, I have not seen her for days", "when will someone contact me?"),
+    ("Tôi lo cho bà cụ hàng xóm, mấy ngày không thấy bà ra ngoài", "Khi nào có người liên lạc với tôi?"),
+    ("옆집 할머니가 며칠째 안 보여서 걱정돼요", "언제 연락 받을 수 있어요?"),
+])
+def test_a_question_at_the_place_question_in_another_language(resident: Resident, db_url: str, opening: str,
+                                                                question: str) -> None:
+    resident.send(opening)
+    assert said(resident.send(question)) == ["utter_question_noted", "utter_ask_where"]
+    assert left(db_url, resident).slots["questions_asked"] == [question]
 
 
 @pytest.mark.parametrize("text", [
