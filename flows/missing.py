@@ -64,6 +64,7 @@ from flows.steps import (
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
     YES_NO,
+    address_after_the_place,
     answered_none,
     ask_optional,
     ask_yes_no,
@@ -223,6 +224,8 @@ class MissingFlow(FormFlow):
         elif step == "missing_who" and is_bare_place(ctx) and "last_seen_where" not in ctx.slots:
             # Only a place (「みなみく すみよしちょう」): it answers where; who is asked again.
             self._read_words(ctx)
+        elif step == "last_seen_when" and address_after_the_place(ctx, "last_seen_where"):
+            return
         elif step in QUESTIONS and is_bare_key(ctx):
             # A key that is no choice is never a description or a time: asked again.
             ctx.repeat_prompt()

@@ -77,6 +77,7 @@ __all__ = [
     "Buttons",
     "PlaceAnswer",
     "ReportCounter",
+    "address_after_the_place",
     "answered_none",
     "ask_optional",
     "ask_yes_no",
@@ -328,6 +329,27 @@ def hotline_list(ctx: TurnContext, lines: Sequence[CounterInfo]) -> str:
     # 「警察 110」 already says its number.
     return separator.join(line.name if line.phone and line.phone in line.name
                           else f"{line.name} {line.phone or ''}".strip() for line in lines)
+
+
+# 「2丁目」「3番5号」「2-chome」「5 banchi」: the rest of an address, sent on its own.
+_ADDRESS_REST = re.compile(
+    r"\A\s*(?:\d+|[一二三四五六七八九十]+)\s*(?:丁目|番地?|号|-\d|-?\s*(?:chome|chōme|choume|ban(?:chi)?|go)\b)",
+    re.IGNORECASE)
+
+
+def address_after_the_place(ctx: TurnContext, slot: str) -> bool:
+    """「2丁目」「3番5号」「2-chome」 sent just after the town, to the question after the place:
+    the rest of the address in ``slot``, not an answer to that question, which is asked again.
+    False when the words are no such rest (「3日前から」 answers since when)."""
+    words = ctx.own_words
+    place = ctx.slots.get(slot)
+    if not words or not place or not _ADDRESS_REST.match(unicodedata.normalize("NFKC", words)) or since_when(words):
+        return False
+    ctx.set_slot(slot, {**place, "detail": " ".join(filter(None, (place.get("detail"), words))),
+                        "label": f"{place.get('label', '')} {words}".strip()})
+    ctx.say("utter_detail_noted")
+    ctx.repeat_prompt()
+    return True
 
 
 def note_question(ctx: TurnContext, *, ask_again: bool = True) -> bool:

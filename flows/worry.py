@@ -20,8 +20,6 @@ added to its open case; afterwards the conversation follows the case (flows/foll
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from typing import Any
 
 from bot.messages import Choice, EffectKind
@@ -51,6 +49,7 @@ from flows.steps import (
     REPORT_PLACE_RESPONSES,
     SEND,
     YES_NO,
+    address_after_the_place,
     ask_yes_no,
     caller_phone,
     discard_report_draft,
@@ -73,8 +72,6 @@ from routing.cases import case_facts, household_key, open_case
 __all__ = ["WorryFlow"]
 
 # The rest of an address said on its own: 「2丁目」「3番5号」「2-3」「二丁目」.
-_ADDRESS_REST = re.compile(r"\A\s*(?:\d+|[一二三四五六七八九十]+)\s*(?:丁目|番地?|号|-\d)")
-
 # On the phone, what was noticed and since when can be keyed: the common answers (domain.yml
 # ``utter_noticed_<key>`` / ``utter_since_when_<key>``), kept as their words, never as a digit;
 # 「その他」 asks for the caller's own words.
@@ -240,16 +237,11 @@ class WorryFlow(FormFlow):
         self._next(ctx)
 
     def _address_after_the_place(self, ctx: TurnContext) -> bool:
-        """「2丁目」「3番5号」 sent just after the town: the rest of the address, not since when."""
-        words = ctx.own_words
-        where = ctx.slots.get("where") or {}
-        if not words or not _ADDRESS_REST.match(unicodedata.normalize("NFKC", words)) or since_when(words):
+        """「2丁目」「2-chome」 sent just after the town: the rest of the address, not since when."""
+        if not address_after_the_place(ctx, "where"):
             return False
-        ctx.set_slot("where", {**where, "detail": " ".join(filter(None, (where.get("detail"), words))),
-                               "label": f"{where.get('label', '')} {words}".strip()})
-        ctx.set_slot("where_text", " ".join(filter(None, (ctx.slots.get("where_text"), words))))
-        ctx.say("utter_detail_noted")
-        ctx.repeat_prompt()
+        # The resident's own words for the place tell households apart.
+        ctx.set_slot("where_text", " ".join(filter(None, (ctx.slots.get("where_text"), ctx.own_words))))
         return True
 
     def _more_instead_of_a_place(self, ctx: TurnContext) -> bool:

@@ -309,6 +309,17 @@ def test_a_question_at_the_place_question_is_kept_for_the_desk(resident: Residen
     assert effects(done)[0][1]["fields"]["questions"] == case.details["questions"]
 
 
+@pytest.mark.parametrize(("town", "rest"), [("Chuo-ku Honmachi", "2 chome"), ("中央区本町", "2丁目3番")])
+def test_the_rest_of_the_address_after_the_town_is_no_time(resident: Resident, db_url: str, town: str,
+                                                             rest: str) -> None:
+    resident.send("My father has dementia and he did not come back from his walk")
+    resident.send(town)
+    assert said(resident.send(rest)) == ["utter_detail_noted", "utter_ask_last_seen_when"]
+    assert left(db_url, resident).slots["last_seen_where"]["label"].endswith(rest)
+    resident.send("about 9 in the morning")
+    assert left(db_url, resident).slots["last_seen_when"] == "about 9 in the morning"
+
+
 def test_minutes_ago_are_read_against_the_turn_they_were_said_in(resident: Resident, db_url: str) -> None:
     resident.send(postback="intent:report_missing")
     resident.send("80歳の父、白髪")

@@ -388,6 +388,23 @@ def test_answers_to_other_questions_fill_them_and_the_question_stays(resident: R
     assert said(resident.send("3日前から")) == ["utter_ask_callback_consent"]
 
 
+@pytest.mark.parametrize(("opening", "town", "rest", "since"), [
+    ("I am worried about my old neighbour, I have not seen her for days", "Kita-ku Yanagimachi", "2-chome",
+     "3 days ago"),
+    ("The old man next door has not taken in his mail for days", "kita ku yanagimachi", "2 chome 5 banchi",
+     "since last week"),
+    ("近所のおばあさんを最近見かけない", "北区柳町", "２丁目", "3日前から"),
+])
+def test_the_rest_of_the_address_after_the_town_is_no_since_when(resident: Resident, db_url: str, opening: str,
+                                                                   town: str, rest: str, since: str) -> None:
+    resident.send(opening)
+    resident.send(town)
+    assert said(resident.send(rest)) == ["utter_detail_noted", "utter_ask_since_when"]
+    assert left(db_url, resident).slots["where"]["label"].endswith(rest)
+    assert said(resident.send(since)) == ["utter_ask_callback_consent"]
+    assert left(db_url, resident).slots["since_when"] == since
+
+
 def test_since_when_sent_to_the_place_question_is_kept(resident: Resident, db_url: str) -> None:
     resident.send("隣の家の新聞がたまってる")
     assert said(resident.send("3日前から")) == ["utter_detail_noted", "utter_ask_where"]
