@@ -80,6 +80,7 @@ from flows.steps import (
     report_draft,
     save_report_draft,
     tentative_place,
+    wants_reply_here,
     yes_or_no,
 )
 from flows.when import When, read_when
@@ -132,6 +133,7 @@ class MissingFlow(FormFlow):
         "utter_missing_alert_sent",
         "utter_detail_noted",
         "utter_question_noted",
+        "utter_reply_here_noted",
         "utter_description_read_back",
         *YES_NO.responses,
         *PHONE_RESPONSES,
@@ -215,6 +217,12 @@ class MissingFlow(FormFlow):
                 ctx.set_slot("last_seen_when", spot)
                 ctx.set_slot("last_seen_said_at", ctx.now.isoformat())
         elif step == "callback_phone":
+            if national_phone(ctx.text) is None and wants_reply_here(ctx):
+                # 「番号は教えたくない、このチャットで」: the desk answers here (a call-back is consented).
+                ctx.set_slot("callback_phone", None)
+                ctx.say("utter_reply_here_noted")
+                self._next(ctx)
+                return
             if national_phone(ctx.text) is None and self._more(ctx):
                 return
             phone = read_phone(ctx, read_back=True)

@@ -47,7 +47,7 @@ from flows.place_question import (
     ward_choices,
 )
 from flows.report_words import asks_the_bot, since_when, strip_fillers
-from intents.normalize import fold_for_matching
+from intents.normalize import fold_diacritics, fold_for_matching
 from intents.phone import national_phone
 from routing.areas import (
     OUTSIDE,
@@ -70,6 +70,7 @@ __all__ = [
     "QUESTIONS_SLOT",
     "REGISTER",
     "REGISTRATION_RESPONSES",
+    "REPLY_HERE_SLOT",
     "REPORT_CASE_SLOT",
     "REPORT_PLACE_RESPONSES",
     "SEND",
@@ -103,6 +104,7 @@ __all__ = [
     "report_draft",
     "save_report_draft",
     "tentative_place",
+    "wants_reply_here",
     "yes_or_no",
 ]
 
@@ -350,6 +352,36 @@ def address_after_the_place(ctx: TurnContext, slot: str) -> bool:
     ctx.say("utter_detail_noted")
     ctx.repeat_prompt()
     return True
+
+
+# Asked about a call-back or a number, the resident asks to be answered where they write
+# instead, or will not be phoned (「このチャットで返事をください」「電話は苦手で」「番号は教えたくない」).
+# Matched on the words with diacritics folded (「qua chat」 = 「qua chát」).
+_REPLY_HERE = re.compile(
+    r"(チャット|ライン|LINE|メッセージ|ここ|こちら|このまま|文字|テキスト)\s*(で|に|へ)\s*\S*(返事|返信|連絡|お願い|ください|下さい)"
+    r"|(チャット|ライン|LINE|メッセージ)\s*で\s*(いい|大丈夫|結構|OK)"
+    r"|電話(番号)?\s*(は|が|も)?\s*(苦手|無理|むり|できない|できません|出られ|出れ|困り|困る|嫌|いや|イヤ|ちょっと|ありません|持って(い)?ない)"
+    r"|(番号|電話)\s*(は|を)?\s*(教えたくない|言いたくない|教えられない|伝えたくない|知られたくない)"
+    r"|\b(reply|answer|contact|message|write|text)\s+(to\s+)?(me\s+)?(back\s+)?(here|in\s+(this|the)\s+chat|on\s+line|by\s+(message|chat|text))"
+    r"|\b(no|without\s+a|not\s+by)\s+phone\b|\b(don'?t|do\s+not|rather\s+not)\s+(want\s+to\s+)?(give|share)\s+(my\s+)?(phone|number)"
+    r"|\b(chat|line|text)\s+only\b"
+    r"|在这里|在這裡|这个聊天|這個聊天|用聊天|不想(给|給)(电话|電話|号码|號碼)|不方便(接)?(电话|電話)"
+    r"|채팅으로|여기로|여기서\s*답|전화는\s*(좀|어려|싫|못)|번호는\s*(좀|알려\S*\s*싫)"
+    r"|\b(nhan tin|qua chat|o day|tra loi o day)\b|khong muon (cho|dua) so|khong co dien thoai"
+    r"|\bpor (aqui|aqu[ií]|este chat|el chat|mensaje)\b|\bpelo chat\b|\bsem telefone\b|\bsin tel[eé]fono\b"
+    r"|n[aã]o quero (dar|passar) (o |meu )?(telefone|n[uú]mero)|no quiero dar (mi )?(tel[eé]fono|n[uú]mero)"
+    r"|\bdito (na )?lang\b|\bsa chat\b|ayoko(ng)? (ibigay|magbigay)"
+    r"|यहीँ|च्याटमा|फोन नम्बर दिन चाहन्न|\b(yahi|chat ma)\b",
+    re.IGNORECASE)
+REPLY_HERE_SLOT = "reply_here"
+
+
+def wants_reply_here(ctx: TurnContext) -> bool:
+    """On a written channel, whether the words ask to be answered there rather than by phone
+    (staff reply on the case page; the phone line has no such choice)."""
+    words = ctx.own_words
+    return (ctx.channel != "voice" and bool(words)
+            and (_REPLY_HERE.search(words) or _REPLY_HERE.search(fold_diacritics(words))) is not None)
 
 
 def note_question(ctx: TurnContext, *, ask_again: bool = True) -> bool:

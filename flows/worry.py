@@ -46,6 +46,7 @@ from flows.report_words import (
 )
 from flows.steps import (
     PHONE_RESPONSES,
+    REPLY_HERE_SLOT,
     REPORT_PLACE_RESPONSES,
     SEND,
     YES_NO,
@@ -64,6 +65,7 @@ from flows.steps import (
     report_draft,
     save_report_draft,
     tentative_place,
+    wants_reply_here,
     yes_or_no,
 )
 from intents.phone import national_phone
@@ -139,6 +141,8 @@ class WorryFlow(FormFlow):
         "utter_detail_noted",
         "utter_question_noted",
         "utter_question_unanswered",
+        "utter_reply_here_noted",
+        "utter_reply_here_label",
         "utter_cancelled",
         "utter_yes_label",
         "utter_no_label",
@@ -216,12 +220,21 @@ class WorryFlow(FormFlow):
                 # 「はい、090 1234 5678 にお願いします」: yes, and the number to call.
                 consent = True
                 ctx.set_slot("callback_phone", phone)
+            elif consent is not False and wants_reply_here(ctx):
+                # 「電話は苦手なので、このチャットに返事をください」: yes, answered here.
+                consent = True
+                self._reply_here(ctx)
             if consent is None:
                 if not self._more(ctx):
                     ctx.repeat_prompt()
                 return
             ctx.set_slot("callback_consent", consent)
         elif step == "callback_phone":
+            if national_phone(ctx.text) is None and wants_reply_here(ctx):
+                # 「番号は教えたくない、このチャットで」: no number; staff answer here.
+                self._reply_here(ctx)
+                self._next(ctx)
+                return
             if national_phone(ctx.text) is None and self._more(ctx):
                 return
             phone = read_phone(ctx, read_back=True)
@@ -243,6 +256,11 @@ class WorryFlow(FormFlow):
         # The resident's own words for the place tell households apart.
         ctx.set_slot("where_text", " ".join(filter(None, (ctx.slots.get("where_text"), ctx.own_words))))
         return True
+
+    @staticmethod
+    def _reply_here(ctx: TurnContext) -> None:
+        ctx.set_slot(REPLY_HERE_SLOT, True)
+        ctx.say("utter_reply_here_noted")
 
     def _more_instead_of_a_place(self, ctx: TurnContext) -> bool:
         """Asked where, the resident told more about the person instead (no place, prose)."""
@@ -305,7 +323,7 @@ class WorryFlow(FormFlow):
     def _next(self, ctx: TurnContext) -> None:
         if self.ask_next(ctx):
             return
-        if ctx.slots["callback_consent"] and "callback_phone" not in ctx.slots:
+        if ctx.slots["callback_consent"] and "callback_phone" not in ctx.slots and not ctx.slots.get(REPLY_HERE_SLOT):
             caller = caller_phone(ctx)
             if caller:
                 ctx.set_slot("callback_phone", caller)
@@ -318,7 +336,8 @@ class WorryFlow(FormFlow):
     def _confirm(self, ctx: TurnContext) -> None:
         keep_report_counter(ctx, "report_worry", ctx.slots["where"])
         ctx.set_step("confirm")
-        callback = ctx.t("utter_yes_label") if ctx.slots["callback_consent"] else ctx.t("utter_no_label")
+        callback = ctx.t("utter_reply_here_label" if ctx.slots.get(REPLY_HERE_SLOT) else
+                         "utter_yes_label" if ctx.slots["callback_consent"] else "utter_no_label")
         ask_yes_no(
             ctx,
             "utter_worry_confirm",

@@ -320,6 +320,18 @@ def test_the_rest_of_the_address_after_the_town_is_no_time(resident: Resident, d
     assert left(db_url, resident).slots["last_seen_when"] == "about 9 in the morning"
 
 
+def test_a_family_that_gives_no_number_is_answered_in_the_chat(resident: Resident, db_url: str) -> None:
+    resident.send("85歳の母が朝から帰ってきません")
+    resident.send("中央区本町")
+    resident.send("朝9時ごろ")
+    resident.send("紺色のジャンパー")
+    done = resident.send("電話番号は教えたくないです。このチャットで連絡してください")
+    assert said(done)[:3] == ["utter_reply_here_noted", *CREATED]
+    [case] = cases(db_url)
+    assert case.details["who"] == "85歳の母" and case.details["callback_phone"] is None, "the refusal is no description"
+    assert effects(done)[0][1]["fields"]["contact"] == "channel"
+
+
 def test_minutes_ago_are_read_against_the_turn_they_were_said_in(resident: Resident, db_url: str) -> None:
     resident.send(postback="intent:report_missing")
     resident.send("80歳の父、白髪")

@@ -285,6 +285,54 @@ def test_no_question_no_word_about_questions(resident: Resident, db_url: str) ->
     assert "questions" not in case.details and "questions" not in effects(done)[0][1]["fields"]
 
 
+@pytest.mark.parametrize(("opening", "town", "since", "reply_here"), [
+    ("向かいの家の雨戸がずっと閉まったまま", "南区朝日町3丁目", "先週から", "電話は苦手なので、このチャットに返事をください"),
+    ("向かいの家の雨戸がずっと閉まったまま", "南区朝日町3丁目", "先週から", "LINEでお願いします"),
+    ("The old lady next door has not opened her shutters for days", "Minami-ku Asahicho", "since last week",
+     "Please reply here in this chat, I don't want to give my number"),
+    ("Bà cụ nhà bên mấy ngày không mở cửa", "Minami-ku Asahicho", "tuần trước",
+     "Toi khong muon cho so dien thoai, nhan tin o day"),
+    ("A vizinha idosa não abre a janela há dias", "Minami-ku Asahicho", "desde a semana passada",
+     "Pode responder por aqui, sem telefone"),
+    ("옆집 할머니가 며칠째 창문을 안 열어요", "Minami-ku Asahicho", "지난주부터", "전화는 좀 어려워요. 여기로 답장해 주세요"),
+])
+def test_asked_about_a_call_back_a_resident_may_ask_to_be_answered_in_the_chat(
+        resident: Resident, db_url: str, opening: str, town: str, since: str, reply_here: str) -> None:
+    resident.send(opening)
+    resident.send(town)
+    assert said(resident.send(since)) == ["utter_ask_callback_consent"]
+    assert said(resident.send(reply_here)) == ["utter_reply_here_noted", "utter_worry_confirm"], "no number asked"
+    done = resident.send("1")
+    assert said(done) == ["utter_worry_created", "utter_worry_if_danger"]
+    [case] = cases(db_url)
+    assert case.callback_consent and case.reporter_contact_id is not None
+    assert case.details["noticed"] == opening and case.details.get("callback_phone") is None, "no detail, no number"
+    assert effects(done)[0][1]["fields"]["contact"] == "channel"
+
+
+def test_asked_for_a_number_a_resident_may_ask_to_be_answered_in_the_chat(resident: Resident, db_url: str) -> None:
+    resident.send("向かいの家の雨戸がずっと閉まったまま")
+    resident.send("南区朝日町3丁目")
+    resident.send("先週から")
+    assert said(resident.send("はい")) == ["utter_ask_callback_phone"]
+    turn = resident.send("電話番号は教えたくないです。このチャットでお願いします")
+    assert said(turn) == ["utter_reply_here_noted", "utter_worry_confirm"], "before, the number was asked forever"
+    done = resident.send("はい")
+    [case] = cases(db_url)
+    assert case.details["noticed"] == "向かいの家の雨戸がずっと閉まったまま", "the refusal is no detail about her"
+    assert effects(done)[0][1]["fields"]["contact"] == "channel"
+
+
+def test_a_plain_no_to_the_call_back_is_still_no(resident: Resident, db_url: str) -> None:
+    resident.send("向かいの家の雨戸がずっと閉まったまま")
+    resident.send("南区朝日町3丁目")
+    resident.send("先週から")
+    assert said(resident.send("いいえ、電話は無理です")) == ["utter_worry_confirm"]
+    resident.send("はい")
+    [case] = cases(db_url)
+    assert not case.callback_consent and case.reporter_contact_id is None
+
+
 @pytest.mark.parametrize(("opening", "question"), [
     ("I am worried about my old neighbour, I have not seen her for days", "when will someone contact me?"),
     ("Tôi lo cho bà cụ hàng xóm, mấy ngày không thấy bà ra ngoài", "Khi nào có người liên lạc với tôi?"),
