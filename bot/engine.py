@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 # Said once in a conversation whose language this city has not translated every reply into.
 UNTRANSLATED_NOTICE = "utter_untranslated_notice"
 # What the engine itself says: the safety layer's guidance, a clarifying question, a timeout notice.
-ENGINE_RESPONSES = ("utter_clarify", "utter_timeout_restart", UNTRANSLATED_NOTICE, *SAFETY_RESPONSES,
+ENGINE_RESPONSES = ("utter_clarify", "utter_clarify_after_no", "utter_timeout_restart", UNTRANSLATED_NOTICE, *SAFETY_RESPONSES,
                     *SAFETY_QUESTION_RESPONSES)
 
 # Events that carry the resident's own words, which the safety layer reads first
@@ -609,7 +609,8 @@ class ConversationEngine:
         choices = [Choice(ctx.t(titles[intent]), intent_button(intent), keys.get(intent))
                    for intent in ordered if intent in titles]
         ctx.finish()
-        ctx.ask("utter_clarify", choices=choices)
+        # Right after "no" to the safety question the resident was understood: not urgent.
+        ctx.ask("utter_clarify_after_no" if ctx.reread_after_safety_question else "utter_clarify", choices=choices)
         ctx.finish(keep_prompt=True)
         # The words read (after the safety question, those written before it; still unclear with
         # the earlier words, all of them): the next reply is read with them.

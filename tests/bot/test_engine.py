@@ -470,7 +470,8 @@ def test_after_no_to_the_safety_question_the_clarifying_question_is_about_the_wo
 ) -> None:
     resident = _unsure_resident(engine, _AskedThenUnsure, HESITANT_WORRY)
     assert [r.response for r in resident.send(HESITANT_WORRY).replies] == ["utter_safety_question"]
-    assert [r.response for r in resident.send("2").replies] == ["utter_clarify"]
+    # Understood as "not urgent", not as "I could not catch that".
+    assert [r.response for r in resident.send("2").replies] == ["utter_clarify_after_no"]
     # The place goes with the worry written before the question, not with the 「2」 that answered it.
     assert resident.send("南区 住吉町 4丁目").flow == "report_worry"
     case = _worry_sent_from_minami(resident, db_url, place=None)
