@@ -139,6 +139,24 @@ _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 # words it borrows ("Ang number ko po ay …"), which lingua would call English.
 _TAGALOG_MARKERS = frozenset({"po", "opo", "ang", "ng", "mga", "yung", "ay", "ko", "sa", "siya", "niya", "namin", "naman"})
 _TAGALOG_MIN_MARKERS = 2
+# Romanized Nepali, as many Nepali residents type on a phone ("mero buwa bihana dekhi ghar
+# farkinu bhayena"): lingua has no such language and reads it as Tagalog or English. Two of
+# these words make a message Nepali (answered in Devanagari, which its writers read).
+_NEPALI_MARKERS = frozenset({
+    "mero", "meri", "hajur", "cha", "chha", "chan", "chhan", "chaina", "chhaina", "bhayo", "bhayena", "bhaera",
+    "garnu", "garna", "garne", "garchu", "gardai", "garyo", "hunuhuncha", "huncha", "hunchha", "parcha",
+    "parchha", "kaha", "kahaa", "kasari", "malai", "mailai", "unlai", "uhaa", "uhaalai", "aama", "buwa", "bahini",
+    "didi", "ghar", "bihana", "beluka", "raati", "aaja", "hijo", "baje", "tira", "dekhi", "samma", "najik",
+    "sanga", "sakincha", "sakinchha", "chahiyo", "thiyo", "thiena", "farkinu", "farkeko", "aayena", "gayo",
+    "dherai", "kina", "sodhne", "sahayog", "namaste", "dhanyabad", "dhanyawad", "budha", "budhi", "chhora",
+    "chhori", "srimati", "sasu", "sasura", "kripaya",
+})
+_NEPALI_MIN_MARKERS = 2
+# Short words romanized Nepali shares with other languages: in a Nepali conversation one of
+# them, or one marker, keeps it Nepali ("kalo jacket ra khairo pant", "station najik").
+_NEPALI_WORDS = _NEPALI_MARKERS | {"ra", "ko", "ma", "lai", "le", "pani", "ani", "tara", "kalo", "seto", "rato",
+                                   "nilo", "khairo", "hariyo", "pahelo", "lagayeko", "lagaeko", "sano", "thulo",
+                                   "barsa", "umer", "jana", "ho", "hoina", "ki"}
 # Romaji place suffixes and particles a Latin-script reader adds to a place: still no English.
 _PLACE_SUFFIXES = frozenset({"ku", "cho", "chome", "machi", "po", "em", "en", "de", "o"})
 # A word that could be Japanese in romaji (Kita-ku, Takasagocho, arigatou): lingua takes
@@ -161,7 +179,10 @@ def _latin_language(text: str) -> str:
     if _VIETNAMESE_LETTERS.search(text):
         return "vi"
     words = _LETTER_WORD.findall(text)
-    if len({word.lower() for word in words} & _TAGALOG_MARKERS) >= _TAGALOG_MIN_MARKERS:
+    lowered = {word.lower() for word in words}
+    if len(lowered & _NEPALI_MARKERS) >= _NEPALI_MIN_MARKERS:
+        return "ne"
+    if len(lowered & _TAGALOG_MARKERS) >= _TAGALOG_MIN_MARKERS:
         return "tl"
     foreign = [word for word in words if not _ROMAJI_WORD.fullmatch(word)]
     if not foreign:
@@ -178,7 +199,8 @@ def _latin_language(text: str) -> str:
 
 
 def detect_language(text: str) -> str | None:
-    """The language of a message: 'ko' (Hangul), 'ne' (Devanagari), 'zh' or 'zh-Hant' (Han
+    """The language of a message: 'ko' (Hangul), 'ne' (Devanagari, or romanized with two telling
+    words), 'zh' or 'zh-Hant' (Han
     without kana and with characters only Chinese writes), 'ja' (other Japanese script), a Latin-script
     language by lingua ('en', 'pt', 'es', 'tl', 'vi'; English when unsure or for an English
     greeting or plea, "hello", "help"), None when there is no signal (digits, 「OK」, "yes",
@@ -211,8 +233,12 @@ def _keeps_language(text: str, detected: str, current: str) -> bool:
     """Whether a message detected as ``detected`` keeps the conversation's ``current`` language:
     only romaji words (a place, a name: 「Minami-ku Asahicho 3-chome」, typed by any resident —
     the buttons show the romaji too, and a phone may have no kana input), kanji without kana in
-    any non-Japanese conversation, or Chinese without a character that tells simplified from
-    traditional in a Chinese conversation."""
+    any non-Japanese conversation, Chinese without a character that tells simplified from
+    traditional in a Chinese conversation, or romanized Nepali with one telling word in a
+    Nepali one."""
+    if (current == "ne" and detected in _LATIN_LANGUAGES.values()
+            and {word.lower() for word in _LETTER_WORD.findall(text)} & _NEPALI_WORDS):
+        return True
     if detected == "en":
         words = _LETTER_WORD.findall(_CODE.sub(" ", text))
         return all(_ROMAJI_WORD.fullmatch(word) or word.lower() in _PLACE_SUFFIXES for word in words)

@@ -32,6 +32,11 @@ SAFETY_FIRST = ("utter_emergency_119", "utter_emergency_110", "utter_emergency_f
     # Tagalog borrowing English words is still Tagalog.
     ("Ang number ko po ay 090-2300-0105", "tl"),
     ("Naka-gray na jacket po siya", "tl"),
+    # Romanized Nepali, as typed on a phone, is Nepali, not Tagalog or English.
+    ("mero buwa bihana dekhi ghar farkinu bhayena", "ne"),
+    ("hajur malai kaigo ko barema sodhnu cha", "ne"),
+    ("bihana 8 baje tira", "ne"),
+    ("Ang ama ko po ay nawawala", "tl"),
     # Japanese stays Japanese, even written in kanji only, and English stays English.
     ("我老公正在打我", "zh"),
     ("火事", "ja"),
@@ -195,6 +200,15 @@ def test_a_place_in_romaji_or_kanji_keeps_the_residents_language(
     resident = Resident(engine)
     assert resident.send(first).language == language
     assert resident.send(place).language == language
+
+
+def test_a_romanized_nepali_report_is_answered_in_nepali_to_the_end(engine: ConversationEngine) -> None:
+    resident = Resident(engine)
+    assert resident.send("mero buwa bihana dekhi ghar farkinu bhayena, unlai dementia cha").language == "ne"
+    # A place with one Nepali word, a time, clothes: each keeps the conversation's language.
+    for answer in ("Chuo-ku Honmachi station najik", "bihana 8 baje tira", "kalo jacket ra khairo pant"):
+        assert resident.send(answer).language == "ne", answer
+    assert resident.send("Sorry, can you answer in English please?").language == "en"
 
 
 def test_english_and_japanese_still_switch(engine: ConversationEngine) -> None:
