@@ -58,7 +58,12 @@ from flows.place_question import (
     says_dont_know,
     spot_words,
 )
-from flows.report_words import is_more_about_the_person, missing_person, strip_fillers
+from flows.report_words import (
+    asks_instead_of_answering,
+    is_more_about_the_person,
+    missing_person,
+    strip_fillers,
+)
 from flows.steps import (
     OPTIONAL_RESPONSES,
     PHONE_RESPONSES,
@@ -90,6 +95,8 @@ from routing.cases import OPEN_STATUSES, add_details, case_facts, open_case
 
 __all__ = ["AlertDetailsFlow", "MissingFlow", "ask_alert_details"]
 
+# The questions answered in the family's own words, whatever they say (a description, a time).
+_FREE_WORDS = ("missing_who", "last_seen_when", "clothing")
 QUESTIONS = {
     "missing_who": "utter_ask_missing_who",
     "last_seen_where": "utter_ask_last_seen_where",
@@ -232,7 +239,7 @@ class MissingFlow(FormFlow):
         elif step == "missing_who" and is_bare_place(ctx) and "last_seen_where" not in ctx.slots:
             # Only a place (「みなみく すみよしちょう」): it answers where; who is asked again.
             self._read_words(ctx)
-        elif step == "last_seen_when" and address_after_the_place(ctx, "last_seen_where"):
+        elif step == "last_seen_when" and address_after_the_place(ctx, "last_seen_where") or step in _FREE_WORDS and self._asks_instead(ctx, step):
             return
         elif step in QUESTIONS and is_bare_key(ctx):
             # A key that is no choice is never a description or a time: asked again.
@@ -247,6 +254,18 @@ class MissingFlow(FormFlow):
                 # 「10分前」 means ten minutes before it was said, not before the form ends.
                 ctx.set_slot("last_seen_said_at", ctx.now.isoformat())
         self._next(ctx)
+
+    @staticmethod
+    def _asks_instead(ctx: TurnContext, step: str) -> bool:
+        """A question to the bot instead of the answer (「警察にも電話したほうがいいですか」): kept for
+        the desk and the question asked again, so searchers never read it as when or what they
+        wore. Words that also answer (a time, a family word, clothes) are the answer."""
+        words = ctx.own_words
+        if not words or not asks_instead_of_answering(words):
+            return False
+        answers = {"missing_who": missing_person, "clothing": worn_in,
+                   "last_seen_when": lambda text: read_when(text, ctx.now)}[step]
+        return answers(words) is None and note_question(ctx)
 
     def _more_instead_of_a_place(self, ctx: TurnContext) -> bool:
         """Asked where, the family told more about the person instead (no place, prose)."""

@@ -20,6 +20,7 @@ from intents.normalize import fold_diacritics
 
 __all__ = [
     "about_a_neighbour",
+    "asks_instead_of_answering",
     "asks_the_bot",
     "is_more_about_the_person",
     "is_question",
@@ -302,6 +303,22 @@ def asks_the_bot(text: str) -> bool:
     """Whether the words put a question to the bot or the counter (「いつ連絡をもらえますか」
     "can I send a photo?"), not a resident wondering aloud about their own answer."""
     return is_question(text) and not _SELF_DOUBT_END.search(text)
+
+
+# A courtesy before a question (「すみません、」 "sorry,"): no answer before it.
+_COURTESY = re.compile(
+    r"\A\s*(?:すみません|すいません|あの[ー〜]*|えっと|ちょっと|sorry|excuse me|disculpe|perd[oó]n|desculpe|xin l[oỗ]i|"
+    r"pasensya(?: na)?(?: po)?|죄송합니다|저기요|请问|請問|不好意思)\s*[、,，。.!！]?\s*",
+    re.IGNORECASE)
+_CLAUSE_BREAK = re.compile(r"[、,，;；]")
+
+
+def asks_instead_of_answering(text: str) -> bool:
+    """At a question whose answer is free words (who, when, what they wore): whether the words
+    only ask the bot something (「警察にも電話したほうがいいですか」 "¿Debo llamar a la policía?")
+    rather than answer with a question tagged on (「赤いセーターです、それでいいですか？」
+    "a blue jacket, is that enough?"), which is an answer."""
+    return asks_the_bot(text) and not _CLAUSE_BREAK.search(_COURTESY.sub("", text, count=1))
 
 
 def strip_fillers(text: str) -> str:

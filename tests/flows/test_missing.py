@@ -320,6 +320,29 @@ def test_the_rest_of_the_address_after_the_town_is_no_time(resident: Resident, d
     assert left(db_url, resident).slots["last_seen_when"] == "about 9 in the morning"
 
 
+@pytest.mark.parametrize(("opening", "place", "question", "when", "clothing"), [
+    ("Mi papá tiene demencia y salió a caminar esta mañana y no ha vuelto", "Chuo-ku Honmachi",
+     "¿Debo llamar a la policía también?", "esta mañana a las 9", "chaqueta azul, 80 años, bajito"),
+    ("85歳の母が朝から帰ってきません", "中央区本町", "すみません、警察にも電話したほうがいいですか", "朝9時ごろ",
+     "紺色のジャンパー"),
+    ("My father has dementia and he did not come back from his walk", "Chuo-ku Honmachi",
+     "Should I call the police too?", "about 9 this morning", "a navy jacket, is that enough?"),
+])
+def test_a_question_at_when_or_what_they_wore_is_no_answer(resident: Resident, db_url: str, opening: str,
+                                                            place: str, question: str, when: str,
+                                                            clothing: str) -> None:
+    resident.send(opening)
+    resident.send(place)
+    assert said(resident.send(question)) == ["utter_question_noted", "utter_ask_last_seen_when"]
+    resident.send(when)
+    resident.send(clothing)  # an answer with a question tagged on is still the answer
+    assert left(db_url, resident).slots["clothing"] == clothing
+    done = resident.send("090-3333-4444")
+    [case] = cases(db_url)
+    assert (case.details["last_seen_when"], case.details["questions"]) == (when, question), "searchers read no question"
+    assert effects(done)[0][1]["fields"]["clothing"] == clothing
+
+
 def test_a_family_that_gives_no_number_is_answered_in_the_chat(resident: Resident, db_url: str) -> None:
     resident.send("85歳の母が朝から帰ってきません")
     resident.send("中央区本町")

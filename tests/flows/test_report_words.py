@@ -9,6 +9,7 @@ import pytest
 from flows.base import is_no
 from flows.report_words import (
     about_a_neighbour,
+    asks_instead_of_answering,
     asks_the_bot,
     is_question,
     is_more_about_the_person,
@@ -146,3 +147,13 @@ def test_a_question_to_the_bot_is_told_apart(text: str, question: bool) -> None:
 ])
 def test_a_question_to_the_bot_is_not_a_resident_wondering_aloud(text: str, asks: bool) -> None:
     assert asks_the_bot(text) is asks
+
+
+@pytest.mark.parametrize(("text", "asks"), [
+    ("¿Debo llamar a la policía también?", True), ("すみません、警察にも電話したほうがいいですか", True),
+    ("Sorry, can I send a photo?", True), ("赤いセーターだったと思いますけど、それでいいですか？", False),
+    ("a navy jacket, is that enough?", False), ("紺色のジャンパー", False), ("朝9時ごろだったかな", False),
+])
+def test_a_question_instead_of_an_answer_is_told_from_an_answer_with_a_question_tagged_on(
+        text: str, asks: bool) -> None:
+    assert asks_instead_of_answering(text) is asks
