@@ -239,7 +239,9 @@ class MissingFlow(FormFlow):
         elif step == "missing_who" and is_bare_place(ctx) and "last_seen_where" not in ctx.slots:
             # Only a place (「みなみく すみよしちょう」): it answers where; who is asked again.
             self._read_words(ctx)
-        elif step == "last_seen_when" and address_after_the_place(ctx, "last_seen_where") or step in _FREE_WORDS and self._asks_instead(ctx, step):
+        elif (step == "last_seen_when" and address_after_the_place(ctx, "last_seen_where")) or (
+                step in _FREE_WORDS and (self._asks_instead(ctx, step) or self._reply_here_ahead(ctx))):
+            # The rest of the address, a question to the bot, or "answer me here": no answer.
             return
         elif step in QUESTIONS and is_bare_key(ctx):
             # A key that is no choice is never a description or a time: asked again.
@@ -266,6 +268,17 @@ class MissingFlow(FormFlow):
         answers = {"missing_who": missing_person, "clothing": worn_in,
                    "last_seen_when": lambda text: read_when(text, ctx.now)}[step]
         return answers(words) is None and note_question(ctx)
+
+    @staticmethod
+    def _reply_here_ahead(ctx: TurnContext) -> bool:
+        """「電話番号は教えたくない、このチャットで」 said before the number is asked: kept, and
+        the question asked again (it is no description and no time)."""
+        if "callback_phone" in ctx.slots or not wants_reply_here(ctx):
+            return False
+        ctx.set_slot("callback_phone", None)
+        ctx.say("utter_reply_here_noted")
+        ctx.repeat_prompt()
+        return True
 
     def _more_instead_of_a_place(self, ctx: TurnContext) -> bool:
         """Asked where, the family told more about the person instead (no place, prose)."""

@@ -355,6 +355,19 @@ def test_a_family_that_gives_no_number_is_answered_in_the_chat(resident: Residen
     assert effects(done)[0][1]["fields"]["contact"] == "channel"
 
 
+def test_answer_me_here_said_before_the_number_is_asked_is_kept(resident: Resident, db_url: str) -> None:
+    resident.send("我妈妈今天早上出门到现在还没回来，她有老年痴呆")
+    resident.send("中央区本町车站附近")
+    resident.send("早上八点左右")
+    turn = resident.send("不想给电话，就在这里联系我吧")
+    assert said(turn) == ["utter_reply_here_noted", "utter_ask_clothing_and_appearance"], "no description"
+    done = resident.send("蓝色外套，八十岁，个子不高")
+    assert said(done)[:2] == CREATED, "the number is not asked"
+    [case] = cases(db_url)
+    assert case.details["clothing"] == "蓝色外套，八十岁，个子不高" and case.details["callback_phone"] is None
+    assert effects(done)[0][1]["fields"]["contact"] == "channel"
+
+
 def test_minutes_ago_are_read_against_the_turn_they_were_said_in(resident: Resident, db_url: str) -> None:
     resident.send(postback="intent:report_missing")
     resident.send("80歳の父、白髪")
