@@ -306,7 +306,9 @@ async def test_replies_are_text_never_markup(live_server: str) -> None:  # noqa:
 
 
 async def test_the_bare_address_leads_to_the_chat_and_there_is_a_favicon(live_server: str) -> None:  # noqa: F811
-    async with httpx.AsyncClient(base_url=live_server) as client:
+    # A liveness bound, not a speed figure: a fresh server's first answer took more than httpx's
+    # default 5 s once in CI, with the suite's four workers on two cores.
+    async with httpx.AsyncClient(base_url=live_server, timeout=60) as client:
         home = await client.get("/", follow_redirects=True)
         assert home.status_code == 200 and str(home.url).endswith("/chat")
         assert 'id="log"' in home.text
