@@ -33,7 +33,7 @@ from bot.messages import EffectKind
 from bot.models import Case, CaseKind
 from flows.base import Flow, TurnContext, is_no, is_yes
 from flows.place_question import place_from_message
-from flows.report_words import is_question
+from flows.report_words import asks_the_bot, is_question
 from routing.cases import OPEN_STATUSES, add_details, case_facts
 
 __all__ = ["FOLLOWUP", "FollowupFlow", "follow_case"]
@@ -97,7 +97,7 @@ class FollowupFlow(Flow):
     """Holds the case just made; adds the resident's later details to it (see the module)."""
 
     name = FOLLOWUP
-    responses = ("utter_case_details_added",)
+    responses = ("utter_case_details_added", "utter_case_question_noted", "utter_case_question_no_call_back")
     asks_on_timeout = False
 
     def reads_free_words(self, step: str | None) -> bool:
@@ -110,6 +110,9 @@ class FollowupFlow(Flow):
     def resume(self, ctx: TurnContext) -> None:
         case = ctx.session.get(Case, ctx.slots.get("case_id"))
         text = ctx.own_words
+        if case is not None and case.status in OPEN_STATUSES and text and asks_the_bot(text):
+            self._question(ctx, case, text)
+            return
         if case is None or case.status not in OPEN_STATUSES or not _has_content(text) or is_question(text):
             ctx.treat_as_new_request()
             return
@@ -123,4 +126,18 @@ class FollowupFlow(Flow):
             return
         add_details(ctx.session, case, text, source=ctx.channel, now=ctx.now)
         ctx.say("utter_case_details_added", case_id=case.id)
+        ctx.effect(EffectKind.case_updated, **case_facts(case))
+
+    @staticmethod
+    def _question(ctx: TurnContext, case: Case, text: str) -> None:
+        """A question right after the report (「いつ連絡もらえますか？」): a new matter when the
+        words clearly name one (「介護の相談はどこですか？」); otherwise it is about the report, and
+        is added to it for the staff to answer when they get in touch."""
+        classification = ctx.classify(text)
+        if classification.confidence >= NEW_REQUEST_CONFIDENCE and classification.intent not in _NEVER_NEW:
+            ctx.treat_as_new_request()
+            return
+        add_details(ctx.session, case, text, source=ctx.channel, now=ctx.now, kind="questions")
+        ctx.say("utter_case_question_noted" if case.callback_consent else "utter_case_question_no_call_back",
+                case_id=case.id)
         ctx.effect(EffectKind.case_updated, **case_facts(case))

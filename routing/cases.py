@@ -162,7 +162,8 @@ def case_facts(case: Case, details: dict[str, Any] | None = None, callback_conse
     return facts
 
 
-def add_details(session: Session, case: Case, text: str, *, source: str | None, now: datetime | None = None) -> CaseEvent:
+def add_details(session: Session, case: Case, text: str, *, source: str | None, now: datetime | None = None,
+                kind: str = "added") -> CaseEvent:
     """Add what the resident said after the report to the case, and queue it for the counter.
 
     Stored once, as a ``details_added`` event (the resident's words and the channel they
@@ -176,13 +177,16 @@ def add_details(session: Session, case: Case, text: str, *, source: str | None, 
         text: the resident's words.
         source: the channel they came on.
         now: the current time (aware); defaults to now.
+        kind: what the words are, as a detail key staff read under its label
+            (``routing.methods.DETAIL_LABELS``): "added" (more about the matter) or "questions"
+            (a question for the staff to answer).
 
     Returns:
         The event.
     """
     now = now or utcnow()
     event = CaseEvent(case_id=case.id, kind="details_added", actor=source, created_at=now,
-                      details={"details": {"added": text}, "channel": source})
+                      details={"details": {kind: text}, "channel": source})
     session.add(event)
     session.flush()
     _queue_deliveries(session, case, event)

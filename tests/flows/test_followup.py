@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.db import session_scope
@@ -56,8 +57,8 @@ def test_a_later_detail_is_added_to_the_worry_case_and_delivered(resident: Resid
     assert len(_added(db_url, case_id)) == 2
 
 
-def test_a_yes_a_digit_a_question_or_another_place_is_not_a_detail(resident: Resident, db_url: str) -> None:
-    for text in ("はい", "2", "見守り相談室はいつ連絡してくれるんですか？", "Who will contact me"):
+def test_a_yes_a_digit_or_another_place_is_not_a_detail(resident: Resident, db_url: str) -> None:
+    for text in ("はい", "2"):
         case_id = _worry_case(resident)
         assert _not_added(resident.send(text)), text
         assert not _added(db_url, case_id), text
@@ -67,6 +68,32 @@ def test_a_yes_a_digit_a_question_or_another_place_is_not_a_detail(resident: Res
     assert _not_added(another)
     assert said(another)[0] == "utter_worry_intro", "another household: a new report"
     assert not _added(db_url, case_id)
+
+
+@pytest.mark.parametrize(("question", "call_back"), [
+    ("Who will contact me?", "はい"), ("いつ連絡もらえますか？", "いいえ"), ("写真も送ったほうがいいですか？", "はい"),
+])
+def test_a_question_about_the_report_is_added_to_it_as_a_question(resident: Resident, db_url: str, question: str,
+                                                                   call_back: str) -> None:
+    resident.send("隣のおばあさんを最近見かけない")
+    resident.send("北区柳町2丁目")
+    resident.send("3日前から")
+    resident.send(call_back)
+    if call_back == "はい":
+        resident.send("090-1111-2222")
+    resident.send("はい")
+    [case] = cases(db_url)
+    turn = resident.send(question)
+    assert said(turn) == ["utter_case_question_noted" if call_back == "はい" else "utter_case_question_no_call_back"]
+    assert _added(db_url, case.id) == [({"details": {"questions": question}, "channel": resident.channel}, 1)]
+    assert effects(turn)[0][0] == "case_updated"
+
+
+def test_a_question_that_names_another_matter_is_a_new_request(resident: Resident, db_url: str) -> None:
+    case_id = _worry_case(resident)
+    turn = resident.send("母の介護保険の申請はどこに相談すればいいですか？")
+    assert _not_added(turn) and not _added(db_url, case_id)
+    assert left(db_url, resident).flow == "ask_where"
 
 
 def test_a_description_after_the_missing_report_is_a_detail_not_an_emergency(resident: Resident,
