@@ -153,6 +153,7 @@ def _helpers(request: Request, directory: Directory) -> dict[str, Any]:
         "deadline": casework.deadline,
         "place": lambda case: _place(directory, case),
         "counter_name": lambda counter_id: _counter_name(directory, counter_id),
+        "detail_label": lambda key: DETAIL_LABELS.get(key, key),
     }
 
 

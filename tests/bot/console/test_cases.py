@@ -19,7 +19,8 @@ from bot.models import Case, CaseEvent, CaseKind, CaseStatus, Contact, Delivery,
 from bot.models.casework import CaseNote, StaffReply
 from bot.models.console import AuditEntry
 from bot.models.staff import Role
-from routing.cases import open_case
+from routing.cases import add_details, open_case
+from routing.methods import DETAIL_LABELS
 
 OURS = "mimamori-chuo"
 THEIRS = "mimamori-kita"
@@ -132,6 +133,18 @@ def test_viewing_a_case_is_audited(db_url: str, staff_client: Callable[..., Test
     english = client.get(f"/staff/cases/{case_id}?lang=en")
     assert english.status_code == 200 and 'lang="en"' in english.text
     assert _audited(db_url, "view", case_id) == 2
+
+
+def test_a_question_added_after_the_report_reads_as_a_question(db_url: str,
+                                                                staff_client: Callable[..., TestClient]) -> None:
+    case_id = _case(db_url, OURS)
+    with session_scope(db_url) as session:
+        case = session.get(Case, case_id)
+        add_details(session, case, "夜も電気がついていません", source="line")
+        add_details(session, case, "いつ連絡もらえますか？", source="line", kind="questions")
+    page = staff_client(Role.counter, [OURS]).get(f"/staff/cases/{case_id}").text
+    assert f"{DETAIL_LABELS['questions']}：いつ連絡もらえますか？" in page
+    assert "夜も電気がついていません" in page and f"{DETAIL_LABELS['questions']}：夜も" not in page
 
 
 def test_acknowledge_contact_close_change_the_case_and_are_audited(
