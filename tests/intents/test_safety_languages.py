@@ -64,6 +64,9 @@ MUST_FIRE: dict[str, list[tuple[str, str, str | None]]] = {
         ("Em chỉ muốn chết thôi", "crisis", None),
         ("Gõ cửa mấy ngày rồi mà không ai trả lời", "welfare", "110"),
         ("Cứu với, có người đang đánh nhau bằng dao", "emergency", "110"),
+        # Lying on the ground and not answering, told in the middle of a missing-person report.
+        ("A, tôi vừa thấy bà nằm dưới đất ở công viên, bà không trả lời", "emergency", "119"),
+        ("ong cu nam bat dong ngoai duong", "emergency", "119"),
     ],
     "tl": [
         ("Naipit ang tatay ko sa ilalim ng sasakyan", "emergency", "119"),
@@ -134,7 +137,9 @@ MUST_NOT_FIRE: dict[str, list[str]] = {
            "드라마에서 불이 나는 장면을 봤어요", "화재경보기를 설치하고 싶어요", "더워서 죽을 것 같아요"],
     "vi": ["Cười chết mất, phim này hài quá", "Hôm nay mệt chết đi được", "Mì này cay quá muốn chết",
            "Dọn nhà bận quá muốn chết luôn", "Năm ngoái bố tôi bị ngất phải nhập viện",
-           "Trong phim có cảnh cháy nhà rất đáng sợ", "Tôi muốn đăng ký diễn tập chữa cháy", "Tôi đang chạy bộ ở công viên"],
+           "Trong phim có cảnh cháy nhà rất đáng sợ", "Tôi muốn đăng ký diễn tập chữa cháy", "Tôi đang chạy bộ ở công viên",
+           # Lying down to rest, and a phone not answered, are no collapse.
+           "Con tôi thích nằm trên sàn đọc truyện", "Gọi cho mẹ mấy lần mà mẹ không trả lời tin nhắn"],
     "tl": ["Mamatay ako sa tawa sa video na ito", "Sunog ang kanin ko kanina", "Noong isang taon nahimatay ang tatay ko pero okay na siya",
            "Sa teleserye kagabi may sinaksak", "Patay gutom na ako", "Saan ako pwedeng magpa-checkup?"],
     "pt": ["Estou morrendo de rir com esse vídeo", "Morrendo de fome, vamos almoçar", "Ano passado meu pai desmaiou no trabalho",
