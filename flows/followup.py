@@ -124,9 +124,7 @@ class FollowupFlow(Flow):
         if classification.confidence >= NEW_REQUEST_CONFIDENCE and classification.intent not in (*own, *_NEVER_NEW):
             ctx.treat_as_new_request()
             return
-        add_details(ctx.session, case, text, source=ctx.channel, now=ctx.now)
-        ctx.say("utter_case_details_added", case_id=case.id)
-        ctx.effect(EffectKind.case_updated, **case_facts(case))
+        _add(ctx, case, text, "added", "utter_case_details_added")
 
     @staticmethod
     def _question(ctx: TurnContext, case: Case, text: str) -> None:
@@ -137,7 +135,12 @@ class FollowupFlow(Flow):
         if classification.confidence >= NEW_REQUEST_CONFIDENCE and classification.intent not in _NEVER_NEW:
             ctx.treat_as_new_request()
             return
-        add_details(ctx.session, case, text, source=ctx.channel, now=ctx.now, kind="questions")
-        ctx.say("utter_case_question_noted" if case.callback_consent else "utter_case_question_no_call_back",
-                case_id=case.id)
-        ctx.effect(EffectKind.case_updated, **case_facts(case))
+        _add(ctx, case, text, "questions",
+             "utter_case_question_noted" if case.callback_consent else "utter_case_question_no_call_back")
+
+
+def _add(ctx: TurnContext, case: Case, text: str, kind: str, response: str) -> None:
+    """Add the words to the case as ``kind`` (``routing.cases.add_details``) and tell the resident."""
+    add_details(ctx.session, case, text, source=ctx.channel, now=ctx.now, kind=kind)
+    ctx.say(response, case_id=case.id)
+    ctx.effect(EffectKind.case_updated, **case_facts(case))

@@ -81,6 +81,7 @@ from flows.steps import (
     questions_asked,
     read_phone,
     read_report_place,
+    reply_here,
     report_counter,
     report_draft,
     save_report_draft,
@@ -226,8 +227,7 @@ class MissingFlow(FormFlow):
         elif step == "callback_phone":
             if national_phone(ctx.text) is None and wants_reply_here(ctx):
                 # 「番号は教えたくない、このチャットで」: the desk answers here (a call-back is consented).
-                ctx.set_slot("callback_phone", None)
-                ctx.say("utter_reply_here_noted")
+                reply_here(ctx)
                 self._next(ctx)
                 return
             if national_phone(ctx.text) is None and self._more(ctx):
@@ -275,8 +275,7 @@ class MissingFlow(FormFlow):
         the question asked again (it is no description and no time)."""
         if "callback_phone" in ctx.slots or not wants_reply_here(ctx):
             return False
-        ctx.set_slot("callback_phone", None)
-        ctx.say("utter_reply_here_noted")
+        reply_here(ctx)
         ctx.repeat_prompt()
         return True
 

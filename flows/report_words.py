@@ -305,9 +305,9 @@ def asks_the_bot(text: str) -> bool:
     return is_question(text) and not _SELF_DOUBT_END.search(text)
 
 
-# A courtesy before a question (「すみません、」 "sorry,"): no answer before it.
+# A courtesy before a question (「すみません、」 "sorry,"), besides the fillers: no answer before it.
 _COURTESY = re.compile(
-    r"\A\s*(?:すみません|すいません|あの[ー〜]*|えっと|ちょっと|sorry|excuse me|disculpe|perd[oó]n|desculpe|xin l[oỗ]i|"
+    r"\A\s*(?:すみません|すいません|ちょっと|sorry|excuse me|disculpe|perd[oó]n|desculpe|xin l[oỗ]i|"
     r"pasensya(?: na)?(?: po)?|죄송합니다|저기요|请问|請問|不好意思)\s*[、,，。.!！]?\s*",
     re.IGNORECASE)
 _CLAUSE_BREAK = re.compile(r"[、,，;；]")
@@ -318,7 +318,7 @@ def asks_instead_of_answering(text: str) -> bool:
     only ask the bot something (「警察にも電話したほうがいいですか」 "¿Debo llamar a la policía?")
     rather than answer with a question tagged on (「赤いセーターです、それでいいですか？」
     "a blue jacket, is that enough?"), which is an answer."""
-    return asks_the_bot(text) and not _CLAUSE_BREAK.search(_COURTESY.sub("", text, count=1))
+    return asks_the_bot(text) and not _CLAUSE_BREAK.search(_COURTESY.sub("", strip_fillers(text), count=1))
 
 
 def strip_fillers(text: str) -> str:

@@ -70,7 +70,6 @@ __all__ = [
     "QUESTIONS_SLOT",
     "REGISTER",
     "REGISTRATION_RESPONSES",
-    "REPLY_HERE_SLOT",
     "REPORT_CASE_SLOT",
     "REPORT_PLACE_RESPONSES",
     "SEND",
@@ -79,6 +78,7 @@ __all__ = [
     "PlaceAnswer",
     "ReportCounter",
     "address_after_the_place",
+    "answered_here",
     "answered_none",
     "ask_optional",
     "ask_yes_no",
@@ -100,6 +100,7 @@ __all__ = [
     "read_place_answer",
     "read_report_place",
     "read_town",
+    "reply_here",
     "report_counter",
     "report_draft",
     "save_report_draft",
@@ -373,7 +374,6 @@ _REPLY_HERE = re.compile(
     r"|\bdito (na )?lang\b|\bsa chat\b|ayoko(ng)? (ibigay|magbigay)"
     r"|यहीँ|च्याटमा|फोन नम्बर दिन चाहन्न|\b(yahi|chat ma)\b",
     re.IGNORECASE)
-REPLY_HERE_SLOT = "reply_here"
 
 
 def wants_reply_here(ctx: TurnContext) -> bool:
@@ -382,6 +382,18 @@ def wants_reply_here(ctx: TurnContext) -> bool:
     words = ctx.own_words
     return (ctx.channel != "voice" and bool(words)
             and (_REPLY_HERE.search(words) or _REPLY_HERE.search(fold_diacritics(words))) is not None)
+
+
+def reply_here(ctx: TurnContext) -> None:
+    """Keep "answer me here": no number to call back on (``callback_phone`` None, which the
+    case reads as contact by the resident's channel), and say so."""
+    ctx.set_slot("callback_phone", None)
+    ctx.say("utter_reply_here_noted")
+
+
+def answered_here(ctx: TurnContext) -> bool:
+    """Whether the resident asked to be answered in the chat (:func:`reply_here`)."""
+    return "callback_phone" in ctx.slots and ctx.slots["callback_phone"] is None
 
 
 def note_question(ctx: TurnContext, *, ask_again: bool = True) -> bool:

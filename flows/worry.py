@@ -46,11 +46,11 @@ from flows.report_words import (
 )
 from flows.steps import (
     PHONE_RESPONSES,
-    REPLY_HERE_SLOT,
     REPORT_PLACE_RESPONSES,
     SEND,
     YES_NO,
     address_after_the_place,
+    answered_here,
     ask_yes_no,
     caller_phone,
     discard_report_draft,
@@ -62,6 +62,7 @@ from flows.steps import (
     questions_asked,
     read_phone,
     read_report_place,
+    reply_here,
     report_draft,
     save_report_draft,
     tentative_place,
@@ -73,7 +74,6 @@ from routing.cases import case_facts, household_key, open_case
 
 __all__ = ["WorryFlow"]
 
-# The rest of an address said on its own: 「2丁目」「3番5号」「2-3」「二丁目」.
 # On the phone, what was noticed and since when can be keyed: the common answers (domain.yml
 # ``utter_noticed_<key>`` / ``utter_since_when_<key>``), kept as their words, never as a digit;
 # 「その他」 asks for the caller's own words.
@@ -223,7 +223,7 @@ class WorryFlow(FormFlow):
             elif consent is not False and wants_reply_here(ctx):
                 # 「電話は苦手なので、このチャットに返事をください」: yes, answered here.
                 consent = True
-                self._reply_here(ctx)
+                reply_here(ctx)
             if consent is None:
                 if not self._more(ctx):
                     ctx.repeat_prompt()
@@ -232,7 +232,7 @@ class WorryFlow(FormFlow):
         elif step == "callback_phone":
             if national_phone(ctx.text) is None and wants_reply_here(ctx):
                 # 「番号は教えたくない、このチャットで」: no number; staff answer here.
-                self._reply_here(ctx)
+                reply_here(ctx)
                 self._next(ctx)
                 return
             if national_phone(ctx.text) is None and self._more(ctx):
@@ -256,11 +256,6 @@ class WorryFlow(FormFlow):
         # The resident's own words for the place tell households apart.
         ctx.set_slot("where_text", " ".join(filter(None, (ctx.slots.get("where_text"), ctx.own_words))))
         return True
-
-    @staticmethod
-    def _reply_here(ctx: TurnContext) -> None:
-        ctx.set_slot(REPLY_HERE_SLOT, True)
-        ctx.say("utter_reply_here_noted")
 
     def _more_instead_of_a_place(self, ctx: TurnContext) -> bool:
         """Asked where, the resident told more about the person instead (no place, prose)."""
@@ -323,7 +318,7 @@ class WorryFlow(FormFlow):
     def _next(self, ctx: TurnContext) -> None:
         if self.ask_next(ctx):
             return
-        if ctx.slots["callback_consent"] and "callback_phone" not in ctx.slots and not ctx.slots.get(REPLY_HERE_SLOT):
+        if ctx.slots["callback_consent"] and "callback_phone" not in ctx.slots:
             caller = caller_phone(ctx)
             if caller:
                 ctx.set_slot("callback_phone", caller)
@@ -336,7 +331,7 @@ class WorryFlow(FormFlow):
     def _confirm(self, ctx: TurnContext) -> None:
         keep_report_counter(ctx, "report_worry", ctx.slots["where"])
         ctx.set_step("confirm")
-        callback = ctx.t("utter_reply_here_label" if ctx.slots.get(REPLY_HERE_SLOT) else
+        callback = ctx.t("utter_reply_here_label" if answered_here(ctx) else
                          "utter_yes_label" if ctx.slots["callback_consent"] else "utter_no_label")
         ask_yes_no(
             ctx,
