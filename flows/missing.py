@@ -284,6 +284,15 @@ class MissingFlow(FormFlow):
         asking = (ctx.slots.get(REPORT_PLACE_SLOT) or {}).get("asking")
         if asking == "landmark" or looks_like_place(ctx):
             return False
+        words = ctx.own_words
+        if "last_seen_when" not in ctx.slots and words and read_when(words, ctx.now, part_of_day_alone=False):
+            # 「朝の 九時ごろ です」 answers the next question (a caller ahead of the read-back): kept
+            # as when, not as a description, and the place asked again.
+            ctx.set_slot("last_seen_when", strip_fillers(words))
+            ctx.set_slot("last_seen_said_at", ctx.now.isoformat())
+            ctx.say("utter_detail_noted")
+            ctx.repeat_prompt()
+            return True
         return self._more(ctx)
 
     def _more(self, ctx: TurnContext) -> bool:

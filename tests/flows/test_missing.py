@@ -343,6 +343,14 @@ def test_a_question_at_when_or_what_they_wore_is_no_answer(resident: Resident, d
     assert effects(done)[0][1]["fields"]["clothing"] == clothing
 
 
+def test_the_time_said_at_the_place_question_is_when_not_a_description(resident: Resident, db_url: str) -> None:
+    resident.send("85歳の父が朝から帰ってきません")
+    assert said(resident.send("えー 朝の 九時ごろ です")) == ["utter_detail_noted", "utter_ask_last_seen_where"]
+    kept = left(db_url, resident).slots
+    assert (kept["last_seen_when"], kept["missing_who"]) == ("朝の 九時ごろ です", "85歳の父")
+    assert said(resident.send("中央区本町")) == ["utter_ask_clothing_and_appearance"], "when is not asked again"
+
+
 def test_a_family_that_gives_no_number_is_answered_in_the_chat(resident: Resident, db_url: str) -> None:
     resident.send("85歳の母が朝から帰ってきません")
     resident.send("中央区本町")
