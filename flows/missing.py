@@ -60,6 +60,7 @@ from flows.place_question import (
 )
 from flows.report_words import (
     asks_instead_of_answering,
+    asks_whether_to_call_the_police,
     is_more_about_the_person,
     missing_person,
     strip_fillers,
@@ -141,6 +142,7 @@ class MissingFlow(FormFlow):
         "utter_missing_alert_sent",
         "utter_detail_noted",
         "utter_question_noted",
+        "utter_missing_police",
         "utter_reply_here_noted",
         "utter_description_read_back",
         *YES_NO.responses,
@@ -267,7 +269,19 @@ class MissingFlow(FormFlow):
             return False
         answers = {"missing_who": missing_person, "clothing": worn_in,
                    "last_seen_when": lambda text: read_when(text, ctx.now)}[step]
-        return answers(words) is None and note_question(ctx)
+        return answers(words) is None and MissingFlow._answer_question(ctx)
+
+    @staticmethod
+    def _answer_question(ctx: TurnContext) -> bool:
+        """A question to the bot: "should I call the police too?" is answered at once (yes,
+        110 now: every minute counts in a search); any other is kept for the desk
+        (:func:`flows.steps.note_question`). The report's question is asked again."""
+        words = ctx.own_words
+        if words and asks_whether_to_call_the_police(words):
+            ctx.say("utter_missing_police", urgent=True)
+            ctx.repeat_prompt()
+            return True
+        return note_question(ctx)
 
     @staticmethod
     def _reply_here_ahead(ctx: TurnContext) -> bool:
@@ -299,7 +313,7 @@ class MissingFlow(FormFlow):
         """Words that tell more about the person are added to who, and a question to the bot
         is kept for the desk; the report's question is asked again. False when the words are
         neither."""
-        if note_question(ctx):
+        if self._answer_question(ctx):
             return True
         words = ctx.own_words
         if not words or says_dont_know(ctx) or not is_more_about_the_person(words):

@@ -22,6 +22,7 @@ __all__ = [
     "about_a_neighbour",
     "asks_instead_of_answering",
     "asks_the_bot",
+    "asks_whether_to_call_the_police",
     "is_more_about_the_person",
     "is_question",
     "missing_person",
@@ -305,6 +306,26 @@ def asks_the_bot(text: str) -> bool:
     return is_question(text) and not _SELF_DOUBT_END.search(text)
 
 
+# The police named in a question (「警察にも電話したほうがいいですか」 "should I call the police?").
+_POLICE = re.compile(
+    r"警察|けいさつ|110|ひゃくとおばん|\bpolice\b|\bcops?\b|polic[ií]a|pol[ií]cia|경찰|报警|報警|"
+    r"c[aả]nh s[aá]t|c[oô]ng an|\bpulis|प्रहरी|\bprahari",
+    re.IGNORECASE)
+# 「警察にはもう電話しました」 "I already called the police": told, not asked.
+_POLICE_ALREADY_TOLD = re.compile(
+    r"もう|すでに|既に|電話しました|通報しました|届けました|\balready\b|\b(?:i|we) (?:have |'ve )?(?:called|reported)\b|"
+    r"\bya\b|llam[eé]|\bj[aá]\b|liguei|했|已经|已經|\bđã\b|\bda goi\b|\bna po\b|\bna ako\b|सकें|saken",
+    re.IGNORECASE)
+
+
+def asks_whether_to_call_the_police(text: str) -> bool:
+    """Whether a missing person's family asks if they should call the police too: a question
+    the report answers itself (yes, 110 now), unlike one only the staff can answer."""
+    views = (text, fold_diacritics(text))  # Vietnamese with or without its marks
+    return (asks_the_bot(text) and any(_POLICE.search(view) for view in views)
+            and not any(_POLICE_ALREADY_TOLD.search(view) for view in views))
+
+
 # A courtesy before a question (「すみません、」 "sorry,"), besides the fillers: no answer before it.
 _COURTESY = re.compile(
     r"\A\s*(?:すみません|すいません|ちょっと|sorry|excuse me|disculpe|perd[oó]n|desculpe|xin l[oỗ]i|"
@@ -321,10 +342,20 @@ def asks_instead_of_answering(text: str) -> bool:
     return asks_the_bot(text) and not _CLAUSE_BREAK.search(_COURTESY.sub("", strip_fillers(text), count=1))
 
 
+# A greeting before the matter ("hello, my neighbour…", 「Xin chào, bà cụ…」): no part of what a
+# report keeps. Only at the start, and only with more words after it.
+_GREETING_FIRST = re.compile(
+    r"\A\s*(?:hello|hi|hey|good (?:morning|afternoon|evening)|もしもし|こんにちは|こんばんは|おはようございます|"
+    r"xin ch[aà]o|ch[aà]o (?:anh|ch[iị]|b[aạ]n|em)|안녕하세요|你好|您好|hola|buen(?:os|as) (?:d[ií]as|tardes|noches)|"
+    r"ol[aá]|bom dia|boa (?:tarde|noite)|kumusta(?: po)?|magandang (?:umaga|hapon|gabi)(?: po)?|नमस्ते|namaste)"
+    r"[\s、,，。.!！]+(?=\S)", re.IGNORECASE)
+
+
 def strip_fillers(text: str) -> str:
-    """The words without hesitations (「えーと 父です」 → 「父です」), as a report keeps them;
-    the words themselves when they are nothing but hesitation."""
+    """The words without hesitations (「えーと 父です」 → 「父です」) or a greeting first ("hello,
+    my neighbour…"), as a report keeps them; the words themselves when they are nothing but
+    hesitation."""
     stripped = text
-    while (shorter := _FILLER.sub("", stripped).strip()) != stripped:
+    while (shorter := _FILLER.sub("", _GREETING_FIRST.sub("", stripped)).strip()) != stripped:
         stripped = shorter
     return stripped or text.strip()

@@ -322,11 +322,11 @@ def test_the_rest_of_the_address_after_the_town_is_no_time(resident: Resident, d
 
 @pytest.mark.parametrize(("opening", "place", "question", "when", "clothing"), [
     ("Mi papá tiene demencia y salió a caminar esta mañana y no ha vuelto", "Chuo-ku Honmachi",
-     "¿Debo llamar a la policía también?", "esta mañana a las 9", "chaqueta azul, 80 años, bajito"),
-    ("85歳の母が朝から帰ってきません", "中央区本町", "すみません、警察にも電話したほうがいいですか", "朝9時ごろ",
+     "¿Puedo mandar una foto de él?", "esta mañana a las 9", "chaqueta azul, 80 años, bajito"),
+    ("85歳の母が朝から帰ってきません", "中央区本町", "すみません、写真も送ったほうがいいですか", "朝9時ごろ",
      "紺色のジャンパー"),
     ("My father has dementia and he did not come back from his walk", "Chuo-ku Honmachi",
-     "Should I call the police too?", "about 9 this morning", "a navy jacket, is that enough?"),
+     "Can I send you a photo of him?", "about 9 this morning", "a navy jacket, is that enough?"),
 ])
 def test_a_question_at_when_or_what_they_wore_is_no_answer(resident: Resident, db_url: str, opening: str,
                                                             place: str, question: str, when: str,
@@ -341,6 +341,31 @@ def test_a_question_at_when_or_what_they_wore_is_no_answer(resident: Resident, d
     [case] = cases(db_url)
     assert (case.details["last_seen_when"], case.details["questions"]) == (when, question), "searchers read no question"
     assert effects(done)[0][1]["fields"]["clothing"] == clothing
+
+
+@pytest.mark.parametrize(("opening", "question"), [
+    ("85歳の母が朝から帰ってきません", "警察にも電話したほうがいいですか"),
+    ("My father has dementia and he did not come back from his walk", "Should I call the police too?"),
+    ("Mi papá tiene demencia y salió a caminar esta mañana y no ha vuelto", "¿Debo llamar a la policía también?"),
+    ("mẹ tôi bị lẫn, đi đâu từ sáng chưa về", "Tôi có nên gọi cảnh sát không?"),
+    ("어머니가 치매인데 아침에 나가서 아직 안 돌아오셨어요", "경찰에 신고해야 하나요?"),
+])
+def test_should_we_call_the_police_is_answered_at_once(resident: Resident, db_url: str, opening: str,
+                                                       question: str) -> None:
+    resident.send(opening)
+    asked = resident.send(question)
+    assert said(asked) == ["utter_missing_police", "utter_ask_last_seen_where"], "yes, 110 now: not left to the staff"
+    assert asked.replies[0].urgent
+    resident.send("中央区本町")
+    assert said(resident.send(question)) == ["utter_missing_police", "utter_ask_last_seen_when"]
+    kept = left(db_url, resident).slots
+    assert "questions_asked" not in kept and "last_seen_when" not in kept, "answered, so neither kept nor an answer"
+
+
+def test_the_police_already_called_is_no_question_about_the_police(resident: Resident) -> None:
+    resident.send("85歳の母が朝から帰ってきません")
+    assert said(resident.send("警察にはもう電話しました。次はどうしたらいいですか？")) == [
+        "utter_question_noted", "utter_ask_last_seen_where"]
 
 
 def test_the_time_said_at_the_place_question_is_when_not_a_description(resident: Resident, db_url: str) -> None:
