@@ -170,7 +170,9 @@ class TurnContext:
 
     def reread(self, text: str, words_from: tuple[int, ...]) -> None:
         """Read ``text`` (the words before the safety question, stored as ``words_from``) as
-        this turn's message."""
+        this turn's message — not as a missing report when the answer denied one (「いえ、母は
+        家にいます」: not in danger, and not missing either)."""
+        self.ruled_out = self.ruled_out_for(self.message.text or "")
         self._read_instead(text)
         self.words_from = words_from
         self.reread_after_safety_question = True
@@ -549,6 +551,10 @@ _YES = {"はい", "はいそうです", "うん", "ええ", "お願いします"
         "हो", "हजुर", "हुन्छ", "ठीक छ", "सहमत छु", "म सहमत छु"}  # नेपाली
 _NO = {"いいえ", "いや", "いえ", "結構です", "けっこうです", "不要", "不要です", "いらない", "いりません", "やめて",
        "だめ", "ダメ", "no", "n", "nope", "no thanks", "いらん", "ええわ", "ない", "なし",
+       "いやです", "嫌です", "いやだ", "嫌だ", "いやや", "嫌や",
+       # At a confirmation: "do not send it".
+       "送らないで", "送らないでください", "送らんで", "送らんでええ", "送らなくていい", "送らなくていいです",
+       "送りません", "送らない", "送らないで下さい",
        # The residents' languages, as whole answers only (Spanish 「no」 is English's).
        "아니요", "아니오", "아니", "아뇨", "아니에요", "싫어요", "필요 없어요", "필요없어요",  # 한국어
        "không", "khong", "không ạ", "dạ không", "không cần", "thôi",  # Tiếng Việt

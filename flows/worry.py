@@ -225,7 +225,7 @@ class WorryFlow(FormFlow):
                 consent = True
                 reply_here(ctx)
             if consent is None:
-                if not self._more(ctx):
+                if not (self._since_when_again(ctx) or self._more(ctx)):
                     ctx.repeat_prompt()
                 return
             ctx.set_slot("callback_consent", consent)
@@ -270,6 +270,19 @@ class WorryFlow(FormFlow):
                 ctx.repeat_prompt()
                 return True
         return self._more(ctx)
+
+    @staticmethod
+    def _since_when_again(ctx: TurnContext) -> bool:
+        """「about 5 days」 at the call-back question: since when, told again in the resident's own
+        words (the first message had said it, so it was not asked) — kept in place of the
+        earlier reading, and the call-back asked again."""
+        words = ctx.own_words
+        if not words or since_when(words) is None or is_more_about_the_person(words):
+            return False
+        ctx.set_slot("since_when", strip_fillers(words))
+        ctx.say("utter_detail_noted")
+        ctx.repeat_prompt()
+        return True
 
     def _more(self, ctx: TurnContext, *, ask_again: bool = True) -> bool:
         """Words that tell more about the person are added to what was noticed, and a question

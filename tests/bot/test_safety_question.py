@@ -187,6 +187,18 @@ def test_words_read_again_after_not_missing_pass_the_safety_model(urgent_engine:
     assert [reply.response for reply in turn.replies] == ["utter_not_missing", "utter_safety_question"]
 
 
+def test_no_with_not_missing_does_not_start_the_missing_report(urgent_engine: ConversationEngine) -> None:
+    # Seen with tsunagu chat: 「母が朝からぼーっとしてて様子がおかしいんです」 (read as missing, and
+    # doubted) was asked about; 「いえ、母は家にいます。いなくなったわけではありません」 then got
+    # "call 110 now, where was she last seen?".
+    urgent_engine.classifier().urgency[MISSING] = 0.95
+    resident = Resident(urgent_engine)
+    assert _responses(resident, MISSING) == ["utter_safety_question"]
+    turn = resident.send("いえ、父は家にいます。いなくなったわけではありません")
+    assert "utter_missing_intro" not in [reply.response for reply in turn.replies]
+    assert turn.flow != "missing_report" and not any(reply.urgent for reply in turn.replies)
+
+
 def test_the_phone_asks_with_keys_and_takes_them(urgent_engine: ConversationEngine) -> None:
     caller = Resident(urgent_engine, channel="voice", user_id="+819000000001")
     caller.send(event="follow")

@@ -101,7 +101,11 @@ def test_declining_in_other_words(text: str, no: bool) -> None:
     ("えーと 父です 80歳です", "父です 80歳です"), ("あのう 青い ジャンパーです", "青い ジャンパーです"),
     ("まあ スーパーの 前 あたり", "スーパーの 前 あたり"), ("ええっと、あの、隣の おばあさん", "隣の おばあさん"),
     ("あのスーパーの前", "あのスーパーの前"), ("その人が", "その人が"), ("um, my father", "my father"),
-    ("えーと", "えーと")])
+    ("えーと", "えーと"),
+    # A greeting first is no part of the report; one later in the words, or alone, is kept.
+    ("hello, my neighbour an old lady", "my neighbour an old lady"), ("Xin chào, bà cụ hàng xóm", "bà cụ hàng xóm"),
+    ("Hola buenos días, mi vecina", "mi vecina"), ("もしもし えーと 父が", "父が"),
+    ("I said hello to her", "I said hello to her"), ("hello", "hello")])
 def test_fillers_are_not_kept_but_words_that_look_like_them_are(said: str, kept: str) -> None:
     assert strip_fillers(said) == kept
 

@@ -95,6 +95,31 @@ def test_english(engine: ConversationEngine, db_url: str) -> None:
     assert case.details["since_when"] == "since last week"
 
 
+def test_since_when_told_again_at_the_call_back_question_replaces_the_first_reading(engine: ConversationEngine,
+                                                                                   db_url: str) -> None:
+    # Seen with tsunagu chat: the first message said "for 5 days", so 'since when' was not asked;
+    # the resident answered it anyway at the call-back question and was asked again, unexplained.
+    resident = Resident(engine, language="en")
+    resident.send("hello, my neighbour an old lady I have not seen her for 5 days and her light is always on")
+    assert said(resident.send("Chuo-ku Minatomachi 3-chome")) == ["utter_ask_callback_consent"]
+    assert said(resident.send("about 5 days")) == ["utter_detail_noted", "utter_ask_callback_consent"]
+    kept = left(db_url, resident).slots
+    assert kept["since_when"] == "about 5 days" and "callback_consent" not in kept
+    assert kept["noticed"].startswith("my neighbour"), "the greeting is no part of what was noticed"
+
+
+@pytest.mark.parametrize("answer", ["いやです", "嫌です。", "送らないでください", "いや、やめときます"])
+def test_a_plain_no_at_the_confirmation_sends_nothing(resident: Resident, db_url: str, answer: str) -> None:
+    # Seen with tsunagu chat: 「いやです」 got the confirmation again, 「送らないでください」 was added to
+    # what was noticed — and one more tap on "send" would have sent it.
+    resident.send("隣のおばあちゃんを最近見かけません、新聞がたまっています")
+    resident.send("北区青葉台3丁目です")
+    resident.send("1週間くらい前からです")
+    assert said(resident.send("いいえ")) == ["utter_worry_confirm"]
+    assert said(resident.send(answer)) == ["utter_cancelled"]
+    assert cases(db_url) == [] and left(db_url, resident).flow is None
+
+
 @pytest.mark.parametrize(("language", "answer"), [("vi", "không"), ("vi", "không biết"), ("ja", "わかりません"),
                                                   ("ja", "いいえ"), ("es", "no sé"), ("ko", "모르겠어요"),
                                                   ("pt", "não sei"), ("zh", "不知道"), ("en", "no"),
