@@ -45,7 +45,18 @@ _FEMALE_JA = (r"女性|女の人|女|母|おかん|かあちゃん|おっかあ|
               r"おばあさん|おばあちゃん|祖母|妻|家内|嫁|娘|姉|妹|叔母|伯母")
 _MALE_EN = r"\b(?:man|male|father|dad|husband|son|grandfather|grandpa|granddad|brother|uncle|he|him|his)\b"
 _FEMALE_EN = r"\b(?:woman|female|mother|mum|mom|wife|daughter|grandmother|grandma|granny|sister|aunt|she|her)\b"
-_SEX = (("male", re.compile(f"{_MALE_JA}|{_MALE_EN}")), ("female", re.compile(f"{_FEMALE_JA}|{_FEMALE_EN}")))
+# The residents' languages: the family words their missing-report opening names (「mero buwa」
+# 「우리 아버지」 「mẹ tôi」), so that a father is not asked whether he is a man or a woman.
+_MALE_OTHER = (r"할아버지|아버지|아빠|시아버지|장인|남편|아들|오빠|남동생|삼촌|爸爸|父亲|父親|爷爷|爺爺|外公|老公|丈夫|儿子|兒子|"
+               r"哥哥|弟弟|बुवा|बाबा|हजुरबुवा|श्रीमान|छोरा|दाइ|भाइ|"
+               r"\b(?:bố|cha|ông|chồng|con trai|em trai|tatay|itay|lolo|kuya|lalaki|pai|avô|marido|filho|irmão|homem|"
+               r"padre|papá|abuelo|esposo|hijo|hermano|hombre|buwa|buba|baba|hajurbuwa|shreeman|chora|bhai)\b")
+_FEMALE_OTHER = (r"할머니|어머니|엄마|시어머니|장모|아내|와이프|딸|언니|누나|여동생|이모|고모|妈妈|媽媽|母亲|母親|奶奶|外婆|老婆|妻子|"
+                 r"女儿|女兒|姐姐|妹妹|आमा|हजुरआमा|श्रीमती|छोरी|दिदी|बहिनी|"
+                 r"\b(?:mẹ|má|bà|vợ|con gái|chị|em gái|nanay|inay|lola|ate|babae|mãe|avó|esposa|mulher|filha|irmã|"
+                 r"madre|mamá|abuela|hija|hermana|mujer|ina|aama|hajuraama|shreemati|chori|didi|bahini)\b")
+_SEX = (("male", re.compile(f"{_MALE_JA}|{_MALE_EN}|{_MALE_OTHER}")),
+        ("female", re.compile(f"{_FEMALE_JA}|{_FEMALE_EN}|{_FEMALE_OTHER}")))
 # 「78歳」 "78 years old", "she is 78", "Dad, 85, tall": an age said as such, or a bare number between commas.
 _AGE = re.compile(r"(\d{1,3})\s*(?:歳|才|さい)|(\d{2,3})[- ]?(?:years?[- ]old|yo\b)|\b(?:aged?|is) (\d{2,3})\b|"
                   r"[,、]\s*(\d{2,3})\s*(?:[,、]|\Z)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.features import worn_in
+from flows.features import read_features, worn_in
 
 
 @pytest.mark.parametrize(("text", "worn"), [
@@ -21,3 +21,23 @@ from flows.features import worn_in
 ])
 def test_what_is_worn_is_read_from_a_verb_of_wearing(text: str, worn: str | None) -> None:
     assert worn_in(text) == worn
+
+
+@pytest.mark.parametrize(("text", "sex"), [
+    ("mero buwa lai dementia cha, bihana dekhi ghar farkinu bhayena", "male"),
+    ("मेरो आमा बिहानदेखि हराउनुभयो", "female"),
+    ("우리 아버지가 치매인데 아침에 나가서 안 돌아오셨어요", "male"),
+    ("mẹ tôi bị lẫn, đi đâu từ sáng chưa về", "female"),
+    ("我妈妈早上出去了还没回来", "female"),
+    ("Mi papá tiene demencia y no ha vuelto", "male"),
+    ("A minha mãe saiu de manhã e não voltou", "female"),
+    ("Ang tatay ko ay hindi pa umuuwi", "male"),
+    ("Ang ina ko ay nawawala", "female"),
+    ("認知症の父が朝から帰ってこない", "male"),
+    # No family word, no sex: it is asked.
+    ("Someone I know did not come back", None),
+    ("bihana dekhi ghar farkinu bhayena", None),
+])
+def test_the_family_word_of_a_residents_language_says_the_sex(text: str, sex: str | None) -> None:
+    # Seen with tsunagu chat: 「mero buwa」 (my father) was then asked "a man or a woman?".
+    assert read_features(text).get("sex") == sex
