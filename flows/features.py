@@ -84,8 +84,20 @@ _BELONGINGS = re.compile(r"杖|つえ|ステッキ|かばん|カバン|鞄|バ�
                          r"歩行器|携帯|スマホ|cane|stick|bag|backpack|umbrella|walker|wallet|phone", re.IGNORECASE)
 # Parts of a clothing answer: split at punctuation and the joining particles
 # (「紺のジャンパーに灰色のズボン、白い運動靴と杖」; "a beige coat and brown shoes").
-_PARTS_JA = re.compile(r"[、,，。．/／・;；\n]+|(?<=[\u30a0-\u30ff\u4e00-\u9fff])(?:と|に|や)(?=\S)")
+_PARTS_JA = re.compile(r"[、,，。．/／・;；\n]+|(?<=[\u30a0-\u30ff\u4e00-\u9fff])(?:と|に|や|で)(?=\S)")
 _PARTS_EN = re.compile(r"[,;/\n]+|\band\b|\bwith\b", re.IGNORECASE)
+# Spoken answers join their parts with verbs, not punctuation (「赤い カーディガン 着て 白い 運動靴
+# はいて 杖 ついて」, 「茶色の 帽子 かぶっとります 腰が 曲がっとって」): a verb of wearing or holding in
+# any register, or a verb's て-form, ends a part.
+_SPOKEN_PARTS = re.compile(
+    r"(?:を|は|も)?(?:着|着用し|はい|履い|穿い|かぶっ|被っ|持っ|もっ|つい|突い|巻い|かけ|掛け)(?:て|と|ちょ)"
+    r"(?:います|いる|いた|おります|おる|ります|る|た|ました|ます|った|ん)?(?:です|ね|よ)?|"
+    r"(?:を|は|も)?(?:着|かぶり|被り|はき|履き)(?:ます|ました)|(?<=[っいん][てで])(?=\S)")
+# A part with none of these is no clothing (「腰が曲がって」「出ていきました」): the description or the
+# story, which the case keeps whole.
+_CLOTHING_WORDS = re.compile(r"色|赤|青|白|黒|紺|緑|黄|茶|灰|グレー|ピンク|ベージュ|紫|オレンジ|柄|チェック|ストライプ|"
+                             r"ジャージ|ダウン|ジーンズ|ジーパン|エプロン|もんぺ|はんてん|半纏|ちゃんちゃんこ|チョッキ|"
+                             r"ジャンバー|スラックス|作業|制服|ポロ|フリース|眼鏡|メガネ|めがね")
 # A part's own verb or copula, left out of the field (「杖をついています」 → 杖).
 _TAIL = re.compile(r"(?:を|は|も)?(?:着て|はいて|履いて|かぶって|被って|持って|ついて|突いて|して|着用して)?"
                    r"(?:います|いる|おります|ました|いた|た|る|です|でした|や|じゃ|だ)?[。.!！]*\Z")
@@ -148,11 +160,18 @@ def read_clothing(text: str | None) -> dict[str, Any]:
     plain = _plain(text)
     english = plain.isascii()
     # Spoken Japanese comes with spaces between words (「ピンクの セーター と 黒い ズボン」).
-    parts = _PARTS_EN.split(plain) if english else _PARTS_JA.split(re.sub(r"\s+", "", plain))
+    if english:
+        parts = _PARTS_EN.split(plain)
+    else:
+        joined = _SPOKEN_PARTS.sub("、", re.sub(r"\s+", "", plain))
+        parts = _PARTS_JA.split(joined)
     groups: dict[str, list[str]] = {"clothing": [], "footwear": [], "belongings": []}
     for part in parts:
         part = part.strip(" .") if english else _TAIL.sub("", part or "").strip()
         if not part or _UNKNOWN.match(part):
+            continue
+        named = _WORN.search(part) or _FOOTWEAR.search(part) or _BELONGINGS.search(part)
+        if not english and not named and not _CLOTHING_WORDS.search(part):
             continue
         if read_features(part) and not (_WORN.search(part) or _FOOTWEAR.search(part) or _BELONGINGS.search(part)):
             # 「80歳くらい」「白髪」 given with the clothing: the description has them, not the clothing.

@@ -65,6 +65,7 @@ __all__ = [
     "read_back_answer",
     "sound_alike_towns",
     "is_bare_place",
+    "is_only_a_place",
     "looks_like_place",
     "person_choice",
     "place_already_given",
@@ -335,12 +336,17 @@ def is_bare_place(ctx: TurnContext) -> bool:
     with nothing else said: after an answer, such a message refines where, it asks nothing new."""
     if ctx.answer.startswith(("town:", "ward:")) or (ctx.message.has_location and not ctx.text):
         return True
-    if not ctx.text:
+    return is_only_a_place(ctx, ctx.text)
+
+
+def is_only_a_place(ctx: TurnContext, text: str) -> bool:
+    """Whether the words are only a place (「北区柳町です」 "Minami-ku Asahicho"), nothing else said."""
+    if not text:
         return False
-    place = _extracted(ctx, ctx.text)
+    place = _extracted(ctx, text)
     if place is None:
         return False
-    rest = unicodedata.normalize("NFKC", ctx.text)
+    rest = unicodedata.normalize("NFKC", text)
     for surface in sorted((part for part in place.matched.split(" ") if part), key=len, reverse=True):
         rest = rest.replace(surface, " ")
     rest = re.sub(r"\d+(?:丁目|番地?|号|-\d+)*|chome", " ", rest, flags=re.IGNORECASE)

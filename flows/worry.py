@@ -32,6 +32,7 @@ from flows.place_question import (
     area_from_record,
     ask_place,
     is_bare_place,
+    is_only_a_place,
     looks_like_place,
     place_already_given,
     place_from_message,
@@ -172,7 +173,10 @@ class WorryFlow(FormFlow):
                 ctx.set_slot("where", given)
                 ctx.set_slot("where_text", words)
         if first and says_what_was_noticed(words, place_label(area, detail, "")):
-            ctx.set_slot("noticed", strip_fillers(words))
+            # Read together with a reply to the safety question (「…雨戸が閉まったまま」 then
+            # "Minami-ku Asahicho"): a line that is only a place answers where, not what was noticed.
+            lines = [line for line in words.splitlines() if not is_only_a_place(ctx, line)]
+            ctx.set_slot("noticed", strip_fillers("\n".join(lines) or words))
         if "since_when" not in ctx.slots and (since := since_when(words)):
             ctx.set_slot("since_when", since)
 

@@ -16,6 +16,7 @@ from bot.engine import ConversationEngine
 from bot.messages import EffectKind
 from intents.classification import Classification, IntentClassifier, UrgencyThresholds
 from tests.bot.conftest import Resident
+from tests.flows.conftest import left
 
 THRESHOLDS = UrgencyThresholds(ask=0.3, alarm=0.8, veto=0.1)
 UNSURE = "母がさっきから変なんです。呼んでもぼんやりしています"
@@ -240,6 +241,20 @@ def test_a_detail_instead_of_an_answer_goes_on_with_the_words_before_it(urgent_e
     assert "utter_worry_intro" in responses, responses
     assert responses[-1] == "utter_ask_town_in_ward", "the ward is taken; its town is asked"
     assert not any(effect.kind == EffectKind.emergency_guidance for effect in turn.effects)
+
+
+def test_a_place_instead_of_an_answer_is_where_not_what_was_noticed(urgent_engine: ConversationEngine,
+                                                                    db_url: str) -> None:
+    # Seen with tsunagu chat: the town given instead of an answer was also kept in "noticed",
+    # so the confirmation and the counter read the place twice.
+    urgent_engine.classifier().urgency[NEIGHBOUR] = 0.5
+    resident = Resident(urgent_engine)
+    resident.send(NEIGHBOUR)
+    turn = resident.send("南区朝日町3丁目です")
+    assert [reply.response for reply in turn.replies][-1] == "utter_ask_since_when"
+    kept = left(db_url, resident).slots
+    assert kept["noticed"] == NEIGHBOUR, kept
+    assert "朝日町" in kept["where"]["label"]
 
 
 def test_another_matter_instead_of_an_answer_is_read_on_its_own(urgent_engine: ConversationEngine) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.features import read_features, worn_in
+from flows.features import read_clothing, read_features, worn_in
 
 
 @pytest.mark.parametrize(("text", "worn"), [
@@ -41,3 +41,22 @@ def test_what_is_worn_is_read_from_a_verb_of_wearing(text: str, worn: str | None
 def test_the_family_word_of_a_residents_language_says_the_sex(text: str, sex: str | None) -> None:
     # Seen with tsunagu chat: 「mero buwa」 (my father) was then asked "a man or a woman?".
     assert read_features(text).get("sex") == sex
+
+
+@pytest.mark.parametrize(("text", "read"), [
+    # Seen on the phone webhook: spoken answers, joined by verbs, became one field (「紺色のジャンパー着、
+    # ります」; the whole answer as "belongings" because it named a cane).
+    ("茶色の 帽子 かぶっとります 腰が 曲がっとって 杖 ついとります", {"clothing": "茶色の帽子", "belongings": "杖"}),
+    ("紺色の ジャンパー 着とります", {"clothing": "紺色のジャンパー"}),
+    ("赤い カーディガン 着て 白い 運動靴 はいて 杖 ついて 出ました",
+     {"clothing": "赤いカーディガン", "footwear": "白い運動靴", "belongings": "杖"}),
+    ("赤いセーターで出かけて行きました", {"clothing": "赤いセーター"}),
+    ("白いシャツに黒いズボン、めがねをかけています", {"clothing": "白いシャツ、黒いズボン、めがね"}),
+    # Written answers as before.
+    ("紺のジャンパーに灰色のズボン、白い運動靴と杖",
+     {"clothing": "紺のジャンパー、灰色のズボン", "footwear": "白い運動靴", "belongings": "杖"}),
+    ("a beige coat and brown shoes", {"clothing": "a beige coat", "footwear": "brown shoes"}),
+    ("わからない", {}),
+])
+def test_clothing_is_read_into_its_fields_written_or_spoken(text: str, read: dict[str, str]) -> None:
+    assert read_clothing(text) == read
