@@ -409,7 +409,7 @@ class ConversationEngine:
         """
         if ctx.message.event not in _WORDED_EVENTS or not ctx.text:
             return False
-        signal = detect_safety(ctx.text)
+        signal = detect_safety(ctx.text) or self._welfare_told_over_messages(ctx)
         if signal is None:
             return self._safety_model(ctx)
         if (signal.kind != "welfare" and ctx.own_words and not ctx.reread_after_safety_question
@@ -419,6 +419,17 @@ class ConversationEngine:
             return True
         self._give_guidance(ctx, signal)
         return True
+
+    def _welfare_told_over_messages(self, ctx: TurnContext) -> SafetySignal | None:
+        """A welfare risk the words complete with what the report in progress already kept (not
+        seen for three days, then 「なんか臭いもするんよ」): the same 110 advice as when told at
+        once. Only what these words add: a risk the account told by itself was answered then."""
+        active = self.flows.get(ctx.conversation.flow or "")
+        earlier = active.account_so_far(ctx) if active is not None else ""
+        if not earlier or detect_safety(earlier) is not None:
+            return None
+        together = detect_safety(f"{earlier}\n{ctx.text}")
+        return together if together is not None and together.kind == "welfare" else None
 
     def _safety_model(self, ctx: TurnContext) -> bool:
         if not ctx.own_words or ctx.reread_after_safety_question:

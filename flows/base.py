@@ -340,6 +340,12 @@ class Flow:
         """
         return False
 
+    def account_so_far(self, ctx: TurnContext) -> str:
+        """The resident's account this flow has kept so far (what a worry report noticed), read
+        by the safety layer with each new message: a welfare risk may be told over two
+        messages (「3日ほど姿見えへん」, then 「なんか臭いもするんよ」). Empty by default."""
+        return ""
+
     def describes_a_person(self, step: str | None) -> bool:
         """Whether ``step`` asks what a person looks like or how they are (height, gait, illnesses):
         the safety model's reading of frailty there is not an emergency (the engine's safety layer)."""

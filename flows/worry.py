@@ -180,6 +180,10 @@ class WorryFlow(FormFlow):
         if "since_when" not in ctx.slots and (since := since_when(words)):
             ctx.set_slot("since_when", since)
 
+    def account_so_far(self, ctx: TurnContext) -> str:
+        noticed = ctx.slots.get("noticed")
+        return noticed if isinstance(noticed, str) else ""
+
     def resume(self, ctx: TurnContext) -> None:
         step = ctx.step
         if step in KEYPAD_MENUS and self._keyed(ctx, step):

@@ -108,6 +108,32 @@ def test_since_when_told_again_at_the_call_back_question_replaces_the_first_read
     assert kept["noticed"].startswith("my neighbour"), "the greeting is no part of what was noticed"
 
 
+@pytest.mark.parametrize(("later", "welfare"), [
+    ("ほんでな、なんか臭いもするんよ", True),  # not seen for days, then a smell: someone may lie inside
+    ("それに、なんか変なにおいもしてて", True),
+    ("カレーのにおいはしてたけどな", False),  # an everyday smell is no sign
+    ("ほんでな、郵便もたまっとるんよ", False),  # a second everyday sign: still the ordinary report
+])
+def test_a_welfare_risk_told_over_two_messages_gets_the_110_advice(resident: Resident, db_url: str, later: str,
+                                                                   welfare: bool) -> None:
+    # Seen with tsunagu chat: a smell told after "not seen for three days" was only noted.
+    resident.send("隣のじいちゃんがな、ここ3日ほど姿見えへんねん")
+    resident.send("南区朝日町2丁目や")
+    turn = resident.send(later)
+    advised = [data for kind, data in effects(turn) if kind == "emergency_guidance"]
+    assert (said(turn)[0] == "utter_welfare_check") is welfare
+    assert advised == ([{"service": "110"}] if welfare else [])
+    assert left(db_url, resident).flow == "report_worry", "the report goes on"
+    assert said(turn)[-1] == "utter_ask_callback_consent"
+
+
+def test_a_welfare_risk_already_told_is_not_advised_again(resident: Resident) -> None:
+    first = resident.send("隣のおばあさんを何日も見かけなくて、部屋から変なにおいがします")
+    assert said(first)[0] == "utter_welfare_check"
+    resident.send("南区朝日町2丁目です")
+    assert "utter_welfare_check" not in said(resident.send("それと、新聞もたまっています"))
+
+
 @pytest.mark.parametrize("answer", ["いやです", "嫌です。", "送らないでください", "いや、やめときます"])
 def test_a_plain_no_at_the_confirmation_sends_nothing(resident: Resident, db_url: str, answer: str) -> None:
     # Seen with tsunagu chat: 「いやです」 got the confirmation again, 「送らないでください」 was added to
@@ -257,11 +283,11 @@ def test_details_at_the_call_back_and_confirmation_questions_are_kept(resident: 
     assert said(resident.send("郵便受けもチラシでいっぱいになっています")) == ["utter_detail_noted",
                                                                   "utter_ask_callback_consent"]
     resident.send("いいえ")
-    assert said(resident.send("そういえば夜も明かりがついていません")) == ["utter_detail_noted", "utter_worry_confirm"]
+    assert said(resident.send("そういえば庭の手入れもしていないようです")) == ["utter_detail_noted", "utter_worry_confirm"]
     resident.send("はい")
     [case] = cases(db_url)
     assert case.details["noticed"] == ("向かいの家の雨戸がずっと閉まったまま / 郵便受けもチラシでいっぱいになっています"
-                                       " / そういえば夜も明かりがついていません")
+                                       " / そういえば庭の手入れもしていないようです")
 
 
 def test_questions_during_the_report_are_kept_for_the_counter_and_the_report_goes_on(
