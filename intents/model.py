@@ -77,7 +77,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MODEL_VERSION = "9"
+MODEL_VERSION = "8"
 # The name is kept so existing deployments and scripts find the file; its content is a
 # plain pickle of arrays and dictionaries (no scikit-learn objects to rebuild).
 MODEL_FILE = "classifier.joblib"
