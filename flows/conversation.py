@@ -147,7 +147,8 @@ _SITUATION_RESPONSES = {
 # detail of the case just made), so nothing the resident said is lost.
 _READ_AFTER_WELFARE_GUIDANCE = {flow.name: flow for flow in (WorryFlow(), FollowupFlow())}
 SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", *_SITUATION_RESPONSES.values(), "utter_crisis",
-                    "utter_welfare_check", "utter_after_emergency_resume", "utter_emergency_numbers")
+                    "utter_welfare_check", "utter_after_emergency_resume", "utter_after_crisis_resume",
+                    "utter_emergency_numbers")
 
 
 def ask_menu(ctx: TurnContext, prompt: str = "utter_menu") -> None:
@@ -472,6 +473,9 @@ def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
     ctx.say("utter_crisis", urgent=True, hotlines=hotlines_text(ctx, lines))
     ctx.effect(EffectKind.crisis_guidance)
     if ctx.conversation.flow:
+        # The question that was open stays, but not as if nothing had been said: the resident
+        # is told the rest can wait (a neighbour's report is no reason to hurry them now).
+        ctx.say("utter_after_crisis_resume")
         ctx.repeat_prompt()
         return True
     return False

@@ -100,7 +100,8 @@ def test_crisis_lines_in_korean(engine: ConversationEngine) -> None:
 
 def test_every_safety_response_speaks_the_seven_languages() -> None:
     domain = load_domain()
-    for response in (*SAFETY_FIRST, "utter_crisis", "utter_after_emergency_resume", "utter_emergency_numbers"):
+    for response in (*SAFETY_FIRST, "utter_crisis", "utter_after_emergency_resume", "utter_after_crisis_resume",
+                     "utter_emergency_numbers"):
         japanese = domain.text(response, "ja", hotlines="")
         for language in ("zh", "zh-Hant", "ko", "vi", "tl", "pt", "ne", "es"):
             assert domain.text(response, language, hotlines="") not in (japanese, domain.text(response, "en", hotlines="")), \

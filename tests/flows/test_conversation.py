@@ -131,7 +131,8 @@ def test_crisis_words_inside_a_flow_come_first_and_the_question_stays(resident: 
     resident.send("隣のおばあさんを最近見かけない")
     before = left(db_url, resident)
     crisis = resident.send("もう死にたい")
-    assert said(crisis) == ["utter_crisis", "utter_ask_where"]
+    # Not the neighbour's question as if nothing had been said: the rest can wait.
+    assert said(crisis) == ["utter_crisis", "utter_after_crisis_resume", "utter_ask_where"]
     assert left(db_url, resident) == before
 
 
