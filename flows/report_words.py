@@ -252,10 +252,29 @@ def missing_person(text: str) -> str | None:
     return f"{family.group(0)} {age.group(0)}" if age else family.group(0).strip(" 、,")
 
 
+# The residents' languages, as a first message says it (「며칠째 안 보여요」「好几天没看到」「mấy hôm
+# nay không thấy」「ilang araw ko na pong hindi nakikita」「há dias」): a number of days, weeks or
+# months, or since yesterday / last week.
+_SINCE_OTHER = re.compile(
+    r"(?:며칠|몇\s*일|\d+\s*(?:일|주일?|개월|달)|일주일|이틀|사흘|나흘|한\s*달)\s*(?:째|전부터|동안|정도)|"
+    r"지난\s*(?:주|달)부터|어제부터|"
+    r"(?:好几|好幾|这几|這幾|几|幾|\d+|[一二三四五六七八九十两兩]+)\s*(?:天|个?星期|個?星期|周|週|个?月|個?月)|"
+    r"\b(?:mấy|may|vài|vai|\d+|một|mot|hai|ba|bốn|bon|năm)\s+(?:hôm|hom|ngày|ngay|tuần|tuan|tháng|thang)\b(?:\s+nay)?|"
+    r"\b(?:từ|tu)\s+(?:hôm qua|hom qua|tuần trước|tuan truoc)\b|"
+    r"\b(?:ilang|mga\s+\d+|\d+|isang|dalawang|tatlong)\s+(?:na\s+)?(?:araw|linggo|buwan)\b|"
+    r"\b(?:h[aá]|faz|hace|desde hace)\s+(?:\d+\s+|uns\s+|umas\s+|alguns\s+|algumas\s+|v[aá]rios\s+|unos\s+|unas\s+|"
+    r"varias\s+|una?\s+|duas\s+|dos\s+|tr[eê]s\s+)?(?:d[ií]as|semanas?|mes(?:es)?|meses)\b|"
+    r"\bdesde\s+(?:ontem|ayer|a semana passada|la semana pasada|semana passada|o m[eê]s passado|el mes pasado)\b|"
+    r"(?:\d+|केही|धेरै|एक|दुई|तीन)\s*(?:दिन|हप्ता|महिना)\s*(?:देखि|भयो|अघिदेखि)|"
+    r"\b(?:\d+|kehi|dherai|ek|dui|tin)\s+(?:din|hapta|mahina)\s*(?:dekhi|bhayo|agadi)\b",
+    re.IGNORECASE)
+
+
 def since_when(text: str) -> str | None:
-    """Since when, when the words say it (「3日前から」「一週間も」「昨日から」 "for three days")."""
+    """Since when, when the words say it (「3日前から」「一週間も」「昨日から」 "for three days"
+    「며칠째」「há dias」)."""
     plain = _plain(text)
-    match = _SINCE_JA.search(plain) or _SINCE_EN.search(plain)
+    match = _SINCE_JA.search(plain) or _SINCE_EN.search(plain) or _SINCE_OTHER.search(plain)
     return match.group(0).strip() if match else None
 
 

@@ -71,7 +71,14 @@ def test_who_is_missing_in_the_residents_languages(text: str, who: str | None) -
 @pytest.mark.parametrize(("text", "since"), [
     ("隣のおばあさんを3日前から見かけない", "3日前から"), ("一週間くらい前から見ない", "一週間くらい前から"),
     ("昨日から電気がつかない", "昨日から"), ("3日も姿を見ない", "3日も"), ("He hasn't been seen for three days", "for three days"),
-    ("ポストに新聞が4日分くらいたまっています", None), ("最近見かけない", None)])
+    ("ポストに新聞が4日分くらいたまっています", None), ("最近見かけない", None),
+    # The residents' languages, as a first message says it (was asked again: seen in Tagalog).
+    ("Yung kapitbahay ko pong matanda, ilang araw ko na pong hindi nakikita", "ilang araw"),
+    ("옆집 할머니가 며칠째 안 보여요", "며칠째"), ("bà cụ nhà bên mấy hôm nay không thấy ra ngoài", "mấy hôm nay"),
+    ("隔壁的老奶奶好几天没看到了", "好几天"), ("Minha vizinha idosa não aparece há dias", "há dias"),
+    ("hace varios días que no veo a mi vecino", "hace varios días"), ("३ दिनदेखि देखिएको छैन", "३ दिनदेखि"),
+    # Numbers and family words that are no time: an address, "three people", "my father".
+    ("Chuo-ku Motomachi 3-chome", None), ("ba tôi không về nhà", None), ("mi vecina de 80 años", None)])
 def test_since_when(text: str, since: str | None) -> None:
     assert since_when(text) == since
 

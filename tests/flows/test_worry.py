@@ -343,9 +343,9 @@ def test_no_question_no_word_about_questions(resident: Resident, db_url: str) ->
      "Please reply here in this chat, I don't want to give my number"),
     ("Bà cụ nhà bên mấy ngày không mở cửa", "Minami-ku Asahicho", "tuần trước",
      "Toi khong muon cho so dien thoai, nhan tin o day"),
-    ("A vizinha idosa não abre a janela há dias", "Minami-ku Asahicho", "desde a semana passada",
+    ("A vizinha idosa não abre mais a janela", "Minami-ku Asahicho", "desde a semana passada",
      "Pode responder por aqui, sem telefone"),
-    ("옆집 할머니가 며칠째 창문을 안 열어요", "Minami-ku Asahicho", "지난주부터", "전화는 좀 어려워요. 여기로 답장해 주세요"),
+    ("옆집 할머니가 요즘 창문을 안 열어요", "Minami-ku Asahicho", "지난주부터", "전화는 좀 어려워요. 여기로 답장해 주세요"),
 ])
 def test_asked_about_a_call_back_a_resident_may_ask_to_be_answered_in_the_chat(
         resident: Resident, db_url: str, opening: str, town: str, since: str, reply_here: str) -> None:
