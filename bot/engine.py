@@ -426,10 +426,14 @@ class ConversationEngine:
         once. Only what these words add: a risk the account told by itself was answered then."""
         active = self.flows.get(ctx.conversation.flow or "")
         earlier = active.account_so_far(ctx) if active is not None else ""
-        if not earlier or detect_safety(earlier) is not None:
+        if not earlier:
             return None
         together = detect_safety(f"{earlier}\n{ctx.text}")
-        return together if together is not None and together.kind == "welfare" else None
+        # The account alone is read only when the two together are a risk (rarely): every turn
+        # of a report pays one reading of the lexicon, not two.
+        if together is None or together.kind != "welfare" or detect_safety(earlier) is not None:
+            return None
+        return together
 
     def _safety_model(self, ctx: TurnContext) -> bool:
         if not ctx.own_words or ctx.reread_after_safety_question:

@@ -77,12 +77,14 @@ from flows.steps import (
     caller_phone,
     discard_report_draft,
     is_bare_key,
+    keep_told_ahead,
     note_question,
     place_flags,
     questions_asked,
     read_phone,
     read_report_place,
     reply_here,
+    reply_here_instead_of_a_number,
     report_counter,
     report_draft,
     save_report_draft,
@@ -227,9 +229,8 @@ class MissingFlow(FormFlow):
                 ctx.set_slot("last_seen_when", spot)
                 ctx.set_slot("last_seen_said_at", ctx.now.isoformat())
         elif step == "callback_phone":
-            if national_phone(ctx.text) is None and wants_reply_here(ctx):
+            if reply_here_instead_of_a_number(ctx):
                 # 「番号は教えたくない、このチャットで」: the desk answers here (a call-back is consented).
-                reply_here(ctx)
                 self._next(ctx)
                 return
             if national_phone(ctx.text) is None and self._more(ctx):
@@ -302,11 +303,7 @@ class MissingFlow(FormFlow):
         if "last_seen_when" not in ctx.slots and words and read_when(words, ctx.now, part_of_day_alone=False):
             # 「朝の 九時ごろ です」 answers the next question (a caller ahead of the read-back): kept
             # as when, not as a description, and the place asked again.
-            ctx.set_slot("last_seen_when", strip_fillers(words))
-            ctx.set_slot("last_seen_said_at", ctx.now.isoformat())
-            ctx.say("utter_detail_noted")
-            ctx.repeat_prompt()
-            return True
+            return keep_told_ahead(ctx, last_seen_when=strip_fillers(words), last_seen_said_at=ctx.now.isoformat())
         return self._more(ctx)
 
     def _more(self, ctx: TurnContext) -> bool:

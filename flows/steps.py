@@ -90,6 +90,7 @@ __all__ = [
     "hotline_list",
     "is_bare_key",
     "keep_report_counter",
+    "keep_told_ahead",
     "note_question",
     "on_yes_no",
     "outside_city",
@@ -101,6 +102,7 @@ __all__ = [
     "read_report_place",
     "read_town",
     "reply_here",
+    "reply_here_instead_of_a_number",
     "report_counter",
     "report_draft",
     "save_report_draft",
@@ -348,8 +350,19 @@ def address_after_the_place(ctx: TurnContext, slot: str) -> bool:
     place = ctx.slots.get(slot)
     if not words or not place or not _ADDRESS_REST.match(unicodedata.normalize("NFKC", words)) or since_when(words):
         return False
-    ctx.set_slot(slot, {**place, "detail": " ".join(filter(None, (place.get("detail"), words))),
-                        "label": f"{place.get('label', '')} {words}".strip()})
+    return keep_told_ahead(ctx, **{slot: {**place, "detail": " ".join(filter(None, (place.get("detail"), words))),
+                                          "label": f"{place.get('label', '')} {words}".strip()}})
+
+
+def keep_told_ahead(ctx: TurnContext, **answers: Any) -> bool:
+    """Answers told ahead of their question, or again after it (「3日前から」 at the place
+    question, 「2丁目」 after the town): kept, acknowledged, and the open question asked again.
+
+    Returns:
+        True: the turn is answered.
+    """
+    for slot, value in answers.items():
+        ctx.set_slot(slot, value)
     ctx.say("utter_detail_noted")
     ctx.repeat_prompt()
     return True
@@ -389,6 +402,16 @@ def reply_here(ctx: TurnContext) -> None:
     case reads as contact by the resident's channel), and say so."""
     ctx.set_slot("callback_phone", None)
     ctx.say("utter_reply_here_noted")
+
+
+def reply_here_instead_of_a_number(ctx: TurnContext) -> bool:
+    """Asked for a number, the resident gives none and asks to be answered here (「番号は教えたく
+    ない、このチャットで」): kept (:func:`reply_here`). False when the words are a number or
+    ask nothing of the kind."""
+    if national_phone(ctx.text) is not None or not wants_reply_here(ctx):
+        return False
+    reply_here(ctx)
+    return True
 
 
 def answered_here(ctx: TurnContext) -> bool:

@@ -57,6 +57,7 @@ from flows.steps import (
     discard_report_draft,
     is_bare_key,
     keep_report_counter,
+    keep_told_ahead,
     note_question,
     on_yes_no,
     place_flags,
@@ -64,6 +65,7 @@ from flows.steps import (
     read_phone,
     read_report_place,
     reply_here,
+    reply_here_instead_of_a_number,
     report_draft,
     save_report_draft,
     tentative_place,
@@ -238,9 +240,8 @@ class WorryFlow(FormFlow):
                 return
             ctx.set_slot("callback_consent", consent)
         elif step == "callback_phone":
-            if national_phone(ctx.text) is None and wants_reply_here(ctx):
+            if reply_here_instead_of_a_number(ctx):
                 # 「番号は教えたくない、このチャットで」: no number; staff answer here.
-                reply_here(ctx)
                 self._next(ctx)
                 return
             if national_phone(ctx.text) is None and self._more(ctx):
@@ -272,11 +273,9 @@ class WorryFlow(FormFlow):
             return False
         if "since_when" not in ctx.slots and ctx.own_words and (since := since_when(ctx.own_words)):
             # 「3日前から」 answers a later question: kept, and the place asked again.
-            ctx.set_slot("since_when", since)
             if not is_more_about_the_person(ctx.own_words):
-                ctx.say("utter_detail_noted")
-                ctx.repeat_prompt()
-                return True
+                return keep_told_ahead(ctx, since_when=since)
+            ctx.set_slot("since_when", since)
         return self._more(ctx)
 
     @staticmethod
@@ -287,10 +286,7 @@ class WorryFlow(FormFlow):
         words = ctx.own_words
         if not words or since_when(words) is None or is_more_about_the_person(words):
             return False
-        ctx.set_slot("since_when", strip_fillers(words))
-        ctx.say("utter_detail_noted")
-        ctx.repeat_prompt()
-        return True
+        return keep_told_ahead(ctx, since_when=strip_fillers(words))
 
     def _more(self, ctx: TurnContext, *, ask_again: bool = True) -> bool:
         """Words that tell more about the person are added to what was noticed, and a question

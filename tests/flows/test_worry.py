@@ -242,6 +242,13 @@ def _finish_report(resident: Resident, since: str = "3日前から") -> TurnResu
     return resident.send("はい")
 
 
+def _to_the_call_back(resident: Resident) -> None:
+    """What was noticed (the shutters across the road), where and since when: the call-back is asked next."""
+    resident.send("向かいの家の雨戸がずっと閉まったまま")
+    resident.send("南区朝日町3丁目")
+    resident.send("先週から")
+
+
 def left_step(resident: Resident) -> str | None:
     prompt = resident.last.replies[-1].response if resident.last.replies else None
     return {"utter_ask_since_when": "since_when"}.get(prompt or "")
@@ -277,9 +284,7 @@ def test_a_detail_sent_to_the_place_question_is_added_and_the_place_asked_again(
 
 
 def test_details_at_the_call_back_and_confirmation_questions_are_kept(resident: Resident, db_url: str) -> None:
-    resident.send("向かいの家の雨戸がずっと閉まったまま")
-    resident.send("南区朝日町3丁目")
-    resident.send("先週から")
+    _to_the_call_back(resident)
     assert said(resident.send("郵便受けもチラシでいっぱいになっています")) == ["utter_detail_noted",
                                                                   "utter_ask_callback_consent"]
     resident.send("いいえ")
@@ -312,9 +317,7 @@ def test_questions_during_the_report_are_kept_for_the_counter_and_the_report_goe
 
 
 def test_with_no_call_back_a_resident_who_asked_is_told_whom_to_ask(resident: Resident, db_url: str) -> None:
-    resident.send("向かいの家の雨戸がずっと閉まったまま")
-    resident.send("南区朝日町3丁目")
-    resident.send("先週から")
+    _to_the_call_back(resident)
     resident.send("すみません、相談室の人はいつごろ連絡をくれるんですか")
     resident.send("いいえ")
     counter = left(db_url, resident).slots
@@ -362,9 +365,7 @@ def test_asked_about_a_call_back_a_resident_may_ask_to_be_answered_in_the_chat(
 
 
 def test_asked_for_a_number_a_resident_may_ask_to_be_answered_in_the_chat(resident: Resident, db_url: str) -> None:
-    resident.send("向かいの家の雨戸がずっと閉まったまま")
-    resident.send("南区朝日町3丁目")
-    resident.send("先週から")
+    _to_the_call_back(resident)
     assert said(resident.send("はい")) == ["utter_ask_callback_phone"]
     turn = resident.send("電話番号は教えたくないです。このチャットでお願いします")
     assert said(turn) == ["utter_reply_here_noted", "utter_worry_confirm"], "before, the number was asked forever"
@@ -375,9 +376,7 @@ def test_asked_for_a_number_a_resident_may_ask_to_be_answered_in_the_chat(reside
 
 
 def test_a_plain_no_to_the_call_back_is_still_no(resident: Resident, db_url: str) -> None:
-    resident.send("向かいの家の雨戸がずっと閉まったまま")
-    resident.send("南区朝日町3丁目")
-    resident.send("先週から")
+    _to_the_call_back(resident)
     assert said(resident.send("いいえ、電話は無理です")) == ["utter_worry_confirm"]
     resident.send("はい")
     [case] = cases(db_url)
