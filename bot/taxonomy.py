@@ -6,7 +6,7 @@ Add a name here only after adding it to TAXONOMY.md.
 
 from __future__ import annotations
 
-__all__ = ["INTENTS", "TOPICS", "COMPLEX_TOPIC"]
+__all__ = ["INTENTS", "TOPICS", "COMPLEX_TOPIC", "DESK_TOPICS"]
 
 INTENTS: tuple[str, ...] = (
     "ask_where",
@@ -36,3 +36,6 @@ TOPICS: tuple[str, ...] = (
     "complex",
 )
 COMPLEX_TOPIC = "complex"
+DESK_TOPICS: tuple[str, ...] = ("watch", "missing", "emergency")
+"""The topics of reports rather than questions (a worry, a missing person, an emergency):
+in the directory and on cases, never predicted for ``ask_where``."""

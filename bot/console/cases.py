@@ -36,7 +36,7 @@ from bot.domain import load_domain
 from bot.models import Case, CaseStatus, StaffUser
 from bot.models.staff import Permission
 from bot.staff_api import SessionDep, case_counters
-from bot.taxonomy import TOPICS
+from bot.taxonomy import DESK_TOPICS, TOPICS
 from routing.cases import INCOMPLETE, OPEN_STATUSES
 from routing.delivery import schedule_delivery
 from routing.methods import DETAIL_LABELS
@@ -66,6 +66,8 @@ TOPIC_LABELS: dict[str, tuple[str, str]] = {
     "consumer": ("消費生活", "Consumer"),
     "complex": ("複合", "Complex"),
     "watch": ("見守り", "Watch"),
+    "missing": ("行方不明", "Missing person"),
+    "emergency": ("緊急", "Emergency"),
 }
 KIND_LABELS: dict[str, tuple[str, str]] = {
     "consult": ("相談", "Consultation"),
@@ -177,7 +179,7 @@ def inbox(
     session.commit()
     directory = get_directory(session)
     return render(request, "cases/inbox.html", {
-        "found": found, "filters": filters, "topics": [*TOPICS, "watch"], "towns": _town_options(directory),
+        "found": found, "filters": filters, "topics": [*TOPICS, *DESK_TOPICS], "towns": _town_options(directory),
         "statuses": list(STATUS_LABELS), "page_link": lambda number: "?" + urlencode({**query, "page": number}),
         "transferred": request.query_params.get("transferred"), "read_only": not user.may(Permission.work_cases),
         **_helpers(request, directory),

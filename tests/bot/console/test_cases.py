@@ -14,11 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from bot.console.cases import TOPIC_LABELS
 from bot.db import session_scope
 from bot.models import Case, CaseEvent, CaseKind, CaseStatus, Contact, Delivery, DeliveryTarget, utcnow
 from bot.models.casework import CaseNote, StaffReply
 from bot.models.console import AuditEntry
 from bot.models.staff import Role
+from bot.taxonomy import DESK_TOPICS, TOPICS
 from routing.cases import add_details, open_case
 from routing.methods import DETAIL_LABELS
 
@@ -145,6 +147,15 @@ def test_a_question_added_after_the_report_reads_as_a_question(db_url: str,
     page = staff_client(Role.counter, [OURS]).get(f"/staff/cases/{case_id}").text
     assert f"{DETAIL_LABELS['questions']}：いつ連絡もらえますか？" in page
     assert "夜も電気がついていません" in page and f"{DETAIL_LABELS['questions']}：夜も" not in page
+
+
+@pytest.mark.parametrize("topic", [*TOPICS, *DESK_TOPICS])
+def test_every_topic_a_case_can_have_is_shown_in_words(db_url: str, staff_client: Callable[..., TestClient],
+                                                       topic: str) -> None:
+    # Seen in Chromium as the alert desk: a missing-person case read 「分野 missing」.
+    case_id = _case(db_url, OURS, topic=topic)
+    page = staff_client(Role.counter, [OURS]).get(f"/staff/cases/{case_id}").text
+    assert f"<dd>{TOPIC_LABELS[topic][0]}</dd>" in page
 
 
 def test_acknowledge_contact_close_change_the_case_and_are_audited(
