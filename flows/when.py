@@ -45,6 +45,10 @@ _HALF_HOUR_AGO = re.compile(r"(半時間|half an hour)\s*(くらい|ぐらい|�
 _CLOCK_JA = re.compile(r"(\d{1,2})\s*時\s*(半|(\d{1,2})\s*分)?")
 _CLOCK_COLON = re.compile(r"(\d{1,2}):(\d{2})")
 _CLOCK_EN = re.compile(r"(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|o'?clock)")
+# "around 9 this morning", "at 3": an hour with no am/pm, as an o'clock (the part of day decides).
+_CLOCK_EN_BARE = re.compile(
+    r"\b(?:around|about|at|by|after|before|since)\s+(\d{1,2})(?::(\d{2}))?\b"
+    r"(?!\s*(?:hours?|hrs?|minutes?|mins?|days?|weeks?|months?|years?|yo\b|cm|kg|%|-))", re.IGNORECASE)
 
 # The residents' other languages (zh, zh-Hant, ko, vi, tl, pt, es, ne): "2 giờ trước" 「2小时前」
 # 「30분 전」 "2 oras na nakalipas" 「२ घण्टा अघि」, and "há 2 horas" "hace 2 horas".
@@ -263,6 +267,8 @@ def _clock(plain: str) -> tuple[int, int, bool, bool] | None:
         elif suffix.startswith("a") and hour == 12:
             hour = 0
         return hour, minute, match.group(2) is not None, True
+    if (match := _CLOCK_EN_BARE.search(plain)) and int(match.group(1)) <= 23:
+        return int(match.group(1)), int(match.group(2) or 0), match.group(2) is not None, int(match.group(1)) > 12
     if match := _CLOCK_COLON.search(plain):
         hour = int(match.group(1))
         return hour, int(match.group(2)), True, hour > 12 or hour == 0

@@ -112,6 +112,24 @@ def test_parse_when_keeps_its_meaning(text: str, expected: datetime | None) -> N
     assert parse_when(text, MORNING) == expected
 
 
+@pytest.mark.parametrize("words,at,margin_minutes", [
+    # Seen on the case page: "around 9 this morning" was read as "this morning", 08:00 ±2 h.
+    ("around 9 this morning", _at(MORNING.date(), 9), 30),
+    ("about 8:30 this morning", _at(MORNING.date(), 8, 30), 10),
+    ("at 7 last night", _at(MORNING.date() - timedelta(days=1), 19), 30),
+])
+def test_an_english_hour_without_am_or_pm_takes_its_part_of_day(words: str, at: datetime, margin_minutes: int) -> None:
+    when = read_when(words, MORNING)
+    assert when is not None and (when.at, when.margin_minutes) == (at, margin_minutes)
+
+
+@pytest.mark.parametrize("words,at", [("about 5 days ago", None), ("she is about 80", None),
+                                      ("around 2 hours ago", MORNING - timedelta(hours=2))])
+def test_a_number_of_days_an_age_or_hours_is_no_clock(words: str, at: datetime | None) -> None:
+    when = read_when(words, MORNING)
+    assert (when.at if when else None) == at
+
+
 def test_this_morning_said_before_dawn_is_not_in_the_future() -> None:
     when = read_when("今朝", NIGHT)
     assert when is not None and when.latest <= NIGHT
