@@ -49,6 +49,7 @@ from intents.backends import Encoder
 from intents.classification import UrgencyThresholds, complex_topic
 from intents.data import Example
 from intents.features import Analysis, FeatureBuilder, LookupTables, TrainingRows, analyse, reading
+from intents.logistic import fit_multinomial
 from intents.normalize import normalize
 from intents.safety import detect_safety
 from intents.urgency import (
@@ -305,36 +306,25 @@ def _multinomial_fold(
     x_train: Any, y_train: np.ndarray, x_test: Any, lookups: slice, classes: np.ndarray, min_documents: int = 1
 ) -> dict[tuple[float, float], np.ndarray]:
     """Held-out decision scores (columns: ``classes``) of every grid point for one head and fold."""
-    from sklearn.linear_model import LogisticRegression
-
     scores: dict[tuple[float, float], np.ndarray] = {}
     kept = _kept_columns(x_train, lookups, min_documents)
     for weight in _LOOKUP_WEIGHT_GRID:
         train_x = _scale_lookups(x_train, lookups, weight)[:, kept]
         test_x = _scale_lookups(x_test, lookups, weight)[:, kept]
-        # Increasing C with a warm start: each fit starts near its optimum.
-        model = LogisticRegression(max_iter=5000, class_weight="balanced", warm_start=True)
+        fit = None
+        # Increasing C, each fit starting from the last: it starts near its optimum.
         for c in sorted(_C_GRID):
-            model.set_params(C=c).fit(train_x, y_train)
+            fit = fit_multinomial(train_x, y_train, c, _embedding_width(x_train, lookups), fit and fit.start())
             block = np.full((x_test.shape[0], len(classes)), -1e9)
             # A fold may miss a rare class; its columns are placed by name.
-            block[:, np.searchsorted(classes, model.classes_)] = _decision(model, test_x)
+            block[:, np.searchsorted(classes, fit.classes)] = fit.decision(test_x)
             scores[(weight, c)] = block
     return scores
 
 
-def _decision(model: Any, x: Any) -> np.ndarray:
-    """Decision scores with one column per class, also for a two-class model."""
-    scores = model.decision_function(x)
-    return np.column_stack([-scores / 2, scores / 2]) if scores.ndim == 1 else scores
-
-
-def _coefficients(model: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(features, classes) coefficients and intercepts, also for a two-class model."""
-    if len(model.classes_) == 2:
-        coef, intercept = model.coef_[0] / 2, model.intercept_[0] / 2
-        return np.column_stack([-coef, coef]), np.array([-intercept, intercept])
-    return model.coef_.T, model.intercept_
+def _embedding_width(x: Any, lookups: slice) -> int:
+    """The embedding block's width: the columns after the lookups (every row fills them)."""
+    return int(x.shape[1] - lookups.stop)
 
 
 @dataclass
@@ -373,20 +363,17 @@ def _fold_scores(job: _Job, classes: Mapping[str, np.ndarray]) -> Any:
 def _final_fit(job: _Job) -> Any:
     if job.head == "urgency":
         return fit_urgency(job.x_train, job.y_train, job.extra, job.params)
-    from sklearn.linear_model import LogisticRegression
-
     c, lookup_weight = job.params
     kept = _kept_columns(job.x_train, job.lookups, _MIN_DOCUMENTS[job.head])
-    model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced")
-    model.fit(_scale_lookups(job.x_train, job.lookups, lookup_weight)[:, kept], job.y_train)
-    fitted, intercept = _coefficients(model)
+    x = _scale_lookups(job.x_train, job.lookups, lookup_weight)[:, kept]
+    fit = fit_multinomial(x, job.y_train, c, _embedding_width(job.x_train, job.lookups))
     # The shared row has every column: the ones this head left out weigh nothing.
-    coef = np.zeros((job.x_train.shape[1], fitted.shape[1]))
-    coef[kept] = fitted
+    coef = np.zeros((job.x_train.shape[1], fit.coef.shape[1]))
+    coef[kept] = fit.coef
     # The lookup weight scaled the training columns; folded into the coefficients the
     # shared row keeps plain 0/1 hits.
     coef[job.lookups] *= lookup_weight
-    return coef, intercept, np.array([str(c) for c in model.classes_])
+    return coef, fit.intercept, np.array([str(c) for c in fit.classes])
 
 
 def _choose_complex_threshold(probabilities: np.ndarray, classes: list[str], labels: np.ndarray) -> float:
