@@ -41,6 +41,7 @@ from bot.domain import Domain
 from bot.messages import Choice
 from bot.models import Alert, Case, Sighting
 from bot.settings import settings
+from intents.phone import without_phone_numbers
 from routing.areas import town_name
 from routing.partners import NOTICE_RESPONSES, outbox_notice
 from routing.readers import reads_japanese, reads_kanji, reads_romaji
@@ -147,7 +148,8 @@ def height_band(centimetres: int) -> str:
 
 
 def clean_fields(values: Mapping[str, Any]) -> dict[str, Any]:
-    """The known, non-empty fields of ``values``: enumerations checked, age a number, words stripped.
+    """The known, non-empty fields of ``values``: enumerations checked, age a number, words
+    stripped (of any phone number too).
 
     Args:
         values: field name → value (from the family's answers or the desk's edit).
@@ -170,8 +172,13 @@ def clean_fields(values: Mapping[str, Any]) -> dict[str, Any]:
             cleaned[field] = age
         elif field in CHOICE_VALUES and field not in _FREE and value not in CHOICE_VALUES[field]:
             raise ValueError(f"{field} must be one of {', '.join(CHOICE_VALUES[field])}, not {value!r}")
+        elif isinstance(value, str):
+            # A family's number typed where a place or clothes were asked never goes out.
+            words = without_phone_numbers(value).strip() if field in _FREE else value.strip()
+            if words:
+                cleaned[field] = words
         else:
-            cleaned[field] = value.strip() if isinstance(value, str) else value
+            cleaned[field] = value
     return cleaned
 
 

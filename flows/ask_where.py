@@ -7,6 +7,8 @@ call-back, which becomes a ``consult`` case for that counter.
 
 from __future__ import annotations
 
+import re
+
 from bot.messages import Choice, EffectKind
 from bot.models import CaseKind
 from flows.base import Flow, TurnContext
@@ -91,6 +93,18 @@ ANOTHER_MATTER_CONFIDENCE = 0.85
 # Words that name a place after the answer correct it only if asking for a counter is at
 # least this likely a reading of them (or they say it is a correction).
 _LIKELY_QUESTION = 0.25
+
+
+# 「Mi mamá no contesta el teléfono desde ayer y vive sola en Minami-ku」 is an account, not a
+# place corrected: more Latin words or more other letters than these.
+_LONG_WORDS = 8
+_LONG_LETTERS = 25
+
+
+def _told_at_length(text: str) -> bool:
+    words = re.findall(r"[A-Za-z\u00C0-\u024F\u1E00-\u1EFF']+", text)
+    letters = len(re.findall(r"[^\W\d_A-Za-z\u00C0-\u024F\u1E00-\u1EFF]", text))
+    return len(words) >= _LONG_WORDS or letters >= _LONG_LETTERS
 
 
 class AskWhereFlow(Flow):
@@ -269,6 +283,10 @@ class AskWhereFlow(Flow):
             return False
         if correction(ctx.text):
             return True
+        if _told_at_length(ctx.text):
+            # A correction unsaid is a place with a few words (「実家は南区住吉町です」); a whole
+            # account that names a ward is another matter, however unsure the classifier is.
+            return False
         words = ctx.classify(ctx.text)
         if words.intent != "ask_where" and dict(words.alternatives).get("ask_where", 0.0) < _LIKELY_QUESTION:
             # Not a question about a counter at all: 「Mi mamá no contesta el teléfono desde ayer

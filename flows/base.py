@@ -42,6 +42,8 @@ __all__ = [
     "check_forms",
     "intent_button",
     "is_no",
+    "is_bare_no",
+    "is_bare_yes",
     "is_yes",
     "required_responses",
 ]
@@ -576,6 +578,12 @@ def is_yes(answer: str) -> bool:
     return answer == "yes" or plain in _YES or plain.startswith(("はい", "yes"))
 
 
+def is_bare_yes(answer: str) -> bool:
+    """Whether the whole answer is a yes (「はい」「có」), with nothing it could be an answer to
+    another question by (「はい、紺のジャンパーです」 is more)."""
+    return answer == "yes" or fold_for_matching(answer) in _YES
+
+
 # 「連絡はええわ」「電話はせんでええよ」「電話はいらねぇ」: the call or contact offered,
 # declined in any register or dialect (the whole answer is that, nothing more).
 _DECLINED_CONTACT = re.compile(
@@ -583,6 +591,11 @@ _DECLINED_CONTACT = re.compile(
     r"(?:いら(?:ない|ん|ねえ|ねぇ|へん|ないです|んです|んよ|んわ)|いりません|要りません|不要(?:です)?|結構(?:です)?|けっこう(?:です)?|"
     r"ええ(?:わ|よ|です)?|せんで(?:ええ|いい)|しなくて(?:いい|ええ|大丈夫)|なくて(?:いい|ええ|大丈夫)|(?:大丈夫|だいじょうぶ)(?:です)?|"
     r"(?:し|せ)?んで(?:ええ|いい)|よか(?:です)?|いいです)\s*(?:よ|わ|ね|です)*\s*[。.!！]*\Z")
+
+
+def is_bare_no(answer: str) -> bool:
+    """Whether the whole answer is a no (「いいえ」「아니요」), nothing more."""
+    return answer == "no" or fold_for_matching(answer) in _NO
 
 
 def is_no(answer: str) -> bool:

@@ -32,7 +32,7 @@ from alerts.texts import clean_fields
 from bot.messages import Choice, EffectKind, coarse_point
 from bot.models import Alert, AlertStatus, Case, CaseKind, RegisteredPerson
 from bot.settings import settings
-from flows.base import Flow, FormFlow, TurnContext, is_no, is_yes
+from flows.base import Flow, FormFlow, TurnContext, is_bare_yes, is_no, is_yes
 from flows.features import (
     FEATURE_RESPONSES,
     SHARE_RESPONSES,
@@ -77,6 +77,7 @@ from flows.steps import (
     caller_phone,
     discard_report_draft,
     is_bare_key,
+    keep_number_told_ahead,
     keep_told_ahead,
     note_question,
     place_flags,
@@ -206,6 +207,9 @@ class MissingFlow(FormFlow):
         if step == DESCRIPTION_READ_BACK:
             self._description_checked(ctx)
             return
+        if step in _FREE_WORDS + ("last_seen_where",) and keep_number_told_ahead(ctx):
+            # Their number, typed where a place or the person is asked: the number to call.
+            return
         if step == "registered_person":
             self._pick_person(ctx)
         elif step == "last_seen_where":
@@ -246,8 +250,8 @@ class MissingFlow(FormFlow):
                 step in _FREE_WORDS and (self._asks_instead(ctx, step) or self._reply_here_ahead(ctx))):
             # The rest of the address, a question to the bot, or "answer me here": no answer.
             return
-        elif step in QUESTIONS and is_bare_key(ctx):
-            # A key that is no choice is never a description or a time: asked again.
+        elif step in QUESTIONS and (is_bare_key(ctx) or is_bare_yes(ctx.own_words or ctx.text)):
+            # A key that is no choice, or a bare 「はい」, is never a description or a time: asked again.
             ctx.repeat_prompt()
             return
         elif step in QUESTIONS:
@@ -318,6 +322,9 @@ class MissingFlow(FormFlow):
         who = ctx.slots.get("missing_who")
         ctx.set_slot("missing_who", f"{who} / {words}" if who else words)
         ctx.set_slot(APPEARANCE_UNTOLD, False)
+        if "clothing" not in ctx.slots and (worn := worn_in(words) or read_clothing(words).get("clothing")):
+            # 「紺色のジャンパーに茶色の帽子」 told at the place question: not asked again.
+            ctx.set_slot("clothing", worn)
         ctx.say("utter_detail_noted")
         ctx.repeat_prompt()
         return True

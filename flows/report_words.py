@@ -17,6 +17,7 @@ import re
 import unicodedata
 
 from intents.normalize import fold_diacritics
+from intents.phone import national_phone, without_phone_numbers
 
 __all__ = [
     "about_a_neighbour",
@@ -24,8 +25,10 @@ __all__ = [
     "asks_the_bot",
     "asks_whether_to_call_the_police",
     "is_more_about_the_person",
+    "is_only_a_phone_number",
     "is_question",
     "missing_person",
+    "names_a_spot",
     "says_what_was_noticed",
     "since_when",
     "strip_fillers",
@@ -106,6 +109,7 @@ _FAMILY_OTHER = re.compile(
     re.IGNORECASE)
 _AGE_OTHER = re.compile(
     r"\d{1,3}\s*(?:岁|歲|세|살|tuổi|anos|años|taong gulang|taon|वर्ष|बर्ष)|[०-९]{1,3}\s*(?:वर्ष|बर्ष)", re.IGNORECASE)
+_AGE_SAID = re.compile(rf"{_AGE}|{_AGE_OTHER.pattern}|\d{{1,3}}\s*years?[\s-]*old|\baged?\s+\d{{1,3}}\b", re.IGNORECASE)
 
 # Someone who lives near the resident, not in their household: the person of a worry report
 # (TAXONOMY: ask_where is the resident's own household's matter). Japanese says where they
@@ -186,6 +190,11 @@ _PROSE = 15
 _SPOT = re.compile(
     r"近く|前|裏|横|隣|となり|そば|付近|あたり|辺|向かい|駅|公園|交差点|角|筋|通り|沿い|ビル|店|スーパー|コンビニ|"
     r"学校|病院|神社|寺|橋|川|団地|マンション|アパート|\d+\s*(?:丁目|番|号|-)|ちょうめ|[町区市村]")
+# The same in the residents' languages written in their own scripts: 「공원 옆」「车站附近」「पार्क नजिक」.
+_SPOT_OTHER = re.compile(
+    r"공원|역\b|역\s*앞|옆|앞|뒤|근처|맞은편|건너편|아파트|빌라|가게|마트|편의점|병원|학교|다리|교회|"
+    r"公园|公園|车站|車站|旁边|旁邊|附近|前面|对面|對面|后面|後面|超市|便利店|医院|醫院|学校|學校|公寓|大楼|大樓|"
+    r"पार्क|नजिक|नजीक|अगाडि|पछाडि|छेउ|स्टेसन|स्टेशन|पसल|अस्पताल|विद्यालय|स्कूल|पुल|मन्दिर")
 _SHORT_DETAIL = 6
 _MIN_DETAIL = 5
 _PROSE_WORDS = 7
@@ -285,6 +294,9 @@ def is_more_about_the_person(text: str) -> bool:
     tell something; 「駅前のスーパーの裏」「near the station」 name a spot.
     """
     plain = _plain(text)
+    if _AGE_SAID.search(plain):
+        # 「82歳です」 "she's 82 years old" 「82岁」: short, but about the person.
+        return True
     folded = fold_diacritics(plain)
     if folded.isascii() and _SPOT_LATIN.search(folded):
         return False
@@ -301,6 +313,39 @@ def is_more_about_the_person(text: str) -> bool:
     if letters >= _SHORT_DETAIL and re.search(r"[\u4e00-\u9fff\u30a0-\u30ff]", plain):
         return True
     return letters >= _MIN_DETAIL and _PLAIN_VERB_END.search(plain) is not None
+
+
+# What is said around a number given as the one to call (「私の電話番号は…です」 "my number is …"
+# 「số điện thoại của tôi là …」): none of it is a place, a description or a time.
+_AROUND_A_NUMBER = re.compile(
+    r"電話番号|電話|でんわ|番号|ばんごう|携帯|けいたい|スマホ|連絡先|れんらくさき|自宅|家|うち|私|わたし|わたくし|僕|ぼく|俺|おれ|"
+    r"です|でございます|になります|まで|お願いします|おねがいします|お願い|ください|下さい|よろしく|[のはがへにでをね]|"
+    r"\b(?:my|our|phone|telephone|tel|mobile|cell|number|no|is|it's|its|call|me|us|at|on|here|please|the|"
+    r"meu|minha|o|numero|número|telefone|celular|mi|es|teléfono|telefono|"
+    r"so|số|dien|điện|thoai|thoại|cua|của|toi|tôi|la|là|"
+    r"ang|aking|ko|ay|po|telepono|"
+    r"mero|nambar|ho)\b|"
+    r"전화번호|전화|번호|제|저의|내|입니다|이에요|예요|"
+    r"我的|我|电话号码|電話號碼|电话|號碼|号码|是|"
+    r"मेरो|फोन|नम्बर|हो",
+    re.IGNORECASE)
+
+
+def is_only_a_phone_number(text: str) -> bool:
+    """Whether the words are a phone number and what one says around it, nothing more
+    (「私の電話番号は090-1234-5678です」 "my number is 090 1234 5678"; not 「南区旭町、電話は…」)."""
+    if national_phone(text) is None:
+        return False
+    rest = _AROUND_A_NUMBER.sub("", without_phone_numbers(text))
+    return _letters(rest) <= 1
+
+
+def names_a_spot(text: str) -> bool:
+    """Whether the words name a spot to look for (「公園の横の青い家」 "by the park" 「공원 옆」),
+    in any of the residents' languages."""
+    plain = _plain(text)
+    folded = fold_diacritics(plain)
+    return bool(_SPOT.search(plain) or _SPOT_OTHER.search(plain) or (folded.isascii() and _SPOT_LATIN.search(folded)))
 
 
 _QUESTION_END = re.compile(r"(?:[?？]|ですか|ますか|でしょうか|ですかね|んですか|のですか|かな|かしら)\s*[。．.!！]*\s*\Z")

@@ -18,7 +18,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from bot.messages import Choice, EffectKind
 from bot.models import Case, CaseKind
-from flows.base import PROMPT_SLOT, TurnContext, is_no, is_yes
+from flows.base import PROMPT_SLOT, TurnContext, is_bare_no, is_bare_yes, is_no, is_yes
 from flows.place_question import (
     PLACE_RESPONSES,
     READ_BACK_SLOT,
@@ -46,7 +46,7 @@ from flows.place_question import (
     spot_words,
     ward_choices,
 )
-from flows.report_words import asks_the_bot, since_when, strip_fillers
+from flows.report_words import asks_the_bot, is_only_a_phone_number, names_a_spot, since_when, strip_fillers
 from intents.normalize import fold_diacritics, fold_for_matching
 from intents.phone import national_phone
 from routing.areas import (
@@ -89,6 +89,7 @@ __all__ = [
     "discard_report_draft",
     "hotline_list",
     "is_bare_key",
+    "keep_number_told_ahead",
     "keep_report_counter",
     "keep_told_ahead",
     "note_question",
@@ -368,6 +369,21 @@ def keep_told_ahead(ctx: TurnContext, **answers: Any) -> bool:
     return True
 
 
+def keep_number_told_ahead(ctx: TurnContext, *, consent_slot: str | None = None) -> bool:
+    """A number to call back on, told before it is asked (「私の電話番号は090-1234-5678です」 at
+    the place question): kept as the number (and, with ``consent_slot``, as a yes to a
+    call-back), acknowledged, and the open question asked again — never read as a place, a
+    landmark or a description, which can reach a cooperators' alert.
+
+    Returns:
+        True: the turn is answered. False when the words say more than a number, or hold none.
+    """
+    if not ctx.text or not is_only_a_phone_number(ctx.text):
+        return False
+    told = {"callback_phone": national_phone(ctx.text)}
+    return keep_told_ahead(ctx, **told, **({consent_slot: True} if consent_slot else {}))
+
+
 # Asked about a call-back or a number, the resident asks to be answered where they write
 # instead, or will not be phoned (「このチャットで返事をください」「電話は苦手で」「番号は教えたくない」).
 # Matched on the words with diacritics folded (「qua chat」 = 「qua chát」).
@@ -515,7 +531,8 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
     as buttons; 「わからない」 / "I don't know" (or the button) asks once for a landmark,
     keeps the ward, and settles with ``town_unknown`` — asking the ward first when none is
     known. Sound-alike towns ask which one. A place outside the city (postal code, a
-    location), or words that name no place twice, end the report with whom to call.
+    location) ends the report with whom to call; words that name no place twice go on as
+    a landmark, the report settling with the place unknown.
 
     A form that wants to tell more-about-the-person from a place answer checks
     :func:`flows.place_question.looks_like_place` first (this function reads any words as
@@ -528,9 +545,9 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
     Returns:
         The record (:func:`flows.place_question.place_record`, plus ``town_unknown`` (bool)
         and ``landmark`` (str or None)): ``area.town_id`` is set unless ``town_unknown``,
-        and ``ward_code`` is always set. None when a follow-up question was asked, or when
-        the report ended (outside the city, or no ward could be found: the flow is
-        already finished then, with whom to call said).
+        and ``ward_code`` unless ``place_unknown``. None when a follow-up question was
+        asked, or when the report ended (outside the city: the flow is already finished
+        then, with whom to call said).
     """
     state: dict[str, Any] = dict(ctx.slots.get(REPORT_PLACE_SLOT) or {})
     asking = state.pop("asking", None)
@@ -555,7 +572,10 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
     if area.status == "outside":
         outside_city(ctx)
         return None
-    if asking == "landmark" and ctx.own_words and not dont_know:
+    if ctx.own_words and not is_bare_place(ctx) and (
+            (asking == "landmark" and not dont_know) or (dont_know and names_a_spot(ctx.own_words))):
+        # The landmark asked for; or 「住所はわからんけど、公園の横の青い家」: not known, and
+        # where instead (a ward alone, 「南区」, is the ward, no landmark).
         _add_landmark(state, ctx.own_words)
     if area.status == "ward_only" and state.get("candidates"):
         picked = pick_by_ward(ctx, state["candidates"], area)
@@ -581,10 +601,10 @@ def read_report_place(ctx: TurnContext, prompt: str) -> dict[str, Any] | None:
         _add_landmark(state, ctx.own_words)
     state["misses"] = int(state.get("misses", 0)) + 1
     if state["misses"] >= 2:
-        if state.get("ward"):
-            return _town_unknown(ctx, state)
-        outside_city(ctx)
-        return None
+        # Twice no place of the city: the report goes on with the place unknown and their
+        # words for staff. Only a sign (a postal code, coordinates) says it is outside: a
+        # family answering something else ends no missing-person report.
+        return _town_unknown(ctx, state)
     ctx.say("utter_place_not_found")
     if state.get("ward"):
         ward_area = resolve_ward_code(ctx.session, state["ward"])
@@ -610,6 +630,8 @@ def _ask_ward(ctx: TurnContext, prompt: str) -> None:
 
 
 def _add_landmark(state: dict[str, Any], words: str) -> None:
+    if is_bare_yes(words) or is_bare_no(words):
+        return  # 「네」 to "which town?" tells staff nothing about where
     state["landmark"] = " / ".join(part for part in (state.get("landmark"), strip_fillers(words)) if part)
 
 

@@ -57,6 +57,7 @@ from flows.steps import (
     discard_report_draft,
     is_bare_key,
     keep_report_counter,
+    keep_number_told_ahead,
     keep_told_ahead,
     note_question,
     on_yes_no,
@@ -189,6 +190,9 @@ class WorryFlow(FormFlow):
     def resume(self, ctx: TurnContext) -> None:
         step = ctx.step
         if step in KEYPAD_MENUS and self._keyed(ctx, step):
+            return
+        if step in ("noticed", "where", "since_when") and keep_number_told_ahead(ctx, consent_slot="callback_consent"):
+            # Their number, typed before it is asked: a yes to a call-back, and the number.
             return
         if step == "noticed":
             if is_bare_place(ctx) and "where" not in ctx.slots:

@@ -94,6 +94,9 @@ _JA_CORRECTION = re.compile(
     r"(?:間違|まちが)(?:え|い|っ)(?:ました|た|です|てます|ている|てる|ていました|ちゃった|ちゃいました)|"
     r"(?:ひとつ|一つ|1つ)?(?:前|まえ)に(?:戻|もど)(?:る|って|りたい|ります|して)|戻る|戻って)"
     rf"{_JA_TAIL}\Z"
+    # 「違いました」 alone, "that was wrong", corrects what was said (「昨日とは違いました」 does not);
+    # 「違います」 only denies a read-back.
+    rf"|\A{_JA_LEAD}(?:ちが|違)(?:いました|ってました|ってた){_JA_TAIL}\Z"
 )
 _JA_DENIAL = re.compile(r"\A(?:いや|いえ|あ)?(?:ちが|違)(?:います|う|いました|ってます|ってる|うよ|うで)(?:ね|よ|わ)*\Z")
 

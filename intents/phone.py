@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["national_phone"]
+__all__ = ["national_phone", "without_phone_numbers"]
 
 # A run of digits and what is written between digit groups (spaces, hyphens and dashes of
 # every width, parentheses, dots), not glued to a Latin letter or another digit: a number
@@ -40,3 +40,16 @@ def national_phone(text: str) -> str | None:
         if match is not None:
             return "0" + (match.group(1) or match.group(2))
     return None
+
+
+def without_phone_numbers(text: str) -> str:
+    """``text`` with every Japanese phone number in it taken out (the rest as written, NFKC).
+
+    A family may type their number where a place or a description is asked: words that can
+    reach an alert's public text are read without it.
+    """
+    folded = unicodedata.normalize("NFKC", text)
+    return _CANDIDATE_RE.sub(
+        lambda candidate: "" if _PHONE_RE.fullmatch(_SEPARATORS_RE.sub("", candidate.group())) else candidate.group(),
+        folded,
+    )

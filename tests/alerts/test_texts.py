@@ -164,6 +164,11 @@ def test_an_alert_with_no_fields_yet_says_unknown_not_the_familys_words(db_url: 
         assert "山田花子" not in text and "2時間くらい前" not in text
 
 
+def test_a_phone_number_never_goes_out_in_a_public_field() -> None:
+    fields = clean_fields({"landmark": "駅前のベンチ 090-1234-5678", "clothing": "０９０１２３４５６７８", "sex": "male"})
+    assert fields == {"landmark": "駅前のベンチ", "sex": "male"}
+
+
 def test_clean_fields_keeps_known_values_only() -> None:
     assert clean_fields({"sex": "female", "age": "78", "hair": "銀髪", "clothing": " ", "colour": "red"}) == {
         "sex": "female", "age": 78, "hair": "銀髪"}

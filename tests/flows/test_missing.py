@@ -637,3 +637,67 @@ def test_coming_back_hours_later_is_no_timeout_the_report_is_made(resident: Resi
     _reported(resident, "母です。78歳", "赤いセーター")
     resident.now += timedelta(minutes=settings.conversation_timeout_minutes + 1)
     assert "utter_timeout_restart" not in said(resident.send("こんにちは"))
+
+
+def test_a_family_answering_other_things_at_the_place_question_keeps_every_answer(resident: Resident,
+                                                                                  db_url: str) -> None:
+    """Found with `tsunagu chat`: the age at the which-town question started the place over, and
+    the family's number typed there ended the report as "outside the city"."""
+    resident.send("父が朝から帰ってきません。認知症があります")
+    assert said(resident.send("南区旭町")) == ["utter_ask_which_town"]
+    assert said(resident.send("82歳です")) == ["utter_detail_noted", "utter_ask_which_town"]
+    assert said(resident.send("今朝8時ごろ")) == ["utter_detail_noted", "utter_ask_which_town"]
+    assert said(resident.send("紺色のジャンパーに茶色の帽子")) == ["utter_detail_noted", "utter_ask_which_town"]
+    assert said(resident.send("私の電話番号は090-1234-5678です")) == ["utter_detail_noted", "utter_ask_which_town"]
+    kept = left(db_url, resident)
+    assert (kept.step, kept.slots["callback_phone"], kept.slots["clothing"]) == (
+        "last_seen_where", "09012345678", "紺色のジャンパー、茶色の帽子")
+    assert "landmark" not in (kept.slots.get("_report_place") or {})
+    # The town picked, nothing is asked again: when, clothing and the number were told.
+    assert said(resident.send(postback="town:minami-1-2"))[:2] == CREATED
+    [case] = cases(db_url)
+    assert (case.counter_id, case.details["callback_phone"]) == ("mimamori-minami", "09012345678")
+    assert "82歳" in case.details["who"] and case.details["clothing"] == "紺色のジャンパー、茶色の帽子"
+
+
+@pytest.mark.parametrize("number", ["my number is 080-5555-6666", "０８０ー５５５５ー６６６６", "Số điện thoại của tôi là 080 5555 6666"])
+def test_a_number_typed_before_it_is_asked_is_the_number_to_call(engine: ConversationEngine, db_url: str,
+                                                                  number: str) -> None:
+    family = Resident(engine, language="en")
+    family.send("My mother with dementia went out and has not come back")
+    assert said(family.send(number)) == ["utter_detail_noted", "utter_ask_last_seen_where"]
+    family.send("Kita-ku Yanagimachi")
+    family.send("about 2 hours ago")
+    # The number was told: the report is sent after the clothing, no number asked.
+    assert said(family.send("a beige coat"))[:2] == CREATED
+    [case] = cases(db_url)
+    [alert] = _alerts(db_url)
+    assert case.details["callback_phone"] == "08055556666"
+    assert "5555" not in str(alert.public_fields) and "5555" not in (alert.description or "")
+
+
+def test_words_naming_no_place_twice_go_on_with_the_place_unknown(resident: Resident, db_url: str) -> None:
+    """Not "outside the city" (which ends the report) without a sign of it: the family's words
+    are kept for the desk and the report goes on."""
+    resident.send("認知症の母が昼から帰ってこない")
+    assert said(resident.send("いつもの散歩道のあたり"))[0] == "utter_place_not_found"
+    told = said(resident.send("川のほう"))
+    assert "utter_outside_city" not in told
+    while left(db_url, resident).step == "last_seen_where":
+        told = said(resident.send("わからない"))
+    assert told == ["utter_ask_last_seen_when"]
+    resident.send("昼の1時ごろ")
+    resident.send("白いカーディガン")
+    assert said(resident.send("090-1234-5678"))[:2] == CREATED
+    [case] = cases(db_url)
+    assert case.details["place_unknown"] and "川のほう" in case.details["landmark"]
+
+
+@pytest.mark.parametrize("yes", ["はい", "có", "네"])
+def test_a_bare_yes_to_what_they_wore_is_asked_again(resident: Resident, db_url: str, yes: str) -> None:
+    resident.send("認知症の父が朝から帰ってこない")
+    resident.send("中央区本町")
+    resident.send("今朝8時ごろ")
+    assert said(resident.send(yes)) == ["utter_ask_clothing_and_appearance"]
+    assert "clothing" not in left(db_url, resident).slots
+    assert said(resident.send("はい、紺のジャンパーです")) == ["utter_ask_callback_phone"], "more than a yes answers"

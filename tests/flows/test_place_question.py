@@ -144,15 +144,16 @@ def test_a_place_in_the_first_words_is_kept_as_a_place_answer_would_be(
     assert left(db_url, resident).slots["where"]["label"] == label
 
 
-def test_twice_no_place_ends_the_report_with_whom_to_call(resident: Resident, db_url: str) -> None:
+def test_twice_no_place_goes_on_with_the_words_for_staff(resident: Resident, db_url: str) -> None:
+    """Not "outside the city" (which ends the report) without a sign of it: a town the
+    directory does not know may be misspelt or misheard; staff read the words."""
     resident.send(WORRY)
     assert said(resident.send("ほげほげ村")) == ["utter_place_not_found", "utter_ask_where"]
     assert "place:unknown" in _payloads(resident)
     told = resident.send("ふがふが町")
-    assert said(told) == ["utter_outside_city"], "never the same question a third time"
-    assert "110" in told.replies[0].text
-    assert _payloads(resident) == ["intent:talk_to_human"]
-    assert left(db_url, resident).flow is None and not cases(db_url)
+    assert said(told) == ["utter_ask_since_when"], "never the same question a third time, and nothing lost"
+    where = left(db_url, resident).slots["where"]
+    assert (where["place_unknown"], where["landmark"]) == (True, "ほげほげ村 / ふがふが町")
 
 
 def test_twice_no_town_in_a_known_ward_is_a_flagged_landmark(resident: Resident, db_url: str) -> None:
@@ -240,3 +241,32 @@ def test_a_korean_reader_sees_the_kanji_with_its_romaji_and_a_korean_location_bu
     assert asked.location_label != engine.domain.text("utter_location_button_label", "ja", "test")
     resident.send(postback="ward:kita")
     assert "旭町 (Asahimachi)" in [choice.title for choice in resident.replies[-1].choices]
+
+
+@pytest.mark.parametrize(("language", "first", "unsure", "ward"), [
+    ("en", "the old man next door hasn't been seen for a few days",
+     "I'm not sure of the address, it's the blue house by the park", "Minami-ku"),
+    ("ko", "옆집 할머니가 며칠째 안 보여요", "주소는 잘 몰라요. 공원 옆 파란 집이에요", "미나미구"),
+    ("ja", WORRY, "住所はわからんけど、公園の横の青い家", "南区"),
+])
+def test_an_address_not_known_with_a_spot_instead_keeps_the_spot(engine: ConversationEngine, db_url: str,
+                                                                 language: str, first: str, unsure: str,
+                                                                 ward: str) -> None:
+    """Found with `tsunagu chat`: the spot was dropped and a landmark asked for; the ward then
+    given became the landmark."""
+    resident = Resident(engine, language=language)
+    resident.send(first)
+    assert said(resident.send(unsure)) == ["utter_ask_ward"], "the spot was told: the ward is what is missing"
+    assert said(resident.send(ward)) == ["utter_ask_town_in_ward"]
+    # "I don't know" the town: settled with the ward and the spot.
+    resident.send(postback="place:unknown")
+    where = left(db_url, resident).slots["where"]
+    assert (where["ward_code"], where["town_unknown"], where["landmark"]) == ("minami", True, unsure)
+
+
+def test_a_bare_yes_is_never_a_landmark(resident: Resident, db_url: str) -> None:
+    resident.send(WORRY)
+    resident.send("南区")
+    assert said(resident.send("はい")) == ["utter_place_not_found", "utter_ask_town_in_ward"]
+    resident.send("駅の裏の団地")
+    assert left(db_url, resident).slots["where"]["landmark"] == "駅の裏の団地"

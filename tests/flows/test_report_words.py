@@ -13,6 +13,7 @@ from flows.report_words import (
     asks_the_bot,
     is_question,
     is_more_about_the_person,
+    is_only_a_phone_number,
     missing_person,
     says_what_was_noticed,
     since_when,
@@ -168,3 +169,25 @@ def test_a_question_to_the_bot_is_not_a_resident_wondering_aloud(text: str, asks
 def test_a_question_instead_of_an_answer_is_told_from_an_answer_with_a_question_tagged_on(
         text: str, asks: bool) -> None:
     assert asks_instead_of_answering(text) is asks
+
+
+@pytest.mark.parametrize("text", ["82歳です", "82さい", "she is 82 years old", "82岁", "82 tuổi", "tiene 82 años"])
+def test_an_age_alone_is_more_about_the_person(text: str) -> None:
+    assert is_more_about_the_person(text)
+
+
+@pytest.mark.parametrize(("text", "only"), [
+    ("私の電話番号は090-1234-5678です", True),
+    ("電話は０９０ー１２３４ー５６７８にお願いします", True),
+    ("my number is 090 1234 5678", True),
+    ("제 전화번호는 090-1234-5678 입니다", True),
+    ("我的电话是09012345678", True),
+    ("ang numero ko ay 09012345678", True),
+    # A place, clothes or a time with it: more than a number.
+    ("南区旭町、電話は090-1234-5678", False),
+    ("紺色のジャンパー 09012345678", False),
+    ("駅前 3丁目 2-5", False),
+    ("2、3週間前から", False),
+])
+def test_only_a_phone_number(text: str, only: bool) -> None:
+    assert is_only_a_phone_number(text) is only

@@ -530,3 +530,16 @@ def test_a_number_given_with_the_consent_is_the_number_to_call(resident: Residen
     assert said(resident.send(answer)) == ["utter_worry_confirm"], "the number is not asked again"
     kept = left(db_url, resident).slots
     assert (kept["callback_consent"], kept["callback_phone"]) == (True, "09012345678")
+
+
+def test_a_number_typed_before_the_call_back_question_is_a_yes_and_the_number(resident: Resident,
+                                                                               db_url: str) -> None:
+    resident.send("向かいの家の雨戸がずっと閉まったまま")
+    assert said(resident.send("私の電話番号は090-2222-3333です")) == ["utter_detail_noted", "utter_ask_where"]
+    resident.send("南区朝日町3丁目")
+    # Since when is still asked; the call-back question is not: the number said yes.
+    assert said(resident.send("先週から")) == ["utter_worry_confirm"]
+    resident.send("はい")
+    [case] = cases(db_url)
+    assert (case.callback_consent, case.details["callback_phone"]) == (True, "09022223333")
+    assert "2222" not in case.details["noticed"] and "2222" not in str(case.details.get("where_text"))

@@ -231,3 +231,15 @@ def test_not_found_in_the_residents_languages(text: str) -> None:
 
 def test_a_spanish_no_does_not_spoil_english_found() -> None:
     assert says_found("We found him, no need to search")
+
+
+@pytest.mark.parametrize(("text", "new_answer"), [
+    ("すみません、違いました。実家は南区住吉町です", "実家は南区住吉町です"),
+    ("あ、違ってた。南区です", "南区です"),
+    ("違いました", ""),
+    # Not a correction: something differed, or a read-back denied (only at a confirmation).
+    ("昨日とは違いました", None),
+    ("違います", None),
+])
+def test_it_was_wrong_corrects(text: str, new_answer: str | None) -> None:
+    assert correction(text) == new_answer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intents.phone import national_phone
+from intents.phone import national_phone, without_phone_numbers
 
 
 @pytest.mark.parametrize(
@@ -45,3 +45,9 @@ def test_a_number_is_folded_to_its_national_digits(raw: str, expected: str) -> N
 )
 def test_garbage_is_no_number(raw: str) -> None:
     assert national_phone(raw) is None
+
+
+def test_without_phone_numbers_leaves_other_numbers() -> None:
+    assert without_phone_numbers("私の電話番号は090-1234-5678です") == "私の電話番号はです"
+    assert without_phone_numbers("tel (03) 1234-5678, 3丁目 2-5") == "tel , 3丁目 2-5"
+    assert without_phone_numbers("〒000-0101 北区柳町 2-3-4、82歳") == "〒000-0101 北区柳町 2-3-4、82歳"
