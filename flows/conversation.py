@@ -39,6 +39,7 @@ from bot.settings import settings
 from flows.ask_where import hotlines_text
 from flows.base import PROMPT_SLOT, Flow, TurnContext, intent_button, is_no, is_yes
 from flows.followup import FOLLOWUP, FollowupFlow
+from flows.steps import note_guidance
 from flows.worry import WorryFlow
 from intents.safety import SafetySignal, safety_matter
 from routing.counters import choose_counter
@@ -428,6 +429,10 @@ class EmergencyFlow(Flow):
         ctx.finish()
 
 
+# The reports whose case tells staff the urgent guidance given while it was told.
+_REPORTS = ("report_worry", "report_missing")
+
+
 def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
     """Say the safety layer's guidance before anything else.
 
@@ -444,6 +449,11 @@ def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
         (:func:`intents.safety.safety_matter`: the ward's こころの相談, the worry report)
         should start now.
     """
+    if signal.kind != "crisis" and ctx.conversation.flow in (None, *_REPORTS):
+        # For the report's case (before a flow, for the report these words may start). Not the
+        # resident's own crisis: the case is about the person they report, and the watch team
+        # needs nothing of the reporter's health.
+        note_guidance(ctx, (signal.service or "119") if signal.kind == "emergency" else signal.kind)
     if signal.kind == "welfare":
         ctx.say("utter_welfare_check", urgent=True)
         ctx.effect(EffectKind.emergency_guidance, service=signal.service or "110")

@@ -67,6 +67,7 @@ from flows.report_words import (
 )
 from flows.steps import (
     OPTIONAL_RESPONSES,
+    GUIDANCE_SLOT,
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
     YES_NO,
@@ -76,6 +77,7 @@ from flows.steps import (
     ask_yes_no,
     caller_phone,
     discard_report_draft,
+    guidance_given,
     is_bare_key,
     keep_number_told_ahead,
     keep_told_ahead,
@@ -127,6 +129,8 @@ class MissingFlow(FormFlow):
     reads_opening_words = True
     name = "report_missing"
     intents = ("report_missing",)
+    # Guidance given in the message that started the report is part of its case.
+    carries_over = (GUIDANCE_SLOT,)
     form = "missing_form"
     questions = QUESTIONS
     # Saved from the first answer (a key pressed on the phone is one): a family that hangs
@@ -385,7 +389,7 @@ class MissingFlow(FormFlow):
             # 「夜中の3時ごろ」 → 2026-11-30 03:00 頃 (±30分).
             "last_seen_time": (when.describe(ctx.lang) if (when := _last_seen(ctx)) else None),
             "clothing": ctx.slots.get("clothing"),
-            **questions_asked(ctx),
+            **questions_asked(ctx), **guidance_given(ctx),
             "callback_phone": ctx.slots.get("callback_phone"),
             # Lets the alert's purge find and erase this conversation's texts.
             "conversation_id": ctx.conversation.id,

@@ -63,6 +63,7 @@ from routing.readers import reads_japanese, reads_kanji, reads_romaji
 from routing.snapshot import get_directory
 
 __all__ = [
+    "GUIDANCE_SLOT",
     "CONSENT",
     "NONE",
     "OPTIONAL_RESPONSES",
@@ -87,11 +88,13 @@ __all__ = [
     "counter_name_responses",
     "decline_registration",
     "discard_report_draft",
+    "guidance_given",
     "hotline_list",
     "is_bare_key",
     "keep_number_told_ahead",
     "keep_report_counter",
     "keep_told_ahead",
+    "note_guidance",
     "note_question",
     "on_yes_no",
     "outside_city",
@@ -151,6 +154,11 @@ Step = Callable[[TurnContext], None]
 REPORT_CASE_SLOT = "report_case_id"
 # Questions the resident put to the bot in the middle of a report, kept for the counter.
 QUESTIONS_SLOT = "questions_asked"
+# The urgent guidance given while a report was being told, for its case (the reports carry it
+# over from the message that started them).
+GUIDANCE_SLOT = "guidance_given"
+# What staff read of it: the call the resident was told to make.
+_GUIDANCE_WORDS = {"welfare": "110番（安否確認）", "110": "110番", "119": "119番"}
 
 
 def ask_yes_no(ctx: TurnContext, question: str, buttons: Buttons = YES_NO, **values: Any) -> None:
@@ -454,6 +462,20 @@ def questions_asked(ctx: TurnContext) -> dict[str, str]:
     """The case detail of the questions :func:`note_question` kept (none: no detail)."""
     asked = ctx.slots.get(QUESTIONS_SLOT)
     return {"questions": " / ".join(asked)} if asked else {}
+
+
+def note_guidance(ctx: TurnContext, given: str) -> None:
+    """Keep for the case that urgent guidance was given: "welfare" (110 to check on someone),
+    "110" or "119". Staff then know whom the resident may have called before they get in touch."""
+    kept = ctx.slots.get(GUIDANCE_SLOT, [])
+    if given not in kept:
+        ctx.set_slot(GUIDANCE_SLOT, [*kept, given])
+
+
+def guidance_given(ctx: TurnContext) -> dict[str, str]:
+    """The case detail of the guidance :func:`note_guidance` kept (none: no detail)."""
+    given = ctx.slots.get(GUIDANCE_SLOT)
+    return {"guidance": "、".join(_GUIDANCE_WORDS[kind] for kind in given)} if given else {}
 
 
 def outside_city(ctx: TurnContext) -> None:

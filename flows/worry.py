@@ -46,6 +46,7 @@ from flows.report_words import (
     strip_fillers,
 )
 from flows.steps import (
+    GUIDANCE_SLOT,
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
     SEND,
@@ -55,6 +56,7 @@ from flows.steps import (
     ask_yes_no,
     caller_phone,
     discard_report_draft,
+    guidance_given,
     is_bare_key,
     keep_report_counter,
     keep_number_told_ahead,
@@ -131,6 +133,8 @@ class WorryFlow(FormFlow):
     reads_opening_words = True
     name = "report_worry"
     intents = ("report_worry",)
+    # Guidance given in the message that started the report is part of its case.
+    carries_over = (GUIDANCE_SLOT,)
     form = "worry_form"
     questions = QUESTIONS
     saves_first = True
@@ -376,7 +380,7 @@ class WorryFlow(FormFlow):
         """What the counter is told: the answers so far (all of them once the form is complete)."""
         where = ctx.slots.get("where") or tentative_place(ctx)
         return {"noticed": ctx.slots.get("noticed"), "where": where["label"] if where else None,
-                "since_when": ctx.slots.get("since_when"), **questions_asked(ctx),
+                "since_when": ctx.slots.get("since_when"), **questions_asked(ctx), **guidance_given(ctx),
                 **(place_flags(where) if where else {})}
 
     def _create_case(self, ctx: TurnContext) -> None:

@@ -63,6 +63,7 @@ DETAIL_LABELS = {
     "callback_phone": "折り返し先電話番号",
     "added": "追加の内容",
     "questions": "住民からの質問",
+    "guidance": "住民に伝えた緊急の案内",
     # What flows.steps.place_flags adds about a place read from the resident's words.
     "landmark": "目印（住民の言葉）",
     "town_unknown": "町名不明",

@@ -149,7 +149,8 @@ def test_a_shared_location_is_the_alerts_point_and_an_emergency_comes_first(engi
     turn = family.send("母が川に落ちた")
     assert said(turn) == ["utter_emergency_119", "utter_after_emergency_resume", "utter_ask_last_seen_where"]
     assert effects(turn) == [("emergency_guidance", {"service": "119"})]
-    assert left(db_url, family) == before
+    # Nothing told is lost or changed; the 119 guidance is kept for the case.
+    assert left(db_url, family) == Left(before.flow, before.step, {**before.slots, "guidance_given": ["119"]})
     assert said(family.send(latitude=34.7012, longitude=135.4763)) == ["utter_ask_last_seen_when"]
     assert left(db_url, family).slots["last_seen_point"] == [34.7, 135.475], "kept to about 500 m only"
     family.send("10分前")
@@ -157,6 +158,8 @@ def test_a_shared_location_is_the_alerts_point_and_an_emergency_comes_first(engi
     assert said(family.send("09012345678"))[:2] == CREATED
     [alert] = _alerts(db_url)
     assert (alert.town_id, alert.latitude, alert.longitude) == ("chuo-1-1", 34.7, 135.475)
+    [case] = cases(db_url)
+    assert case.details["guidance"] == "119番", "staff know the family was told to call 119"
 
 
 def test_a_place_outside_the_city_ends_the_report(engine: ConversationEngine, db_url: str) -> None:

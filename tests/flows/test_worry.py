@@ -125,13 +125,20 @@ def test_a_welfare_risk_told_over_two_messages_gets_the_110_advice(resident: Res
     assert advised == ([{"service": "110"}] if welfare else [])
     assert left(db_url, resident).flow == "report_worry", "the report goes on"
     assert said(turn)[-1] == "utter_ask_callback_consent"
+    _finish_report(resident)
+    [case] = cases(db_url)
+    # Staff know whether the resident was told to ask the police to check (no advice: no detail).
+    assert case.details.get("guidance") == ("110番（安否確認）" if welfare else None)
 
 
-def test_a_welfare_risk_already_told_is_not_advised_again(resident: Resident) -> None:
+def test_a_welfare_risk_already_told_is_not_advised_again(resident: Resident, db_url: str) -> None:
     first = resident.send("隣のおばあさんを何日も見かけなくて、部屋から変なにおいがします")
     assert said(first)[0] == "utter_welfare_check"
     resident.send("南区朝日町2丁目です")
     assert "utter_welfare_check" not in said(resident.send("それと、新聞もたまっています"))
+    _finish_report(resident)
+    [case] = cases(db_url)
+    assert case.details["guidance"] == "110番（安否確認）", "advised in the message that started the report"
 
 
 @pytest.mark.parametrize("answer", ["いやです", "嫌です。", "送らないでください", "いや、やめときます"])
@@ -220,9 +227,14 @@ def test_an_emergency_mid_flow_comes_first_and_the_question_stays(resident: Resi
     assert said(turn) == ["utter_emergency_110", "utter_after_emergency_resume", "utter_ask_since_when"]
     assert turn.replies[0].urgent
     assert effects(turn) == [("emergency_guidance", {"service": "110"})]
-    assert left(db_url, resident) == before, "what the resident already told us is kept"
+    assert left(db_url, resident) == Left(before.flow, before.step, {**before.slots, "guidance_given": ["110"]}), (
+        "what the resident already told us is kept, and the 110 guidance for the case")
     assert said(resident.send("昨日から")) == ["utter_ask_callback_consent"]
     assert set(FORM) - set(left(db_url, resident).slots) == {"callback_consent"}
+    resident.send("いいえ")
+    resident.send("はい")
+    [case] = cases(db_url)
+    assert case.details["guidance"] == "110番"
 
 
 def test_the_menus_number_or_title_typed_is_not_what_was_noticed(resident: Resident, db_url: str) -> None:
