@@ -23,7 +23,7 @@ from bot.messages import Choice
 from flows.base import TurnContext, is_yes
 
 __all__ = ["ASKED_FEATURES", "FEATURE_PREFIX", "FEATURE_RESPONSES", "SHARE_RESPONSES", "ask_feature", "ask_share",
-           "missing_features", "read_answer", "read_clothing", "read_features", "read_name", "read_share",
+           "missing_features", "names_clothing", "read_answer", "read_clothing", "read_features", "read_name", "read_share",
            "worn_in"]
 
 ASKED_FEATURES = ("sex", "height", "build")
@@ -58,7 +58,7 @@ _FEMALE_OTHER = (r"할머니|어머니|엄마|시어머니|장모|아내|와이�
 _SEX = (("male", re.compile(f"{_MALE_JA}|{_MALE_EN}|{_MALE_OTHER}")),
         ("female", re.compile(f"{_FEMALE_JA}|{_FEMALE_EN}|{_FEMALE_OTHER}")))
 # 「78歳」 "78 years old", "she is 78", "Dad, 85, tall": an age said as such, or a bare number between commas.
-_AGE = re.compile(r"(\d{1,3})\s*(?:歳|才|さい)|(\d{2,3})[- ]?(?:years?[- ]old|yo\b)|\b(?:aged?|is) (\d{2,3})\b|"
+_AGE = re.compile(r"(\d{1,3})\s*(?:歳|才|さい|岁|歲|세|살|tuổi|tuoi|anos|años|taong gulang|वर्ष|बर्ष)|(\d{2,3})[- ]?(?:years?[- ]old|yo\b)|\b(?:aged?|is) (\d{2,3})\b|"
                   r"[,、]\s*(\d{2,3})\s*(?:[,、]|\Z)")
 _HEIGHT = re.compile(r"(\d{3})\s*(?:cm|センチ|せんち)")
 _BUILD = (
@@ -79,13 +79,24 @@ _DIAGNOSIS = re.compile(
     r"知的障害|発達障害|自閉症|統合失調症|(?:alzheimer'?s|vascular|early[- ]onset)?\s*dementia|alzheimer'?s(?: disease)?",
     re.IGNORECASE)
 _FOOTWEAR = re.compile(r"靴|くつ|クツ|シューズ|スニーカー|サンダル|スリッパ|下駄|げた|草履|ぞうり|長靴|ブーツ|裸足|はだし|"
-                       r"shoes?|sneakers?|trainers|sandals?|slippers|boots|barefoot", re.IGNORECASE)
+                       r"shoes?|sneakers?|trainers|sandals?|slippers|boots|barefoot|"
+                       # The residents' languages: pt, es, vi, tl, ko, zh, ne.
+                       r"\b(?:sapatos?|t[êe]nis|sand[áa]lias?|chinelos?|botas?|zapatos?|zapatillas?|giày|dép|tsinelas)\b|"
+                       r"신발|운동화|구두|슬리퍼|샌들|鞋|拖鞋|凉鞋|涼鞋|जुत्ता|चप्पल", re.IGNORECASE)
 _BELONGINGS = re.compile(r"杖|つえ|ステッキ|かばん|カバン|鞄|バッグ|リュック|手提げ|袋|傘|かさ|財布|手押し車|シルバーカー|"
-                         r"歩行器|携帯|スマホ|cane|stick|bag|backpack|umbrella|walker|wallet|phone", re.IGNORECASE)
+                         r"歩行器|携帯|スマホ|cane|stick|bag|backpack|umbrella|walker|wallet|phone|"
+                         r"\b(?:bengala|bast[óo]n|bolsa|mochila|guarda-chuva|paraguas|gậy|túi|tungkod|payong)\b|"
+                         r"지팡이|가방|우산|拐杖|手杖|雨伞|雨傘|लट्ठी|झोला|छाता", re.IGNORECASE)
 # Parts of a clothing answer: split at punctuation and the joining particles
 # (「紺のジャンパーに灰色のズボン、白い運動靴と杖」; "a beige coat and brown shoes").
 _PARTS_JA = re.compile(r"[、,，。．/／・;；\n]+|(?<=[\u30a0-\u30ff\u4e00-\u9fff])(?:と|に|や|で)(?=\S)")
-_PARTS_EN = re.compile(r"[,;/\n]+|\band\b|\bwith\b", re.IGNORECASE)
+_PARTS_EN = re.compile(r"[,;/\n]+|\band\b|\bwith\b|\b[ye]\b", re.IGNORECASE)
+# The residents' languages join the parts with their own words (「casaco marrom e boné azul」
+# 「áo khoác xanh và mũ đỏ」「파란 점퍼와 빨간 모자」「蓝色外套和红色帽子」).
+_PARTS_OTHER = re.compile(r"[,;/\n、，。]+|\s(?:e|y|và|va|với|voi|at|र|अनि)\s|(?<=\S)(?:와|과|하고|이랑)\s|和|与|與|跟",
+                          re.IGNORECASE)
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 # Spoken answers join their parts with verbs, not punctuation (「赤い カーディガン 着て 白い 運動靴
 # はいて 杖 ついて」, 「茶色の 帽子 かぶっとります 腰が 曲がっとって」): a verb of wearing or holding in
 # any register, or a verb's て-form, ends a part.
@@ -104,10 +115,19 @@ _TAIL = re.compile(r"(?:を|は|も)?(?:着て|はいて|履いて|かぶって|
 # Something worn: a part naming one stays clothing even when it also says a feature (「男物のジャンパー」).
 _WORN = re.compile(r"服|着|ジャンパー|ジャケット|コート|シャツ|セーター|カーディガン|ブラウス|ベスト|パーカー|トレーナー|"
                    r"ズボン|パンツ|スカート|ワンピース|パジャマ|寝間着|浴衣|着物|帽子|マフラー|手袋|"
-                   r"coat|jacket|shirt|sweater|jumper|cardigan|trousers|pants|skirt|dress|pyjamas|hat|cap|scarf",
+                   r"coat|jacket|shirt|sweater|jumper|cardigan|trousers|pants|skirt|dress|pyjamas|hat|cap|scarf|"
+                   # The residents' languages: pt, es, tl, vi, ko, zh, ne.
+                   r"\b(?:casaco|jaqueta|camisa|camiseta|cal[çc]a|blusa|su[ée]ter|vestido|saia|bon[ée]|chap[ée]u|gorro|"
+                   r"chaqueta|abrigo|pantal[oó]n|falda|gorra|sombrero|chamarra|damit|pantalon|sumbrero|palda|kamiseta|"
+                   r"áo|quần|mũ|nón|váy|khăn)\b|"
+                   r"옷|재킷|자켓|점퍼|코트|셔츠|스웨터|바지|치마|원피스|모자|목도리|"
+                   r"外套|夹克|夾克|衬衫|襯衫|毛衣|裤子|褲子|裙子|围巾|圍巾|"
+                   r"ज्याकेट|कोट|कमिज|सुरुवाल|टोपी|लुगा|स्वेटर|पाइन्ट",
                    re.IGNORECASE)
 _UNKNOWN = re.compile(r"\A(?:わから|分から|わかりません|分かりません|わかんない|不明|覚えていない|覚えてない|"
-                      r"unknown|not sure|(?:i )?don'?t know|no idea)", re.IGNORECASE)
+                      r"unknown|not sure|(?:i )?don'?t know|no idea|"
+                      r"không biết|khong biet|não sei|nao sei|no s[ée]|hindi ko alam|모르|不知道|不清楚|थाहा छैन)",
+                      re.IGNORECASE)
 
 
 def _plain(text: str) -> str:
@@ -158,27 +178,31 @@ def read_clothing(text: str | None) -> dict[str, Any]:
     if not text or _UNKNOWN.match(_plain(text)):
         return {}
     plain = _plain(text)
+    # Japanese is read for its garments; every other language keeps its words as given.
     english = plain.isascii()
+    as_given = english or not (_KANA.search(plain) or _HAN.search(plain))
     # Spoken Japanese comes with spaces between words (「ピンクの セーター と 黒い ズボン」).
     if english:
         parts = _PARTS_EN.split(plain)
+    elif as_given:
+        parts = _PARTS_OTHER.split(plain)
     else:
         joined = _SPOKEN_PARTS.sub("、", re.sub(r"\s+", "", plain))
         parts = _PARTS_JA.split(joined)
     groups: dict[str, list[str]] = {"clothing": [], "footwear": [], "belongings": []}
     for part in parts:
-        part = part.strip(" .") if english else _TAIL.sub("", part or "").strip()
+        part = part.strip(" .") if as_given else _TAIL.sub("", part or "").strip()
         if not part or _UNKNOWN.match(part):
             continue
         named = _WORN.search(part) or _FOOTWEAR.search(part) or _BELONGINGS.search(part)
-        if not english and not named and not _CLOTHING_WORDS.search(part):
+        if not as_given and not named and not _CLOTHING_WORDS.search(part):
             continue
         if read_features(part) and not (_WORN.search(part) or _FOOTWEAR.search(part) or _BELONGINGS.search(part)):
             # 「80歳くらい」「白髪」 given with the clothing: the description has them, not the clothing.
             continue
         group = "footwear" if _FOOTWEAR.search(part) else "belongings" if _BELONGINGS.search(part) else "clothing"
         groups[group].append(part)
-    separator = ", " if english else "、"
+    separator = "、" if _KANA.search(plain) or not as_given else ", "
     return {field: separator.join(words) for field, words in groups.items() if words}
 
 
@@ -190,6 +214,12 @@ _WEARING_EN = re.compile(r"\bwearing\s+([^.;!?\n]+?)(?=\s+and\s+(?:she|he|they|w
                          re.IGNORECASE)
 # Who comes before the clothing in the same phrase (「母が緑のカーディガン」): cut at its particle.
 _SUBJECT = re.compile(r"^.*(?<=[\u3040-\u30ff\u4e00-\u9fff])(?:が|は)(?=\S)")
+
+
+def names_clothing(text: str) -> bool:
+    """Whether the words name something worn (「ジャンパー」 "coat" 「áo」「점퍼」), in any of the
+    residents' languages — not only a colour or a build."""
+    return _WORN.search(_plain(text)) is not None
 
 
 def worn_in(text: str) -> str | None:

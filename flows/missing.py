@@ -39,6 +39,7 @@ from flows.features import (
     ask_feature,
     ask_share,
     missing_features,
+    names_clothing,
     read_answer,
     read_clothing,
     read_features,
@@ -321,12 +322,13 @@ class MissingFlow(FormFlow):
         if self._answer_question(ctx):
             return True
         words = ctx.own_words
-        if not words or says_dont_know(ctx) or not is_more_about_the_person(words):
+        if not words or says_dont_know(ctx) or not (is_more_about_the_person(words) or names_clothing(words)):
             return False
         who = ctx.slots.get("missing_who")
         ctx.set_slot("missing_who", f"{who} / {words}" if who else words)
         ctx.set_slot(APPEARANCE_UNTOLD, False)
-        if "clothing" not in ctx.slots and (worn := worn_in(words) or read_clothing(words).get("clothing")):
+        if "clothing" not in ctx.slots and (
+                worn := worn_in(words) or (names_clothing(words) and read_clothing(words).get("clothing"))):
             # 「紺色のジャンパーに茶色の帽子」 told at the place question: not asked again.
             ctx.set_slot("clothing", worn)
         ctx.say("utter_detail_noted")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flows.features import read_clothing, read_features, worn_in
+from flows.features import names_clothing, read_clothing, read_features, worn_in
 
 
 @pytest.mark.parametrize(("text", "worn"), [
@@ -60,3 +60,31 @@ def test_the_family_word_of_a_residents_language_says_the_sex(text: str, sex: st
 ])
 def test_clothing_is_read_into_its_fields_written_or_spoken(text: str, read: dict[str, str]) -> None:
     assert read_clothing(text) == read
+
+
+@pytest.mark.parametrize(("answer", "fields"), [
+    # Found with `tsunagu chat`: a Portuguese, Vietnamese or Korean family's clothing never reached
+    # the cooperators' alert (only Japanese and English clothes were read).
+    ("casaco marrom e boné azul", {"clothing": "casaco marrom, boné azul"}),
+    ("áo khoác màu xanh và mũ đỏ, dép", {"clothing": "áo khoác màu xanh, mũ đỏ", "footwear": "dép"}),
+    ("chaqueta azul y gorra roja, zapatos negros", {"clothing": "chaqueta azul, gorra roja", "footwear": "zapatos negros"}),
+    ("파란 점퍼와 빨간 모자", {"clothing": "파란 점퍼, 빨간 모자"}),
+    ("कालो ज्याकेट र टोपी", {"clothing": "कालो ज्याकेट, टोपी"}),
+    # An age, or "I don't know", is no clothing in any language.
+    ("82 tuổi", {}), ("không biết", {}), ("não sei", {}),
+])
+def test_clothing_in_the_residents_languages(answer: str, fields: dict[str, str]) -> None:
+    assert read_clothing(answer) == fields
+
+
+@pytest.mark.parametrize(("words", "clothes"), [
+    ("áo khoác màu xanh", True), ("파란 점퍼", True), ("casaco marrom", True), ("紺色のジャンパー", True),
+    ("tóc bạc, đi gậy", False), ("tall, thin, grey hair", False), ("背が低くて腰が曲がってる", False),
+])
+def test_names_clothing(words: str, clothes: bool) -> None:
+    assert names_clothing(words) is clothes
+
+
+@pytest.mark.parametrize(("words", "age"), [("bà 79 tuổi", 79), ("meu pai, 82 anos", 82), ("아버지 85세", 85)])
+def test_an_age_in_the_residents_languages(words: str, age: int) -> None:
+    assert read_features(words)["age"] == age

@@ -704,3 +704,22 @@ def test_a_bare_yes_to_what_they_wore_is_asked_again(resident: Resident, db_url:
     assert said(resident.send(yes)) == ["utter_ask_clothing_and_appearance"]
     assert "clothing" not in left(db_url, resident).slots
     assert said(resident.send("はい、紺のジャンパーです")) == ["utter_ask_callback_phone"], "more than a yes answers"
+
+
+@pytest.mark.parametrize(("language", "first", "clothes", "clothing"), [
+    ("vi", "Mẹ tôi bị lẫn, đi ra ngoài từ sáng chưa về", "áo khoác màu xanh và mũ đỏ", "áo khoác màu xanh, mũ đỏ"),
+    ("pt", "Desapareceu o meu pai, tem demência, saiu de manhã e não voltou", "casaco marrom e boné azul",
+     "casaco marrom, boné azul"),
+])
+def test_clothes_told_in_the_residents_languages_reach_the_alert(engine: ConversationEngine, db_url: str,
+                                                                 language: str, first: str, clothes: str,
+                                                                 clothing: str) -> None:
+    family = Resident(engine, language=language)
+    family.send(first)
+    # Told at the place question: kept, and not asked again.
+    assert said(family.send(clothes)) == ["utter_detail_noted", "utter_ask_last_seen_where"]
+    family.send("Kita-ku Yanagimachi")
+    assert said(family.send("7:00"))[0] == "utter_ask_callback_phone"
+    family.send("080 1111 2222")
+    [alert] = _alerts(db_url)
+    assert alert.public_fields["clothing"] == clothing

@@ -181,3 +181,15 @@ def test_a_caller_who_hangs_up_at_the_place_read_back_leaves_the_place_said(engi
     [case] = cases(db_url)
     assert (case.town_id, case.counter_id, case.details["where"]) == ("kita-2-2", "mimamori-kita", "北区 柳町")
     assert case.details["place_unconfirmed"] and case.details["callback_phone"] == "0312345678"
+
+
+def test_a_caller_who_told_another_number_and_hangs_up_leaves_that_number(engine: ConversationEngine,
+                                                                       db_url: str) -> None:
+    caller = Resident(engine, channel="voice", user_id=CALLER)
+    caller.send(event="call_start")
+    caller.send("隣の おばあさんを 三日も 見かけないんです")
+    assert said(caller.send("携帯の番号は 090 1234 5678 です"))[0] == "utter_detail_noted"
+    caller.send("北区柳町")
+    # ... and the caller hangs up: staff call the mobile they were given, not the landline.
+    [case] = cases(db_url)
+    assert case.details["incomplete"] and case.details["callback_phone"] == "09012345678"
