@@ -90,7 +90,8 @@ _BELONGINGS = re.compile(r"杖|つえ|ステッキ|かばん|カバン|鞄|バ�
 # Parts of a clothing answer: split at punctuation and the joining particles
 # (「紺のジャンパーに灰色のズボン、白い運動靴と杖」; "a beige coat and brown shoes").
 _PARTS_JA = re.compile(r"[、,，。．/／・;；\n]+|(?<=[\u30a0-\u30ff\u4e00-\u9fff])(?:と|に|や|で)(?=\S)")
-_PARTS_EN = re.compile(r"[,;/\n]+|\band\b|\bwith\b|\b[ye]\b", re.IGNORECASE)
+# Latin script without accents: English, and es 「y」, pt 「e」, tl 「at」 ("and").
+_PARTS_EN = re.compile(r"[,;/\n]+|\band\b|\bwith\b|\b(?:[ye]|at)\b", re.IGNORECASE)
 # The residents' languages join the parts with their own words (「casaco marrom e boné azul」
 # 「áo khoác xanh và mũ đỏ」「파란 점퍼와 빨간 모자」「蓝色外套和红色帽子」).
 _PARTS_OTHER = re.compile(r"[,;/\n、，。]+|\s(?:e|y|và|va|với|voi|at|र|अनि)\s|(?<=\S)(?:와|과|하고|이랑)\s|和|与|與|跟",

@@ -69,6 +69,7 @@ def test_clothing_is_read_into_its_fields_written_or_spoken(text: str, read: dic
     ("áo khoác màu xanh và mũ đỏ, dép", {"clothing": "áo khoác màu xanh, mũ đỏ", "footwear": "dép"}),
     ("chaqueta azul y gorra roja, zapatos negros", {"clothing": "chaqueta azul, gorra roja", "footwear": "zapatos negros"}),
     ("파란 점퍼와 빨간 모자", {"clothing": "파란 점퍼, 빨간 모자"}),
+    ("78 taong gulang, naka-pulang damit at tsinelas", {"clothing": "naka-pulang damit", "footwear": "tsinelas"}),
     ("कालो ज्याकेट र टोपी", {"clothing": "कालो ज्याकेट, टोपी"}),
     # An age, or "I don't know", is no clothing in any language.
     ("82 tuổi", {}), ("không biết", {}), ("não sei", {}),
