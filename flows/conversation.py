@@ -38,8 +38,8 @@ from bot.models import Message, MessageDirection
 from bot.settings import settings
 from flows.ask_where import hotlines_text
 from flows.base import PROMPT_SLOT, Flow, TurnContext, intent_button, is_no, is_yes
-from flows.followup import FOLLOWUP, FollowupFlow
-from flows.steps import note_guidance
+from flows.followup import FOLLOWUP, add_urgent_words
+from flows.steps import guidance_words, note_guidance
 from flows.worry import WorryFlow
 from intents.safety import SafetySignal, safety_matter
 from routing.counters import choose_counter
@@ -146,7 +146,7 @@ _SITUATION_RESPONSES = {
 # The flows a welfare sign said in their midst belongs to: after the guidance the flow reads
 # the words as it reads any answer (what was noticed, one more detail of the report, a
 # detail of the case just made), so nothing the resident said is lost.
-_READ_AFTER_WELFARE_GUIDANCE = {flow.name: flow for flow in (WorryFlow(), FollowupFlow())}
+_READ_AFTER_WELFARE_GUIDANCE = {flow.name: flow for flow in (WorryFlow(),)}
 SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", *_SITUATION_RESPONSES.values(), "utter_crisis",
                     "utter_welfare_check", "utter_after_emergency_resume", "utter_after_crisis_resume",
                     "utter_emergency_numbers")
@@ -449,14 +449,19 @@ def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
         (:func:`intents.safety.safety_matter`: the ward's こころの相談, the worry report)
         should start now.
     """
+    # The report's case is told which call was advised (a report being told keeps it for its
+    # case; the case just made takes it with the words). Not the resident's own crisis: the
+    # case is about the person they report, and its counter needs nothing of the reporter's health.
+    given = (signal.service or "119") if signal.kind == "emergency" else signal.kind
+    following = signal.kind != "crisis" and ctx.conversation.flow == FOLLOWUP
     if signal.kind != "crisis" and ctx.conversation.flow in (None, *_REPORTS):
-        # For the report's case (before a flow, for the report these words may start). Not the
-        # resident's own crisis: the case is about the person they report, and the watch team
-        # needs nothing of the reporter's health.
-        note_guidance(ctx, (signal.service or "119") if signal.kind == "emergency" else signal.kind)
+        note_guidance(ctx, given)
     if signal.kind == "welfare":
         ctx.say("utter_welfare_check", urgent=True)
         ctx.effect(EffectKind.emergency_guidance, service=signal.service or "110")
+        if following:
+            add_urgent_words(ctx, guidance_words(given))
+            return True
         if not ctx.conversation.flow:
             return False
         reader = _READ_AFTER_WELFARE_GUIDANCE.get(ctx.conversation.flow)
@@ -476,6 +481,8 @@ def safety_guidance(ctx: TurnContext, signal: SafetySignal) -> bool:
             ctx.say("utter_after_emergency_resume")
             ctx.repeat_prompt()
         else:
+            if following:
+                add_urgent_words(ctx, guidance_words(given))
             ctx.finish()
         return True
     matter = safety_matter(signal)

@@ -36,7 +36,7 @@ from flows.place_question import place_from_message
 from flows.report_words import asks_the_bot, is_question
 from routing.cases import OPEN_STATUSES, add_details, case_facts
 
-__all__ = ["FOLLOWUP", "FollowupFlow", "follow_case"]
+__all__ = ["FOLLOWUP", "FollowupFlow", "add_urgent_words", "follow_case"]
 
 FOLLOWUP = "case_followup"
 
@@ -137,6 +137,18 @@ class FollowupFlow(Flow):
             return
         _add(ctx, case, text, "questions",
              "utter_case_question_noted" if case.callback_consent else "utter_case_question_no_call_back")
+
+
+def add_urgent_words(ctx: TurnContext, guidance: str) -> None:
+    """Danger told after the report (「窓から見たら倒れてる」, a smell now): the words and the call
+    the resident was just told to make (``guidance``, 「119番」) are added to the case, so its
+    counter knows at once. Nothing is added to a case no longer open, or without words."""
+    case = ctx.session.get(Case, ctx.slots.get("case_id"))
+    if case is None or case.status not in OPEN_STATUSES or not ctx.own_words:
+        return
+    add_details(ctx.session, case, ctx.own_words, source=ctx.channel, now=ctx.now, guidance=guidance)
+    ctx.say("utter_case_details_added", case_id=case.id)
+    ctx.effect(EffectKind.case_updated, **case_facts(case))
 
 
 def _add(ctx: TurnContext, case: Case, text: str, kind: str, response: str) -> None:

@@ -89,6 +89,7 @@ __all__ = [
     "decline_registration",
     "discard_report_draft",
     "guidance_given",
+    "guidance_words",
     "hotline_list",
     "is_bare_key",
     "keep_number_told_ahead",
@@ -475,7 +476,12 @@ def note_guidance(ctx: TurnContext, given: str) -> None:
 def guidance_given(ctx: TurnContext) -> dict[str, str]:
     """The case detail of the guidance :func:`note_guidance` kept (none: no detail)."""
     given = ctx.slots.get(GUIDANCE_SLOT)
-    return {"guidance": "、".join(_GUIDANCE_WORDS[kind] for kind in given)} if given else {}
+    return {"guidance": "、".join(guidance_words(kind) for kind in given)} if given else {}
+
+
+def guidance_words(given: str) -> str:
+    """What staff read of one guidance kind (:func:`note_guidance`): 「110番（安否確認）」."""
+    return _GUIDANCE_WORDS[given]
 
 
 def outside_city(ctx: TurnContext) -> None:

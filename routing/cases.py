@@ -163,7 +163,7 @@ def case_facts(case: Case, details: dict[str, Any] | None = None, callback_conse
 
 
 def add_details(session: Session, case: Case, text: str, *, source: str | None, now: datetime | None = None,
-                kind: str = "added") -> CaseEvent:
+                kind: str = "added", guidance: str | None = None) -> CaseEvent:
     """Add what the resident said after the report to the case, and queue it for the counter.
 
     Stored once, as a ``details_added`` event (the resident's words and the channel they
@@ -180,13 +180,16 @@ def add_details(session: Session, case: Case, text: str, *, source: str | None, 
         kind: what the words are, as a detail key staff read under its label
             (``routing.methods.DETAIL_LABELS``): "added" (more about the matter) or "questions"
             (a question for the staff to answer).
+        guidance: the urgent call the resident was told to make on these words (「119番」),
+            kept beside them as detail ``guidance``.
 
     Returns:
         The event.
     """
     now = now or utcnow()
+    told = {kind: text, **({"guidance": guidance} if guidance else {})}
     event = CaseEvent(case_id=case.id, kind="details_added", actor=source, created_at=now,
-                      details={"details": {kind: text}, "channel": source})
+                      details={"details": told, "channel": source})
     session.add(event)
     session.flush()
     _queue_deliveries(session, case, event)

@@ -113,13 +113,33 @@ def test_a_description_after_the_missing_report_is_a_detail_not_an_emergency(res
     assert _added(db_url, case_id)[0][0]["details"] == {"added": "85歳の男じゃ。背は低うて、腰が曲がっとる"}
 
 
-def test_danger_words_get_119_and_end_following(resident: Resident, db_url: str) -> None:
+def test_danger_words_get_119_first_and_the_case_is_told(resident: Resident, db_url: str) -> None:
+    """Found with `tsunagu chat`: 「窓からのぞいたら、じいちゃんが倒れてる」 after the report got 119 —
+    and the counter that holds the case never heard of it."""
     case_id = _worry_case(resident)
     turn = resident.send("いま見に行ったら中で倒れている")
-    assert said(turn) == ["utter_emergency_119"], "no question is open: nothing to come back to"
-    assert effects(turn) == [("emergency_guidance", {"service": "119"})]
-    assert left(db_url, resident).flow is None
-    assert not _added(db_url, case_id)
+    assert said(turn) == ["utter_emergency_119", "utter_case_details_added"], "119 first, then the case is told"
+    assert turn.replies[0].urgent
+    assert [kind for kind, _ in effects(turn)] == ["emergency_guidance", "case_updated"]
+    assert left(db_url, resident).flow is None, "no question is open: following ends"
+    [(added, deliveries)] = _added(db_url, case_id)
+    assert added["details"] == {"added": "いま見に行ったら中で倒れている", "guidance": "119番"}
+    assert deliveries == 1, "delivered to the counter as an update"
+
+
+def test_a_welfare_sign_after_the_report_is_advised_and_told_to_the_case(resident: Resident, db_url: str) -> None:
+    case_id = _worry_case(resident)
+    turn = resident.send("何日も姿を見ていないし、部屋から変なにおいがしてきました")
+    assert said(turn) == ["utter_welfare_check", "utter_case_details_added"]
+    [(added, _)] = _added(db_url, case_id)
+    assert added["details"] == {"added": "何日も姿を見ていないし、部屋から変なにおいがしてきました",
+                                "guidance": "110番（安否確認）"}
+
+
+def test_the_reporters_own_crisis_is_not_told_to_the_case(resident: Resident, db_url: str) -> None:
+    case_id = _worry_case(resident)
+    assert said(resident.send("もう死にたい"))[0] == "utter_crisis"
+    assert not _added(db_url, case_id), "the neighbour's case needs nothing of the reporter's health"
 
 
 def test_a_closed_case_takes_no_more_details(resident: Resident, db_url: str) -> None:
