@@ -41,9 +41,9 @@ __all__ = [
     "TurnContext",
     "check_forms",
     "intent_button",
-    "is_no",
     "is_bare_no",
     "is_bare_yes",
+    "is_no",
     "is_yes",
     "required_responses",
 ]

@@ -144,8 +144,9 @@ _SITUATION_RESPONSES = {
     "unspecified": "utter_emergency_unspecified",
 }
 # The flows a welfare sign said in their midst belongs to: after the guidance the flow reads
-# the words as it reads any answer (what was noticed, one more detail of the report, a
-# detail of the case just made), so nothing the resident said is lost.
+# the words as it reads any answer (what was noticed, one more detail of the report), so
+# nothing the resident said is lost. The case just made takes them with the call advised
+# (:func:`flows.followup.add_urgent_words`).
 _READ_AFTER_WELFARE_GUIDANCE = {flow.name: flow for flow in (WorryFlow(),)}
 SAFETY_RESPONSES = ("utter_emergency_119", "utter_emergency_110", *_SITUATION_RESPONSES.values(), "utter_crisis",
                     "utter_welfare_check", "utter_after_emergency_resume", "utter_after_crisis_resume",

@@ -144,15 +144,13 @@ def add_urgent_words(ctx: TurnContext, guidance: str) -> None:
     the resident was just told to make (``guidance``, 「119番」) are added to the case, so its
     counter knows at once. Nothing is added to a case no longer open, or without words."""
     case = ctx.session.get(Case, ctx.slots.get("case_id"))
-    if case is None or case.status not in OPEN_STATUSES or not ctx.own_words:
-        return
-    add_details(ctx.session, case, ctx.own_words, source=ctx.channel, now=ctx.now, guidance=guidance)
-    ctx.say("utter_case_details_added", case_id=case.id)
-    ctx.effect(EffectKind.case_updated, **case_facts(case))
+    if case is not None and case.status in OPEN_STATUSES and ctx.own_words:
+        _add(ctx, case, ctx.own_words, "added", "utter_case_details_added", guidance=guidance)
 
 
-def _add(ctx: TurnContext, case: Case, text: str, kind: str, response: str) -> None:
-    """Add the words to the case as ``kind`` (``routing.cases.add_details``) and tell the resident."""
-    add_details(ctx.session, case, text, source=ctx.channel, now=ctx.now, kind=kind)
+def _add(ctx: TurnContext, case: Case, text: str, kind: str, response: str, guidance: str | None = None) -> None:
+    """Add the words to the case as ``kind`` (``routing.cases.add_details``), with the urgent call
+    advised on them if any, and tell the resident."""
+    add_details(ctx.session, case, text, source=ctx.channel, now=ctx.now, kind=kind, guidance=guidance)
     ctx.say(response, case_id=case.id)
     ctx.effect(EffectKind.case_updated, **case_facts(case))

@@ -67,8 +67,8 @@ from flows.report_words import (
     strip_fillers,
 )
 from flows.steps import (
-    OPTIONAL_RESPONSES,
     GUIDANCE_SLOT,
+    OPTIONAL_RESPONSES,
     PHONE_RESPONSES,
     REPORT_PLACE_RESPONSES,
     YES_NO,
@@ -322,13 +322,14 @@ class MissingFlow(FormFlow):
         if self._answer_question(ctx):
             return True
         words = ctx.own_words
-        if not words or says_dont_know(ctx) or not (is_more_about_the_person(words) or names_clothing(words)):
+        clothes = bool(words) and names_clothing(words)
+        if not words or says_dont_know(ctx) or not (clothes or is_more_about_the_person(words)):
             return False
         who = ctx.slots.get("missing_who")
         ctx.set_slot("missing_who", f"{who} / {words}" if who else words)
         ctx.set_slot(APPEARANCE_UNTOLD, False)
-        if "clothing" not in ctx.slots and (
-                worn := worn_in(words) or (names_clothing(words) and read_clothing(words).get("clothing"))):
+        worn = "clothing" not in ctx.slots and (worn_in(words) or (clothes and read_clothing(words).get("clothing")))
+        if worn:
             # 「紺色のジャンパーに茶色の帽子」 told at the place question: not asked again.
             ctx.set_slot("clothing", worn)
         ctx.say("utter_detail_noted")

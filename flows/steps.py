@@ -63,8 +63,8 @@ from routing.readers import reads_japanese, reads_kanji, reads_romaji
 from routing.snapshot import get_directory
 
 __all__ = [
-    "GUIDANCE_SLOT",
     "CONSENT",
+    "GUIDANCE_SLOT",
     "NONE",
     "OPTIONAL_RESPONSES",
     "PHONE_RESPONSES",
@@ -752,9 +752,9 @@ def save_report_draft(ctx: TurnContext, *, kind: CaseKind, intent: str, topic: s
     caller = caller_phone(ctx)
     case, queued = save_draft(
         ctx.session, draft=report_draft(ctx), kind=kind, topic=topic, counter_id=counter.id if counter else None,
-        area=area, details={**details,
-                            # A number the reporter told (「携帯は090…です」) before the caller's own.
-                            "callback_phone": details.get("callback_phone") or ctx.slots.get("callback_phone") or caller},
+        # A number the reporter told (「携帯は090…です」) before the caller's own.
+        area=area, details={**details, "callback_phone": details.get("callback_phone")
+                            or ctx.slots.get("callback_phone") or caller},
         reason=choice.reason if choice else "the place is not known yet", channel=ctx.channel, language=ctx.lang,
         urgent=urgent, reporter_contact_id=ctx.contact.id, now=ctx.now)
     ctx.set_slot(REPORT_CASE_SLOT, case.id)
