@@ -21,10 +21,11 @@ from typing import Any
 from alerts.texts import CHOICE_VALUES, height_band
 from bot.messages import Choice
 from flows.base import TurnContext, is_yes
+from flows.report_words import AGE_UNITS_OTHER
 
 __all__ = ["ASKED_FEATURES", "FEATURE_PREFIX", "FEATURE_RESPONSES", "SHARE_RESPONSES", "ask_feature", "ask_share",
-           "missing_features", "names_clothing", "read_answer", "read_clothing", "read_features", "read_name", "read_share",
-           "worn_in"]
+           "missing_features", "names_clothing", "read_answer", "read_clothing", "read_features", "read_name",
+           "read_share", "worn_in"]
 
 ASKED_FEATURES = ("sex", "height", "build")
 """The key features asked with choices when the family's words did not say them, in this order."""
@@ -58,8 +59,8 @@ _FEMALE_OTHER = (r"할머니|어머니|엄마|시어머니|장모|아내|와이�
 _SEX = (("male", re.compile(f"{_MALE_JA}|{_MALE_EN}|{_MALE_OTHER}")),
         ("female", re.compile(f"{_FEMALE_JA}|{_FEMALE_EN}|{_FEMALE_OTHER}")))
 # 「78歳」 "78 years old", "she is 78", "Dad, 85, tall": an age said as such, or a bare number between commas.
-_AGE = re.compile(r"(\d{1,3})\s*(?:歳|才|さい|岁|歲|세|살|tuổi|tuoi|anos|años|taong gulang|वर्ष|बर्ष)|(\d{2,3})[- ]?(?:years?[- ]old|yo\b)|\b(?:aged?|is) (\d{2,3})\b|"
-                  r"[,、]\s*(\d{2,3})\s*(?:[,、]|\Z)")
+_AGE = re.compile(rf"(\d{{1,3}})\s*(?:歳|才|さい|{AGE_UNITS_OTHER})|(\d{{2,3}})[- ]?(?:years?[- ]old|yo\b)|"
+                  r"\b(?:aged?|is) (\d{2,3})\b|[,、]\s*(\d{2,3})\s*(?:[,、]|\Z)", re.IGNORECASE)
 _HEIGHT = re.compile(r"(\d{3})\s*(?:cm|センチ|せんち)")
 _BUILD = (
     ("small", re.compile(r"小柄|こがら|背が低|背の低|small build|petite")),

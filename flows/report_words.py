@@ -20,6 +20,7 @@ from intents.normalize import fold_diacritics
 from intents.phone import national_phone, without_phone_numbers
 
 __all__ = [
+    "AGE_UNITS_OTHER",
     "about_a_neighbour",
     "asks_instead_of_answering",
     "asks_the_bot",
@@ -107,8 +108,9 @@ _FAMILY_OTHER = re.compile(
     r"|(?:(?:मेरो|मेरी|हाम्रो|हाम्री)\s*)?(?:हजुरबुबा|हजुरबुवा|हजुरआमा|बुबा|बुवा|बाबा|आमा|श्रीमान्|श्रीमान|श्रीमती|छोरा|छोरी)"
     r"|\b(?:mero|hamro)\s+(?:buwa|buba|baba|aama|ama|hajurbuwa|hajuraama)\b",
     re.IGNORECASE)
-_AGE_OTHER = re.compile(
-    r"\d{1,3}\s*(?:岁|歲|세|살|tuổi|anos|años|taong gulang|taon|वर्ष|बर्ष)|[०-९]{1,3}\s*(?:वर्ष|बर्ष)", re.IGNORECASE)
+# "Years (old)" after a number in the residents' languages (「82岁」「85세」「79 tuổi」「82 anos」).
+AGE_UNITS_OTHER = r"岁|歲|세|살|tuổi|tuoi|anos|años|taong gulang|taon|वर्ष|बर्ष"
+_AGE_OTHER = re.compile(rf"\d{{1,3}}\s*(?:{AGE_UNITS_OTHER})", re.IGNORECASE)
 _AGE_SAID = re.compile(rf"{_AGE}|{_AGE_OTHER.pattern}|\d{{1,3}}\s*years?[\s-]*old|\baged?\s+\d{{1,3}}\b", re.IGNORECASE)
 
 # Someone who lives near the resident, not in their household: the person of a worry report
